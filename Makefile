@@ -1,0 +1,86 @@
+# shale: one Makefile for the whole tree. Outputs go to build/ (or build/asan/ for `make asan`).
+#   make            build everything          make test    install deps, build, run all tests
+#   make run        build and run             make bench   bench/vs-rocksdb.sh
+#   make asan       the suite under ASan+UBSan
+#   make install    PREFIX=/usr/local         make format  clang-format the tree
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+OPT     ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -pthread -MMD -MP
+CPPFLAGS += -Iengine/include -Iengine
+LDLIBS  += -llz4 -lxxhash -pthread -lm
+
+ENGINE_SRC := $(sort $(wildcard engine/*.c))
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
+LIBSHALE   := $(BUILD)/libshale.a
+
+BENCH_SRC  := $(sort $(wildcard bench/*.c))
+BENCH_BIN  := $(BUILD)/shale-bench
+
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_UTIL_SRC := $(sort $(wildcard tests/util/*.c))
+TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all run test check bench asan install format clean deps
+all: $(LIBSHALE) $(BENCH_BIN) $(UNIT_BIN)
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIBSHALE): $(ENGINE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BENCH_BIN): $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIBSHALE)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TEST_UTIL_OBJ) $(LIBSHALE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/unit/%.o: CPPFLAGS += -Itests/util
+$(BUILD)/tests/util/%.o: CPPFLAGS += -Itests/util
+
+# Runs every unit test, then prints one summary line; non-zero exit on any failure.
+check: all
+	@./tests/run.sh $(BUILD)
+
+test: deps
+	@$(MAKE) --no-print-directory check
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p data
+	@rm -rf data/bench
+	$(BENCH_BIN) --benchmarks=fillrandom,readrandom --num=200000 --key_size=16 \
+	    --value_size=100 --compression_type=lz4 --db=data/bench
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	./bench/vs-rocksdb.sh
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang \
+	    OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" check
+
+install: $(LIBSHALE)
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 engine/include/shale.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(LIBSHALE) $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' scripts/shale.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/shale.pc
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

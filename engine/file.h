@@ -1,0 +1,92 @@
+/*
+ * file.h - the engine's only door to the operating system's file calls. Everything that
+ * opens, reads, writes, syncs, renames or deletes a file goes through here, so that tests
+ * can make the n-th call of a kind fail (fault injection, see file_fault_*).
+ *
+ * All functions return 0 (or a byte count where stated) or -errno. Short reads and
+ * writes are retried internally; a read that meets end of file early returns the bytes
+ * read so far.
+ */
+#ifndef SHALE_FILE_H
+#define SHALE_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Opening and closing. Writable files are created with mode 0644. */
+int file_open_read(const char *path, int *fd);
+int file_open_write(const char *path, bool truncate, int *fd); /* O_WRONLY|O_CREAT[|O_TRUNC] */
+int file_open_rw(const char *path, int *fd);                   /* O_RDWR|O_CREAT */
+int file_close(int fd);
+
+/* Reads up to n bytes at off; returns the byte count (< n only at end of file) or -errno. */
+ssize_t file_pread(int fd, void *buf, size_t n, uint64_t off);
+/* Writes all n bytes at the current position (append) / at off. 0 or -errno. */
+int file_write(int fd, const void *buf, size_t n);
+int file_pwrite(int fd, const void *buf, size_t n, uint64_t off);
+/* A write of several buffers at once (one writev when possible). 0 or -errno. */
+struct iovec;
+int file_writev(int fd, const struct iovec *iov, int iovcnt);
+
+int file_fdatasync(int fd);
+int file_fsync(int fd);
+/* Makes a rename or create in dir durable. */
+int file_sync_dir(const char *dir);
+
+int file_size(int fd, uint64_t *size);
+int file_size_path(const char *path, uint64_t *size);
+int file_truncate(int fd, uint64_t size);
+/* Reserves space (fallocate, falling back to nothing where unsupported). */
+int file_preallocate(int fd, uint64_t off, uint64_t len);
+/* Tells the kernel the range will not be read again soon (for compaction inputs). */
+void file_advise_dontneed(int fd, uint64_t off, uint64_t len);
+
+int file_rename(const char *from, const char *to);
+int file_unlink(const char *path);
+int file_exists(const char *path); /* 1, 0 or -errno */
+int file_mkdir(const char *path);  /* 0 also when it exists as a directory */
+
+/*
+ * Calls fn(name, arg) for each entry of dir except "." and "..". fn returns 0 to go on
+ * or a code to stop (returned). The names are not sorted.
+ */
+int file_list_dir(const char *dir, int (*fn)(const char *name, void *arg), void *arg);
+
+/* Takes an exclusive flock on path (creating it). SHALE_EBUSY when another holds it. */
+int file_lock(const char *path, int *fd);
+void file_unlock(int fd);
+
+/* Reads a whole small file into a malloc'ed NUL-terminated buffer (caller frees). */
+int file_read_all(const char *path, char **data, size_t *len);
+/*
+ * Writes data to path atomically and durably: temp file, write, fsync, rename, fsync of
+ * the directory. tmp_path names the temporary file.
+ */
+int file_replace_atomic(const char *path, const char *tmp_path, const void *data, size_t len);
+
+/* ---- Fault injection (for tests; costs one relaxed atomic load per call otherwise) ---- */
+
+enum file_op {
+    FILE_OP_OPEN = 0, /* every open/create */
+    FILE_OP_READ,
+    FILE_OP_WRITE,
+    FILE_OP_SYNC, /* fsync, fdatasync, sync_dir */
+    FILE_OP_RENAME,
+    FILE_OP_UNLINK,
+    FILE_OP_COUNT
+};
+
+/*
+ * Arms a fault: the nth call (1 = the next one) of kind op from now fails with -err.
+ * For FILE_OP_WRITE with partial=true, the failing call first writes half its bytes
+ * (a torn write). sticky=true: every call after the nth fails too, until cleared.
+ */
+void file_fault_arm(enum file_op op, uint64_t nth, int err, bool partial, bool sticky);
+/* Disarms every fault. */
+void file_fault_clear(void);
+/* Calls of kind op made since the process started (to size a fault sweep). */
+uint64_t file_op_count(enum file_op op);
+
+#endif

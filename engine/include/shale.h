@@ -1,0 +1,281 @@
+/*
+ * shale.h - the public API of libshale, a persistent LSM key-value store.
+ *
+ * Conventions (see docs/ for more):
+ *  - Every function that can fail returns 0 or a negative code: -errno for operating
+ *    system failures, SHALE_E* (below -4095) for shale's own. shale_strerror() names both.
+ *  - Output parameters come last and are set to NULL/0 on failure.
+ *  - Buffers returned to the caller are allocated with malloc() and owned by the caller,
+ *    who frees them with shale_free() (or free()). Pointers returned by the iterator
+ *    accessors belong to the iterator and stay valid until it moves or is freed.
+ *  - Keys and values are byte strings; keys compare bytewise (memcmp, shorter first).
+ *  - All functions taking a shale_db are thread-safe unless stated otherwise. A
+ *    shale_batch and a shale_iter must be used by one thread at a time.
+ *
+ * This header is not a description of the internals; it is the whole contract.
+ */
+#ifndef SHALE_H
+#define SHALE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHALE_VERSION_MAJOR 0
+#define SHALE_VERSION_MINOR 1
+#define SHALE_VERSION_PATCH 0
+#define SHALE_VERSION_STRING "0.1.0"
+
+#define SHALE_MAX_KEY_SIZE (1u << 20)   /* 1 MiB */
+#define SHALE_MAX_VALUE_SIZE (1u << 29) /* 512 MiB, as Redis's proto-max-bulk-len */
+
+/* ---- Error codes (shale's own; OS failures are returned as -errno) ---------------- */
+
+#define SHALE_ENOTFOUND -4096   /* the key has no live value (absent, deleted or expired) */
+#define SHALE_ECORRUPT -4097    /* a checksum or structure check failed on persistent data */
+#define SHALE_EBUSY -4098       /* the directory is locked by another process */
+#define SHALE_ESTALL -4099      /* a write stalled longer than write_stall_timeout_ms */
+#define SHALE_EFAILED -4100     /* an earlier write failed; writes refused until reopen */
+#define SHALE_EVERSION -4101    /* a file has a format version this build cannot read */
+#define SHALE_ENOREWRITE -4102  /* value-log GC found no segment worth rewriting */
+#define SHALE_ECLOSING -4103    /* the database is being closed */
+#define SHALE_ENOTSUP -4104     /* the option or operation is not supported */
+
+/* Names an error code (shale's own or -errno). Never returns NULL; the string is static. */
+const char *shale_strerror(int code);
+
+/* ---- Options ---------------------------------------------------------------------- */
+
+typedef enum shale_compaction_style {
+    SHALE_COMPACTION_LEVELED = 0, /* RocksDB level style: L0 -> L1 -> ... by score */
+    SHALE_COMPACTION_TIERED = 1,  /* RocksDB universal: merge similar-sized sorted runs */
+    SHALE_COMPACTION_FIFO = 2,    /* cache data: drop the oldest tables over fifo_max_size */
+} shale_compaction_style;
+
+typedef enum shale_compression {
+    SHALE_COMPRESSION_NONE = 0,
+    SHALE_COMPRESSION_LZ4 = 1,
+} shale_compression;
+
+/*
+ * Every knob of the engine. Fill it with shale_options_default() and change what you
+ * need; the defaults below are the documented ones (docs/tuning.md explains each).
+ */
+typedef struct shale_options {
+    int create_if_missing; /* 1: create the directory and database when absent */
+    int error_if_exists;   /* 0: 1 makes shale_open fail with -EEXIST on an existing db */
+
+    /* Memtables (Badger MemTableSize/NumMemtables, RocksDB write_buffer_size/number) */
+    size_t memtable_size; /* 64 MiB: bytes before the active memtable becomes immutable */
+    int num_memtables;    /* 2: active + immutable memtables before writes stop */
+
+    /* Write-ahead log */
+    int sync_writes;          /* 0: 1 = a write returns after its WAL record is durable */
+    uint32_t sync_interval_ms; /* 1000: background WAL fdatasync period when sync_writes=0 */
+
+    /* Level 0 and write stalls (RocksDB level0_*_trigger, Badger NumLevelZeroTables*) */
+    int l0_compaction_trigger;       /* 4: L0 tables that start an L0 compaction */
+    int l0_slowdown_trigger;         /* 20: L0 tables from which writes are delayed */
+    int l0_stop_trigger;             /* 36: L0 tables at which writes wait for compaction */
+    uint64_t delayed_write_rate;     /* 16 MiB/s: write rate at the slowdown trigger; it
+                                        falls as L0 grows towards the stop trigger */
+    uint32_t write_stall_timeout_ms; /* 0 (wait): a stalled write fails with SHALE_ESTALL
+                                        after this long */
+
+    /* Compaction */
+    shale_compaction_style compaction_style; /* leveled */
+    int num_compactors;              /* 1: background compaction threads (flushes have
+                                        their own thread) */
+    int num_levels;                  /* 7 */
+    uint64_t base_level_size;        /* 256 MiB: target size of L1 (max_bytes_for_level_base) */
+    int level_size_multiplier;       /* 10: each level's target is this times the previous */
+    uint64_t table_size;             /* 64 MiB: target size of a compaction output table */
+    uint64_t compaction_rate_limit;  /* 0 (unlimited): bytes/s of compaction+flush writes */
+    uint64_t fifo_max_size;          /* 1 GiB: fifo style drops oldest tables above this */
+    int tiered_size_ratio;           /* 1 (%): universal size_ratio */
+    int tiered_min_merge_width;      /* 2: fewest sorted runs merged at once */
+    int tiered_max_size_amplification; /* 200 (%): full merge when older runs exceed this
+                                          percentage of the oldest run */
+
+    /* Tables and the read path */
+    shale_compression compression; /* lz4: per block, kept raw when not smaller */
+    size_t block_size;             /* 4096: uncompressed bytes per data block */
+    int block_restart_interval;    /* 16: keys between restart points in a block */
+    size_t block_cache_size;       /* 32 MiB: uncompressed block cache, sharded LRU */
+    int bloom_bits_per_key;        /* 10 (about 1 % false positives); 0 disables */
+    int max_open_files;            /* 1000: open table handles kept */
+
+    /* Value log (key-value separation) */
+    size_t value_threshold;  /* values at least this large go to the value log */
+    uint64_t vlog_file_size; /* 256 MiB: value log segment size */
+} shale_options;
+
+/* Fills *opts with the documented defaults. */
+void shale_options_default(shale_options *opts);
+
+/* ---- Opening and closing ---------------------------------------------------------- */
+
+typedef struct shale_db shale_db;
+
+/*
+ * Opens (or creates, with create_if_missing) the database in directory `path`.
+ * opts may be NULL for the defaults. Recovers the manifest, then the write-ahead log.
+ * Errors: -ENOENT (absent, create_if_missing=0), -EEXIST (error_if_exists), -EINVAL
+ * (bad option), SHALE_EBUSY (locked by another process or handle), SHALE_ECORRUPT (a
+ * damaged manifest, table or WAL record; the message in the log names file and offset),
+ * SHALE_EVERSION, -errno. On success *out is a handle that shale_close releases.
+ */
+int shale_open(const char *path, const shale_options *opts, shale_db **out);
+
+/*
+ * Flushes the WAL to disk, waits for background work to stop and frees the handle.
+ * Returns the first error met while closing (the handle is freed anyway). NULL: no-op.
+ */
+int shale_close(shale_db *db);
+
+/* Removes every file of the database in `path` (which must not be open). */
+int shale_destroy(const char *path);
+
+/* ---- Writing ---------------------------------------------------------------------- */
+
+/*
+ * Writes key -> value. expire_at_ms is a Unix time in milliseconds after which the entry
+ * reads as absent and compaction may drop it; 0 means never. Returns 0 once the write is
+ * in the WAL (and durable, with sync_writes). Errors: SHALE_ESTALL, SHALE_EFAILED,
+ * SHALE_ECLOSING, -EINVAL (empty key, key over SHALE_MAX_KEY_SIZE or value over
+ * SHALE_MAX_VALUE_SIZE), -errno.
+ */
+int shale_put(shale_db *db, const void *key, size_t klen, const void *val, size_t vlen,
+              uint64_t expire_at_ms);
+
+/* Deletes key (a tombstone; succeeds whether or not the key exists). Errors as shale_put. */
+int shale_delete(shale_db *db, const void *key, size_t klen);
+
+/* An atomic group of writes: all of it is visible and durable, or none of it. */
+typedef struct shale_batch shale_batch;
+
+/* Allocates an empty batch, freed with shale_batch_free. Errors: -ENOMEM. */
+int shale_batch_new(shale_batch **out);
+/* Adds a put or a delete; later entries of a batch win over earlier ones. -EINVAL/-ENOMEM */
+int shale_batch_put(shale_batch *b, const void *key, size_t klen, const void *val, size_t vlen,
+                    uint64_t expire_at_ms);
+int shale_batch_delete(shale_batch *b, const void *key, size_t klen);
+/* Empties the batch for reuse. */
+void shale_batch_clear(shale_batch *b);
+/* Number of entries and encoded bytes in the batch. */
+uint32_t shale_batch_count(const shale_batch *b);
+size_t shale_batch_size(const shale_batch *b);
+/* NULL: no-op. */
+void shale_batch_free(shale_batch *b);
+
+/* Applies the batch atomically. Errors as shale_put. The batch is not modified. */
+int shale_write(shale_db *db, const shale_batch *b);
+
+/* ---- Reading ---------------------------------------------------------------------- */
+
+typedef struct shale_snapshot shale_snapshot;
+
+typedef struct shale_read_options {
+    const shale_snapshot *snapshot; /* NULL: the latest state */
+    const void *lower_bound;        /* iterators: first key allowed (inclusive), or NULL */
+    size_t lower_bound_len;
+    const void *upper_bound; /* iterators: keys must be below this (exclusive), or NULL */
+    size_t upper_bound_len;
+    int fill_cache; /* 1: blocks read are added to the block cache (0 for scans) */
+} shale_read_options;
+
+/* Fills *ro with: latest state, no bounds, fill_cache=1. */
+void shale_read_options_default(shale_read_options *ro);
+
+/*
+ * Reads key. On success *val is a malloc'ed copy (caller frees with shale_free; a
+ * terminating NUL is added after vlen bytes for convenience), *vlen its length.
+ * Errors: SHALE_ENOTFOUND, SHALE_ECORRUPT, -errno.
+ */
+int shale_get(shale_db *db, const void *key, size_t klen, void **val, size_t *vlen);
+
+/*
+ * shale_get with read options (ro may be NULL) that also reports the entry's expiry
+ * (0 = none) in *expire_at_ms when that pointer is not NULL.
+ */
+int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, size_t klen,
+                 void **val, size_t *vlen, uint64_t *expire_at_ms);
+
+/* A consistent point-in-time view. Release every snapshot before shale_close. */
+int shale_snapshot_new(shale_db *db, const shale_snapshot **out);
+void shale_snapshot_release(shale_db *db, const shale_snapshot *snap);
+
+/* ---- Iterators -------------------------------------------------------------------- */
+
+typedef struct shale_iter shale_iter;
+
+/*
+ * Creates an iterator over live entries (tombstones and expired entries are skipped),
+ * positioned nowhere (not valid) until a seek. It pins the files it reads: free it.
+ * The bound buffers in ro are copied. Errors: -ENOMEM, -errno.
+ */
+int shale_iter_new(shale_db *db, const shale_read_options *ro, shale_iter **out);
+void shale_iter_seek_to_first(shale_iter *it);
+void shale_iter_seek_to_last(shale_iter *it);
+/* First key >= key. */
+void shale_iter_seek(shale_iter *it, const void *key, size_t klen);
+/* Last key <= key. */
+void shale_iter_seek_for_prev(shale_iter *it, const void *key, size_t klen);
+void shale_iter_next(shale_iter *it);
+void shale_iter_prev(shale_iter *it);
+/* 1 when positioned on an entry, 0 otherwise (end, or an error: see shale_iter_status). */
+int shale_iter_valid(const shale_iter *it);
+/* The current key/value; owned by the iterator, valid until it moves or is freed. */
+const void *shale_iter_key(const shale_iter *it, size_t *klen);
+const void *shale_iter_value(const shale_iter *it, size_t *vlen);
+/* The current entry's expiry in Unix ms (0 = none). */
+uint64_t shale_iter_expire_at(const shale_iter *it);
+/* 0, or the first error met (SHALE_ECORRUPT, -errno). */
+int shale_iter_status(const shale_iter *it);
+/* NULL: no-op. */
+void shale_iter_free(shale_iter *it);
+
+/* ---- Maintenance and statistics --------------------------------------------------- */
+
+/* Turns the active memtable into a table and waits until it is on disk. */
+int shale_flush(shale_db *db);
+
+/*
+ * Compacts the key range [begin, end] (NULL begin/end: open ends) down to the last level
+ * (leveled/tiered), dropping shadowed versions, bottom tombstones and expired entries.
+ * Waits until done. Errors: -errno, SHALE_ECORRUPT, SHALE_ECLOSING.
+ */
+int shale_compact_range(shale_db *db, const void *begin, size_t blen, const void *end,
+                        size_t elen);
+
+/*
+ * A statistic by name, as text in *out (malloc'ed, caller frees with shale_free).
+ * "shale.stats" prints the per-level table and the stall, cache and memtable figures;
+ * every numeric property (list in docs/tuning.md) is also available as text.
+ * Errors: -ENOENT (unknown name), -ENOMEM.
+ */
+int shale_property(shale_db *db, const char *name, char **out);
+
+/* A numeric statistic by name (see docs/tuning.md). Errors: -ENOENT, -EINVAL (not numeric). */
+int shale_property_int(shale_db *db, const char *name, uint64_t *out);
+
+/*
+ * Changes a knob at run time: memtable_size, l0_compaction_trigger, l0_slowdown_trigger,
+ * l0_stop_trigger, delayed_write_rate, write_stall_timeout_ms, compaction_rate_limit,
+ * sync_writes, sync_interval_ms, fifo_max_size, block_cache_size (value as decimal text,
+ * sizes may end in k, m or g; booleans as yes/no/1/0). Errors: -ENOENT (unknown or not
+ * changeable at run time), -EINVAL (bad value).
+ */
+int shale_set_option(shale_db *db, const char *name, const char *value);
+
+/* Frees a buffer returned by shale_get or shale_property. NULL: no-op. */
+void shale_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHALE_H */

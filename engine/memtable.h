@@ -1,0 +1,58 @@
+/*
+ * memtable.h - the in-memory write buffer: a skiplist of internal keys in an arena.
+ *
+ * Concurrency: one writer at a time (the db's write leader) calls memtable_add; any number
+ * of readers call memtable_get and iterate at the same time without locks (entries are
+ * published with release stores). A memtable is reference counted: the db, readers and
+ * iterators each hold a reference.
+ *
+ * Entry layout in the arena: varint32 ikey length | internal key | varint32 value length |
+ * value. Values of KIND_EXPIRING carry their fixed64 expiry first (format.h).
+ */
+#ifndef SHALE_MEMTABLE_H
+#define SHALE_MEMTABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "iterator.h"
+#include "slice.h"
+
+typedef struct memtable memtable;
+
+/* A new empty memtable with one reference. Errors: -ENOMEM. */
+int memtable_new(memtable **out);
+void memtable_ref(memtable *m);
+/* Drops a reference; the last one frees the memtable. NULL: no-op. */
+void memtable_unref(memtable *m);
+
+/*
+ * Adds an entry (single writer). value is stored as given (for KIND_EXPIRING it must
+ * already begin with the fixed64 expiry). Errors: -ENOMEM.
+ */
+int memtable_add(memtable *m, uint64_t seq, int kind, slice user_key, slice value);
+
+/*
+ * Finds the newest entry for user_key with seq <= max_seq. Returns true when one exists,
+ * with its kind and raw value (pointing into the arena, valid while the caller holds a
+ * reference); false otherwise.
+ */
+bool memtable_get(memtable *m, slice user_key, uint64_t max_seq, int *kind, slice *value);
+
+/* Bytes of memory the memtable holds (arena), safe from any thread. */
+size_t memtable_memory_usage(const memtable *m);
+/* Entries added so far and how many were tombstones. */
+uint64_t memtable_num_entries(const memtable *m);
+uint64_t memtable_num_deletes(const memtable *m);
+
+/*
+ * An iterator over every entry in internal-key order, both directions. It holds a
+ * reference on m. NULL on ENOMEM.
+ */
+iter *memtable_iter_new(memtable *m);
+
+/* Which WAL file holds this memtable's entries (set and read by the db). */
+void memtable_set_log_number(memtable *m, uint64_t n);
+uint64_t memtable_log_number(const memtable *m);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * table_builder.h - writes a sorted table (format in format.h and docs/format.md):
+ * data blocks (prefix-compressed, lz4 when smaller, checksummed), a bloom filter block
+ * over user keys, a properties block, an index block, a 64-byte footer.
+ * It writes through file.c to an fd the caller opened and later syncs and closes.
+ */
+#ifndef SHALE_TABLE_BUILDER_H
+#define SHALE_TABLE_BUILDER_H
+
+#include <stdint.h>
+
+#include "shale.h"
+#include "slice.h"
+
+typedef struct table_builder table_builder;
+
+/* What a finished table contains; also stored in its properties block. */
+typedef struct table_props {
+    uint64_t num_entries;
+    uint64_t num_deletes;
+    uint64_t raw_key_bytes;
+    uint64_t raw_value_bytes;
+    uint64_t data_bytes;      /* data blocks on disk */
+    uint64_t num_data_blocks;
+    uint64_t min_seq, max_seq;
+    /* Latest expiry of any entry; UINT64_MAX when some entry never expires (KIND_VALUE or
+       KIND_VPTR). FIFO compaction drops a table whose max_expire_at_ms has passed. */
+    uint64_t max_expire_at_ms;
+} table_props;
+
+/*
+ * Uses o->block_size, o->block_restart_interval, o->compression, o->bloom_bits_per_key.
+ * Errors: -ENOMEM.
+ */
+int table_builder_new(const shale_options *o, int fd, table_builder **out);
+/* Adds an entry; internal keys strictly increasing. Errors: -errno of the write. */
+int table_builder_add(table_builder *tb, slice ikey, slice value);
+/* Writes the remaining blocks and the footer (no fsync). Errors: -errno. */
+int table_builder_finish(table_builder *tb);
+/* Bytes written so far (the file size after finish). */
+uint64_t table_builder_file_size(const table_builder *tb);
+uint64_t table_builder_num_entries(const table_builder *tb);
+const table_props *table_builder_props(const table_builder *tb);
+/* Frees (does not close the fd). NULL: no-op. */
+void table_builder_free(table_builder *tb);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * wal.h - the write-ahead log format (also used by the manifest): a sequence of records,
+ * each framed with its length, the file's log number and an XXH3 checksum (format.h).
+ *
+ * Writer: appends whole records. Reader: returns records in order; a torn tail (a header
+ * or payload cut short by the end of the file, or a trailing region of zeros) ends the
+ * log cleanly; a record whose checksum fails while data follows it is corruption.
+ */
+#ifndef SHALE_WAL_H
+#define SHALE_WAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "slice.h"
+
+typedef struct wal_writer wal_writer;
+
+/*
+ * Opens path for appending (created, truncated) as log number log_number.
+ * Errors: -errno, -ENOMEM.
+ */
+int wal_writer_open(const char *path, uint64_t log_number, wal_writer **out);
+/*
+ * Appends one record made of n parts (written with one writev). Returns 0 or -errno; after
+ * an error the writer refuses every later append with the same error (sticky).
+ */
+int wal_writer_append(wal_writer *w, const slice *parts, int n);
+/* Makes everything appended so far durable (fdatasync). Sticky errors as above. */
+int wal_writer_sync(wal_writer *w);
+/* Bytes appended (file size). */
+uint64_t wal_writer_size(const wal_writer *w);
+uint64_t wal_writer_log_number(const wal_writer *w);
+/* Closes without syncing (call wal_writer_sync first if needed). NULL: no-op. */
+int wal_writer_close(wal_writer *w);
+
+typedef struct wal_reader wal_reader;
+
+/* Opens path for reading, expecting records of log number log_number. Errors: -errno. */
+int wal_reader_open(const char *path, uint64_t log_number, wal_reader **out);
+/*
+ * Reads the next record into *record (valid until the next call). Returns 1 with a
+ * record, 0 at the end of the log (including a dropped torn tail), or SHALE_ECORRUPT /
+ * -errno. After corruption, wal_reader_offset tells where the bad record starts.
+ */
+int wal_reader_next(wal_reader *r, slice *record);
+/* Offset of the last record returned (or of the bad record after an error). */
+uint64_t wal_reader_offset(const wal_reader *r);
+/* Offset just after the last whole record (the length of the valid prefix). */
+uint64_t wal_reader_valid_end(const wal_reader *r);
+/* True when the log ended with a dropped torn tail. */
+bool wal_reader_had_torn_tail(const wal_reader *r);
+void wal_reader_close(wal_reader *r); /* NULL: no-op */
+
+#endif

@@ -1,0 +1,134 @@
+/* testutil.c - see testutil.h. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+char *tu_tempdir(const char *tag)
+{
+    const char *base = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/shale-%s-XXXXXX", base && *base ? base : "/tmp", tag);
+    if (!mkdtemp(path)) {
+        perror("mkdtemp");
+        abort();
+    }
+    return strdup(path);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void tu_rmdir_free(char *dir)
+{
+    if (!dir)
+        return;
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+
+uint64_t tu_seed(void)
+{
+    static uint64_t seed;
+    static int done;
+    if (!done) {
+        const char *s = getenv("SHALE_SEED");
+        if (s && *s) {
+            seed = strtoull(s, NULL, 0);
+        } else {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            seed = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec;
+        }
+        if (seed == 0)
+            seed = 1;
+        fprintf(stderr, "SHALE_SEED=%" PRIu64 "\n", seed);
+        done = 1;
+    }
+    return seed;
+}
+
+uint64_t tu_rand(uint64_t *state)
+{
+    uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+uint64_t tu_rand_below(uint64_t *state, uint64_t n)
+{
+    return n ? tu_rand(state) % n : 0;
+}
+
+int tu_flip_byte(const char *path, uint64_t offset)
+{
+    int fd = open(path, O_RDWR);
+    if (fd < 0)
+        return -errno;
+    unsigned char c;
+    int rc = 0;
+    if (pread(fd, &c, 1, (off_t)offset) != 1) {
+        rc = -EIO;
+    } else {
+        c ^= 0x5a;
+        if (pwrite(fd, &c, 1, (off_t)offset) != 1)
+            rc = -EIO;
+    }
+    close(fd);
+    return rc;
+}
+
+int tu_truncate(const char *path, uint64_t size)
+{
+    return truncate(path, (off_t)size) == 0 ? 0 : -errno;
+}
+
+int64_t tu_file_size(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -errno;
+    return st.st_size;
+}
+
+int tu_copy_file(const char *src, const char *dst)
+{
+    int in = open(src, O_RDONLY);
+    if (in < 0)
+        return -errno;
+    int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (out < 0) {
+        close(in);
+        return -errno;
+    }
+    char b[65536];
+    ssize_t n;
+    int rc = 0;
+    while ((n = read(in, b, sizeof b)) > 0) {
+        if (write(out, b, (size_t)n) != n) {
+            rc = -EIO;
+            break;
+        }
+    }
+    if (n < 0)
+        rc = -errno;
+    close(in);
+    close(out);
+    return rc;
+}

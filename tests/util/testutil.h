@@ -1,0 +1,31 @@
+/*
+ * testutil.h - helpers shared by the cmocka unit tests: temporary directories, seeded
+ * randomness (the seed is printed and taken from SHALE_SEED), file byte surgery.
+ */
+#ifndef SHALE_TESTUTIL_H
+#define SHALE_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A fresh directory under $TMPDIR (or /tmp); static buffer per call slot is not used:
+   the returned string is malloc'ed, free it with tu_rmdir_free. Aborts on failure. */
+char *tu_tempdir(const char *tag);
+/* Removes the directory tree and frees the path. */
+void tu_rmdir_free(char *dir);
+
+/* The test seed: SHALE_SEED from the environment or the clock; printed once. */
+uint64_t tu_seed(void);
+/* xorshift64* random numbers from a state seeded with tu_seed(). */
+uint64_t tu_rand(uint64_t *state);
+/* Uniform in [0, n). */
+uint64_t tu_rand_below(uint64_t *state, uint64_t n);
+
+/* File surgery for corruption tests. Each returns 0 or -errno. */
+int tu_flip_byte(const char *path, uint64_t offset);
+int tu_truncate(const char *path, uint64_t size);
+int64_t tu_file_size(const char *path);
+/* Copies src to dst (whole file). */
+int tu_copy_file(const char *src, const char *dst);
+
+#endif
