@@ -1,0 +1,1200 @@
+/*
+ * db.c - the database handle: open and recovery, the write path (group commit into the
+ * WAL, then the memtable), write stalls, point reads, snapshots, and close.
+ * Background flushing is in flush.c, compaction in compaction.c, iterators in db_iter.c,
+ * statistics in stats.c.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db_impl.h"
+#include "file.h"
+#include "format.h"
+
+/* ---- small helpers ---- */
+
+uint64_t db_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t db_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void db_log(shale_db *db, const char *fmt, ...)
+{
+    if (!db->info_log)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    localtime_r(&ts.tv_sec, &tm);
+    char line[1024];
+    int n = (int)strftime(line, sizeof line, "%Y/%m/%d-%H:%M:%S", &tm);
+    n += snprintf(line + n, sizeof line - (size_t)n, ".%06ld ", ts.tv_nsec / 1000);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    /* One fputs per line: stdio's lock keeps lines whole across threads. */
+    fputs(line, db->info_log);
+    fputc('\n', db->info_log);
+    fflush(db->info_log);
+}
+
+static void timespec_after_us(struct timespec *ts, uint64_t us)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += (time_t)(us / 1000000u);
+    ts->tv_nsec += (long)(us % 1000000u) * 1000;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* ---- super versions ---- */
+
+super_version *db_sv_acquire(shale_db *db)
+{
+    pthread_mutex_lock(&db->mu);
+    super_version *sv = db->sv;
+    atomic_fetch_add_explicit(&sv->refs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&db->mu);
+    return sv;
+}
+
+void db_sv_release(super_version *sv)
+{
+    if (!sv || atomic_fetch_sub_explicit(&sv->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    memtable_unref(sv->mem);
+    for (int i = 0; i < sv->n_imm; i++)
+        memtable_unref(sv->imm[i]);
+    version_unref(sv->v);
+    free(sv);
+}
+
+int db_sv_install(shale_db *db)
+{
+    super_version *sv = calloc(1, sizeof *sv);
+    if (!sv)
+        return -ENOMEM;
+    atomic_init(&sv->refs, 1);
+    sv->mem = db->mem;
+    memtable_ref(sv->mem);
+    for (int i = db->n_imm - 1; i >= 0; i--) {
+        sv->imm[sv->n_imm++] = db->imm[i];
+        memtable_ref(db->imm[i]);
+    }
+    sv->v = db->vs->current;
+    version_ref(sv->v);
+    super_version *old = db->sv;
+    db->sv = sv;
+    db_sv_release(old);
+    return 0;
+}
+
+uint64_t db_smallest_snapshot(shale_db *db)
+{
+    if (db->snapshots.next != &db->snapshots)
+        return db->snapshots.next->seq;
+    return atomic_load_explicit(&db->last_seq, memory_order_acquire);
+}
+
+int db_l0_count(shale_db *db)
+{
+    return db->vs->current->nfiles[0];
+}
+
+/* ---- WAL files ---- */
+
+static void wal_file_unref(wal_file *wf)
+{
+    if (!wf || atomic_fetch_sub_explicit(&wf->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    wal_writer_close(wf->w);
+    free(wf);
+}
+
+static int wal_file_open(shale_db *db, uint64_t number, wal_file **out)
+{
+    char path[PATH_MAX];
+    *out = NULL;
+    int rc = file_name_log(path, sizeof path, db->dir, number);
+    if (rc < 0)
+        return rc;
+    wal_file *wf = calloc(1, sizeof *wf);
+    if (!wf)
+        return -ENOMEM;
+    rc = wal_writer_open(path, number, &wf->w);
+    if (rc) {
+        free(wf);
+        return rc;
+    }
+    atomic_init(&wf->refs, 1);
+    wf->number = number;
+    *out = wf;
+    return 0;
+}
+
+/*
+ * Makes every WAL byte written so far durable, older logs first, so that what survives a
+ * crash is always a prefix of what was written. Called without mu.
+ */
+static int wal_sync_all(shale_db *db)
+{
+    pthread_mutex_lock(&db->sync_mu);
+    pthread_mutex_lock(&db->mu);
+    wal_file *old = db->old_wals;
+    db->old_wals = NULL;
+    wal_file *cur = db->wal;
+    if (cur)
+        atomic_fetch_add_explicit(&cur->refs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&db->mu);
+
+    int rc = 0;
+    while (old) {
+        wal_file *next = old->next;
+        int r = wal_writer_sync(old->w);
+        if (r && !rc)
+            rc = r;
+        atomic_fetch_add_explicit(&db->stats.wal_syncs, 1, memory_order_relaxed);
+        wal_file_unref(old);
+        old = next;
+    }
+    if (cur) {
+        uint64_t size = wal_writer_size(cur->w);
+        if (!rc && size != __atomic_load_n(&cur->synced, __ATOMIC_ACQUIRE)) {
+            rc = wal_writer_sync(cur->w);
+            atomic_fetch_add_explicit(&db->stats.wal_syncs, 1, memory_order_relaxed);
+            if (!rc)
+                __atomic_store_n(&cur->synced, size, __ATOMIC_RELEASE);
+        }
+        wal_file_unref(cur);
+    }
+    pthread_mutex_unlock(&db->sync_mu);
+    return rc;
+}
+
+static void *sync_thread_main(void *arg)
+{
+    shale_db *db = arg;
+    pthread_mutex_lock(&db->mu);
+    while (!db->closing) {
+        uint32_t ms = __atomic_load_n(&db->opts.sync_interval_ms, __ATOMIC_RELAXED);
+        struct timespec ts;
+        timespec_after_us(&ts, (uint64_t)(ms ? ms : 1000) * 1000u);
+        pthread_cond_timedwait(&db->work_cv, &db->mu, &ts);
+        if (db->closing)
+            break;
+        if (ms == 0 || __atomic_load_n(&db->opts.sync_writes, __ATOMIC_RELAXED))
+            continue;
+        pthread_mutex_unlock(&db->mu);
+        int rc = wal_sync_all(db);
+        pthread_mutex_lock(&db->mu);
+        if (rc && !atomic_load(&db->bg_error)) {
+            atomic_store(&db->bg_error, rc);
+            db_log(db, "background WAL sync failed: %s; refusing writes until reopen",
+                   shale_strerror(rc));
+        }
+    }
+    pthread_mutex_unlock(&db->mu);
+    return NULL;
+}
+
+/* ---- write stalls ---- */
+
+static void stall_record(shale_db *db, enum stall_cause cause, uint64_t start_us)
+{
+    atomic_fetch_add_explicit(&db->stats.stall_count[cause], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&db->stats.stall_micros[cause], db_now_us() - start_us,
+                              memory_order_relaxed);
+}
+
+/*
+ * Delays a write when L0 is past the slowdown trigger: the allowed rate starts at
+ * delayed_write_rate and falls linearly towards a twentieth of it as L0 approaches the
+ * stop trigger (a slope, not a cliff). Called by the leader with mu held.
+ */
+static void delay_write(shale_db *db, int l0, size_t bytes)
+{
+    int slow = __atomic_load_n(&db->opts.l0_slowdown_trigger, __ATOMIC_RELAXED);
+    int stop = __atomic_load_n(&db->opts.l0_stop_trigger, __ATOMIC_RELAXED);
+    double rate = (double)db_opt_u64(&db->opts.delayed_write_rate);
+    if (stop > slow) {
+        double frac = (double)(l0 - slow) / (double)(stop - slow);
+        rate *= 1.0 - 0.95 * (frac > 1 ? 1 : frac);
+    }
+    uint64_t now = db_now_us();
+    if (db->delay_next_us < now)
+        db->delay_next_us = now;
+    db->delay_next_us += (uint64_t)((double)bytes * 1e6 / rate);
+    /* Sleep only when at least a millisecond is owed, so small writes batch up credit. */
+    if (db->delay_next_us > now + 1000) {
+        uint64_t wait = db->delay_next_us - now;
+        pthread_mutex_unlock(&db->mu);
+        struct timespec ts = {(time_t)(wait / 1000000u), (long)(wait % 1000000u) * 1000};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&db->mu);
+        stall_record(db, STALL_L0_SLOWDOWN, now);
+    }
+}
+
+/* Switches to a new memtable and WAL (mu held). */
+static int switch_memtable(shale_db *db)
+{
+    uint64_t number = version_set_new_file_number(db->vs);
+    wal_file *wf;
+    int rc = wal_file_open(db, number, &wf);
+    if (rc)
+        return rc;
+    memtable *m;
+    rc = memtable_new(&m);
+    if (rc) {
+        wal_file_unref(wf);
+        return rc;
+    }
+    memtable_set_log_number(m, number);
+    wal_file *old = db->wal;
+    if (wal_writer_size(old->w) != __atomic_load_n(&old->synced, __ATOMIC_ACQUIRE)) {
+        /* Unsynced bytes: the next syncer syncs it before the new log. */
+        wal_file **p = &db->old_wals;
+        while (*p)
+            p = &(*p)->next;
+        old->next = NULL;
+        *p = old;
+    } else {
+        wal_file_unref(old);
+    }
+    db->wal = wf;
+    db->imm[db->n_imm++] = db->mem;
+    db->mem = m;
+    rc = db_sv_install(db);
+    pthread_cond_broadcast(&db->work_cv);
+    return rc;
+}
+
+/*
+ * Makes room for a write of `bytes` (leader, mu held): delays or waits on stalls, and
+ * switches the memtable when it is full. force switches even when not full (flush).
+ */
+static int make_room(shale_db *db, size_t bytes, bool force)
+{
+    bool delayed = false;
+    uint64_t stall_start = 0;
+    enum stall_cause cause = STALL_MEMTABLE;
+    uint32_t timeout_ms = __atomic_load_n(&db->opts.write_stall_timeout_ms, __ATOMIC_RELAXED);
+    int rc = 0;
+    for (;;) {
+        int err = atomic_load(&db->bg_error);
+        if (err) {
+            rc = SHALE_EFAILED;
+            break;
+        }
+        if (db->closing) {
+            rc = SHALE_ECLOSING;
+            break;
+        }
+        int l0 = db_l0_count(db);
+        int slow = __atomic_load_n(&db->opts.l0_slowdown_trigger, __ATOMIC_RELAXED);
+        int stop = __atomic_load_n(&db->opts.l0_stop_trigger, __ATOMIC_RELAXED);
+        size_t limit = __atomic_load_n(&db->opts.memtable_size, __ATOMIC_RELAXED);
+        bool fifo = db->opts.compaction_style == SHALE_COMPACTION_FIFO;
+        if (!delayed && !fifo && l0 >= slow && l0 < stop) {
+            delayed = true;
+            delay_write(db, l0, bytes);
+            continue;
+        }
+        if (!force && memtable_memory_usage(db->mem) + bytes <= limit)
+            break;
+        if (force && memtable_num_entries(db->mem) == 0)
+            break;
+        bool mem_full = db->n_imm + 1 >= db->opts.num_memtables;
+        bool l0_full = !fifo && l0 >= stop;
+        if (mem_full || l0_full) {
+            enum stall_cause c = mem_full ? STALL_MEMTABLE : STALL_L0_STOP;
+            uint64_t now = db_now_us();
+            if (!stall_start) {
+                stall_start = now;
+                cause = c;
+                db_log(db, "write stall (%s): %d immutable memtables, %d L0 tables",
+                       c == STALL_MEMTABLE ? "memtable" : "l0", db->n_imm, l0);
+            }
+            if (timeout_ms && now - stall_start >= (uint64_t)timeout_ms * 1000u) {
+                atomic_fetch_add_explicit(&db->stats.stall_timeouts, 1, memory_order_relaxed);
+                rc = SHALE_ESTALL;
+                break;
+            }
+            db_maybe_schedule_compaction(db);
+            pthread_cond_broadcast(&db->work_cv);
+            struct timespec ts;
+            uint64_t wait = 100000; /* re-check at least every 100 ms */
+            if (timeout_ms) {
+                uint64_t left = (uint64_t)timeout_ms * 1000u - (now - stall_start);
+                if (left < wait)
+                    wait = left;
+            }
+            timespec_after_us(&ts, wait);
+            pthread_cond_timedwait(&db->bg_cv, &db->mu, &ts);
+            continue;
+        }
+        rc = switch_memtable(db);
+        if (rc)
+            break;
+        force = false;
+    }
+    if (stall_start)
+        stall_record(db, cause, stall_start);
+    return rc;
+}
+
+/* ---- the write path ---- */
+
+/* Largest group a leader gathers (bytes); small writes gather less so latency stays low. */
+static size_t max_group_bytes(size_t first)
+{
+    size_t max = 1u << 20;
+    if (first <= (128u << 10))
+        max = first + (128u << 10);
+    return max;
+}
+
+static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
+{
+    writer w;
+    w.batch = batch;
+    w.sync = __atomic_load_n(&db->opts.sync_writes, __ATOMIC_RELAXED) != 0;
+    w.done = false;
+    w.status = 0;
+    w.next = NULL;
+    pthread_cond_init(&w.cv, NULL);
+
+    pthread_mutex_lock(&db->mu);
+    if (db->w_tail)
+        db->w_tail->next = &w;
+    else
+        db->w_head = &w;
+    db->w_tail = &w;
+    while (!w.done && db->w_head != &w)
+        pthread_cond_wait(&w.cv, &db->mu);
+    if (w.done) {
+        pthread_mutex_unlock(&db->mu);
+        pthread_cond_destroy(&w.cv);
+        return w.status;
+    }
+
+    /* Leader. */
+    size_t bytes = batch ? shale_batch_size(batch) : 0;
+    int rc = make_room(db, bytes, force_switch);
+    writer *last = &w;
+    const shale_batch *payload = batch;
+    bool sync = w.sync;
+    uint32_t count = batch ? batch->count : 0;
+    if (rc == 0 && batch) {
+        /* Gather followers into one group (one WAL record, one sync). */
+        size_t max = max_group_bytes(bytes), total = bytes;
+        bool merged = false;
+        for (writer *f = w.next; f; f = f->next) {
+            if (!f->batch || (f->sync && !sync))
+                break; /* a sync follower needs its own sync; a NULL batch is a flush */
+            if (total + shale_batch_size(f->batch) > max)
+                break;
+            if (!merged) {
+                shale_batch_clear(&db->group);
+                if (batch_append(&db->group, batch))
+                    break;
+                merged = true;
+            }
+            if (batch_append(&db->group, f->batch))
+                break;
+            total += shale_batch_size(f->batch);
+            count += f->batch->count;
+            last = f;
+        }
+        if (merged)
+            payload = &db->group;
+    }
+
+    if (rc == 0 && payload && count > 0) {
+        uint64_t seq = db->alloc_seq + 1;
+        db->alloc_seq += count;
+        wal_file *wf = db->wal;
+        memtable *mem = db->mem;
+        pthread_mutex_unlock(&db->mu);
+
+        /* The group's batch is the leader's or db->group; only the leader touches either. */
+        shale_batch *pb = (shale_batch *)payload;
+        batch_set_seq(pb, seq);
+        slice rep = batch_rep(pb);
+        rc = wal_writer_append(wf->w, &rep, 1);
+        if (rc == 0 && sync)
+            rc = wal_sync_all(db);
+        if (rc == 0) {
+            rc = batch_rep_insert(rep, mem);
+            if (rc == -ENOMEM) {
+                /* In the WAL but not the memtable: refuse further writes. */
+                db_log(db, "memtable insert failed: out of memory");
+            }
+        }
+        atomic_fetch_add_explicit(&db->stats.wal_bytes, rep.len + WAL_HEADER_SIZE,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&db->stats.user_bytes_written, rep.len - BATCH_HEADER_SIZE,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&db->stats.num_writes, count, memory_order_relaxed);
+        atomic_fetch_add_explicit(&db->stats.num_write_groups, 1, memory_order_relaxed);
+
+        pthread_mutex_lock(&db->mu);
+        if (rc) {
+            if (!atomic_load(&db->bg_error)) {
+                atomic_store(&db->bg_error, rc);
+                db_log(db, "WAL write failed: %s; refusing writes until reopen",
+                       shale_strerror(rc));
+            }
+        } else {
+            atomic_store_explicit(&db->last_seq, seq + count - 1, memory_order_release);
+        }
+    } else if (rc == 0 && !batch && sync) {
+        pthread_mutex_unlock(&db->mu);
+        rc = wal_sync_all(db);
+        pthread_mutex_lock(&db->mu);
+    }
+
+    /* Hand results to the group and pass leadership on. */
+    for (;;) {
+        writer *r = db->w_head;
+        db->w_head = r->next;
+        if (!db->w_head)
+            db->w_tail = NULL;
+        if (r != &w) {
+            r->status = rc;
+            r->done = true;
+            pthread_cond_signal(&r->cv);
+        }
+        if (r == last)
+            break;
+    }
+    if (db->w_head)
+        pthread_cond_signal(&db->w_head->cv);
+    pthread_mutex_unlock(&db->mu);
+    pthread_cond_destroy(&w.cv);
+    return rc;
+}
+
+int shale_write(shale_db *db, const shale_batch *b)
+{
+    if (!db || !b)
+        return -EINVAL;
+    if (b->count == 0)
+        return 0;
+    return db_write(db, b, false);
+}
+
+/* Single-entry writes encode into a stack batch to avoid malloc on the hot path. */
+static int write_one(shale_db *db, int kind, const void *key, size_t klen, const void *val,
+                     size_t vlen, uint64_t expire_at_ms)
+{
+    if (!db || klen == 0 || klen > SHALE_MAX_KEY_SIZE || vlen > SHALE_MAX_VALUE_SIZE ||
+        (!key && klen) || (!val && vlen))
+        return -EINVAL;
+    char stack[512];
+    shale_batch b;
+    size_t need = BATCH_HEADER_SIZE + 1 + 5 + klen + 5 + 8 + vlen;
+    if (need <= sizeof stack) {
+        b.rep.data = stack;
+        b.rep.cap = sizeof stack;
+        b.rep.len = BATCH_HEADER_SIZE;
+        b.count = 0;
+        memset(stack, 0, BATCH_HEADER_SIZE);
+    } else {
+        int rc = batch_init(&b);
+        if (rc)
+            return rc;
+    }
+    int rc = kind == KIND_DELETE ? shale_batch_delete(&b, key, klen)
+                                 : shale_batch_put(&b, key, klen, val, vlen, expire_at_ms);
+    if (rc == 0)
+        rc = db_write(db, &b, false);
+    if (b.rep.data != stack)
+        batch_destroy(&b);
+    return rc;
+}
+
+int shale_put(shale_db *db, const void *key, size_t klen, const void *val, size_t vlen,
+              uint64_t expire_at_ms)
+{
+    return write_one(db, KIND_VALUE, key, klen, val, vlen, expire_at_ms);
+}
+
+int shale_delete(shale_db *db, const void *key, size_t klen)
+{
+    return write_one(db, KIND_DELETE, key, klen, NULL, 0, 0);
+}
+
+/* ---- reads ---- */
+
+/* Turns a found entry into the caller's answer. */
+static int resolve_entry(int kind, slice raw, void **val, size_t *vlen, uint64_t *expire_at_ms)
+{
+    uint64_t expire = 0;
+    slice v = raw;
+    switch (kind) {
+    case KIND_DELETE:
+        return SHALE_ENOTFOUND;
+    case KIND_EXPIRING:
+        if (raw.len < 8)
+            return SHALE_ECORRUPT;
+        expire = expiring_value_expiry(raw);
+        if (expire <= db_now_ms())
+            return SHALE_ENOTFOUND;
+        v = expiring_value_payload(raw);
+        break;
+    case KIND_VALUE:
+        break;
+    default:
+        return SHALE_ECORRUPT;
+    }
+    if (val) {
+        char *p = malloc(v.len + 1);
+        if (!p)
+            return -ENOMEM;
+        if (v.len)
+            memcpy(p, v.data, v.len);
+        p[v.len] = '\0';
+        *val = p;
+    }
+    if (vlen)
+        *vlen = v.len;
+    if (expire_at_ms)
+        *expire_at_ms = expire;
+    return 0;
+}
+
+int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, size_t klen,
+                 void **val, size_t *vlen, uint64_t *expire_at_ms)
+{
+    if (val)
+        *val = NULL;
+    if (vlen)
+        *vlen = 0;
+    if (expire_at_ms)
+        *expire_at_ms = 0;
+    if (!db || !key || klen == 0 || klen > SHALE_MAX_KEY_SIZE)
+        return -EINVAL;
+    atomic_fetch_add_explicit(&db->stats.num_gets, 1, memory_order_relaxed);
+    slice ukey = slice_make(key, klen);
+    uint64_t seq = ro && ro->snapshot ? ro->snapshot->seq
+                                      : atomic_load_explicit(&db->last_seq, memory_order_acquire);
+    bool fill = ro ? ro->fill_cache != 0 : true;
+    super_version *sv = db_sv_acquire(db);
+    int kind;
+    slice raw;
+    int rc;
+    if (memtable_get(sv->mem, ukey, seq, &kind, &raw)) {
+        rc = resolve_entry(kind, raw, val, vlen, expire_at_ms);
+        goto out;
+    }
+    for (int i = 0; i < sv->n_imm; i++) {
+        if (memtable_get(sv->imm[i], ukey, seq, &kind, &raw)) {
+            rc = resolve_entry(kind, raw, val, vlen, expire_at_ms);
+            goto out;
+        }
+    }
+    {
+        buf value = {0};
+        int found = 0;
+        rc = version_get(sv->v, db->tc, ukey, seq, fill, &found, &kind, &value);
+        if (rc == 0)
+            rc = found ? resolve_entry(kind, buf_slice(&value), val, vlen, expire_at_ms)
+                       : SHALE_ENOTFOUND;
+        buf_free(&value);
+    }
+out:
+    db_sv_release(sv);
+    return rc;
+}
+
+int shale_get(shale_db *db, const void *key, size_t klen, void **val, size_t *vlen)
+{
+    return shale_get_ex(db, NULL, key, klen, val, vlen, NULL);
+}
+
+/* ---- snapshots ---- */
+
+int shale_snapshot_new(shale_db *db, const shale_snapshot **out)
+{
+    *out = NULL;
+    shale_snapshot *s = malloc(sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    pthread_mutex_lock(&db->mu);
+    s->seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
+    s->next = &db->snapshots;
+    s->prev = db->snapshots.prev;
+    s->prev->next = s;
+    db->snapshots.prev = s;
+    pthread_mutex_unlock(&db->mu);
+    *out = s;
+    return 0;
+}
+
+void shale_snapshot_release(shale_db *db, const shale_snapshot *snap)
+{
+    if (!snap)
+        return;
+    shale_snapshot *s = (shale_snapshot *)snap;
+    pthread_mutex_lock(&db->mu);
+    s->prev->next = s->next;
+    s->next->prev = s->prev;
+    pthread_mutex_unlock(&db->mu);
+    free(s);
+}
+
+/* ---- flush (API) ---- */
+
+int shale_flush(shale_db *db)
+{
+    if (!db)
+        return -EINVAL;
+    /* A NULL-batch write switches the memtable in queue order. */
+    int rc = db_write(db, NULL, true);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&db->mu);
+    while (db->n_imm > 0 && !db->closing && !atomic_load(&db->bg_error)) {
+        pthread_cond_broadcast(&db->work_cv);
+        pthread_cond_wait(&db->bg_cv, &db->mu);
+    }
+    rc = atomic_load(&db->bg_error) ? SHALE_EFAILED : db->closing ? SHALE_ECLOSING : 0;
+    pthread_mutex_unlock(&db->mu);
+    return rc;
+}
+
+/* ---- recovery ---- */
+
+typedef struct log_list {
+    uint64_t *numbers;
+    int n, cap;
+    uint64_t *tables;
+    int nt, capt;
+} log_list;
+
+static int push_u64(uint64_t **a, int *n, int *cap, uint64_t v)
+{
+    if (*n == *cap) {
+        int c = *cap ? *cap * 2 : 16;
+        uint64_t *p = realloc(*a, (size_t)c * sizeof *p);
+        if (!p)
+            return -ENOMEM;
+        *a = p;
+        *cap = c;
+    }
+    (*a)[(*n)++] = v;
+    return 0;
+}
+
+static int collect_files(const char *name, void *arg)
+{
+    log_list *l = arg;
+    uint64_t number;
+    switch (file_name_parse(name, &number)) {
+    case FILE_LOG:
+        return push_u64(&l->numbers, &l->n, &l->cap, number);
+    case FILE_TABLE:
+        return push_u64(&l->tables, &l->nt, &l->capt, number);
+    default:
+        return 0;
+    }
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Flushes a recovered memtable to a new L0 table recorded in edit. */
+static int recover_flush(shale_db *db, memtable *m, version_edit *edit)
+{
+    if (memtable_num_entries(m) == 0)
+        return 0;
+    file_meta *f = file_meta_new();
+    if (!f)
+        return -ENOMEM;
+    f->number = version_set_new_file_number(db->vs);
+    iter *it = memtable_iter_new(m);
+    int rc = it ? db_write_l0_table(db, it, 0, f) : -ENOMEM;
+    iter_free(it);
+    if (rc == 0 && f->file_size > 0)
+        rc = edit_add_file(edit, 0, f);
+    file_meta_unref(f, NULL);
+    return rc;
+}
+
+static int replay_log(shale_db *db, uint64_t number, version_edit *edit, uint64_t *max_seq,
+                      char *why, size_t whylen)
+{
+    char path[PATH_MAX];
+    int rc = file_name_log(path, sizeof path, db->dir, number);
+    if (rc < 0)
+        return rc;
+    wal_reader *r;
+    rc = wal_reader_open(path, number, &r);
+    if (rc)
+        return rc;
+    memtable *m;
+    rc = memtable_new(&m);
+    if (rc) {
+        wal_reader_close(r);
+        return rc;
+    }
+    slice rec;
+    uint64_t records = 0;
+    for (;;) {
+        int n = wal_reader_next(r, &rec);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            rc = n;
+            snprintf(why, whylen, "%s: %s in WAL record at offset %" PRIu64, path,
+                     shale_strerror(rc), wal_reader_offset(r));
+            break;
+        }
+        uint64_t seq;
+        uint32_t count;
+        rc = batch_rep_header(rec, &seq, &count);
+        if (rc == 0)
+            rc = batch_rep_insert(rec, m);
+        if (rc) {
+            snprintf(why, whylen, "%s: undecodable write batch at offset %" PRIu64, path,
+                     wal_reader_offset(r));
+            break;
+        }
+        records++;
+        if (count && seq + count - 1 > *max_seq)
+            *max_seq = seq + count - 1;
+        if (memtable_memory_usage(m) > db->opts.memtable_size) {
+            rc = recover_flush(db, m, edit);
+            memtable_unref(m);
+            m = NULL;
+            if (rc == 0)
+                rc = memtable_new(&m);
+            if (rc)
+                break;
+        }
+    }
+    if (rc == 0 && wal_reader_had_torn_tail(r))
+        db_log(db, "%s: dropped a torn tail after offset %" PRIu64, path, wal_reader_valid_end(r));
+    wal_reader_close(r);
+    if (rc == 0 && m)
+        rc = recover_flush(db, m, edit);
+    memtable_unref(m);
+    if (rc == 0)
+        db_log(db, "recovered %" PRIu64 " records from %s", records, path);
+    return rc;
+}
+
+/* Replays the WALs not yet flushed, then starts a fresh WAL and memtable. */
+static int recover(shale_db *db, bool fresh, char *why, size_t whylen)
+{
+    log_list l = {0};
+    int rc = file_list_dir(db->dir, collect_files, &l);
+    if (rc)
+        goto out;
+    qsort(l.numbers, (size_t)l.n, sizeof(uint64_t), cmp_u64);
+
+    version_edit edit;
+    edit_init(&edit);
+    uint64_t max_seq = db->vs->last_seq;
+    for (int i = 0; i < l.n && rc == 0; i++) {
+        if (l.numbers[i] >= db->vs->next_file_number)
+            db->vs->next_file_number = l.numbers[i] + 1;
+        if (l.numbers[i] < db->vs->log_number)
+            continue;
+        rc = replay_log(db, l.numbers[i], &edit, &max_seq, why, whylen);
+    }
+    for (int i = 0; i < l.nt; i++)
+        if (l.tables[i] >= db->vs->next_file_number)
+            db->vs->next_file_number = l.tables[i] + 1;
+    if (rc) {
+        edit_destroy(&edit);
+        goto out;
+    }
+
+    uint64_t number = version_set_new_file_number(db->vs);
+    rc = wal_file_open(db, number, &db->wal);
+    if (rc == 0)
+        rc = memtable_new(&db->mem);
+    if (rc) {
+        edit_destroy(&edit);
+        goto out;
+    }
+    memtable_set_log_number(db->mem, number);
+    db->vs->last_seq = max_seq;
+    db->alloc_seq = max_seq;
+    atomic_store(&db->last_seq, max_seq);
+
+    edit.has_log_number = true;
+    edit.log_number = number;
+    edit.has_last_seq = true;
+    edit.last_seq = max_seq;
+    pthread_mutex_lock(&db->mu);
+    if (fresh || db->vs->manifest == NULL) {
+        /* Start a new manifest from the recovered state plus this edit. */
+        version *nv;
+        rc = version_apply(db->vs, db->vs->current, &edit, &nv);
+        if (rc == 0) {
+            version_unref(db->vs->current);
+            db->vs->current = nv;
+            db->vs->log_number = number;
+            rc = version_set_write_snapshot(db->vs);
+        }
+    } else {
+        rc = version_set_log_and_apply(db->vs, &edit, &db->mu);
+    }
+    pthread_mutex_unlock(&db->mu);
+    edit_destroy(&edit);
+    if (rc)
+        goto out;
+
+    /* Logs before the new one are flushed now; tables not in the version are leftovers
+       of an interrupted flush or compaction. */
+    char path[PATH_MAX];
+    for (int i = 0; i < l.n; i++)
+        if (l.numbers[i] < number && file_name_log(path, sizeof path, db->dir, l.numbers[i]) > 0)
+            file_unlink(path);
+    for (int i = 0; i < l.nt; i++)
+        if (!version_has_file(db->vs->current, l.tables[i]) &&
+            file_name_table(path, sizeof path, db->dir, l.tables[i]) > 0) {
+            db_log(db, "removing table %06" PRIu64 " that no version references", l.tables[i]);
+            file_unlink(path);
+        }
+out:
+    free(l.numbers);
+    free(l.tables);
+    return rc;
+}
+
+/* ---- open and close ---- */
+
+static void stop_threads(shale_db *db)
+{
+    pthread_mutex_lock(&db->mu);
+    db->closing = true;
+    pthread_cond_broadcast(&db->work_cv);
+    pthread_cond_broadcast(&db->bg_cv);
+    pthread_mutex_unlock(&db->mu);
+    if (db->sync_thread_started)
+        pthread_join(db->sync_thread, NULL);
+    if (db->flush_thread_started)
+        pthread_join(db->flush_thread, NULL);
+    for (int i = 0; i < db->n_compact_threads; i++)
+        pthread_join(db->compact_threads[i], NULL);
+    db->sync_thread_started = db->flush_thread_started = false;
+    db->n_compact_threads = 0;
+}
+
+static void db_free(shale_db *db)
+{
+    db_sv_release(db->sv);
+    memtable_unref(db->mem);
+    for (int i = 0; i < db->n_imm; i++)
+        memtable_unref(db->imm[i]);
+    while (db->old_wals) {
+        wal_file *n = db->old_wals->next;
+        wal_file_unref(db->old_wals);
+        db->old_wals = n;
+    }
+    wal_file_unref(db->wal);
+    version_set_free(db->vs);
+    table_cache_free(db->tc);
+    block_cache_free(db->bc);
+    batch_destroy(&db->group);
+    free(db->compact_threads);
+    if (db->lock_fd >= 0)
+        file_unlock(db->lock_fd);
+    if (db->info_log)
+        fclose(db->info_log);
+    pthread_mutex_destroy(&db->mu);
+    pthread_mutex_destroy(&db->sync_mu);
+    pthread_mutex_destroy(&db->rl_mu);
+    pthread_cond_destroy(&db->bg_cv);
+    pthread_cond_destroy(&db->work_cv);
+    free(db->dir);
+    free(db);
+}
+
+static int start_threads(shale_db *db)
+{
+    if (pthread_create(&db->sync_thread, NULL, sync_thread_main, db))
+        return -EAGAIN;
+    db->sync_thread_started = true;
+    if (pthread_create(&db->flush_thread, NULL, db_flush_thread, db))
+        return -EAGAIN;
+    db->flush_thread_started = true;
+    db->compact_threads = calloc((size_t)db->opts.num_compactors, sizeof(pthread_t));
+    if (!db->compact_threads)
+        return -ENOMEM;
+    for (int i = 0; i < db->opts.num_compactors; i++) {
+        if (pthread_create(&db->compact_threads[i], NULL, db_compact_thread, db))
+            return -EAGAIN;
+        db->n_compact_threads++;
+    }
+    return 0;
+}
+
+int shale_open(const char *path, const shale_options *opts, shale_db **out)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (!path || !*path)
+        return -EINVAL;
+    shale_options o;
+    if (opts)
+        o = *opts;
+    else
+        shale_options_default(&o);
+    const char *why = NULL;
+    int rc = options_validate(&o, &why);
+    if (rc)
+        return rc;
+
+    shale_db *db = calloc(1, sizeof *db);
+    if (!db)
+        return -ENOMEM;
+    db->opts = o;
+    db->lock_fd = -1;
+    db->dir = strdup(path);
+    pthread_mutex_init(&db->mu, NULL);
+    pthread_mutex_init(&db->sync_mu, NULL);
+    pthread_mutex_init(&db->rl_mu, NULL);
+    pthread_cond_init(&db->bg_cv, NULL);
+    pthread_cond_init(&db->work_cv, NULL);
+    db->snapshots.next = db->snapshots.prev = &db->snapshots;
+    if (!db->dir || batch_init(&db->group)) {
+        db_free(db);
+        return -ENOMEM;
+    }
+
+    char p[PATH_MAX];
+    bool exists = false;
+    rc = file_name_current(p, sizeof p, path);
+    if (rc >= 0) {
+        rc = file_exists(p);
+        exists = rc == 1;
+        if (rc == -ENOENT || rc == -ENOTDIR || rc >= 0)
+            rc = 0;
+    }
+    if (rc == 0 && !exists && !o.create_if_missing)
+        rc = -ENOENT;
+    if (rc == 0 && exists && o.error_if_exists)
+        rc = -EEXIST;
+    if (rc == 0 && !exists)
+        rc = file_mkdir(path);
+    if (rc == 0)
+        rc = file_name_lock(p, sizeof p, path) < 0 ? -ENAMETOOLONG : file_lock(p, &db->lock_fd);
+    if (rc) {
+        db_free(db);
+        return rc;
+    }
+    snprintf(p, sizeof p, "%s/LOG", path);
+    db->info_log = fopen(p, "a");
+    db_log(db, "opening shale %s in %s", SHALE_VERSION_STRING, path);
+
+    rc = block_cache_new(o.block_cache_size, 4, &db->bc);
+    if (rc == 0)
+        rc = table_cache_new(path, o.max_open_files, db->bc, &db->tc);
+    if (rc == 0)
+        rc = version_set_new(path, &db->opts, &db->vs);
+    char whybuf[512] = "";
+    if (rc == 0 && exists) {
+        rc = version_set_recover(db->vs, whybuf, sizeof whybuf);
+        if (rc == -ENOENT)
+            snprintf(whybuf, sizeof whybuf, "%s: CURRENT vanished", path);
+    }
+    if (rc == 0)
+        rc = recover(db, true, whybuf, sizeof whybuf);
+    if (rc == 0) {
+        pthread_mutex_lock(&db->mu);
+        rc = db_sv_install(db);
+        pthread_mutex_unlock(&db->mu);
+    }
+    if (rc == 0)
+        rc = start_threads(db);
+    if (rc) {
+        db_log(db, "open failed: %s%s%s", shale_strerror(rc), whybuf[0] ? ": " : "", whybuf);
+        if (whybuf[0] && getenv("SHALE_DEBUG"))
+            fprintf(stderr, "shale: %s\n", whybuf);
+        stop_threads(db);
+        db_free(db);
+        return rc;
+    }
+    pthread_mutex_lock(&db->mu);
+    db_maybe_schedule_compaction(db);
+    pthread_mutex_unlock(&db->mu);
+    db_delete_obsolete(db);
+    *out = db;
+    return 0;
+}
+
+int shale_close(shale_db *db)
+{
+    if (!db)
+        return 0;
+    /* Make the WAL durable first: that is the promise of sync_interval_ms at close. */
+    int rc = atomic_load(&db->bg_error) ? 0 : wal_sync_all(db);
+    stop_threads(db);
+    db_delete_obsolete(db);
+    db_log(db, "closed%s%s", rc ? ": " : "", rc ? shale_strerror(rc) : "");
+    db_free(db);
+    return rc;
+}
+
+static int destroy_one(const char *name, void *arg)
+{
+    const char *dir = arg;
+    uint64_t number;
+    enum file_type t = file_name_parse(name, &number);
+    if (t == FILE_UNKNOWN && strcmp(name, "LOG") != 0)
+        return 0;
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    file_unlink(p);
+    return 0;
+}
+
+int shale_destroy(const char *path)
+{
+    char p[PATH_MAX];
+    if (file_name_lock(p, sizeof p, path) < 0)
+        return -ENAMETOOLONG;
+    int rc = file_exists(path);
+    if (rc <= 0)
+        return rc == 0 ? 0 : rc;
+    int fd;
+    rc = file_lock(p, &fd);
+    if (rc)
+        return rc;
+    rc = file_list_dir(path, destroy_one, (void *)path);
+    file_unlock(fd);
+    rmdir(path);
+    return rc;
+}
+
+/* ---- run-time options ---- */
+
+static bool below_min(uint64_t v, uint64_t min)
+{
+    return v < min;
+}
+
+int shale_set_option(shale_db *db, const char *name, const char *value)
+{
+    if (!db || !name || !value)
+        return -EINVAL;
+    uint64_t v;
+    int b;
+#define SET_SIZE(field, min)                                                                    \
+    if (strcmp(name, #field) == 0) {                                                           \
+        if (options_parse_size(value, &v) || below_min(v, (min)))                                        \
+            return -EINVAL;                                                                    \
+        __atomic_store_n(&db->opts.field, (__typeof__(db->opts.field))v, __ATOMIC_RELAXED);     \
+        goto changed;                                                                          \
+    }
+    SET_SIZE(memtable_size, 64 * 1024)
+    SET_SIZE(delayed_write_rate, 1024)
+    SET_SIZE(write_stall_timeout_ms, 0)
+    SET_SIZE(compaction_rate_limit, 0)
+    SET_SIZE(sync_interval_ms, 0)
+    SET_SIZE(fifo_max_size, 1)
+#undef SET_SIZE
+    if (strcmp(name, "l0_compaction_trigger") == 0 || strcmp(name, "l0_slowdown_trigger") == 0 ||
+        strcmp(name, "l0_stop_trigger") == 0) {
+        if (options_parse_size(value, &v) || v < 1 || v > 100000)
+            return -EINVAL;
+        pthread_mutex_lock(&db->mu);
+        shale_options o = db->opts;
+        if (name[3] == 'c')
+            o.l0_compaction_trigger = (int)v;
+        else if (name[4] == 'l')
+            o.l0_slowdown_trigger = (int)v;
+        else
+            o.l0_stop_trigger = (int)v;
+        const char *why;
+        int rc = options_validate(&o, &why);
+        if (rc == 0) {
+            __atomic_store_n(&db->opts.l0_compaction_trigger, o.l0_compaction_trigger,
+                             __ATOMIC_RELAXED);
+            __atomic_store_n(&db->opts.l0_slowdown_trigger, o.l0_slowdown_trigger,
+                             __ATOMIC_RELAXED);
+            __atomic_store_n(&db->opts.l0_stop_trigger, o.l0_stop_trigger, __ATOMIC_RELAXED);
+        }
+        pthread_mutex_unlock(&db->mu);
+        if (rc)
+            return rc;
+        goto changed;
+    }
+    if (strcmp(name, "sync_writes") == 0) {
+        if (options_parse_bool(value, &b))
+            return -EINVAL;
+        __atomic_store_n(&db->opts.sync_writes, b, __ATOMIC_RELAXED);
+        goto changed;
+    }
+    if (strcmp(name, "block_cache_size") == 0) {
+        if (options_parse_size(value, &v))
+            return -EINVAL;
+        __atomic_store_n(&db->opts.block_cache_size, (size_t)v, __ATOMIC_RELAXED);
+        block_cache_set_capacity(db->bc, (size_t)v);
+        goto changed;
+    }
+    return -ENOENT;
+changed:
+    db_log(db, "option %s set to %s", name, value);
+    pthread_mutex_lock(&db->mu);
+    db_maybe_schedule_compaction(db);
+    pthread_cond_broadcast(&db->bg_cv); /* stalled writers re-check the triggers */
+    pthread_mutex_unlock(&db->mu);
+    return 0;
+}
+
+int shale_property(shale_db *db, const char *name, char **out)
+{
+    *out = NULL;
+    if (!db || !name)
+        return -EINVAL;
+    return db_property(db, name, out);
+}
+
+int shale_property_int(shale_db *db, const char *name, uint64_t *out)
+{
+    *out = 0;
+    if (!db || !name)
+        return -EINVAL;
+    return db_property_int(db, name, out);
+}
+
+int shale_compact_range(shale_db *db, const void *begin, size_t blen, const void *end,
+                        size_t elen)
+{
+    if (!db)
+        return -EINVAL;
+    int rc = shale_flush(db);
+    if (rc)
+        return rc;
+    slice b = slice_make(begin, blen), e = slice_make(end, elen);
+    return db_compact_range(db, begin ? &b : NULL, end ? &e : NULL);
+}

@@ -1,0 +1,220 @@
+/*
+ * db_impl.h - the inside of a shale_db, shared by db.c (open, write path, reads),
+ * flush.c, compaction.c, db_iter.c and stats.c. Not part of the public API.
+ *
+ * Locking: `mu` guards the memtable list, the version set's current version, the writer
+ * queue, snapshots and background-work bookkeeping. Reads take it only to reference a
+ * super_version (the memtables and version of one moment) and then run unlocked.
+ */
+#ifndef SHALE_DB_IMPL_H
+#define SHALE_DB_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "block_cache.h"
+#include "format.h"
+#include "memtable.h"
+#include "options.h"
+#include "shale.h"
+#include "table_cache.h"
+#include "version.h"
+#include "wal.h"
+#include "write_batch.h"
+
+#define MAX_IMMUTABLES 64
+
+/* The memtables and tables readers see at one moment; reference counted. */
+typedef struct super_version {
+    atomic_int refs;
+    memtable *mem;
+    memtable *imm[MAX_IMMUTABLES]; /* newest first */
+    int n_imm;
+    version *v;
+} super_version;
+
+/* A WAL file that may still need a sync before it is closed (see db.c). */
+typedef struct wal_file {
+    wal_writer *w;
+    atomic_int refs;
+    uint64_t number;
+    uint64_t synced; /* bytes known durable */
+    struct wal_file *next;
+} wal_file;
+
+/* A thread waiting in the write queue (group commit, LevelDB style). */
+typedef struct writer {
+    const shale_batch *batch; /* NULL: a sync request without data */
+    bool sync;
+    bool done;
+    int status;
+    pthread_cond_t cv;
+    struct writer *next;
+} writer;
+
+struct shale_snapshot {
+    uint64_t seq;
+    struct shale_snapshot *prev, *next;
+};
+
+enum stall_cause { STALL_L0_SLOWDOWN = 0, STALL_L0_STOP, STALL_MEMTABLE, STALL_CAUSES };
+
+/* Counters; all atomics, updated with relaxed order. */
+typedef struct db_stats {
+    atomic_uint_fast64_t stall_count[STALL_CAUSES];
+    atomic_uint_fast64_t stall_micros[STALL_CAUSES];
+    atomic_uint_fast64_t stall_timeouts;
+    atomic_uint_fast64_t user_bytes_written; /* keys + values of writes */
+    atomic_uint_fast64_t wal_bytes;
+    atomic_uint_fast64_t wal_syncs;
+    atomic_uint_fast64_t flush_bytes;       /* L0 tables written by flushes */
+    atomic_uint_fast64_t flush_count;
+    atomic_uint_fast64_t compact_read_bytes[SHALE_MAX_LEVELS];  /* by output level */
+    atomic_uint_fast64_t compact_write_bytes[SHALE_MAX_LEVELS]; /* by output level */
+    atomic_uint_fast64_t compact_count;
+    atomic_uint_fast64_t compact_micros;
+    atomic_uint_fast64_t trivial_moves;
+    atomic_uint_fast64_t bg_errors;
+    atomic_uint_fast64_t dropped_expired;
+    atomic_uint_fast64_t dropped_tombstones;
+    atomic_uint_fast64_t dropped_shadowed;
+    atomic_uint_fast64_t fifo_deleted_bytes;
+    atomic_uint_fast64_t num_writes, num_gets, num_write_groups;
+} db_stats;
+
+struct compaction;
+
+struct shale_db {
+    char *dir;
+    shale_options opts; /* knobs changeable at run time are read with __atomic loads */
+    int lock_fd;
+    FILE *info_log;
+
+    pthread_mutex_t mu;
+    pthread_cond_t bg_cv;   /* background progress: a flush or compaction finished */
+    pthread_cond_t work_cv; /* background threads wait here for work */
+
+    memtable *mem;
+    memtable *imm[MAX_IMMUTABLES]; /* oldest first */
+    int n_imm;
+    bool flush_running;
+    int flush_requests; /* shale_flush callers waiting */
+    super_version *sv;
+
+    wal_file *wal;      /* the active memtable's log */
+    wal_file *old_wals; /* switched-out logs with unsynced bytes, oldest first */
+    pthread_mutex_t sync_mu; /* one syncer at a time, so logs become durable in order */
+
+    version_set *vs;
+    table_cache *tc;
+    block_cache *bc;
+
+    writer *w_head, *w_tail;
+    shale_batch group; /* the leader's merged batch */
+    atomic_uint_fast64_t last_seq; /* the last sequence visible to reads */
+    uint64_t alloc_seq;            /* the last sequence handed out (leader only) */
+    atomic_int bg_error;           /* sticky write failure */
+    bool closing;
+
+    /* write controller (leader only) */
+    uint64_t delay_next_us; /* earliest time the next delayed write may go */
+
+    /* compaction bookkeeping (mu) */
+    struct compaction *running; /* linked list of running jobs */
+    int n_running;
+    bool manual_compaction; /* a compact_range is in progress: no background picks */
+    int bg_compaction_scheduled;
+    uint64_t bg_retry_after_us; /* after an error, background jobs wait until then */
+
+    struct shale_snapshot snapshots; /* list head; snapshots.next is the oldest */
+
+    pthread_t flush_thread, sync_thread;
+    pthread_t *compact_threads;
+    int n_compact_threads;
+    bool sync_thread_started, flush_thread_started;
+
+    /* rate limiter for background writes */
+    pthread_mutex_t rl_mu;
+    double rl_tokens;
+    uint64_t rl_last_us;
+
+    db_stats stats;
+};
+
+/* ---- helpers shared by the engine's files ---- */
+uint64_t db_now_us(void);
+uint64_t db_now_ms(void);
+void db_log(shale_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* super versions: acquire under no lock (takes mu briefly), release anywhere */
+super_version *db_sv_acquire(shale_db *db);
+void db_sv_release(super_version *sv);
+/* Rebuilds db->sv after mem/imm/current changed (mu held). */
+int db_sv_install(shale_db *db);
+
+/* The sequence below which no snapshot needs older versions (mu held). */
+uint64_t db_smallest_snapshot(shale_db *db);
+
+/* Background work (flush.c, compaction.c). */
+void *db_flush_thread(void *arg);
+void *db_compact_thread(void *arg);
+/* Writes a memtable's entries as a new L0 table; fills *f (number, keys, sizes).
+   The caller has allocated f->number. Errors: -errno, -ENOMEM. */
+int db_write_l0_table(shale_db *db, iter *it, uint64_t smallest_snapshot, file_meta *f);
+/* Deletes tables that no version references any more. */
+void db_delete_obsolete(shale_db *db);
+/* Waits until background compaction has nothing to do (for tests and compact_range). */
+int db_compact_range(shale_db *db, const slice *begin, const slice *end);
+/* Runs the picker and wakes compaction threads when there is work (mu held). */
+void db_maybe_schedule_compaction(shale_db *db);
+/* Compaction score of the current version: >= 1 means work to do (mu held). */
+double db_compaction_score(shale_db *db, int *level);
+/* L0 table count of the current version (mu held). */
+int db_l0_count(shale_db *db);
+
+/* A table being written by a flush or compaction (flush.c). */
+typedef struct table_output {
+    file_meta *f; /* number, keys and sizes filled as entries are added and at finish */
+    int fd;
+    struct table_builder *tb;
+    uint64_t rate_charged; /* bytes already passed through the rate limiter */
+} table_output;
+/* Opens table `number` (0: allocate one). Errors: -errno, -ENOMEM. */
+int table_output_open(shale_db *db, uint64_t number, table_output *o);
+int table_output_add(shale_db *db, table_output *o, slice ikey, slice value);
+uint64_t table_output_size(const table_output *o);
+/* Finishes, fsyncs and closes the table and fills o->f. The caller owns o->f. */
+int table_output_finish(shale_db *db, table_output *o);
+/* Closes and deletes a table that will not be used; frees o->f. */
+void table_output_abandon(shale_db *db, table_output *o);
+
+/*
+ * What to do with an entry while rewriting (flush or compaction), LevelDB's rules plus
+ * expiry: entries are fed newest-first per user key.
+ */
+enum entry_fate { ENTRY_KEEP, ENTRY_DROP, ENTRY_TOMBSTONE };
+typedef struct drop_state {
+    buf cur_key;
+    bool has_cur;
+    uint64_t last_seq_for_key;
+} drop_state;
+/* base_level: no older data for this key can exist below the output level. */
+enum entry_fate entry_decide(drop_state *s, const parsed_ikey *k, slice value,
+                             uint64_t smallest_snapshot, bool base_level, uint64_t now_ms);
+
+/* Rate limit background writes (compaction_rate_limit bytes/s; 0 = unlimited). */
+void db_rate_limit(shale_db *db, uint64_t bytes);
+
+/* stats.c */
+int db_property(shale_db *db, const char *name, char **out);
+int db_property_int(shale_db *db, const char *name, uint64_t *out);
+
+static inline uint64_t db_opt_u64(const uint64_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+#endif

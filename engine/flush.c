@@ -1,0 +1,324 @@
+/*
+ * flush.c - turning immutable memtables into level-0 tables on the flush thread, the
+ * table output used by flushes and compactions, the background rate limiter and the
+ * deletion of obsolete files.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db_impl.h"
+#include "file.h"
+#include "format.h"
+#include "table_builder.h"
+
+/* ---- table output ---- */
+
+int table_output_open(shale_db *db, uint64_t number, table_output *o)
+{
+    memset(o, 0, sizeof *o);
+    o->fd = -1;
+    o->f = file_meta_new();
+    if (!o->f)
+        return -ENOMEM;
+    o->f->number = number ? number : version_set_new_file_number(db->vs);
+    char path[PATH_MAX];
+    int rc = file_name_table(path, sizeof path, db->dir, o->f->number);
+    if (rc >= 0)
+        rc = file_open_write(path, true, &o->fd);
+    if (rc == 0)
+        rc = table_builder_new(&db->opts, o->fd, &o->tb);
+    if (rc) {
+        table_output_abandon(db, o);
+        return rc;
+    }
+    return 0;
+}
+
+int table_output_add(shale_db *db, table_output *o, slice ikey, slice value)
+{
+    if (table_builder_num_entries(o->tb) == 0 && buf_set(&o->f->smallest, ikey.data, ikey.len))
+        return -ENOMEM;
+    int rc = table_builder_add(o->tb, ikey, value);
+    if (rc)
+        return rc;
+    if (buf_set(&o->f->largest, ikey.data, ikey.len))
+        return -ENOMEM;
+    uint64_t size = table_builder_file_size(o->tb);
+    if (size - o->rate_charged >= (256u << 10)) {
+        db_rate_limit(db, size - o->rate_charged);
+        o->rate_charged = size;
+    }
+    return 0;
+}
+
+uint64_t table_output_size(const table_output *o)
+{
+    return table_builder_file_size(o->tb);
+}
+
+int table_output_finish(shale_db *db, table_output *o)
+{
+    int rc = table_builder_finish(o->tb);
+    if (rc == 0)
+        rc = file_fdatasync(o->fd);
+    if (rc == 0) {
+        const table_props *p = table_builder_props(o->tb);
+        o->f->file_size = table_builder_file_size(o->tb);
+        o->f->min_seq = p->min_seq;
+        o->f->max_seq = p->max_seq;
+        o->f->num_entries = p->num_entries;
+        o->f->num_deletes = p->num_deletes;
+        o->f->max_expire_at_ms = p->max_expire_at_ms;
+        db_rate_limit(db, o->f->file_size - o->rate_charged);
+        /* The pages were just written: reading them back comes through the block cache. */
+        file_advise_dontneed(o->fd, 0, 0);
+    }
+    table_builder_free(o->tb);
+    o->tb = NULL;
+    int crc = file_close(o->fd);
+    o->fd = -1;
+    if (rc == 0)
+        rc = crc;
+    if (rc) {
+        table_output_abandon(db, o);
+        return rc;
+    }
+    return 0;
+}
+
+void table_output_abandon(shale_db *db, table_output *o)
+{
+    table_builder_free(o->tb);
+    o->tb = NULL;
+    if (o->fd >= 0)
+        file_close(o->fd);
+    o->fd = -1;
+    if (o->f) {
+        char path[PATH_MAX];
+        if (file_name_table(path, sizeof path, db->dir, o->f->number) > 0)
+            file_unlink(path);
+        file_meta_unref(o->f, NULL);
+        o->f = NULL;
+    }
+}
+
+/* ---- drop rules (shared with compaction.c) ---- */
+
+enum entry_fate entry_decide(drop_state *s, const parsed_ikey *k, slice value,
+                             uint64_t smallest_snapshot, bool base_level, uint64_t now_ms)
+{
+    if (!s->has_cur || !slice_equal(k->user_key, buf_slice(&s->cur_key))) {
+        buf_set(&s->cur_key, k->user_key.data, k->user_key.len);
+        s->has_cur = true;
+        s->last_seq_for_key = MAX_SEQUENCE + 1;
+    }
+    uint64_t newer = s->last_seq_for_key;
+    s->last_seq_for_key = k->seq;
+    /* A newer entry of this key is visible to every snapshot: this one is shadowed. */
+    if (newer <= smallest_snapshot)
+        return ENTRY_DROP;
+    if (k->seq > smallest_snapshot)
+        return ENTRY_KEEP;
+    if (k->kind == KIND_DELETE)
+        return base_level ? ENTRY_DROP : ENTRY_KEEP;
+    if (k->kind == KIND_EXPIRING && expiring_value_expiry(value) <= now_ms)
+        /* Expired for everyone. It still hides older versions below, unless none exist. */
+        return base_level ? ENTRY_DROP : ENTRY_TOMBSTONE;
+    return ENTRY_KEEP;
+}
+
+/* ---- flush ---- */
+
+int db_write_l0_table(shale_db *db, iter *it, uint64_t smallest_snapshot, file_meta *f)
+{
+    table_output o;
+    int rc = table_output_open(db, f->number, &o);
+    if (rc)
+        return rc;
+
+    drop_state ds = {0};
+    uint64_t dropped = 0;
+    for (iter_seek_to_first(it); iter_valid(it) && rc == 0; iter_next(it)) {
+        slice key = iter_key(it), value = iter_value(it);
+        parsed_ikey pk;
+        rc = ikey_parse(key, &pk);
+        if (rc)
+            break;
+        if (entry_decide(&ds, &pk, value, smallest_snapshot, false, 0) == ENTRY_DROP) {
+            dropped++;
+            continue;
+        }
+        rc = table_output_add(db, &o, key, value);
+    }
+    if (rc == 0)
+        rc = iter_status(it);
+    buf_free(&ds.cur_key);
+    atomic_fetch_add_explicit(&db->stats.dropped_shadowed, dropped, memory_order_relaxed);
+    if (rc == 0 && table_builder_num_entries(o.tb) == 0) {
+        table_output_abandon(db, &o);
+        f->file_size = 0;
+        return 0;
+    }
+    if (rc == 0)
+        rc = table_output_finish(db, &o);
+    else
+        table_output_abandon(db, &o);
+    if (rc)
+        return rc;
+    /* Copy what the output learned into the caller's meta. */
+    file_meta *src = o.f;
+    f->file_size = src->file_size;
+    f->min_seq = src->min_seq;
+    f->max_seq = src->max_seq;
+    f->num_entries = src->num_entries;
+    f->num_deletes = src->num_deletes;
+    f->max_expire_at_ms = src->max_expire_at_ms;
+    rc = buf_set(&f->smallest, src->smallest.data, src->smallest.len) |
+         buf_set(&f->largest, src->largest.data, src->largest.len);
+    file_meta_unref(src, NULL);
+    atomic_fetch_add_explicit(&db->stats.flush_bytes, f->file_size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&db->stats.flush_count, 1, memory_order_relaxed);
+    return rc ? -ENOMEM : 0;
+}
+
+/* Flushes the oldest immutable memtable (mu held; released during the write). */
+static int flush_one(shale_db *db)
+{
+    memtable *m = db->imm[0];
+    memtable_ref(m);
+    uint64_t snap = db_smallest_snapshot(db);
+    db->flush_running = true;
+    pthread_mutex_unlock(&db->mu);
+
+    uint64_t start = db_now_us();
+    file_meta *f = file_meta_new();
+    int rc = f ? 0 : -ENOMEM;
+    iter *it = NULL;
+    if (rc == 0) {
+        f->number = version_set_new_file_number(db->vs);
+        it = memtable_iter_new(m);
+        rc = it ? db_write_l0_table(db, it, snap, f) : -ENOMEM;
+    }
+    iter_free(it);
+
+    pthread_mutex_lock(&db->mu);
+    if (rc == 0) {
+        version_edit e;
+        edit_init(&e);
+        if (f->file_size > 0)
+            rc = edit_add_file(&e, 0, f);
+        /* Logs older than the next memtable's are no longer needed. */
+        e.has_log_number = true;
+        e.log_number = db->n_imm > 1 ? memtable_log_number(db->imm[1]) : memtable_log_number(db->mem);
+        e.has_last_seq = true;
+        e.last_seq = atomic_load(&db->last_seq);
+        if (rc == 0)
+            rc = version_set_log_and_apply(db->vs, &e, &db->mu);
+        edit_destroy(&e);
+        if (rc == 0) {
+            memmove(db->imm, db->imm + 1, (size_t)(db->n_imm - 1) * sizeof db->imm[0]);
+            db->n_imm--;
+            memtable_unref(m); /* the db's reference */
+            rc = db_sv_install(db);
+        }
+    }
+    if (rc && f && f->file_size > 0) {
+        char path[PATH_MAX];
+        if (file_name_table(path, sizeof path, db->dir, f->number) > 0)
+            file_unlink(path);
+    }
+    uint64_t log_number = memtable_log_number(m);
+    memtable_unref(m);
+    if (f)
+        file_meta_unref(f, NULL);
+    db->flush_running = false;
+    if (rc == 0) {
+        db_log(db, "flushed memtable (log %06" PRIu64 ") to L0 in %" PRIu64 " ms", log_number,
+               (db_now_us() - start) / 1000);
+        /* The memtable's WAL is now redundant. */
+        char path[PATH_MAX];
+        if (file_name_log(path, sizeof path, db->dir, log_number) > 0) {
+            pthread_mutex_unlock(&db->mu);
+            file_unlink(path);
+            pthread_mutex_lock(&db->mu);
+        }
+    }
+    return rc;
+}
+
+void *db_flush_thread(void *arg)
+{
+    shale_db *db = arg;
+    pthread_mutex_lock(&db->mu);
+    while (!db->closing) {
+        if (db->n_imm == 0 || db->bg_retry_after_us > db_now_us()) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&db->work_cv, &db->mu, &ts);
+            continue;
+        }
+        int rc = flush_one(db);
+        if (rc) {
+            atomic_fetch_add_explicit(&db->stats.bg_errors, 1, memory_order_relaxed);
+            db_log(db, "flush failed: %s; retrying in 1 s", shale_strerror(rc));
+            db->bg_retry_after_us = db_now_us() + 1000000u;
+        }
+        db_maybe_schedule_compaction(db);
+        pthread_cond_broadcast(&db->bg_cv);
+        pthread_mutex_unlock(&db->mu);
+        db_delete_obsolete(db);
+        pthread_mutex_lock(&db->mu);
+    }
+    pthread_mutex_unlock(&db->mu);
+    return NULL;
+}
+
+/* ---- obsolete files ---- */
+
+void db_delete_obsolete(shale_db *db)
+{
+    uint64_t *numbers;
+    int n;
+    version_set_take_obsolete(db->vs, &numbers, &n);
+    char path[PATH_MAX];
+    for (int i = 0; i < n; i++) {
+        table_cache_evict(db->tc, numbers[i]);
+        if (file_name_table(path, sizeof path, db->dir, numbers[i]) > 0)
+            file_unlink(path);
+    }
+    free(numbers);
+}
+
+/* ---- rate limiter: a token bucket refilled at compaction_rate_limit bytes/s ---- */
+
+void db_rate_limit(shale_db *db, uint64_t bytes)
+{
+    uint64_t rate = db_opt_u64(&db->opts.compaction_rate_limit);
+    if (rate == 0 || bytes == 0)
+        return;
+    pthread_mutex_lock(&db->rl_mu);
+    uint64_t now = db_now_us();
+    if (db->rl_last_us == 0)
+        db->rl_last_us = now;
+    db->rl_tokens += (double)(now - db->rl_last_us) * (double)rate / 1e6;
+    if (db->rl_tokens > (double)rate / 10) /* bursts of at most 100 ms */
+        db->rl_tokens = (double)rate / 10;
+    db->rl_last_us = now;
+    db->rl_tokens -= (double)bytes;
+    double owed = -db->rl_tokens;
+    pthread_mutex_unlock(&db->rl_mu);
+    if (owed > 0) {
+        uint64_t us = (uint64_t)(owed * 1e6 / (double)rate);
+        struct timespec ts = {(time_t)(us / 1000000u), (long)(us % 1000000u) * 1000};
+        nanosleep(&ts, NULL);
+    }
+}

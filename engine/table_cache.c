@@ -1,0 +1,138 @@
+/*
+ * table_cache.c - open tables by file number (see table_cache.h). A table handle stays
+ * open while an iterator or a lookup uses it, even when evicted meanwhile.
+ */
+#include "table_cache.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "file.h"
+#include "format.h"
+
+int table_cache_new(const char *dir, int max_open_files, block_cache *blocks, table_cache **out)
+{
+    *out = NULL;
+    table_cache *tc = calloc(1, sizeof *tc);
+    if (!tc)
+        return -ENOMEM;
+    tc->dir = strdup(dir);
+    tc->blocks = blocks;
+    int rc = tc->dir ? block_cache_new((size_t)max_open_files, 4, &tc->tables) : -ENOMEM;
+    if (rc) {
+        free(tc->dir);
+        free(tc);
+        return rc;
+    }
+    *out = tc;
+    return 0;
+}
+
+void table_cache_free(table_cache *tc)
+{
+    if (!tc)
+        return;
+    block_cache_free(tc->tables);
+    free(tc->dir);
+    free(tc);
+}
+
+static void close_table(void *value)
+{
+    table_close((table *)value);
+}
+
+int table_cache_find(table_cache *tc, uint64_t number, uint64_t file_size, cache_handle **h)
+{
+    *h = block_cache_lookup(tc->tables, number, 0);
+    if (*h)
+        return 0;
+    char path[PATH_MAX];
+    int rc = file_name_table(path, sizeof path, tc->dir, number);
+    if (rc < 0)
+        return rc;
+    int fd;
+    rc = file_open_read(path, &fd);
+    if (rc)
+        return rc;
+    table *t;
+    rc = table_open(fd, number, file_size, tc->blocks, &t);
+    if (rc)
+        return rc;
+    *h = block_cache_insert(tc->tables, number, 0, t, 1, close_table);
+    return *h ? 0 : -ENOMEM;
+}
+
+void table_cache_release(table_cache *tc, cache_handle *h)
+{
+    block_cache_release(tc->tables, h);
+}
+
+int table_cache_get(table_cache *tc, uint64_t number, uint64_t file_size, slice ikey,
+                    bool fill_cache, void (*found)(void *arg, slice ikey, slice value),
+                    void *arg)
+{
+    cache_handle *h;
+    int rc = table_cache_find(tc, number, file_size, &h);
+    if (rc)
+        return rc;
+    rc = table_get(table_cache_table(h), ikey, fill_cache, found, arg);
+    block_cache_release(tc->tables, h);
+    return rc;
+}
+
+/* Wraps a table iterator so the table's cache handle is released with it. */
+typedef struct pinned_iter {
+    iter base;
+    iter *inner;
+    table_cache *tc;
+    cache_handle *h;
+} pinned_iter;
+
+static bool pi_valid(const iter *it) { return iter_valid(((const pinned_iter *)it)->inner); }
+static void pi_first(iter *it) { iter_seek_to_first(((pinned_iter *)it)->inner); }
+static void pi_last(iter *it) { iter_seek_to_last(((pinned_iter *)it)->inner); }
+static void pi_seek(iter *it, slice t) { iter_seek(((pinned_iter *)it)->inner, t); }
+static void pi_seek_prev(iter *it, slice t) { iter_seek_for_prev(((pinned_iter *)it)->inner, t); }
+static void pi_next(iter *it) { iter_next(((pinned_iter *)it)->inner); }
+static void pi_prev(iter *it) { iter_prev(((pinned_iter *)it)->inner); }
+static slice pi_key(const iter *it) { return iter_key(((const pinned_iter *)it)->inner); }
+static slice pi_value(const iter *it) { return iter_value(((const pinned_iter *)it)->inner); }
+static int pi_status(const iter *it) { return iter_status(((const pinned_iter *)it)->inner); }
+static void pi_destroy(iter *it)
+{
+    pinned_iter *p = (pinned_iter *)it;
+    iter_free(p->inner);
+    block_cache_release(p->tc->tables, p->h);
+    free(p);
+}
+
+static const iter_ops pinned_ops = {pi_valid, pi_first, pi_last,  pi_seek,   pi_seek_prev, pi_next,
+                                    pi_prev,  pi_key,   pi_value, pi_status, pi_destroy};
+
+iter *table_cache_iter(table_cache *tc, uint64_t number, uint64_t file_size, bool fill_cache)
+{
+    cache_handle *h;
+    int rc = table_cache_find(tc, number, file_size, &h);
+    if (rc)
+        return iter_new_empty(rc);
+    pinned_iter *p = malloc(sizeof *p);
+    iter *inner = p ? table_iter_new(table_cache_table(h), fill_cache) : NULL;
+    if (!inner) {
+        free(p);
+        block_cache_release(tc->tables, h);
+        return NULL;
+    }
+    p->base.ops = &pinned_ops;
+    p->inner = inner;
+    p->tc = tc;
+    p->h = h;
+    return &p->base;
+}
+
+void table_cache_evict(table_cache *tc, uint64_t number)
+{
+    block_cache_erase(tc->tables, number, 0);
+}

@@ -1,0 +1,42 @@
+/*
+ * table_cache.h - open table handles by file number, at most max_open_files of them
+ * (an LRU over block_cache.c with charge 1 per table). Lookups open the file on a miss.
+ */
+#ifndef SHALE_TABLE_CACHE_H
+#define SHALE_TABLE_CACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "block_cache.h"
+#include "iterator.h"
+#include "table_reader.h"
+
+typedef struct table_cache {
+    char *dir;
+    block_cache *tables; /* value: table* */
+    block_cache *blocks; /* the shared data block cache */
+} table_cache;
+
+int table_cache_new(const char *dir, int max_open_files, block_cache *blocks, table_cache **out);
+void table_cache_free(table_cache *tc);
+
+/* A referenced handle to the open table (release with table_cache_release). */
+int table_cache_find(table_cache *tc, uint64_t number, uint64_t file_size, cache_handle **h);
+static inline table *table_cache_table(cache_handle *h)
+{
+    return (table *)block_cache_value(h);
+}
+void table_cache_release(table_cache *tc, cache_handle *h);
+
+/* table_get through the cache. */
+int table_cache_get(table_cache *tc, uint64_t number, uint64_t file_size, slice ikey,
+                    bool fill_cache, void (*found)(void *arg, slice ikey, slice value),
+                    void *arg);
+/* An iterator over the table that keeps it open until freed; on error an empty iterator
+   carrying the error. NULL on ENOMEM. */
+iter *table_cache_iter(table_cache *tc, uint64_t number, uint64_t file_size, bool fill_cache);
+/* Forgets a deleted table. */
+void table_cache_evict(table_cache *tc, uint64_t number);
+
+#endif
