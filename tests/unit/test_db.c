@@ -1,0 +1,774 @@
+/*
+ * test_db.c - the public API end to end: writes, reads, batches, snapshots, iterators,
+ * recovery, flush and compaction, expiry, stalls, corruption, concurrency, properties.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "file.h"
+#include "shale.h"
+#include "testutil.h"
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void small_options(shale_options *o)
+{
+    shale_options_default(o);
+    o->memtable_size = 256 * 1024;
+    o->table_size = 128 * 1024;
+    o->base_level_size = 512 * 1024;
+    o->block_cache_size = 1 << 20;
+}
+
+static shale_db *open_db(const char *dir, const shale_options *o)
+{
+    shale_db *db = NULL;
+    int rc = shale_open(dir, o, &db);
+    if (rc)
+        fprintf(stderr, "shale_open(%s): %s\n", dir, shale_strerror(rc));
+    assert_int_equal(rc, 0);
+    return db;
+}
+
+static void put_str(shale_db *db, const char *k, const char *v)
+{
+    assert_int_equal(shale_put(db, k, strlen(k), v, strlen(v), 0), 0);
+}
+
+/* Asserts key reads as v (NULL: absent). */
+static void expect(shale_db *db, const char *k, const char *v)
+{
+    void *got = NULL;
+    size_t len = 0;
+    int rc = shale_get(db, k, strlen(k), &got, &len);
+    if (!v) {
+        if (rc != SHALE_ENOTFOUND)
+            fprintf(stderr, "key %s: expected absent, got rc %d\n", k, rc);
+        assert_int_equal(rc, SHALE_ENOTFOUND);
+        assert_null(got);
+        return;
+    }
+    if (rc)
+        fprintf(stderr, "key %s: %s\n", k, shale_strerror(rc));
+    assert_int_equal(rc, 0);
+    assert_int_equal(len, strlen(v));
+    assert_memory_equal(got, v, len);
+    shale_free(got);
+}
+
+static void key_of(char *out, size_t n, int i)
+{
+    snprintf(out, n, "key%08d", i);
+}
+
+static void value_of(char *out, size_t n, int i, int gen)
+{
+    snprintf(out, n, "value-%d-%d-%0*d", i, gen, 40 + (i % 60), i);
+}
+
+static void test_db_put_get_delete(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_db *db = open_db(dir, NULL);
+    put_str(db, "a", "1");
+    put_str(db, "b", "2");
+    expect(db, "a", "1");
+    expect(db, "b", "2");
+    expect(db, "c", NULL);
+    put_str(db, "a", "3");
+    expect(db, "a", "3");
+    assert_int_equal(shale_delete(db, "a", 1), 0);
+    expect(db, "a", NULL);
+    assert_int_equal(shale_delete(db, "zz", 2), 0);
+    /* empty values are values */
+    assert_int_equal(shale_put(db, "e", 1, "", 0, 0), 0);
+    expect(db, "e", "");
+    /* bad arguments */
+    assert_int_equal(shale_put(db, "", 0, "x", 1, 0), -EINVAL);
+    assert_int_equal(shale_get(db, "", 0, NULL, NULL), -EINVAL);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+static void test_db_reopen_recovers_wal(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_db *db = open_db(dir, NULL);
+    char k[32], v[128];
+    for (int i = 0; i < 1000; i++) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 0);
+        put_str(db, k, v);
+    }
+    shale_delete(db, "key00000007", 11);
+    assert_int_equal(shale_close(db), 0);
+    for (int round = 0; round < 2; round++) {
+        db = open_db(dir, NULL);
+        for (int i = 0; i < 1000; i++) {
+            key_of(k, sizeof k, i);
+            value_of(v, sizeof v, i, 0);
+            expect(db, k, i == 7 ? NULL : v);
+        }
+        assert_int_equal(shale_close(db), 0);
+    }
+    tu_rmdir_free(dir);
+}
+
+static void test_db_flush_compact_and_read(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_options o;
+    small_options(&o);
+    shale_db *db = open_db(dir, &o);
+    char k[32], v[128];
+    const int n = 20000;
+    for (int gen = 0; gen < 3; gen++)
+        for (int i = 0; i < n; i++) {
+            key_of(k, sizeof k, (i * 7919) % n);
+            value_of(v, sizeof v, (i * 7919) % n, gen);
+            put_str(db, k, v);
+        }
+    for (int i = 0; i < n; i += 3) {
+        key_of(k, sizeof k, i);
+        assert_int_equal(shale_delete(db, k, strlen(k)), 0);
+    }
+    assert_int_equal(shale_flush(db), 0);
+    for (int i = 0; i < n; i++) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 2);
+        expect(db, k, i % 3 == 0 ? NULL : v);
+    }
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    uint64_t files0 = 1;
+    assert_int_equal(shale_property_int(db, "shale.num-files-at-level0", &files0), 0);
+    assert_int_equal(files0, 0);
+    uint64_t dropped;
+    assert_int_equal(shale_property_int(db, "shale.dropped-tombstones", &dropped), 0);
+    assert_true(dropped > 0);
+    for (int i = 0; i < n; i++) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 2);
+        expect(db, k, i % 3 == 0 ? NULL : v);
+    }
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, &o);
+    for (int i = 0; i < n; i++) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 2);
+        expect(db, k, i % 3 == 0 ? NULL : v);
+    }
+    char *stats = NULL;
+    assert_int_equal(shale_property(db, "shale.stats", &stats), 0);
+    assert_non_null(strstr(stats, "Level"));
+    shale_free(stats);
+    assert_int_equal(shale_property(db, "shale.no-such-thing", &stats), -ENOENT);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+static void test_db_batch_is_atomic_and_ordered(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_db *db = open_db(dir, NULL);
+    shale_batch *b;
+    assert_int_equal(shale_batch_new(&b), 0);
+    assert_int_equal(shale_batch_put(b, "x", 1, "1", 1, 0), 0);
+    assert_int_equal(shale_batch_put(b, "y", 1, "2", 1, 0), 0);
+    assert_int_equal(shale_batch_delete(b, "x", 1), 0);
+    assert_int_equal(shale_batch_put(b, "z", 1, "3", 1, 0), 0);
+    assert_int_equal(shale_batch_count(b), 4);
+    assert_int_equal(shale_write(db, b), 0);
+    expect(db, "x", NULL);
+    expect(db, "y", "2");
+    expect(db, "z", "3");
+    shale_batch_clear(b);
+    assert_int_equal(shale_batch_count(b), 0);
+    assert_int_equal(shale_write(db, b), 0);
+    shale_batch_free(b);
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, NULL);
+    expect(db, "x", NULL);
+    expect(db, "y", "2");
+    expect(db, "z", "3");
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+static void test_db_snapshot_sees_the_past(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_options o;
+    small_options(&o);
+    shale_db *db = open_db(dir, &o);
+    put_str(db, "k", "old");
+    put_str(db, "gone", "here");
+    const shale_snapshot *snap;
+    assert_int_equal(shale_snapshot_new(db, &snap), 0);
+    put_str(db, "k", "new");
+    shale_delete(db, "gone", 4);
+    shale_read_options ro;
+    shale_read_options_default(&ro);
+    ro.snapshot = snap;
+    for (int pass = 0; pass < 2; pass++) {
+        void *v;
+        size_t n;
+        assert_int_equal(shale_get_ex(db, &ro, "k", 1, &v, &n, NULL), 0);
+        assert_memory_equal(v, "old", 3);
+        shale_free(v);
+        assert_int_equal(shale_get_ex(db, &ro, "gone", 4, &v, &n, NULL), 0);
+        shale_free(v);
+        expect(db, "k", "new");
+        expect(db, "gone", NULL);
+        /* the snapshot must survive flush and full compaction */
+        assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    }
+    shale_iter *it;
+    assert_int_equal(shale_iter_new(db, &ro, &it), 0);
+    shale_iter_seek_to_first(it);
+    assert_true(shale_iter_valid(it));
+    size_t kl, vl;
+    const char *key = shale_iter_key(it, &kl);
+    assert_memory_equal(key, "gone", 4);
+    shale_iter_next(it);
+    const char *val = shale_iter_value(it, &vl);
+    assert_memory_equal(val, "old", 3);
+    shale_iter_free(it);
+    shale_snapshot_release(db, snap);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+/* Collects the iterator's keys forward or backward into one string "a,b,c". */
+static void collect(shale_iter *it, bool backward, char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (; shale_iter_valid(it); backward ? shale_iter_prev(it) : shale_iter_next(it)) {
+        size_t n;
+        const char *k = shale_iter_key(it, &n);
+        size_t len = strlen(out);
+        snprintf(out + len, cap - len, "%s%.*s", len ? "," : "", (int)n, k);
+    }
+    assert_int_equal(shale_iter_status(it), 0);
+}
+
+static void test_db_iterator_both_ways_with_bounds(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_db *db = open_db(dir, NULL);
+    const char *keys[] = {"a", "b", "c", "d", "e", "f"};
+    for (int i = 0; i < 6; i++)
+        put_str(db, keys[i], "v");
+    shale_delete(db, "c", 1);
+    assert_int_equal(shale_flush(db), 0);
+    put_str(db, "b", "v2");
+    shale_delete(db, "e", 1);
+    put_str(db, "g", "v");
+    char got[256];
+    shale_iter *it;
+    assert_int_equal(shale_iter_new(db, NULL, &it), 0);
+    shale_iter_seek_to_first(it);
+    collect(it, false, got, sizeof got);
+    assert_string_equal(got, "a,b,d,f,g");
+    shale_iter_seek_to_last(it);
+    collect(it, true, got, sizeof got);
+    assert_string_equal(got, "g,f,d,b,a");
+    shale_iter_seek(it, "c", 1);
+    assert_true(shale_iter_valid(it));
+    size_t n;
+    assert_memory_equal(shale_iter_key(it, &n), "d", 1);
+    shale_iter_prev(it);
+    assert_memory_equal(shale_iter_key(it, &n), "b", 1);
+    assert_memory_equal(shale_iter_value(it, &n), "v2", 2);
+    shale_iter_next(it);
+    assert_memory_equal(shale_iter_key(it, &n), "d", 1);
+    shale_iter_seek_for_prev(it, "e", 1);
+    assert_memory_equal(shale_iter_key(it, &n), "d", 1);
+    shale_iter_seek_for_prev(it, "0", 1);
+    assert_false(shale_iter_valid(it));
+    shale_iter_free(it);
+
+    shale_read_options ro;
+    shale_read_options_default(&ro);
+    ro.lower_bound = "b";
+    ro.lower_bound_len = 1;
+    ro.upper_bound = "f";
+    ro.upper_bound_len = 1;
+    assert_int_equal(shale_iter_new(db, &ro, &it), 0);
+    shale_iter_seek_to_first(it);
+    collect(it, false, got, sizeof got);
+    assert_string_equal(got, "b,d");
+    shale_iter_seek_to_last(it);
+    collect(it, true, got, sizeof got);
+    assert_string_equal(got, "d,b");
+    shale_iter_seek(it, "a", 1);
+    collect(it, false, got, sizeof got);
+    assert_string_equal(got, "b,d");
+    shale_iter_seek_for_prev(it, "z", 1);
+    collect(it, true, got, sizeof got);
+    assert_string_equal(got, "d,b");
+    shale_iter_free(it);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+static void test_db_expiry_hides_and_compaction_drops(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_db *db = open_db(dir, NULL);
+    uint64_t past = now_ms() - 1000, soon = now_ms() + 300, later = now_ms() + 3600 * 1000;
+    assert_int_equal(shale_put(db, "dead", 4, "x", 1, past), 0);
+    assert_int_equal(shale_put(db, "soon", 4, "y", 1, soon), 0);
+    assert_int_equal(shale_put(db, "live", 4, "z", 1, later), 0);
+    put_str(db, "old", "base");
+    assert_int_equal(shale_flush(db), 0);
+    /* an expiring overwrite must hide the older plain value once expired */
+    assert_int_equal(shale_put(db, "old", 3, "temp", 4, soon), 0);
+    expect(db, "dead", NULL);
+    expect(db, "soon", "y");
+    expect(db, "old", "temp");
+    uint64_t exp = 0;
+    void *v;
+    size_t n;
+    assert_int_equal(shale_get_ex(db, NULL, "live", 4, &v, &n, &exp), 0);
+    assert_int_equal(exp, later);
+    shale_free(v);
+    usleep(400 * 1000);
+    expect(db, "soon", NULL);
+    expect(db, "old", NULL);
+    shale_iter *it;
+    assert_int_equal(shale_iter_new(db, NULL, &it), 0);
+    char got[128];
+    shale_iter_seek_to_first(it);
+    collect(it, false, got, sizeof got);
+    assert_string_equal(got, "live");
+    shale_iter_seek_to_first(it);
+    assert_int_equal(shale_iter_expire_at(it), later);
+    shale_iter_free(it);
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    uint64_t dropped = 0;
+    assert_int_equal(shale_property_int(db, "shale.dropped-expired", &dropped), 0);
+    assert_true(dropped >= 3);
+    expect(db, "old", NULL);
+    expect(db, "live", "z");
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+static void test_db_stall_times_out_then_recovers(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_options o;
+    small_options(&o);
+    o.memtable_size = 64 * 1024;
+    o.write_stall_timeout_ms = 200;
+    o.sync_interval_ms = 0; /* no background WAL sync to trip over the fault */
+    shale_db *db = open_db(dir, &o);
+    /* Flushes cannot finish: every fsync fails. */
+    file_fault_arm(FILE_OP_SYNC, 1, ENOSPC, false, true);
+    char k[32], v[128];
+    int rc = 0, i;
+    for (i = 0; i < 100000 && rc == 0; i++) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 0);
+        rc = shale_put(db, k, strlen(k), v, strlen(v), 0);
+    }
+    assert_int_equal(rc, SHALE_ESTALL);
+    uint64_t timeouts = 0, stalls = 0;
+    assert_int_equal(shale_property_int(db, "shale.stall-timeouts", &timeouts), 0);
+    assert_int_equal(shale_property_int(db, "shale.stall-count-memtable", &stalls), 0);
+    assert_true(timeouts >= 1);
+    assert_true(stalls >= 1);
+    /* reads go on */
+    key_of(k, sizeof k, 0);
+    value_of(v, sizeof v, 0, 0);
+    expect(db, k, v);
+    file_fault_clear();
+    /* the flush thread retries; writes go through again */
+    rc = -1;
+    for (int tries = 0; tries < 100 && rc != 0; tries++) {
+        rc = shale_put(db, "after", 5, "ok", 2, 0);
+        if (rc)
+            usleep(50 * 1000);
+    }
+    assert_int_equal(rc, 0);
+    int written = i - 1;
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, &o);
+    for (int j = 0; j < written; j += 97) {
+        key_of(k, sizeof k, j);
+        value_of(v, sizeof v, j, 0);
+        expect(db, k, v);
+    }
+    expect(db, "after", "ok");
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+static void test_db_wal_write_failure_is_sticky(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_db *db = open_db(dir, NULL);
+    put_str(db, "before", "1");
+    file_fault_arm(FILE_OP_WRITE, 1, EIO, false, false);
+    assert_int_equal(shale_put(db, "lost", 4, "2", 1, 0), -EIO);
+    file_fault_clear();
+    assert_int_equal(shale_put(db, "after", 5, "3", 1, 0), SHALE_EFAILED);
+    expect(db, "before", "1");
+    shale_close(db);
+    db = open_db(dir, NULL);
+    expect(db, "before", "1");
+    expect(db, "after", NULL);
+    put_str(db, "after", "3");
+    expect(db, "after", "3");
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+static void test_db_second_open_is_busy(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_db *db = open_db(dir, NULL);
+    shale_db *db2 = NULL;
+    assert_int_equal(shale_open(dir, NULL, &db2), SHALE_EBUSY);
+    assert_null(db2);
+    shale_close(db);
+    shale_options o;
+    shale_options_default(&o);
+    o.create_if_missing = 0;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/nope", dir);
+    assert_int_equal(shale_open(path, &o, &db2), -ENOENT);
+    o.create_if_missing = 1;
+    o.error_if_exists = 1;
+    assert_int_equal(shale_open(dir, &o, &db2), -EEXIST);
+    o.error_if_exists = 0;
+    o.l0_stop_trigger = 1;
+    assert_int_equal(shale_open(dir, &o, &db2), -EINVAL);
+    tu_rmdir_free(dir);
+}
+
+/* Finds a file of the given extension in dir; returns 1 when found. */
+static int find_file(const char *dir, const char *ext, char *out, size_t n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = 0;
+    while (d && (e = readdir(d))) {
+        size_t l = strlen(e->d_name), el = strlen(ext);
+        if (l > el && strcmp(e->d_name + l - el, ext) == 0) {
+            snprintf(out, n, "%s/%s", dir, e->d_name);
+            found = 1;
+            break;
+        }
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+static void test_db_corrupt_table_never_returns_wrong_value(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_options o;
+    shale_options_default(&o);
+    o.compression = SHALE_COMPRESSION_NONE;
+    shale_db *db = open_db(dir, &o);
+    char k[32], v[128];
+    const int n = 3000;
+    for (int i = 0; i < n; i++) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 0);
+        put_str(db, k, v);
+    }
+    assert_int_equal(shale_flush(db), 0);
+    shale_close(db);
+    char sst[PATH_MAX];
+    assert_true(find_file(dir, ".sst", sst, sizeof sst));
+    int64_t size = tu_file_size(sst);
+    assert_true(size > 20000);
+    assert_int_equal(tu_flip_byte(sst, (uint64_t)size / 3), 0);
+    db = open_db(dir, &o);
+    int corrupt = 0;
+    for (int i = 0; i < n; i++) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 0);
+        void *got;
+        size_t len;
+        int rc = shale_get(db, k, strlen(k), &got, &len);
+        if (rc == SHALE_ECORRUPT) {
+            corrupt++;
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(len, strlen(v));
+        assert_memory_equal(got, v, len);
+        shale_free(got);
+    }
+    assert_true(corrupt > 0);
+    shale_iter *it;
+    assert_int_equal(shale_iter_new(db, NULL, &it), 0);
+    int seen = 0;
+    for (shale_iter_seek_to_first(it); shale_iter_valid(it); shale_iter_next(it))
+        seen++;
+    assert_int_equal(shale_iter_status(it), SHALE_ECORRUPT);
+    assert_true(seen < n);
+    shale_iter_free(it);
+    shale_close(db);
+    tu_rmdir_free(dir);
+}
+
+static void test_db_corrupt_wal_and_manifest_fail_open(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_db *db = open_db(dir, NULL);
+    char k[32], v[128];
+    for (int i = 0; i < 200; i++) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 0);
+        put_str(db, k, v);
+    }
+    shale_close(db);
+    char wal[PATH_MAX], copy[PATH_MAX];
+    assert_true(find_file(dir, ".log", wal, sizeof wal));
+    snprintf(copy, sizeof copy, "%s.orig", wal);
+    assert_int_equal(tu_copy_file(wal, copy), 0);
+    /* a byte in the middle of the log, with whole records after it */
+    assert_int_equal(tu_flip_byte(wal, (uint64_t)tu_file_size(wal) / 2), 0);
+    shale_db *db2 = NULL;
+    assert_int_equal(shale_open(dir, NULL, &db2), SHALE_ECORRUPT);
+    assert_int_equal(rename(copy, wal), 0);
+    db = open_db(dir, NULL);
+    value_of(v, sizeof v, 199, 0);
+    expect(db, "key00000199", v);
+    shale_close(db);
+    /* now the manifest */
+    char man[PATH_MAX] = "";
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, "MANIFEST-", 9) == 0)
+            snprintf(man, sizeof man, "%s/%s", dir, e->d_name);
+    closedir(d);
+    assert_true(man[0]);
+    assert_int_equal(tu_flip_byte(man, 20), 0);
+    assert_int_equal(shale_open(dir, NULL, &db2), SHALE_ECORRUPT);
+    tu_rmdir_free(dir);
+}
+
+typedef struct thread_arg {
+    shale_db *db;
+    int id;
+    int n;
+    int errors;
+} thread_arg;
+
+static void *writer_main(void *p)
+{
+    thread_arg *a = p;
+    char k[32], v[128];
+    for (int i = 0; i < a->n; i++) {
+        int key = a->id * a->n + i;
+        key_of(k, sizeof k, key);
+        value_of(v, sizeof v, key, 0);
+        if (shale_put(a->db, k, strlen(k), v, strlen(v), 0))
+            a->errors++;
+    }
+    return NULL;
+}
+
+static void *reader_main(void *p)
+{
+    thread_arg *a = p;
+    char k[32], v[128];
+    uint64_t rs = (uint64_t)a->id * 7919 + 1;
+    for (int i = 0; i < a->n; i++) {
+        int key = (int)tu_rand_below(&rs, (uint64_t)a->n * 4);
+        key_of(k, sizeof k, key);
+        value_of(v, sizeof v, key, 0);
+        void *got;
+        size_t len;
+        int rc = shale_get(a->db, k, strlen(k), &got, &len);
+        if (rc == 0) {
+            if (len != strlen(v) || memcmp(got, v, len) != 0)
+                a->errors++;
+            shale_free(got);
+        } else if (rc != SHALE_ENOTFOUND) {
+            a->errors++;
+        }
+        if (i % 500 == 0) {
+            shale_iter *it;
+            if (shale_iter_new(a->db, NULL, &it) == 0) {
+                int c = 0;
+                for (shale_iter_seek(it, k, strlen(k)); shale_iter_valid(it) && c < 50;
+                     shale_iter_next(it), c++) {
+                    size_t kl, vl;
+                    const char *ik = shale_iter_key(it, &kl);
+                    const char *iv = shale_iter_value(it, &vl);
+                    int idx = atoi(ik + 3);
+                    value_of(v, sizeof v, idx, 0);
+                    if (vl != strlen(v) || memcmp(iv, v, vl) != 0)
+                        a->errors++;
+                }
+                if (shale_iter_status(it))
+                    a->errors++;
+                shale_iter_free(it);
+            }
+        }
+    }
+    return NULL;
+}
+
+static void test_db_many_threads_write_and_read(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_options o;
+    small_options(&o);
+    o.num_compactors = 2;
+    shale_db *db = open_db(dir, &o);
+    enum { W = 4, R = 4, N = 5000 };
+    pthread_t th[W + R];
+    thread_arg args[W + R];
+    for (int i = 0; i < W + R; i++) {
+        args[i] = (thread_arg){db, i < W ? i : i - W, N, 0};
+        pthread_create(&th[i], NULL, i < W ? writer_main : reader_main, &args[i]);
+    }
+    for (int i = 0; i < W + R; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].errors, 0);
+    }
+    char k[32], v[128];
+    for (int i = 0; i < W * N; i++) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 0);
+        expect(db, k, v);
+    }
+    shale_close(db);
+    db = open_db(dir, &o);
+    for (int i = 0; i < W * N; i += 7) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 0);
+        expect(db, k, v);
+    }
+    shale_close(db);
+    tu_rmdir_free(dir);
+}
+
+static void test_db_sync_writes_share_fsyncs(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_options o;
+    shale_options_default(&o);
+    o.sync_writes = 1;
+    shale_db *db = open_db(dir, &o);
+    enum { W = 8, N = 100 };
+    pthread_t th[W];
+    thread_arg args[W];
+    for (int i = 0; i < W; i++) {
+        args[i] = (thread_arg){db, i, N, 0};
+        pthread_create(&th[i], NULL, writer_main, &args[i]);
+    }
+    for (int i = 0; i < W; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].errors, 0);
+    }
+    uint64_t syncs = 0, writes = 0;
+    shale_property_int(db, "shale.wal-syncs", &syncs);
+    shale_property_int(db, "shale.num-writes", &writes);
+    assert_int_equal(writes, W * N);
+    assert_true(syncs > 0);
+    assert_true(syncs < writes); /* group commit: followers ride on a leader's fsync */
+    assert_int_equal(shale_set_option(db, "sync_writes", "no"), 0);
+    assert_int_equal(shale_set_option(db, "sync_writes", "maybe"), -EINVAL);
+    assert_int_equal(shale_set_option(db, "memtable_size", "1m"), 0);
+    assert_int_equal(shale_set_option(db, "l0_stop_trigger", "2"), -EINVAL);
+    assert_int_equal(shale_set_option(db, "l0_slowdown_trigger", "30"), 0);
+    assert_int_equal(shale_set_option(db, "compaction_rate_limit", "10m"), 0);
+    assert_int_equal(shale_set_option(db, "no_such_option", "1"), -ENOENT);
+    shale_close(db);
+    tu_rmdir_free(dir);
+}
+
+static void test_db_tiered_and_fifo_styles(void **state)
+{
+    for (int style = SHALE_COMPACTION_TIERED; style <= SHALE_COMPACTION_FIFO; style++) {
+        char *dir = tu_tempdir("db");
+        shale_options o;
+        small_options(&o);
+        o.compaction_style = (shale_compaction_style)style;
+        o.memtable_size = 64 * 1024;
+        o.fifo_max_size = 1 << 20;
+        shale_db *db = open_db(dir, &o);
+        char k[32], v[128];
+        const int n = 30000;
+        for (int i = 0; i < n; i++) {
+            key_of(k, sizeof k, i % 5000);
+            value_of(v, sizeof v, i % 5000, i / 5000);
+            put_str(db, k, v);
+        }
+        assert_int_equal(shale_flush(db), 0);
+        usleep(200 * 1000);
+        uint64_t files = 0, bytes = 0;
+        shale_property_int(db, "shale.num-files-at-level0", &files);
+        shale_property_int(db, "shale.total-table-bytes", &bytes);
+        if (style == SHALE_COMPACTION_TIERED) {
+            for (int i = 0; i < 5000; i++) {
+                key_of(k, sizeof k, i);
+                value_of(v, sizeof v, i, (n - 1) / 5000);
+                expect(db, k, v);
+            }
+            assert_true(files <= (uint64_t)o.l0_stop_trigger);
+            assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+            shale_property_int(db, "shale.num-files-at-level0", &files);
+            assert_int_equal(files, 1);
+        } else {
+            /* fifo keeps at most the cap (plus one table in flight) */
+            assert_true(bytes <= o.fifo_max_size + 2 * o.memtable_size);
+            key_of(k, sizeof k, 4999);
+            value_of(v, sizeof v, 4999, (n - 1) / 5000);
+            expect(db, k, v);
+        }
+        shale_close(db);
+        tu_rmdir_free(dir);
+    }
+}
+
+int main(void)
+{
+    tu_seed();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_db_put_get_delete),
+        cmocka_unit_test(test_db_reopen_recovers_wal),
+        cmocka_unit_test(test_db_flush_compact_and_read),
+        cmocka_unit_test(test_db_batch_is_atomic_and_ordered),
+        cmocka_unit_test(test_db_snapshot_sees_the_past),
+        cmocka_unit_test(test_db_iterator_both_ways_with_bounds),
+        cmocka_unit_test(test_db_expiry_hides_and_compaction_drops),
+        cmocka_unit_test(test_db_stall_times_out_then_recovers),
+        cmocka_unit_test(test_db_wal_write_failure_is_sticky),
+        cmocka_unit_test(test_db_second_open_is_busy),
+        cmocka_unit_test(test_db_corrupt_table_never_returns_wrong_value),
+        cmocka_unit_test(test_db_corrupt_wal_and_manifest_fail_open),
+        cmocka_unit_test(test_db_many_threads_write_and_read),
+        cmocka_unit_test(test_db_sync_writes_share_fsyncs),
+        cmocka_unit_test(test_db_tiered_and_fifo_styles),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
