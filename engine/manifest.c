@@ -286,6 +286,12 @@ int version_set_log_and_apply(version_set *vs, version_edit *e, pthread_mutex_t 
     buf_free(&rec);
 
     pthread_mutex_lock(mu);
+    if (rc && !roll && vs->manifest) {
+        /* The file may now end in a partial record: never append after it. The next
+           edit starts a new manifest from a snapshot instead. */
+        wal_writer_close(vs->manifest);
+        vs->manifest = NULL;
+    }
     if (!rc) {
         version *old = vs->current;
         vs->current = nv;
