@@ -617,9 +617,20 @@ int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, si
         buf value = {0};
         int found = 0;
         rc = version_get(sv->v, db->tc, ukey, seq, fill, &found, &kind, &value);
-        if (rc == 0)
-            rc = found ? resolve_entry(kind, buf_slice(&value), val, vlen, expire_at_ms)
-                       : SHALE_ENOTFOUND;
+        if (rc == 0 && !found)
+            rc = SHALE_ENOTFOUND;
+        if (rc == 0 && kind == KIND_VALUE && buf_reserve(&value, 1) == 0) {
+            /* Hand the buffer over instead of copying it again. */
+            value.data[value.len] = '\0';
+            if (vlen)
+                *vlen = value.len;
+            if (val) {
+                *val = value.data;
+                value.data = NULL;
+            }
+        } else if (rc == 0) {
+            rc = resolve_entry(kind, buf_slice(&value), val, vlen, expire_at_ms);
+        }
         buf_free(&value);
     }
 out:
