@@ -7,7 +7,7 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
 OPT     ?= -O2 -g
-WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -pthread -MMD -MP
 CPPFLAGS += -Iengine/include -Iengine
 LDLIBS  += -llz4 -lxxhash -pthread -lm
@@ -17,7 +17,7 @@ ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 LIBSHALE   := $(BUILD)/libshale.a
 
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
-BENCH_BIN  := $(BUILD)/shale-bench
+BENCH_BIN  := $(if $(BENCH_SRC),$(BUILD)/shale-bench)
 
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)

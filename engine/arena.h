@@ -13,7 +13,8 @@ typedef struct arena arena;
 arena *arena_new(size_t block_size);
 /* n bytes aligned to 8 (pointer alignment), valid until arena_free. NULL on ENOMEM. */
 void *arena_alloc(arena *a, size_t n);
-/* Bytes taken from malloc so far (blocks plus bookkeeping). Safe from any thread. */
+/* Bytes handed out so far (the current block's unused tail is not counted). Safe from
+   any thread. */
 size_t arena_memory_usage(const arena *a);
 /* NULL: no-op. */
 void arena_free(arena *a);

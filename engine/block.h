@@ -72,4 +72,12 @@ size_t block_memory_usage(const block *b);
 iter *block_iter_new(const block *b, int (*cmp)(slice a, slice b), void (*release)(void *arg),
                      void *release_arg);
 
+/*
+ * Point lookup without an iterator: finds the first entry >= target. Returns 1 with its
+ * key rebuilt in *key (a caller-owned scratch buffer) and its value (pointing into the
+ * block), 0 when every entry is < target, SHALE_ECORRUPT or -ENOMEM.
+ */
+int block_find(const block *b, int (*cmp)(slice a, slice b), slice target, buf *key,
+               slice *value);
+
 #endif

@@ -1096,7 +1096,7 @@ int shale_destroy(const char *path)
     int rc = file_exists(path);
     if (rc <= 0)
         return rc == 0 ? 0 : rc;
-    int fd;
+    int fd = -1;
     rc = file_lock(p, &fd);
     if (rc)
         return rc;

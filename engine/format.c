@@ -45,6 +45,11 @@ uint64_t checksum64_seeded(const void *p, size_t n, uint64_t seed)
     return XXH3_64bits_withSeed(p, n, seed);
 }
 
+uint32_t block_checksum(const char *contents, size_t n, char type)
+{
+    return (uint32_t)XXH3_64bits_withSeed(&type, 1, XXH3_64bits(contents, n));
+}
+
 static int name_fmt(char *out, size_t outlen, const char *dir, const char *fmt, uint64_t number)
 {
     char base[64];

@@ -98,8 +98,8 @@ static inline uint32_t checksum32(const void *p, size_t n)
 }
 
 /* ---- Write-ahead log and manifest records (wal.c) -----------------------------------
- * record = fixed32 length | fixed32 log number (low 32 bits) | fixed64 XXH3 of
- *          (the first 8 header bytes ++ payload) | payload
+ * record = fixed32 length | fixed32 log number (low 32 bits) | fixed64 XXH3-64 of the
+ *          payload seeded with the first 8 header bytes (read as fixed64) | payload
  */
 #define WAL_HEADER_SIZE 16
 #define WAL_MAX_RECORD (UINT32_C(1) << 31)
@@ -121,6 +121,10 @@ enum block_compression {
     BLOCK_RAW = 0,
     BLOCK_LZ4 = 1,
 };
+
+/* A block's checksum: low 32 bits of XXH3-64 of the type byte, seeded with XXH3-64 of
+   the contents (contents and type are not contiguous in memory when written). */
+uint32_t block_checksum(const char *contents, size_t n, char type);
 
 typedef struct block_handle {
     uint64_t offset;

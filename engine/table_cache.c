@@ -53,7 +53,7 @@ int table_cache_find(table_cache *tc, uint64_t number, uint64_t file_size, cache
     int rc = file_name_table(path, sizeof path, tc->dir, number);
     if (rc < 0)
         return rc;
-    int fd;
+    int fd = -1;
     rc = file_open_read(path, &fd);
     if (rc)
         return rc;

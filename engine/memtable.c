@@ -1,0 +1,227 @@
+/*
+ * memtable.c - the write buffer: entries encoded into an arena and indexed by a
+ * skiplist (layout in memtable.h). One writer, lock-free readers, reference counted.
+ */
+#include "memtable.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "coding.h"
+#include "format.h"
+#include "skiplist.h"
+
+#define MEMTABLE_ARENA_BLOCK (1u << 20)
+
+struct memtable {
+    atomic_int refs;
+    arena *arena;
+    skiplist list;
+    atomic_uint_fast64_t entries, deletes;
+    uint64_t log_number;
+};
+
+int memtable_new(memtable **out)
+{
+    *out = NULL;
+    memtable *m = calloc(1, sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    m->arena = arena_new(MEMTABLE_ARENA_BLOCK);
+    if (!m->arena || skiplist_init(&m->list, m->arena)) {
+        arena_free(m->arena);
+        free(m);
+        return -ENOMEM;
+    }
+    atomic_init(&m->refs, 1);
+    *out = m;
+    return 0;
+}
+
+void memtable_ref(memtable *m)
+{
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+}
+
+void memtable_unref(memtable *m)
+{
+    if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    arena_free(m->arena);
+    free(m);
+}
+
+int memtable_add(memtable *m, uint64_t seq, int kind, slice user_key, slice value)
+{
+    size_t ikey_len = user_key.len + TRAILER_SIZE;
+    size_t size = (size_t)varint_length(ikey_len) + ikey_len + (size_t)varint_length(value.len) +
+                  value.len;
+    skip_node *node;
+    char *p = skiplist_alloc_entry(&m->list, size, &node);
+    if (!p)
+        return -ENOMEM;
+    p = encode_varint32(p, (uint32_t)ikey_len);
+    memcpy(p, user_key.data, user_key.len);
+    p += user_key.len;
+    encode_fixed64(p, pack_trailer(seq, kind));
+    p += TRAILER_SIZE;
+    p = encode_varint32(p, (uint32_t)value.len);
+    if (value.len)
+        memcpy(p, value.data, value.len);
+    skiplist_insert_node(&m->list, node);
+    atomic_fetch_add_explicit(&m->entries, 1, memory_order_relaxed);
+    if (kind == KIND_DELETE)
+        atomic_fetch_add_explicit(&m->deletes, 1, memory_order_relaxed);
+    return 0;
+}
+
+static slice entry_value(const char *entry)
+{
+    uint32_t klen, vlen;
+    const char *p = decode_varint32(entry, entry + 5, &klen);
+    p += klen;
+    p = decode_varint32(p, p + 5, &vlen);
+    return slice_make(p, vlen);
+}
+
+bool memtable_get(memtable *m, slice user_key, uint64_t max_seq, int *kind, slice *value)
+{
+    char stack[256];
+    char *lk = user_key.len + TRAILER_SIZE <= sizeof stack ? stack
+                                                           : malloc(user_key.len + TRAILER_SIZE);
+    if (!lk)
+        return false;
+    memcpy(lk, user_key.data, user_key.len);
+    encode_fixed64(lk + user_key.len, pack_trailer(max_seq, KIND_FOR_SEEK));
+    skip_node *n = skiplist_seek(&m->list, slice_make(lk, user_key.len + TRAILER_SIZE));
+    if (lk != stack)
+        free(lk);
+    if (!n)
+        return false;
+    slice ikey = skiplist_entry_ikey(n->key);
+    if (!slice_equal(ikey_user_key(ikey), user_key))
+        return false;
+    *kind = ikey_kind(ikey);
+    *value = entry_value(n->key);
+    return true;
+}
+
+size_t memtable_memory_usage(const memtable *m)
+{
+    return arena_memory_usage(m->arena);
+}
+
+uint64_t memtable_num_entries(const memtable *m)
+{
+    return atomic_load_explicit(&((memtable *)m)->entries, memory_order_relaxed);
+}
+
+uint64_t memtable_num_deletes(const memtable *m)
+{
+    return atomic_load_explicit(&((memtable *)m)->deletes, memory_order_relaxed);
+}
+
+void memtable_set_log_number(memtable *m, uint64_t n)
+{
+    m->log_number = n;
+}
+
+uint64_t memtable_log_number(const memtable *m)
+{
+    return m->log_number;
+}
+
+/* ---- iterator ---- */
+
+typedef struct mem_iter {
+    iter base;
+    memtable *m;
+    skip_node *node;
+} mem_iter;
+
+static bool mi_valid(const iter *it)
+{
+    return ((const mem_iter *)it)->node != NULL;
+}
+
+static void mi_seek_to_first(iter *it)
+{
+    mem_iter *mi = (mem_iter *)it;
+    mi->node = skiplist_first(&mi->m->list);
+}
+
+static void mi_seek_to_last(iter *it)
+{
+    mem_iter *mi = (mem_iter *)it;
+    mi->node = skiplist_last(&mi->m->list);
+}
+
+static void mi_seek(iter *it, slice target)
+{
+    mem_iter *mi = (mem_iter *)it;
+    mi->node = skiplist_seek(&mi->m->list, target);
+}
+
+static void mi_seek_for_prev(iter *it, slice target)
+{
+    mem_iter *mi = (mem_iter *)it;
+    skip_node *n = skiplist_seek(&mi->m->list, target);
+    if (n && ikey_compare(skiplist_entry_ikey(n->key), target) == 0) {
+        mi->node = n;
+        return;
+    }
+    mi->node = skiplist_seek_lt(&mi->m->list, target);
+}
+
+static void mi_next(iter *it)
+{
+    mem_iter *mi = (mem_iter *)it;
+    mi->node = skip_node_next(mi->node);
+}
+
+static void mi_prev(iter *it)
+{
+    mem_iter *mi = (mem_iter *)it;
+    mi->node = skiplist_seek_lt(&mi->m->list, skiplist_entry_ikey(mi->node->key));
+}
+
+static slice mi_key(const iter *it)
+{
+    return skiplist_entry_ikey(((const mem_iter *)it)->node->key);
+}
+
+static slice mi_value(const iter *it)
+{
+    return entry_value(((const mem_iter *)it)->node->key);
+}
+
+static int mi_status(const iter *it)
+{
+    return 0;
+}
+
+static void mi_destroy(iter *it)
+{
+    mem_iter *mi = (mem_iter *)it;
+    memtable_unref(mi->m);
+    free(mi);
+}
+
+static const iter_ops mem_iter_ops = {mi_valid,  mi_seek_to_first, mi_seek_to_last, mi_seek,
+                                      mi_seek_for_prev, mi_next,   mi_prev,  mi_key,
+                                      mi_value,  mi_status,        mi_destroy};
+
+iter *memtable_iter_new(memtable *m)
+{
+    mem_iter *mi = malloc(sizeof *mi);
+    if (!mi)
+        return NULL;
+    mi->base.ops = &mem_iter_ops;
+    memtable_ref(m);
+    mi->m = m;
+    mi->node = NULL;
+    return &mi->base;
+}

@@ -1,0 +1,54 @@
+/*
+ * skiplist.h - LevelDB's skiplist: one writer inserts, any number of readers search and
+ * iterate without locks. Nodes live in an arena; the key bytes follow each node's tower.
+ * Keys are memtable entries (memtable.h) compared by their internal keys.
+ */
+#ifndef SHALE_SKIPLIST_H
+#define SHALE_SKIPLIST_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "arena.h"
+#include "slice.h"
+
+#define SKIPLIST_MAX_HEIGHT 12
+
+typedef struct skip_node skip_node;
+struct skip_node {
+    const char *key; /* the encoded entry */
+    _Atomic(skip_node *) next[1]; /* actually `height` entries */
+};
+
+typedef struct skiplist {
+    arena *arena;
+    skip_node *head;
+    atomic_int max_height;
+    uint64_t rnd;
+} skiplist;
+
+/* Entries compare by the internal key they start with (varint32 length | ikey). */
+slice skiplist_entry_ikey(const char *entry);
+
+int skiplist_init(skiplist *sl, arena *a); /* 0 or -ENOMEM */
+/* Allocates a node with room for `size` key bytes, returns where to write the entry. */
+char *skiplist_alloc_entry(skiplist *sl, size_t size, skip_node **node);
+/* Links a node whose entry was written (single writer). The key must not be present. */
+void skiplist_insert_node(skiplist *sl, skip_node *node);
+
+/* First node with ikey >= target, or NULL. */
+skip_node *skiplist_seek(const skiplist *sl, slice target_ikey);
+/* Last node with ikey < target, or NULL (the head). */
+skip_node *skiplist_seek_lt(const skiplist *sl, slice target_ikey);
+skip_node *skiplist_last(const skiplist *sl);
+static inline skip_node *skiplist_first(const skiplist *sl)
+{
+    return atomic_load_explicit(&sl->head->next[0], memory_order_acquire);
+}
+static inline skip_node *skip_node_next(const skip_node *n)
+{
+    return atomic_load_explicit(&((skip_node *)n)->next[0], memory_order_acquire);
+}
+
+#endif

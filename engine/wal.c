@@ -1,0 +1,304 @@
+/*
+ * wal.c - write-ahead log records (format in format.h and docs/format.md): the writer
+ * appends header + payload parts with one writev; the reader streams the file through a
+ * buffer and tells a torn tail (dropped) from corruption (an error).
+ *
+ * End-of-log rules, in the order the reader applies them at a record boundary:
+ *  (a) a header or payload cut short by the end of the file: torn tail, the log ends;
+ *  (b) a header of 16 zero bytes: a preallocated or zero-filled tail, the log ends,
+ *      unless a nonzero byte follows later in the file (then: corruption);
+ *  (c) a record with a valid checksum but another log number: a stale record of a reused
+ *      file, the log ends;
+ *  (d) a complete record with a bad checksum (or a length over WAL_MAX_RECORD): if only
+ *      zero bytes follow it to the end of the file, a torn tail (the log ends); otherwise
+ *      SHALE_ECORRUPT, with wal_reader_offset() at the bad record.
+ * So a flipped byte inside the very last record reads as a torn tail: after a crash,
+ * the last record is exactly the one that may have been half written.
+ */
+#include "wal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
+
+#include "file.h"
+#include "format.h"
+#include "shale.h"
+
+struct wal_writer {
+    int fd;
+    uint64_t log_number;
+    uint64_t size;
+    int error; /* sticky */
+};
+
+int wal_writer_open(const char *path, uint64_t log_number, wal_writer **out)
+{
+    *out = NULL;
+    wal_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    int rc = file_open_write(path, true, &w->fd);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    w->log_number = log_number;
+    *out = w;
+    return 0;
+}
+
+int wal_writer_append(wal_writer *w, const slice *parts, int n)
+{
+    if (w->error)
+        return w->error;
+    char header[WAL_HEADER_SIZE];
+    uint64_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += parts[i].len;
+    if (len >= WAL_MAX_RECORD)
+        return -EINVAL;
+    encode_fixed32(header, (uint32_t)len);
+    encode_fixed32(header + 4, (uint32_t)w->log_number);
+    /* The checksum covers length and log number through the seed. */
+    uint64_t seed = decode_fixed64(header), sum;
+    if (n == 1) {
+        sum = checksum64_seeded(parts[0].data, parts[0].len, seed);
+    } else {
+        XXH3_state_t st;
+        XXH3_64bits_reset_withSeed(&st, seed);
+        for (int i = 0; i < n; i++)
+            XXH3_64bits_update(&st, parts[i].data, parts[i].len);
+        sum = XXH3_64bits_digest(&st);
+    }
+    encode_fixed64(header + 8, sum);
+    struct iovec iov[9];
+    struct iovec *v = n + 1 <= 9 ? iov : malloc((size_t)(n + 1) * sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    v[0].iov_base = header;
+    v[0].iov_len = WAL_HEADER_SIZE;
+    for (int i = 0; i < n; i++) {
+        v[i + 1].iov_base = (void *)parts[i].data;
+        v[i + 1].iov_len = parts[i].len;
+    }
+    int rc = file_writev(w->fd, v, n + 1);
+    if (v != iov)
+        free(v);
+    if (rc) {
+        w->error = rc;
+        return rc;
+    }
+    w->size += WAL_HEADER_SIZE + len;
+    return 0;
+}
+
+int wal_writer_sync(wal_writer *w)
+{
+    if (w->error)
+        return w->error;
+    int rc = file_fdatasync(w->fd);
+    if (rc)
+        w->error = rc;
+    return rc;
+}
+
+uint64_t wal_writer_size(const wal_writer *w)
+{
+    return __atomic_load_n(&w->size, __ATOMIC_RELAXED);
+}
+
+uint64_t wal_writer_log_number(const wal_writer *w)
+{
+    return w->log_number;
+}
+
+int wal_writer_close(wal_writer *w)
+{
+    if (!w)
+        return 0;
+    int rc = file_close(w->fd);
+    free(w);
+    return rc;
+}
+
+/* ---- reader ---- */
+
+#define READ_CHUNK (256u << 10)
+
+struct wal_reader {
+    int fd;
+    uint64_t log_number;
+    uint64_t file_size;
+    char *buf;
+    size_t cap;
+    uint64_t buf_off; /* file offset of buf[0] */
+    size_t buf_len;
+    uint64_t pos;        /* next record's offset */
+    uint64_t last_off;   /* offset of the last record returned / the bad one */
+    uint64_t valid_end;
+    bool torn;
+};
+
+int wal_reader_open(const char *path, uint64_t log_number, wal_reader **out)
+{
+    *out = NULL;
+    wal_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    int rc = file_open_read(path, &r->fd);
+    if (rc == 0)
+        rc = file_size(r->fd, &r->file_size);
+    if (rc) {
+        if (r->fd > 0)
+            file_close(r->fd);
+        free(r);
+        return rc;
+    }
+    r->log_number = log_number;
+    *out = r;
+    return 0;
+}
+
+/* Makes bytes [off, off+n) available in the buffer; returns a pointer or NULL (-errno in
+   *err) and never reads past the file size (the caller checks bounds first). */
+static const char *wal_fetch(wal_reader *r, uint64_t off, size_t n, int *err)
+{
+    if (off >= r->buf_off && off + n <= r->buf_off + r->buf_len)
+        return r->buf + (off - r->buf_off);
+    size_t want = n > READ_CHUNK ? n : READ_CHUNK;
+    if (want > r->file_size - off)
+        want = (size_t)(r->file_size - off);
+    if (want < n)
+        want = n;
+    if (want > r->cap) {
+        char *p = realloc(r->buf, want);
+        if (!p) {
+            *err = -ENOMEM;
+            return NULL;
+        }
+        r->buf = p;
+        r->cap = want;
+    }
+    ssize_t got = file_pread(r->fd, r->buf, want, off);
+    if (got < 0) {
+        *err = (int)got;
+        return NULL;
+    }
+    r->buf_off = off;
+    r->buf_len = (size_t)got;
+    if ((size_t)got < n) {
+        *err = SHALE_ECORRUPT; /* the file shrank under us */
+        return NULL;
+    }
+    return r->buf;
+}
+
+/* True when every byte from off to the end of the file is zero. */
+static int zeros_to_end(wal_reader *r, uint64_t off, bool *all_zero)
+{
+    *all_zero = true;
+    while (off < r->file_size) {
+        size_t n = r->file_size - off > READ_CHUNK ? READ_CHUNK : (size_t)(r->file_size - off);
+        int err = 0;
+        const char *p = wal_fetch(r, off, n, &err);
+        if (!p)
+            return err;
+        for (size_t i = 0; i < n; i++)
+            if (p[i]) {
+                *all_zero = false;
+                return 0;
+            }
+        off += n;
+    }
+    return 0;
+}
+
+static int end_torn(wal_reader *r)
+{
+    r->torn = true;
+    return 0;
+}
+
+int wal_reader_next(wal_reader *r, slice *record)
+{
+    uint64_t off = r->pos;
+    int err = 0;
+    if (off == r->file_size)
+        return 0;
+    if (r->file_size - off < WAL_HEADER_SIZE)
+        return end_torn(r); /* (a) */
+    const char *h = wal_fetch(r, off, WAL_HEADER_SIZE, &err);
+    if (!h)
+        return err;
+    static const char zero[WAL_HEADER_SIZE];
+    if (memcmp(h, zero, WAL_HEADER_SIZE) == 0) { /* (b) */
+        bool all_zero;
+        err = zeros_to_end(r, off, &all_zero);
+        if (err)
+            return err;
+        r->last_off = off;
+        if (!all_zero)
+            return SHALE_ECORRUPT;
+        return end_torn(r);
+    }
+    uint32_t len = decode_fixed32(h);
+    uint32_t lognum = decode_fixed32(h + 4);
+    uint64_t sum = decode_fixed64(h + 8);
+    uint64_t seed = decode_fixed64(h);
+    bool len_ok = len < WAL_MAX_RECORD;
+    if (len_ok && r->file_size - off - WAL_HEADER_SIZE < len)
+        return end_torn(r); /* (a): payload cut short */
+    const char *p = NULL;
+    if (len_ok) {
+        p = wal_fetch(r, off + WAL_HEADER_SIZE, len, &err);
+        if (!p)
+            return err;
+    }
+    if (!len_ok || checksum64_seeded(p, len, seed) != sum) { /* (d) */
+        bool all_zero = false;
+        if (len_ok) {
+            err = zeros_to_end(r, off + WAL_HEADER_SIZE + len, &all_zero);
+            if (err)
+                return err;
+        }
+        r->last_off = off;
+        if (all_zero)
+            return end_torn(r);
+        return SHALE_ECORRUPT;
+    }
+    if (lognum != (uint32_t)r->log_number) /* (c) */
+        return 0;
+    r->last_off = off;
+    r->pos = off + WAL_HEADER_SIZE + len;
+    r->valid_end = r->pos;
+    *record = slice_make(p, len);
+    return 1;
+}
+
+uint64_t wal_reader_offset(const wal_reader *r)
+{
+    return r->last_off;
+}
+
+uint64_t wal_reader_valid_end(const wal_reader *r)
+{
+    return r->valid_end;
+}
+
+bool wal_reader_had_torn_tail(const wal_reader *r)
+{
+    return r->torn;
+}
+
+void wal_reader_close(wal_reader *r)
+{
+    if (!r)
+        return;
+    file_close(r->fd);
+    free(r->buf);
+    free(r);
+}
