@@ -17,7 +17,7 @@ ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 LIBSHALE   := $(BUILD)/libshale.a
 
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
-BENCH_BIN  := $(if $(BENCH_SRC),$(BUILD)/shale-bench)
+BENCH_BIN  := $(BUILD)/shale-bench
 
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
