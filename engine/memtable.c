@@ -64,6 +64,7 @@ int memtable_add(memtable *m, uint64_t seq, int kind, slice user_key, slice valu
     if (!p)
         return -ENOMEM;
     p = encode_varint32(p, (uint32_t)ikey_len);
+    const char *ikey = p;
     memcpy(p, user_key.data, user_key.len);
     p += user_key.len;
     encode_fixed64(p, pack_trailer(seq, kind));
@@ -71,18 +72,17 @@ int memtable_add(memtable *m, uint64_t seq, int kind, slice user_key, slice valu
     p = encode_varint32(p, (uint32_t)value.len);
     if (value.len)
         memcpy(p, value.data, value.len);
-    skiplist_insert_node(&m->list, node);
+    skiplist_insert_node(&m->list, node, ikey, (uint32_t)ikey_len);
     atomic_fetch_add_explicit(&m->entries, 1, memory_order_relaxed);
     if (kind == KIND_DELETE)
         atomic_fetch_add_explicit(&m->deletes, 1, memory_order_relaxed);
     return 0;
 }
 
-static slice entry_value(const char *entry)
+static slice node_value(const skip_node *n)
 {
-    uint32_t klen, vlen;
-    const char *p = decode_varint32(entry, entry + 5, &klen);
-    p += klen;
+    uint32_t vlen;
+    const char *p = n->ikey + n->ikey_len;
     p = decode_varint32(p, p + 5, &vlen);
     return slice_make(p, vlen);
 }
@@ -101,11 +101,11 @@ bool memtable_get(memtable *m, slice user_key, uint64_t max_seq, int *kind, slic
         free(lk);
     if (!n)
         return false;
-    slice ikey = skiplist_entry_ikey(n->key);
+    slice ikey = slice_make(n->ikey, n->ikey_len);
     if (!slice_equal(ikey_user_key(ikey), user_key))
         return false;
     *kind = ikey_kind(ikey);
-    *value = entry_value(n->key);
+    *value = node_value(n);
     return true;
 }
 
@@ -169,7 +169,7 @@ static void mi_seek_for_prev(iter *it, slice target)
 {
     mem_iter *mi = (mem_iter *)it;
     skip_node *n = skiplist_seek(&mi->m->list, target);
-    if (n && ikey_compare(skiplist_entry_ikey(n->key), target) == 0) {
+    if (n && ikey_compare(slice_make(n->ikey, n->ikey_len), target) == 0) {
         mi->node = n;
         return;
     }
@@ -185,17 +185,18 @@ static void mi_next(iter *it)
 static void mi_prev(iter *it)
 {
     mem_iter *mi = (mem_iter *)it;
-    mi->node = skiplist_seek_lt(&mi->m->list, skiplist_entry_ikey(mi->node->key));
+    mi->node = skiplist_seek_lt(&mi->m->list, slice_make(mi->node->ikey, mi->node->ikey_len));
 }
 
 static slice mi_key(const iter *it)
 {
-    return skiplist_entry_ikey(((const mem_iter *)it)->node->key);
+    const skip_node *n = ((const mem_iter *)it)->node;
+    return slice_make(n->ikey, n->ikey_len);
 }
 
 static slice mi_value(const iter *it)
 {
-    return entry_value(((const mem_iter *)it)->node->key);
+    return node_value(((const mem_iter *)it)->node);
 }
 
 static int mi_status(const iter *it)

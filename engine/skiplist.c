@@ -28,6 +28,7 @@ static skip_node *node_new(skiplist *sl, int height, size_t key_bytes, char **ke
     skip_node *n = (skip_node *)mem;
     for (int i = 0; i < height; i++)
         atomic_init(&n->next[i], NULL);
+    n->height = (uint8_t)height;
     *key_out = mem + sz;
     n->key = *key_out;
     return n;
@@ -62,9 +63,11 @@ static int random_height(skiplist *sl)
     return h;
 }
 
-static inline int cmp_node(const skip_node *n, slice target)
+static inline int cmp_node(const skip_node *n, uint64_t prefix, slice target)
 {
-    return ikey_compare(skiplist_entry_ikey(n->key), target);
+    if (n->prefix != prefix)
+        return n->prefix < prefix ? -1 : 1;
+    return ikey_compare(slice_make(n->ikey, n->ikey_len), target);
 }
 
 /* Fills prev[] with the last node < key at each level; returns the node >= key at L0. */
@@ -73,11 +76,15 @@ static skip_node *find_ge(const skiplist *sl, slice key, skip_node **prev)
     skip_node *x = sl->head;
     int level = atomic_load_explicit(&((skiplist *)sl)->max_height, memory_order_relaxed) - 1;
     skip_node *last_checked = NULL;
+    uint64_t prefix = skiplist_key_prefix(ikey_user_key(key));
     for (;;) {
         skip_node *next = atomic_load_explicit(&x->next[level], memory_order_acquire);
-        if (next && next != last_checked && cmp_node(next, key) < 0) {
-            x = next;
-            continue;
+        if (next && next != last_checked) {
+            __builtin_prefetch(&next->next[0]);
+            if (cmp_node(next, prefix, key) < 0) {
+                x = next;
+                continue;
+            }
         }
         if (prev)
             prev[level] = x;
@@ -92,21 +99,21 @@ char *skiplist_alloc_entry(skiplist *sl, size_t size, skip_node **node)
 {
     int h = random_height(sl);
     char *key;
-    /* One extra byte before the key remembers the height for insert. */
-    skip_node *n = node_new(sl, h, size + 1, &key);
+    skip_node *n = node_new(sl, h, size, &key);
     if (!n)
         return NULL;
-    key[0] = (char)h;
-    n->key = key + 1;
     *node = n;
-    return key + 1;
+    return key;
 }
 
-void skiplist_insert_node(skiplist *sl, skip_node *n)
+void skiplist_insert_node(skiplist *sl, skip_node *n, const char *ikey, uint32_t ikey_len)
 {
-    int h = (unsigned char)n->key[-1];
+    int h = n->height;
+    n->ikey = ikey;
+    n->ikey_len = ikey_len;
+    slice key = slice_make(ikey, ikey_len);
+    n->prefix = skiplist_key_prefix(ikey_user_key(key));
     skip_node *prev[SKIPLIST_MAX_HEIGHT];
-    slice key = skiplist_entry_ikey(n->key);
     find_ge(sl, key, prev);
     int maxh = atomic_load_explicit(&sl->max_height, memory_order_relaxed);
     if (h > maxh) {
@@ -133,9 +140,10 @@ skip_node *skiplist_seek_lt(const skiplist *sl, slice target)
 {
     skip_node *x = sl->head;
     int level = atomic_load_explicit(&((skiplist *)sl)->max_height, memory_order_relaxed) - 1;
+    uint64_t prefix = skiplist_key_prefix(ikey_user_key(target));
     for (;;) {
         skip_node *next = atomic_load_explicit(&x->next[level], memory_order_acquire);
-        if (next && cmp_node(next, target) < 0) {
+        if (next && cmp_node(next, prefix, target) < 0) {
             x = next;
             continue;
         }

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "arena.h"
 #include "slice.h"
@@ -17,9 +18,24 @@
 
 typedef struct skip_node skip_node;
 struct skip_node {
-    const char *key; /* the encoded entry */
+    uint64_t prefix;   /* first 8 user key bytes, big-endian, zero padded: most
+                          comparisons end here without touching the key bytes */
+    const char *key;   /* the encoded entry */
+    const char *ikey;  /* its internal key */
+    uint32_t ikey_len;
+    uint8_t height;
     _Atomic(skip_node *) next[1]; /* actually `height` entries */
 };
+
+/* The prefix of a user key as stored in skip_node.prefix. */
+static inline uint64_t skiplist_key_prefix(slice user_key)
+{
+    uint64_t p = 0;
+    size_t n = user_key.len < 8 ? user_key.len : 8;
+    for (size_t i = 0; i < n; i++)
+        p |= (uint64_t)(unsigned char)user_key.data[i] << (56 - 8 * i);
+    return p;
+}
 
 typedef struct skiplist {
     arena *arena;
@@ -34,8 +50,9 @@ slice skiplist_entry_ikey(const char *entry);
 int skiplist_init(skiplist *sl, arena *a); /* 0 or -ENOMEM */
 /* Allocates a node with room for `size` key bytes, returns where to write the entry. */
 char *skiplist_alloc_entry(skiplist *sl, size_t size, skip_node **node);
-/* Links a node whose entry was written (single writer). The key must not be present. */
-void skiplist_insert_node(skiplist *sl, skip_node *node);
+/* Links a node whose entry was written (single writer), after setting its ikey fields.
+   The key must not be present. */
+void skiplist_insert_node(skiplist *sl, skip_node *node, const char *ikey, uint32_t ikey_len);
 
 /* First node with ikey >= target, or NULL. */
 skip_node *skiplist_seek(const skiplist *sl, slice target_ikey);
