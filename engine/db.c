@@ -140,7 +140,9 @@ static int wal_file_open(shale_db *db, uint64_t number, wal_file **out)
     wal_file *wf = calloc(1, sizeof *wf);
     if (!wf)
         return -ENOMEM;
-    rc = wal_writer_open(path, number, &wf->w);
+    /* Room for a full memtable's records plus framing, so appends never grow the file. */
+    uint64_t prealloc = db->opts.memtable_size + db->opts.memtable_size / 8;
+    rc = wal_writer_open(path, number, prealloc, &wf->w);
     if (rc) {
         free(wf);
         return rc;
@@ -364,6 +366,31 @@ static int make_room(shale_db *db, size_t bytes, bool force)
 
 /* ---- the write path ---- */
 
+/*
+ * Group commit with many synchronous writers: right after a group's sync, its members are
+ * not yet back in the queue, so a leader that starts at once gathers only the writers
+ * that queued during the sync, and groups alternate between small and large. Waiting a
+ * fraction of a sync for the writers seen last time gathers them all again: fewer syncs
+ * for the same work. A lone writer never waits (it was alone last time).
+ */
+static void wait_for_group(shale_db *db)
+{
+    int want = db->sync_writers_active;
+    if (want <= 1 || db->n_queued >= want)
+        return;
+    uint64_t budget = db->last_sync_us / 4;
+    if (budget > 500)
+        budget = 500;
+    if (budget < 20)
+        return;
+    struct timespec ts;
+    timespec_after_us(&ts, budget);
+    while (db->n_queued < want) {
+        if (pthread_cond_timedwait(&db->queue_cv, &db->mu, &ts) != 0)
+            break;
+    }
+}
+
 /* Largest group a leader gathers (bytes); small writes gather less so latency stays low. */
 static size_t max_group_bytes(size_t first)
 {
@@ -389,6 +416,9 @@ static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
     else
         db->w_head = &w;
     db->w_tail = &w;
+    db->n_queued++;
+    if (db->n_queued > 1)
+        pthread_cond_signal(&db->queue_cv);
     while (!w.done && db->w_head != &w)
         pthread_cond_wait(&w.cv, &db->mu);
     if (w.done) {
@@ -400,6 +430,8 @@ static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
     /* Leader. */
     size_t bytes = batch ? shale_batch_size(batch) : 0;
     int rc = make_room(db, bytes, force_switch);
+    if (rc == 0 && w.sync && batch)
+        wait_for_group(db);
     writer *last = &w;
     const shale_batch *payload = batch;
     bool sync = w.sync;
@@ -441,8 +473,11 @@ static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
         batch_set_seq(pb, seq);
         slice rep = batch_rep(pb);
         rc = wal_writer_append(wf->w, &rep, 1);
+        uint64_t sync_start = sync ? db_now_us() : 0;
         if (rc == 0 && sync)
             rc = wal_sync_all(db);
+        if (sync)
+            db->last_sync_us = db_now_us() - sync_start; /* leader only */
         if (rc == 0) {
             rc = batch_rep_insert(rep, mem);
             if (rc == -ENOMEM) {
@@ -474,8 +509,14 @@ static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
     }
 
     /* Hand results to the group and pass leadership on. */
+    if (sync && batch) {
+        /* This group and everyone queued behind it: the next leader waits (briefly) for
+           this group's members to come back. */
+        db->sync_writers_active = db->n_queued;
+    }
     for (;;) {
         writer *r = db->w_head;
+        db->n_queued--;
         db->w_head = r->next;
         if (!db->w_head)
             db->w_tail = NULL;
@@ -944,6 +985,7 @@ static void db_free(shale_db *db)
     pthread_mutex_destroy(&db->rl_mu);
     pthread_cond_destroy(&db->bg_cv);
     pthread_cond_destroy(&db->work_cv);
+    pthread_cond_destroy(&db->queue_cv);
     free(db->dir);
     free(db);
 }
@@ -995,6 +1037,7 @@ int shale_open(const char *path, const shale_options *opts, shale_db **out)
     pthread_mutex_init(&db->rl_mu, NULL);
     pthread_cond_init(&db->bg_cv, NULL);
     pthread_cond_init(&db->work_cv, NULL);
+    pthread_cond_init(&db->queue_cv, NULL);
     db->snapshots.next = db->snapshots.prev = &db->snapshots;
     if (!db->dir || batch_init(&db->group)) {
         db_free(db);

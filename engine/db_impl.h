@@ -113,6 +113,10 @@ struct shale_db {
     block_cache *bc;
 
     writer *w_head, *w_tail;
+    int n_queued;              /* writers in the queue */
+    int sync_writers_active;   /* writers seen around the last synced group (see db.c) */
+    uint64_t last_sync_us;     /* duration of the last group's WAL sync */
+    pthread_cond_t queue_cv;   /* signalled when a writer joins the queue */
     shale_batch group; /* the leader's merged batch */
     atomic_uint_fast64_t last_seq; /* the last sequence visible to reads */
     uint64_t alloc_seq;            /* the last sequence handed out (leader only) */

@@ -296,6 +296,15 @@ int file_preallocate(int fd, uint64_t off, uint64_t len)
     return -errno;
 }
 
+int file_allocate(int fd, uint64_t len)
+{
+    if (fallocate(fd, 0, 0, (off_t)len) == 0)
+        return 0;
+    if (errno == EOPNOTSUPP || errno == ENOSYS)
+        return 0;
+    return -errno;
+}
+
 void file_advise_dontneed(int fd, uint64_t off, uint64_t len)
 {
     posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);

@@ -40,6 +40,9 @@ int file_size_path(const char *path, uint64_t *size);
 int file_truncate(int fd, uint64_t size);
 /* Reserves space (fallocate, falling back to nothing where unsupported). */
 int file_preallocate(int fd, uint64_t off, uint64_t len);
+/* Allocates [0, len) and sets the file size to at least len (fallocate mode 0); the new
+   range reads as zeros. Where fallocate is unsupported, does nothing and returns 0. */
+int file_allocate(int fd, uint64_t len);
 /* Tells the kernel the range will not be read again soon (for compaction inputs). */
 void file_advise_dontneed(int fd, uint64_t off, uint64_t len);
 

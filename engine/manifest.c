@@ -214,7 +214,7 @@ static int write_snapshot_of(version_set *vs, version *v, uint64_t log_number, u
         return -ENAMETOOLONG;
     }
     wal_writer *w;
-    rc = wal_writer_open(path, number, &w);
+    rc = wal_writer_open(path, number, 0, &w);
     if (rc) {
         buf_free(&rec);
         return rc;

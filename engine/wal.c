@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/uio.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
@@ -35,14 +36,21 @@ struct wal_writer {
     int error; /* sticky */
 };
 
-int wal_writer_open(const char *path, uint64_t log_number, wal_writer **out)
+int wal_writer_open(const char *path, uint64_t log_number, uint64_t preallocate,
+                    wal_writer **out)
 {
     *out = NULL;
     wal_writer *w = calloc(1, sizeof *w);
     if (!w)
         return -ENOMEM;
+    w->fd = -1;
     int rc = file_open_write(path, true, &w->fd);
+    if (rc == 0 && preallocate)
+        rc = file_allocate(w->fd, preallocate);
     if (rc) {
+        if (w->fd > 0)
+            file_close(w->fd);
+        unlink(path);
         free(w);
         return rc;
     }
