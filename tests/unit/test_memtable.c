@@ -1,0 +1,175 @@
+/*
+ * test_memtable.c - arena, skiplist and memtable: versions by sequence, kinds, iteration
+ * both ways, and one writer with concurrent readers.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "arena.h"
+#include "format.h"
+#include "memtable.h"
+#include "testutil.h"
+
+static void test_memtable_arena_alignment_and_usage(void **state)
+{
+    arena *a = arena_new(4096);
+    size_t total = 0;
+    for (int i = 1; i < 2000; i++) {
+        char *p = arena_alloc(a, (size_t)(i % 37 + 1));
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % 8, 0);
+        memset(p, 1, (size_t)(i % 37 + 1));
+        total += (size_t)((i % 37 + 1 + 7) & ~7);
+    }
+    char *big = arena_alloc(a, 100000);
+    assert_non_null(big);
+    memset(big, 2, 100000);
+    assert_true(arena_memory_usage(a) >= total + 100000);
+    arena_free(a);
+    arena_free(NULL);
+}
+
+static void put(memtable *m, const char *k, uint64_t seq, int kind, const char *v)
+{
+    assert_int_equal(memtable_add(m, seq, kind, slice_from_str(k), slice_from_str(v ? v : "")), 0);
+}
+
+static void test_memtable_versions_and_kinds(void **state)
+{
+    memtable *m;
+    assert_int_equal(memtable_new(&m), 0);
+    put(m, "b", 1, KIND_VALUE, "b1");
+    put(m, "b", 5, KIND_VALUE, "b5");
+    put(m, "b", 9, KIND_DELETE, NULL);
+    put(m, "a", 2, KIND_VALUE, "a2");
+    put(m, "c", 3, KIND_VALUE, "c3");
+    int kind;
+    slice v;
+    assert_true(memtable_get(m, slice_from_str("b"), 100, &kind, &v));
+    assert_int_equal(kind, KIND_DELETE);
+    assert_true(memtable_get(m, slice_from_str("b"), 8, &kind, &v));
+    assert_int_equal(kind, KIND_VALUE);
+    assert_true(slice_equal(v, slice_from_str("b5")));
+    assert_true(memtable_get(m, slice_from_str("b"), 4, &kind, &v));
+    assert_true(slice_equal(v, slice_from_str("b1")));
+    assert_false(memtable_get(m, slice_from_str("b"), 0, &kind, &v));
+    assert_false(memtable_get(m, slice_from_str("bb"), 100, &kind, &v));
+    assert_false(memtable_get(m, slice_from_str("a"), 1, &kind, &v));
+    assert_int_equal(memtable_num_entries(m), 5);
+    assert_int_equal(memtable_num_deletes(m), 1);
+
+    /* internal order: a@2, b@9, b@5, b@1, c@3 */
+    const char *order[] = {"a2", "b9", "b5", "b1", "c3"};
+    iter *it = memtable_iter_new(m);
+    memtable_unref(m); /* the iterator keeps it alive */
+    int i = 0;
+    for (iter_seek_to_first(it); iter_valid(it); iter_next(it), i++) {
+        slice k = iter_key(it);
+        char got[8];
+        snprintf(got, sizeof got, "%.*s%d", (int)(k.len - 8), k.data, (int)ikey_seq(k));
+        assert_string_equal(got, order[i]);
+    }
+    assert_int_equal(i, 5);
+    for (iter_seek_to_last(it), i = 4; iter_valid(it); iter_prev(it), i--) {
+        slice k = iter_key(it);
+        char got[8];
+        snprintf(got, sizeof got, "%.*s%d", (int)(k.len - 8), k.data, (int)ikey_seq(k));
+        assert_string_equal(got, order[i]);
+    }
+    assert_int_equal(i, -1);
+    buf t = {0};
+    ikey_append(&t, slice_from_str("b"), 6, KIND_FOR_SEEK);
+    iter_seek(it, buf_slice(&t));
+    assert_int_equal(ikey_seq(iter_key(it)), 5);
+    iter_seek_for_prev(it, buf_slice(&t));
+    assert_int_equal(ikey_seq(iter_key(it)), 9);
+    t.len = 0;
+    ikey_append(&t, slice_from_str("0"), 6, KIND_FOR_SEEK);
+    iter_seek_for_prev(it, buf_slice(&t));
+    assert_false(iter_valid(it));
+    buf_free(&t);
+    iter_free(it);
+}
+
+typedef struct rd {
+    memtable *m;
+    atomic_int *stop;
+    int errors;
+} rd;
+
+static void *reader(void *p)
+{
+    rd *r = p;
+    uint64_t s = (uint64_t)(uintptr_t)p;
+    while (!atomic_load(r->stop)) {
+        char k[32];
+        int i = (int)tu_rand_below(&s, 200000);
+        snprintf(k, sizeof k, "key%08d", i);
+        int kind;
+        slice v;
+        if (memtable_get(r->m, slice_from_str(k), UINT64_MAX >> 8, &kind, &v)) {
+            char want[32];
+            snprintf(want, sizeof want, "v%d", i);
+            if (!slice_equal(v, slice_from_str(want)))
+                r->errors++;
+        }
+        iter *it = memtable_iter_new(r->m);
+        buf pb = {0};
+        int n = 0;
+        for (iter_seek_to_first(it); iter_valid(it) && n < 100; iter_next(it), n++) {
+            slice cur = iter_key(it);
+            if (pb.len && ikey_compare(buf_slice(&pb), cur) >= 0)
+                r->errors++;
+            buf_set(&pb, cur.data, cur.len);
+        }
+        buf_free(&pb);
+        iter_free(it);
+    }
+    return NULL;
+}
+
+static void test_memtable_one_writer_many_readers(void **state)
+{
+    memtable *m;
+    assert_int_equal(memtable_new(&m), 0);
+    atomic_int stop = 0;
+    rd r[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        r[i] = (rd){m, &stop, 0};
+        pthread_create(&th[i], NULL, reader, &r[i]);
+    }
+    for (int i = 0; i < 200000; i++) {
+        char k[32], v[32];
+        int key = (int)((uint64_t)i * 7919 % 200000);
+        snprintf(k, sizeof k, "key%08d", key);
+        snprintf(v, sizeof v, "v%d", key);
+        put(m, k, (uint64_t)i + 1, KIND_VALUE, v);
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(r[i].errors, 0);
+    }
+    memtable_unref(m);
+}
+
+int main(void)
+{
+    tu_seed();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_memtable_arena_alignment_and_usage),
+        cmocka_unit_test(test_memtable_versions_and_kinds),
+        cmocka_unit_test(test_memtable_one_writer_many_readers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
