@@ -7,7 +7,7 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
 OPT     ?= -O2 -g
-WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -Wno-unknown-warning-option
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -pthread -MMD -MP
 CPPFLAGS += -Iengine/include -Iengine
 LDLIBS  += -llz4 -lxxhash -pthread -lm
@@ -25,6 +25,7 @@ TEST_UTIL_SRC := $(sort $(wildcard tests/util/*.c))
 TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all run test check bench asan install format clean deps
+.SECONDARY:
 all: $(LIBSHALE) $(BENCH_BIN) $(UNIT_BIN)
 
 deps:

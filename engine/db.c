@@ -866,7 +866,8 @@ static int recover(shale_db *db, bool fresh, char *why, size_t whylen)
     int rc = file_list_dir(db->dir, collect_files, &l);
     if (rc)
         goto out;
-    qsort(l.numbers, (size_t)l.n, sizeof(uint64_t), cmp_u64);
+    if (l.n > 1)
+        qsort(l.numbers, (size_t)l.n, sizeof(uint64_t), cmp_u64);
 
     version_edit edit;
     edit_init(&edit);
