@@ -8,9 +8,9 @@
 #
 # --quick divides --num by 10 and --duration by 4 (a smoke run, not a measurement).
 # Write amplification is measured the same way for both programs: bytes the process
-# wrote to the storage layer (/proc/<pid>/io write_bytes of a wrapper shell, to which
-# Linux adds the counters of its reaped child) divided by user bytes (writes x (key +
-# value)). Raw outputs are kept in the results directory printed at the end.
+# sent to the storage layer (/proc/<pid>/io write_bytes minus cancelled_write_bytes, of
+# a wrapper shell, to which Linux adds the counters of its reaped child) divided by user
+# bytes (writes x (key + value)). Raw outputs are kept in the results directory printed at the end.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -87,7 +87,9 @@ user_bytes() { # file -> sum over write benchmarks of ops x (key+value)
 
 wamp() { # label key value
     local wb ub
-    wb=$(awk '$1 == "write_bytes:" {print $2}' "$results/$1.io")
+    # bytes that reached the storage layer: written minus those cancelled (pages of
+    # files deleted or truncated before writeback never hit the disk)
+    wb=$(awk '$1 == "write_bytes:" {w = $2} $1 == "cancelled_write_bytes:" {c = $2} END {print w - c}' "$results/$1.io")
     ub=$(user_bytes "$results/$1.out" "$2" "$3")
     if [ -n "$wb" ] && [ "$ub" -gt 0 ] 2>/dev/null; then
         awk -v w="$wb" -v u="$ub" 'BEGIN { printf "%.2f", w / u }'

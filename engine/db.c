@@ -70,10 +70,11 @@ static void timespec_after_us(struct timespec *ts, uint64_t us)
 
 super_version *db_sv_acquire(shale_db *db)
 {
-    pthread_mutex_lock(&db->mu);
+    /* sv_lock, not mu: readers must not queue behind the write path's use of mu. */
+    pthread_spin_lock(&db->sv_lock);
     super_version *sv = db->sv;
     atomic_fetch_add_explicit(&sv->refs, 1, memory_order_relaxed);
-    pthread_mutex_unlock(&db->mu);
+    pthread_spin_unlock(&db->sv_lock);
     return sv;
 }
 
@@ -102,8 +103,10 @@ int db_sv_install(shale_db *db)
     }
     sv->v = db->vs->current;
     version_ref(sv->v);
+    pthread_spin_lock(&db->sv_lock);
     super_version *old = db->sv;
     db->sv = sv;
+    pthread_spin_unlock(&db->sv_lock);
     db_sv_release(old);
     return 0;
 }
@@ -726,11 +729,18 @@ int shale_flush(shale_db *db)
     if (rc)
         return rc;
     pthread_mutex_lock(&db->mu);
-    while (db->n_imm > 0 && !db->closing && !atomic_load(&db->bg_error)) {
+    uint64_t failures = db->flush_failures;
+    while (db->n_imm > 0 && !db->closing && !atomic_load(&db->bg_error) &&
+           db->flush_failures == failures) {
         pthread_cond_broadcast(&db->work_cv);
         pthread_cond_wait(&db->bg_cv, &db->mu);
     }
-    rc = atomic_load(&db->bg_error) ? SHALE_EFAILED : db->closing ? SHALE_ECLOSING : 0;
+    if (atomic_load(&db->bg_error))
+        rc = SHALE_EFAILED;
+    else if (db->flush_failures != failures)
+        rc = db->flush_error; /* the flush thread retries on its own */
+    else if (db->n_imm > 0)
+        rc = SHALE_ECLOSING;
     pthread_mutex_unlock(&db->mu);
     return rc;
 }
@@ -984,6 +994,7 @@ static void db_free(shale_db *db)
     pthread_mutex_destroy(&db->mu);
     pthread_mutex_destroy(&db->sync_mu);
     pthread_mutex_destroy(&db->rl_mu);
+    pthread_spin_destroy(&db->sv_lock);
     pthread_cond_destroy(&db->bg_cv);
     pthread_cond_destroy(&db->work_cv);
     pthread_cond_destroy(&db->queue_cv);
@@ -1036,6 +1047,7 @@ int shale_open(const char *path, const shale_options *opts, shale_db **out)
     pthread_mutex_init(&db->mu, NULL);
     pthread_mutex_init(&db->sync_mu, NULL);
     pthread_mutex_init(&db->rl_mu, NULL);
+    pthread_spin_init(&db->sv_lock, PTHREAD_PROCESS_PRIVATE);
     pthread_cond_init(&db->bg_cv, NULL);
     pthread_cond_init(&db->work_cv, NULL);
     pthread_cond_init(&db->queue_cv, NULL);
@@ -1110,8 +1122,31 @@ int shale_close(shale_db *db)
 {
     if (!db)
         return 0;
-    /* Make the WAL durable first: that is the promise of sync_interval_ms at close. */
-    int rc = atomic_load(&db->bg_error) ? 0 : wal_sync_all(db);
+    int rc = 0;
+    if (!atomic_load(&db->bg_error)) {
+        /* As RocksDB does by default: flush what the memtables hold, so the next open
+           replays nothing and the logs can go (their unsynced pages need never reach
+           the disk). When the flush cannot finish, the WAL is made durable instead. */
+        pthread_mutex_lock(&db->mu);
+        bool dirty = memtable_num_entries(db->mem) > 0 || db->n_imm > 0;
+        pthread_mutex_unlock(&db->mu);
+        int frc = dirty ? shale_flush(db) : 0;
+        if (frc == 0) {
+            pthread_mutex_lock(&db->mu);
+            wal_file *old = db->old_wals; /* all flushed: their files are deleted */
+            db->old_wals = NULL;
+            pthread_mutex_unlock(&db->mu);
+            while (old) {
+                wal_file *n = old->next;
+                wal_file_unref(old);
+                old = n;
+            }
+        } else {
+            db_log(db, "flush at close failed: %s; syncing the WAL instead",
+                   shale_strerror(frc));
+        }
+        rc = wal_sync_all(db);
+    }
     stop_threads(db);
     db_delete_obsolete(db);
     db_log(db, "closed%s%s", rc ? ": " : "", rc ? shale_strerror(rc) : "");

@@ -3,8 +3,9 @@
  * flush.c, compaction.c, db_iter.c and stats.c. Not part of the public API.
  *
  * Locking: `mu` guards the memtable list, the version set's current version, the writer
- * queue, snapshots and background-work bookkeeping. Reads take it only to reference a
- * super_version (the memtables and version of one moment) and then run unlocked.
+ * queue, snapshots and background-work bookkeeping. Reads never take it: they reference
+ * a super_version (the memtables and version of one moment) under the sv_lock spinlock
+ * and then run unlocked.
  */
 #ifndef SHALE_DB_IMPL_H
 #define SHALE_DB_IMPL_H
@@ -101,8 +102,11 @@ struct shale_db {
     memtable *imm[MAX_IMMUTABLES]; /* oldest first */
     int n_imm;
     bool flush_running;
+    uint64_t flush_failures; /* failed flush attempts so far; flush_error the last code */
+    int flush_error;
     int flush_requests; /* shale_flush callers waiting */
-    super_version *sv;
+    super_version *sv;         /* replaced under mu and sv_lock; read under sv_lock */
+    pthread_spinlock_t sv_lock;
 
     wal_file *wal;      /* the active memtable's log */
     wal_file *old_wals; /* switched-out logs with unsynced bytes, oldest first */

@@ -270,6 +270,8 @@ void *db_flush_thread(void *arg)
         if (rc) {
             atomic_fetch_add_explicit(&db->stats.bg_errors, 1, memory_order_relaxed);
             db_log(db, "flush failed: %s; retrying in 1 s", shale_strerror(rc));
+            db->flush_failures++;
+            db->flush_error = rc;
             db->bg_retry_after_us = db_now_us() + 1000000u;
         }
         db_maybe_schedule_compaction(db);
