@@ -184,7 +184,10 @@ static int wal_sync_all(shale_db *db)
     if (cur) {
         uint64_t size = wal_writer_size(cur->w);
         if (!rc && size != __atomic_load_n(&cur->synced, __ATOMIC_ACQUIRE)) {
+            uint64_t t0 = db_now_us();
             rc = wal_writer_sync(cur->w);
+            atomic_fetch_add_explicit(&db->stats.wal_sync_micros, db_now_us() - t0,
+                                      memory_order_relaxed);
             atomic_fetch_add_explicit(&db->stats.wal_syncs, 1, memory_order_relaxed);
             if (!rc)
                 __atomic_store_n(&cur->synced, size, __ATOMIC_RELEASE);
@@ -388,10 +391,13 @@ static void wait_for_group(shale_db *db)
         return;
     struct timespec ts;
     timespec_after_us(&ts, budget);
+    uint64_t start = db_now_us();
     while (db->n_queued < want) {
         if (pthread_cond_timedwait(&db->queue_cv, &db->mu, &ts) != 0)
             break;
     }
+    atomic_fetch_add_explicit(&db->stats.group_wait_micros, db_now_us() - start,
+                              memory_order_relaxed);
 }
 
 /* Largest group a leader gathers (bytes); small writes gather less so latency stays low. */
@@ -420,8 +426,8 @@ static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
         db->w_head = &w;
     db->w_tail = &w;
     db->n_queued++;
-    if (db->n_queued > 1)
-        pthread_cond_signal(&db->queue_cv);
+    if (db->n_queued == db->sync_writers_active)
+        pthread_cond_signal(&db->queue_cv); /* a leader may be waiting for a full group */
     while (!w.done && db->w_head != &w)
         pthread_cond_wait(&w.cv, &db->mu);
     if (w.done) {

@@ -71,6 +71,8 @@ typedef struct db_stats {
     atomic_uint_fast64_t user_bytes_written; /* keys + values of writes */
     atomic_uint_fast64_t wal_bytes;
     atomic_uint_fast64_t wal_syncs;
+    atomic_uint_fast64_t wal_sync_micros;
+    atomic_uint_fast64_t group_wait_micros; /* leaders waiting for a full sync group */
     atomic_uint_fast64_t flush_bytes;       /* L0 tables written by flushes */
     atomic_uint_fast64_t flush_count;
     atomic_uint_fast64_t compact_read_bytes[SHALE_MAX_LEVELS];  /* by output level */

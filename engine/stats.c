@@ -141,6 +141,8 @@ int db_property_int(shale_db *db, const char *name, uint64_t *out)
     U64("user-bytes-written", ld(&db->stats.user_bytes_written))
     U64("wal-bytes", ld(&db->stats.wal_bytes))
     U64("wal-syncs", ld(&db->stats.wal_syncs))
+    U64("wal-sync-micros", ld(&db->stats.wal_sync_micros))
+    U64("group-wait-micros", ld(&db->stats.group_wait_micros))
     U64("flush-bytes", ld(&db->stats.flush_bytes))
     U64("flush-count", ld(&db->stats.flush_count))
     U64("compaction-bytes-written", total_compaction_writes(db))
@@ -254,6 +256,11 @@ static int stats_report(shale_db *db, char **res)
              "%" PRIu64 " syncs\n",
          ld(&db->stats.num_writes), ld(&db->stats.num_write_groups), (double)user / 1048576.0,
          (double)ld(&db->stats.wal_bytes) / 1048576.0, ld(&db->stats.wal_syncs));
+    outf(&o, "WAL syncs: %.1f us each; leaders waited %.3f s for full groups\n",
+         ld(&db->stats.wal_syncs) ? (double)ld(&db->stats.wal_sync_micros) /
+                                        (double)ld(&db->stats.wal_syncs)
+                                  : 0.0,
+         (double)ld(&db->stats.group_wait_micros) / 1e6);
     outf(&o, "Write amplification (WAL + flush + compaction) / user: %.2f\n", write_amp(db));
     outf(&o, "Compaction: score %.2f (L%d), %d running, %" PRIu64 " jobs, %" PRIu64
              " trivial moves, %.1f s, pending %.1f MiB\n",
