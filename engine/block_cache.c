@@ -156,6 +156,33 @@ static void remove_from_table(shard *s, cache_handle *e)
         lru_remove(e);
 }
 
+/* Evicts unreferenced entries, oldest first, until the shard fits its capacity (mu held).
+   Entries to free are chained on *to_free through hnext; returns how many went. */
+static uint64_t evict_locked(shard *s, cache_handle **to_free)
+{
+    uint64_t n = 0;
+    while (s->usage > s->capacity && s->lru.next != &s->lru) {
+        cache_handle *v = s->lru.next;
+        remove_from_table(s, v);
+        if (unref_locked(s, v)) {
+            v->hnext = *to_free;
+            *to_free = v;
+        }
+        n++;
+    }
+    return n;
+}
+
+/* Runs the deleters of a chain built by evict_locked (outside the shard's mutex). */
+static void free_chain(cache_handle *e)
+{
+    while (e) {
+        cache_handle *n = e->hnext;
+        entry_free(e);
+        e = n;
+    }
+}
+
 static inline shard *shard_of(block_cache *c, uint32_t hash)
 {
     return &c->shards[c->shard_bits ? hash >> (32 - c->shard_bits) : 0];
@@ -211,23 +238,9 @@ cache_handle *block_cache_insert(block_cache *c, uint64_t k1, uint64_t k2, void 
     s->usage += charge;
     if (s->count > s->buckets)
         grow(s);
-    /* Evict unreferenced entries, oldest first, until within capacity. */
-    uint64_t evicted = 0;
-    while (s->usage > s->capacity && s->lru.next != &s->lru) {
-        cache_handle *v = s->lru.next;
-        remove_from_table(s, v);
-        if (unref_locked(s, v)) {
-            v->hnext = to_free;
-            to_free = v;
-        }
-        evicted++;
-    }
+    uint64_t evicted = evict_locked(s, &to_free);
     pthread_mutex_unlock(&s->mu);
-    while (to_free) {
-        cache_handle *n = to_free->hnext;
-        entry_free(to_free);
-        to_free = n;
-    }
+    free_chain(to_free);
     atomic_fetch_add_explicit(&c->inserts, 1, memory_order_relaxed);
     if (evicted)
         atomic_fetch_add_explicit(&c->evictions, evicted, memory_order_relaxed);
@@ -246,22 +259,12 @@ void block_cache_release(block_cache *c, cache_handle *h)
     bool dead = unref_locked(s, h);
     /* Over capacity (an entry was pinned while the cache filled): trim now. */
     cache_handle *to_free = NULL;
-    while (!dead && s->usage > s->capacity && s->lru.next != &s->lru) {
-        cache_handle *v = s->lru.next;
-        remove_from_table(s, v);
-        if (unref_locked(s, v)) {
-            v->hnext = to_free;
-            to_free = v;
-        }
-    }
+    if (!dead)
+        evict_locked(s, &to_free);
     pthread_mutex_unlock(&s->mu);
     if (dead)
         entry_free(h);
-    while (to_free) {
-        cache_handle *n = to_free->hnext;
-        entry_free(to_free);
-        to_free = n;
-    }
+    free_chain(to_free);
 }
 
 void block_cache_erase(block_cache *c, uint64_t k1, uint64_t k2)
@@ -289,20 +292,9 @@ void block_cache_set_capacity(block_cache *c, size_t capacity)
         cache_handle *to_free = NULL;
         pthread_mutex_lock(&s->mu);
         s->capacity = (capacity + (size_t)n - 1) / (size_t)n;
-        while (s->usage > s->capacity && s->lru.next != &s->lru) {
-            cache_handle *v = s->lru.next;
-            remove_from_table(s, v);
-            if (unref_locked(s, v)) {
-                v->hnext = to_free;
-                to_free = v;
-            }
-        }
+        evict_locked(s, &to_free);
         pthread_mutex_unlock(&s->mu);
-        while (to_free) {
-            cache_handle *nx = to_free->hnext;
-            entry_free(to_free);
-            to_free = nx;
-        }
+        free_chain(to_free);
     }
 }
 
