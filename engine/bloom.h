@@ -1,7 +1,7 @@
 /*
  * bloom.h - a whole-table bloom filter over user keys (RocksDB's full filter idea).
- * Filter layout: bit array (a multiple of 8 bytes) | 1 byte: number of probes.
- * Hashes come from bloom_hash (XXH3-64); probes use double hashing of its halves.
+ * Filter layout: 64-byte blocks | 1 byte: number of probes k. The hash's high half picks
+ * the block, its low half the k bits within it (docs/format.md).
  */
 #ifndef SHALE_BLOOM_H
 #define SHALE_BLOOM_H

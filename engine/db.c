@@ -144,7 +144,8 @@ static int wal_file_open(shale_db *db, uint64_t number, wal_file **out)
     if (!wf)
         return -ENOMEM;
     /* Room for a full memtable's records plus framing, so appends never grow the file. */
-    uint64_t prealloc = db->opts.memtable_size + db->opts.memtable_size / 8;
+    uint64_t msize = __atomic_load_n(&db->opts.memtable_size, __ATOMIC_RELAXED);
+    uint64_t prealloc = msize + msize / 8;
     rc = wal_writer_open(path, number, prealloc, &wf->w);
     if (rc) {
         free(wf);
@@ -384,7 +385,7 @@ static void wait_for_group(shale_db *db)
     int want = db->sync_writers_active;
     if (want <= 1 || db->n_queued >= want)
         return;
-    uint64_t budget = db->last_sync_us / 4;
+    uint64_t budget = __atomic_load_n(&db->last_sync_us, __ATOMIC_RELAXED) / 4;
     if (budget > 500)
         budget = 500;
     if (budget < 20)
@@ -485,8 +486,8 @@ static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
         uint64_t sync_start = sync ? db_now_us() : 0;
         if (rc == 0 && sync)
             rc = wal_sync_all(db);
-        if (sync)
-            db->last_sync_us = db_now_us() - sync_start; /* leader only */
+        if (sync) /* read by the next leader under mu */
+            __atomic_store_n(&db->last_sync_us, db_now_us() - sync_start, __ATOMIC_RELAXED);
         if (rc == 0) {
             rc = batch_rep_insert(rep, mem);
             if (rc == -ENOMEM) {
@@ -854,7 +855,7 @@ static int replay_log(shale_db *db, uint64_t number, version_edit *edit, uint64_
         records++;
         if (count && seq + count - 1 > *max_seq)
             *max_seq = seq + count - 1;
-        if (memtable_memory_usage(m) > db->opts.memtable_size) {
+        if (memtable_memory_usage(m) > __atomic_load_n(&db->opts.memtable_size, __ATOMIC_RELAXED)) {
             rc = recover_flush(db, m, edit);
             memtable_unref(m);
             m = NULL;

