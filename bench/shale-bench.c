@@ -111,10 +111,18 @@ static int parse_flag(const char *arg)
             continue;
         char *end = NULL;
         switch (d->type) {
-        case 'i': *(int *)d->p = (int)strtol(val, &end, 10); break;
-        case 'l': *(int64_t *)d->p = strtoll(val, &end, 10); break;
-        case 'u': *(uint64_t *)d->p = strtoull(val, &end, 10); break;
-        case 'd': *(double *)d->p = strtod(val, &end); break;
+        case 'i':
+            *(int *)d->p = (int)strtol(val, &end, 10);
+            break;
+        case 'l':
+            *(int64_t *)d->p = strtoll(val, &end, 10);
+            break;
+        case 'u':
+            *(uint64_t *)d->p = strtoull(val, &end, 10);
+            break;
+        case 'd':
+            *(double *)d->p = strtod(val, &end);
+            break;
         case 'b':
             *(bool *)d->p = strcmp(val, "1") == 0 || strcmp(val, "true") == 0;
             end = (char *)val + strlen(val);
@@ -218,11 +226,16 @@ static const struct {
     enum bench_kind kind;
     bool fresh;
 } benches[] = {
-    {"fillseq", B_FILLSEQ, true},         {"fillrandom", B_FILLRANDOM, true},
-    {"overwrite", B_OVERWRITE, false},    {"fillsync", B_FILLSYNC, true},
-    {"readseq", B_READSEQ, false},        {"readreverse", B_READREVERSE, false},
-    {"readrandom", B_READRANDOM, false},  {"seekrandom", B_SEEKRANDOM, false},
-    {"deleterandom", B_DELETERANDOM, false}, {"readwhilewriting", B_READWHILEWRITING, false},
+    {"fillseq", B_FILLSEQ, true},
+    {"fillrandom", B_FILLRANDOM, true},
+    {"overwrite", B_OVERWRITE, false},
+    {"fillsync", B_FILLSYNC, true},
+    {"readseq", B_READSEQ, false},
+    {"readreverse", B_READREVERSE, false},
+    {"readrandom", B_READRANDOM, false},
+    {"seekrandom", B_SEEKRANDOM, false},
+    {"deleterandom", B_DELETERANDOM, false},
+    {"readwhilewriting", B_READWHILEWRITING, false},
 };
 
 typedef struct thread_state {
@@ -260,8 +273,8 @@ static void open_db(bool fresh)
     shale_options o;
     shale_options_default(&o);
     o.sync_writes = F.sync;
-    o.compression = strcmp(F.compression_type, "none") == 0 ? SHALE_COMPRESSION_NONE
-                                                            : SHALE_COMPRESSION_LZ4;
+    o.compression =
+        strcmp(F.compression_type, "none") == 0 ? SHALE_COMPRESSION_NONE : SHALE_COMPRESSION_LZ4;
     if (F.write_buffer_size)
         o.memtable_size = F.write_buffer_size;
     if (F.max_write_buffer_number > 0)
@@ -434,20 +447,35 @@ static atomic_int total_threads;
 static void *thread_main(void *p)
 {
     thread_state *t = p;
-    uint64_t rs = (F.seed ? F.seed : 1000) * 1000003u + (uint64_t)atomic_fetch_add(&total_threads, 1);
+    uint64_t rs =
+        (F.seed ? F.seed : 1000) * 1000003u + (uint64_t)atomic_fetch_add(&total_threads, 1);
     value_gen vg = {(size_t)t->id * 7919 % value_data_len};
     hist_clear(&t->hist);
     t->start = now_s();
     switch (t->kind) {
-    case B_FILLSEQ: do_write(t, &rs, &vg, true, false); break;
+    case B_FILLSEQ:
+        do_write(t, &rs, &vg, true, false);
+        break;
     case B_FILLRANDOM:
     case B_OVERWRITE:
-    case B_FILLSYNC: do_write(t, &rs, &vg, false, false); break;
-    case B_DELETERANDOM: do_write(t, &rs, &vg, false, true); break;
-    case B_READSEQ: do_read_seq(t, false); break;
-    case B_READREVERSE: do_read_seq(t, true); break;
-    case B_READRANDOM: do_read_random(t, &rs); break;
-    case B_SEEKRANDOM: do_seek_random(t, &rs); break;
+    case B_FILLSYNC:
+        do_write(t, &rs, &vg, false, false);
+        break;
+    case B_DELETERANDOM:
+        do_write(t, &rs, &vg, false, true);
+        break;
+    case B_READSEQ:
+        do_read_seq(t, false);
+        break;
+    case B_READREVERSE:
+        do_read_seq(t, true);
+        break;
+    case B_READRANDOM:
+        do_read_random(t, &rs);
+        break;
+    case B_SEEKRANDOM:
+        do_seek_random(t, &rs);
+        break;
     case B_READWHILEWRITING:
         if (t->writer)
             do_write(t, &rs, &vg, false, false);
@@ -512,8 +540,8 @@ static void run(const char *name, enum bench_kind kind)
         size_t l = strlen(extra);
         snprintf(extra + l, sizeof extra - l, " (%" PRId64 " of %" PRId64 " found)", found, done);
     }
-    printf("%-12s : %11.3f micros/op %ld ops/sec %.3f seconds %" PRId64 " operations;%s\n",
-           name, thread_secs * 1e6 / (double)done, /* db_bench: summed thread time per op */
+    printf("%-12s : %11.3f micros/op %ld ops/sec %.3f seconds %" PRId64 " operations;%s\n", name,
+           thread_secs * 1e6 / (double)done, /* db_bench: summed thread time per op */
            (long)((double)done / elapsed), elapsed, done, extra);
     if (F.histogram) {
         printf("Microseconds per %s:\n", is_read ? "read" : "write");

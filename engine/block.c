@@ -244,8 +244,7 @@ static void seek_to_restart(block_iter *bi, uint32_t index)
 
 static void bi_seek(iter *it, slice target);
 
-int block_find(const block *b, int (*cmp)(slice a, slice b), slice target, buf *key,
-               slice *value)
+int block_find(const block *b, int (*cmp)(slice a, slice b), slice target, buf *key, slice *value)
 {
     /* A stack iterator: same code as seek, no allocation beyond the key buffer. */
     block_iter bi;
@@ -320,8 +319,8 @@ static bool restart_key(block_iter *bi, uint32_t i, slice *key)
     if (off >= bi->restarts)
         return false;
     uint32_t shared, non_shared, value_len;
-    const char *p = decode_entry(bi->data + off, bi->data + bi->restarts, &shared, &non_shared,
-                                 &value_len);
+    const char *p =
+        decode_entry(bi->data + off, bi->data + bi->restarts, &shared, &non_shared, &value_len);
     if (!p || shared != 0)
         return false;
     *key = slice_make(p, non_shared);
@@ -392,9 +391,9 @@ static void bi_destroy(iter *it)
     free(bi);
 }
 
-static const iter_ops block_iter_ops = {bi_valid,  bi_seek_to_first, bi_seek_to_last, bi_seek,
-                                        bi_seek_for_prev, bi_next,   bi_prev,  bi_key,
-                                        bi_value,  bi_status,        bi_destroy};
+static const iter_ops block_iter_ops = {
+    bi_valid, bi_seek_to_first, bi_seek_to_last, bi_seek,   bi_seek_for_prev, bi_next,
+    bi_prev,  bi_key,           bi_value,        bi_status, bi_destroy};
 
 iter *block_iter_new(const block *b, int (*cmp)(slice a, slice b), void (*release)(void *arg),
                      void *release_arg)

@@ -45,7 +45,7 @@ void block_builder_destroy(block_builder *bb);
 /* A parsed, read-only block. */
 typedef struct block {
     const char *data;
-    size_t size;            /* bytes of data, including the restart array */
+    size_t size;             /* bytes of data, including the restart array */
     uint32_t restart_offset; /* where the restart array begins */
     uint32_t n_restarts;
     bool owned; /* data is free()d with the block */
@@ -77,7 +77,6 @@ iter *block_iter_new(const block *b, int (*cmp)(slice a, slice b), void (*releas
  * key rebuilt in *key (a caller-owned scratch buffer) and its value (pointing into the
  * block), 0 when every entry is < target, SHALE_ECORRUPT or -ENOMEM.
  */
-int block_find(const block *b, int (*cmp)(slice a, slice b), slice target, buf *key,
-               slice *value);
+int block_find(const block *b, int (*cmp)(slice a, slice b), slice target, buf *key, slice *value);
 
 #endif

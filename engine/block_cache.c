@@ -18,9 +18,9 @@ struct cache_handle {
     void (*deleter)(void *);
     size_t charge;
     uint32_t hash;
-    int refs;       /* handles + 1 while in the table */
+    int refs; /* handles + 1 while in the table */
     bool in_table;
-    struct cache_handle *hnext;      /* hash chain */
+    struct cache_handle *hnext;       /* hash chain */
     struct cache_handle *prev, *next; /* LRU list (only when refs == 1 and in_table) */
 };
 
@@ -214,8 +214,14 @@ cache_handle *block_cache_insert(block_cache *c, uint64_t k1, uint64_t k2, void 
         return NULL;
     }
     uint32_t h = hash_key(k1, k2);
-    *e = (cache_handle){.k1 = k1, .k2 = k2, .value = value, .deleter = deleter,
-                        .charge = charge, .hash = h, .refs = 2, .in_table = true};
+    *e = (cache_handle){.k1 = k1,
+                        .k2 = k2,
+                        .value = value,
+                        .deleter = deleter,
+                        .charge = charge,
+                        .hash = h,
+                        .refs = 2,
+                        .in_table = true};
     shard *s = shard_of(c, h);
     cache_handle *to_free = NULL; /* chained through hnext */
     pthread_mutex_lock(&s->mu);

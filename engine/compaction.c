@@ -23,10 +23,10 @@ typedef struct compaction {
     int output_level; /* inputs[1] live here too */
     file_meta **inputs[2];
     int n_inputs[2];
-    bool trivial_move;  /* one table moves down a level without rewriting */
-    bool deletion_only; /* fifo: inputs are dropped, nothing written */
-    bool bottommost;    /* nothing older below the output: tombstones can go */
-    version *v;         /* the version the job was picked from (referenced) */
+    bool trivial_move;     /* one table moves down a level without rewriting */
+    bool deletion_only;    /* fifo: inputs are dropped, nothing written */
+    bool bottommost;       /* nothing older below the output: tombstones can go */
+    version *v;            /* the version the job was picked from (referenced) */
     buf smallest, largest; /* user key range of all inputs */
     uint64_t max_output_size;
     struct compaction *next; /* db->running list */
@@ -310,8 +310,8 @@ static compaction *pick_tiered(shale_db *db, version *v)
     for (int start = 0; start < n - 1; start++) {
         uint64_t acc = runs[start]->file_size;
         int end = start + 1;
-        while (end < n && runs[end]->file_size * 100 <=
-                              acc * (uint64_t)(100 + db->opts.tiered_size_ratio))
+        while (end < n &&
+               runs[end]->file_size * 100 <= acc * (uint64_t)(100 + db->opts.tiered_size_ratio))
             acc += runs[end++]->file_size;
         if (end - start >= width)
             return tiered_job(db, v, start, end, "size ratio");
@@ -366,9 +366,12 @@ static compaction *pick(shale_db *db)
 {
     version *v = db->vs->current;
     switch (db->opts.compaction_style) {
-    case SHALE_COMPACTION_TIERED: return pick_tiered(db, v);
-    case SHALE_COMPACTION_FIFO: return pick_fifo(db, v);
-    default: return pick_leveled(db, v);
+    case SHALE_COMPACTION_TIERED:
+        return pick_tiered(db, v);
+    case SHALE_COMPACTION_FIFO:
+        return pick_fifo(db, v);
+    default:
+        return pick_leveled(db, v);
     }
 }
 
@@ -529,8 +532,8 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
     uint64_t now = db_now_ms();
     uint64_t n_drop_exp = 0, n_drop_del = 0, n_drop_shadow = 0, seen = 0;
     int rc = 0;
-    *bytes_read = total_size(c->inputs[0], c->n_inputs[0]) +
-                  total_size(c->inputs[1], c->n_inputs[1]);
+    *bytes_read =
+        total_size(c->inputs[0], c->n_inputs[0]) + total_size(c->inputs[1], c->n_inputs[1]);
     char tomb_value[1] = {0};
     for (iter_seek_to_first(in); iter_valid(in); iter_next(in)) {
         if ((++seen & 1023) == 0 && __atomic_load_n(&db->closing, __ATOMIC_RELAXED)) {
@@ -544,8 +547,8 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
             break;
         bool base = false;
         if (pk.kind == KIND_DELETE || pk.kind == KIND_EXPIRING)
-            base = c->bottommost || (c->output_level > 0 &&
-                                     is_base_level_for_key(&bc, pk.user_key));
+            base =
+                c->bottommost || (c->output_level > 0 && is_base_level_for_key(&bc, pk.user_key));
         enum entry_fate fate = entry_decide(&ds, &pk, value, smallest_snapshot, base, now);
         if (fate == ENTRY_DROP) {
             if (pk.kind == KIND_DELETE)
@@ -633,8 +636,7 @@ static int run_job(shale_db *db, compaction *c)
     uint64_t read = 0, written = 0;
     for (int w = 0; w < 2; w++)
         for (int i = 0; i < c->n_inputs[w] && !rc; i++)
-            rc = edit_delete_file(&e, w == 0 ? c->level : c->output_level,
-                                  c->inputs[w][i]->number);
+            rc = edit_delete_file(&e, w == 0 ? c->level : c->output_level, c->inputs[w][i]->number);
     if (rc == 0 && c->trivial_move) {
         for (int i = 0; i < c->n_inputs[0] && !rc; i++)
             rc = edit_add_file(&e, c->output_level, c->inputs[0][i]);
@@ -672,10 +674,12 @@ static int run_job(shale_db *db, compaction *c)
         db_log(db,
                "compacted L%d (%d tables) + L%d (%d tables) -> %d tables at L%d (%s%s), "
                "%" PRIu64 " B read, %" PRIu64 " B written, %" PRIu64 " ms",
-               c->level, c->n_inputs[0], c->output_level, c->n_inputs[1], outs.n,
-               c->output_level, c->reason,
-               c->trivial_move ? ", moved" : c->deletion_only ? ", deleted" : "", read, written,
-               us / 1000);
+               c->level, c->n_inputs[0], c->output_level, c->n_inputs[1], outs.n, c->output_level,
+               c->reason,
+               c->trivial_move    ? ", moved"
+               : c->deletion_only ? ", deleted"
+                                  : "",
+               read, written, us / 1000);
     }
     return rc;
 }

@@ -1149,8 +1149,7 @@ int shale_close(shale_db *db)
                 old = n;
             }
         } else {
-            db_log(db, "flush at close failed: %s; syncing the WAL instead",
-                   shale_strerror(frc));
+            db_log(db, "flush at close failed: %s; syncing the WAL instead", shale_strerror(frc));
         }
         rc = wal_sync_all(db);
     }
@@ -1205,12 +1204,12 @@ int shale_set_option(shale_db *db, const char *name, const char *value)
         return -EINVAL;
     uint64_t v;
     int b;
-#define SET_SIZE(field, min)                                                                    \
-    if (strcmp(name, #field) == 0) {                                                           \
-        if (options_parse_size(value, &v) || below_min(v, (min)))                                        \
-            return -EINVAL;                                                                    \
-        __atomic_store_n(&db->opts.field, (__typeof__(db->opts.field))v, __ATOMIC_RELAXED);     \
-        goto changed;                                                                          \
+#define SET_SIZE(field, min)                                                                       \
+    if (strcmp(name, #field) == 0) {                                                               \
+        if (options_parse_size(value, &v) || below_min(v, (min)))                                  \
+            return -EINVAL;                                                                        \
+        __atomic_store_n(&db->opts.field, (__typeof__(db->opts.field))v, __ATOMIC_RELAXED);        \
+        goto changed;                                                                              \
     }
     SET_SIZE(memtable_size, 64 * 1024)
     SET_SIZE(delayed_write_rate, 1024)
@@ -1284,8 +1283,7 @@ int shale_property_int(shale_db *db, const char *name, uint64_t *out)
     return db_property_int(db, name, out);
 }
 
-int shale_compact_range(shale_db *db, const void *begin, size_t blen, const void *end,
-                        size_t elen)
+int shale_compact_range(shale_db *db, const void *begin, size_t blen, const void *end, size_t elen)
 {
     if (!db)
         return -EINVAL;

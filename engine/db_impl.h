@@ -107,11 +107,11 @@ struct shale_db {
     uint64_t flush_failures; /* failed flush attempts so far; flush_error the last code */
     int flush_error;
     int flush_requests; /* shale_flush callers waiting */
-    super_version *sv;         /* replaced under mu and sv_lock; read under sv_lock */
+    super_version *sv;  /* replaced under mu and sv_lock; read under sv_lock */
     pthread_spinlock_t sv_lock;
 
-    wal_file *wal;      /* the active memtable's log */
-    wal_file *old_wals; /* switched-out logs with unsynced bytes, oldest first */
+    wal_file *wal;           /* the active memtable's log */
+    wal_file *old_wals;      /* switched-out logs with unsynced bytes, oldest first */
     pthread_mutex_t sync_mu; /* one syncer at a time, so logs become durable in order */
 
     version_set *vs;
@@ -119,11 +119,11 @@ struct shale_db {
     block_cache *bc;
 
     writer *w_head, *w_tail;
-    int n_queued;              /* writers in the queue */
-    int sync_writers_active;   /* writers seen around the last synced group (see db.c) */
-    uint64_t last_sync_us;     /* duration of the last group's WAL sync */
-    pthread_cond_t queue_cv;   /* signalled when a writer joins the queue */
-    shale_batch group; /* the leader's merged batch */
+    int n_queued;                  /* writers in the queue */
+    int sync_writers_active;       /* writers seen around the last synced group (see db.c) */
+    uint64_t last_sync_us;         /* duration of the last group's WAL sync */
+    pthread_cond_t queue_cv;       /* signalled when a writer joins the queue */
+    shale_batch group;             /* the leader's merged batch */
     atomic_uint_fast64_t last_seq; /* the last sequence visible to reads */
     uint64_t alloc_seq;            /* the last sequence handed out (leader only) */
     atomic_int bg_error;           /* sticky write failure */

@@ -213,7 +213,8 @@ static int flush_one(shale_db *db)
             rc = edit_add_file(&e, 0, f);
         /* Logs older than the next memtable's are no longer needed. */
         e.has_log_number = true;
-        e.log_number = db->n_imm > 1 ? memtable_log_number(db->imm[1]) : memtable_log_number(db->mem);
+        e.log_number =
+            db->n_imm > 1 ? memtable_log_number(db->imm[1]) : memtable_log_number(db->mem);
         e.has_last_seq = true;
         e.last_seq = atomic_load(&db->last_seq);
         if (rc == 0)

@@ -8,12 +8,28 @@ typedef struct empty_iter {
     int status;
 } empty_iter;
 
-static bool e_valid(const iter *it) { return false; }
-static void e_move(iter *it) {}
-static void e_seek(iter *it, slice t) {}
-static slice e_slice(const iter *it) { return slice_make(NULL, 0); }
-static int e_status(const iter *it) { return ((const empty_iter *)it)->status; }
-static void e_destroy(iter *it) { free(it); }
+static bool e_valid(const iter *it)
+{
+    return false;
+}
+static void e_move(iter *it)
+{
+}
+static void e_seek(iter *it, slice t)
+{
+}
+static slice e_slice(const iter *it)
+{
+    return slice_make(NULL, 0);
+}
+static int e_status(const iter *it)
+{
+    return ((const empty_iter *)it)->status;
+}
+static void e_destroy(iter *it)
+{
+    free(it);
+}
 
 static const iter_ops empty_ops = {e_valid, e_move,  e_move,  e_seek,   e_seek,   e_move,
                                    e_move,  e_slice, e_slice, e_status, e_destroy};

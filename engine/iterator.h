@@ -39,16 +39,46 @@ struct iter {
     const iter_ops *ops;
 };
 
-static inline bool iter_valid(const iter *it) { return it->ops->valid(it); }
-static inline void iter_seek_to_first(iter *it) { it->ops->seek_to_first(it); }
-static inline void iter_seek_to_last(iter *it) { it->ops->seek_to_last(it); }
-static inline void iter_seek(iter *it, slice t) { it->ops->seek(it, t); }
-static inline void iter_seek_for_prev(iter *it, slice t) { it->ops->seek_for_prev(it, t); }
-static inline void iter_next(iter *it) { it->ops->next(it); }
-static inline void iter_prev(iter *it) { it->ops->prev(it); }
-static inline slice iter_key(const iter *it) { return it->ops->key(it); }
-static inline slice iter_value(const iter *it) { return it->ops->value(it); }
-static inline int iter_status(const iter *it) { return it->ops->status(it); }
+static inline bool iter_valid(const iter *it)
+{
+    return it->ops->valid(it);
+}
+static inline void iter_seek_to_first(iter *it)
+{
+    it->ops->seek_to_first(it);
+}
+static inline void iter_seek_to_last(iter *it)
+{
+    it->ops->seek_to_last(it);
+}
+static inline void iter_seek(iter *it, slice t)
+{
+    it->ops->seek(it, t);
+}
+static inline void iter_seek_for_prev(iter *it, slice t)
+{
+    it->ops->seek_for_prev(it, t);
+}
+static inline void iter_next(iter *it)
+{
+    it->ops->next(it);
+}
+static inline void iter_prev(iter *it)
+{
+    it->ops->prev(it);
+}
+static inline slice iter_key(const iter *it)
+{
+    return it->ops->key(it);
+}
+static inline slice iter_value(const iter *it)
+{
+    return it->ops->value(it);
+}
+static inline int iter_status(const iter *it)
+{
+    return it->ops->status(it);
+}
 static inline void iter_free(iter *it)
 {
     if (it)

@@ -57,8 +57,8 @@ void memtable_unref(memtable *m)
 int memtable_add(memtable *m, uint64_t seq, int kind, slice user_key, slice value)
 {
     size_t ikey_len = user_key.len + TRAILER_SIZE;
-    size_t size = (size_t)varint_length(ikey_len) + ikey_len + (size_t)varint_length(value.len) +
-                  value.len;
+    size_t size =
+        (size_t)varint_length(ikey_len) + ikey_len + (size_t)varint_length(value.len) + value.len;
     skip_node *node;
     char *p = skiplist_alloc_entry(&m->list, size, &node);
     if (!p)
@@ -90,8 +90,8 @@ static slice node_value(const skip_node *n)
 bool memtable_get(memtable *m, slice user_key, uint64_t max_seq, int *kind, slice *value)
 {
     char stack[256];
-    char *lk = user_key.len + TRAILER_SIZE <= sizeof stack ? stack
-                                                           : malloc(user_key.len + TRAILER_SIZE);
+    char *lk =
+        user_key.len + TRAILER_SIZE <= sizeof stack ? stack : malloc(user_key.len + TRAILER_SIZE);
     if (!lk)
         return false;
     memcpy(lk, user_key.data, user_key.len);
@@ -211,9 +211,9 @@ static void mi_destroy(iter *it)
     free(mi);
 }
 
-static const iter_ops mem_iter_ops = {mi_valid,  mi_seek_to_first, mi_seek_to_last, mi_seek,
-                                      mi_seek_for_prev, mi_next,   mi_prev,  mi_key,
-                                      mi_value,  mi_status,        mi_destroy};
+static const iter_ops mem_iter_ops = {mi_valid,         mi_seek_to_first, mi_seek_to_last, mi_seek,
+                                      mi_seek_for_prev, mi_next,          mi_prev,         mi_key,
+                                      mi_value,         mi_status,        mi_destroy};
 
 iter *memtable_iter_new(memtable *m)
 {

@@ -175,9 +175,9 @@ static void m_destroy(iter *it)
     free(m);
 }
 
-static const iter_ops merge_ops = {m_valid,  m_seek_to_first, m_seek_to_last, m_seek,
-                                   m_seek_for_prev, m_next,   m_prev,  m_key,
-                                   m_value,  m_status,        m_destroy};
+static const iter_ops merge_ops = {m_valid,         m_seek_to_first, m_seek_to_last, m_seek,
+                                   m_seek_for_prev, m_next,          m_prev,         m_key,
+                                   m_value,         m_status,        m_destroy};
 
 iter *merge_iter_new(iter **children, int n, int (*cmp)(slice a, slice b))
 {

@@ -55,12 +55,12 @@ void shale_read_options_default(shale_read_options *ro)
 
 int options_validate(const shale_options *o, const char **why)
 {
-#define CHECK(cond, msg)                                                                        \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            *why = msg;                                                                        \
-            return -EINVAL;                                                                    \
-        }                                                                                      \
+#define CHECK(cond, msg)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            *why = msg;                                                                            \
+            return -EINVAL;                                                                        \
+        }                                                                                          \
     } while (0)
     CHECK(o->memtable_size >= 64 * 1024, "memtable_size must be at least 64 KiB");
     CHECK(o->num_memtables >= 2 && o->num_memtables <= 64, "num_memtables must be 2..64");
@@ -105,10 +105,17 @@ int options_parse_size(const char *s, uint64_t *out)
     uint64_t mul = 1;
     if (*end) {
         switch (tolower((unsigned char)*end)) {
-        case 'k': mul = 1024; break;
-        case 'm': mul = 1024 * 1024; break;
-        case 'g': mul = 1024 * 1024 * 1024; break;
-        default: return -EINVAL;
+        case 'k':
+            mul = 1024;
+            break;
+        case 'm':
+            mul = 1024 * 1024;
+            break;
+        case 'g':
+            mul = 1024 * 1024 * 1024;
+            break;
+        default:
+            return -EINVAL;
         }
         end++;
         if (tolower((unsigned char)*end) == 'b')

@@ -18,10 +18,10 @@
 
 typedef struct skip_node skip_node;
 struct skip_node {
-    uint64_t prefix;   /* first 8 user key bytes, big-endian, zero padded: most
-                          comparisons end here without touching the key bytes */
-    const char *key;   /* the encoded entry */
-    const char *ikey;  /* its internal key */
+    uint64_t prefix;  /* first 8 user key bytes, big-endian, zero padded: most
+                         comparisons end here without touching the key bytes */
+    const char *key;  /* the encoded entry */
+    const char *ikey; /* its internal key */
     uint32_t ikey_len;
     uint8_t height;
     _Atomic(skip_node *) next[1]; /* actually `height` entries */

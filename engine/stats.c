@@ -86,8 +86,8 @@ static double write_amp(shale_db *db)
     uint64_t user = ld(&db->stats.user_bytes_written);
     if (!user)
         return 0;
-    uint64_t disk = ld(&db->stats.wal_bytes) + ld(&db->stats.flush_bytes) +
-                    total_compaction_writes(db);
+    uint64_t disk =
+        ld(&db->stats.wal_bytes) + ld(&db->stats.flush_bytes) + total_compaction_writes(db);
     return (double)disk / (double)user;
 }
 
@@ -128,10 +128,10 @@ int db_property_int(shale_db *db, const char *name, uint64_t *out)
             return 0;
         }
     }
-#define U64(n, expr)                                                                            \
-    if (strcmp(name, n) == 0) {                                                                \
-        *out = (expr);                                                                         \
-        return 0;                                                                              \
+#define U64(n, expr)                                                                               \
+    if (strcmp(name, n) == 0) {                                                                    \
+        *out = (expr);                                                                             \
+        return 0;                                                                                  \
     }
     U64("stall-count", ld(&db->stats.stall_count[0]) + ld(&db->stats.stall_count[1]) +
                            ld(&db->stats.stall_count[2]))
@@ -252,18 +252,20 @@ static int stats_report(shale_db *db, char **res)
     outf(&o, "Sum    %5d %11.1f %10.1f %11.1f  %5.2f\n", tot_f, (double)tot_b / 1048576.0,
          (double)tot_r / 1048576.0, (double)tot_w / 1048576.0,
          user ? (double)tot_w / (double)user : 0.0);
-    outf(&o, "User writes: %" PRIu64 " ops in %" PRIu64 " groups, %.1f MiB; WAL %.1f MiB, "
-             "%" PRIu64 " syncs\n",
+    outf(&o,
+         "User writes: %" PRIu64 " ops in %" PRIu64 " groups, %.1f MiB; WAL %.1f MiB, "
+         "%" PRIu64 " syncs\n",
          ld(&db->stats.num_writes), ld(&db->stats.num_write_groups), (double)user / 1048576.0,
          (double)ld(&db->stats.wal_bytes) / 1048576.0, ld(&db->stats.wal_syncs));
     outf(&o, "WAL syncs: %.1f us each; leaders waited %.3f s for full groups\n",
-         ld(&db->stats.wal_syncs) ? (double)ld(&db->stats.wal_sync_micros) /
-                                        (double)ld(&db->stats.wal_syncs)
-                                  : 0.0,
+         ld(&db->stats.wal_syncs)
+             ? (double)ld(&db->stats.wal_sync_micros) / (double)ld(&db->stats.wal_syncs)
+             : 0.0,
          (double)ld(&db->stats.group_wait_micros) / 1e6);
     outf(&o, "Write amplification (WAL + flush + compaction) / user: %.2f\n", write_amp(db));
-    outf(&o, "Compaction: score %.2f (L%d), %d running, %" PRIu64 " jobs, %" PRIu64
-             " trivial moves, %.1f s, pending %.1f MiB\n",
+    outf(&o,
+         "Compaction: score %.2f (L%d), %d running, %" PRIu64 " jobs, %" PRIu64
+         " trivial moves, %.1f s, pending %.1f MiB\n",
          s.score, s.score_level, s.n_running, ld(&db->stats.compact_count),
          ld(&db->stats.trivial_moves), (double)ld(&db->stats.compact_micros) / 1e6,
          (double)s.pending_bytes / 1048576.0);
@@ -276,14 +278,15 @@ static int stats_report(shale_db *db, char **res)
              (double)ld(&db->stats.stall_micros[c]) / 1e6);
     outf(&o, "; timeouts %" PRIu64 "\n", ld(&db->stats.stall_timeouts));
     uint64_t lookups = cs.hits + cs.misses;
-    outf(&o, "Block cache: %.1f / %.1f MiB, hits %" PRIu64 ", misses %" PRIu64
-             " (hit rate %.1f%%)\n",
+    outf(&o,
+         "Block cache: %.1f / %.1f MiB, hits %" PRIu64 ", misses %" PRIu64 " (hit rate %.1f%%)\n",
          (double)cs.usage / 1048576.0, (double)cs.capacity / 1048576.0, cs.hits, cs.misses,
          lookups ? 100.0 * (double)cs.hits / (double)lookups : 0.0);
     outf(&o, "Bloom filter: %" PRIu64 " lookups avoided; %" PRIu64 " block reads\n",
          table_stat_bloom_useful(), table_stat_block_reads());
-    outf(&o, "Memtables: active %.1f MiB, %d immutable %.1f MiB; last sequence %" PRIu64
-             "; %d snapshots\n",
+    outf(&o,
+         "Memtables: active %.1f MiB, %d immutable %.1f MiB; last sequence %" PRIu64
+         "; %d snapshots\n",
          (double)s.mem_bytes / 1048576.0, s.n_imm, (double)s.imm_bytes / 1048576.0, s.last_seq,
          s.n_snapshots);
     outf(&o, "Background errors: %" PRIu64 "%s\n", ld(&db->stats.bg_errors),

@@ -159,8 +159,8 @@ int table_builder_add(table_builder *tb, slice ikey, slice value)
             return tb->status = rc;
     }
     slice ukey = ikey_user_key(ikey);
-    if (tb->bits_per_key > 0 &&
-        (tb->props.num_entries == 0 || !slice_equal(ukey, ikey_user_key(buf_slice(&tb->last_key))))) {
+    if (tb->bits_per_key > 0 && (tb->props.num_entries == 0 ||
+                                 !slice_equal(ukey, ikey_user_key(buf_slice(&tb->last_key))))) {
         if (tb->n_hashes == tb->cap_hashes) {
             size_t cap = tb->cap_hashes ? tb->cap_hashes * 2 : 1024;
             uint64_t *p = realloc(tb->hashes, cap * sizeof *p);
@@ -206,9 +206,9 @@ int table_builder_add(table_builder *tb, slice ikey, slice value)
 /* Properties block: varint32 field count, then that many varint64 fields in this order. */
 static int encode_props(const table_props *p, buf *out)
 {
-    uint64_t f[] = {p->num_entries,     p->num_deletes, p->raw_key_bytes, p->raw_value_bytes,
-                    p->data_bytes,      p->num_data_blocks, p->min_seq,   p->max_seq,
-                    p->max_expire_at_ms};
+    uint64_t f[] = {p->num_entries,     p->num_deletes, p->raw_key_bytes,
+                    p->raw_value_bytes, p->data_bytes,  p->num_data_blocks,
+                    p->min_seq,         p->max_seq,     p->max_expire_at_ms};
     int rc = put_varint32(out, (uint32_t)(sizeof f / sizeof f[0]));
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         rc |= put_varint64(out, f[i]);

@@ -20,7 +20,7 @@ typedef struct table_props {
     uint64_t num_deletes;
     uint64_t raw_key_bytes;
     uint64_t raw_value_bytes;
-    uint64_t data_bytes;      /* data blocks on disk */
+    uint64_t data_bytes; /* data blocks on disk */
     uint64_t num_data_blocks;
     uint64_t min_seq, max_seq;
     /* Latest expiry of any entry; UINT64_MAX when some entry never expires (KIND_VALUE or

@@ -71,8 +71,7 @@ void table_cache_release(table_cache *tc, cache_handle *h)
 }
 
 int table_cache_get(table_cache *tc, uint64_t number, uint64_t file_size, slice ikey,
-                    bool fill_cache, void (*found)(void *arg, slice ikey, slice value),
-                    void *arg)
+                    bool fill_cache, void (*found)(void *arg, slice ikey, slice value), void *arg)
 {
     cache_handle *h;
     int rc = table_cache_find(tc, number, file_size, &h);
@@ -91,16 +90,46 @@ typedef struct pinned_iter {
     cache_handle *h;
 } pinned_iter;
 
-static bool pi_valid(const iter *it) { return iter_valid(((const pinned_iter *)it)->inner); }
-static void pi_first(iter *it) { iter_seek_to_first(((pinned_iter *)it)->inner); }
-static void pi_last(iter *it) { iter_seek_to_last(((pinned_iter *)it)->inner); }
-static void pi_seek(iter *it, slice t) { iter_seek(((pinned_iter *)it)->inner, t); }
-static void pi_seek_prev(iter *it, slice t) { iter_seek_for_prev(((pinned_iter *)it)->inner, t); }
-static void pi_next(iter *it) { iter_next(((pinned_iter *)it)->inner); }
-static void pi_prev(iter *it) { iter_prev(((pinned_iter *)it)->inner); }
-static slice pi_key(const iter *it) { return iter_key(((const pinned_iter *)it)->inner); }
-static slice pi_value(const iter *it) { return iter_value(((const pinned_iter *)it)->inner); }
-static int pi_status(const iter *it) { return iter_status(((const pinned_iter *)it)->inner); }
+static bool pi_valid(const iter *it)
+{
+    return iter_valid(((const pinned_iter *)it)->inner);
+}
+static void pi_first(iter *it)
+{
+    iter_seek_to_first(((pinned_iter *)it)->inner);
+}
+static void pi_last(iter *it)
+{
+    iter_seek_to_last(((pinned_iter *)it)->inner);
+}
+static void pi_seek(iter *it, slice t)
+{
+    iter_seek(((pinned_iter *)it)->inner, t);
+}
+static void pi_seek_prev(iter *it, slice t)
+{
+    iter_seek_for_prev(((pinned_iter *)it)->inner, t);
+}
+static void pi_next(iter *it)
+{
+    iter_next(((pinned_iter *)it)->inner);
+}
+static void pi_prev(iter *it)
+{
+    iter_prev(((pinned_iter *)it)->inner);
+}
+static slice pi_key(const iter *it)
+{
+    return iter_key(((const pinned_iter *)it)->inner);
+}
+static slice pi_value(const iter *it)
+{
+    return iter_value(((const pinned_iter *)it)->inner);
+}
+static int pi_status(const iter *it)
+{
+    return iter_status(((const pinned_iter *)it)->inner);
+}
 static void pi_destroy(iter *it)
 {
     pinned_iter *p = (pinned_iter *)it;

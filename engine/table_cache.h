@@ -31,8 +31,7 @@ void table_cache_release(table_cache *tc, cache_handle *h);
 
 /* table_get through the cache. */
 int table_cache_get(table_cache *tc, uint64_t number, uint64_t file_size, slice ikey,
-                    bool fill_cache, void (*found)(void *arg, slice ikey, slice value),
-                    void *arg);
+                    bool fill_cache, void (*found)(void *arg, slice ikey, slice value), void *arg);
 /* An iterator over the table that keeps it open until freed; on error an empty iterator
    carrying the error. NULL on ENOMEM. */
 iter *table_cache_iter(table_cache *tc, uint64_t number, uint64_t file_size, bool fill_cache);

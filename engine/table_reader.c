@@ -106,9 +106,9 @@ static int decode_props(slice in, table_props *p)
     uint32_t n;
     if (get_varint32(&in, &n) || n < 9)
         return SHALE_ECORRUPT;
-    uint64_t *f[] = {&p->num_entries,     &p->num_deletes, &p->raw_key_bytes, &p->raw_value_bytes,
-                     &p->data_bytes,      &p->num_data_blocks, &p->min_seq,   &p->max_seq,
-                     &p->max_expire_at_ms};
+    uint64_t *f[] = {&p->num_entries,     &p->num_deletes, &p->raw_key_bytes,
+                     &p->raw_value_bytes, &p->data_bytes,  &p->num_data_blocks,
+                     &p->min_seq,         &p->max_seq,     &p->max_expire_at_ms};
     for (uint32_t i = 0; i < n; i++) {
         uint64_t v;
         if (get_varint64(&in, &v))
@@ -466,9 +466,9 @@ static void ti_destroy(iter *it)
     free(ti);
 }
 
-static const iter_ops table_iter_ops = {ti_valid,  ti_seek_to_first, ti_seek_to_last, ti_seek,
-                                        ti_seek_for_prev, ti_next,   ti_prev,  ti_key,
-                                        ti_value,  ti_status,        ti_destroy};
+static const iter_ops table_iter_ops = {
+    ti_valid, ti_seek_to_first, ti_seek_to_last, ti_seek,   ti_seek_for_prev, ti_next,
+    ti_prev,  ti_key,           ti_value,        ti_status, ti_destroy};
 
 iter *table_iter_new(table *t, bool fill_cache)
 {

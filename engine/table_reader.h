@@ -22,8 +22,7 @@ typedef struct table table;
  * block cache; cache may be NULL. Errors: SHALE_ECORRUPT (bad magic, footer, checksum),
  * SHALE_EVERSION, -errno, -ENOMEM.
  */
-int table_open(int fd, uint64_t file_number, uint64_t file_size, block_cache *cache,
-               table **out);
+int table_open(int fd, uint64_t file_number, uint64_t file_size, block_cache *cache, table **out);
 void table_close(table *t); /* NULL: no-op */
 
 /*

@@ -197,10 +197,9 @@ int edit_decode(slice in, version_edit *e)
             if (get_varint32(&in, &level) || level >= SHALE_MAX_LEVELS ||
                 get_varint64(&in, &f->number) || get_varint64(&in, &f->file_size) ||
                 get_length_prefixed(&in, &sm) || get_length_prefixed(&in, &lg) ||
-                sm.len < TRAILER_SIZE || lg.len < TRAILER_SIZE ||
-                get_varint64(&in, &f->min_seq) || get_varint64(&in, &f->max_seq) ||
-                get_varint64(&in, &f->num_entries) || get_varint64(&in, &f->num_deletes) ||
-                get_varint64(&in, &f->max_expire_at_ms)) {
+                sm.len < TRAILER_SIZE || lg.len < TRAILER_SIZE || get_varint64(&in, &f->min_seq) ||
+                get_varint64(&in, &f->max_seq) || get_varint64(&in, &f->num_entries) ||
+                get_varint64(&in, &f->num_deletes) || get_varint64(&in, &f->max_expire_at_ms)) {
                 file_meta_unref(f, NULL);
                 goto corrupt;
             }
@@ -628,9 +627,9 @@ static void li_destroy(iter *it)
     free(li);
 }
 
-static const iter_ops level_iter_ops = {li_valid,  li_seek_to_first, li_seek_to_last, li_seek,
-                                        li_seek_for_prev, li_next,   li_prev,  li_key,
-                                        li_value,  li_status,        li_destroy};
+static const iter_ops level_iter_ops = {
+    li_valid, li_seek_to_first, li_seek_to_last, li_seek,   li_seek_for_prev, li_next,
+    li_prev,  li_key,           li_value,        li_status, li_destroy};
 
 iter *level_iter_new(table_cache *tc, file_meta **files, int n, bool fill_cache)
 {

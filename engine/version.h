@@ -48,7 +48,7 @@ typedef struct added_file {
 
 typedef struct version_edit {
     bool has_log_number, has_next_file, has_last_seq;
-    uint64_t log_number;       /* WALs older than this are flushed */
+    uint64_t log_number; /* WALs older than this are flushed */
     uint64_t next_file_number;
     uint64_t last_seq;
     deleted_file *deleted;
@@ -87,8 +87,7 @@ int version_get(version *v, struct table_cache *tc, slice user_key, uint64_t max
                 bool fill_cache, int *found, int *kind, buf *value);
 
 /* Appends to its[] (capacity enough for L0 files + levels) the iterators over v's tables. */
-int version_add_iterators(version *v, struct table_cache *tc, bool fill_cache, iter **its,
-                          int *n);
+int version_add_iterators(version *v, struct table_cache *tc, bool fill_cache, iter **its, int *n);
 /* An iterator over one sorted level's files (borrowed: keep the version alive). */
 iter *level_iter_new(struct table_cache *tc, file_meta **files, int n, bool fill_cache);
 
@@ -113,8 +112,8 @@ struct version_set {
     uint64_t log_number; /* WALs with numbers below this are flushed */
     uint64_t manifest_number;
     struct wal_writer *manifest;
-    bool manifest_busy;          /* a log_and_apply is writing (guarded by the db mutex) */
-    pthread_cond_t manifest_cv;  /* signalled when manifest_busy clears */
+    bool manifest_busy;         /* a log_and_apply is writing (guarded by the db mutex) */
+    pthread_cond_t manifest_cv; /* signalled when manifest_busy clears */
     /* Table files whose last reference is gone, to delete (obsolete_mu). */
     pthread_mutex_t obsolete_mu;
     uint64_t *obsolete;

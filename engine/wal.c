@@ -36,8 +36,7 @@ struct wal_writer {
     int error; /* sticky */
 };
 
-int wal_writer_open(const char *path, uint64_t log_number, uint64_t preallocate,
-                    wal_writer **out)
+int wal_writer_open(const char *path, uint64_t log_number, uint64_t preallocate, wal_writer **out)
 {
     *out = NULL;
     wal_writer *w = calloc(1, sizeof *w);
@@ -145,8 +144,8 @@ struct wal_reader {
     size_t cap;
     uint64_t buf_off; /* file offset of buf[0] */
     size_t buf_len;
-    uint64_t pos;        /* next record's offset */
-    uint64_t last_off;   /* offset of the last record returned / the bad one */
+    uint64_t pos;      /* next record's offset */
+    uint64_t last_off; /* offset of the last record returned / the bad one */
     uint64_t valid_end;
     bool torn;
 };
@@ -172,7 +171,7 @@ int wal_reader_open(const char *path, uint64_t log_number, wal_reader **out)
 }
 
 /* Makes bytes [off, off+n) available in the buffer; returns a pointer or NULL (-errno in
-   *err) and never reads past the file size (the caller checks bounds first). */
+ *err) and never reads past the file size (the caller checks bounds first). */
 static const char *wal_fetch(wal_reader *r, uint64_t off, size_t n, int *err)
 {
     if (off >= r->buf_off && off + n <= r->buf_off + r->buf_len)

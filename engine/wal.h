@@ -22,8 +22,7 @@ typedef struct wal_writer wal_writer;
  * record, which the reader treats as the end): appends then need no file size change,
  * which makes fdatasync cheaper. Errors: -errno, -ENOMEM.
  */
-int wal_writer_open(const char *path, uint64_t log_number, uint64_t preallocate,
-                    wal_writer **out);
+int wal_writer_open(const char *path, uint64_t log_number, uint64_t preallocate, wal_writer **out);
 /*
  * Appends one record made of n parts (written with one writev). Returns 0 or -errno; after
  * an error the writer refuses every later append with the same error (sticky).

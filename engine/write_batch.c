@@ -124,8 +124,8 @@ void batch_set_seq(shale_batch *b, uint64_t seq)
 
 int batch_append(shale_batch *dst, const shale_batch *src)
 {
-    int rc = buf_append(&dst->rep, src->rep.data + BATCH_HEADER_SIZE,
-                        src->rep.len - BATCH_HEADER_SIZE);
+    int rc =
+        buf_append(&dst->rep, src->rep.data + BATCH_HEADER_SIZE, src->rep.len - BATCH_HEADER_SIZE);
     if (rc)
         return rc;
     set_count(dst, dst->count + src->count);

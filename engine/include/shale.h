@@ -34,15 +34,15 @@ extern "C" {
 
 /* ---- Error codes (shale's own; OS failures are returned as -errno) ---------------- */
 
-#define SHALE_ENOTFOUND -4096   /* the key has no live value (absent, deleted or expired) */
-#define SHALE_ECORRUPT -4097    /* a checksum or structure check failed on persistent data */
-#define SHALE_EBUSY -4098       /* the directory is locked by another process */
-#define SHALE_ESTALL -4099      /* a write stalled longer than write_stall_timeout_ms */
-#define SHALE_EFAILED -4100     /* an earlier write failed; writes refused until reopen */
-#define SHALE_EVERSION -4101    /* a file has a format version this build cannot read */
-#define SHALE_ENOREWRITE -4102  /* value-log GC found no segment worth rewriting */
-#define SHALE_ECLOSING -4103    /* the database is being closed */
-#define SHALE_ENOTSUP -4104     /* the option or operation is not supported */
+#define SHALE_ENOTFOUND -4096  /* the key has no live value (absent, deleted or expired) */
+#define SHALE_ECORRUPT -4097   /* a checksum or structure check failed on persistent data */
+#define SHALE_EBUSY -4098      /* the directory is locked by another process */
+#define SHALE_ESTALL -4099     /* a write stalled longer than write_stall_timeout_ms */
+#define SHALE_EFAILED -4100    /* an earlier write failed; writes refused until reopen */
+#define SHALE_EVERSION -4101   /* a file has a format version this build cannot read */
+#define SHALE_ENOREWRITE -4102 /* value-log GC found no segment worth rewriting */
+#define SHALE_ECLOSING -4103   /* the database is being closed */
+#define SHALE_ENOTSUP -4104    /* the option or operation is not supported */
 
 /* Names an error code (shale's own or -errno). Never returns NULL; the string is static. */
 const char *shale_strerror(int code);
@@ -73,7 +73,7 @@ typedef struct shale_options {
     int num_memtables;    /* 2: active + immutable memtables before writes stop */
 
     /* Write-ahead log */
-    int sync_writes;          /* 0: 1 = a write returns after its WAL record is durable */
+    int sync_writes;           /* 0: 1 = a write returns after its WAL record is durable */
     uint32_t sync_interval_ms; /* 1000: background WAL fdatasync period when sync_writes=0 */
 
     /* Level 0 and write stalls (RocksDB level0_*_trigger, Badger NumLevelZeroTables*) */
@@ -87,16 +87,16 @@ typedef struct shale_options {
 
     /* Compaction */
     shale_compaction_style compaction_style; /* leveled */
-    int num_compactors;              /* 1: background compaction threads (flushes have
-                                        their own thread) */
-    int num_levels;                  /* 7 */
-    uint64_t base_level_size;        /* 256 MiB: target size of L1 (max_bytes_for_level_base) */
-    int level_size_multiplier;       /* 10: each level's target is this times the previous */
-    uint64_t table_size;             /* 64 MiB: target size of a compaction output table */
-    uint64_t compaction_rate_limit;  /* 0 (unlimited): bytes/s of compaction+flush writes */
-    uint64_t fifo_max_size;          /* 1 GiB: fifo style drops oldest tables above this */
-    int tiered_size_ratio;           /* 1 (%): universal size_ratio */
-    int tiered_min_merge_width;      /* 2: fewest sorted runs merged at once */
+    int num_compactors;                      /* 1: background compaction threads (flushes have
+                                                their own thread) */
+    int num_levels;                          /* 7 */
+    uint64_t base_level_size;          /* 256 MiB: target size of L1 (max_bytes_for_level_base) */
+    int level_size_multiplier;         /* 10: each level's target is this times the previous */
+    uint64_t table_size;               /* 64 MiB: target size of a compaction output table */
+    uint64_t compaction_rate_limit;    /* 0 (unlimited): bytes/s of compaction+flush writes */
+    uint64_t fifo_max_size;            /* 1 GiB: fifo style drops oldest tables above this */
+    int tiered_size_ratio;             /* 1 (%): universal size_ratio */
+    int tiered_min_merge_width;        /* 2: fewest sorted runs merged at once */
     int tiered_max_size_amplification; /* 200 (%): full merge when older runs exceed this
                                           percentage of the oldest run */
 
@@ -248,8 +248,7 @@ int shale_flush(shale_db *db);
  * (leveled/tiered), dropping shadowed versions, bottom tombstones and expired entries.
  * Waits until done. Errors: -errno, SHALE_ECORRUPT, SHALE_ECLOSING.
  */
-int shale_compact_range(shale_db *db, const void *begin, size_t blen, const void *end,
-                        size_t elen);
+int shale_compact_range(shale_db *db, const void *begin, size_t blen, const void *end, size_t elen);
 
 /*
  * A statistic by name, as text in *out (malloc'ed, caller frees with shale_free).

@@ -68,7 +68,8 @@ static void settle(shale_db *db)
 {
     for (int i = 0; i < 400; i++) {
         if (prop(db, "shale.running-compactions") == 0 &&
-            prop(db, "shale.num-files-at-level0") < 4 && prop(db, "shale.num-immutable-memtables") == 0)
+            prop(db, "shale.num-files-at-level0") < 4 &&
+            prop(db, "shale.num-immutable-memtables") == 0)
             return;
         usleep(50 * 1000);
     }

@@ -199,8 +199,7 @@ static void run_model(shale_compaction_style style, uint64_t seed, int ops)
                     model_set(&next, bk, NULL);
                 } else {
                     random_value(&rs, val, ++gen);
-                    assert_int_equal(
-                        shale_batch_put(b, key, (size_t)bkl, val, strlen(val), 0), 0);
+                    assert_int_equal(shale_batch_put(b, key, (size_t)bkl, val, strlen(val), 0), 0);
                     model_set(&next, bk, val);
                 }
             }

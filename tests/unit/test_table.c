@@ -55,7 +55,7 @@ static void build(const char *path, int n, shale_compression comp, int bloom, ui
         ukey(k, i);
         for (int ver = 3; ver >= 1; ver -= 2) {
             ik.len = 0;
-            int kind = ver == 3 && i % 10 == 0 ? KIND_DELETE
+            int kind = ver == 3 && i % 10 == 0  ? KIND_DELETE
                        : ver == 3 && i % 7 == 0 ? KIND_EXPIRING
                                                 : KIND_VALUE;
             ikey_append(&ik, slice_from_str(k), (uint64_t)ver, kind);

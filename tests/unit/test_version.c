@@ -51,7 +51,8 @@ static void test_version_edit_round_trip(void **state)
     assert_int_equal(d.added[0].f->number, 12);
     assert_int_equal(d.added[0].f->file_size, 1012);
     assert_int_equal(d.added[0].f->max_expire_at_ms, UINT64_MAX);
-    assert_true(slice_equal(buf_slice(&d.added[0].f->smallest), buf_slice(&e.added[0].f->smallest)));
+    assert_true(
+        slice_equal(buf_slice(&d.added[0].f->smallest), buf_slice(&e.added[0].f->smallest)));
     assert_int_equal(d.n_deleted, 1);
     assert_int_equal(d.deleted[0].number, 4);
     edit_destroy(&d);

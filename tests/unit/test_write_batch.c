@@ -77,8 +77,7 @@ static void test_write_batch_rejects_bad_input(void **state)
     /* every truncation fails cleanly */
     for (size_t cut = 0; cut < rep.len; cut++) {
         s.n = 0;
-        assert_int_equal(batch_rep_iterate(slice_make(rep.data, cut), record, &s),
-                         SHALE_ECORRUPT);
+        assert_int_equal(batch_rep_iterate(slice_make(rep.data, cut), record, &s), SHALE_ECORRUPT);
     }
     /* a wrong count is corruption */
     char copy[64];
