@@ -95,24 +95,19 @@ int db_property_int(shale_db *db, const char *name, uint64_t *out)
 {
     snapshot_figures s;
     block_cache_stats cs;
-    const char *p;
     if (strncmp(name, "shale.", 6) != 0)
         return -ENOENT;
     name += 6;
-    if ((p = strstr(name, "num-files-at-level")) == name) {
-        int l = atoi(name + strlen("num-files-at-level"));
+    static const char files_at[] = "num-files-at-level", bytes_at[] = "bytes-at-level";
+    bool is_files = strncmp(name, files_at, sizeof files_at - 1) == 0;
+    if (is_files || strncmp(name, bytes_at, sizeof bytes_at - 1) == 0) {
+        const char *num = name + (is_files ? sizeof files_at : sizeof bytes_at) - 1;
+        char *end;
+        long l = strtol(num, &end, 10);
         gather(db, &s);
-        if (l < 0 || l >= s.num_levels)
+        if (end == num || *end || l < 0 || l >= s.num_levels)
             return -ENOENT;
-        *out = (uint64_t)s.nfiles[l];
-        return 0;
-    }
-    if ((p = strstr(name, "bytes-at-level")) == name) {
-        int l = atoi(name + strlen("bytes-at-level"));
-        gather(db, &s);
-        if (l < 0 || l >= s.num_levels)
-            return -ENOENT;
-        *out = s.bytes[l];
+        *out = is_files ? (uint64_t)s.nfiles[l] : s.bytes[l];
         return 0;
     }
     for (int c = 0; c < STALL_CAUSES; c++) {

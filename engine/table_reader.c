@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <lz4.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +227,36 @@ static int get_block(table *t, block_handle bh, bool fill_cache, block **b, cach
     return 0;
 }
 
+/* A per-thread key buffer for point lookups, so table_get allocates nothing once warm
+   (freed by the key's destructor when the thread ends). */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p)
+{
+    buf_free(p);
+    free(p);
+}
+
+static void scratch_init(void)
+{
+    pthread_key_create(&scratch_key, scratch_free);
+}
+
+static buf *scratch_buf(void)
+{
+    pthread_once(&scratch_once, scratch_init);
+    buf *b = pthread_getspecific(scratch_key);
+    if (!b) {
+        b = calloc(1, sizeof *b);
+        if (b && pthread_setspecific(scratch_key, b)) {
+            free(b);
+            b = NULL;
+        }
+    }
+    return b;
+}
+
 int table_get(table *t, slice ikey, bool fill_cache,
               void (*found)(void *arg, slice ikey, slice value), void *arg)
 {
@@ -233,31 +264,31 @@ int table_get(table *t, slice ikey, bool fill_cache,
         atomic_fetch_add_explicit(&stat_bloom_useful, 1, memory_order_relaxed);
         return 0;
     }
-    buf key = {0};
+    buf *key = scratch_buf();
+    if (!key)
+        return -ENOMEM;
     slice v;
-    int rc = block_find(t->index, ikey_compare, ikey, &key, &v);
+    int rc = block_find(t->index, ikey_compare, ikey, key, &v);
     if (rc <= 0)
-        goto out;
+        return rc;
     block_handle bh;
     rc = decode_handle(v, &bh);
     if (rc)
-        goto out;
+        return rc;
     block *b;
     cache_handle *h;
     rc = get_block(t, bh, fill_cache, &b, &h);
     if (rc)
-        goto out;
-    rc = block_find(b, ikey_compare, ikey, &key, &v);
+        return rc;
+    rc = block_find(b, ikey_compare, ikey, key, &v);
     if (rc == 1) {
-        found(arg, buf_slice(&key), v);
+        found(arg, buf_slice(key), v);
         rc = 0;
     }
     if (h)
         block_cache_release(t->cache, h);
     else
         block_free(b);
-out:
-    buf_free(&key);
     return rc;
 }
 
