@@ -1,0 +1,41 @@
+/*
+ * resp.h - the Redis protocol request parser (RESP2 multibulk and inline commands, as
+ * Redis 7.0 accepts them) and the reply writer. Pure functions over buffers: no sockets,
+ * no allocation per byte; a request may arrive split at any byte.
+ */
+#ifndef SHALE_RESP_H
+#define SHALE_RESP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Redis's limits: 1M arguments; bulk length capped by proto-max-bulk-len (512 MB). */
+#define RESP_MAX_ARGS (1024 * 1024)
+#define RESP_MAX_INLINE (64 * 1024)
+
+typedef struct resp_arg {
+    const char *p; /* points into the parsed buffer (or into argbuf for inline args) */
+    size_t len;
+} resp_arg;
+
+typedef struct resp_cmd {
+    resp_arg *argv; /* grown by the parser; owned by the resp_cmd (resp_cmd_free) */
+    int argc;
+    int cap;
+    char *argbuf; /* unescaped inline arguments */
+    size_t argbuf_cap;
+} resp_cmd;
+
+void resp_cmd_free(resp_cmd *c);
+
+/*
+ * Parses one command from buf[0..len). Returns 1 with *consumed bytes used and cmd
+ * filled (argv points into buf, valid while buf is), 0 when more bytes are needed, or -1
+ * on a protocol error with *err set to Redis's message (static string, without "-ERR ").
+ * An empty inline line (just "\r\n") is consumed with argc = 0 and returns 1.
+ * max_bulk is proto-max-bulk-len.
+ */
+int resp_parse(const char *buf, size_t len, uint64_t max_bulk, resp_cmd *cmd, size_t *consumed,
+               const char **err);
+
+#endif

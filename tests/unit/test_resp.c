@@ -1,0 +1,126 @@
+/*
+ * test_resp.c - the RESP request parser: multibulk and inline commands, pipelines, every
+ * split point of the input, and Redis's protocol errors.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "resp.h"
+
+#define MAXBULK (512ull << 20)
+
+/* Parses all of s, fed in two pieces split at `split`; returns the joined argv of every
+   command as "a|b;c|d;" for comparison. */
+static void parse_all(const char *s, size_t n, size_t split, char *out, size_t cap)
+{
+    resp_cmd cmd = {0};
+    char *buf = malloc(n + 1);
+    size_t have = 0, start = 0;
+    out[0] = '\0';
+    for (int phase = 0; phase < 2; phase++) {
+        size_t upto = phase == 0 ? split : n;
+        memcpy(buf + have, s + have, upto - have);
+        have = upto;
+        for (;;) {
+            size_t used;
+            const char *err;
+            int r = resp_parse(buf + start, have - start, MAXBULK, &cmd, &used, &err);
+            assert_true(r >= 0);
+            if (r == 0)
+                break;
+            start += used;
+            for (int i = 0; i < cmd.argc; i++) {
+                size_t l = strlen(out);
+                snprintf(out + l, cap - l, "%s%.*s", i ? "|" : "", (int)cmd.argv[i].len,
+                         cmd.argv[i].p);
+            }
+            size_t l = strlen(out);
+            snprintf(out + l, cap - l, ";");
+        }
+    }
+    assert_int_equal(start, n);
+    free(buf);
+    resp_cmd_free(&cmd);
+}
+
+static void check_every_split(const char *s, const char *want)
+{
+    size_t n = strlen(s);
+    char got[1024];
+    for (size_t split = 0; split <= n; split++) {
+        parse_all(s, n, split, got, sizeof got);
+        if (strcmp(got, want) != 0)
+            fail_msg("split %zu: got '%s' want '%s'", split, got, want);
+    }
+}
+
+static void test_resp_multibulk_and_pipeline_at_every_split(void **state)
+{
+    check_every_split("*1\r\n$4\r\nPING\r\n", "PING;");
+    check_every_split("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhe\r\no\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+                      "SET|k|he\r\no;GET|k;");
+    check_every_split("*2\r\n$3\r\nGET\r\n$0\r\n\r\n", "GET|;");
+    check_every_split("*0\r\n*1\r\n$4\r\nPING\r\n", ";PING;");
+}
+
+static void test_resp_inline_commands(void **state)
+{
+    check_every_split("PING\r\n", "PING;");
+    check_every_split("set k \"a b\\x41\\n\"\nget 'k'\r\n", "set|k|a bA\n;get|k;");
+    check_every_split("  spaced   out  \r\n", "spaced|out;");
+    check_every_split("\r\n", ";");
+    check_every_split("echo 'it\\'s'\r\n", "echo|it's;");
+}
+
+static void expect_error(const char *s, const char *msg)
+{
+    resp_cmd cmd = {0};
+    size_t used;
+    const char *err = NULL;
+    assert_int_equal(resp_parse(s, strlen(s), MAXBULK, &cmd, &used, &err), -1);
+    assert_string_equal(err, msg);
+    resp_cmd_free(&cmd);
+}
+
+static void test_resp_protocol_errors(void **state)
+{
+    expect_error("*2\r\n+GET\r\n", "Protocol error: expected '$', got '+'");
+    expect_error("*x\r\n", "Protocol error: invalid multibulk length");
+    expect_error("*1\r\n$-5\r\n", "Protocol error: invalid bulk length");
+    expect_error("*1\r\n$3\r\nGETXX\r\n", "Protocol error: invalid bulk length");
+    expect_error("*99999999999\r\n", "Protocol error: invalid multibulk length");
+    expect_error("set k \"unterminated\r\n", "Protocol error: unbalanced quotes in request");
+    expect_error("set k \"a\"b\r\n", "Protocol error: unbalanced quotes in request");
+    resp_cmd cmd = {0};
+    size_t used;
+    const char *err;
+    /* a bulk longer than proto-max-bulk-len */
+    assert_int_equal(resp_parse("*1\r\n$100\r\n", 10, 10, &cmd, &used, &err), -1);
+    assert_string_equal(err, "Protocol error: invalid bulk length");
+    /* an inline line that never ends */
+    char *big = malloc(RESP_MAX_INLINE + 10);
+    memset(big, 'a', RESP_MAX_INLINE + 10);
+    assert_int_equal(resp_parse(big, RESP_MAX_INLINE + 10, MAXBULK, &cmd, &used, &err), -1);
+    assert_string_equal(err, "Protocol error: too big inline request");
+    /* incomplete input is not an error */
+    assert_int_equal(resp_parse("*2\r\n$3\r\nGE", 11, MAXBULK, &cmd, &used, &err), 0);
+    free(big);
+    resp_cmd_free(&cmd);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resp_multibulk_and_pipeline_at_every_split),
+        cmocka_unit_test(test_resp_inline_commands),
+        cmocka_unit_test(test_resp_protocol_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
