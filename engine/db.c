@@ -545,6 +545,24 @@ static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
     return rc;
 }
 
+int shale_sync(shale_db *db)
+{
+    if (!db)
+        return -EINVAL;
+    if (atomic_load(&db->bg_error))
+        return SHALE_EFAILED;
+    int rc = wal_sync_all(db);
+    if (rc && !atomic_load(&db->bg_error)) {
+        pthread_mutex_lock(&db->mu);
+        if (!atomic_load(&db->bg_error)) {
+            atomic_store(&db->bg_error, rc);
+            db_log(db, "WAL sync failed: %s; refusing writes until reopen", shale_strerror(rc));
+        }
+        pthread_mutex_unlock(&db->mu);
+    }
+    return rc;
+}
+
 int shale_write(shale_db *db, const shale_batch *b)
 {
     if (!db || !b)

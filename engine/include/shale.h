@@ -174,6 +174,14 @@ void shale_batch_free(shale_batch *b);
 /* Applies the batch atomically. Errors as shale_put. The batch is not modified. */
 int shale_write(shale_db *db, const shale_batch *b);
 
+/*
+ * Makes every write that has returned so far durable (fdatasync of the WAL, older logs
+ * first). With sync_writes=0 this lets a caller commit many writes with one sync, e.g. a
+ * server that syncs once per event-loop round on a commit thread before replying.
+ * Errors: -errno of the sync (after which writes are refused: SHALE_EFAILED), SHALE_EFAILED.
+ */
+int shale_sync(shale_db *db);
+
 /* ---- Reading ---------------------------------------------------------------------- */
 
 typedef struct shale_snapshot shale_snapshot;

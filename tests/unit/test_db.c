@@ -706,6 +706,33 @@ static void test_db_sync_writes_share_fsyncs(void **state)
     tu_rmdir_free(dir);
 }
 
+static void test_db_explicit_sync_commits_earlier_writes(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_options o;
+    shale_options_default(&o);
+    o.sync_interval_ms = 0;
+    shale_db *db = open_db(dir, &o);
+    uint64_t before = 0, after = 0;
+    put_str(db, "a", "1");
+    put_str(db, "b", "2");
+    shale_property_int(db, "shale.wal-syncs", &before);
+    assert_int_equal(shale_sync(db), 0);
+    shale_property_int(db, "shale.wal-syncs", &after);
+    assert_int_equal(after, before + 1);
+    assert_int_equal(shale_sync(db), 0); /* nothing new: no second fdatasync */
+    shale_property_int(db, "shale.wal-syncs", &before);
+    assert_int_equal(before, after);
+    file_fault_arm(FILE_OP_SYNC, 1, EIO, false, false);
+    put_str(db, "c", "3");
+    assert_int_equal(shale_sync(db), -EIO);
+    file_fault_clear();
+    assert_int_equal(shale_put(db, "d", 1, "4", 1, 0), SHALE_EFAILED);
+    expect(db, "a", "1");
+    shale_close(db);
+    tu_rmdir_free(dir);
+}
+
 static void test_db_tiered_and_fifo_styles(void **state)
 {
     for (int style = SHALE_COMPACTION_TIERED; style <= SHALE_COMPACTION_FIFO; style++) {
@@ -768,6 +795,7 @@ int main(void)
         cmocka_unit_test(test_db_corrupt_wal_and_manifest_fail_open),
         cmocka_unit_test(test_db_many_threads_write_and_read),
         cmocka_unit_test(test_db_sync_writes_share_fsyncs),
+        cmocka_unit_test(test_db_explicit_sync_commits_earlier_writes),
         cmocka_unit_test(test_db_tiered_and_fifo_styles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
