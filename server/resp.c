@@ -6,6 +6,8 @@
 #include "resp.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,4 +239,189 @@ int resp_parse(const char *buf, size_t len, uint64_t max_bulk, resp_cmd *cmd, si
         return -1;
     *consumed = (size_t)(nl - buf) + 1;
     return 1;
+}
+
+/* ---- replies ---- */
+
+void resp_out_free(resp_out *o)
+{
+    free(o->data);
+    o->data = NULL;
+    o->len = o->cap = 0;
+    o->err = 0;
+}
+
+static char *out_reserve(resp_out *o, size_t n)
+{
+    if (o->err)
+        return NULL;
+    if (o->cap - o->len < n) {
+        size_t cap = o->cap ? o->cap : 256;
+        while (cap - o->len < n)
+            cap *= 2;
+        char *p = realloc(o->data, cap);
+        if (!p) {
+            o->err = -ENOMEM;
+            return NULL;
+        }
+        o->data = p;
+        o->cap = cap;
+    }
+    return o->data + o->len;
+}
+
+void resp_raw(resp_out *o, const void *p, size_t n)
+{
+    char *d = out_reserve(o, n);
+    if (!d)
+        return;
+    memcpy(d, p, n);
+    o->len += n;
+}
+
+/* Writes prefix, a decimal and CRLF without printf (the hot path of every reply). */
+static void prefixed_number(resp_out *o, char prefix, long long v)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    size_t n = (size_t)(tmp + sizeof tmp - p);
+    char *d = out_reserve(o, n + 3);
+    if (!d)
+        return;
+    d[0] = prefix;
+    memcpy(d + 1, p, n);
+    d[n + 1] = '\r';
+    d[n + 2] = '\n';
+    o->len += n + 3;
+}
+
+static void line(resp_out *o, char prefix, const char *s)
+{
+    size_t n = strlen(s);
+    char *d = out_reserve(o, n + 3);
+    if (!d)
+        return;
+    d[0] = prefix;
+    /* a status line never carries CR or LF: replace them, as Redis does */
+    for (size_t i = 0; i < n; i++)
+        d[1 + i] = s[i] == '\r' || s[i] == '\n' ? ' ' : s[i];
+    d[n + 1] = '\r';
+    d[n + 2] = '\n';
+    o->len += n + 3;
+}
+
+void resp_simple(resp_out *o, const char *s)
+{
+    line(o, '+', s);
+}
+
+void resp_error(resp_out *o, const char *msg)
+{
+    line(o, '-', msg);
+}
+
+void resp_integer(resp_out *o, long long v)
+{
+    prefixed_number(o, ':', v);
+}
+
+void resp_bulk(resp_out *o, const void *p, size_t n)
+{
+    prefixed_number(o, '$', (long long)n);
+    char *d = out_reserve(o, n + 2);
+    if (!d)
+        return;
+    memcpy(d, p, n);
+    d[n] = '\r';
+    d[n + 1] = '\n';
+    o->len += n + 2;
+}
+
+void resp_bulk_cstr(resp_out *o, const char *s)
+{
+    resp_bulk(o, s, strlen(s));
+}
+
+void resp_null(resp_out *o, int proto)
+{
+    if (proto >= 3)
+        resp_raw(o, "_\r\n", 3);
+    else
+        resp_raw(o, "$-1\r\n", 5);
+}
+
+void resp_null_array(resp_out *o, int proto)
+{
+    if (proto >= 3)
+        resp_raw(o, "_\r\n", 3);
+    else
+        resp_raw(o, "*-1\r\n", 5);
+}
+
+void resp_array(resp_out *o, long long n)
+{
+    prefixed_number(o, '*', n);
+}
+
+void resp_map(resp_out *o, long long pairs, int proto)
+{
+    if (proto >= 3)
+        prefixed_number(o, '%', pairs);
+    else
+        prefixed_number(o, '*', pairs * 2);
+}
+
+void resp_set(resp_out *o, long long n, int proto)
+{
+    prefixed_number(o, proto >= 3 ? '~' : '*', n);
+}
+
+void resp_double(resp_out *o, double d, int proto)
+{
+    char tmp[64];
+    int n;
+    if (isinf(d))
+        n = snprintf(tmp, sizeof tmp, "%s", d > 0 ? "inf" : "-inf");
+    else if (isnan(d))
+        n = snprintf(tmp, sizeof tmp, "nan");
+    else
+        n = snprintf(tmp, sizeof tmp, "%.17g", d);
+    if (proto >= 3) {
+        char *dst = out_reserve(o, (size_t)n + 3);
+        if (!dst)
+            return;
+        dst[0] = ',';
+        memcpy(dst + 1, tmp, (size_t)n);
+        dst[n + 1] = '\r';
+        dst[n + 2] = '\n';
+        o->len += (size_t)n + 3;
+    } else {
+        resp_bulk(o, tmp, (size_t)n);
+    }
+}
+
+void resp_bool(resp_out *o, int b, int proto)
+{
+    if (proto >= 3)
+        resp_raw(o, b ? "#t\r\n" : "#f\r\n", 4);
+    else
+        resp_raw(o, b ? ":1\r\n" : ":0\r\n", 4);
+}
+
+void resp_verbatim(resp_out *o, const void *p, size_t n, int proto)
+{
+    if (proto < 3) {
+        resp_bulk(o, p, n);
+        return;
+    }
+    prefixed_number(o, '=', (long long)n + 4);
+    resp_raw(o, "txt:", 4);
+    resp_raw(o, p, n);
+    resp_raw(o, "\r\n", 2);
 }

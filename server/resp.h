@@ -38,4 +38,32 @@ void resp_cmd_free(resp_cmd *c);
 int resp_parse(const char *buf, size_t len, uint64_t max_bulk, resp_cmd *cmd, size_t *consumed,
                const char **err);
 
+/* ---- replies ---------------------------------------------------------------------
+ * Writers append one reply (or an aggregate's header) to an output buffer. proto is 2 or
+ * 3 (HELLO); RESP3 types degrade to their RESP2 forms as Redis 7.0 sends them. An
+ * allocation failure sets out->err (-ENOMEM) and later calls do nothing.
+ */
+typedef struct resp_out {
+    char *data;
+    size_t len, cap;
+    int err;
+} resp_out;
+
+void resp_out_free(resp_out *o);
+void resp_raw(resp_out *o, const void *p, size_t n);
+void resp_simple(resp_out *o, const char *s);           /* +s */
+void resp_error(resp_out *o, const char *msg);          /* -msg (msg starts with ERR, ...) */
+void resp_integer(resp_out *o, long long v);            /* :v */
+void resp_bulk(resp_out *o, const void *p, size_t n);   /* $n p */
+void resp_bulk_cstr(resp_out *o, const char *s);
+void resp_null(resp_out *o, int proto);                 /* $-1 / _ */
+void resp_null_array(resp_out *o, int proto);           /* *-1 / _ */
+void resp_array(resp_out *o, long long n);              /* *n */
+void resp_map(resp_out *o, long long pairs, int proto); /* %n / *2n */
+void resp_set(resp_out *o, long long n, int proto);     /* ~n / *n */
+void resp_double(resp_out *o, double d, int proto);     /* ,d / bulk "d" */
+void resp_bool(resp_out *o, int b, int proto);          /* #t #f / :1 :0 */
+/* Verbatim text (RESP3 "=len\r\ntxt:..."), a bulk string in RESP2. */
+void resp_verbatim(resp_out *o, const void *p, size_t n, int proto);
+
 #endif

@@ -115,12 +115,67 @@ static void test_resp_protocol_errors(void **state)
     resp_cmd_free(&cmd);
 }
 
+static void expect_out(resp_out *o, const char *want)
+{
+    assert_int_equal(o->err, 0);
+    if (o->len != strlen(want) || memcmp(o->data, want, o->len) != 0)
+        fail_msg("got '%.*s' want '%s'", (int)o->len, o->data, want);
+    o->len = 0;
+}
+
+static void test_resp_replies_in_both_protocols(void **state)
+{
+    resp_out o = {0};
+    resp_simple(&o, "OK");
+    expect_out(&o, "+OK\r\n");
+    resp_error(&o, "ERR bad\r\nthing");
+    expect_out(&o, "-ERR bad  thing\r\n");
+    resp_integer(&o, -42);
+    resp_integer(&o, 0);
+    resp_integer(&o, 9223372036854775807LL);
+    expect_out(&o, ":-42\r\n:0\r\n:9223372036854775807\r\n");
+    resp_integer(&o, (-9223372036854775807LL - 1));
+    expect_out(&o, ":-9223372036854775808\r\n");
+    resp_bulk(&o, "a\0b", 3); /* binary safe */
+    assert_int_equal(o.len, 9);
+    assert_memory_equal(o.data, "$3\r\na\0b\r\n", 9);
+    o.len = 0;
+    resp_bulk(&o, "", 0);
+    expect_out(&o, "$0\r\n\r\n");
+    resp_null(&o, 2);
+    resp_null(&o, 3);
+    resp_null_array(&o, 2);
+    expect_out(&o, "$-1\r\n_\r\n*-1\r\n");
+    resp_map(&o, 2, 2);
+    resp_map(&o, 2, 3);
+    resp_set(&o, 3, 3);
+    resp_array(&o, 0);
+    expect_out(&o, "*4\r\n%2\r\n~3\r\n*0\r\n");
+    resp_double(&o, 1.5, 3);
+    resp_double(&o, 1.5, 2);
+    expect_out(&o, ",1.5\r\n$3\r\n1.5\r\n");
+    resp_bool(&o, 1, 3);
+    resp_bool(&o, 0, 2);
+    expect_out(&o, "#t\r\n:0\r\n");
+    resp_verbatim(&o, "hi", 2, 3);
+    resp_verbatim(&o, "hi", 2, 2);
+    expect_out(&o, "=6\r\ntxt:hi\r\n$2\r\nhi\r\n");
+    /* large bulk grows the buffer */
+    char *big = malloc(100000);
+    memset(big, 'x', 100000);
+    resp_bulk(&o, big, 100000);
+    assert_int_equal(o.len, strlen("$100000\r\n") + 100000 + 2);
+    free(big);
+    resp_out_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resp_multibulk_and_pipeline_at_every_split),
         cmocka_unit_test(test_resp_inline_commands),
         cmocka_unit_test(test_resp_protocol_errors),
+        cmocka_unit_test(test_resp_replies_in_both_protocols),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
