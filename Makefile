@@ -31,7 +31,9 @@ TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all run test check bench asan install format clean deps
 .SECONDARY:
-all: $(LIBSHALE) $(BENCH_BIN) $(UNIT_BIN)
+SERVER_BIN := $(BUILD)/shale-server
+
+all: $(LIBSHALE) $(SERVER_BIN) $(BENCH_BIN) $(UNIT_BIN)
 
 deps:
 	@./scripts/install-deps.sh
@@ -48,12 +50,15 @@ $(SERVER_LIB): $(SERVER_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(SERVER_BIN): $(BUILD)/server/main.o $(SERVER_LIB) $(LIBSHALE)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -luring
+
 $(BENCH_BIN): $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIBSHALE)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TEST_UTIL_OBJ) $(SERVER_LIB) $(LIBSHALE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -luring -lcmocka
 
 $(BUILD)/tests/unit/%.o: CPPFLAGS += -Itests/util -Iserver
 $(BUILD)/tests/util/%.o: CPPFLAGS += -Itests/util
