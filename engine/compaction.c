@@ -535,6 +535,7 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
     *bytes_read =
         total_size(c->inputs[0], c->n_inputs[0]) + total_size(c->inputs[1], c->n_inputs[1]);
     char tomb_value[1] = {0};
+    buf tomb_key = {0}; /* reused for every expired entry turned into a tombstone */
     for (iter_seek_to_first(in); iter_valid(in); iter_next(in)) {
         if ((++seen & 1023) == 0 && __atomic_load_n(&db->closing, __ATOMIC_RELAXED)) {
             rc = SHALE_ECLOSING;
@@ -559,24 +560,14 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
                 n_drop_shadow++;
             continue;
         }
-        char tkey_stack[256];
-        buf tkey_heap = {0};
         if (fate == ENTRY_TOMBSTONE) {
             /* Expired but older versions may exist below: keep a tombstone, drop the bytes. */
-            slice tk;
-            if (key.len <= sizeof tkey_stack) {
-                memcpy(tkey_stack, key.data, key.len);
-                encode_fixed64(tkey_stack + key.len - TRAILER_SIZE,
-                               pack_trailer(pk.seq, KIND_DELETE));
-                tk = slice_make(tkey_stack, key.len);
-            } else {
-                if (ikey_append(&tkey_heap, pk.user_key, pk.seq, KIND_DELETE)) {
-                    rc = -ENOMEM;
-                    break;
-                }
-                tk = buf_slice(&tkey_heap);
+            tomb_key.len = 0;
+            if (ikey_append(&tomb_key, pk.user_key, pk.seq, KIND_DELETE)) {
+                rc = -ENOMEM;
+                break;
             }
-            key = tk;
+            key = buf_slice(&tomb_key);
             value = slice_make(tomb_value, 0);
             n_drop_exp++;
         }
@@ -597,7 +588,6 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
             open = true;
         }
         rc = table_output_add(db, &out, key, value);
-        buf_free(&tkey_heap);
         if (rc)
             break;
         if (buf_set(&last_user, pk.user_key.data, pk.user_key.len)) {
@@ -619,6 +609,7 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
     iter_free(in);
     buf_free(&ds.cur_key);
     buf_free(&last_user);
+    buf_free(&tomb_key);
     atomic_fetch_add_explicit(&db->stats.dropped_expired, n_drop_exp, memory_order_relaxed);
     atomic_fetch_add_explicit(&db->stats.dropped_tombstones, n_drop_del, memory_order_relaxed);
     atomic_fetch_add_explicit(&db->stats.dropped_shadowed, n_drop_shadow, memory_order_relaxed);

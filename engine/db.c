@@ -895,7 +895,7 @@ static int replay_log(shale_db *db, uint64_t number, version_edit *edit, uint64_
 }
 
 /* Replays the WALs not yet flushed, then starts a fresh WAL and memtable. */
-static int recover(shale_db *db, bool fresh, char *why, size_t whylen)
+static int recover(shale_db *db, char *why, size_t whylen)
 {
     log_list l = {0};
     int rc = file_list_dir(db->dir, collect_files, &l);
@@ -939,19 +939,15 @@ static int recover(shale_db *db, bool fresh, char *why, size_t whylen)
     edit.log_number = number;
     edit.has_last_seq = true;
     edit.last_seq = max_seq;
+    /* Every open starts a new manifest from the recovered state plus this edit. */
+    version *nv;
     pthread_mutex_lock(&db->mu);
-    if (fresh || db->vs->manifest == NULL) {
-        /* Start a new manifest from the recovered state plus this edit. */
-        version *nv;
-        rc = version_apply(db->vs, db->vs->current, &edit, &nv);
-        if (rc == 0) {
-            version_unref(db->vs->current);
-            db->vs->current = nv;
-            db->vs->log_number = number;
-            rc = version_set_write_snapshot(db->vs);
-        }
-    } else {
-        rc = version_set_log_and_apply(db->vs, &edit, &db->mu);
+    rc = version_apply(db->vs, db->vs->current, &edit, &nv);
+    if (rc == 0) {
+        version_unref(db->vs->current);
+        db->vs->current = nv;
+        db->vs->log_number = number;
+        rc = version_set_write_snapshot(db->vs);
     }
     pthread_mutex_unlock(&db->mu);
     edit_destroy(&edit);
@@ -1119,7 +1115,7 @@ int shale_open(const char *path, const shale_options *opts, shale_db **out)
             snprintf(whybuf, sizeof whybuf, "%s: CURRENT vanished", path);
     }
     if (rc == 0)
-        rc = recover(db, true, whybuf, sizeof whybuf);
+        rc = recover(db, whybuf, sizeof whybuf);
     if (rc == 0) {
         pthread_mutex_lock(&db->mu);
         rc = db_sv_install(db);

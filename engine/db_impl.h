@@ -135,8 +135,7 @@ struct shale_db {
     /* compaction bookkeeping (mu) */
     struct compaction *running; /* linked list of running jobs */
     int n_running;
-    bool manual_compaction; /* a compact_range is in progress: no background picks */
-    int bg_compaction_scheduled;
+    bool manual_compaction;     /* a compact_range is in progress: no background picks */
     uint64_t bg_retry_after_us; /* after an error, background jobs wait until then */
 
     struct shale_snapshot snapshots; /* list head; snapshots.next is the oldest */

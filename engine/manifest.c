@@ -151,10 +151,8 @@ int version_set_recover(version_set *vs, char *why, size_t whylen)
         }
         edit_destroy(&e);
     }
-    if (rc == 0 && wal_reader_had_torn_tail(r)) {
-        /* A manifest record is synced before its edit takes effect, so a torn tail is an
-           edit that never happened: ignoring it is right. */
-    }
+    /* A torn tail needs nothing: a manifest record is synced before its edit takes
+       effect, so a torn record is an edit that never happened. */
     wal_reader_close(r);
     if (rc == 0 && (!have_log || !have_next || !have_seq)) {
         snprintf(why, whylen, "%s: manifest lacks log number, next file or last sequence", path);

@@ -12,13 +12,6 @@
 #include "coding.h"
 #include "format.h"
 
-slice skiplist_entry_ikey(const char *entry)
-{
-    uint32_t n;
-    const char *p = decode_varint32(entry, entry + 5, &n);
-    return slice_make(p, n);
-}
-
 static skip_node *node_new(skiplist *sl, int height, size_t key_bytes, char **key_out)
 {
     size_t sz = sizeof(skip_node) + (size_t)(height - 1) * sizeof(_Atomic(skip_node *));

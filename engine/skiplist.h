@@ -44,9 +44,6 @@ typedef struct skiplist {
     uint64_t rnd;
 } skiplist;
 
-/* Entries compare by the internal key they start with (varint32 length | ikey). */
-slice skiplist_entry_ikey(const char *entry);
-
 int skiplist_init(skiplist *sl, arena *a); /* 0 or -ENOMEM */
 /* Allocates a node with room for `size` key bytes, returns where to write the entry. */
 char *skiplist_alloc_entry(skiplist *sl, size_t size, skip_node **node);

@@ -531,17 +531,3 @@ size_t table_memory_usage(const table *t)
 {
     return sizeof *t + block_memory_usage(t->index) + t->filter.len;
 }
-
-uint64_t table_approximate_offset(table *t, slice ikey)
-{
-    buf key = {0};
-    slice v;
-    uint64_t off = t->props.data_bytes;
-    if (block_find(t->index, ikey_compare, ikey, &key, &v) == 1) {
-        block_handle bh;
-        if (decode_handle(v, &bh) == 0)
-            off = bh.offset;
-    }
-    buf_free(&key);
-    return off;
-}

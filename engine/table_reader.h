@@ -41,8 +41,6 @@ const table_props *table_get_props(const table *t);
 uint64_t table_file_number(const table *t);
 /* Memory held by the open table (index, filter). */
 size_t table_memory_usage(const table *t);
-/* The approximate file offset where ikey would be (for splitting and size estimates). */
-uint64_t table_approximate_offset(table *t, slice ikey);
 
 /* Bloom filter checks that said "absent" / data blocks read from the file. Global counters. */
 uint64_t table_stat_bloom_useful(void);

@@ -17,9 +17,8 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"ping", -1, cmd_ping},  {"echo", 2, cmd_echo}, {"quit", -1, cmd_quit},
-    {"get", 2, cmd_get},     {"set", -3, cmd_set},  {"del", -2, cmd_del},
-    {"exists", -2, cmd_exists},
+    {"ping", -1, cmd_ping}, {"echo", 2, cmd_echo}, {"quit", -1, cmd_quit},     {"get", 2, cmd_get},
+    {"set", -3, cmd_set},   {"del", -2, cmd_del},  {"exists", -2, cmd_exists},
 };
 
 static const command *lookup(const resp_arg *name)
@@ -36,12 +35,10 @@ static void unknown(client *c)
 {
     char msg[512];
     int n = snprintf(msg, sizeof msg, "ERR unknown command '%.*s', with args beginning with: ",
-                     (int)(c->cmd.argv[0].len > 128 ? 128 : c->cmd.argv[0].len),
-                     c->cmd.argv[0].p);
+                     (int)(c->cmd.argv[0].len > 128 ? 128 : c->cmd.argv[0].len), c->cmd.argv[0].p);
     for (int i = 1; i < c->cmd.argc && n < (int)sizeof msg - 140; i++)
         n += snprintf(msg + n, sizeof msg - (size_t)n, "'%.*s' ",
-                      (int)(c->cmd.argv[i].len > 128 ? 128 : c->cmd.argv[i].len),
-                      c->cmd.argv[i].p);
+                      (int)(c->cmd.argv[i].len > 128 ? 128 : c->cmd.argv[i].len), c->cmd.argv[i].p);
     resp_error(&c->out, msg);
 }
 
@@ -70,8 +67,8 @@ void reply_engine_error(client *c, int rc)
     if (rc == SHALE_ESTALL)
         snprintf(msg, sizeof msg, "BUSY shale write stall, retry later");
     else if (rc == SHALE_EFAILED || rc == -ENOSPC)
-        snprintf(msg, sizeof msg,
-                 "MISCONF shale cannot write to disk (%s); writes are refused", shale_strerror(rc));
+        snprintf(msg, sizeof msg, "MISCONF shale cannot write to disk (%s); writes are refused",
+                 shale_strerror(rc));
     else
         snprintf(msg, sizeof msg, "ERR %s", shale_strerror(rc));
     resp_error(&c->out, msg);

@@ -52,8 +52,8 @@ int ks_lookup(shale_db *db, int dbi, const void *key, size_t klen, int *type, ch
     return 0;
 }
 
-int ks_set_string(shale_db *db, int dbi, const void *key, size_t klen, const void *val,
-                  size_t vlen, uint64_t expire_at_ms)
+int ks_set_string(shale_db *db, int dbi, const void *key, size_t klen, const void *val, size_t vlen,
+                  uint64_t expire_at_ms)
 {
     char kb[256];
     size_t kl;

@@ -25,8 +25,8 @@ int ks_lookup(shale_db *db, int dbi, const void *key, size_t klen, int *type, ch
               const char **val, size_t *vlen, uint64_t *expire_at_ms);
 
 /* Writes a string value with an expiry (0 = none). */
-int ks_set_string(shale_db *db, int dbi, const void *key, size_t klen, const void *val,
-                  size_t vlen, uint64_t expire_at_ms);
+int ks_set_string(shale_db *db, int dbi, const void *key, size_t klen, const void *val, size_t vlen,
+                  uint64_t expire_at_ms);
 /* Deletes the key; *existed tells whether it was there. */
 int ks_delete(shale_db *db, int dbi, const void *key, size_t klen, int *existed);
 

@@ -121,6 +121,17 @@ static int parse_multibulk(const char *buf, size_t len, uint64_t max_bulk, resp_
     return 1;
 }
 
+static inline bool is_arg_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* A closing quote must end the argument: the next byte is a space or the line's end. */
+static inline bool quote_ends_arg(const char *s, size_t i, size_t n)
+{
+    return i + 1 >= n || is_arg_space(s[i + 1]);
+}
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -148,7 +159,7 @@ static int split_inline(const char *s, size_t n, resp_cmd *cmd, const char **err
     size_t i = 0;
     cmd->argc = 0;
     for (;;) {
-        while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        while (i < n && is_arg_space(s[i]))
             i++;
         if (i >= n)
             return 0;
@@ -164,13 +175,15 @@ static int split_inline(const char *s, size_t n, resp_cmd *cmd, const char **err
                     i += 4;
                 } else if (s[i] == '\\' && i + 1 < n) {
                     char c = s[i + 1];
-                    *out++ = c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t'
-                                             : c == 'b' ? '\b' : c == 'a' ? '\a' : c;
+                    *out++ = c == 'n'   ? '\n'
+                             : c == 'r' ? '\r'
+                             : c == 't' ? '\t'
+                             : c == 'b' ? '\b'
+                             : c == 'a' ? '\a'
+                                        : c;
                     i += 2;
                 } else if (s[i] == '"') {
-                    /* the closing quote must be followed by a space or the end */
-                    if (i + 1 < n && s[i + 1] != ' ' && s[i + 1] != '\t' && s[i + 1] != '\r' &&
-                        s[i + 1] != '\n')
+                    if (!quote_ends_arg(s, i, n))
                         goto unbalanced;
                     done = true;
                     i++;
@@ -184,8 +197,7 @@ static int split_inline(const char *s, size_t n, resp_cmd *cmd, const char **err
                     *out++ = '\'';
                     i += 2;
                 } else if (s[i] == '\'') {
-                    if (i + 1 < n && s[i + 1] != ' ' && s[i + 1] != '\t' && s[i + 1] != '\r' &&
-                        s[i + 1] != '\n')
+                    if (!quote_ends_arg(s, i, n))
                         goto unbalanced;
                     done = true;
                     i++;
@@ -193,7 +205,7 @@ static int split_inline(const char *s, size_t n, resp_cmd *cmd, const char **err
                     *out++ = s[i++];
                 }
             } else {
-                if (i >= n || s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+                if (i >= n || is_arg_space(s[i])) {
                     done = true;
                 } else if (s[i] == '"') {
                     dq = true;

@@ -51,10 +51,10 @@ typedef struct resp_out {
 
 void resp_out_free(resp_out *o);
 void resp_raw(resp_out *o, const void *p, size_t n);
-void resp_simple(resp_out *o, const char *s);           /* +s */
-void resp_error(resp_out *o, const char *msg);          /* -msg (msg starts with ERR, ...) */
-void resp_integer(resp_out *o, long long v);            /* :v */
-void resp_bulk(resp_out *o, const void *p, size_t n);   /* $n p */
+void resp_simple(resp_out *o, const char *s);         /* +s */
+void resp_error(resp_out *o, const char *msg);        /* -msg (msg starts with ERR, ...) */
+void resp_integer(resp_out *o, long long v);          /* :v */
+void resp_bulk(resp_out *o, const void *p, size_t n); /* $n p */
 void resp_bulk_cstr(resp_out *o, const char *s);
 void resp_null(resp_out *o, int proto);                 /* $-1 / _ */
 void resp_null_array(resp_out *o, int proto);           /* *-1 / _ */

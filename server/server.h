@@ -28,13 +28,13 @@ typedef struct client {
     size_t in_len, in_cap, in_off; /* bytes received / allocated / parsed */
     resp_cmd cmd;
     resp_out out;
-    size_t out_sent;    /* bytes of out already handed to a send */
-    int proto;          /* 2 or 3 */
-    int db;             /* SELECTed database, 0..15 */
+    size_t out_sent; /* bytes of out already handed to a send */
+    int proto;       /* 2 or 3 */
+    int db;          /* SELECTed database, 0..15 */
     bool recv_armed, send_armed;
     bool close_after_reply; /* QUIT, or a protocol error */
     bool closed;
-    bool in_round;      /* queued for this round's sends */
+    bool in_round; /* queued for this round's sends */
     struct client *round_next;
 } client;
 

@@ -29,8 +29,8 @@ void cmd_exists(server *s, client *c)
         const char *v;
         size_t vl;
         uint64_t exp;
-        int rc = ks_lookup(s->db, c->db, c->cmd.argv[i].p, c->cmd.argv[i].len, &type, &raw, &v,
-                           &vl, &exp);
+        int rc = ks_lookup(s->db, c->db, c->cmd.argv[i].p, c->cmd.argv[i].len, &type, &raw, &v, &vl,
+                           &exp);
         shale_free(raw);
         if (rc) {
             reply_engine_error(c, rc);

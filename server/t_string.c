@@ -10,8 +10,7 @@
 #include "keyspace.h"
 #include "server.h"
 
-static const char wrongtype[] =
-    "WRONGTYPE Operation against a key holding the wrong kind of value";
+static const char wrongtype[] = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
 static uint64_t now_ms(void)
 {
@@ -49,8 +48,8 @@ void cmd_get(server *s, client *c)
     const char *v;
     size_t vl;
     uint64_t exp;
-    int rc = ks_lookup(s->db, c->db, c->cmd.argv[1].p, c->cmd.argv[1].len, &type, &raw, &v, &vl,
-                       &exp);
+    int rc =
+        ks_lookup(s->db, c->db, c->cmd.argv[1].p, c->cmd.argv[1].len, &type, &raw, &v, &vl, &exp);
     if (rc)
         reply_engine_error(c, rc);
     else if (type == 0)

@@ -64,8 +64,9 @@ static void check_every_split(const char *s, const char *want)
 static void test_resp_multibulk_and_pipeline_at_every_split(void **state)
 {
     check_every_split("*1\r\n$4\r\nPING\r\n", "PING;");
-    check_every_split("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhe\r\no\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
-                      "SET|k|he\r\no;GET|k;");
+    check_every_split(
+        "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhe\r\no\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+        "SET|k|he\r\no;GET|k;");
     check_every_split("*2\r\n$3\r\nGET\r\n$0\r\n\r\n", "GET|;");
     check_every_split("*0\r\n*1\r\n$4\r\nPING\r\n", ";PING;");
 }
