@@ -616,7 +616,8 @@ int shale_delete(shale_db *db, const void *key, size_t klen)
 /* ---- reads ---- */
 
 /* Turns a found entry into the caller's answer. */
-static int resolve_entry(int kind, slice raw, void **val, size_t *vlen, uint64_t *expire_at_ms)
+static int resolve_entry(int kind, slice raw, uint64_t now, void **val, size_t *vlen,
+                         uint64_t *expire_at_ms)
 {
     uint64_t expire = 0;
     slice v = raw;
@@ -627,7 +628,7 @@ static int resolve_entry(int kind, slice raw, void **val, size_t *vlen, uint64_t
         if (raw.len < 8)
             return SHALE_ECORRUPT;
         expire = expiring_value_expiry(raw);
-        if (expire <= db_now_ms())
+        if (expire <= now)
             return SHALE_ENOTFOUND;
         v = expiring_value_payload(raw);
         break;
@@ -668,17 +669,18 @@ int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, si
     uint64_t seq = ro && ro->snapshot ? ro->snapshot->seq
                                       : atomic_load_explicit(&db->last_seq, memory_order_acquire);
     bool fill = ro ? ro->fill_cache != 0 : true;
+    uint64_t now = ro && ro->include_expired ? 0 : db_now_ms(); /* 0: nothing has expired */
     super_version *sv = db_sv_acquire(db);
     int kind;
     slice raw;
     int rc;
     if (memtable_get(sv->mem, ukey, seq, &kind, &raw)) {
-        rc = resolve_entry(kind, raw, val, vlen, expire_at_ms);
+        rc = resolve_entry(kind, raw, now, val, vlen, expire_at_ms);
         goto out;
     }
     for (int i = 0; i < sv->n_imm; i++) {
         if (memtable_get(sv->imm[i], ukey, seq, &kind, &raw)) {
-            rc = resolve_entry(kind, raw, val, vlen, expire_at_ms);
+            rc = resolve_entry(kind, raw, now, val, vlen, expire_at_ms);
             goto out;
         }
     }
@@ -698,7 +700,7 @@ int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, si
                 value.data = NULL;
             }
         } else if (rc == 0) {
-            rc = resolve_entry(kind, buf_slice(&value), val, vlen, expire_at_ms);
+            rc = resolve_entry(kind, buf_slice(&value), now, val, vlen, expire_at_ms);
         }
         buf_free(&value);
     }

@@ -155,7 +155,7 @@ int shale_iter_new(shale_db *db, const shale_read_options *ro, shale_iter **out)
     si->sv = db_sv_acquire(db);
     si->seq = ro && ro->snapshot ? ro->snapshot->seq
                                  : atomic_load_explicit(&db->last_seq, memory_order_acquire);
-    si->now_ms = db_now_ms();
+    si->now_ms = ro && ro->include_expired ? 0 : db_now_ms();
     bool fill = ro ? ro->fill_cache != 0 : true;
     int rc = 0;
     if (ro && ro->lower_bound) {

@@ -193,9 +193,11 @@ typedef struct shale_read_options {
     const void *upper_bound; /* iterators: keys must be below this (exclusive), or NULL */
     size_t upper_bound_len;
     int fill_cache; /* 1: blocks read are added to the block cache (0 for scans) */
+    int include_expired; /* 0: 1 returns entries past their expiry too (with it), for a
+                            caller that judges expiry itself, e.g. a server's key counts */
 } shale_read_options;
 
-/* Fills *ro with: latest state, no bounds, fill_cache=1. */
+/* Fills *ro with: latest state, no bounds, fill_cache=1, include_expired=0. */
 void shale_read_options_default(shale_read_options *ro);
 
 /*

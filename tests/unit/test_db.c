@@ -362,6 +362,19 @@ static void test_db_expiry_hides_and_compaction_drops(void **state)
     shale_iter_seek_to_first(it);
     assert_int_equal(shale_iter_expire_at(it), later);
     shale_iter_free(it);
+    /* include_expired shows them again, with their expiry, until compaction drops them */
+    shale_read_options ro;
+    shale_read_options_default(&ro);
+    ro.include_expired = 1;
+    assert_int_equal(shale_get_ex(db, &ro, "soon", 4, &v, &n, &exp), 0);
+    assert_int_equal(exp, soon);
+    assert_memory_equal(v, "y", 1);
+    shale_free(v);
+    assert_int_equal(shale_iter_new(db, &ro, &it), 0);
+    shale_iter_seek_to_first(it);
+    collect(it, false, got, sizeof got);
+    assert_string_equal(got, "dead,live,old,soon");
+    shale_iter_free(it);
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
     uint64_t dropped = 0;
     assert_int_equal(shale_property_int(db, "shale.dropped-expired", &dropped), 0);
