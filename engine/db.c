@@ -345,6 +345,9 @@ static int make_room(shale_db *db, size_t bytes, bool force)
             }
             if (timeout_ms && now - stall_start >= (uint64_t)timeout_ms * 1000u) {
                 atomic_fetch_add_explicit(&db->stats.stall_timeouts, 1, memory_order_relaxed);
+                if (cause == STALL_MEMTABLE)
+                    atomic_fetch_add_explicit(&db->stats.stall_timeouts_memtable, 1,
+                                              memory_order_relaxed);
                 rc = SHALE_ESTALL;
                 break;
             }

@@ -133,6 +133,8 @@ int db_property_int(shale_db *db, const char *name, uint64_t *out)
     U64("stall-micros", ld(&db->stats.stall_micros[0]) + ld(&db->stats.stall_micros[1]) +
                             ld(&db->stats.stall_micros[2]))
     U64("stall-timeouts", ld(&db->stats.stall_timeouts))
+    U64("stall-timeouts-memtable", ld(&db->stats.stall_timeouts_memtable))
+    U64("stall-timeouts-l0", ld(&db->stats.stall_timeouts) - ld(&db->stats.stall_timeouts_memtable))
     U64("user-bytes-written", ld(&db->stats.user_bytes_written))
     U64("wal-bytes", ld(&db->stats.wal_bytes))
     U64("wal-syncs", ld(&db->stats.wal_syncs))

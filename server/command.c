@@ -1,36 +1,125 @@
 /*
- * command.c - the command table: name, arity (Redis's convention: N exact, -N at least
- * N, counting the name), handler. Wrong arity and unknown commands are answered here,
- * with Redis 7.0's words, before any handler runs.
+ * command.c - the command table (name, arity in Redis's convention: N exact, -N at least
+ * N counting the name; flags; key positions; group and summary for COMMAND DOCS), the
+ * dispatcher (authentication, arity, timing for SLOWLOG and LATENCY) and COMMAND itself.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include "args.h"
 #include "server.h"
+
+enum { W = 1, R = 2, FAST = 4, NOAUTH = 8, ADMIN = 16 };
 
 typedef struct command {
     const char *name;
     int arity;
+    int flags;
+    int first_key, last_key, step;
+    const char *group, *summary;
     command_fn fn;
 } command;
 
+/* clang-format off */
 static const command commands[] = {
-    {"ping", -1, cmd_ping}, {"echo", 2, cmd_echo}, {"quit", -1, cmd_quit},     {"get", 2, cmd_get},
-    {"set", -3, cmd_set},   {"del", -2, cmd_del},  {"exists", -2, cmd_exists},
+    {"get", 2, R|FAST, 1, 1, 1, "string", "Returns the string value of a key.", cmd_get},
+    {"set", -3, W, 1, 1, 1, "string", "Sets the string value of a key, with options.", cmd_set},
+    {"setnx", 3, W|FAST, 1, 1, 1, "string", "Sets a key only when it does not exist.", cmd_setnx},
+    {"setex", 4, W, 1, 1, 1, "string", "Sets a key with an expiry in seconds.", cmd_setex},
+    {"psetex", 4, W, 1, 1, 1, "string", "Sets a key with an expiry in milliseconds.", cmd_psetex},
+    {"getset", 3, W|FAST, 1, 1, 1, "string", "Sets a key and returns its old value.", cmd_getset},
+    {"getdel", 2, W|FAST, 1, 1, 1, "string", "Returns a key's value and deletes it.", cmd_getdel},
+    {"getex", -2, W|FAST, 1, 1, 1, "string", "Returns a key's value and changes its expiry.", cmd_getex},
+    {"mget", -2, R|FAST, 1, -1, 1, "string", "Returns the values of several keys.", cmd_mget},
+    {"mset", -3, W, 1, -1, 2, "string", "Sets several keys.", cmd_mset},
+    {"msetnx", -3, W, 1, -1, 2, "string", "Sets several keys only if none exists.", cmd_msetnx},
+    {"incr", 2, W|FAST, 1, 1, 1, "string", "Increments an integer by one.", cmd_incr},
+    {"decr", 2, W|FAST, 1, 1, 1, "string", "Decrements an integer by one.", cmd_decr},
+    {"incrby", 3, W|FAST, 1, 1, 1, "string", "Increments an integer by a number.", cmd_incrby},
+    {"decrby", 3, W|FAST, 1, 1, 1, "string", "Decrements an integer by a number.", cmd_decrby},
+    {"incrbyfloat", 3, W|FAST, 1, 1, 1, "string", "Increments a float by a number.", cmd_incrbyfloat},
+    {"append", 3, W|FAST, 1, 1, 1, "string", "Appends to a string.", cmd_append},
+    {"strlen", 2, R|FAST, 1, 1, 1, "string", "Returns a string's length.", cmd_strlen},
+    {"getrange", 4, R, 1, 1, 1, "string", "Returns a substring.", cmd_getrange},
+    {"setrange", 4, W, 1, 1, 1, "string", "Overwrites part of a string at an offset.", cmd_setrange},
+    {"del", -2, W, 1, -1, 1, "generic", "Deletes keys.", cmd_del},
+    {"unlink", -2, W|FAST, 1, -1, 1, "generic", "Deletes keys (in O(1) per key).", cmd_del},
+    {"exists", -2, R|FAST, 1, -1, 1, "generic", "Counts the keys that exist.", cmd_exists},
+    {"touch", -2, R|FAST, 1, -1, 1, "generic", "Counts the keys that exist (access time).", cmd_exists},
+    {"type", 2, R|FAST, 1, 1, 1, "generic", "Returns a key's type.", cmd_type},
+    {"rename", 3, W, 1, 2, 1, "generic", "Renames a key.", cmd_rename},
+    {"renamenx", 3, W|FAST, 1, 2, 1, "generic", "Renames a key if the new name is free.", cmd_renamenx},
+    {"copy", -3, W, 1, 2, 1, "generic", "Copies a key.", cmd_copy},
+    {"keys", 2, R, 0, 0, 0, "generic", "Returns the keys matching a pattern.", cmd_keys},
+    {"scan", -2, R, 0, 0, 0, "generic", "Iterates over the keys.", cmd_scan},
+    {"randomkey", 1, R, 0, 0, 0, "generic", "Returns a random key.", cmd_randomkey},
+    {"dbsize", 1, R|FAST, 0, 0, 0, "server", "Returns the number of keys.", cmd_dbsize},
+    {"expire", -3, W|FAST, 1, 1, 1, "generic", "Sets a key's expiry in seconds.", cmd_expire},
+    {"pexpire", -3, W|FAST, 1, 1, 1, "generic", "Sets a key's expiry in milliseconds.", cmd_pexpire},
+    {"expireat", -3, W|FAST, 1, 1, 1, "generic", "Sets a key's expiry as a Unix time.", cmd_expireat},
+    {"pexpireat", -3, W|FAST, 1, 1, 1, "generic", "Sets a key's expiry as a Unix time in ms.", cmd_pexpireat},
+    {"ttl", 2, R|FAST, 1, 1, 1, "generic", "Returns a key's time to live in seconds.", cmd_ttl},
+    {"pttl", 2, R|FAST, 1, 1, 1, "generic", "Returns a key's time to live in ms.", cmd_pttl},
+    {"expiretime", 2, R|FAST, 1, 1, 1, "generic", "Returns a key's expiry as a Unix time.", cmd_expiretime},
+    {"pexpiretime", 2, R|FAST, 1, 1, 1, "generic", "Returns a key's expiry as a Unix time in ms.", cmd_pexpiretime},
+    {"persist", 2, W|FAST, 1, 1, 1, "generic", "Removes a key's expiry.", cmd_persist},
+    {"hset", -4, W|FAST, 1, 1, 1, "hash", "Sets fields of a hash.", cmd_hset},
+    {"hsetnx", 4, W|FAST, 1, 1, 1, "hash", "Sets a field only if it does not exist.", cmd_hsetnx},
+    {"hget", 3, R|FAST, 1, 1, 1, "hash", "Returns a field's value.", cmd_hget},
+    {"hmget", -3, R|FAST, 1, 1, 1, "hash", "Returns the values of several fields.", cmd_hmget},
+    {"hmset", -4, W|FAST, 1, 1, 1, "hash", "Sets fields of a hash.", cmd_hmset},
+    {"hdel", -3, W|FAST, 1, 1, 1, "hash", "Deletes fields.", cmd_hdel},
+    {"hlen", 2, R|FAST, 1, 1, 1, "hash", "Returns the number of fields.", cmd_hlen},
+    {"hexists", 3, R|FAST, 1, 1, 1, "hash", "Tells whether a field exists.", cmd_hexists},
+    {"hgetall", 2, R, 1, 1, 1, "hash", "Returns every field and value.", cmd_hgetall},
+    {"hkeys", 2, R, 1, 1, 1, "hash", "Returns every field.", cmd_hkeys},
+    {"hvals", 2, R, 1, 1, 1, "hash", "Returns every value.", cmd_hvals},
+    {"hincrby", 4, W|FAST, 1, 1, 1, "hash", "Increments an integer field.", cmd_hincrby},
+    {"hincrbyfloat", 4, W|FAST, 1, 1, 1, "hash", "Increments a float field.", cmd_hincrbyfloat},
+    {"hstrlen", 3, R|FAST, 1, 1, 1, "hash", "Returns a field's value length.", cmd_hstrlen},
+    {"hscan", -3, R, 1, 1, 1, "hash", "Iterates over fields and values.", cmd_hscan},
+    {"hrandfield", -2, R, 1, 1, 1, "hash", "Returns random fields.", cmd_hrandfield},
+    {"ping", -1, FAST, 0, 0, 0, "connection", "Returns PONG or the argument.", cmd_ping},
+    {"echo", 2, FAST, 0, 0, 0, "connection", "Returns the argument.", cmd_echo},
+    {"quit", -1, FAST|NOAUTH, 0, 0, 0, "connection", "Closes the connection.", cmd_quit},
+    {"select", 2, FAST, 0, 0, 0, "connection", "Changes the selected database.", cmd_select},
+    {"hello", -1, FAST|NOAUTH, 0, 0, 0, "connection", "Handshakes: protocol, auth, name.", cmd_hello},
+    {"auth", -2, FAST|NOAUTH, 0, 0, 0, "connection", "Authenticates the connection.", cmd_auth},
+    {"client", -2, 0, 0, 0, 0, "connection", "Manages client connections.", cmd_client},
+    {"reset", 1, FAST|NOAUTH, 0, 0, 0, "connection", "Resets the connection.", cmd_reset},
+    {"swapdb", 3, W|FAST, 0, 0, 0, "server", "Swaps two databases.", cmd_swapdb},
+    {"flushdb", -1, W, 0, 0, 0, "server", "Deletes every key of the database.", cmd_flushdb},
+    {"flushall", -1, W, 0, 0, 0, "server", "Deletes every key of every database.", cmd_flushall},
+    {"time", 1, FAST, 0, 0, 0, "server", "Returns the server time.", cmd_time},
+    {"lastsave", 1, FAST, 0, 0, 0, "server", "Returns the time of the last save.", cmd_lastsave},
+    {"save", 1, ADMIN, 0, 0, 0, "server", "Flushes memtables to tables synchronously.", cmd_save},
+    {"bgsave", -1, ADMIN, 0, 0, 0, "server", "Flushes memtables to tables.", cmd_bgsave},
+    {"shutdown", -1, ADMIN, 0, 0, 0, "server", "Closes the store cleanly and stops.", cmd_shutdown},
+    {"function", -2, 0, 0, 0, 0, "scripting", "Functions (FLUSH is accepted; none exist).", cmd_function},
+    {"wait", 3, 0, 0, 0, 0, "generic", "Waits for replicas (there are none).", cmd_wait},
+    {"debug", -2, ADMIN, 0, 0, 0, "server", "Debugging commands (SLEEP).", cmd_debug},
+    {"slowlog", -2, ADMIN, 0, 0, 0, "server", "The slow command log.", cmd_slowlog},
+    {"latency", -2, ADMIN, 0, 0, 0, "server", "Latency monitoring.", cmd_latency},
+    {"info", -1, 0, 0, 0, 0, "server", "Returns information and statistics.", cmd_info},
+    {"config", -2, ADMIN, 0, 0, 0, "server", "Gets and sets options.", cmd_config},
+    {"command", -1, 0, 0, 0, 0, "server", "Returns information about commands.", cmd_command},
 };
+/* clang-format on */
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
 
-static const command *lookup(const resp_arg *name)
+static const command *lookup(const char *p, size_t n)
 {
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strlen(commands[i].name) == name->len &&
-            strncasecmp(commands[i].name, name->p, name->len) == 0)
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strlen(commands[i].name) == n && strncasecmp(commands[i].name, p, n) == 0)
             return &commands[i];
     return NULL;
 }
 
-/* Appends "'arg' " for up to 128 bytes of arguments, as Redis's unknown-command error. */
+/* "ERR unknown command 'x', with args beginning with: 'a' 'b' ", as Redis words it. */
 static void unknown(client *c)
 {
     char msg[512];
@@ -42,13 +131,24 @@ static void unknown(client *c)
     resp_error(&c->out, msg);
 }
 
+static long long mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void command_dispatch(server *s, client *c)
 {
     if (c->cmd.argc == 0)
         return;
-    const command *cmd = lookup(&c->cmd.argv[0]);
+    const command *cmd = lookup(c->cmd.argv[0].p, c->cmd.argv[0].len);
     if (!cmd) {
         unknown(c);
+        return;
+    }
+    if (!c->authenticated && !(cmd->flags & NOAUTH)) {
+        resp_error(&c->out, "NOAUTH Authentication required.");
         return;
     }
     int argc = c->cmd.argc;
@@ -58,18 +158,164 @@ void command_dispatch(server *s, client *c)
         resp_error(&c->out, msg);
         return;
     }
+    snprintf(c->last_cmd, sizeof c->last_cmd, "%s", cmd->name);
+    long long t0 = mono_us();
     cmd->fn(s, c);
+    long long us = mono_us() - t0;
+    s->stats.commands_processed++;
+    slowlog_maybe_add(s, c, us);
+    if (s->cfg.latency_monitor_threshold > 0 && us / 1000 >= s->cfg.latency_monitor_threshold &&
+        us > s->latency_max_us) {
+        s->latency_max_us = us;
+        s->latency_max_time = (long long)time(NULL);
+    }
 }
 
 void reply_engine_error(client *c, int rc)
 {
     char msg[256];
     if (rc == SHALE_ESTALL)
-        snprintf(msg, sizeof msg, "BUSY shale write stall, retry later");
-    else if (rc == SHALE_EFAILED || rc == -ENOSPC)
-        snprintf(msg, sizeof msg, "MISCONF shale cannot write to disk (%s); writes are refused",
+        snprintf(msg, sizeof msg, "BUSY shale write stall (%s), retry later",
+                 c->stall_cause ? c->stall_cause : "l0");
+    else if (rc == SHALE_EFAILED || rc == -ENOSPC || rc == -EIO)
+        snprintf(msg, sizeof msg,
+                 "MISCONF shale cannot write to disk (%s); writes are refused until it can",
                  shale_strerror(rc));
+    else if (rc == -ENOMEM)
+        snprintf(msg, sizeof msg, "OOM command not allowed: out of memory");
     else
         snprintf(msg, sizeof msg, "ERR %s", shale_strerror(rc));
+    resp_error(&c->out, msg);
+}
+
+bool ks_finish(server *s, client *c, int rc)
+{
+    if (rc == 0)
+        rc = ks_commit(&s->ks);
+    else
+        ks_abort(&s->ks);
+    if (rc == SHALE_ESTALL) {
+        uint64_t mem = 0;
+        shale_property_int(s->db, "shale.stall-timeouts-memtable", &mem);
+        bool by_memtable = mem > s->memtable_timeouts_seen;
+        s->memtable_timeouts_seen = mem;
+        if (by_memtable) {
+            s->stats.stall_rejections_memtable++;
+            c->stall_cause = "memtable";
+        } else {
+            s->stats.stall_rejections_l0++;
+            c->stall_cause = "l0";
+        }
+    }
+    if (rc) {
+        reply_engine_error(c, rc);
+        return false;
+    }
+    server_wrote(s);
+    return true;
+}
+
+/* ---- COMMAND ---- */
+
+static void reply_flags(client *c, const command *cmd)
+{
+    const char *names[6];
+    int n = 0;
+    if (cmd->flags & W)
+        names[n++] = "write";
+    if (cmd->flags & R)
+        names[n++] = "readonly";
+    if (cmd->flags & FAST)
+        names[n++] = "fast";
+    if (cmd->flags & NOAUTH)
+        names[n++] = "no_auth";
+    if (cmd->flags & ADMIN)
+        names[n++] = "admin";
+    resp_set(&c->out, n, c->proto);
+    for (int i = 0; i < n; i++)
+        resp_simple(&c->out, names[i]);
+}
+
+/* Redis 7's COMMAND INFO entry: name arity flags first last step acl tips keyspecs subs. */
+static void reply_info(client *c, const command *cmd)
+{
+    resp_array(&c->out, 10);
+    resp_bulk_cstr(&c->out, cmd->name);
+    resp_integer(&c->out, cmd->arity);
+    reply_flags(c, cmd);
+    resp_integer(&c->out, cmd->first_key);
+    resp_integer(&c->out, cmd->last_key);
+    resp_integer(&c->out, cmd->step);
+    resp_set(&c->out, 1, c->proto);
+    char cat[32];
+    snprintf(cat, sizeof cat, "@%s", cmd->group);
+    resp_simple(&c->out, cat);
+    resp_set(&c->out, 0, c->proto);
+    resp_array(&c->out, 0);
+    resp_array(&c->out, 0);
+}
+
+static void reply_docs(client *c, const command *cmd)
+{
+    resp_bulk_cstr(&c->out, cmd->name);
+    resp_map(&c->out, 3, c->proto);
+    resp_bulk_cstr(&c->out, "summary");
+    resp_bulk_cstr(&c->out, cmd->summary);
+    resp_bulk_cstr(&c->out, "since");
+    resp_bulk_cstr(&c->out, "1.0.0");
+    resp_bulk_cstr(&c->out, "group");
+    resp_bulk_cstr(&c->out, cmd->group);
+}
+
+void cmd_command(server *s, client *c)
+{
+    resp_arg *a = c->cmd.argv;
+    if (c->cmd.argc == 1) {
+        resp_array(&c->out, (long long)NCOMMANDS);
+        for (size_t i = 0; i < NCOMMANDS; i++)
+            reply_info(c, &commands[i]);
+    } else if (arg_is(&a[1], "count") && c->cmd.argc == 2) {
+        resp_integer(&c->out, (long long)NCOMMANDS);
+    } else if (arg_is(&a[1], "info")) {
+        resp_array(&c->out, c->cmd.argc - 2);
+        for (int i = 2; i < c->cmd.argc; i++) {
+            const command *cmd = lookup(a[i].p, a[i].len);
+            if (cmd)
+                reply_info(c, cmd);
+            else
+                resp_null_array(&c->out, c->proto);
+        }
+    } else if (arg_is(&a[1], "docs")) {
+        long long n = 0;
+        for (int i = 2; i < c->cmd.argc; i++)
+            n += lookup(a[i].p, a[i].len) != NULL;
+        resp_map(&c->out, c->cmd.argc == 2 ? (long long)NCOMMANDS : n, c->proto);
+        if (c->cmd.argc == 2)
+            for (size_t i = 0; i < NCOMMANDS; i++)
+                reply_docs(c, &commands[i]);
+        for (int i = 2; i < c->cmd.argc; i++) {
+            const command *cmd = lookup(a[i].p, a[i].len);
+            if (cmd)
+                reply_docs(c, cmd);
+        }
+    } else if (arg_is(&a[1], "list") && c->cmd.argc == 2) {
+        resp_array(&c->out, (long long)NCOMMANDS);
+        for (size_t i = 0; i < NCOMMANDS; i++)
+            resp_bulk_cstr(&c->out, commands[i].name);
+    } else {
+        reply_subcommand_error(c);
+    }
+}
+
+void reply_subcommand_error(client *c)
+{
+    char msg[300], upper[32];
+    size_t n = c->cmd.argv[0].len < sizeof upper - 1 ? c->cmd.argv[0].len : sizeof upper - 1;
+    for (size_t i = 0; i < n; i++)
+        upper[i] = (char)toupper((unsigned char)c->cmd.argv[0].p[i]);
+    upper[n] = '\0';
+    resp_arg *sub = &c->cmd.argv[1];
+    snprintf(msg, sizeof msg, "ERR unknown subcommand '%.*s'. Try %s HELP.",
+             (int)(sub->len > 128 ? 128 : sub->len), sub->p, upper);
     resp_error(&c->out, msg);
 }

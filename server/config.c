@@ -1,99 +1,287 @@
 /*
- * config.c - server options with Redis's names, read from a redis.conf-style file
- * ("name value" lines, # comments) and then from "--name value" arguments, which win.
+ * config.c - every server option in one table (name, type, where it lives, limits,
+ * whether CONFIG SET may change it, the engine option behind it). Files use redis.conf
+ * syntax ("name value" lines, # comments); "--name value" arguments win over the file.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+
+#include "args.h"
+
+enum opt_type { T_BOOL, T_INT, T_MEM, T_STR, T_OUTBUF };
+#define IMMUTABLE 1
+
+typedef struct option {
+    const char *name;
+    enum opt_type type;
+    size_t off; /* in server_config */
+    size_t size; /* T_STR: buffer size */
+    long long min, max;
+    int flags;
+    const char *engine; /* shale_set_option name, when the engine applies it live */
+} option;
+
+#define F(field) offsetof(server_config, field), sizeof(((server_config *)0)->field)
+#define BIG (1ll << 62)
+
+static const option options[] = {
+    {"bind", T_STR, F(bind), 0, 0, IMMUTABLE, NULL},
+    {"port", T_INT, F(port), 0, 65535, IMMUTABLE, NULL},
+    {"unixsocket", T_STR, F(unixsocket), 0, 0, IMMUTABLE, NULL},
+    {"unixsocketperm", T_INT, F(unixsocketperm), 0, 0777, IMMUTABLE, NULL},
+    {"protected-mode", T_BOOL, F(protected_mode), 0, 0, 0, NULL},
+    {"requirepass", T_STR, F(requirepass), 0, 0, 0, NULL},
+    {"maxclients", T_INT, F(maxclients), 1, 1000000, 0, NULL},
+    {"timeout", T_INT, F(timeout), 0, BIG, 0, NULL},
+    {"tcp-keepalive", T_INT, F(tcp_keepalive), 0, BIG, 0, NULL},
+    {"io-threads", T_INT, F(io_threads), 1, 128, IMMUTABLE, NULL},
+    {"proto-max-bulk-len", T_MEM, F(proto_max_bulk_len), 1024 * 1024, BIG, 0, NULL},
+    {"client-query-buffer-limit", T_MEM, F(client_query_buffer_limit), 1024 * 1024, BIG, 0, NULL},
+    {"client-output-buffer-limit", T_OUTBUF, 0, 0, 0, 0, 0, NULL},
+    {"dir", T_STR, F(dir), 0, 0, IMMUTABLE, NULL},
+    {"sync-writes", T_BOOL, F(sync_writes), 0, 0, 0, NULL},
+    {"sync-interval-ms", T_INT, F(sync_interval_ms), 0, 3600000, 0, "sync_interval_ms"},
+    {"write-stall-timeout-ms", T_INT, F(write_stall_timeout_ms), 0, BIG, 0, "write_stall_timeout_ms"},
+    {"memtable-size", T_MEM, F(memtable_size), 64 * 1024, BIG, 0, "memtable_size"},
+    {"block-cache-size", T_MEM, F(block_cache_size), 0, BIG, 0, "block_cache_size"},
+    {"delayed-write-rate", T_MEM, F(delayed_write_rate), 1024, BIG, 0, "delayed_write_rate"},
+    {"compaction-rate-limit", T_MEM, F(compaction_rate_limit), 0, BIG, 0, "compaction_rate_limit"},
+    {"l0-compaction-trigger", T_INT, F(l0_compaction_trigger), 1, 100000, 0, "l0_compaction_trigger"},
+    {"l0-slowdown-trigger", T_INT, F(l0_slowdown_trigger), 1, 100000, 0, "l0_slowdown_trigger"},
+    {"l0-stop-trigger", T_INT, F(l0_stop_trigger), 1, 100000, 0, "l0_stop_trigger"},
+    {"compaction-style", T_STR, F(compaction_style), 0, 0, IMMUTABLE, NULL},
+    {"num-compactors", T_INT, F(num_compactors), 1, 64, IMMUTABLE, NULL},
+    {"slowlog-log-slower-than", T_INT, F(slowlog_log_slower_than), -1, BIG, 0, NULL},
+    {"slowlog-max-len", T_INT, F(slowlog_max_len), 0, BIG, 0, NULL},
+    {"latency-monitor-threshold", T_INT, F(latency_monitor_threshold), 0, BIG, 0, NULL},
+    {"hz", T_INT, F(hz), 1, 500, 0, NULL},
+    {"databases", T_INT, F(databases), 16, 16, IMMUTABLE, NULL},
+    {"loglevel", T_STR, F(loglevel), 0, 0, 0, NULL},
+    {"logfile", T_STR, F(logfile), 0, 0, IMMUTABLE, NULL},
+    {"save", T_STR, F(save), 0, 0, 0, NULL},
+    {"appendonly", T_BOOL, F(appendonly), 0, 0, 0, NULL},
+    {"daemonize", T_BOOL, F(daemonize), 0, 0, IMMUTABLE, NULL},
+};
+#define NOPTIONS (sizeof options / sizeof options[0])
 
 void config_default(server_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->bind, sizeof cfg->bind, "127.0.0.1");
     cfg->port = 6379;
+    cfg->unixsocketperm = 0700;
+    cfg->protected_mode = true;
+    cfg->maxclients = 10000;
+    cfg->tcp_keepalive = 300;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->io_threads = cores > 0 ? cores : 1;
+    cfg->proto_max_bulk_len = 512ull * 1024 * 1024;
+    cfg->client_query_buffer_limit = 1024ull * 1024 * 1024;
     snprintf(cfg->dir, sizeof cfg->dir, "./data");
     cfg->sync_writes = true;
-    cfg->proto_max_bulk_len = 512ull * 1024 * 1024;
+    cfg->sync_interval_ms = 1000;
+    shale_options o;
+    shale_options_default(&o);
+    cfg->memtable_size = o.memtable_size;
+    cfg->block_cache_size = o.block_cache_size;
+    cfg->delayed_write_rate = o.delayed_write_rate;
+    cfg->compaction_rate_limit = o.compaction_rate_limit;
+    cfg->l0_compaction_trigger = o.l0_compaction_trigger;
+    cfg->l0_slowdown_trigger = o.l0_slowdown_trigger;
+    cfg->l0_stop_trigger = o.l0_stop_trigger;
+    cfg->write_stall_timeout_ms = 1000; /* a stalled write gets -BUSY after a second */
+    snprintf(cfg->compaction_style, sizeof cfg->compaction_style, "leveled");
+    cfg->num_compactors = o.num_compactors;
+    cfg->slowlog_log_slower_than = 10000;
+    cfg->slowlog_max_len = 128;
+    cfg->hz = 10;
+    cfg->databases = 16;
+    snprintf(cfg->loglevel, sizeof cfg->loglevel, "notice");
 }
 
-static int parse_yesno(const char *v, bool *out)
+void config_engine_options(const server_config *cfg, shale_options *o)
 {
-    if (strcasecmp(v, "yes") == 0) {
-        *out = true;
-        return 0;
-    }
-    if (strcasecmp(v, "no") == 0) {
-        *out = false;
-        return 0;
-    }
-    return -1;
+    o->sync_writes = 0; /* the server syncs once per loop round instead (group commit) */
+    o->sync_interval_ms = cfg->sync_writes ? 0 : (uint32_t)cfg->sync_interval_ms;
+    o->write_stall_timeout_ms = (uint32_t)cfg->write_stall_timeout_ms;
+    o->memtable_size = cfg->memtable_size;
+    o->block_cache_size = cfg->block_cache_size;
+    o->delayed_write_rate = cfg->delayed_write_rate;
+    o->compaction_rate_limit = cfg->compaction_rate_limit;
+    o->l0_compaction_trigger = (int)cfg->l0_compaction_trigger;
+    o->l0_slowdown_trigger = (int)cfg->l0_slowdown_trigger;
+    o->l0_stop_trigger = (int)cfg->l0_stop_trigger;
+    o->num_compactors = (int)cfg->num_compactors;
+    o->compaction_style = strcmp(cfg->compaction_style, "tiered") == 0 ? SHALE_COMPACTION_TIERED
+                          : strcmp(cfg->compaction_style, "fifo") == 0 ? SHALE_COMPACTION_FIFO
+                                                                         : SHALE_COMPACTION_LEVELED;
 }
 
+/* Redis's memtoll: "1gb", "100mb", "4k", plain bytes. */
 static int parse_memory(const char *v, uint64_t *out)
 {
     char *end;
     errno = 0;
+    if (*v == '-')
+        return -1;
     unsigned long long n = strtoull(v, &end, 10);
     if (errno || end == v)
         return -1;
-    uint64_t mul = 1;
-    if (strcasecmp(end, "k") == 0)
-        mul = 1000;
-    else if (strcasecmp(end, "kb") == 0)
-        mul = 1024;
-    else if (strcasecmp(end, "m") == 0)
-        mul = 1000 * 1000;
-    else if (strcasecmp(end, "mb") == 0)
-        mul = 1024 * 1024;
-    else if (strcasecmp(end, "g") == 0)
-        mul = 1000ull * 1000 * 1000;
-    else if (strcasecmp(end, "gb") == 0)
-        mul = 1024ull * 1024 * 1024;
-    else if (*end)
+    static const struct {
+        const char *suffix;
+        uint64_t mul;
+    } units[] = {{"", 1},          {"b", 1},          {"k", 1000},       {"kb", 1024},
+                 {"m", 1000000},   {"mb", 1 << 20},   {"g", 1000000000}, {"gb", 1 << 30}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcasecmp(end, units[i].suffix) == 0) {
+            *out = n * units[i].mul;
+            return 0;
+        }
+    return -1;
+}
+
+static const option *find(const char *name)
+{
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if (strcasecmp(options[i].name, name) == 0)
+            return &options[i];
+    return NULL;
+}
+
+/* Parses value into the option's field. 0, or -1 with a reason. */
+static int assign(server_config *cfg, const option *o, int argc, char **argv, char *err,
+                  size_t errlen)
+{
+    char *field = (char *)cfg + o->off;
+    if (o->type == T_OUTBUF) { /* class hard soft seconds [class hard soft seconds ...] */
+        if (argc == 1) { /* one string with the whole list (CONFIG SET) */
+            char copy[512], *words[24], *save;
+            int n = 0;
+            snprintf(copy, sizeof copy, "%s", argv[0]);
+            for (char *w = strtok_r(copy, " ", &save); w && n < 24; w = strtok_r(NULL, " ", &save))
+                words[n++] = w;
+            return n ? assign(cfg, o, n, words, err, errlen) : -1;
+        }
+        if (argc % 4) {
+            snprintf(err, errlen, "Wrong number of arguments in buffer limit configuration.");
+            return -1;
+        }
+        for (int i = 0; i < argc; i += 4) {
+            uint64_t hard, soft;
+            long long secs;
+            if (parse_memory(argv[i + 1], &hard) || parse_memory(argv[i + 2], &soft) ||
+                !parse_ll(argv[i + 3], strlen(argv[i + 3]), &secs) || secs < 0) {
+                snprintf(err, errlen, "Error in hard, soft or soft_seconds setting in buffer limit configuration.");
+                return -1;
+            }
+            if (strcasecmp(argv[i], "normal") == 0) {
+                cfg->output_hard_limit = hard;
+                cfg->output_soft_limit = soft;
+                cfg->output_soft_seconds = secs;
+            } else if (strcasecmp(argv[i], "replica") && strcasecmp(argv[i], "slave") &&
+                       strcasecmp(argv[i], "pubsub")) {
+                snprintf(err, errlen, "Invalid client class specified in buffer limit configuration.");
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (o->type == T_STR && strcmp(o->name, "save") == 0) { /* "save 900 1 300 10", or "" */
+        char joined[128] = "";
+        for (int i = 0; i < argc; i++)
+            snprintf(joined + strlen(joined), sizeof joined - strlen(joined), "%s%s",
+                     i ? " " : "", argv[i]);
+        snprintf(field, o->size, "%s", joined);
+        return 0;
+    }
+    if (o->type == T_STR && strcmp(o->name, "bind") == 0 && argc > 1) { /* several addresses */
+        char joined[256] = "";
+        for (int i = 0; i < argc; i++)
+            snprintf(joined + strlen(joined), sizeof joined - strlen(joined), "%s%s",
+                     i ? " " : "", argv[i]);
+        snprintf(field, o->size, "%s", joined);
+        return 0;
+    }
+    if (argc != 1) {
+        snprintf(err, errlen, "wrong number of arguments");
         return -1;
-    *out = n * mul;
-    return 0;
+    }
+    const char *v = argv[0];
+    switch (o->type) {
+    case T_BOOL:
+        if (strcasecmp(v, "yes") && strcasecmp(v, "no")) {
+            snprintf(err, errlen, "argument must be 'yes' or 'no'");
+            return -1;
+        }
+        *(bool *)field = strcasecmp(v, "yes") == 0;
+        return 0;
+    case T_INT: {
+        long long n;
+        char *end;
+        errno = 0;
+        n = strtoll(v, &end, strcmp(o->name, "unixsocketperm") == 0 ? 8 : 10);
+        if (errno || end == v || *end) {
+            snprintf(err, errlen, "argument couldn't be parsed into an integer");
+            return -1;
+        }
+        if (n < o->min || n > o->max) {
+            snprintf(err, errlen, "argument must be between %lld and %lld inclusive", o->min, o->max);
+            return -1;
+        }
+        *(long long *)field = n;
+        return 0;
+    }
+    case T_MEM: {
+        uint64_t n;
+        if (parse_memory(v, &n)) {
+            snprintf(err, errlen, "argument must be a memory value");
+            return -1;
+        }
+        if ((long long)n < o->min) {
+            snprintf(err, errlen, "argument must be at least %lld", o->min);
+            return -1;
+        }
+        *(uint64_t *)field = n;
+        return 0;
+    }
+    case T_STR:
+        if (strlen(v) >= o->size) {
+            snprintf(err, errlen, "argument is too long");
+            return -1;
+        }
+        if (strcmp(o->name, "compaction-style") == 0 && strcmp(v, "leveled") &&
+            strcmp(v, "tiered") && strcmp(v, "fifo")) {
+            snprintf(err, errlen, "argument must be one of leveled, tiered, fifo");
+            return -1;
+        }
+        snprintf(field, o->size, "%s", v);
+        return 0;
+    default:
+        return -1;
+    }
 }
 
 int config_set(server_config *cfg, const char *name, int argc, char **argv, char *err,
                size_t errlen)
 {
-    if (argc != 1) {
-        snprintf(err, errlen, "wrong number of arguments for '%s'", name);
-        return -1;
-    }
-    const char *v = argv[0];
-    if (strcasecmp(name, "port") == 0) {
-        char *end;
-        long p = strtol(v, &end, 10);
-        if (*end || p < 0 || p > 65535) {
-            snprintf(err, errlen, "Invalid port '%s'", v);
-            return -1;
-        }
-        cfg->port = (int)p;
-    } else if (strcasecmp(name, "bind") == 0) {
-        snprintf(cfg->bind, sizeof cfg->bind, "%s", v);
-    } else if (strcasecmp(name, "dir") == 0) {
-        snprintf(cfg->dir, sizeof cfg->dir, "%s", v);
-    } else if (strcasecmp(name, "sync-writes") == 0) {
-        if (parse_yesno(v, &cfg->sync_writes)) {
-            snprintf(err, errlen, "argument must be 'yes' or 'no'");
-            return -1;
-        }
-    } else if (strcasecmp(name, "proto-max-bulk-len") == 0) {
-        if (parse_memory(v, &cfg->proto_max_bulk_len) || cfg->proto_max_bulk_len < 1024 * 1024) {
-            snprintf(err, errlen, "proto-max-bulk-len must be at least 1mb");
-            return -1;
-        }
-    } else {
+    const option *o = find(name);
+    if (!o) {
         snprintf(err, errlen, "Bad directive or wrong number of arguments");
         return -1;
     }
-    return 0;
+    if (strcmp(o->name, "daemonize") == 0 && argc == 1 && strcasecmp(argv[0], "yes") == 0) {
+        snprintf(err, errlen, "shale-server does not daemonize; use a service manager");
+        return -1;
+    }
+    return assign(cfg, o, argc, argv, err, errlen);
 }
 
 static int load_file(server_config *cfg, const char *path, char *err, size_t errlen)
@@ -107,10 +295,16 @@ static int load_file(server_config *cfg, const char *path, char *err, size_t err
     int lineno = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof line, f)) {
         lineno++;
-        char *argv[8];
+        char *argv[24];
         int argc = 0;
-        for (char *tok = strtok(line, " \t\r\n"); tok && argc < 8; tok = strtok(NULL, " \t\r\n"))
+        for (char *tok = strtok(line, " \t\r\n"); tok && argc < 24; tok = strtok(NULL, " \t\r\n")) {
+            size_t n = strlen(tok); /* "" and quoted single words, as redis.conf has them */
+            if (n >= 2 && (tok[0] == '"' || tok[0] == '\'') && tok[n - 1] == tok[0]) {
+                tok[n - 1] = '\0';
+                tok++;
+            }
             argv[argc++] = tok;
+        }
         if (argc == 0 || argv[0][0] == '#')
             continue;
         char why[256];
@@ -129,6 +323,8 @@ int config_load(server_config *cfg, int argc, char **argv, char *err, size_t err
     if (i < argc && strncmp(argv[i], "--", 2) != 0) {
         if (load_file(cfg, argv[i], err, errlen))
             return -1;
+        if (!realpath(argv[i], cfg->config_file))
+            snprintf(cfg->config_file, sizeof cfg->config_file, "%s", argv[i]);
         i++;
     }
     while (i < argc) {
@@ -136,13 +332,121 @@ int config_load(server_config *cfg, int argc, char **argv, char *err, size_t err
             snprintf(err, errlen, "bad argument '%s' (expected --option value)", argv[i]);
             return -1;
         }
+        /* an option takes every argument up to the next "--name" */
+        int n = 1;
+        while (i + 1 + n < argc && strncmp(argv[i + 1 + n], "--", 2) != 0)
+            n++;
         char why[256];
-        char *val = argv[i + 1];
-        if (config_set(cfg, argv[i] + 2, 1, &val, why, sizeof why)) {
-            snprintf(err, errlen, "'%s %s': %s", argv[i], val, why);
+        if (config_set(cfg, argv[i] + 2, n, argv + i + 1, why, sizeof why)) {
+            snprintf(err, errlen, "'%s %s': %s", argv[i], argv[i + 1], why);
             return -1;
         }
-        i += 2;
+        i += 1 + n;
     }
     return 0;
+}
+
+/* The option's value as CONFIG GET shows it. */
+static void format_value(const server_config *cfg, const option *o, char *buf, size_t cap)
+{
+    const char *field = (const char *)cfg + o->off;
+    switch (o->type) {
+    case T_BOOL:
+        snprintf(buf, cap, "%s", *(const bool *)field ? "yes" : "no");
+        break;
+    case T_INT:
+        if (strcmp(o->name, "unixsocketperm") == 0)
+            snprintf(buf, cap, "%llo", *(const long long *)field);
+        else
+            snprintf(buf, cap, "%lld", *(const long long *)field);
+        break;
+    case T_MEM:
+        snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)field);
+        break;
+    case T_STR:
+        snprintf(buf, cap, "%s", field);
+        break;
+    case T_OUTBUF:
+        snprintf(buf, cap, "normal %llu %llu %lld slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+                 (unsigned long long)cfg->output_hard_limit,
+                 (unsigned long long)cfg->output_soft_limit, cfg->output_soft_seconds);
+        break;
+    }
+}
+
+void config_get(const server_config *cfg, const char *pattern, size_t plen,
+                void (*emit)(void *ctx, const char *name, const char *value), void *ctx)
+{
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const option *o = &options[i];
+        if (!glob_match(pattern, plen, o->name, strlen(o->name), true))
+            continue;
+        char buf[4200];
+        format_value(cfg, o, buf, sizeof buf);
+        emit(ctx, o->name, buf);
+    }
+}
+
+int config_set_live(server_config *cfg, shale_db *db, const char *name, const char *value,
+                    char *err, size_t errlen)
+{
+    const option *o = find(name);
+    if (!o) {
+        snprintf(err, errlen, "Unknown option");
+        return -1;
+    }
+    if (o->flags & IMMUTABLE) {
+        snprintf(err, errlen, "can't set immutable config");
+        return -1;
+    }
+    server_config next = *cfg;
+    char *argv[1] = {(char *)value};
+    if (assign(&next, o, 1, argv, err, errlen))
+        return -1;
+    if (o->engine) {
+        char buf[64];
+        format_value(&next, o, buf, sizeof buf);
+        int rc = shale_set_option(db, o->engine, buf);
+        if (rc) {
+            snprintf(err, errlen, "the engine refused it: %s", shale_strerror(rc));
+            return -1;
+        }
+    }
+    if (strcmp(o->name, "sync-writes") == 0) { /* no: the engine syncs in the background */
+        char buf[32];
+        snprintf(buf, sizeof buf, "%lld", next.sync_writes ? 0 : next.sync_interval_ms);
+        shale_set_option(db, "sync_interval_ms", buf);
+    }
+    *cfg = next;
+    return 0;
+}
+
+int config_rewrite(const server_config *cfg)
+{
+    if (!cfg->config_file[0])
+        return -ENOENT;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", cfg->config_file);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -errno;
+    fprintf(f, "# Written by shale-server CONFIG REWRITE; see shale.conf.example for each option.\n");
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        char buf[4200];
+        format_value(cfg, &options[i], buf, sizeof buf);
+        bool quote = options[i].type == T_STR && (buf[0] == '\0' || strchr(buf, ' ')) &&
+                     strcmp(options[i].name, "save") && strcmp(options[i].name, "bind");
+        if (options[i].type == T_STR && buf[0] == '\0')
+            fprintf(f, "%s \"\"\n", options[i].name);
+        else
+            fprintf(f, quote ? "%s \"%s\"\n" : "%s %s\n", options[i].name, buf);
+    }
+    int rc = fflush(f) || fsync(fileno(f)) ? -errno : 0;
+    if (fclose(f) && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, cfg->config_file))
+        rc = -errno;
+    if (rc)
+        unlink(tmp);
+    return rc;
 }

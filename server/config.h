@@ -1,14 +1,72 @@
-/* config.h - redis.conf-style options from a file and the command line. */
+/*
+ * config.h - server options with Redis's names (and shale's engine knobs), read from a
+ * redis.conf-style file and "--name value" arguments, shown and changed by CONFIG
+ * GET/SET/REWRITE. One table in config.c describes every option; shale.conf.example
+ * documents them.
+ */
 #ifndef SHALE_CONFIG_H
 #define SHALE_CONFIG_H
 
-#include "server.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shale.h"
+
+typedef struct server_config {
+    /* network */
+    char bind[256];
+    long long port;
+    char unixsocket[256];
+    long long unixsocketperm;
+    bool protected_mode;
+    char requirepass[256];
+    long long maxclients;
+    long long timeout; /* seconds idle before a client is closed; 0 = never */
+    long long tcp_keepalive;
+    long long io_threads;
+    uint64_t proto_max_bulk_len;
+    uint64_t client_query_buffer_limit;
+    uint64_t output_hard_limit, output_soft_limit; /* client-output-buffer-limit normal */
+    long long output_soft_seconds;
+    /* durability and the engine */
+    char dir[4096];
+    bool sync_writes;
+    long long sync_interval_ms;
+    long long write_stall_timeout_ms;
+    uint64_t memtable_size, block_cache_size, delayed_write_rate, compaction_rate_limit;
+    long long l0_compaction_trigger, l0_slowdown_trigger, l0_stop_trigger;
+    char compaction_style[16];
+    long long num_compactors;
+    /* diagnostics */
+    long long slowlog_log_slower_than; /* microseconds; < 0 disables */
+    long long slowlog_max_len;
+    long long latency_monitor_threshold;
+    long long hz;
+    long long databases;
+    char loglevel[16], logfile[1024], save[128];
+    bool appendonly, daemonize;
+    char config_file[4096]; /* the file read at start-up ("" when none) */
+} server_config;
 
 void config_default(server_config *cfg);
-/* Applies one directive (name and its arguments). 0, or -1 with a message in err. */
+/* Applies one directive (name and its arguments) before the server runs. 0, or -1 with a
+   message in err. */
 int config_set(server_config *cfg, const char *name, int argc, char **argv, char *err,
                size_t errlen);
 /* Reads a config file, then "--name value..." arguments (argv[0] is the program). */
 int config_load(server_config *cfg, int argc, char **argv, char *err, size_t errlen);
+/* Fills the engine options from the configuration. */
+void config_engine_options(const server_config *cfg, shale_options *o);
+
+/* CONFIG GET: calls emit for every option whose name matches the glob pattern. */
+void config_get(const server_config *cfg, const char *pattern, size_t plen,
+                void (*emit)(void *ctx, const char *name, const char *value), void *ctx);
+/* CONFIG SET of one option on a running server (db: engine options are applied live).
+   0, or -1 with Redis's reason in err. */
+int config_set_live(server_config *cfg, shale_db *db, const char *name, const char *value,
+                    char *err, size_t errlen);
+/* CONFIG REWRITE: writes every option to cfg->config_file (atomically). 0 or -errno. */
+int config_rewrite(const server_config *cfg);
 
 #endif

@@ -1,91 +1,642 @@
-/* keyspace.c - Redis keys on engine keys (see keyspace.h). */
+/* keyspace.c - Redis keys on engine keys (see keyspace.h for the layout). */
 #include "keyspace.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-char *ks_meta_key(int db, const void *key, size_t klen, char *buf, size_t cap, size_t *outlen)
+#define MAPPING_KEY "D"
+#define MAPPING_FORMAT 1
+
+uint64_t ks_now_ms(void)
 {
-    char *k = klen + 2 <= cap ? buf : malloc(klen + 2);
-    if (!k)
-        return NULL;
-    k[0] = 'm';
-    k[1] = (char)db;
-    memcpy(k + 2, key, klen);
-    *outlen = klen + 2;
-    return k;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-void ks_key_free(char *key, char *buf)
+static uint64_t now_us(void)
 {
-    if (key != buf)
-        free(key);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-int ks_lookup(shale_db *db, int dbi, const void *key, size_t klen, int *type, char **raw,
-              const char **val, size_t *vlen, uint64_t *expire_at_ms)
+/* ---- engine keys ---- */
+
+void ks_key_init(ks_key *k)
 {
-    char kb[256];
-    size_t kl;
-    char *k = ks_meta_key(dbi, key, klen, kb, sizeof kb, &kl);
-    *type = 0;
-    *raw = NULL;
-    if (!k)
-        return -ENOMEM;
-    void *v;
-    size_t n;
-    int rc = shale_get_ex(db, NULL, k, kl, &v, &n, expire_at_ms);
-    ks_key_free(k, kb);
-    if (rc == SHALE_ENOTFOUND)
-        return 0;
-    if (rc)
-        return rc;
-    if (n < 1) {
-        shale_free(v);
-        return SHALE_ECORRUPT;
+    k->p = k->small;
+    k->len = 0;
+    k->cap = sizeof k->small;
+}
+
+int ks_key_append(ks_key *k, const void *p, size_t n)
+{
+    if (k->len + n > k->cap) {
+        size_t cap = k->cap * 2;
+        while (cap < k->len + n)
+            cap *= 2;
+        char *q = k->p == k->small ? malloc(cap) : realloc(k->p, cap);
+        if (!q)
+            return -ENOMEM;
+        if (k->p == k->small)
+            memcpy(q, k->small, k->len);
+        k->p = q;
+        k->cap = cap;
     }
-    *raw = v;
-    *type = (unsigned char)((char *)v)[0];
-    *val = (char *)v + 1;
-    *vlen = n - 1;
+    if (n)
+        memcpy(k->p + k->len, p, n);
+    k->len += n;
     return 0;
 }
 
-int ks_set_string(shale_db *db, int dbi, const void *key, size_t klen, const void *val, size_t vlen,
-                  uint64_t expire_at_ms)
+int ks_key_be32(ks_key *k, uint32_t v)
 {
-    char kb[256];
-    size_t kl;
-    char *k = ks_meta_key(dbi, key, klen, kb, sizeof kb, &kl);
-    char vb[512];
-    char *v = vlen + 1 <= sizeof vb ? vb : malloc(vlen + 1);
-    int rc = -ENOMEM;
-    if (k && v) {
-        v[0] = KS_TYPE_STRING;
-        memcpy(v + 1, val, vlen);
-        rc = shale_put(db, k, kl, v, vlen + 1, expire_at_ms);
-    }
-    if (v != vb)
-        free(v);
-    if (k)
-        ks_key_free(k, kb);
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    return ks_key_append(k, b, 4);
+}
+
+int ks_key_be64(ks_key *k, uint64_t v)
+{
+    int rc = ks_key_be32(k, (uint32_t)(v >> 32));
+    return rc ? rc : ks_key_be32(k, (uint32_t)v);
+}
+
+void ks_key_free(ks_key *k)
+{
+    if (k->p != k->small)
+        free(k->p);
+    ks_key_init(k);
+}
+
+uint32_t ks_be32(const void *p)
+{
+    const unsigned char *b = p;
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+uint64_t ks_be64(const void *p)
+{
+    return (uint64_t)ks_be32(p) << 32 | ks_be32((const char *)p + 4);
+}
+
+static int prefixed(ks_key *k, char tag, uint32_t phys)
+{
+    ks_key_init(k);
+    int rc = ks_key_append(k, &tag, 1);
+    return rc ? rc : ks_key_be32(k, phys);
+}
+
+static int meta_key_phys(uint32_t phys, const void *key, size_t klen, ks_key *out)
+{
+    int rc = prefixed(out, 'm', phys);
+    return rc ? rc : ks_key_append(out, key, klen);
+}
+
+int ks_meta_key(const keyspace *ks, int dbi, const void *key, size_t klen, ks_key *out)
+{
+    return meta_key_phys(ks->phys[dbi], key, klen, out);
+}
+
+int ks_field_key(const keyspace *ks, int dbi, const void *key, size_t klen, uint64_t version,
+                 const void *field, size_t flen, ks_key *out)
+{
+    int rc = prefixed(out, 'h', ks->phys[dbi]);
+    rc = rc ? rc : ks_key_be32(out, (uint32_t)klen);
+    rc = rc ? rc : ks_key_append(out, key, klen);
+    rc = rc ? rc : ks_key_be64(out, version);
+    rc = rc ? rc : (field ? ks_key_append(out, field, flen) : 0);
     return rc;
 }
 
-int ks_delete(shale_db *db, int dbi, const void *key, size_t klen, int *existed)
+static int expiry_key(uint32_t phys, uint64_t expire_at_ms, const void *key, size_t klen,
+                      ks_key *out)
 {
-    char kb[256];
-    size_t kl;
-    char *k = ks_meta_key(dbi, key, klen, kb, sizeof kb, &kl);
-    if (!k)
+    int rc = prefixed(out, 'x', phys);
+    rc = rc ? rc : ks_key_be64(out, expire_at_ms);
+    return rc ? rc : ks_key_append(out, key, klen);
+}
+
+uint64_t ks_new_version(keyspace *ks)
+{
+    uint64_t v = now_us();
+    ks->last_version = v > ks->last_version ? v : ks->last_version + 1;
+    return ks->last_version;
+}
+
+static int open_range(keyspace *ks, char tag, uint32_t phys, ks_range *r);
+
+/* ---- metadata records ---- */
+
+void ks_meta_free(ks_meta *m)
+{
+    shale_free(m->raw);
+    memset(m, 0, sizeof *m);
+}
+
+/* Fills m's decoded fields from its raw record. */
+static int decode_meta(ks_meta *m)
+{
+    if (m->rawlen < 1)
+        return SHALE_ECORRUPT;
+    m->type = (unsigned char)m->raw[0];
+    m->val = m->raw + 1;
+    m->vlen = m->rawlen - 1;
+    if (m->type == KS_TYPE_HASH) {
+        if (m->vlen != 16)
+            return SHALE_ECORRUPT;
+        m->version = ks_be64(m->val);
+        m->nfields = ks_be64(m->val + 8);
+    } else if (m->type != KS_TYPE_STRING) {
+        return SHALE_ECORRUPT;
+    }
+    return 0;
+}
+
+/* Reads the record as stored, expired or not. */
+static int read_raw(keyspace *ks, uint32_t phys, const void *key, size_t klen, ks_meta *m)
+{
+    memset(m, 0, sizeof *m);
+    ks_key k;
+    if (meta_key_phys(phys, key, klen, &k))
         return -ENOMEM;
-    int rc = shale_get(db, k, kl, NULL, NULL);
-    *existed = rc == 0;
-    if (rc == 0)
-        rc = shale_delete(db, k, kl);
-    else if (rc == SHALE_ENOTFOUND)
-        rc = 0;
-    ks_key_free(k, kb);
+    shale_read_options ro;
+    shale_read_options_default(&ro);
+    ro.include_expired = 1;
+    void *v;
+    size_t n;
+    int rc = shale_get_ex(ks->db, &ro, k.p, k.len, &v, &n, &m->expire_at_ms);
+    ks_key_free(&k);
+    if (rc == SHALE_ENOTFOUND) {
+        m->expire_at_ms = 0;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    m->raw = v;
+    m->rawlen = n;
+    rc = decode_meta(m);
+    if (rc)
+        ks_meta_free(m);
     return rc;
+}
+
+static int logical_of(const keyspace *ks, uint32_t phys)
+{
+    for (int i = 0; i < KS_DBS; i++)
+        if (ks->phys[i] == phys)
+            return i;
+    return -1;
+}
+
+/* Deletes an expired key and its index entry now, in its own batch. */
+static int reap(keyspace *ks, uint32_t phys, const void *key, size_t klen, uint64_t expire_at_ms,
+                bool counted)
+{
+    ks_key mk, xk;
+    int rc = meta_key_phys(phys, key, klen, &mk);
+    rc = rc ? rc : expiry_key(phys, expire_at_ms, key, klen, &xk);
+    if (rc) {
+        ks_key_free(&mk);
+        return rc;
+    }
+    shale_batch_clear(ks->batch);
+    rc = shale_batch_delete(ks->batch, mk.p, mk.len);
+    rc = rc ? rc : shale_batch_delete(ks->batch, xk.p, xk.len);
+    rc = rc ? rc : shale_write(ks->db, ks->batch);
+    shale_batch_clear(ks->batch);
+    ks_key_free(&mk);
+    ks_key_free(&xk);
+    int dbi = logical_of(ks, phys);
+    if (rc == 0 && counted && dbi >= 0) {
+        ks->count[dbi]--;
+        ks->expires[dbi]--;
+        ks->expired_keys++;
+    }
+    return rc;
+}
+
+int ks_read(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m)
+{
+    int rc = read_raw(ks, ks->phys[dbi], key, klen, m);
+    if (rc || !m->type || !m->expire_at_ms || m->expire_at_ms > ks_now_ms())
+        return rc;
+    uint64_t exp = m->expire_at_ms;
+    ks_meta_free(m);
+    return reap(ks, ks->phys[dbi], key, klen, exp, true);
+}
+
+/* ---- transactions ---- */
+
+void ks_begin(keyspace *ks)
+{
+    shale_batch_clear(ks->batch);
+    memset(ks->delta, 0, sizeof ks->delta);
+    memset(ks->delta_expires, 0, sizeof ks->delta_expires);
+}
+
+void ks_abort(keyspace *ks)
+{
+    ks_begin(ks);
+}
+
+int ks_commit(keyspace *ks)
+{
+    int rc = shale_batch_count(ks->batch) ? shale_write(ks->db, ks->batch) : 0;
+    if (rc == 0)
+        for (int i = 0; i < KS_DBS; i++) {
+            ks->count[i] += ks->delta[i];
+            ks->expires[i] += ks->delta_expires[i];
+        }
+    ks_begin(ks);
+    return rc;
+}
+
+int ks_put_raw(keyspace *ks, const ks_key *k, const void *val, size_t vlen)
+{
+    return shale_batch_put(ks->batch, k->p, k->len, val, vlen, 0);
+}
+
+int ks_del_raw(keyspace *ks, const ks_key *k)
+{
+    return shale_batch_delete(ks->batch, k->p, k->len);
+}
+
+/* Moves the expiry-index entry from old_exp to new_exp (either may be 0: none). */
+static int reindex(keyspace *ks, int dbi, const void *key, size_t klen, uint64_t old_exp,
+                   uint64_t new_exp)
+{
+    if (old_exp == new_exp)
+        return 0;
+    ks_key k;
+    int rc = 0;
+    if (old_exp) {
+        rc = expiry_key(ks->phys[dbi], old_exp, key, klen, &k);
+        rc = rc ? rc : shale_batch_delete(ks->batch, k.p, k.len);
+        ks_key_free(&k);
+        ks->delta_expires[dbi]--;
+    }
+    if (new_exp && rc == 0) {
+        rc = expiry_key(ks->phys[dbi], new_exp, key, klen, &k);
+        rc = rc ? rc : shale_batch_put(ks->batch, k.p, k.len, "", 0, 0);
+        ks_key_free(&k);
+        ks->delta_expires[dbi]++;
+    }
+    return rc;
+}
+
+int ks_put_meta(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old, int type,
+                const void *payload, size_t plen, uint64_t expire_at_ms)
+{
+    ks_key k;
+    if (ks_meta_key(ks, dbi, key, klen, &k))
+        return -ENOMEM;
+    char small[256];
+    char *v = plen + 1 <= sizeof small ? small : malloc(plen + 1);
+    int rc = -ENOMEM;
+    if (v) {
+        v[0] = (char)type;
+        if (plen)
+            memcpy(v + 1, payload, plen);
+        rc = shale_batch_put(ks->batch, k.p, k.len, v, plen + 1, expire_at_ms);
+        if (v != small)
+            free(v);
+    }
+    ks_key_free(&k);
+    if (rc == 0)
+        rc = reindex(ks, dbi, key, klen, old->type ? old->expire_at_ms : 0, expire_at_ms);
+    if (rc == 0 && !old->type)
+        ks->delta[dbi]++;
+    return rc;
+}
+
+int ks_del_key(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old)
+{
+    if (!old->type)
+        return 0;
+    ks_key k;
+    if (ks_meta_key(ks, dbi, key, klen, &k))
+        return -ENOMEM;
+    int rc = shale_batch_delete(ks->batch, k.p, k.len);
+    ks_key_free(&k);
+    rc = rc ? rc : reindex(ks, dbi, key, klen, old->expire_at_ms, 0);
+    if (rc == 0)
+        ks->delta[dbi]--;
+    return rc;
+}
+
+int ks_copy_value(keyspace *ks, int sdb, const void *skey, size_t sklen, const ks_meta *src,
+                  int ddb, const void *dkey, size_t dklen, const ks_meta *dold,
+                  uint64_t expire_at_ms)
+{
+    if (src->type != KS_TYPE_HASH)
+        return ks_put_meta(ks, ddb, dkey, dklen, dold, src->type, src->val, src->vlen,
+                           expire_at_ms);
+    uint64_t version = ks_new_version(ks);
+    unsigned char meta[16];
+    for (int i = 0; i < 8; i++) {
+        meta[i] = (unsigned char)(version >> (56 - 8 * i));
+        meta[8 + i] = (unsigned char)(src->nfields >> (56 - 8 * i));
+    }
+    int rc = ks_put_meta(ks, ddb, dkey, dklen, dold, KS_TYPE_HASH, meta, 16, expire_at_ms);
+    ks_key from, to;
+    ks_range r;
+    rc = rc ? rc : ks_field_key(ks, sdb, skey, sklen, src->version, NULL, 0, &from);
+    if (rc)
+        return rc;
+    rc = ks_range_open(ks, from.p, from.len, false, &r);
+    for (; rc == 0 && shale_iter_valid(r.it); shale_iter_next(r.it)) {
+        size_t kl, vl;
+        const char *k = shale_iter_key(r.it, &kl);
+        const void *v = shale_iter_value(r.it, &vl);
+        rc = ks_field_key(ks, ddb, dkey, dklen, version, k + from.len, kl - from.len, &to);
+        rc = rc ? rc : shale_batch_put(ks->batch, to.p, to.len, v, vl, 0);
+        ks_key_free(&to);
+    }
+    if (r.it) {
+        rc = rc ? rc : shale_iter_status(r.it);
+        ks_range_close(&r);
+    }
+    ks_key_free(&from);
+    return rc;
+}
+
+/* ---- the mapping record ---- */
+
+static int save_mapping(keyspace *ks)
+{
+    unsigned char buf[1 + 4 * (KS_DBS + 2 + KS_MAX_DEAD)];
+    size_t n = 0;
+    buf[n++] = MAPPING_FORMAT;
+    uint32_t words[KS_DBS + 2 + KS_MAX_DEAD];
+    int nw = 0;
+    for (int i = 0; i < KS_DBS; i++)
+        words[nw++] = ks->phys[i];
+    words[nw++] = ks->next_phys;
+    words[nw++] = (uint32_t)ks->ndead;
+    for (int i = 0; i < ks->ndead; i++)
+        words[nw++] = ks->dead[i];
+    for (int i = 0; i < nw; i++) {
+        buf[n++] = (unsigned char)(words[i] >> 24);
+        buf[n++] = (unsigned char)(words[i] >> 16);
+        buf[n++] = (unsigned char)(words[i] >> 8);
+        buf[n++] = (unsigned char)words[i];
+    }
+    return shale_put(ks->db, MAPPING_KEY, 1, buf, n, 0);
+}
+
+static int load_mapping(keyspace *ks)
+{
+    void *v;
+    size_t n;
+    int rc = shale_get(ks->db, MAPPING_KEY, 1, &v, &n);
+    if (rc == SHALE_ENOTFOUND) {
+        for (int i = 0; i < KS_DBS; i++)
+            ks->phys[i] = (uint32_t)i;
+        ks->next_phys = KS_DBS;
+        ks->ndead = 0;
+        return save_mapping(ks);
+    }
+    if (rc)
+        return rc;
+    const unsigned char *p = v;
+    rc = SHALE_ECORRUPT;
+    if (n >= 1 + 4 * (KS_DBS + 2) && p[0] == MAPPING_FORMAT) {
+        for (int i = 0; i < KS_DBS; i++)
+            ks->phys[i] = ks_be32(p + 1 + 4 * i);
+        ks->next_phys = ks_be32(p + 1 + 4 * KS_DBS);
+        uint32_t nd = ks_be32(p + 1 + 4 * (KS_DBS + 1));
+        if (nd <= KS_MAX_DEAD && n == 1 + 4 * (KS_DBS + 2 + nd)) {
+            ks->ndead = (int)nd;
+            for (uint32_t i = 0; i < nd; i++)
+                ks->dead[i] = ks_be32(p + 1 + 4 * (KS_DBS + 2 + i));
+            rc = 0;
+        }
+    }
+    shale_free(v);
+    return rc;
+}
+
+/* Counts the keys (expired ones too: they count until reaped) of one database, and
+   raises last_version above every hash version found. */
+static int count_db(keyspace *ks, int dbi)
+{
+    ks_range r;
+    int rc = open_range(ks, 'm', ks->phys[dbi], &r);
+    if (rc)
+        return rc;
+    for (; shale_iter_valid(r.it); shale_iter_next(r.it)) {
+        ks->count[dbi]++;
+        if (shale_iter_expire_at(r.it))
+            ks->expires[dbi]++;
+        size_t vl;
+        const char *v = shale_iter_value(r.it, &vl);
+        if (vl == 17 && v[0] == KS_TYPE_HASH && ks_be64(v + 1) > ks->last_version)
+            ks->last_version = ks_be64(v + 1);
+    }
+    rc = shale_iter_status(r.it);
+    ks_range_close(&r);
+    return rc;
+}
+
+int ks_open(keyspace *ks, shale_db *db)
+{
+    memset(ks, 0, sizeof *ks);
+    ks->db = db;
+    int rc = shale_batch_new(&ks->batch);
+    rc = rc ? rc : load_mapping(ks);
+    for (int i = 0; i < KS_DBS && rc == 0; i++)
+        rc = count_db(ks, i);
+    if (rc)
+        ks_close(ks);
+    return rc;
+}
+
+void ks_close(keyspace *ks)
+{
+    shale_batch_free(ks->batch);
+    ks->batch = NULL;
+}
+
+int ks_flush(keyspace *ks, int dbi)
+{
+    int first = dbi < 0 ? 0 : dbi, last = dbi < 0 ? KS_DBS - 1 : dbi;
+    if (ks->ndead + (last - first + 1) > KS_MAX_DEAD)
+        return SHALE_EBUSY; /* the sweeper is far behind: refuse rather than forget ids */
+    uint32_t saved[KS_DBS], saved_next = ks->next_phys;
+    int saved_ndead = ks->ndead;
+    memcpy(saved, ks->phys, sizeof saved);
+    for (int i = first; i <= last; i++) {
+        ks->dead[ks->ndead++] = ks->phys[i];
+        ks->phys[i] = ks->next_phys++;
+    }
+    int rc = save_mapping(ks);
+    if (rc) { /* nothing changed on disk: keep serving the old mapping */
+        memcpy(ks->phys, saved, sizeof saved);
+        ks->next_phys = saved_next;
+        ks->ndead = saved_ndead;
+        return rc;
+    }
+    for (int i = first; i <= last; i++)
+        ks->count[i] = ks->expires[i] = 0;
+    return 0;
+}
+
+int ks_swap(keyspace *ks, int a, int b)
+{
+    uint32_t p = ks->phys[a];
+    ks->phys[a] = ks->phys[b];
+    ks->phys[b] = p;
+    int rc = save_mapping(ks);
+    if (rc) {
+        ks->phys[b] = ks->phys[a];
+        ks->phys[a] = p;
+        return rc;
+    }
+    int64_t c = ks->count[a], e = ks->expires[a];
+    ks->count[a] = ks->count[b];
+    ks->expires[a] = ks->expires[b];
+    ks->count[b] = c;
+    ks->expires[b] = e;
+    return 0;
+}
+
+/* ---- background work: active expiry and the sweeper ---- */
+
+int ks_range_open(keyspace *ks, const void *prefix, size_t plen, bool include_expired,
+                  ks_range *r)
+{
+    r->it = NULL;
+    ks_key_init(&r->lo);
+    ks_key_init(&r->hi);
+    int rc = ks_key_append(&r->lo, prefix, plen);
+    rc = rc ? rc : ks_key_append(&r->hi, prefix, plen);
+    if (rc)
+        goto fail;
+    /* the upper bound: the prefix plus one, carrying over trailing 0xff bytes */
+    while (r->hi.len > 0 && (unsigned char)r->hi.p[r->hi.len - 1] == 0xff)
+        r->hi.len--;
+    if (r->hi.len > 0)
+        r->hi.p[r->hi.len - 1]++;
+    shale_read_options ro;
+    shale_read_options_default(&ro);
+    ro.include_expired = include_expired;
+    ro.fill_cache = 0;
+    ro.lower_bound = r->lo.p;
+    ro.lower_bound_len = r->lo.len;
+    if (r->hi.len > 0) {
+        ro.upper_bound = r->hi.p;
+        ro.upper_bound_len = r->hi.len;
+    }
+    rc = shale_iter_new(ks->db, &ro, &r->it);
+    if (rc)
+        goto fail;
+    shale_iter_seek_to_first(r->it);
+    return 0;
+fail:
+    ks_range_close(r);
+    return rc;
+}
+
+int ks_range_open_db(keyspace *ks, int dbi, ks_range *r)
+{
+    ks_key p;
+    int rc = prefixed(&p, 'm', ks->phys[dbi]);
+    rc = rc ? rc : ks_range_open(ks, p.p, p.len, false, r);
+    ks_key_free(&p);
+    return rc;
+}
+
+void ks_range_close(ks_range *r)
+{
+    shale_iter_free(r->it);
+    r->it = NULL;
+    ks_key_free(&r->lo);
+    ks_key_free(&r->hi);
+}
+
+static int open_range(keyspace *ks, char tag, uint32_t phys, ks_range *r)
+{
+    ks_key p;
+    int rc = prefixed(&p, tag, phys);
+    rc = rc ? rc : ks_range_open(ks, p.p, p.len, true, r);
+    ks_key_free(&p);
+    return rc;
+}
+
+/* Reaps up to budget expired keys of one physical database. */
+static int expire_db(keyspace *ks, uint32_t phys, int budget, uint64_t now)
+{
+    ks_range r;
+    if (open_range(ks, 'x', phys, &r))
+        return 0;
+    shale_iter *it = r.it;
+    int done = 0;
+    for (; done < budget && shale_iter_valid(it); shale_iter_next(it)) {
+        size_t kl;
+        const char *k = shale_iter_key(it, &kl);
+        if (kl < 13)
+            continue;
+        uint64_t exp = ks_be64(k + 5);
+        if (exp > now)
+            break;
+        ks_meta m;
+        if (read_raw(ks, phys, k + 13, kl - 13, &m))
+            break;
+        /* absent: compaction already dropped the expired record; still counted */
+        bool counted = !m.type || m.expire_at_ms == exp;
+        ks_meta_free(&m);
+        if (reap(ks, phys, k + 13, kl - 13, exp, counted))
+            break;
+        done++;
+    }
+    ks_range_close(&r);
+    return done;
+}
+
+/* Deletes up to budget keys of a dropped physical id; returns -1 when it is empty. */
+static int sweep_db(keyspace *ks, uint32_t phys, int budget)
+{
+    static const char tags[] = {'m', 'h', 'x'};
+    int done = 0;
+    for (size_t t = 0; t < sizeof tags && done < budget; t++) {
+        ks_range r;
+        if (open_range(ks, tags[t], phys, &r))
+            return done;
+        shale_iter *it = r.it;
+        shale_batch_clear(ks->batch);
+        for (; done < budget && shale_iter_valid(it); shale_iter_next(it)) {
+            size_t kl;
+            const char *k = shale_iter_key(it, &kl);
+            if (shale_batch_delete(ks->batch, k, kl))
+                break;
+            done++;
+        }
+        if (shale_batch_count(ks->batch))
+            shale_write(ks->db, ks->batch);
+        shale_batch_clear(ks->batch);
+        ks_range_close(&r);
+    }
+    return done == 0 ? -1 : done;
+}
+
+int ks_background(keyspace *ks, int budget, uint64_t now_ms)
+{
+    int done = 0;
+    for (int i = 0; i < KS_DBS && done < budget; i++)
+        if (ks->expires[i] > 0)
+            done += expire_db(ks, ks->phys[i], budget - done, now_ms);
+    while (ks->ndead > 0 && done < budget) {
+        int n = sweep_db(ks, ks->dead[0], budget - done);
+        if (n >= 0) {
+            done += n;
+            break;
+        }
+        memmove(ks->dead, ks->dead + 1, sizeof ks->dead[0] * (size_t)--ks->ndead);
+        save_mapping(ks); /* on failure the id is swept again after a restart */
+    }
+    return done;
 }

@@ -1,33 +1,146 @@
 /*
- * keyspace.h - how Redis keys are stored in the engine (docs/format.md, "Keyspace"):
- * one metadata record per user key, engine key = 'm' | db byte | user key, whose value
- * starts with a type byte. Strings live in the metadata record itself:
- * value = 's' | bytes. Expiry is the engine entry's expire_at_ms.
+ * keyspace.h - Redis keys on engine keys (docs/format.md, "Keyspace").
+ *
+ * A logical database (SELECT 0..15) maps to a physical id, so that FLUSHDB and SWAPDB
+ * only rewrite the mapping; keys of a dropped id are swept in the background. Engine keys:
+ *
+ *   'D'                                   the mapping record
+ *   'm' | id:be32 | key                   metadata: type byte + payload; the entry's expiry
+ *                                         is the key's TTL
+ *   'h' | id:be32 | klen:be32 | key | version:be64 | field      one hash field
+ *   'x' | id:be32 | expire_at_ms:be64 | key                    expiry index (no value)
+ *
+ * Strings keep their bytes in the metadata record ('s' | bytes). A hash's metadata is
+ * 'h' | version:be64 | fields:be64; its fields are engine keys under that version, so DEL
+ * or EXPIRE of a hash is one metadata write and old versions' fields are left for the
+ * sweeper. Every key with a TTL has one expiry-index entry, which lets the active expire
+ * cycle find expired keys in order without a scan and keeps DBSIZE exact: a key counts
+ * from its creation until it is deleted or its expiry is reaped, as in Redis.
+ *
+ * Not thread-safe: callers hold the server's command lock.
  */
 #ifndef SHALE_KEYSPACE_H
 #define SHALE_KEYSPACE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "shale.h"
 
+#define KS_DBS 16
 #define KS_TYPE_STRING 's'
+#define KS_TYPE_HASH 'h'
+#define KS_MAX_DEAD 256 /* dropped physical ids waiting for the sweeper */
 
-/* Builds the metadata key into buf (cap bytes) or a malloc'ed buffer when larger;
-   returns the key pointer (free it with ks_key_free when != buf) or NULL on ENOMEM. */
-char *ks_meta_key(int db, const void *key, size_t klen, char *buf, size_t cap, size_t *outlen);
-void ks_key_free(char *key, char *buf);
+typedef struct keyspace {
+    shale_db *db;
+    uint32_t phys[KS_DBS]; /* logical database -> physical id */
+    uint32_t next_phys;
+    uint32_t dead[KS_MAX_DEAD]; /* physical ids whose keys the sweeper deletes */
+    int ndead;
+    int64_t count[KS_DBS]; /* keys per logical database (DBSIZE) */
+    int64_t expires[KS_DBS]; /* of which have a TTL (INFO keyspace) */
+    uint64_t last_version;   /* hash versions: max(now in us, last + 1) */
+    uint64_t expired_keys;   /* reaped expiries, lazy and active */
+    shale_batch *batch;      /* the transaction being built */
+    int64_t delta[KS_DBS], delta_expires[KS_DBS];
+    uint64_t delta_expired;
+} keyspace;
 
-/* Reads a key's metadata record. *type is 0 when absent. *val (malloc'ed, after the type
-   byte) and *expire_at_ms are set when present. Returns 0 or an engine error. */
-int ks_lookup(shale_db *db, int dbi, const void *key, size_t klen, int *type, char **raw,
-              const char **val, size_t *vlen, uint64_t *expire_at_ms);
+/* A growable engine key. */
+typedef struct ks_key {
+    char *p;
+    size_t len, cap;
+    char small[200];
+} ks_key;
 
-/* Writes a string value with an expiry (0 = none). */
-int ks_set_string(shale_db *db, int dbi, const void *key, size_t klen, const void *val, size_t vlen,
+void ks_key_init(ks_key *k);
+int ks_key_append(ks_key *k, const void *p, size_t n);
+int ks_key_be32(ks_key *k, uint32_t v);
+int ks_key_be64(ks_key *k, uint64_t v);
+void ks_key_free(ks_key *k);
+uint64_t ks_be64(const void *p);
+uint32_t ks_be32(const void *p);
+
+/* A key's metadata as read. */
+typedef struct ks_meta {
+    int type;              /* 0 when absent */
+    uint64_t expire_at_ms; /* 0: no TTL */
+    char *raw;             /* the record (malloc'ed; ks_meta_free) */
+    size_t rawlen;
+    const char *val; /* payload after the type byte */
+    size_t vlen;
+    uint64_t version, nfields; /* hashes */
+} ks_meta;
+
+/* Loads the mapping (creating it in a new store) and counts every database's keys. */
+int ks_open(keyspace *ks, shale_db *db);
+void ks_close(keyspace *ks);
+
+/* Reads a key's metadata; an expired key is reaped (deleted, counted) and reads as
+   absent. Returns 0 or an engine error; *m is always safe to ks_meta_free. */
+int ks_read(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m);
+void ks_meta_free(ks_meta *m);
+
+/* Builds the metadata engine key of (dbi, key). */
+int ks_meta_key(const keyspace *ks, int dbi, const void *key, size_t klen, ks_key *out);
+/* Builds a hash field's engine key; field may be NULL (the prefix of all fields). */
+int ks_field_key(const keyspace *ks, int dbi, const void *key, size_t klen, uint64_t version,
+                 const void *field, size_t flen, ks_key *out);
+/* A new hash version. */
+uint64_t ks_new_version(keyspace *ks);
+
+/*
+ * Transactions: the writes below go into one engine batch that ks_commit applies
+ * atomically (and only then changes the counts); ks_abort drops it.
+ */
+void ks_begin(keyspace *ks);
+int ks_commit(keyspace *ks);
+void ks_abort(keyspace *ks);
+
+/* Writes (dbi, key)'s metadata record type|payload with expiry (0 = none); old is what
+   ks_read returned for it (type 0 if new). */
+int ks_put_meta(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old, int type,
+                const void *payload, size_t plen, uint64_t expire_at_ms);
+/* Deletes (dbi, key) (which must be present as in old). A hash's fields stay for the
+   sweeper, unreachable under a version nothing refers to. */
+int ks_del_key(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old);
+/* Writes a copy of src (the value of (sdb, skey)) to (ddb, dkey), whose current
+   metadata is dold, with expiry expire_at_ms. A hash's fields are copied under a new
+   version: O(fields). */
+int ks_copy_value(keyspace *ks, int sdb, const void *skey, size_t sklen, const ks_meta *src,
+                  int ddb, const void *dkey, size_t dklen, const ks_meta *dold,
                   uint64_t expire_at_ms);
-/* Deletes the key; *existed tells whether it was there. */
-int ks_delete(shale_db *db, int dbi, const void *key, size_t klen, int *existed);
+/* Raw puts and deletes of other engine keys (hash fields) in the transaction. */
+int ks_put_raw(keyspace *ks, const ks_key *k, const void *val, size_t vlen);
+int ks_del_raw(keyspace *ks, const ks_key *k);
+
+/* An iterator over the engine keys that start with a prefix (it owns its bounds). */
+typedef struct ks_range {
+    shale_iter *it;
+    ks_key lo, hi;
+} ks_range;
+
+/* Opens r over keys starting with prefix, positioned at the first; live entries only
+   unless include_expired. Close with ks_range_close. */
+int ks_range_open(keyspace *ks, const void *prefix, size_t plen, bool include_expired,
+                  ks_range *r);
+/* The metadata of logical database dbi: engine keys 'm' | id | user key. */
+int ks_range_open_db(keyspace *ks, int dbi, ks_range *r);
+void ks_range_close(ks_range *r);
+/* Length of the metadata key prefix ('m' | id) to strip for the user key. */
+#define KS_META_PREFIX 5
+
+/* Empties a logical database (a new physical id; the old one goes to the sweeper);
+   dbi < 0 empties all. Swaps two databases. Both persist the mapping. */
+int ks_flush(keyspace *ks, int dbi);
+int ks_swap(keyspace *ks, int a, int b);
+
+/* One step of background work: reaps up to `budget` expired keys and sweeps up to
+   `budget` keys of dropped databases. Returns the keys handled. */
+int ks_background(keyspace *ks, int budget, uint64_t now_ms);
+
+uint64_t ks_now_ms(void);
 
 #endif

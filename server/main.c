@@ -1,10 +1,13 @@
 /*
- * main.c - shale-server: reads the options, opens the engine in `dir`, runs the event
- * loop until SIGTERM/SIGINT (or SHUTDOWN, later), then closes the engine cleanly.
+ * main.c - shale-server: reads the options, opens the engine in `dir` and the keyspace
+ * over it, runs the event loops until SIGTERM/SIGINT or SHUTDOWN, then closes the engine
+ * cleanly (memtables flushed, WAL synced).
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "server.h"
@@ -21,30 +24,49 @@ int main(int argc, char **argv)
 {
     config_default(&srv.cfg);
     char err[512];
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: shale-server [config-file] [--option value ...]\n"
+               "Options use redis.conf names (port, bind, dir, requirepass, maxclients, ...);\n"
+               "shale.conf.example documents each. Default: 127.0.0.1:6379, dir ./data.\n");
+        return 0;
+    }
     if (config_load(&srv.cfg, argc, argv, err, sizeof err)) {
         fprintf(stderr, "shale-server: %s\n", err);
         return 1;
     }
     shale_options o;
     shale_options_default(&o);
-    o.sync_writes = 0; /* the loop syncs once per round instead (group commit) */
-    o.sync_interval_ms = srv.cfg.sync_writes ? 0 : 1000;
+    config_engine_options(&srv.cfg, &o);
     int rc = shale_open(srv.cfg.dir, &o, &srv.db);
     if (rc) {
         fprintf(stderr, "shale-server: cannot open the data directory '%s': %s\n", srv.cfg.dir,
                 shale_strerror(rc));
         return 1;
     }
+    rc = ks_open(&srv.ks, srv.db);
+    if (rc) {
+        fprintf(stderr, "shale-server: cannot read the keyspace in '%s': %s\n", srv.cfg.dir,
+                shale_strerror(rc));
+        shale_close(srv.db);
+        return 1;
+    }
+    pthread_mutex_init(&srv.lock, NULL);
+    srv.start_ms = ks_now_ms();
+    srv.lastsave_s = (uint64_t)time(NULL);
+    srand((unsigned)srv.start_ms);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    fprintf(stderr, "shale-server %s ready on %s:%d, data in %s, sync-writes %s\n",
-            SHALE_VERSION_STRING, srv.cfg.bind, srv.cfg.port, srv.cfg.dir,
-            srv.cfg.sync_writes ? "yes" : "no");
+    fprintf(stderr, "shale-server %s ready on %s:%lld%s%s, data in %s, sync-writes %s\n",
+            SHALE_VERSION_STRING, srv.cfg.bind, srv.cfg.port, srv.cfg.unixsocket[0] ? " and " : "",
+            srv.cfg.unixsocket, srv.cfg.dir, srv.cfg.sync_writes ? "yes" : "no");
     rc = net_run(&srv);
+    fprintf(stderr, "shale-server: stopping, closing the store\n");
+    ks_close(&srv.ks);
+    cursor_table_free(&srv.cursors);
     int crc = shale_close(srv.db);
     if (crc)
         fprintf(stderr, "shale-server: closing the engine: %s\n", shale_strerror(crc));

@@ -1,11 +1,18 @@
 /*
- * net_uring.c - the event loop on io_uring: accept, receive into each client's buffer,
- * parse and run commands, then, once per round, make the round's writes durable (one
- * shale_sync for every client of the round: group commit) and send the replies.
+ * net_uring.c - the network side: io-threads event loops, one io_uring each, and a
+ * commit thread.
  *
- * This first stage runs one loop thread with single-shot accept/recv re-armed after each
- * completion; the round's sync runs on the loop (multishot operations, provided buffers,
- * several loops and a commit thread come in later stages).
+ * Each loop listens on the TCP port (SO_REUSEPORT spreads connections over the loops;
+ * loop 0 also owns the unix socket), accepts with multishot accept, and receives with
+ * multishot recv into a ring of provided buffers, where the kernel has them (probed at
+ * start-up; single-shot operations otherwise). Commands run under the server's lock, one
+ * at a time as in Redis. Replies are sent with one send per client per round.
+ *
+ * Durability (sync-writes yes): a reply produced while some write is not yet durable is
+ * held back ("gated") until the commit thread's next shale_sync covers that write; the
+ * loop goes on serving other clients meanwhile, and every write of a round (of all
+ * loops) shares one fdatasync: group commit. A failed sync turns the held replies into
+ * errors and closes those connections: no client is told OK for a write that may be lost.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,37 +22,97 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server.h"
 
-enum op { OP_ACCEPT = 1, OP_RECV = 2, OP_SEND = 3 };
-#define OP_MASK 3ull
+enum op { OP_ACCEPT = 1, OP_ACCEPT_UNIX = 2, OP_RECV = 3, OP_SEND = 4, OP_WAKE = 5 };
+#define OP_MASK 7ull
 
-#define RECV_CHUNK (16 * 1024)
-#define QUERY_BUFFER_LIMIT (1024ull * 1024 * 1024) /* client-query-buffer-limit: 1 GB */
+#define RING_ENTRIES 4096
+#define RECV_CHUNK (16 * 1024) /* single-shot recv size and provided buffer size */
+#define NBUFS 1024             /* provided buffers per loop (a power of two) */
+#define BGID 1
+
+typedef struct io_loop {
+    server *s;
+    int idx;
+    struct io_uring ring;
+    pthread_t thread;
+    int lfd[4], nlfd; /* TCP listeners (one per bind address) */
+    int ufd;          /* unix socket listener (loop 0) or -1 */
+    int efd;          /* eventfd: the commit thread's wake-up */
+    uint64_t efd_buf;
+    bool ms_accept, ms_recv; /* multishot operations available */
+    struct io_uring_buf_ring *br;
+    char *bufs;
+    client *waiting; /* clients whose replies wait for a sync */
+    client *round;   /* clients with input this round */
+    int rc;
+} io_loop;
+
+/* The commit thread's state, shared with the loops. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t requested; /* highest write generation a loop asked to make durable */
+    uint64_t synced;    /* every write up to this generation is durable */
+    uint64_t failed;    /* a sync covering up to this generation failed */
+    int failed_rc;
+    io_loop *loops;
+    int nloops;
+} commit;
 
 static uint64_t pack(void *p, enum op op)
 {
     return (uint64_t)(uintptr_t)p | (uint64_t)op;
 }
 
-static int listen_tcp(const server_config *cfg)
+static uint64_t now_ms(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    return ks_now_ms();
+}
+
+/* ---- listening sockets ---- */
+
+static int listen_tcp(const char *addr, int port)
+{
+    bool v6 = strchr(addr, ':') != NULL;
+    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)cfg->port);
-    if (inet_pton(AF_INET, cfg->bind, &addr.sin_addr) != 1) {
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    struct sockaddr_storage ss = {0};
+    socklen_t len;
+    int ok;
+    if (v6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        ok = inet_pton(AF_INET6, addr, &a->sin6_addr);
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        len = sizeof *a;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        ok = inet_pton(AF_INET, addr, &a->sin_addr);
+        len = sizeof *a;
+    }
+    if (ok != 1) {
         close(fd);
         return -EINVAL;
     }
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) || listen(fd, 511)) {
+    if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 1024)) {
         int rc = -errno;
         close(fd);
         return rc;
@@ -53,54 +120,127 @@ static int listen_tcp(const server_config *cfg)
     return fd;
 }
 
-static struct io_uring_sqe *get_sqe(struct io_uring *ring)
+static int listen_unix(const char *path, int perm)
 {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-    if (!sqe) {
-        io_uring_submit(ring);
-        sqe = io_uring_get_sqe(ring);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_un a = {0};
+    a.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof a.sun_path) {
+        close(fd);
+        return -ENAMETOOLONG;
+    }
+    strcpy(a.sun_path, path);
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) || chmod(path, (mode_t)perm) || listen(fd, 1024)) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+/* ---- submissions ---- */
+
+static struct io_uring_sqe *get_sqe(io_loop *l)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+    while (!sqe) {
+        io_uring_submit(&l->ring);
+        sqe = io_uring_get_sqe(&l->ring);
     }
     return sqe;
 }
 
-static void arm_accept(struct io_uring *ring, int lfd)
+static void arm_accept(io_loop *l, int fd, enum op op)
 {
-    struct io_uring_sqe *sqe = get_sqe(ring);
-    io_uring_prep_accept(sqe, lfd, NULL, NULL, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, (uint64_t)OP_ACCEPT);
+    struct io_uring_sqe *sqe = get_sqe(l);
+    if (l->ms_accept)
+        io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
+    else
+        io_uring_prep_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
+    /* the listener's fd rides in the pointer bits */
+    io_uring_sqe_set_data64(sqe, (uint64_t)fd << 3 | (uint64_t)op);
 }
 
-static void arm_recv(struct io_uring *ring, client *c)
+static void arm_wake(io_loop *l)
 {
-    if (c->in_cap - c->in_len < RECV_CHUNK) {
-        size_t cap = c->in_cap ? c->in_cap : RECV_CHUNK * 2;
-        while (cap - c->in_len < RECV_CHUNK)
-            cap *= 2;
-        char *p = realloc(c->in, cap);
-        if (!p) {
-            c->close_after_reply = true;
+    struct io_uring_sqe *sqe = get_sqe(l);
+    io_uring_prep_read(sqe, l->efd, &l->efd_buf, sizeof l->efd_buf, 0);
+    io_uring_sqe_set_data64(sqe, (uint64_t)OP_WAKE);
+}
+
+/* Grows c->in so that at least `need` more bytes fit. */
+static bool reserve_input(client *c, size_t need)
+{
+    if (c->in_cap - c->in_len >= need)
+        return true;
+    size_t cap = c->in_cap ? c->in_cap : RECV_CHUNK * 2;
+    while (cap - c->in_len < need)
+        cap *= 2;
+    char *p = realloc(c->in, cap);
+    if (!p)
+        return false;
+    c->in = p;
+    c->in_cap = cap;
+    return true;
+}
+
+static void arm_recv(io_loop *l, client *c)
+{
+    struct io_uring_sqe *sqe = get_sqe(l);
+    if (l->ms_recv) {
+        io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = BGID;
+    } else {
+        if (!reserve_input(c, RECV_CHUNK)) {
+            c->closed = true;
             return;
         }
-        c->in = p;
-        c->in_cap = cap;
+        io_uring_prep_recv(sqe, c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
     }
-    struct io_uring_sqe *sqe = get_sqe(ring);
-    io_uring_prep_recv(sqe, c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
     io_uring_sqe_set_data64(sqe, pack(c, OP_RECV));
     c->recv_armed = true;
 }
 
-static void arm_send(struct io_uring *ring, client *c)
+/* The bytes of c->out that may be sent now (the rest waits for a sync). */
+static size_t sendable(const client *c)
 {
-    struct io_uring_sqe *sqe = get_sqe(ring);
-    io_uring_prep_send(sqe, c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent,
-                       MSG_NOSIGNAL);
+    return c->out_ok;
+}
+
+static void arm_send(io_loop *l, client *c)
+{
+    size_t end = sendable(c);
+    if (c->send_armed || end <= c->out_sent)
+        return;
+    struct io_uring_sqe *sqe = get_sqe(l);
+    io_uring_prep_send(sqe, c->fd, c->out.data + c->out_sent, end - c->out_sent, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, pack(c, OP_SEND));
     c->send_armed = true;
 }
 
-static void client_free(client *c)
+/* ---- clients ---- */
+
+/* Starts closing c: the socket is shut down so that the pending multishot recv ends;
+   the client is freed once no operation points at it. */
+static void close_client(client *c)
 {
+    if (!c->closed) {
+        c->closed = true;
+        shutdown(c->fd, SHUT_RDWR);
+    }
+}
+
+static void maybe_free(io_loop *l, client *c)
+{
+    if (!c->closed || c->recv_armed || c->send_armed || c->in_round || c->waiting)
+        return;
+    pthread_mutex_lock(&l->s->lock);
+    server_client_remove(l->s, c);
+    pthread_mutex_unlock(&l->s->lock);
     close(c->fd);
     free(c->in);
     resp_cmd_free(&c->cmd);
@@ -108,21 +248,96 @@ static void client_free(client *c)
     free(c);
 }
 
-/* Frees the client once no operation of the ring still points at it. */
-static void maybe_free(client *c)
+static void format_addr(int fd, bool peer, char *buf, size_t cap)
 {
-    if (c->closed && !c->recv_armed && !c->send_armed && !c->in_round)
-        client_free(c);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int rc = peer ? getpeername(fd, (struct sockaddr *)&ss, &len)
+                  : getsockname(fd, (struct sockaddr *)&ss, &len);
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (rc == 0 && ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        port = ntohs(a->sin_port);
+    } else if (rc == 0 && ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        port = ntohs(a->sin6_port);
+    } else if (rc == 0 && ss.ss_family == AF_UNIX) {
+        snprintf(buf, cap, "/unixsocket:0");
+        return;
+    }
+    snprintf(buf, cap, "%s:%d", host, port);
 }
 
-/* Parses and runs every complete command in the client's input. */
-static void process_input(server *s, client *c)
+/* Refuses a connection with a one-line error (a blocking send: the socket is new). */
+static void refuse(int fd, const char *msg)
 {
-    while (!c->close_after_reply && c->in_off < c->in_len) {
+    ssize_t n = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)n;
+    close(fd);
+}
+
+static void on_accept(io_loop *l, int fd, bool unix_socket)
+{
+    server *s = l->s;
+    char addr[64];
+    format_addr(fd, true, addr, sizeof addr);
+    bool loopback = unix_socket || strncmp(addr, "127.", 4) == 0 || strncmp(addr, "::1:", 4) == 0;
+    pthread_mutex_lock(&s->lock);
+    s->stats.connections_received++;
+    bool full = s->nclients >= s->cfg.maxclients;
+    bool denied = s->cfg.protected_mode && !s->cfg.requirepass[0] && !loopback;
+    if (full || denied)
+        s->stats.rejected_connections++;
+    pthread_mutex_unlock(&s->lock);
+    if (full) {
+        refuse(fd, "-ERR max number of clients reached\r\n");
+        return;
+    }
+    if (denied) {
+        refuse(fd, "-DENIED Running in protected mode because protected mode is enabled and no "
+                   "password is set for the default user. Connect from the loopback interface, "
+                   "set a password with requirepass, or disable protected mode "
+                   "(CONFIG SET protected-mode no).\r\n");
+        return;
+    }
+    client *c = calloc(1, sizeof *c);
+    if (!c) {
+        refuse(fd, "-ERR out of memory\r\n");
+        return;
+    }
+    if (!unix_socket) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (s->cfg.tcp_keepalive > 0)
+            setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    }
+    c->fd = fd;
+    c->loop = l;
+    c->proto = 2;
+    c->unix_socket = unix_socket;
+    c->created_ms = c->last_ms = now_ms();
+    snprintf(c->addr, sizeof c->addr, "%s", addr);
+    format_addr(fd, false, c->laddr, sizeof c->laddr);
+    pthread_mutex_lock(&s->lock);
+    c->id = ++s->next_client_id;
+    c->authenticated = !s->cfg.requirepass[0];
+    server_client_add(s, c);
+    pthread_mutex_unlock(&s->lock);
+    arm_recv(l, c);
+}
+
+/* Parses and runs every complete command in data[0..len) (the client's own buffer or a
+   provided buffer); returns the bytes consumed. Called with the server lock held. */
+static size_t run_commands(server *s, client *c, const char *data, size_t len)
+{
+    size_t off = 0;
+    while (!c->close_after_reply && off < len) {
         size_t used;
         const char *err;
-        int r = resp_parse(c->in + c->in_off, c->in_len - c->in_off, s->cfg.proto_max_bulk_len,
-                           &c->cmd, &used, &err);
+        int r = resp_parse(data + off, len - off, s->cfg.proto_max_bulk_len, &c->cmd, &used, &err);
         if (r == 0)
             break;
         if (r < 0) {
@@ -132,140 +347,494 @@ static void process_input(server *s, client *c)
             c->close_after_reply = true;
             break;
         }
-        c->in_off += used;
+        off += used;
         command_dispatch(s, c);
     }
-    /* keep the unparsed tail at the front of the buffer */
+    return off;
+}
+
+/* Takes newly received bytes: runs complete commands straight from `data` when nothing
+   is buffered, and keeps any partial command in c->in. Lock held. */
+static void take_input(server *s, client *c, const char *data, size_t len)
+{
+    s->stats.net_input_bytes += len;
+    c->last_ms = now_ms();
+    if (c->in_len == c->in_off && data != c->in + c->in_len) {
+        c->in_len = c->in_off = 0;
+        size_t used = run_commands(s, c, data, len);
+        data += used;
+        len -= used;
+        if (len == 0 || c->close_after_reply)
+            return;
+    }
+    if (data != c->in + c->in_len) {
+        if (!reserve_input(c, len)) {
+            c->close_after_reply = true;
+            return;
+        }
+        memcpy(c->in + c->in_len, data, len);
+    }
+    c->in_len += len;
+    c->in_off += run_commands(s, c, c->in + c->in_off, c->in_len - c->in_off);
     if (c->in_off == c->in_len) {
         c->in_off = c->in_len = 0;
-    } else if (c->in_off > 0 && c->in_off > c->in_cap / 2) {
+    } else if (c->in_off > 0) {
         memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
         c->in_len -= c->in_off;
         c->in_off = 0;
     }
-    if (c->in_len - c->in_off > QUERY_BUFFER_LIMIT) {
+    if (c->in_len > s->cfg.client_query_buffer_limit) {
         resp_error(&c->out, "ERR Protocol error: client query buffer limit exceeded");
         c->close_after_reply = true;
     }
 }
 
-int net_run(server *s)
+static void join_round(io_loop *l, client *c)
 {
-    struct io_uring ring;
-    int rc = io_uring_queue_init(4096, &ring, 0);
-    if (rc < 0) {
-        fprintf(stderr,
-                "shale-server: io_uring is not available here (%s); this build needs it "
-                "(a kernel of 5.19 or later, not forbidden by seccomp)\n",
-                strerror(-rc));
-        return rc;
+    if (!c->in_round) {
+        c->in_round = true;
+        c->round_next = l->round;
+        l->round = c;
     }
-    int lfd = listen_tcp(&s->cfg);
-    if (lfd < 0) {
-        fprintf(stderr, "shale-server: cannot listen on %s:%d: %s\n", s->cfg.bind, s->cfg.port,
-                strerror(-lfd));
-        io_uring_queue_exit(&ring);
-        return lfd;
+}
+
+static void return_buffer(io_loop *l, unsigned bid)
+{
+    io_uring_buf_ring_add(l->br, l->bufs + (size_t)bid * RECV_CHUNK, RECV_CHUNK, (unsigned short)bid,
+                          io_uring_buf_ring_mask(NBUFS), 0);
+    io_uring_buf_ring_advance(l->br, 1);
+}
+
+static void on_recv(io_loop *l, client *c, struct io_uring_cqe *cqe)
+{
+    int res = cqe->res;
+    bool more = l->ms_recv && (cqe->flags & IORING_CQE_F_MORE);
+    if (!more)
+        c->recv_armed = false;
+    if (res > 0) {
+        const char *data = c->in + c->in_len;
+        unsigned bid = 0;
+        bool provided = cqe->flags & IORING_CQE_F_BUFFER;
+        if (provided) {
+            bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+            data = l->bufs + (size_t)bid * RECV_CHUNK;
+        }
+        if (!c->closed) {
+            pthread_mutex_lock(&l->s->lock);
+            take_input(l->s, c, data, (size_t)res);
+            pthread_mutex_unlock(&l->s->lock);
+            join_round(l, c);
+        }
+        if (provided)
+            return_buffer(l, bid);
+        if (!c->recv_armed && !c->closed && !c->close_after_reply)
+            arm_recv(l, c);
+    } else if (res == -ENOBUFS && !c->closed) {
+        arm_recv(l, c); /* every buffer was in use: try again */
+    } else if (res == -EINVAL && l->ms_recv && !c->closed) {
+        l->ms_recv = false; /* the kernel refused multishot recv: single shots from now on */
+        arm_recv(l, c);
+    } else {
+        close_client(c); /* 0: the peer closed; < 0: a socket error */
     }
-    arm_accept(&ring, lfd);
-    io_uring_submit(&ring);
+    maybe_free(l, c);
+}
+
+static void on_send(io_loop *l, client *c, int res)
+{
+    c->send_armed = false;
+    if (res < 0) {
+        close_client(c);
+    } else {
+        l->s->stats.net_output_bytes += (uint64_t)res;
+        c->out_sent += (size_t)res;
+        if (c->out_sent == c->out.len) {
+            c->out.len = c->out_sent = c->out_ok = 0;
+            if (c->close_after_reply)
+                close_client(c);
+        } else {
+            arm_send(l, c);
+        }
+    }
+    maybe_free(l, c);
+}
+
+/* ---- durability gates ---- */
+
+static void wait_for_sync(io_loop *l, client *c)
+{
+    if (!c->waiting) {
+        c->waiting = true;
+        c->wait_next = l->waiting;
+        l->waiting = c;
+    }
+}
+
+/* Releases c's held replies if their sync is done (or failed: then an error). */
+static bool release_gate(client *c, uint64_t synced, uint64_t failed, int failed_rc)
+{
+    if (!c->sync_gen)
+        return true;
+    if (failed >= c->sync_gen && synced < c->sync_gen) {
+        /* the write may not be durable: drop the held replies, say why, close */
+        c->out.len = c->out_ok;
+        reply_engine_error(c, failed_rc);
+        c->out_ok = c->out.len;
+        c->close_after_reply = true;
+        c->sync_gen = 0;
+        return true;
+    }
+    if (synced >= c->sync_gen) {
+        c->out_ok = c->out.len;
+        c->sync_gen = 0;
+        return true;
+    }
+    return false;
+}
+
+static void check_waiting(io_loop *l)
+{
+    pthread_mutex_lock(&commit.mu);
+    uint64_t synced = commit.synced, failed = commit.failed;
+    int frc = commit.failed_rc;
+    pthread_mutex_unlock(&commit.mu);
+    client **pp = &l->waiting;
+    while (*pp) {
+        client *c = *pp;
+        if (release_gate(c, synced, failed, frc)) {
+            *pp = c->wait_next;
+            c->waiting = false;
+            if (!c->closed) {
+                arm_send(l, c);
+                if (c->close_after_reply && !c->send_armed)
+                    close_client(c);
+            }
+            maybe_free(l, c);
+        } else {
+            pp = &c->wait_next;
+        }
+    }
+}
+
+static void request_sync(uint64_t gen)
+{
+    pthread_mutex_lock(&commit.mu);
+    if (gen > commit.requested) {
+        commit.requested = gen;
+        pthread_cond_signal(&commit.cv);
+    }
+    pthread_mutex_unlock(&commit.mu);
+}
+
+static void *commit_thread(void *arg)
+{
+    server *s = arg;
+    pthread_mutex_lock(&commit.mu);
+    while (!s->stop) {
+        if (commit.requested <= commit.synced && commit.requested <= commit.failed) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&commit.cv, &commit.mu, &ts);
+            continue;
+        }
+        pthread_mutex_unlock(&commit.mu);
+        /* every write counted in wgen has returned from the engine: one sync covers all */
+        uint64_t target = __atomic_load_n(&s->wgen, __ATOMIC_ACQUIRE);
+        int rc = shale_sync(s->db);
+        pthread_mutex_lock(&commit.mu);
+        if (rc == 0) {
+            commit.synced = target;
+        } else {
+            commit.failed = target;
+            commit.failed_rc = rc;
+            s->stats.sync_failures++;
+            fprintf(stderr, "shale-server: WAL sync failed (%s): held replies become errors\n",
+                    shale_strerror(rc));
+        }
+        if (commit.requested < target)
+            commit.requested = target;
+        for (int i = 0; i < commit.nloops; i++) {
+            uint64_t one = 1;
+            ssize_t n = write(commit.loops[i].efd, &one, sizeof one);
+            (void)n;
+        }
+    }
+    pthread_mutex_unlock(&commit.mu);
+    return NULL;
+}
+
+/* ---- the loop ---- */
+
+/* After the round's commands: hold replies that depend on writes not yet durable, ask
+   for a sync, and send what may go. */
+static void finish_round(io_loop *l)
+{
+    server *s = l->s;
+    uint64_t wgen = __atomic_load_n(&s->wgen, __ATOMIC_ACQUIRE);
+    pthread_mutex_lock(&commit.mu);
+    uint64_t synced = commit.synced;
+    pthread_mutex_unlock(&commit.mu);
+    bool gate = s->cfg.sync_writes && wgen > synced;
+    if (gate)
+        request_sync(wgen);
+    while (l->round) {
+        client *c = l->round;
+        l->round = c->round_next;
+        c->in_round = false;
+        if (!c->closed) {
+            if (c->out.len > c->out_ok) {
+                if (gate) { /* everything now in out waits for this generation */
+                    c->sync_gen = wgen;
+                    wait_for_sync(l, c);
+                } else if (!c->sync_gen) {
+                    c->out_ok = c->out.len;
+                }
+            }
+            arm_send(l, c);
+            if (s->cfg.output_hard_limit && c->out.len - c->out_sent > s->cfg.output_hard_limit)
+                close_client(c); /* client-output-buffer-limit: a reader that does not read */
+            else if (c->close_after_reply && !c->send_armed && !c->waiting)
+                close_client(c);
+        }
+        maybe_free(l, c);
+    }
+}
+
+/* Closes clients idle longer than `timeout` (loop 0, under the lock). */
+static void close_idle(server *s)
+{
+    if (s->cfg.timeout <= 0)
+        return;
+    uint64_t now = now_ms();
+    for (client *c = s->clients; c; c = c->all_next)
+        if (!c->killed && now - c->last_ms > (uint64_t)s->cfg.timeout * 1000) {
+            c->killed = true;
+            shutdown(c->fd, SHUT_RDWR);
+        }
+}
+
+static void *loop_run(void *arg)
+{
+    io_loop *l = arg;
+    server *s = l->s;
+    for (int i = 0; i < l->nlfd; i++)
+        arm_accept(l, l->lfd[i], OP_ACCEPT);
+    if (l->ufd >= 0)
+        arm_accept(l, l->ufd, OP_ACCEPT_UNIX);
+    arm_wake(l);
+    io_uring_submit(&l->ring);
+    uint64_t next_cron = now_ms();
     while (!s->stop) {
         struct io_uring_cqe *cqe;
-        struct __kernel_timespec ts = {0, 100 * 1000 * 1000};
-        rc = io_uring_wait_cqe_timeout(&ring, &cqe, &ts);
-        if (rc == -ETIME || rc == -EINTR)
-            continue;
-        if (rc < 0)
+        struct __kernel_timespec ts = {0, 50 * 1000 * 1000};
+        int rc = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+        if (rc < 0 && rc != -ETIME && rc != -EINTR) {
+            fprintf(stderr, "shale-server: io_uring wait failed: %s\n", strerror(-rc));
+            l->rc = rc;
+            s->stop = 1;
             break;
-        client *round = NULL;
+        }
         unsigned head, seen = 0;
-        io_uring_for_each_cqe(&ring, head, cqe)
+        bool woken = false;
+        io_uring_for_each_cqe(&l->ring, head, cqe)
         {
             seen++;
             uint64_t data = io_uring_cqe_get_data64(cqe);
             enum op op = (enum op)(data & OP_MASK);
             client *c = (client *)(uintptr_t)(data & ~OP_MASK);
-            int res = cqe->res;
-            if (op == OP_ACCEPT) {
-                if (res >= 0) {
-                    client *nc = calloc(1, sizeof *nc);
-                    if (!nc) {
-                        close(res);
-                    } else {
-                        int one = 1;
-                        setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-                        nc->fd = res;
-                        nc->id = ++s->next_client_id;
-                        nc->proto = 2;
-                        arm_recv(&ring, nc);
-                    }
-                }
-                arm_accept(&ring, lfd);
-            } else if (op == OP_RECV) {
-                c->recv_armed = false;
-                if (res <= 0 || c->closed) {
-                    c->closed = true;
-                } else {
-                    c->in_len += (size_t)res;
-                    process_input(s, c);
-                    if (!c->in_round) {
-                        c->in_round = true;
-                        c->round_next = round;
-                        round = c;
-                    }
-                }
-                maybe_free(c);
-            } else if (op == OP_SEND) {
-                c->send_armed = false;
-                if (res < 0) {
-                    c->closed = true;
-                } else {
-                    c->out_sent += (size_t)res;
-                    if (c->out_sent < c->out.len) {
-                        arm_send(&ring, c);
-                    } else {
-                        c->out.len = c->out_sent = 0;
-                        if (c->close_after_reply)
-                            c->closed = true;
-                        else if (!c->recv_armed)
-                            arm_recv(&ring, c);
-                    }
-                }
-                maybe_free(c);
+            switch (op) {
+            case OP_ACCEPT:
+            case OP_ACCEPT_UNIX: {
+                int lfd = (int)(data >> 3);
+                if (cqe->res >= 0)
+                    on_accept(l, cqe->res, op == OP_ACCEPT_UNIX);
+                else if (cqe->res == -EINVAL && l->ms_accept)
+                    l->ms_accept = false;
+                if (!l->ms_accept || !(cqe->flags & IORING_CQE_F_MORE))
+                    arm_accept(l, lfd, op);
+                break;
+            }
+            case OP_RECV:
+                on_recv(l, c, cqe);
+                break;
+            case OP_SEND:
+                on_send(l, c, cqe->res);
+                break;
+            case OP_WAKE:
+                woken = true;
+                arm_wake(l);
+                break;
             }
         }
-        io_uring_cq_advance(&ring, seen);
-
-        /* Group commit: one sync for every write of this round, before any reply. */
-        int sync_rc = 0;
-        if (s->wrote_this_round && s->cfg.sync_writes)
-            sync_rc = shale_sync(s->db);
-        s->wrote_this_round = false;
-        while (round) {
-            client *c = round;
-            round = c->round_next;
-            c->in_round = false;
-            if (c->closed) {
-                maybe_free(c);
-                continue;
-            }
-            if (sync_rc) {
-                /* The round's writes may not be durable: no client of it gets an OK. */
-                c->out.len = c->out_sent = 0;
-                reply_engine_error(c, sync_rc);
-                c->close_after_reply = true;
-            }
-            if (c->out.len > c->out_sent && !c->send_armed)
-                arm_send(&ring, c);
-            else if (!c->send_armed && !c->recv_armed && !c->close_after_reply)
-                arm_recv(&ring, c);
-            else if (c->close_after_reply && !c->send_armed)
-                c->closed = true;
-            maybe_free(c);
+        io_uring_cq_advance(&l->ring, seen);
+        finish_round(l);
+        if (woken || l->waiting)
+            check_waiting(l);
+        uint64_t now = now_ms();
+        if (l->idx == 0 && now >= next_cron) {
+            next_cron = now + (uint64_t)(1000 / s->cfg.hz);
+            pthread_mutex_lock(&s->lock);
+            server_cron(s);
+            close_idle(s);
+            pthread_mutex_unlock(&s->lock);
         }
-        io_uring_submit(&ring);
     }
-    close(lfd);
-    io_uring_queue_exit(&ring);
+    return NULL;
+}
+
+/* Multishot recv needs Linux 6.0 (multishot accept 5.19); older kernels get -EINVAL on
+   first use, which the loop also handles, but asking uname first avoids the round trip. */
+static bool kernel_at_least(int major, int minor)
+{
+    struct utsname u;
+    int ma = 0, mi = 0;
+    if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+        return false;
+    return ma > major || (ma == major && mi >= minor);
+}
+
+static int loop_init(io_loop *l, server *s, int idx)
+{
+    memset(l, 0, sizeof *l);
+    l->s = s;
+    l->idx = idx;
+    l->ufd = -1;
+    l->efd = -1;
+    int rc = io_uring_queue_init(RING_ENTRIES, &l->ring, 0);
+    if (rc < 0)
+        return rc;
+    l->efd = eventfd(0, EFD_CLOEXEC);
+    if (l->efd < 0)
+        return -errno;
+    l->ms_accept = kernel_at_least(5, 19);
+    l->ms_recv = kernel_at_least(6, 0);
+    if (l->ms_recv) {
+        size_t ring_bytes = NBUFS * sizeof(struct io_uring_buf);
+        void *mem = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+        l->bufs = malloc((size_t)NBUFS * RECV_CHUNK);
+        struct io_uring_buf_reg reg = {0};
+        reg.ring_addr = (uint64_t)(uintptr_t)mem;
+        reg.ring_entries = NBUFS;
+        reg.bgid = BGID;
+        if (mem == MAP_FAILED || !l->bufs || io_uring_register_buf_ring(&l->ring, &reg, 0)) {
+            l->ms_recv = false; /* provided buffer rings are missing: single-shot recv */
+            if (mem != MAP_FAILED)
+                munmap(mem, ring_bytes);
+            free(l->bufs);
+            l->bufs = NULL;
+        } else {
+            l->br = mem;
+            io_uring_buf_ring_init(l->br);
+            for (unsigned i = 0; i < NBUFS; i++)
+                io_uring_buf_ring_add(l->br, l->bufs + (size_t)i * RECV_CHUNK, RECV_CHUNK,
+                                      (unsigned short)i, io_uring_buf_ring_mask(NBUFS), (int)i);
+            io_uring_buf_ring_advance(l->br, NBUFS);
+        }
+    }
+    /* listeners: every bind address ("-addr" may fail quietly, as in Redis) */
+    char binds[256];
+    snprintf(binds, sizeof binds, "%s", s->cfg.bind);
+    char *save;
+    for (char *a = strtok_r(binds, " ", &save); a && l->nlfd < 4; a = strtok_r(NULL, " ", &save)) {
+        bool optional = a[0] == '-';
+        int fd = listen_tcp(optional ? a + 1 : a, (int)s->cfg.port);
+        if (fd < 0 && !optional) {
+            fprintf(stderr, "shale-server: cannot listen on %s:%lld: %s\n", a, s->cfg.port,
+                    strerror(-fd));
+            return fd;
+        }
+        if (fd >= 0)
+            l->lfd[l->nlfd++] = fd;
+    }
+    if (idx == 0 && s->cfg.unixsocket[0]) {
+        l->ufd = listen_unix(s->cfg.unixsocket, (int)s->cfg.unixsocketperm);
+        if (l->ufd < 0) {
+            fprintf(stderr, "shale-server: cannot listen on unix socket %s: %s\n",
+                    s->cfg.unixsocket, strerror(-l->ufd));
+            return l->ufd;
+        }
+    }
     return 0;
+}
+
+static void loop_destroy(io_loop *l)
+{
+    for (int i = 0; i < l->nlfd; i++)
+        close(l->lfd[i]);
+    if (l->ufd >= 0) {
+        close(l->ufd);
+        unlink(l->s->cfg.unixsocket);
+    }
+    if (l->efd >= 0)
+        close(l->efd);
+    if (l->ring.ring_fd > 0)
+        io_uring_queue_exit(&l->ring);
+    if (l->br)
+        munmap(l->br, NBUFS * sizeof(struct io_uring_buf));
+    free(l->bufs);
+}
+
+int net_run(server *s)
+{
+    int n = (int)s->cfg.io_threads;
+    io_loop *loops = calloc((size_t)n, sizeof *loops);
+    if (!loops)
+        return -ENOMEM;
+    pthread_mutex_init(&commit.mu, NULL);
+    pthread_cond_init(&commit.cv, NULL);
+    commit.loops = loops;
+    commit.nloops = n;
+    int rc = 0, started = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        rc = loop_init(&loops[i], s, i);
+        if (rc == -ENOSYS || rc == -EPERM || (rc < 0 && i == 0 && loops[i].efd < 0 &&
+                                               loops[i].ring.ring_fd <= 0)) {
+            fprintf(stderr,
+                    "shale-server: io_uring is not available here (%s); shale-server needs it "
+                    "(Linux 5.19 or later, not forbidden by seccomp or "
+                    "kernel.io_uring_disabled)\n",
+                    strerror(-rc));
+        }
+    }
+    if (rc == 0) {
+        fprintf(stderr, "shale-server: %d io thread(s), multishot accept %s, multishot recv with "
+                        "provided buffers %s\n",
+                n, loops[0].ms_accept ? "yes" : "no", loops[0].ms_recv ? "yes" : "no");
+        pthread_t committer;
+        bool have_committer = pthread_create(&committer, NULL, commit_thread, s) == 0;
+        for (int i = 0; i < n; i++)
+            if (pthread_create(&loops[i].thread, NULL, loop_run, &loops[i]) == 0)
+                started++;
+        for (int i = 0; i < started; i++)
+            pthread_join(loops[i].thread, NULL);
+        pthread_mutex_lock(&commit.mu);
+        pthread_cond_broadcast(&commit.cv);
+        pthread_mutex_unlock(&commit.mu);
+        if (have_committer)
+            pthread_join(committer, NULL);
+        for (int i = 0; i < n; i++)
+            if (loops[i].rc)
+                rc = loops[i].rc;
+    }
+    /* clients still connected are dropped with their rings */
+    pthread_mutex_lock(&s->lock);
+    while (s->clients) {
+        client *c = s->clients;
+        server_client_remove(s, c);
+        close(c->fd);
+        free(c->in);
+        resp_cmd_free(&c->cmd);
+        resp_out_free(&c->out);
+        free(c);
+    }
+    pthread_mutex_unlock(&s->lock);
+    for (int i = 0; i < n; i++)
+        loop_destroy(&loops[i]);
+    free(loops);
+    return rc;
 }

@@ -1,70 +1,170 @@
 /*
  * server.h - what the server's files share: the server state, a client connection, and
- * the command handler signature. The event loop is in net_uring.c, commands in t_*.c,
- * the Redis-type encoding in keyspace.c.
+ * the command handler signature. The event loop is in net_uring.c, the command table in
+ * command.c, commands in t_*.c, the Redis-type encoding in keyspace.c.
  */
 #ifndef SHALE_SERVER_H
 #define SHALE_SERVER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
+#include "cursor.h"
+#include "keyspace.h"
 #include "resp.h"
 #include "shale.h"
 
-typedef struct server_config {
-    char bind[64];
-    int port;
-    char dir[4096];
-    bool sync_writes; /* reply only after the round's WAL sync */
-    uint64_t proto_max_bulk_len;
-} server_config;
+#define WRONGTYPE_ERR "WRONGTYPE Operation against a key holding the wrong kind of value"
+#define SLOWLOG_ARGS 32
+/* The Redis version clients are told (HELLO, INFO): the command set of 7.0. */
+#define SHALE_REDIS_COMPAT_VERSION "7.0.0"
+
+struct io_loop;
 
 typedef struct client {
     int fd;
     uint64_t id;
+    struct io_loop *loop; /* the I/O thread that owns the connection */
     char *in;
     size_t in_len, in_cap, in_off; /* bytes received / allocated / parsed */
     resp_cmd cmd;
     resp_out out;
-    size_t out_sent; /* bytes of out already handed to a send */
-    int proto;       /* 2 or 3 */
-    int db;          /* SELECTed database, 0..15 */
+    size_t out_sent;   /* bytes of out whose send completed */
+    size_t out_ok;     /* bytes of out that may be sent: the rest waits for a sync */
+    uint64_t sync_gen; /* write generation the held tail of out waits for (0: none) */
+    bool waiting;      /* on its loop's list of clients waiting for a sync */
+    struct client *wait_next;
+    int proto;          /* 2 or 3 (HELLO) */
+    int db;             /* SELECTed database, 0..15 */
+    bool authenticated;
+    bool unix_socket;
+    char name[128];
+    char addr[64], laddr[64];
+    uint64_t created_ms, last_ms;
+    char last_cmd[32];
+    const char *stall_cause; /* "l0" or "memtable", for the -BUSY reply */
     bool recv_armed, send_armed;
-    bool close_after_reply; /* QUIT, or a protocol error */
+    bool close_after_reply; /* QUIT, a protocol error, CLIENT KILL */
     bool closed;
+    bool killed;
     bool in_round; /* queued for this round's sends */
     struct client *round_next;
+    struct client *all_prev, *all_next; /* the server's client list */
 } client;
+
+typedef struct slowlog_entry {
+    uint64_t id;
+    long long time_s, micros;
+    int argc;
+    char *argv[SLOWLOG_ARGS]; /* malloc'ed, truncated as Redis does */
+    size_t arglen[SLOWLOG_ARGS];
+    char addr[64], name[128];
+} slowlog_entry;
+
+typedef struct server_stats {
+    uint64_t connections_received, rejected_connections, commands_processed;
+    uint64_t keyspace_hits, keyspace_misses;
+    uint64_t stall_rejections_l0, stall_rejections_memtable;
+    uint64_t syncs, sync_failures;
+    uint64_t net_input_bytes, net_output_bytes;
+} server_stats;
 
 typedef struct server {
     server_config cfg;
     shale_db *db;
-    bool wrote_this_round; /* a write needs the round's sync before replies go */
+    keyspace ks;
+    cursor_table cursors;
+    pthread_mutex_t lock; /* commands run under it, one at a time, as in Redis */
+    uint64_t wgen; /* writes so far (atomic): a reply after write N waits for a sync of N */
     volatile int stop;
+    bool shutdown_nosave;
     uint64_t next_client_id;
+    client *clients; /* every connected client */
+    long long nclients;
+    uint64_t start_ms, lastsave_s;
+    server_stats stats;
+    uint64_t memtable_timeouts_seen; /* the engine's count, to tell a stall's cause */
+    slowlog_entry *slowlog; /* ring of slowlog_cap entries (slowlog-max-len when made) */
+    long long slowlog_cap;
+    long long slowlog_len, slowlog_head;
+    uint64_t slowlog_next_id;
+    long long latency_max_us, latency_max_time;
+    uint64_t ops_window[16], ops_window_ms[16]; /* instantaneous_ops_per_sec samples */
+    int ops_window_i;
 } server;
 
 /* A command handler writes its reply to c->out. */
 typedef void (*command_fn)(server *s, client *c);
 
-/* Looks up and runs the command in c->cmd (arity checked first). */
+/* Looks up and runs the command in c->cmd (arity and auth checked first). */
 void command_dispatch(server *s, client *c);
-
-/* Command families. */
-void cmd_ping(server *s, client *c);
-void cmd_echo(server *s, client *c);
-void cmd_quit(server *s, client *c);
-void cmd_get(server *s, client *c);
-void cmd_set(server *s, client *c);
-void cmd_del(server *s, client *c);
-void cmd_exists(server *s, client *c);
-
-/* Runs the event loop until s->stop. Returns 0 or -errno (io_uring unavailable...). */
-int net_run(server *s);
 
 /* Engine errors as Redis-style error replies. */
 void reply_engine_error(client *c, int rc);
+/* "ERR unknown subcommand 'x'. Try CMD HELP." for argv[1]. */
+void reply_subcommand_error(client *c);
+/* Ends a keyspace transaction: commits when rc == 0, else drops it; on failure replies
+   the error and returns false. Marks the round as having written. */
+bool ks_finish(server *s, client *c, int rc);
+
+/* Counts a write that a reply must not overtake (see net_uring.c). */
+static inline void server_wrote(server *s)
+{
+    __atomic_add_fetch(&s->wgen, 1, __ATOMIC_RELEASE);
+}
+
+/* SCAN-style iteration shared by SCAN and HSCAN (t_keys.c). */
+typedef struct scan_args {
+    uint64_t cursor;
+    long long count;
+    const resp_arg *match, *type;
+} scan_args;
+bool parse_scan_args(client *c, int first, bool allow_type, scan_args *a);
+int scan_range(server *s, client *c, ks_range *r, uint64_t cursor, long long count,
+               bool (*emit)(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
+                            shale_iter *it),
+               void *ctx, uint64_t *next);
+void reply_scan(client *c, int rc, uint64_t next, const resp_out *body, long long n);
+
+/* The client list (net code adds and removes; CLIENT LIST/KILL read it). */
+void server_client_add(server *s, client *c);
+void server_client_remove(server *s, client *c);
+/* One line of CLIENT LIST / CLIENT INFO for c (into buf). */
+size_t client_info_line(server *s, client *c, char *buf, size_t cap);
+/* Records a command in the slowlog when it took at least the threshold. */
+void slowlog_maybe_add(server *s, client *c, long long micros);
+/* Periodic work (active expiry, sweeping, stats), called by the loop about hz times/s. */
+void server_cron(server *s);
+
+/* Runs the event loops until s->stop. Returns 0 or -errno (io_uring unavailable...). */
+int net_run(server *s);
+
+#define COMMAND(name) void cmd_##name(server *s, client *c)
+/* connection: t_conn.c */
+COMMAND(ping); COMMAND(echo); COMMAND(quit); COMMAND(select); COMMAND(hello); COMMAND(auth);
+COMMAND(client); COMMAND(reset);
+/* server: t_server.c, t_info.c, t_config.c, command.c */
+COMMAND(swapdb); COMMAND(flushdb); COMMAND(flushall); COMMAND(time); COMMAND(lastsave);
+COMMAND(save); COMMAND(bgsave); COMMAND(shutdown); COMMAND(function); COMMAND(wait);
+COMMAND(debug); COMMAND(slowlog); COMMAND(latency); COMMAND(info); COMMAND(config);
+COMMAND(command); COMMAND(dbsize);
+/* strings: t_string.c */
+COMMAND(get); COMMAND(set); COMMAND(setnx); COMMAND(setex); COMMAND(psetex); COMMAND(getset);
+COMMAND(getdel); COMMAND(getex); COMMAND(mget); COMMAND(mset); COMMAND(msetnx); COMMAND(incr);
+COMMAND(decr); COMMAND(incrby); COMMAND(decrby); COMMAND(incrbyfloat); COMMAND(append);
+COMMAND(strlen); COMMAND(getrange); COMMAND(setrange);
+/* keys: t_keys.c */
+COMMAND(del); COMMAND(exists); COMMAND(type); COMMAND(rename); COMMAND(renamenx); COMMAND(keys);
+COMMAND(scan); COMMAND(randomkey); COMMAND(expire); COMMAND(pexpire); COMMAND(expireat);
+COMMAND(pexpireat); COMMAND(ttl); COMMAND(pttl); COMMAND(expiretime); COMMAND(pexpiretime);
+COMMAND(persist); COMMAND(copy);
+/* hashes: t_hash.c */
+COMMAND(hset); COMMAND(hsetnx); COMMAND(hget); COMMAND(hmget); COMMAND(hmset); COMMAND(hdel);
+COMMAND(hlen); COMMAND(hexists); COMMAND(hgetall); COMMAND(hkeys); COMMAND(hvals);
+COMMAND(hincrby); COMMAND(hincrbyfloat); COMMAND(hstrlen); COMMAND(hscan); COMMAND(hrandfield);
+#undef COMMAND
 
 #endif

@@ -1,42 +1,536 @@
-/* t_keys.c - commands on keys of any type: DEL, EXISTS. */
+/*
+ * t_keys.c - commands on keys of any type: DEL UNLINK EXISTS TYPE RENAME RENAMENX KEYS
+ * SCAN RANDOMKEY DBSIZE EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL EXPIRETIME
+ * PEXPIRETIME PERSIST TOUCH COPY.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
 #include "keyspace.h"
 #include "server.h"
+
+/* Reads a key's metadata, replying the error on failure. */
+static bool read_meta(server *s, client *c, int dbi, const resp_arg *key, ks_meta *m)
+{
+    int rc = ks_read(&s->ks, dbi, key->p, key->len, m);
+    if (rc)
+        reply_engine_error(c, rc);
+    return rc == 0;
+}
 
 void cmd_del(server *s, client *c)
 {
     long long n = 0;
     for (int i = 1; i < c->cmd.argc; i++) {
-        int existed;
-        int rc = ks_delete(s->db, c->db, c->cmd.argv[i].p, c->cmd.argv[i].len, &existed);
-        if (rc) {
-            reply_engine_error(c, rc);
+        ks_meta m;
+        resp_arg *k = &c->cmd.argv[i];
+        if (!read_meta(s, c, c->db, k, &m))
             return;
-        }
-        if (existed) {
+        if (m.type) {
+            ks_begin(&s->ks);
+            bool ok = ks_finish(s, c, ks_del_key(&s->ks, c->db, k->p, k->len, &m));
+            ks_meta_free(&m);
+            if (!ok)
+                return;
             n++;
-            s->wrote_this_round = true;
         }
     }
     resp_integer(&c->out, n);
 }
 
+/* EXISTS and TOUCH: how many of the keys exist (repeats count each time). */
 void cmd_exists(server *s, client *c)
 {
     long long n = 0;
     for (int i = 1; i < c->cmd.argc; i++) {
-        int type;
-        char *raw;
-        const char *v;
-        size_t vl;
-        uint64_t exp;
-        int rc = ks_lookup(s->db, c->db, c->cmd.argv[i].p, c->cmd.argv[i].len, &type, &raw, &v, &vl,
-                           &exp);
-        shale_free(raw);
-        if (rc) {
-            reply_engine_error(c, rc);
+        ks_meta m;
+        if (!read_meta(s, c, c->db, &c->cmd.argv[i], &m))
             return;
-        }
-        n += type != 0;
+        n += m.type != 0;
+        ks_meta_free(&m);
     }
     resp_integer(&c->out, n);
+}
+
+void cmd_type(server *s, client *c)
+{
+    ks_meta m;
+    if (!read_meta(s, c, c->db, &c->cmd.argv[1], &m))
+        return;
+    resp_simple(&c->out, m.type == KS_TYPE_STRING ? "string" : m.type == KS_TYPE_HASH ? "hash"
+                                                                                       : "none");
+    ks_meta_free(&m);
+}
+
+static void rename_generic(server *s, client *c, bool nx)
+{
+    resp_arg *src = &c->cmd.argv[1], *dst = &c->cmd.argv[2];
+    ks_meta sm, dm = {0};
+    if (!read_meta(s, c, c->db, src, &sm))
+        return;
+    if (!sm.type) {
+        resp_error(&c->out, "ERR no such key");
+        return;
+    }
+    bool same = src->len == dst->len && memcmp(src->p, dst->p, src->len) == 0;
+    if (same) {
+        ks_meta_free(&sm);
+        if (nx)
+            resp_integer(&c->out, 0);
+        else
+            resp_simple(&c->out, "OK");
+        return;
+    }
+    if (!read_meta(s, c, c->db, dst, &dm)) {
+        ks_meta_free(&sm);
+        return;
+    }
+    if (nx && dm.type) {
+        resp_integer(&c->out, 0);
+    } else {
+        ks_begin(&s->ks);
+        int rc = ks_copy_value(&s->ks, c->db, src->p, src->len, &sm, c->db, dst->p, dst->len, &dm,
+                               sm.expire_at_ms);
+        rc = rc ? rc : ks_del_key(&s->ks, c->db, src->p, src->len, &sm);
+        if (ks_finish(s, c, rc)) {
+            if (nx)
+                resp_integer(&c->out, 1);
+            else
+                resp_simple(&c->out, "OK");
+        }
+    }
+    ks_meta_free(&sm);
+    ks_meta_free(&dm);
+}
+
+void cmd_rename(server *s, client *c)
+{
+    rename_generic(s, c, false);
+}
+
+void cmd_renamenx(server *s, client *c)
+{
+    rename_generic(s, c, true);
+}
+
+void cmd_copy(server *s, client *c)
+{
+    resp_arg *src = &c->cmd.argv[1], *dst = &c->cmd.argv[2];
+    int ddb = c->db;
+    bool replace = false;
+    for (int i = 3; i < c->cmd.argc; i++) {
+        long long n;
+        if (arg_is(&c->cmd.argv[i], "replace")) {
+            replace = true;
+        } else if (arg_is(&c->cmd.argv[i], "db") && i + 1 < c->cmd.argc) {
+            if (!arg_ll(&c->cmd.argv[++i], &n)) {
+                resp_error(&c->out, "ERR value is not an integer or out of range");
+                return;
+            }
+            if (n < 0 || n >= KS_DBS) {
+                resp_error(&c->out, "ERR DB index is out of range");
+                return;
+            }
+            ddb = (int)n;
+        } else {
+            resp_error(&c->out, "ERR syntax error");
+            return;
+        }
+    }
+    if (ddb == c->db && src->len == dst->len && memcmp(src->p, dst->p, src->len) == 0) {
+        resp_error(&c->out, "ERR source and destination objects are the same");
+        return;
+    }
+    ks_meta sm, dm = {0};
+    if (!read_meta(s, c, c->db, src, &sm))
+        return;
+    if (!sm.type) {
+        resp_integer(&c->out, 0);
+        return;
+    }
+    if (read_meta(s, c, ddb, dst, &dm)) {
+        if (dm.type && !replace) {
+            resp_integer(&c->out, 0);
+        } else {
+            ks_begin(&s->ks);
+            if (ks_finish(s, c,
+                          ks_copy_value(&s->ks, c->db, src->p, src->len, &sm, ddb, dst->p,
+                                        dst->len, &dm, sm.expire_at_ms)))
+                resp_integer(&c->out, 1);
+        }
+    }
+    ks_meta_free(&sm);
+    ks_meta_free(&dm);
+}
+
+void cmd_dbsize(server *s, client *c)
+{
+    resp_integer(&c->out, s->ks.count[c->db]);
+}
+
+/* The literal prefix of a glob pattern (up to its first special character). */
+static size_t literal_prefix(const resp_arg *pat)
+{
+    size_t n = 0;
+    while (n < pat->len && !strchr("*?[\\", pat->p[n]))
+        n++;
+    return n;
+}
+
+void cmd_keys(server *s, client *c)
+{
+    resp_arg *pat = &c->cmd.argv[1];
+    size_t lit = literal_prefix(pat);
+    ks_range r;
+    ks_key prefix;
+    int rc = ks_meta_key(&s->ks, c->db, pat->p, lit, &prefix);
+    rc = rc ? rc : ks_range_open(&s->ks, prefix.p, prefix.len, false, &r);
+    ks_key_free(&prefix);
+    if (rc) {
+        reply_engine_error(c, rc);
+        return;
+    }
+    /* the count is not known in advance: collect, then reply */
+    resp_out body = {0};
+    long long n = 0;
+    for (; shale_iter_valid(r.it); shale_iter_next(r.it)) {
+        size_t kl;
+        const char *k = shale_iter_key(r.it, &kl);
+        k += KS_META_PREFIX;
+        kl -= KS_META_PREFIX;
+        if (lit == pat->len ? kl == lit : glob_match(pat->p, pat->len, k, kl, false)) {
+            resp_bulk(&body, k, kl);
+            n++;
+        }
+    }
+    rc = shale_iter_status(r.it);
+    ks_range_close(&r);
+    if (rc || body.err) {
+        reply_engine_error(c, rc ? rc : body.err);
+    } else {
+        resp_array(&c->out, n);
+        resp_raw(&c->out, body.data, body.len);
+    }
+    resp_out_free(&body);
+}
+
+/*
+ * Shared SCAN loop over a range of engine keys: resumes at the cursor's key, visits up
+ * to count entries calling emit for each, and returns the next cursor (0 when the
+ * range is done). The cursor table maps cursors to resume keys.
+ */
+int scan_range(server *s, client *c, ks_range *r, uint64_t cursor, long long count,
+               bool (*emit)(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
+                            shale_iter *it),
+               void *ctx, uint64_t *next)
+{
+    size_t rl;
+    const char *resume = cursor ? cursor_find(&s->cursors, cursor, &rl) : NULL;
+    if (resume && rl >= r->lo.len && memcmp(resume, r->lo.p, r->lo.len) == 0)
+        shale_iter_seek(r->it, resume, rl);
+    long long visited = 0;
+    for (; shale_iter_valid(r->it) && visited < count; shale_iter_next(r->it), visited++) {
+        size_t kl, vl;
+        const char *k = shale_iter_key(r->it, &kl);
+        const char *v = shale_iter_value(r->it, &vl);
+        emit(ctx, k, kl, v, vl, r->it);
+    }
+    *next = 0;
+    if (shale_iter_valid(r->it)) {
+        size_t kl;
+        const char *k = shale_iter_key(r->it, &kl);
+        *next = cursor_save(&s->cursors, k, kl);
+        if (!*next)
+            return -ENOMEM;
+    }
+    return shale_iter_status(r->it);
+}
+
+/* Parses "cursor [MATCH p] [COUNT n] [TYPE t]" (TYPE only for SCAN) from argv[first]. */
+bool parse_scan_args(client *c, int first, bool allow_type, scan_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->count = 10;
+    resp_arg *cur = &c->cmd.argv[first];
+    unsigned long long v = 0;
+    for (size_t i = 0; i < cur->len; i++) {
+        if (cur->p[i] < '0' || cur->p[i] > '9' || v > (~0ull - 9) / 10) {
+            resp_error(&c->out, "ERR invalid cursor");
+            return false;
+        }
+        v = v * 10 + (unsigned)(cur->p[i] - '0');
+    }
+    if (cur->len == 0) {
+        resp_error(&c->out, "ERR invalid cursor");
+        return false;
+    }
+    a->cursor = v;
+    for (int i = first + 1; i < c->cmd.argc; i++) {
+        bool more = i + 1 < c->cmd.argc;
+        if (arg_is(&c->cmd.argv[i], "count") && more) {
+            if (!arg_ll(&c->cmd.argv[++i], &a->count)) {
+                resp_error(&c->out, "ERR value is not an integer or out of range");
+                return false;
+            }
+            if (a->count < 1) {
+                resp_error(&c->out, "ERR syntax error");
+                return false;
+            }
+        } else if (arg_is(&c->cmd.argv[i], "match") && more) {
+            a->match = &c->cmd.argv[++i];
+            if (a->match->len == 1 && a->match->p[0] == '*')
+                a->match = NULL;
+        } else if (allow_type && arg_is(&c->cmd.argv[i], "type") && more) {
+            a->type = &c->cmd.argv[++i];
+        } else {
+            resp_error(&c->out, "ERR syntax error");
+            return false;
+        }
+    }
+    return true;
+}
+
+typedef struct scan_ctx {
+    resp_out body;
+    long long n;
+    const scan_args *a;
+} scan_ctx;
+
+static bool emit_key(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
+                     shale_iter *it)
+{
+    scan_ctx *x = ctx;
+    k += KS_META_PREFIX;
+    kl -= KS_META_PREFIX;
+    if (x->a->match && !glob_match(x->a->match->p, x->a->match->len, k, kl, false))
+        return true;
+    if (x->a->type) {
+        const char *name = vl && v[0] == KS_TYPE_HASH ? "hash" : "string";
+        if (!arg_is(x->a->type, name))
+            return true;
+    }
+    resp_bulk(&x->body, k, kl);
+    x->n++;
+    return true;
+}
+
+/* Replies [cursor, array] from a finished scan. */
+void reply_scan(client *c, int rc, uint64_t next, const resp_out *body, long long n)
+{
+    if (rc || body->err) {
+        reply_engine_error(c, rc ? rc : body->err);
+        return;
+    }
+    char cur[24];
+    int cl = snprintf(cur, sizeof cur, "%llu", (unsigned long long)next);
+    resp_array(&c->out, 2);
+    resp_bulk(&c->out, cur, (size_t)cl);
+    resp_array(&c->out, n);
+    resp_raw(&c->out, body->data, body->len);
+}
+
+void cmd_scan(server *s, client *c)
+{
+    scan_args a;
+    if (!parse_scan_args(c, 1, true, &a))
+        return;
+    ks_range r;
+    int rc = ks_range_open_db(&s->ks, c->db, &r);
+    if (rc) {
+        reply_engine_error(c, rc);
+        return;
+    }
+    scan_ctx x = {.a = &a};
+    uint64_t next;
+    rc = scan_range(s, c, &r, a.cursor, a.count, emit_key, &x, &next);
+    ks_range_close(&r);
+    reply_scan(c, rc, next, &x.body, x.n);
+    resp_out_free(&x.body);
+}
+
+void cmd_randomkey(server *s, client *c)
+{
+    ks_range r;
+    int rc = ks_range_open_db(&s->ks, c->db, &r);
+    if (rc) {
+        reply_engine_error(c, rc);
+        return;
+    }
+    /* seek to a random point of the database's key range, wrapping to its first key */
+    char probe[KS_META_PREFIX + 8];
+    memcpy(probe, r.lo.p, KS_META_PREFIX);
+    for (int i = 0; i < 8; i++)
+        probe[KS_META_PREFIX + i] = (char)(rand() & 0xff);
+    shale_iter_seek(r.it, probe, sizeof probe);
+    if (!shale_iter_valid(r.it))
+        shale_iter_seek_to_first(r.it);
+    if (shale_iter_valid(r.it)) {
+        size_t kl;
+        const char *k = shale_iter_key(r.it, &kl);
+        resp_bulk(&c->out, k + KS_META_PREFIX, kl - KS_META_PREFIX);
+    } else if ((rc = shale_iter_status(r.it)) != 0) {
+        reply_engine_error(c, rc);
+    } else {
+        resp_null(&c->out, c->proto);
+    }
+    ks_range_close(&r);
+}
+
+/* ---- expiry ---- */
+
+/* EXPIRE PEXPIRE EXPIREAT PEXPIREAT: unit 1000 for seconds, absolute for *AT. */
+static void expire_generic(server *s, client *c, const char *name, uint64_t unit, bool absolute)
+{
+    long long n;
+    bool nx = false, xx = false, gt = false, lt = false;
+    for (int i = 3; i < c->cmd.argc; i++) {
+        resp_arg *o = &c->cmd.argv[i];
+        if (arg_is(o, "nx"))
+            nx = true;
+        else if (arg_is(o, "xx"))
+            xx = true;
+        else if (arg_is(o, "gt"))
+            gt = true;
+        else if (arg_is(o, "lt"))
+            lt = true;
+        else {
+            char msg[160];
+            snprintf(msg, sizeof msg, "ERR Unsupported option %.*s", (int)(o->len > 100 ? 100 : o->len),
+                     o->p);
+            resp_error(&c->out, msg);
+            return;
+        }
+    }
+    if (nx && (xx || gt || lt)) {
+        resp_error(&c->out, "ERR NX and XX, GT or LT options at the same time are not compatible");
+        return;
+    }
+    if (gt && lt) {
+        resp_error(&c->out, "ERR GT and LT options at the same time are not compatible");
+        return;
+    }
+    if (!arg_ll(&c->cmd.argv[2], &n)) {
+        resp_error(&c->out, "ERR value is not an integer or out of range");
+        return;
+    }
+    uint64_t now = ks_now_ms();
+    long long when = n;
+    bool overflow = (unit == 1000 && (n > LLONG_MAX / 1000 || n < LLONG_MIN / 1000));
+    if (!overflow) {
+        when = n * (long long)unit;
+        if (!absolute) {
+            if (when > 0 && when > LLONG_MAX - (long long)now)
+                overflow = true;
+            else
+                when += (long long)now;
+        }
+    }
+    if (overflow) {
+        char msg[80];
+        snprintf(msg, sizeof msg, "ERR invalid expire time in '%s' command", name);
+        resp_error(&c->out, msg);
+        return;
+    }
+    resp_arg *key = &c->cmd.argv[1];
+    ks_meta m;
+    if (!read_meta(s, c, c->db, key, &m))
+        return;
+    if (!m.type) {
+        resp_integer(&c->out, 0);
+        return;
+    }
+    uint64_t cur = m.expire_at_ms; /* 0: no TTL, i.e. infinite */
+    bool ok = !((nx && cur) || (xx && !cur) || (gt && (!cur || when <= (long long)cur)) ||
+                (lt && cur && when >= (long long)cur));
+    if (!ok) {
+        resp_integer(&c->out, 0);
+    } else {
+        ks_begin(&s->ks);
+        int rc = when <= (long long)now
+                     ? ks_del_key(&s->ks, c->db, key->p, key->len, &m)
+                     : ks_put_meta(&s->ks, c->db, key->p, key->len, &m, m.type, m.val, m.vlen,
+                                   (uint64_t)when);
+        if (ks_finish(s, c, rc))
+            resp_integer(&c->out, 1);
+    }
+    ks_meta_free(&m);
+}
+
+void cmd_expire(server *s, client *c)
+{
+    expire_generic(s, c, "expire", 1000, false);
+}
+
+void cmd_pexpire(server *s, client *c)
+{
+    expire_generic(s, c, "pexpire", 1, false);
+}
+
+void cmd_expireat(server *s, client *c)
+{
+    expire_generic(s, c, "expireat", 1000, true);
+}
+
+void cmd_pexpireat(server *s, client *c)
+{
+    expire_generic(s, c, "pexpireat", 1, true);
+}
+
+/* TTL PTTL EXPIRETIME PEXPIRETIME: -2 absent, -1 no TTL. */
+static void ttl_generic(server *s, client *c, bool ms, bool absolute)
+{
+    ks_meta m;
+    if (!read_meta(s, c, c->db, &c->cmd.argv[1], &m))
+        return;
+    if (!m.type) {
+        resp_integer(&c->out, -2);
+    } else if (!m.expire_at_ms) {
+        resp_integer(&c->out, -1);
+    } else {
+        uint64_t now = ks_now_ms();
+        long long v = absolute ? (long long)m.expire_at_ms
+                               : (long long)(m.expire_at_ms > now ? m.expire_at_ms - now : 0);
+        resp_integer(&c->out, ms ? v : absolute ? v / 1000 : (v + 500) / 1000);
+    }
+    ks_meta_free(&m);
+}
+
+void cmd_ttl(server *s, client *c)
+{
+    ttl_generic(s, c, false, false);
+}
+
+void cmd_pttl(server *s, client *c)
+{
+    ttl_generic(s, c, true, false);
+}
+
+void cmd_expiretime(server *s, client *c)
+{
+    ttl_generic(s, c, false, true);
+}
+
+void cmd_pexpiretime(server *s, client *c)
+{
+    ttl_generic(s, c, true, true);
+}
+
+void cmd_persist(server *s, client *c)
+{
+    resp_arg *key = &c->cmd.argv[1];
+    ks_meta m;
+    if (!read_meta(s, c, c->db, key, &m))
+        return;
+    if (!m.type || !m.expire_at_ms) {
+        resp_integer(&c->out, 0);
+    } else {
+        ks_begin(&s->ks);
+        if (ks_finish(s, c, ks_put_meta(&s->ks, c->db, key->p, key->len, &m, m.type, m.val, m.vlen, 0)))
+            resp_integer(&c->out, 1);
+    }
+    ks_meta_free(&m);
 }

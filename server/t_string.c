@@ -1,147 +1,533 @@
-/* t_string.c - string commands: GET, SET (NX XX GET EX PX EXAT PXAT KEEPTTL). */
+/*
+ * t_string.c - string commands: GET SET SETNX SETEX PSETEX GETSET GETDEL GETEX MGET MSET
+ * MSETNX INCR DECR INCRBY DECRBY INCRBYFLOAT APPEND STRLEN GETRANGE SETRANGE, with Redis
+ * 7.0's options, replies and errors.
+ */
 #include <errno.h>
 #include <limits.h>
-#include <stdbool.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
+#include "args.h"
 #include "keyspace.h"
 #include "server.h"
 
-static const char wrongtype[] = "WRONGTYPE Operation against a key holding the wrong kind of value";
+#define MAX_STRING (512ull * 1024 * 1024) /* Redis's string size limit */
 
-static uint64_t now_ms(void)
+/* Reads key as a string: false (error replied) on an engine error or the wrong type. */
+static bool read_string(server *s, client *c, const resp_arg *key, ks_meta *m)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Redis's string2ll: the whole argument must be a base-10 integer. */
-static bool parse_ll(const resp_arg *a, long long *out)
-{
-    if (a->len == 0 || a->len > 20)
+    int rc = ks_read(&s->ks, c->db, key->p, key->len, m);
+    if (rc) {
+        reply_engine_error(c, rc);
         return false;
-    char tmp[24];
-    memcpy(tmp, a->p, a->len);
-    tmp[a->len] = '\0';
-    char *end;
-    errno = 0;
-    long long v = strtoll(tmp, &end, 10);
-    if (errno || *end || (tmp[0] == '0' && a->len > 1) || tmp[0] == '+' || tmp[0] == ' ')
+    }
+    if (m->type && m->type != KS_TYPE_STRING) {
+        ks_meta_free(m);
+        resp_error(&c->out, WRONGTYPE_ERR);
         return false;
-    *out = v;
+    }
     return true;
 }
 
-static bool arg_is(const resp_arg *a, const char *word)
+/* Stores a string (one-write transaction); false when the error was replied. */
+static bool write_string(server *s, client *c, const resp_arg *key, const ks_meta *old,
+                         const void *v, size_t vl, uint64_t expire_at)
 {
-    return strlen(word) == a->len && strncasecmp(a->p, word, a->len) == 0;
+    ks_begin(&s->ks);
+    int rc = ks_put_meta(&s->ks, c->db, key->p, key->len, old, KS_TYPE_STRING, v, vl, expire_at);
+    return ks_finish(s, c, rc);
 }
 
 void cmd_get(server *s, client *c)
 {
-    int type;
-    char *raw;
-    const char *v;
-    size_t vl;
-    uint64_t exp;
-    int rc =
-        ks_lookup(s->db, c->db, c->cmd.argv[1].p, c->cmd.argv[1].len, &type, &raw, &v, &vl, &exp);
-    if (rc)
-        reply_engine_error(c, rc);
-    else if (type == 0)
-        resp_null(&c->out, c->proto);
-    else if (type != KS_TYPE_STRING)
-        resp_error(&c->out, wrongtype);
+    ks_meta m;
+    if (!read_string(s, c, &c->cmd.argv[1], &m))
+        return;
+    if (m.type)
+        resp_bulk(&c->out, m.val, m.vlen);
     else
-        resp_bulk(&c->out, v, vl);
-    shale_free(raw);
+        resp_null(&c->out, c->proto);
+    ks_meta_free(&m);
+}
+
+/*
+ * Parses SET/GETEX expiry options from argv[from..]: EX PX EXAT PXAT (and KEEPTTL for
+ * SET, PERSIST for GETEX). Returns false with the error replied.
+ */
+typedef struct expire_opts {
+    bool nx, xx, get, keepttl, persist, has_expire;
+    uint64_t expire_at;
+} expire_opts;
+
+static bool parse_expire_opts(client *c, int from, bool is_set, expire_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    resp_arg *a = c->cmd.argv;
+    const char *cmd = is_set ? "set" : "getex";
+    for (int i = from; i < c->cmd.argc; i++) {
+        bool more = i + 1 < c->cmd.argc;
+        bool any_ttl = o->keepttl || o->persist || o->has_expire;
+        if (is_set && arg_is(&a[i], "nx") && !o->xx) {
+            o->nx = true;
+        } else if (is_set && arg_is(&a[i], "xx") && !o->nx) {
+            o->xx = true;
+        } else if (is_set && arg_is(&a[i], "get")) {
+            o->get = true;
+        } else if (is_set && arg_is(&a[i], "keepttl") && !any_ttl) {
+            o->keepttl = true;
+        } else if (!is_set && arg_is(&a[i], "persist") && !any_ttl) {
+            o->persist = true;
+        } else if ((arg_is(&a[i], "ex") || arg_is(&a[i], "px") || arg_is(&a[i], "exat") ||
+                    arg_is(&a[i], "pxat")) &&
+                   !any_ttl && more) {
+            long long n;
+            if (!arg_ll(&a[i + 1], &n)) {
+                resp_error(&c->out, "ERR value is not an integer or out of range");
+                return false;
+            }
+            bool seconds = arg_is(&a[i], "ex") || arg_is(&a[i], "exat");
+            bool absolute = a[i].len == 4;
+            uint64_t now = ks_now_ms();
+            if (n <= 0 || (seconds && n > LLONG_MAX / 1000) ||
+                (!absolute && (uint64_t)n * (seconds ? 1000u : 1u) > (uint64_t)LLONG_MAX - now)) {
+                char msg[80];
+                snprintf(msg, sizeof msg, "ERR invalid expire time in '%s' command", cmd);
+                resp_error(&c->out, msg);
+                return false;
+            }
+            uint64_t ms = (uint64_t)n * (seconds ? 1000u : 1u);
+            o->expire_at = absolute ? ms : now + ms;
+            o->has_expire = true;
+            i++;
+        } else {
+            resp_error(&c->out, "ERR syntax error");
+            return false;
+        }
+    }
+    return true;
 }
 
 void cmd_set(server *s, client *c)
 {
-    enum { NONE, NX, XX } cond = NONE;
-    bool get = false, keepttl = false, has_expire = false;
-    uint64_t expire_at = 0;
-    resp_arg *a = c->cmd.argv;
-    for (int i = 3; i < c->cmd.argc; i++) {
-        bool more = i + 1 < c->cmd.argc;
-        if (arg_is(&a[i], "nx") && cond != XX) {
-            cond = NX;
-        } else if (arg_is(&a[i], "xx") && cond != NX) {
-            cond = XX;
-        } else if (arg_is(&a[i], "get")) {
-            get = true;
-        } else if (arg_is(&a[i], "keepttl") && !has_expire) {
-            keepttl = true;
-        } else if ((arg_is(&a[i], "ex") || arg_is(&a[i], "px") || arg_is(&a[i], "exat") ||
-                    arg_is(&a[i], "pxat")) &&
-                   !keepttl && !has_expire && more) {
-            long long n;
-            if (!parse_ll(&a[i + 1], &n)) {
-                resp_error(&c->out, "ERR value is not an integer or out of range");
-                return;
-            }
-            bool seconds = arg_is(&a[i], "ex") || arg_is(&a[i], "exat");
-            bool absolute = a[i].len == 4;
-            if (n <= 0 || (seconds && n > LLONG_MAX / 1000)) {
-                resp_error(&c->out, "ERR invalid expire time in 'set' command");
-                return;
-            }
-            uint64_t ms = (uint64_t)n * (seconds ? 1000u : 1u);
-            if (!absolute && ms > (uint64_t)LLONG_MAX - now_ms()) {
-                resp_error(&c->out, "ERR invalid expire time in 'set' command");
-                return;
-            }
-            expire_at = absolute ? ms : now_ms() + ms;
-            has_expire = true;
-            i++;
-        } else {
-            resp_error(&c->out, "ERR syntax error");
-            return;
-        }
-    }
-    int type = 0;
-    char *raw = NULL;
-    const char *old = NULL;
-    size_t oldlen = 0;
-    uint64_t old_exp = 0;
-    int rc = 0;
-    if (cond != NONE || get || keepttl)
-        rc = ks_lookup(s->db, c->db, a[1].p, a[1].len, &type, &raw, &old, &oldlen, &old_exp);
+    expire_opts o;
+    if (!parse_expire_opts(c, 3, true, &o))
+        return;
+    resp_arg *key = &c->cmd.argv[1], *val = &c->cmd.argv[2];
+    ks_meta old = {0};
+    int rc = ks_read(&s->ks, c->db, key->p, key->len, &old);
     if (rc) {
         reply_engine_error(c, rc);
         return;
     }
-    if (get && type != 0 && type != KS_TYPE_STRING) {
-        shale_free(raw);
-        resp_error(&c->out, wrongtype);
+    if (o.get && old.type && old.type != KS_TYPE_STRING) {
+        ks_meta_free(&old);
+        resp_error(&c->out, WRONGTYPE_ERR);
         return;
     }
-    bool apply = cond == NONE || (cond == NX && type == 0) || (cond == XX && type != 0);
+    bool apply = (!o.nx || !old.type) && (!o.xx || old.type);
     if (apply) {
-        if (keepttl && type != 0)
-            expire_at = old_exp;
-        rc = ks_set_string(s->db, c->db, a[1].p, a[1].len, a[2].p, a[2].len, expire_at);
-        if (rc) {
-            shale_free(raw);
-            reply_engine_error(c, rc);
+        uint64_t exp = o.keepttl ? old.expire_at_ms : o.expire_at;
+        /* a hash replaced by a string leaves its fields under a version nothing names */
+        ks_begin(&s->ks);
+        rc = ks_put_meta(&s->ks, c->db, key->p, key->len, &old, KS_TYPE_STRING, val->p, val->len,
+                         exp);
+        if (!ks_finish(s, c, rc)) {
+            ks_meta_free(&old);
             return;
         }
-        s->wrote_this_round = true;
     }
-    if (get) {
-        if (type == 0)
-            resp_null(&c->out, c->proto);
+    if (o.get) {
+        if (old.type)
+            resp_bulk(&c->out, old.val, old.vlen);
         else
-            resp_bulk(&c->out, old, oldlen);
+            resp_null(&c->out, c->proto);
     } else if (apply) {
         resp_simple(&c->out, "OK");
     } else {
         resp_null(&c->out, c->proto);
     }
-    shale_free(raw);
+    ks_meta_free(&old);
+}
+
+/* SET key value with a fixed condition/expiry: the shared body of SETNX SETEX PSETEX. */
+static void set_simple(server *s, client *c, const resp_arg *key, const resp_arg *val, bool nx,
+                       uint64_t expire_at, bool reply_int)
+{
+    ks_meta old;
+    int rc = ks_read(&s->ks, c->db, key->p, key->len, &old);
+    if (rc) {
+        reply_engine_error(c, rc);
+        return;
+    }
+    if (nx && old.type) {
+        ks_meta_free(&old);
+        resp_integer(&c->out, 0);
+        return;
+    }
+    ks_begin(&s->ks);
+    rc = ks_put_meta(&s->ks, c->db, key->p, key->len, &old, KS_TYPE_STRING, val->p, val->len,
+                     expire_at);
+    ks_meta_free(&old);
+    if (!ks_finish(s, c, rc))
+        return;
+    if (reply_int)
+        resp_integer(&c->out, 1);
+    else
+        resp_simple(&c->out, "OK");
+}
+
+void cmd_setnx(server *s, client *c)
+{
+    set_simple(s, c, &c->cmd.argv[1], &c->cmd.argv[2], true, 0, true);
+}
+
+static void setex_generic(server *s, client *c, bool seconds)
+{
+    long long n;
+    if (!arg_ll(&c->cmd.argv[2], &n)) {
+        resp_error(&c->out, "ERR value is not an integer or out of range");
+        return;
+    }
+    uint64_t now = ks_now_ms();
+    if (n <= 0 || (seconds && n > LLONG_MAX / 1000) ||
+        (uint64_t)n * (seconds ? 1000u : 1u) > (uint64_t)LLONG_MAX - now) {
+        resp_error(&c->out, seconds ? "ERR invalid expire time in 'setex' command"
+                                    : "ERR invalid expire time in 'psetex' command");
+        return;
+    }
+    set_simple(s, c, &c->cmd.argv[1], &c->cmd.argv[3], false,
+               now + (uint64_t)n * (seconds ? 1000u : 1u), false);
+}
+
+void cmd_setex(server *s, client *c)
+{
+    setex_generic(s, c, true);
+}
+
+void cmd_psetex(server *s, client *c)
+{
+    setex_generic(s, c, false);
+}
+
+void cmd_getset(server *s, client *c)
+{
+    ks_meta old;
+    resp_arg *key = &c->cmd.argv[1];
+    if (!read_string(s, c, key, &old))
+        return;
+    if (write_string(s, c, key, &old, c->cmd.argv[2].p, c->cmd.argv[2].len, 0)) {
+        if (old.type)
+            resp_bulk(&c->out, old.val, old.vlen);
+        else
+            resp_null(&c->out, c->proto);
+    }
+    ks_meta_free(&old);
+}
+
+void cmd_getdel(server *s, client *c)
+{
+    ks_meta old;
+    resp_arg *key = &c->cmd.argv[1];
+    if (!read_string(s, c, key, &old))
+        return;
+    if (!old.type) {
+        resp_null(&c->out, c->proto);
+        return;
+    }
+    ks_begin(&s->ks);
+    if (ks_finish(s, c, ks_del_key(&s->ks, c->db, key->p, key->len, &old)))
+        resp_bulk(&c->out, old.val, old.vlen);
+    ks_meta_free(&old);
+}
+
+void cmd_getex(server *s, client *c)
+{
+    expire_opts o;
+    if (!parse_expire_opts(c, 2, false, &o))
+        return;
+    ks_meta m;
+    resp_arg *key = &c->cmd.argv[1];
+    if (!read_string(s, c, key, &m))
+        return;
+    if (!m.type) {
+        resp_null(&c->out, c->proto);
+        return;
+    }
+    bool ok = true;
+    if (o.has_expire && o.expire_at <= ks_now_ms()) {
+        ks_begin(&s->ks); /* an expiry in the past deletes the key, as in Redis */
+        ok = ks_finish(s, c, ks_del_key(&s->ks, c->db, key->p, key->len, &m));
+    } else if (o.has_expire || (o.persist && m.expire_at_ms)) {
+        ok = write_string(s, c, key, &m, m.val, m.vlen, o.persist ? 0 : o.expire_at);
+    }
+    if (ok)
+        resp_bulk(&c->out, m.val, m.vlen);
+    ks_meta_free(&m);
+}
+
+void cmd_mget(server *s, client *c)
+{
+    resp_array(&c->out, c->cmd.argc - 1);
+    for (int i = 1; i < c->cmd.argc; i++) {
+        ks_meta m;
+        int rc = ks_read(&s->ks, c->db, c->cmd.argv[i].p, c->cmd.argv[i].len, &m);
+        if (rc == 0 && m.type == KS_TYPE_STRING)
+            resp_bulk(&c->out, m.val, m.vlen);
+        else
+            resp_null(&c->out, c->proto); /* absent, another type, or unreadable */
+        ks_meta_free(&m);
+    }
+}
+
+static void mset_generic(server *s, client *c, bool nx)
+{
+    if (c->cmd.argc % 2 == 0) {
+        resp_error(&c->out, nx ? "ERR wrong number of arguments for 'msetnx' command"
+                               : "ERR wrong number of arguments for 'mset' command");
+        return;
+    }
+    int n = (c->cmd.argc - 1) / 2;
+    ks_meta *olds = calloc((size_t)n, sizeof *olds);
+    if (!olds) {
+        reply_engine_error(c, -ENOMEM);
+        return;
+    }
+    int rc = 0;
+    bool any_exists = false;
+    for (int i = 0; i < n && rc == 0; i++) {
+        resp_arg *k = &c->cmd.argv[1 + 2 * i];
+        /* a key repeated later in the same call: the earlier write is overwritten */
+        rc = ks_read(&s->ks, c->db, k->p, k->len, &olds[i]);
+        any_exists |= olds[i].type != 0;
+    }
+    if (rc) {
+        reply_engine_error(c, rc);
+    } else if (nx && any_exists) {
+        resp_integer(&c->out, 0);
+    } else {
+        ks_begin(&s->ks);
+        const ks_meta written = {.type = KS_TYPE_STRING};
+        for (int i = 0; i < n && rc == 0; i++) {
+            resp_arg *k = &c->cmd.argv[1 + 2 * i], *v = k + 1;
+            const ks_meta *old = &olds[i];
+            for (int j = 0; j < i; j++) /* repeated key: an earlier pair wrote (and counted) it */
+                if (c->cmd.argv[1 + 2 * j].len == k->len &&
+                    memcmp(c->cmd.argv[1 + 2 * j].p, k->p, k->len) == 0)
+                    old = &written;
+            rc = ks_put_meta(&s->ks, c->db, k->p, k->len, old, KS_TYPE_STRING, v->p,
+                                       v->len, 0);
+        }
+        if (ks_finish(s, c, rc)) {
+            if (nx)
+                resp_integer(&c->out, 1);
+            else
+                resp_simple(&c->out, "OK");
+        }
+    }
+    for (int i = 0; i < n; i++)
+        ks_meta_free(&olds[i]);
+    free(olds);
+}
+
+void cmd_mset(server *s, client *c)
+{
+    mset_generic(s, c, false);
+}
+
+void cmd_msetnx(server *s, client *c)
+{
+    mset_generic(s, c, true);
+}
+
+static void incr_generic(server *s, client *c, long long by)
+{
+    ks_meta m;
+    resp_arg *key = &c->cmd.argv[1];
+    if (!read_string(s, c, key, &m))
+        return;
+    long long v = 0;
+    if (m.type && !parse_ll(m.val, m.vlen, &v)) {
+        ks_meta_free(&m);
+        resp_error(&c->out, "ERR value is not an integer or out of range");
+        return;
+    }
+    if ((by < 0 && v < 0 && by < LLONG_MIN - v) || (by > 0 && v > 0 && by > LLONG_MAX - v)) {
+        ks_meta_free(&m);
+        resp_error(&c->out, "ERR increment or decrement would overflow");
+        return;
+    }
+    v += by;
+    char buf[24];
+    int n = snprintf(buf, sizeof buf, "%lld", v);
+    if (write_string(s, c, key, &m, buf, (size_t)n, m.expire_at_ms))
+        resp_integer(&c->out, v);
+    ks_meta_free(&m);
+}
+
+void cmd_incr(server *s, client *c)
+{
+    incr_generic(s, c, 1);
+}
+
+void cmd_decr(server *s, client *c)
+{
+    incr_generic(s, c, -1);
+}
+
+void cmd_incrby(server *s, client *c)
+{
+    long long by;
+    if (!arg_ll(&c->cmd.argv[2], &by))
+        resp_error(&c->out, "ERR value is not an integer or out of range");
+    else
+        incr_generic(s, c, by);
+}
+
+void cmd_decrby(server *s, client *c)
+{
+    long long by;
+    if (!arg_ll(&c->cmd.argv[2], &by))
+        resp_error(&c->out, "ERR value is not an integer or out of range");
+    else if (by == LLONG_MIN)
+        resp_error(&c->out, "ERR decrement would overflow");
+    else
+        incr_generic(s, c, -by);
+}
+
+void cmd_incrbyfloat(server *s, client *c)
+{
+    ks_meta m;
+    resp_arg *key = &c->cmd.argv[1];
+    long double by, v = 0;
+    if (!read_string(s, c, key, &m))
+        return;
+    if ((m.type && !parse_ld(m.val, m.vlen, &v)) ||
+        !parse_ld(c->cmd.argv[2].p, c->cmd.argv[2].len, &by)) {
+        ks_meta_free(&m);
+        resp_error(&c->out, "ERR value is not a valid float");
+        return;
+    }
+    v += by;
+    if (isnan(v) || isinf(v)) {
+        ks_meta_free(&m);
+        resp_error(&c->out, "ERR increment would produce NaN or Infinity");
+        return;
+    }
+    char buf[5200];
+    size_t n = format_ld_human(v, buf, sizeof buf);
+    if (write_string(s, c, key, &m, buf, n, m.expire_at_ms))
+        resp_bulk(&c->out, buf, n);
+    ks_meta_free(&m);
+}
+
+void cmd_append(server *s, client *c)
+{
+    ks_meta m;
+    resp_arg *key = &c->cmd.argv[1], *add = &c->cmd.argv[2];
+    if (!read_string(s, c, key, &m))
+        return;
+    if (m.vlen + add->len > MAX_STRING) {
+        ks_meta_free(&m);
+        resp_error(&c->out, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+        return;
+    }
+    char *v = malloc(m.vlen + add->len + 1);
+    if (!v) {
+        ks_meta_free(&m);
+        reply_engine_error(c, -ENOMEM);
+        return;
+    }
+    if (m.vlen)
+        memcpy(v, m.val, m.vlen);
+    memcpy(v + m.vlen, add->p, add->len);
+    size_t n = m.vlen + add->len;
+    if (write_string(s, c, key, &m, v, n, m.expire_at_ms))
+        resp_integer(&c->out, (long long)n);
+    free(v);
+    ks_meta_free(&m);
+}
+
+void cmd_strlen(server *s, client *c)
+{
+    ks_meta m;
+    if (!read_string(s, c, &c->cmd.argv[1], &m))
+        return;
+    resp_integer(&c->out, (long long)m.vlen);
+    ks_meta_free(&m);
+}
+
+void cmd_getrange(server *s, client *c)
+{
+    long long start, end;
+    if (!arg_ll(&c->cmd.argv[2], &start) || !arg_ll(&c->cmd.argv[3], &end)) {
+        resp_error(&c->out, "ERR value is not an integer or out of range");
+        return;
+    }
+    ks_meta m;
+    if (!read_string(s, c, &c->cmd.argv[1], &m))
+        return;
+    long long len = (long long)m.vlen;
+    if (start < 0 && end < 0 && start > end) {
+        resp_bulk(&c->out, "", 0);
+    } else {
+        if (start < 0)
+            start += len;
+        if (end < 0)
+            end += len;
+        if (start < 0)
+            start = 0;
+        if (end < 0)
+            end = 0;
+        if (end >= len)
+            end = len - 1;
+        if (start > end || len == 0)
+            resp_bulk(&c->out, "", 0);
+        else
+            resp_bulk(&c->out, m.val + start, (size_t)(end - start + 1));
+    }
+    ks_meta_free(&m);
+}
+
+void cmd_setrange(server *s, client *c)
+{
+    long long off;
+    resp_arg *key = &c->cmd.argv[1], *val = &c->cmd.argv[3];
+    if (!arg_ll(&c->cmd.argv[2], &off)) {
+        resp_error(&c->out, "ERR value is not an integer or out of range");
+        return;
+    }
+    if (off < 0) {
+        resp_error(&c->out, "ERR offset is out of range");
+        return;
+    }
+    ks_meta m;
+    if (!read_string(s, c, key, &m))
+        return;
+    if (val->len == 0) { /* nothing to write: Redis neither creates nor pads */
+        resp_integer(&c->out, (long long)m.vlen);
+        ks_meta_free(&m);
+        return;
+    }
+    if ((uint64_t)off + val->len > MAX_STRING) {
+        ks_meta_free(&m);
+        resp_error(&c->out, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+        return;
+    }
+    size_t n = (size_t)off + val->len > m.vlen ? (size_t)off + val->len : m.vlen;
+    char *v = calloc(1, n);
+    if (!v) {
+        ks_meta_free(&m);
+        reply_engine_error(c, -ENOMEM);
+        return;
+    }
+    if (m.vlen)
+        memcpy(v, m.val, m.vlen);
+    memcpy(v + off, val->p, val->len);
+    if (write_string(s, c, key, &m, v, n, m.expire_at_ms))
+        resp_integer(&c->out, (long long)n);
+    free(v);
+    ks_meta_free(&m);
 }

@@ -1,0 +1,535 @@
+/*
+ * t_hash.c - hash commands: HSET HSETNX HGET HMGET HMSET HDEL HLEN HEXISTS HGETALL HKEYS
+ * HVALS HINCRBY HINCRBYFLOAT HSTRLEN HSCAN HRANDFIELD. Fields are engine keys of their
+ * own under the hash's version (keyspace.h): HGET reads one field, never the hash.
+ * Fields come back in byte order of their names (Redis: insertion order for small hashes).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "keyspace.h"
+#include "server.h"
+
+/* Reads key as a hash (type 0 when absent); false with the error replied. */
+static bool read_hash(server *s, client *c, const resp_arg *key, ks_meta *m)
+{
+    int rc = ks_read(&s->ks, c->db, key->p, key->len, m);
+    if (rc) {
+        reply_engine_error(c, rc);
+        return false;
+    }
+    if (m->type && m->type != KS_TYPE_HASH) {
+        ks_meta_free(m);
+        resp_error(&c->out, WRONGTYPE_ERR);
+        return false;
+    }
+    return true;
+}
+
+/* Reads one field: 0 with *val (malloc'ed) set, SHALE_ENOTFOUND, or an error. */
+static int get_field(server *s, client *c, const resp_arg *key, const ks_meta *m,
+                     const void *f, size_t fl, void **val, size_t *vl)
+{
+    if (!m->type)
+        return SHALE_ENOTFOUND;
+    ks_key k;
+    int rc = ks_field_key(&s->ks, c->db, key->p, key->len, m->version, f, fl, &k);
+    rc = rc ? rc : shale_get(s->db, k.p, k.len, val, vl);
+    ks_key_free(&k);
+    return rc;
+}
+
+/* Writes the hash's metadata with a new field count (a new version for a new hash),
+   or deletes the key when no field is left. */
+static int put_hash_meta(server *s, client *c, const resp_arg *key, const ks_meta *m,
+                         uint64_t version, uint64_t nfields)
+{
+    if (nfields == 0)
+        return ks_del_key(&s->ks, c->db, key->p, key->len, m);
+    unsigned char meta[16];
+    for (int i = 0; i < 8; i++) {
+        meta[i] = (unsigned char)(version >> (56 - 8 * i));
+        meta[8 + i] = (unsigned char)(nfields >> (56 - 8 * i));
+    }
+    return ks_put_meta(&s->ks, c->db, key->p, key->len, m, KS_TYPE_HASH, meta, sizeof meta,
+                       m->type ? m->expire_at_ms : 0);
+}
+
+/*
+ * Sets fields argv[first], argv[first+1], ... in one transaction. nx: only absent ones.
+ * Returns the number of new fields, or -1 with the error replied.
+ */
+static long long set_fields(server *s, client *c, int first, bool nx)
+{
+    resp_arg *key = &c->cmd.argv[1];
+    ks_meta m;
+    if (!read_hash(s, c, key, &m))
+        return -1;
+    uint64_t version = m.type ? m.version : ks_new_version(&s->ks);
+    uint64_t nfields = m.type ? m.nfields : 0;
+    long long added = 0;
+    int rc = 0;
+    ks_begin(&s->ks);
+    for (int i = first; i + 1 < c->cmd.argc && rc == 0; i += 2) {
+        resp_arg *f = &c->cmd.argv[i], *v = f + 1;
+        bool exists = false;
+        if (m.type) {
+            rc = get_field(s, c, key, &m, f->p, f->len, NULL, NULL);
+            exists = rc == 0;
+            rc = rc == SHALE_ENOTFOUND ? 0 : rc;
+        }
+        for (int j = first; j < i && !exists; j += 2) /* set earlier in this command */
+            exists = c->cmd.argv[j].len == f->len && memcmp(c->cmd.argv[j].p, f->p, f->len) == 0;
+        if (rc || (nx && exists))
+            continue;
+        ks_key k;
+        rc = ks_field_key(&s->ks, c->db, key->p, key->len, version, f->p, f->len, &k);
+        rc = rc ? rc : ks_put_raw(&s->ks, &k, v->p, v->len);
+        ks_key_free(&k);
+        if (!exists)
+            added++;
+    }
+    if (rc == 0 && (added || !m.type))
+        rc = put_hash_meta(s, c, key, &m, version, nfields + (uint64_t)added);
+    bool ok = ks_finish(s, c, rc);
+    ks_meta_free(&m);
+    return ok ? added : -1;
+}
+
+void cmd_hset(server *s, client *c)
+{
+    if (c->cmd.argc % 2) {
+        resp_error(&c->out, "ERR wrong number of arguments for 'hset' command");
+        return;
+    }
+    long long n = set_fields(s, c, 2, false);
+    if (n >= 0)
+        resp_integer(&c->out, n);
+}
+
+void cmd_hmset(server *s, client *c)
+{
+    if (c->cmd.argc % 2) {
+        resp_error(&c->out, "ERR wrong number of arguments for 'hmset' command");
+        return;
+    }
+    if (set_fields(s, c, 2, false) >= 0)
+        resp_simple(&c->out, "OK");
+}
+
+void cmd_hsetnx(server *s, client *c)
+{
+    long long n = set_fields(s, c, 2, true);
+    if (n >= 0)
+        resp_integer(&c->out, n);
+}
+
+void cmd_hget(server *s, client *c)
+{
+    ks_meta m;
+    if (!read_hash(s, c, &c->cmd.argv[1], &m))
+        return;
+    void *v = NULL;
+    size_t vl;
+    int rc = get_field(s, c, &c->cmd.argv[1], &m, c->cmd.argv[2].p, c->cmd.argv[2].len, &v, &vl);
+    if (rc == 0)
+        resp_bulk(&c->out, v, vl);
+    else if (rc == SHALE_ENOTFOUND)
+        resp_null(&c->out, c->proto);
+    else
+        reply_engine_error(c, rc);
+    shale_free(v);
+    ks_meta_free(&m);
+}
+
+void cmd_hmget(server *s, client *c)
+{
+    ks_meta m;
+    if (!read_hash(s, c, &c->cmd.argv[1], &m))
+        return;
+    resp_array(&c->out, c->cmd.argc - 2);
+    for (int i = 2; i < c->cmd.argc; i++) {
+        void *v;
+        size_t vl;
+        if (get_field(s, c, &c->cmd.argv[1], &m, c->cmd.argv[i].p, c->cmd.argv[i].len, &v, &vl) == 0)
+            resp_bulk(&c->out, v, vl);
+        else
+            resp_null(&c->out, c->proto);
+        shale_free(v);
+    }
+    ks_meta_free(&m);
+}
+
+void cmd_hstrlen(server *s, client *c)
+{
+    ks_meta m;
+    if (!read_hash(s, c, &c->cmd.argv[1], &m))
+        return;
+    size_t vl = 0;
+    int rc = get_field(s, c, &c->cmd.argv[1], &m, c->cmd.argv[2].p, c->cmd.argv[2].len, NULL, &vl);
+    if (rc && rc != SHALE_ENOTFOUND)
+        reply_engine_error(c, rc);
+    else
+        resp_integer(&c->out, rc ? 0 : (long long)vl);
+    ks_meta_free(&m);
+}
+
+void cmd_hexists(server *s, client *c)
+{
+    ks_meta m;
+    if (!read_hash(s, c, &c->cmd.argv[1], &m))
+        return;
+    int rc = get_field(s, c, &c->cmd.argv[1], &m, c->cmd.argv[2].p, c->cmd.argv[2].len, NULL, NULL);
+    if (rc && rc != SHALE_ENOTFOUND)
+        reply_engine_error(c, rc);
+    else
+        resp_integer(&c->out, rc == 0);
+    ks_meta_free(&m);
+}
+
+void cmd_hlen(server *s, client *c)
+{
+    ks_meta m;
+    if (!read_hash(s, c, &c->cmd.argv[1], &m))
+        return;
+    resp_integer(&c->out, m.type ? (long long)m.nfields : 0);
+    ks_meta_free(&m);
+}
+
+void cmd_hdel(server *s, client *c)
+{
+    resp_arg *key = &c->cmd.argv[1];
+    ks_meta m;
+    if (!read_hash(s, c, key, &m))
+        return;
+    if (!m.type) {
+        resp_integer(&c->out, 0);
+        return;
+    }
+    long long removed = 0;
+    int rc = 0;
+    ks_begin(&s->ks);
+    for (int i = 2; i < c->cmd.argc && rc == 0; i++) {
+        resp_arg *f = &c->cmd.argv[i];
+        bool seen = false;
+        for (int j = 2; j < i && !seen; j++)
+            seen = c->cmd.argv[j].len == f->len && memcmp(c->cmd.argv[j].p, f->p, f->len) == 0;
+        if (seen)
+            continue;
+        rc = get_field(s, c, key, &m, f->p, f->len, NULL, NULL);
+        if (rc == SHALE_ENOTFOUND) {
+            rc = 0;
+            continue;
+        }
+        ks_key k;
+        rc = rc ? rc : ks_field_key(&s->ks, c->db, key->p, key->len, m.version, f->p, f->len, &k);
+        rc = rc ? rc : ks_del_raw(&s->ks, &k);
+        ks_key_free(&k);
+        removed++;
+    }
+    if (rc == 0 && removed)
+        rc = put_hash_meta(s, c, key, &m, m.version, m.nfields - (uint64_t)removed);
+    if (ks_finish(s, c, rc))
+        resp_integer(&c->out, removed);
+    ks_meta_free(&m);
+}
+
+/* HGETALL HKEYS HVALS: keys and/or values of every field. */
+static void getall_generic(server *s, client *c, bool keys, bool vals)
+{
+    resp_arg *key = &c->cmd.argv[1];
+    ks_meta m;
+    if (!read_hash(s, c, key, &m))
+        return;
+    if (!m.type) {
+        if (keys && vals)
+            resp_map(&c->out, 0, c->proto);
+        else
+            resp_array(&c->out, 0);
+        return;
+    }
+    ks_key prefix;
+    ks_range r;
+    int rc = ks_field_key(&s->ks, c->db, key->p, key->len, m.version, NULL, 0, &prefix);
+    rc = rc ? rc : ks_range_open(&s->ks, prefix.p, prefix.len, false, &r);
+    if (rc) {
+        ks_key_free(&prefix);
+        ks_meta_free(&m);
+        reply_engine_error(c, rc);
+        return;
+    }
+    resp_out body = {0};
+    long long n = 0;
+    for (; shale_iter_valid(r.it); shale_iter_next(r.it), n++) {
+        size_t kl, vl;
+        const char *k = shale_iter_key(r.it, &kl);
+        const void *v = shale_iter_value(r.it, &vl);
+        if (keys)
+            resp_bulk(&body, k + prefix.len, kl - prefix.len);
+        if (vals)
+            resp_bulk(&body, v, vl);
+    }
+    rc = shale_iter_status(r.it);
+    ks_range_close(&r);
+    if (rc || body.err) {
+        reply_engine_error(c, rc ? rc : body.err);
+    } else {
+        if (keys && vals)
+            resp_map(&c->out, n, c->proto);
+        else
+            resp_array(&c->out, n);
+        resp_raw(&c->out, body.data, body.len);
+    }
+    resp_out_free(&body);
+    ks_key_free(&prefix);
+    ks_meta_free(&m);
+}
+
+void cmd_hgetall(server *s, client *c)
+{
+    getall_generic(s, c, true, true);
+}
+
+void cmd_hkeys(server *s, client *c)
+{
+    getall_generic(s, c, true, false);
+}
+
+void cmd_hvals(server *s, client *c)
+{
+    getall_generic(s, c, false, true);
+}
+
+/* Writes one field's new value (the field may be new). */
+static bool put_field(server *s, client *c, const resp_arg *key, const ks_meta *m, bool is_new,
+                      const char *v, size_t vl)
+{
+    uint64_t version = m->type ? m->version : ks_new_version(&s->ks);
+    resp_arg *f = &c->cmd.argv[2];
+    ks_key k;
+    ks_begin(&s->ks);
+    int rc = ks_field_key(&s->ks, c->db, key->p, key->len, version, f->p, f->len, &k);
+    rc = rc ? rc : ks_put_raw(&s->ks, &k, v, vl);
+    ks_key_free(&k);
+    if (rc == 0 && is_new)
+        rc = put_hash_meta(s, c, key, m, version, (m->type ? m->nfields : 0) + 1);
+    return ks_finish(s, c, rc);
+}
+
+void cmd_hincrby(server *s, client *c)
+{
+    long long by, v = 0;
+    resp_arg *key = &c->cmd.argv[1];
+    if (!arg_ll(&c->cmd.argv[3], &by)) {
+        resp_error(&c->out, "ERR value is not an integer or out of range");
+        return;
+    }
+    ks_meta m;
+    if (!read_hash(s, c, key, &m))
+        return;
+    void *old = NULL;
+    size_t ol;
+    int rc = get_field(s, c, key, &m, c->cmd.argv[2].p, c->cmd.argv[2].len, &old, &ol);
+    if (rc && rc != SHALE_ENOTFOUND) {
+        reply_engine_error(c, rc);
+    } else if (rc == 0 && !parse_ll(old, ol, &v)) {
+        resp_error(&c->out, "ERR hash value is not an integer");
+    } else if ((by < 0 && v < 0 && by < LLONG_MIN - v) || (by > 0 && v > 0 && by > LLONG_MAX - v)) {
+        resp_error(&c->out, "ERR increment or decrement would overflow");
+    } else {
+        v += by;
+        char buf[24];
+        int n = snprintf(buf, sizeof buf, "%lld", v);
+        if (put_field(s, c, key, &m, rc != 0, buf, (size_t)n))
+            resp_integer(&c->out, v);
+    }
+    shale_free(old);
+    ks_meta_free(&m);
+}
+
+void cmd_hincrbyfloat(server *s, client *c)
+{
+    long double by, v = 0;
+    resp_arg *key = &c->cmd.argv[1];
+    if (!parse_ld(c->cmd.argv[3].p, c->cmd.argv[3].len, &by)) {
+        resp_error(&c->out, "ERR value is not a valid float");
+        return;
+    }
+    ks_meta m;
+    if (!read_hash(s, c, key, &m))
+        return;
+    void *old = NULL;
+    size_t ol;
+    int rc = get_field(s, c, key, &m, c->cmd.argv[2].p, c->cmd.argv[2].len, &old, &ol);
+    if (rc && rc != SHALE_ENOTFOUND) {
+        reply_engine_error(c, rc);
+    } else if (rc == 0 && !parse_ld(old, ol, &v)) {
+        resp_error(&c->out, "ERR hash value is not a float");
+    } else if (isnan(v + by) || isinf(v + by)) {
+        resp_error(&c->out, "ERR increment would produce NaN or Infinity");
+    } else {
+        char buf[5200];
+        size_t n = format_ld_human(v + by, buf, sizeof buf);
+        if (put_field(s, c, key, &m, rc != 0, buf, n))
+            resp_bulk(&c->out, buf, n);
+    }
+    shale_free(old);
+    ks_meta_free(&m);
+}
+
+typedef struct hscan_ctx {
+    resp_out body;
+    long long n;
+    const scan_args *a;
+    size_t prefix_len;
+} hscan_ctx;
+
+static bool emit_field(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
+                       shale_iter *it)
+{
+    hscan_ctx *x = ctx;
+    k += x->prefix_len;
+    kl -= x->prefix_len;
+    if (x->a->match && !glob_match(x->a->match->p, x->a->match->len, k, kl, false))
+        return true;
+    resp_bulk(&x->body, k, kl);
+    resp_bulk(&x->body, v, vl);
+    x->n += 2;
+    return true;
+}
+
+void cmd_hscan(server *s, client *c)
+{
+    scan_args a;
+    if (!parse_scan_args(c, 2, false, &a))
+        return;
+    resp_arg *key = &c->cmd.argv[1];
+    ks_meta m;
+    if (!read_hash(s, c, key, &m))
+        return;
+    hscan_ctx x = {.a = &a};
+    uint64_t next = 0;
+    int rc = 0;
+    if (m.type) {
+        ks_key prefix;
+        ks_range r;
+        rc = ks_field_key(&s->ks, c->db, key->p, key->len, m.version, NULL, 0, &prefix);
+        rc = rc ? rc : ks_range_open(&s->ks, prefix.p, prefix.len, false, &r);
+        x.prefix_len = prefix.len;
+        ks_key_free(&prefix);
+        if (rc == 0) {
+            rc = scan_range(s, c, &r, a.cursor, a.count, emit_field, &x, &next);
+            ks_range_close(&r);
+        }
+    }
+    reply_scan(c, rc, next, &x.body, x.n);
+    resp_out_free(&x.body);
+    ks_meta_free(&m);
+}
+
+/* HRANDFIELD key [count [WITHVALUES]] */
+void cmd_hrandfield(server *s, client *c)
+{
+    long long count = 1;
+    bool with_count = c->cmd.argc >= 3, withvalues = false;
+    if (c->cmd.argc > 4 || (c->cmd.argc == 4 && !arg_is(&c->cmd.argv[3], "withvalues"))) {
+        resp_error(&c->out, "ERR syntax error");
+        return;
+    }
+    withvalues = c->cmd.argc == 4;
+    if (with_count && !arg_ll(&c->cmd.argv[2], &count)) {
+        resp_error(&c->out, "ERR value is not an integer or out of range");
+        return;
+    }
+    if (with_count && (count < -LLONG_MAX / 2 || count > LLONG_MAX / 2)) {
+        resp_error(&c->out, "ERR value is out of range");
+        return;
+    }
+    resp_arg *key = &c->cmd.argv[1];
+    ks_meta m;
+    if (!read_hash(s, c, key, &m))
+        return;
+    if (!m.type || count == 0) {
+        if (with_count)
+            resp_array(&c->out, 0);
+        else
+            resp_null(&c->out, c->proto);
+        ks_meta_free(&m);
+        return;
+    }
+    /* Reads the fields once (bounded by the hash's size), then samples from them. */
+    bool distinct = count > 0;
+    long long want = distinct ? (count < (long long)m.nfields ? count : (long long)m.nfields) : -count;
+    ks_key prefix;
+    ks_range r;
+    int rc = ks_field_key(&s->ks, c->db, key->p, key->len, m.version, NULL, 0, &prefix);
+    rc = rc ? rc : ks_range_open(&s->ks, prefix.p, prefix.len, false, &r);
+    if (rc) {
+        ks_key_free(&prefix);
+        ks_meta_free(&m);
+        reply_engine_error(c, rc);
+        return;
+    }
+    resp_out all = {0}; /* every field (and value), as replies, with their offsets */
+    size_t *off = NULL, n = 0, cap = 0;
+    for (; shale_iter_valid(r.it); shale_iter_next(r.it)) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            size_t *p = realloc(off, (cap + 1) * sizeof *off);
+            if (!p)
+                break;
+            off = p;
+        }
+        size_t kl, vl;
+        const char *k = shale_iter_key(r.it, &kl);
+        const void *v = shale_iter_value(r.it, &vl);
+        off[n++] = all.len;
+        resp_bulk(&all, k + prefix.len, kl - prefix.len);
+        if (withvalues) {
+            resp_bulk(&all, v, vl);
+        }
+    }
+    rc = shale_iter_status(r.it);
+    ks_range_close(&r);
+    ks_key_free(&prefix);
+    if (rc || all.err || !off || (size_t)n < m.nfields) {
+        reply_engine_error(c, rc ? rc : -ENOMEM);
+    } else {
+        off[n] = all.len;
+        if (distinct && want > (long long)n)
+            want = (long long)n;
+        if (!with_count) {
+            size_t i = (size_t)rand() % n;
+            resp_raw(&c->out, all.data + off[i], off[i + 1] - off[i]);
+        } else {
+            bool pairs = withvalues && c->proto == 3;
+            resp_array(&c->out, withvalues && !pairs ? want * 2 : want);
+            /* distinct: a partial Fisher-Yates shuffle of the indexes */
+            size_t *idx = distinct ? malloc(n * sizeof *idx) : NULL;
+            for (size_t i = 0; idx && i < n; i++)
+                idx[i] = i;
+            for (long long j = 0; j < want; j++) {
+                size_t i = (size_t)rand() % n;
+                if (idx) {
+                    size_t pick = (size_t)j + (size_t)rand() % (n - (size_t)j);
+                    size_t t = idx[j];
+                    idx[j] = idx[pick];
+                    idx[pick] = t;
+                    i = idx[j];
+                }
+                if (pairs)
+                    resp_array(&c->out, 2);
+                resp_raw(&c->out, all.data + off[i], off[i + 1] - off[i]);
+            }
+            free(idx);
+        }
+    }
+    free(off);
+    resp_out_free(&all);
+    ks_meta_free(&m);
+}

@@ -1,0 +1,220 @@
+/*
+ * t_info.c - INFO: Redis's sections (server clients memory persistence stats
+ * replication cpu keyspace) with the fields clients and dashboards read, plus a `shale`
+ * section with the engine's figures (stalls, compaction, write amplification, cache hit
+ * rate, per-level sizes).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "server.h"
+
+static void add(resp_out *o, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        resp_raw(o, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+static uint64_t prop(server *s, const char *name)
+{
+    uint64_t v = 0;
+    shale_property_int(s->db, name, &v);
+    return v;
+}
+
+static long rss_bytes(void)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    return rss * sysconf(_SC_PAGESIZE);
+}
+
+static void section_server(server *s, resp_out *o)
+{
+    struct utsname u;
+    uname(&u);
+    uint64_t up = (ks_now_ms() - s->start_ms) / 1000;
+    add(o, "# Server\r\nredis_version:%s\r\nshale_version:%s\r\nredis_mode:standalone\r\n"
+           "os:%s %s %s\r\narch_bits:%d\r\nmultiplexing_api:io_uring\r\nprocess_id:%ld\r\n"
+           "tcp_port:%lld\r\nserver_time_usec:%lld\r\nuptime_in_seconds:%llu\r\n"
+           "uptime_in_days:%llu\r\nhz:%lld\r\nio_threads_active:%d\r\nexecutable:shale-server\r\n"
+           "config_file:%s\r\n\r\n",
+        SHALE_REDIS_COMPAT_VERSION, SHALE_VERSION_STRING, u.sysname, u.release, u.machine,
+        (int)(sizeof(void *) * 8), (long)getpid(), s->cfg.port,
+        (long long)ks_now_ms() * 1000, (unsigned long long)up, (unsigned long long)up / 86400,
+        s->cfg.hz, s->cfg.io_threads > 1, s->cfg.config_file);
+}
+
+static void section_clients(server *s, resp_out *o)
+{
+    add(o, "# Clients\r\nconnected_clients:%lld\r\nmaxclients:%lld\r\nblocked_clients:0\r\n"
+           "tracking_clients:0\r\n\r\n",
+        s->nclients, s->cfg.maxclients);
+}
+
+static void section_memory(server *s, resp_out *o)
+{
+    uint64_t mem = prop(s, "shale.memtable-bytes") + prop(s, "shale.immutable-memtable-bytes");
+    uint64_t cache = prop(s, "shale.block-cache-usage");
+    uint64_t buffers = 0;
+    for (client *c = s->clients; c; c = c->all_next)
+        buffers += c->in_cap + c->out.cap;
+    add(o, "# Memory\r\nused_memory:%llu\r\nused_memory_rss:%ld\r\nused_memory_memtables:%llu\r\n"
+           "used_memory_block_cache:%llu\r\nused_memory_clients:%llu\r\nmaxmemory:0\r\n"
+           "maxmemory_policy:noeviction\r\nmem_allocator:libc\r\n\r\n",
+        (unsigned long long)(mem + cache + buffers), rss_bytes(), (unsigned long long)mem,
+        (unsigned long long)cache, (unsigned long long)buffers);
+}
+
+static void section_persistence(server *s, resp_out *o)
+{
+    add(o, "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:0\r\n"
+           "rdb_bgsave_in_progress:0\r\nrdb_last_save_time:%llu\r\nrdb_last_bgsave_status:ok\r\n"
+           "aof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:%s\r\n"
+           "shale_sync_writes:%s\r\nshale_wal_syncs:%llu\r\nshale_sync_failures:%llu\r\n\r\n",
+        (unsigned long long)s->lastsave_s, prop(s, "shale.background-errors") ? "err" : "ok",
+        s->cfg.sync_writes ? "yes" : "no", (unsigned long long)prop(s, "shale.wal-syncs"),
+        (unsigned long long)s->stats.sync_failures);
+}
+
+static long long ops_per_sec(server *s)
+{
+    int i = s->ops_window_i, j = (i + 1) % 16; /* newest and oldest samples */
+    if (!s->ops_window_ms[j] || s->ops_window_ms[i] <= s->ops_window_ms[j])
+        return 0;
+    return (long long)((s->ops_window[i] - s->ops_window[j]) * 1000 /
+                       (s->ops_window_ms[i] - s->ops_window_ms[j]));
+}
+
+static void section_stats(server *s, resp_out *o)
+{
+    server_stats *t = &s->stats;
+    add(o, "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
+           "instantaneous_ops_per_sec:%lld\r\ntotal_net_input_bytes:%llu\r\n"
+           "total_net_output_bytes:%llu\r\nrejected_connections:%llu\r\nexpired_keys:%llu\r\n"
+           "evicted_keys:0\r\nkeyspace_hits:%llu\r\nkeyspace_misses:%llu\r\n"
+           "write_stall_rejections:%llu\r\n\r\n",
+        (unsigned long long)t->connections_received, (unsigned long long)t->commands_processed,
+        ops_per_sec(s), (unsigned long long)t->net_input_bytes,
+        (unsigned long long)t->net_output_bytes, (unsigned long long)t->rejected_connections,
+        (unsigned long long)s->ks.expired_keys, (unsigned long long)t->keyspace_hits,
+        (unsigned long long)t->keyspace_misses,
+        (unsigned long long)(t->stall_rejections_l0 + t->stall_rejections_memtable));
+}
+
+static void section_replication(server *s, resp_out *o)
+{
+    add(o, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n\r\n");
+}
+
+static void section_cpu(server *s, resp_out *o)
+{
+    struct rusage self;
+    getrusage(RUSAGE_SELF, &self);
+    add(o, "# CPU\r\nused_cpu_sys:%ld.%06ld\r\nused_cpu_user:%ld.%06ld\r\n\r\n",
+        (long)self.ru_stime.tv_sec, (long)self.ru_stime.tv_usec, (long)self.ru_utime.tv_sec,
+        (long)self.ru_utime.tv_usec);
+}
+
+static void section_keyspace(server *s, resp_out *o)
+{
+    add(o, "# Keyspace\r\n");
+    for (int i = 0; i < KS_DBS; i++)
+        if (s->ks.count[i] > 0)
+            add(o, "db%d:keys=%lld,expires=%lld,avg_ttl=0\r\n", i, (long long)s->ks.count[i],
+                (long long)s->ks.expires[i]);
+    add(o, "\r\n");
+}
+
+static void section_shale(server *s, resp_out *o)
+{
+    server_stats *t = &s->stats;
+    uint64_t hits = prop(s, "shale.block-cache-hits"), misses = prop(s, "shale.block-cache-misses");
+    add(o, "# Shale\r\nstall_count:%llu\r\nstall_micros:%llu\r\nstall_count_l0_slowdown:%llu\r\n"
+           "stall_count_l0_stop:%llu\r\nstall_count_memtable:%llu\r\nstall_rejections_l0:%llu\r\n"
+           "stall_rejections_memtable:%llu\r\ncompaction_count:%llu\r\n"
+           "compaction_bytes_written:%llu\r\npending_compaction_bytes:%llu\r\nflush_count:%llu\r\n"
+           "flush_bytes:%llu\r\nuser_bytes_written:%llu\r\nwrite_amplification:%.2f\r\n"
+           "block_cache_hits:%llu\r\nblock_cache_misses:%llu\r\nblock_cache_hit_rate:%.4f\r\n"
+           "wal_syncs:%llu\r\nwal_sync_micros:%llu\r\nbackground_errors:%llu\r\n"
+           "dropped_expired:%llu\r\ntotal_table_bytes:%llu\r\n",
+        (unsigned long long)prop(s, "shale.stall-count"),
+        (unsigned long long)prop(s, "shale.stall-micros"),
+        (unsigned long long)prop(s, "shale.stall-count-l0_slowdown"),
+        (unsigned long long)prop(s, "shale.stall-count-l0_stop"),
+        (unsigned long long)prop(s, "shale.stall-count-memtable"),
+        (unsigned long long)t->stall_rejections_l0, (unsigned long long)t->stall_rejections_memtable,
+        (unsigned long long)prop(s, "shale.compaction-count"),
+        (unsigned long long)prop(s, "shale.compaction-bytes-written"),
+        (unsigned long long)prop(s, "shale.pending-compaction-bytes"),
+        (unsigned long long)prop(s, "shale.flush-count"),
+        (unsigned long long)prop(s, "shale.flush-bytes"),
+        (unsigned long long)prop(s, "shale.user-bytes-written"),
+        prop(s, "shale.write-amplification-x1000") / 1000.0, (unsigned long long)hits,
+        (unsigned long long)misses, hits + misses ? (double)hits / (double)(hits + misses) : 0.0,
+        (unsigned long long)prop(s, "shale.wal-syncs"),
+        (unsigned long long)prop(s, "shale.wal-sync-micros"),
+        (unsigned long long)prop(s, "shale.background-errors"),
+        (unsigned long long)prop(s, "shale.dropped-expired"),
+        (unsigned long long)prop(s, "shale.total-table-bytes"));
+    for (int l = 0; l < 7; l++) {
+        char n1[64], n2[64];
+        snprintf(n1, sizeof n1, "shale.num-files-at-level%d", l);
+        snprintf(n2, sizeof n2, "shale.bytes-at-level%d", l);
+        add(o, "level%d:files=%llu,bytes=%llu\r\n", l, (unsigned long long)prop(s, n1),
+            (unsigned long long)prop(s, n2));
+    }
+    add(o, "\r\n");
+}
+
+typedef struct section {
+    const char *name;
+    void (*fn)(server *s, resp_out *o);
+    bool in_default;
+} section;
+
+static const section sections[] = {
+    {"server", section_server, true},           {"clients", section_clients, true},
+    {"memory", section_memory, true},           {"persistence", section_persistence, true},
+    {"stats", section_stats, true},             {"replication", section_replication, true},
+    {"cpu", section_cpu, true},                 {"keyspace", section_keyspace, true},
+    {"shale", section_shale, true},
+};
+
+void cmd_info(server *s, client *c)
+{
+    resp_out o = {0};
+    int n = sizeof sections / sizeof sections[0];
+    for (int i = 0; i < n; i++) {
+        bool want = c->cmd.argc == 1;
+        for (int j = 1; j < c->cmd.argc && !want; j++)
+            want = arg_is(&c->cmd.argv[j], sections[i].name) ||
+                   arg_is(&c->cmd.argv[j], "all") || arg_is(&c->cmd.argv[j], "everything") ||
+                   (arg_is(&c->cmd.argv[j], "default") && sections[i].in_default);
+        if (want)
+            sections[i].fn(s, &o);
+    }
+    /* Redis ends without the last section's blank line */
+    if (o.len >= 2)
+        o.len -= 2;
+    resp_verbatim(&c->out, o.data ? o.data : "", o.len, c->proto);
+    resp_out_free(&o);
+}
