@@ -154,7 +154,7 @@ void cmd_hmget(server *s, client *c)
         return;
     resp_array(&c->out, c->cmd.argc - 2);
     for (int i = 2; i < c->cmd.argc; i++) {
-        void *v;
+        void *v = NULL;
         size_t vl;
         if (get_field(s, c, &c->cmd.argv[1], &m, c->cmd.argv[i].p, c->cmd.argv[i].len, &v, &vl) == 0)
             resp_bulk(&c->out, v, vl);

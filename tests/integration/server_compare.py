@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""server_compare.py - every command's replies and errors, byte for byte, against
+redis-server 7.0 as the oracle (same commands on both, RESP2 then RESP3).
+
+Both servers get each command as a RESP request on a raw socket; the whole reply is read
+and compared. A few replies are compared as sets (field order: shale returns hash fields
+in byte order, Redis in insertion order) or by shape (random or server-specific values).
+Exit 0 when no difference, 1 otherwise (each difference printed), 77 when a tool is missing.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.environ.get("SHALE_BUILD", "build")
+SERVER = os.path.join(BUILD, "shale-server")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def encode(args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+class Conn:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def _fill(self):
+        d = self.s.recv(65536)
+        if not d:
+            raise EOFError("connection closed")
+        self.buf += d
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        i = self.buf.index(b"\r\n")
+        line, self.buf = self.buf[: i + 2], self.buf[i + 2 :]
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        d, self.buf = self.buf[:n], self.buf[n:]
+        return d
+
+    def reply(self):
+        """One whole reply as a tree of (type byte, payload or children)."""
+        line = self._line()
+        t, rest = line[:1], line[1:-2]
+        if t in b"+-:,#_(":
+            return (t, rest)
+        if t in b"$=!":
+            n = int(rest)
+            if n < 0:
+                return (t, None)
+            return (t, self._exact(n + 2)[:-2])
+        if t in b"*~>%|":
+            n = int(rest)
+            if n < 0:
+                return (t, None)
+            k = 2 * n if t in b"%|" else n
+            return (t, [self.reply() for _ in range(k)])
+        raise ValueError("bad reply line %r" % line)
+
+    def call(self, *args):
+        self.s.sendall(encode(args))
+        return self.reply()
+
+
+def canon(r, mode):
+    """The comparable form of a reply for a comparison mode."""
+    t, v = r
+    if mode == "set" and isinstance(v, list):
+        if t in b"%":  # maps: pairs as a set
+            return (t, sorted(zip(map(repr, v[0::2]), map(repr, v[1::2]))))
+        return (t, sorted(map(repr, v)))
+    if mode == "shape":
+        return (t, len(v) if isinstance(v, list) else None)
+    if mode == "scan" and isinstance(v, list):  # [cursor, items]: items as a set
+        return (t, sorted(map(repr, v[1][1])))
+    return r
+
+
+# (command, mode): mode "" = bytes equal, "set", "shape", "scan"
+CASES = [
+    # strings
+    ("set k v", ""), ("get k", ""), ("get nokey", ""), ("set k v2 xx get", ""),
+    ("set k v3 nx", ""), ("set n1 x nx get", ""), ("set k v ex 100", ""), ("ttl k", ""),
+    ("set k v px 100000", ""), ("set k v exat 99999999999", ""), ("expiretime k", ""),
+    ("set k v pxat 99999999999999", ""), ("pexpiretime k", ""), ("set k v ex 0", ""),
+    ("set k v ex -5", ""), ("set k v ex abc", ""), ("set k v px 1.5", ""),
+    ("set k v nx xx", ""), ("set k v ex 10 px 10", ""), ("set k v keepttl ex 10", ""),
+    ("set k v keepttl", ""), ("set k v bogus", ""), ("set k", ""), ("get", ""),
+    ("setnx k x", ""), ("setnx k2 x", ""), ("setex k3 100 v", ""), ("ttl k3", ""),
+    ("setex k3 0 v", ""), ("setex k3 x v", ""), ("psetex k4 100000 v", ""), ("pttl k4", "shape"),
+    ("psetex k4 -1 v", ""), ("getset k new", ""), ("getset nokey2 v", ""), ("getdel k", ""),
+    ("getdel k", ""), ("set g v", ""), ("getex g", ""), ("getex g ex 100", ""), ("ttl g", ""),
+    ("getex g persist", ""), ("ttl g", ""), ("getex g px 0", ""), ("getex g bogus", ""),
+    ("getex nokey ex 10", ""), ("getex g ex 10 persist", ""), ("mget k2 nokey g k3", ""),
+    ("mset a 1 b 2 c 3", ""), ("mset a 1 b", ""), ("mget a b c", ""), ("msetnx a 1 z 2", ""),
+    ("msetnx y 1 z 2", ""), ("msetnx y", ""), ("incr a", ""), ("incr newctr", ""),
+    ("decr newctr", ""), ("incrby a 10", ""), ("incrby a x", ""), ("decrby a 5", ""),
+    ("decrby a -9223372036854775808", ""), ("set big 9223372036854775807", ""),
+    ("incr big", ""), ("set neg -9223372036854775808", ""), ("decr neg", ""),
+    ("set s abc", ""), ("incr s", ""), ("set sp ' 1'", ""), ("incr sp", ""),
+    ("set lz 01", ""), ("incr lz", ""), ("incrbyfloat f 1.5", ""), ("incrbyfloat f 2.25", ""),
+    ("incrbyfloat f -3.75", ""), ("incrbyfloat f 1e3", ""), ("incrbyfloat f abc", ""),
+    ("incrbyfloat s 1", ""), ("incrbyfloat f inf", ""), ("set fl 3.0", ""),
+    ("incrbyfloat fl 0.1", ""), ("append ap hello", ""), ("append ap ' world'", ""),
+    ("get ap", ""), ("strlen ap", ""), ("strlen nokey", ""), ("getrange ap 0 4", ""),
+    ("getrange ap -5 -1", ""), ("getrange ap 5 1", ""), ("getrange ap -1 -5", ""),
+    ("getrange ap 0 100", ""), ("getrange nokey 0 1", ""), ("getrange ap a b", ""),
+    ("setrange sr 5 hi", ""), ("get sr", ""), ("setrange sr 0 HELLO", ""), ("get sr", ""),
+    ("setrange sr -1 x", ""), ("setrange nokey3 0 ''", ""), ("exists nokey3", ""),
+    ("setrange sr 536870911 xx", ""),
+    # keys
+    ("del a b nokey", ""), ("unlink c", ""), ("exists a b c k2 k2", ""), ("type k2", ""),
+    ("type nokey", ""), ("rename k2 k5", ""), ("get k5", ""), ("rename nokey k6", ""),
+    ("rename k5 k5", ""), ("renamenx k5 k5", ""), ("set k7 v", ""), ("renamenx k5 k7", ""),
+    ("renamenx k5 k8", ""), ("copy k8 k9", ""), ("copy k8 k9", ""), ("copy k8 k9 replace", ""),
+    ("copy k8 k8", ""), ("copy k8 k10 db 1", ""), ("copy k8 k10 db 99", ""),
+    ("copy k8 k10 db x", ""), ("copy k8 k10 bogus", ""), ("copy nokey k11", ""),
+    ("expire k8 100", ""), ("ttl k8", ""), ("expire k8 100 nx", ""), ("expire k8 200 xx", ""),
+    ("expire k8 50 gt", ""), ("expire k8 300 gt", ""), ("expire k8 400 lt", ""),
+    ("expire k8 10 lt", ""), ("ttl k8", ""), ("expire k8 10 nx xx", ""),
+    ("expire k8 10 gt lt", ""), ("expire k8 10 bogus", ""), ("expire k8 abc", ""),
+    ("expire nokey 10", ""), ("pexpire k8 100000", ""), ("pttl k8", "shape"),
+    ("expireat k8 99999999999", ""), ("expiretime k8", ""), ("pexpireat k8 99999999999000", ""),
+    ("pexpiretime k8", ""), ("persist k8", ""), ("persist k8", ""), ("ttl k8", ""),
+    ("ttl nokey", ""), ("pttl nokey", ""), ("expiretime nokey", ""), ("expiretime k9", ""),
+    ("expire k9 9223372036854775807", ""), ("set k12 v", ""), ("expire k12 -1", ""),
+    ("exists k12", ""), ("touch k9 nokey k9", ""), ("keys k*", "set"), ("keys 'k[0-9]'", "set"),
+    ("keys nomatch*", ""), ("keys k8", ""), ("dbsize", ""), ("scan 0 count 1000", "scan"),
+    ("scan 0 match 'k*' count 1000", "scan"), ("scan 0 type hash count 1000", "scan"),
+    ("scan x", ""), ("scan 0 count 0", ""), ("scan 0 bogus", ""), ("randomkey", "shape"),
+    # hashes
+    ("hset h f1 v1 f2 v2", ""), ("hset h f1 v1b f3 v3", ""), ("hset h f1", ""),
+    ("hget h f1", ""), ("hget h nof", ""), ("hget nokey f", ""), ("hmget h f1 nof f2", ""),
+    ("hmget nokey a", ""), ("hmset h f4 v4", ""), ("hmset h f4", ""), ("hsetnx h f1 x", ""),
+    ("hsetnx h f5 v5", ""), ("hlen h", ""), ("hlen nokey", ""), ("hexists h f1", ""),
+    ("hexists h nof", ""), ("hstrlen h f1", ""), ("hstrlen h nof", ""), ("hgetall h", "set"),
+    ("hkeys h", "set"), ("hvals h", "set"), ("hgetall nokey", ""), ("hkeys nokey", ""),
+    ("hdel h f4 f4 nof", ""), ("hlen h", ""), ("hincrby h n 5", ""), ("hincrby h n -2", ""),
+    ("hincrby h f1 1", ""), ("hincrby h n x", ""), ("hset h m 9223372036854775807", ""),
+    ("hincrby h m 1", ""), ("hincrbyfloat h fl 1.5", ""), ("hincrbyfloat h fl 0.25", ""),
+    ("hincrbyfloat h f1 1", ""), ("hincrbyfloat h fl x", ""), ("hscan h 0 count 100", "scan"),
+    ("hscan h 0 match 'f*' count 100", "scan"), ("hscan h x", ""), ("hscan nokey 0", ""),
+    ("hrandfield h", "shape"), ("hrandfield h 3", "shape"), ("hrandfield h -5", "shape"),
+    ("hrandfield h 2 withvalues", "shape"), ("hrandfield h 0", ""), ("hrandfield nokey", ""),
+    ("hrandfield nokey 3", ""), ("hrandfield h x", ""), ("hrandfield h 1 bogus", ""),
+    ("get h", ""), ("incr h", ""), ("append h x", ""), ("hget k7 f", ""), ("hset k7 f v", ""),
+    ("type h", ""), ("set h str", ""), ("type h", ""), ("hget h f1", ""), ("hset h2 a 1", ""),
+    ("expire h2 100", ""), ("ttl h2", ""), ("rename h2 h3", ""), ("hgetall h3", ""),
+    ("ttl h3", ""), ("copy h3 h4", ""), ("hgetall h4", ""), ("hdel h4 a", ""),
+    ("exists h4", ""), ("del h3", ""), ("hget h3 a", ""), ("dbsize", ""),
+    # connection and server
+    ("ping", ""), ("ping hello", ""), ("ping a b", ""), ("echo hi", ""), ("echo", ""),
+    ("select 1", ""), ("select 16", ""), ("select x", ""), ("swapdb 0 1", ""),
+    ("swapdb 0 x", ""), ("swapdb x 0", ""), ("swapdb 0 20", ""), ("dbsize", ""),
+    ("swapdb 0 1", ""), ("dbsize", ""), ("flushdb bogus", ""), ("time", "shape"),
+    ("lastsave", "shape"), ("function flush", ""), ("function flush async", ""),
+    ("function bogus", ""), ("wait 0 0", ""), ("wait 0 -1", ""), ("wait 0 x", ""),
+    ("debug sleep 0", ""), ("client setname myname", ""), ("client getname", ""),
+    ("client setname 'a b'", ""), ("client id", "shape"), ("client no-evict on", ""),
+    ("client bogus", ""), ("client kill 1.2.3.4:5", ""), ("client kill id 999999", ""),
+    ("client kill id 0", ""), ("config get maxclients", ""), ("config get bogus*", ""),
+    ("config set bogus 1", ""), ("config set maxclients abc", "shape"),
+    ("config set timeout 0", ""), ("config bogus", ""), ("config get", ""),
+    ("slowlog len", "shape"), ("slowlog reset", ""), ("slowlog bogus", ""),
+    ("command count", "shape"), ("command info get", "shape"), ("auth pass", ""),
+    ("auth a b c", ""), ("hello 4", ""), ("hello x", ""), ("hello 2 bogus", ""),
+    ("nosuchcommand a b", ""), ("GeT k9", ""), ("flushdb", ""), ("dbsize", ""),
+    ("select 1", ""), ("dbsize", ""), ("flushall", ""), ("dbsize", ""), ("select 0", ""),
+]
+
+
+def run_cases(shale, redis, proto):
+    import shlex
+    diffs = 0
+    for case, mode in CASES:
+        args = shlex.split(case)
+        try:
+            a = shale.call(*args)
+        except (EOFError, OSError) as e:
+            print("shale-server failed on %r (RESP%d): %s" % (case, proto, e))
+            raise
+        b = redis.call(*args)
+        if canon(a, mode) != canon(b, mode):
+            diffs += 1
+            print("DIFF (RESP%d) %s\n  shale: %r\n  redis: %r" % (proto, case, a, b))
+    return diffs
+
+
+def main():
+    if not shutil.which("redis-server"):
+        print("skip: redis-server missing")
+        return 77
+    tmp = tempfile.mkdtemp()
+    sp, rp = free_port(), free_port()
+    procs = [
+        subprocess.Popen([SERVER, "--port", str(sp), "--dir", tmp + "/shale"],
+                         stderr=open(tmp + "/shale.log", "w")),
+        subprocess.Popen(["redis-server", "--port", str(rp), "--save", "", "--appendonly", "no", "--enable-debug-command", "yes",
+                          "--dir", tmp], stdout=subprocess.DEVNULL),
+    ]
+    try:
+        for port in (sp, rp):
+            for _ in range(100):
+                try:
+                    Conn(port).call("ping")
+                    break
+                except OSError:
+                    time.sleep(0.05)
+        diffs = 0
+        for proto in (2, 3):
+            shale, redis = Conn(sp), Conn(rp)
+            for c in (shale, redis):
+                c.call("flushall")
+                if proto == 3:
+                    c.call("hello", "3")
+            diffs += run_cases(shale, redis, proto)
+        print("%d commands compared in RESP2 and RESP3, %d differences" % (len(CASES), diffs))
+        return 1 if diffs else 0
+    except (EOFError, OSError):
+        print(open(tmp + "/shale.log").read())
+        return 1
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
