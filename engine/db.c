@@ -133,6 +133,8 @@ static void wal_file_unref(wal_file *wf)
     free(wf);
 }
 
+#define WAL_BUFFER_SIZE (1u << 20) /* manual_wal_flush: records buffered between flushes */
+
 static int wal_file_open(shale_db *db, uint64_t number, wal_file **out)
 {
     char path[PATH_MAX];
@@ -147,6 +149,11 @@ static int wal_file_open(shale_db *db, uint64_t number, wal_file **out)
     uint64_t msize = __atomic_load_n(&db->opts.memtable_size, __ATOMIC_RELAXED);
     uint64_t prealloc = msize + msize / 8;
     rc = wal_writer_open(path, number, prealloc, &wf->w);
+    if (rc == 0 && db->opts.manual_wal_flush) {
+        rc = wal_writer_set_buffer(wf->w, WAL_BUFFER_SIZE);
+        if (rc)
+            wal_writer_close(wf->w);
+    }
     if (rc) {
         free(wf);
         return rc;
@@ -279,6 +286,13 @@ static int switch_memtable(shale_db *db)
     }
     memtable_set_log_number(m, number);
     wal_file *old = db->wal;
+    /* Buffered records of the old log reach its file before any of the new log's: what
+       survives a crash stays a prefix of what was written. */
+    int frc = wal_writer_flush(old->w);
+    if (frc && !atomic_load(&db->bg_error)) {
+        atomic_store(&db->bg_error, frc);
+        db_log(db, "WAL write failed: %s; refusing writes until reopen", shale_strerror(frc));
+    }
     if (wal_writer_size(old->w) != __atomic_load_n(&old->synced, __ATOMIC_ACQUIRE)) {
         /* Unsynced bytes: the next syncer syncs it before the new log. */
         wal_file **p = &db->old_wals;
@@ -545,6 +559,29 @@ static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
         pthread_cond_signal(&db->w_head->cv);
     pthread_mutex_unlock(&db->mu);
     pthread_cond_destroy(&w.cv);
+    return rc;
+}
+
+int shale_flush_wal(shale_db *db)
+{
+    if (!db)
+        return -EINVAL;
+    pthread_mutex_lock(&db->mu);
+    wal_file *cur = db->wal;
+    if (cur)
+        atomic_fetch_add_explicit(&cur->refs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&db->mu);
+    int rc = cur ? wal_writer_flush(cur->w) : 0;
+    if (cur)
+        wal_file_unref(cur);
+    if (rc && !atomic_load(&db->bg_error)) {
+        pthread_mutex_lock(&db->mu);
+        if (!atomic_load(&db->bg_error)) {
+            atomic_store(&db->bg_error, rc);
+            db_log(db, "WAL write failed: %s; refusing writes until reopen", shale_strerror(rc));
+        }
+        pthread_mutex_unlock(&db->mu);
+    }
     return rc;
 }
 

@@ -18,6 +18,7 @@
 #include "wal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,8 +33,12 @@
 struct wal_writer {
     int fd;
     uint64_t log_number;
-    uint64_t size;
-    int error; /* sticky */
+    uint64_t size; /* bytes appended, buffered ones included */
+    int error;     /* sticky */
+    /* buffered mode */
+    char *buf;
+    size_t buf_len, buf_cap;
+    pthread_mutex_t mu; /* guards buf and the file offset when buffered */
 };
 
 int wal_writer_open(const char *path, uint64_t log_number, uint64_t preallocate, wal_writer **out)
@@ -58,11 +63,9 @@ int wal_writer_open(const char *path, uint64_t log_number, uint64_t preallocate,
     return 0;
 }
 
-int wal_writer_append(wal_writer *w, const slice *parts, int n)
+/* Frames the record: fills header, returns the payload length (or -EINVAL). */
+static int64_t frame(const wal_writer *w, const slice *parts, int n, char *header)
 {
-    if (w->error)
-        return w->error;
-    char header[WAL_HEADER_SIZE];
     uint64_t len = 0;
     for (int i = 0; i < n; i++)
         len += parts[i].len;
@@ -82,6 +85,86 @@ int wal_writer_append(wal_writer *w, const slice *parts, int n)
         sum = XXH3_64bits_digest(&st);
     }
     encode_fixed64(header + 8, sum);
+    return (int64_t)len;
+}
+
+static int flush_locked(wal_writer *w)
+{
+    if (w->error)
+        return w->error;
+    if (w->buf_len == 0)
+        return 0;
+    struct iovec v = {w->buf, w->buf_len};
+    int rc = file_writev(w->fd, &v, 1);
+    if (rc) {
+        w->error = rc;
+        return rc;
+    }
+    w->buf_len = 0;
+    return 0;
+}
+
+int wal_writer_set_buffer(wal_writer *w, size_t cap)
+{
+    char *b = malloc(cap);
+    if (!b)
+        return -ENOMEM;
+    pthread_mutex_init(&w->mu, NULL);
+    w->buf = b;
+    w->buf_cap = cap;
+    return 0;
+}
+
+int wal_writer_flush(wal_writer *w)
+{
+    if (!w->buf)
+        return w->error;
+    pthread_mutex_lock(&w->mu);
+    int rc = flush_locked(w);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+static int append_direct(wal_writer *w, const slice *parts, int n);
+
+int wal_writer_append(wal_writer *w, const slice *parts, int n)
+{
+    if (!w->buf)
+        return append_direct(w, parts, n);
+    char header[WAL_HEADER_SIZE];
+    int64_t len = frame(w, parts, n, header);
+    if (len < 0)
+        return (int)len;
+    size_t need = WAL_HEADER_SIZE + (size_t)len;
+    pthread_mutex_lock(&w->mu);
+    int rc = w->error;
+    if (rc == 0 && w->buf_len + need > w->buf_cap)
+        rc = flush_locked(w);
+    if (rc == 0 && need > w->buf_cap) {
+        rc = append_direct(w, parts, n); /* larger than the buffer: straight to the file */
+    } else if (rc == 0) {
+        memcpy(w->buf + w->buf_len, header, WAL_HEADER_SIZE);
+        w->buf_len += WAL_HEADER_SIZE;
+        for (int i = 0; i < n; i++) {
+            if (parts[i].len)
+                memcpy(w->buf + w->buf_len, parts[i].data, parts[i].len);
+            w->buf_len += parts[i].len;
+        }
+        __atomic_store_n(&w->size, w->size + need, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+static int append_direct(wal_writer *w, const slice *parts, int n)
+{
+    if (w->error)
+        return w->error;
+    char header[WAL_HEADER_SIZE];
+    int64_t flen = frame(w, parts, n, header);
+    if (flen < 0)
+        return (int)flen;
+    uint64_t len = (uint64_t)flen;
     struct iovec iov[9];
     struct iovec *v = n + 1 <= 9 ? iov : malloc((size_t)(n + 1) * sizeof *v);
     if (!v)
@@ -99,15 +182,16 @@ int wal_writer_append(wal_writer *w, const slice *parts, int n)
         w->error = rc;
         return rc;
     }
-    w->size += WAL_HEADER_SIZE + len;
+    __atomic_store_n(&w->size, w->size + WAL_HEADER_SIZE + len, __ATOMIC_RELAXED);
     return 0;
 }
 
 int wal_writer_sync(wal_writer *w)
 {
-    if (w->error)
-        return w->error;
-    int rc = file_fdatasync(w->fd);
+    int rc = wal_writer_flush(w);
+    if (rc)
+        return rc;
+    rc = file_fdatasync(w->fd);
     if (rc)
         w->error = rc;
     return rc;
@@ -127,9 +211,14 @@ int wal_writer_close(wal_writer *w)
 {
     if (!w)
         return 0;
+    int frc = wal_writer_flush(w);
     int rc = file_close(w->fd);
+    if (w->buf) {
+        pthread_mutex_destroy(&w->mu);
+        free(w->buf);
+    }
     free(w);
-    return rc;
+    return frc ? frc : rc;
 }
 
 /* ---- reader ---- */

@@ -28,7 +28,15 @@ int wal_writer_open(const char *path, uint64_t log_number, uint64_t preallocate,
  * an error the writer refuses every later append with the same error (sticky).
  */
 int wal_writer_append(wal_writer *w, const slice *parts, int n);
-/* Makes everything appended so far durable (fdatasync). Sticky errors as above. */
+/*
+ * Buffered mode (the engine's manual_wal_flush): later appends are copied into a buffer
+ * of cap bytes and reach the file at wal_writer_flush, at a sync, when the buffer is full
+ * or at close. Appends, flushes and syncs may then come from different threads.
+ */
+int wal_writer_set_buffer(wal_writer *w, size_t cap);
+/* Writes buffered records to the file (no fsync). 0 or the sticky error. */
+int wal_writer_flush(wal_writer *w);
+/* Makes everything appended so far durable (flush, fdatasync). Sticky errors as above. */
 int wal_writer_sync(wal_writer *w);
 /* Bytes appended (file size). */
 uint64_t wal_writer_size(const wal_writer *w);

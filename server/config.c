@@ -109,7 +109,8 @@ void config_default(server_config *cfg)
 
 void config_engine_options(const server_config *cfg, shale_options *o)
 {
-    o->sync_writes = 0; /* the server syncs once per loop round instead (group commit) */
+    o->sync_writes = 0;      /* the server syncs once per loop round instead (group commit) */
+    o->manual_wal_flush = 1; /* and writes the round's WAL records with one write */
     o->sync_interval_ms = cfg->sync_writes ? 0 : (uint32_t)cfg->sync_interval_ms;
     o->write_stall_timeout_ms = (uint32_t)cfg->write_stall_timeout_ms;
     o->memtable_size = cfg->memtable_size;

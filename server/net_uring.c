@@ -576,6 +576,18 @@ static void finish_round(io_loop *l)
 {
     server *s = l->s;
     uint64_t wgen = __atomic_load_n(&s->wgen, __ATOMIC_ACQUIRE);
+    /* The round's WAL records reach the kernel (one write) before any reply goes out:
+       a killed process then loses nothing it acknowledged. */
+    int flush_rc = 0;
+    if (wgen > __atomic_load_n(&s->flushed_gen, __ATOMIC_ACQUIRE)) {
+        flush_rc = shale_flush_wal(s->db);
+        if (flush_rc == 0) {
+            uint64_t seen = __atomic_load_n(&s->flushed_gen, __ATOMIC_RELAXED);
+            while (seen < wgen && !__atomic_compare_exchange_n(&s->flushed_gen, &seen, wgen, false,
+                                                               __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+                ;
+        }
+    }
     pthread_mutex_lock(&commit.mu);
     uint64_t synced = commit.synced;
     pthread_mutex_unlock(&commit.mu);
@@ -587,7 +599,12 @@ static void finish_round(io_loop *l)
         l->round = c->round_next;
         c->in_round = false;
         if (!c->closed) {
-            if (c->out.len > c->out_ok) {
+            if (flush_rc && c->out.len > c->out_ok) { /* the writes did not reach the log */
+                c->out.len = c->out_ok;
+                reply_engine_error(c, flush_rc);
+                c->out_ok = c->out.len;
+                c->close_after_reply = true;
+            } else if (c->out.len > c->out_ok) {
                 if (gate) { /* everything now in out waits for this generation */
                     c->sync_gen = wgen;
                     wait_for_sync(l, c);

@@ -79,6 +79,7 @@ typedef struct server {
     cursor_table cursors;
     pthread_mutex_t lock; /* commands run under it, one at a time, as in Redis */
     uint64_t wgen; /* writes so far (atomic): a reply after write N waits for a sync of N */
+    uint64_t flushed_gen; /* writes whose WAL records were handed to the kernel */
     volatile int stop;
     bool shutdown_nosave;
     uint64_t next_client_id;

@@ -75,6 +75,10 @@ typedef struct shale_options {
     /* Write-ahead log */
     int sync_writes;           /* 0: 1 = a write returns after its WAL record is durable */
     uint32_t sync_interval_ms; /* 1000: background WAL fdatasync period when sync_writes=0 */
+    int manual_wal_flush;      /* 0: 1 keeps WAL records in a 1 MiB buffer until
+                                  shale_flush_wal, shale_sync or a full buffer (RocksDB's
+                                  manual_wal_flush): one write per batch of writes instead
+                                  of one per write; a crash loses what was not flushed */
 
     /* Level 0 and write stalls (RocksDB level0_*_trigger, Badger NumLevelZeroTables*) */
     int l0_compaction_trigger;       /* 4: L0 tables that start an L0 compaction */
@@ -181,6 +185,13 @@ int shale_write(shale_db *db, const shale_batch *b);
  * Errors: -errno of the sync (after which writes are refused: SHALE_EFAILED), SHALE_EFAILED.
  */
 int shale_sync(shale_db *db);
+
+/*
+ * With manual_wal_flush: writes the buffered WAL records to the log file (no fsync), so
+ * that they survive a crash of the process (not of the machine). A caller that replies to
+ * clients calls it before replying. 0 or -errno (then writes are refused: SHALE_EFAILED).
+ */
+int shale_flush_wal(shale_db *db);
 
 /* ---- Reading ---------------------------------------------------------------------- */
 

@@ -586,6 +586,70 @@ static void test_db_corrupt_wal_and_manifest_fail_open(void **state)
     tu_rmdir_free(dir);
 }
 
+/* Copies every file of dir into a new directory: what a crash of the process would leave. */
+static char *crash_image(const char *dir)
+{
+    char *img = tu_tempdir("crash");
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || strcmp(e->d_name, "LOCK") == 0)
+            continue;
+        char from[PATH_MAX], to[PATH_MAX];
+        snprintf(from, sizeof from, "%s/%s", dir, e->d_name);
+        snprintf(to, sizeof to, "%s/%s", img, e->d_name);
+        assert_int_equal(tu_copy_file(from, to), 0);
+    }
+    closedir(d);
+    return img;
+}
+
+static void test_db_manual_wal_flush(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_options o;
+    shale_options_default(&o);
+    o.manual_wal_flush = 1;
+    o.memtable_size = 256 * 1024; /* several log switches below */
+    shale_db *db = open_db(dir, &o);
+    put_str(db, "k1", "v1");
+    assert_int_equal(shale_flush_wal(db), 0);
+    put_str(db, "k2", "v2"); /* buffered only */
+    expect(db, "k2", "v2");
+    char *img1 = crash_image(dir);
+    assert_int_equal(shale_sync(db), 0);
+    char *img2 = crash_image(dir);
+    char k[32], v[128];
+    for (int i = 0; i < 5000; i++) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 0);
+        put_str(db, k, v);
+    }
+    assert_int_equal(shale_flush_wal(db), 0);
+    char *img3 = crash_image(dir);
+    shale_close(db);
+
+    shale_db *c = open_db(img1, NULL);
+    expect(c, "k1", "v1");
+    expect(c, "k2", NULL);
+    shale_close(c);
+    c = open_db(img2, NULL);
+    expect(c, "k2", "v2");
+    shale_close(c);
+    c = open_db(img3, NULL); /* every write flushed before the image, across log switches */
+    for (int i = 0; i < 5000; i += 7) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 0);
+        expect(c, k, v);
+    }
+    shale_close(c);
+    tu_rmdir_free(img1);
+    tu_rmdir_free(img2);
+    tu_rmdir_free(img3);
+    tu_rmdir_free(dir);
+}
+
 typedef struct thread_arg {
     shale_db *db;
     int id;
@@ -801,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_db_snapshot_sees_the_past),
         cmocka_unit_test(test_db_iterator_both_ways_with_bounds),
         cmocka_unit_test(test_db_expiry_hides_and_compaction_drops),
+        cmocka_unit_test(test_db_manual_wal_flush),
         cmocka_unit_test(test_db_stall_times_out_then_recovers),
         cmocka_unit_test(test_db_wal_write_failure_is_sticky),
         cmocka_unit_test(test_db_second_open_is_busy),
