@@ -23,6 +23,8 @@ struct skip_node {
     const char *key;  /* the encoded entry */
     const char *ikey; /* its internal key */
     uint32_t ikey_len;
+    uint32_t hash;               /* of the user key: the memtable's hash index */
+    _Atomic(skip_node *) hnext;  /* older node in the same hash bucket */
     uint8_t height;
     _Atomic(skip_node *) next[1]; /* actually `height` entries */
 };

@@ -91,7 +91,7 @@ void config_default(server_config *cfg)
     shale_options o;
     shale_options_default(&o);
     cfg->memtable_size = o.memtable_size;
-    cfg->block_cache_size = o.block_cache_size;
+    cfg->block_cache_size = 256ull << 20; /* a server's reads hit memory, as Redis's do */
     cfg->delayed_write_rate = o.delayed_write_rate;
     cfg->compaction_rate_limit = o.compaction_rate_limit;
     cfg->l0_compaction_trigger = o.l0_compaction_trigger;
