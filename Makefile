@@ -70,12 +70,12 @@ check: all
 test: deps
 	@$(MAKE) --no-print-directory check
 
+# The server in the foreground on 127.0.0.1:6379 with its data in ./data (Ctrl-C or
+# redis-cli shutdown stops it cleanly). Extra options: make run ARGS="--port 7000".
 run: deps
 	@$(MAKE) --no-print-directory all
 	@mkdir -p data
-	@rm -rf data/bench
-	$(BENCH_BIN) --benchmarks=fillrandom,readrandom --num=200000 --key_size=16 \
-	    --value_size=100 --compression_type=lz4 --db=data/bench
+	$(BUILD)/shale-server --bind 127.0.0.1 --port 6379 --dir ./data $(ARGS)
 
 bench: deps
 	@$(MAKE) --no-print-directory all

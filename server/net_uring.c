@@ -337,7 +337,8 @@ static size_t run_commands(server *s, client *c, const char *data, size_t len)
     while (!c->close_after_reply && off < len) {
         size_t used;
         const char *err;
-        int r = resp_parse(data + off, len - off, s->cfg.proto_max_bulk_len, &c->cmd, &used, &err);
+        uint64_t max_bulk = c->authenticated ? s->cfg.proto_max_bulk_len : RESP_UNAUTHENTICATED;
+        int r = resp_parse(data + off, len - off, max_bulk, &c->cmd, &used, &err);
         if (r == 0)
             break;
         if (r < 0) {

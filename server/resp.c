@@ -82,6 +82,13 @@ static int parse_multibulk(const char *buf, size_t len, uint64_t max_bulk, resp_
                                                 : "Protocol error: invalid multibulk length";
         return -1;
     }
+    bool unauth = max_bulk == RESP_UNAUTHENTICATED;
+    if (unauth && n > 10) {
+        *err = "Protocol error: unauthenticated multibulk length";
+        return -1;
+    }
+    if (unauth)
+        max_bulk = 16384;
     cmd->argc = 0;
     if (n <= 0) {
         *consumed = (size_t)(p - buf);
@@ -102,7 +109,8 @@ static int parse_multibulk(const char *buf, size_t len, uint64_t max_bulk, resp_
         if (r == 0)
             return 0;
         if (r < 0 || blen < 0 || (uint64_t)blen > max_bulk) {
-            *err = "Protocol error: invalid bulk length";
+            *err = unauth && r > 0 && blen > 16384 ? "Protocol error: unauthenticated bulk length"
+                                                   : "Protocol error: invalid bulk length";
             return -1;
         }
         if ((size_t)(end - p) < (size_t)blen + 2)

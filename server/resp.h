@@ -9,8 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Redis's limits: 1M arguments; bulk length capped by proto-max-bulk-len (512 MB). */
-#define RESP_MAX_ARGS (1024 * 1024)
+/* Redis 7.0's limits: INT_MAX arguments; bulk length capped by proto-max-bulk-len. */
+#define RESP_MAX_ARGS 2147483647LL
+/* max_bulk value for a connection that still has to AUTH: Redis then allows at most 10
+   arguments of at most 16384 bytes. */
+#define RESP_UNAUTHENTICATED 0
 #define RESP_MAX_INLINE (64 * 1024)
 
 typedef struct resp_arg {
@@ -33,7 +36,7 @@ void resp_cmd_free(resp_cmd *c);
  * filled (argv points into buf, valid while buf is), 0 when more bytes are needed, or -1
  * on a protocol error with *err set to Redis's message (static string, without "-ERR ").
  * An empty inline line (just "\r\n") is consumed with argc = 0 and returns 1.
- * max_bulk is proto-max-bulk-len.
+ * max_bulk is proto-max-bulk-len, or RESP_UNAUTHENTICATED.
  */
 int resp_parse(const char *buf, size_t len, uint64_t max_bulk, resp_cmd *cmd, size_t *consumed,
                const char **err);

@@ -38,6 +38,9 @@ for t in "$build"/tests/test_*; do
     fi
 done
 
+# Debian's python3 (with python3-redis), not one a version manager put first in PATH
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
 for t in tests/integration/*.sh tests/integration/*.py; do
     [ -f "$t" ] || continue
     name=$(basename "$t")
@@ -45,7 +48,7 @@ for t in tests/integration/*.sh tests/integration/*.py; do
     log="$logdir/$name.log"
     start=$(date +%s)
     case "$t" in
-    *.py) timeout 600 python3 "$t" >"$log" 2>&1 ;;
+    *.py) timeout 600 "$py" "$t" >"$log" 2>&1 ;;
     *) timeout 600 bash "$t" >"$log" 2>&1 ;;
     esac
     rc=$?

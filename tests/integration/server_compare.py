@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """server_compare.py - every command's replies and errors, byte for byte, against
 redis-server 7.0 as the oracle (same commands on both, RESP2 then RESP3).
 
@@ -223,10 +223,11 @@ def main():
         for port in (sp, rp):
             for _ in range(100):
                 try:
-                    Conn(port).call("ping")
-                    break
-                except OSError:
-                    time.sleep(0.05)
+                    if Conn(port).call("ping") == (b"+", b"PONG"):
+                        break
+                except (OSError, EOFError):
+                    pass
+                time.sleep(0.05)
         diffs = 0
         for proto in (2, 3):
             shale, redis = Conn(sp), Conn(rp)
