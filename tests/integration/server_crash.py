@@ -1,0 +1,174 @@
+#!/usr/bin/python3
+"""server_crash.py - kill -9 under load with sync-writes yes, then restart: every
+acknowledged write must be there.
+
+Each round starts shale-server on the same directory, runs writer threads (each on its
+own connection, pipelining SET of new keys, HSET of new fields and INCR of a counter),
+kills the server with SIGKILL at a random moment, restarts it and checks every write
+whose reply was received: SET values and HSET fields present, counters at least the
+acknowledged count, DBSIZE equal to what SCAN finds. ROUNDS (default 20) and SEED
+come from the environment.
+"""
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server_compare import Conn, encode, free_port  # noqa: E402
+
+BUILD = os.environ.get("SHALE_BUILD", "build")
+SERVER = os.path.join(BUILD, "shale-server")
+ROUNDS = int(os.environ.get("ROUNDS", "20"))
+SEED = int(os.environ.get("SEED", str(int(time.time()))))
+WRITERS = 4
+DEPTH = 8  # commands in flight per writer
+
+
+class Writer(threading.Thread):
+    def __init__(self, port, rnd, wid):
+        super().__init__(daemon=True)
+        self.port, self.rnd, self.wid = port, rnd, wid
+        self.acked_sets = []    # (key, value)
+        self.acked_fields = []  # (hash, field, value)
+        self.acked_incrs = {}   # counter -> acknowledged INCRs
+        self.sent_incrs = {}
+
+    def run(self):
+        try:
+            c = Conn(self.port)
+        except OSError:
+            return
+        i = 0
+        while True:
+            batch = []
+            for _ in range(DEPTH):
+                i += 1
+                kind = i % 3
+                if kind == 0:
+                    k, v = "r%d:w%d:k%d" % (self.rnd, self.wid, i), "v%d" % i
+                    batch.append((("set", k, v), ("set", k, v)))
+                elif kind == 1:
+                    h, f, v = "r%d:h%d" % (self.rnd, self.wid), "f%d" % i, "x%d" % i
+                    batch.append((("hset", h, f, v), ("hset", h, f, v)))
+                else:
+                    ctr = "ctr%d" % self.wid
+                    self.sent_incrs[ctr] = self.sent_incrs.get(ctr, 0) + 1
+                    batch.append((("incr", ctr), ("incr", ctr)))
+            try:
+                c.s.sendall(b"".join(encode(list(cmd)) for cmd, _ in batch))
+                for cmd, what in batch:
+                    r = c.reply()
+                    if r[0] == b"-":
+                        raise RuntimeError("error reply %r to %r" % (r, cmd))
+                    if what[0] == "set":
+                        self.acked_sets.append((what[1], what[2]))
+                    elif what[0] == "hset":
+                        self.acked_fields.append((what[1], what[2], what[3]))
+                    else:
+                        self.acked_incrs[what[1]] = self.acked_incrs.get(what[1], 0) + 1
+            except (OSError, EOFError):
+                return  # the server was killed
+
+
+def start(port, datadir, log):
+    p = subprocess.Popen([SERVER, "--port", str(port), "--dir", datadir, "--sync-writes", "yes"],
+                         stderr=log)
+    for _ in range(400):
+        try:
+            if Conn(port).call("ping") == (b"+", b"PONG"):
+                return p
+        except (OSError, EOFError):
+            pass
+        time.sleep(0.025)
+    raise RuntimeError("shale-server did not start")
+
+
+def verify(c, sets, fields, incrs):
+    """Counts acknowledged writes that are missing, reading in pipelined batches."""
+    checks = [(("get", k), v.encode()) for k, v in sets]
+    checks += [(("hget", h, f), v.encode()) for h, f, v in fields]
+    lost = 0
+    for i in range(0, len(checks), 1000):
+        part = checks[i:i + 1000]
+        c.s.sendall(b"".join(encode(list(cmd)) for cmd, _ in part))
+        for cmd, want in part:
+            if c.reply() != (b"$", want):
+                lost += 1
+    for k, n in incrs.items():
+        r = c.call("get", k)
+        if r[1] is None or int(r[1]) < n:
+            lost += 1
+    return lost
+
+
+def main():
+    rng = random.Random(SEED)
+    tmp = tempfile.mkdtemp()
+    datadir = os.path.join(tmp, "data")
+    log = open(os.path.join(tmp, "server.log"), "w")
+    port = free_port()
+    sets, fields, incrs = [], [], {}
+    failures = 0
+    total_acked = 0
+    try:
+        for rnd in range(ROUNDS):
+            p = start(port, datadir, log)
+            nsets, nfields = len(sets), len(fields)
+            ws = [Writer(port, rnd, w) for w in range(WRITERS)]
+            for w in ws:
+                w.start()
+            time.sleep(rng.uniform(0.1, 0.6))
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            for w in ws:
+                w.join(timeout=10)
+                sets += w.acked_sets
+                fields += w.acked_fields
+                for k, n in w.acked_incrs.items():
+                    incrs[k] = incrs.get(k, 0) + n
+                total_acked += len(w.acked_sets) + len(w.acked_fields) + sum(w.acked_incrs.values())
+            # restart and check this round's acknowledged writes, a sample of the earlier
+            # rounds' (all of them after the last round)
+            p = start(port, datadir, log)
+            c = Conn(port)
+            last = rnd == ROUNDS - 1
+            fresh = lambda lst, n: lst if last else lst[n:] + rng.sample(lst[:n], min(n, 2000))
+            lost = verify(c, fresh(sets, nsets), fresh(fields, nfields), incrs)
+            # DBSIZE must count exactly the keys there are
+            keys, cur = set(), b"0"
+            while True:
+                t, (cur_r, items) = c.call("scan", cur, "count", "1000")
+                keys.update(x[1] for x in items[1])
+                cur = cur_r[1]
+                if cur == b"0":
+                    break
+            dbsize = int(c.call("dbsize")[1])
+            if dbsize != len(keys):
+                print("round %d: DBSIZE %d but SCAN finds %d keys" % (rnd, dbsize, len(keys)))
+                failures += 1
+            if lost:
+                print("round %d: %d acknowledged writes lost" % (rnd, lost))
+                failures += 1
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+        print("%d rounds (seed %d): %d acknowledged writes, each checked after the kill -9 "
+              "that followed it and all after the last; %d failures"
+              % (ROUNDS, SEED, total_acked, failures))
+        return 1 if failures else 0
+    finally:
+        log.close()
+        if failures and os.environ.get("KEEP_TMP"):
+            print("data and log in", tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
