@@ -530,7 +530,9 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
     bool open = false;
     buf last_user = {0};
     uint64_t now = db_now_ms();
-    uint64_t n_drop_exp = 0, n_drop_del = 0, n_drop_shadow = 0, seen = 0;
+    uint64_t n_drop_exp = 0, n_drop_del = 0, n_drop_shadow = 0, n_drop_filter = 0, seen = 0;
+    static atomic_uint_fast64_t jobs;
+    uint64_t job = atomic_fetch_add_explicit(&jobs, 1, memory_order_relaxed) + 1;
     int rc = 0;
     *bytes_read =
         total_size(c->inputs[0], c->n_inputs[0]) + total_size(c->inputs[1], c->n_inputs[1]);
@@ -559,6 +561,15 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
             else
                 n_drop_shadow++;
             continue;
+        }
+        if (fate == ENTRY_KEEP && db->opts.compaction_filter && pk.seq <= smallest_snapshot &&
+            (pk.kind == KIND_VALUE || pk.kind == KIND_EXPIRING)) {
+            slice v = pk.kind == KIND_EXPIRING ? expiring_value_payload(value) : value;
+            if (db->opts.compaction_filter(db->opts.compaction_filter_ctx, job, pk.user_key.data,
+                                           pk.user_key.len, v.data, v.len)) {
+                n_drop_filter++;
+                continue;
+            }
         }
         if (fate == ENTRY_TOMBSTONE) {
             /* Expired but older versions may exist below: keep a tombstone, drop the bytes. */
@@ -613,6 +624,7 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
     atomic_fetch_add_explicit(&db->stats.dropped_expired, n_drop_exp, memory_order_relaxed);
     atomic_fetch_add_explicit(&db->stats.dropped_tombstones, n_drop_del, memory_order_relaxed);
     atomic_fetch_add_explicit(&db->stats.dropped_shadowed, n_drop_shadow, memory_order_relaxed);
+    atomic_fetch_add_explicit(&db->stats.dropped_by_filter, n_drop_filter, memory_order_relaxed);
     return rc;
 }
 

@@ -68,6 +68,7 @@ typedef struct db_stats {
     atomic_uint_fast64_t stall_count[STALL_CAUSES];
     atomic_uint_fast64_t stall_micros[STALL_CAUSES];
     atomic_uint_fast64_t stall_timeouts;
+    atomic_uint_fast64_t dropped_by_filter;
     atomic_uint_fast64_t stall_timeouts_memtable; /* of which while memtables were full */
     atomic_uint_fast64_t user_bytes_written; /* keys + values of writes */
     atomic_uint_fast64_t wal_bytes;

@@ -364,6 +364,17 @@ int ks_copy_value(keyspace *ks, int sdb, const void *skey, size_t sklen, const k
     return rc;
 }
 
+/* A seqlock around mapping changes, so that the filter never sees a half-done swap. */
+static void mapping_write_begin(keyspace *ks)
+{
+    __atomic_add_fetch(&ks->map_seq, 1, __ATOMIC_ACQ_REL);
+}
+
+static void mapping_write_end(keyspace *ks)
+{
+    __atomic_add_fetch(&ks->map_seq, 1, __ATOMIC_RELEASE);
+}
+
 /* ---- the mapping record ---- */
 
 static int save_mapping(keyspace *ks)
@@ -452,6 +463,8 @@ int ks_open(keyspace *ks, shale_db *db)
         rc = count_db(ks, i);
     if (rc)
         ks_close(ks);
+    else
+        __atomic_store_n(&ks->ready, 1, __ATOMIC_RELEASE);
     return rc;
 }
 
@@ -469,17 +482,21 @@ int ks_flush(keyspace *ks, int dbi)
     uint32_t saved[KS_DBS], saved_next = ks->next_phys;
     int saved_ndead = ks->ndead;
     memcpy(saved, ks->phys, sizeof saved);
+    mapping_write_begin(ks);
     for (int i = first; i <= last; i++) {
         ks->dead[ks->ndead++] = ks->phys[i];
-        ks->phys[i] = ks->next_phys++;
+        __atomic_store_n(&ks->phys[i], ks->next_phys, __ATOMIC_RELAXED);
+        __atomic_store_n(&ks->next_phys, ks->next_phys + 1, __ATOMIC_RELAXED);
     }
     int rc = save_mapping(ks);
     if (rc) { /* nothing changed on disk: keep serving the old mapping */
         memcpy(ks->phys, saved, sizeof saved);
         ks->next_phys = saved_next;
         ks->ndead = saved_ndead;
-        return rc;
     }
+    mapping_write_end(ks);
+    if (rc)
+        return rc;
     for (int i = first; i <= last; i++)
         ks->count[i] = ks->expires[i] = 0;
     return 0;
@@ -487,6 +504,7 @@ int ks_flush(keyspace *ks, int dbi)
 
 int ks_swap(keyspace *ks, int a, int b)
 {
+    mapping_write_begin(ks);
     uint32_t p = ks->phys[a];
     ks->phys[a] = ks->phys[b];
     ks->phys[b] = p;
@@ -494,14 +512,99 @@ int ks_swap(keyspace *ks, int a, int b)
     if (rc) {
         ks->phys[b] = ks->phys[a];
         ks->phys[a] = p;
-        return rc;
     }
+    mapping_write_end(ks);
+    if (rc)
+        return rc;
     int64_t c = ks->count[a], e = ks->expires[a];
     ks->count[a] = ks->count[b];
     ks->expires[a] = ks->expires[b];
     ks->count[b] = c;
     ks->expires[b] = e;
     return 0;
+}
+
+/* ---- the compaction filter ---- */
+
+/* True only when phys is certainly not a database's id (a dropped one). */
+static bool phys_dead(keyspace *ks, uint32_t phys)
+{
+    unsigned s1 = __atomic_load_n(&ks->map_seq, __ATOMIC_ACQUIRE);
+    if (s1 & 1)
+        return false;
+    /* ids at or above next_phys may be in use by a flush racing with this check */
+    bool dead = phys < __atomic_load_n(&ks->next_phys, __ATOMIC_RELAXED);
+    for (int i = 0; i < KS_DBS && dead; i++)
+        if (__atomic_load_n(&ks->phys[i], __ATOMIC_RELAXED) == phys)
+            dead = false;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    return dead && __atomic_load_n(&ks->map_seq, __ATOMIC_RELAXED) == s1;
+}
+
+/*
+ * The last hash looked up by this compaction thread, for this compaction job only:
+ * consecutive fields share it. Within a job the rule is exact: a field in the job's
+ * inputs was committed with its hash's metadata before the job began, so if the
+ * metadata read now names another version (or none), that field can never be read again.
+ */
+static __thread struct {
+    uint64_t job;
+    char key[256];
+    size_t klen;
+    uint64_t version; /* 0: no hash there */
+} filter_cache;
+
+int ks_compaction_filter(void *ctx, uint64_t job, const void *key, size_t klen, const void *val,
+                         size_t vlen)
+{
+    keyspace *ks = ctx;
+    const char *k = key;
+    if (!__atomic_load_n(&ks->ready, __ATOMIC_ACQUIRE) || klen < 5 ||
+        (k[0] != 'm' && k[0] != 'h' && k[0] != 'x'))
+        return 0;
+    uint32_t phys = ks_be32(k + 1);
+    if (phys_dead(ks, phys))
+        return 1;
+    if (k[0] != 'h' || klen < 9)
+        return 0;
+    uint32_t ulen = ks_be32(k + 5);
+    if (klen < 9 + (size_t)ulen + 8)
+        return 0;
+    uint64_t version = ks_be64(k + 9 + ulen);
+    size_t mlen = 5 + (size_t)ulen; /* the metadata key: 'm' | id | user key */
+    if (!(filter_cache.job == job && filter_cache.klen == mlen &&
+          memcmp(filter_cache.key + 1, k + 1, 4) == 0 &&
+          memcmp(filter_cache.key + 5, k + 9, ulen) == 0)) {
+        ks_key mk;
+        if (meta_key_phys(phys, k + 9, ulen, &mk))
+            return 0;
+        shale_read_options ro;
+        shale_read_options_default(&ro);
+        ro.include_expired = 1; /* an expired hash keeps its fields until it is reaped */
+        ro.fill_cache = 0;
+        void *v;
+        size_t n;
+        int rc = shale_get_ex(ks->db, &ro, mk.p, mk.len, &v, &n, NULL);
+        uint64_t current = 0;
+        if (rc == 0 && n == 17 && ((char *)v)[0] == KS_TYPE_HASH)
+            current = ks_be64((char *)v + 1);
+        if (rc == 0)
+            shale_free(v);
+        filter_cache.job = 0;
+        if (rc && rc != SHALE_ENOTFOUND) {
+            ks_key_free(&mk);
+            return 0; /* cannot tell: keep */
+        }
+        if (mk.len <= sizeof filter_cache.key) {
+            memcpy(filter_cache.key, mk.p, mk.len);
+            filter_cache.klen = mk.len;
+            filter_cache.version = current;
+            filter_cache.job = job;
+        }
+        ks_key_free(&mk);
+        return current != version;
+    }
+    return filter_cache.version != version;
 }
 
 /* ---- background work: active expiry and the sweeper ---- */

@@ -44,6 +44,8 @@ typedef struct keyspace {
     uint64_t last_version;   /* hash versions: max(now in us, last + 1) */
     uint64_t expired_keys;   /* reaped expiries, lazy and active */
     shale_batch *batch;      /* the transaction being built */
+    int ready;               /* the mapping is loaded: the compaction filter may judge */
+    unsigned map_seq;        /* odd while the mapping changes (read by the filter) */
     int64_t delta[KS_DBS], delta_expires[KS_DBS];
     uint64_t delta_expired;
 } keyspace;
@@ -136,6 +138,14 @@ void ks_range_close(ks_range *r);
    dbi < 0 empties all. Swaps two databases. Both persist the mapping. */
 int ks_flush(keyspace *ks, int dbi);
 int ks_swap(keyspace *ks, int a, int b);
+
+/*
+ * The engine's compaction filter (ctx: the keyspace): drops hash fields whose hash is
+ * gone or has a newer version, and every key of a dropped database. Runs on compaction
+ * threads; keeps everything until ks_open has loaded the mapping.
+ */
+int ks_compaction_filter(void *ctx, uint64_t job, const void *key, size_t klen, const void *val,
+                         size_t vlen);
 
 /* One step of background work: reaps up to `budget` expired keys and sweeps up to
    `budget` keys of dropped databases. Returns the keys handled. */

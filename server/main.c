@@ -37,13 +37,15 @@ int main(int argc, char **argv)
     shale_options o;
     shale_options_default(&o);
     config_engine_options(&srv.cfg, &o);
+    o.compaction_filter = ks_compaction_filter; /* stale hash fields, flushed databases */
+    o.compaction_filter_ctx = &srv.ks;
     int rc = shale_open(srv.cfg.dir, &o, &srv.db);
     if (rc) {
         fprintf(stderr, "shale-server: cannot open the data directory '%s': %s\n", srv.cfg.dir,
                 shale_strerror(rc));
         return 1;
     }
-    rc = ks_open(&srv.ks, srv.db);
+    rc = ks_open(&srv.ks, srv.db); /* until it returns, the filter keeps everything */
     if (rc) {
         fprintf(stderr, "shale-server: cannot read the keyspace in '%s': %s\n", srv.cfg.dir,
                 shale_strerror(rc));

@@ -103,6 +103,16 @@ typedef struct shale_options {
     int tiered_min_merge_width;        /* 2: fewest sorted runs merged at once */
     int tiered_max_size_amplification; /* 200 (%): full merge when older runs exceed this
                                           percentage of the oldest run */
+    /* NULL (none): called from compaction threads for each live entry a compaction
+       keeps that every snapshot sees (value without its expiry); returning 1 drops it.
+       Dropping says the key and all its older versions are garbage: an older version
+       in a lower level may read again until compaction reaches it too. job numbers the
+       compaction run (its inputs were all written before it started), so a filter may
+       cache what it looked up for the run. Used by the server to drop hash fields of
+       deleted hashes and keys of flushed databases. */
+    int (*compaction_filter)(void *ctx, uint64_t job, const void *key, size_t klen,
+                             const void *val, size_t vlen);
+    void *compaction_filter_ctx;
 
     /* Tables and the read path */
     shale_compression compression; /* lz4: per block, kept raw when not smaller */
