@@ -360,7 +360,8 @@ static void take_input(server *s, client *c, const char *data, size_t len)
 {
     s->stats.net_input_bytes += len;
     c->last_ms = now_ms();
-    if (c->in_len == c->in_off && data != c->in + c->in_len) {
+    bool in_place = c->in && data == c->in + c->in_len; /* a single-shot recv into c->in */
+    if (c->in_len == c->in_off && !in_place) {
         c->in_len = c->in_off = 0;
         size_t used = run_commands(s, c, data, len);
         data += used;
@@ -368,7 +369,7 @@ static void take_input(server *s, client *c, const char *data, size_t len)
         if (len == 0 || c->close_after_reply)
             return;
     }
-    if (data != c->in + c->in_len) {
+    if (!in_place) {
         if (!reserve_input(c, len)) {
             c->close_after_reply = true;
             return;
@@ -413,13 +414,11 @@ static void on_recv(io_loop *l, client *c, struct io_uring_cqe *cqe)
     if (!more)
         c->recv_armed = false;
     if (res > 0) {
-        const char *data = c->in + c->in_len;
         unsigned bid = 0;
         bool provided = cqe->flags & IORING_CQE_F_BUFFER;
-        if (provided) {
+        if (provided)
             bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-            data = l->bufs + (size_t)bid * RECV_CHUNK;
-        }
+        const char *data = provided ? l->bufs + (size_t)bid * RECV_CHUNK : c->in + c->in_len;
         if (!c->closed) {
             pthread_mutex_lock(&l->s->lock);
             take_input(l->s, c, data, (size_t)res);

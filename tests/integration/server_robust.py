@@ -236,6 +236,13 @@ def test_config_and_shutdown():
     check(c.call("config", "set", "port", "1")[1].endswith(b"can't set immutable config"),
           "immutable option")
     check(c.call("config", "rewrite") == (b"+", b"OK"), "config rewrite")
+    example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                           "shale.conf.example")
+    documented = {line.split()[0] for line in open(example)
+                  if line.strip() and not line.startswith("#")}
+    names = set(x[1].decode() for x in c.call("config", "get", "*")[1][0::2])
+    check(names <= documented, "options missing from shale.conf.example: %s"
+          % sorted(names - documented))
     check("write-stall-timeout-ms 250" in open(conf).read(), "rewritten file")
     c.call("set", "persisted", "yes")
     c.call("hset", "ph", "a", "1", "b", "2")
