@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -110,13 +111,42 @@ static const command commands[] = {
 };
 /* clang-format on */
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
+_Static_assert(NCOMMANDS < 128, "the name index needs free slots");
+
+/* Open-addressing index of the table by case-folded name, built once: a lookup costs
+   one hash of the name and usually one comparison. */
+#define INDEX_SLOTS 256
+static const command *index_slots[INDEX_SLOTS];
+static pthread_once_t index_once = PTHREAD_ONCE_INIT;
+
+static uint32_t name_hash(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint32_t)tolower((unsigned char)p[i])) * 16777619u;
+    return h;
+}
+
+static void build_index(void)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        uint32_t h = name_hash(commands[i].name, strlen(commands[i].name));
+        while (index_slots[h % INDEX_SLOTS])
+            h++;
+        index_slots[h % INDEX_SLOTS] = &commands[i];
+    }
+}
 
 static const command *lookup(const char *p, size_t n)
 {
-    for (size_t i = 0; i < NCOMMANDS; i++)
-        if (strlen(commands[i].name) == n && strncasecmp(commands[i].name, p, n) == 0)
-            return &commands[i];
-    return NULL;
+    pthread_once(&index_once, build_index);
+    for (uint32_t h = name_hash(p, n);; h++) {
+        const command *c = index_slots[h % INDEX_SLOTS];
+        if (!c)
+            return NULL;
+        if (strlen(c->name) == n && strncasecmp(c->name, p, n) == 0)
+            return c;
+    }
 }
 
 /* "ERR unknown command 'x', with args beginning with: 'a' 'b' ", as Redis words it. */

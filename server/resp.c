@@ -292,6 +292,8 @@ static char *out_reserve(resp_out *o, size_t n)
 
 void resp_raw(resp_out *o, const void *p, size_t n)
 {
+    if (n == 0)
+        return;
     char *d = out_reserve(o, n);
     if (!d)
         return;
