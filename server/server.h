@@ -32,11 +32,8 @@ typedef struct client {
     size_t in_len, in_cap, in_off; /* bytes received / allocated / parsed */
     resp_cmd cmd;
     resp_out out;
-    size_t out_sent;   /* bytes of out whose send completed */
-    size_t out_ok;     /* bytes of out that may be sent: the rest waits for a sync */
-    uint64_t sync_gen; /* write generation the held tail of out waits for (0: none) */
-    bool waiting;      /* on its loop's list of clients waiting for a sync */
-    struct client *wait_next;
+    size_t out_sent;  /* bytes of out whose send completed */
+    size_t round_out; /* where this round's replies start in out */
     int proto;          /* 2 or 3 (HELLO) */
     int db;             /* SELECTed database, 0..15 */
     bool authenticated;
@@ -78,8 +75,9 @@ typedef struct server {
     keyspace ks;
     cursor_table cursors;
     pthread_mutex_t lock; /* commands run under it, one at a time, as in Redis */
-    uint64_t wgen; /* writes so far (atomic): a reply after write N waits for a sync of N */
-    uint64_t flushed_gen; /* writes whose WAL records were handed to the kernel */
+    uint64_t wgen;        /* writes so far (atomic) */
+    uint64_t flushed_gen; /* of which the WAL records were handed to the kernel */
+    uint64_t synced_gen;  /* of which are durable (sync-writes yes) */
     volatile int stop;
     bool shutdown_nosave;
     uint64_t next_client_id;
