@@ -189,15 +189,37 @@ static void arm_recv(io_loop *l, client *c)
     c->recv_armed = true;
 }
 
+/*
+ * Sends the replies. The kernel may read a send's buffer after submission (when the
+ * socket is full), so the bytes in flight live in c->sending, which nothing appends to:
+ * c->out's contents move there (the two buffers swap) and new replies accumulate in
+ * c->out meanwhile. Replies of a round still running stay in c->out: they go only after
+ * finish_round has made their writes reach the log (and the disk, with sync-writes yes).
+ */
 static void arm_send(io_loop *l, client *c)
 {
-    size_t end = c->out.len;
-    if (c->send_armed || end <= c->out_sent)
+    if (c->send_armed)
+        return;
+    if (c->sending_off == c->sending.len && c->out.len > 0 && !c->in_round) {
+        resp_out next = c->sending; /* recycled: becomes the accumulating buffer */
+        next.len = 0;
+        c->sending = c->out;
+        c->sending_off = 0;
+        c->out = next;
+    }
+    if (c->sending_off == c->sending.len)
         return;
     struct io_uring_sqe *sqe = get_sqe(l);
-    io_uring_prep_send(sqe, c->fd, c->out.data + c->out_sent, end - c->out_sent, MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, c->fd, c->sending.data + c->sending_off,
+                       c->sending.len - c->sending_off, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, pack(c, OP_SEND));
     c->send_armed = true;
+}
+
+/* Bytes of replies not yet taken by the kernel. */
+static size_t pending_output(const client *c)
+{
+    return c->out.len + (c->sending.len - c->sending_off);
 }
 
 /* ---- clients ---- */
@@ -223,6 +245,7 @@ static void maybe_free(io_loop *l, client *c)
     free(c->in);
     resp_cmd_free(&c->cmd);
     resp_out_free(&c->out);
+    resp_out_free(&c->sending);
     free(c);
 }
 
@@ -426,14 +449,10 @@ static void on_send(io_loop *l, client *c, int res)
         close_client(c);
     } else {
         l->s->stats.net_output_bytes += (uint64_t)res;
-        c->out_sent += (size_t)res;
-        if (c->out_sent == c->out.len) {
-            c->out.len = c->out_sent = 0;
-            if (c->close_after_reply)
-                close_client(c);
-        } else {
-            arm_send(l, c);
-        }
+        c->sending_off += (size_t)res;
+        arm_send(l, c); /* the rest of sending, or replies added meanwhile */
+        if (!c->send_armed && c->close_after_reply && !c->in_round && pending_output(c) == 0)
+            close_client(c);
     }
     maybe_free(l, c);
 }
@@ -485,7 +504,7 @@ static void finish_round(io_loop *l)
                 c->close_after_reply = true;
             }
             arm_send(l, c);
-            if (s->cfg.output_hard_limit && c->out.len - c->out_sent > s->cfg.output_hard_limit)
+            if (s->cfg.output_hard_limit && pending_output(c) > s->cfg.output_hard_limit)
                 close_client(c); /* client-output-buffer-limit: a reader that does not read */
             else if (c->close_after_reply && !c->send_armed)
                 close_client(c);
@@ -693,6 +712,7 @@ int net_run(server *s)
         free(c->in);
         resp_cmd_free(&c->cmd);
         resp_out_free(&c->out);
+        resp_out_free(&c->sending);
         free(c);
     }
     pthread_mutex_unlock(&s->lock);

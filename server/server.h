@@ -31,8 +31,9 @@ typedef struct client {
     char *in;
     size_t in_len, in_cap, in_off; /* bytes received / allocated / parsed */
     resp_cmd cmd;
-    resp_out out;
-    size_t out_sent;  /* bytes of out whose send completed */
+    resp_out out;       /* replies accumulate here */
+    resp_out sending;   /* replies handed to a send (the kernel may still read them) */
+    size_t sending_off; /* bytes of sending whose send completed */
     size_t round_out; /* where this round's replies start in out */
     int proto;          /* 2 or 3 (HELLO) */
     int db;             /* SELECTed database, 0..15 */

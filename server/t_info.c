@@ -76,7 +76,7 @@ static void section_memory(server *s, resp_out *o)
     uint64_t cache = prop(s, "shale.block-cache-usage");
     uint64_t buffers = 0;
     for (client *c = s->clients; c; c = c->all_next)
-        buffers += c->in_cap + c->out.cap;
+        buffers += c->in_cap + c->out.cap + c->sending.cap;
     add(o, "# Memory\r\nused_memory:%llu\r\nused_memory_rss:%ld\r\nused_memory_memtables:%llu\r\n"
            "used_memory_block_cache:%llu\r\nused_memory_clients:%llu\r\nmaxmemory:0\r\n"
            "maxmemory_policy:noeviction\r\nmem_allocator:libc\r\n\r\n",
