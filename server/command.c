@@ -117,6 +117,7 @@ _Static_assert(NCOMMANDS < 128, "the name index needs free slots");
    one hash of the name and usually one comparison. */
 #define INDEX_SLOTS 256
 static const command *index_slots[INDEX_SLOTS];
+static size_t index_len[INDEX_SLOTS]; /* strlen of each slot's name */
 static pthread_once_t index_once = PTHREAD_ONCE_INIT;
 
 static uint32_t name_hash(const char *p, size_t n)
@@ -134,6 +135,7 @@ static void build_index(void)
         while (index_slots[h % INDEX_SLOTS])
             h++;
         index_slots[h % INDEX_SLOTS] = &commands[i];
+        index_len[h % INDEX_SLOTS] = strlen(commands[i].name);
     }
 }
 
@@ -144,7 +146,7 @@ static const command *lookup(const char *p, size_t n)
         const command *c = index_slots[h % INDEX_SLOTS];
         if (!c)
             return NULL;
-        if (strlen(c->name) == n && strncasecmp(c->name, p, n) == 0)
+        if (index_len[h % INDEX_SLOTS] == n && strncasecmp(c->name, p, n) == 0)
             return c;
     }
 }
@@ -188,7 +190,7 @@ void command_dispatch(server *s, client *c)
         resp_error(&c->out, msg);
         return;
     }
-    snprintf(c->last_cmd, sizeof c->last_cmd, "%s", cmd->name);
+    c->last_cmd = cmd->name;
     long long t0 = mono_us();
     cmd->fn(s, c);
     long long us = mono_us() - t0;

@@ -42,7 +42,7 @@ typedef struct client {
     char name[128];
     char addr[64], laddr[64];
     uint64_t created_ms, last_ms;
-    char last_cmd[32];
+    const char *last_cmd; /* the command table's name of the last command, or NULL */
     const char *stall_cause; /* "l0" or "memtable", for the -BUSY reply */
     bool recv_armed, send_armed;
     bool close_after_reply; /* QUIT, a protocol error, CLIENT KILL */

@@ -177,7 +177,7 @@ size_t client_info_line(server *s, client *c, char *buf, size_t cap)
                      (unsigned long long)((now - c->created_ms) / 1000),
                      (unsigned long long)((now - c->last_ms) / 1000), c->db, c->in_len - c->in_off,
                      c->in_cap - c->in_len, c->in_cap, c->out.cap + c->sending.cap, c->in_cap + c->out.cap + c->sending.cap,
-                     c->last_cmd[0] ? c->last_cmd : "NULL", c->proto);
+                     c->last_cmd ? c->last_cmd : "NULL", c->proto);
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
