@@ -236,6 +236,17 @@ static void close_client(client *c)
     }
 }
 
+/* Releases everything a client owns (it is out of every list). */
+static void client_destroy(client *c)
+{
+    close(c->fd);
+    free(c->in);
+    resp_cmd_free(&c->cmd);
+    resp_out_free(&c->out);
+    resp_out_free(&c->sending);
+    free(c);
+}
+
 static void maybe_free(io_loop *l, client *c)
 {
     if (!c->closed || c->recv_armed || c->send_armed || c->in_round)
@@ -243,12 +254,7 @@ static void maybe_free(io_loop *l, client *c)
     pthread_mutex_lock(&l->s->lock);
     server_client_remove(l->s, c);
     pthread_mutex_unlock(&l->s->lock);
-    close(c->fd);
-    free(c->in);
-    resp_cmd_free(&c->cmd);
-    resp_out_free(&c->out);
-    resp_out_free(&c->sending);
-    free(c);
+    client_destroy(c);
 }
 
 static void format_addr(int fd, bool peer, char *buf, size_t cap)
@@ -733,12 +739,7 @@ int net_run(server *s)
     while (s->clients) {
         client *c = s->clients;
         server_client_remove(s, c);
-        close(c->fd);
-        free(c->in);
-        resp_cmd_free(&c->cmd);
-        resp_out_free(&c->out);
-        resp_out_free(&c->sending);
-        free(c);
+        client_destroy(c);
     }
     pthread_mutex_unlock(&s->lock);
     for (int i = 0; i < n; i++)

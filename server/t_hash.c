@@ -321,6 +321,25 @@ static bool put_field(server *s, client *c, const resp_arg *key, const ks_meta *
     return ks_finish(s, c, rc);
 }
 
+/* HINCRBY/HINCRBYFLOAT: reads the hash and argv[2]'s current value (*old NULL when the
+   field is absent). False when an error was replied. */
+static bool read_field_for_update(server *s, client *c, ks_meta *m, char **old, size_t *ol)
+{
+    *old = NULL;
+    *ol = 0;
+    if (!read_hash(s, c, &c->cmd.argv[1], m))
+        return false;
+    void *v = NULL;
+    int rc = get_field(s, c, &c->cmd.argv[1], m, c->cmd.argv[2].p, c->cmd.argv[2].len, &v, ol);
+    if (rc && rc != SHALE_ENOTFOUND) {
+        reply_engine_error(c, rc);
+        ks_meta_free(m);
+        return false;
+    }
+    *old = v;
+    return true;
+}
+
 void cmd_hincrby(server *s, client *c)
 {
     long long by, v = 0;
@@ -330,14 +349,11 @@ void cmd_hincrby(server *s, client *c)
         return;
     }
     ks_meta m;
-    if (!read_hash(s, c, key, &m))
-        return;
-    void *old = NULL;
+    char *old;
     size_t ol;
-    int rc = get_field(s, c, key, &m, c->cmd.argv[2].p, c->cmd.argv[2].len, &old, &ol);
-    if (rc && rc != SHALE_ENOTFOUND) {
-        reply_engine_error(c, rc);
-    } else if (rc == 0 && !parse_ll(old, ol, &v)) {
+    if (!read_field_for_update(s, c, &m, &old, &ol))
+        return;
+    if (old && !parse_ll(old, ol, &v)) {
         resp_error(&c->out, "ERR hash value is not an integer");
     } else if ((by < 0 && v < 0 && by < LLONG_MIN - v) || (by > 0 && v > 0 && by > LLONG_MAX - v)) {
         resp_error(&c->out, "ERR increment or decrement would overflow");
@@ -345,7 +361,7 @@ void cmd_hincrby(server *s, client *c)
         v += by;
         char buf[24];
         int n = snprintf(buf, sizeof buf, "%lld", v);
-        if (put_field(s, c, key, &m, rc != 0, buf, (size_t)n))
+        if (put_field(s, c, key, &m, !old, buf, (size_t)n))
             resp_integer(&c->out, v);
     }
     shale_free(old);
@@ -361,21 +377,18 @@ void cmd_hincrbyfloat(server *s, client *c)
         return;
     }
     ks_meta m;
-    if (!read_hash(s, c, key, &m))
-        return;
-    void *old = NULL;
+    char *old;
     size_t ol;
-    int rc = get_field(s, c, key, &m, c->cmd.argv[2].p, c->cmd.argv[2].len, &old, &ol);
-    if (rc && rc != SHALE_ENOTFOUND) {
-        reply_engine_error(c, rc);
-    } else if (rc == 0 && !parse_ld(old, ol, &v)) {
+    if (!read_field_for_update(s, c, &m, &old, &ol))
+        return;
+    if (old && !parse_ld(old, ol, &v)) {
         resp_error(&c->out, "ERR hash value is not a float");
     } else if (isnan(v + by) || isinf(v + by)) {
         resp_error(&c->out, "ERR increment would produce NaN or Infinity");
     } else {
         char buf[5200];
         size_t n = format_ld_human(v + by, buf, sizeof buf);
-        if (put_field(s, c, key, &m, rc != 0, buf, n))
+        if (put_field(s, c, key, &m, !old, buf, n))
             resp_bulk(&c->out, buf, n);
     }
     shale_free(old);
