@@ -66,7 +66,7 @@ typedef struct server_stats {
     uint64_t connections_received, rejected_connections, commands_processed;
     uint64_t keyspace_hits, keyspace_misses;
     uint64_t stall_rejections_l0, stall_rejections_memtable;
-    uint64_t syncs, sync_failures;
+    uint64_t sync_failures;
     uint64_t net_input_bytes, net_output_bytes;
 } server_stats;
 
@@ -109,6 +109,16 @@ void reply_subcommand_error(client *c);
 /* Ends a keyspace transaction: commits when rc == 0, else drops it; on failure replies
    the error and returns false. Marks the round as having written. */
 bool ks_finish(server *s, client *c, int rc);
+
+/* Counts a read command's lookup of a key for INFO's keyspace_hits/misses (as Redis
+   counts lookups by read commands, not by writes). */
+static inline void server_count_lookup(server *s, bool found)
+{
+    if (found)
+        s->stats.keyspace_hits++;
+    else
+        s->stats.keyspace_misses++;
+}
 
 /* Counts a write that a reply must not overtake (see net_uring.c). */
 static inline void server_wrote(server *s)

@@ -134,6 +134,7 @@ void cmd_hget(server *s, client *c)
     ks_meta m;
     if (!read_hash(s, c, &c->cmd.argv[1], &m))
         return;
+    server_count_lookup(s, m.type != 0);
     void *v = NULL;
     size_t vl;
     int rc = get_field(s, c, &c->cmd.argv[1], &m, c->cmd.argv[2].p, c->cmd.argv[2].len, &v, &vl);
@@ -152,6 +153,7 @@ void cmd_hmget(server *s, client *c)
     ks_meta m;
     if (!read_hash(s, c, &c->cmd.argv[1], &m))
         return;
+    server_count_lookup(s, m.type != 0);
     resp_array(&c->out, c->cmd.argc - 2);
     for (int i = 2; i < c->cmd.argc; i++) {
         void *v = NULL;
@@ -170,6 +172,7 @@ void cmd_hstrlen(server *s, client *c)
     ks_meta m;
     if (!read_hash(s, c, &c->cmd.argv[1], &m))
         return;
+    server_count_lookup(s, m.type != 0);
     size_t vl = 0;
     int rc = get_field(s, c, &c->cmd.argv[1], &m, c->cmd.argv[2].p, c->cmd.argv[2].len, NULL, &vl);
     if (rc && rc != SHALE_ENOTFOUND)
@@ -184,6 +187,7 @@ void cmd_hexists(server *s, client *c)
     ks_meta m;
     if (!read_hash(s, c, &c->cmd.argv[1], &m))
         return;
+    server_count_lookup(s, m.type != 0);
     int rc = get_field(s, c, &c->cmd.argv[1], &m, c->cmd.argv[2].p, c->cmd.argv[2].len, NULL, NULL);
     if (rc && rc != SHALE_ENOTFOUND)
         reply_engine_error(c, rc);
@@ -197,6 +201,7 @@ void cmd_hlen(server *s, client *c)
     ks_meta m;
     if (!read_hash(s, c, &c->cmd.argv[1], &m))
         return;
+    server_count_lookup(s, m.type != 0);
     resp_integer(&c->out, m.type ? (long long)m.nfields : 0);
     ks_meta_free(&m);
 }
@@ -246,6 +251,7 @@ static void getall_generic(server *s, client *c, bool keys, bool vals)
     ks_meta m;
     if (!read_hash(s, c, key, &m))
         return;
+    server_count_lookup(s, m.type != 0);
     if (!m.type) {
         if (keys && vals)
             resp_map(&c->out, 0, c->proto);

@@ -50,6 +50,7 @@ void cmd_exists(server *s, client *c)
         ks_meta m;
         if (!read_meta(s, c, c->db, &c->cmd.argv[i], &m))
             return;
+        server_count_lookup(s, m.type != 0);
         n += m.type != 0;
         ks_meta_free(&m);
     }
@@ -486,6 +487,7 @@ static void ttl_generic(server *s, client *c, bool ms, bool absolute)
     ks_meta m;
     if (!read_meta(s, c, c->db, &c->cmd.argv[1], &m))
         return;
+    server_count_lookup(s, m.type != 0);
     if (!m.type) {
         resp_integer(&c->out, -2);
     } else if (!m.expire_at_ms) {

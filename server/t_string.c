@@ -46,6 +46,7 @@ void cmd_get(server *s, client *c)
     ks_meta m;
     if (!read_string(s, c, &c->cmd.argv[1], &m))
         return;
+    server_count_lookup(s, m.type != 0);
     if (m.type)
         resp_bulk(&c->out, m.val, m.vlen);
     else
@@ -274,6 +275,7 @@ void cmd_mget(server *s, client *c)
     for (int i = 1; i < c->cmd.argc; i++) {
         ks_meta m;
         int rc = ks_read(&s->ks, c->db, c->cmd.argv[i].p, c->cmd.argv[i].len, &m);
+        server_count_lookup(s, rc == 0 && m.type);
         if (rc == 0 && m.type == KS_TYPE_STRING)
             resp_bulk(&c->out, m.val, m.vlen);
         else
@@ -455,6 +457,7 @@ void cmd_strlen(server *s, client *c)
     ks_meta m;
     if (!read_string(s, c, &c->cmd.argv[1], &m))
         return;
+    server_count_lookup(s, m.type != 0);
     resp_integer(&c->out, (long long)m.vlen);
     ks_meta_free(&m);
 }
@@ -469,6 +472,7 @@ void cmd_getrange(server *s, client *c)
     ks_meta m;
     if (!read_string(s, c, &c->cmd.argv[1], &m))
         return;
+    server_count_lookup(s, m.type != 0);
     long long len = (long long)m.vlen;
     if (start < 0 && end < 0 && start > end) {
         resp_bulk(&c->out, "", 0);

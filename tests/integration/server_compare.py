@@ -207,6 +207,29 @@ def run_cases(shale, redis, proto):
     return diffs
 
 
+def info_field(c, section, name):
+    text = c.call("info", section)[1].decode()
+    return int(text.split(name + ":")[1].split("\r\n")[0])
+
+
+def compare_hit_counts(shale, redis):
+    """keyspace_hits/misses after the same read commands on both servers."""
+    seq = [("config", "resetstat"), ("set", "hk", "v"), ("hset", "hh", "f", "v"),
+           ("get", "hk"), ("get", "hk"), ("get", "nokey"), ("mget", "hk", "nokey", "hk"),
+           ("strlen", "hk"), ("getrange", "nokey", "0", "1"), ("hget", "hh", "f"),
+           ("hget", "nokey", "f"), ("hmget", "hh", "f", "g"), ("hlen", "hh"),
+           ("hgetall", "hh"), ("exists", "hk", "nokey"), ("ttl", "hk"), ("incr", "ctr")]
+    for cmd in seq:
+        shale.call(*cmd)
+        redis.call(*cmd)
+    a = (info_field(shale, "stats", "keyspace_hits"), info_field(shale, "stats", "keyspace_misses"))
+    b = (info_field(redis, "stats", "keyspace_hits"), info_field(redis, "stats", "keyspace_misses"))
+    if a != b:
+        print("DIFF keyspace_hits/misses: shale %r, redis %r" % (a, b))
+        return 1
+    return 0
+
+
 def main():
     if not shutil.which("redis-server"):
         print("skip: redis-server missing")
@@ -236,6 +259,7 @@ def main():
                 if proto == 3:
                     c.call("hello", "3")
             diffs += run_cases(shale, redis, proto)
+        diffs += compare_hit_counts(Conn(sp), Conn(rp))
         print("%d commands compared in RESP2 and RESP3, %d differences" % (len(CASES), diffs))
         return 1 if diffs else 0
     except (EOFError, OSError):
