@@ -24,6 +24,9 @@ SERVER_LIB := $(BUILD)/libshale-server.a
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
 BENCH_BIN  := $(BUILD)/shale-bench
 
+TOOL_SRC   := $(sort $(wildcard tools/*.c))
+TOOL_BIN   := $(BUILD)/shale-tool
+
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_UTIL_SRC := $(sort $(wildcard tests/util/*.c))
@@ -33,7 +36,7 @@ TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
 .SECONDARY:
 SERVER_BIN := $(BUILD)/shale-server
 
-all: $(LIBSHALE) $(SERVER_BIN) $(BENCH_BIN) $(UNIT_BIN)
+all: $(LIBSHALE) $(SERVER_BIN) $(BENCH_BIN) $(TOOL_BIN) $(UNIT_BIN)
 
 deps:
 	@./scripts/install-deps.sh
@@ -54,6 +57,10 @@ $(SERVER_BIN): $(BUILD)/server/main.o $(SERVER_LIB) $(LIBSHALE)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -luring
 
 $(BENCH_BIN): $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIBSHALE)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# shale-tool also uses engine internals (it reads damaged files without opening the store).
+$(TOOL_BIN): $(TOOL_SRC:%.c=$(BUILD)/%.o) $(LIBSHALE)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TEST_UTIL_OBJ) $(SERVER_LIB) $(LIBSHALE)

@@ -1,0 +1,69 @@
+/*
+ * main.c - shale-tool: offline operations on a store's directory (check, stats, compact,
+ * dump). Refuses to work on a directory that a server (or any process) has open.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shale.h"
+#include "shale_tool.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"check", tool_check, "verify every checksum of every file; report what is wrong where"},
+    {"stats", tool_stats, "tables per level, sizes, space amplification, engine statistics"},
+    {"compact", tool_compact, "compact the whole store"},
+    {"dump", tool_dump, "print keys and values [--keys-only] [--from K] [--to K] [--hex]"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: shale-tool COMMAND [options] DIR\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'shale-tool COMMAND --help' for a command's options.\n"
+               "exit codes: 0 ok, 1 check found damage, 2 bad arguments, 3 the directory is in\n"
+               "use by another process (stop the server first), 4 the store could not be opened\n"
+               "or the operation failed.\n");
+}
+
+int tool_open(const char *dir, shale_db **db)
+{
+    shale_options o;
+    shale_options_default(&o);
+    o.create_if_missing = 0;
+    o.sync_interval_ms = 0; /* no background syncs: close syncs */
+    int rc = shale_open(dir, &o, db);
+    if (rc == 0)
+        return TOOL_OK;
+    if (rc == SHALE_EBUSY) {
+        fprintf(stderr, "shale-tool: %s is in use by another process (a running shale-server?); "
+                        "stop it first\n", dir);
+        return TOOL_BUSY;
+    }
+    if (rc == -ENOENT)
+        fprintf(stderr, "shale-tool: %s is not a shale store (no CURRENT file)\n", dir);
+    else
+        fprintf(stderr, "shale-tool: cannot open %s: %s (shale-tool check %s tells more)\n", dir,
+                shale_strerror(rc), dir);
+    return TOOL_FAILED;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? TOOL_USAGE : TOOL_OK;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "shale-tool: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return TOOL_USAGE;
+}

@@ -1,0 +1,44 @@
+/*
+ * shale_tool.h - what the offline tool's files share: exit codes, the progress display,
+ * and one function per subcommand. The tool works on a store's directory while no server
+ * holds it (it takes the same lock).
+ */
+#ifndef SHALE_TOOL_H
+#define SHALE_TOOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Exit codes (docs/tools.md). */
+enum {
+    TOOL_OK = 0,      /* done; for check: nothing wrong found */
+    TOOL_DAMAGED = 1, /* check found damage (each problem printed) */
+    TOOL_USAGE = 2,   /* bad arguments */
+    TOOL_BUSY = 3,    /* another process (a server) holds the directory */
+    TOOL_FAILED = 4,  /* the store could not be opened or read, or an operation failed */
+};
+
+/* Progress of a long operation: a bar on a terminal, a line every 10 % otherwise. */
+typedef struct progress {
+    const char *what;
+    uint64_t total, done;
+    int last_tenth;
+    bool tty;
+} progress;
+
+void progress_start(progress *p, const char *what, uint64_t total);
+void progress_add(progress *p, uint64_t n);
+void progress_end(progress *p);
+
+/* Subcommands: argv[0] is the subcommand's name; each parses its own options. */
+int tool_check(int argc, char **argv);
+int tool_stats(int argc, char **argv);
+int tool_compact(int argc, char **argv);
+int tool_dump(int argc, char **argv);
+
+/* Opens the store in dir for the tool, mapping errors to messages and exit codes:
+   returns TOOL_OK with *db set, or an exit code after printing why. */
+struct shale_db;
+int tool_open(const char *dir, struct shale_db **db);
+
+#endif
