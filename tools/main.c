@@ -1,6 +1,6 @@
 /*
  * main.c - shale-tool: offline operations on a store's directory (check, stats, compact,
- * dump). Refuses to work on a directory that a server (or any process) has open.
+ * dump, repair). Refuses to work on a directory that a server (or any process) has open.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +18,7 @@ static const struct {
     {"stats", tool_stats, "tables per level, sizes, space amplification, engine statistics"},
     {"compact", tool_compact, "compact the whole store"},
     {"dump", tool_dump, "print keys and values [--keys-only] [--from K] [--to K] [--hex]"},
+    {"repair", tool_repair, "rebuild the manifest from the tables that can be read"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -35,6 +35,7 @@ int tool_check(int argc, char **argv);
 int tool_stats(int argc, char **argv);
 int tool_compact(int argc, char **argv);
 int tool_dump(int argc, char **argv);
+int tool_repair(int argc, char **argv);
 
 /* Opens the store in dir for the tool, mapping errors to messages and exit codes:
    returns TOOL_OK with *db set, or an exit code after printing why. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # shale_tool.sh - shale-tool on a real store written by shale-server: check finds no
 # damage, then finds a flipped byte in a table and in the log (exit 1, file named);
-# dump, stats and compact work; every command refuses while the server holds the
+# dump, stats, compact and repair (after losing CURRENT and the manifest) work; every
+# command refuses while the server holds the
 # directory (exit 3); usage errors exit 2.
 set -u
 build=${SHALE_BUILD:-build}
@@ -60,6 +61,30 @@ expect 1 "check of a damaged table" "$tool" check "$tmp/db"
 grep -q "DAMAGED $(basename "$sst")" "$tmp/out" || { echo "FAIL: the damaged table is not named: $(cat "$tmp/out")"; fail=1; }
 cp "$tmp/sst.orig" "$sst"
 expect 0 "check after repairing the copy" "$tool" check "$tmp/db"
+# repair: the manifest and CURRENT lost, the tables and the log left
+"$server" --port "$port" --dir "$tmp/db" >>"$tmp/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
+for i in $(seq 401 500); do echo "SET user:$i value-$i"; done | redis-cli -p "$port" >/dev/null
+redis-cli -p "$port" save >/dev/null
+redis-cli -p "$port" set user:1 changed >/dev/null # newer than the table holding value-1
+{ kill -9 "$pid" && wait "$pid"; } 2>/dev/null
+pid=
+rm -f "$tmp"/db/CURRENT "$tmp"/db/MANIFEST-*
+expect 4 "open without a manifest" "$tool" stats "$tmp/db"
+expect 0 "repair" "$tool" repair "$tmp/db"
+expect 0 "check after repair" "$tool" check "$tmp/db"
+expect 0 "dump after repair" "$tool" dump --keys-only "$tmp/db"
+[ "$(grep -c 'user:' "$tmp/out")" = 500 ] || { echo "FAIL: after repair dump lists $(grep -c 'user:' "$tmp/out") of 500 keys"; fail=1; }
+"$server" --port "$port" --dir "$tmp/db" >>"$tmp/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
+[ "$(redis-cli -p "$port" get user:1)" = changed ] || { echo "FAIL: after repair user:1 is '$(redis-cli -p "$port" get user:1)'"; fail=1; }
+[ "$(redis-cli -p "$port" get user:450)" = value-450 ] || { echo "FAIL: after repair user:450 is wrong"; fail=1; }
+[ "$(redis-cli -p "$port" dbsize)" = 500 ] || { echo "FAIL: after repair dbsize $(redis-cli -p "$port" dbsize)"; fail=1; }
+redis-cli -p "$port" shutdown >/dev/null 2>&1
+wait "$pid"
+pid=
 expect 2 "no arguments" "$tool"
 expect 2 "unknown command" "$tool" frobnicate "$tmp/db"
 expect 0 "help" "$tool" check --help
