@@ -7,6 +7,7 @@
 #   bench/vs-rocksdb.sh [--quick] [--only=REGEX] [--dir=DIR] [--cache-size=BYTES]
 #
 # --quick divides --num by 10 and --duration by 4 (a smoke run, not a measurement).
+# The 1 KiB and 4 KiB sets also run RocksDB with BlobDB (key-value separation).
 # Write amplification is measured the same way for both programs: bytes the process
 # sent to the storage layer (/proc/<pid>/io write_bytes minus cancelled_write_bytes, of
 # a wrapper shell, to which Linux adds the counters of its reaped child) divided by user
@@ -55,11 +56,15 @@ scale() { # $1 = flags; applies --quick
     echo "$f"
 }
 
-# name | flags | which benchmark lines to report
+# RocksDB's key-value separation, as ../shared/BENCH.md and issue 5 name it
+blob_flags="--enable_blob_files=true --min_blob_size=512 --enable_blob_garbage_collection=true"
+
+# name | flags | which benchmark lines to report; names ending in -blob also run BlobDB
 sets=(
     "seq100|--benchmarks=fillseq,readseq --num=1000000 --key_size=16 --value_size=100"
     "rand100|--benchmarks=fillrandom,readrandom --num=1000000 --key_size=16 --value_size=100"
-    "rand1k|--benchmarks=fillrandom,readrandom --num=500000 --key_size=16 --value_size=1024"
+    "rand1k-blob|--benchmarks=fillrandom,readrandom,overwrite --num=500000 --key_size=16 --value_size=1024"
+    "rand4k-blob|--benchmarks=fillrandom,readrandom,overwrite --num=200000 --key_size=16 --value_size=4096"
     "sync8|--benchmarks=fillrandom --sync=true --threads=8 --num=100000 --key_size=16 --value_size=100"
     "rww|--benchmarks=fillrandom,readwhilewriting --duration=20 --num=1000000 --key_size=16 --value_size=100"
 )
@@ -72,8 +77,15 @@ run_one() {
     bash -c "\"$prog\" $flags --compression_type=lz4 --cache_size=$cache --db=\"$db\" \
         > \"$results/$label.out\" 2>&1; rc=\$?; cat /proc/\$\$/io > \"$results/$label.io\"; exit \$rc"
     local rc=$?
+    du -sb "$db" 2>/dev/null | cut -f1 >"$results/$label.du"
     rm -rf "$db"
     return $rc
+}
+
+space_amp() { # label num key value: bytes on disk at the end / live user bytes
+    local du
+    du=$(cat "$results/$1.du" 2>/dev/null)
+    awk -v d="${du:-0}" -v u=$(($2 * ($3 + $4))) 'BEGIN { if (d > 0 && u > 0) printf "%.2f", d / u; else print "n/a" }'
 }
 
 ops_of() { # file benchmark -> ops/sec
@@ -108,10 +120,18 @@ for s in "${sets[@]}"; do
     benches=$(echo "$flags" | sed -E 's/.*--benchmarks=([^ ]+).*/\1/' | tr ',' ' ')
     threads=$(echo "$flags" | grep -oE -- '--threads=[0-9]+' | cut -d= -f2)
     echo "== $name: $flags" >&2
+    num=$(echo "$flags" | sed -E 's/.*--num=([0-9]+).*/\1/')
     run_one "$name-shale" "$shale_bench" "$flags" || echo "shale-bench failed, see $results/$name-shale.out" >&2
     run_one "$name-rocksdb" db_bench "$flags" || echo "db_bench failed, see $results/$name-rocksdb.out" >&2
+    blob=0
+    if [[ $name == *-blob ]]; then
+        blob=1
+        run_one "$name-blobdb" db_bench "$flags $blob_flags" ||
+            echo "db_bench (BlobDB) failed, see $results/$name-blobdb.out" >&2
+    fi
     wa_s=$(wamp "$name-shale" "$ks" "$vs")
     wa_r=$(wamp "$name-rocksdb" "$ks" "$vs")
+    sa="$(space_amp "$name-shale" "$num" "$ks" "$vs")|$(space_amp "$name-rocksdb" "$num" "$ks" "$vs")"
     rss=$(awk '/^shale-bench: peak_rss_mb/ {print $3}' "$results/$name-shale.out")
     for b in $benches; do
         so=$(ops_of "$results/$name-shale.out" "$b")
@@ -120,14 +140,22 @@ for s in "${sets[@]}"; do
         label="$b ${vs}B${threads:+ x$threads}"
         [[ $flags == *--sync=true* ]] && label="$label sync"
         case $b in fill*) wa="$wa_s|$wa_r" ;; *) wa="-|-" ;; esac
-        rows+=("$label|${so:-n/a}|${ro:-n/a}|$ratio|$wa|${rss:-n/a}")
+        rows+=("$label|${so:-n/a}|${ro:-n/a}|$ratio|$wa|${rss:-n/a}|$sa")
+        if [ $blob = 1 ]; then
+            bo=$(ops_of "$results/$name-blobdb.out" "$b")
+            bratio=$(awk -v a="${so:-0}" -v b="${bo:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+            case $b in fill*) bwa=$(wamp "$name-blobdb" "$ks" "$vs") ;; *) bwa="-" ;; esac
+            rows+=("  vs BlobDB|${so:-n/a}|${bo:-n/a}|$bratio|-|$bwa|-|-|$(space_amp "$name-blobdb" "$num" "$ks" "$vs")")
+        fi
     done
 done
 
-printf '\n%-28s %12s %12s %7s %9s %9s %9s\n' benchmark "shale ops/s" "rocksdb ops/s" ratio "shale WA" "rocks WA" "RSS MiB"
+printf '\n%-28s %12s %12s %7s %9s %9s %9s %9s %9s\n' benchmark "shale ops/s" "rocksdb ops/s" ratio \
+    "shale WA" "rocks WA" "RSS MiB" "shale SA" "rocks SA"
 for r in "${rows[@]}"; do
-    IFS='|' read -r l a b c d e f <<<"$r"
-    printf '%-28s %12s %12s %7s %9s %9s %9s\n' "$l" "$a" "$b" "$c" "$d" "$e" "$f"
+    IFS='|' read -r l a b c d e f g h <<<"$r"
+    printf '%-28s %12s %12s %7s %9s %9s %9s %9s %9s\n' "$l" "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h"
 done
+echo "WA: bytes written to storage / user bytes; SA: bytes on disk at the end / live user bytes."
 echo
 echo "raw outputs: $results"
