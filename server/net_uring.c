@@ -495,6 +495,10 @@ static void finish_round(io_loop *l)
             raise_gen(&s->synced_gen, wgen);
     }
     if (rc) {
+        /* This round's replies become errors below; later rounds must not fail again for
+           the same writes: reads go on being served (the engine now refuses writes). */
+        raise_gen(&s->flushed_gen, wgen);
+        raise_gen(&s->synced_gen, wgen);
         pthread_mutex_lock(&s->lock);
         s->stats.sync_failures++;
         pthread_mutex_unlock(&s->lock);
