@@ -142,29 +142,19 @@ static void check_manifest(checker *ck)
 
 int tool_check(int argc, char **argv)
 {
-    if (argc != 2 || argv[1][0] == '-') {
-        fprintf(argc == 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr,
-                "usage: shale-tool check DIR\n"
-                "Reads every file of the store without changing it and verifies every\n"
-                "checksum; prints 'DAMAGED file: what' per problem. Exit 0 when all is\n"
-                "well, 1 when something is damaged, 3 when the store is in use, 4 when the\n"
-                "directory cannot be read.\n");
-        return argc == 2 && strcmp(argv[1], "--help") == 0 ? TOOL_OK : TOOL_USAGE;
-    }
+    int rc = tool_usage(argc, argv,
+                        "usage: shale-tool check DIR\n"
+                        "Reads every file of the store without changing it and verifies every\n"
+                        "checksum; prints 'DAMAGED file: what' per problem. Exit 0 when all is\n"
+                        "well, 1 when something is damaged, 3 when the store is in use, 4 when\n"
+                        "the directory cannot be read.\n");
+    if (rc >= 0)
+        return rc;
     checker ck = {.dir = argv[1]};
-    char lock[PATH_MAX];
-    file_name_lock(lock, sizeof lock, ck.dir);
     int lfd;
-    int rc = file_lock(lock, &lfd);
-    if (rc == SHALE_EBUSY) {
-        fprintf(stderr, "shale-tool: %s is in use by another process (a running shale-server?); "
-                        "stop it first\n", ck.dir);
-        return TOOL_BUSY;
-    }
-    if (rc) {
-        fprintf(stderr, "shale-tool: cannot use %s: %s\n", ck.dir, shale_strerror(rc));
-        return TOOL_FAILED;
-    }
+    rc = tool_lock(ck.dir, &lfd);
+    if (rc)
+        return rc;
     DIR *d = opendir(ck.dir);
     if (!d) {
         fprintf(stderr, "shale-tool: cannot read %s: %s\n", ck.dir, strerror(errno));

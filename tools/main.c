@@ -3,9 +3,13 @@
  * dump, repair). Refuses to work on a directory that a server (or any process) has open.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "file.h"
+#include "format.h"
 #include "shale.h"
 #include "shale_tool.h"
 
@@ -33,6 +37,37 @@ static void usage(FILE *f)
                "or the operation failed.\n");
 }
 
+static void say_busy(const char *dir)
+{
+    fprintf(stderr, "shale-tool: %s is in use by another process (a running shale-server?); "
+                    "stop it first\n", dir);
+}
+
+int tool_lock(const char *dir, int *fd)
+{
+    char lock[PATH_MAX];
+    file_name_lock(lock, sizeof lock, dir);
+    int rc = file_lock(lock, fd);
+    if (rc == SHALE_EBUSY) {
+        say_busy(dir);
+        return TOOL_BUSY;
+    }
+    if (rc) {
+        fprintf(stderr, "shale-tool: cannot use %s: %s\n", dir, shale_strerror(rc));
+        return TOOL_FAILED;
+    }
+    return TOOL_OK;
+}
+
+int tool_usage(int argc, char **argv, const char *usage)
+{
+    if (argc == 2 && argv[1][0] != '-')
+        return -1;
+    bool help = argc == 2 && strcmp(argv[1], "--help") == 0;
+    fputs(usage, help ? stdout : stderr);
+    return help ? TOOL_OK : TOOL_USAGE;
+}
+
 int tool_open(const char *dir, shale_db **db)
 {
     shale_options o;
@@ -43,8 +78,7 @@ int tool_open(const char *dir, shale_db **db)
     if (rc == 0)
         return TOOL_OK;
     if (rc == SHALE_EBUSY) {
-        fprintf(stderr, "shale-tool: %s is in use by another process (a running shale-server?); "
-                        "stop it first\n", dir);
+        say_busy(dir);
         return TOOL_BUSY;
     }
     if (rc == -ENOENT)

@@ -85,29 +85,22 @@ static void move_to_lost(const char *dir, const char *name)
 
 int tool_repair(int argc, char **argv)
 {
-    if (argc != 2 || argv[1][0] == '-') {
-        bool help = argc == 2 && strcmp(argv[1], "--help") == 0;
-        fputs("usage: shale-tool repair DIR\n"
-              "Rebuilds the manifest from every table that reads back whole (unreadable\n"
-              "ones go to DIR/lost/); the logs are replayed at the next open. Run\n"
-              "'shale-tool compact DIR' afterwards.\n",
-              help ? stdout : stderr);
-        return help ? TOOL_OK : TOOL_USAGE;
-    }
+    int rc = tool_usage(argc, argv,
+                        "usage: shale-tool repair DIR\n"
+                        "Rebuilds the manifest from every table that reads back whole (unreadable\n"
+                        "ones go to DIR/lost/); the logs are replayed at the next open. Run\n"
+                        "'shale-tool compact DIR' afterwards.\n");
+    if (rc >= 0)
+        return rc;
     const char *dir = argv[1];
-    char lock[PATH_MAX];
-    file_name_lock(lock, sizeof lock, dir);
-    int lfd, rc = file_lock(lock, &lfd);
-    if (rc == SHALE_EBUSY) {
-        fprintf(stderr, "shale-tool: %s is in use by another process (a running shale-server?); "
-                        "stop it first\n", dir);
-        return TOOL_BUSY;
-    }
-    DIR *d = rc ? NULL : opendir(dir);
+    int lfd;
+    rc = tool_lock(dir, &lfd);
+    if (rc)
+        return rc;
+    DIR *d = opendir(dir);
     if (!d) {
-        fprintf(stderr, "shale-tool: cannot use %s: %s\n", dir, rc ? shale_strerror(rc) : strerror(errno));
-        if (rc == 0)
-            file_unlock(lfd);
+        fprintf(stderr, "shale-tool: cannot read %s: %s\n", dir, strerror(errno));
+        file_unlock(lfd);
         return TOOL_FAILED;
     }
     static shale_options o;

@@ -37,6 +37,14 @@ int tool_compact(int argc, char **argv);
 int tool_dump(int argc, char **argv);
 int tool_repair(int argc, char **argv);
 
+/* Takes dir's lock as the server does: TOOL_OK with *fd set (release with file_unlock),
+   or an exit code after printing why (TOOL_BUSY when a server holds it). */
+int tool_lock(const char *dir, int *fd);
+
+/* For a command taking just DIR: -1 when argv is "cmd DIR"; otherwise prints usage (to
+   stdout for --help) and returns the exit code. */
+int tool_usage(int argc, char **argv, const char *usage);
+
 /* Opens the store in dir for the tool, mapping errors to messages and exit codes:
    returns TOOL_OK with *db set, or an exit code after printing why. */
 struct shale_db;

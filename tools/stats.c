@@ -12,15 +12,6 @@
 #include "shale.h"
 #include "shale_tool.h"
 
-static bool want_help(int argc, char **argv, const char *usage)
-{
-    if (argc == 2 && argv[1][0] != '-')
-        return false;
-    bool help = argc == 2 && strcmp(argv[1], "--help") == 0;
-    fputs(usage, help ? stdout : stderr);
-    return true;
-}
-
 static uint64_t prop(shale_db *db, const char *name)
 {
     uint64_t v = 0;
@@ -34,8 +25,9 @@ int tool_stats(int argc, char **argv)
         "usage: shale-tool stats DIR\n"
         "Prints tables and bytes per level, live data, space amplification and the\n"
         "engine's statistics (shale.stats).\n";
-    if (want_help(argc, argv, usage))
-        return argc == 2 ? TOOL_OK : TOOL_USAGE;
+    int urc = tool_usage(argc, argv, usage);
+    if (urc >= 0)
+        return urc;
     shale_db *db;
     int rc = tool_open(argv[1], &db);
     if (rc)
@@ -97,8 +89,9 @@ int tool_compact(int argc, char **argv)
         "usage: shale-tool compact DIR\n"
         "Flushes the log's writes and compacts every level into the last: afterwards the\n"
         "store holds one copy of each live key, with tombstones and expired entries gone.\n";
-    if (want_help(argc, argv, usage))
-        return argc == 2 ? TOOL_OK : TOOL_USAGE;
+    int urc = tool_usage(argc, argv, usage);
+    if (urc >= 0)
+        return urc;
     shale_db *db;
     int rc = tool_open(argv[1], &db);
     if (rc)
