@@ -586,23 +586,51 @@ static void test_db_corrupt_wal_and_manifest_fail_open(void **state)
     tu_rmdir_free(dir);
 }
 
-/* Copies every file of dir into a new directory: what a crash of the process would leave. */
+/* Copies dir's files into img in the order that keeps the copy usable while background
+   flushes and compactions run: CURRENT and the manifest first (tables they name may
+   vanish after: then the copy is retried), then tables, then logs. 0 or -errno. */
+static int copy_store(const char *dir, const char *img)
+{
+    static const char *const order[] = {"CURRENT", "MANIFEST-", ".sst", ".log"};
+    for (size_t o = 0; o < sizeof order / sizeof order[0]; o++) {
+        DIR *d = opendir(dir);
+        assert_non_null(d);
+        struct dirent *e;
+        int rc = 0;
+        while (rc == 0 && (e = readdir(d))) {
+            const char *n = e->d_name;
+            size_t len = strlen(n), olen = strlen(order[o]);
+            bool match = order[o][0] == '.' ? len > olen && strcmp(n + len - olen, order[o]) == 0
+                                            : strncmp(n, order[o], olen) == 0;
+            if (!match)
+                continue;
+            char from[PATH_MAX], to[PATH_MAX];
+            snprintf(from, sizeof from, "%s/%s", dir, n);
+            snprintf(to, sizeof to, "%s/%s", img, n);
+            rc = tu_copy_file(from, to);
+        }
+        closedir(d);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* What a crash of the process would leave: a copy of the store's files, retried when
+   background work deletes a file in the middle of it. */
 static char *crash_image(const char *dir)
 {
-    char *img = tu_tempdir("crash");
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || strcmp(e->d_name, "LOCK") == 0)
-            continue;
-        char from[PATH_MAX], to[PATH_MAX];
-        snprintf(from, sizeof from, "%s/%s", dir, e->d_name);
-        snprintf(to, sizeof to, "%s/%s", img, e->d_name);
-        assert_int_equal(tu_copy_file(from, to), 0);
+    for (int attempt = 0; attempt < 50; attempt++) {
+        char *img = tu_tempdir("crash");
+        int rc = copy_store(dir, img);
+        if (rc == 0)
+            return img;
+        assert_int_equal(rc, -ENOENT); /* anything else is a real failure */
+        tu_rmdir_free(img);
+        usleep(20 * 1000);
     }
-    closedir(d);
-    return img;
+    fail_msg("could not copy %s while background work ran", dir);
+    return NULL;
 }
 
 static void test_db_manual_wal_flush(void **state)
@@ -612,6 +640,10 @@ static void test_db_manual_wal_flush(void **state)
     shale_options_default(&o);
     o.manual_wal_flush = 1;
     o.memtable_size = 256 * 1024; /* several log switches below */
+    /* no compaction, so that a copy made after the flushes settle is a consistent image */
+    o.l0_compaction_trigger = 1000;
+    o.l0_slowdown_trigger = 1000;
+    o.l0_stop_trigger = 1000;
     shale_db *db = open_db(dir, &o);
     put_str(db, "k1", "v1");
     assert_int_equal(shale_flush_wal(db), 0);
@@ -626,6 +658,15 @@ static void test_db_manual_wal_flush(void **state)
         value_of(v, sizeof v, i, 0);
         put_str(db, k, v);
     }
+    /* the older memtables' flushes finish (they delete their logs as they go), then the
+       last log's buffered records are flushed and the store is copied as it stands */
+    uint64_t imm = 1;
+    for (int i = 0; i < 500 && imm; i++) {
+        assert_int_equal(shale_property_int(db, "shale.num-immutable-memtables", &imm), 0);
+        if (imm)
+            usleep(10 * 1000);
+    }
+    assert_int_equal(imm, 0);
     assert_int_equal(shale_flush_wal(db), 0);
     char *img3 = crash_image(dir);
     shale_close(db);
