@@ -224,6 +224,23 @@ static size_t pending_output(const client *c)
     return c->out.len + (c->sending.len - c->sending_off);
 }
 
+/* client-output-buffer-limit normal: over the hard limit at once, or over the soft limit
+   for longer than its seconds, as Redis applies them. */
+static bool over_output_limit(const server *s, client *c)
+{
+    size_t pending = pending_output(c);
+    if (s->cfg.output_hard_limit && pending > s->cfg.output_hard_limit)
+        return true;
+    if (!s->cfg.output_soft_limit || pending <= s->cfg.output_soft_limit) {
+        c->soft_limit_since_ms = 0;
+        return false;
+    }
+    uint64_t now = now_ms();
+    if (!c->soft_limit_since_ms)
+        c->soft_limit_since_ms = now;
+    return now - c->soft_limit_since_ms > (uint64_t)s->cfg.output_soft_seconds * 1000;
+}
+
 /* ---- clients ---- */
 
 /* Starts closing c: the socket is shut down so that the pending multishot recv ends;
@@ -516,8 +533,8 @@ static void finish_round(io_loop *l)
                 c->close_after_reply = true;
             }
             arm_send(l, c);
-            if (s->cfg.output_hard_limit && pending_output(c) > s->cfg.output_hard_limit)
-                close_client(c); /* client-output-buffer-limit: a reader that does not read */
+            if (over_output_limit(s, c))
+                close_client(c); /* a reader that does not read */
             else if (c->close_after_reply && !c->send_armed)
                 close_client(c);
         }

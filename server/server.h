@@ -35,6 +35,7 @@ typedef struct client {
     resp_out sending;   /* replies handed to a send (the kernel may still read them) */
     size_t sending_off; /* bytes of sending whose send completed */
     size_t round_out; /* where this round's replies start in out */
+    uint64_t soft_limit_since_ms; /* over the soft output limit since (0: not over) */
     int proto;          /* 2 or 3 (HELLO) */
     int db;             /* SELECTed database, 0..15 */
     bool authenticated;

@@ -136,6 +136,32 @@ def test_thousand_clients(port):
         s.close()
 
 
+def test_output_limit(port):
+    c = Conn(port)
+    check(c.call("config", "set", "client-output-buffer-limit", "normal 1mb 512kb 10") ==
+          (b"+", b"OK"), "config set client-output-buffer-limit")
+    c.call("set", "big", "x" * 200000)
+    slow = socket.create_connection(("127.0.0.1", port))
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    slow.sendall(encode(["get", "big"]) * 100)  # 20 MB of replies, and no reading
+    time.sleep(1.0)
+    got = 0
+    slow.settimeout(5)
+    try:
+        while True:
+            d = slow.recv(1 << 20)
+            if not d:
+                break
+            got += len(d)
+    except (socket.timeout, ConnectionResetError):
+        pass
+    check(got < 100 * 200000, "a client over the hard output limit is disconnected (%d bytes)"
+          % got)
+    check(c.call("config", "set", "client-output-buffer-limit", "normal 0 0 0") == (b"+", b"OK"),
+          "limit off again")
+    check(c.call("ping") == (b"+", b"PONG"), "other clients carry on")
+
+
 def test_maxclients(port):
     c = Conn(port)
     check(c.call("config", "set", "maxclients", "3") == (b"+", b"OK"), "config set maxclients")
@@ -324,6 +350,7 @@ def main():
              ("malformed and oversize input", lambda: test_malformed(port, rport)),
              ("1000 connections", lambda: test_thousand_clients(port)),
              ("maxclients", lambda: test_maxclients(port)),
+             ("client-output-buffer-limit", lambda: test_output_limit(port)),
              ("requirepass, unix socket, timeout", test_auth_unix_timeout),
              ("active expiry, --pipe, SET NX PX lock", lambda: test_expiry_and_pipe(port)),
              ("CONFIG SET/REWRITE, SHUTDOWN, restart", test_config_and_shutdown),
