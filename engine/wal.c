@@ -4,14 +4,16 @@
  * buffer and tells a torn tail (dropped) from corruption (an error).
  *
  * End-of-log rules, in the order the reader applies them at a record boundary:
- *  (a) a header or payload cut short by the end of the file: torn tail, the log ends;
+ *  (a) a header or payload cut short by the end of the file: torn tail, the log ends,
+ *      unless a whole valid record of this log follows (a damaged length: corruption);
  *  (b) a header of 16 zero bytes: a preallocated or zero-filled tail, the log ends,
  *      unless a nonzero byte follows later in the file (then: corruption);
  *  (c) a record with a valid checksum but another log number: a stale record of a reused
  *      file, the log ends;
  *  (d) a complete record with a bad checksum (or a length over WAL_MAX_RECORD): if only
- *      zero bytes follow it to the end of the file, a torn tail (the log ends); otherwise
- *      SHALE_ECORRUPT, with wal_reader_offset() at the bad record.
+ *      zero bytes follow it to the end of the file and no whole valid record of this log
+ *      starts after its header (its length may be the damaged part), a torn tail (the
+ *      log ends); otherwise SHALE_ECORRUPT, with wal_reader_offset() at the bad record.
  * So a flipped byte inside the very last record reads as a torn tail: after a crash,
  * the last record is exactly the one that may have been half written.
  */
@@ -313,6 +315,55 @@ static int zeros_to_end(wal_reader *r, uint64_t off, bool *all_zero)
     return 0;
 }
 
+/*
+ * Sets *found when a whole record of this log with a valid checksum starts after off.
+ * A header whose length runs past the end of the file is a torn tail only when nothing
+ * valid follows it; a flipped bit in the length of a record in the middle of the log
+ * would otherwise drop every record after it silently. The search looks for the log
+ * number (bytes 4..7 of every header) with memmem, so the zeros of a preallocated tail
+ * cost little.
+ */
+static int record_follows(wal_reader *r, uint64_t off, bool *found)
+{
+    *found = false;
+    char pat[4];
+    encode_fixed32(pat, (uint32_t)r->log_number);
+    uint64_t pos = off + 1;
+    while (pos + WAL_HEADER_SIZE <= r->file_size) {
+        size_t n = r->file_size - pos > READ_CHUNK ? READ_CHUNK : (size_t)(r->file_size - pos);
+        int err = 0;
+        const char *p = wal_fetch(r, pos, n, &err);
+        if (!p)
+            return err;
+        const char *hit = memmem(p + 4, n - 4, pat, sizeof pat);
+        if (!hit) {
+            if (pos + n >= r->file_size)
+                return 0;
+            pos += n - 8; /* a header may straddle the chunk's end */
+            continue;
+        }
+        uint64_t h = pos + (uint64_t)(hit - p) - 4;
+        if (h + WAL_HEADER_SIZE <= r->file_size) {
+            const char *hd = wal_fetch(r, h, WAL_HEADER_SIZE, &err);
+            if (!hd)
+                return err;
+            uint32_t len = decode_fixed32(hd);
+            uint64_t seed = decode_fixed64(hd), sum = decode_fixed64(hd + 8);
+            if (len < WAL_MAX_RECORD && r->file_size - h - WAL_HEADER_SIZE >= len) {
+                const char *body = wal_fetch(r, h + WAL_HEADER_SIZE, len, &err);
+                if (!body)
+                    return err;
+                if (checksum64_seeded(body, len, seed) == sum) {
+                    *found = true;
+                    return 0;
+                }
+            }
+        }
+        pos = h + 1;
+    }
+    return 0;
+}
+
 static int end_torn(wal_reader *r)
 {
     r->torn = true;
@@ -346,8 +397,14 @@ int wal_reader_next(wal_reader *r, slice *record)
     uint64_t sum = decode_fixed64(h + 8);
     uint64_t seed = decode_fixed64(h);
     bool len_ok = len < WAL_MAX_RECORD;
-    if (len_ok && r->file_size - off - WAL_HEADER_SIZE < len)
-        return end_torn(r); /* (a): payload cut short */
+    if (len_ok && r->file_size - off - WAL_HEADER_SIZE < len) { /* (a): payload cut short */
+        bool follows;
+        err = record_follows(r, off, &follows);
+        if (err)
+            return err;
+        r->last_off = off;
+        return follows ? SHALE_ECORRUPT : end_torn(r);
+    }
     const char *p = NULL;
     if (len_ok) {
         p = wal_fetch(r, off + WAL_HEADER_SIZE, len, &err);
@@ -360,6 +417,13 @@ int wal_reader_next(wal_reader *r, slice *record)
             err = zeros_to_end(r, off + WAL_HEADER_SIZE + len, &all_zero);
             if (err)
                 return err;
+        }
+        if (all_zero) { /* a damaged length may point into the zeros: look for records */
+            bool follows;
+            err = record_follows(r, off, &follows);
+            if (err)
+                return err;
+            all_zero = !follows;
         }
         r->last_off = off;
         if (all_zero)

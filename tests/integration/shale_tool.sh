@@ -85,6 +85,24 @@ for _ in $(seq 1 100); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] 
 redis-cli -p "$port" shutdown >/dev/null 2>&1
 wait "$pid"
 pid=
+# damage in the log: writes left in the WAL by kill -9, a byte flipped in its middle
+"$server" --port "$port" --dir "$tmp/db" >>"$tmp/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
+for i in $(seq 1 300); do echo "SET wal:$i value-$i"; done | redis-cli -p "$port" >/dev/null
+{ kill -9 "$pid" && wait "$pid"; } 2>/dev/null
+pid=
+log=$(ls -S "$tmp"/db/*.log | head -1)
+python3 - "$log" <<'PY'
+import sys
+p = sys.argv[1]
+data = open(p, "rb").read()
+end = len(data.rstrip(b"\0"))  # the written part; preallocated zeros follow
+with open(p, "r+b") as f:
+    f.seek(end // 2); b = f.read(1); f.seek(end // 2); f.write(bytes([b[0] ^ 0xff]))
+PY
+expect 1 "check of a damaged log" "$tool" check "$tmp/db"
+grep -q "DAMAGED $(basename "$log"): record at offset" "$tmp/out" || { echo "FAIL: the damaged log is not named: $(cat "$tmp/out")"; fail=1; }
 expect 2 "no arguments" "$tool"
 expect 2 "unknown command" "$tool" frobnicate "$tmp/db"
 expect 0 "help" "$tool" check --help
