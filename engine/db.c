@@ -562,6 +562,20 @@ static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
     return rc;
 }
 
+/* After a failed log write or sync: the first error sticks and writes are refused
+   (SHALE_EFAILED) until the store is reopened. mu not held. */
+static void refuse_writes(shale_db *db, int rc, const char *what)
+{
+    if (atomic_load(&db->bg_error))
+        return;
+    pthread_mutex_lock(&db->mu);
+    if (!atomic_load(&db->bg_error)) {
+        atomic_store(&db->bg_error, rc);
+        db_log(db, "%s failed: %s; refusing writes until reopen", what, shale_strerror(rc));
+    }
+    pthread_mutex_unlock(&db->mu);
+}
+
 int shale_flush_wal(shale_db *db)
 {
     if (!db)
@@ -574,14 +588,8 @@ int shale_flush_wal(shale_db *db)
     int rc = cur ? wal_writer_flush(cur->w) : 0;
     if (cur)
         wal_file_unref(cur);
-    if (rc && !atomic_load(&db->bg_error)) {
-        pthread_mutex_lock(&db->mu);
-        if (!atomic_load(&db->bg_error)) {
-            atomic_store(&db->bg_error, rc);
-            db_log(db, "WAL write failed: %s; refusing writes until reopen", shale_strerror(rc));
-        }
-        pthread_mutex_unlock(&db->mu);
-    }
+    if (rc)
+        refuse_writes(db, rc, "WAL write");
     return rc;
 }
 
@@ -592,14 +600,8 @@ int shale_sync(shale_db *db)
     if (atomic_load(&db->bg_error))
         return SHALE_EFAILED;
     int rc = wal_sync_all(db);
-    if (rc && !atomic_load(&db->bg_error)) {
-        pthread_mutex_lock(&db->mu);
-        if (!atomic_load(&db->bg_error)) {
-            atomic_store(&db->bg_error, rc);
-            db_log(db, "WAL sync failed: %s; refusing writes until reopen", shale_strerror(rc));
-        }
-        pthread_mutex_unlock(&db->mu);
-    }
+    if (rc)
+        refuse_writes(db, rc, "WAL sync");
     return rc;
 }
 

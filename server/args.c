@@ -15,6 +15,14 @@ bool arg_is(const resp_arg *a, const char *word)
     return strlen(word) == a->len && strncasecmp(a->p, word, a->len) == 0;
 }
 
+bool arg_repeats(const resp_arg *argv, int from, int i, int step)
+{
+    for (int j = from; j < i; j += step)
+        if (argv[j].len == argv[i].len && memcmp(argv[j].p, argv[i].p, argv[i].len) == 0)
+            return true;
+    return false;
+}
+
 bool parse_ll(const char *p, size_t n, long long *out)
 {
     if (n == 0 || n > 20)

@@ -9,6 +9,9 @@
 
 /* True when a equals word, ignoring case. */
 bool arg_is(const resp_arg *a, const char *word);
+/* True when argv[i] equals one of argv[from], argv[from + step], ... before it (a field
+   or key named twice in one command). */
+bool arg_repeats(const resp_arg *argv, int from, int i, int step);
 /* Redis's string2ll: the whole of p[0..n) is a base-10 long long, no spaces, no '+',
    no leading zeros. */
 bool parse_ll(const char *p, size_t n, long long *out);

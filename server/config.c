@@ -197,20 +197,15 @@ static int assign(server_config *cfg, const option *o, int argc, char **argv, ch
         }
         return 0;
     }
-    if (o->type == T_STR && strcmp(o->name, "save") == 0) { /* "save 900 1 300 10", or "" */
-        char joined[128] = "";
-        for (int i = 0; i < argc; i++)
-            snprintf(joined + strlen(joined), sizeof joined - strlen(joined), "%s%s",
-                     i ? " " : "", argv[i]);
-        snprintf(field, o->size, "%s", joined);
-        return 0;
-    }
-    if (o->type == T_STR && strcmp(o->name, "bind") == 0 && argc > 1) { /* several addresses */
-        char joined[256] = "";
-        for (int i = 0; i < argc; i++)
-            snprintf(joined + strlen(joined), sizeof joined - strlen(joined), "%s%s",
-                     i ? " " : "", argv[i]);
-        snprintf(field, o->size, "%s", joined);
+    /* "save 900 1 300 10" (or ""), "bind 127.0.0.1 -::1": several words, kept joined */
+    bool words = o->type == T_STR && (strcmp(o->name, "save") == 0 ||
+                                      (strcmp(o->name, "bind") == 0 && argc > 1));
+    if (words) {
+        field[0] = '\0';
+        for (int i = 0; i < argc; i++) {
+            size_t used = strlen(field);
+            snprintf(field + used, o->size - used, "%s%s", i ? " " : "", argv[i]);
+        }
         return 0;
     }
     if (argc != 1) {

@@ -127,6 +127,15 @@ static inline void server_wrote(server *s)
     __atomic_add_fetch(&s->wgen, 1, __ATOMIC_RELEASE);
 }
 
+/*
+ * Reads a key's metadata in database dbi (t_keys.c). type 0 takes any type; otherwise a
+ * key of another type gets WRONGTYPE. A read command passes counted: its lookup goes
+ * into keyspace_hits/misses (before the type check, as Redis counts it). False when an
+ * error was replied; *m is then already freed.
+ */
+bool read_key(server *s, client *c, int dbi, const resp_arg *key, int type, bool counted,
+              ks_meta *m);
+
 /* SCAN-style iteration shared by SCAN and HSCAN (t_keys.c). */
 typedef struct scan_args {
     uint64_t cursor;
@@ -135,8 +144,7 @@ typedef struct scan_args {
 } scan_args;
 bool parse_scan_args(client *c, int first, bool allow_type, scan_args *a);
 int scan_range(server *s, client *c, ks_range *r, uint64_t cursor, long long count,
-               bool (*emit)(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
-                            shale_iter *it),
+               void (*emit)(void *ctx, const char *k, size_t kl, const char *v, size_t vl),
                void *ctx, uint64_t *next);
 void reply_scan(client *c, int rc, uint64_t next, const resp_out *body, long long n);
 

@@ -15,20 +15,11 @@
 #include "keyspace.h"
 #include "server.h"
 
-/* Reads key as a hash (type 0 when absent); false with the error replied. */
-static bool read_hash(server *s, client *c, const resp_arg *key, ks_meta *m)
+/* Reads key as a hash (type 0 when absent); false with the error replied. counted: a
+   read command's lookup (keyspace_hits/misses). */
+static bool read_hash(server *s, client *c, const resp_arg *key, bool counted, ks_meta *m)
 {
-    int rc = ks_read(&s->ks, c->db, key->p, key->len, m);
-    if (rc) {
-        reply_engine_error(c, rc);
-        return false;
-    }
-    if (m->type && m->type != KS_TYPE_HASH) {
-        ks_meta_free(m);
-        resp_error(&c->out, WRONGTYPE_ERR);
-        return false;
-    }
-    return true;
+    return read_key(s, c, c->db, key, KS_TYPE_HASH, counted, m);
 }
 
 /* Reads one field: 0 with *val (malloc'ed) set, SHALE_ENOTFOUND, or an error. */
@@ -68,7 +59,7 @@ static long long set_fields(server *s, client *c, int first, bool nx)
 {
     resp_arg *key = &c->cmd.argv[1];
     ks_meta m;
-    if (!read_hash(s, c, key, &m))
+    if (!read_hash(s, c, key, false, &m))
         return -1;
     uint64_t version = m.type ? m.version : ks_new_version(&s->ks);
     uint64_t nfields = m.type ? m.nfields : 0;
@@ -83,8 +74,7 @@ static long long set_fields(server *s, client *c, int first, bool nx)
             exists = rc == 0;
             rc = rc == SHALE_ENOTFOUND ? 0 : rc;
         }
-        for (int j = first; j < i && !exists; j += 2) /* set earlier in this command */
-            exists = c->cmd.argv[j].len == f->len && memcmp(c->cmd.argv[j].p, f->p, f->len) == 0;
+        exists = exists || arg_repeats(c->cmd.argv, first, i, 2); /* set earlier here */
         if (rc || (nx && exists))
             continue;
         ks_key k;
@@ -132,9 +122,8 @@ void cmd_hsetnx(server *s, client *c)
 void cmd_hget(server *s, client *c)
 {
     ks_meta m;
-    if (!read_hash(s, c, &c->cmd.argv[1], &m))
+    if (!read_hash(s, c, &c->cmd.argv[1], true, &m))
         return;
-    server_count_lookup(s, m.type != 0);
     void *v = NULL;
     size_t vl;
     int rc = get_field(s, c, &c->cmd.argv[1], &m, c->cmd.argv[2].p, c->cmd.argv[2].len, &v, &vl);
@@ -151,9 +140,8 @@ void cmd_hget(server *s, client *c)
 void cmd_hmget(server *s, client *c)
 {
     ks_meta m;
-    if (!read_hash(s, c, &c->cmd.argv[1], &m))
+    if (!read_hash(s, c, &c->cmd.argv[1], true, &m))
         return;
-    server_count_lookup(s, m.type != 0);
     resp_array(&c->out, c->cmd.argc - 2);
     for (int i = 2; i < c->cmd.argc; i++) {
         void *v = NULL;
@@ -170,9 +158,8 @@ void cmd_hmget(server *s, client *c)
 void cmd_hstrlen(server *s, client *c)
 {
     ks_meta m;
-    if (!read_hash(s, c, &c->cmd.argv[1], &m))
+    if (!read_hash(s, c, &c->cmd.argv[1], true, &m))
         return;
-    server_count_lookup(s, m.type != 0);
     size_t vl = 0;
     int rc = get_field(s, c, &c->cmd.argv[1], &m, c->cmd.argv[2].p, c->cmd.argv[2].len, NULL, &vl);
     if (rc && rc != SHALE_ENOTFOUND)
@@ -185,9 +172,8 @@ void cmd_hstrlen(server *s, client *c)
 void cmd_hexists(server *s, client *c)
 {
     ks_meta m;
-    if (!read_hash(s, c, &c->cmd.argv[1], &m))
+    if (!read_hash(s, c, &c->cmd.argv[1], true, &m))
         return;
-    server_count_lookup(s, m.type != 0);
     int rc = get_field(s, c, &c->cmd.argv[1], &m, c->cmd.argv[2].p, c->cmd.argv[2].len, NULL, NULL);
     if (rc && rc != SHALE_ENOTFOUND)
         reply_engine_error(c, rc);
@@ -199,9 +185,8 @@ void cmd_hexists(server *s, client *c)
 void cmd_hlen(server *s, client *c)
 {
     ks_meta m;
-    if (!read_hash(s, c, &c->cmd.argv[1], &m))
+    if (!read_hash(s, c, &c->cmd.argv[1], true, &m))
         return;
-    server_count_lookup(s, m.type != 0);
     resp_integer(&c->out, m.type ? (long long)m.nfields : 0);
     ks_meta_free(&m);
 }
@@ -210,7 +195,7 @@ void cmd_hdel(server *s, client *c)
 {
     resp_arg *key = &c->cmd.argv[1];
     ks_meta m;
-    if (!read_hash(s, c, key, &m))
+    if (!read_hash(s, c, key, false, &m))
         return;
     if (!m.type) {
         resp_integer(&c->out, 0);
@@ -221,18 +206,17 @@ void cmd_hdel(server *s, client *c)
     ks_begin(&s->ks);
     for (int i = 2; i < c->cmd.argc && rc == 0; i++) {
         resp_arg *f = &c->cmd.argv[i];
-        bool seen = false;
-        for (int j = 2; j < i && !seen; j++)
-            seen = c->cmd.argv[j].len == f->len && memcmp(c->cmd.argv[j].p, f->p, f->len) == 0;
-        if (seen)
+        if (arg_repeats(c->cmd.argv, 2, i, 1))
             continue;
         rc = get_field(s, c, key, &m, f->p, f->len, NULL, NULL);
         if (rc == SHALE_ENOTFOUND) {
             rc = 0;
             continue;
         }
+        if (rc)
+            break;
         ks_key k;
-        rc = rc ? rc : ks_field_key(&s->ks, c->db, key->p, key->len, m.version, f->p, f->len, &k);
+        rc = ks_field_key(&s->ks, c->db, key->p, key->len, m.version, f->p, f->len, &k);
         rc = rc ? rc : ks_del_raw(&s->ks, &k);
         ks_key_free(&k);
         removed++;
@@ -249,9 +233,8 @@ static void getall_generic(server *s, client *c, bool keys, bool vals)
 {
     resp_arg *key = &c->cmd.argv[1];
     ks_meta m;
-    if (!read_hash(s, c, key, &m))
+    if (!read_hash(s, c, key, true, &m))
         return;
-    server_count_lookup(s, m.type != 0);
     if (!m.type) {
         if (keys && vals)
             resp_map(&c->out, 0, c->proto);
@@ -333,7 +316,7 @@ static bool read_field_for_update(server *s, client *c, ks_meta *m, char **old, 
 {
     *old = NULL;
     *ol = 0;
-    if (!read_hash(s, c, &c->cmd.argv[1], m))
+    if (!read_hash(s, c, &c->cmd.argv[1], false, m))
         return false;
     void *v = NULL;
     int rc = get_field(s, c, &c->cmd.argv[1], m, c->cmd.argv[2].p, c->cmd.argv[2].len, &v, ol);
@@ -408,18 +391,16 @@ typedef struct hscan_ctx {
     size_t prefix_len;
 } hscan_ctx;
 
-static bool emit_field(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
-                       shale_iter *it)
+static void emit_field(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
 {
     hscan_ctx *x = ctx;
     k += x->prefix_len;
     kl -= x->prefix_len;
     if (x->a->match && !glob_match(x->a->match->p, x->a->match->len, k, kl, false))
-        return true;
+        return;
     resp_bulk(&x->body, k, kl);
     resp_bulk(&x->body, v, vl);
     x->n += 2;
-    return true;
 }
 
 void cmd_hscan(server *s, client *c)
@@ -429,7 +410,7 @@ void cmd_hscan(server *s, client *c)
         return;
     resp_arg *key = &c->cmd.argv[1];
     ks_meta m;
-    if (!read_hash(s, c, key, &m))
+    if (!read_hash(s, c, key, false, &m))
         return;
     hscan_ctx x = {.a = &a};
     uint64_t next = 0;
@@ -471,7 +452,7 @@ void cmd_hrandfield(server *s, client *c)
     }
     resp_arg *key = &c->cmd.argv[1];
     ks_meta m;
-    if (!read_hash(s, c, key, &m))
+    if (!read_hash(s, c, key, false, &m))
         return;
     if (!m.type || count == 0) {
         if (with_count)

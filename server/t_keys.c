@@ -13,13 +13,22 @@
 #include "keyspace.h"
 #include "server.h"
 
-/* Reads a key's metadata, replying the error on failure. */
-static bool read_meta(server *s, client *c, int dbi, const resp_arg *key, ks_meta *m)
+bool read_key(server *s, client *c, int dbi, const resp_arg *key, int type, bool counted,
+              ks_meta *m)
 {
     int rc = ks_read(&s->ks, dbi, key->p, key->len, m);
-    if (rc)
+    if (rc) {
         reply_engine_error(c, rc);
-    return rc == 0;
+        return false;
+    }
+    if (counted)
+        server_count_lookup(s, m->type != 0);
+    if (type && m->type && m->type != type) {
+        ks_meta_free(m);
+        resp_error(&c->out, WRONGTYPE_ERR);
+        return false;
+    }
+    return true;
 }
 
 void cmd_del(server *s, client *c)
@@ -28,7 +37,7 @@ void cmd_del(server *s, client *c)
     for (int i = 1; i < c->cmd.argc; i++) {
         ks_meta m;
         resp_arg *k = &c->cmd.argv[i];
-        if (!read_meta(s, c, c->db, k, &m))
+        if (!read_key(s, c, c->db, k, 0, false, &m))
             return;
         if (m.type) {
             ks_begin(&s->ks);
@@ -48,9 +57,8 @@ void cmd_exists(server *s, client *c)
     long long n = 0;
     for (int i = 1; i < c->cmd.argc; i++) {
         ks_meta m;
-        if (!read_meta(s, c, c->db, &c->cmd.argv[i], &m))
+        if (!read_key(s, c, c->db, &c->cmd.argv[i], 0, true, &m))
             return;
-        server_count_lookup(s, m.type != 0);
         n += m.type != 0;
         ks_meta_free(&m);
     }
@@ -60,7 +68,7 @@ void cmd_exists(server *s, client *c)
 void cmd_type(server *s, client *c)
 {
     ks_meta m;
-    if (!read_meta(s, c, c->db, &c->cmd.argv[1], &m))
+    if (!read_key(s, c, c->db, &c->cmd.argv[1], 0, false, &m))
         return;
     resp_simple(&c->out, m.type == KS_TYPE_STRING ? "string" : m.type == KS_TYPE_HASH ? "hash"
                                                                                        : "none");
@@ -71,7 +79,7 @@ static void rename_generic(server *s, client *c, bool nx)
 {
     resp_arg *src = &c->cmd.argv[1], *dst = &c->cmd.argv[2];
     ks_meta sm, dm = {0};
-    if (!read_meta(s, c, c->db, src, &sm))
+    if (!read_key(s, c, c->db, src, 0, false, &sm))
         return;
     if (!sm.type) {
         resp_error(&c->out, "ERR no such key");
@@ -86,7 +94,7 @@ static void rename_generic(server *s, client *c, bool nx)
             resp_simple(&c->out, "OK");
         return;
     }
-    if (!read_meta(s, c, c->db, dst, &dm)) {
+    if (!read_key(s, c, c->db, dst, 0, false, &dm)) {
         ks_meta_free(&sm);
         return;
     }
@@ -147,13 +155,13 @@ void cmd_copy(server *s, client *c)
         return;
     }
     ks_meta sm, dm = {0};
-    if (!read_meta(s, c, c->db, src, &sm))
+    if (!read_key(s, c, c->db, src, 0, false, &sm))
         return;
     if (!sm.type) {
         resp_integer(&c->out, 0);
         return;
     }
-    if (read_meta(s, c, ddb, dst, &dm)) {
+    if (read_key(s, c, ddb, dst, 0, false, &dm)) {
         if (dm.type && !replace) {
             resp_integer(&c->out, 0);
         } else {
@@ -225,8 +233,7 @@ void cmd_keys(server *s, client *c)
  * range is done). The cursor table maps cursors to resume keys.
  */
 int scan_range(server *s, client *c, ks_range *r, uint64_t cursor, long long count,
-               bool (*emit)(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
-                            shale_iter *it),
+               void (*emit)(void *ctx, const char *k, size_t kl, const char *v, size_t vl),
                void *ctx, uint64_t *next)
 {
     size_t rl;
@@ -238,7 +245,7 @@ int scan_range(server *s, client *c, ks_range *r, uint64_t cursor, long long cou
         size_t kl, vl;
         const char *k = shale_iter_key(r->it, &kl);
         const char *v = shale_iter_value(r->it, &vl);
-        emit(ctx, k, kl, v, vl, r->it);
+        emit(ctx, k, kl, v, vl);
     }
     *next = 0;
     if (shale_iter_valid(r->it)) {
@@ -301,22 +308,20 @@ typedef struct scan_ctx {
     const scan_args *a;
 } scan_ctx;
 
-static bool emit_key(void *ctx, const char *k, size_t kl, const char *v, size_t vl,
-                     shale_iter *it)
+static void emit_key(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
 {
     scan_ctx *x = ctx;
     k += KS_META_PREFIX;
     kl -= KS_META_PREFIX;
     if (x->a->match && !glob_match(x->a->match->p, x->a->match->len, k, kl, false))
-        return true;
+        return;
     if (x->a->type) {
         const char *name = vl && v[0] == KS_TYPE_HASH ? "hash" : "string";
         if (!arg_is(x->a->type, name))
-            return true;
+            return;
     }
     resp_bulk(&x->body, k, kl);
     x->n++;
-    return true;
 }
 
 /* Replies [cursor, array] from a finished scan. */
@@ -438,7 +443,7 @@ static void expire_generic(server *s, client *c, const char *name, uint64_t unit
     }
     resp_arg *key = &c->cmd.argv[1];
     ks_meta m;
-    if (!read_meta(s, c, c->db, key, &m))
+    if (!read_key(s, c, c->db, key, 0, false, &m))
         return;
     if (!m.type) {
         resp_integer(&c->out, 0);
@@ -485,9 +490,8 @@ void cmd_pexpireat(server *s, client *c)
 static void ttl_generic(server *s, client *c, bool ms, bool absolute)
 {
     ks_meta m;
-    if (!read_meta(s, c, c->db, &c->cmd.argv[1], &m))
+    if (!read_key(s, c, c->db, &c->cmd.argv[1], 0, true, &m))
         return;
-    server_count_lookup(s, m.type != 0);
     if (!m.type) {
         resp_integer(&c->out, -2);
     } else if (!m.expire_at_ms) {
@@ -525,7 +529,7 @@ void cmd_persist(server *s, client *c)
 {
     resp_arg *key = &c->cmd.argv[1];
     ks_meta m;
-    if (!read_meta(s, c, c->db, key, &m))
+    if (!read_key(s, c, c->db, key, 0, false, &m))
         return;
     if (!m.type || !m.expire_at_ms) {
         resp_integer(&c->out, 0);

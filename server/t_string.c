@@ -16,20 +16,11 @@
 
 #define MAX_STRING (512ull * 1024 * 1024) /* Redis's string size limit */
 
-/* Reads key as a string: false (error replied) on an engine error or the wrong type. */
-static bool read_string(server *s, client *c, const resp_arg *key, ks_meta *m)
+/* Reads key as a string: false (error replied) on an engine error or the wrong type.
+   counted: a read command's lookup (keyspace_hits/misses). */
+static bool read_string(server *s, client *c, const resp_arg *key, bool counted, ks_meta *m)
 {
-    int rc = ks_read(&s->ks, c->db, key->p, key->len, m);
-    if (rc) {
-        reply_engine_error(c, rc);
-        return false;
-    }
-    if (m->type && m->type != KS_TYPE_STRING) {
-        ks_meta_free(m);
-        resp_error(&c->out, WRONGTYPE_ERR);
-        return false;
-    }
-    return true;
+    return read_key(s, c, c->db, key, KS_TYPE_STRING, counted, m);
 }
 
 /* Stores a string (one-write transaction); false when the error was replied. */
@@ -44,9 +35,8 @@ static bool write_string(server *s, client *c, const resp_arg *key, const ks_met
 void cmd_get(server *s, client *c)
 {
     ks_meta m;
-    if (!read_string(s, c, &c->cmd.argv[1], &m))
+    if (!read_string(s, c, &c->cmd.argv[1], true, &m))
         return;
-    server_count_lookup(s, m.type != 0);
     if (m.type)
         resp_bulk(&c->out, m.val, m.vlen);
     else
@@ -217,7 +207,7 @@ void cmd_getset(server *s, client *c)
 {
     ks_meta old;
     resp_arg *key = &c->cmd.argv[1];
-    if (!read_string(s, c, key, &old))
+    if (!read_string(s, c, key, false, &old))
         return;
     if (write_string(s, c, key, &old, c->cmd.argv[2].p, c->cmd.argv[2].len, 0)) {
         if (old.type)
@@ -232,7 +222,7 @@ void cmd_getdel(server *s, client *c)
 {
     ks_meta old;
     resp_arg *key = &c->cmd.argv[1];
-    if (!read_string(s, c, key, &old))
+    if (!read_string(s, c, key, false, &old))
         return;
     if (!old.type) {
         resp_null(&c->out, c->proto);
@@ -251,7 +241,7 @@ void cmd_getex(server *s, client *c)
         return;
     ks_meta m;
     resp_arg *key = &c->cmd.argv[1];
-    if (!read_string(s, c, key, &m))
+    if (!read_string(s, c, key, false, &m))
         return;
     if (!m.type) {
         resp_null(&c->out, c->proto);
@@ -315,12 +305,9 @@ static void mset_generic(server *s, client *c, bool nx)
         for (int i = 0; i < n && rc == 0; i++) {
             resp_arg *k = &c->cmd.argv[1 + 2 * i], *v = k + 1;
             const ks_meta *old = &olds[i];
-            for (int j = 0; j < i; j++) /* repeated key: an earlier pair wrote (and counted) it */
-                if (c->cmd.argv[1 + 2 * j].len == k->len &&
-                    memcmp(c->cmd.argv[1 + 2 * j].p, k->p, k->len) == 0)
-                    old = &written;
-            rc = ks_put_meta(&s->ks, c->db, k->p, k->len, old, KS_TYPE_STRING, v->p,
-                                       v->len, 0);
+            if (arg_repeats(c->cmd.argv, 1, 1 + 2 * i, 2)) /* an earlier pair wrote it */
+                old = &written;
+            rc = ks_put_meta(&s->ks, c->db, k->p, k->len, old, KS_TYPE_STRING, v->p, v->len, 0);
         }
         if (ks_finish(s, c, rc)) {
             if (nx)
@@ -348,7 +335,7 @@ static void incr_generic(server *s, client *c, long long by)
 {
     ks_meta m;
     resp_arg *key = &c->cmd.argv[1];
-    if (!read_string(s, c, key, &m))
+    if (!read_string(s, c, key, false, &m))
         return;
     long long v = 0;
     if (m.type && !parse_ll(m.val, m.vlen, &v)) {
@@ -404,7 +391,7 @@ void cmd_incrbyfloat(server *s, client *c)
     ks_meta m;
     resp_arg *key = &c->cmd.argv[1];
     long double by, v = 0;
-    if (!read_string(s, c, key, &m))
+    if (!read_string(s, c, key, false, &m))
         return;
     if ((m.type && !parse_ld(m.val, m.vlen, &v)) ||
         !parse_ld(c->cmd.argv[2].p, c->cmd.argv[2].len, &by)) {
@@ -429,7 +416,7 @@ void cmd_append(server *s, client *c)
 {
     ks_meta m;
     resp_arg *key = &c->cmd.argv[1], *add = &c->cmd.argv[2];
-    if (!read_string(s, c, key, &m))
+    if (!read_string(s, c, key, false, &m))
         return;
     if (m.vlen + add->len > MAX_STRING) {
         ks_meta_free(&m);
@@ -455,9 +442,8 @@ void cmd_append(server *s, client *c)
 void cmd_strlen(server *s, client *c)
 {
     ks_meta m;
-    if (!read_string(s, c, &c->cmd.argv[1], &m))
+    if (!read_string(s, c, &c->cmd.argv[1], true, &m))
         return;
-    server_count_lookup(s, m.type != 0);
     resp_integer(&c->out, (long long)m.vlen);
     ks_meta_free(&m);
 }
@@ -470,9 +456,8 @@ void cmd_getrange(server *s, client *c)
         return;
     }
     ks_meta m;
-    if (!read_string(s, c, &c->cmd.argv[1], &m))
+    if (!read_string(s, c, &c->cmd.argv[1], true, &m))
         return;
-    server_count_lookup(s, m.type != 0);
     long long len = (long long)m.vlen;
     if (start < 0 && end < 0 && start > end) {
         resp_bulk(&c->out, "", 0);
@@ -508,7 +493,7 @@ void cmd_setrange(server *s, client *c)
         return;
     }
     ks_meta m;
-    if (!read_string(s, c, key, &m))
+    if (!read_string(s, c, key, false, &m))
         return;
     if (val->len == 0) { /* nothing to write: Redis neither creates nor pads */
         resp_integer(&c->out, (long long)m.vlen);

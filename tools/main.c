@@ -68,6 +68,15 @@ int tool_usage(int argc, char **argv, const char *usage)
     return help ? TOOL_OK : TOOL_USAGE;
 }
 
+int tool_start(int argc, char **argv, const char *usage, shale_db **db)
+{
+    int rc = tool_usage(argc, argv, usage);
+    if (rc >= 0)
+        return rc;
+    rc = tool_open(argv[1], db);
+    return rc ? rc : -1;
+}
+
 int tool_open(const char *dir, shale_db **db)
 {
     shale_options o;

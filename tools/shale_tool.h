@@ -45,6 +45,11 @@ int tool_lock(const char *dir, int *fd);
    stdout for --help) and returns the exit code. */
 int tool_usage(int argc, char **argv, const char *usage);
 
+/* For a command taking just DIR that works on the open store: -1 with *db open, or the
+   exit code (usage printed, or why the store did not open). */
+struct shale_db;
+int tool_start(int argc, char **argv, const char *usage, struct shale_db **db);
+
 /* Opens the store in dir for the tool, mapping errors to messages and exit codes:
    returns TOOL_OK with *db set, or an exit code after printing why. */
 struct shale_db;

@@ -25,12 +25,9 @@ int tool_stats(int argc, char **argv)
         "usage: shale-tool stats DIR\n"
         "Prints tables and bytes per level, live data, space amplification and the\n"
         "engine's statistics (shale.stats).\n";
-    int urc = tool_usage(argc, argv, usage);
-    if (urc >= 0)
-        return urc;
     shale_db *db;
-    int rc = tool_open(argv[1], &db);
-    if (rc)
+    int rc = tool_start(argc, argv, usage, &db);
+    if (rc >= 0)
         return rc;
     printf("%-6s %8s %14s\n", "level", "tables", "bytes");
     uint64_t total = 0;
@@ -89,12 +86,9 @@ int tool_compact(int argc, char **argv)
         "usage: shale-tool compact DIR\n"
         "Flushes the log's writes and compacts every level into the last: afterwards the\n"
         "store holds one copy of each live key, with tombstones and expired entries gone.\n";
-    int urc = tool_usage(argc, argv, usage);
-    if (urc >= 0)
-        return urc;
     shale_db *db;
-    int rc = tool_open(argv[1], &db);
-    if (rc)
+    int rc = tool_start(argc, argv, usage, &db);
+    if (rc >= 0)
         return rc;
     uint64_t before = prop(db, "shale.total-table-bytes") + prop(db, "shale.memtable-bytes");
     compact_job j = {.db = db};

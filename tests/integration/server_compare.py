@@ -218,7 +218,8 @@ def compare_hit_counts(shale, redis):
            ("get", "hk"), ("get", "hk"), ("get", "nokey"), ("mget", "hk", "nokey", "hk"),
            ("strlen", "hk"), ("getrange", "nokey", "0", "1"), ("hget", "hh", "f"),
            ("hget", "nokey", "f"), ("hmget", "hh", "f", "g"), ("hlen", "hh"),
-           ("hgetall", "hh"), ("exists", "hk", "nokey"), ("ttl", "hk"), ("incr", "ctr")]
+           ("hgetall", "hh"), ("exists", "hk", "nokey"), ("ttl", "hk"), ("incr", "ctr"),
+           ("get", "hh"), ("hget", "hk", "f")]  # wrong types count as lookups too
     for cmd in seq:
         shale.call(*cmd)
         redis.call(*cmd)
