@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "db_impl.h"
+#include "vlog.h"
 #include "file.h"
 #include "format.h"
 #include "merge_iter.h"
@@ -517,9 +518,21 @@ static void outputs_drop(shale_db *db, outputs *o, bool delete_files)
     o->n = o->cap = 0;
 }
 
-/* Merges the inputs into new tables (mu not held). */
+/* A dropped value-log pointer: its bytes become discardable in its segment. */
+static int count_discard(version_edit *e, const parsed_ikey *pk, slice value)
+{
+    vptr p;
+    if (pk->kind != KIND_VPTR || vptr_decode(value, &p))
+        return 0;
+    vlog_delta d = {.number = p.segment, .discarded = p.len};
+    if (p.expire_at_ms)
+        d.exp_discarded = p.len;
+    return edit_vlog_add(e, &d);
+}
+
+/* Merges the inputs into new tables (mu not held); e collects value-log discards. */
 static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, outputs *outs,
-                     uint64_t *bytes_read)
+                     uint64_t *bytes_read, version_edit *e)
 {
     iter *in = job_input(db, c);
     if (!in)
@@ -549,25 +562,34 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
         if (rc)
             break;
         bool base = false;
-        if (pk.kind == KIND_DELETE || pk.kind == KIND_EXPIRING)
+        if (pk.kind == KIND_DELETE || entry_expiry(pk.kind, value))
             base =
                 c->bottommost || (c->output_level > 0 && is_base_level_for_key(&bc, pk.user_key));
         enum entry_fate fate = entry_decide(&ds, &pk, value, smallest_snapshot, base, now);
+        uint64_t expiry = entry_expiry(pk.kind, value);
+        if (fate != ENTRY_KEEP && (rc = count_discard(e, &pk, value)) != 0)
+            break;
         if (fate == ENTRY_DROP) {
             if (pk.kind == KIND_DELETE)
                 n_drop_del++;
-            else if (pk.kind == KIND_EXPIRING && expiring_value_expiry(value) <= now)
+            else if (expiry && expiry <= now)
                 n_drop_exp++;
             else
                 n_drop_shadow++;
             continue;
         }
         if (fate == ENTRY_KEEP && db->opts.compaction_filter && pk.seq <= smallest_snapshot &&
-            (pk.kind == KIND_VALUE || pk.kind == KIND_EXPIRING)) {
+            pk.kind != KIND_DELETE) {
+            /* A value in the value log is not read for the filter: NULL with its length. */
             slice v = pk.kind == KIND_EXPIRING ? expiring_value_payload(value) : value;
+            vptr p;
+            if (pk.kind == KIND_VPTR)
+                v = vptr_decode(value, &p) ? slice_make(NULL, 0) : slice_make(NULL, p.len);
             if (db->opts.compaction_filter(db->opts.compaction_filter_ctx, job, pk.user_key.data,
                                            pk.user_key.len, v.data, v.len)) {
                 n_drop_filter++;
+                if ((rc = count_discard(e, &pk, value)) != 0)
+                    break;
                 continue;
             }
         }
@@ -646,7 +668,7 @@ static int run_job(shale_db *db, compaction *c)
     } else if (rc == 0 && !c->deletion_only) {
         uint64_t snap = db_smallest_snapshot(db);
         pthread_mutex_unlock(&db->mu);
-        rc = run_merge(db, c, snap, &outs, &read);
+        rc = run_merge(db, c, snap, &outs, &read, &e);
         pthread_mutex_lock(&db->mu);
         for (int i = 0; i < outs.n && !rc; i++) {
             written += outs.files[i]->file_size;

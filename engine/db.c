@@ -16,6 +16,7 @@
 
 #include "db_impl.h"
 #include "file.h"
+#include "vlog.h"
 #include "format.h"
 
 /* ---- small helpers ---- */
@@ -133,6 +134,8 @@ static void wal_file_unref(wal_file *wf)
     free(wf);
 }
 
+static uint64_t memtable_log_reserve(shale_db *db);
+
 #define WAL_BUFFER_SIZE (1u << 20) /* manual_wal_flush: records buffered between flushes */
 
 static int wal_file_open(shale_db *db, uint64_t number, wal_file **out)
@@ -145,10 +148,8 @@ static int wal_file_open(shale_db *db, uint64_t number, wal_file **out)
     wal_file *wf = calloc(1, sizeof *wf);
     if (!wf)
         return -ENOMEM;
-    /* Room for a full memtable's records plus framing, so appends never grow the file. */
-    uint64_t msize = __atomic_load_n(&db->opts.memtable_size, __ATOMIC_RELAXED);
-    uint64_t prealloc = msize + msize / 8;
-    rc = wal_writer_open(path, number, prealloc, &wf->w);
+    /* Appends within the preallocated region never grow the file (cheaper syncs). */
+    rc = wal_writer_open(path, number, memtable_log_reserve(db), &wf->w);
     if (rc == 0 && db->opts.manual_wal_flush) {
         rc = wal_writer_set_buffer(wf->w, WAL_BUFFER_SIZE);
         if (rc)
@@ -168,7 +169,7 @@ static int wal_file_open(shale_db *db, uint64_t number, wal_file **out)
  * Makes every WAL byte written so far durable, older logs first, so that what survives a
  * crash is always a prefix of what was written. Called without mu.
  */
-static int wal_sync_all(shale_db *db)
+int db_wal_sync_all(shale_db *db)
 {
     pthread_mutex_lock(&db->sync_mu);
     pthread_mutex_lock(&db->mu);
@@ -220,7 +221,7 @@ static void *sync_thread_main(void *arg)
         if (ms == 0 || __atomic_load_n(&db->opts.sync_writes, __ATOMIC_RELAXED))
             continue;
         pthread_mutex_unlock(&db->mu);
-        int rc = wal_sync_all(db);
+        int rc = db_wal_sync_all(db);
         pthread_mutex_lock(&db->mu);
         if (rc && !atomic_load(&db->bg_error)) {
             atomic_store(&db->bg_error, rc);
@@ -270,25 +271,26 @@ static void delay_write(shale_db *db, int l0, size_t bytes)
     }
 }
 
-/* Switches to a new memtable and WAL (mu held). */
-static int switch_memtable(shale_db *db)
+/* Room for a full memtable's records plus framing, preallocated in its log. */
+static uint64_t memtable_log_reserve(shale_db *db)
+{
+    uint64_t msize = __atomic_load_n(&db->opts.memtable_size, __ATOMIC_RELAXED);
+    return msize + msize / 8;
+}
+
+/* Starts a new log (the old one lives on as a value-log segment or is deleted once its
+   memtables are flushed). mu held. */
+static int roll_log(shale_db *db)
 {
     uint64_t number = version_set_new_file_number(db->vs);
     wal_file *wf;
     int rc = wal_file_open(db, number, &wf);
     if (rc)
         return rc;
-    memtable *m;
-    rc = memtable_new(&m);
-    if (rc) {
-        wal_file_unref(wf);
-        return rc;
-    }
-    memtable_set_log_number(m, number);
     wal_file *old = db->wal;
     /* Buffered records of the old log reach its file before any of the new log's: what
-       survives a crash stays a prefix of what was written. */
-    int frc = wal_writer_flush(old->w);
+       survives a crash stays a prefix of what was written. Its preallocated tail goes. */
+    int frc = wal_writer_finish(old->w);
     if (frc && !atomic_load(&db->bg_error)) {
         atomic_store(&db->bg_error, frc);
         db_log(db, "WAL write failed: %s; refusing writes until reopen", shale_strerror(frc));
@@ -304,6 +306,41 @@ static int switch_memtable(shale_db *db)
         wal_file_unref(old);
     }
     db->wal = wf;
+    return 0;
+}
+
+/*
+ * Switches to a new memtable (mu held). With roll, or when the log has reached
+ * vlog_file_size, the new memtable starts a new log; otherwise it continues the current
+ * log from its end, so a log holds whole memtables and is a segment of useful size.
+ */
+static int switch_memtable(shale_db *db, bool roll)
+{
+    memtable *m;
+    int rc = memtable_new(&m);
+    if (rc)
+        return rc;
+    if (memtable_num_entries(db->mem) == 0) {
+        /* Nothing to flush: only the log moves on. */
+        memtable_unref(m);
+        rc = roll_log(db);
+        if (rc == 0)
+            memtable_set_log_position(db->mem, db->wal->number, 0);
+        return rc;
+    }
+    if (roll) {
+        rc = roll_log(db);
+    } else {
+        wal_writer *w = db->wal->w;
+        rc = wal_writer_flush(w);
+        if (rc == 0)
+            rc = wal_writer_reserve(w, wal_writer_size(w) + memtable_log_reserve(db));
+    }
+    if (rc) {
+        memtable_unref(m);
+        return rc;
+    }
+    memtable_set_log_position(m, db->wal->number, wal_writer_size(db->wal->w));
     db->imm[db->n_imm++] = db->mem;
     db->mem = m;
     rc = db_sv_install(db);
@@ -342,10 +379,18 @@ static int make_room(shale_db *db, size_t bytes, bool force)
             delay_write(db, l0, bytes);
             continue;
         }
-        if (!force && memtable_memory_usage(db->mem) + bytes <= limit)
+        uint64_t log_size = wal_writer_size(db->wal->w);
+        bool roll = log_size > 0 && log_size + bytes + WAL_HEADER_SIZE > db_opt_u64(&db->opts.vlog_file_size);
+        if (!force && !roll && memtable_memory_usage(db->mem) + bytes <= limit)
             break;
-        if (force && memtable_num_entries(db->mem) == 0)
+        if (force && !roll && memtable_num_entries(db->mem) == 0)
             break;
+        if (roll && memtable_num_entries(db->mem) == 0) {
+            rc = switch_memtable(db, true);
+            if (rc)
+                break;
+            continue;
+        }
         bool mem_full = db->n_imm + 1 >= db->opts.num_memtables;
         bool l0_full = !fifo && l0 >= stop;
         if (mem_full || l0_full) {
@@ -378,7 +423,7 @@ static int make_room(shale_db *db, size_t bytes, bool force)
             pthread_cond_timedwait(&db->bg_cv, &db->mu, &ts);
             continue;
         }
-        rc = switch_memtable(db);
+        rc = switch_memtable(db, roll);
         if (rc)
             break;
         force = false;
@@ -499,14 +544,16 @@ static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
         shale_batch *pb = (shale_batch *)payload;
         batch_set_seq(pb, seq);
         slice rep = batch_rep(pb);
+        /* The leader is the log's only appender: the record starts at the current size. */
+        uint64_t rep_pos = wal_writer_size(wf->w) + WAL_HEADER_SIZE;
         rc = wal_writer_append(wf->w, &rep, 1);
         uint64_t sync_start = sync ? db_now_us() : 0;
         if (rc == 0 && sync)
-            rc = wal_sync_all(db);
+            rc = db_wal_sync_all(db);
         if (sync) /* read by the next leader under mu */
             __atomic_store_n(&db->last_sync_us, db_now_us() - sync_start, __ATOMIC_RELAXED);
         if (rc == 0) {
-            rc = batch_rep_insert(rep, mem);
+            rc = batch_rep_insert(rep, mem, rep_pos);
             if (rc == -ENOMEM) {
                 /* In the WAL but not the memtable: refuse further writes. */
                 db_log(db, "memtable insert failed: out of memory");
@@ -531,7 +578,7 @@ static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
         }
     } else if (rc == 0 && !batch && sync) {
         pthread_mutex_unlock(&db->mu);
-        rc = wal_sync_all(db);
+        rc = db_wal_sync_all(db);
         pthread_mutex_lock(&db->mu);
     }
 
@@ -599,7 +646,7 @@ int shale_sync(shale_db *db)
         return -EINVAL;
     if (atomic_load(&db->bg_error))
         return SHALE_EFAILED;
-    int rc = wal_sync_all(db);
+    int rc = db_wal_sync_all(db);
     if (rc)
         refuse_writes(db, rc, "WAL sync");
     return rc;
@@ -657,39 +704,70 @@ int shale_delete(shale_db *db, const void *key, size_t klen)
 
 /* ---- reads ---- */
 
-/* Turns a found entry into the caller's answer. */
-static int resolve_entry(int kind, slice raw, uint64_t now, void **val, size_t *vlen,
-                         uint64_t *expire_at_ms)
+/* Copies v into a malloc'ed NUL-terminated buffer for the caller. */
+static int copy_out(slice v, void **val)
 {
-    uint64_t expire = 0;
-    slice v = raw;
-    switch (kind) {
-    case KIND_DELETE:
+    char *p = malloc(v.len + 1);
+    if (!p)
+        return -ENOMEM;
+    if (v.len)
+        memcpy(p, v.data, v.len);
+    p[v.len] = '\0';
+    *val = p;
+    return 0;
+}
+
+int db_read_pointer(shale_db *db, const version *v, slice raw, char **out, size_t *len)
+{
+    vptr p;
+    int rc = vptr_decode(raw, &p);
+    vlog_segment *s = rc ? NULL : version_segment(v, p.segment);
+    if (rc == 0 && !s)
+        rc = SHALE_ECORRUPT;
+    if (rc == 0)
+        rc = vlog_segment_read(s, &p, out);
+    if (rc == SHALE_ECORRUPT)
+        db_log(db, "value log: bad value at segment %06" PRIu64 " offset %" PRIu64
+               " length %u (%s)", p.segment, p.offset, p.len,
+               s ? "checksum or length mismatch" : "no such segment");
+    if (rc == 0)
+        *len = p.len;
+    return rc;
+}
+
+/* Turns a found entry into the caller's answer; pointers are read from v's value log. */
+static int resolve_entry(shale_db *db, const version *v, int kind, slice raw, uint64_t now,
+                         void **val, size_t *vlen, uint64_t *expire_at_ms)
+{
+    uint64_t expire = entry_expiry(kind, raw);
+    if (kind == KIND_DELETE)
         return SHALE_ENOTFOUND;
-    case KIND_EXPIRING:
-        if (raw.len < 8)
-            return SHALE_ECORRUPT;
-        expire = expiring_value_expiry(raw);
-        if (expire <= now)
-            return SHALE_ENOTFOUND;
-        v = expiring_value_payload(raw);
-        break;
-    case KIND_VALUE:
-        break;
-    default:
+    if (kind == KIND_EXPIRING && raw.len < 8)
         return SHALE_ECORRUPT;
+    if (kind > KIND_MAX)
+        return SHALE_ECORRUPT;
+    if (expire && expire <= now)
+        return SHALE_ENOTFOUND;
+    slice payload = kind == KIND_EXPIRING ? expiring_value_payload(raw) : raw;
+    size_t len = payload.len;
+    int rc = 0;
+    if (kind == KIND_VPTR) {
+        vptr p;
+        rc = vptr_decode(raw, &p);
+        len = p.len;
+        if (rc == 0 && val) {
+            char *out;
+            rc = db_read_pointer(db, v, raw, &out, &len);
+            if (rc == 0)
+                *val = out;
+        }
+    } else if (val) {
+        rc = copy_out(payload, val);
     }
-    if (val) {
-        char *p = malloc(v.len + 1);
-        if (!p)
-            return -ENOMEM;
-        if (v.len)
-            memcpy(p, v.data, v.len);
-        p[v.len] = '\0';
-        *val = p;
-    }
+    if (rc)
+        return rc;
     if (vlen)
-        *vlen = v.len;
+        *vlen = len;
     if (expire_at_ms)
         *expire_at_ms = expire;
     return 0;
@@ -717,12 +795,12 @@ int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, si
     slice raw;
     int rc;
     if (memtable_get(sv->mem, ukey, seq, &kind, &raw)) {
-        rc = resolve_entry(kind, raw, now, val, vlen, expire_at_ms);
+        rc = resolve_entry(db, sv->v, kind, raw, now, val, vlen, expire_at_ms);
         goto out;
     }
     for (int i = 0; i < sv->n_imm; i++) {
         if (memtable_get(sv->imm[i], ukey, seq, &kind, &raw)) {
-            rc = resolve_entry(kind, raw, now, val, vlen, expire_at_ms);
+            rc = resolve_entry(db, sv->v, kind, raw, now, val, vlen, expire_at_ms);
             goto out;
         }
     }
@@ -742,7 +820,7 @@ int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, si
                 value.data = NULL;
             }
         } else if (rc == 0) {
-            rc = resolve_entry(kind, buf_slice(&value), now, val, vlen, expire_at_ms);
+            rc = resolve_entry(db, sv->v, kind, buf_slice(&value), now, val, vlen, expire_at_ms);
         }
         buf_free(&value);
     }
@@ -866,17 +944,22 @@ static int recover_flush(shale_db *db, memtable *m, version_edit *edit)
     if (!f)
         return -ENOMEM;
     f->number = version_set_new_file_number(db->vs);
-    iter *it = memtable_iter_new(m);
-    int rc = it ? db_write_l0_table(db, it, 0, f) : -ENOMEM;
-    iter_free(it);
+    vlog_delta d;
+    int rc = db_write_l0_table(db, m, 0, f, &d);
     if (rc == 0 && f->file_size > 0)
         rc = edit_add_file(edit, 0, f);
+    if (rc == 0 && d.pointed)
+        rc = edit_vlog_add(edit, &d);
     file_meta_unref(f, NULL);
     return rc;
 }
 
-static int replay_log(shale_db *db, uint64_t number, version_edit *edit, uint64_t *max_seq,
-                      char *why, size_t whylen)
+/*
+ * Replays log `number` from offset `from` into L0 tables recorded in edit, then cuts the
+ * log after its last whole record and syncs it: the new tables may point into it.
+ */
+static int replay_log(shale_db *db, uint64_t number, uint64_t from, version_edit *edit,
+                      uint64_t *max_seq, char *why, size_t whylen)
 {
     char path[PATH_MAX];
     int rc = file_name_log(path, sizeof path, db->dir, number);
@@ -892,6 +975,8 @@ static int replay_log(shale_db *db, uint64_t number, version_edit *edit, uint64_
         wal_reader_close(r);
         return rc;
     }
+    memtable_set_log_position(m, number, from);
+    wal_reader_skip_to(r, from);
     slice rec;
     uint64_t records = 0;
     for (;;) {
@@ -904,14 +989,14 @@ static int replay_log(shale_db *db, uint64_t number, version_edit *edit, uint64_
                      shale_strerror(rc), wal_reader_offset(r));
             break;
         }
+        uint64_t off = wal_reader_offset(r);
         uint64_t seq;
         uint32_t count;
         rc = batch_rep_header(rec, &seq, &count);
         if (rc == 0)
-            rc = batch_rep_insert(rec, m);
+            rc = batch_rep_insert(rec, m, off + WAL_HEADER_SIZE);
         if (rc) {
-            snprintf(why, whylen, "%s: undecodable write batch at offset %" PRIu64, path,
-                     wal_reader_offset(r));
+            snprintf(why, whylen, "%s: undecodable write batch at offset %" PRIu64, path, off);
             break;
         }
         records++;
@@ -925,14 +1010,32 @@ static int replay_log(shale_db *db, uint64_t number, version_edit *edit, uint64_
                 rc = memtable_new(&m);
             if (rc)
                 break;
+            memtable_set_log_position(m, number, off);
         }
     }
+    uint64_t valid_end = wal_reader_valid_end(r);
     if (rc == 0 && wal_reader_had_torn_tail(r))
-        db_log(db, "%s: dropped a torn tail after offset %" PRIu64, path, wal_reader_valid_end(r));
+        db_log(db, "%s: dropped a torn tail after offset %" PRIu64, path, valid_end);
     wal_reader_close(r);
     if (rc == 0 && m)
         rc = recover_flush(db, m, edit);
     memtable_unref(m);
+    if (rc == 0) {
+        int fd;
+        rc = file_open_rw(path, &fd);
+        if (rc == 0) {
+            uint64_t size = 0;
+            rc = file_size(fd, &size);
+            if (rc == 0 && size > valid_end)
+                rc = file_truncate(fd, valid_end);
+            if (rc == 0)
+                rc = file_fdatasync(fd);
+            file_close(fd);
+        }
+        if (rc)
+            snprintf(why, whylen, "%s: cannot cut or sync the replayed log: %s", path,
+                     shale_strerror(rc));
+    }
     if (rc == 0)
         db_log(db, "recovered %" PRIu64 " records from %s", records, path);
     return rc;
@@ -956,7 +1059,8 @@ static int recover(shale_db *db, char *why, size_t whylen)
             db->vs->next_file_number = l.numbers[i] + 1;
         if (l.numbers[i] < db->vs->log_number)
             continue;
-        rc = replay_log(db, l.numbers[i], &edit, &max_seq, why, whylen);
+        uint64_t from = l.numbers[i] == db->vs->log_number ? db->vs->log_offset : 0;
+        rc = replay_log(db, l.numbers[i], from, &edit, &max_seq, why, whylen);
     }
     for (int i = 0; i < l.nt; i++)
         if (l.tables[i] >= db->vs->next_file_number)
@@ -974,13 +1078,14 @@ static int recover(shale_db *db, char *why, size_t whylen)
         edit_destroy(&edit);
         goto out;
     }
-    memtable_set_log_number(db->mem, number);
+    memtable_set_log_position(db->mem, number, 0);
     db->vs->last_seq = max_seq;
     db->alloc_seq = max_seq;
     atomic_store(&db->last_seq, max_seq);
 
     edit.has_log_number = true;
     edit.log_number = number;
+    edit.log_offset = 0;
     edit.has_last_seq = true;
     edit.last_seq = max_seq;
     /* Every open starts a new manifest from the recovered state plus this edit. */
@@ -988,9 +1093,11 @@ static int recover(shale_db *db, char *why, size_t whylen)
     pthread_mutex_lock(&db->mu);
     rc = version_apply(db->vs, db->vs->current, &edit, &nv);
     if (rc == 0) {
+        version_apply_vlog_counters(nv, &edit);
         version_unref(db->vs->current);
         db->vs->current = nv;
         db->vs->log_number = number;
+        db->vs->log_offset = 0;
         rc = version_set_write_snapshot(db->vs);
     }
     pthread_mutex_unlock(&db->mu);
@@ -998,11 +1105,13 @@ static int recover(shale_db *db, char *why, size_t whylen)
     if (rc)
         goto out;
 
-    /* Logs before the new one are flushed now; tables not in the version are leftovers
-       of an interrupted flush or compaction. */
+    /* Logs before the new one are flushed now and, unless tables point into them, no
+       longer needed; tables not in the version are leftovers of an interrupted flush or
+       compaction. */
     char path[PATH_MAX];
     for (int i = 0; i < l.n; i++)
-        if (l.numbers[i] < number && file_name_log(path, sizeof path, db->dir, l.numbers[i]) > 0)
+        if (l.numbers[i] < number && !version_segment(db->vs->current, l.numbers[i]) &&
+            file_name_log(path, sizeof path, db->dir, l.numbers[i]) > 0)
             file_unlink(path);
     for (int i = 0; i < l.nt; i++)
         if (!version_has_file(db->vs->current, l.tables[i]) &&
@@ -1209,7 +1318,10 @@ int shale_close(shale_db *db)
         } else {
             db_log(db, "flush at close failed: %s; syncing the WAL instead", shale_strerror(frc));
         }
-        rc = wal_sync_all(db);
+        /* The log may live on as a value-log segment: without its preallocated zeros. */
+        rc = wal_writer_finish(db->wal->w);
+        if (rc == 0)
+            rc = db_wal_sync_all(db);
     }
     stop_threads(db);
     db_delete_obsolete(db);

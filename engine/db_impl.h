@@ -88,6 +88,9 @@ typedef struct db_stats {
     atomic_uint_fast64_t dropped_shadowed;
     atomic_uint_fast64_t fifo_deleted_bytes;
     atomic_uint_fast64_t num_writes, num_gets, num_write_groups;
+    atomic_uint_fast64_t vlog_gc_runs;            /* GC calls that rewrote a segment */
+    atomic_uint_fast64_t vlog_gc_rewritten_bytes; /* live values GC wrote again */
+    atomic_uint_fast64_t vlog_gc_deleted_segments, vlog_gc_deleted_bytes;
 } db_stats;
 
 struct compaction;
@@ -172,9 +175,17 @@ uint64_t db_smallest_snapshot(shale_db *db);
 /* Background work (flush.c, compaction.c). */
 void *db_flush_thread(void *arg);
 void *db_compact_thread(void *arg);
-/* Writes a memtable's entries as a new L0 table; fills *f (number, keys, sizes).
+/* Writes a memtable's entries as a new L0 table; fills *f (number, keys, sizes) and *d
+   (the bytes its pointers into the memtable's log cover; d->pointed == 0: none).
    The caller has allocated f->number. Errors: -errno, -ENOMEM. */
-int db_write_l0_table(shale_db *db, iter *it, uint64_t smallest_snapshot, file_meta *f);
+int db_write_l0_table(shale_db *db, memtable *m, uint64_t smallest_snapshot, file_meta *f,
+                      vlog_delta *d);
+/* Makes every WAL byte written so far durable, older logs first. mu not held. */
+int db_wal_sync_all(shale_db *db);
+/* Reads the value a KIND_VPTR entry's raw value points to, through v's segments, into
+   *out (malloc'ed, NUL-terminated; the caller frees). Errors: SHALE_ECORRUPT (logged
+   with segment and offset), -errno, -ENOMEM. */
+int db_read_pointer(shale_db *db, const version *v, slice raw, char **out, size_t *len);
 /* Deletes tables that no version references any more. */
 void db_delete_obsolete(shale_db *db);
 /* Waits until background compaction has nothing to do (for tests and compact_range). */

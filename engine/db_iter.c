@@ -13,6 +13,7 @@
 #include "db_impl.h"
 #include "format.h"
 #include "merge_iter.h"
+#include "vlog.h"
 
 enum direction { FORWARD, REVERSE };
 
@@ -31,12 +32,20 @@ struct shale_iter {
     buf lower, upper;
     bool has_lower, has_upper;
     buf seek_key;
+    /* The value the last pointer read gave (vlog.h), kept while the iterator stays on
+       the entry whose pointer it was. */
+    char resolved_ptr[VPTR_SIZE];
+    char *resolved;
+    size_t resolved_len;
 };
 
 /* Kind after expiry: an expired entry reads as a tombstone. */
 static int effective_kind(const shale_iter *si, int kind, slice raw)
 {
-    if (kind == KIND_EXPIRING && (raw.len < 8 || expiring_value_expiry(raw) <= si->now_ms))
+    if (kind == KIND_EXPIRING && raw.len < 8)
+        return KIND_DELETE;
+    uint64_t expiry = entry_expiry(kind, raw);
+    if (expiry && expiry <= si->now_ms)
         return KIND_DELETE;
     return kind;
 }
@@ -219,6 +228,7 @@ void shale_iter_free(shale_iter *si)
     buf_free(&si->lower);
     buf_free(&si->upper);
     buf_free(&si->seek_key);
+    free(si->resolved);
     free(si);
 }
 
@@ -387,6 +397,23 @@ const void *shale_iter_value(const shale_iter *si, size_t *vlen)
     slice v = raw_value(si);
     if (si->saved_kind == KIND_EXPIRING)
         v = expiring_value_payload(v);
+    if (si->saved_kind == KIND_VPTR) {
+        /* The const is the caller's view: reading through a pointer fills a cache. */
+        shale_iter *m = (shale_iter *)si;
+        if (!m->resolved || v.len != VPTR_SIZE || memcmp(m->resolved_ptr, v.data, VPTR_SIZE)) {
+            free(m->resolved);
+            m->resolved = NULL;
+            int rc = db_read_pointer(m->db, m->sv->v, v, &m->resolved, &m->resolved_len);
+            if (rc) {
+                set_error(m, rc);
+                if (vlen)
+                    *vlen = 0;
+                return NULL;
+            }
+            memcpy(m->resolved_ptr, v.data, VPTR_SIZE);
+        }
+        v = slice_make(m->resolved, m->resolved_len);
+    }
     if (vlen)
         *vlen = v.len;
     return v.data;
@@ -394,9 +421,9 @@ const void *shale_iter_value(const shale_iter *si, size_t *vlen)
 
 uint64_t shale_iter_expire_at(const shale_iter *si)
 {
-    if (!si->valid || si->saved_kind != KIND_EXPIRING)
+    if (!si->valid)
         return 0;
-    return expiring_value_expiry(raw_value(si));
+    return entry_expiry(si->saved_kind, raw_value(si));
 }
 
 int shale_iter_status(const shale_iter *si)

@@ -14,6 +14,7 @@
 #include "file.h"
 #include "format.h"
 #include "table_builder.h"
+#include "vlog.h"
 
 /* ---- table output ---- */
 
@@ -125,7 +126,8 @@ enum entry_fate entry_decide(drop_state *s, const parsed_ikey *k, slice value,
         return ENTRY_KEEP;
     if (k->kind == KIND_DELETE)
         return base_level ? ENTRY_DROP : ENTRY_KEEP;
-    if (k->kind == KIND_EXPIRING && expiring_value_expiry(value) <= now_ms)
+    uint64_t expiry = entry_expiry(k->kind, value);
+    if (expiry && expiry <= now_ms)
         /* Expired for everyone. It still hides older versions below, unless none exist. */
         return base_level ? ENTRY_DROP : ENTRY_TOMBSTONE;
     return ENTRY_KEEP;
@@ -133,14 +135,59 @@ enum entry_fate entry_decide(drop_state *s, const parsed_ikey *k, slice value,
 
 /* ---- flush ---- */
 
-int db_write_l0_table(shale_db *db, iter *it, uint64_t smallest_snapshot, file_meta *f)
+/*
+ * The table entry for a memtable entry: a value of at least value_threshold bytes whose
+ * bytes sit in the memtable's log becomes a pointer to them (vlog.h), counted in *d.
+ * Returns the entry to write; scratch holds a rewritten key and value.
+ */
+static void to_pointer(shale_db *db, iter *it, const parsed_ikey *pk, slice *key, slice *value,
+                       buf *kscratch, char *vscratch, vlog_delta *d)
 {
+    size_t threshold = __atomic_load_n(&db->opts.value_threshold, __ATOMIC_RELAXED);
+    if (threshold == 0 || db->opts.compaction_style == SHALE_COMPACTION_FIFO ||
+        (pk->kind != KIND_VALUE && pk->kind != KIND_EXPIRING))
+        return;
+    slice payload = pk->kind == KIND_EXPIRING ? expiring_value_payload(*value) : *value;
+    uint64_t pos = memtable_iter_value_pos(it);
+    if (payload.len < threshold || pos == 0)
+        return;
+    vptr p = {.expire_at_ms = entry_expiry(pk->kind, *value),
+              .segment = d->number,
+              .offset = pos + (uint64_t)(payload.data - value->data),
+              .len = (uint32_t)payload.len,
+              .checksum = checksum64(payload.data, payload.len)};
+    kscratch->len = 0;
+    if (ikey_append(kscratch, pk->user_key, pk->seq, KIND_VPTR))
+        return; /* out of memory: the value stays in the table */
+    vptr_encode(vscratch, &p);
+    *key = buf_slice(kscratch);
+    *value = slice_make(vscratch, VPTR_SIZE);
+    d->pointed += p.len;
+    if (p.expire_at_ms) {
+        d->exp_pointed += p.len;
+        if (p.expire_at_ms > d->exp_max)
+            d->exp_max = p.expire_at_ms;
+    }
+}
+
+int db_write_l0_table(shale_db *db, memtable *m, uint64_t smallest_snapshot, file_meta *f,
+                      vlog_delta *d)
+{
+    memset(d, 0, sizeof *d);
+    d->number = memtable_log_number(m);
+    iter *it = memtable_iter_new(m);
+    if (!it)
+        return -ENOMEM;
     table_output o;
     int rc = table_output_open(db, f->number, &o);
-    if (rc)
+    if (rc) {
+        iter_free(it);
         return rc;
+    }
 
     drop_state ds = {0};
+    buf kscratch = {0};
+    char vscratch[VPTR_SIZE];
     uint64_t dropped = 0;
     for (iter_seek_to_first(it); iter_valid(it) && rc == 0; iter_next(it)) {
         slice key = iter_key(it), value = iter_value(it);
@@ -152,11 +199,14 @@ int db_write_l0_table(shale_db *db, iter *it, uint64_t smallest_snapshot, file_m
             dropped++;
             continue;
         }
+        to_pointer(db, it, &pk, &key, &value, &kscratch, vscratch, d);
         rc = table_output_add(db, &o, key, value);
     }
     if (rc == 0)
         rc = iter_status(it);
+    iter_free(it);
     buf_free(&ds.cur_key);
+    buf_free(&kscratch);
     atomic_fetch_add_explicit(&db->stats.dropped_shadowed, dropped, memory_order_relaxed);
     if (rc == 0 && table_builder_num_entries(o.tb) == 0) {
         table_output_abandon(db, &o);
@@ -185,6 +235,19 @@ int db_write_l0_table(shale_db *db, iter *it, uint64_t smallest_snapshot, file_m
     return rc ? -ENOMEM : 0;
 }
 
+/* Deletes log `number` when no memtable and no segment needs it any more (mu held). */
+static void maybe_delete_log(shale_db *db, uint64_t number)
+{
+    if (number >= db->vs->log_number || version_segment(db->vs->current, number))
+        return;
+    char path[PATH_MAX];
+    if (file_name_log(path, sizeof path, db->dir, number) > 0) {
+        pthread_mutex_unlock(&db->mu);
+        file_unlink(path);
+        pthread_mutex_lock(&db->mu);
+    }
+}
+
 /* Flushes the oldest immutable memtable (mu held; released during the write). */
 static int flush_one(shale_db *db)
 {
@@ -196,14 +259,15 @@ static int flush_one(shale_db *db)
 
     uint64_t start = db_now_us();
     file_meta *f = file_meta_new();
+    vlog_delta d = {0};
     int rc = f ? 0 : -ENOMEM;
-    iter *it = NULL;
     if (rc == 0) {
         f->number = version_set_new_file_number(db->vs);
-        it = memtable_iter_new(m);
-        rc = it ? db_write_l0_table(db, it, snap, f) : -ENOMEM;
+        rc = db_write_l0_table(db, m, snap, f, &d);
     }
-    iter_free(it);
+    /* Tables must never point to log bytes a crash could still take away. */
+    if (rc == 0 && d.pointed)
+        rc = db_wal_sync_all(db);
 
     pthread_mutex_lock(&db->mu);
     if (rc == 0) {
@@ -211,10 +275,13 @@ static int flush_one(shale_db *db)
         edit_init(&e);
         if (f->file_size > 0)
             rc = edit_add_file(&e, 0, f);
-        /* Logs older than the next memtable's are no longer needed. */
+        if (rc == 0 && d.pointed)
+            rc = edit_vlog_add(&e, &d);
+        /* The log before the next memtable's first record is no longer needed. */
+        memtable *next = db->n_imm > 1 ? db->imm[1] : db->mem;
         e.has_log_number = true;
-        e.log_number =
-            db->n_imm > 1 ? memtable_log_number(db->imm[1]) : memtable_log_number(db->mem);
+        e.log_number = memtable_log_number(next);
+        e.log_offset = memtable_log_offset(next);
         e.has_last_seq = true;
         e.last_seq = atomic_load(&db->last_seq);
         if (rc == 0)
@@ -240,13 +307,7 @@ static int flush_one(shale_db *db)
     if (rc == 0) {
         db_log(db, "flushed memtable (log %06" PRIu64 ") to L0 in %" PRIu64 " ms", log_number,
                (db_now_us() - start) / 1000);
-        /* The memtable's WAL is now redundant. */
-        char path[PATH_MAX];
-        if (file_name_log(path, sizeof path, db->dir, log_number) > 0) {
-            pthread_mutex_unlock(&db->mu);
-            file_unlink(path);
-            pthread_mutex_lock(&db->mu);
-        }
+        maybe_delete_log(db, log_number);
     }
     return rc;
 }
@@ -297,6 +358,12 @@ void db_delete_obsolete(shale_db *db)
         table_cache_evict(db->tc, numbers[i]);
         if (file_name_table(path, sizeof path, db->dir, numbers[i]) > 0)
             file_unlink(path);
+    }
+    free(numbers);
+    version_set_take_obsolete_logs(db->vs, &numbers, &n);
+    for (int i = 0; i < n; i++) {
+        if (file_name_log(path, sizeof path, db->dir, numbers[i]) > 0 && file_unlink(path) == 0)
+            db_log(db, "deleted value-log segment %06" PRIu64, numbers[i]);
     }
     free(numbers);
 }

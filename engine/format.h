@@ -24,7 +24,8 @@ enum entry_kind {
     KIND_DELETE = 0,   /* tombstone, empty value */
     KIND_VALUE = 1,    /* plain value */
     KIND_EXPIRING = 2, /* value = fixed64(expire_at_ms) ++ user value */
-    KIND_VPTR = 3,     /* value log pointer (issue 5) */
+    KIND_VPTR = 3,     /* value = a value-log pointer (vlog.h); starts with fixed64 expiry,
+                          0 for none */
     KIND_MAX = 3,
 };
 /* The kind used when seeking: the largest, so a seek lands on the newest entry <= seq. */
@@ -75,6 +76,14 @@ static inline int ikey_compare(slice a, slice b)
         return r;
     uint64_t ta = ikey_trailer(a), tb = ikey_trailer(b);
     return (ta < tb) - (ta > tb); /* larger trailer (newer) sorts first */
+}
+
+/* The expiry of an entry of kind `kind` with raw value v: 0 when it never expires. */
+static inline uint64_t entry_expiry(int kind, slice v)
+{
+    if ((kind != KIND_EXPIRING && kind != KIND_VPTR) || v.len < 8)
+        return 0;
+    return decode_fixed64(v.data);
 }
 
 /* The expiry carried by a KIND_EXPIRING value, and the user value after it. */
@@ -137,7 +146,8 @@ typedef struct block_handle {
 /* ---- File names ---------------------------------------------------------------------
  * NNNNNN.log   write-ahead log          NNNNNN.sst  sorted table
  * MANIFEST-NNNNNN  version edits        CURRENT     the live manifest's name + "\n"
- * LOCK         flock()ed while open     NNNNNN.vlog value log segment (issue 5)
+ * LOCK         flock()ed while open     (a WAL file that tables point to is also a value-log
+                                       segment and keeps its NNNNNN.log name, vlog.h)
  */
 enum file_type {
     FILE_UNKNOWN = 0,

@@ -13,6 +13,7 @@
 #include "format.h"
 #include "shale.h"
 #include "version.h"
+#include "vlog.h"
 #include "wal.h"
 
 /* A manifest larger than this is rewritten as a snapshot on the next edit. */
@@ -49,6 +50,7 @@ void version_set_free(version_set *vs)
     pthread_mutex_destroy(&vs->obsolete_mu);
     pthread_cond_destroy(&vs->manifest_cv);
     free(vs->obsolete);
+    free(vs->obsolete_logs);
     free(vs->dir);
     free(vs);
 }
@@ -65,6 +67,17 @@ int version_set_take_obsolete(version_set *vs, uint64_t **numbers, int *n)
     *n = vs->n_obsolete;
     vs->obsolete = NULL;
     vs->n_obsolete = vs->cap_obsolete = 0;
+    pthread_mutex_unlock(&vs->obsolete_mu);
+    return 0;
+}
+
+int version_set_take_obsolete_logs(version_set *vs, uint64_t **numbers, int *n)
+{
+    pthread_mutex_lock(&vs->obsolete_mu);
+    *numbers = vs->obsolete_logs;
+    *n = vs->n_obsolete_logs;
+    vs->obsolete_logs = NULL;
+    vs->n_obsolete_logs = vs->cap_obsolete_logs = 0;
     pthread_mutex_unlock(&vs->obsolete_mu);
     return 0;
 }
@@ -134,10 +147,12 @@ int version_set_recover(version_set *vs, char *why, size_t whylen)
         if (!rc)
             rc = version_apply(vs, v, &e, &nv);
         if (!rc) {
+            version_apply_vlog_counters(nv, &e);
             version_unref(v);
             v = nv;
             if (e.has_log_number) {
                 vs->log_number = e.log_number;
+                vs->log_offset = e.log_offset;
                 have_log = true;
             }
             if (e.has_next_file) {
@@ -172,22 +187,41 @@ int version_set_recover(version_set *vs, char *why, size_t whylen)
     version_unref(vs->current);
     vs->current = v;
     vs->manifest_number = number;
+    /* Replay builds a version per edit from freshly decoded file metadata, so a table an
+       edit moved between levels drops its old metadata's last reference there: that is
+       not a deleted table. Files truly left over are found by the open's directory sweep. */
+    pthread_mutex_lock(&vs->obsolete_mu);
+    vs->n_obsolete = 0;
+    vs->n_obsolete_logs = 0;
+    pthread_mutex_unlock(&vs->obsolete_mu);
     return 0;
 }
 
-/* Encodes the whole state (v's files and the counters) as one edit. */
-static int snapshot_edit(version_set *vs, version *v, uint64_t log_number, uint64_t last_seq,
-                         buf *out)
+/* Encodes the whole state (v's files, segments and the counters) as one edit; pending
+   is the edit v was built from when its counters are not yet in v's segments. */
+static int snapshot_edit(version_set *vs, version *v, const version_edit *pending,
+                         uint64_t log_number, uint64_t log_offset, uint64_t last_seq, buf *out)
 {
     version_edit e;
     edit_init(&e);
     e.has_log_number = e.has_next_file = e.has_last_seq = true;
     e.log_number = log_number;
+    e.log_offset = log_offset;
     e.last_seq = last_seq;
     int rc = 0;
     for (int l = 0; l < v->num_levels && !rc; l++)
         for (int i = 0; i < v->nfiles[l] && !rc; i++)
             rc = edit_add_file(&e, l, v->files[l][i]);
+    for (int i = 0; i < v->nsegs && !rc; i++) {
+        const vlog_segment *s = v->segs[i];
+        vlog_delta d = {s->number,         atomic_load(&s->pointed),
+                        atomic_load(&s->discarded), atomic_load(&s->exp_pointed),
+                        atomic_load(&s->exp_discarded), atomic_load(&s->exp_max)};
+        rc = edit_vlog_add(&e, &d);
+    }
+    for (int i = 0; pending && i < pending->n_vlog && !rc; i++)
+        if (version_segment(v, pending->vlog[i].number))
+            rc = edit_vlog_add(&e, &pending->vlog[i]);
     /* Taken last, so it covers the manifest's own number below. */
     e.next_file_number = __atomic_load_n(&vs->next_file_number, __ATOMIC_RELAXED) + 1;
     if (!rc)
@@ -197,11 +231,12 @@ static int snapshot_edit(version_set *vs, version *v, uint64_t log_number, uint6
 }
 
 /* Starts a new manifest holding v's state, points CURRENT at it and drops the old one. */
-static int write_snapshot_of(version_set *vs, version *v, uint64_t log_number, uint64_t last_seq)
+static int write_snapshot_of(version_set *vs, version *v, const version_edit *pending,
+                             uint64_t log_number, uint64_t log_offset, uint64_t last_seq)
 {
     char path[PATH_MAX], cur[PATH_MAX], tmp[PATH_MAX];
     buf rec = {0};
-    int rc = snapshot_edit(vs, v, log_number, last_seq, &rec);
+    int rc = snapshot_edit(vs, v, pending, log_number, log_offset, last_seq, &rec);
     if (rc)
         return rc;
     uint64_t number = version_set_new_file_number(vs);
@@ -245,7 +280,7 @@ static int write_snapshot_of(version_set *vs, version *v, uint64_t log_number, u
 
 int version_set_write_snapshot(version_set *vs)
 {
-    return write_snapshot_of(vs, vs->current, vs->log_number, vs->last_seq);
+    return write_snapshot_of(vs, vs->current, NULL, vs->log_number, vs->log_offset, vs->last_seq);
 }
 
 int version_set_log_and_apply(version_set *vs, version_edit *e, pthread_mutex_t *mu)
@@ -257,6 +292,7 @@ int version_set_log_and_apply(version_set *vs, version_edit *e, pthread_mutex_t 
     if (!e->has_log_number) {
         e->has_log_number = true;
         e->log_number = vs->log_number;
+        e->log_offset = vs->log_offset;
     }
     if (!e->has_last_seq || e->last_seq < vs->last_seq) {
         e->has_last_seq = true;
@@ -274,7 +310,7 @@ int version_set_log_and_apply(version_set *vs, version_edit *e, pthread_mutex_t 
     pthread_mutex_unlock(mu);
 
     if (!rc && roll) {
-        rc = write_snapshot_of(vs, nv, e->log_number, e->last_seq);
+        rc = write_snapshot_of(vs, nv, e, e->log_number, e->log_offset, e->last_seq);
     } else if (!rc) {
         slice part = buf_slice(&rec);
         rc = wal_writer_append(vs->manifest, &part, 1);
@@ -292,9 +328,16 @@ int version_set_log_and_apply(version_set *vs, version_edit *e, pthread_mutex_t 
     }
     if (!rc) {
         version *old = vs->current;
+        version_apply_vlog_counters(nv, e);
+        for (int i = 0; i < e->n_vlog_deleted; i++) {
+            vlog_segment *s = version_segment(old, e->vlog_deleted[i]);
+            if (s)
+                atomic_store(&s->obsolete, true);
+        }
         vs->current = nv;
         nv = NULL;
         vs->log_number = e->log_number;
+        vs->log_offset = e->log_offset;
         vs->last_seq = e->last_seq;
         version_unref(old);
     }

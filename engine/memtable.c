@@ -31,7 +31,7 @@ struct memtable {
     skiplist list;
     _Atomic(skip_node *) *buckets;
     atomic_uint_fast64_t entries, deletes;
-    uint64_t log_number;
+    uint64_t log_number, log_offset;
 };
 
 int memtable_new(memtable **out)
@@ -69,9 +69,15 @@ void memtable_unref(memtable *m)
 
 int memtable_add(memtable *m, uint64_t seq, int kind, slice user_key, slice value)
 {
+    return memtable_add_at(m, seq, kind, user_key, value, 0);
+}
+
+int memtable_add_at(memtable *m, uint64_t seq, int kind, slice user_key, slice value,
+                    uint64_t value_pos)
+{
     size_t ikey_len = user_key.len + TRAILER_SIZE;
-    size_t size =
-        (size_t)varint_length(ikey_len) + ikey_len + (size_t)varint_length(value.len) + value.len;
+    size_t size = (size_t)varint_length(ikey_len) + ikey_len + (size_t)varint_length(value.len) +
+                  value.len + (size_t)varint_length(value_pos);
     skip_node *node;
     char *p = skiplist_alloc_entry(&m->list, size, &node);
     if (!p)
@@ -85,6 +91,7 @@ int memtable_add(memtable *m, uint64_t seq, int kind, slice user_key, slice valu
     p = encode_varint32(p, (uint32_t)value.len);
     if (value.len)
         memcpy(p, value.data, value.len);
+    encode_varint64(p + value.len, value_pos);
     skiplist_insert_node(&m->list, node, ikey, (uint32_t)ikey_len);
     uint64_t h = XXH3_64bits(user_key.data, user_key.len);
     _Atomic(skip_node *) *b = &m->buckets[h & (MEMTABLE_BUCKETS - 1)];
@@ -141,9 +148,15 @@ uint64_t memtable_num_deletes(const memtable *m)
     return atomic_load_explicit(&((memtable *)m)->deletes, memory_order_relaxed);
 }
 
-void memtable_set_log_number(memtable *m, uint64_t n)
+void memtable_set_log_position(memtable *m, uint64_t number, uint64_t offset)
 {
-    m->log_number = n;
+    m->log_number = number;
+    m->log_offset = offset;
+}
+
+uint64_t memtable_log_offset(const memtable *m)
+{
+    return m->log_offset;
 }
 
 uint64_t memtable_log_number(const memtable *m)
@@ -214,6 +227,14 @@ static slice mi_key(const iter *it)
 static slice mi_value(const iter *it)
 {
     return node_value(((const mem_iter *)it)->node);
+}
+
+uint64_t memtable_iter_value_pos(const iter *it)
+{
+    slice v = mi_value(it);
+    uint64_t pos = 0;
+    decode_varint64(v.data + v.len, v.data + v.len + 10, &pos);
+    return pos;
 }
 
 static int mi_status(const iter *it)

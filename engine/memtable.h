@@ -7,7 +7,9 @@
  * iterators each hold a reference.
  *
  * Entry layout in the arena: varint32 ikey length | internal key | varint32 value length |
- * value. Values of KIND_EXPIRING carry their fixed64 expiry first (format.h).
+ * value | varint64 value position. Values of KIND_EXPIRING carry their fixed64 expiry
+ * first (format.h). The position is where the value's bytes sit in the memtable's log
+ * file (0: unknown), so a flush can point to them there instead of copying them (vlog.h).
  */
 #ifndef SHALE_MEMTABLE_H
 #define SHALE_MEMTABLE_H
@@ -31,6 +33,9 @@ void memtable_unref(memtable *m);
  * already begin with the fixed64 expiry). Errors: -ENOMEM.
  */
 int memtable_add(memtable *m, uint64_t seq, int kind, slice user_key, slice value);
+/* The same, for a value whose bytes are at file offset value_pos of the memtable's log. */
+int memtable_add_at(memtable *m, uint64_t seq, int kind, slice user_key, slice value,
+                    uint64_t value_pos);
 
 /*
  * Finds the newest entry for user_key with seq <= max_seq. Returns true when one exists,
@@ -50,9 +55,13 @@ uint64_t memtable_num_deletes(const memtable *m);
  * reference on m. NULL on ENOMEM.
  */
 iter *memtable_iter_new(memtable *m);
+/* The log position of the entry a memtable iterator is on (0: unknown). */
+uint64_t memtable_iter_value_pos(const iter *it);
 
-/* Which WAL file holds this memtable's entries (set and read by the db). */
-void memtable_set_log_number(memtable *m, uint64_t n);
+/* Which WAL file holds this memtable's entries, from which offset (set and read by the
+   db: a log holds one or more memtables, one after the other). */
+void memtable_set_log_position(memtable *m, uint64_t number, uint64_t offset);
 uint64_t memtable_log_number(const memtable *m);
+uint64_t memtable_log_offset(const memtable *m);
 
 #endif

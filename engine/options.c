@@ -45,6 +45,8 @@ void shale_options_default(shale_options *o)
     o->max_open_files = 1000;
     o->value_threshold = 1024;
     o->vlog_file_size = 256 * MIB;
+    o->vlog_gc_interval_s = 300;
+    o->vlog_gc_discard_ratio = 0.7;
 }
 
 void shale_read_options_default(shale_read_options *ro)
@@ -89,6 +91,8 @@ int options_validate(const shale_options *o, const char **why)
           "bloom_bits_per_key must be 0..64");
     CHECK(o->max_open_files >= 16, "max_open_files must be at least 16");
     CHECK(o->vlog_file_size >= 1 << 20, "vlog_file_size must be at least 1 MiB");
+    CHECK(o->vlog_gc_discard_ratio > 0 && o->vlog_gc_discard_ratio < 1,
+          "vlog_gc_discard_ratio must be between 0 and 1");
 #undef CHECK
     return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "db_impl.h"
 #include "table_reader.h"
+#include "vlog.h"
 
 static const char *stall_names[STALL_CAUSES] = {"l0_slowdown", "l0_stop", "memtable"};
 
@@ -69,6 +70,58 @@ static void gather(shale_db *db, snapshot_figures *s)
     if (v->nfiles[0] >= db->opts.l0_compaction_trigger)
         s->pending_bytes += v->level_bytes[0];
     pthread_mutex_unlock(&db->mu);
+}
+
+/* Value-log figures of the current version: segments, their file bytes, live bytes. */
+typedef struct vlog_figures {
+    int segments;
+    uint64_t bytes, live;
+} vlog_figures;
+
+static void gather_vlog(shale_db *db, vlog_figures *f)
+{
+    memset(f, 0, sizeof *f);
+    pthread_mutex_lock(&db->mu);
+    version *v = db->vs->current;
+    version_ref(v);
+    pthread_mutex_unlock(&db->mu);
+    uint64_t now = db_now_ms();
+    for (int i = 0; i < v->nsegs; i++) {
+        f->segments++;
+        f->bytes += vlog_segment_file_size(v->segs[i]);
+        f->live += vlog_segment_live(v->segs[i], now);
+    }
+    version_unref(v);
+}
+
+/* "shale.vlog-segments": one line per segment, "number file_bytes live_bytes discard%"
+   (GC's view: the active log and logs not yet flushed are marked "unflushed"). */
+static int vlog_report(shale_db *db, char **res)
+{
+    pthread_mutex_lock(&db->mu);
+    version *v = db->vs->current;
+    version_ref(v);
+    uint64_t log_number = db->vs->log_number;
+    pthread_mutex_unlock(&db->mu);
+    uint64_t now = db_now_ms();
+    size_t cap = 64 + (size_t)v->nsegs * 96;
+    char *p = malloc(cap);
+    if (!p) {
+        version_unref(v);
+        return -ENOMEM;
+    }
+    size_t n = (size_t)snprintf(p, cap, "segment file_bytes live_bytes discard_ratio\n");
+    for (int i = 0; i < v->nsegs; i++) {
+        vlog_segment *sg = v->segs[i];
+        uint64_t size = vlog_segment_file_size(sg), live = vlog_segment_live(sg, now);
+        double ratio = size && live < size ? (double)(size - live) / (double)size : 0.0;
+        n += (size_t)snprintf(p + n, cap - n, "%06" PRIu64 " %" PRIu64 " %" PRIu64 " %.3f%s\n",
+                              sg->number, size, live, ratio,
+                              sg->number >= log_number ? " unflushed" : "");
+    }
+    version_unref(v);
+    *res = p;
+    return 0;
 }
 
 static uint64_t total_compaction_writes(shale_db *db)
@@ -138,6 +191,17 @@ int db_property_int(shale_db *db, const char *name, uint64_t *out)
     U64("user-bytes-written", ld(&db->stats.user_bytes_written))
     U64("wal-bytes", ld(&db->stats.wal_bytes))
     U64("wal-syncs", ld(&db->stats.wal_syncs))
+    U64("vlog-gc-runs", ld(&db->stats.vlog_gc_runs))
+    U64("vlog-gc-rewritten-bytes", ld(&db->stats.vlog_gc_rewritten_bytes))
+    U64("vlog-gc-deleted-segments", ld(&db->stats.vlog_gc_deleted_segments))
+    U64("vlog-gc-deleted-bytes", ld(&db->stats.vlog_gc_deleted_bytes))
+    if (strncmp(name, "vlog-", 5) == 0) {
+        vlog_figures f;
+        gather_vlog(db, &f);
+        U64("vlog-segments", (uint64_t)f.segments)
+        U64("vlog-bytes", f.bytes)
+        U64("vlog-live-bytes", f.live)
+    }
     U64("wal-sync-micros", ld(&db->stats.wal_sync_micros))
     U64("group-wait-micros", ld(&db->stats.group_wait_micros))
     U64("flush-bytes", ld(&db->stats.flush_bytes))
@@ -287,6 +351,14 @@ static int stats_report(shale_db *db, char **res)
          "; %d snapshots\n",
          (double)s.mem_bytes / 1048576.0, s.n_imm, (double)s.imm_bytes / 1048576.0, s.last_seq,
          s.n_snapshots);
+    vlog_figures vf;
+    gather_vlog(db, &vf);
+    outf(&o,
+         "Value log: %d segments, %.1f MiB, live %.1f MiB; GC %" PRIu64 " runs, %.1f MiB "
+         "rewritten, %" PRIu64 " segments deleted\n",
+         vf.segments, (double)vf.bytes / 1048576.0, (double)vf.live / 1048576.0,
+         ld(&db->stats.vlog_gc_runs), (double)ld(&db->stats.vlog_gc_rewritten_bytes) / 1048576.0,
+         ld(&db->stats.vlog_gc_deleted_segments));
     outf(&o, "Background errors: %" PRIu64 "%s\n", ld(&db->stats.bg_errors),
          atomic_load(&db->bg_error) ? " (writes refused: reopen)" : "");
     if (o.err) {
@@ -301,6 +373,8 @@ int db_property(shale_db *db, const char *name, char **res)
 {
     if (strcmp(name, "shale.stats") == 0)
         return stats_report(db, res);
+    if (strcmp(name, "shale.vlog-segments") == 0)
+        return vlog_report(db, res);
     if (strcmp(name, "shale.write-amplification") == 0) {
         char tmp[64];
         snprintf(tmp, sizeof tmp, "%.3f", write_amp(db));

@@ -188,8 +188,8 @@ int table_builder_add(table_builder *tb, slice ikey, slice value)
         p->max_seq = seq;
     if (kind == KIND_DELETE) {
         p->num_deletes++;
-    } else if (kind == KIND_EXPIRING) {
-        uint64_t e = expiring_value_expiry(value);
+    } else if (kind == KIND_EXPIRING || (kind == KIND_VPTR && expiring_value_expiry(value))) {
+        uint64_t e = expiring_value_expiry(value); /* a pointer starts with its expiry too */
         if (e > p->max_expire_at_ms)
             p->max_expire_at_ms = e;
     } else {

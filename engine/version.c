@@ -12,6 +12,7 @@
 #include "format.h"
 #include "shale.h"
 #include "table_cache.h"
+#include "vlog.h"
 
 /* ---- file_meta ---- */
 
@@ -28,21 +29,31 @@ void file_meta_ref(file_meta *f)
     atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
 }
 
-static void add_obsolete(version_set *vs, uint64_t number)
+static void push_obsolete(version_set *vs, uint64_t **list, int *n, int *cap, uint64_t number)
 {
     pthread_mutex_lock(&vs->obsolete_mu);
-    if (vs->n_obsolete == vs->cap_obsolete) {
-        int cap = vs->cap_obsolete ? vs->cap_obsolete * 2 : 16;
-        uint64_t *p = realloc(vs->obsolete, (size_t)cap * sizeof *p);
+    if (*n == *cap) {
+        int c = *cap ? *cap * 2 : 16;
+        uint64_t *p = realloc(*list, (size_t)c * sizeof *p);
         if (!p) { /* the file stays on disk; the next open's directory sweep removes it */
             pthread_mutex_unlock(&vs->obsolete_mu);
             return;
         }
-        vs->obsolete = p;
-        vs->cap_obsolete = cap;
+        *list = p;
+        *cap = c;
     }
-    vs->obsolete[vs->n_obsolete++] = number;
+    (*list)[(*n)++] = number;
     pthread_mutex_unlock(&vs->obsolete_mu);
+}
+
+static void add_obsolete(version_set *vs, uint64_t number)
+{
+    push_obsolete(vs, &vs->obsolete, &vs->n_obsolete, &vs->cap_obsolete, number);
+}
+
+void version_set_add_obsolete_log(version_set *vs, uint64_t number)
+{
+    push_obsolete(vs, &vs->obsolete_logs, &vs->n_obsolete_logs, &vs->cap_obsolete_logs, number);
 }
 
 /* Drops a reference; vs (may be NULL) learns about a table nothing references any more. */
@@ -79,7 +90,49 @@ void edit_destroy(version_edit *e)
         file_meta_unref(e->added[i].f, NULL);
     free(e->added);
     free(e->deleted);
+    free(e->vlog);
+    free(e->vlog_deleted);
     memset(e, 0, sizeof *e);
+}
+
+int edit_vlog_add(version_edit *e, const vlog_delta *d)
+{
+    for (int i = 0; i < e->n_vlog; i++) {
+        vlog_delta *x = &e->vlog[i];
+        if (x->number != d->number)
+            continue;
+        x->pointed += d->pointed;
+        x->discarded += d->discarded;
+        x->exp_pointed += d->exp_pointed;
+        x->exp_discarded += d->exp_discarded;
+        if (d->exp_max > x->exp_max)
+            x->exp_max = d->exp_max;
+        return 0;
+    }
+    if (e->n_vlog == e->cap_vlog) {
+        int cap = e->cap_vlog ? e->cap_vlog * 2 : 8;
+        vlog_delta *p = realloc(e->vlog, (size_t)cap * sizeof *p);
+        if (!p)
+            return -ENOMEM;
+        e->vlog = p;
+        e->cap_vlog = cap;
+    }
+    e->vlog[e->n_vlog++] = *d;
+    return 0;
+}
+
+int edit_vlog_delete(version_edit *e, uint64_t number)
+{
+    if (e->n_vlog_deleted == e->cap_vlog_deleted) {
+        int cap = e->cap_vlog_deleted ? e->cap_vlog_deleted * 2 : 4;
+        uint64_t *p = realloc(e->vlog_deleted, (size_t)cap * sizeof *p);
+        if (!p)
+            return -ENOMEM;
+        e->vlog_deleted = p;
+        e->cap_vlog_deleted = cap;
+    }
+    e->vlog_deleted[e->n_vlog_deleted++] = number;
+    return 0;
 }
 
 int edit_add_file(version_edit *e, int level, file_meta *f)
@@ -118,6 +171,9 @@ enum {
     TAG_LAST_SEQ = 3,
     TAG_DELETED_FILE = 4,
     TAG_NEW_FILE = 5,
+    TAG_LOG_OFFSET = 6,
+    TAG_VLOG_DELTA = 7,
+    TAG_VLOG_DELETED = 8,
 };
 
 int edit_encode(const version_edit *e, buf *out)
@@ -126,6 +182,10 @@ int edit_encode(const version_edit *e, buf *out)
     if (e->has_log_number) {
         rc |= put_varint32(out, TAG_LOG_NUMBER);
         rc |= put_varint64(out, e->log_number);
+    }
+    if (e->has_log_number && e->log_offset) {
+        rc |= put_varint32(out, TAG_LOG_OFFSET);
+        rc |= put_varint64(out, e->log_offset);
     }
     if (e->has_next_file) {
         rc |= put_varint32(out, TAG_NEXT_FILE);
@@ -154,6 +214,20 @@ int edit_encode(const version_edit *e, buf *out)
         rc |= put_varint64(out, f->num_deletes);
         rc |= put_varint64(out, f->max_expire_at_ms);
     }
+    for (int i = 0; i < e->n_vlog; i++) {
+        const vlog_delta *d = &e->vlog[i];
+        rc |= put_varint32(out, TAG_VLOG_DELTA);
+        rc |= put_varint64(out, d->number);
+        rc |= put_varint64(out, d->pointed);
+        rc |= put_varint64(out, d->discarded);
+        rc |= put_varint64(out, d->exp_pointed);
+        rc |= put_varint64(out, d->exp_discarded);
+        rc |= put_varint64(out, d->exp_max);
+    }
+    for (int i = 0; i < e->n_vlog_deleted; i++) {
+        rc |= put_varint32(out, TAG_VLOG_DELETED);
+        rc |= put_varint64(out, e->vlog_deleted[i]);
+    }
     return rc ? -ENOMEM : 0;
 }
 
@@ -170,6 +244,28 @@ int edit_decode(slice in, version_edit *e)
                 goto corrupt;
             e->has_log_number = true;
             break;
+        case TAG_LOG_OFFSET:
+            if (get_varint64(&in, &e->log_offset))
+                goto corrupt;
+            break;
+        case TAG_VLOG_DELTA: {
+            vlog_delta d;
+            if (get_varint64(&in, &d.number) || get_varint64(&in, &d.pointed) ||
+                get_varint64(&in, &d.discarded) || get_varint64(&in, &d.exp_pointed) ||
+                get_varint64(&in, &d.exp_discarded) || get_varint64(&in, &d.exp_max))
+                goto corrupt;
+            if (edit_vlog_add(e, &d))
+                goto nomem;
+            break;
+        }
+        case TAG_VLOG_DELETED: {
+            uint64_t number;
+            if (get_varint64(&in, &number))
+                goto corrupt;
+            if (edit_vlog_delete(e, number))
+                goto nomem;
+            break;
+        }
         case TAG_NEXT_FILE:
             if (get_varint64(&in, &e->next_file_number))
                 goto corrupt;
@@ -240,7 +336,91 @@ void version_unref(version *v)
             file_meta_unref(v->files[l][i], v->vs);
         free(v->files[l]);
     }
+    for (int i = 0; i < v->nsegs; i++)
+        vlog_segment_unref(v->segs[i], v->vs);
+    free(v->segs);
     free(v);
+}
+
+vlog_segment *version_segment(const version *v, uint64_t number)
+{
+    int lo = 0, hi = v->nsegs - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        uint64_t n = v->segs[mid]->number;
+        if (n == number)
+            return v->segs[mid];
+        if (n < number)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return NULL;
+}
+
+static bool vlog_is_deleted(const version_edit *e, uint64_t number)
+{
+    for (int i = 0; i < e->n_vlog_deleted; i++)
+        if (e->vlog_deleted[i] == number)
+            return true;
+    return false;
+}
+
+static int cmp_seg(const void *a, const void *b)
+{
+    uint64_t x = (*(vlog_segment *const *)a)->number, y = (*(vlog_segment *const *)b)->number;
+    return (x > y) - (x < y);
+}
+
+/* v's segments: base's minus the deleted ones, plus the ones e points to first. */
+static int apply_segments(version *v, const version *base, const version_edit *e)
+{
+    int n = (base ? base->nsegs : 0) + e->n_vlog;
+    v->segs = malloc((size_t)(n ? n : 1) * sizeof *v->segs);
+    if (!v->segs)
+        return -ENOMEM;
+    int k = 0;
+    for (int i = 0; base && i < base->nsegs; i++) {
+        if (e->n_vlog_deleted && vlog_is_deleted(e, base->segs[i]->number))
+            continue;
+        vlog_segment_ref(base->segs[i]);
+        v->segs[k++] = base->segs[i];
+    }
+    v->nsegs = k; /* so version_segment sees the base's segments */
+    for (int i = 0; i < e->n_vlog; i++) {
+        const vlog_delta *d = &e->vlog[i];
+        if (d->pointed == 0 || vlog_is_deleted(e, d->number))
+            continue; /* counters only: for a segment it has (or one GC deleted) */
+        bool have = false;
+        for (int j = 0; j < k && !have; j++)
+            have = v->segs[j]->number == d->number;
+        if (have)
+            continue;
+        vlog_segment *s = vlog_segment_new(v->vs->dir, d->number);
+        if (!s)
+            return -ENOMEM;
+        v->segs[k++] = s;
+        v->nsegs = k;
+    }
+    v->nsegs = k;
+    qsort(v->segs, (size_t)k, sizeof *v->segs, cmp_seg);
+    return 0;
+}
+
+void version_apply_vlog_counters(version *v, const version_edit *e)
+{
+    for (int i = 0; i < e->n_vlog; i++) {
+        const vlog_delta *d = &e->vlog[i];
+        vlog_segment *s = version_segment(v, d->number);
+        if (!s)
+            continue;
+        atomic_fetch_add(&s->pointed, d->pointed);
+        atomic_fetch_add(&s->discarded, d->discarded);
+        atomic_fetch_add(&s->exp_pointed, d->exp_pointed);
+        atomic_fetch_add(&s->exp_discarded, d->exp_discarded);
+        if (d->exp_max > atomic_load(&s->exp_max))
+            atomic_store(&s->exp_max, d->exp_max);
+    }
 }
 
 static int cmp_l0(const void *a, const void *b)
@@ -306,6 +486,10 @@ int version_apply(version_set *vs, version *base, const version_edit *e, version
         for (int i = 0; i < k; i++)
             bytes += v->files[l][i]->file_size;
         v->level_bytes[l] = bytes;
+    }
+    if (apply_segments(v, base, e)) {
+        version_unref(v);
+        return -ENOMEM;
     }
     *out = v;
     return 0;

@@ -46,21 +46,36 @@ typedef struct added_file {
     file_meta *f; /* the edit holds a reference */
 } added_file;
 
+/* Changes to a value-log segment's counters (vlog.h); an edit adds them. A segment
+   first appears in the version with an edit that points to it (pointed > 0). */
+typedef struct vlog_delta {
+    uint64_t number;
+    uint64_t pointed, discarded, exp_pointed, exp_discarded, exp_max;
+} vlog_delta;
+
 typedef struct version_edit {
     bool has_log_number, has_next_file, has_last_seq;
     uint64_t log_number; /* WALs older than this are flushed */
+    uint64_t log_offset; /* ... and so is log_number's prefix before this offset */
     uint64_t next_file_number;
     uint64_t last_seq;
     deleted_file *deleted;
     int n_deleted, cap_deleted;
     added_file *added;
     int n_added, cap_added;
+    vlog_delta *vlog;
+    int n_vlog, cap_vlog;
+    uint64_t *vlog_deleted; /* segments GC has emptied */
+    int n_vlog_deleted, cap_vlog_deleted;
 } version_edit;
 
 void edit_init(version_edit *e);
 void edit_destroy(version_edit *e); /* drops the references of added files */
 int edit_add_file(version_edit *e, int level, file_meta *f); /* takes a new reference */
 int edit_delete_file(version_edit *e, int level, uint64_t number);
+/* Adds d's counters to the edit's delta for d->number (one delta per segment). */
+int edit_vlog_add(version_edit *e, const vlog_delta *d);
+int edit_vlog_delete(version_edit *e, uint64_t number);
 /* Manifest record encoding (docs/format.md). decode: SHALE_ECORRUPT on bad input. */
 int edit_encode(const version_edit *e, buf *out);
 int edit_decode(slice in, version_edit *e);
@@ -72,7 +87,14 @@ typedef struct version {
     file_meta **files[SHALE_MAX_LEVELS]; /* L0: newest (max_seq) first; others by key */
     int nfiles[SHALE_MAX_LEVELS];
     uint64_t level_bytes[SHALE_MAX_LEVELS];
+    struct vlog_segment **segs; /* value-log segments, by number */
+    int nsegs;
 } version;
+
+/* The segment numbered `number` in v, or NULL. */
+struct vlog_segment *version_segment(const version *v, uint64_t number);
+/* Adds an installed edit's vlog counters to the segments of v (the version it made). */
+void version_apply_vlog_counters(version *v, const version_edit *e);
 
 void version_ref(version *v);
 /* Drops a reference; the last one frees it and may make files obsolete. NULL: no-op. */
@@ -110,6 +132,7 @@ struct version_set {
     uint64_t next_file_number;
     uint64_t last_seq;   /* last sequence durable in the manifest's view */
     uint64_t log_number; /* WALs with numbers below this are flushed */
+    uint64_t log_offset; /* and log_number's records before this offset */
     uint64_t manifest_number;
     struct wal_writer *manifest;
     bool manifest_busy;         /* a log_and_apply is writing (guarded by the db mutex) */
@@ -118,6 +141,8 @@ struct version_set {
     pthread_mutex_t obsolete_mu;
     uint64_t *obsolete;
     int n_obsolete, cap_obsolete;
+    uint64_t *obsolete_logs; /* value-log segments no version holds any more */
+    int n_obsolete_logs, cap_obsolete_logs;
 };
 
 int version_set_new(const char *dir, const shale_options *opts, version_set **out);
@@ -140,6 +165,9 @@ int version_apply(version_set *vs, version *base, const version_edit *e, version
 uint64_t version_set_new_file_number(version_set *vs);
 /* Moves the list of obsolete table numbers to the caller (malloc'ed; caller frees). */
 int version_set_take_obsolete(version_set *vs, uint64_t **numbers, int *n);
+/* The same for value-log segments (log file numbers) no version holds any more. */
+void version_set_add_obsolete_log(version_set *vs, uint64_t number);
+int version_set_take_obsolete_logs(version_set *vs, uint64_t **numbers, int *n);
 /* Sets *live to true when number is in the current version (for directory sweeps). */
 bool version_has_file(const version *v, uint64_t number);
 

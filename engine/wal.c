@@ -35,7 +35,8 @@
 struct wal_writer {
     int fd;
     uint64_t log_number;
-    uint64_t size; /* bytes appended, buffered ones included */
+    uint64_t size;      /* bytes appended, buffered ones included */
+    uint64_t allocated; /* bytes preallocated (the file's size while larger than size) */
     int error;     /* sticky */
     /* buffered mode */
     char *buf;
@@ -53,6 +54,7 @@ int wal_writer_open(const char *path, uint64_t log_number, uint64_t preallocate,
     int rc = file_open_write(path, true, &w->fd);
     if (rc == 0 && preallocate)
         rc = file_allocate(w->fd, preallocate);
+    w->allocated = preallocate;
     if (rc) {
         if (w->fd > 0)
             file_close(w->fd);
@@ -199,6 +201,26 @@ int wal_writer_sync(wal_writer *w)
     return rc;
 }
 
+int wal_writer_reserve(wal_writer *w, uint64_t upto)
+{
+    if (upto <= w->allocated)
+        return 0;
+    int rc = file_allocate(w->fd, upto);
+    if (rc == 0)
+        w->allocated = upto;
+    return rc;
+}
+
+int wal_writer_finish(wal_writer *w)
+{
+    int rc = wal_writer_flush(w);
+    if (rc == 0 && w->allocated > w->size)
+        rc = file_truncate(w->fd, w->size);
+    if (rc == 0)
+        w->allocated = w->size;
+    return rc;
+}
+
 uint64_t wal_writer_size(const wal_writer *w)
 {
     return __atomic_load_n(&w->size, __ATOMIC_RELAXED);
@@ -259,6 +281,11 @@ int wal_reader_open(const char *path, uint64_t log_number, wal_reader **out)
     r->log_number = log_number;
     *out = r;
     return 0;
+}
+
+void wal_reader_skip_to(wal_reader *r, uint64_t offset)
+{
+    r->pos = r->valid_end = offset;
 }
 
 /* Makes bytes [off, off+n) available in the buffer; returns a pointer or NULL (-errno in

@@ -38,6 +38,12 @@ int wal_writer_set_buffer(wal_writer *w, size_t cap);
 int wal_writer_flush(wal_writer *w);
 /* Makes everything appended so far durable (flush, fdatasync). Sticky errors as above. */
 int wal_writer_sync(wal_writer *w);
+/* Extends the preallocated (zero) region to at least upto bytes, so appends up to there
+   need no file size change. 0 or -errno. */
+int wal_writer_reserve(wal_writer *w, uint64_t upto);
+/* After the last append: writes buffered records and cuts the file at its last record
+   (drops the preallocated zeros), since the log lives on as a value-log segment. */
+int wal_writer_finish(wal_writer *w);
 /* Bytes appended (file size). */
 uint64_t wal_writer_size(const wal_writer *w);
 uint64_t wal_writer_log_number(const wal_writer *w);
@@ -48,6 +54,9 @@ typedef struct wal_reader wal_reader;
 
 /* Opens path for reading, expecting records of log number log_number. Errors: -errno. */
 int wal_reader_open(const char *path, uint64_t log_number, wal_reader **out);
+/* Starts reading at offset, a record boundary (the end of a prefix already flushed:
+   those records are neither read nor checked again). Before the first next only. */
+void wal_reader_skip_to(wal_reader *r, uint64_t offset);
 /*
  * Reads the next record into *record (valid until the next call). Returns 1 with a
  * record, 0 at the end of the log (including a dropped torn tail), or SHALE_ECORRUPT /

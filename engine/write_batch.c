@@ -156,7 +156,7 @@ int batch_rep_iterate(slice rep,
         int kind = (unsigned char)*p++;
         uint32_t klen, vlen = 0;
         p = decode_varint32(p, end, &klen);
-        if (!p || klen > (size_t)(end - p) || kind > KIND_MAX)
+        if (!p || klen > (size_t)(end - p) || kind >= KIND_VPTR) /* pointers never come in */
             return SHALE_ECORRUPT;
         slice key = slice_make(p, klen);
         p += klen;
@@ -178,12 +178,21 @@ int batch_rep_iterate(slice rep,
     return n == count ? 0 : SHALE_ECORRUPT;
 }
 
+typedef struct insert_ctx {
+    memtable *m;
+    const char *base;
+    uint64_t base_pos;
+} insert_ctx;
+
 static int insert_one(void *arg, uint64_t seq, int kind, slice key, slice value)
 {
-    return memtable_add((memtable *)arg, seq, kind, key, value);
+    insert_ctx *c = arg;
+    uint64_t pos = c->base_pos && value.len ? c->base_pos + (uint64_t)(value.data - c->base) : 0;
+    return memtable_add_at(c->m, seq, kind, key, value, pos);
 }
 
-int batch_rep_insert(slice rep, memtable *m)
+int batch_rep_insert(slice rep, memtable *m, uint64_t base_pos)
 {
-    return batch_rep_iterate(rep, insert_one, m);
+    insert_ctx c = {m, rep.data, base_pos};
+    return batch_rep_iterate(rep, insert_one, &c);
 }

@@ -45,7 +45,9 @@ int batch_rep_iterate(slice rep,
                       int (*fn)(void *arg, uint64_t seq, int kind, slice key, slice value),
                       void *arg);
 
-/* Inserts every entry of rep into m. Errors: SHALE_ECORRUPT, -ENOMEM. */
-int batch_rep_insert(slice rep, memtable *m);
+/* Inserts every entry of rep into m. base_pos is the file offset of rep's first byte in
+   m's log (0: not in a log), so each value's position is known. Errors: SHALE_ECORRUPT,
+   -ENOMEM. */
+int batch_rep_insert(slice rep, memtable *m, uint64_t base_pos);
 
 #endif

@@ -123,8 +123,13 @@ typedef struct shale_options {
     int max_open_files;            /* 1000: open table handles kept */
 
     /* Value log (key-value separation) */
-    size_t value_threshold;  /* values at least this large go to the value log */
-    uint64_t vlog_file_size; /* 256 MiB: value log segment size */
+    size_t value_threshold;  /* 1024: values at least this large stay in the value log
+                                (the WAL files) when flushed, tables keep a pointer; 0 keeps
+                                every value in the tables (fifo style always does) */
+    uint64_t vlog_file_size; /* 256 MiB: a log rolls to a new segment at this size */
+    uint32_t vlog_gc_interval_s;   /* 300: background GC runs this often; 0 turns it off */
+    double vlog_gc_discard_ratio;  /* 0.7: background GC rewrites a segment only when at
+                                      least this fraction of it is garbage */
 } shale_options;
 
 /* Fills *opts with the documented defaults. */
@@ -259,7 +264,9 @@ void shale_iter_next(shale_iter *it);
 void shale_iter_prev(shale_iter *it);
 /* 1 when positioned on an entry, 0 otherwise (end, or an error: see shale_iter_status). */
 int shale_iter_valid(const shale_iter *it);
-/* The current key/value; owned by the iterator, valid until it moves or is freed. */
+/* The current key/value; owned by the iterator, valid until it moves or is freed.
+   A value kept in the value log is read here: when that read fails the value is NULL,
+   the iterator becomes invalid and shale_iter_status says why (SHALE_ECORRUPT, -errno). */
 const void *shale_iter_key(const shale_iter *it, size_t *klen);
 const void *shale_iter_value(const shale_iter *it, size_t *vlen);
 /* The current entry's expiry in Unix ms (0 = none). */

@@ -548,44 +548,6 @@ static void test_db_corrupt_table_never_returns_wrong_value(void **state)
     tu_rmdir_free(dir);
 }
 
-static void test_db_corrupt_wal_and_manifest_fail_open(void **state)
-{
-    char *dir = tu_tempdir("db");
-    shale_db *db = open_db(dir, NULL);
-    char k[32], v[128];
-    for (int i = 0; i < 200; i++) {
-        key_of(k, sizeof k, i);
-        value_of(v, sizeof v, i, 0);
-        put_str(db, k, v);
-    }
-    shale_close(db);
-    char wal[PATH_MAX], copy[PATH_MAX];
-    assert_true(find_file(dir, ".log", wal, sizeof wal));
-    snprintf(copy, sizeof copy, "%s.orig", wal);
-    assert_int_equal(tu_copy_file(wal, copy), 0);
-    /* a byte in the middle of the log, with whole records after it */
-    assert_int_equal(tu_flip_byte(wal, (uint64_t)tu_file_size(wal) / 2), 0);
-    shale_db *db2 = NULL;
-    assert_int_equal(shale_open(dir, NULL, &db2), SHALE_ECORRUPT);
-    assert_int_equal(rename(copy, wal), 0);
-    db = open_db(dir, NULL);
-    value_of(v, sizeof v, 199, 0);
-    expect(db, "key00000199", v);
-    shale_close(db);
-    /* now the manifest */
-    char man[PATH_MAX] = "";
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strncmp(e->d_name, "MANIFEST-", 9) == 0)
-            snprintf(man, sizeof man, "%s/%s", dir, e->d_name);
-    closedir(d);
-    assert_true(man[0]);
-    assert_int_equal(tu_flip_byte(man, 20), 0);
-    assert_int_equal(shale_open(dir, NULL, &db2), SHALE_ECORRUPT);
-    tu_rmdir_free(dir);
-}
-
 /* Copies dir's files into img in the order that keeps the copy usable while background
    flushes and compactions run: CURRENT and the manifest first (tables they name may
    vanish after: then the copy is retried), then tables, then logs. 0 or -errno. */
@@ -631,6 +593,50 @@ static char *crash_image(const char *dir)
     }
     fail_msg("could not copy %s while background work ran", dir);
     return NULL;
+}
+
+static void test_db_corrupt_wal_and_manifest_fail_open(void **state)
+{
+    /* A crash image: the records are only in the log (a clean close would flush them,
+       and a log's flushed prefix is never read again). */
+    char *live = tu_tempdir("db");
+    shale_db *db = open_db(live, NULL);
+    char k[32], v[128];
+    for (int i = 0; i < 200; i++) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 0);
+        put_str(db, k, v);
+    }
+    assert_int_equal(shale_sync(db), 0);
+    char *dir = crash_image(live);
+    shale_close(db);
+    tu_rmdir_free(live);
+    char wal[PATH_MAX], copy[PATH_MAX];
+    assert_true(find_file(dir, ".log", wal, sizeof wal));
+    snprintf(copy, sizeof copy, "%s.orig", wal);
+    assert_int_equal(tu_copy_file(wal, copy), 0);
+    /* a byte in the middle of the log's 200 records (about 30 KB, then preallocated
+       zeros), with whole records after it */
+    assert_int_equal(tu_flip_byte(wal, 10000), 0);
+    shale_db *db2 = NULL;
+    assert_int_equal(shale_open(dir, NULL, &db2), SHALE_ECORRUPT);
+    assert_int_equal(rename(copy, wal), 0);
+    db = open_db(dir, NULL);
+    value_of(v, sizeof v, 199, 0);
+    expect(db, "key00000199", v);
+    shale_close(db);
+    /* now the manifest */
+    char man[PATH_MAX] = "";
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, "MANIFEST-", 9) == 0)
+            snprintf(man, sizeof man, "%s/%s", dir, e->d_name);
+    closedir(d);
+    assert_true(man[0]);
+    assert_int_equal(tu_flip_byte(man, 20), 0);
+    assert_int_equal(shale_open(dir, NULL, &db2), SHALE_ECORRUPT);
+    tu_rmdir_free(dir);
 }
 
 static void test_db_manual_wal_flush(void **state)

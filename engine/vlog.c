@@ -1,0 +1,133 @@
+/*
+ * vlog.c - value pointers and value-log segments (see vlog.h): reading a value with one
+ * pread and its checksum, and the segment's space accounting.
+ */
+#include "vlog.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coding.h"
+#include "file.h"
+#include "format.h"
+#include "shale.h"
+#include "version.h"
+
+void vptr_encode(char *out, const vptr *p)
+{
+    encode_fixed64(out, p->expire_at_ms);
+    encode_fixed64(out + 8, p->segment);
+    encode_fixed64(out + 16, p->offset);
+    encode_fixed32(out + 24, p->len);
+    encode_fixed64(out + 28, p->checksum);
+}
+
+int vptr_decode(slice v, vptr *p)
+{
+    if (v.len != VPTR_SIZE)
+        return SHALE_ECORRUPT;
+    p->expire_at_ms = decode_fixed64(v.data);
+    p->segment = decode_fixed64(v.data + 8);
+    p->offset = decode_fixed64(v.data + 16);
+    p->len = decode_fixed32(v.data + 24);
+    p->checksum = decode_fixed64(v.data + 28);
+    return 0;
+}
+
+vlog_segment *vlog_segment_new(const char *dir, uint64_t number)
+{
+    vlog_segment *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    char path[PATH_MAX];
+    if (file_name_log(path, sizeof path, dir, number) < 0 || !(s->path = strdup(path))) {
+        free(s);
+        return NULL;
+    }
+    s->number = number;
+    atomic_init(&s->refs, 1);
+    atomic_init(&s->fd, -1);
+    return s;
+}
+
+void vlog_segment_ref(vlog_segment *s)
+{
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+void vlog_segment_unref(vlog_segment *s, version_set *vs)
+{
+    if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    int fd = atomic_load(&s->fd);
+    if (fd >= 0)
+        file_close(fd);
+    if (vs && atomic_load(&s->obsolete))
+        version_set_add_obsolete_log(vs, s->number);
+    free(s->path);
+    free(s);
+}
+
+/* The segment's read descriptor, opened once (two racing openers: one wins). */
+static int segment_fd(vlog_segment *s)
+{
+    int fd = atomic_load_explicit(&s->fd, memory_order_acquire);
+    if (fd >= 0)
+        return fd;
+    int rc = file_open_read(s->path, &fd);
+    if (rc)
+        return rc == -ENOENT ? SHALE_ECORRUPT : rc;
+    int expected = -1;
+    if (!atomic_compare_exchange_strong(&s->fd, &expected, fd)) {
+        file_close(fd);
+        fd = expected;
+    }
+    return fd;
+}
+
+int vlog_segment_read(vlog_segment *s, const vptr *p, char **out)
+{
+    *out = NULL;
+    int fd = segment_fd(s);
+    if (fd < 0)
+        return fd;
+    char *v = malloc((size_t)p->len + 1);
+    if (!v)
+        return -ENOMEM;
+    ssize_t n = file_pread(fd, v, p->len, p->offset);
+    int rc = 0;
+    if (n < 0)
+        rc = (int)n;
+    else if ((size_t)n != p->len || checksum64(v, p->len) != p->checksum)
+        rc = SHALE_ECORRUPT;
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    v[p->len] = '\0';
+    *out = v;
+    return 0;
+}
+
+uint64_t vlog_segment_file_size(vlog_segment *s)
+{
+    uint64_t size = 0;
+    if (file_size_path(s->path, &size))
+        return 0;
+    return size;
+}
+
+uint64_t vlog_segment_live(const vlog_segment *s, uint64_t now_ms)
+{
+    uint64_t pointed = atomic_load(&s->pointed), dead = atomic_load(&s->discarded);
+    uint64_t exp_max = atomic_load(&s->exp_max);
+    if (exp_max && exp_max <= now_ms) {
+        uint64_t ep = atomic_load(&s->exp_pointed), ed = atomic_load(&s->exp_discarded);
+        if (ep > ed)
+            dead += ep - ed;
+    }
+    return pointed > dead ? pointed - dead : 0;
+}

@@ -1,0 +1,83 @@
+/*
+ * vlog.h - the value log (key-value separation, as in WiscKey and Badger). The WAL files
+ * are the value log: a write is appended once, to the log, and when its memtable is
+ * flushed a value of at least value_threshold bytes is not copied into the table; the
+ * table keeps a pointer to the value's bytes inside the log record instead. A log file
+ * that holds values some table points to is kept after its memtables are flushed and
+ * becomes a value-log segment; logs roll at vlog_file_size.
+ *
+ * Pointer (the value of a KIND_VPTR entry, 36 bytes, docs/format.md):
+ *   fixed64 expire_at_ms (0: never) | fixed64 segment (log number) | fixed64 offset of the
+ *   value's first byte in the file | fixed32 length | fixed64 XXH3-64 of the value
+ * It starts with the expiry, as a KIND_EXPIRING value does, so expiry checks read both
+ * the same way.
+ *
+ * Segments are reference counted by the versions that list them (version.h), so a
+ * segment's file is deleted only when no reader, iterator or snapshot can reach it.
+ */
+#ifndef SHALE_VLOG_H
+#define SHALE_VLOG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "slice.h"
+
+#define VPTR_SIZE 36
+
+typedef struct vptr {
+    uint64_t expire_at_ms;
+    uint64_t segment;
+    uint64_t offset;
+    uint32_t len;
+    uint64_t checksum;
+} vptr;
+
+/* Writes p's 36 bytes to out. */
+void vptr_encode(char *out, const vptr *p);
+/* SHALE_ECORRUPT when v is not a pointer. */
+int vptr_decode(slice v, vptr *p);
+
+struct version_set;
+
+/*
+ * One segment. The counters are the space accounting GC picks by, persisted as manifest
+ * records: `pointed` is the value bytes flushes made tables point to, `discarded` the bytes
+ * of pointers compactions dropped since (shadowed, deleted, expired, filtered). Live bytes
+ * are pointed - discarded; everything else in the file (keys, small values, values
+ * overwritten before their flush, framing) is garbage from the start.
+ */
+typedef struct vlog_segment {
+    uint64_t number;
+    atomic_int refs;             /* versions holding it */
+    atomic_bool obsolete;        /* removed by an edit: delete the file at the last unref */
+    atomic_uint_fast64_t pointed;   /* bytes */
+    atomic_uint_fast64_t discarded; /* bytes */
+    /* Of those, the pointers with an expiry, and the latest expiry among them: once it
+       has passed, every expiring value of the segment is garbage even if no compaction
+       has dropped its pointer yet (space comes back after a TTL without a compaction). */
+    atomic_uint_fast64_t exp_pointed, exp_discarded, exp_max;
+    atomic_int fd;               /* opened on first read; -1 until then */
+    char *path;
+} vlog_segment;
+
+/* A new segment with one reference. NULL on ENOMEM. */
+vlog_segment *vlog_segment_new(const char *dir, uint64_t number);
+void vlog_segment_ref(vlog_segment *s);
+/* Drops a reference; at the last one closes the file and, when obsolete, tells vs
+   (may be NULL) the log file can be deleted. */
+void vlog_segment_unref(vlog_segment *s, struct version_set *vs);
+
+/*
+ * Reads the value p points to into *out (malloc'ed, NUL-terminated, the caller frees) with
+ * one pread and verifies its checksum. Errors: SHALE_ECORRUPT (short file, checksum
+ * mismatch), -errno, -ENOMEM.
+ */
+int vlog_segment_read(vlog_segment *s, const vptr *p, char **out);
+/* The file's size in bytes (0 when it cannot be read). */
+uint64_t vlog_segment_file_size(vlog_segment *s);
+/* Live bytes the counters leave at now_ms (at least 0). */
+uint64_t vlog_segment_live(const vlog_segment *s, uint64_t now_ms);
+
+#endif
