@@ -781,6 +781,7 @@ int db_compact_range(shale_db *db, const slice *begin, const slice *end)
     } else if (rc == 0) {
         version *v = db->vs->current;
         int last = 1;
+        bool wrote_last = false;
         for (int l = 1; l < v->num_levels; l++)
             if (v->nfiles[l])
                 last = l;
@@ -806,6 +807,22 @@ int db_compact_range(shale_db *db, const slice *begin, const slice *end)
             }
             compaction *c = make_job(db, v, l, l + 1, in0, n0, in1, n1, "manual");
             rc = c ? manual_job(db, c) : -ENOMEM;
+            wrote_last |= l + 1 == last;
+        }
+        /* The last level on its own too (RocksDB's bottommost_level_compaction=force):
+           versions a snapshot kept when it was written, and expired entries, go now, so
+           the value log's discard figures are complete after a full compaction. */
+        v = db->vs->current;
+        if (rc == 0 && !wrote_last && v->nfiles[last] > 0) {
+            file_meta **in0;
+            int n0;
+            rc = version_overlapping(v, last, begin, end, &in0, &n0);
+            if (rc == 0 && n0 == 0)
+                free(in0);
+            else if (rc == 0) {
+                compaction *c = make_job(db, v, last, last, in0, n0, NULL, 0, "manual bottommost");
+                rc = c ? manual_job(db, c) : -ENOMEM;
+            }
         }
     }
     db->manual_compaction = false;

@@ -381,11 +381,13 @@ static int make_room(shale_db *db, size_t bytes, bool force)
         }
         uint64_t log_size = wal_writer_size(db->wal->w);
         bool roll = log_size > 0 && log_size + bytes + WAL_HEADER_SIZE > db_opt_u64(&db->opts.vlog_file_size);
-        if (!force && !roll && memtable_memory_usage(db->mem) + bytes <= limit)
+        bool empty = memtable_num_entries(db->mem) == 0;
+        /* A batch larger than a memtable goes into an empty one. */
+        if (!force && !roll && (empty || memtable_memory_usage(db->mem) + bytes <= limit))
             break;
-        if (force && !roll && memtable_num_entries(db->mem) == 0)
+        if (force && !roll && empty)
             break;
-        if (roll && memtable_num_entries(db->mem) == 0) {
+        if (roll && empty) {
             rc = switch_memtable(db, true);
             if (rc)
                 break;
@@ -472,10 +474,12 @@ static size_t max_group_bytes(size_t first)
     return max;
 }
 
-static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
+static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch,
+                       db_write_filter filter, void *filter_arg)
 {
     writer w;
     w.batch = batch;
+    w.filtered = filter != NULL;
     w.sync = __atomic_load_n(&db->opts.sync_writes, __ATOMIC_RELAXED) != 0;
     w.done = false;
     w.status = 0;
@@ -502,19 +506,29 @@ static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
     /* Leader. */
     size_t bytes = batch ? shale_batch_size(batch) : 0;
     int rc = make_room(db, bytes, force_switch);
-    if (rc == 0 && w.sync && batch)
+    if (rc == 0 && w.sync && batch && !filter)
         wait_for_group(db);
     writer *last = &w;
     const shale_batch *payload = batch;
     bool sync = w.sync;
+    if (rc == 0 && filter) {
+        /* Every earlier write is in the memtables now and no later one can start while
+           this leader holds the queue: the filter sees the store as this batch will. */
+        super_version *sv = db_sv_acquire(db);
+        pthread_mutex_unlock(&db->mu);
+        rc = filter(db, sv, (shale_batch *)batch, filter_arg);
+        db_sv_release(sv);
+        pthread_mutex_lock(&db->mu);
+    }
     uint32_t count = batch ? batch->count : 0;
-    if (rc == 0 && batch) {
+    if (rc == 0 && batch && !filter) {
         /* Gather followers into one group (one WAL record, one sync). */
         size_t max = max_group_bytes(bytes), total = bytes;
         bool merged = false;
         for (writer *f = w.next; f; f = f->next) {
-            if (!f->batch || (f->sync && !sync))
-                break; /* a sync follower needs its own sync; a NULL batch is a flush */
+            if (!f->batch || (f->sync && !sync) || f->filtered)
+                break; /* a sync follower needs its own sync; a NULL batch is a flush;
+                          a filtered batch goes alone */
             if (total + shale_batch_size(f->batch) > max)
                 break;
             if (!merged) {
@@ -607,6 +621,18 @@ static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
     pthread_mutex_unlock(&db->mu);
     pthread_cond_destroy(&w.cv);
     return rc;
+}
+
+static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
+{
+    return db_write_ex(db, batch, force_switch, NULL, NULL);
+}
+
+int db_write_filtered(shale_db *db, shale_batch *batch, db_write_filter filter, void *arg)
+{
+    if (batch->count == 0)
+        return 0;
+    return db_write_ex(db, batch, false, filter, arg);
 }
 
 /* After a failed log write or sync: the first error sticks and writes are refused
@@ -829,6 +855,21 @@ out:
     return rc;
 }
 
+int db_get_newest(shale_db *db, super_version *sv, slice key, int *kind, buf *value)
+{
+    uint64_t seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
+    slice raw;
+    value->len = 0;
+    bool hit = memtable_get(sv->mem, key, seq, kind, &raw);
+    for (int i = 0; !hit && i < sv->n_imm; i++)
+        hit = memtable_get(sv->imm[i], key, seq, kind, &raw);
+    if (hit)
+        return buf_set(value, raw.data, raw.len) ? -ENOMEM : 1;
+    int found = 0;
+    int rc = version_get(sv->v, db->tc, key, seq, false, &found, kind, value);
+    return rc ? rc : found;
+}
+
 int shale_get(shale_db *db, const void *key, size_t klen, void **val, size_t *vlen)
 {
     return shale_get_ex(db, NULL, key, klen, val, vlen, NULL);
@@ -863,6 +904,7 @@ void shale_snapshot_release(shale_db *db, const shale_snapshot *snap)
     s->next->prev = s->prev;
     pthread_mutex_unlock(&db->mu);
     free(s);
+    db_vlog_gc_reap(db); /* a segment GC emptied may have waited for this snapshot */
 }
 
 /* ---- flush (API) ---- */
@@ -1138,6 +1180,9 @@ static void stop_threads(shale_db *db)
         pthread_join(db->sync_thread, NULL);
     if (db->flush_thread_started)
         pthread_join(db->flush_thread, NULL);
+    if (db->gc_thread_started)
+        pthread_join(db->gc_thread, NULL);
+    db->gc_thread_started = false;
     for (int i = 0; i < db->n_compact_threads; i++)
         pthread_join(db->compact_threads[i], NULL);
     db->sync_thread_started = db->flush_thread_started = false;
@@ -1168,6 +1213,8 @@ static void db_free(shale_db *db)
     pthread_mutex_destroy(&db->mu);
     pthread_mutex_destroy(&db->sync_mu);
     pthread_mutex_destroy(&db->rl_mu);
+    pthread_mutex_destroy(&db->gc_mu);
+    free(db->gc_pending);
     pthread_spin_destroy(&db->sv_lock);
     pthread_cond_destroy(&db->bg_cv);
     pthread_cond_destroy(&db->work_cv);
@@ -1184,6 +1231,9 @@ static int start_threads(shale_db *db)
     if (pthread_create(&db->flush_thread, NULL, db_flush_thread, db))
         return -EAGAIN;
     db->flush_thread_started = true;
+    if (pthread_create(&db->gc_thread, NULL, db_vlog_gc_thread, db))
+        return -EAGAIN;
+    db->gc_thread_started = true;
     db->compact_threads = calloc((size_t)db->opts.num_compactors, sizeof(pthread_t));
     if (!db->compact_threads)
         return -ENOMEM;
@@ -1221,6 +1271,7 @@ int shale_open(const char *path, const shale_options *opts, shale_db **out)
     pthread_mutex_init(&db->mu, NULL);
     pthread_mutex_init(&db->sync_mu, NULL);
     pthread_mutex_init(&db->rl_mu, NULL);
+    pthread_mutex_init(&db->gc_mu, NULL);
     pthread_spin_init(&db->sv_lock, PTHREAD_PROCESS_PRIVATE);
     pthread_cond_init(&db->bg_cv, NULL);
     pthread_cond_init(&db->work_cv, NULL);

@@ -50,6 +50,7 @@ typedef struct wal_file {
 typedef struct writer {
     const shale_batch *batch; /* NULL: a sync request without data */
     bool sync;
+    bool filtered; /* db_write_filtered: goes as a group of its own */
     bool done;
     int status;
     pthread_cond_t cv;
@@ -155,6 +156,16 @@ struct shale_db {
     double rl_tokens;
     uint64_t rl_last_us;
 
+    /* value-log GC (vlog_gc.c) */
+    pthread_mutex_t gc_mu; /* one GC at a time */
+    struct gc_pending {
+        uint64_t number; /* a segment GC emptied */
+        uint64_t seq;    /* the last sequence its rewrites used */
+    } *gc_pending;       /* waiting for older snapshots to go (gc_mu) */
+    int n_gc_pending;
+    pthread_t gc_thread;
+    bool gc_thread_started;
+
     db_stats stats;
 };
 
@@ -180,6 +191,18 @@ void *db_compact_thread(void *arg);
    The caller has allocated f->number. Errors: -errno, -ENOMEM. */
 int db_write_l0_table(shale_db *db, memtable *m, uint64_t smallest_snapshot, file_meta *f,
                       vlog_delta *d);
+/*
+ * A write whose batch is checked against the store just before it is applied: filter
+ * runs as the write leader (no other write can come between), with sv the store as the
+ * batch will see it, and may rewrite the batch (fewer entries, none). Used by value-log
+ * GC, which must not bring back a value a user overwrote meanwhile. Errors as shale_write
+ * plus the filter's own.
+ */
+typedef int (*db_write_filter)(shale_db *db, super_version *sv, shale_batch *batch, void *arg);
+int db_write_filtered(shale_db *db, shale_batch *batch, db_write_filter filter, void *arg);
+/* The newest entry of key (any sequence) in sv: 1 with its kind and raw value copied
+   into *value, 0 when there is none. Errors: SHALE_ECORRUPT, -errno, -ENOMEM. */
+int db_get_newest(shale_db *db, super_version *sv, slice key, int *kind, buf *value);
 /* Makes every WAL byte written so far durable, older logs first. mu not held. */
 int db_wal_sync_all(shale_db *db);
 /* Reads the value a KIND_VPTR entry's raw value points to, through v's segments, into
@@ -226,6 +249,11 @@ typedef struct drop_state {
 /* base_level: no older data for this key can exist below the output level. */
 enum entry_fate entry_decide(drop_state *s, const parsed_ikey *k, slice value,
                              uint64_t smallest_snapshot, bool base_level, uint64_t now_ms);
+
+/* Value-log GC's background thread (vlog_gc.c), started when vlog_gc_interval_s > 0. */
+void *db_vlog_gc_thread(void *arg);
+/* Deletes the segments GC emptied that no snapshot can read any more (mu not held). */
+void db_vlog_gc_reap(shale_db *db);
 
 /* Rate limit background writes (compaction_rate_limit bytes/s; 0 = unlimited). */
 void db_rate_limit(shale_db *db, uint64_t bytes);

@@ -80,4 +80,10 @@ uint64_t vlog_segment_file_size(vlog_segment *s);
 /* Live bytes the counters leave at now_ms (at least 0). */
 uint64_t vlog_segment_live(const vlog_segment *s, uint64_t now_ms);
 
+/* For crash tests: the process _exits with VLOG_GC_CRASH_EXIT at GC step `step` (1 after
+   the pick, 2 after a batch of rewrites, 3 after the rewrites are synced, 4 after the
+   manifest dropped the segment, 5 after its file was deleted; 0: never). vlog_gc.c. */
+#define VLOG_GC_CRASH_EXIT 77
+void vlog_gc_crash_at(int step);
+
 #endif

@@ -289,6 +289,22 @@ int shale_flush(shale_db *db);
 int shale_compact_range(shale_db *db, const void *begin, size_t blen, const void *end, size_t elen);
 
 /*
+ * Value-log garbage collection, one segment per call (Badger's RunValueLogGC): picks the
+ * flushed segment with the largest share of garbage (bytes no table points to any more:
+ * overwritten, deleted or expired values, keys, small values); when that share is below
+ * discard_ratio (0 < ratio < 1) returns SHALE_ENOREWRITE. Otherwise streams the segment
+ * (bounded memory), writes each value the store still points to again through the
+ * normal write path (a value overwritten meanwhile is left alone), syncs, and deletes
+ * the segment's file once no snapshot, iterator or read can reach it (at once, or when
+ * the last older snapshot is released). Reads and writes go on meanwhile; GC's writes
+ * wait while foreground writes are stalled. The discard figures come from compactions
+ * (shale_compact_range first refreshes them all) and from expiry.
+ * Errors: SHALE_ENOREWRITE, -EINVAL, SHALE_ECORRUPT (the segment; nothing is deleted),
+ * SHALE_EFAILED, SHALE_ECLOSING, -errno.
+ */
+int shale_vlog_gc(shale_db *db, double discard_ratio);
+
+/*
  * A statistic by name, as text in *out (malloc'ed, caller frees with shale_free).
  * "shale.stats" prints the per-level table and the stall, cache and memtable figures;
  * every numeric property (list in docs/tuning.md) is also available as text.

@@ -22,6 +22,7 @@
 
 #include "shale.h"
 #include "testutil.h"
+#include "vlog.h"
 
 static uint64_t now_ms(void)
 {
@@ -246,12 +247,354 @@ static void test_expired_values_are_discardable(void **state)
     tu_rmdir_free(dir);
 }
 
+/* ---- GC ---- */
+
+static uint64_t dir_bytes(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    uint64_t total = 0;
+    while ((e = readdir(d))) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (e->d_name[0] != '.' && strcmp(e->d_name, "LOG") != 0) {
+            int64_t n = tu_file_size(path);
+            if (n > 0)
+                total += (uint64_t)n;
+        }
+    }
+    closedir(d);
+    return total;
+}
+
+static uint64_t live_bytes_of(int n, int gen)
+{
+    char val[2048];
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += make_value(i, gen, val) + 9; /* value + key */
+    return total;
+}
+
+static int gc_until_done(shale_db *db, double ratio)
+{
+    int runs = 0, rc;
+    while ((rc = shale_vlog_gc(db, ratio)) == 0)
+        runs++;
+    assert_int_equal(rc, SHALE_ENOREWRITE);
+    return runs;
+}
+
+static void test_gc_space_after_three_overwrites(void **state)
+{
+    char *dir = tu_tempdir("vloggc");
+    shale_options o;
+    vlog_options(&o);
+    shale_db *db = open_db(dir, &o);
+    for (int gen = 1; gen <= 4; gen++)
+        put_gen(db, 3000, gen);
+    assert_int_equal(shale_flush(db), 0);
+    uint64_t before = dir_bytes(dir), live = live_bytes_of(3000, 4);
+    assert_true(before > 3 * live);
+    /* The compaction gives GC its discard figures; then GC until nothing is worth it. */
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    int runs = gc_until_done(db, 0.5);
+    assert_true(runs >= 6);
+    check_gen(db, 3000, 4);
+    assert_int_equal(shale_flush(db), 0);
+    uint64_t after = dir_bytes(dir);
+    fprintf(stderr, "# %d GC runs: %.2f MiB -> %.2f MiB, live %.2f MiB (%.2fx)\n", runs,
+            before / 1048576.0, after / 1048576.0, live / 1048576.0, (double)after / live);
+    assert_true(after <= live + live / 2);
+    assert_true(prop(db, "shale.vlog-gc-deleted-segments") >= (uint64_t)runs);
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, &o);
+    check_gen(db, 3000, 4);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+static void test_gc_all_live_is_no_rewrite(void **state)
+{
+    char *dir = tu_tempdir("vloglive");
+    shale_options o;
+    vlog_options(&o);
+    shale_db *db = open_db(dir, &o);
+    put_gen(db, 3000, 1);
+    assert_int_equal(shale_flush(db), 0);
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    assert_int_equal(shale_vlog_gc(db, 0.5), SHALE_ENOREWRITE);
+    assert_int_equal(shale_vlog_gc(db, 0.0), -EINVAL);
+    assert_int_equal(shale_vlog_gc(db, 1.0), -EINVAL);
+    assert_int_equal(prop(db, "shale.vlog-gc-runs"), 0);
+    check_gen(db, 3000, 1);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+static void test_gc_reclaims_expired_values(void **state)
+{
+    char *dir = tu_tempdir("vloggcttl");
+    shale_options o;
+    vlog_options(&o);
+    shale_db *db = open_db(dir, &o);
+    char val[1000];
+    memset(val, 'e', sizeof val);
+    uint64_t exp = now_ms() + 300;
+    for (int i = 0; i < 4000; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "t%05d", i);
+        assert_int_equal(shale_put(db, key, strlen(key), val, sizeof val, exp), 0);
+    }
+    put_gen(db, 200, 1); /* a few that stay */
+    assert_int_equal(shale_flush(db), 0);
+    uint64_t before = prop(db, "shale.vlog-bytes");
+    usleep(400 * 1000);
+    /* No compaction: the expiry alone makes the segments garbage. */
+    int runs = gc_until_done(db, 0.5);
+    assert_true(runs >= 2);
+    uint64_t after = prop(db, "shale.vlog-bytes");
+    fprintf(stderr, "# expired: value log %.2f MiB -> %.2f MiB after %d GC runs\n",
+            before / 1048576.0, after / 1048576.0, runs);
+    assert_true(after < before / 2);
+    check_gen(db, 200, 1);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+static void test_gc_waits_for_snapshots(void **state)
+{
+    char *dir = tu_tempdir("vloggcsnap");
+    shale_options o;
+    vlog_options(&o);
+    shale_db *db = open_db(dir, &o);
+    put_gen(db, 3000, 1);
+    assert_int_equal(shale_flush(db), 0);
+    const shale_snapshot *snap;
+    assert_int_equal(shale_snapshot_new(db, &snap), 0);
+    shale_iter *it;
+    assert_int_equal(shale_iter_new(db, NULL, &it), 0); /* made before GC, read after */
+    put_gen(db, 3000, 2);
+    assert_int_equal(shale_flush(db), 0);
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    uint64_t segs = prop(db, "shale.vlog-segments");
+    /* gen 1's segments: the snapshot keeps their pointers, so nothing is garbage yet */
+    assert_int_equal(shale_vlog_gc(db, 0.5), SHALE_ENOREWRITE);
+    shale_snapshot_release(db, snap);
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    int runs = gc_until_done(db, 0.5);
+    assert_true(runs >= 2);
+    /* The iterator still reads generation 1 through segments GC has emptied. */
+    char val[2048];
+    int i = 0;
+    for (shale_iter_seek_to_first(it); shale_iter_valid(it); shale_iter_next(it), i++) {
+        size_t len = make_value(i, 1, val), vlen;
+        const void *v = shale_iter_value(it, &vlen);
+        assert_non_null(v);
+        assert_int_equal(vlen, len);
+        assert_memory_equal(v, val, len);
+    }
+    assert_int_equal(i, 3000);
+    shale_iter_free(it);
+    check_gen(db, 3000, 2);
+    assert_true(prop(db, "shale.vlog-segments") < segs);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+/* ---- GC with concurrent writers and readers, checked against a model ---- */
+
+#define MODEL_KEYS 2000
+typedef struct model {
+    shale_db *db;
+    _Atomic int version[MODEL_KEYS]; /* the last acknowledged version of each key */
+    _Atomic int stop;
+    _Atomic int errors;
+    int seed;
+} model;
+
+/* Value of key i at version ver: "i:ver:" then filler (200..1400 bytes). */
+static size_t model_value(int i, int ver, char *out)
+{
+    size_t len = 200 + (size_t)((i * 31 + ver * 17) % 1200);
+    int n = snprintf(out, len, "%d:%d:", i, ver);
+    for (size_t j = (size_t)n; j < len; j++)
+        out[j] = (char)('A' + (i + ver + (int)j) % 26);
+    return len;
+}
+
+static void *model_writer(void *arg)
+{
+    model *m = arg;
+    uint64_t rs = (uint64_t)m->seed * 7 + 1;
+    char key[16], val[2048];
+    while (!atomic_load(&m->stop)) {
+        int i = (int)tu_rand_below(&rs, MODEL_KEYS);
+        /* one writer per key parity keeps versions increasing per key */
+        int ver = atomic_load(&m->version[i]) + 1;
+        snprintf(key, sizeof key, "m%05d", i);
+        size_t len = model_value(i, ver, val);
+        if (shale_put(m->db, key, strlen(key), val, len, 0) != 0) {
+            atomic_fetch_add(&m->errors, 1);
+            break;
+        }
+        atomic_store(&m->version[i], ver);
+    }
+    return NULL;
+}
+
+static void *model_reader(void *arg)
+{
+    model *m = arg;
+    uint64_t rs = 99;
+    char key[16], val[2048];
+    while (!atomic_load(&m->stop)) {
+        int i = (int)tu_rand_below(&rs, MODEL_KEYS);
+        int known = atomic_load(&m->version[i]);
+        snprintf(key, sizeof key, "m%05d", i);
+        void *v = NULL;
+        size_t vlen = 0;
+        int rc = shale_get(m->db, key, strlen(key), &v, &vlen);
+        if (rc == SHALE_ENOTFOUND && known == 0)
+            continue;
+        int ki = -1, ver = -1;
+        if (rc == 0)
+            sscanf(v, "%d:%d:", &ki, &ver);
+        if (rc != 0 || ki != i || ver < known || vlen != model_value(i, ver, val) ||
+            memcmp(v, val, vlen) != 0) {
+            fprintf(stderr, "reader: key %d rc %d version %d (known %d)\n", i, rc, ver, known);
+            atomic_fetch_add(&m->errors, 1);
+        }
+        free(v);
+    }
+    return NULL;
+}
+
+static void test_gc_with_concurrent_writers_and_readers(void **state)
+{
+    char *dir = tu_tempdir("vloggcmodel");
+    shale_options o;
+    vlog_options(&o);
+    model *m = calloc(1, sizeof *m);
+    m->db = open_db(dir, &o);
+    m->seed = (int)tu_seed();
+    pthread_t w, r1, r2;
+    pthread_create(&w, NULL, model_writer, m);
+    pthread_create(&r1, NULL, model_reader, m);
+    pthread_create(&r2, NULL, model_reader, m);
+    int runs = 0;
+    uint64_t until = now_ms() + 3000;
+    while (now_ms() < until) {
+        assert_int_equal(shale_compact_range(m->db, NULL, 0, NULL, 0), 0);
+        /* The writer makes garbage as fast as GC reclaims it: a few runs per round. */
+        int rc = 0;
+        for (int k = 0; k < 4 && rc == 0 && now_ms() < until; k++)
+            if ((rc = shale_vlog_gc(m->db, 0.3)) == 0)
+                runs++;
+        assert_true(rc == 0 || rc == SHALE_ENOREWRITE);
+    }
+    atomic_store(&m->stop, 1);
+    pthread_join(w, NULL);
+    pthread_join(r1, NULL);
+    pthread_join(r2, NULL);
+    fprintf(stderr, "# %d GC runs beside the writer and two readers\n", runs);
+    assert_int_equal(atomic_load(&m->errors), 0);
+    assert_true(runs > 0);
+    /* After a reopen every key holds its last acknowledged version. */
+    assert_int_equal(shale_close(m->db), 0);
+    m->db = open_db(dir, &o);
+    char key[16], val[2048];
+    for (int i = 0; i < MODEL_KEYS; i++) {
+        int ver = atomic_load(&m->version[i]);
+        snprintf(key, sizeof key, "m%05d", i);
+        void *v = NULL;
+        size_t vlen;
+        int rc = shale_get(m->db, key, strlen(key), &v, &vlen);
+        if (ver == 0) {
+            assert_int_equal(rc, SHALE_ENOTFOUND);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        size_t len = model_value(i, ver, val);
+        assert_int_equal(vlen, len);
+        assert_memory_equal(v, val, len);
+        free(v);
+    }
+    assert_int_equal(shale_close(m->db), 0);
+    free(m);
+    tu_rmdir_free(dir);
+}
+
+/* ---- a crash at each GC step ---- */
+
+static void test_gc_crash_at_every_step(void **state)
+{
+    shale_options o;
+    vlog_options(&o);
+    for (int step = 1; step <= 5; step++) {
+        char *dir = tu_tempdir("vloggccrash");
+        shale_db *db = open_db(dir, &o);
+        put_gen(db, 3000, 1);
+        /* even keys get generation 2: every segment of generation 1 is half garbage,
+           half values GC must carry over */
+        char key[32], val[2048];
+        for (int i = 0; i < 3000; i += 2) {
+            snprintf(key, sizeof key, "key%06d", i);
+            size_t len = make_value(i, 2, val);
+            assert_int_equal(shale_put(db, key, strlen(key), val, len, 0), 0);
+        }
+        assert_int_equal(shale_flush(db), 0);
+        assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+        assert_int_equal(shale_close(db), 0);
+
+        pid_t pid = fork();
+        if (pid == 0) {
+            shale_db *cdb = NULL;
+            if (shale_open(dir, &o, &cdb))
+                _exit(1);
+            vlog_gc_crash_at(step);
+            for (int i = 0; i < 100; i++)
+                if (shale_vlog_gc(cdb, 0.3))
+                    break;
+            _exit(2); /* the crash point was never reached */
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) != VLOG_GC_CRASH_EXIT)
+            fail_msg("step %d: the child exited with %d", step, WEXITSTATUS(status));
+
+        db = open_db(dir, &o);
+        for (int i = 0; i < 3000; i++) {
+            snprintf(key, sizeof key, "key%06d", i);
+            size_t len = make_value(i, i % 2 == 0 ? 2 : 1, val);
+            void *v = NULL;
+            size_t vlen;
+            assert_int_equal(shale_get(db, key, strlen(key), &v, &vlen), 0);
+            assert_int_equal(vlen, len);
+            assert_memory_equal(v, val, len);
+            free(v);
+        }
+        /* and GC finishes the job after the restart */
+        gc_until_done(db, 0.3);
+        assert_int_equal(shale_close(db), 0);
+        tu_rmdir_free(dir);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values_through_pointers),
         cmocka_unit_test(test_corrupt_value_is_reported),
         cmocka_unit_test(test_expired_values_are_discardable),
+        cmocka_unit_test(test_gc_space_after_three_overwrites),
+        cmocka_unit_test(test_gc_all_live_is_no_rewrite),
+        cmocka_unit_test(test_gc_reclaims_expired_values),
+        cmocka_unit_test(test_gc_waits_for_snapshots),
+        cmocka_unit_test(test_gc_with_concurrent_writers_and_readers),
+        cmocka_unit_test(test_gc_crash_at_every_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
+
