@@ -1438,7 +1438,20 @@ int shale_set_option(shale_db *db, const char *name, const char *value)
     SET_SIZE(compaction_rate_limit, 0)
     SET_SIZE(sync_interval_ms, 0)
     SET_SIZE(fifo_max_size, 1)
+    SET_SIZE(value_threshold, 0)
+    SET_SIZE(vlog_file_size, 1 << 20)
+    SET_SIZE(vlog_gc_interval_s, 0)
 #undef SET_SIZE
+    if (strcmp(name, "vlog_gc_discard_ratio") == 0) {
+        char *end;
+        double r = strtod(value, &end);
+        if (end == value || *end || !(r > 0 && r < 1))
+            return -EINVAL;
+        pthread_mutex_lock(&db->mu); /* the GC thread reads it under mu */
+        db->opts.vlog_gc_discard_ratio = r;
+        pthread_mutex_unlock(&db->mu);
+        goto changed;
+    }
     if (strcmp(name, "l0_compaction_trigger") == 0 || strcmp(name, "l0_slowdown_trigger") == 0 ||
         strcmp(name, "l0_stop_trigger") == 0) {
         if (options_parse_size(value, &v) || v < 1 || v > 100000)

@@ -59,6 +59,9 @@ static const option options[] = {
     {"l0-stop-trigger", T_INT, F(l0_stop_trigger), 1, 100000, 0, "l0_stop_trigger"},
     {"compaction-style", T_STR, F(compaction_style), 0, 0, IMMUTABLE, NULL},
     {"num-compactors", T_INT, F(num_compactors), 1, 64, IMMUTABLE, NULL},
+    {"value-threshold", T_MEM, F(value_threshold), 0, BIG, 0, "value_threshold"},
+    {"vlog-file-size", T_MEM, F(vlog_file_size), 1024 * 1024, BIG, 0, "vlog_file_size"},
+    {"vlog-gc-interval", T_INT, F(vlog_gc_interval), 0, 1000000, 0, "vlog_gc_interval_s"},
     {"slowlog-log-slower-than", T_INT, F(slowlog_log_slower_than), -1, BIG, 0, NULL},
     {"slowlog-max-len", T_INT, F(slowlog_max_len), 0, BIG, 0, NULL},
     {"latency-monitor-threshold", T_INT, F(latency_monitor_threshold), 0, BIG, 0, NULL},
@@ -102,6 +105,9 @@ void config_default(server_config *cfg)
     cfg->write_stall_timeout_ms = 1000; /* a stalled write gets -BUSY after a second */
     snprintf(cfg->compaction_style, sizeof cfg->compaction_style, "leveled");
     cfg->num_compactors = o.num_compactors;
+    cfg->value_threshold = o.value_threshold;
+    cfg->vlog_file_size = o.vlog_file_size;
+    cfg->vlog_gc_interval = o.vlog_gc_interval_s;
     cfg->slowlog_log_slower_than = 10000;
     cfg->slowlog_max_len = 128;
     cfg->hz = 10;
@@ -123,6 +129,9 @@ void config_engine_options(const server_config *cfg, shale_options *o)
     o->l0_slowdown_trigger = (int)cfg->l0_slowdown_trigger;
     o->l0_stop_trigger = (int)cfg->l0_stop_trigger;
     o->num_compactors = (int)cfg->num_compactors;
+    o->value_threshold = (size_t)cfg->value_threshold;
+    o->vlog_file_size = cfg->vlog_file_size;
+    o->vlog_gc_interval_s = (uint32_t)cfg->vlog_gc_interval;
     o->compaction_style = strcmp(cfg->compaction_style, "tiered") == 0 ? SHALE_COMPACTION_TIERED
                           : strcmp(cfg->compaction_style, "fifo") == 0 ? SHALE_COMPACTION_FIFO
                                                                          : SHALE_COMPACTION_LEVELED;

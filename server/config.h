@@ -38,6 +38,8 @@ typedef struct server_config {
     long long l0_compaction_trigger, l0_slowdown_trigger, l0_stop_trigger;
     char compaction_style[16];
     long long num_compactors;
+    uint64_t value_threshold, vlog_file_size; /* the value log */
+    long long vlog_gc_interval;               /* seconds; 0: no background GC */
     /* diagnostics */
     long long slowlog_log_slower_than; /* microseconds; < 0 disables */
     long long slowlog_max_len;

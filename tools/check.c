@@ -2,8 +2,9 @@
  * check.c - shale-tool check DIR: reads every file of a store, verifying every checksum,
  * without opening (and so without changing) the store: CURRENT and the manifest it
  * names, every table (footer, index, filter, each data block), every write-ahead log
- * (each record). Prints one line per problem with the file and, where known, the offset;
- * exits 1 when anything is damaged.
+ * and value-log segment (each record), and every value pointer a table holds (the value
+ * it points to is read and its checksum verified). Prints one line per problem with the
+ * file and, where known, the offset; exits 1 when anything is damaged.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "shale_tool.h"
 #include "table_reader.h"
 #include "version.h"
+#include "vlog.h"
 #include "wal.h"
 
 typedef struct checker {
@@ -27,6 +29,7 @@ typedef struct checker {
     int damaged;
     progress pg;
     version_set *vs; /* the manifest's view, NULL when it could not be read */
+    uint64_t pointers; /* value pointers verified */
 } checker;
 
 static void damage(checker *ck, const char *file, const char *fmt, const char *what)
@@ -35,6 +38,32 @@ static void damage(checker *ck, const char *file, const char *fmt, const char *w
     printf("DAMAGED %s: ", file);
     printf(fmt, what);
     printf("\n");
+}
+
+/* Reads the value a table's pointer names and verifies its checksum. A pointer into a
+   segment the manifest no longer lists is an older version GC made unreachable. */
+static void check_pointer(checker *ck, const char *table_name, slice raw)
+{
+    vptr p;
+    if (vptr_decode(raw, &p)) {
+        damage(ck, table_name, "%s", "holds a malformed value pointer");
+        return;
+    }
+    vlog_segment *s = ck->vs ? version_segment(ck->vs->current, p.segment) : NULL;
+    if (!s)
+        return;
+    char *v = NULL;
+    int rc = vlog_segment_read(s, &p, &v);
+    free(v);
+    ck->pointers++;
+    if (rc) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "the value at offset %" PRIu64 " (%u bytes) that table %s "
+                 "points to fails its check: %s", p.offset, p.len, table_name, shale_strerror(rc));
+        char seg[32];
+        snprintf(seg, sizeof seg, "%06" PRIu64 ".log", p.segment);
+        damage(ck, seg, "%s", msg);
+    }
 }
 
 /* Reads every entry of a table; every block read checks its checksum. */
@@ -54,8 +83,12 @@ static void check_table(checker *ck, const char *name, uint64_t number, uint64_t
     iter *it = table_iter_new(t, false);
     uint64_t n = 0;
     if (it) {
-        for (iter_seek_to_first(it); iter_valid(it); iter_next(it))
+        for (iter_seek_to_first(it); iter_valid(it); iter_next(it)) {
             n++;
+            slice k = iter_key(it);
+            if (k.len >= TRAILER_SIZE && ikey_kind(k) == KIND_VPTR)
+                check_pointer(ck, name, iter_value(it));
+        }
         rc = iter_status(it);
         iter_free(it);
     } else {
@@ -88,7 +121,15 @@ static void check_log(checker *ck, const char *name, uint64_t number)
     uint64_t n = 0;
     while ((rc = wal_reader_next(r, &rec)) == 1)
         n++;
-    if (rc < 0) {
+    /* A flushed segment was cut at its last record and synced: it cannot end torn. */
+    bool segment = ck->vs && number < ck->vs->log_number &&
+                   version_segment(ck->vs->current, number) != NULL;
+    if (rc == 0 && segment && wal_reader_had_torn_tail(r)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "value-log segment ends in a damaged record at offset %" PRIu64
+                 " after %" PRIu64 " intact records", wal_reader_valid_end(r), n);
+        damage(ck, name, "%s", msg);
+    } else if (rc < 0) {
         char msg[160];
         snprintf(msg, sizeof msg, "record at offset %" PRIu64 " is damaged (%s); %" PRIu64
                  " records before it are intact", wal_reader_offset(r), shale_strerror(rc), n);
@@ -138,6 +179,12 @@ static void check_manifest(checker *ck)
                 damage(ck, base, "%s", msg);
             }
         }
+    for (int i = 0; i < v->nsegs; i++) {
+        uint64_t size;
+        if (file_size_path(v->segs[i]->path, &size))
+            damage(ck, strrchr(v->segs[i]->path, '/') + 1, "%s",
+                   "a value-log segment the manifest lists is missing");
+    }
 }
 
 int tool_check(int argc, char **argv)
@@ -201,7 +248,8 @@ int tool_check(int argc, char **argv)
     if (ck.vs)
         version_set_free(ck.vs);
     file_unlock(lfd);
-    printf("%s: %" PRIu64 " tables, %" PRIu64 " logs, manifest %s: %s\n", ck.dir, tables, logs,
-           ck.damaged ? "checked" : "ok", ck.damaged ? "DAMAGED" : "no damage found");
+    printf("%s: %" PRIu64 " tables, %" PRIu64 " logs, %" PRIu64 " value pointers, manifest %s: "
+           "%s\n", ck.dir, tables, logs, ck.pointers, ck.damaged ? "checked" : "ok",
+           ck.damaged ? "DAMAGED" : "no damage found");
     return ck.damaged ? TOOL_DAMAGED : TOOL_OK;
 }

@@ -1,6 +1,6 @@
 /*
  * main.c - shale-tool: offline operations on a store's directory (check, stats, compact,
- * dump, repair). Refuses to work on a directory that a server (or any process) has open.
+ * gc, dump, repair). Refuses to work on a directory that a server (or any process) has open.
  */
 #include <errno.h>
 #include <limits.h>
@@ -21,6 +21,7 @@ static const struct {
     {"check", tool_check, "verify every checksum of every file; report what is wrong where"},
     {"stats", tool_stats, "tables per level, sizes, space amplification, engine statistics"},
     {"compact", tool_compact, "compact the whole store"},
+    {"gc", tool_gc, "value-log GC until no segment reaches the ratio [--ratio R]"},
     {"dump", tool_dump, "print keys and values [--keys-only] [--from K] [--to K] [--hex]"},
     {"repair", tool_repair, "rebuild the manifest from the tables that can be read"},
 };

@@ -34,6 +34,7 @@ void progress_end(progress *p);
 int tool_check(int argc, char **argv);
 int tool_stats(int argc, char **argv);
 int tool_compact(int argc, char **argv);
+int tool_gc(int argc, char **argv);
 int tool_dump(int argc, char **argv);
 int tool_repair(int argc, char **argv);
 

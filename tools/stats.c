@@ -51,6 +51,18 @@ int tool_stats(int argc, char **argv)
     printf("total table bytes %" PRIu64 ", estimated keys %" PRIu64 "\n", total, keys);
     if (bottom)
         printf("space amplification (all tables / last level) %.2f\n", (double)total / (double)bottom);
+    /* the value log: each segment with its garbage share, then the whole store's space
+       amplification, (tables + value log) / (last level + live values) */
+    uint64_t vbytes = prop(db, "shale.vlog-bytes"), vlive = prop(db, "shale.vlog-live-bytes");
+    char *segs = NULL;
+    if (shale_property(db, "shale.vlog-segments", &segs) == 0 && segs) {
+        printf("\nvalue log: %" PRIu64 " segments, %" PRIu64 " bytes, %" PRIu64 " live\n%s",
+               prop(db, "shale.vlog-segments"), vbytes, vlive, segs);
+        shale_free(segs);
+    }
+    if (bottom + vlive)
+        printf("space amplification (tables + value log) / (last level + live values) %.2f\n",
+               (double)(total + vbytes) / (double)(bottom + vlive));
     char *s = NULL;
     if (shale_property(db, "shale.stats", &s) == 0 && s) {
         printf("\n%s", s);

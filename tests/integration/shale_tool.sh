@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # shale_tool.sh - shale-tool on a real store written by shale-server: check finds no
 # damage, then finds a flipped byte in a table and in the log (exit 1, file named);
-# dump, stats, compact and repair (after losing CURRENT and the manifest) work; every
+# dump, stats, compact and repair (after losing CURRENT and the manifest) work; gc
+# shrinks a value log after four rounds of overwrites to at most 1.5x its live values
+# and check finds a flipped byte in a value the tables point to; every
 # command refuses while the server holds the
 # directory (exit 3); usage errors exit 2.
 set -u
@@ -103,6 +105,45 @@ with open(p, "r+b") as f:
 PY
 expect 1 "check of a damaged log" "$tool" check "$tmp/db"
 grep -q "DAMAGED $(basename "$log"): record at offset" "$tmp/out" || { echo "FAIL: the damaged log is not named: $(cat "$tmp/out")"; fail=1; }
+# the value log: large values stay in the log files, tables point to them
+rm -rf "$tmp/v"
+"$server" --port "$port" --dir "$tmp/v" --vlog-file-size 1mb >>"$tmp/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
+big=$(head -c 2000 /dev/zero | tr '\0' 'v')
+for round in 1 2 3 4; do
+    for i in $(seq 1 400); do echo "SET big:$i r$round-$i-$big"; done | redis-cli -p "$port" >/dev/null
+done
+redis-cli -p "$port" save >/dev/null
+expect 3 "gc while the server runs" "$tool" gc "$tmp/v"
+redis-cli -p "$port" shutdown >/dev/null 2>&1
+wait "$pid"
+pid=
+expect 0 "check of a store with a value log" "$tool" check "$tmp/v"
+grep -Eq "[1-9][0-9]* value pointers" "$tmp/out" || { echo "FAIL: check verified no value pointer: $(cat "$tmp/out")"; fail=1; }
+before=$(du -sb "$tmp/v" | cut -f1)
+expect 0 "gc" "$tool" gc "$tmp/v"
+grep -q "segments rewritten" "$tmp/out" || { echo "FAIL: gc says: $(cat "$tmp/out")"; fail=1; }
+after=$(du -sb "$tmp/v" | cut -f1)
+live=$((400 * 2020))
+[ "$after" -le $((live * 3 / 2)) ] || { echo "FAIL: after gc $after bytes on disk for $live live ($before before)"; fail=1; }
+expect 0 "stats shows the segments" "$tool" stats "$tmp/v"
+grep -q "discard_ratio" "$tmp/out" || { echo "FAIL: stats lists no segment"; fail=1; }
+expect 0 "dump after gc" "$tool" dump "$tmp/v"
+[ "$(grep -c "r4-" "$tmp/out")" = 400 ] || { echo "FAIL: after gc dump shows $(grep -c "r4-" "$tmp/out") of 400 newest values"; fail=1; }
+expect 0 "check after gc" "$tool" check "$tmp/v"
+# a flipped byte inside a value the tables point to
+seg=$(grep -l "r4-400-" "$tmp"/v/*.log | head -1)
+python3 - "$seg" <<'PY'
+import sys
+p = sys.argv[1]
+data = open(p, "rb").read()
+off = data.index(b"r4-400-") + 500
+with open(p, "r+b") as f:
+    f.seek(off); b = f.read(1); f.seek(off); f.write(bytes([b[0] ^ 0xff]))
+PY
+expect 1 "check of a damaged value" "$tool" check "$tmp/v"
+grep -q "DAMAGED $(basename "$seg")" "$tmp/out" || { echo "FAIL: the damaged segment is not named: $(cat "$tmp/out")"; fail=1; }
 expect 2 "no arguments" "$tool"
 expect 2 "unknown command" "$tool" frobnicate "$tmp/db"
 expect 0 "help" "$tool" check --help
