@@ -54,6 +54,7 @@ static struct flags {
     .max_background_compactions = -1,
     .max_write_buffer_number = -1,
     .compaction_style = -1,
+    .value_threshold = UINT64_MAX, /* unset: the engine's default; 0 keeps values in tables */
 };
 
 typedef struct flag_def {
@@ -219,6 +220,7 @@ enum bench_kind {
     B_SEEKRANDOM,
     B_DELETERANDOM,
     B_READWHILEWRITING,
+    B_WAITFORCOMPACTION, /* as db_bench's: until flushes and compactions are done */
 };
 
 static const struct {
@@ -236,6 +238,7 @@ static const struct {
     {"seekrandom", B_SEEKRANDOM, false},
     {"deleterandom", B_DELETERANDOM, false},
     {"readwhilewriting", B_READWHILEWRITING, false},
+    {"waitforcompaction", B_WAITFORCOMPACTION, false},
 };
 
 typedef struct thread_state {
@@ -298,8 +301,8 @@ static void open_db(bool fresh)
         o.base_level_size = F.max_bytes_for_level_base;
     if (F.compaction_style >= 0)
         o.compaction_style = (shale_compaction_style)F.compaction_style;
-    if (F.value_threshold)
-        o.value_threshold = F.value_threshold;
+    if (F.value_threshold != UINT64_MAX)
+        o.value_threshold = (size_t)F.value_threshold;
     /* db_bench's --sync=false writes the WAL to the OS and never syncs it: the same
        durability here is sync_interval_ms=0 unless asked otherwise. */
     o.sync_interval_ms = (uint32_t)F.sync_interval_ms;
@@ -453,6 +456,8 @@ static void *thread_main(void *p)
     hist_clear(&t->hist);
     t->start = now_s();
     switch (t->kind) {
+    case B_WAITFORCOMPACTION: /* handled by main, never a thread */
+        break;
     case B_FILLSEQ:
         do_write(t, &rs, &vg, true, false);
         break;
@@ -551,6 +556,25 @@ static void run(const char *name, enum bench_kind kind)
     free(ts);
 }
 
+static uint64_t prop_of(const char *name)
+{
+    uint64_t v = 0;
+    shale_property_int(db, name, &v);
+    return v;
+}
+
+/* Waits until no memtable waits for its flush and no level is over its target, so the
+   write amplification counts the compaction work the writes left behind. */
+static void wait_for_compaction(void)
+{
+    double start = now_s();
+    while (prop_of("shale.num-immutable-memtables") || prop_of("shale.pending-compaction-bytes") ||
+           prop_of("shale.running-compactions"))
+        usleep(100 * 1000);
+    printf("%-12s : %.3f seconds\n", "waitforcompaction", now_s() - start);
+    fflush(stdout);
+}
+
 static void print_proc_figures(void)
 {
     uint64_t write_bytes = 0, hwm_kb = 0;
@@ -633,6 +657,10 @@ int main(int argc, char **argv)
             if (benches[i].fresh || !opened) {
                 open_db(benches[i].fresh);
                 opened = true;
+            }
+            if (benches[i].kind == B_WAITFORCOMPACTION) {
+                wait_for_compaction();
+                continue;
             }
             bool saved_sync = F.sync;
             if (benches[i].kind == B_FILLSYNC)

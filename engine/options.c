@@ -43,7 +43,7 @@ void shale_options_default(shale_options *o)
     o->block_cache_size = 32 * MIB;
     o->bloom_bits_per_key = 10;
     o->max_open_files = 1000;
-    o->value_threshold = 1024;
+    o->value_threshold = 512;
     o->vlog_file_size = 256 * MIB;
     o->vlog_gc_interval_s = 300;
     o->vlog_gc_discard_ratio = 0.7;

@@ -108,8 +108,9 @@ typedef struct shale_options {
        Dropping says the key and all its older versions are garbage: an older version
        in a lower level may read again until compaction reaches it too. job numbers the
        compaction run (its inputs were all written before it started), so a filter may
-       cache what it looked up for the run. Used by the server to drop hash fields of
-       deleted hashes and keys of flushed databases. */
+       cache what it looked up for the run. A value kept in the value log is passed
+       as NULL with its length (it is not read back). Used by the server to drop hash
+       fields of deleted hashes and keys of flushed databases. */
     int (*compaction_filter)(void *ctx, uint64_t job, const void *key, size_t klen,
                              const void *val, size_t vlen);
     void *compaction_filter_ctx;
@@ -123,7 +124,7 @@ typedef struct shale_options {
     int max_open_files;            /* 1000: open table handles kept */
 
     /* Value log (key-value separation) */
-    size_t value_threshold;  /* 1024: values at least this large stay in the value log
+    size_t value_threshold;  /* 512: values at least this large stay in the value log
                                 (the WAL files) when flushed, tables keep a pointer; 0 keeps
                                 every value in the tables (fifo style always does) */
     uint64_t vlog_file_size; /* 256 MiB: a log rolls to a new segment at this size */
