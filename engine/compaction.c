@@ -524,9 +524,9 @@ static int count_discard(version_edit *e, const parsed_ikey *pk, slice value)
     vptr p;
     if (pk->kind != KIND_VPTR || vptr_decode(value, &p))
         return 0;
-    vlog_delta d = {.number = p.segment, .discarded = p.len};
+    vlog_delta d = {.number = p.segment, .discarded = vptr_disk_len(&p)};
     if (p.expire_at_ms)
-        d.exp_discarded = p.len;
+        d.exp_discarded = d.discarded;
     return edit_vlog_add(e, &d);
 }
 

@@ -558,9 +558,20 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
         shale_batch *pb = (shale_batch *)payload;
         batch_set_seq(pb, seq);
         slice rep = batch_rep(pb);
+        size_t user_len = rep.len;
+        /* Large values go to the log (the value log) lz4-compressed where that pays. */
+        if (db->opts.compression == SHALE_COMPRESSION_LZ4) {
+            int n = batch_rep_compress(rep, __atomic_load_n(&db->opts.value_threshold,
+                                                            __ATOMIC_RELAXED), &db->wal_rep);
+            if (n > 0)
+                rep = buf_slice(&db->wal_rep);
+            else if (n < 0)
+                rc = n;
+        }
         /* The leader is the log's only appender: the record starts at the current size. */
         uint64_t rep_pos = wal_writer_size(wf->w) + WAL_HEADER_SIZE;
-        rc = wal_writer_append(wf->w, &rep, 1);
+        if (rc == 0)
+            rc = wal_writer_append(wf->w, &rep, 1);
         uint64_t sync_start = sync ? db_now_us() : 0;
         if (rc == 0 && sync)
             rc = db_wal_sync_all(db);
@@ -575,7 +586,7 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
         }
         atomic_fetch_add_explicit(&db->stats.wal_bytes, rep.len + WAL_HEADER_SIZE,
                                   memory_order_relaxed);
-        atomic_fetch_add_explicit(&db->stats.user_bytes_written, rep.len - BATCH_HEADER_SIZE,
+        atomic_fetch_add_explicit(&db->stats.user_bytes_written, user_len - BATCH_HEADER_SIZE,
                                   memory_order_relaxed);
         atomic_fetch_add_explicit(&db->stats.num_writes, count, memory_order_relaxed);
         atomic_fetch_add_explicit(&db->stats.num_write_groups, 1, memory_order_relaxed);
@@ -1205,6 +1216,7 @@ static void db_free(shale_db *db)
     table_cache_free(db->tc);
     block_cache_free(db->bc);
     batch_destroy(&db->group);
+    buf_free(&db->wal_rep);
     free(db->compact_threads);
     if (db->lock_fd >= 0)
         file_unlock(db->lock_fd);

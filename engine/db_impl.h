@@ -130,6 +130,7 @@ struct shale_db {
     uint64_t last_sync_us;         /* duration of the last group's WAL sync */
     pthread_cond_t queue_cv;       /* signalled when a writer joins the queue */
     shale_batch group;             /* the leader's merged batch */
+    buf wal_rep;                   /* the leader's batch as the log stores it (compressed) */
     atomic_uint_fast64_t last_seq; /* the last sequence visible to reads */
     uint64_t alloc_seq;            /* the last sequence handed out (leader only) */
     atomic_int bg_error;           /* sticky write failure */

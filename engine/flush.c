@@ -148,23 +148,26 @@ static void to_pointer(shale_db *db, iter *it, const parsed_ikey *pk, slice *key
         (pk->kind != KIND_VALUE && pk->kind != KIND_EXPIRING))
         return;
     slice payload = pk->kind == KIND_EXPIRING ? expiring_value_payload(*value) : *value;
-    uint64_t pos = memtable_iter_value_pos(it);
+    uint32_t stored_len;
+    uint64_t pos = memtable_iter_value_pos(it, &stored_len);
     if (payload.len < threshold || pos == 0)
         return;
+    /* pos: the value field as written (expiry first), or its compressed bytes */
     vptr p = {.expire_at_ms = entry_expiry(pk->kind, *value),
               .segment = d->number,
-              .offset = pos + (uint64_t)(payload.data - value->data),
+              .offset = stored_len ? pos : pos + (uint64_t)(payload.data - value->data),
               .len = (uint32_t)payload.len,
-              .checksum = checksum64(payload.data, payload.len)};
+              .checksum = checksum64(payload.data, payload.len),
+              .stored_len = stored_len};
     kscratch->len = 0;
     if (ikey_append(kscratch, pk->user_key, pk->seq, KIND_VPTR))
         return; /* out of memory: the value stays in the table */
     vptr_encode(vscratch, &p);
     *key = buf_slice(kscratch);
     *value = slice_make(vscratch, VPTR_SIZE);
-    d->pointed += p.len;
+    d->pointed += vptr_disk_len(&p);
     if (p.expire_at_ms) {
-        d->exp_pointed += p.len;
+        d->exp_pointed += vptr_disk_len(&p);
         if (p.expire_at_ms > d->exp_max)
             d->exp_max = p.expire_at_ms;
     }

@@ -69,15 +69,15 @@ void memtable_unref(memtable *m)
 
 int memtable_add(memtable *m, uint64_t seq, int kind, slice user_key, slice value)
 {
-    return memtable_add_at(m, seq, kind, user_key, value, 0);
+    return memtable_add_at(m, seq, kind, user_key, value, 0, 0);
 }
 
 int memtable_add_at(memtable *m, uint64_t seq, int kind, slice user_key, slice value,
-                    uint64_t value_pos)
+                    uint64_t value_pos, uint32_t stored_len)
 {
     size_t ikey_len = user_key.len + TRAILER_SIZE;
     size_t size = (size_t)varint_length(ikey_len) + ikey_len + (size_t)varint_length(value.len) +
-                  value.len + (size_t)varint_length(value_pos);
+                  value.len + (size_t)varint_length(value_pos) + (size_t)varint_length(stored_len);
     skip_node *node;
     char *p = skiplist_alloc_entry(&m->list, size, &node);
     if (!p)
@@ -91,7 +91,7 @@ int memtable_add_at(memtable *m, uint64_t seq, int kind, slice user_key, slice v
     p = encode_varint32(p, (uint32_t)value.len);
     if (value.len)
         memcpy(p, value.data, value.len);
-    encode_varint64(p + value.len, value_pos);
+    encode_varint32(encode_varint64(p + value.len, value_pos), stored_len);
     skiplist_insert_node(&m->list, node, ikey, (uint32_t)ikey_len);
     uint64_t h = XXH3_64bits(user_key.data, user_key.len);
     _Atomic(skip_node *) *b = &m->buckets[h & (MEMTABLE_BUCKETS - 1)];
@@ -229,11 +229,13 @@ static slice mi_value(const iter *it)
     return node_value(((const mem_iter *)it)->node);
 }
 
-uint64_t memtable_iter_value_pos(const iter *it)
+uint64_t memtable_iter_value_pos(const iter *it, uint32_t *stored_len)
 {
     slice v = mi_value(it);
     uint64_t pos = 0;
-    decode_varint64(v.data + v.len, v.data + v.len + 10, &pos);
+    const char *p = decode_varint64(v.data + v.len, v.data + v.len + 10, &pos);
+    *stored_len = 0;
+    decode_varint32(p, p + 5, stored_len);
     return pos;
 }
 

@@ -7,7 +7,7 @@
  * iterators each hold a reference.
  *
  * Entry layout in the arena: varint32 ikey length | internal key | varint32 value length |
- * value | varint64 value position. Values of KIND_EXPIRING carry their fixed64 expiry
+ * value | varint64 value position | varint32 stored (compressed) length, 0 if none. Values of KIND_EXPIRING carry their fixed64 expiry
  * first (format.h). The position is where the value's bytes sit in the memtable's log
  * file (0: unknown), so a flush can point to them there instead of copying them (vlog.h).
  */
@@ -33,9 +33,11 @@ void memtable_unref(memtable *m);
  * already begin with the fixed64 expiry). Errors: -ENOMEM.
  */
 int memtable_add(memtable *m, uint64_t seq, int kind, slice user_key, slice value);
-/* The same, for a value whose bytes are at file offset value_pos of the memtable's log. */
+/* The same, for a value whose bytes are at file offset value_pos of the memtable's log:
+   as they are (stored_len 0; for KIND_EXPIRING the position of the expiry), or
+   lz4-compressed, stored_len bytes of the value without its expiry. */
 int memtable_add_at(memtable *m, uint64_t seq, int kind, slice user_key, slice value,
-                    uint64_t value_pos);
+                    uint64_t value_pos, uint32_t stored_len);
 
 /*
  * Finds the newest entry for user_key with seq <= max_seq. Returns true when one exists,
@@ -55,8 +57,9 @@ uint64_t memtable_num_deletes(const memtable *m);
  * reference on m. NULL on ENOMEM.
  */
 iter *memtable_iter_new(memtable *m);
-/* The log position of the entry a memtable iterator is on (0: unknown). */
-uint64_t memtable_iter_value_pos(const iter *it);
+/* Where the value of the entry a memtable iterator is on sits in the log (pos 0:
+   unknown), and its compressed length (0: stored as is). */
+uint64_t memtable_iter_value_pos(const iter *it, uint32_t *stored_len);
 
 /* Which WAL file holds this memtable's entries, from which offset (set and read by the
    db: a log holds one or more memtables, one after the other). */

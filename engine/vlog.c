@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lz4.h>
+
 #include "coding.h"
 #include "file.h"
 #include "format.h"
@@ -23,6 +25,7 @@ void vptr_encode(char *out, const vptr *p)
     encode_fixed64(out + 16, p->offset);
     encode_fixed32(out + 24, p->len);
     encode_fixed64(out + 28, p->checksum);
+    encode_fixed32(out + 36, p->stored_len);
 }
 
 int vptr_decode(slice v, vptr *p)
@@ -34,6 +37,7 @@ int vptr_decode(slice v, vptr *p)
     p->offset = decode_fixed64(v.data + 16);
     p->len = decode_fixed32(v.data + 24);
     p->checksum = decode_fixed64(v.data + 28);
+    p->stored_len = decode_fixed32(v.data + 36);
     return 0;
 }
 
@@ -95,14 +99,28 @@ int vlog_segment_read(vlog_segment *s, const vptr *p, char **out)
     if (fd < 0)
         return fd;
     char *v = malloc((size_t)p->len + 1);
-    if (!v)
+    char *stored = p->stored_len ? malloc(p->stored_len) : v;
+    if (!v || !stored) {
+        free(v);
+        if (stored != v)
+            free(stored);
         return -ENOMEM;
-    ssize_t n = file_pread(fd, v, p->len, p->offset);
+    }
+    size_t want = p->stored_len ? p->stored_len : p->len;
+    ssize_t n = file_pread(fd, stored, want, p->offset);
     int rc = 0;
     if (n < 0)
         rc = (int)n;
-    else if ((size_t)n != p->len || checksum64(v, p->len) != p->checksum)
+    else if ((size_t)n != want)
         rc = SHALE_ECORRUPT;
+    else if (p->stored_len && (p->stored_len > INT32_MAX || p->len > INT32_MAX ||
+                               LZ4_decompress_safe(stored, v, (int)p->stored_len,
+                                                   (int)p->len) != (int)p->len))
+        rc = SHALE_ECORRUPT;
+    if (rc == 0 && checksum64(v, p->len) != p->checksum)
+        rc = SHALE_ECORRUPT;
+    if (stored != v)
+        free(stored);
     if (rc) {
         free(v);
         return rc;

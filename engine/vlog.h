@@ -6,9 +6,10 @@
  * that holds values some table points to is kept after its memtables are flushed and
  * becomes a value-log segment; logs roll at vlog_file_size.
  *
- * Pointer (the value of a KIND_VPTR entry, 36 bytes, docs/format.md):
+ * Pointer (the value of a KIND_VPTR entry, 40 bytes, docs/format.md):
  *   fixed64 expire_at_ms (0: never) | fixed64 segment (log number) | fixed64 offset of the
- *   value's first byte in the file | fixed32 length | fixed64 XXH3-64 of the value
+ *   value's first stored byte in the file | fixed32 length | fixed64 XXH3-64 of the value |
+ *   fixed32 stored length (0: stored as is; else that many lz4 bytes)
  * It starts with the expiry, as a KIND_EXPIRING value does, so expiry checks read both
  * the same way.
  *
@@ -24,17 +25,24 @@
 
 #include "slice.h"
 
-#define VPTR_SIZE 36
+#define VPTR_SIZE 40
 
 typedef struct vptr {
     uint64_t expire_at_ms;
     uint64_t segment;
     uint64_t offset;
-    uint32_t len;
-    uint64_t checksum;
+    uint32_t len;        /* the value's length */
+    uint64_t checksum;   /* of the value */
+    uint32_t stored_len; /* 0: stored as is; else its lz4 bytes in the file */
 } vptr;
 
-/* Writes p's 36 bytes to out. */
+/* Bytes the value takes in its segment (what GC's counters add up). */
+static inline uint64_t vptr_disk_len(const vptr *p)
+{
+    return p->stored_len ? p->stored_len : p->len;
+}
+
+/* Writes p's 40 bytes to out. */
 void vptr_encode(char *out, const vptr *p);
 /* SHALE_ECORRUPT when v is not a pointer. */
 int vptr_decode(slice v, vptr *p);
@@ -71,8 +79,8 @@ void vlog_segment_unref(vlog_segment *s, struct version_set *vs);
 
 /*
  * Reads the value p points to into *out (malloc'ed, NUL-terminated, the caller frees) with
- * one pread and verifies its checksum. Errors: SHALE_ECORRUPT (short file, checksum
- * mismatch), -errno, -ENOMEM.
+ * one pread (then lz4 decoding when stored compressed) and verifies its checksum. Errors:
+ * SHALE_ECORRUPT (short file, undecodable, checksum mismatch), -errno, -ENOMEM.
  */
 int vlog_segment_read(vlog_segment *s, const vptr *p, char **out);
 /* The file's size in bytes (0 when it cannot be read). */

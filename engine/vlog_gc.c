@@ -150,13 +150,17 @@ typedef struct stream_ctx {
     uint64_t candidates;
 } stream_ctx;
 
-static int stream_one(void *arg, uint64_t seq, int kind, slice key, slice value)
+static int stream_one(void *arg, const batch_entry *e)
 {
     stream_ctx *c = arg;
-    if (kind != KIND_VALUE && kind != KIND_EXPIRING)
+    if (e->kind != KIND_VALUE && e->kind != KIND_EXPIRING)
         return 0;
+    slice key = e->key, value = e->value;
+    int kind = e->kind;
     slice payload = kind == KIND_EXPIRING ? expiring_value_payload(value) : value;
-    uint64_t off = c->payload_pos + (uint64_t)(payload.data - c->payload);
+    /* where a pointer to this copy points: its compressed bytes, or the value itself */
+    uint64_t off = c->payload_pos + (uint64_t)(e->stored - c->payload) +
+                   (e->stored_len ? 0 : (uint64_t)(value.len - payload.len));
     /* A first look outside the write path, so dead values are never copied. */
     int live = still_points_here(c->db, c->sv, key, c->gb->segment, off, &c->scratch);
     if (live <= 0)
@@ -200,7 +204,7 @@ static int rewrite_segment(shale_db *db, vlog_segment *s, uint64_t *live_found)
         c.payload_pos = wal_reader_offset(r) + WAL_HEADER_SIZE;
         c.payload = rec.data;
         db_rate_limit(db, rec.len + WAL_HEADER_SIZE);
-        rc = batch_rep_iterate(rec, stream_one, &c);
+        rc = batch_rep_iterate_entries(rec, stream_one, &c);
         if (rc)
             break;
     }

@@ -5,7 +5,11 @@
 #include "write_batch.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <lz4.h>
 
 #include "coding.h"
 #include "format.h"
@@ -141,9 +145,7 @@ int batch_rep_header(slice rep, uint64_t *seq, uint32_t *count)
     return 0;
 }
 
-int batch_rep_iterate(slice rep,
-                      int (*fn)(void *arg, uint64_t seq, int kind, slice key, slice value),
-                      void *arg)
+int batch_rep_iterate_entries(slice rep, int (*fn)(void *arg, const batch_entry *e), void *arg)
 {
     uint64_t seq;
     uint32_t count;
@@ -152,30 +154,149 @@ int batch_rep_iterate(slice rep,
         return rc;
     const char *p = rep.data + BATCH_HEADER_SIZE, *end = rep.data + rep.len;
     uint32_t n = 0;
-    while (p < end) {
-        int kind = (unsigned char)*p++;
+    buf scratch = {0}; /* decompressed values */
+    while (p < end && rc == 0) {
+        int byte = (unsigned char)*p++;
+        int kind = byte & ~BATCH_KIND_LZ4;
+        bool lz4 = (byte & BATCH_KIND_LZ4) != 0;
         uint32_t klen, vlen = 0;
         p = decode_varint32(p, end, &klen);
-        if (!p || klen > (size_t)(end - p) || kind >= KIND_VPTR) /* pointers never come in */
-            return SHALE_ECORRUPT;
-        slice key = slice_make(p, klen);
-        p += klen;
-        slice value = slice_make(p, 0);
-        if (kind != KIND_DELETE) {
-            p = decode_varint32(p, end, &vlen);
-            if (!p || vlen > (size_t)(end - p))
-                return SHALE_ECORRUPT;
-            if (kind == KIND_EXPIRING && vlen < 8)
-                return SHALE_ECORRUPT;
-            value = slice_make(p, vlen);
-            p += vlen;
+        /* pointers never come in a batch, and only values are compressed */
+        if (!p || klen > (size_t)(end - p) || kind >= KIND_VPTR || (lz4 && kind == KIND_DELETE)) {
+            rc = SHALE_ECORRUPT;
+            break;
         }
-        rc = fn(arg, seq + n, kind, key, value);
-        if (rc)
-            return rc;
+        batch_entry e = {.seq = seq + n, .kind = kind, .key = slice_make(p, klen)};
+        p += klen;
+        if (kind != KIND_DELETE && !lz4) {
+            p = decode_varint32(p, end, &vlen);
+            if (!p || vlen > (size_t)(end - p) || (kind == KIND_EXPIRING && vlen < 8)) {
+                rc = SHALE_ECORRUPT;
+                break;
+            }
+            e.value = slice_make(p, vlen);
+            e.stored = p;
+            p += vlen;
+        } else if (lz4) {
+            uint32_t raw, stored;
+            size_t pre = kind == KIND_EXPIRING ? 8 : 0;
+            p = decode_varint32(p, end, &raw);
+            p = p ? decode_varint32(p, end, &stored) : NULL;
+            if (!p || stored > (size_t)(end - p) || pre > (size_t)(end - p) - stored ||
+                raw > SHALE_MAX_VALUE_SIZE) {
+                rc = SHALE_ECORRUPT;
+                break;
+            }
+            if (buf_reserve(&scratch, pre + raw)) {
+                rc = -ENOMEM;
+                break;
+            }
+            memcpy(scratch.data, p, pre);
+            p += pre;
+            int got = LZ4_decompress_safe(p, scratch.data + pre, (int)stored, (int)raw);
+            if (got < 0 || (uint32_t)got != raw) {
+                rc = SHALE_ECORRUPT;
+                break;
+            }
+            e.value = slice_make(scratch.data, pre + raw);
+            e.stored = p;
+            e.stored_len = stored;
+            p += stored;
+        } else {
+            e.value = slice_make(p, 0);
+        }
+        rc = fn(arg, &e);
         n++;
     }
+    buf_free(&scratch);
+    if (rc)
+        return rc;
     return n == count ? 0 : SHALE_ECORRUPT;
+}
+
+typedef struct plain_ctx {
+    int (*fn)(void *arg, uint64_t seq, int kind, slice key, slice value);
+    void *arg;
+} plain_ctx;
+
+static int plain_one(void *arg, const batch_entry *e)
+{
+    plain_ctx *c = arg;
+    return c->fn(c->arg, e->seq, e->kind, e->key, e->value);
+}
+
+int batch_rep_iterate(slice rep,
+                      int (*fn)(void *arg, uint64_t seq, int kind, slice key, slice value),
+                      void *arg)
+{
+    plain_ctx c = {fn, arg};
+    return batch_rep_iterate_entries(rep, plain_one, &c);
+}
+
+int batch_rep_compress(slice rep, size_t threshold, buf *out)
+{
+    out->len = 0;
+    if (threshold == 0 || rep.len < BATCH_HEADER_SIZE)
+        return 0;
+    const char *p = rep.data + BATCH_HEADER_SIZE, *end = rep.data + rep.len;
+    int compressed = 0;
+    const char *copied = rep.data; /* rep bytes before this are already in out */
+    while (p < end) {
+        const char *entry = p;
+        int kind = (unsigned char)*p++;
+        uint32_t klen, vlen;
+        p = decode_varint32(p, end, &klen);
+        if (!p || klen > (size_t)(end - p))
+            return SHALE_ECORRUPT;
+        p += klen;
+        if (kind == KIND_DELETE)
+            continue;
+        const char *vfield = p;
+        p = decode_varint32(p, end, &vlen);
+        if (!p || vlen > (size_t)(end - p))
+            return SHALE_ECORRUPT;
+        const char *value = p;
+        p += vlen;
+        size_t pre = kind == KIND_EXPIRING ? 8 : 0;
+        if (kind != KIND_VALUE && kind != KIND_EXPIRING)
+            return SHALE_ECORRUPT;
+        if (vlen < pre || vlen - pre < threshold)
+            continue;
+        uint32_t raw = vlen - (uint32_t)pre;
+        int bound = LZ4_compressBound((int)raw);
+        /* what precedes this entry's value field, then the compressed field */
+        if (buf_reserve(out, (size_t)(vfield - copied) + 10 + pre + (size_t)bound))
+            return -ENOMEM;
+        buf_append(out, copied, (size_t)(vfield - copied));
+        char *kb = out->data + out->len - (size_t)(vfield - entry); /* the kind byte */
+        char *dst = out->data + out->len + 10 + pre;
+        int n = LZ4_compress_default(value + pre, dst, (int)raw, bound);
+        if (n <= 0 || (uint32_t)n > raw - raw / 8) {
+            /* not worth it: copy the field as it was */
+            buf_append(out, vfield, (size_t)(p - vfield));
+            copied = p;
+            continue;
+        }
+        *kb = (char)(kind | BATCH_KIND_LZ4);
+        char hdr[10 + 8];
+        char *h = encode_varint32(hdr, raw);
+        h = encode_varint32(h, (uint32_t)n);
+        memcpy(h, value, pre);
+        h += pre;
+        size_t hlen = (size_t)(h - hdr);
+        memmove(out->data + out->len + hlen, dst, (size_t)n);
+        memcpy(out->data + out->len, hdr, hlen);
+        out->len += hlen + (size_t)n;
+        copied = p;
+        compressed++;
+    }
+    if (compressed == 0) {
+        out->len = 0;
+        return 0;
+    }
+    if (buf_append(out, copied, (size_t)(end - copied)))
+        return -ENOMEM;
+    return compressed;
 }
 
 typedef struct insert_ctx {
@@ -184,15 +305,16 @@ typedef struct insert_ctx {
     uint64_t base_pos;
 } insert_ctx;
 
-static int insert_one(void *arg, uint64_t seq, int kind, slice key, slice value)
+static int insert_one(void *arg, const batch_entry *e)
 {
     insert_ctx *c = arg;
-    uint64_t pos = c->base_pos && value.len ? c->base_pos + (uint64_t)(value.data - c->base) : 0;
-    return memtable_add_at(c->m, seq, kind, key, value, pos);
+    uint64_t pos =
+        c->base_pos && e->value.len ? c->base_pos + (uint64_t)(e->stored - c->base) : 0;
+    return memtable_add_at(c->m, e->seq, e->kind, e->key, e->value, pos, e->stored_len);
 }
 
 int batch_rep_insert(slice rep, memtable *m, uint64_t base_pos)
 {
     insert_ctx c = {m, rep.data, base_pos};
-    return batch_rep_iterate(rep, insert_one, &c);
+    return batch_rep_iterate_entries(rep, insert_one, &c);
 }

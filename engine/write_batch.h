@@ -5,7 +5,14 @@
  *   entry = byte kind | varint32 key length | key
  *           [ | varint32 value length | value ]   (not for KIND_DELETE)
  * A KIND_EXPIRING value starts with fixed64 expire_at_ms. Entry i has sequence first+i.
+ *
+ * In the WAL (the value log) a large value may be stored lz4-compressed: its kind byte
+ * has BATCH_KIND_LZ4 set and its value field is
+ *   varint32 length of the value (without expiry) | varint32 stored length |
+ *   [fixed64 expire_at_ms for KIND_EXPIRING] | stored (lz4 block) bytes
+ * Decoding gives the value back as written.
  */
+#define BATCH_KIND_LZ4 0x80
 #ifndef SHALE_WRITE_BATCH_H
 #define SHALE_WRITE_BATCH_H
 
@@ -44,6 +51,28 @@ int batch_rep_header(slice rep, uint64_t *seq, uint32_t *count);
 int batch_rep_iterate(slice rep,
                       int (*fn)(void *arg, uint64_t seq, int kind, slice key, slice value),
                       void *arg);
+
+/* One decoded entry. value is as the user wrote it (KIND_EXPIRING: expiry first),
+   decompressed (valid during the callback only); stored is where its bytes sit in the
+   rep: the value field's start when stored_len is 0, else the lz4 bytes (stored_len). */
+typedef struct batch_entry {
+    uint64_t seq;
+    int kind;
+    slice key, value;
+    const char *stored;
+    uint32_t stored_len;
+} batch_entry;
+
+/* Calls fn for each entry (fn returns 0 to go on). Returns 0, fn's code, -ENOMEM or
+   SHALE_ECORRUPT (malformed, a compressed value that does not decode, a bad count). */
+int batch_rep_iterate_entries(slice rep, int (*fn)(void *arg, const batch_entry *e), void *arg);
+
+/*
+ * Writes into *out the rep with every value of at least threshold bytes lz4-compressed
+ * where that saves an eighth or more. Returns how many were (0: *out is empty, use rep),
+ * -ENOMEM or SHALE_ECORRUPT. threshold 0: none.
+ */
+int batch_rep_compress(slice rep, size_t threshold, buf *out);
 
 /* Inserts every entry of rep into m. base_pos is the file offset of rep's first byte in
    m's log (0: not in a log), so each value's position is known. Errors: SHALE_ECORRUPT,

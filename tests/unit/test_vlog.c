@@ -60,12 +60,23 @@ static uint64_t prop(shale_db *db, const char *name)
     return v;
 }
 
+/* Bytes lz4 cannot shrink, from a seed: the sizes these tests count stay as written. */
+static void random_bytes(char *out, size_t len, uint64_t seed)
+{
+    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+    for (size_t j = 0; j < len; j++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out[j] = (char)(x >> 32);
+    }
+}
+
 /* Key i's value in generation gen: 20..1999 bytes (most above the threshold). */
 static size_t make_value(int i, int gen, char *out)
 {
     size_t len = 20 + (size_t)((i * 7919 + gen * 104729) % 1980);
-    for (size_t j = 0; j < len; j++)
-        out[j] = (char)('a' + (i + gen + (int)j) % 26);
+    random_bytes(out, len, (uint64_t)i * 1000 + (uint64_t)gen);
     int n = snprintf(out, len, "%d:%d:", i, gen);
     out[n] = '#';
     return len;
@@ -189,7 +200,7 @@ static void test_corrupt_value_is_reported(void **state)
     vlog_options(&o);
     shale_db *db = open_db(dir, &o);
     char big[600];
-    memset(big, 'v', sizeof big);
+    random_bytes(big, sizeof big, 42);
     memcpy(big, "MARKER-of-the-value", 19);
     assert_int_equal(shale_put(db, "k", 1, big, sizeof big, 0), 0);
     assert_int_equal(shale_put(db, "small", 5, "tiny", 4, 0), 0);
@@ -225,7 +236,7 @@ static void test_expired_values_are_discardable(void **state)
     vlog_options(&o);
     shale_db *db = open_db(dir, &o);
     char val[1000];
-    memset(val, 'x', sizeof val);
+    random_bytes(val, sizeof val, 7);
     uint64_t exp = now_ms() + 400;
     for (int i = 0; i < 500; i++) {
         char key[16];
@@ -243,6 +254,70 @@ static void test_expired_values_are_discardable(void **state)
     assert_int_equal(shale_get(db, "t0001", 5, &v, &vlen), SHALE_ENOTFOUND);
     assert_int_equal(shale_get(db, "keep", 4, &v, &vlen), 0);
     free(v);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+static int gc_until_done(shale_db *db, double ratio);
+
+static void test_compressed_values(void **state)
+{
+    char *dir = tu_tempdir("vloglz4");
+    shale_options o;
+    vlog_options(&o);
+    shale_db *db = open_db(dir, &o);
+    char val[4000], key[32];
+    for (int i = 0; i < 2000; i++) { /* text-like values: lz4 keeps a fraction */
+        snprintf(key, sizeof key, "c%05d", i);
+        size_t len = 500 + (size_t)(i % 7) * 500;
+        for (size_t j = 0; j < len; j++)
+            val[j] = "the quick brown fox jumps over the lazy dog "[(j + (size_t)i) % 44];
+        assert_int_equal(shale_put(db, key, strlen(key), val, len, i % 3 ? 0 : now_ms() + 3600000), 0);
+    }
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, &o);
+    uint64_t raw = 0;
+    for (int i = 0; i < 2000; i++) {
+        snprintf(key, sizeof key, "c%05d", i);
+        size_t len = 500 + (size_t)(i % 7) * 500;
+        raw += len;
+        for (size_t j = 0; j < len; j++)
+            val[j] = "the quick brown fox jumps over the lazy dog "[(j + (size_t)i) % 44];
+        void *v = NULL;
+        size_t vlen;
+        uint64_t exp = 0;
+        shale_read_options ro;
+        shale_read_options_default(&ro);
+        assert_int_equal(shale_get_ex(db, &ro, key, strlen(key), &v, &vlen, &exp), 0);
+        assert_int_equal(vlen, len);
+        assert_memory_equal(v, val, len);
+        assert_true((i % 3 == 0) == (exp != 0));
+        free(v);
+    }
+    uint64_t bytes = prop(db, "shale.vlog-bytes");
+    fprintf(stderr, "# %.2f MiB of values take %.2f MiB of value log\n", raw / 1048576.0,
+            bytes / 1048576.0);
+    assert_true(bytes < raw / 4);
+    /* GC carries compressed values over intact */
+    for (int i = 0; i < 2000; i += 2) {
+        snprintf(key, sizeof key, "c%05d", i);
+        assert_int_equal(shale_delete(db, key, strlen(key)), 0);
+    }
+    assert_int_equal(shale_flush(db), 0);
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    gc_until_done(db, 0.3);
+    for (int i = 1; i < 2000; i += 2) {
+        snprintf(key, sizeof key, "c%05d", i);
+        size_t len = 500 + (size_t)(i % 7) * 500;
+        for (size_t j = 0; j < len; j++)
+            val[j] = "the quick brown fox jumps over the lazy dog "[(j + (size_t)i) % 44];
+        void *v = NULL;
+        size_t vlen;
+        assert_int_equal(shale_get(db, key, strlen(key), &v, &vlen), 0);
+        assert_int_equal(vlen, len);
+        assert_memory_equal(v, val, len);
+        free(v);
+    }
     assert_int_equal(shale_close(db), 0);
     tu_rmdir_free(dir);
 }
@@ -339,7 +414,7 @@ static void test_gc_reclaims_expired_values(void **state)
     vlog_options(&o);
     shale_db *db = open_db(dir, &o);
     char val[1000];
-    memset(val, 'e', sizeof val);
+    random_bytes(val, sizeof val, 8);
     uint64_t exp = now_ms() + 300;
     for (int i = 0; i < 4000; i++) {
         char key[16];
@@ -417,9 +492,8 @@ typedef struct model {
 static size_t model_value(int i, int ver, char *out)
 {
     size_t len = 200 + (size_t)((i * 31 + ver * 17) % 1200);
-    int n = snprintf(out, len, "%d:%d:", i, ver);
-    for (size_t j = (size_t)n; j < len; j++)
-        out[j] = (char)('A' + (i + ver + (int)j) % 26);
+    random_bytes(out, len, (uint64_t)i * 100000 + (uint64_t)ver);
+    snprintf(out, len, "%d:%d:", i, ver);
     return len;
 }
 
@@ -588,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_values_through_pointers),
         cmocka_unit_test(test_corrupt_value_is_reported),
         cmocka_unit_test(test_expired_values_are_discardable),
+        cmocka_unit_test(test_compressed_values),
         cmocka_unit_test(test_gc_space_after_three_overwrites),
         cmocka_unit_test(test_gc_all_live_is_no_rewrite),
         cmocka_unit_test(test_gc_reclaims_expired_values),

@@ -93,11 +93,79 @@ static void test_write_batch_rejects_bad_input(void **state)
     shale_batch_free(b);
 }
 
+typedef struct lz4_seen {
+    int n;
+    int compressed;
+    char values[4][3000];
+    size_t lens[4];
+    int kinds[4];
+} lz4_seen;
+
+static int collect_lz4(void *arg, const batch_entry *e)
+{
+    lz4_seen *s = arg;
+    if (s->n < 4) {
+        memcpy(s->values[s->n], e->value.data, e->value.len);
+        s->lens[s->n] = e->value.len;
+        s->kinds[s->n] = e->kind;
+    }
+    s->compressed += e->stored_len != 0;
+    s->n++;
+    return 0;
+}
+
+/* Values at least the threshold are stored compressed (where lz4 pays) and decode back
+   as written, expiry included; damage inside a compressed value is corruption. */
+static void test_write_batch_compressed_values(void **state)
+{
+    shale_batch *b;
+    assert_int_equal(shale_batch_new(&b), 0);
+    char text[2000], noise[2000];
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < sizeof text; i++) {
+        text[i] = "abcdefgh"[i % 8];
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        noise[i] = (char)(x >> 24);
+    }
+    assert_int_equal(shale_batch_put(b, "a", 1, text, sizeof text, 0), 0);
+    assert_int_equal(shale_batch_put(b, "b", 1, text, sizeof text, 12345), 0);
+    assert_int_equal(shale_batch_put(b, "c", 1, noise, sizeof noise, 0), 0); /* incompressible */
+    assert_int_equal(shale_batch_put(b, "d", 1, text, 100, 0), 0);             /* small */
+    buf out = {0};
+    assert_int_equal(batch_rep_compress(batch_rep(b), 512, &out), 2);
+    assert_true(out.len < batch_rep(b).len / 2);
+    lz4_seen s = {0};
+    assert_int_equal(batch_rep_iterate_entries(buf_slice(&out), collect_lz4, &s), 0);
+    assert_int_equal(s.n, 4);
+    assert_int_equal(s.compressed, 2);
+    assert_int_equal(s.lens[0], sizeof text);
+    assert_memory_equal(s.values[0], text, sizeof text);
+    assert_int_equal(s.kinds[1], KIND_EXPIRING);
+    assert_int_equal(s.lens[1], 8 + sizeof text);
+    assert_int_equal(expiring_value_expiry(slice_make(s.values[1], s.lens[1])), 12345);
+    assert_memory_equal(s.values[1] + 8, text, sizeof text);
+    assert_memory_equal(s.values[2], noise, sizeof noise);
+    assert_int_equal(s.lens[3], 100);
+    /* nothing to compress: out stays empty */
+    assert_int_equal(batch_rep_compress(batch_rep(b), 0, &out), 0);
+    assert_int_equal(out.len, 0);
+    /* damage: truncate inside the first compressed value */
+    assert_int_equal(batch_rep_compress(batch_rep(b), 512, &out), 2);
+    lz4_seen s2 = {0};
+    assert_int_equal(batch_rep_iterate_entries(slice_make(out.data, 40), collect_lz4, &s2),
+                     SHALE_ECORRUPT);
+    buf_free(&out);
+    shale_batch_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_batch_round_trip),
         cmocka_unit_test(test_write_batch_rejects_bad_input),
+        cmocka_unit_test(test_write_batch_compressed_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
