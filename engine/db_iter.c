@@ -34,7 +34,8 @@ struct shale_iter {
     buf seek_key;
     /* The value the last pointer read gave (vlog.h), kept while the iterator stays on
        the entry whose pointer it was. */
-    char resolved_ptr[VPTR_SIZE];
+    char resolved_ptr[VPTR_MAX_SIZE];
+    size_t resolved_ptr_len;
     char *resolved;
     size_t resolved_len;
 };
@@ -400,7 +401,8 @@ const void *shale_iter_value(const shale_iter *si, size_t *vlen)
     if (si->saved_kind == KIND_VPTR) {
         /* The const is the caller's view: reading through a pointer fills a cache. */
         shale_iter *m = (shale_iter *)si;
-        if (!m->resolved || v.len != VPTR_SIZE || memcmp(m->resolved_ptr, v.data, VPTR_SIZE)) {
+        if (!m->resolved || v.len != m->resolved_ptr_len || v.len > VPTR_MAX_SIZE ||
+            memcmp(m->resolved_ptr, v.data, v.len)) {
             free(m->resolved);
             m->resolved = NULL;
             int rc = db_read_pointer(m->db, m->sv->v, v, &m->resolved, &m->resolved_len);
@@ -410,7 +412,8 @@ const void *shale_iter_value(const shale_iter *si, size_t *vlen)
                     *vlen = 0;
                 return NULL;
             }
-            memcpy(m->resolved_ptr, v.data, VPTR_SIZE);
+            memcpy(m->resolved_ptr, v.data, v.len);
+            m->resolved_ptr_len = v.len;
         }
         v = slice_make(m->resolved, m->resolved_len);
     }

@@ -157,14 +157,14 @@ static void to_pointer(shale_db *db, iter *it, const parsed_ikey *pk, slice *key
               .segment = d->number,
               .offset = stored_len ? pos : pos + (uint64_t)(payload.data - value->data),
               .len = (uint32_t)payload.len,
-              .checksum = checksum64(payload.data, payload.len),
+              .checksum = checksum32(payload.data, payload.len),
               .stored_len = stored_len};
     kscratch->len = 0;
     if (ikey_append(kscratch, pk->user_key, pk->seq, KIND_VPTR))
         return; /* out of memory: the value stays in the table */
-    vptr_encode(vscratch, &p);
+    size_t plen = vptr_encode(vscratch, &p);
     *key = buf_slice(kscratch);
-    *value = slice_make(vscratch, VPTR_SIZE);
+    *value = slice_make(vscratch, plen);
     d->pointed += vptr_disk_len(&p);
     if (p.expire_at_ms) {
         d->exp_pointed += vptr_disk_len(&p);
@@ -190,7 +190,7 @@ int db_write_l0_table(shale_db *db, memtable *m, uint64_t smallest_snapshot, fil
 
     drop_state ds = {0};
     buf kscratch = {0};
-    char vscratch[VPTR_SIZE];
+    char vscratch[VPTR_MAX_SIZE];
     uint64_t dropped = 0;
     for (iter_seek_to_first(it); iter_valid(it) && rc == 0; iter_next(it)) {
         slice key = iter_key(it), value = iter_value(it);

@@ -24,7 +24,7 @@ enum entry_kind {
     KIND_DELETE = 0,   /* tombstone, empty value */
     KIND_VALUE = 1,    /* plain value */
     KIND_EXPIRING = 2, /* value = fixed64(expire_at_ms) ++ user value */
-    KIND_VPTR = 3,     /* value = a value-log pointer (vlog.h); starts with fixed64 expiry,
+    KIND_VPTR = 3,     /* value = a value-log pointer (vlog.h); starts with varint64 expiry,
                           0 for none */
     KIND_MAX = 3,
 };
@@ -81,9 +81,12 @@ static inline int ikey_compare(slice a, slice b)
 /* The expiry of an entry of kind `kind` with raw value v: 0 when it never expires. */
 static inline uint64_t entry_expiry(int kind, slice v)
 {
-    if ((kind != KIND_EXPIRING && kind != KIND_VPTR) || v.len < 8)
-        return 0;
-    return decode_fixed64(v.data);
+    uint64_t e = 0;
+    if (kind == KIND_EXPIRING && v.len >= 8)
+        e = decode_fixed64(v.data);
+    else if (kind == KIND_VPTR && !decode_varint64(v.data, v.data + v.len, &e))
+        e = 0; /* a malformed pointer: its read reports it */
+    return e;
 }
 
 /* The expiry carried by a KIND_EXPIRING value, and the user value after it. */

@@ -189,7 +189,7 @@ int table_builder_add(table_builder *tb, slice ikey, slice value)
     if (kind == KIND_DELETE) {
         p->num_deletes++;
     } else if (kind == KIND_EXPIRING || (kind == KIND_VPTR && expiring_value_expiry(value))) {
-        uint64_t e = expiring_value_expiry(value); /* a pointer starts with its expiry too */
+        uint64_t e = entry_expiry(kind, value);
         if (e > p->max_expire_at_ms)
             p->max_expire_at_ms = e;
     } else {

@@ -18,27 +18,29 @@
 #include "shale.h"
 #include "version.h"
 
-void vptr_encode(char *out, const vptr *p)
+size_t vptr_encode(char *out, const vptr *p)
 {
-    encode_fixed64(out, p->expire_at_ms);
-    encode_fixed64(out + 8, p->segment);
-    encode_fixed64(out + 16, p->offset);
-    encode_fixed32(out + 24, p->len);
-    encode_fixed64(out + 28, p->checksum);
-    encode_fixed32(out + 36, p->stored_len);
+    char *q = encode_varint64(out, p->expire_at_ms);
+    q = encode_varint64(q, p->segment);
+    q = encode_varint64(q, p->offset);
+    q = encode_varint32(q, p->len);
+    encode_fixed32(q, p->checksum);
+    q = encode_varint32(q + 4, p->stored_len);
+    return (size_t)(q - out);
 }
 
 int vptr_decode(slice v, vptr *p)
 {
-    if (v.len != VPTR_SIZE)
+    const char *q = v.data, *end = v.data + v.len;
+    q = decode_varint64(q, end, &p->expire_at_ms);
+    q = q ? decode_varint64(q, end, &p->segment) : NULL;
+    q = q ? decode_varint64(q, end, &p->offset) : NULL;
+    q = q ? decode_varint32(q, end, &p->len) : NULL;
+    if (!q || end - q < 4)
         return SHALE_ECORRUPT;
-    p->expire_at_ms = decode_fixed64(v.data);
-    p->segment = decode_fixed64(v.data + 8);
-    p->offset = decode_fixed64(v.data + 16);
-    p->len = decode_fixed32(v.data + 24);
-    p->checksum = decode_fixed64(v.data + 28);
-    p->stored_len = decode_fixed32(v.data + 36);
-    return 0;
+    p->checksum = decode_fixed32(q);
+    q = decode_varint32(q + 4, end, &p->stored_len);
+    return q == end ? 0 : SHALE_ECORRUPT;
 }
 
 vlog_segment *vlog_segment_new(const char *dir, uint64_t number)
@@ -117,7 +119,7 @@ int vlog_segment_read(vlog_segment *s, const vptr *p, char **out)
                                LZ4_decompress_safe(stored, v, (int)p->stored_len,
                                                    (int)p->len) != (int)p->len))
         rc = SHALE_ECORRUPT;
-    if (rc == 0 && checksum64(v, p->len) != p->checksum)
+    if (rc == 0 && checksum32(v, p->len) != p->checksum)
         rc = SHALE_ECORRUPT;
     if (stored != v)
         free(stored);

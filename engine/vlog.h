@@ -6,12 +6,12 @@
  * that holds values some table points to is kept after its memtables are flushed and
  * becomes a value-log segment; logs roll at vlog_file_size.
  *
- * Pointer (the value of a KIND_VPTR entry, 40 bytes, docs/format.md):
- *   fixed64 expire_at_ms (0: never) | fixed64 segment (log number) | fixed64 offset of the
- *   value's first stored byte in the file | fixed32 length | fixed64 XXH3-64 of the value |
- *   fixed32 stored length (0: stored as is; else that many lz4 bytes)
- * It starts with the expiry, as a KIND_EXPIRING value does, so expiry checks read both
- * the same way.
+ * Pointer (the value of a KIND_VPTR entry, 10 to 44 bytes, docs/format.md):
+ *   varint64 expire_at_ms (0: never) | varint64 segment (log number) | varint64 offset of
+ *   the value's first stored byte in the file | varint32 length | fixed32 low 32 bits of
+ *   the value's XXH3-64 | varint32 stored length (0: stored as is; else its lz4 bytes)
+ * Varints keep tables small (about 16 bytes a pointer), which is what compaction moves.
+ * It starts with the expiry, so expiry checks need not decode the rest (format.h).
  *
  * Segments are reference counted by the versions that list them (version.h), so a
  * segment's file is deleted only when no reader, iterator or snapshot can reach it.
@@ -25,14 +25,14 @@
 
 #include "slice.h"
 
-#define VPTR_SIZE 40
+#define VPTR_MAX_SIZE 44
 
 typedef struct vptr {
     uint64_t expire_at_ms;
     uint64_t segment;
     uint64_t offset;
     uint32_t len;        /* the value's length */
-    uint64_t checksum;   /* of the value */
+    uint32_t checksum;   /* of the value: low 32 bits of XXH3-64 */
     uint32_t stored_len; /* 0: stored as is; else its lz4 bytes in the file */
 } vptr;
 
@@ -42,8 +42,8 @@ static inline uint64_t vptr_disk_len(const vptr *p)
     return p->stored_len ? p->stored_len : p->len;
 }
 
-/* Writes p's 40 bytes to out. */
-void vptr_encode(char *out, const vptr *p);
+/* Writes p to out (VPTR_MAX_SIZE bytes of room); returns the length. */
+size_t vptr_encode(char *out, const vptr *p);
 /* SHALE_ECORRUPT when v is not a pointer. */
 int vptr_decode(slice v, vptr *p);
 
