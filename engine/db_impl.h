@@ -253,6 +253,9 @@ enum entry_fate entry_decide(drop_state *s, const parsed_ikey *k, slice value,
 
 /* Value-log GC's background thread (vlog_gc.c), started when vlog_gc_interval_s > 0. */
 void *db_vlog_gc_thread(void *arg);
+/* The current version, referenced (the caller unrefs), and the number of the oldest log
+   still needed to recover unflushed writes (segments from there on are not GC's). */
+version *db_vlog_view(shale_db *db, uint64_t *log_number);
 /* Deletes the segments GC emptied that no snapshot can read any more (mu not held). */
 void db_vlog_gc_reap(shale_db *db);
 

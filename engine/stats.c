@@ -81,10 +81,8 @@ typedef struct vlog_figures {
 static void gather_vlog(shale_db *db, vlog_figures *f)
 {
     memset(f, 0, sizeof *f);
-    pthread_mutex_lock(&db->mu);
-    version *v = db->vs->current;
-    version_ref(v);
-    pthread_mutex_unlock(&db->mu);
+    uint64_t log_number;
+    version *v = db_vlog_view(db, &log_number);
     uint64_t now = db_now_ms();
     for (int i = 0; i < v->nsegs; i++) {
         f->segments++;
@@ -98,11 +96,8 @@ static void gather_vlog(shale_db *db, vlog_figures *f)
    (GC's view: the active log and logs not yet flushed are marked "unflushed"). */
 static int vlog_report(shale_db *db, char **res)
 {
-    pthread_mutex_lock(&db->mu);
-    version *v = db->vs->current;
-    version_ref(v);
-    uint64_t log_number = db->vs->log_number;
-    pthread_mutex_unlock(&db->mu);
+    uint64_t log_number;
+    version *v = db_vlog_view(db, &log_number);
     uint64_t now = db_now_ms();
     size_t cap = 64 + (size_t)v->nsegs * 96;
     char *p = malloc(cap);
@@ -113,8 +108,8 @@ static int vlog_report(shale_db *db, char **res)
     size_t n = (size_t)snprintf(p, cap, "segment file_bytes live_bytes discard_ratio\n");
     for (int i = 0; i < v->nsegs; i++) {
         vlog_segment *sg = v->segs[i];
-        uint64_t size = vlog_segment_file_size(sg), live = vlog_segment_live(sg, now);
-        double ratio = size && live < size ? (double)(size - live) / (double)size : 0.0;
+        uint64_t size, live;
+        double ratio = vlog_segment_garbage(sg, now, &size, &live);
         n += (size_t)snprintf(p + n, cap - n, "%06" PRIu64 " %" PRIu64 " %" PRIu64 " %.3f%s\n",
                               sg->number, size, live, ratio,
                               sg->number >= log_number ? " unflushed" : "");

@@ -151,3 +151,12 @@ uint64_t vlog_segment_live(const vlog_segment *s, uint64_t now_ms)
     }
     return pointed > dead ? pointed - dead : 0;
 }
+
+double vlog_segment_garbage(vlog_segment *s, uint64_t now_ms, uint64_t *size, uint64_t *live)
+{
+    *size = vlog_segment_file_size(s);
+    *live = vlog_segment_live(s, now_ms);
+    if (*size == 0 || *live >= *size)
+        return 0.0;
+    return (double)(*size - *live) / (double)*size;
+}

@@ -87,6 +87,9 @@ int vlog_segment_read(vlog_segment *s, const vptr *p, char **out);
 uint64_t vlog_segment_file_size(vlog_segment *s);
 /* Live bytes the counters leave at now_ms (at least 0). */
 uint64_t vlog_segment_live(const vlog_segment *s, uint64_t now_ms);
+/* The share of the file that is garbage at now_ms (0..1), with the file's size and live
+   bytes through *size and *live. */
+double vlog_segment_garbage(vlog_segment *s, uint64_t now_ms, uint64_t *size, uint64_t *live);
 
 /* For crash tests: the process _exits with VLOG_GC_CRASH_EXIT at GC step `step` (1 after
    the pick, 2 after a batch of rewrites, 3 after the rewrites are synced, 4 after the

@@ -290,15 +290,22 @@ static bool is_pending(const shale_db *db, uint64_t number)
     return false;
 }
 
-/* Step 1: the flushed segment with the most garbage, referenced; NULL when none reaches
-   ratio (gc_mu held). */
-static vlog_segment *pick_segment(shale_db *db, double ratio, double *found_ratio)
+version *db_vlog_view(shale_db *db, uint64_t *log_number)
 {
     pthread_mutex_lock(&db->mu);
     version *v = db->vs->current;
     version_ref(v);
-    uint64_t log_number = db->vs->log_number;
+    *log_number = db->vs->log_number;
     pthread_mutex_unlock(&db->mu);
+    return v;
+}
+
+/* Step 1: the flushed segment with the most garbage, referenced; NULL when none reaches
+   ratio (gc_mu held). */
+static vlog_segment *pick_segment(shale_db *db, double ratio, double *found_ratio)
+{
+    uint64_t log_number;
+    version *v = db_vlog_view(db, &log_number);
     uint64_t now = db_now_ms();
     vlog_segment *best = NULL;
     double best_ratio = -1;
@@ -306,10 +313,10 @@ static vlog_segment *pick_segment(shale_db *db, double ratio, double *found_rati
         vlog_segment *s = v->segs[i];
         if (s->number >= log_number || is_pending(db, s->number))
             continue; /* still needed to recover unflushed writes, or already emptied */
-        uint64_t size = vlog_segment_file_size(s), live = vlog_segment_live(s, now);
+        uint64_t size, live;
+        double r = vlog_segment_garbage(s, now, &size, &live);
         if (size == 0)
             continue;
-        double r = live >= size ? 0.0 : (double)(size - live) / (double)size;
         if (r > best_ratio) {
             best_ratio = r;
             best = s;

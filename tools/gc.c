@@ -13,13 +13,6 @@
 
 #define DEFAULT_RATIO 0.5
 
-static uint64_t prop(shale_db *db, const char *name)
-{
-    uint64_t v = 0;
-    shale_property_int(db, name, &v);
-    return v;
-}
-
 int tool_gc(int argc, char **argv)
 {
     static const char usage[] =
@@ -56,12 +49,12 @@ int tool_gc(int argc, char **argv)
     int rc = tool_open(dir, &db);
     if (rc)
         return rc;
-    uint64_t before = prop(db, "shale.vlog-bytes");
+    uint64_t before = tool_prop(db, "shale.vlog-bytes");
     rc = shale_flush(db);
     if (rc == 0)
         rc = shale_compact_range(db, NULL, 0, NULL, 0);
     progress pg;
-    progress_start(&pg, "gc", prop(db, "shale.vlog-segments"));
+    progress_start(&pg, "gc", tool_prop(db, "shale.vlog-segments"));
     int runs = 0;
     while (rc == 0) {
         rc = shale_vlog_gc(db, ratio);
@@ -76,7 +69,7 @@ int tool_gc(int argc, char **argv)
     /* The rewritten values sit in the log; flushing them makes their log a segment too. */
     if (rc == 0)
         rc = shale_flush(db);
-    uint64_t after = prop(db, "shale.vlog-bytes"), live = prop(db, "shale.vlog-live-bytes");
+    uint64_t after = tool_prop(db, "shale.vlog-bytes"), live = tool_prop(db, "shale.vlog-live-bytes");
     int crc = shale_close(db);
     if (rc || crc) {
         fprintf(stderr, "shale-tool: gc failed: %s\n", shale_strerror(rc ? rc : crc));

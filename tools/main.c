@@ -44,6 +44,13 @@ static void say_busy(const char *dir)
                     "stop it first\n", dir);
 }
 
+uint64_t tool_prop(shale_db *db, const char *name)
+{
+    uint64_t v = 0;
+    shale_property_int(db, name, &v);
+    return v;
+}
+
 int tool_lock(const char *dir, int *fd)
 {
     char lock[PATH_MAX];

@@ -51,6 +51,9 @@ int tool_usage(int argc, char **argv, const char *usage);
 struct shale_db;
 int tool_start(int argc, char **argv, const char *usage, struct shale_db **db);
 
+/* A numeric property of the open store (0 when it has none). */
+uint64_t tool_prop(struct shale_db *db, const char *name);
+
 /* Opens the store in dir for the tool, mapping errors to messages and exit codes:
    returns TOOL_OK with *db set, or an exit code after printing why. */
 struct shale_db;

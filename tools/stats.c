@@ -12,13 +12,6 @@
 #include "shale.h"
 #include "shale_tool.h"
 
-static uint64_t prop(shale_db *db, const char *name)
-{
-    uint64_t v = 0;
-    shale_property_int(db, name, &v);
-    return v;
-}
-
 int tool_stats(int argc, char **argv)
 {
     static const char usage[] =
@@ -35,29 +28,29 @@ int tool_stats(int argc, char **argv)
         char n1[64], n2[64];
         snprintf(n1, sizeof n1, "shale.num-files-at-level%d", l);
         snprintf(n2, sizeof n2, "shale.bytes-at-level%d", l);
-        uint64_t bytes = prop(db, n2);
+        uint64_t bytes = tool_prop(db, n2);
         total += bytes;
-        printf("L%-5d %8" PRIu64 " %14" PRIu64 "\n", l, prop(db, n1), bytes);
+        printf("L%-5d %8" PRIu64 " %14" PRIu64 "\n", l, tool_prop(db, n1), bytes);
     }
     /* space amplification as RocksDB estimates it for a leveled tree: all table bytes
        over the last non-empty level's, which holds about one copy of each live key */
-    uint64_t keys = prop(db, "shale.estimate-num-keys");
+    uint64_t keys = tool_prop(db, "shale.estimate-num-keys");
     uint64_t bottom = 0;
     for (int l = 6; l >= 0 && !bottom; l--) {
         char n[64];
         snprintf(n, sizeof n, "shale.bytes-at-level%d", l);
-        bottom = prop(db, n);
+        bottom = tool_prop(db, n);
     }
     printf("total table bytes %" PRIu64 ", estimated keys %" PRIu64 "\n", total, keys);
     if (bottom)
         printf("space amplification (all tables / last level) %.2f\n", (double)total / (double)bottom);
     /* the value log: each segment with its garbage share, then the whole store's space
        amplification, (tables + value log) / (last level + live values) */
-    uint64_t vbytes = prop(db, "shale.vlog-bytes"), vlive = prop(db, "shale.vlog-live-bytes");
+    uint64_t vbytes = tool_prop(db, "shale.vlog-bytes"), vlive = tool_prop(db, "shale.vlog-live-bytes");
     char *segs = NULL;
     if (shale_property(db, "shale.vlog-segments", &segs) == 0 && segs) {
         printf("\nvalue log: %" PRIu64 " segments, %" PRIu64 " bytes, %" PRIu64 " live\n%s",
-               prop(db, "shale.vlog-segments"), vbytes, vlive, segs);
+               tool_prop(db, "shale.vlog-segments"), vbytes, vlive, segs);
         shale_free(segs);
     }
     if (bottom + vlive)
@@ -102,7 +95,7 @@ int tool_compact(int argc, char **argv)
     int rc = tool_start(argc, argv, usage, &db);
     if (rc >= 0)
         return rc;
-    uint64_t before = prop(db, "shale.total-table-bytes") + prop(db, "shale.memtable-bytes");
+    uint64_t before = tool_prop(db, "shale.total-table-bytes") + tool_prop(db, "shale.memtable-bytes");
     compact_job j = {.db = db};
     pthread_t t;
     if (pthread_create(&t, NULL, compact_main, &j)) {
@@ -111,17 +104,17 @@ int tool_compact(int argc, char **argv)
     }
     /* progress: bytes compaction has written against what there was to rewrite */
     progress pg;
-    uint64_t start = prop(db, "shale.compaction-bytes-written");
+    uint64_t start = tool_prop(db, "shale.compaction-bytes-written");
     progress_start(&pg, "compact", before);
     while (!j.done) {
         usleep(200 * 1000);
-        uint64_t w = prop(db, "shale.compaction-bytes-written") - start;
+        uint64_t w = tool_prop(db, "shale.compaction-bytes-written") - start;
         if (w > pg.done && w <= before)
             progress_add(&pg, w - pg.done);
     }
     pthread_join(t, NULL);
     progress_end(&pg);
-    uint64_t after = prop(db, "shale.total-table-bytes");
+    uint64_t after = tool_prop(db, "shale.total-table-bytes");
     int crc = shale_close(db);
     if (j.rc || crc) {
         fprintf(stderr, "shale-tool: compaction failed: %s\n", shale_strerror(j.rc ? j.rc : crc));

@@ -260,6 +260,29 @@ static void test_expired_values_are_discardable(void **state)
 
 static int gc_until_done(shale_db *db, double ratio);
 
+/* Text-like value i (500..3500 bytes), which lz4 shrinks a lot; returns its length. */
+static size_t text_value(int i, char *out)
+{
+    size_t len = 500 + (size_t)(i % 7) * 500;
+    for (size_t j = 0; j < len; j++)
+        out[j] = "the quick brown fox jumps over the lazy dog "[(j + (size_t)i) % 44];
+    return len;
+}
+
+/* Asserts key "cNNNNN" reads as text_value(i). */
+static void expect_text(shale_db *db, int i, uint64_t *expire_at)
+{
+    char key[32], val[4000];
+    snprintf(key, sizeof key, "c%05d", i);
+    size_t len = text_value(i, val);
+    void *v = NULL;
+    size_t vlen;
+    assert_int_equal(shale_get_ex(db, NULL, key, strlen(key), &v, &vlen, expire_at), 0);
+    assert_int_equal(vlen, len);
+    assert_memory_equal(v, val, len);
+    free(v);
+}
+
 static void test_compressed_values(void **state)
 {
     char *dir = tu_tempdir("vloglz4");
@@ -267,32 +290,19 @@ static void test_compressed_values(void **state)
     vlog_options(&o);
     shale_db *db = open_db(dir, &o);
     char val[4000], key[32];
-    for (int i = 0; i < 2000; i++) { /* text-like values: lz4 keeps a fraction */
+    for (int i = 0; i < 2000; i++) {
         snprintf(key, sizeof key, "c%05d", i);
-        size_t len = 500 + (size_t)(i % 7) * 500;
-        for (size_t j = 0; j < len; j++)
-            val[j] = "the quick brown fox jumps over the lazy dog "[(j + (size_t)i) % 44];
+        size_t len = text_value(i, val);
         assert_int_equal(shale_put(db, key, strlen(key), val, len, i % 3 ? 0 : now_ms() + 3600000), 0);
     }
     assert_int_equal(shale_close(db), 0);
     db = open_db(dir, &o);
     uint64_t raw = 0;
     for (int i = 0; i < 2000; i++) {
-        snprintf(key, sizeof key, "c%05d", i);
-        size_t len = 500 + (size_t)(i % 7) * 500;
-        raw += len;
-        for (size_t j = 0; j < len; j++)
-            val[j] = "the quick brown fox jumps over the lazy dog "[(j + (size_t)i) % 44];
-        void *v = NULL;
-        size_t vlen;
         uint64_t exp = 0;
-        shale_read_options ro;
-        shale_read_options_default(&ro);
-        assert_int_equal(shale_get_ex(db, &ro, key, strlen(key), &v, &vlen, &exp), 0);
-        assert_int_equal(vlen, len);
-        assert_memory_equal(v, val, len);
+        raw += text_value(i, val);
+        expect_text(db, i, &exp);
         assert_true((i % 3 == 0) == (exp != 0));
-        free(v);
     }
     uint64_t bytes = prop(db, "shale.vlog-bytes");
     fprintf(stderr, "# %.2f MiB of values take %.2f MiB of value log\n", raw / 1048576.0,
@@ -306,18 +316,8 @@ static void test_compressed_values(void **state)
     assert_int_equal(shale_flush(db), 0);
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
     gc_until_done(db, 0.3);
-    for (int i = 1; i < 2000; i += 2) {
-        snprintf(key, sizeof key, "c%05d", i);
-        size_t len = 500 + (size_t)(i % 7) * 500;
-        for (size_t j = 0; j < len; j++)
-            val[j] = "the quick brown fox jumps over the lazy dog "[(j + (size_t)i) % 44];
-        void *v = NULL;
-        size_t vlen;
-        assert_int_equal(shale_get(db, key, strlen(key), &v, &vlen), 0);
-        assert_int_equal(vlen, len);
-        assert_memory_equal(v, val, len);
-        free(v);
-    }
+    for (int i = 1; i < 2000; i += 2)
+        expect_text(db, i, NULL);
     assert_int_equal(shale_close(db), 0);
     tu_rmdir_free(dir);
 }
