@@ -175,6 +175,14 @@ static void section_shale(server *s, resp_out *o)
         (unsigned long long)prop(s, "shale.background-errors"),
         (unsigned long long)prop(s, "shale.dropped-expired"),
         (unsigned long long)prop(s, "shale.total-table-bytes"));
+    add(o, "vlog_segments:%llu\r\nvlog_bytes:%llu\r\nvlog_live_bytes:%llu\r\n"
+           "vlog_gc_runs:%llu\r\nvlog_gc_rewritten_bytes:%llu\r\nvlog_gc_deleted_bytes:%llu\r\n",
+        (unsigned long long)prop(s, "shale.vlog-segments"),
+        (unsigned long long)prop(s, "shale.vlog-bytes"),
+        (unsigned long long)prop(s, "shale.vlog-live-bytes"),
+        (unsigned long long)prop(s, "shale.vlog-gc-runs"),
+        (unsigned long long)prop(s, "shale.vlog-gc-rewritten-bytes"),
+        (unsigned long long)prop(s, "shale.vlog-gc-deleted-bytes"));
     for (int l = 0; l < 7; l++) {
         char n1[64], n2[64];
         snprintf(n1, sizeof n1, "shale.num-files-at-level%d", l);

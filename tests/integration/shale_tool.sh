@@ -115,6 +115,8 @@ for round in 1 2 3 4; do
     for i in $(seq 1 400); do echo "SET big:$i r$round-$i-$big"; done | redis-cli -p "$port" >/dev/null
 done
 redis-cli -p "$port" save >/dev/null
+redis-cli -p "$port" info shale | grep -Eq "^vlog_segments:[1-9]" ||
+    { echo "FAIL: INFO shale shows no value-log segment: $(redis-cli -p "$port" info shale | grep vlog)"; fail=1; }
 expect 3 "gc while the server runs" "$tool" gc "$tmp/v"
 redis-cli -p "$port" shutdown >/dev/null 2>&1
 wait "$pid"
