@@ -21,6 +21,11 @@ SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 SERVER_LIB := $(BUILD)/libshale-server.a
 
+# The client library: libc only, its own include path (client/include/shale_client.h).
+CLIENT_SRC := $(sort $(wildcard client/*.c))
+CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
+LIBCLIENT  := $(BUILD)/libshale-client.a
+
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
 BENCH_BIN  := $(BUILD)/shale-bench
 
@@ -36,7 +41,7 @@ TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
 .SECONDARY:
 SERVER_BIN := $(BUILD)/shale-server
 
-all: $(LIBSHALE) $(SERVER_BIN) $(BENCH_BIN) $(TOOL_BIN) $(UNIT_BIN)
+all: $(LIBSHALE) $(LIBCLIENT) $(SERVER_BIN) $(BENCH_BIN) $(TOOL_BIN) $(UNIT_BIN)
 
 deps:
 	@./scripts/install-deps.sh
@@ -46,6 +51,12 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIBSHALE): $(ENGINE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/client/%.o: CPPFLAGS = -Iclient/include -Iclient
+
+$(LIBCLIENT): $(CLIENT_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
@@ -63,11 +74,11 @@ $(BENCH_BIN): $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIBSHALE)
 $(TOOL_BIN): $(TOOL_SRC:%.c=$(BUILD)/%.o) $(LIBSHALE)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TEST_UTIL_OBJ) $(SERVER_LIB) $(LIBSHALE)
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TEST_UTIL_OBJ) $(SERVER_LIB) $(LIBSHALE) $(LIBCLIENT)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -luring -lcmocka
 
-$(BUILD)/tests/unit/%.o: CPPFLAGS += -Itests/util -Iserver
+$(BUILD)/tests/unit/%.o: CPPFLAGS += -Itests/util -Iserver -Iclient/include
 $(BUILD)/tests/util/%.o: CPPFLAGS += -Itests/util
 
 # Runs every unit test, then prints one summary line; non-zero exit on any failure.
