@@ -88,6 +88,63 @@ int shale_client_reader_get_reply(shale_client_reader *r, shale_client_reply **o
 /* What went wrong, after an error ("" otherwise). */
 const char *shale_client_reader_error(const shale_client_reader *r);
 
+/* ---- connections ---- */
+typedef struct shale_client shale_client;
+
+typedef struct shale_client_options {
+    const char *host;       /* "127.0.0.1"; a name or an IPv4/IPv6 address */
+    int port;               /* 6379 */
+    const char *unix_path;  /* NULL; when set, a Unix socket instead of TCP */
+    int connect_timeout_ms; /* 0: wait as long as the system does */
+    int timeout_ms;         /* 0: none; else each read or write waits at most this */
+    const char *username;   /* NULL: AUTH password alone */
+    const char *password;   /* NULL: no AUTH at connect */
+    int db;                 /* 0; else SELECT db at connect */
+    int resp3;              /* 0; 1: HELLO 3 at connect */
+} shale_client_options;
+
+void shale_client_options_default(shale_client_options *o);
+
+/*
+ * Connects (and runs AUTH, HELLO 3, SELECT as asked). Returns 0 with *out set, or an error
+ * code; *out is then still set (when memory allowed) so shale_client_errstr can say what
+ * happened; close it either way.
+ */
+int shale_client_connect(const shale_client_options *o, shale_client **out);
+/* Closes the connection and connects again with the same options. 0 or an error code. */
+int shale_client_reconnect(shale_client *c);
+void shale_client_close(shale_client *c); /* NULL: no-op */
+
+/* The last error (0 when none) and its message. After an error the connection is not
+   used again until shale_client_reconnect. */
+int shale_client_errcode(const shale_client *c);
+const char *shale_client_errstr(const shale_client *c);
+int shale_client_fd(const shale_client *c);
+
+/*
+ * Sends one command and waits for its reply (after the replies of commands appended
+ * before it, which are dropped). fmt is split into arguments at spaces; %s (C string),
+ * %b (pointer and size_t length, binary safe), %d (int), %lld (long long), %u and %llu
+ * insert values into the argument they stand in, %% a percent sign. Returns the reply
+ * (the caller frees it; a server error is a reply of type ERROR) or NULL on a client
+ * error (shale_client_errcode).
+ */
+shale_client_reply *shale_client_command(shale_client *c, const char *fmt, ...);
+/* The same with arguments given as argc strings of argvlen[i] bytes (argvlen NULL:
+   NUL-terminated strings). */
+shale_client_reply *shale_client_commandv(shale_client *c, int argc, const char *const *argv,
+                                          const size_t *argvlen);
+
+/* Pipelining: append commands (nothing is sent yet), then take their replies in order;
+   the first shale_client_get_reply sends everything appended. 0 or an error code. */
+int shale_client_append(shale_client *c, const char *fmt, ...);
+int shale_client_appendv(shale_client *c, int argc, const char *const *argv,
+                         const size_t *argvlen);
+/* Sends what is appended (without waiting for replies). */
+int shale_client_flush(shale_client *c);
+/* The next reply: 0 with *out set, or an error code. */
+int shale_client_get_reply(shale_client *c, shale_client_reply **out);
+
 #ifdef __cplusplus
 }
 #endif
