@@ -28,6 +28,7 @@ LIBCLIENT  := $(BUILD)/libshale-client.a
 
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
 BENCH_BIN  := $(BUILD)/shale-bench
+VS_HIREDIS := $(BUILD)/vs-hiredis
 
 TOOL_SRC   := $(sort $(wildcard tools/*.c))
 TOOL_BIN   := $(BUILD)/shale-tool
@@ -41,7 +42,7 @@ TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
 .SECONDARY:
 SERVER_BIN := $(BUILD)/shale-server
 
-all: $(LIBSHALE) $(LIBCLIENT) $(SERVER_BIN) $(BENCH_BIN) $(TOOL_BIN) $(UNIT_BIN)
+all: $(LIBSHALE) $(LIBCLIENT) $(SERVER_BIN) $(BENCH_BIN) $(VS_HIREDIS) $(TOOL_BIN) $(UNIT_BIN)
 
 deps:
 	@./scripts/install-deps.sh
@@ -67,8 +68,14 @@ $(SERVER_LIB): $(SERVER_OBJ)
 $(SERVER_BIN): $(BUILD)/server/main.o $(SERVER_LIB) $(LIBSHALE)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -luring
 
-$(BENCH_BIN): $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIBSHALE)
+$(BENCH_BIN): $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIBSHALE) $(LIBCLIENT)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/bench/%.o: CPPFLAGS += -Iclient/include -Ibench
+
+# The same server load through hiredis (Debian libhiredis-dev), for bench/vs-hiredis.sh.
+$(VS_HIREDIS): $(BUILD)/bench/hiredis/vs-hiredis.o $(BUILD)/bench/load.o $(BUILD)/bench/histogram.o $(LIBCLIENT)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ -lhiredis -pthread -lm
 
 # shale-tool also uses engine internals (it reads damaged files without opening the store).
 $(TOOL_BIN): $(TOOL_SRC:%.c=$(BUILD)/%.o) $(LIBSHALE)

@@ -610,8 +610,14 @@ static void usage(void)
     fprintf(stderr, "\n");
 }
 
+int bench_server_mode(int argc, char **argv); /* server_mode.c */
+
 int main(int argc, char **argv)
 {
+    /* --server=HOST:PORT: a redis-benchmark-style load through the client library */
+    for (int i = 1; i < argc; i++)
+        if (strncmp(argv[i], "--server=", 9) == 0)
+            return bench_server_mode(argc, argv);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage();

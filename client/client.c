@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "shale_client.h"
+#include "client_internal.h"
 
 struct shale_client {
     shale_client_options o; /* strings below are the client's own copies */
@@ -94,6 +95,14 @@ static int connect_fd(shale_client *c, const struct sockaddr *addr, socklen_t le
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
         if (soerr)
             return set_err(c, SHALE_CLIENT_EIO, "connect: %s", strerror(soerr));
+    }
+    /* Blocking from here, with the kernel keeping the read/write timeouts: one system
+       call per read or write, as hiredis does. */
+    fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
+    if (c->o.timeout_ms > 0) {
+        struct timeval tv = {c->o.timeout_ms / 1000, (c->o.timeout_ms % 1000) * 1000};
+        setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     }
     return 0;
 }
@@ -447,19 +456,16 @@ int shale_client_flush(shale_client *c)
         return c->err;
     size_t done = 0;
     while (done < c->olen) {
-        ssize_t n = send(c->fd, c->obuf + done, c->olen - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = send(c->fd, c->obuf + done, c->olen - done, MSG_NOSIGNAL);
         if (n > 0) {
             done += (size_t)n;
             continue;
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int rc = wait_fd(c, POLLOUT, c->o.timeout_ms, "write");
-            if (rc)
-                return rc;
-            continue;
-        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return set_err(c, SHALE_CLIENT_ETIMEOUT, "write timed out after %d ms",
+                           c->o.timeout_ms);
         if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
             return set_err(c, SHALE_CLIENT_ECLOSED, "connection closed by the server (write)");
         return set_err(c, SHALE_CLIENT_EIO, "write: %s", strerror(errno));
@@ -476,7 +482,6 @@ int shale_client_get_reply(shale_client *c, shale_client_reply **out)
     int rc = shale_client_flush(c);
     if (rc)
         return rc;
-    char buf[65536];
     for (;;) {
         rc = shale_client_reader_get_reply(c->reader, out);
         if (rc == 1) {
@@ -487,25 +492,26 @@ int shale_client_get_reply(shale_client *c, shale_client_reply **out)
             return set_err(c, rc, "%s", rc == SHALE_CLIENT_EPROTO
                                             ? shale_client_reader_error(c->reader)
                                             : "out of memory");
-        ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+        /* straight into the reader's buffer: no copy */
+        size_t avail;
+        char *space = client_reader_space(c->reader, 16384, &avail);
+        if (!space)
+            return set_err(c, SHALE_CLIENT_ENOMEM, "out of memory");
+        ssize_t n = recv(c->fd, space, avail, 0);
         if (n > 0) {
-            rc = shale_client_reader_feed(c->reader, buf, (size_t)n);
-            if (rc)
-                return set_err(c, rc, "out of memory");
+            client_reader_commit(c->reader, (size_t)n);
             continue;
         }
         if (n == 0)
             return set_err(c, SHALE_CLIENT_ECLOSED, "connection closed by the server");
         if (errno == EINTR)
             continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            if (errno == ECONNRESET)
-                return set_err(c, SHALE_CLIENT_ECLOSED, "connection reset by the server");
-            return set_err(c, SHALE_CLIENT_EIO, "read: %s", strerror(errno));
-        }
-        rc = wait_fd(c, POLLIN, c->o.timeout_ms, "read");
-        if (rc)
-            return rc;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return set_err(c, SHALE_CLIENT_ETIMEOUT, "read timed out after %d ms",
+                           c->o.timeout_ms);
+        if (errno == ECONNRESET)
+            return set_err(c, SHALE_CLIENT_ECLOSED, "connection reset by the server");
+        return set_err(c, SHALE_CLIENT_EIO, "read: %s", strerror(errno));
     }
 }
 

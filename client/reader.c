@@ -41,9 +41,11 @@ static void *arena_alloc(arena_block **head, size_t n)
         b->used += n;
         return p;
     }
-    /* a large piece gets a block of its own behind the current one, so the current
-       block's free room is not lost */
-    size_t cap = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
+    /* Blocks start small (most replies are one node: one small malloc) and double up
+       to ARENA_BLOCK; a large piece gets a block of its own behind the current one, so
+       the current block's free room is not lost. */
+    size_t grow = b ? (b->cap * 2 < ARENA_BLOCK ? b->cap * 2 : ARENA_BLOCK) : 256;
+    size_t cap = n > ARENA_BLOCK / 4 ? n : (n > grow ? n : grow);
     arena_block *nb = malloc(sizeof *nb + cap);
     if (!nb)
         return NULL;
@@ -138,29 +140,44 @@ static int fail(shale_client_reader *r, int code, const char *fmt, const char *w
     return code;
 }
 
-int shale_client_reader_feed(shale_client_reader *r, const char *data, size_t n)
+char *client_reader_space(shale_client_reader *r, size_t min, size_t *avail)
 {
-    if (r->err)
-        return r->err;
     if (r->pos == r->len) {
         r->pos = r->len = r->scan = 0;
-    } else if (r->pos > 0 && (r->pos >= r->cap / 2 || r->len + n > r->cap)) {
+    } else if (r->pos > 0 && (r->pos >= r->cap / 2 || r->len + min > r->cap)) {
         memmove(r->buf, r->buf + r->pos, r->len - r->pos);
         r->len -= r->pos;
         r->scan -= r->scan >= r->pos ? r->pos : r->scan;
         r->pos = 0;
     }
-    if (r->len + n > r->cap) {
+    if (r->len + min > r->cap) {
         size_t cap = r->cap;
-        while (cap < r->len + n)
+        while (cap < r->len + min)
             cap *= 2;
         char *b = realloc(r->buf, cap);
         if (!b)
-            return SHALE_CLIENT_ENOMEM;
+            return NULL;
         r->buf = b;
         r->cap = cap;
     }
-    memcpy(r->buf + r->len, data, n);
+    *avail = r->cap - r->len;
+    return r->buf + r->len;
+}
+
+void client_reader_commit(shale_client_reader *r, size_t n)
+{
+    r->len += n;
+}
+
+int shale_client_reader_feed(shale_client_reader *r, const char *data, size_t n)
+{
+    if (r->err)
+        return r->err;
+    size_t avail;
+    char *p = client_reader_space(r, n, &avail);
+    if (!p)
+        return SHALE_CLIENT_ENOMEM;
+    memcpy(p, data, n);
     r->len += n;
     return 0;
 }
@@ -189,8 +206,7 @@ static shale_client_reply *new_node(shale_client_reader *r, int type, const char
     shale_client_reply *x = arena_alloc(&r->arena, sizeof *x + n + 1);
     if (!x)
         return NULL;
-    memset(x, 0, sizeof *x);
-    x->type = (shale_client_reply_type)type;
+    *x = (shale_client_reply){.type = (shale_client_reply_type)type};
     x->str = (char *)(x + 1);
     memcpy(x->str, s, n);
     x->str[n] = '\0';

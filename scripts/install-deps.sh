@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config liburing-dev liblz4-dev libxxhash-dev libcmocka-dev \
-redis-server redis-tools python3-redis rocksdb-tools"
+redis-server redis-tools python3-redis rocksdb-tools libhiredis-dev"
 
 missing=""
 for p in $PKGS; do
