@@ -30,6 +30,9 @@ BENCH_SRC  := $(sort $(wildcard bench/*.c))
 BENCH_BIN  := $(BUILD)/shale-bench
 VS_HIREDIS := $(BUILD)/vs-hiredis
 
+EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
+EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
+
 TOOL_SRC   := $(sort $(wildcard tools/*.c))
 TOOL_BIN   := $(BUILD)/shale-tool
 
@@ -42,7 +45,7 @@ TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
 .SECONDARY:
 SERVER_BIN := $(BUILD)/shale-server
 
-all: $(LIBSHALE) $(LIBCLIENT) $(SERVER_BIN) $(BENCH_BIN) $(VS_HIREDIS) $(TOOL_BIN) $(UNIT_BIN)
+all: $(LIBSHALE) $(LIBCLIENT) $(SERVER_BIN) $(BENCH_BIN) $(VS_HIREDIS) $(TOOL_BIN) $(EXAMPLE_BIN) $(UNIT_BIN)
 
 deps:
 	@./scripts/install-deps.sh
@@ -60,6 +63,11 @@ $(BUILD)/client/%.o: CPPFLAGS = -Iclient/include -Iclient
 $(LIBCLIENT): $(CLIENT_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
+
+# Examples use only the installed-style client header and library.
+$(BUILD)/examples/%.o: CPPFLAGS = -Iclient/include
+$(BUILD)/examples/%: $(BUILD)/examples/%.o $(LIBCLIENT)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ -pthread
 
 $(SERVER_LIB): $(SERVER_OBJ)
 	@mkdir -p $(dir $@)
@@ -111,11 +119,12 @@ asan: deps
 	    OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined" check
 
-install: $(LIBSHALE)
+install: $(LIBSHALE) $(LIBCLIENT)
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 engine/include/shale.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(LIBSHALE) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 engine/include/shale.h client/include/shale_client.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(LIBSHALE) $(LIBCLIENT) $(DESTDIR)$(PREFIX)/lib/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' scripts/shale.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/shale.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' scripts/shale-client.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/shale-client.pc
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

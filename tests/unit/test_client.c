@@ -44,6 +44,8 @@ typedef struct server {
     char *dir;
 } server;
 
+static const char *extra_args[8]; /* more shale-server arguments for the next start */
+
 /* Starts a server and waits until it answers PING. false when it cannot run here. */
 static bool start_server(server *s, bool redis)
 {
@@ -62,14 +64,21 @@ static bool start_server(server *s, bool redis)
         if (redis)
             execl("/usr/bin/redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
                   "--save", "", "--appendonly", "no", "--dir", s->dir, (char *)NULL);
-        else
-            execl(bin, "shale-server", "--port", port, "--dir", s->dir, (char *)NULL);
+        else {
+            const char *args[16] = {"shale-server", "--port", port, "--dir", s->dir};
+            int n = 5;
+            for (int i = 0; extra_args[i]; i++)
+                args[n++] = extra_args[i];
+            execv(bin, (char *const *)args);
+        }
         _exit(127);
     }
     shale_client_options o;
     shale_client_options_default(&o);
     o.port = s->port;
     o.timeout_ms = 2000;
+    if (extra_args[0]) /* started with a password: a refused AUTH still means it is up */
+        o.password = "secret";
     for (int i = 0; i < 200; i++) {
         shale_client *c;
         if (shale_client_connect(&o, &c) == 0) {
@@ -321,6 +330,45 @@ static void test_connect_errors_and_reconnect(void **state)
     stop_server(&s);
 }
 
+/* A Unix socket and AUTH at connect; a wrong password is SHALE_CLIENT_ESERVER. */
+static void test_unix_socket_and_auth(void **state)
+{
+    char sock[256];
+    char *d = tu_tempdir("sock");
+    snprintf(sock, sizeof sock, "%s/shale.sock", d);
+    extra_args[0] = "--requirepass";
+    extra_args[1] = "secret";
+    extra_args[2] = "--unixsocket";
+    extra_args[3] = sock;
+    server s;
+    start_server(&s, false);
+    memset(extra_args, 0, sizeof extra_args);
+    shale_client_options o;
+    shale_client_options_default(&o);
+    o.unix_path = sock;
+    o.password = "secret";
+    o.timeout_ms = 2000;
+    shale_client *c;
+    assert_int_equal(shale_client_connect(&o, &c), 0);
+    shale_client_reply *r = shale_client_command(c, "PING");
+    assert_string_equal(r->str, "PONG");
+    shale_client_reply_free(r);
+    shale_client_close(c);
+    o.password = "wrong";
+    assert_int_equal(shale_client_connect(&o, &c), SHALE_CLIENT_ESERVER);
+    assert_non_null(strstr(shale_client_errstr(c), "AUTH"));
+    shale_client_close(c);
+    o.password = NULL; /* no AUTH: the server refuses commands, as a reply */
+    assert_int_equal(shale_client_connect(&o, &c), 0);
+    r = shale_client_command(c, "GET k");
+    assert_int_equal(r->type, SHALE_CLIENT_REPLY_ERROR);
+    assert_true(strncmp(r->str, "NOAUTH", 6) == 0);
+    shale_client_reply_free(r);
+    shale_client_close(c);
+    stop_server(&s);
+    tu_rmdir_free(d);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -331,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_server_closes_mid_reply),
         cmocka_unit_test(test_garbage_is_a_protocol_error),
         cmocka_unit_test(test_connect_errors_and_reconnect),
+        cmocka_unit_test(test_unix_socket_and_auth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
