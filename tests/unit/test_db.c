@@ -22,29 +22,10 @@
 #include "shale.h"
 #include "testutil.h"
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void small_options(shale_options *o)
-{
-    shale_options_default(o);
-    o->memtable_size = 256 * 1024;
-    o->table_size = 128 * 1024;
-    o->base_level_size = 512 * 1024;
-    o->block_cache_size = 1 << 20;
-}
-
 static shale_db *open_db(const char *dir, const shale_options *o)
 {
-    shale_db *db = NULL;
-    int rc = shale_open(dir, o, &db);
-    if (rc)
-        fprintf(stderr, "shale_open(%s): %s\n", dir, shale_strerror(rc));
-    assert_int_equal(rc, 0);
+    shale_db *db = tu_open(dir, o);
+    assert_non_null(db);
     return db;
 }
 
@@ -136,7 +117,7 @@ static void test_db_flush_compact_and_read(void **state)
 {
     char *dir = tu_tempdir("db");
     shale_options o;
-    small_options(&o);
+    tu_small_options(&o);
     shale_db *db = open_db(dir, &o);
     char k[32], v[128];
     const int n = 20000;
@@ -216,7 +197,7 @@ static void test_db_snapshot_sees_the_past(void **state)
 {
     char *dir = tu_tempdir("db");
     shale_options o;
-    small_options(&o);
+    tu_small_options(&o);
     shale_db *db = open_db(dir, &o);
     put_str(db, "k", "old");
     put_str(db, "gone", "here");
@@ -333,7 +314,7 @@ static void test_db_expiry_hides_and_compaction_drops(void **state)
 {
     char *dir = tu_tempdir("db");
     shale_db *db = open_db(dir, NULL);
-    uint64_t past = now_ms() - 1000, soon = now_ms() + 300, later = now_ms() + 3600 * 1000;
+    uint64_t past = tu_now_ms() - 1000, soon = tu_now_ms() + 300, later = tu_now_ms() + 3600 * 1000;
     assert_int_equal(shale_put(db, "dead", 4, "x", 1, past), 0);
     assert_int_equal(shale_put(db, "soon", 4, "y", 1, soon), 0);
     assert_int_equal(shale_put(db, "live", 4, "z", 1, later), 0);
@@ -389,7 +370,7 @@ static void test_db_stall_times_out_then_recovers(void **state)
 {
     char *dir = tu_tempdir("db");
     shale_options o;
-    small_options(&o);
+    tu_small_options(&o);
     o.memtable_size = 64 * 1024;
     o.write_stall_timeout_ms = 200;
     o.sync_interval_ms = 0; /* no background WAL sync to trip over the fault */
@@ -764,7 +745,7 @@ static void test_db_many_threads_write_and_read(void **state)
 {
     char *dir = tu_tempdir("db");
     shale_options o;
-    small_options(&o);
+    tu_small_options(&o);
     o.num_compactors = 2;
     shale_db *db = open_db(dir, &o);
     enum { W = 4, R = 4, N = 5000 };
@@ -862,7 +843,7 @@ static void test_db_tiered_and_fifo_styles(void **state)
     for (int style = SHALE_COMPACTION_TIERED; style <= SHALE_COMPACTION_FIFO; style++) {
         char *dir = tu_tempdir("db");
         shale_options o;
-        small_options(&o);
+        tu_small_options(&o);
         o.compaction_style = (shale_compaction_style)style;
         o.memtable_size = 64 * 1024;
         o.fifo_max_size = 1 << 20;

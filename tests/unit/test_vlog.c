@@ -24,20 +24,9 @@
 #include "testutil.h"
 #include "vlog.h"
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void vlog_options(shale_options *o)
 {
-    shale_options_default(o);
-    o->memtable_size = 256 * 1024;
-    o->table_size = 128 * 1024;
-    o->base_level_size = 512 * 1024;
-    o->block_cache_size = 1 << 20;
+    tu_small_options(o);
     o->value_threshold = 100;
     o->vlog_file_size = 1 << 20;
     o->vlog_gc_interval_s = 0; /* tests run GC themselves */
@@ -45,11 +34,8 @@ static void vlog_options(shale_options *o)
 
 static shale_db *open_db(const char *dir, const shale_options *o)
 {
-    shale_db *db = NULL;
-    int rc = shale_open(dir, o, &db);
-    if (rc)
-        fprintf(stderr, "shale_open(%s): %s\n", dir, shale_strerror(rc));
-    assert_int_equal(rc, 0);
+    shale_db *db = tu_open(dir, o);
+    assert_non_null(db);
     return db;
 }
 
@@ -237,7 +223,7 @@ static void test_expired_values_are_discardable(void **state)
     shale_db *db = open_db(dir, &o);
     char val[1000];
     random_bytes(val, sizeof val, 7);
-    uint64_t exp = now_ms() + 400;
+    uint64_t exp = tu_now_ms() + 400;
     for (int i = 0; i < 500; i++) {
         char key[16];
         snprintf(key, sizeof key, "t%04d", i);
@@ -293,7 +279,7 @@ static void test_compressed_values(void **state)
     for (int i = 0; i < 2000; i++) {
         snprintf(key, sizeof key, "c%05d", i);
         size_t len = text_value(i, val);
-        assert_int_equal(shale_put(db, key, strlen(key), val, len, i % 3 ? 0 : now_ms() + 3600000), 0);
+        assert_int_equal(shale_put(db, key, strlen(key), val, len, i % 3 ? 0 : tu_now_ms() + 3600000), 0);
     }
     assert_int_equal(shale_close(db), 0);
     db = open_db(dir, &o);
@@ -415,7 +401,7 @@ static void test_gc_reclaims_expired_values(void **state)
     shale_db *db = open_db(dir, &o);
     char val[1000];
     random_bytes(val, sizeof val, 8);
-    uint64_t exp = now_ms() + 300;
+    uint64_t exp = tu_now_ms() + 300;
     for (int i = 0; i < 4000; i++) {
         char key[16];
         snprintf(key, sizeof key, "t%05d", i);
@@ -557,12 +543,12 @@ static void test_gc_with_concurrent_writers_and_readers(void **state)
     pthread_create(&r1, NULL, model_reader, m);
     pthread_create(&r2, NULL, model_reader, m);
     int runs = 0;
-    uint64_t until = now_ms() + 3000;
-    while (now_ms() < until) {
+    uint64_t until = tu_now_ms() + 3000;
+    while (tu_now_ms() < until) {
         assert_int_equal(shale_compact_range(m->db, NULL, 0, NULL, 0), 0);
         /* The writer makes garbage as fast as GC reclaims it: a few runs per round. */
         int rc = 0;
-        for (int k = 0; k < 4 && rc == 0 && now_ms() < until; k++)
+        for (int k = 0; k < 4 && rc == 0 && tu_now_ms() < until; k++)
             if ((rc = shale_vlog_gc(m->db, 0.3)) == 0)
                 runs++;
         assert_true(rc == 0 || rc == SHALE_ENOREWRITE);

@@ -1,6 +1,8 @@
 /* testutil.c - see testutil.h. */
 #include "testutil.h"
 
+#include "shale.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -131,4 +133,29 @@ int tu_copy_file(const char *src, const char *dst)
     close(in);
     close(out);
     return rc;
+}
+
+uint64_t tu_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void tu_small_options(shale_options *o)
+{
+    shale_options_default(o);
+    o->memtable_size = 256 * 1024;
+    o->table_size = 128 * 1024;
+    o->base_level_size = 512 * 1024;
+    o->block_cache_size = 1 << 20;
+}
+
+shale_db *tu_open(const char *dir, const shale_options *o)
+{
+    shale_db *db = NULL;
+    int rc = shale_open(dir, o, &db);
+    if (rc)
+        fprintf(stderr, "shale_open(%s): %s\n", dir, shale_strerror(rc));
+    return rc ? NULL : db;
 }

@@ -1,6 +1,7 @@
 /*
  * testutil.h - helpers shared by the cmocka unit tests: temporary directories, seeded
- * randomness (the seed is printed and taken from SHALE_SEED), file byte surgery.
+ * randomness (the seed is printed and taken from SHALE_SEED), file byte surgery, and
+ * small stores (options that make flushes and compactions happen on little data).
  */
 #ifndef SHALE_TESTUTIL_H
 #define SHALE_TESTUTIL_H
@@ -27,5 +28,15 @@ int tu_truncate(const char *path, uint64_t size);
 int64_t tu_file_size(const char *path);
 /* Copies src to dst (whole file). */
 int tu_copy_file(const char *src, const char *dst);
+
+/* Wall-clock milliseconds (what expiry times are measured in). */
+uint64_t tu_now_ms(void);
+
+struct shale_options;
+struct shale_db;
+/* Defaults with 256 KiB memtables, 128 KiB tables, a 512 KiB L1 and a 1 MiB cache. */
+void tu_small_options(struct shale_options *o);
+/* Opens dir; prints why and returns NULL when it fails. */
+struct shale_db *tu_open(const char *dir, const struct shale_options *o);
 
 #endif
