@@ -560,9 +560,11 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
         slice rep = batch_rep(pb);
         size_t user_len = rep.len;
         /* Large values go to the log (the value log) lz4-compressed where that pays. */
-        if (db->opts.compression == SHALE_COMPRESSION_LZ4) {
-            int n = batch_rep_compress(rep, __atomic_load_n(&db->opts.value_threshold,
-                                                            __ATOMIC_RELAXED), &db->wal_rep);
+        size_t threshold = __atomic_load_n(&db->opts.value_threshold, __ATOMIC_RELAXED);
+        /* (a batch smaller than the threshold holds no value to compress: no scan) */
+        if (db->opts.compression == SHALE_COMPRESSION_LZ4 && threshold &&
+            rep.len - BATCH_HEADER_SIZE >= threshold) {
+            int n = batch_rep_compress(rep, threshold, &db->wal_rep);
             if (n > 0)
                 rep = buf_slice(&db->wal_rep);
             else if (n < 0)
