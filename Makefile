@@ -30,6 +30,8 @@ BENCH_SRC  := $(sort $(wildcard bench/*.c))
 BENCH_BIN  := $(BUILD)/shale-bench
 VS_HIREDIS := $(BUILD)/vs-hiredis
 
+CRASH_ENGINE := $(BUILD)/tests/crash_engine
+
 EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
@@ -41,11 +43,11 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_UTIL_SRC := $(sort $(wildcard tests/util/*.c))
 TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test check bench asan install format clean deps
+.PHONY: all run test check bench asan install format clean deps crashtest
 .SECONDARY:
 SERVER_BIN := $(BUILD)/shale-server
 
-all: $(LIBSHALE) $(LIBCLIENT) $(SERVER_BIN) $(BENCH_BIN) $(VS_HIREDIS) $(TOOL_BIN) $(EXAMPLE_BIN) $(UNIT_BIN)
+all: $(LIBSHALE) $(LIBCLIENT) $(SERVER_BIN) $(BENCH_BIN) $(VS_HIREDIS) $(TOOL_BIN) $(EXAMPLE_BIN) $(UNIT_BIN) $(CRASH_ENGINE)
 
 deps:
 	@./scripts/install-deps.sh
@@ -96,12 +98,24 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TEST_UTIL_OBJ) $(SERVER_LI
 $(BUILD)/tests/unit/%.o: CPPFLAGS += -Itests/util -Iserver -Iclient/include
 $(BUILD)/tests/util/%.o: CPPFLAGS += -Itests/util
 
+# The engine's kill -9 driver (tests/crash/crash_engine.c; make test runs a few rounds).
+$(CRASH_ENGINE): $(BUILD)/tests/crash/crash_engine.o $(LIBSHALE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
 # Runs every unit test, then prints one summary line; non-zero exit on any failure.
 check: all
 	@./tests/run.sh $(BUILD)
 
 test: deps
 	@$(MAKE) --no-print-directory check
+
+# The long crash test: 100 kill -9 rounds of the engine with and without sync writes,
+# and 100 of the server under pipelining writers (ROUNDS= and SEED= to change).
+crashtest: deps
+	@$(MAKE) --no-print-directory all
+	ROUNDS=$${ROUNDS:-100} SHALE_BUILD=$(BUILD) ./tests/integration/crash_engine.sh
+	ROUNDS=$${ROUNDS:-100} SHALE_BUILD=$(BUILD) /usr/bin/python3 tests/integration/server_crash.py
 
 # The server in the foreground on 127.0.0.1:6379 with its data in ./data (Ctrl-C or
 # redis-cli shutdown stops it cleanly). Extra options: make run ARGS="--port 7000".
