@@ -3,6 +3,7 @@
  * with fault injection for tests: the nth call of a kind can be made to fail.
  */
 #include "file.h"
+#include "powerloss.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -99,6 +100,8 @@ static int open_flags(const char *path, int flags, int *fd)
     if (f < 0)
         return -errno;
     *fd = f;
+    if (powerloss_on() && (flags & (O_WRONLY | O_RDWR)))
+        powerloss_opened(f, path, (flags & O_CREAT) != 0, (flags & O_TRUNC) != 0);
     return 0;
 }
 
@@ -121,6 +124,8 @@ int file_close(int fd)
 {
     if (fd < 0)
         return 0;
+    if (powerloss_on())
+        powerloss_closed(fd);
     /* Linux closes the descriptor even when close fails; never retry. */
     return close(fd) == 0 || errno == EINTR ? 0 : -errno;
 }
@@ -168,6 +173,11 @@ static int write_all(int fd, const void *buf, size_t n, bool positioned, uint64_
             return -errno;
         }
         done += (size_t)w;
+    }
+    if (powerloss_on()) {
+        off_t end = positioned ? (off_t)(off + n) : lseek(fd, 0, SEEK_CUR);
+        if (end > 0)
+            powerloss_written(fd, (uint64_t)end);
     }
     return 0;
 }
@@ -232,6 +242,11 @@ int file_writev(int fd, const struct iovec *iov_in, int iovcnt)
     }
     if (iov != local)
         free(iov);
+    if (rc == 0 && powerloss_on()) {
+        off_t end = lseek(fd, 0, SEEK_CUR);
+        if (end > 0)
+            powerloss_written(fd, (uint64_t)end);
+    }
     return rc;
 }
 
@@ -240,7 +255,12 @@ int file_fdatasync(int fd)
     int rc = fault_check(FILE_OP_SYNC, NULL);
     if (rc)
         return rc;
-    return fdatasync(fd) == 0 ? 0 : -errno;
+    uint64_t w = powerloss_on() ? powerloss_sync_begin(fd) : 0;
+    if (fdatasync(fd) != 0)
+        return -errno;
+    if (powerloss_on())
+        powerloss_synced(fd, w);
+    return 0;
 }
 
 int file_fsync(int fd)
@@ -248,7 +268,12 @@ int file_fsync(int fd)
     int rc = fault_check(FILE_OP_SYNC, NULL);
     if (rc)
         return rc;
-    return fsync(fd) == 0 ? 0 : -errno;
+    uint64_t w = powerloss_on() ? powerloss_sync_begin(fd) : 0;
+    if (fsync(fd) != 0)
+        return -errno;
+    if (powerloss_on())
+        powerloss_synced(fd, w);
+    return 0;
 }
 
 int file_sync_dir(const char *dir)
@@ -317,7 +342,11 @@ int file_rename(const char *from, const char *to)
     int rc = fault_check(FILE_OP_RENAME, NULL);
     if (rc)
         return rc;
-    return rename(from, to) == 0 ? 0 : -errno;
+    if (rename(from, to) != 0)
+        return -errno;
+    if (powerloss_on())
+        powerloss_renamed(from, to);
+    return 0;
 }
 
 int file_unlink(const char *path)
@@ -325,7 +354,11 @@ int file_unlink(const char *path)
     int rc = fault_check(FILE_OP_UNLINK, NULL);
     if (rc)
         return rc;
-    return unlink(path) == 0 ? 0 : -errno;
+    if (unlink(path) != 0)
+        return -errno;
+    if (powerloss_on())
+        powerloss_unlinked(path);
+    return 0;
 }
 
 int file_exists(const char *path)

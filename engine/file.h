@@ -92,4 +92,12 @@ void file_fault_clear(void);
 /* Calls of kind op made since the process started (to size a fault sweep). */
 uint64_t file_op_count(enum file_op op);
 
+/* ---- Power-loss simulation (for tests; powerloss.c) ----
+ * file_powerloss_track: from now on, record each written file's written and durable
+ * (synced) ends in the table at shm (bytes long; shared with a parent process, say).
+ * file_powerloss_apply: after the writer died, cut every file in dir back to its durable
+ * end, as a power cut would have. Returns how many files were cut. */
+void file_powerloss_track(void *shm, size_t bytes);
+int file_powerloss_apply(const void *shm, size_t bytes, const char *dir);
+
 #endif

@@ -1,18 +1,22 @@
 /*
  * crash_engine.c - kill -9 the engine at random moments and check what survives.
  *
- *   crash_engine [--rounds=N] [--seed=S] [--sync=yes|no] [--dir=DIR] [--max-ms=MS]
+ *   crash_engine [--rounds=N] [--seed=S] [--sync=yes|no] [--powerloss] [--dir=DIR]
+ *                [--max-ms=MS]
  *
  * Each round forks a writer that opens the store in DIR and writes numbered batches: a
  * batch sets a handful of keys (some with an expiry an hour away, some deleted) to values
  * that name the batch, and one marker key of its own. After each write returns, the
  * writer reports the batch number to the parent through a pipe (with --sync=no it also
- * syncs every 50 batches and reports that). The parent kills the writer with SIGKILL at a
+ * syncs every 1000 batches and reports that). The parent kills the writer with SIGKILL at a
  * random moment, opens the store itself and checks:
  *   --sync=yes: every reported batch is present; no batch is half visible (a marker
  *               present means all its keys hold that batch or a later one);
  *   --sync=no:  the batches present are a prefix (markers 1..m without a gap), m covers
  *               every batch reported before the last reported sync, none is half visible.
+ * With --powerloss the kill is a power cut: the writer's file layer records how far each
+ * file was synced (file_powerloss_track, in memory shared with the parent), and the
+ * parent cuts every file back to that before it reopens the store; the same rules hold.
  * Then the next round continues in the same store. Prints one line per round and ends
  * with "N passed, N failed"; exits 1 on any failure.
  */
@@ -24,11 +28,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "shale.h"
+
+#define POWERLOSS_TABLE (1u << 20)
 
 #define KEYSPACE 3000
 #define MAX_BATCH 8
@@ -82,8 +90,11 @@ static void options(shale_options *o, bool sync)
 }
 
 /* The writer: never returns. Reports "A <b>" after batch b and "S <b>" after a sync. */
-static void writer(const char *dir, uint64_t seed, uint64_t first, bool sync, int out)
+static void writer(const char *dir, uint64_t seed, uint64_t first, bool sync, int out,
+                   void *powerloss)
 {
+    if (powerloss)
+        file_powerloss_track(powerloss, POWERLOSS_TABLE);
     shale_options o;
     options(&o, sync);
     shale_db *db;
@@ -115,7 +126,7 @@ static void writer(const char *dir, uint64_t seed, uint64_t first, bool sync, in
         int l = snprintf(line, sizeof line, "A %" PRIu64 "\n", id);
         if (write(out, line, (size_t)l) != l)
             _exit(5);
-        if (!sync && id % 50 == 0) {
+        if (!sync && id % 1000 == 0) {
             if (shale_sync(db))
                 _exit(6);
             l = snprintf(line, sizeof line, "S %" PRIu64 "\n", id);
@@ -178,7 +189,7 @@ int main(int argc, char **argv)
 {
     int rounds = 5, max_ms = 400;
     uint64_t seed = (uint64_t)time(NULL);
-    bool sync = true;
+    bool sync = true, powerloss = false;
     char dir[512] = "";
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--rounds=", 9) == 0)
@@ -189,11 +200,13 @@ int main(int argc, char **argv)
             sync = strcmp(argv[i] + 7, "yes") == 0;
         else if (strncmp(argv[i], "--dir=", 6) == 0)
             snprintf(dir, sizeof dir, "%s", argv[i] + 6);
+        else if (strcmp(argv[i], "--powerloss") == 0)
+            powerloss = true;
         else if (strncmp(argv[i], "--max-ms=", 9) == 0)
             max_ms = atoi(argv[i] + 9);
         else {
             fprintf(stderr, "usage: crash_engine [--rounds=N] [--seed=S] [--sync=yes|no] "
-                            "[--dir=DIR] [--max-ms=MS]\n");
+                            "[--powerloss] [--dir=DIR] [--max-ms=MS]\n");
             return 2;
         }
     }
@@ -203,8 +216,14 @@ int main(int argc, char **argv)
         if (!mkdtemp(dir))
             return 2;
     }
-    printf("crash_engine: seed %" PRIu64 ", sync %s, %d rounds, %s\n", seed, sync ? "yes" : "no",
-           rounds, dir);
+    printf("crash_engine: seed %" PRIu64 ", sync %s, %s, %d rounds, %s\n", seed,
+           sync ? "yes" : "no", powerloss ? "power cuts" : "kill -9", rounds, dir);
+    void *shm = NULL;
+    if (powerloss) {
+        shm = mmap(NULL, POWERLOSS_TABLE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (shm == MAP_FAILED)
+            return 2;
+    }
     srand((unsigned)seed);
     int passed = 0, failed = 0;
     uint64_t next = 1, acked_total = 0;
@@ -215,7 +234,7 @@ int main(int argc, char **argv)
         pid_t pid = fork();
         if (pid == 0) {
             close(fds[0]);
-            writer(dir, seed, next, sync, fds[1]);
+            writer(dir, seed, next, sync, fds[1], shm);
         }
         close(fds[1]);
         usleep((useconds_t)(20 + rand() % max_ms) * 1000);
@@ -243,6 +262,7 @@ int main(int argc, char **argv)
             break;
         }
         acked_total += acked;
+        int cut = shm ? file_powerloss_apply(shm, POWERLOSS_TABLE, dir) : 0;
         /* check */
         shale_options o;
         options(&o, sync);
@@ -277,7 +297,9 @@ int main(int argc, char **argv)
         if (rc == 0)
             shale_close(db);
         printf("round %d: %" PRIu64 " batches acknowledged (through %" PRIu64 "), %" PRIu64
-               " present: %s%s\n", round, acked, last_acked, top - next + 1, ok ? "ok" : "FAILED: ", why);
+               " present%s: %s%s\n", round, acked, last_acked, top - next + 1,
+               shm ? (cut ? ", files cut to their synced ends" : ", nothing unsynced") : "",
+               ok ? "ok" : "FAILED: ", why);
         if (ok)
             passed++;
         else
