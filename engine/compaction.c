@@ -675,10 +675,13 @@ static int run_job(shale_db *db, compaction *c)
             rc = edit_add_file(&e, c->output_level, outs.files[i]);
         }
     }
+    bool logged = rc == 0; /* a failed manifest write may still have put the edit in the
+                              file: then the outputs stay (the next open's sweep removes
+                              them if the edit is not there) */
     if (rc == 0)
         rc = version_set_log_and_apply(db->vs, &e, &db->mu);
     edit_destroy(&e);
-    outputs_drop(db, &outs, rc != 0);
+    outputs_drop(db, &outs, rc != 0 && !logged);
     if (rc == 0) {
         rc = db_sv_install(db);
         uint64_t us = db_now_us() - start;

@@ -263,6 +263,7 @@ static int flush_one(shale_db *db)
     uint64_t start = db_now_us();
     file_meta *f = file_meta_new();
     vlog_delta d = {0};
+    bool logged = false; /* the edit reached version_set_log_and_apply */
     int rc = f ? 0 : -ENOMEM;
     if (rc == 0) {
         f->number = version_set_new_file_number(db->vs);
@@ -287,8 +288,10 @@ static int flush_one(shale_db *db)
         e.log_offset = memtable_log_offset(next);
         e.has_last_seq = true;
         e.last_seq = atomic_load(&db->last_seq);
-        if (rc == 0)
+        if (rc == 0) {
+            logged = true;
             rc = version_set_log_and_apply(db->vs, &e, &db->mu);
+        }
         edit_destroy(&e);
         if (rc == 0) {
             memmove(db->imm, db->imm + 1, (size_t)(db->n_imm - 1) * sizeof db->imm[0]);
@@ -297,7 +300,9 @@ static int flush_one(shale_db *db)
             rc = db_sv_install(db);
         }
     }
-    if (rc && f && f->file_size > 0) {
+    /* A failed manifest write may still have put the edit in the file, where the next
+       open would find it: the table stays, and the open's sweep removes it if unused. */
+    if (rc && f && f->file_size > 0 && !logged) {
         char path[PATH_MAX];
         if (file_name_table(path, sizeof path, db->dir, f->number) > 0)
             file_unlink(path);
