@@ -529,51 +529,13 @@ static void test_db_corrupt_table_never_returns_wrong_value(void **state)
     tu_rmdir_free(dir);
 }
 
-/* Copies dir's files into img in the order that keeps the copy usable while background
-   flushes and compactions run: CURRENT and the manifest first (tables they name may
-   vanish after: then the copy is retried), then tables, then logs. 0 or -errno. */
-static int copy_store(const char *dir, const char *img)
-{
-    static const char *const order[] = {"CURRENT", "MANIFEST-", ".sst", ".log"};
-    for (size_t o = 0; o < sizeof order / sizeof order[0]; o++) {
-        DIR *d = opendir(dir);
-        assert_non_null(d);
-        struct dirent *e;
-        int rc = 0;
-        while (rc == 0 && (e = readdir(d))) {
-            const char *n = e->d_name;
-            size_t len = strlen(n), olen = strlen(order[o]);
-            bool match = order[o][0] == '.' ? len > olen && strcmp(n + len - olen, order[o]) == 0
-                                            : strncmp(n, order[o], olen) == 0;
-            if (!match)
-                continue;
-            char from[PATH_MAX], to[PATH_MAX];
-            snprintf(from, sizeof from, "%s/%s", dir, n);
-            snprintf(to, sizeof to, "%s/%s", img, n);
-            rc = tu_copy_file(from, to);
-        }
-        closedir(d);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-/* What a crash of the process would leave: a copy of the store's files, retried when
-   background work deletes a file in the middle of it. */
+/* What a crash of the process would leave (testutil). */
 static char *crash_image(const char *dir)
 {
-    for (int attempt = 0; attempt < 50; attempt++) {
-        char *img = tu_tempdir("crash");
-        int rc = copy_store(dir, img);
-        if (rc == 0)
-            return img;
-        assert_int_equal(rc, -ENOENT); /* anything else is a real failure */
-        tu_rmdir_free(img);
-        usleep(20 * 1000);
-    }
-    fail_msg("could not copy %s while background work ran", dir);
-    return NULL;
+    char *img = tu_crash_image(dir);
+    if (!img)
+        fail_msg("could not copy %s while background work ran", dir);
+    return img;
 }
 
 static void test_db_corrupt_wal_and_manifest_fail_open(void **state)

@@ -4,6 +4,9 @@
 #include "shale.h"
 
 #include <errno.h>
+#include <dirent.h>
+#include <stdbool.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
@@ -158,4 +161,50 @@ shale_db *tu_open(const char *dir, const shale_options *o)
     if (rc)
         fprintf(stderr, "shale_open(%s): %s\n", dir, shale_strerror(rc));
     return rc ? NULL : db;
+}
+
+/* Copies dir's files into img in the order that keeps the copy usable while background
+   flushes and compactions run: CURRENT and the manifest first (tables they name may
+   vanish after: then the copy is retried), then tables, then logs. 0 or -errno. */
+static int copy_store(const char *dir, const char *img)
+{
+    static const char *const order[] = {"CURRENT", "MANIFEST-", ".sst", ".log"};
+    for (size_t o = 0; o < sizeof order / sizeof order[0]; o++) {
+        DIR *d = opendir(dir);
+        if (!d)
+            return -errno;
+        struct dirent *e;
+        int rc = 0;
+        while (rc == 0 && (e = readdir(d))) {
+            const char *n = e->d_name;
+            size_t len = strlen(n), olen = strlen(order[o]);
+            bool match = order[o][0] == '.' ? len > olen && strcmp(n + len - olen, order[o]) == 0
+                                            : strncmp(n, order[o], olen) == 0;
+            if (!match)
+                continue;
+            char from[PATH_MAX], to[PATH_MAX];
+            snprintf(from, sizeof from, "%s/%s", dir, n);
+            snprintf(to, sizeof to, "%s/%s", img, n);
+            rc = tu_copy_file(from, to);
+        }
+        closedir(d);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+char *tu_crash_image(const char *dir)
+{
+    for (int attempt = 0; attempt < 50; attempt++) {
+        char *img = tu_tempdir("crash");
+        int rc = copy_store(dir, img);
+        if (rc == 0)
+            return img;
+        tu_rmdir_free(img);
+        if (rc != -ENOENT) /* anything else is a real failure */
+            return NULL;
+        usleep(20 * 1000);
+    }
+    return NULL;
 }

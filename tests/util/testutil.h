@@ -29,6 +29,12 @@ int64_t tu_file_size(const char *path);
 /* Copies src to dst (whole file). */
 int tu_copy_file(const char *src, const char *dst);
 
+/* What a crash of the process would leave of the store in dir: a copy of its files in a
+   new temporary directory (free with tu_rmdir_free), CURRENT and the manifest first,
+   then tables, then logs, retried when background work deletes a file meanwhile. NULL
+   when it cannot be made. */
+char *tu_crash_image(const char *dir);
+
 /* Wall-clock milliseconds (what expiry times are measured in). */
 uint64_t tu_now_ms(void);
 
