@@ -588,6 +588,7 @@ static void test_db_manual_wal_flush(void **state)
     shale_options o;
     shale_options_default(&o);
     o.manual_wal_flush = 1;
+    o.sync_interval_ms = 0; /* no background sync may write the buffered record early */
     o.memtable_size = 256 * 1024; /* several log switches below */
     /* no compaction, so that a copy made after the flushes settle is a consistent image */
     o.l0_compaction_trigger = 1000;
