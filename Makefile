@@ -32,6 +32,12 @@ VS_HIREDIS := $(BUILD)/vs-hiredis
 
 CRASH_ENGINE := $(BUILD)/tests/crash_engine
 
+# Fuzz targets (tests/fuzz/fuzz_<name>.c): replayed over their corpora by make test,
+# fuzzed with libFuzzer by make fuzz.
+FUZZ_TARGETS := resp client_reader wal table manifest
+FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz-replay/%)
+FUZZ_SECONDS ?= 60
+
 EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
@@ -43,11 +49,11 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_UTIL_SRC := $(sort $(wildcard tests/util/*.c))
 TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test check bench asan install format clean deps crashtest
+.PHONY: all run test check bench asan install format clean deps crashtest fuzz
 .SECONDARY:
 SERVER_BIN := $(BUILD)/shale-server
 
-all: $(LIBSHALE) $(LIBCLIENT) $(SERVER_BIN) $(BENCH_BIN) $(VS_HIREDIS) $(TOOL_BIN) $(EXAMPLE_BIN) $(UNIT_BIN) $(CRASH_ENGINE)
+all: $(LIBSHALE) $(LIBCLIENT) $(SERVER_BIN) $(BENCH_BIN) $(VS_HIREDIS) $(TOOL_BIN) $(EXAMPLE_BIN) $(UNIT_BIN) $(CRASH_ENGINE) $(FUZZ_REPLAY)
 
 deps:
 	@./scripts/install-deps.sh
@@ -102,6 +108,30 @@ $(BUILD)/tests/util/%.o: CPPFLAGS += -Itests/util
 $(CRASH_ENGINE): $(BUILD)/tests/crash/crash_engine.o $(LIBSHALE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/fuzz/%.o: CPPFLAGS += -Iserver -Iclient/include -Itests/fuzz
+
+$(BUILD)/tests/fuzz-replay/%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(SERVER_LIB) $(LIBSHALE) $(LIBCLIENT)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# libFuzzer builds (clang; build/fuzz), then each target for FUZZ_SECONDS seconds. New
+# inputs go to build/fuzz/corpus/NAME, crashes to build/fuzz/crash-NAME-*: copy a crash
+# into tests/fuzz/corpus/NAME and it becomes a regression input for make test.
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang \
+	    OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined" \
+	    $(FUZZ_TARGETS:%=build/fuzz/fuzz-%)
+	@for t in $(FUZZ_TARGETS); do mkdir -p build/fuzz/corpus/$$t; \
+	    echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	    build/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=build/fuzz/crash-$$t- build/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+	        2>&1 | grep -E "^#[0-9]+ *DONE|stat::number_of_executed_units|ERROR|SUMMARY" || true; \
+	    ls build/fuzz/crash-$$t-* >/dev/null 2>&1 && { echo "fuzz $$t: a crash, see build/fuzz/"; exit 1; }; \
+	done; echo "fuzz: no finding"
+
+$(BUILD)/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(SERVER_LIB) $(LIBSHALE) $(LIBCLIENT)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LDLIBS)
 
 # Runs every unit test, then prints one summary line; non-zero exit on any failure.
 check: all
