@@ -2,6 +2,7 @@
 #   make            build everything          make test    install deps, build, run all tests
 #   make run        build and run             make bench   bench/vs-rocksdb.sh
 #   make asan       the suite under ASan+UBSan
+#   make crashtest  long kill -9/power-cut runs  make fuzz  libFuzzer, FUZZ_SECONDS each
 #   make install    PREFIX=/usr/local         make format  clang-format the tree
 CC      ?= cc
 PREFIX  ?= /usr/local
