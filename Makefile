@@ -1,7 +1,7 @@
 # shale: one Makefile for the whole tree. Outputs go to build/ (or build/asan/ for `make asan`).
 #   make            build everything          make test    install deps, build, run all tests
 #   make run        build and run             make bench   bench/vs-rocksdb.sh
-#   make asan       the suite under ASan+UBSan
+#   make asan       the suite under ASan+UBSan   make tsan   the suite under TSan
 #   make crashtest  long kill -9/power-cut runs  make fuzz  libFuzzer, FUZZ_SECONDS each
 #   make install    PREFIX=/usr/local         make format  clang-format the tree
 CC      ?= cc
@@ -50,7 +50,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_UTIL_SRC := $(sort $(wildcard tests/util/*.c))
 TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test check bench asan install format clean deps crashtest fuzz
+.PHONY: all run test check bench asan tsan install format clean deps crashtest fuzz
 .SECONDARY:
 SERVER_BIN := $(BUILD)/shale-server
 
@@ -163,6 +163,11 @@ asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang \
 	    OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined" check
+
+# The suite under ThreadSanitizer (build/tsan).
+tsan: deps
+	@$(MAKE) --no-print-directory BUILD=build/tsan CC=clang \
+	    OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=thread" LDFLAGS="-fsanitize=thread" check
 
 install: $(LIBSHALE) $(LIBCLIENT)
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

@@ -1185,7 +1185,7 @@ out:
 static void stop_threads(shale_db *db)
 {
     pthread_mutex_lock(&db->mu);
-    db->closing = true;
+    __atomic_store_n(&db->closing, true, __ATOMIC_RELAXED); /* compactions poll it unlocked */
     pthread_cond_broadcast(&db->work_cv);
     pthread_cond_broadcast(&db->bg_cv);
     pthread_mutex_unlock(&db->mu);

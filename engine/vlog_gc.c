@@ -385,11 +385,9 @@ void *db_vlog_gc_thread(void *arg)
         pthread_cond_timedwait(&db->work_cv, &db->mu, &ts);
         if (db->closing)
             break;
-        if (db->n_gc_pending) {
-            pthread_mutex_unlock(&db->mu);
-            db_vlog_gc_reap(db); /* segments whose snapshots are gone */
-            pthread_mutex_lock(&db->mu);
-        }
+        pthread_mutex_unlock(&db->mu);
+        db_vlog_gc_reap(db); /* segments whose snapshots are gone (checked under gc_mu) */
+        pthread_mutex_lock(&db->mu);
         if (secs == 0 || db_now_us() - last_run < (uint64_t)secs * 1000000u)
             continue;
         last_run = db_now_us();
