@@ -7,6 +7,7 @@
 #define SHALE_SERVER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,7 +81,7 @@ typedef struct server {
     uint64_t wgen;        /* writes so far (atomic) */
     uint64_t flushed_gen; /* of which the WAL records were handed to the kernel */
     uint64_t synced_gen;  /* of which are durable (sync-writes yes) */
-    volatile int stop;
+    atomic_int stop; /* set by signal handlers and SHUTDOWN, read by every loop */
     bool shutdown_nosave;
     uint64_t next_client_id;
     client *clients; /* every connected client */

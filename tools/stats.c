@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -72,7 +73,7 @@ int tool_stats(int argc, char **argv)
 typedef struct compact_job {
     shale_db *db;
     int rc;
-    volatile int done;
+    atomic_int done; /* set by the compacting thread, polled by the progress loop */
 } compact_job;
 
 static void *compact_main(void *arg)
@@ -81,7 +82,7 @@ static void *compact_main(void *arg)
     j->rc = shale_flush(j->db);
     if (j->rc == 0)
         j->rc = shale_compact_range(j->db, NULL, 0, NULL, 0);
-    j->done = 1;
+    atomic_store(&j->done, 1);
     return NULL;
 }
 
@@ -106,7 +107,7 @@ int tool_compact(int argc, char **argv)
     progress pg;
     uint64_t start = tool_prop(db, "shale.compaction-bytes-written");
     progress_start(&pg, "compact", before);
-    while (!j.done) {
+    while (!atomic_load(&j.done)) {
         usleep(200 * 1000);
         uint64_t w = tool_prop(db, "shale.compaction-bytes-written") - start;
         if (w > pg.done && w <= before)

@@ -40,7 +40,7 @@ int main(void)
     return !ok;
 }
 C
-case "$build" in *asan*)
+case "$build" in *asan* | *tsan*)
     # the sanitizer build's library needs the sanitizer runtime: the plain build covers this
     [ $fail = 0 ] && echo "client example: every check passed (pkg-config build checked by make test)"
     exit $fail ;;
