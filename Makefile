@@ -50,7 +50,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_UTIL_SRC := $(sort $(wildcard tests/util/*.c))
 TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test check bench asan tsan install format clean deps crashtest fuzz
+.PHONY: all run test check bench asan tsan install format clean deps crashtest fuzz soak
 .SECONDARY:
 SERVER_BIN := $(BUILD)/shale-server
 
@@ -163,6 +163,13 @@ asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang \
 	    OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined" check
+
+# Mixed load for SOAK_SECONDS with flushes, compactions, GC and the crash driver;
+# RSS must stay bounded and nothing may fail (tests/soak.sh).
+SOAK_SECONDS ?= 300
+soak: deps
+	@$(MAKE) --no-print-directory all
+	SOAK_SECONDS=$(SOAK_SECONDS) SHALE_BUILD=$(BUILD) ./tests/soak.sh
 
 # The suite under ThreadSanitizer (build/tsan).
 tsan: deps
