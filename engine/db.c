@@ -580,7 +580,10 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
         if (sync) /* read by the next leader under mu */
             __atomic_store_n(&db->last_sync_us, db_now_us() - sync_start, __ATOMIC_RELAXED);
         if (rc == 0) {
-            rc = batch_rep_insert(rep, mem, rep_pos);
+            /* values from the batch as written, positions from the log's copy */
+            rc = rep.data == batch_rep(pb).data
+                     ? batch_rep_insert(rep, mem, rep_pos)
+                     : batch_rep_insert_stored(batch_rep(pb), rep, mem, rep_pos);
             if (rc == -ENOMEM) {
                 /* In the WAL but not the memtable: refuse further writes. */
                 db_log(db, "memtable insert failed: out of memory");

@@ -121,7 +121,7 @@ enum file_type file_name_parse(const char *name, uint64_t *number)
         const char *ext;
         enum file_type type;
     } exts[] = {
-        {".log", FILE_LOG}, {".sst", FILE_TABLE}, {".tmp", FILE_TEMP}, {".vlog", FILE_VLOG}};
+        {".log", FILE_LOG}, {".sst", FILE_TABLE}, {".tmp", FILE_TEMP}};
     for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
         size_t el = strlen(exts[i].ext);
         if (n > el && strcmp(name + n - el, exts[i].ext) == 0)

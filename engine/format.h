@@ -160,7 +160,6 @@ enum file_type {
     FILE_CURRENT,
     FILE_LOCK,
     FILE_TEMP,
-    FILE_VLOG,
 };
 
 /* Writes "dir/NNNNNN.ext" into out (size outlen). Returns the length or -ENAMETOOLONG. */

@@ -145,7 +145,9 @@ int batch_rep_header(slice rep, uint64_t *seq, uint32_t *count)
     return 0;
 }
 
-int batch_rep_iterate_entries(slice rep, int (*fn)(void *arg, const batch_entry *e), void *arg)
+/* decode false: a compressed value is not decoded (its entry's value is empty; stored
+   and stored_len still say where it is). */
+static int iterate(slice rep, bool decode, int (*fn)(void *arg, const batch_entry *e), void *arg)
 {
     uint64_t seq;
     uint32_t count;
@@ -187,18 +189,21 @@ int batch_rep_iterate_entries(slice rep, int (*fn)(void *arg, const batch_entry 
                 rc = SHALE_ECORRUPT;
                 break;
             }
-            if (buf_reserve(&scratch, pre + raw)) {
+            if (!decode) {
+                p += pre;
+            } else if (buf_reserve(&scratch, pre + raw)) {
                 rc = -ENOMEM;
                 break;
+            } else {
+                memcpy(scratch.data, p, pre);
+                p += pre;
+                int got = LZ4_decompress_safe(p, scratch.data + pre, (int)stored, (int)raw);
+                if (got < 0 || (uint32_t)got != raw) {
+                    rc = SHALE_ECORRUPT;
+                    break;
+                }
+                e.value = slice_make(scratch.data, pre + raw);
             }
-            memcpy(scratch.data, p, pre);
-            p += pre;
-            int got = LZ4_decompress_safe(p, scratch.data + pre, (int)stored, (int)raw);
-            if (got < 0 || (uint32_t)got != raw) {
-                rc = SHALE_ECORRUPT;
-                break;
-            }
-            e.value = slice_make(scratch.data, pre + raw);
             e.stored = p;
             e.stored_len = stored;
             p += stored;
@@ -212,6 +217,11 @@ int batch_rep_iterate_entries(slice rep, int (*fn)(void *arg, const batch_entry 
     if (rc)
         return rc;
     return n == count ? 0 : SHALE_ECORRUPT;
+}
+
+int batch_rep_iterate_entries(slice rep, int (*fn)(void *arg, const batch_entry *e), void *arg)
+{
+    return iterate(rep, true, fn, arg);
 }
 
 typedef struct plain_ctx {
@@ -317,4 +327,70 @@ int batch_rep_insert(slice rep, memtable *m, uint64_t base_pos)
 {
     insert_ctx c = {m, rep.data, base_pos};
     return batch_rep_iterate_entries(rep, insert_one, &c);
+}
+
+/* Where each entry of the stored (compressed) rep keeps its value. */
+typedef struct located {
+    const char **stored;
+    uint32_t *stored_len;
+    uint32_t n, cap;
+} located;
+
+static int locate_one(void *arg, const batch_entry *e)
+{
+    located *l = arg;
+    if (l->n == l->cap)
+        return SHALE_ECORRUPT;
+    l->stored[l->n] = e->stored;
+    l->stored_len[l->n++] = e->stored_len;
+    return 0;
+}
+
+typedef struct insert_located_ctx {
+    memtable *m;
+    const located *l;
+    const char *base;
+    uint64_t base_pos;
+    uint32_t i;
+} insert_located_ctx;
+
+static int insert_located_one(void *arg, const batch_entry *e)
+{
+    insert_located_ctx *c = arg;
+    uint32_t i = c->i++;
+    uint64_t pos = c->base_pos && e->value.len
+                       ? c->base_pos + (uint64_t)(c->l->stored[i] - c->base)
+                       : 0;
+    return memtable_add_at(c->m, e->seq, e->kind, e->key, e->value, pos, c->l->stored_len[i]);
+}
+
+int batch_rep_insert_stored(slice rep, slice stored, memtable *m, uint64_t base_pos)
+{
+    uint64_t seq;
+    uint32_t count;
+    int rc = batch_rep_header(rep, &seq, &count);
+    if (rc)
+        return rc;
+    const char *stack_p[32];
+    uint32_t stack_l[32];
+    located l = {stack_p, stack_l, 0, 32};
+    if (count > 32) {
+        l.stored = malloc(count * sizeof *l.stored);
+        l.stored_len = malloc(count * sizeof *l.stored_len);
+        l.cap = count;
+        if (!l.stored || !l.stored_len)
+            rc = -ENOMEM;
+    }
+    if (rc == 0)
+        rc = iterate(stored, false, locate_one, &l);
+    if (rc == 0 && l.n != count)
+        rc = SHALE_ECORRUPT;
+    insert_located_ctx c = {m, &l, stored.data, base_pos, 0};
+    if (rc == 0)
+        rc = iterate(rep, true, insert_located_one, &c);
+    if (l.stored != stack_p) {
+        free(l.stored);
+        free(l.stored_len);
+    }
+    return rc;
 }

@@ -78,5 +78,9 @@ int batch_rep_compress(slice rep, size_t threshold, buf *out);
    m's log (0: not in a log), so each value's position is known. Errors: SHALE_ECORRUPT,
    -ENOMEM. */
 int batch_rep_insert(slice rep, memtable *m, uint64_t base_pos);
+/* The same for a rep that the log holds as `stored` (batch_rep_compress's output of it):
+   values are taken from rep as written, positions from stored, so the write path never
+   decodes what it has just compressed. */
+int batch_rep_insert_stored(slice rep, slice stored, memtable *m, uint64_t base_pos);
 
 #endif
