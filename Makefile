@@ -35,7 +35,7 @@ CRASH_ENGINE := $(BUILD)/tests/crash_engine
 
 # Fuzz targets (tests/fuzz/fuzz_<name>.c): replayed over their corpora by make test,
 # fuzzed with libFuzzer by make fuzz.
-FUZZ_TARGETS := resp client_reader wal table manifest
+FUZZ_TARGETS := resp dispatch client_reader wal table manifest
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz-replay/%)
 FUZZ_SECONDS ?= 60
 
@@ -114,7 +114,7 @@ $(BUILD)/tests/fuzz/%.o: CPPFLAGS += -Iserver -Iclient/include -Itests/fuzz
 
 $(BUILD)/tests/fuzz-replay/%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(SERVER_LIB) $(LIBSHALE) $(LIBCLIENT)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -luring
 
 # libFuzzer builds (clang; build/fuzz), then each target for FUZZ_SECONDS seconds. New
 # inputs go to build/fuzz/corpus/NAME, crashes to build/fuzz/crash-NAME-*: copy a crash
@@ -126,13 +126,14 @@ fuzz: deps
 	@for t in $(FUZZ_TARGETS); do mkdir -p build/fuzz/corpus/$$t; \
 	    echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
 	    build/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        $$(test -f tests/fuzz/$$t.dict && echo -dict=tests/fuzz/$$t.dict) \
 	        -artifact_prefix=build/fuzz/crash-$$t- build/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
 	        2>&1 | grep -E "^#[0-9]+ *DONE|stat::number_of_executed_units|ERROR|SUMMARY" || true; \
 	    ls build/fuzz/crash-$$t-* >/dev/null 2>&1 && { echo "fuzz $$t: a crash, see build/fuzz/"; exit 1; }; \
 	done; echo "fuzz: no finding"
 
 $(BUILD)/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(SERVER_LIB) $(LIBSHALE) $(LIBCLIENT)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LDLIBS) -luring
 
 # Runs every unit test, then prints one summary line; non-zero exit on any failure.
 check: all

@@ -5,7 +5,9 @@
 set -u
 build=${SHALE_BUILD:-build}
 fail=0
-for t in resp client_reader wal table manifest; do
+for src in tests/fuzz/fuzz_*.c; do
+    t=${src#tests/fuzz/fuzz_}
+    t=${t%.c}
     out=$("$build/tests/fuzz-replay/$t" "tests/fuzz/corpus/$t" 2>&1) || { echo "FAIL $t: $out"; fail=1; continue; }
     echo "$t: $out"
 done

@@ -1,0 +1,145 @@
+/*
+ * fuzz_dispatch.c - the server's command dispatch on arbitrary request streams: the
+ * input is parsed as a connection's bytes and every command runs against one server
+ * (a real engine in a temporary directory, kept across inputs, as a long-lived server
+ * keeps its keyspace). Each command must produce exactly one well-formed reply (checked
+ * with the client's reply reader); ASan/UBSan catch the rest.
+ *
+ * Left out on purpose: DEBUG SLEEP (it would only make the fuzzer time out).
+ */
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server.h"
+#include "shale_client.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_COMMANDS 256
+#define FLUSH_EVERY 512 /* inputs between FLUSHALLs, so the keyspace stays small */
+
+static server srv;
+static char dir[64];
+static bool ready;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    return remove(path);
+}
+
+static void teardown(void)
+{
+    if (!ready)
+        return;
+    ks_close(&srv.ks);
+    cursor_table_free(&srv.cursors);
+    shale_close(srv.db);
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* One server for the whole run, its data in /dev/shm when there is one (cheap fsync). */
+static void setup(void)
+{
+    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(dir, sizeof dir, "%s/shale-fuzz-dispatch-XXXXXX", base);
+    if (!mkdtemp(dir))
+        abort();
+    config_default(&srv.cfg);
+    snprintf(srv.cfg.dir, sizeof srv.cfg.dir, "%s", dir);
+    shale_options o;
+    shale_options_default(&o);
+    config_engine_options(&srv.cfg, &o);
+    o.memtable_size = 256 << 10; /* flushes and compactions happen during a run */
+    o.compaction_filter = ks_compaction_filter;
+    o.compaction_filter_ctx = &srv.ks;
+    if (shale_open(dir, &o, &srv.db) || ks_open(&srv.ks, srv.db))
+        abort();
+    pthread_mutex_init(&srv.lock, NULL);
+    srv.start_ms = ks_now_ms();
+    srv.lastsave_s = (uint64_t)time(NULL);
+    ready = true;
+    atexit(teardown);
+}
+
+static bool is_debug_sleep(const resp_cmd *cmd)
+{
+    return cmd->argc >= 2 && cmd->argv[0].len == 5 &&
+           strncasecmp(cmd->argv[0].p, "debug", 5) == 0 && cmd->argv[1].len == 5 &&
+           strncasecmp(cmd->argv[1].p, "sleep", 5) == 0;
+}
+
+/* The reply bytes of one command: exactly one complete reply, nothing left over, or
+   nothing at all when the command closes the connection (SHUTDOWN, as Redis does). */
+static void check_one_reply(const resp_out *out, bool closing)
+{
+    if (out->len == 0 && closing)
+        return;
+    shale_client_reader *r = shale_client_reader_new();
+    if (!r)
+        return;
+    shale_client_reply *x = NULL;
+    if (out->len == 0 || shale_client_reader_feed(r, out->data, out->len) ||
+        shale_client_reader_get_reply(r, &x) != 1)
+        __builtin_trap();
+    shale_client_reply_free(x);
+    if (shale_client_reader_get_reply(r, &x) != 0)
+        __builtin_trap(); /* a second reply, or bytes that are not RESP */
+    shale_client_reader_free(r);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static unsigned long inputs;
+    static bool echo;
+    if (!ready) {
+        setup();
+        echo = getenv("FUZZ_DISPATCH_ECHO") != NULL;
+    }
+    client c = {.fd = -1, .id = ++srv.next_client_id, .proto = 2, .authenticated = true};
+    snprintf(c.addr, sizeof c.addr, "127.0.0.1:1");
+    snprintf(c.laddr, sizeof c.laddr, "127.0.0.1:6379");
+    server_client_add(&srv, &c);
+    const char *buf = (const char *)data;
+    size_t at = 0;
+    for (int n = 0; n < MAX_COMMANDS && at < size && !c.close_after_reply; n++) {
+        size_t used = 0;
+        const char *err = NULL;
+        int rc = resp_parse(buf + at, size - at, 512u << 20, &c.cmd, &used, &err);
+        if (rc <= 0)
+            break;
+        at += used;
+        if (c.cmd.argc == 0 || is_debug_sleep(&c.cmd))
+            continue;
+        command_dispatch(&srv, &c);
+        check_one_reply(&c.out, c.close_after_reply);
+        if (echo) /* FUZZ_DISPATCH_ECHO=1: show the replies (to look at an input) */
+            fwrite(c.out.data, 1, c.out.len, stderr);
+        c.out.len = 0;
+    }
+    if (++inputs % FLUSH_EVERY == 0)
+        shale_flush(srv.db);
+    server_cron(&srv);
+    server_client_remove(&srv, &c);
+    if (inputs % FLUSH_EVERY == 0) {
+        client f = {.fd = -1, .proto = 2, .authenticated = true};
+        static const char flushall[] = "*1\r\n$8\r\nFLUSHALL\r\n";
+        size_t used;
+        const char *err;
+        if (resp_parse(flushall, sizeof flushall - 1, 1024, &f.cmd, &used, &err) == 1)
+            command_dispatch(&srv, &f);
+        resp_cmd_free(&f.cmd);
+        resp_out_free(&f.out);
+    }
+    cursor_table_free(&srv.cursors); /* cursors of this input's SCANs */
+    resp_cmd_free(&c.cmd);
+    resp_out_free(&c.out);
+    srv.stop = 0; /* SHUTDOWN only sets the flag */
+    return 0;
+}
