@@ -183,10 +183,20 @@ int db_wal_sync_all(shale_db *db)
     int rc = 0;
     while (old) {
         wal_file *next = old->next;
-        int r = wal_writer_sync(old->w);
-        if (r && !rc)
-            rc = r;
+        rc = wal_writer_sync(old->w);
         atomic_fetch_add_explicit(&db->stats.wal_syncs, 1, memory_order_relaxed);
+        if (rc) {
+            /* This log and the ones after it stay listed, oldest first, for the next
+               syncer or shale_resume (a later log is never durable before it). */
+            pthread_mutex_lock(&db->mu);
+            wal_file **tail = &old;
+            while (*tail)
+                tail = &(*tail)->next;
+            *tail = db->old_wals;
+            db->old_wals = old;
+            pthread_mutex_unlock(&db->mu);
+            break;
+        }
         wal_file_unref(old);
         old = next;
     }
@@ -225,7 +235,8 @@ static void *sync_thread_main(void *arg)
         pthread_mutex_lock(&db->mu);
         if (rc && !atomic_load(&db->bg_error)) {
             atomic_store(&db->bg_error, rc);
-            db_log(db, "background WAL sync failed: %s; refusing writes until reopen",
+            db_log(db,
+                   "background WAL sync failed: %s; refusing writes until shale_resume or a reopen",
                    shale_strerror(rc));
         }
     }
@@ -293,7 +304,8 @@ static int roll_log(shale_db *db)
     int frc = wal_writer_finish(old->w);
     if (frc && !atomic_load(&db->bg_error)) {
         atomic_store(&db->bg_error, frc);
-        db_log(db, "WAL write failed: %s; refusing writes until reopen", shale_strerror(frc));
+        db_log(db, "WAL write failed: %s; refusing writes until shale_resume or a reopen",
+               shale_strerror(frc));
     }
     if (wal_writer_size(old->w) != __atomic_load_n(&old->synced, __ATOMIC_ACQUIRE)) {
         /* Unsynced bytes: the next syncer syncs it before the new log. */
@@ -380,7 +392,8 @@ static int make_room(shale_db *db, size_t bytes, bool force)
             continue;
         }
         uint64_t log_size = wal_writer_size(db->wal->w);
-        bool roll = log_size > 0 && log_size + bytes + WAL_HEADER_SIZE > db_opt_u64(&db->opts.vlog_file_size);
+        bool roll = log_size > 0 &&
+                    log_size + bytes + WAL_HEADER_SIZE > db_opt_u64(&db->opts.vlog_file_size);
         bool empty = memtable_num_entries(db->mem) == 0;
         /* A batch larger than a memtable goes into an empty one. */
         if (!force && !roll && (empty || memtable_memory_usage(db->mem) + bytes <= limit))
@@ -395,6 +408,12 @@ static int make_room(shale_db *db, size_t bytes, bool force)
         }
         bool mem_full = db->n_imm + 1 >= db->opts.num_memtables;
         bool l0_full = !fifo && l0 >= stop;
+        if (mem_full && db->flush_failing) {
+            /* No room and flushes failing (a full disk, say): an error now, not a stall
+               that ends in SHALE_ESTALL. The flush thread keeps retrying. */
+            rc = db->flush_error;
+            break;
+        }
         if (mem_full || l0_full) {
             enum stall_cause c = mem_full ? STALL_MEMTABLE : STALL_L0_STOP;
             uint64_t now = db_now_us();
@@ -474,6 +493,51 @@ static size_t max_group_bytes(size_t first)
     return max;
 }
 
+/*
+ * Queues w (mu held) and waits until it leads the queue (true) or a leader has written it
+ * as part of its group (false; w->status holds the result). The leader alone appends to
+ * the log, so holding the head of the queue excludes every other log writer.
+ */
+static bool writer_wait_turn(shale_db *db, writer *w)
+{
+    w->done = false;
+    w->status = 0;
+    w->next = NULL;
+    if (db->w_tail)
+        db->w_tail->next = w;
+    else
+        db->w_head = w;
+    db->w_tail = w;
+    db->n_queued++;
+    if (db->n_queued == db->sync_writers_active)
+        pthread_cond_signal(&db->queue_cv); /* a leader may be waiting for a full group */
+    while (!w->done && db->w_head != w)
+        pthread_cond_wait(&w->cv, &db->mu);
+    return !w->done;
+}
+
+/* The leader hands rc to its group (the queue from the head up to last) and leadership
+   to the next writer. mu held. */
+static void writer_finish_group(shale_db *db, writer *leader, writer *last, int rc)
+{
+    for (;;) {
+        writer *r = db->w_head;
+        db->n_queued--;
+        db->w_head = r->next;
+        if (!db->w_head)
+            db->w_tail = NULL;
+        if (r != leader) {
+            r->status = rc;
+            r->done = true;
+            pthread_cond_signal(&r->cv);
+        }
+        if (r == last)
+            break;
+    }
+    if (db->w_head)
+        pthread_cond_signal(&db->w_head->cv);
+}
+
 static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch,
                        db_write_filter filter, void *filter_arg)
 {
@@ -481,23 +545,10 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
     w.batch = batch;
     w.filtered = filter != NULL;
     w.sync = __atomic_load_n(&db->opts.sync_writes, __ATOMIC_RELAXED) != 0;
-    w.done = false;
-    w.status = 0;
-    w.next = NULL;
     pthread_cond_init(&w.cv, NULL);
 
     pthread_mutex_lock(&db->mu);
-    if (db->w_tail)
-        db->w_tail->next = &w;
-    else
-        db->w_head = &w;
-    db->w_tail = &w;
-    db->n_queued++;
-    if (db->n_queued == db->sync_writers_active)
-        pthread_cond_signal(&db->queue_cv); /* a leader may be waiting for a full group */
-    while (!w.done && db->w_head != &w)
-        pthread_cond_wait(&w.cv, &db->mu);
-    if (w.done) {
+    if (!writer_wait_turn(db, &w)) {
         pthread_mutex_unlock(&db->mu);
         pthread_cond_destroy(&w.cv);
         return w.status;
@@ -585,8 +636,10 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
                      ? batch_rep_insert(rep, mem, rep_pos)
                      : batch_rep_insert_stored(batch_rep(pb), rep, mem, rep_pos);
             if (rc == -ENOMEM) {
-                /* In the WAL but not the memtable: refuse further writes. */
+                /* In the WAL but not the memtable: refuse further writes until a reopen
+                   replays the log (shale_resume cannot undo this one). */
                 db_log(db, "memtable insert failed: out of memory");
+                db->bg_error_needs_reopen = true;
             }
         }
         atomic_fetch_add_explicit(&db->stats.wal_bytes, rep.len + WAL_HEADER_SIZE,
@@ -600,7 +653,7 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
         if (rc) {
             if (!atomic_load(&db->bg_error)) {
                 atomic_store(&db->bg_error, rc);
-                db_log(db, "WAL write failed: %s; refusing writes until reopen",
+                db_log(db, "WAL write failed: %s; refusing writes until shale_resume or a reopen",
                        shale_strerror(rc));
             }
         } else {
@@ -618,22 +671,7 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
            this group's members to come back. */
         db->sync_writers_active = db->n_queued;
     }
-    for (;;) {
-        writer *r = db->w_head;
-        db->n_queued--;
-        db->w_head = r->next;
-        if (!db->w_head)
-            db->w_tail = NULL;
-        if (r != &w) {
-            r->status = rc;
-            r->done = true;
-            pthread_cond_signal(&r->cv);
-        }
-        if (r == last)
-            break;
-    }
-    if (db->w_head)
-        pthread_cond_signal(&db->w_head->cv);
+    writer_finish_group(db, &w, last, rc);
     pthread_mutex_unlock(&db->mu);
     pthread_cond_destroy(&w.cv);
     return rc;
@@ -660,9 +698,63 @@ static void refuse_writes(shale_db *db, int rc, const char *what)
     pthread_mutex_lock(&db->mu);
     if (!atomic_load(&db->bg_error)) {
         atomic_store(&db->bg_error, rc);
-        db_log(db, "%s failed: %s; refusing writes until reopen", what, shale_strerror(rc));
+        db_log(db, "%s failed: %s; refusing writes until shale_resume or a reopen", what,
+               shale_strerror(rc));
     }
     pthread_mutex_unlock(&db->mu);
+}
+
+int shale_background_error(shale_db *db)
+{
+    return db ? atomic_load(&db->bg_error) : -EINVAL;
+}
+
+/* Makes every log with a failed write whole again. The leader calls it with mu held
+   (held again on return); sync_mu keeps syncers off the logs (taken before mu, as they
+   do). The I/O is short: a truncate and at most a buffer's worth of records per log. */
+static int recover_logs(shale_db *db)
+{
+    pthread_mutex_unlock(&db->mu);
+    pthread_mutex_lock(&db->sync_mu);
+    pthread_mutex_lock(&db->mu);
+    int rc = 0;
+    for (wal_file *f = db->old_wals; f && !rc; f = f->next)
+        rc = wal_writer_recover(f->w);
+    if (!rc && db->wal)
+        rc = wal_writer_recover(db->wal->w);
+    pthread_mutex_unlock(&db->mu);
+    pthread_mutex_unlock(&db->sync_mu);
+    pthread_mutex_lock(&db->mu);
+    return rc;
+}
+
+int shale_resume(shale_db *db)
+{
+    if (!db)
+        return -EINVAL;
+    if (!atomic_load(&db->bg_error))
+        return 0;
+    writer w = {.batch = NULL, .sync = false};
+    pthread_cond_init(&w.cv, NULL);
+    pthread_mutex_lock(&db->mu);
+    /* As the leader: no write is in flight and none starts until this returns. */
+    writer_wait_turn(db, &w);
+    int err = atomic_load(&db->bg_error);
+    int rc = 0;
+    if (err && db->bg_error_needs_reopen) {
+        rc = SHALE_EFAILED;
+    } else if (err) {
+        rc = recover_logs(db);
+        if (rc == 0) {
+            atomic_store(&db->bg_error, 0);
+            db_log(db, "writes accepted again (the log was made whole after: %s)",
+                   shale_strerror(err));
+        }
+    }
+    writer_finish_group(db, &w, &w, rc);
+    pthread_mutex_unlock(&db->mu);
+    pthread_cond_destroy(&w.cv);
+    return rc;
 }
 
 int shale_flush_wal(shale_db *db)
@@ -769,9 +861,9 @@ int db_read_pointer(shale_db *db, const version *v, slice raw, char **out, size_
     if (rc == 0)
         rc = vlog_segment_read(s, &p, out);
     if (rc == SHALE_ECORRUPT)
-        db_log(db, "value log: bad value at segment %06" PRIu64 " offset %" PRIu64
-               " length %u (%s)", p.segment, p.offset, p.len,
-               s ? "checksum or length mismatch" : "no such segment");
+        db_log(db,
+               "value log: bad value at segment %06" PRIu64 " offset %" PRIu64 " length %u (%s)",
+               p.segment, p.offset, p.len, s ? "checksum or length mismatch" : "no such segment");
     if (rc == 0)
         *len = p.len;
     return rc;

@@ -112,6 +112,7 @@ struct shale_db {
     bool flush_running;
     uint64_t flush_failures; /* failed flush attempts so far; flush_error the last code */
     int flush_error;
+    bool flush_failing; /* the last flush attempt failed (full memtables then fail writes) */
     int flush_requests; /* shale_flush callers waiting */
     super_version *sv;  /* replaced under mu and sv_lock; read under sv_lock */
     pthread_spinlock_t sv_lock;
@@ -133,7 +134,8 @@ struct shale_db {
     buf wal_rep;                   /* the leader's batch as the log stores it (compressed) */
     atomic_uint_fast64_t last_seq; /* the last sequence visible to reads */
     uint64_t alloc_seq;            /* the last sequence handed out (leader only) */
-    atomic_int bg_error;           /* sticky write failure */
+    atomic_int bg_error;           /* sticky write failure (cleared by shale_resume) */
+    bool bg_error_needs_reopen;    /* ... that shale_resume cannot undo (leader only) */
     bool closing;
 
     /* write controller (leader only) */

@@ -18,7 +18,7 @@ const char *shale_strerror(int code)
     case SHALE_ESTALL:
         return "write stalled longer than write_stall_timeout_ms";
     case SHALE_EFAILED:
-        return "an earlier write failed; writes are refused until reopen";
+        return "an earlier write failed; writes are refused until shale_resume or a reopen";
     case SHALE_EVERSION:
         return "unsupported file format version";
     case SHALE_ENOREWRITE:

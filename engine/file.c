@@ -321,8 +321,16 @@ int file_preallocate(int fd, uint64_t off, uint64_t len)
     return -errno;
 }
 
+int file_seek(int fd, uint64_t off)
+{
+    return lseek(fd, (off_t)off, SEEK_SET) == (off_t)off ? 0 : -errno;
+}
+
 int file_allocate(int fd, uint64_t len)
 {
+    int rc = fault_check(FILE_OP_WRITE, NULL); /* a full disk shows here first */
+    if (rc)
+        return rc;
     if (fallocate(fd, 0, 0, (off_t)len) == 0)
         return 0;
     if (errno == EOPNOTSUPP || errno == ENOSYS)

@@ -38,10 +38,13 @@ int file_sync_dir(const char *dir);
 int file_size(int fd, uint64_t *size);
 int file_size_path(const char *path, uint64_t *size);
 int file_truncate(int fd, uint64_t size);
+/* Moves the file offset that file_writev appends at. */
+int file_seek(int fd, uint64_t off);
 /* Reserves space (fallocate, falling back to nothing where unsupported). */
 int file_preallocate(int fd, uint64_t off, uint64_t len);
 /* Allocates [0, len) and sets the file size to at least len (fallocate mode 0); the new
-   range reads as zeros. Where fallocate is unsupported, does nothing and returns 0. */
+   range reads as zeros. Where fallocate is unsupported, does nothing and returns 0.
+   Counts as a FILE_OP_WRITE for fault injection (it is where a full disk shows first). */
 int file_allocate(int fd, uint64_t len);
 /* Tells the kernel the range will not be read again soon (for compaction inputs). */
 void file_advise_dontneed(int fd, uint64_t off, uint64_t len);

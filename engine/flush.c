@@ -342,7 +342,10 @@ void *db_flush_thread(void *arg)
             db_log(db, "flush failed: %s; retrying in 1 s", shale_strerror(rc));
             db->flush_failures++;
             db->flush_error = rc;
+            db->flush_failing = true;
             db->bg_retry_after_us = db_now_us() + 1000000u;
+        } else {
+            db->flush_failing = false;
         }
         db_maybe_schedule_compaction(db);
         pthread_cond_broadcast(&db->bg_cv);

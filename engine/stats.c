@@ -355,7 +355,7 @@ static int stats_report(shale_db *db, char **res)
          ld(&db->stats.vlog_gc_runs), (double)ld(&db->stats.vlog_gc_rewritten_bytes) / 1048576.0,
          ld(&db->stats.vlog_gc_deleted_segments));
     outf(&o, "Background errors: %" PRIu64 "%s\n", ld(&db->stats.bg_errors),
-         atomic_load(&db->bg_error) ? " (writes refused: reopen)" : "");
+         atomic_load(&db->bg_error) ? " (writes refused: shale_resume or reopen)" : "");
     if (o.err) {
         free(o.p);
         return o.err;

@@ -37,7 +37,8 @@ struct wal_writer {
     uint64_t log_number;
     uint64_t size;      /* bytes appended, buffered ones included */
     uint64_t allocated; /* bytes preallocated (the file's size while larger than size) */
-    int error;     /* sticky */
+    int error;          /* sticky until wal_writer_recover */
+    bool sync_failed;   /* an fdatasync failed: what reached the disk is unknown */
     /* buffered mode */
     char *buf;
     size_t buf_len, buf_cap;
@@ -196,9 +197,42 @@ int wal_writer_sync(wal_writer *w)
     if (rc)
         return rc;
     rc = file_fdatasync(w->fd);
-    if (rc)
+    if (rc) {
         w->error = rc;
+        w->sync_failed = true;
+    }
     return rc;
+}
+
+int wal_writer_recover(wal_writer *w)
+{
+    if (w->buf)
+        pthread_mutex_lock(&w->mu);
+    int rc = 0;
+    if (w->sync_failed) {
+        rc = SHALE_EFAILED;
+    } else if (w->error) {
+        /* The file holds whole records up to here; a failed write may have left part of
+           a record after them. Cut it, then write the buffered records again. */
+        uint64_t good_end = w->size - w->buf_len;
+        rc = file_truncate(w->fd, good_end);
+        if (rc == 0)
+            rc = file_seek(w->fd, good_end);
+        if (rc == 0) {
+            w->allocated = good_end;
+            w->error = 0;
+            if (w->buf)
+                rc = flush_locked(w);
+        }
+    }
+    if (w->buf)
+        pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+bool wal_writer_failed_sync(const wal_writer *w)
+{
+    return w->sync_failed;
 }
 
 int wal_writer_reserve(wal_writer *w, uint64_t upto)

@@ -44,6 +44,16 @@ int wal_writer_reserve(wal_writer *w, uint64_t upto);
 /* After the last append: writes buffered records and cuts the file at its last record
    (drops the preallocated zeros), since the log lives on as a value-log segment. */
 int wal_writer_finish(wal_writer *w);
+/*
+ * After a failed write (a full disk, say; the cause gone): cuts whatever part of a record
+ * the failed write left in the file, writes the buffered records again and clears the
+ * sticky error. Not after a failed sync: the kernel may have dropped pages it could not
+ * write, so only reading the file back (a reopen) tells what is there: SHALE_EFAILED.
+ * 0, SHALE_EFAILED, or -errno of this attempt (the writer then stays failed).
+ */
+int wal_writer_recover(wal_writer *w);
+/* True once an fdatasync of this log failed. */
+bool wal_writer_failed_sync(const wal_writer *w);
 /* Bytes appended (file size). */
 uint64_t wal_writer_size(const wal_writer *w);
 uint64_t wal_writer_log_number(const wal_writer *w);

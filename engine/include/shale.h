@@ -38,7 +38,7 @@ extern "C" {
 #define SHALE_ECORRUPT -4097   /* a checksum or structure check failed on persistent data */
 #define SHALE_EBUSY -4098      /* the directory is locked by another process */
 #define SHALE_ESTALL -4099     /* a write stalled longer than write_stall_timeout_ms */
-#define SHALE_EFAILED -4100    /* an earlier write failed; writes refused until reopen */
+#define SHALE_EFAILED -4100    /* an earlier write failed; writes refused (shale_resume) */
 #define SHALE_EVERSION -4101   /* a file has a format version this build cannot read */
 #define SHALE_ENOREWRITE -4102 /* value-log GC found no segment worth rewriting */
 #define SHALE_ECLOSING -4103   /* the database is being closed */
@@ -208,6 +208,21 @@ int shale_sync(shale_db *db);
  * clients calls it before replying. 0 or -errno (then writes are refused: SHALE_EFAILED).
  */
 int shale_flush_wal(shale_db *db);
+
+/*
+ * After a log write failed (a full disk, say), writes are refused with SHALE_EFAILED and
+ * reads go on. shale_background_error returns that first error (-ENOSPC, -EIO, ...), or 0
+ * while writes are accepted. Once the cause is gone, shale_resume cuts what the failed
+ * write left of a record, writes the records that were waiting in the buffer and lets
+ * writes through again (as RocksDB's DB::Resume). Returns 0 when writes are accepted
+ * (or already were), -errno when the cause persists (call again later), SHALE_EFAILED
+ * when only a reopen can recover: an fdatasync failed (the kernel may have dropped pages
+ * it could not write; what reached the disk is known only by reading the log back) or a
+ * memtable allocation failed. Flush and compaction failures need no resume: they retry
+ * on their own, and writes get their error while the memtables are full.
+ */
+int shale_background_error(shale_db *db);
+int shale_resume(shale_db *db);
 
 /* ---- Reading ---------------------------------------------------------------------- */
 

@@ -366,6 +366,45 @@ static void test_db_expiry_hides_and_compaction_drops(void **state)
     tu_rmdir_free(dir);
 }
 
+/* Writes key_of(i) for i from 0 until a write fails; the failing code into *rc. Returns
+   how many were written. */
+static int put_until_error(shale_db *db, int limit, int *rc)
+{
+    char k[32], v[128];
+    int i;
+    *rc = 0;
+    for (i = 0; i < limit; i++) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 0);
+        *rc = shale_put(db, k, strlen(k), v, strlen(v), 0);
+        if (*rc)
+            break;
+    }
+    return i;
+}
+
+/* Retries a put for up to 5 s (the flush thread retries failed flushes every second). */
+static int put_retrying(shale_db *db, const char *k, const char *v)
+{
+    int rc = -1;
+    for (int tries = 0; tries < 100 && rc != 0; tries++) {
+        rc = shale_put(db, k, strlen(k), v, strlen(v), 0);
+        if (rc)
+            usleep(50 * 1000);
+    }
+    return rc;
+}
+
+static void expect_first(shale_db *db, int n)
+{
+    char k[32], v[128];
+    for (int j = 0; j < n; j += 97) {
+        key_of(k, sizeof k, j);
+        value_of(v, sizeof v, j, 0);
+        expect(db, k, v);
+    }
+}
+
 static void test_db_stall_times_out_then_recovers(void **state)
 {
     char *dir = tu_tempdir("db");
@@ -373,44 +412,53 @@ static void test_db_stall_times_out_then_recovers(void **state)
     tu_small_options(&o);
     o.memtable_size = 64 * 1024;
     o.write_stall_timeout_ms = 200;
-    o.sync_interval_ms = 0; /* no background WAL sync to trip over the fault */
     shale_db *db = open_db(dir, &o);
-    /* Flushes cannot finish: every fsync fails. */
-    file_fault_arm(FILE_OP_SYNC, 1, ENOSPC, false, true);
-    char k[32], v[128];
-    int rc = 0, i;
-    for (i = 0; i < 100000 && rc == 0; i++) {
-        key_of(k, sizeof k, i);
-        value_of(v, sizeof v, i, 0);
-        rc = shale_put(db, k, strlen(k), v, strlen(v), 0);
-    }
+    /* Flushes crawl (16 KiB/s against 64 KiB memtables): the memtables fill up. */
+    assert_int_equal(shale_set_option(db, "compaction_rate_limit", "16384"), 0);
+    int rc;
+    int written = put_until_error(db, 100000, &rc);
     assert_int_equal(rc, SHALE_ESTALL);
     uint64_t timeouts = 0, stalls = 0;
     assert_int_equal(shale_property_int(db, "shale.stall-timeouts", &timeouts), 0);
     assert_int_equal(shale_property_int(db, "shale.stall-count-memtable", &stalls), 0);
     assert_true(timeouts >= 1);
     assert_true(stalls >= 1);
-    /* reads go on */
-    key_of(k, sizeof k, 0);
-    value_of(v, sizeof v, 0, 0);
-    expect(db, k, v);
-    file_fault_clear();
-    /* the flush thread retries; writes go through again */
-    rc = -1;
-    for (int tries = 0; tries < 100 && rc != 0; tries++) {
-        rc = shale_put(db, "after", 5, "ok", 2, 0);
-        if (rc)
-            usleep(50 * 1000);
-    }
-    assert_int_equal(rc, 0);
-    int written = i - 1;
+    expect_first(db, 1); /* reads go on */
+    assert_int_equal(shale_set_option(db, "compaction_rate_limit", "0"), 0);
+    assert_int_equal(put_retrying(db, "after", "ok"), 0);
     assert_int_equal(shale_close(db), 0);
     db = open_db(dir, &o);
-    for (int j = 0; j < written; j += 97) {
-        key_of(k, sizeof k, j);
-        value_of(v, sizeof v, j, 0);
-        expect(db, k, v);
-    }
+    expect_first(db, written);
+    expect(db, "after", "ok");
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+/* A full disk under the flushes: once the memtables are full, writes fail with the
+   flush's error at once (no stall), reads go on, and writes work again once space
+   returns, with nothing acknowledged lost. */
+static void test_db_failing_flush_fails_writes_then_recovers(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_options o;
+    tu_small_options(&o);
+    o.memtable_size = 64 * 1024;
+    o.write_stall_timeout_ms = 60000; /* an error must come long before this */
+    o.sync_interval_ms = 0; /* no background WAL sync to trip over the fault */
+    shale_db *db = open_db(dir, &o);
+    file_fault_arm(FILE_OP_SYNC, 1, ENOSPC, false, true); /* every flush fails */
+    int rc;
+    uint64_t t0 = tu_now_ms();
+    int written = put_until_error(db, 100000, &rc);
+    assert_int_equal(rc, -ENOSPC);
+    assert_true(tu_now_ms() - t0 < 30000);
+    assert_int_equal(shale_background_error(db), 0); /* the log is fine: no resume needed */
+    expect_first(db, written);
+    file_fault_clear();
+    assert_int_equal(put_retrying(db, "after", "ok"), 0);
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, &o);
+    expect_first(db, written);
     expect(db, "after", "ok");
     assert_int_equal(shale_close(db), 0);
     tu_rmdir_free(dir);
@@ -858,6 +906,7 @@ int main(void)
         cmocka_unit_test(test_db_expiry_hides_and_compaction_drops),
         cmocka_unit_test(test_db_manual_wal_flush),
         cmocka_unit_test(test_db_stall_times_out_then_recovers),
+        cmocka_unit_test(test_db_failing_flush_fails_writes_then_recovers),
         cmocka_unit_test(test_db_wal_write_failure_is_sticky),
         cmocka_unit_test(test_db_second_open_is_busy),
         cmocka_unit_test(test_db_corrupt_table_never_returns_wrong_value),

@@ -3,8 +3,10 @@
  * of file call (open, read, write, torn write, sync, rename, unlink) and each n over the
  * workload's calls of that kind (sampled evenly), the n-th call fails with EIO (ENOSPC
  * for writes). The workload writes with sync writes, flushes, compacts, reads and closes;
- * whatever fails must fail with an error, never a wrong value, and after the fault clears
- * a reopen must find every acknowledged write and take new ones.
+ * whatever fails must fail with an error, never a wrong value; when a put fails the
+ * fault clears and shale_resume must let the same handle go on (or say a reopen is
+ * needed, after a failed sync); a reopen must find every acknowledged write and take
+ * new ones.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -46,6 +49,31 @@ static void options(shale_options *o)
     o->vlog_gc_interval_s = 0;
 }
 
+static int resumed, resume_refused; /* per sweep */
+
+/* After a failed put: shale_resume, then the put again (retried while flushes catch up).
+   False when the store wants a reopen (a failed sync) or the put still fails. */
+static bool resume_and_put(shale_db *db, const char *key, const char *val)
+{
+    int rc = shale_resume(db);
+    if (rc == SHALE_EFAILED) {
+        resume_refused++;
+        return false;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(shale_background_error(db), 0);
+    for (int tries = 0; tries < 100; tries++) {
+        rc = shale_put(db, key, strlen(key), val, strlen(val), 0);
+        if (rc == 0) {
+            resumed++;
+            return true;
+        }
+        usleep(50 * 1000); /* a failed flush is retried after a second */
+    }
+    fail_msg("a put still fails after the fault cleared and resume: %s", shale_strerror(rc));
+    return false;
+}
+
 /* Runs the workload; returns how many writes were acknowledged (keys 0..n-1). */
 static int workload(const char *dir, bool *failed)
 {
@@ -64,7 +92,10 @@ static int workload(const char *dir, bool *failed)
         value_of(val, sizeof val, i);
         if (shale_put(db, key, strlen(key), val, strlen(val), 0) != 0) {
             *failed = true;
-            break;
+            /* The fault clears (space returns): the same handle takes writes again. */
+            file_fault_clear();
+            if (!resume_and_put(db, key, val))
+                break;
         }
         acked = i + 1;
         if (i % 100 == 99 && shale_flush(db) != 0)
@@ -125,6 +156,7 @@ static void sweep(enum file_op op, const char *name, int err, bool partial)
     uint64_t calls = file_op_count(op) - before;
     tu_rmdir_free(dir);
     int hits = 0;
+    resumed = resume_refused = 0;
     for (int s = 0; s < SAMPLES && calls > 0; s++) {
         uint64_t n = 1 + (calls - 1) * (uint64_t)s / (SAMPLES - 1);
         dir = tu_tempdir("faults");
@@ -137,8 +169,10 @@ static void sweep(enum file_op op, const char *name, int err, bool partial)
         check_after(dir, acked, what);
         tu_rmdir_free(dir);
     }
-    fprintf(stderr, "# %s: %" PRIu64 " calls in the workload, %d fault points, %d reported an error\n",
-            name, calls, SAMPLES, hits);
+    fprintf(stderr,
+            "# %s: %" PRIu64 " calls in the workload, %d fault points, %d reported an error; "
+            "%d went on after shale_resume, %d needed a reopen\n",
+            name, calls, SAMPLES, hits, resumed, resume_refused);
 }
 
 static void test_open_faults(void **state) { sweep(FILE_OP_OPEN, "open", EIO, false); }
@@ -149,6 +183,50 @@ static void test_sync_faults(void **state) { sweep(FILE_OP_SYNC, "sync", EIO, fa
 static void test_rename_faults(void **state) { sweep(FILE_OP_RENAME, "rename", EIO, false); }
 static void test_unlink_faults(void **state) { sweep(FILE_OP_UNLINK, "unlink", EIO, false); }
 
+static void put_keys(shale_db *db, int from, int to)
+{
+    char key[32], val[1024];
+    for (int i = from; i < to; i++) {
+        snprintf(key, sizeof key, "key%05d", i);
+        value_of(val, sizeof val, i);
+        assert_int_equal(shale_put(db, key, strlen(key), val, strlen(val), 0), 0);
+    }
+}
+
+/* Async writes wait in the log's buffer (manual_wal_flush): a full disk fails the write
+   of the buffer; resume must write those acknowledged records again, after cutting what
+   the torn write left, and a crash afterwards must find every one of them. */
+static void test_resume_rewrites_buffered_records(void **state)
+{
+    char *dir = tu_tempdir("faults");
+    shale_options o;
+    options(&o);
+    o.sync_writes = 0;
+    o.manual_wal_flush = 1;
+    o.sync_interval_ms = 0;
+    shale_db *db = tu_open(dir, &o);
+    put_keys(db, 0, 50);
+    file_fault_arm(FILE_OP_WRITE, 1, ENOSPC, true, true); /* the disk is full */
+    assert_int_equal(shale_flush_wal(db), -ENOSPC);
+    assert_int_equal(shale_background_error(db), -ENOSPC);
+    assert_int_equal(shale_put(db, "k", 1, "v", 1, 0), SHALE_EFAILED);
+    void *v = NULL;
+    size_t vlen;
+    assert_int_equal(shale_get(db, "key00003", 8, &v, &vlen), 0); /* reads go on */
+    shale_free(v);
+    assert_int_equal(shale_resume(db), -ENOSPC); /* still full */
+    assert_int_equal(shale_put(db, "k", 1, "v", 1, 0), SHALE_EFAILED);
+    file_fault_clear(); /* space returns */
+    assert_int_equal(shale_resume(db), 0);
+    put_keys(db, 50, 100);
+    assert_int_equal(shale_flush_wal(db), 0);
+    char *crash = tu_crash_image(dir); /* as if killed now */
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+    check_after(crash, 100, "buffered records after resume");
+    tu_rmdir_free(crash);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_write_faults), cmocka_unit_test(test_torn_write_faults),
         cmocka_unit_test(test_sync_faults),  cmocka_unit_test(test_rename_faults),
         cmocka_unit_test(test_unlink_faults),
+        cmocka_unit_test(test_resume_rewrites_buffered_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
