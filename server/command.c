@@ -190,6 +190,12 @@ void command_dispatch(server *s, client *c)
         resp_error(&c->out, msg);
         return;
     }
+    if ((cmd->flags & W) && s->disk_error) {
+        /* As Redis after a failed AOF write: writes are refused before they run, reads
+           go on; server_cron lifts this once the engine can write again. */
+        reply_disk_error(c, s->disk_error);
+        return;
+    }
     c->last_cmd = cmd->name;
     long long t0 = mono_us();
     cmd->fn(s, c);
@@ -203,17 +209,26 @@ void command_dispatch(server *s, client *c)
     }
 }
 
+void reply_disk_error(client *c, int err)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "MISCONF Errors writing to disk: %s. Write commands are refused until shale "
+             "can write again; reads are served",
+             shale_strerror(err));
+    resp_error(&c->out, msg);
+}
+
 void reply_engine_error(client *c, int rc)
 {
     char msg[256];
     if (rc == SHALE_ESTALL)
         snprintf(msg, sizeof msg, "BUSY shale write stall (%s), retry later",
                  c->stall_cause ? c->stall_cause : "l0");
-    else if (rc == SHALE_EFAILED || rc == -ENOSPC || rc == -EIO)
-        snprintf(msg, sizeof msg,
-                 "MISCONF shale cannot write to disk (%s); writes are refused until it can",
-                 shale_strerror(rc));
-    else if (rc == -ENOMEM)
+    else if (rc == SHALE_EFAILED || rc == -ENOSPC || rc == -EIO || rc == -EDQUOT) {
+        reply_disk_error(c, rc);
+        return;
+    } else if (rc == -ENOMEM)
         snprintf(msg, sizeof msg, "OOM command not allowed: out of memory");
     else
         snprintf(msg, sizeof msg, "ERR %s", shale_strerror(rc));
@@ -239,10 +254,19 @@ bool ks_finish(server *s, client *c, int rc)
             c->stall_cause = "l0";
         }
     }
+    if (rc == SHALE_EFAILED) {
+        /* the log write failed just now: the pre-check refuses the next writes */
+        int err = shale_background_error(s->db);
+        if (err)
+            server_note_disk_error(s, err);
+    }
+    if (rc == SHALE_EFAILED || rc == -ENOSPC || rc == -EIO || rc == -EDQUOT)
+        s->last_write_error = rc == SHALE_EFAILED && s->disk_error ? s->disk_error : rc;
     if (rc) {
-        reply_engine_error(c, rc);
+        reply_engine_error(c, rc == SHALE_EFAILED && s->disk_error ? s->disk_error : rc);
         return false;
     }
+    s->last_write_error = 0;
     server_wrote(s);
     return true;
 }

@@ -93,6 +93,9 @@ typedef struct server {
     long long slowlog_cap;
     long long slowlog_len, slowlog_head;
     uint64_t slowlog_next_id;
+    int disk_error;           /* the engine refuses writes after this error (0: none) */
+    int last_write_error;     /* the last write's disk error (-ENOSPC...), 0 after a success */
+    uint64_t disk_resume_ms;  /* when server_cron last tried shale_resume */
     long long latency_max_us, latency_max_time;
     uint64_t ops_window[16], ops_window_ms[16]; /* instantaneous_ops_per_sec samples */
     int ops_window_i;
@@ -106,6 +109,8 @@ void command_dispatch(server *s, client *c);
 
 /* Engine errors as Redis-style error replies. */
 void reply_engine_error(client *c, int rc);
+/* The -MISCONF reply to a write while the disk refuses writes (err: the engine's error). */
+void reply_disk_error(client *c, int err);
 /* "ERR unknown subcommand 'x'. Try CMD HELP." for argv[1]. */
 void reply_subcommand_error(client *c);
 /* Ends a keyspace transaction: commits when rc == 0, else drops it; on failure replies
@@ -156,6 +161,9 @@ void server_client_remove(server *s, client *c);
 size_t client_info_line(server *s, client *c, char *buf, size_t cap);
 /* Records a command in the slowlog when it took at least the threshold. */
 void slowlog_maybe_add(server *s, client *c, long long micros);
+/* Records that the engine refuses writes after err (0: it accepts them again); write
+   commands then get -MISCONF until server_cron's shale_resume succeeds. */
+void server_note_disk_error(server *s, int err);
 /* Periodic work (active expiry, sweeping, stats), called by the loop about hz times/s. */
 void server_cron(server *s);
 

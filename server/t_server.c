@@ -348,8 +348,38 @@ void cmd_latency(server *s, client *c)
 
 /* ---- cron ---- */
 
+/*
+ * While the engine refuses writes after a failed log write (a full disk), write commands
+ * get -MISCONF; once a second shale_resume tries to make the log whole and lift that.
+ */
+void server_note_disk_error(server *s, int err)
+{
+    if (err && !s->disk_error)
+        fprintf(stderr, "shale-server: writing to disk failed (%s); write commands are refused "
+                        "until it works again\n", shale_strerror(err));
+    s->disk_error = err;
+}
+
+static void watch_disk(server *s, uint64_t now)
+{
+    int err = shale_background_error(s->db);
+    server_note_disk_error(s, err);
+    if (!err || now - s->disk_resume_ms < 1000)
+        return;
+    s->disk_resume_ms = now;
+    int rc = shale_resume(s->db);
+    if (rc == 0) {
+        fprintf(stderr, "shale-server: the disk write error looks solved; writes accepted again\n");
+        s->disk_error = 0;
+    } else if (rc == SHALE_EFAILED && s->disk_error != SHALE_EFAILED) {
+        fprintf(stderr, "shale-server: a failed disk sync cannot be undone while running; "
+                        "restart the server to accept writes again\n");
+    }
+}
+
 void server_cron(server *s)
 {
+    watch_disk(s, ks_now_ms());
     /* about 25 ms of expiry and sweeping per second at hz 10, as Redis's budget */
     ks_background(&s->ks, 200, ks_now_ms());
     uint64_t now = ks_now_ms();

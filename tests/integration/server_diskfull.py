@@ -1,0 +1,208 @@
+#!/usr/bin/python3
+"""server_diskfull.py - shale-server on a disk that fills up (a small tmpfs): writes get
+-MISCONF (never a lost acknowledged write, never -BUSY), reads go on, INFO says so, and
+writes work again once space returns, without a restart. Then a kill -9 and restart
+must find every acknowledged write.
+
+Two ways a disk fills: under ordinary writes (the log's preallocated room runs out at a
+memtable switch and flushes fail: each write gets the error until space returns), and a
+write that no longer fits into the log's preallocated room (a torn record: the engine
+refuses writes until shale_resume, which server_cron calls once a second, cuts it).
+
+Needs root to mount the tmpfs; exits 77 (skip) where mounting is not allowed.
+"""
+import os
+import random
+import signal
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server_compare import Conn, encode, free_port  # noqa: E402
+
+BUILD = os.environ.get("SHALE_BUILD", "build")
+SERVER = os.path.join(BUILD, "shale-server")
+TMP = tempfile.mkdtemp()
+MNT = os.path.join(TMP, "disk")
+DISK_MB = 48
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def start(port, log, sync):
+    p = subprocess.Popen([SERVER, "--port", str(port), "--dir", os.path.join(MNT, "data"),
+                          "--sync-writes", sync, "--memtable-size", "1mb",
+                          "--vlog-file-size", "64mb", "--vlog-gc-interval", "0"], stderr=log)
+    for _ in range(200):
+        try:
+            c = Conn(port)
+            if c.call("ping") == (b"+", b"PONG"):
+                return p, c
+        except (OSError, EOFError):
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+def fill(path):
+    """Writes zeros into path until the disk is full; returns the bytes written."""
+    n = 0
+    with open(path, "wb", buffering=0) as f:
+        block = b"\0" * (256 << 10)
+        while True:
+            try:
+                n += f.write(block)
+            except OSError:
+                break
+        # the last partial block: fill page by page
+        try:
+            while True:
+                n += f.write(b"\0" * 4096)
+        except OSError:
+            pass
+    return n
+
+
+def info_field(c, section, name):
+    r = c.call("info", section)
+    for line in r[1].decode().split("\r\n"):
+        if line.startswith(name + ":"):
+            return line.split(":", 1)[1]
+    return None
+
+
+def run(sync):
+    """One pass on a fresh tmpfs with sync-writes `sync`."""
+    os.makedirs(MNT)
+    if subprocess.call(["mount", "-t", "tmpfs", "-o", "size=%dm" % DISK_MB, "tmpfs", MNT],
+                       stderr=subprocess.DEVNULL) != 0:
+        print("cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)")
+        return 77
+    print("-- sync-writes %s" % sync)
+    proc = None
+    try:
+        port = free_port()
+        log = open(os.path.join(TMP, "server-%s.log" % sync), "a")
+        proc, c = start(port, log, sync)
+        rnd = random.Random(7)
+        acked = {}
+        # Most of the disk goes to a filler file that can be given back later.
+        filler = os.path.join(MNT, "filler")
+        with open(filler, "wb") as f:
+            f.write(b"\0" * ((DISK_MB - 16) << 20))
+
+        # 1. Ordinary writes until the disk is full.
+        errors = []
+        i = 0
+        while len(errors) < 50 and i < 100000:
+            batch = []
+            for _ in range(16):
+                k, v = b"k%06d" % i, rnd.randbytes(4096)
+                i += 1
+                batch.append((k, v))
+            try:
+                c.s.sendall(b"".join(encode([b"set", k, v]) for k, v in batch))
+                for k, v in batch:
+                    r = c.reply()
+                    if r == (b"+", b"OK"):
+                        acked[k] = v
+                    else:
+                        errors.append(r)
+            except (OSError, EOFError):
+                # a failed log flush closes the round's connections (their replies were
+                # errors); the outcome of those writes is unknown, as after a timeout
+                c = Conn(port)
+        check(len(acked) > 100, "only %d writes before the disk filled" % len(acked))
+        check(all(e[0] == b"-" and e[1].startswith(b"MISCONF Errors writing to disk: No space")
+                  for e in errors), "writes on a full disk: %r" % errors[:3])
+        print("ok   full disk under writes: %d acknowledged, then %r" % (len(acked), errors[0][1][:60]))
+        check(info_field(c, "persistence", "aof_last_write_status") == "err",
+              "INFO persistence does not say the last write failed")
+        # reads go on
+        for k in rnd.sample(sorted(acked), 50):
+            check(c.call("get", k) == (b"$", acked[k]), "GET %r on a full disk" % k)
+        check(c.call("dbsize")[0] == b":", "DBSIZE on a full disk")
+        print("ok   reads served on a full disk")
+
+        # 2. Space returns: writes go on without a restart.
+        os.unlink(filler)
+        deadline = time.time() + 15
+        while True:
+            r = c.call("set", "after-space", "1")
+            if r == (b"+", b"OK") or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        check(r == (b"+", b"OK"), "writes did not come back after space returned: %r" % (r,))
+        acked[b"after-space"] = b"1"
+        check(info_field(c, "persistence", "aof_last_write_status") == "ok",
+              "INFO still says err after a successful write")
+        print("ok   writes accepted again once space returned")
+
+        # 3. A record that no longer fits the log's preallocated room: a torn write.
+        check(c.call("save") == (b"+", b"OK"), "SAVE")  # memtables flushed, a fresh log
+        fill(filler)
+        big = rnd.randbytes(3 << 20)
+        r = c.call("set", "big", big)
+        check(r[0] == b"-" and r[1].startswith(b"MISCONF"), "a 3 MiB SET on a full disk: %r" % (r[:1],))
+        r = c.call("set", "small", "1")
+        check(r[0] == b"-" and r[1].startswith(b"MISCONF"), "writes after the torn write: %r" % (r,))
+        check(info_field(c, "persistence", "shale_disk_error") != "", "INFO shale_disk_error empty")
+        for k in rnd.sample(sorted(acked), 50):
+            check(c.call("get", k) == (b"$", acked[k]), "GET %r after the torn write" % k)
+        check(c.call("get", "big") == (b"$", None), "the failed SET is visible")
+        print("ok   a torn log write: writes refused with MISCONF, reads go on")
+        os.unlink(filler)
+        deadline = time.time() + 15
+        while True:
+            r = c.call("set", "after-resume", "2")
+            if r == (b"+", b"OK") or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        check(r == (b"+", b"OK"), "writes did not come back after resume: %r" % (r,))
+        acked[b"after-resume"] = b"2"
+        check(c.call("set", "big", big) == (b"+", b"OK"), "the 3 MiB SET once space is back")
+        acked[b"big"] = big
+        print("ok   writes accepted again after the log was made whole (no restart)")
+
+        # 4. kill -9 and restart: every acknowledged write is there.
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc, c = start(port, log, sync)
+        missing = [k for k, v in acked.items() if c.call("get", k) != (b"$", v)]
+        check(not missing, "%d acknowledged writes lost, e.g. %r" % (len(missing), missing[:3]))
+        check(c.call("get", "small") == (b"$", None), "a refused write was applied")
+        print("ok   after kill -9 and restart: all %d acknowledged writes present" % len(acked))
+        proc.terminate()
+        proc.wait()
+        proc = None
+        return 0
+    finally:
+        if proc:
+            proc.kill()
+            proc.wait()
+        subprocess.call(["umount", MNT])
+        os.rmdir(MNT)
+
+
+def main():
+    try:
+        for sync in ("yes", "no"):
+            rc = run(sync)
+            if rc:
+                return rc
+        return 0
+    finally:
+        if os.environ.get("KEEP_TMP"):
+            print("kept", TMP)
+        else:
+            shutil.rmtree(TMP, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
