@@ -69,6 +69,17 @@ def fill(path):
     return n
 
 
+def set_until_ok(c, key, value, what):
+    """SET until it succeeds (the server retries on its own), for at most 15 s."""
+    deadline = time.time() + 15
+    while True:
+        r = c.call("set", key, value)
+        if r == (b"+", b"OK") or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    check(r == (b"+", b"OK"), "%s: %r" % (what, r))
+
+
 def info_field(c, section, name):
     r = c.call("info", section)
     for line in r[1].decode().split("\r\n"):
@@ -132,13 +143,7 @@ def run(sync):
 
         # 2. Space returns: writes go on without a restart.
         os.unlink(filler)
-        deadline = time.time() + 15
-        while True:
-            r = c.call("set", "after-space", "1")
-            if r == (b"+", b"OK") or time.time() > deadline:
-                break
-            time.sleep(0.1)
-        check(r == (b"+", b"OK"), "writes did not come back after space returned: %r" % (r,))
+        set_until_ok(c, "after-space", "1", "writes did not come back after space returned")
         acked[b"after-space"] = b"1"
         check(info_field(c, "persistence", "aof_last_write_status") == "ok",
               "INFO still says err after a successful write")
@@ -164,13 +169,7 @@ def run(sync):
         print("ok   a torn log write: MISCONF, the next write %s, reads go on" %
               ("refused" if refused_small else "accepted (resume had made room)"))
         os.unlink(filler)
-        deadline = time.time() + 15
-        while True:
-            r = c.call("set", "after-resume", "2")
-            if r == (b"+", b"OK") or time.time() > deadline:
-                break
-            time.sleep(0.1)
-        check(r == (b"+", b"OK"), "writes did not come back after resume: %r" % (r,))
+        set_until_ok(c, "after-resume", "2", "writes did not come back after resume")
         acked[b"after-resume"] = b"2"
         check(c.call("set", "big", big) == (b"+", b"OK"), "the 3 MiB SET once space is back")
         acked[b"big"] = big

@@ -405,6 +405,17 @@ static void expect_first(shale_db *db, int n)
     }
 }
 
+/* Closes, reopens and finds the first `written` keys and "after"; frees dir. */
+static void reopen_and_check(shale_db *db, char *dir, const shale_options *o, int written)
+{
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, o);
+    expect_first(db, written);
+    expect(db, "after", "ok");
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
 static void test_db_stall_times_out_then_recovers(void **state)
 {
     char *dir = tu_tempdir("db");
@@ -426,12 +437,7 @@ static void test_db_stall_times_out_then_recovers(void **state)
     expect_first(db, 1); /* reads go on */
     assert_int_equal(shale_set_option(db, "compaction_rate_limit", "0"), 0);
     assert_int_equal(put_retrying(db, "after", "ok"), 0);
-    assert_int_equal(shale_close(db), 0);
-    db = open_db(dir, &o);
-    expect_first(db, written);
-    expect(db, "after", "ok");
-    assert_int_equal(shale_close(db), 0);
-    tu_rmdir_free(dir);
+    reopen_and_check(db, dir, &o, written);
 }
 
 /* A full disk under the flushes: once the memtables are full, writes fail with the
@@ -456,12 +462,7 @@ static void test_db_failing_flush_fails_writes_then_recovers(void **state)
     expect_first(db, written);
     file_fault_clear();
     assert_int_equal(put_retrying(db, "after", "ok"), 0);
-    assert_int_equal(shale_close(db), 0);
-    db = open_db(dir, &o);
-    expect_first(db, written);
-    expect(db, "after", "ok");
-    assert_int_equal(shale_close(db), 0);
-    tu_rmdir_free(dir);
+    reopen_and_check(db, dir, &o, written);
 }
 
 static void test_db_wal_write_failure_is_sticky(void **state)
