@@ -128,8 +128,11 @@ static uint32_t name_hash(const char *p, size_t n)
     return h;
 }
 
+static void build_subcommands(void);
+
 static void build_index(void)
 {
+    build_subcommands();
     for (size_t i = 0; i < NCOMMANDS; i++) {
         uint32_t h = name_hash(commands[i].name, strlen(commands[i].name));
         while (index_slots[h % INDEX_SLOTS])
@@ -163,43 +166,143 @@ static void unknown(client *c)
     resp_error(&c->out, msg);
 }
 
-static long long mono_us(void)
+/* Container commands' subcommands: statistics count them apart ("config|set"), as
+   Redis 7 does. Their slots follow the commands' in the statistics table. */
+static const struct container {
+    const char *parent;
+    const char *subs[10];
+} containers[] = {
+    {"client", {"getname", "id", "info", "kill", "list", "no-evict", "setinfo", "setname"}},
+    {"command", {"count", "docs", "info", "list"}},
+    {"config", {"get", "resetstat", "rewrite", "set"}},
+    {"debug", {"sleep"}},
+    {"function", {"flush", "list"}},
+    {"latency", {"history", "latest", "reset"}},
+    {"slowlog", {"get", "help", "len", "reset"}},
+};
+#define NCONTAINERS (sizeof containers / sizeof containers[0])
+#define MAX_SUBS 64
+
+static char sub_names[MAX_SUBS][40]; /* "parent|sub" for each subcommand slot */
+static size_t nsubs;
+static size_t first_sub[NCOMMANDS]; /* a container's first slot (0: not a container) */
+static size_t nsub_of[NCOMMANDS];
+
+static void build_subcommands(void)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        for (size_t k = 0; k < NCONTAINERS; k++) {
+            if (strcmp(commands[i].name, containers[k].parent) != 0)
+                continue;
+            first_sub[i] = NCOMMANDS + nsubs;
+            for (size_t j = 0; j < 10 && containers[k].subs[j] && nsubs < MAX_SUBS; j++) {
+                snprintf(sub_names[nsubs++], sizeof sub_names[0], "%s|%s", commands[i].name,
+                         containers[k].subs[j]);
+                nsub_of[i]++;
+            }
+        }
+}
+
+size_t command_table_size(void)
+{
+    pthread_once(&index_once, build_index);
+    return NCOMMANDS + nsubs;
+}
+
+const char *command_table_name(size_t i)
+{
+    return i < NCOMMANDS ? commands[i].name : sub_names[i - NCOMMANDS];
+}
+
+/* The statistics slot of a call: the subcommand's for a container (SIZE_MAX for an
+   unknown subcommand: Redis counts those only as errors), else the command's. */
+static size_t stats_slot(const command *cmd, const client *c)
+{
+    size_t i = (size_t)(cmd - commands);
+    if (!nsub_of[i] || c->cmd.argc < 2)
+        return i;
+    const resp_arg *a = &c->cmd.argv[1];
+    size_t plen = strlen(cmd->name) + 1;
+    for (size_t j = 0; j < nsub_of[i]; j++) {
+        const char *sub = sub_names[first_sub[i] - NCOMMANDS + j] + plen;
+        if (strlen(sub) == a->len && strncasecmp(sub, a->p, a->len) == 0)
+            return first_sub[i] + j;
+    }
+    return SIZE_MAX;
+}
+
+static uint64_t mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void command_dispatch(server *s, client *c)
+/* Counts the error reply that starts at out offset `from`, if the reply is one. */
+static bool count_error_reply(server *s, client *c, size_t from)
 {
-    if (c->cmd.argc == 0)
-        return;
-    const command *cmd = lookup(c->cmd.argv[0].p, c->cmd.argv[0].len);
-    if (!cmd) {
-        unknown(c);
-        return;
-    }
+    if (c->out.len <= from || c->out.data[from] != '-')
+        return false;
+    cmdstats_error_reply(&s->cmds, c->out.data + from + 1, c->out.len - from - 1);
+    return true;
+}
+
+/* Checks that come before the handler: authentication, arity, a disk that refuses
+   writes. False when one refused the command (the reply is written). */
+static bool admit(server *s, client *c, const command *cmd)
+{
     if (!c->authenticated && !(cmd->flags & NOAUTH)) {
         resp_error(&c->out, "NOAUTH Authentication required.");
-        return;
+        return false;
     }
     int argc = c->cmd.argc;
     if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
         char msg[160];
         snprintf(msg, sizeof msg, "ERR wrong number of arguments for '%s' command", cmd->name);
         resp_error(&c->out, msg);
-        return;
+        return false;
     }
     if ((cmd->flags & W) && s->disk_error) {
         /* As Redis after a failed AOF write: writes are refused before they run, reads
            go on; server_cron lifts this once the engine can write again. */
         reply_disk_error(c, s->disk_error);
+        return false;
+    }
+    return true;
+}
+
+void command_dispatch(server *s, client *c)
+{
+    if (c->cmd.argc == 0)
+        return;
+    size_t from = c->out.len;
+    const command *cmd = lookup(c->cmd.argv[0].p, c->cmd.argv[0].len);
+    if (!cmd) {
+        unknown(c);
+        count_error_reply(s, c, from);
+        return;
+    }
+    size_t slot = stats_slot(cmd, c), nslots = NCOMMANDS + nsubs;
+    if (!admit(s, c, cmd)) {
+        cmdstats_reject(&s->cmds, nslots, (size_t)(cmd - commands));
+        count_error_reply(s, c, from);
         return;
     }
     c->last_cmd = cmd->name;
-    long long t0 = mono_us();
+    uint64_t t0 = mono_ns();
     cmd->fn(s, c);
-    long long us = mono_us() - t0;
+    uint64_t ns = mono_ns() - t0;
+    long long us = (long long)(ns / 1000);
+    bool failed = count_error_reply(s, c, from);
+    static const char arity_err[] = "-ERR wrong number of arguments";
+    if (failed && c->out.len - from >= sizeof arity_err - 1 &&
+        memcmp(c->out.data + from, arity_err, sizeof arity_err - 1) == 0) {
+        /* a subcommand's arity: Redis refuses it before running, so it is a rejection */
+        if (slot != SIZE_MAX)
+            cmdstats_reject(&s->cmds, nslots, slot);
+    } else if (slot != SIZE_MAX) {
+        cmdstats_record(&s->cmds, nslots, slot, ns, failed, s->cfg.latency_tracking);
+    }
     s->stats.commands_processed++;
     slowlog_maybe_add(s, c, us);
     if (s->cfg.latency_monitor_threshold > 0 && us / 1000 >= s->cfg.latency_monitor_threshold &&

@@ -65,6 +65,8 @@ static const option options[] = {
     {"slowlog-log-slower-than", T_INT, F(slowlog_log_slower_than), -1, BIG, 0, NULL},
     {"slowlog-max-len", T_INT, F(slowlog_max_len), 0, BIG, 0, NULL},
     {"latency-monitor-threshold", T_INT, F(latency_monitor_threshold), 0, BIG, 0, NULL},
+    {"latency-tracking", T_BOOL, F(latency_tracking), 0, 0, 0, NULL},
+    {"latency-tracking-info-percentiles", T_STR, F(latency_tracking_info_percentiles), 0, 0, 0, NULL},
     {"hz", T_INT, F(hz), 1, 500, 0, NULL},
     {"databases", T_INT, F(databases), 16, 16, IMMUTABLE, NULL},
     {"loglevel", T_STR, F(loglevel), 0, 0, 0, NULL},
@@ -74,6 +76,22 @@ static const option options[] = {
     {"daemonize", T_BOOL, F(daemonize), 0, 0, IMMUTABLE, NULL},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
+
+/* "50 99 99.9": up to 16 numbers from 0 to 100 (or none) */
+static bool valid_percentiles(const char *list)
+{
+    int n = 0;
+    for (const char *p = list; *p;) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || v < 0 || v > 100 || (*end && *end != ' ') || ++n > 16)
+            return false;
+        p = end;
+        while (*p == ' ')
+            p++;
+    }
+    return true;
+}
 
 void config_default(server_config *cfg)
 {
@@ -111,6 +129,9 @@ void config_default(server_config *cfg)
     cfg->slowlog_log_slower_than = 10000;
     cfg->slowlog_max_len = 128;
     cfg->hz = 10;
+    cfg->latency_tracking = true;
+    snprintf(cfg->latency_tracking_info_percentiles,
+             sizeof cfg->latency_tracking_info_percentiles, "50 99 99.9");
     cfg->databases = 16;
     snprintf(cfg->loglevel, sizeof cfg->loglevel, "notice");
 }
@@ -207,14 +228,20 @@ static int assign(server_config *cfg, const option *o, int argc, char **argv, ch
         return 0;
     }
     /* "save 900 1 300 10" (or ""), "bind 127.0.0.1 -::1": several words, kept joined */
-    bool words = o->type == T_STR && (strcmp(o->name, "save") == 0 ||
+    bool percentiles = strcmp(o->name, "latency-tracking-info-percentiles") == 0;
+    bool words = o->type == T_STR && (strcmp(o->name, "save") == 0 || percentiles ||
                                       (strcmp(o->name, "bind") == 0 && argc > 1));
     if (words) {
-        field[0] = '\0';
+        char joined[1024] = "";
         for (int i = 0; i < argc; i++) {
-            size_t used = strlen(field);
-            snprintf(field + used, o->size - used, "%s%s", i ? " " : "", argv[i]);
+            size_t used = strlen(joined);
+            snprintf(joined + used, sizeof joined - used, "%s%s", i ? " " : "", argv[i]);
         }
+        if (percentiles && !valid_percentiles(joined)) {
+            snprintf(err, errlen, "latency-tracking-info-percentiles takes numbers from 0 to 100");
+            return -1;
+        }
+        snprintf(field, o->size, "%s", joined);
         return 0;
     }
     if (argc != 1) {
@@ -442,7 +469,8 @@ int config_rewrite(const server_config *cfg)
         char buf[4200];
         format_value(cfg, &options[i], buf, sizeof buf);
         bool quote = options[i].type == T_STR && (buf[0] == '\0' || strchr(buf, ' ')) &&
-                     strcmp(options[i].name, "save") && strcmp(options[i].name, "bind");
+                     strcmp(options[i].name, "save") && strcmp(options[i].name, "bind") &&
+                     strcmp(options[i].name, "latency-tracking-info-percentiles");
         if (options[i].type == T_STR && buf[0] == '\0')
             fprintf(f, "%s \"\"\n", options[i].name);
         else

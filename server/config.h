@@ -44,6 +44,8 @@ typedef struct server_config {
     long long slowlog_log_slower_than; /* microseconds; < 0 disables */
     long long slowlog_max_len;
     long long latency_monitor_threshold;
+    bool latency_tracking;                     /* per-command latency histograms */
+    char latency_tracking_info_percentiles[128]; /* "50 99 99.9": INFO latencystats */
     long long hz;
     long long databases;
     char loglevel[16], logfile[1024], save[128];

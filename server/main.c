@@ -69,6 +69,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "shale-server: stopping, closing the store\n");
     ks_close(&srv.ks);
     cursor_table_free(&srv.cursors);
+    cmdstats_free(&srv.cmds);
     int crc = shale_close(srv.db);
     if (crc)
         fprintf(stderr, "shale-server: closing the engine: %s\n", shale_strerror(crc));

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cmdstats.h"
 #include "config.h"
 #include "cursor.h"
 #include "keyspace.h"
@@ -88,6 +89,7 @@ typedef struct server {
     long long nclients;
     uint64_t start_ms, lastsave_s;
     server_stats stats;
+    cmdstats cmds; /* INFO commandstats, latencystats, errorstats */
     uint64_t memtable_timeouts_seen; /* the engine's count, to tell a stall's cause */
     slowlog_entry *slowlog; /* ring of slowlog_cap entries (slowlog-max-len when made) */
     long long slowlog_cap;
@@ -106,6 +108,9 @@ typedef void (*command_fn)(server *s, client *c);
 
 /* Looks up and runs the command in c->cmd (arity and auth checked first). */
 void command_dispatch(server *s, client *c);
+/* The command table, for statistics: its size and the name of entry i. */
+size_t command_table_size(void);
+const char *command_table_name(size_t i);
 
 /* Engine errors as Redis-style error replies. */
 void reply_engine_error(client *c, int rc);

@@ -62,6 +62,7 @@ void cmd_config(server *s, client *c)
         resp_error(&c->out, "ERR wrong number of arguments for 'config|set' command");
     } else if (arg_is(&a[1], "resetstat") && argc == 2) {
         memset(&s->stats, 0, sizeof s->stats);
+        cmdstats_reset(&s->cmds);
         s->ks.expired_keys = 0;
         s->latency_max_us = 0;
         resp_simple(&c->out, "OK");

@@ -115,13 +115,14 @@ static void section_stats(server *s, resp_out *o)
            "instantaneous_ops_per_sec:%lld\r\ntotal_net_input_bytes:%llu\r\n"
            "total_net_output_bytes:%llu\r\nrejected_connections:%llu\r\nexpired_keys:%llu\r\n"
            "evicted_keys:0\r\nkeyspace_hits:%llu\r\nkeyspace_misses:%llu\r\n"
-           "write_stall_rejections:%llu\r\n\r\n",
+           "write_stall_rejections:%llu\r\ntotal_error_replies:%llu\r\n\r\n",
         (unsigned long long)t->connections_received, (unsigned long long)t->commands_processed,
         ops_per_sec(s), (unsigned long long)t->net_input_bytes,
         (unsigned long long)t->net_output_bytes, (unsigned long long)t->rejected_connections,
         (unsigned long long)s->ks.expired_keys, (unsigned long long)t->keyspace_hits,
         (unsigned long long)t->keyspace_misses,
-        (unsigned long long)(t->stall_rejections_l0 + t->stall_rejections_memtable));
+        (unsigned long long)(t->stall_rejections_l0 + t->stall_rejections_memtable),
+        (unsigned long long)s->cmds.error_replies);
 }
 
 static void section_replication(server *s, resp_out *o)
@@ -197,18 +198,89 @@ static void section_shale(server *s, resp_out *o)
     add(o, "\r\n");
 }
 
+static void section_commandstats(server *s, resp_out *o)
+{
+    add(o, "# Commandstats\r\n");
+    for (size_t i = 0; s->cmds.cmd && i < s->cmds.ncmd; i++) {
+        const command_stats *c = &s->cmds.cmd[i];
+        if (!c->calls && !c->rejected)
+            continue;
+        double us = (double)c->ns / 1000.0;
+        add(o, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
+               "failed_calls=%llu\r\n",
+            command_table_name(i), (unsigned long long)c->calls, (unsigned long long)(us + 0.5),
+            c->calls ? us / (double)c->calls : 0.0, (unsigned long long)c->rejected,
+            (unsigned long long)c->failed);
+    }
+    add(o, "\r\n");
+}
+
+/* Redis's percentile labels: p50, p99.9 (a number without trailing zeros). */
+static void percentile_label(double p, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%f", p);
+    char *end = buf + strlen(buf) - 1;
+    while (end > buf && *end == '0')
+        *end-- = '\0';
+    if (*end == '.')
+        *end = '\0';
+}
+
+static void section_latencystats(server *s, resp_out *o)
+{
+    add(o, "# Latencystats\r\n");
+    for (size_t i = 0; s->cmds.cmd && i < s->cmds.ncmd; i++) {
+        const latency_hist *h = s->cmds.cmd[i].hist;
+        if (!h || h->count == 0)
+            continue;
+        add(o, "latency_percentiles_usec_%s:", command_table_name(i));
+        const char *p = s->cfg.latency_tracking_info_percentiles;
+        bool first = true;
+        while (*p) {
+            char *end;
+            double pct = strtod(p, &end);
+            if (end == p)
+                break;
+            char label[32];
+            percentile_label(pct, label, sizeof label);
+            add(o, "%sp%s=%.3f", first ? "" : ",", label, latency_hist_percentile(h, pct) / 1000.0);
+            first = false;
+            for (p = end; *p == ' '; p++) {
+            }
+        }
+        add(o, "\r\n");
+    }
+    add(o, "\r\n");
+}
+
+static void section_errorstats(server *s, resp_out *o)
+{
+    add(o, "# Errorstats\r\n");
+    for (int i = 0; i < s->cmds.nerrors; i++)
+        add(o, "errorstat_%s:count=%llu\r\n", s->cmds.errors[i].name,
+            (unsigned long long)s->cmds.errors[i].count);
+    add(o, "\r\n");
+}
+
 typedef struct section {
     const char *name;
     void (*fn)(server *s, resp_out *o);
+    bool in_default; /* INFO and INFO default show it; all and everything show every one */
 } section;
 
-/* Every section is in "default" (Redis leaves out ones shale does not have yet). */
 static const section sections[] = {
-    {"server", section_server},           {"clients", section_clients},
-    {"memory", section_memory},           {"persistence", section_persistence},
-    {"stats", section_stats},             {"replication", section_replication},
-    {"cpu", section_cpu},                 {"keyspace", section_keyspace},
-    {"shale", section_shale},
+    {"server", section_server, true},
+    {"clients", section_clients, true},
+    {"memory", section_memory, true},
+    {"persistence", section_persistence, true},
+    {"stats", section_stats, true},
+    {"replication", section_replication, true},
+    {"cpu", section_cpu, true},
+    {"commandstats", section_commandstats, false},
+    {"errorstats", section_errorstats, false},
+    {"latencystats", section_latencystats, false},
+    {"keyspace", section_keyspace, true},
+    {"shale", section_shale, true},
 };
 
 void cmd_info(server *s, client *c)
@@ -216,11 +288,11 @@ void cmd_info(server *s, client *c)
     resp_out o = {0};
     int n = sizeof sections / sizeof sections[0];
     for (int i = 0; i < n; i++) {
-        bool want = c->cmd.argc == 1;
+        bool want = c->cmd.argc == 1 && sections[i].in_default;
         for (int j = 1; j < c->cmd.argc && !want; j++)
             want = arg_is(&c->cmd.argv[j], sections[i].name) ||
                    arg_is(&c->cmd.argv[j], "all") || arg_is(&c->cmd.argv[j], "everything") ||
-                   arg_is(&c->cmd.argv[j], "default");
+                   (arg_is(&c->cmd.argv[j], "default") && sections[i].in_default);
         if (want)
             sections[i].fn(s, &o);
     }

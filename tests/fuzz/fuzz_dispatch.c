@@ -40,6 +40,7 @@ static void teardown(void)
         return;
     ks_close(&srv.ks);
     cursor_table_free(&srv.cursors);
+    cmdstats_free(&srv.cmds);
     shale_close(srv.db);
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -231,6 +231,51 @@ def compare_hit_counts(shale, redis):
     return 0
 
 
+def info_lines(c, section):
+    """INFO section as {name: value} (the header and blank lines dropped)."""
+    text = c.call("info", section)[1].decode()
+    return dict(l.split(":", 1) for l in text.split("\r\n") if l and not l.startswith("#"))
+
+
+def compare_command_stats(shale, redis):
+    """INFO commandstats (calls, rejected and failed per command), errorstats,
+    total_error_replies and the latencystats lines after the same commands."""
+    seq = [("config", "resetstat"), ("set", "k", "v"), ("get", "k"), ("get",),
+           ("hset", "k", "f", "v"), ("incr", "k"), ("nosuchcmd", "x"), ("hset", "h", "f"),
+           ("expire", "k", "x"), ("del", "k"), ("get", "k"),
+           ("config", "set", "latency-tracking-info-percentiles", "50 90 99.99")]
+    for cmd in seq:
+        shale.call(*cmd)
+        redis.call(*cmd)
+    diffs = 0
+    a, b = info_lines(shale, "commandstats"), info_lines(redis, "commandstats")
+    strip = lambda v: ",".join(f for f in v.split(",") if not f.startswith("usec"))
+    a = {k: strip(v) for k, v in a.items()}
+    b = {k: strip(v) for k, v in b.items()}
+    if a != b:
+        print("DIFF commandstats:\n  shale: %r\n  redis: %r" % (a, b))
+        diffs += 1
+    for section in ("errorstats",):
+        a, b = info_lines(shale, section), info_lines(redis, section)
+        if a != b:
+            print("DIFF %s: shale %r, redis %r" % (section, a, b))
+            diffs += 1
+    a = info_field(shale, "stats", "total_error_replies")
+    b = info_field(redis, "stats", "total_error_replies")
+    if a != b:
+        print("DIFF total_error_replies: shale %r, redis %r" % (a, b))
+        diffs += 1
+    a, b = info_lines(shale, "latencystats"), info_lines(redis, "latencystats")
+    shape = lambda d: {k: [f.split("=")[0] for f in v.split(",")] for k, v in d.items()}
+    if shape(a) != shape(b) or not all(float(f.split("=")[1]) > 0 for v in a.values()
+                                       for f in v.split(",")):
+        print("DIFF latencystats:\n  shale: %r\n  redis: %r" % (a, b))
+        diffs += 1
+    for c in (shale, redis):
+        c.call("config", "set", "latency-tracking-info-percentiles", "50 99 99.9")
+    return diffs
+
+
 def main():
     if not shutil.which("redis-server"):
         print("skip: redis-server missing")
@@ -261,6 +306,7 @@ def main():
                     c.call("hello", "3")
             diffs += run_cases(shale, redis, proto)
         diffs += compare_hit_counts(Conn(sp), Conn(rp))
+        diffs += compare_command_stats(Conn(sp), Conn(rp))
         print("%d commands compared in RESP2 and RESP3, %d differences" % (len(CASES), diffs))
         return 1 if diffs else 0
     except (EOFError, OSError):
