@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config liburing-dev liblz4-dev libxxhash-dev libcmocka-dev \
-redis-server redis-tools python3-redis rocksdb-tools libhiredis-dev"
+redis-server redis-tools python3-redis rocksdb-tools libhiredis-dev prometheus"
 
 missing=""
 for p in $PKGS; do
@@ -38,4 +38,9 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-ser
 fi
 if command -v service >/dev/null 2>&1; then
     $SUDO service redis-server stop >/dev/null 2>&1 || true
+fi
+# prometheus is here for promtool (the metrics endpoint's test); its server is not needed.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+    $SUDO systemctl stop prometheus >/dev/null 2>&1 || true
+    $SUDO systemctl disable prometheus >/dev/null 2>&1 || true
 fi

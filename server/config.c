@@ -35,6 +35,7 @@ typedef struct option {
 static const option options[] = {
     {"bind", T_STR, F(bind), 0, 0, IMMUTABLE, NULL},
     {"port", T_INT, F(port), 0, 65535, IMMUTABLE, NULL},
+    {"metrics-port", T_INT, F(metrics_port), 0, 65535, IMMUTABLE, NULL},
     {"unixsocket", T_STR, F(unixsocket), 0, 0, IMMUTABLE, NULL},
     {"unixsocketperm", T_INT, F(unixsocketperm), 0, 0777, IMMUTABLE, NULL},
     {"protected-mode", T_BOOL, F(protected_mode), 0, 0, 0, NULL},

@@ -17,6 +17,7 @@ typedef struct server_config {
     /* network */
     char bind[256];
     long long port;
+    long long metrics_port; /* Prometheus endpoint (plain HTTP); 0: off */
     char unixsocket[256];
     long long unixsocketperm;
     bool protected_mode;

@@ -40,7 +40,7 @@
 
 #include "server.h"
 
-enum op { OP_ACCEPT = 1, OP_ACCEPT_UNIX = 2, OP_RECV = 3, OP_SEND = 4 };
+enum op { OP_ACCEPT = 1, OP_ACCEPT_UNIX = 2, OP_RECV = 3, OP_SEND = 4, OP_ACCEPT_HTTP = 5 };
 #define OP_MASK 7ull
 
 #define RING_ENTRIES 4096
@@ -55,6 +55,7 @@ typedef struct io_loop {
     pthread_t thread;
     int lfd[4], nlfd; /* TCP listeners (one per bind address) */
     int ufd;          /* unix socket listener (loop 0) or -1 */
+    int mfd[4], nmfd; /* metrics-port listeners (loop 0) */
     bool ms_accept, ms_recv; /* multishot operations available */
     bool deferred;           /* single issuer, deferred task work (enabled by the loop) */
     struct io_uring_buf_ring *br;
@@ -264,12 +265,26 @@ static void client_destroy(client *c)
     free(c);
 }
 
+/* metrics-port connections have a list of their own, so that shutdown frees them */
+static void http_list_remove(server *s, client *c)
+{
+    if (c->all_prev)
+        c->all_prev->all_next = c->all_next;
+    else
+        s->http_clients = c->all_next;
+    if (c->all_next)
+        c->all_next->all_prev = c->all_prev;
+}
+
 static void maybe_free(io_loop *l, client *c)
 {
     if (!c->closed || c->recv_armed || c->send_armed || c->in_round)
         return;
     pthread_mutex_lock(&l->s->lock);
-    server_client_remove(l->s, c);
+    if (c->http)
+        http_list_remove(l->s, c);
+    else
+        server_client_remove(l->s, c);
     pthread_mutex_unlock(&l->s->lock);
     client_destroy(c);
 }
@@ -303,6 +318,28 @@ static void refuse(int fd, const char *msg)
     ssize_t n = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)n;
     close(fd);
+}
+
+/* A metrics-port connection: not a Redis client (no maxclients, not in CLIENT LIST);
+   it sends one HTTP request and gets one response. */
+static void on_accept_http(io_loop *l, int fd)
+{
+    client *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->fd = fd;
+    c->loop = l;
+    c->http = true;
+    c->created_ms = c->last_ms = now_ms();
+    pthread_mutex_lock(&l->s->lock);
+    c->all_next = l->s->http_clients;
+    if (c->all_next)
+        c->all_next->all_prev = c;
+    l->s->http_clients = c;
+    pthread_mutex_unlock(&l->s->lock);
+    arm_recv(l, c);
 }
 
 static void on_accept(io_loop *l, int fd, bool unix_socket)
@@ -384,9 +421,20 @@ static size_t run_commands(server *s, client *c, const char *data, size_t len)
    is buffered, and keeps any partial command in c->in. Lock held. */
 static void take_input(server *s, client *c, const char *data, size_t len)
 {
+    bool in_place = c->in && data == c->in + c->in_len; /* a single-shot recv into c->in */
+    if (c->http) {
+        if (!in_place && !reserve_input(c, len)) {
+            c->close_after_reply = true;
+            return;
+        }
+        if (!in_place)
+            memcpy(c->in + c->in_len, data, len);
+        c->in_len += len;
+        metrics_http_input(s, c);
+        return;
+    }
     s->stats.net_input_bytes += len;
     c->last_ms = now_ms();
-    bool in_place = c->in && data == c->in + c->in_len; /* a single-shot recv into c->in */
     if (c->in_len == c->in_off && !in_place) {
         c->in_len = c->in_off = 0;
         size_t used = run_commands(s, c, data, len);
@@ -575,6 +623,8 @@ static void *loop_run(void *arg)
         arm_accept(l, l->lfd[i], OP_ACCEPT);
     if (l->ufd >= 0)
         arm_accept(l, l->ufd, OP_ACCEPT_UNIX);
+    for (int i = 0; i < l->nmfd; i++)
+        arm_accept(l, l->mfd[i], OP_ACCEPT_HTTP);
     io_uring_submit(&l->ring);
     uint64_t next_cron = now_ms();
     while (!s->stop) {
@@ -596,9 +646,12 @@ static void *loop_run(void *arg)
             client *c = (client *)(uintptr_t)(data & ~OP_MASK);
             switch (op) {
             case OP_ACCEPT:
-            case OP_ACCEPT_UNIX: {
+            case OP_ACCEPT_UNIX:
+            case OP_ACCEPT_HTTP: {
                 int lfd = (int)(data >> 3);
-                if (cqe->res >= 0)
+                if (cqe->res >= 0 && op == OP_ACCEPT_HTTP)
+                    on_accept_http(l, cqe->res);
+                else if (cqe->res >= 0)
                     on_accept(l, cqe->res, op == OP_ACCEPT_UNIX);
                 else if (cqe->res == -EINVAL && l->ms_accept)
                     l->ms_accept = false;
@@ -637,6 +690,25 @@ static bool kernel_at_least(int major, int minor)
     if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
         return false;
     return ma > major || (ma == major && mi >= minor);
+}
+
+/* Listens on port at every bind address ("-addr" may fail quietly, as in Redis). */
+static int listen_all(server *s, int port, int *fds, int *n)
+{
+    char binds[256];
+    snprintf(binds, sizeof binds, "%s", s->cfg.bind);
+    char *save;
+    for (char *a = strtok_r(binds, " ", &save); a && *n < 4; a = strtok_r(NULL, " ", &save)) {
+        bool optional = a[0] == '-';
+        int fd = listen_tcp(optional ? a + 1 : a, port);
+        if (fd < 0 && !optional) {
+            fprintf(stderr, "shale-server: cannot listen on %s:%d: %s\n", a, port, strerror(-fd));
+            return fd;
+        }
+        if (fd >= 0)
+            fds[(*n)++] = fd;
+    }
+    return 0;
 }
 
 static int loop_init(io_loop *l, server *s, int idx)
@@ -683,21 +755,11 @@ static int loop_init(io_loop *l, server *s, int idx)
             io_uring_buf_ring_advance(l->br, NBUFS);
         }
     }
-    /* listeners: every bind address ("-addr" may fail quietly, as in Redis) */
-    char binds[256];
-    snprintf(binds, sizeof binds, "%s", s->cfg.bind);
-    char *save;
-    for (char *a = strtok_r(binds, " ", &save); a && l->nlfd < 4; a = strtok_r(NULL, " ", &save)) {
-        bool optional = a[0] == '-';
-        int fd = listen_tcp(optional ? a + 1 : a, (int)s->cfg.port);
-        if (fd < 0 && !optional) {
-            fprintf(stderr, "shale-server: cannot listen on %s:%lld: %s\n", a, s->cfg.port,
-                    strerror(-fd));
-            return fd;
-        }
-        if (fd >= 0)
-            l->lfd[l->nlfd++] = fd;
-    }
+    int rc2 = listen_all(s, (int)s->cfg.port, l->lfd, &l->nlfd);
+    if (rc2 == 0 && idx == 0 && s->cfg.metrics_port > 0)
+        rc2 = listen_all(s, (int)s->cfg.metrics_port, l->mfd, &l->nmfd);
+    if (rc2)
+        return rc2;
     if (idx == 0 && s->cfg.unixsocket[0]) {
         l->ufd = listen_unix(s->cfg.unixsocket, (int)s->cfg.unixsocketperm);
         if (l->ufd < 0) {
@@ -713,6 +775,8 @@ static void loop_destroy(io_loop *l)
 {
     for (int i = 0; i < l->nlfd; i++)
         close(l->lfd[i]);
+    for (int i = 0; i < l->nmfd; i++)
+        close(l->mfd[i]);
     if (l->ufd >= 0) {
         close(l->ufd);
         unlink(l->s->cfg.unixsocket);
@@ -760,6 +824,11 @@ int net_run(server *s)
     while (s->clients) {
         client *c = s->clients;
         server_client_remove(s, c);
+        client_destroy(c);
+    }
+    while (s->http_clients) {
+        client *c = s->http_clients;
+        http_list_remove(s, c);
         client_destroy(c);
     }
     pthread_mutex_unlock(&s->lock);

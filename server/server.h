@@ -52,6 +52,7 @@ typedef struct client {
     bool closed;
     bool killed;
     bool in_round; /* queued for this round's sends */
+    bool http;     /* a metrics-port connection (metrics.c), not a Redis client */
     struct client *round_next;
     struct client *all_prev, *all_next; /* the server's client list */
 } client;
@@ -71,6 +72,7 @@ typedef struct server_stats {
     uint64_t stall_rejections_l0, stall_rejections_memtable;
     uint64_t sync_failures;
     uint64_t net_input_bytes, net_output_bytes;
+    uint64_t metrics_scrapes; /* requests on metrics-port */
 } server_stats;
 
 typedef struct server {
@@ -86,6 +88,7 @@ typedef struct server {
     bool shutdown_nosave;
     uint64_t next_client_id;
     client *clients; /* every connected client */
+    client *http_clients; /* metrics-port connections (not clients) */
     long long nclients;
     uint64_t start_ms, lastsave_s;
     server_stats stats;
@@ -95,6 +98,7 @@ typedef struct server {
     long long slowlog_cap;
     long long slowlog_len, slowlog_head;
     uint64_t slowlog_next_id;
+    uint64_t evicted_keys;    /* keys evicted to stay under maxmemory / maxdisk */
     int disk_error;           /* the engine refuses writes after this error (0: none) */
     int last_write_error;     /* the last write's disk error (-ENOSPC...), 0 after a success */
     uint64_t disk_resume_ms;  /* when server_cron last tried shale_resume */
@@ -171,6 +175,21 @@ void slowlog_maybe_add(server *s, client *c, long long micros);
 void server_note_disk_error(server *s, int err);
 /* Periodic work (active expiry, sweeping, stats), called by the loop about hz times/s. */
 void server_cron(server *s);
+
+/* metrics.c: figures shared by INFO and the Prometheus endpoint */
+void server_out_printf(resp_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+uint64_t server_engine_prop(server *s, const char *name); /* 0 when the engine has none */
+long server_rss_bytes(void);
+typedef struct server_memory {
+    uint64_t memtables, block_cache, clients, total;
+} server_memory;
+/* What counts against maxmemory, the way Redis's used_memory counts (lock held). */
+void server_memory_usage(server *s, server_memory *m);
+/* The Prometheus text exposition of every figure (lock held). */
+void metrics_prometheus(server *s, resp_out *o);
+/* A metrics-port connection's request bytes are in c->in: once the request is whole,
+   the HTTP response goes to c->out and the connection closes after it (lock held). */
+void metrics_http_input(server *s, client *c);
 
 /* Runs the event loops until s->stop. Returns 0 or -errno (io_uring unavailable...). */
 int net_run(server *s);

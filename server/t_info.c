@@ -17,35 +17,8 @@
 #include "args.h"
 #include "server.h"
 
-static void add(resp_out *o, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        resp_raw(o, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}
-
-static uint64_t prop(server *s, const char *name)
-{
-    uint64_t v = 0;
-    shale_property_int(s->db, name, &v);
-    return v;
-}
-
-static long rss_bytes(void)
-{
-    long pages = 0, rss = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-            rss = 0;
-        fclose(f);
-    }
-    return rss * sysconf(_SC_PAGESIZE);
-}
+#define add server_out_printf
+#define prop server_engine_prop
 
 static void section_server(server *s, resp_out *o)
 {
@@ -72,16 +45,13 @@ static void section_clients(server *s, resp_out *o)
 
 static void section_memory(server *s, resp_out *o)
 {
-    uint64_t mem = prop(s, "shale.memtable-bytes") + prop(s, "shale.immutable-memtable-bytes");
-    uint64_t cache = prop(s, "shale.block-cache-usage");
-    uint64_t buffers = 0;
-    for (client *c = s->clients; c; c = c->all_next)
-        buffers += c->in_cap + c->out.cap + c->sending.cap;
+    server_memory m;
+    server_memory_usage(s, &m);
     add(o, "# Memory\r\nused_memory:%llu\r\nused_memory_rss:%ld\r\nused_memory_memtables:%llu\r\n"
            "used_memory_block_cache:%llu\r\nused_memory_clients:%llu\r\nmaxmemory:0\r\n"
            "maxmemory_policy:noeviction\r\nmem_allocator:libc\r\n\r\n",
-        (unsigned long long)(mem + cache + buffers), rss_bytes(), (unsigned long long)mem,
-        (unsigned long long)cache, (unsigned long long)buffers);
+        (unsigned long long)m.total, server_rss_bytes(), (unsigned long long)m.memtables,
+        (unsigned long long)m.block_cache, (unsigned long long)m.clients);
 }
 
 static void section_persistence(server *s, resp_out *o)
@@ -114,12 +84,13 @@ static void section_stats(server *s, resp_out *o)
     add(o, "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
            "instantaneous_ops_per_sec:%lld\r\ntotal_net_input_bytes:%llu\r\n"
            "total_net_output_bytes:%llu\r\nrejected_connections:%llu\r\nexpired_keys:%llu\r\n"
-           "evicted_keys:0\r\nkeyspace_hits:%llu\r\nkeyspace_misses:%llu\r\n"
+           "evicted_keys:%llu\r\nkeyspace_hits:%llu\r\nkeyspace_misses:%llu\r\n"
            "write_stall_rejections:%llu\r\ntotal_error_replies:%llu\r\n\r\n",
         (unsigned long long)t->connections_received, (unsigned long long)t->commands_processed,
         ops_per_sec(s), (unsigned long long)t->net_input_bytes,
         (unsigned long long)t->net_output_bytes, (unsigned long long)t->rejected_connections,
-        (unsigned long long)s->ks.expired_keys, (unsigned long long)t->keyspace_hits,
+        (unsigned long long)s->ks.expired_keys, (unsigned long long)s->evicted_keys,
+        (unsigned long long)t->keyspace_hits,
         (unsigned long long)t->keyspace_misses,
         (unsigned long long)(t->stall_rejections_l0 + t->stall_rejections_memtable),
         (unsigned long long)s->cmds.error_replies);
