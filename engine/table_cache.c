@@ -41,7 +41,15 @@ void table_cache_free(table_cache *tc)
 
 static void close_table(void *value)
 {
-    table_close((table *)value);
+    open_table *o = value;
+    __atomic_sub_fetch(&o->tc->reader_bytes, o->bytes, __ATOMIC_RELAXED);
+    table_close(o->t);
+    free(o);
+}
+
+uint64_t table_cache_memory(const table_cache *tc)
+{
+    return __atomic_load_n(&tc->reader_bytes, __ATOMIC_RELAXED);
 }
 
 int table_cache_find(table_cache *tc, uint64_t number, uint64_t file_size, cache_handle **h)
@@ -61,7 +69,16 @@ int table_cache_find(table_cache *tc, uint64_t number, uint64_t file_size, cache
     rc = table_open(fd, number, file_size, tc->blocks, &t);
     if (rc)
         return rc;
-    *h = block_cache_insert(tc->tables, number, 0, t, 1, close_table);
+    open_table *o = malloc(sizeof *o);
+    if (!o) {
+        table_close(t);
+        return -ENOMEM;
+    }
+    o->t = t;
+    o->tc = tc;
+    o->bytes = table_memory_usage(t);
+    __atomic_add_fetch(&tc->reader_bytes, o->bytes, __ATOMIC_RELAXED);
+    *h = block_cache_insert(tc->tables, number, 0, o, 1, close_table);
     return *h ? 0 : -ENOMEM;
 }
 

@@ -14,9 +14,17 @@
 
 typedef struct table_cache {
     char *dir;
-    block_cache *tables; /* value: table* */
+    block_cache *tables; /* value: open_table* */
     block_cache *blocks; /* the shared data block cache */
+    uint64_t reader_bytes; /* index and filter memory of the open tables (atomic) */
 } table_cache;
+
+/* A cached handle's value: the table and what its index and filter take in memory. */
+typedef struct open_table {
+    table *t;
+    table_cache *tc;
+    size_t bytes;
+} open_table;
 
 int table_cache_new(const char *dir, int max_open_files, block_cache *blocks, table_cache **out);
 void table_cache_free(table_cache *tc);
@@ -25,8 +33,10 @@ void table_cache_free(table_cache *tc);
 int table_cache_find(table_cache *tc, uint64_t number, uint64_t file_size, cache_handle **h);
 static inline table *table_cache_table(cache_handle *h)
 {
-    return (table *)block_cache_value(h);
+    return ((open_table *)block_cache_value(h))->t;
 }
+/* Bytes the open tables' indexes and filters hold (RocksDB's estimate-table-readers-mem). */
+uint64_t table_cache_memory(const table_cache *tc);
 void table_cache_release(table_cache *tc, cache_handle *h);
 
 /* table_get through the cache. */

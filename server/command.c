@@ -14,7 +14,8 @@
 #include "args.h"
 #include "server.h"
 
-enum { W = 1, R = 2, FAST = 4, NOAUTH = 8, ADMIN = 16 };
+/* M: may add data (Redis's denyoom): refused with -OOM over maxmemory or maxdisk. */
+enum { W = 1, R = 2, FAST = 4, NOAUTH = 8, ADMIN = 16, M = 32 };
 
 typedef struct command {
     const char *name;
@@ -28,25 +29,25 @@ typedef struct command {
 /* clang-format off */
 static const command commands[] = {
     {"get", 2, R|FAST, 1, 1, 1, "string", "Returns the string value of a key.", cmd_get},
-    {"set", -3, W, 1, 1, 1, "string", "Sets the string value of a key, with options.", cmd_set},
-    {"setnx", 3, W|FAST, 1, 1, 1, "string", "Sets a key only when it does not exist.", cmd_setnx},
-    {"setex", 4, W, 1, 1, 1, "string", "Sets a key with an expiry in seconds.", cmd_setex},
-    {"psetex", 4, W, 1, 1, 1, "string", "Sets a key with an expiry in milliseconds.", cmd_psetex},
-    {"getset", 3, W|FAST, 1, 1, 1, "string", "Sets a key and returns its old value.", cmd_getset},
+    {"set", -3, W|M, 1, 1, 1, "string", "Sets the string value of a key, with options.", cmd_set},
+    {"setnx", 3, W|FAST|M, 1, 1, 1, "string", "Sets a key only when it does not exist.", cmd_setnx},
+    {"setex", 4, W|M, 1, 1, 1, "string", "Sets a key with an expiry in seconds.", cmd_setex},
+    {"psetex", 4, W|M, 1, 1, 1, "string", "Sets a key with an expiry in milliseconds.", cmd_psetex},
+    {"getset", 3, W|FAST|M, 1, 1, 1, "string", "Sets a key and returns its old value.", cmd_getset},
     {"getdel", 2, W|FAST, 1, 1, 1, "string", "Returns a key's value and deletes it.", cmd_getdel},
     {"getex", -2, W|FAST, 1, 1, 1, "string", "Returns a key's value and changes its expiry.", cmd_getex},
     {"mget", -2, R|FAST, 1, -1, 1, "string", "Returns the values of several keys.", cmd_mget},
-    {"mset", -3, W, 1, -1, 2, "string", "Sets several keys.", cmd_mset},
-    {"msetnx", -3, W, 1, -1, 2, "string", "Sets several keys only if none exists.", cmd_msetnx},
-    {"incr", 2, W|FAST, 1, 1, 1, "string", "Increments an integer by one.", cmd_incr},
-    {"decr", 2, W|FAST, 1, 1, 1, "string", "Decrements an integer by one.", cmd_decr},
-    {"incrby", 3, W|FAST, 1, 1, 1, "string", "Increments an integer by a number.", cmd_incrby},
-    {"decrby", 3, W|FAST, 1, 1, 1, "string", "Decrements an integer by a number.", cmd_decrby},
-    {"incrbyfloat", 3, W|FAST, 1, 1, 1, "string", "Increments a float by a number.", cmd_incrbyfloat},
-    {"append", 3, W|FAST, 1, 1, 1, "string", "Appends to a string.", cmd_append},
+    {"mset", -3, W|M, 1, -1, 2, "string", "Sets several keys.", cmd_mset},
+    {"msetnx", -3, W|M, 1, -1, 2, "string", "Sets several keys only if none exists.", cmd_msetnx},
+    {"incr", 2, W|FAST|M, 1, 1, 1, "string", "Increments an integer by one.", cmd_incr},
+    {"decr", 2, W|FAST|M, 1, 1, 1, "string", "Decrements an integer by one.", cmd_decr},
+    {"incrby", 3, W|FAST|M, 1, 1, 1, "string", "Increments an integer by a number.", cmd_incrby},
+    {"decrby", 3, W|FAST|M, 1, 1, 1, "string", "Decrements an integer by a number.", cmd_decrby},
+    {"incrbyfloat", 3, W|FAST|M, 1, 1, 1, "string", "Increments a float by a number.", cmd_incrbyfloat},
+    {"append", 3, W|FAST|M, 1, 1, 1, "string", "Appends to a string.", cmd_append},
     {"strlen", 2, R|FAST, 1, 1, 1, "string", "Returns a string's length.", cmd_strlen},
     {"getrange", 4, R, 1, 1, 1, "string", "Returns a substring.", cmd_getrange},
-    {"setrange", 4, W, 1, 1, 1, "string", "Overwrites part of a string at an offset.", cmd_setrange},
+    {"setrange", 4, W|M, 1, 1, 1, "string", "Overwrites part of a string at an offset.", cmd_setrange},
     {"del", -2, W, 1, -1, 1, "generic", "Deletes keys.", cmd_del},
     {"unlink", -2, W|FAST, 1, -1, 1, "generic", "Deletes keys (in O(1) per key).", cmd_del},
     {"exists", -2, R|FAST, 1, -1, 1, "generic", "Counts the keys that exist.", cmd_exists},
@@ -54,7 +55,7 @@ static const command commands[] = {
     {"type", 2, R|FAST, 1, 1, 1, "generic", "Returns a key's type.", cmd_type},
     {"rename", 3, W, 1, 2, 1, "generic", "Renames a key.", cmd_rename},
     {"renamenx", 3, W|FAST, 1, 2, 1, "generic", "Renames a key if the new name is free.", cmd_renamenx},
-    {"copy", -3, W, 1, 2, 1, "generic", "Copies a key.", cmd_copy},
+    {"copy", -3, W|M, 1, 2, 1, "generic", "Copies a key.", cmd_copy},
     {"keys", 2, R, 0, 0, 0, "generic", "Returns the keys matching a pattern.", cmd_keys},
     {"scan", -2, R, 0, 0, 0, "generic", "Iterates over the keys.", cmd_scan},
     {"randomkey", 1, R, 0, 0, 0, "generic", "Returns a random key.", cmd_randomkey},
@@ -68,19 +69,19 @@ static const command commands[] = {
     {"expiretime", 2, R|FAST, 1, 1, 1, "generic", "Returns a key's expiry as a Unix time.", cmd_expiretime},
     {"pexpiretime", 2, R|FAST, 1, 1, 1, "generic", "Returns a key's expiry as a Unix time in ms.", cmd_pexpiretime},
     {"persist", 2, W|FAST, 1, 1, 1, "generic", "Removes a key's expiry.", cmd_persist},
-    {"hset", -4, W|FAST, 1, 1, 1, "hash", "Sets fields of a hash.", cmd_hset},
-    {"hsetnx", 4, W|FAST, 1, 1, 1, "hash", "Sets a field only if it does not exist.", cmd_hsetnx},
+    {"hset", -4, W|FAST|M, 1, 1, 1, "hash", "Sets fields of a hash.", cmd_hset},
+    {"hsetnx", 4, W|FAST|M, 1, 1, 1, "hash", "Sets a field only if it does not exist.", cmd_hsetnx},
     {"hget", 3, R|FAST, 1, 1, 1, "hash", "Returns a field's value.", cmd_hget},
     {"hmget", -3, R|FAST, 1, 1, 1, "hash", "Returns the values of several fields.", cmd_hmget},
-    {"hmset", -4, W|FAST, 1, 1, 1, "hash", "Sets fields of a hash.", cmd_hmset},
+    {"hmset", -4, W|FAST|M, 1, 1, 1, "hash", "Sets fields of a hash.", cmd_hmset},
     {"hdel", -3, W|FAST, 1, 1, 1, "hash", "Deletes fields.", cmd_hdel},
     {"hlen", 2, R|FAST, 1, 1, 1, "hash", "Returns the number of fields.", cmd_hlen},
     {"hexists", 3, R|FAST, 1, 1, 1, "hash", "Tells whether a field exists.", cmd_hexists},
     {"hgetall", 2, R, 1, 1, 1, "hash", "Returns every field and value.", cmd_hgetall},
     {"hkeys", 2, R, 1, 1, 1, "hash", "Returns every field.", cmd_hkeys},
     {"hvals", 2, R, 1, 1, 1, "hash", "Returns every value.", cmd_hvals},
-    {"hincrby", 4, W|FAST, 1, 1, 1, "hash", "Increments an integer field.", cmd_hincrby},
-    {"hincrbyfloat", 4, W|FAST, 1, 1, 1, "hash", "Increments a float field.", cmd_hincrbyfloat},
+    {"hincrby", 4, W|FAST|M, 1, 1, 1, "hash", "Increments an integer field.", cmd_hincrby},
+    {"hincrbyfloat", 4, W|FAST|M, 1, 1, 1, "hash", "Increments a float field.", cmd_hincrbyfloat},
     {"hstrlen", 3, R|FAST, 1, 1, 1, "hash", "Returns a field's value length.", cmd_hstrlen},
     {"hscan", -3, R, 1, 1, 1, "hash", "Iterates over fields and values.", cmd_hscan},
     {"hrandfield", -2, R, 1, 1, 1, "hash", "Returns random fields.", cmd_hrandfield},
@@ -262,6 +263,8 @@ static bool admit(server *s, client *c, const command *cmd)
         resp_error(&c->out, msg);
         return false;
     }
+    if ((cmd->flags & M) && (s->cfg.maxmemory || s->cfg.maxdisk) && !caps_admit(s, c))
+        return false;
     if ((cmd->flags & W) && s->disk_error) {
         /* As Redis after a failed AOF write: writes are refused before they run, reads
            go on; server_cron lifts this once the engine can write again. */
@@ -378,12 +381,14 @@ bool ks_finish(server *s, client *c, int rc)
 
 static void reply_flags(client *c, const command *cmd)
 {
-    const char *names[6];
+    const char *names[8];
     int n = 0;
     if (cmd->flags & W)
         names[n++] = "write";
     if (cmd->flags & R)
         names[n++] = "readonly";
+    if (cmd->flags & M)
+        names[n++] = "denyoom";
     if (cmd->flags & FAST)
         names[n++] = "fast";
     if (cmd->flags & NOAUTH)

@@ -68,6 +68,12 @@ static const option options[] = {
     {"latency-monitor-threshold", T_INT, F(latency_monitor_threshold), 0, BIG, 0, NULL},
     {"latency-tracking", T_BOOL, F(latency_tracking), 0, 0, 0, NULL},
     {"latency-tracking-info-percentiles", T_STR, F(latency_tracking_info_percentiles), 0, 0, 0, NULL},
+    {"maxmemory", T_MEM, F(maxmemory), 0, BIG, 0, NULL},
+    {"maxdisk", T_MEM, F(maxdisk), 0, BIG, 0, NULL},
+    {"maxmemory-policy", T_STR, F(maxmemory_policy), 0, 0, 0, NULL},
+    {"maxmemory-samples", T_INT, F(maxmemory_samples), 1, 64, 0, NULL},
+    {"lfu-log-factor", T_INT, F(lfu_log_factor), 0, 1000000, 0, NULL},
+    {"lfu-decay-time", T_INT, F(lfu_decay_time), 0, 1000000, 0, NULL},
     {"hz", T_INT, F(hz), 1, 500, 0, NULL},
     {"databases", T_INT, F(databases), 16, 16, IMMUTABLE, NULL},
     {"loglevel", T_STR, F(loglevel), 0, 0, 0, NULL},
@@ -77,6 +83,17 @@ static const option options[] = {
     {"daemonize", T_BOOL, F(daemonize), 0, 0, IMMUTABLE, NULL},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
+
+static bool valid_policy(const char *v)
+{
+    static const char *const names[] = {"noeviction",     "allkeys-lru",     "volatile-lru",
+                                        "allkeys-lfu",    "volatile-lfu",    "allkeys-random",
+                                        "volatile-random", "volatile-ttl"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(v, names[i]) == 0)
+            return true;
+    return false;
+}
 
 /* "50 99 99.9": up to 16 numbers from 0 to 100 (or none) */
 static bool valid_percentiles(const char *list)
@@ -130,6 +147,10 @@ void config_default(server_config *cfg)
     cfg->slowlog_log_slower_than = 10000;
     cfg->slowlog_max_len = 128;
     cfg->hz = 10;
+    snprintf(cfg->maxmemory_policy, sizeof cfg->maxmemory_policy, "noeviction");
+    cfg->maxmemory_samples = 5;
+    cfg->lfu_log_factor = 10;
+    cfg->lfu_decay_time = 1;
     cfg->latency_tracking = true;
     snprintf(cfg->latency_tracking_info_percentiles,
              sizeof cfg->latency_tracking_info_percentiles, "50 99 99.9");
@@ -295,6 +316,12 @@ static int assign(server_config *cfg, const option *o, int argc, char **argv, ch
         if (strcmp(o->name, "compaction-style") == 0 && strcmp(v, "leveled") &&
             strcmp(v, "tiered") && strcmp(v, "fifo")) {
             snprintf(err, errlen, "argument must be one of leveled, tiered, fifo");
+            return -1;
+        }
+        if (strcmp(o->name, "maxmemory-policy") == 0 && !valid_policy(v)) {
+            snprintf(err, errlen, "argument(s) must be one of the following: volatile-lru, "
+                                  "volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, "
+                                  "allkeys-lfu, allkeys-random, noeviction");
             return -1;
         }
         snprintf(field, o->size, "%s", v);

@@ -41,6 +41,12 @@ typedef struct server_config {
     long long num_compactors;
     uint64_t value_threshold, vlog_file_size; /* the value log */
     long long vlog_gc_interval;               /* seconds; 0: no background GC */
+    /* caps (evict.c) */
+    uint64_t maxmemory;          /* bytes counted as Redis's used_memory; 0: no cap */
+    uint64_t maxdisk;            /* bytes of tables and value log; 0: no cap */
+    char maxmemory_policy[24];   /* noeviction, allkeys-lru, volatile-ttl, ... */
+    long long maxmemory_samples; /* keys sampled per eviction, as Redis */
+    long long lfu_log_factor, lfu_decay_time;
     /* diagnostics */
     long long slowlog_log_slower_than; /* microseconds; < 0 disables */
     long long slowlog_max_len;

@@ -53,6 +53,9 @@ int main(int argc, char **argv)
         return 1;
     }
     pthread_mutex_init(&srv.lock, NULL);
+    srv.caps.cache_applied = srv.cfg.block_cache_size; /* as config_engine_options set them */
+    srv.caps.memtable_applied = srv.cfg.memtable_size;
+    caps_refresh(&srv);
     srv.start_ms = ks_now_ms();
     srv.lastsave_s = (uint64_t)time(NULL);
     srand((unsigned)srv.start_ms);

@@ -48,10 +48,12 @@ void server_memory_usage(server *s, server_memory *m)
     m->memtables = server_engine_prop(s, "shale.memtable-bytes") +
                    server_engine_prop(s, "shale.immutable-memtable-bytes");
     m->block_cache = server_engine_prop(s, "shale.block-cache-usage");
+    m->table_readers = server_engine_prop(s, "shale.table-readers-mem");
     m->clients = 0;
     for (client *c = s->clients; c; c = c->all_next)
         m->clients += c->in_cap + c->out.cap + c->sending.cap;
-    m->total = m->memtables + m->block_cache + m->clients;
+    m->tracking = 0;
+    m->total = m->memtables + m->block_cache + m->table_readers + m->clients + m->tracking;
 }
 
 /* ---- Prometheus text format ---- */
@@ -190,12 +192,16 @@ static void resource_metrics(server *s, resp_out *o)
     server_memory m;
     server_memory_usage(s, &m);
     one(o, "shale_memory_used_bytes", "gauge",
-        "Memory counted against maxmemory (memtables, block cache, client buffers).",
+        "Memory counted against maxmemory (memtables, block cache, indexes and filters, "
+        "client buffers).",
         (double)m.total);
     family(o, "shale_memory_bytes", "gauge", "Memory by use.");
     P(o, "shale_memory_bytes{use=\"memtables\"} %llu\n", (unsigned long long)m.memtables);
     P(o, "shale_memory_bytes{use=\"block_cache\"} %llu\n", (unsigned long long)m.block_cache);
     P(o, "shale_memory_bytes{use=\"clients\"} %llu\n", (unsigned long long)m.clients);
+    P(o, "shale_memory_bytes{use=\"table_readers\"} %llu\n", (unsigned long long)m.table_readers);
+    one(o, "shale_maxmemory_bytes", "gauge", "The maxmemory cap (0: none).", (double)s->cfg.maxmemory);
+    one(o, "shale_maxdisk_bytes", "gauge", "The maxdisk cap (0: none).", (double)s->cfg.maxdisk);
     one(o, "shale_memory_rss_bytes", "gauge", "Resident set size of the process.",
         (double)server_rss_bytes());
     family(o, "shale_disk_bytes", "gauge", "Bytes on disk by kind.");

@@ -603,6 +603,35 @@ static void close_idle(server *s)
         }
 }
 
+/*
+ * Gives back the buffers of this loop's clients that a large request or reply grew and
+ * that sit empty now (as Redis resizes idle clients' query buffers): they count in
+ * used_memory. Only when the kernel is not writing into them (no single-shot recv into
+ * c->in, no send from c->sending). Once a second, loop thread, lock taken here.
+ */
+#define KEEP_BUFFER (64u << 10)
+static void shrink_idle_buffers(io_loop *l)
+{
+    server *s = l->s;
+    pthread_mutex_lock(&s->lock);
+    for (client *c = s->clients; c; c = c->all_next) {
+        if (c->loop != l || c->in_round)
+            continue;
+        if (c->in_cap > KEEP_BUFFER && c->in_len == 0 && (l->ms_recv || !c->recv_armed)) {
+            free(c->in);
+            c->in = NULL;
+            c->in_cap = c->in_off = 0;
+        }
+        if (c->out.cap > KEEP_BUFFER && c->out.len == 0)
+            resp_out_free(&c->out);
+        if (c->sending.cap > KEEP_BUFFER && !c->send_armed && c->sending_off == c->sending.len) {
+            resp_out_free(&c->sending);
+            c->sending_off = 0;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
 static void *loop_run(void *arg)
 {
     io_loop *l = arg;
@@ -626,7 +655,7 @@ static void *loop_run(void *arg)
     for (int i = 0; i < l->nmfd; i++)
         arm_accept(l, l->mfd[i], OP_ACCEPT_HTTP);
     io_uring_submit(&l->ring);
-    uint64_t next_cron = now_ms();
+    uint64_t next_cron = now_ms(), next_shrink = next_cron + 1000;
     while (!s->stop) {
         struct io_uring_cqe *cqe;
         struct __kernel_timespec ts = {0, 50 * 1000 * 1000};
@@ -670,6 +699,10 @@ static void *loop_run(void *arg)
         io_uring_cq_advance(&l->ring, seen);
         finish_round(l);
         uint64_t now = now_ms();
+        if (now >= next_shrink) {
+            next_shrink = now + 1000;
+            shrink_idle_buffers(l);
+        }
         if (l->idx == 0 && now >= next_cron) {
             next_cron = now + (uint64_t)(1000 / s->cfg.hz);
             pthread_mutex_lock(&s->lock);

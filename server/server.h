@@ -75,6 +75,13 @@ typedef struct server_stats {
     uint64_t metrics_scrapes; /* requests on metrics-port */
 } server_stats;
 
+/* maxmemory / maxdisk figures as of the last caps_refresh (evict.c) */
+typedef struct caps_state {
+    uint64_t used_memory, peak_memory, used_disk;
+    bool over_memory, over_disk;
+    uint64_t cache_applied, memtable_applied; /* the engine's sizes as last set */
+} caps_state;
+
 typedef struct server {
     server_config cfg;
     shale_db *db;
@@ -99,6 +106,7 @@ typedef struct server {
     long long slowlog_len, slowlog_head;
     uint64_t slowlog_next_id;
     uint64_t evicted_keys;    /* keys evicted to stay under maxmemory / maxdisk */
+    caps_state caps;
     int disk_error;           /* the engine refuses writes after this error (0: none) */
     int last_write_error;     /* the last write's disk error (-ENOSPC...), 0 after a success */
     uint64_t disk_resume_ms;  /* when server_cron last tried shale_resume */
@@ -176,12 +184,18 @@ void server_note_disk_error(server *s, int err);
 /* Periodic work (active expiry, sweeping, stats), called by the loop about hz times/s. */
 void server_cron(server *s);
 
+/* evict.c: refreshes the used memory and disk figures, sizes the block cache and the
+   memtables under maxmemory, and sets the over-cap flags (cron, lock held). */
+void caps_refresh(server *s);
+/* Before a command that may add data: false (with -OOM replied) when over a cap. */
+bool caps_admit(server *s, client *c);
+
 /* metrics.c: figures shared by INFO and the Prometheus endpoint */
 void server_out_printf(resp_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 uint64_t server_engine_prop(server *s, const char *name); /* 0 when the engine has none */
 long server_rss_bytes(void);
 typedef struct server_memory {
-    uint64_t memtables, block_cache, clients, total;
+    uint64_t memtables, block_cache, table_readers, clients, tracking, total;
 } server_memory;
 /* What counts against maxmemory, the way Redis's used_memory counts (lock held). */
 void server_memory_usage(server *s, server_memory *m);

@@ -43,15 +43,56 @@ static void section_clients(server *s, resp_out *o)
         s->nclients, s->cfg.maxclients);
 }
 
+/* Redis's bytesToHuman: 950B, 1.50K, 2.25M ... */
+static const char *human(uint64_t n, char *buf, size_t cap)
+{
+    static const char units[] = "KMGTP";
+    double v = (double)n;
+    if (n < 1024) {
+        snprintf(buf, cap, "%lluB", (unsigned long long)n);
+        return buf;
+    }
+    int u = -1;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, cap, "%.2f%c", v, units[u]);
+    return buf;
+}
+
 static void section_memory(server *s, resp_out *o)
 {
     server_memory m;
     server_memory_usage(s, &m);
-    add(o, "# Memory\r\nused_memory:%llu\r\nused_memory_rss:%ld\r\nused_memory_memtables:%llu\r\n"
-           "used_memory_block_cache:%llu\r\nused_memory_clients:%llu\r\nmaxmemory:0\r\n"
-           "maxmemory_policy:noeviction\r\nmem_allocator:libc\r\n\r\n",
-        (unsigned long long)m.total, server_rss_bytes(), (unsigned long long)m.memtables,
-        (unsigned long long)m.block_cache, (unsigned long long)m.clients);
+    caps_state *k = &s->caps;
+    if (m.total > k->peak_memory)
+        k->peak_memory = m.total;
+    long rss = server_rss_bytes();
+    uint64_t tables = prop(s, "shale.total-table-bytes"), vlog = prop(s, "shale.vlog-bytes");
+    char h1[32], h2[32], h3[32], h4[32], h5[32], h6[32];
+    add(o, "# Memory\r\nused_memory:%llu\r\nused_memory_human:%s\r\nused_memory_rss:%ld\r\n"
+           "used_memory_rss_human:%s\r\nused_memory_peak:%llu\r\nused_memory_peak_human:%s\r\n",
+        (unsigned long long)m.total, human(m.total, h1, sizeof h1), rss,
+        human((uint64_t)rss, h2, sizeof h2), (unsigned long long)k->peak_memory,
+        human(k->peak_memory, h3, sizeof h3));
+    add(o, "used_memory_memtables:%llu\r\nused_memory_block_cache:%llu\r\n"
+           "used_memory_table_readers:%llu\r\nused_memory_clients:%llu\r\n"
+           "block_cache_capacity:%llu\r\n",
+        (unsigned long long)m.memtables, (unsigned long long)m.block_cache,
+        (unsigned long long)m.table_readers, (unsigned long long)m.clients,
+        (unsigned long long)prop(s, "shale.block-cache-capacity"));
+    add(o, "maxmemory:%llu\r\nmaxmemory_human:%s\r\nmaxmemory_policy:%s\r\n"
+           "mem_allocator:libc\r\n",
+        (unsigned long long)s->cfg.maxmemory, human(s->cfg.maxmemory, h4, sizeof h4),
+        s->cfg.maxmemory_policy);
+    add(o, "used_disk:%llu\r\nused_disk_human:%s\r\nused_disk_tables:%llu\r\n"
+           "used_disk_value_log:%llu\r\nmaxdisk:%llu\r\nmaxdisk_human:%s\r\n"
+           "evicted_keys:%llu\r\nexpired_keys:%llu\r\n\r\n",
+        (unsigned long long)(tables + vlog), human(tables + vlog, h5, sizeof h5),
+        (unsigned long long)tables, (unsigned long long)vlog, (unsigned long long)s->cfg.maxdisk,
+        human(s->cfg.maxdisk, h6, sizeof h6), (unsigned long long)s->evicted_keys,
+        (unsigned long long)s->ks.expired_keys);
 }
 
 static void section_persistence(server *s, resp_out *o)
