@@ -15,7 +15,8 @@
 #include "server.h"
 
 /* M: may add data (Redis's denyoom): refused with -OOM over maxmemory or maxdisk. */
-enum { W = 1, R = 2, FAST = 4, NOAUTH = 8, ADMIN = 16, M = 32 };
+/* NOTOUCH: looking at a key is not a use of it (LRU/LFU), as Redis's LOOKUP_NOTOUCH. */
+enum { W = 1, R = 2, FAST = 4, NOAUTH = 8, ADMIN = 16, M = 32, NOTOUCH = 64 };
 
 typedef struct command {
     const char *name;
@@ -50,9 +51,9 @@ static const command commands[] = {
     {"setrange", 4, W|M, 1, 1, 1, "string", "Overwrites part of a string at an offset.", cmd_setrange},
     {"del", -2, W, 1, -1, 1, "generic", "Deletes keys.", cmd_del},
     {"unlink", -2, W|FAST, 1, -1, 1, "generic", "Deletes keys (in O(1) per key).", cmd_del},
-    {"exists", -2, R|FAST, 1, -1, 1, "generic", "Counts the keys that exist.", cmd_exists},
+    {"exists", -2, R|FAST|NOTOUCH, 1, -1, 1, "generic", "Counts the keys that exist.", cmd_exists},
     {"touch", -2, R|FAST, 1, -1, 1, "generic", "Counts the keys that exist (access time).", cmd_exists},
-    {"type", 2, R|FAST, 1, 1, 1, "generic", "Returns a key's type.", cmd_type},
+    {"type", 2, R|FAST|NOTOUCH, 1, 1, 1, "generic", "Returns a key's type.", cmd_type},
     {"rename", 3, W, 1, 2, 1, "generic", "Renames a key.", cmd_rename},
     {"renamenx", 3, W|FAST, 1, 2, 1, "generic", "Renames a key if the new name is free.", cmd_renamenx},
     {"copy", -3, W|M, 1, 2, 1, "generic", "Copies a key.", cmd_copy},
@@ -60,14 +61,16 @@ static const command commands[] = {
     {"scan", -2, R, 0, 0, 0, "generic", "Iterates over the keys.", cmd_scan},
     {"randomkey", 1, R, 0, 0, 0, "generic", "Returns a random key.", cmd_randomkey},
     {"dbsize", 1, R|FAST, 0, 0, 0, "server", "Returns the number of keys.", cmd_dbsize},
+    {"object", -2, R|NOTOUCH, 2, 2, 1, "generic", "Inspects a key: encoding, frequency, idle time.", cmd_object},
+    {"memory", -2, R, 0, 0, 0, "server", "Memory usage of a key, and memory statistics.", cmd_memory},
     {"expire", -3, W|FAST, 1, 1, 1, "generic", "Sets a key's expiry in seconds.", cmd_expire},
     {"pexpire", -3, W|FAST, 1, 1, 1, "generic", "Sets a key's expiry in milliseconds.", cmd_pexpire},
     {"expireat", -3, W|FAST, 1, 1, 1, "generic", "Sets a key's expiry as a Unix time.", cmd_expireat},
     {"pexpireat", -3, W|FAST, 1, 1, 1, "generic", "Sets a key's expiry as a Unix time in ms.", cmd_pexpireat},
-    {"ttl", 2, R|FAST, 1, 1, 1, "generic", "Returns a key's time to live in seconds.", cmd_ttl},
-    {"pttl", 2, R|FAST, 1, 1, 1, "generic", "Returns a key's time to live in ms.", cmd_pttl},
-    {"expiretime", 2, R|FAST, 1, 1, 1, "generic", "Returns a key's expiry as a Unix time.", cmd_expiretime},
-    {"pexpiretime", 2, R|FAST, 1, 1, 1, "generic", "Returns a key's expiry as a Unix time in ms.", cmd_pexpiretime},
+    {"ttl", 2, R|FAST|NOTOUCH, 1, 1, 1, "generic", "Returns a key's time to live in seconds.", cmd_ttl},
+    {"pttl", 2, R|FAST|NOTOUCH, 1, 1, 1, "generic", "Returns a key's time to live in ms.", cmd_pttl},
+    {"expiretime", 2, R|FAST|NOTOUCH, 1, 1, 1, "generic", "Returns a key's expiry as a Unix time.", cmd_expiretime},
+    {"pexpiretime", 2, R|FAST|NOTOUCH, 1, 1, 1, "generic", "Returns a key's expiry as a Unix time in ms.", cmd_pexpiretime},
     {"persist", 2, W|FAST, 1, 1, 1, "generic", "Removes a key's expiry.", cmd_persist},
     {"hset", -4, W|FAST|M, 1, 1, 1, "hash", "Sets fields of a hash.", cmd_hset},
     {"hsetnx", 4, W|FAST|M, 1, 1, 1, "hash", "Sets a field only if it does not exist.", cmd_hsetnx},
@@ -179,6 +182,8 @@ static const struct container {
     {"debug", {"sleep"}},
     {"function", {"flush", "list"}},
     {"latency", {"history", "latest", "reset"}},
+    {"memory", {"doctor", "help", "malloc-stats", "purge", "stats", "usage"}},
+    {"object", {"encoding", "freq", "help", "idletime", "refcount"}},
     {"slowlog", {"get", "help", "len", "reset"}},
 };
 #define NCONTAINERS (sizeof containers / sizeof containers[0])
@@ -292,6 +297,7 @@ void command_dispatch(server *s, client *c)
         return;
     }
     c->last_cmd = cmd->name;
+    c->no_touch = cmd->flags & NOTOUCH;
     uint64_t t0 = mono_ns();
     cmd->fn(s, c);
     uint64_t ns = mono_ns() - t0;

@@ -45,9 +45,16 @@ static uint64_t memtable_target(const server *s)
     return size;
 }
 
+/* The LRU/LFU table's share: a sixteenth of maxmemory, or 64 MiB without a cap. */
+static size_t tracking_budget(const server *s)
+{
+    return s->cfg.maxmemory ? (size_t)(s->cfg.maxmemory / 16) : (size_t)64 << 20;
+}
+
 void caps_refresh(server *s)
 {
     caps_state *k = &s->caps;
+    access_trim(&s->access, tracking_budget(s));
     server_memory m;
     server_memory_usage(s, &m);
     k->used_memory = m.total;

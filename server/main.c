@@ -52,6 +52,10 @@ int main(int argc, char **argv)
         shale_close(srv.db);
         return 1;
     }
+    if (access_init(&srv.access, ks_now_ms())) {
+        fprintf(stderr, "shale-server: out of memory\n");
+        return 1;
+    }
     pthread_mutex_init(&srv.lock, NULL);
     srv.caps.cache_applied = srv.cfg.block_cache_size; /* as config_engine_options set them */
     srv.caps.memtable_applied = srv.cfg.memtable_size;
@@ -73,6 +77,7 @@ int main(int argc, char **argv)
     ks_close(&srv.ks);
     cursor_table_free(&srv.cursors);
     cmdstats_free(&srv.cmds);
+    access_free(&srv.access);
     int crc = shale_close(srv.db);
     if (crc)
         fprintf(stderr, "shale-server: closing the engine: %s\n", shale_strerror(crc));

@@ -52,7 +52,7 @@ void server_memory_usage(server *s, server_memory *m)
     m->clients = 0;
     for (client *c = s->clients; c; c = c->all_next)
         m->clients += c->in_cap + c->out.cap + c->sending.cap;
-    m->tracking = 0;
+    m->tracking = s->access.bytes;
     m->total = m->memtables + m->block_cache + m->table_readers + m->clients + m->tracking;
 }
 
@@ -200,6 +200,7 @@ static void resource_metrics(server *s, resp_out *o)
     P(o, "shale_memory_bytes{use=\"block_cache\"} %llu\n", (unsigned long long)m.block_cache);
     P(o, "shale_memory_bytes{use=\"clients\"} %llu\n", (unsigned long long)m.clients);
     P(o, "shale_memory_bytes{use=\"table_readers\"} %llu\n", (unsigned long long)m.table_readers);
+    P(o, "shale_memory_bytes{use=\"access_tracking\"} %llu\n", (unsigned long long)m.tracking);
     one(o, "shale_maxmemory_bytes", "gauge", "The maxmemory cap (0: none).", (double)s->cfg.maxmemory);
     one(o, "shale_maxdisk_bytes", "gauge", "The maxdisk cap (0: none).", (double)s->cfg.maxdisk);
     one(o, "shale_memory_rss_bytes", "gauge", "Resident set size of the process.",

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "access.h"
 #include "cmdstats.h"
 #include "config.h"
 #include "cursor.h"
@@ -53,6 +54,7 @@ typedef struct client {
     bool killed;
     bool in_round; /* queued for this round's sends */
     bool http;     /* a metrics-port connection (metrics.c), not a Redis client */
+    bool no_touch; /* the running command does not count as a use of its keys */
     struct client *round_next;
     struct client *all_prev, *all_next; /* the server's client list */
 } client;
@@ -107,6 +109,7 @@ typedef struct server {
     uint64_t slowlog_next_id;
     uint64_t evicted_keys;    /* keys evicted to stay under maxmemory / maxdisk */
     caps_state caps;
+    access_table access; /* LRU/LFU of keys (access.h) */
     int disk_error;           /* the engine refuses writes after this error (0: none) */
     int last_write_error;     /* the last write's disk error (-ENOSPC...), 0 after a success */
     uint64_t disk_resume_ms;  /* when server_cron last tried shale_resume */
@@ -216,7 +219,7 @@ COMMAND(client); COMMAND(reset);
 COMMAND(swapdb); COMMAND(flushdb); COMMAND(flushall); COMMAND(time); COMMAND(lastsave);
 COMMAND(save); COMMAND(bgsave); COMMAND(shutdown); COMMAND(function); COMMAND(wait);
 COMMAND(debug); COMMAND(slowlog); COMMAND(latency); COMMAND(info); COMMAND(config);
-COMMAND(command); COMMAND(dbsize);
+COMMAND(command); COMMAND(dbsize); COMMAND(object); COMMAND(memory);
 /* strings: t_string.c */
 COMMAND(get); COMMAND(set); COMMAND(setnx); COMMAND(setex); COMMAND(psetex); COMMAND(getset);
 COMMAND(getdel); COMMAND(getex); COMMAND(mget); COMMAND(mset); COMMAND(msetnx); COMMAND(incr);

@@ -23,6 +23,9 @@ bool read_key(server *s, client *c, int dbi, const resp_arg *key, int type, bool
     }
     if (counted)
         server_count_lookup(s, m->type != 0);
+    if (m->type && !c->no_touch)
+        access_touch(&s->access, s->ks.phys[dbi], key->p, key->len, ks_now_ms(),
+                     s->cfg.lfu_log_factor, s->cfg.lfu_decay_time);
     if (type && m->type && m->type != type) {
         ks_meta_free(m);
         resp_error(&c->out, WRONGTYPE_ERR);

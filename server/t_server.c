@@ -380,9 +380,7 @@ static void watch_disk(server *s, uint64_t now)
 void server_cron(server *s)
 {
     watch_disk(s, ks_now_ms());
-    if (s->cfg.maxmemory || s->cfg.maxdisk || s->caps.cache_applied != s->cfg.block_cache_size ||
-        s->caps.memtable_applied != s->cfg.memtable_size)
-        caps_refresh(s);
+    caps_refresh(s); /* cheap: a few property reads, no I/O */
     /* about 25 ms of expiry and sweeping per second at hz 10, as Redis's budget */
     ks_background(&s->ks, 200, ks_now_ms());
     uint64_t now = ks_now_ms();

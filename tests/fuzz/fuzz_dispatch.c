@@ -41,6 +41,7 @@ static void teardown(void)
     ks_close(&srv.ks);
     cursor_table_free(&srv.cursors);
     cmdstats_free(&srv.cmds);
+    access_free(&srv.access);
     shale_close(srv.db);
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -54,14 +55,17 @@ static void setup(void)
         abort();
     config_default(&srv.cfg);
     snprintf(srv.cfg.dir, sizeof srv.cfg.dir, "%s", dir);
+    srv.cfg.memtable_size = 256 << 10; /* flushes and compactions happen during a run */
     shale_options o;
     shale_options_default(&o);
     config_engine_options(&srv.cfg, &o);
-    o.memtable_size = 256 << 10; /* flushes and compactions happen during a run */
     o.compaction_filter = ks_compaction_filter;
     o.compaction_filter_ctx = &srv.ks;
-    if (shale_open(dir, &o, &srv.db) || ks_open(&srv.ks, srv.db))
+    if (shale_open(dir, &o, &srv.db) || ks_open(&srv.ks, srv.db) ||
+        access_init(&srv.access, ks_now_ms()))
         abort();
+    srv.caps.cache_applied = srv.cfg.block_cache_size;
+    srv.caps.memtable_applied = srv.cfg.memtable_size;
     pthread_mutex_init(&srv.lock, NULL);
     srv.start_ms = ks_now_ms();
     srv.lastsave_s = (uint64_t)time(NULL);

@@ -187,6 +187,20 @@ CASES = [
     ("auth a b c", ""), ("hello 4", ""), ("hello x", ""), ("hello 2 bogus", ""),
     ("nosuchcommand a b", ""), ("GeT k9", ""), ("flushdb", ""), ("dbsize", ""),
     ("select 1", ""), ("dbsize", ""), ("flushall", ""), ("dbsize", ""), ("select 0", ""),
+    # OBJECT and MEMORY (issue 8): encodings as Redis names them, errors, shapes
+    ("set oi 12345", ""), ("set oe hello", ""), ("set or " + "r" * 60, ""),
+    ("set onot 0123", ""), ("hset oh f v", ""), ("object encoding oi", ""),
+    ("object encoding oe", ""), ("object encoding or", ""), ("object encoding onot", ""),
+    ("object encoding oh", ""), ("object encoding nokey", ""), ("object refcount oe", "shape"),
+    ("object idletime oe", ""), ("object freq oe", ""), ("object bogus oe", ""),
+    ("object encoding", ""), ("object help", "shape"),
+    ("config set maxmemory-policy allkeys-lfu", ""), ("object idletime oe", ""),
+    ("object freq nokey", ""), ("config set maxmemory-policy noeviction", ""),
+    ("config set maxmemory-policy bogus", ""), ("config get maxmemory-policy", ""),
+    ("config get maxmemory-samples", ""), ("memory usage oe", "shape"),
+    ("memory usage nokey", ""), ("memory usage oh samples 0", "shape"),
+    ("memory usage oe samples x", ""), ("memory bogus", ""), ("memory help", "shape"),
+    ("memory purge", ""),
 ]
 
 

@@ -1,0 +1,225 @@
+/*
+ * t_object.c - OBJECT (ENCODING, FREQ, IDLETIME, REFCOUNT) and MEMORY (USAGE, STATS,
+ * DOCTOR, PURGE, MALLOC-STATS): what a key looks like and what it costs.
+ *
+ * ENCODING gives the names Redis 7.0 would use for the value (int, embstr, raw for
+ * strings; listpack or hashtable for hashes by field count), so tools that branch on
+ * them behave. MEMORY USAGE is the bytes the key takes in the store (key, value and the
+ * engine's per-entry overhead; a hash's fields estimated from SAMPLES of them, as
+ * Redis does), since a shale key lives on disk rather than in memory.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+#include "server.h"
+
+#define ENTRY_OVERHEAD 24 /* internal key trailer, lengths and index share per entry */
+#define HASH_LISTPACK_MAX 128 /* Redis's hash-max-listpack-entries default */
+
+static const char lfu_err[] = "ERR An LFU maxmemory policy is not selected, access frequency not "
+                              "tracked. Please note that when switching between policies at "
+                              "runtime LRU and LFU data will take some time to adjust.";
+static const char lru_err[] = "ERR An LFU maxmemory policy is selected, idle time not tracked. "
+                              "Please note that when switching between policies at runtime LRU "
+                              "and LFU data will take some time to adjust.";
+
+static bool policy_is_lfu(const server *s)
+{
+    return strstr(s->cfg.maxmemory_policy, "lfu") != NULL;
+}
+
+/* Redis's string encodings: an integer that fits a long, short strings, the rest. */
+static const char *string_encoding(const char *v, size_t n)
+{
+    long long ll;
+    if (n <= 20 && parse_ll(v, n, &ll)) {
+        char buf[24];
+        int len = snprintf(buf, sizeof buf, "%lld", ll);
+        if ((size_t)len == n && memcmp(buf, v, n) == 0)
+            return "int";
+    }
+    return n <= 44 ? "embstr" : "raw";
+}
+
+void cmd_object(server *s, client *c)
+{
+    resp_arg *a = c->cmd.argv;
+    if (arg_is(&a[1], "help") && c->cmd.argc == 2) {
+        static const char *lines[] = {
+            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ENCODING <key>", "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>", "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>", "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>", "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+            "HELP", "    Prints this help."};
+        resp_array(&c->out, sizeof lines / sizeof lines[0]);
+        for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+            resp_simple(&c->out, lines[i]);
+        return;
+    }
+    bool enc = arg_is(&a[1], "encoding"), freq = arg_is(&a[1], "freq");
+    bool idle = arg_is(&a[1], "idletime"), ref = arg_is(&a[1], "refcount");
+    if (!(enc || freq || idle || ref)) {
+        reply_subcommand_error(c);
+        return;
+    }
+    if (c->cmd.argc != 3) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "ERR wrong number of arguments for 'object|%s' command",
+                 enc ? "encoding" : freq ? "freq" : idle ? "idletime" : "refcount");
+        resp_error(&c->out, msg);
+        return;
+    }
+    ks_meta m;
+    if (!read_key(s, c, c->db, &a[2], 0, false, &m))
+        return;
+    if (!m.type) {
+        resp_null(&c->out, c->proto);
+        return;
+    }
+    uint64_t idle_s;
+    unsigned lfu;
+    access_get(&s->access, s->ks.phys[c->db], a[2].p, a[2].len, ks_now_ms(),
+               s->cfg.lfu_decay_time, &idle_s, &lfu);
+    if (enc)
+        resp_bulk_cstr(&c->out, m.type == KS_TYPE_STRING ? string_encoding(m.val, m.vlen)
+                                : m.nfields <= HASH_LISTPACK_MAX ? "listpack"
+                                                                 : "hashtable");
+    else if (ref)
+        resp_integer(&c->out, 1);
+    else if (freq && !policy_is_lfu(s))
+        resp_error(&c->out, lfu_err);
+    else if (freq)
+        resp_integer(&c->out, lfu);
+    else if (policy_is_lfu(s))
+        resp_error(&c->out, lru_err);
+    else
+        resp_integer(&c->out, (long long)idle_s);
+    ks_meta_free(&m);
+}
+
+/* Bytes of a hash's fields, from up to `samples` of them scaled to all (0: all). */
+static long long hash_fields_bytes(server *s, client *c, const resp_arg *key, const ks_meta *m,
+                                   long long samples)
+{
+    ks_key prefix;
+    ks_key_init(&prefix);
+    if (ks_field_key(&s->ks, c->db, key->p, key->len, m->version, NULL, 0, &prefix))
+        return 0;
+    ks_range r;
+    long long bytes = 0, seen = 0;
+    if (ks_range_open(&s->ks, prefix.p, prefix.len, false, &r) == 0) {
+        for (; shale_iter_valid(r.it) && (samples == 0 || seen < samples);
+             shale_iter_next(r.it)) {
+            size_t kl, vl;
+            shale_iter_key(r.it, &kl);
+            shale_iter_value(r.it, &vl);
+            bytes += (long long)(kl + vl + ENTRY_OVERHEAD);
+            seen++;
+        }
+        ks_range_close(&r);
+    }
+    ks_key_free(&prefix);
+    if (seen && (uint64_t)seen < m->nfields)
+        bytes = bytes / seen * (long long)m->nfields;
+    return bytes;
+}
+
+static void memory_usage(server *s, client *c)
+{
+    resp_arg *a = c->cmd.argv;
+    long long samples = 5;
+    for (int i = 3; i < c->cmd.argc; i++) {
+        if (!arg_is(&a[i], "samples") || i + 1 >= c->cmd.argc) {
+            resp_error(&c->out, "ERR syntax error");
+            return;
+        }
+        if (!parse_ll(a[i + 1].p, a[i + 1].len, &samples) || samples < 0) {
+            resp_error(&c->out, "ERR value is not an integer or out of range");
+            return;
+        }
+        i++;
+    }
+    ks_meta m;
+    if (!read_key(s, c, c->db, &a[2], 0, false, &m))
+        return;
+    if (!m.type) {
+        resp_null(&c->out, c->proto);
+        return;
+    }
+    long long bytes = (long long)(a[2].len + m.rawlen + ENTRY_OVERHEAD);
+    if (m.type == KS_TYPE_HASH)
+        bytes += hash_fields_bytes(s, c, &a[2], &m, samples);
+    ks_meta_free(&m);
+    resp_integer(&c->out, bytes);
+}
+
+static void memory_stats(server *s, client *c)
+{
+    server_memory m;
+    server_memory_usage(s, &m);
+    struct {
+        const char *name;
+        uint64_t v;
+    } f[] = {{"peak.allocated", s->caps.peak_memory > m.total ? s->caps.peak_memory : m.total},
+             {"total.allocated", m.total},
+             {"clients.normal", m.clients},
+             {"shale.memtables", m.memtables},
+             {"shale.block-cache", m.block_cache},
+             {"shale.table-readers", m.table_readers},
+             {"shale.access-tracking", m.tracking},
+             {"keys.count", 0}};
+    int64_t keys = 0;
+    for (int i = 0; i < KS_DBS; i++)
+        keys += s->ks.count[i];
+    f[7].v = (uint64_t)keys;
+    int n = sizeof f / sizeof f[0];
+    resp_map(&c->out, n, c->proto);
+    for (int i = 0; i < n; i++) {
+        resp_bulk_cstr(&c->out, f[i].name);
+        resp_integer(&c->out, (long long)f[i].v);
+    }
+}
+
+void cmd_memory(server *s, client *c)
+{
+    resp_arg *a = c->cmd.argv;
+    int argc = c->cmd.argc;
+    if (arg_is(&a[1], "usage") && argc >= 3) {
+        memory_usage(s, c);
+    } else if (arg_is(&a[1], "stats") && argc == 2) {
+        memory_stats(s, c);
+    } else if (arg_is(&a[1], "doctor") && argc == 2) {
+        char text[256];
+        snprintf(text, sizeof text,
+                 "used_memory %llu of maxmemory %llu; keys live on disk, memory holds caches "
+                 "(INFO memory shows each part).",
+                 (unsigned long long)s->caps.used_memory, (unsigned long long)s->cfg.maxmemory);
+        resp_verbatim(&c->out, text, strlen(text), c->proto);
+    } else if (arg_is(&a[1], "purge") && argc == 2) {
+        resp_simple(&c->out, "OK");
+    } else if (arg_is(&a[1], "malloc-stats") && argc == 2) {
+        resp_verbatim(&c->out, "Stats not supported for the current allocator", 46, c->proto);
+    } else if (arg_is(&a[1], "help") && argc == 2) {
+        static const char *lines[] = {
+            "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR", "    Return memory problems reports.",
+            "MALLOC-STATS", "    Return internal statistics report from the memory allocator.",
+            "PURGE", "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "STATS", "    Return information about the memory usage of the server.",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+            "HELP", "    Prints this help."};
+        resp_array(&c->out, sizeof lines / sizeof lines[0]);
+        for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+            resp_simple(&c->out, lines[i]);
+    } else {
+        reply_subcommand_error(c);
+    }
+}
