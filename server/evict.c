@@ -10,14 +10,26 @@
  *
  * The figures are refreshed by server_cron (hz times a second) rather than at every
  * command: what can grow between two refreshes is bounded (memtables are counted at
- * their cap). Over a cap, commands that may add data (Redis's denyoom) are refused with
- * -OOM; everything else goes on (reads, deletes, expiries).
+ * their cap). Over a cap, a command that may add data (Redis's denyoom) first evicts
+ * keys by maxmemory-policy, or is refused with -OOM (noeviction, or nothing to evict);
+ * everything else goes on (reads, deletes, expiries).
+ *
+ * Evicting a key in an LSM store frees nothing at once: its delete is one more entry,
+ * and the space returns when compaction drops the old value (and value-log GC its
+ * segment). So each eviction books what it will free (the key's bytes in the store, its
+ * share of indexes and filters) as pending; the caps are judged on used minus pending;
+ * pending shrinks as the figures really fall, and a background reclaim (a full
+ * compaction, then value-log GC) runs when much is pending, as RocksDB compacts files
+ * full of deletes.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "server.h"
+
+#define MAX_EVICT_PER_COMMAND 64 /* a write waits for at most this many evictions */
 
 #define NUM_MEMTABLES 2          /* the engine's default num_memtables */
 #define MIN_CACHE (256u << 10)   /* the block cache never goes below this */
@@ -28,6 +40,19 @@ static void set_engine_size(server *s, const char *name, uint64_t v)
     char buf[32];
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
     shale_set_option(s->db, name, buf);
+}
+
+/* The value-log segment size under maxdisk: a sixteenth of the cap (at least 1 MiB), so
+   that segments roll and GC can give back evicted values (the active one never is). */
+static uint64_t vlog_file_target(const server *s)
+{
+    uint64_t size = s->cfg.vlog_file_size;
+    if (s->cfg.maxdisk) {
+        uint64_t cap = s->cfg.maxdisk / 16 < (1u << 20) ? 1u << 20 : s->cfg.maxdisk / 16;
+        if (size > cap)
+            size = cap;
+    }
+    return size;
 }
 
 /* The memtable size the engine should use: the configured one, or an eighth of
@@ -51,10 +76,70 @@ static size_t tracking_budget(const server *s)
     return s->cfg.maxmemory ? (size_t)(s->cfg.maxmemory / 16) : (size_t)64 << 20;
 }
 
+/* ---- reclaim: make evicted keys' space come back ---- */
+
+static void *reclaim_main(void *arg)
+{
+    server *s = arg;
+    int rc = shale_compact_range(s->db, NULL, 0, NULL, 0);
+    int segments = 0;
+    while (rc == 0 && (rc = shale_vlog_gc(s->db, 0.5)) == 0)
+        segments++;
+    fprintf(stderr, "shale-server: reclaimed evicted keys' space: full compaction, %d value-log "
+                    "segment(s) rewritten (%s)\n",
+            segments, rc == 0 || rc == SHALE_ENOREWRITE ? "done" : shale_strerror(rc));
+    __atomic_store_n(&s->caps.reclaim_done, true, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* After the reclaim thread ended: what was pending is as freed as it will be. */
+static void reclaim_reap(server *s)
+{
+    caps_state *k = &s->caps;
+    if (k->reclaim_running && __atomic_load_n(&k->reclaim_done, __ATOMIC_ACQUIRE)) {
+        pthread_join(k->reclaim_thread, NULL);
+        /* Whatever of the booked space could come back has come back (settle counted
+           it); the rest will not, so the caps are judged on the real figures again. */
+        k->reclaim_running = false;
+        k->pending_disk = k->pending_memory = 0;
+        k->reclaim_end_ms = ks_now_ms();
+    }
+}
+
+static void reclaim_maybe_start(server *s)
+{
+    caps_state *k = &s->caps;
+    bool much = (s->cfg.maxdisk && k->pending_disk > s->cfg.maxdisk / 32) ||
+                (s->cfg.maxmemory && k->pending_memory > s->cfg.maxmemory / 32);
+    if (!much || k->reclaim_running)
+        return;
+    k->reclaim_done = false;
+    if (pthread_create(&k->reclaim_thread, NULL, reclaim_main, s) == 0)
+        k->reclaim_running = true;
+}
+
+void caps_stop(server *s)
+{
+    if (s->caps.reclaim_running)
+        pthread_join(s->caps.reclaim_thread, NULL);
+    s->caps.reclaim_running = false;
+}
+
+/* Lowers *pending by how much *last fell to now (the freeing really happening). */
+static void settle(uint64_t *pending, uint64_t *last, uint64_t now)
+{
+    if (now < *last) {
+        uint64_t fell = *last - now;
+        *pending = *pending > fell ? *pending - fell : 0;
+    }
+    *last = now;
+}
+
 void caps_refresh(server *s)
 {
     caps_state *k = &s->caps;
     access_trim(&s->access, tracking_budget(s));
+    reclaim_reap(s);
     server_memory m;
     server_memory_usage(s, &m);
     k->used_memory = m.total;
@@ -67,6 +152,11 @@ void caps_refresh(server *s)
     if (memtable != k->memtable_applied) {
         set_engine_size(s, "memtable_size", memtable);
         k->memtable_applied = memtable;
+    }
+    uint64_t vlog_file = vlog_file_target(s);
+    if (vlog_file != k->vlog_file_applied) {
+        set_engine_size(s, "vlog_file_size", vlog_file);
+        k->vlog_file_applied = vlog_file;
     }
     uint64_t cache = s->cfg.block_cache_size;
     if (s->cfg.maxmemory) {
@@ -83,19 +173,267 @@ void caps_refresh(server *s)
         set_engine_size(s, "block_cache_size", cache);
         k->cache_applied = cache;
     }
+    settle(&k->pending_disk, &k->last_disk, k->used_disk);
+    settle(&k->pending_memory, &k->last_memory, m.table_readers + m.tracking);
+    k->releasable_memory = m.table_readers + m.tracking;
     k->over_memory = s->cfg.maxmemory && k->used_memory > s->cfg.maxmemory;
     k->over_disk = s->cfg.maxdisk && k->used_disk > s->cfg.maxdisk;
+    reclaim_maybe_start(s);
+}
+
+/* ---- choosing and evicting keys ---- */
+
+enum policy { NOEVICTION, ALL_LRU, VOL_LRU, ALL_LFU, VOL_LFU, ALL_RANDOM, VOL_RANDOM, VOL_TTL };
+
+static enum policy policy_of(const server *s)
+{
+    static const char *const names[] = {"noeviction",    "allkeys-lru",    "volatile-lru",
+                                        "allkeys-lfu",   "volatile-lfu",   "allkeys-random",
+                                        "volatile-random", "volatile-ttl"};
+    for (int i = 0; i < 8; i++)
+        if (strcasecmp(s->cfg.maxmemory_policy, names[i]) == 0)
+            return (enum policy)i;
+    return NOEVICTION;
+}
+
+static uint64_t next_rand(server *s)
+{
+    uint64_t *r = &s->caps.rnd;
+    if (!*r)
+        *r = ks_now_ms() | 1;
+    *r ^= *r >> 12;
+    *r ^= *r << 25;
+    *r ^= *r >> 27;
+    return *r * 2685821657736338717ull;
+}
+
+/* Past a cap by half of it: booked space is not coming back fast enough (the reclaim
+   lags the writes), so writes wait for it (-OOM) rather than the store growing on. */
+static bool over_hard(const server *s)
+{
+    const caps_state *k = &s->caps;
+    return (s->cfg.maxmemory && k->used_memory > s->cfg.maxmemory / 2 * 3) ||
+           (s->cfg.maxdisk && k->used_disk > s->cfg.maxdisk / 2 * 3);
+}
+
+/* Still over a cap once what evictions booked is counted as freed? */
+static bool still_over(const server *s)
+{
+    const caps_state *k = &s->caps;
+    uint64_t mem = k->used_memory > k->pending_memory ? k->used_memory - k->pending_memory : 0;
+    uint64_t disk = k->used_disk > k->pending_disk ? k->used_disk - k->pending_disk : 0;
+    return (s->cfg.maxmemory && mem > s->cfg.maxmemory) || (s->cfg.maxdisk && disk > s->cfg.maxdisk);
+}
+
+typedef struct candidate {
+    int dbi;
+    ks_key key; /* the user key */
+    double score; /* higher: a better victim */
+} candidate;
+
+static bool is_volatile(enum policy p)
+{
+    return p == VOL_LRU || p == VOL_LFU || p == VOL_RANDOM || p == VOL_TTL;
+}
+
+/* A database with keys to evict (with a TTL for volatile policies), at random; -1: none. */
+static int random_db(server *s, bool vol)
+{
+    int dbs[KS_DBS], n = 0;
+    for (int i = 0; i < KS_DBS; i++)
+        if ((vol ? s->ks.expires[i] : s->ks.count[i]) > 0)
+            dbs[n++] = i;
+    return n ? dbs[next_rand(s) % (uint64_t)n] : -1;
+}
+
+/* A key near a random point of dbi's keys (or of its expiry index). */
+static bool random_key(server *s, int dbi, bool vol, ks_key *out)
+{
+    ks_range r;
+    if ((vol ? ks_range_open_expiries(&s->ks, dbi, &r) : ks_range_open_db(&s->ks, dbi, &r)))
+        return false;
+    bool ok = false;
+    if (ks_range_seek_random(&r, next_rand(s)) == 0 && shale_iter_valid(r.it)) {
+        size_t kl;
+        const char *k = shale_iter_key(r.it, &kl);
+        size_t skip = vol ? KS_EXPIRY_PREFIX : KS_META_PREFIX;
+        ok = kl >= skip && ks_key_append(out, k + skip, kl - skip) == 0;
+    }
+    ks_range_close(&r);
+    return ok;
+}
+
+/* The key of dbi that expires first (volatile-ttl): exact, from the expiry index. */
+static bool first_expiry(server *s, int dbi, uint64_t *at, ks_key *out)
+{
+    ks_range r;
+    if (ks_range_open_expiries(&s->ks, dbi, &r))
+        return false;
+    bool ok = false;
+    if (shale_iter_valid(r.it)) {
+        size_t kl;
+        const char *k = shale_iter_key(r.it, &kl);
+        if (kl >= KS_EXPIRY_PREFIX) {
+            *at = ks_be64(k + 5);
+            ok = ks_key_append(out, k + KS_EXPIRY_PREFIX, kl - KS_EXPIRY_PREFIX) == 0;
+        }
+    }
+    ks_range_close(&r);
+    return ok;
+}
+
+static double score_of(server *s, enum policy p, int dbi, const ks_key *key)
+{
+    uint64_t idle;
+    unsigned lfu;
+    access_get(&s->access, s->ks.phys[dbi], key->p, key->len, ks_now_ms(), s->cfg.lfu_decay_time,
+               &idle, &lfu);
+    if (p == ALL_LFU || p == VOL_LFU)
+        return (double)(255 - lfu) * 1e9 + (double)idle; /* least used, then longest idle */
+    return (double)idle;
+}
+
+static void keep_best(candidate *best, int dbi, ks_key *key, double score)
+{
+    if (best->dbi >= 0 && score <= best->score) {
+        ks_key_free(key);
+        return;
+    }
+    ks_key_free(&best->key);
+    best->dbi = dbi;
+    best->key = *key; /* moved: the bytes may live in key's own small buffer */
+    if (key->p == key->small)
+        best->key.p = best->key.small;
+    best->score = score;
+}
+
+/* The victim by policy, into *best (best->dbi < 0: none). */
+static void pick(server *s, enum policy p, candidate *best)
+{
+    best->dbi = -1;
+    ks_key_init(&best->key);
+    bool vol = is_volatile(p);
+    if (p == VOL_TTL) {
+        uint64_t soonest = UINT64_MAX;
+        for (int i = 0; i < KS_DBS; i++) {
+            uint64_t at;
+            ks_key k;
+            ks_key_init(&k);
+            if (s->ks.expires[i] > 0 && first_expiry(s, i, &at, &k) && at < soonest) {
+                soonest = at;
+                keep_best(best, i, &k, (double)(UINT64_MAX - at));
+            } else {
+                ks_key_free(&k);
+            }
+        }
+        return;
+    }
+    int samples = p == ALL_RANDOM || p == VOL_RANDOM ? 1 : (int)s->cfg.maxmemory_samples;
+    for (int i = 0; i < samples; i++) {
+        int dbi = random_db(s, vol);
+        ks_key k;
+        ks_key_init(&k);
+        if (dbi < 0 || !random_key(s, dbi, vol, &k)) {
+            ks_key_free(&k);
+            continue;
+        }
+        keep_best(best, dbi, &k, samples == 1 ? 0 : score_of(s, p, dbi, &k));
+    }
+    if (vol || samples == 1)
+        return;
+    /* and keys known to the access table (recently used ones compete on their data) */
+    const access_entry *e[64];
+    size_t n = access_sample(&s->access, e, (size_t)samples < 64 ? (size_t)samples : 64);
+    for (size_t i = 0; i < n; i++) {
+        int dbi = -1;
+        for (int d = 0; d < KS_DBS; d++)
+            if (s->ks.phys[d] == e[i]->phys)
+                dbi = d;
+        ks_key k;
+        ks_key_init(&k);
+        if (dbi < 0 || ks_key_append(&k, e[i]->key, e[i]->klen)) {
+            ks_key_free(&k);
+            continue;
+        }
+        keep_best(best, dbi, &k, score_of(s, p, dbi, &k));
+    }
+}
+
+/* Deletes the victim and books what that will free. False when it is gone already. */
+static bool evict(server *s, const candidate *v)
+{
+    ks_meta m;
+    if (ks_read(&s->ks, v->dbi, v->key.p, v->key.len, &m) || !m.type) {
+        access_forget(&s->access, s->ks.phys[v->dbi], v->key.p, v->key.len);
+        ks_meta_free(&m);
+        return false;
+    }
+    uint64_t bytes = (uint64_t)key_store_bytes(s, v->dbi, v->key.p, v->key.len, &m, 5);
+    ks_begin(&s->ks);
+    int rc = ks_del_key(&s->ks, v->dbi, v->key.p, v->key.len, &m);
+    rc = rc ? rc : ks_commit(&s->ks);
+    if (rc)
+        ks_abort(&s->ks);
+    ks_meta_free(&m);
+    if (rc)
+        return false;
+    server_wrote(s); /* replies after this round wait for the delete to be logged */
+    caps_state *k = &s->caps;
+    int64_t keys = 0;
+    for (int i = 0; i < KS_DBS; i++)
+        keys += s->ks.count[i];
+    k->pending_disk += bytes;
+    k->pending_memory += k->releasable_memory / (uint64_t)(keys > 0 ? keys + 1 : 1);
+    access_forget(&s->access, s->ks.phys[v->dbi], v->key.p, v->key.len);
+    s->evicted_keys++;
+    return true;
+}
+
+/* Memory over the cap by more than evicting keys could ever give back (it is client
+   buffers, say): evicting would empty the store for nothing. */
+static bool memory_beyond_keys(const server *s)
+{
+    const caps_state *k = &s->caps;
+    return s->cfg.maxmemory && k->used_memory > s->cfg.maxmemory &&
+           k->used_memory - s->cfg.maxmemory > k->releasable_memory;
 }
 
 bool caps_admit(server *s, client *c)
 {
-    if (s->caps.over_memory) {
+    /* Between two refreshes the figures would lag the writes (a fast writer adds tens of
+       megabytes in a tenth of a second): count each write's bytes as disk it will use. */
+    if (s->cfg.maxdisk) {
+        uint64_t bytes = 0;
+        for (int i = 1; i < c->cmd.argc; i++)
+            bytes += c->cmd.argv[i].len;
+        s->caps.used_disk += bytes;
+        s->caps.over_disk = s->caps.used_disk > s->cfg.maxdisk;
+    }
+    if (!s->caps.over_memory && !s->caps.over_disk)
+        return true;
+    enum policy p = policy_of(s);
+    if (p != NOEVICTION && !memory_beyond_keys(s) && !over_hard(s)) {
+        /* As Redis with its eviction time limit: a bounded amount of eviction per
+           command; while evictions make progress the command goes on, and the next
+           commands go on evicting. */
+        int evicted = 0;
+        for (int tries = 0; tries < 2 * MAX_EVICT_PER_COMMAND &&
+                            evicted < MAX_EVICT_PER_COMMAND && still_over(s);
+             tries++) {
+            candidate v;
+            pick(s, p, &v);
+            if (v.dbi < 0)
+                break;
+            evicted += evict(s, &v);
+            ks_key_free(&v.key);
+        }
+        reclaim_maybe_start(s);
+        if (evicted > 0 || !still_over(s))
+            return true;
+    }
+    if (s->caps.over_memory)
         resp_error(&c->out, "OOM command not allowed when used memory > 'maxmemory'.");
-        return false;
-    }
-    if (s->caps.over_disk) {
+    else
         resp_error(&c->out, "OOM command not allowed when used disk > 'maxdisk'.");
-        return false;
-    }
-    return true;
+    return false;
 }

@@ -670,6 +670,61 @@ static int open_range(keyspace *ks, char tag, uint32_t phys, ks_range *r)
     return rc;
 }
 
+int ks_range_open_expiries(keyspace *ks, int dbi, ks_range *r)
+{
+    ks_key p;
+    int rc = prefixed(&p, 'x', ks->phys[dbi]);
+    rc = rc ? rc : ks_range_open(ks, p.p, p.len, false, r);
+    ks_key_free(&p);
+    return rc;
+}
+
+int ks_range_seek_random(ks_range *r, uint64_t rnd)
+{
+    enum { MAXK = 64 };
+    unsigned char lo[MAXK], hi[MAXK], probe[MAXK];
+    size_t lolen, hilen, n;
+    shale_iter *it = r->it;
+    shale_iter_seek_to_first(it);
+    if (!shale_iter_valid(it))
+        return shale_iter_status(it);
+    const char *k = shale_iter_key(it, &n);
+    lolen = n < MAXK ? n : MAXK;
+    memcpy(lo, k, lolen);
+    shale_iter_seek_to_last(it);
+    if (!shale_iter_valid(it))
+        return shale_iter_status(it);
+    k = shale_iter_key(it, &n);
+    hilen = n < MAXK ? n : MAXK;
+    memcpy(hi, k, hilen);
+    size_t p = 0;
+    while (p < lolen && p < hilen && lo[p] == hi[p])
+        p++;
+    if (p == lolen && p == hilen)
+        return 0; /* one key: the iterator is on it */
+    unsigned minc = 255, maxc = 0; /* the bytes the keys use past the common prefix */
+    for (size_t i = p; i < lolen; i++) {
+        minc = lo[i] < minc ? lo[i] : minc;
+        maxc = lo[i] > maxc ? lo[i] : maxc;
+    }
+    for (size_t i = p; i < hilen; i++) {
+        minc = hi[i] < minc ? hi[i] : minc;
+        maxc = hi[i] > maxc ? hi[i] : maxc;
+    }
+    size_t len = lolen > hilen ? lolen : hilen;
+    memcpy(probe, lo, p);
+    for (size_t i = p; i < len; i++) {
+        rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned a = i == p ? (p < lolen ? lo[p] : 0) : minc;
+        unsigned b = i == p ? (p < hilen ? hi[p] : 255) : maxc;
+        probe[i] = (unsigned char)(a + (unsigned)((rnd >> 33) % (b - a + 1)));
+    }
+    shale_iter_seek(it, probe, len);
+    if (!shale_iter_valid(it) && shale_iter_status(it) == 0)
+        shale_iter_seek_to_first(it);
+    return shale_iter_status(it);
+}
+
 /* Reaps up to budget expired keys of one physical database. */
 static int expire_db(keyspace *ks, uint32_t phys, int budget, uint64_t now)
 {

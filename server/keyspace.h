@@ -131,6 +131,15 @@ int ks_range_open(keyspace *ks, const void *prefix, size_t plen, bool include_ex
 /* The metadata of logical database dbi: engine keys 'm' | id | user key. */
 int ks_range_open_db(keyspace *ks, int dbi, ks_range *r);
 void ks_range_close(ks_range *r);
+/* The expiry index of dbi: engine keys 'x' | id | expire_at_ms:be64 | user key, in
+   expiry order (KS_EXPIRY_PREFIX bytes before the user key). */
+int ks_range_open_expiries(keyspace *ks, int dbi, ks_range *r);
+#define KS_EXPIRY_PREFIX 13
+/* Positions r's iterator at a key near a random point between the range's first and last
+   keys (past their common prefix, each byte drawn between the bytes those keys use):
+   close to uniform for keys of one shape, such as user:000123. rnd: random bits.
+   Returns 0 (the iterator is invalid only when the range is empty) or an engine error. */
+int ks_range_seek_random(ks_range *r, uint64_t rnd);
 /* Length of the metadata key prefix ('m' | id) to strip for the user key. */
 #define KS_META_PREFIX 5
 

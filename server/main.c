@@ -59,6 +59,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&srv.lock, NULL);
     srv.caps.cache_applied = srv.cfg.block_cache_size; /* as config_engine_options set them */
     srv.caps.memtable_applied = srv.cfg.memtable_size;
+    srv.caps.vlog_file_applied = srv.cfg.vlog_file_size;
     caps_refresh(&srv);
     srv.start_ms = ks_now_ms();
     srv.lastsave_s = (uint64_t)time(NULL);
@@ -74,6 +75,7 @@ int main(int argc, char **argv)
             srv.cfg.unixsocket, srv.cfg.dir, srv.cfg.sync_writes ? "yes" : "no");
     rc = net_run(&srv);
     fprintf(stderr, "shale-server: stopping, closing the store\n");
+    caps_stop(&srv);
     ks_close(&srv.ks);
     cursor_table_free(&srv.cursors);
     cmdstats_free(&srv.cmds);

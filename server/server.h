@@ -81,7 +81,14 @@ typedef struct server_stats {
 typedef struct caps_state {
     uint64_t used_memory, peak_memory, used_disk;
     bool over_memory, over_disk;
-    uint64_t cache_applied, memtable_applied; /* the engine's sizes as last set */
+    uint64_t cache_applied, memtable_applied, vlog_file_applied; /* engine sizes as set */
+    uint64_t pending_disk, pending_memory; /* booked by evictions, not yet freed */
+    uint64_t last_disk, last_memory;       /* figures at the previous refresh */
+    uint64_t releasable_memory;            /* memory evicting keys can give back */
+    uint64_t rnd;
+    pthread_t reclaim_thread; /* compaction + value-log GC after many evictions */
+    bool reclaim_running, reclaim_done;
+    uint64_t reclaim_end_ms;
 } caps_state;
 
 typedef struct server {
@@ -190,8 +197,16 @@ void server_cron(server *s);
 /* evict.c: refreshes the used memory and disk figures, sizes the block cache and the
    memtables under maxmemory, and sets the over-cap flags (cron, lock held). */
 void caps_refresh(server *s);
-/* Before a command that may add data: false (with -OOM replied) when over a cap. */
+/* Before a command that may add data (caps set): counts its bytes, and over a cap
+   evicts keys by maxmemory-policy; false (with -OOM replied) when that cannot bring the
+   store under the caps. */
 bool caps_admit(server *s, client *c);
+/* Waits for a background reclaim (before the engine closes). */
+void caps_stop(server *s);
+/* Bytes (dbi, key) takes in the store: key, value, per-entry overhead; a hash's fields
+   estimated from `samples` of them (0: all). m: the key's metadata (t_object.c). */
+long long key_store_bytes(server *s, int dbi, const void *key, size_t klen, const ks_meta *m,
+                          long long samples);
 
 /* metrics.c: figures shared by INFO and the Prometheus endpoint */
 void server_out_printf(resp_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -369,19 +369,13 @@ void cmd_randomkey(server *s, client *c)
         reply_engine_error(c, rc);
         return;
     }
-    /* seek to a random point of the database's key range, wrapping to its first key */
-    char probe[KS_META_PREFIX + 8];
-    memcpy(probe, r.lo.p, KS_META_PREFIX);
-    for (int i = 0; i < 8; i++)
-        probe[KS_META_PREFIX + i] = (char)(rand() & 0xff);
-    shale_iter_seek(r.it, probe, sizeof probe);
-    if (!shale_iter_valid(r.it))
-        shale_iter_seek_to_first(r.it);
-    if (shale_iter_valid(r.it)) {
+    /* a random point between the database's first and last keys */
+    rc = ks_range_seek_random(&r, (uint64_t)rand() << 31 ^ (uint64_t)rand());
+    if (rc == 0 && shale_iter_valid(r.it)) {
         size_t kl;
         const char *k = shale_iter_key(r.it, &kl);
         resp_bulk(&c->out, k + KS_META_PREFIX, kl - KS_META_PREFIX);
-    } else if ((rc = shale_iter_status(r.it)) != 0) {
+    } else if (rc || (rc = shale_iter_status(r.it)) != 0) {
         reply_engine_error(c, rc);
     } else {
         resp_null(&c->out, c->proto);

@@ -104,12 +104,12 @@ void cmd_object(server *s, client *c)
 }
 
 /* Bytes of a hash's fields, from up to `samples` of them scaled to all (0: all). */
-static long long hash_fields_bytes(server *s, client *c, const resp_arg *key, const ks_meta *m,
-                                   long long samples)
+static long long hash_fields_bytes(server *s, int dbi, const void *key, size_t klen,
+                                   const ks_meta *m, long long samples)
 {
     ks_key prefix;
     ks_key_init(&prefix);
-    if (ks_field_key(&s->ks, c->db, key->p, key->len, m->version, NULL, 0, &prefix))
+    if (ks_field_key(&s->ks, dbi, key, klen, m->version, NULL, 0, &prefix))
         return 0;
     ks_range r;
     long long bytes = 0, seen = 0;
@@ -127,6 +127,15 @@ static long long hash_fields_bytes(server *s, client *c, const resp_arg *key, co
     ks_key_free(&prefix);
     if (seen && (uint64_t)seen < m->nfields)
         bytes = bytes / seen * (long long)m->nfields;
+    return bytes;
+}
+
+long long key_store_bytes(server *s, int dbi, const void *key, size_t klen, const ks_meta *m,
+                          long long samples)
+{
+    long long bytes = (long long)(klen + m->rawlen + ENTRY_OVERHEAD);
+    if (m->type == KS_TYPE_HASH)
+        bytes += hash_fields_bytes(s, dbi, key, klen, m, samples);
     return bytes;
 }
 
@@ -152,9 +161,7 @@ static void memory_usage(server *s, client *c)
         resp_null(&c->out, c->proto);
         return;
     }
-    long long bytes = (long long)(a[2].len + m.rawlen + ENTRY_OVERHEAD);
-    if (m.type == KS_TYPE_HASH)
-        bytes += hash_fields_bytes(s, c, &a[2], &m, samples);
+    long long bytes = key_store_bytes(s, c->db, a[2].p, a[2].len, &m, samples);
     ks_meta_free(&m);
     resp_integer(&c->out, bytes);
 }

@@ -38,6 +38,7 @@ static void teardown(void)
 {
     if (!ready)
         return;
+    caps_stop(&srv);
     ks_close(&srv.ks);
     cursor_table_free(&srv.cursors);
     cmdstats_free(&srv.cmds);
@@ -66,6 +67,7 @@ static void setup(void)
         abort();
     srv.caps.cache_applied = srv.cfg.block_cache_size;
     srv.caps.memtable_applied = srv.cfg.memtable_size;
+    srv.caps.vlog_file_applied = srv.cfg.vlog_file_size;
     pthread_mutex_init(&srv.lock, NULL);
     srv.start_ms = ks_now_ms();
     srv.lastsave_s = (uint64_t)time(NULL);
