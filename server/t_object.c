@@ -143,7 +143,7 @@ static void memory_usage(server *s, client *c)
 {
     resp_arg *a = c->cmd.argv;
     long long samples = 5;
-    for (int i = 3; i < c->cmd.argc; i++) {
+    for (int i = 3; i < c->cmd.argc; i += 2) {
         if (!arg_is(&a[i], "samples") || i + 1 >= c->cmd.argc) {
             resp_error(&c->out, "ERR syntax error");
             return;
@@ -152,7 +152,6 @@ static void memory_usage(server *s, client *c)
             resp_error(&c->out, "ERR value is not an integer or out of range");
             return;
         }
-        i++;
     }
     ks_meta m;
     if (!read_key(s, c, c->db, &a[2], 0, false, &m))
