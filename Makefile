@@ -128,8 +128,10 @@ fuzz: deps
 	    build/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	        $$(test -f tests/fuzz/$$t.dict && echo -dict=tests/fuzz/$$t.dict) \
 	        -artifact_prefix=build/fuzz/crash-$$t- build/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
-	        2>&1 | grep -E "^#[0-9]+ *DONE|stat::number_of_executed_units|ERROR|SUMMARY" || true; \
+	        > build/fuzz/$$t.log 2>&1; rc=$$?; \
+	    grep -E "^#[0-9]+ *DONE|stat::number_of_executed_units|ERROR|SUMMARY" build/fuzz/$$t.log; \
 	    ls build/fuzz/crash-$$t-* >/dev/null 2>&1 && { echo "fuzz $$t: a crash, see build/fuzz/"; exit 1; }; \
+	    [ $$rc -eq 0 ] || { echo "fuzz $$t: libFuzzer exited with $$rc, see build/fuzz/$$t.log"; exit 1; }; \
 	done; echo "fuzz: no finding"
 
 $(BUILD)/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(SERVER_LIB) $(LIBSHALE) $(LIBCLIENT)
