@@ -611,10 +611,15 @@ static void usage(void)
 }
 
 int bench_server_mode(int argc, char **argv); /* server_mode.c */
+int bench_cache_mode(int argc, char **argv);  /* cache.c */
 
 int main(int argc, char **argv)
 {
-    /* --server=HOST:PORT: a redis-benchmark-style load through the client library */
+    /* --server=HOST:PORT: a redis-benchmark-style load through the client library;
+       with --cache, the cache-aside load of cache.c */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--cache") == 0)
+            return bench_cache_mode(argc, argv);
     for (int i = 1; i < argc; i++)
         if (strncmp(argv[i], "--server=", 9) == 0)
             return bench_server_mode(argc, argv);
