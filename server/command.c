@@ -477,6 +477,13 @@ void cmd_command(server *s, client *c)
     }
 }
 
+void reply_help(client *c, const char *const *lines, size_t n)
+{
+    resp_array(&c->out, (long long)n);
+    for (size_t i = 0; i < n; i++)
+        resp_simple(&c->out, lines[i]);
+}
+
 void reply_subcommand_error(client *c)
 {
     char msg[300], upper[32];

@@ -138,6 +138,8 @@ const char *command_table_name(size_t i);
 void reply_engine_error(client *c, int rc);
 /* The -MISCONF reply to a write while the disk refuses writes (err: the engine's error). */
 void reply_disk_error(client *c, int err);
+/* A HELP reply: the lines as an array of status strings, as Redis sends them. */
+void reply_help(client *c, const char *const *lines, size_t n);
 /* "ERR unknown subcommand 'x'. Try CMD HELP." for argv[1]. */
 void reply_subcommand_error(client *c);
 /* Ends a keyspace transaction: commits when rc == 0, else drops it; on failure replies

@@ -42,6 +42,18 @@ static const char *string_encoding(const char *v, size_t n)
     return n <= 44 ? "embstr" : "raw";
 }
 
+/* Reads the key in argv[2]; false when it is absent (nil replied) or on an error. */
+static bool read_present(server *s, client *c, ks_meta *m)
+{
+    if (!read_key(s, c, c->db, &c->cmd.argv[2], 0, false, m))
+        return false;
+    if (!m->type) {
+        resp_null(&c->out, c->proto);
+        return false;
+    }
+    return true;
+}
+
 void cmd_object(server *s, client *c)
 {
     resp_arg *a = c->cmd.argv;
@@ -57,9 +69,7 @@ void cmd_object(server *s, client *c)
             "REFCOUNT <key>", "    Return the number of references of the value associated with the specified",
             "    <key>.",
             "HELP", "    Prints this help."};
-        resp_array(&c->out, sizeof lines / sizeof lines[0]);
-        for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
-            resp_simple(&c->out, lines[i]);
+        reply_help(c, lines, sizeof lines / sizeof lines[0]);
         return;
     }
     bool enc = arg_is(&a[1], "encoding"), freq = arg_is(&a[1], "freq");
@@ -76,12 +86,8 @@ void cmd_object(server *s, client *c)
         return;
     }
     ks_meta m;
-    if (!read_key(s, c, c->db, &a[2], 0, false, &m))
+    if (!read_present(s, c, &m))
         return;
-    if (!m.type) {
-        resp_null(&c->out, c->proto);
-        return;
-    }
     uint64_t idle_s;
     unsigned lfu;
     access_get(&s->access, s->ks.phys[c->db], a[2].p, a[2].len, ks_now_ms(),
@@ -154,12 +160,8 @@ static void memory_usage(server *s, client *c)
         }
     }
     ks_meta m;
-    if (!read_key(s, c, c->db, &a[2], 0, false, &m))
+    if (!read_present(s, c, &m))
         return;
-    if (!m.type) {
-        resp_null(&c->out, c->proto);
-        return;
-    }
     long long bytes = key_store_bytes(s, c->db, a[2].p, a[2].len, &m, samples);
     ks_meta_free(&m);
     resp_integer(&c->out, bytes);
@@ -222,9 +224,7 @@ void cmd_memory(server *s, client *c)
             "    Return memory in bytes used by <key> and its value. Nested values are",
             "    sampled up to <count> times (default: 5, 0 means sample all).",
             "HELP", "    Prints this help."};
-        resp_array(&c->out, sizeof lines / sizeof lines[0]);
-        for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
-            resp_simple(&c->out, lines[i]);
+        reply_help(c, lines, sizeof lines / sizeof lines[0]);
     } else {
         reply_subcommand_error(c);
     }

@@ -314,9 +314,7 @@ void cmd_slowlog(server *s, client *c)
             "LEN", "    Return the length of the slowlog.",
             "RESET", "    Reset the slowlog.",
             "HELP", "    Print this help."};
-        resp_array(&c->out, sizeof lines / sizeof lines[0]);
-        for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
-            resp_simple(&c->out, lines[i]);
+        reply_help(c, lines, sizeof lines / sizeof lines[0]);
     } else {
         reply_subcommand_error(c);
     }

@@ -11,13 +11,12 @@ import random
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_compare import Conn, encode, free_port  # noqa: E402
+from server_compare import encode, info_lines, start_shale  # noqa: E402
 
 BUILD = os.environ.get("SHALE_BUILD", "build")
 SERVER = os.path.join(BUILD, "shale-server")
@@ -30,23 +29,11 @@ def check(cond, what):
 
 
 def start(name, *args):
-    port = free_port()
-    p = subprocess.Popen([SERVER, "--port", str(port), "--dir", os.path.join(TMP, name)] +
-                         list(args), stderr=open(os.path.join(TMP, name + ".log"), "a"))
-    for _ in range(200):
-        try:
-            c = Conn(port)
-            if c.call("ping") == (b"+", b"PONG"):
-                return p, port, c
-        except (OSError, EOFError):
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("server did not start")
+    return start_shale(SERVER, TMP, name, *args)
 
 
 def info(c, section):
-    text = c.call("info", section)[1].decode()
-    return dict(l.split(":", 1) for l in text.split("\r\n") if l and not l.startswith("#"))
+    return info_lines(c, section)
 
 
 def fill_until_oom(c, value_size, limit, rnd, pipeline=1):
