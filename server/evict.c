@@ -167,9 +167,9 @@ void caps_refresh(server *s)
         if (cache < MIN_CACHE)
             cache = MIN_CACHE;
     }
-    /* resize on a change of more than 1/16 (or to restore the configured size) */
+    /* resize on a change of more than 1/64 (or to restore the configured size) */
     uint64_t diff = cache > k->cache_applied ? cache - k->cache_applied : k->cache_applied - cache;
-    if (diff > k->cache_applied / 16 || (diff && cache == s->cfg.block_cache_size)) {
+    if (diff > k->cache_applied / 64 || (diff && cache == s->cfg.block_cache_size)) {
         set_engine_size(s, "block_cache_size", cache);
         k->cache_applied = cache;
     }
