@@ -292,6 +292,17 @@ int shale_iter_status(const shale_iter *it);
 /* NULL: no-op. */
 void shale_iter_free(shale_iter *it);
 
+/*
+ * A random point of [lo, hi) (hi NULL: unbounded) drawn from where the data is: a table
+ * chosen with probability proportional to its size, then a point between its first and
+ * last keys. Seek an iterator to it for a random key near uniform over the tables'
+ * keys, whatever the keys' shapes (memtable contents are not sampled). The point goes to
+ * out (at most cap bytes), its length to *len. rnd: random bits. 0, -ENOENT when no
+ * table holds keys of the range, -EINVAL.
+ */
+int shale_sample_point(shale_db *db, const void *lo, size_t lol, const void *hi, size_t hil,
+                       uint64_t rnd, void *out, size_t cap, size_t *len);
+
 /* ---- Maintenance and statistics --------------------------------------------------- */
 
 /* Turns the active memtable into a table and waits until it is on disk. */
