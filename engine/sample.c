@@ -15,7 +15,8 @@
 
 static int cmp_bytes(const void *a, size_t al, const void *b, size_t bl)
 {
-    int c = memcmp(a, b, al < bl ? al : bl);
+    size_t n = al < bl ? al : bl;
+    int c = n ? memcmp(a, b, n) : 0; /* (an empty bound may be NULL) */
     return c ? c : (al > bl) - (al < bl);
 }
 

@@ -84,6 +84,10 @@ static int64_t frame(const wal_writer *w, const slice *parts, int n, char *heade
         sum = checksum64_seeded(parts[0].data, parts[0].len, seed);
     } else {
         XXH3_state_t st;
+        /* A state on the stack must be initialized before a reset with a seed: the
+           reset skips deriving the secret when the garbage's seed field already equals
+           the seed, and then hashes with a stale secret (xxhash.h, XXH3_INITSTATE). */
+        XXH3_INITSTATE(&st);
         XXH3_64bits_reset_withSeed(&st, seed);
         for (int i = 0; i < n; i++)
             XXH3_64bits_update(&st, parts[i].data, parts[i].len);
