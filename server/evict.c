@@ -411,6 +411,14 @@ bool caps_admit(server *s, client *c)
     }
     if (!s->caps.over_memory && !s->caps.over_disk)
         return true;
+    if (s->caps.over_memory) {
+        /* Memory over the cap is mostly caches that a fresh look sizes back (the block
+           cache is resized at each refresh): look again before evicting keys, which
+           give back little memory (their share of indexes and filters). */
+        caps_refresh(s);
+        if (!s->caps.over_memory && !s->caps.over_disk)
+            return true;
+    }
     enum policy p = policy_of(s);
     if (p != NOEVICTION && !memory_beyond_keys(s) && !over_hard(s)) {
         /* As Redis with its eviction time limit: a bounded amount of eviction per

@@ -122,7 +122,6 @@ int ks_del_raw(keyspace *ks, const ks_key *k);
 typedef struct ks_range {
     shale_iter *it;
     ks_key lo, hi;
-    shale_db *db;
 } ks_range;
 
 /* Opens r over keys starting with prefix, positioned at the first; live entries only
@@ -136,10 +135,9 @@ void ks_range_close(ks_range *r);
    expiry order (KS_EXPIRY_PREFIX bytes before the user key). */
 int ks_range_open_expiries(keyspace *ks, int dbi, ks_range *r);
 #define KS_EXPIRY_PREFIX 13
-/* Positions r's iterator at a random key: through shale_sample_point (a table by size,
-   then a point within it) when tables hold the range, else near a random point between
-   the range's first and last keys (each byte past their common prefix drawn between the
-   bytes they use: close to uniform only for keys of one shape). rnd: random bits.
+/* Positions r's iterator at a key near a random point between the range's first and last
+   keys (past their common prefix, each byte drawn between the bytes those keys use):
+   close to uniform for keys of one shape, such as user:000123. rnd: random bits.
    Returns 0 (the iterator is invalid only when the range is empty) or an engine error. */
 int ks_range_seek_random(ks_range *r, uint64_t rnd);
 /* Length of the metadata key prefix ('m' | id) to strip for the user key. */
