@@ -368,7 +368,7 @@ bool ks_finish(server *s, client *c, int rc)
     }
     if (rc == SHALE_EFAILED) {
         /* the log write failed just now: the pre-check refuses the next writes */
-        int err = shale_background_error(s->db);
+        int err = ks_engines_background_error(&s->ks);
         if (err)
             server_note_disk_error(s, err);
     }

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -180,8 +181,18 @@ void config_engine_options(const server_config *cfg, shale_options *o)
                                                                          : SHALE_COMPACTION_LEVELED;
 }
 
+void config_fifo_options(const server_config *cfg, shale_options *o)
+{
+    config_engine_options(cfg, o);
+    /* a cache database's own memory: small next to the main engine's */
+    if (o->memtable_size > FIFO_MEMTABLE)
+        o->memtable_size = FIFO_MEMTABLE;
+    o->block_cache_size = FIFO_BLOCK_CACHE;
+    o->vlog_gc_interval_s = 0; /* its log holds no value past a flush */
+}
+
 /* Redis's memtoll: "1gb", "100mb", "4k", plain bytes. */
-static int parse_memory(const char *v, uint64_t *out)
+int config_parse_memory(const char *v, uint64_t *out)
 {
     char *end;
     errno = 0;
@@ -232,7 +243,7 @@ static int assign(server_config *cfg, const option *o, int argc, char **argv, ch
         for (int i = 0; i < argc; i += 4) {
             uint64_t hard, soft;
             long long secs;
-            if (parse_memory(argv[i + 1], &hard) || parse_memory(argv[i + 2], &soft) ||
+            if (config_parse_memory(argv[i + 1], &hard) || config_parse_memory(argv[i + 2], &soft) ||
                 !parse_ll(argv[i + 3], strlen(argv[i + 3]), &secs) || secs < 0) {
                 snprintf(err, errlen, "Error in hard, soft or soft_seconds setting in buffer limit configuration.");
                 return -1;
@@ -297,7 +308,7 @@ static int assign(server_config *cfg, const option *o, int argc, char **argv, ch
     }
     case T_MEM: {
         uint64_t n;
-        if (parse_memory(v, &n)) {
+        if (config_parse_memory(v, &n)) {
             snprintf(err, errlen, "argument must be a memory value");
             return -1;
         }
@@ -331,9 +342,53 @@ static int assign(server_config *cfg, const option *o, int argc, char **argv, ch
     }
 }
 
+bool config_db_option(const char *name, int *dbi, bool *cap_option)
+{
+    int n = 0, used = 0;
+    if (strncasecmp(name, "db", 2) != 0 || sscanf(name + 2, "%d%n", &n, &used) != 1 ||
+        !isdigit((unsigned char)name[2]) || n < 0 || n >= 16)
+        return false;
+    const char *rest = name + 2 + used;
+    if (strcasecmp(rest, "-compaction-style") && strcasecmp(rest, "-fifo-max-size"))
+        return false;
+    *dbi = n;
+    *cap_option = strcasecmp(rest, "-fifo-max-size") == 0;
+    return true;
+}
+
+/* A per-database directive in a file (applied to the store once it is open, main.c). */
+static int set_db_option(server_config *cfg, int dbi, bool cap_option, int argc, char **argv,
+                         char *err, size_t errlen)
+{
+    if (argc != 1) {
+        snprintf(err, errlen, "wrong number of arguments");
+        return -1;
+    }
+    if (cap_option) {
+        uint64_t cap;
+        if (config_parse_memory(argv[0], &cap) || cap < (1u << 20)) {
+            snprintf(err, errlen, "argument must be a memory value of at least 1mb");
+            return -1;
+        }
+        cfg->db_fifo_max_size[dbi] = cap;
+        return 0;
+    }
+    if (strcasecmp(argv[0], "fifo") && strcasecmp(argv[0], "default")) {
+        snprintf(err, errlen, "argument must be one of fifo, default");
+        return -1;
+    }
+    snprintf(cfg->db_compaction_style[dbi], sizeof cfg->db_compaction_style[dbi], "%s",
+             strcasecmp(argv[0], "fifo") ? "default" : "fifo");
+    return 0;
+}
+
 int config_set(server_config *cfg, const char *name, int argc, char **argv, char *err,
                size_t errlen)
 {
+    int dbi;
+    bool cap_option;
+    if (config_db_option(name, &dbi, &cap_option))
+        return set_db_option(cfg, dbi, cap_option, argc, argv, err, errlen);
     const option *o = find(name);
     if (!o) {
         snprintf(err, errlen, "Bad directive or wrong number of arguments");
@@ -503,6 +558,13 @@ int config_rewrite(const server_config *cfg)
             fprintf(f, "%s \"\"\n", options[i].name);
         else
             fprintf(f, quote ? "%s \"%s\"\n" : "%s %s\n", options[i].name, buf);
+    }
+    for (int i = 0; i < 16; i++) { /* per database, as CONFIG SET left them */
+        if (cfg->db_compaction_style[i][0])
+            fprintf(f, "db%d-compaction-style %s\n", i, cfg->db_compaction_style[i]);
+        if (cfg->db_fifo_max_size[i])
+            fprintf(f, "db%d-fifo-max-size %llu\n", i,
+                    (unsigned long long)cfg->db_fifo_max_size[i]);
     }
     int rc = fflush(f) || fsync(fileno(f)) ? -errno : 0;
     if (fclose(f) && rc == 0)

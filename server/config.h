@@ -58,6 +58,10 @@ typedef struct server_config {
     char loglevel[16], logfile[1024], save[128];
     bool appendonly, daemonize;
     char config_file[4096]; /* the file read at start-up ("" when none) */
+    /* db<N>-compaction-style and db<N>-fifo-max-size as the file gives them ("" and 0: not
+       given); the live values belong to the store (t_config.c) */
+    char db_compaction_style[16][8];
+    uint64_t db_fifo_max_size[16];
 } server_config;
 
 void config_default(server_config *cfg);
@@ -65,10 +69,21 @@ void config_default(server_config *cfg);
    message in err. */
 int config_set(server_config *cfg, const char *name, int argc, char **argv, char *err,
                size_t errlen);
+/* Redis's memory values: "1gb", "100mb", "4k", plain bytes. 0 or -1. */
+int config_parse_memory(const char *v, uint64_t *out);
+/* Parses "db<N>-compaction-style" / "db<N>-fifo-max-size": *dbi and *cap_option.
+   False for any other name. */
+bool config_db_option(const char *name, int *dbi, bool *cap_option);
 /* Reads a config file, then "--name value..." arguments (argv[0] is the program). */
 int config_load(server_config *cfg, int argc, char **argv, char *err, size_t errlen);
 /* Fills the engine options from the configuration. */
 void config_engine_options(const server_config *cfg, shale_options *o);
+/* The options of a fifo database's engine (keyspace.h; style and cap are set per
+   database): the main engine's, with a memtable of at most FIFO_MEMTABLE and a block cache
+   of FIFO_BLOCK_CACHE. */
+#define FIFO_MEMTABLE (8u << 20)
+#define FIFO_BLOCK_CACHE (4u << 20)
+void config_fifo_options(const server_config *cfg, shale_options *o);
 
 /* CONFIG GET: calls emit for every option whose name matches the glob pattern. */
 void config_get(const server_config *cfg, const char *pattern, size_t plen,

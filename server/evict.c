@@ -161,6 +161,8 @@ void caps_refresh(server *s)
     uint64_t cache = s->cfg.block_cache_size;
     if (s->cfg.maxmemory) {
         uint64_t fixed = memtable * NUM_MEMTABLES + m.table_readers + m.clients + m.tracking;
+        for (int i = 1; i < ks_engine_count(&s->ks); i++) /* fifo databases' engines */
+            fixed += (uint64_t)FIFO_MEMTABLE * NUM_MEMTABLES + FIFO_BLOCK_CACHE;
         uint64_t room = s->cfg.maxmemory > fixed ? s->cfg.maxmemory - fixed : 0;
         if (cache > room)
             cache = room;
@@ -236,12 +238,19 @@ static bool is_volatile(enum policy p)
     return p == VOL_LRU || p == VOL_LFU || p == VOL_RANDOM || p == VOL_TTL;
 }
 
+/* Whether eviction may take dbi's keys: not a fifo database's, which its own cap bounds
+   (deleting there frees nothing: its engine never rewrites a table). */
+static bool evictable(server *s, int dbi, bool vol)
+{
+    return (vol ? s->ks.expires[dbi] : s->ks.count[dbi]) > 0 && !ks_fifo_of(&s->ks, dbi);
+}
+
 /* A database with keys to evict (with a TTL for volatile policies), at random; -1: none. */
 static int random_db(server *s, bool vol)
 {
     int dbs[KS_DBS], n = 0;
     for (int i = 0; i < KS_DBS; i++)
-        if ((vol ? s->ks.expires[i] : s->ks.count[i]) > 0)
+        if (evictable(s, i, vol))
             dbs[n++] = i;
     return n ? dbs[next_rand(s) % (uint64_t)n] : -1;
 }
@@ -319,7 +328,7 @@ static void pick(server *s, enum policy p, candidate *best)
             uint64_t at;
             ks_key k;
             ks_key_init(&k);
-            if (s->ks.expires[i] > 0 && first_expiry(s, i, &at, &k) && at < soonest) {
+            if (evictable(s, i, true) && first_expiry(s, i, &at, &k) && at < soonest) {
                 soonest = at;
                 keep_best(best, i, &k, (double)(UINT64_MAX - at));
             } else {
@@ -347,7 +356,7 @@ static void pick(server *s, enum policy p, candidate *best)
     for (size_t i = 0; i < n; i++) {
         int dbi = -1;
         for (int d = 0; d < KS_DBS; d++)
-            if (s->ks.phys[d] == e[i]->phys)
+            if (s->ks.phys[d] == e[i]->phys && !ks_fifo_of(&s->ks, d))
                 dbi = d;
         ks_key k;
         ks_key_init(&k);
@@ -400,6 +409,8 @@ static bool memory_beyond_keys(const server *s)
 
 bool caps_admit(server *s, client *c)
 {
+    if (ks_fifo_of(&s->ks, c->db))
+        return true; /* a fifo database keeps to its own cap, dropping its oldest tables */
     /* Between two refreshes the figures would lag the writes (a fast writer adds tens of
        megabytes in a tenth of a second): count each write's bytes as disk it will use. */
     if (s->cfg.maxdisk) {

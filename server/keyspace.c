@@ -1,13 +1,16 @@
 /* keyspace.c - Redis keys on engine keys (see keyspace.h for the layout). */
 #include "keyspace.h"
+#include "ks_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define MAPPING_KEY "D"
-#define MAPPING_FORMAT 1
+#define MAPPING_FORMAT 1      /* databases, next id, dead ids */
+#define MAPPING_FORMAT_FIFO 2 /* and then the fifo ids with their caps */
 
 uint64_t ks_now_ms(void)
 {
@@ -83,6 +86,40 @@ uint64_t ks_be64(const void *p)
     return (uint64_t)ks_be32(p) << 32 | ks_be32((const char *)p + 4);
 }
 
+/* ---- which engine holds what ---- */
+
+shale_db *ks_db_of_phys(keyspace *ks, uint32_t phys)
+{
+    ks_fifo *f = ks_fifo_by_phys(ks, phys);
+    return f ? f->db : ks->db;
+}
+
+static shale_batch *batch_of_phys(keyspace *ks, uint32_t phys)
+{
+    ks_fifo *f = ks_fifo_by_phys(ks, phys);
+    return f ? f->batch : ks->batch;
+}
+
+/* The physical id in an engine key ('m', 'h' or 'x', then the id); UINT32_MAX for the
+   mapping record and anything else, which live in the main engine. */
+static uint32_t phys_of_key(const void *key, size_t klen)
+{
+    const char *k = key;
+    if (klen < 5 || (k[0] != 'm' && k[0] != 'h' && k[0] != 'x'))
+        return UINT32_MAX;
+    return ks_be32(k + 1);
+}
+
+shale_db *ks_engine_of_key(keyspace *ks, const void *key, size_t klen)
+{
+    return ks_db_of_phys(ks, phys_of_key(key, klen));
+}
+
+int ks_get_raw(keyspace *ks, const ks_key *k, void **val, size_t *vlen)
+{
+    return shale_get(ks_engine_of_key(ks, k->p, k->len), k->p, k->len, val, vlen);
+}
+
 static int prefixed(ks_key *k, char tag, uint32_t phys)
 {
     ks_key_init(k);
@@ -156,8 +193,7 @@ static int decode_meta(ks_meta *m)
     return 0;
 }
 
-/* Reads the record as stored, expired or not. */
-static int read_raw(keyspace *ks, uint32_t phys, const void *key, size_t klen, ks_meta *m)
+int ks_read_raw(keyspace *ks, uint32_t phys, const void *key, size_t klen, ks_meta *m)
 {
     memset(m, 0, sizeof *m);
     ks_key k;
@@ -168,7 +204,7 @@ static int read_raw(keyspace *ks, uint32_t phys, const void *key, size_t klen, k
     ro.include_expired = 1;
     void *v;
     size_t n;
-    int rc = shale_get_ex(ks->db, &ro, k.p, k.len, &v, &n, &m->expire_at_ms);
+    int rc = shale_get_ex(ks_db_of_phys(ks, phys), &ro, k.p, k.len, &v, &n, &m->expire_at_ms);
     ks_key_free(&k);
     if (rc == SHALE_ENOTFOUND) {
         m->expire_at_ms = 0;
@@ -203,11 +239,12 @@ static int reap(keyspace *ks, uint32_t phys, const void *key, size_t klen, uint6
         ks_key_free(&mk);
         return rc;
     }
-    shale_batch_clear(ks->batch);
-    rc = shale_batch_delete(ks->batch, mk.p, mk.len);
-    rc = rc ? rc : shale_batch_delete(ks->batch, xk.p, xk.len);
-    rc = rc ? rc : shale_write(ks->db, ks->batch);
-    shale_batch_clear(ks->batch);
+    shale_batch *b = batch_of_phys(ks, phys);
+    shale_batch_clear(b);
+    rc = shale_batch_delete(b, mk.p, mk.len);
+    rc = rc ? rc : shale_batch_delete(b, xk.p, xk.len);
+    rc = rc ? rc : shale_write(ks_db_of_phys(ks, phys), b);
+    shale_batch_clear(b);
     ks_key_free(&mk);
     ks_key_free(&xk);
     int dbi = logical_of(ks, phys);
@@ -215,13 +252,15 @@ static int reap(keyspace *ks, uint32_t phys, const void *key, size_t klen, uint6
         ks->count[dbi]--;
         ks->expires[dbi]--;
         ks->expired_keys++;
+        if (ks_fifo_behind(ks, dbi, key, klen))
+            ks_fifo_count_behind(ks, dbi, -1, -1);
     }
     return rc;
 }
 
 int ks_read(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m)
 {
-    int rc = read_raw(ks, ks->phys[dbi], key, klen, m);
+    int rc = ks_read_raw(ks, ks->phys[dbi], key, klen, m);
     if (rc || !m->type || !m->expire_at_ms || m->expire_at_ms > ks_now_ms())
         return rc;
     uint64_t exp = m->expire_at_ms;
@@ -234,8 +273,12 @@ int ks_read(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m)
 void ks_begin(keyspace *ks)
 {
     shale_batch_clear(ks->batch);
+    for (int i = 0; i < ks->nfifo; i++)
+        shale_batch_clear(ks->fifo[i].batch);
     memset(ks->delta, 0, sizeof ks->delta);
     memset(ks->delta_expires, 0, sizeof ks->delta_expires);
+    memset(ks->delta_behind, 0, sizeof ks->delta_behind);
+    memset(ks->delta_behind_expires, 0, sizeof ks->delta_behind_expires);
 }
 
 void ks_abort(keyspace *ks)
@@ -246,10 +289,16 @@ void ks_abort(keyspace *ks)
 int ks_commit(keyspace *ks)
 {
     int rc = shale_batch_count(ks->batch) ? shale_write(ks->db, ks->batch) : 0;
+    /* a fifo database's part after the main one (atomic only within one engine) */
+    for (int i = 0; i < ks->nfifo && rc == 0; i++)
+        if (shale_batch_count(ks->fifo[i].batch))
+            rc = shale_write(ks->fifo[i].db, ks->fifo[i].batch);
     if (rc == 0)
         for (int i = 0; i < KS_DBS; i++) {
             ks->count[i] += ks->delta[i];
             ks->expires[i] += ks->delta_expires[i];
+            if (ks->delta_behind[i] || ks->delta_behind_expires[i])
+                ks_fifo_count_behind(ks, i, ks->delta_behind[i], ks->delta_behind_expires[i]);
         }
     ks_begin(ks);
     return rc;
@@ -257,12 +306,13 @@ int ks_commit(keyspace *ks)
 
 int ks_put_raw(keyspace *ks, const ks_key *k, const void *val, size_t vlen)
 {
-    return shale_batch_put(ks->batch, k->p, k->len, val, vlen, 0);
+    return shale_batch_put(batch_of_phys(ks, phys_of_key(k->p, k->len)), k->p, k->len, val,
+                           vlen, 0);
 }
 
 int ks_del_raw(keyspace *ks, const ks_key *k)
 {
-    return shale_batch_delete(ks->batch, k->p, k->len);
+    return shale_batch_delete(batch_of_phys(ks, phys_of_key(k->p, k->len)), k->p, k->len);
 }
 
 /* Moves the expiry-index entry from old_exp to new_exp (either may be 0: none). */
@@ -275,15 +325,17 @@ static int reindex(keyspace *ks, int dbi, const void *key, size_t klen, uint64_t
     int rc = 0;
     if (old_exp) {
         rc = expiry_key(ks->phys[dbi], old_exp, key, klen, &k);
-        rc = rc ? rc : shale_batch_delete(ks->batch, k.p, k.len);
+        rc = rc ? rc : ks_del_raw(ks, &k);
         ks_key_free(&k);
         ks->delta_expires[dbi]--;
+        ks->delta_behind_expires[dbi] -= ks_fifo_behind(ks, dbi, key, klen);
     }
     if (new_exp && rc == 0) {
         rc = expiry_key(ks->phys[dbi], new_exp, key, klen, &k);
-        rc = rc ? rc : shale_batch_put(ks->batch, k.p, k.len, "", 0, 0);
+        rc = rc ? rc : ks_put_raw(ks, &k, "", 0);
         ks_key_free(&k);
         ks->delta_expires[dbi]++;
+        ks->delta_behind_expires[dbi] += ks_fifo_behind(ks, dbi, key, klen);
     }
     return rc;
 }
@@ -301,15 +353,18 @@ int ks_put_meta(keyspace *ks, int dbi, const void *key, size_t klen, const ks_me
         v[0] = (char)type;
         if (plen)
             memcpy(v + 1, payload, plen);
-        rc = shale_batch_put(ks->batch, k.p, k.len, v, plen + 1, expire_at_ms);
+        rc = shale_batch_put(batch_of_phys(ks, ks->phys[dbi]), k.p, k.len, v, plen + 1,
+                             expire_at_ms);
         if (v != small)
             free(v);
     }
     ks_key_free(&k);
     if (rc == 0)
         rc = reindex(ks, dbi, key, klen, old->type ? old->expire_at_ms : 0, expire_at_ms);
-    if (rc == 0 && !old->type)
+    if (rc == 0 && !old->type) {
         ks->delta[dbi]++;
+        ks->delta_behind[dbi] += ks_fifo_behind(ks, dbi, key, klen);
+    }
     return rc;
 }
 
@@ -320,11 +375,13 @@ int ks_del_key(keyspace *ks, int dbi, const void *key, size_t klen, const ks_met
     ks_key k;
     if (ks_meta_key(ks, dbi, key, klen, &k))
         return -ENOMEM;
-    int rc = shale_batch_delete(ks->batch, k.p, k.len);
+    int rc = ks_del_raw(ks, &k);
     ks_key_free(&k);
     rc = rc ? rc : reindex(ks, dbi, key, klen, old->expire_at_ms, 0);
-    if (rc == 0)
+    if (rc == 0) {
         ks->delta[dbi]--;
+        ks->delta_behind[dbi] -= ks_fifo_behind(ks, dbi, key, klen);
+    }
     return rc;
 }
 
@@ -353,7 +410,7 @@ int ks_copy_value(keyspace *ks, int sdb, const void *skey, size_t sklen, const k
         const char *k = shale_iter_key(r.it, &kl);
         const void *v = shale_iter_value(r.it, &vl);
         rc = ks_field_key(ks, ddb, dkey, dklen, version, k + from.len, kl - from.len, &to);
-        rc = rc ? rc : shale_batch_put(ks->batch, to.p, to.len, v, vl, 0);
+        rc = rc ? rc : ks_put_raw(ks, &to, v, vl);
         ks_key_free(&to);
     }
     if (r.it) {
@@ -365,38 +422,98 @@ int ks_copy_value(keyspace *ks, int sdb, const void *skey, size_t sklen, const k
 }
 
 /* A seqlock around mapping changes, so that the filter never sees a half-done swap. */
-static void mapping_write_begin(keyspace *ks)
+void ks_mapping_write_begin(keyspace *ks)
 {
     __atomic_add_fetch(&ks->map_seq, 1, __ATOMIC_ACQ_REL);
 }
 
-static void mapping_write_end(keyspace *ks)
+void ks_mapping_write_end(keyspace *ks)
 {
     __atomic_add_fetch(&ks->map_seq, 1, __ATOMIC_RELEASE);
 }
 
 /* ---- the mapping record ---- */
 
-static int save_mapping(keyspace *ks)
+static bool phys_mapped(const keyspace *ks, uint32_t phys)
 {
-    unsigned char buf[1 + 4 * (KS_DBS + 2 + KS_MAX_DEAD)];
-    size_t n = 0;
-    buf[n++] = MAPPING_FORMAT;
-    uint32_t words[KS_DBS + 2 + KS_MAX_DEAD];
-    int nw = 0;
     for (int i = 0; i < KS_DBS; i++)
-        words[nw++] = ks->phys[i];
-    words[nw++] = ks->next_phys;
-    words[nw++] = (uint32_t)ks->ndead;
-    for (int i = 0; i < ks->ndead; i++)
-        words[nw++] = ks->dead[i];
-    for (int i = 0; i < nw; i++) {
-        buf[n++] = (unsigned char)(words[i] >> 24);
-        buf[n++] = (unsigned char)(words[i] >> 16);
-        buf[n++] = (unsigned char)(words[i] >> 8);
-        buf[n++] = (unsigned char)words[i];
-    }
+        if (ks->phys[i] == phys)
+            return true;
+    return false;
+}
+
+static void put_be32(unsigned char *b, uint32_t v)
+{
+    b[0] = (unsigned char)(v >> 24);
+    b[1] = (unsigned char)(v >> 16);
+    b[2] = (unsigned char)(v >> 8);
+    b[3] = (unsigned char)v;
+}
+
+/* The record: format, the databases' ids, next id, the dead ids (counted); in format 2
+   then the fifo ids (counted), each with its cap:be64. Fifo engines that no database
+   maps (being replaced) are left out: an open after a crash removes them. */
+int ks_save_mapping(keyspace *ks)
+{
+    unsigned char buf[1 + 4 * (KS_DBS + 3 + KS_MAX_DEAD) + 12 * KS_MAX_FIFO];
+    size_t n = 1;
+    for (int i = 0; i < KS_DBS; i++, n += 4)
+        put_be32(buf + n, ks->phys[i]);
+    put_be32(buf + n, ks->next_phys);
+    put_be32(buf + n + 4, (uint32_t)ks->ndead);
+    n += 8;
+    for (int i = 0; i < ks->ndead; i++, n += 4)
+        put_be32(buf + n, ks->dead[i]);
+    size_t count_at = n;
+    uint32_t nf = 0;
+    n += 4;
+    for (int i = 0; i < ks->nfifo; i++)
+        if (phys_mapped(ks, ks->fifo[i].phys)) {
+            put_be32(buf + n, ks->fifo[i].phys);
+            put_be32(buf + n + 4, (uint32_t)(ks->fifo[i].cap >> 32));
+            put_be32(buf + n + 8, (uint32_t)ks->fifo[i].cap);
+            n += 12;
+            nf++;
+        }
+    put_be32(buf + count_at, nf);
+    if (nf == 0)
+        n = count_at; /* format 1: what a store without fifo databases always had */
+    buf[0] = nf ? MAPPING_FORMAT_FIFO : MAPPING_FORMAT;
     return shale_put(ks->db, MAPPING_KEY, 1, buf, n, 0);
+}
+
+/* Parses the record into ks and opens the fifo engines it lists. */
+static int parse_mapping(keyspace *ks, const unsigned char *p, size_t n)
+{
+    if (n < 1 + 4 * (KS_DBS + 2) || (p[0] != MAPPING_FORMAT && p[0] != MAPPING_FORMAT_FIFO))
+        return SHALE_ECORRUPT;
+    for (int i = 0; i < KS_DBS; i++)
+        ks->phys[i] = ks_be32(p + 1 + 4 * i);
+    ks->next_phys = ks_be32(p + 1 + 4 * KS_DBS);
+    uint32_t nd = ks_be32(p + 1 + 4 * (KS_DBS + 1));
+    size_t at = 1 + 4 * (KS_DBS + 2 + (size_t)nd);
+    if (nd > KS_MAX_DEAD || n < at)
+        return SHALE_ECORRUPT;
+    ks->ndead = (int)nd;
+    for (uint32_t i = 0; i < nd; i++)
+        ks->dead[i] = ks_be32(p + 1 + 4 * (KS_DBS + 2 + i));
+    if (p[0] == MAPPING_FORMAT)
+        return n == at ? 0 : SHALE_ECORRUPT;
+    if (n < at + 4)
+        return SHALE_ECORRUPT;
+    uint32_t nf = ks_be32(p + at);
+    at += 4;
+    if (nf > KS_DBS || n != at + 12 * (size_t)nf)
+        return SHALE_ECORRUPT;
+    for (uint32_t i = 0; i < nf; i++, at += 12) {
+        uint32_t phys = ks_be32(p + at);
+        if (!phys_mapped(ks, phys) || ks_fifo_by_phys(ks, phys))
+            return SHALE_ECORRUPT;
+        int rc = ks_fifo_open_engine(ks, phys, ks_be64(p + at + 4), NULL);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 static int load_mapping(keyspace *ks)
@@ -409,24 +526,11 @@ static int load_mapping(keyspace *ks)
             ks->phys[i] = (uint32_t)i;
         ks->next_phys = KS_DBS;
         ks->ndead = 0;
-        return save_mapping(ks);
+        return ks_save_mapping(ks);
     }
     if (rc)
         return rc;
-    const unsigned char *p = v;
-    rc = SHALE_ECORRUPT;
-    if (n >= 1 + 4 * (KS_DBS + 2) && p[0] == MAPPING_FORMAT) {
-        for (int i = 0; i < KS_DBS; i++)
-            ks->phys[i] = ks_be32(p + 1 + 4 * i);
-        ks->next_phys = ks_be32(p + 1 + 4 * KS_DBS);
-        uint32_t nd = ks_be32(p + 1 + 4 * (KS_DBS + 1));
-        if (nd <= KS_MAX_DEAD && n == 1 + 4 * (KS_DBS + 2 + nd)) {
-            ks->ndead = (int)nd;
-            for (uint32_t i = 0; i < nd; i++)
-                ks->dead[i] = ks_be32(p + 1 + 4 * (KS_DBS + 2 + i));
-            rc = 0;
-        }
-    }
+    rc = parse_mapping(ks, v, n);
     shale_free(v);
     return rc;
 }
@@ -453,12 +557,19 @@ static int count_db(keyspace *ks, int dbi)
     return rc;
 }
 
-int ks_open(keyspace *ks, shale_db *db)
+int ks_open(keyspace *ks, shale_db *db, const char *dir, const shale_options *fifo_options)
 {
     memset(ks, 0, sizeof *ks);
     ks->db = db;
+    pthread_rwlock_init(&ks->engines_lock, NULL);
+    snprintf(ks->dir, sizeof ks->dir, "%s", dir);
+    if (fifo_options)
+        ks->fifo_options = *fifo_options;
+    else
+        shale_options_default(&ks->fifo_options);
     int rc = shale_batch_new(&ks->batch);
     rc = rc ? rc : load_mapping(ks);
+    rc = rc ? rc : ks_fifo_remove_strays(ks);
     for (int i = 0; i < KS_DBS && rc == 0; i++)
         rc = count_db(ks, i);
     if (rc)
@@ -468,33 +579,65 @@ int ks_open(keyspace *ks, shale_db *db)
     return rc;
 }
 
-void ks_close(keyspace *ks)
+int ks_close(keyspace *ks)
 {
+    int rc = 0;
+    while (ks->nfifo > 0) {
+        int crc = ks_fifo_close_engine(ks, ks->nfifo - 1, false);
+        rc = rc ? rc : crc;
+    }
     shale_batch_free(ks->batch);
     ks->batch = NULL;
+    pthread_rwlock_destroy(&ks->engines_lock);
+    return rc;
 }
 
-int ks_flush(keyspace *ks, int dbi)
+/*
+ * Gives databases first..last new physical ids (FLUSHDB, FLUSHALL, a change of style).
+ * fifo: 1 or 0 sets the style, -1 keeps each database's own; cap: a new fifo engine's
+ * cap (0: the replaced engine's). A new fifo engine is opened first; the mapping is saved;
+ * then the replaced fifo engines are closed and their directories removed (an open after
+ * a crash in between removes them), and the main engine's old ids go to the sweeper.
+ */
+static int renew(keyspace *ks, int first, int last, int fifo, uint64_t cap)
 {
-    int first = dbi < 0 ? 0 : dbi, last = dbi < 0 ? KS_DBS - 1 : dbi;
-    if (ks->ndead + (last - first + 1) > KS_MAX_DEAD)
+    int main_ids = 0;
+    for (int i = first; i <= last; i++)
+        main_ids += ks_fifo_by_phys(ks, ks->phys[i]) == NULL;
+    if (ks->ndead + main_ids > KS_MAX_DEAD)
         return SHALE_EBUSY; /* the sweeper is far behind: refuse rather than forget ids */
     uint32_t saved[KS_DBS], saved_next = ks->next_phys;
     int saved_ndead = ks->ndead;
     memcpy(saved, ks->phys, sizeof saved);
-    mapping_write_begin(ks);
-    for (int i = first; i <= last; i++) {
-        ks->dead[ks->ndead++] = ks->phys[i];
-        __atomic_store_n(&ks->phys[i], ks->next_phys, __ATOMIC_RELAXED);
-        __atomic_store_n(&ks->next_phys, ks->next_phys + 1, __ATOMIC_RELAXED);
+    uint32_t next = ks->next_phys;
+    int rc = 0;
+    for (int i = first; i <= last && rc == 0; i++) {
+        ks_fifo *old = ks_fifo_by_phys(ks, ks->phys[i]);
+        bool want = fifo < 0 ? old != NULL : fifo == 1;
+        if (want)
+            rc = ks_fifo_open_engine(ks, next, cap ? cap : old ? old->cap : 0, NULL);
+        next++;
     }
-    int rc = save_mapping(ks);
-    if (rc) { /* nothing changed on disk: keep serving the old mapping */
-        memcpy(ks->phys, saved, sizeof saved);
-        ks->next_phys = saved_next;
-        ks->ndead = saved_ndead;
+    if (rc == 0) {
+        ks_mapping_write_begin(ks);
+        for (int i = first; i <= last; i++) {
+            if (!ks_fifo_by_phys(ks, ks->phys[i]))
+                ks->dead[ks->ndead++] = ks->phys[i];
+            __atomic_store_n(&ks->phys[i], ks->next_phys, __ATOMIC_RELAXED);
+            __atomic_store_n(&ks->next_phys, ks->next_phys + 1, __ATOMIC_RELAXED);
+        }
+        rc = ks_save_mapping(ks);
+        if (rc) { /* nothing changed on disk: keep serving the old mapping */
+            memcpy(ks->phys, saved, sizeof saved);
+            ks->next_phys = saved_next;
+            ks->ndead = saved_ndead;
+        }
+        ks_mapping_write_end(ks);
     }
-    mapping_write_end(ks);
+    /* the engines no database maps any more: the replaced ones, or on failure the new */
+    for (int i = ks->nfifo - 1; i >= 0; i--)
+        if (!phys_mapped(ks, ks->fifo[i].phys))
+            ks_fifo_close_engine(ks, i, true);
     if (rc)
         return rc;
     for (int i = first; i <= last; i++)
@@ -502,18 +645,43 @@ int ks_flush(keyspace *ks, int dbi)
     return 0;
 }
 
+int ks_flush(keyspace *ks, int dbi)
+{
+    return dbi < 0 ? renew(ks, 0, KS_DBS - 1, -1, 0) : renew(ks, dbi, dbi, -1, 0);
+}
+
+int ks_set_fifo(keyspace *ks, int dbi, bool fifo, uint64_t cap)
+{
+    ks_fifo *f = ks_fifo_by_phys(ks, ks->phys[dbi]);
+    if ((f != NULL) != fifo) {
+        if (ks->count[dbi] != 0)
+            return -ENOTEMPTY;
+        return renew(ks, dbi, dbi, fifo, cap);
+    }
+    if (!f || cap == 0 || cap == f->cap)
+        return 0;
+    uint64_t old = f->cap;
+    int rc = ks_fifo_set_cap(ks, f, cap);
+    if (rc == 0) {
+        rc = ks_save_mapping(ks);
+        if (rc)
+            ks_fifo_set_cap(ks, f, old);
+    }
+    return rc;
+}
+
 int ks_swap(keyspace *ks, int a, int b)
 {
-    mapping_write_begin(ks);
+    ks_mapping_write_begin(ks);
     uint32_t p = ks->phys[a];
     ks->phys[a] = ks->phys[b];
     ks->phys[b] = p;
-    int rc = save_mapping(ks);
+    int rc = ks_save_mapping(ks);
     if (rc) {
         ks->phys[b] = ks->phys[a];
         ks->phys[a] = p;
     }
-    mapping_write_end(ks);
+    ks_mapping_write_end(ks);
     if (rc)
         return rc;
     int64_t c = ks->count[a], e = ks->expires[a];
@@ -634,7 +802,7 @@ int ks_range_open(keyspace *ks, const void *prefix, size_t plen, bool include_ex
         ro.upper_bound = r->hi.p;
         ro.upper_bound_len = r->hi.len;
     }
-    rc = shale_iter_new(ks->db, &ro, &r->it);
+    rc = shale_iter_new(ks_engine_of_key(ks, prefix, plen), &ro, &r->it);
     if (rc)
         goto fail;
     shale_iter_seek_to_first(r->it);
@@ -746,7 +914,7 @@ static int expire_db(keyspace *ks, uint32_t phys, int budget, uint64_t now)
         if (exp > now)
             break;
         ks_meta m;
-        if (read_raw(ks, phys, k + 13, kl - 13, &m))
+        if (ks_read_raw(ks, phys, k + 13, kl - 13, &m))
             break;
         /* absent: compaction already dropped the expired record; still counted */
         bool counted = !m.type || m.expire_at_ms == exp;
@@ -798,7 +966,7 @@ int ks_background(keyspace *ks, int budget, uint64_t now_ms)
             break;
         }
         memmove(ks->dead, ks->dead + 1, sizeof ks->dead[0] * (size_t)--ks->ndead);
-        save_mapping(ks); /* on failure the id is swept again after a restart */
+        ks_save_mapping(ks); /* on failure the id is swept again after a restart */
     }
-    return done;
+    return done + ks_fifo_check(ks, budget);
 }

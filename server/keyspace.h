@@ -17,11 +17,20 @@
  * cycle find expired keys in order without a scan and keeps DBSIZE exact: a key counts
  * from its creation until it is deleted or its expiry is reaped, as in Redis.
  *
- * Not thread-safe: callers hold the server's command lock.
+ * A database may be set to compaction-style fifo (ks_set_fifo): its physical id then lives
+ * in an engine of its own under dir/fifo-<id> (FIFO drops whole tables, and the main
+ * engine's tables mix every database), listed in the mapping record. Engine keys are
+ * routed by the physical id they carry; a transaction writes one batch per engine, so it
+ * is atomic when it touches one engine (everything but a MOVE or COPY between a fifo
+ * database and another one).
+ *
+ * Not thread-safe: callers hold the server's command lock (ks_engines_flush_wal and
+ * ks_engines_sync excepted).
  */
 #ifndef SHALE_KEYSPACE_H
 #define SHALE_KEYSPACE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,8 +42,22 @@
 #define KS_TYPE_HASH 'h'
 #define KS_MAX_DEAD 256 /* dropped physical ids waiting for the sweeper */
 
-typedef struct keyspace {
+struct ks_recount;
+
+/* An engine that holds one fifo database's physical id. */
+typedef struct ks_fifo {
+    uint32_t phys;
+    uint64_t cap;          /* its fifo_max_size */
     shale_db *db;
+    shale_batch *batch;    /* its part of the transaction being built */
+    uint64_t dropped_seen; /* fifo-deleted-bytes when its counts were last checked */
+    struct ks_recount *recount; /* a recount after dropped tables, in progress */
+} ks_fifo;
+
+#define KS_MAX_FIFO (2 * KS_DBS) /* a flush of every fifo database opens the new first */
+
+typedef struct keyspace {
+    shale_db *db; /* the main engine: every database that is not fifo */
     uint32_t phys[KS_DBS]; /* logical database -> physical id */
     uint32_t next_phys;
     uint32_t dead[KS_MAX_DEAD]; /* physical ids whose keys the sweeper deletes */
@@ -47,7 +70,14 @@ typedef struct keyspace {
     int ready;               /* the mapping is loaded: the compaction filter may judge */
     unsigned map_seq;        /* odd while the mapping changes (read by the filter) */
     int64_t delta[KS_DBS], delta_expires[KS_DBS];
-    uint64_t delta_expired;
+    int64_t delta_behind[KS_DBS], delta_behind_expires[KS_DBS]; /* of keys a fifo recount
+                                                                   has passed */
+    ks_fifo fifo[KS_MAX_FIFO];
+    int nfifo;
+    pthread_rwlock_t engines_lock; /* held to change fifo[] and to sync outside the
+                                      command lock */
+    char dir[4096];                /* the store's directory */
+    shale_options fifo_options;    /* for fifo engines (style and cap set per engine) */
 } keyspace;
 
 /* A growable engine key. */
@@ -76,9 +106,13 @@ typedef struct ks_meta {
     uint64_t version, nfields; /* hashes */
 } ks_meta;
 
-/* Loads the mapping (creating it in a new store) and counts every database's keys. */
-int ks_open(keyspace *ks, shale_db *db);
-void ks_close(keyspace *ks);
+/* Loads the mapping (creating it in a new store), opens the fifo databases' engines under
+   dir with fifo_options (NULL: the engine's defaults; each gets style fifo and its cap),
+   removes fifo directories the mapping no longer lists, and counts every database's
+   keys. */
+int ks_open(keyspace *ks, shale_db *db, const char *dir, const shale_options *fifo_options);
+/* Closes the fifo engines (the main engine is the caller's). 0 or the first error. */
+int ks_close(keyspace *ks);
 
 /* Reads a key's metadata; an expired key is reaped (deleted, counted) and reads as
    absent. Returns 0 or an engine error; *m is always safe to ks_meta_free. */
@@ -149,6 +183,32 @@ int ks_flush(keyspace *ks, int dbi);
 int ks_swap(keyspace *ks, int a, int b);
 
 /*
+ * Fifo databases. ks_set_fifo sets dbi's compaction style: fifo with cap bytes of tables
+ * (its oldest tables are dropped past it, nothing is rewritten), or back to the main
+ * engine (fifo false). Changing the style is only allowed on an empty database
+ * (-ENOTEMPTY); on a fifo database with fifo true it only changes the cap. Persists.
+ */
+int ks_set_fifo(keyspace *ks, int dbi, bool fifo, uint64_t cap);
+/* dbi's fifo engine, or NULL when it lives in the main engine. */
+ks_fifo *ks_fifo_of(keyspace *ks, int dbi);
+/* The engine that holds an engine key (by the physical id in it). */
+shale_db *ks_engine_of_key(keyspace *ks, const void *key, size_t klen);
+/* Reads an engine key (a hash field) from its engine: shale_get's contract. */
+int ks_get_raw(keyspace *ks, const ks_key *k, void **val, size_t *vlen);
+/* Every engine: 0 is the main one, then the fifo ones. Stable while the command lock is
+   held. */
+int ks_engine_count(const keyspace *ks);
+shale_db *ks_engine_at(keyspace *ks, int i);
+/* shale_flush_wal / shale_sync / shale_flush / shale_resume on every engine (the first
+   two may run outside the command lock). 0 or the first error. */
+int ks_engines_flush_wal(keyspace *ks);
+int ks_engines_sync(keyspace *ks);
+int ks_engines_flush(keyspace *ks);
+int ks_engines_resume(keyspace *ks);
+/* The first engine's background error (shale_background_error), 0 when none has one. */
+int ks_engines_background_error(keyspace *ks);
+
+/*
  * The engine's compaction filter (ctx: the keyspace): drops hash fields whose hash is
  * gone or has a newer version, and every key of a dropped database. Runs on compaction
  * threads; keeps everything until ks_open has loaded the mapping.
@@ -156,8 +216,9 @@ int ks_swap(keyspace *ks, int a, int b);
 int ks_compaction_filter(void *ctx, uint64_t job, const void *key, size_t klen, const void *val,
                          size_t vlen);
 
-/* One step of background work: reaps up to `budget` expired keys and sweeps up to
-   `budget` keys of dropped databases. Returns the keys handled. */
+/* One step of background work: reaps up to `budget` expired keys, sweeps up to `budget`
+   keys of dropped databases, and goes on with the check of a fifo database whose engine
+   dropped tables (ks_fifo.c). Returns the keys handled. */
 int ks_background(keyspace *ks, int budget, uint64_t now_ms);
 
 uint64_t ks_now_ms(void);

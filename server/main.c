@@ -45,10 +45,19 @@ int main(int argc, char **argv)
                 shale_strerror(rc));
         return 1;
     }
-    rc = ks_open(&srv.ks, srv.db); /* until it returns, the filter keeps everything */
+    shale_options fifo;
+    shale_options_default(&fifo);
+    config_fifo_options(&srv.cfg, &fifo);
+    /* until it returns, the filter keeps everything */
+    rc = ks_open(&srv.ks, srv.db, srv.cfg.dir, &fifo);
     if (rc) {
         fprintf(stderr, "shale-server: cannot read the keyspace in '%s': %s\n", srv.cfg.dir,
                 shale_strerror(rc));
+        shale_close(srv.db);
+        return 1;
+    }
+    if (config_apply_db_options(&srv)) {
+        ks_close(&srv.ks);
         shale_close(srv.db);
         return 1;
     }
@@ -76,12 +85,14 @@ int main(int argc, char **argv)
     rc = net_run(&srv);
     fprintf(stderr, "shale-server: stopping, closing the store\n");
     caps_stop(&srv);
-    ks_close(&srv.ks);
+    int krc = ks_close(&srv.ks); /* the fifo databases' engines */
+    if (krc)
+        fprintf(stderr, "shale-server: closing a fifo database: %s\n", shale_strerror(krc));
     cursor_table_free(&srv.cursors);
     cmdstats_free(&srv.cmds);
     access_free(&srv.access);
     int crc = shale_close(srv.db);
     if (crc)
         fprintf(stderr, "shale-server: closing the engine: %s\n", shale_strerror(crc));
-    return rc || crc ? 1 : 0;
+    return rc || crc || krc ? 1 : 0;
 }

@@ -26,9 +26,22 @@ void server_out_printf(resp_out *o, const char *fmt, ...)
 
 uint64_t server_engine_prop(server *s, const char *name)
 {
-    uint64_t v = 0;
-    shale_property_int(s->db, name, &v);
-    return v;
+    /* ratios and process-wide figures come from the main engine; the rest is summed
+       over every engine (the fifo databases' own) */
+    static const char *const main_only[] = {"shale.write-amplification-x1000",
+                                            "shale.bloom-useful", "shale.block-reads",
+                                            "shale.last-sequence", "shale.background-error"};
+    uint64_t total = 0;
+    int n = ks_engine_count(&s->ks);
+    for (size_t i = 0; i < sizeof main_only / sizeof main_only[0]; i++)
+        if (strcmp(name, main_only[i]) == 0)
+            n = 1;
+    for (int i = 0; i < n; i++) {
+        uint64_t v = 0;
+        shale_property_int(ks_engine_at(&s->ks, i), name, &v);
+        total += v;
+    }
+    return total;
 }
 
 long server_rss_bytes(void)

@@ -549,13 +549,13 @@ static void finish_round(io_loop *l)
     uint64_t wgen = __atomic_load_n(&s->wgen, __ATOMIC_ACQUIRE);
     int rc = 0;
     if (wgen > __atomic_load_n(&s->flushed_gen, __ATOMIC_ACQUIRE)) {
-        rc = shale_flush_wal(s->db);
+        rc = ks_engines_flush_wal(&s->ks);
         if (rc == 0)
             raise_gen(&s->flushed_gen, wgen);
     }
     if (rc == 0 && s->cfg.sync_writes && l->round &&
         wgen > __atomic_load_n(&s->synced_gen, __ATOMIC_ACQUIRE)) {
-        rc = shale_sync(s->db); /* covers every write that returned, of every loop */
+        rc = ks_engines_sync(&s->ks); /* covers every write that returned, of every loop */
         if (rc == 0)
             raise_gen(&s->synced_gen, wgen);
     }

@@ -125,6 +125,10 @@ typedef struct server {
     int ops_window_i;
 } server;
 
+/* Applies the file's db<N>-compaction-style and db<N>-fifo-max-size to the store (a style
+   only to an empty database; others keep theirs, with a warning). 0 or an engine error. */
+int config_apply_db_options(server *s);
+
 /* A command handler writes its reply to c->out. */
 typedef void (*command_fn)(server *s, client *c);
 

@@ -30,7 +30,7 @@ static int get_field(server *s, client *c, const resp_arg *key, const ks_meta *m
         return SHALE_ENOTFOUND;
     ks_key k;
     int rc = ks_field_key(&s->ks, c->db, key->p, key->len, m->version, f, fl, &k);
-    rc = rc ? rc : shale_get(s->db, k.p, k.len, val, vl);
+    rc = rc ? rc : ks_get_raw(&s->ks, &k, val, vl);
     ks_key_free(&k);
     return rc;
 }

@@ -204,8 +204,23 @@ static void section_shale(server *s, resp_out *o)
         char n1[64], n2[64];
         snprintf(n1, sizeof n1, "shale.num-files-at-level%d", l);
         snprintf(n2, sizeof n2, "shale.bytes-at-level%d", l);
-        add(o, "level%d:files=%llu,bytes=%llu\r\n", l, (unsigned long long)prop(s, n1),
-            (unsigned long long)prop(s, n2));
+        uint64_t files = 0, bytes = 0; /* of the main engine */
+        shale_property_int(s->db, n1, &files);
+        shale_property_int(s->db, n2, &bytes);
+        add(o, "level%d:files=%llu,bytes=%llu\r\n", l, (unsigned long long)files,
+            (unsigned long long)bytes);
+    }
+    for (int i = 0; i < KS_DBS; i++) { /* fifo databases, each in an engine of its own */
+        ks_fifo *f = ks_fifo_of(&s->ks, i);
+        if (!f)
+            continue;
+        uint64_t files = 0, bytes = 0, dropped = 0;
+        shale_property_int(f->db, "shale.num-files-at-level0", &files);
+        shale_property_int(f->db, "shale.total-table-bytes", &bytes);
+        shale_property_int(f->db, "shale.fifo-deleted-bytes", &dropped);
+        add(o, "fifo_db%d:cap=%llu,files=%llu,bytes=%llu,dropped_bytes=%llu\r\n", i,
+            (unsigned long long)f->cap, (unsigned long long)files, (unsigned long long)bytes,
+            (unsigned long long)dropped);
     }
     add(o, "\r\n");
 }

@@ -87,9 +87,9 @@ void cmd_lastsave(server *s, client *c)
 
 void cmd_save(server *s, client *c)
 {
-    int rc = shale_flush(s->db);
+    int rc = ks_engines_flush(&s->ks);
     if (rc == 0)
-        rc = shale_sync(s->db);
+        rc = ks_engines_sync(&s->ks);
     if (rc) {
         reply_engine_error(c, rc);
         return;
@@ -101,7 +101,7 @@ void cmd_save(server *s, client *c)
 static void *bgsave_thread(void *arg)
 {
     server *s = arg;
-    if (shale_flush(s->db) == 0)
+    if (ks_engines_flush(&s->ks) == 0)
         __atomic_store_n(&s->lastsave_s, (uint64_t)time(NULL), __ATOMIC_RELAXED);
     return NULL;
 }
@@ -360,12 +360,12 @@ void server_note_disk_error(server *s, int err)
 
 static void watch_disk(server *s, uint64_t now)
 {
-    int err = shale_background_error(s->db);
+    int err = ks_engines_background_error(&s->ks);
     server_note_disk_error(s, err);
     if (!err || now - s->disk_resume_ms < 1000)
         return;
     s->disk_resume_ms = now;
-    int rc = shale_resume(s->db);
+    int rc = ks_engines_resume(&s->ks);
     if (rc == 0) {
         fprintf(stderr, "shale-server: the disk write error looks solved; writes accepted again\n");
         s->disk_error = 0;

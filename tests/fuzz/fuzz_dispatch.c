@@ -62,7 +62,10 @@ static void setup(void)
     config_engine_options(&srv.cfg, &o);
     o.compaction_filter = ks_compaction_filter;
     o.compaction_filter_ctx = &srv.ks;
-    if (shale_open(dir, &o, &srv.db) || ks_open(&srv.ks, srv.db) ||
+    shale_options fifo;
+    shale_options_default(&fifo);
+    config_fifo_options(&srv.cfg, &fifo);
+    if (shale_open(dir, &o, &srv.db) || ks_open(&srv.ks, srv.db, dir, &fifo) ||
         access_init(&srv.access, ks_now_ms()))
         abort();
     srv.caps.cache_applied = srv.cfg.block_cache_size;

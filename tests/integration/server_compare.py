@@ -251,11 +251,12 @@ def info_lines(c, section):
     return dict(l.split(":", 1) for l in text.split("\r\n") if l and not l.startswith("#"))
 
 
-def start_shale(server, tmp, name, *args):
+def start_shale(server, tmp, name, *args, conf=None):
     """shale-server with its data in tmp/name (log tmp/name.log) on a free port, once it
-    answers PING: (process, port, connection)."""
+    answers PING: (process, port, connection). conf: a config file to read first."""
     port = free_port()
-    p = subprocess.Popen([server, "--port", str(port), "--dir", os.path.join(tmp, name)] +
+    p = subprocess.Popen([server] + ([conf] if conf else []) +
+                         ["--port", str(port), "--dir", os.path.join(tmp, name)] +
                          list(args), stderr=open(os.path.join(tmp, name + ".log"), "a"))
     for _ in range(200):
         try:

@@ -2,14 +2,17 @@
  * test_keyspace.c - Redis keys on engine keys: counts (DBSIZE) through writes, expiry
  * reaping and reopen; FLUSHDB/SWAPDB mappings that persist; and the compaction filter,
  * which drops the fields of deleted or replaced hashes and the keys of flushed databases
- * but never a live one.
+ * but never a live one; fifo databases in engines of their own (style persisted, counts
+ * and half-dropped keys repaired after the engine drops tables, directories removed).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -30,7 +33,7 @@ static void open_all(fixture *f)
     o.compaction_filter = ks_compaction_filter;
     o.compaction_filter_ctx = &f->ks;
     assert_int_equal(shale_open(f->dir, &o, &f->db), 0);
-    assert_int_equal(ks_open(&f->ks, f->db), 0);
+    assert_int_equal(ks_open(&f->ks, f->db, f->dir, NULL), 0);
 }
 
 static void close_all(fixture *f)
@@ -202,12 +205,178 @@ static void test_keyspace_filter_drops_only_stale_fields(void **state)
     tu_rmdir_free(f.dir);
 }
 
+
+static bool dir_exists(const fixture *f, uint32_t phys)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/fifo-%u", f->dir, phys);
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* Writes n incompressible 1 KiB strings "fill<i>" into dbi, then flushes its engine. */
+static void fill_and_flush(fixture *f, int dbi, int first, int n, uint64_t *rnd)
+{
+    char v[1024];
+    for (int i = first; i < first + n; i++) {
+        for (size_t j = 0; j < sizeof v; j++)
+            v[j] = (char)tu_rand(rnd);
+        char k[32];
+        snprintf(k, sizeof k, "fill%06d", i);
+        ks_meta old;
+        assert_int_equal(ks_read(&f->ks, dbi, k, strlen(k), &old), 0);
+        ks_begin(&f->ks);
+        assert_int_equal(ks_put_meta(&f->ks, dbi, k, strlen(k), &old, KS_TYPE_STRING, v, sizeof v, 0), 0);
+        assert_int_equal(ks_commit(&f->ks), 0);
+        ks_meta_free(&old);
+    }
+    assert_int_equal(shale_flush(ks_fifo_of(&f->ks, dbi)->db), 0);
+}
+
+static int count_db_records(fixture *f, int dbi)
+{
+    char p[5] = {'m', (char)(f->ks.phys[dbi] >> 24), (char)(f->ks.phys[dbi] >> 16),
+                 (char)(f->ks.phys[dbi] >> 8), (char)f->ks.phys[dbi]};
+    return count_prefix(f, p, sizeof p);
+}
+
+static void test_keyspace_fifo_database(void **state)
+{
+    fixture f = {.dir = tu_tempdir("ks")};
+    uint64_t rnd = tu_seed();
+    open_all(&f);
+    set_string(&f, 1, "busy", "1", 0);
+    assert_int_equal(ks_set_fifo(&f.ks, 1, true, 1 << 20), -ENOTEMPTY);
+    assert_int_equal(ks_set_fifo(&f.ks, 2, true, 1 << 20), 0);
+    assert_non_null(ks_fifo_of(&f.ks, 2));
+    assert_null(ks_fifo_of(&f.ks, 1));
+    uint32_t phys = f.ks.phys[2];
+    assert_true(dir_exists(&f, phys));
+
+    /* The first table: a hash of 10 fields and a key with a TTL. */
+    uint64_t exp = ks_now_ms() + 3600 * 1000;
+    uint64_t ver = make_hash(&f, 2, "h", 10);
+    set_string(&f, 2, "ttl", "v1", exp);
+    int filled = 0;
+    fill_and_flush(&f, 2, filled, 100, &rnd); /* tables of ~100 KiB: one drop is enough */
+    filled += 100;
+    /* A later table: the TTL key rewritten with its TTL kept (its index entry stays in
+       the first table), one more field and the hash's new count. */
+    set_string(&f, 2, "ttl", "v2", exp);
+    ks_meta m;
+    assert_int_equal(ks_read(&f.ks, 2, "h", 1, &m), 0);
+    unsigned char meta[16];
+    for (int i = 0; i < 8; i++) {
+        meta[i] = (unsigned char)(ver >> (56 - 8 * i));
+        meta[8 + i] = (unsigned char)(11ull >> (56 - 8 * i));
+    }
+    ks_key fk;
+    assert_int_equal(ks_field_key(&f.ks, 2, "h", 1, ver, "new", 3, &fk), 0);
+    ks_begin(&f.ks);
+    assert_int_equal(ks_put_raw(&f.ks, &fk, "value", 5), 0);
+    assert_int_equal(ks_put_meta(&f.ks, 2, "h", 1, &m, KS_TYPE_HASH, meta, 16, 0), 0);
+    assert_int_equal(ks_commit(&f.ks), 0);
+    ks_key_free(&fk);
+    ks_meta_free(&m);
+    fill_and_flush(&f, 2, filled, 100, &rnd);
+    filled += 100;
+    /* The main engine never sees the fifo database's keys. */
+    assert_int_equal(shale_get(f.db, "m", 1, (void **)&fk.p, &fk.len), SHALE_ENOTFOUND);
+
+    /* Fill past the 1 MiB cap until the first table is dropped. */
+    for (int round = 0; round < 60 && count_fields(&f, 2, "h", ver) == 11; round++) {
+        fill_and_flush(&f, 2, filled, 100, &rnd);
+        filled += 100;
+        /* the engine drops in the background: wait until it is back under its cap */
+        uint64_t bytes = UINT64_MAX;
+        for (int w = 0; w < 300 && bytes > (1 << 20); w++) {
+            shale_property_int(ks_fifo_of(&f.ks, 2)->db, "shale.total-table-bytes", &bytes);
+            if (bytes > (1 << 20))
+                usleep(10 * 1000);
+        }
+    }
+    assert_int_equal(count_fields(&f, 2, "h", ver), 1); /* the later table's field */
+    assert_true(count_db_records(&f, 2) < filled);
+    assert_true(f.ks.count[2] > count_db_records(&f, 2)); /* stale until the check */
+    /* One step of the recount (100 keys), then changes on both sides of its cursor. */
+    assert_true(ks_background(&f.ks, 1, ks_now_ms()) > 0);
+    assert_non_null(ks_fifo_of(&f.ks, 2)->recount);
+    set_string(&f, 2, "aaa", "behind the cursor", 0);
+    set_string(&f, 2, "aab", "behind the cursor", ks_now_ms() + 3600 * 1000);
+    set_string(&f, 2, "zzz", "ahead of the cursor", ks_now_ms() + 3600 * 1000);
+    char last[32];
+    snprintf(last, sizeof last, "fill%06d", filled - 1);
+    for (int i = 0; i < 2; i++) { /* the first key still there, and the last one */
+        ks_range r;
+        char mp[5] = {'m', (char)(phys >> 24), (char)(phys >> 16), (char)(phys >> 8), (char)phys};
+        assert_int_equal(ks_range_open(&f.ks, mp, sizeof mp, false, &r), 0);
+        size_t kl;
+        const char *k = shale_iter_key(r.it, &kl);
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int)(kl - KS_META_PREFIX), k + KS_META_PREFIX);
+        ks_range_close(&r);
+        const char *victim = i == 0 ? key : last;
+        assert_int_equal(ks_read(&f.ks, 2, victim, strlen(victim), &m), 0);
+        assert_int_equal(m.type, KS_TYPE_STRING);
+        ks_begin(&f.ks);
+        assert_int_equal(ks_del_key(&f.ks, 2, victim, strlen(victim), &m), 0);
+        assert_int_equal(ks_commit(&f.ks), 0);
+        ks_meta_free(&m);
+    }
+    while (ks_background(&f.ks, 1, ks_now_ms()) > 0)
+        ;
+    assert_int_equal(f.ks.count[2], count_db_records(&f, 2));
+    assert_int_equal(f.ks.expires[2], 3);
+    assert_int_equal(ks_read(&f.ks, 2, "h", 1, &m), 0);
+    assert_int_equal(m.type, KS_TYPE_HASH);
+    assert_int_equal(m.nfields, 1); /* repaired to what is left */
+    ks_meta_free(&m);
+    char xp[5] = {'x', (char)(phys >> 24), (char)(phys >> 16), (char)(phys >> 8), (char)phys};
+    assert_int_equal(count_prefix(&f, xp, sizeof xp), 3); /* ttl's index entry is back */
+    assert_int_equal(ks_set_fifo(&f.ks, 2, false, 0), -ENOTEMPTY);
+    assert_int_equal(ks_set_fifo(&f.ks, 2, true, 2 << 20), 0); /* a new cap only */
+    assert_int_equal(f.ks.phys[2], phys);
+
+    /* Style and cap persist; a stray fifo directory goes at open. */
+    int64_t count = f.ks.count[2];
+    close_all(&f);
+    char stray[4200];
+    snprintf(stray, sizeof stray, "%s/fifo-9999", f.dir);
+    assert_int_equal(mkdir(stray, 0755), 0);
+    open_all(&f);
+    assert_false(dir_exists(&f, 9999));
+    assert_non_null(ks_fifo_of(&f.ks, 2));
+    assert_int_equal(ks_fifo_of(&f.ks, 2)->cap, 2 << 20);
+    assert_int_equal(f.ks.count[2], count);
+    assert_int_equal(ks_read(&f.ks, 2, "ttl", 3, &m), 0);
+    assert_int_equal(m.type, KS_TYPE_STRING);
+    ks_meta_free(&m);
+
+    /* SWAPDB moves the data and its engine; FLUSHDB gives a fresh engine. */
+    assert_int_equal(ks_swap(&f.ks, 2, 3), 0);
+    assert_null(ks_fifo_of(&f.ks, 2));
+    assert_non_null(ks_fifo_of(&f.ks, 3));
+    assert_int_equal(ks_flush(&f.ks, 3), 0);
+    assert_non_null(ks_fifo_of(&f.ks, 3));
+    assert_false(dir_exists(&f, phys));
+    assert_true(dir_exists(&f, f.ks.phys[3]));
+    assert_int_equal(f.ks.count[3], 0);
+    uint32_t fresh = f.ks.phys[3];
+    assert_int_equal(ks_set_fifo(&f.ks, 3, false, 0), 0); /* empty: back to the main engine */
+    assert_null(ks_fifo_of(&f.ks, 3));
+    assert_false(dir_exists(&f, fresh));
+    assert_int_equal(f.ks.nfifo, 0);
+    close_all(&f);
+    tu_rmdir_free(f.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keyspace_counts_expiry_and_reopen),
         cmocka_unit_test(test_keyspace_flush_and_swap_persist),
         cmocka_unit_test(test_keyspace_filter_drops_only_stale_fields),
+        cmocka_unit_test(test_keyspace_fifo_database),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
