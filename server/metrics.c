@@ -188,6 +188,8 @@ static void engine_metrics(server *s, resp_out *o)
         PROP("shale.vlog-gc-rewritten-bytes"));
     one(o, "shale_vlog_gc_deleted_bytes_total", "counter", "Value-log bytes GC deleted.",
         PROP("shale.vlog-gc-deleted-bytes"));
+    one(o, "shale_fifo_dropped_bytes_total", "counter",
+        "Table bytes fifo databases dropped past their caps.", PROP("shale.fifo-deleted-bytes"));
     one(o, "shale_block_cache_hits_total", "counter", "Table block reads found in the cache.",
         PROP("shale.block-cache-hits"));
     one(o, "shale_block_cache_misses_total", "counter", "Table block reads that went to disk.",
