@@ -262,7 +262,7 @@ void ks_fifo_count_behind(keyspace *ks, int dbi, int64_t keys, int64_t expires)
 }
 
 /* Fixes a hash whose fields a drop took: the count rewritten, or the hash deleted when
-   no field is left. Reads the current state (the snapshot may be behind it). */
+   no field is left. Reads the current state, not what the recount step iterates. */
 static void repair_hash(keyspace *ks, int dbi, const char *key, size_t klen)
 {
     ks_meta m;
