@@ -37,7 +37,8 @@ struct wal_writer {
     uint64_t log_number;
     uint64_t size;      /* bytes appended, buffered ones included */
     uint64_t allocated; /* bytes preallocated (the file's size while larger than size) */
-    int error;          /* sticky until wal_writer_recover */
+    int error;          /* sticky until wal_writer_recover; atomic: without a buffer the
+                           writer takes no lock and the sync thread reads it */
     bool sync_failed;   /* an fdatasync failed: what reached the disk is unknown */
     /* buffered mode */
     char *buf;
@@ -97,16 +98,22 @@ static int64_t frame(const wal_writer *w, const slice *parts, int n, char *heade
     return (int64_t)len;
 }
 
+static int sticky_error(wal_writer *w)
+{
+    return __atomic_load_n(&w->error, __ATOMIC_RELAXED);
+}
+
 static int flush_locked(wal_writer *w)
 {
-    if (w->error)
-        return w->error;
+    int err = sticky_error(w);
+    if (err)
+        return err;
     if (w->buf_len == 0)
         return 0;
     struct iovec v = {w->buf, w->buf_len};
     int rc = file_writev(w->fd, &v, 1);
     if (rc) {
-        w->error = rc;
+        __atomic_store_n(&w->error, rc, __ATOMIC_RELAXED);
         return rc;
     }
     w->buf_len = 0;
@@ -127,7 +134,7 @@ int wal_writer_set_buffer(wal_writer *w, size_t cap)
 int wal_writer_flush(wal_writer *w)
 {
     if (!w->buf)
-        return w->error;
+        return sticky_error(w);
     pthread_mutex_lock(&w->mu);
     int rc = flush_locked(w);
     pthread_mutex_unlock(&w->mu);
@@ -146,7 +153,7 @@ int wal_writer_append(wal_writer *w, const slice *parts, int n)
         return (int)len;
     size_t need = WAL_HEADER_SIZE + (size_t)len;
     pthread_mutex_lock(&w->mu);
-    int rc = w->error;
+    int rc = sticky_error(w);
     if (rc == 0 && w->buf_len + need > w->buf_cap)
         rc = flush_locked(w);
     if (rc == 0 && need > w->buf_cap) {
@@ -167,8 +174,9 @@ int wal_writer_append(wal_writer *w, const slice *parts, int n)
 
 static int append_direct(wal_writer *w, const slice *parts, int n)
 {
-    if (w->error)
-        return w->error;
+    int err = sticky_error(w);
+    if (err)
+        return err;
     char header[WAL_HEADER_SIZE];
     int64_t flen = frame(w, parts, n, header);
     if (flen < 0)
@@ -188,7 +196,7 @@ static int append_direct(wal_writer *w, const slice *parts, int n)
     if (v != iov)
         free(v);
     if (rc) {
-        w->error = rc;
+        __atomic_store_n(&w->error, rc, __ATOMIC_RELAXED);
         return rc;
     }
     __atomic_store_n(&w->size, w->size + WAL_HEADER_SIZE + len, __ATOMIC_RELAXED);
@@ -202,8 +210,8 @@ int wal_writer_sync(wal_writer *w)
         return rc;
     rc = file_fdatasync(w->fd);
     if (rc) {
-        w->error = rc;
-        w->sync_failed = true;
+        __atomic_store_n(&w->error, rc, __ATOMIC_RELAXED);
+        __atomic_store_n(&w->sync_failed, true, __ATOMIC_RELAXED);
     }
     return rc;
 }
@@ -213,9 +221,9 @@ int wal_writer_recover(wal_writer *w)
     if (w->buf)
         pthread_mutex_lock(&w->mu);
     int rc = 0;
-    if (w->sync_failed) {
+    if (__atomic_load_n(&w->sync_failed, __ATOMIC_RELAXED)) {
         rc = SHALE_EFAILED;
-    } else if (w->error) {
+    } else if (sticky_error(w)) {
         /* The file holds whole records up to here; a failed write may have left part of
            a record after them. Cut it, then write the buffered records again. */
         uint64_t good_end = w->size - w->buf_len;
@@ -224,7 +232,7 @@ int wal_writer_recover(wal_writer *w)
             rc = file_seek(w->fd, good_end);
         if (rc == 0) {
             w->allocated = good_end;
-            w->error = 0;
+            __atomic_store_n(&w->error, 0, __ATOMIC_RELAXED);
             if (w->buf)
                 rc = flush_locked(w);
         }
@@ -236,7 +244,7 @@ int wal_writer_recover(wal_writer *w)
 
 bool wal_writer_failed_sync(const wal_writer *w)
 {
-    return w->sync_failed;
+    return __atomic_load_n(&w->sync_failed, __ATOMIC_RELAXED);
 }
 
 int wal_writer_reserve(wal_writer *w, uint64_t upto)
