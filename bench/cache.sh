@@ -67,7 +67,7 @@ wait_up() {
 run() { # name port
     "$build/shale-bench" --server=127.0.0.1:"$2" $load --requests="$warmup" >"$out/$1.warmup" || exit 1
     "$build/shale-bench" --server=127.0.0.1:"$2" $load --requests="$requests" | tee "$out/$1.run"
-    redis-cli -p "$2" info memory | tr -d '\r' | grep -E '^(used_memory|used_disk|evicted_keys|maxmemory):' >"$out/$1.mem"
+    redis-cli -p "$2" info memory | tr -d '\r' | grep -E '^(used_memory|used_disk|maxmemory):' >"$out/$1.mem"
     redis-cli -p "$2" info stats | tr -d '\r' | grep -E '^evicted_keys:' >>"$out/$1.mem"
 }
 
