@@ -258,7 +258,18 @@ static int random_db(server *s, bool vol)
 /* A key near a random point of dbi's keys (or of its expiry index). */
 static bool random_key(server *s, int dbi, bool vol, ks_key *out)
 {
-    return ks_random_key(&s->ks, dbi, vol, next_rand(s), out) == 0 && out->len > 0;
+    ks_range r;
+    if ((vol ? ks_range_open_expiries(&s->ks, dbi, &r) : ks_range_open_db(&s->ks, dbi, &r)))
+        return false;
+    bool ok = false;
+    if (ks_range_seek_random(&r, next_rand(s)) == 0 && shale_iter_valid(r.it)) {
+        size_t kl;
+        const char *k = shale_iter_key(r.it, &kl);
+        size_t skip = vol ? KS_EXPIRY_PREFIX : KS_META_PREFIX;
+        ok = kl >= skip && ks_key_append(out, k + skip, kl - skip) == 0;
+    }
+    ks_range_close(&r);
+    return ok;
 }
 
 /* The key of dbi that expires first (volatile-ttl): exact, from the expiry index. */

@@ -169,12 +169,11 @@ void ks_range_close(ks_range *r);
    expiry order (KS_EXPIRY_PREFIX bytes before the user key). */
 int ks_range_open_expiries(keyspace *ks, int dbi, ks_range *r);
 #define KS_EXPIRY_PREFIX 13
-/* A random live key of dbi into out (empty when the database has none): the user key, or
-   with expiries an expiry-index entry's user key. Drawn by the engine where the data is
-   (shale_sample_key: near uniform over the keys in tables, whatever their shapes), or
-   when that finds none (keys only in memtables, or every draw met deleted keys) from a
-   seek to a point between the range's first and last keys. 0 or an engine error. */
-int ks_random_key(keyspace *ks, int dbi, bool expiries, uint64_t rnd, ks_key *out);
+/* Positions r's iterator at a key near a random point between the range's first and last
+   keys (past their common prefix, each byte drawn between the bytes those keys use):
+   close to uniform for keys of one shape, such as user:000123. rnd: random bits.
+   Returns 0 (the iterator is invalid only when the range is empty) or an engine error. */
+int ks_range_seek_random(ks_range *r, uint64_t rnd);
 /* Length of the metadata key prefix ('m' | id) to strip for the user key. */
 #define KS_META_PREFIX 5
 

@@ -363,16 +363,24 @@ void cmd_scan(server *s, client *c)
 
 void cmd_randomkey(server *s, client *c)
 {
-    ks_key k;
-    ks_key_init(&k);
-    int rc = ks_random_key(&s->ks, c->db, false, (uint64_t)rand() << 31 ^ (uint64_t)rand(), &k);
-    if (rc)
+    ks_range r;
+    int rc = ks_range_open_db(&s->ks, c->db, &r);
+    if (rc) {
         reply_engine_error(c, rc);
-    else if (k.len)
-        resp_bulk(&c->out, k.p, k.len);
-    else
+        return;
+    }
+    /* a random point between the database's first and last keys */
+    rc = ks_range_seek_random(&r, (uint64_t)rand() << 31 ^ (uint64_t)rand());
+    if (rc == 0 && shale_iter_valid(r.it)) {
+        size_t kl;
+        const char *k = shale_iter_key(r.it, &kl);
+        resp_bulk(&c->out, k + KS_META_PREFIX, kl - KS_META_PREFIX);
+    } else if (rc || (rc = shale_iter_status(r.it)) != 0) {
+        reply_engine_error(c, rc);
+    } else {
         resp_null(&c->out, c->proto);
-    ks_key_free(&k);
+    }
+    ks_range_close(&r);
 }
 
 /* ---- expiry ---- */

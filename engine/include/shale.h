@@ -303,19 +303,6 @@ void shale_iter_free(shale_iter *it);
 int shale_sample_point(shale_db *db, const void *lo, size_t lol, const void *hi, size_t hil,
                        uint64_t rnd, void *out, size_t cap, size_t *len);
 
-/*
- * A random live key of [lo, hi), near uniform over the live keys in tables whatever their
- * shapes: a point drawn as by shale_sample_point; the entry at or after it in that table
- * is taken when a point lookup finds its key live (not deleted since, not expired), else
- * another point is drawn. Bounded work: up to 16 draws, one lookup each; never walks an
- * iterator over tombstones. Keys only in memtables are not drawn. *key is
- * malloc'ed (free with shale_free), its length in *klen. 0, -ENOENT when none was found
- * (no table holds the range, or every try met deleted keys: fall back to an iterator),
- * SHALE_ECORRUPT or -errno from the reads, -EINVAL, -ENOMEM.
- */
-int shale_sample_key(shale_db *db, const void *lo, size_t lol, const void *hi, size_t hil,
-                     uint64_t rnd, void **key, size_t *klen);
-
 /* ---- Maintenance and statistics --------------------------------------------------- */
 
 /* Turns the active memtable into a table and waits until it is on disk. */
