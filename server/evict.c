@@ -70,6 +70,18 @@ static uint64_t memtable_target(const server *s)
     return size;
 }
 
+void caps_engine_options(server *s, shale_options *o)
+{
+    /* At open, so that the first log is not reserved for a memtable the caps then shrink
+       (a log reserved for a 64 MiB memtable counts 72 MiB against maxdisk at once, and
+       under noeviction nothing can be written to roll it) */
+    o->memtable_size = memtable_target(s);
+    o->vlog_file_size = vlog_file_target(s);
+    s->caps.memtable_applied = o->memtable_size;
+    s->caps.vlog_file_applied = o->vlog_file_size;
+    s->caps.cache_applied = o->block_cache_size;
+}
+
 /* The LRU/LFU table's share: a sixteenth of maxmemory, or 64 MiB without a cap. */
 static size_t tracking_budget(const server *s)
 {

@@ -37,6 +37,7 @@ int main(int argc, char **argv)
     shale_options o;
     shale_options_default(&o);
     config_engine_options(&srv.cfg, &o);
+    caps_engine_options(&srv, &o);
     o.compaction_filter = ks_compaction_filter; /* stale hash fields, flushed databases */
     o.compaction_filter_ctx = &srv.ks;
     int rc = shale_open(srv.cfg.dir, &o, &srv.db);
@@ -66,9 +67,6 @@ int main(int argc, char **argv)
         return 1;
     }
     pthread_mutex_init(&srv.lock, NULL);
-    srv.caps.cache_applied = srv.cfg.block_cache_size; /* as config_engine_options set them */
-    srv.caps.memtable_applied = srv.cfg.memtable_size;
-    srv.caps.vlog_file_applied = srv.cfg.vlog_file_size;
     caps_refresh(&srv);
     srv.start_ms = ks_now_ms();
     srv.lastsave_s = (uint64_t)time(NULL);

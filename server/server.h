@@ -203,6 +203,9 @@ void server_cron(server *s);
 /* evict.c: refreshes the used memory and disk figures, sizes the block cache and the
    memtables under maxmemory, and sets the over-cap flags (cron, lock held). */
 void caps_refresh(server *s);
+/* Sizes the engine's memtables and log segments for the caps before it is opened (and
+   records them as applied). */
+void caps_engine_options(server *s, shale_options *o);
 /* Before a command that may add data (caps set): counts its bytes, and over a cap
    evicts keys by maxmemory-policy; false (with -OOM replied) when that cannot bring the
    store under the caps. */

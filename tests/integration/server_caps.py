@@ -143,6 +143,27 @@ def main():
         procs.append(p)
         print("ok   nothing lost after kill -9 and restart")
 
+        # 2b. With the default memtable size, the first log must be sized for the caps at
+        #     open: one reserved for a 64 MiB memtable, which maxmemory then cut to 1.5 MiB,
+        #     counted 72 MiB once its first memtable was flushed (-OOM for every write, and
+        #     under noeviction nothing could roll it).
+        p, port, c = start("disk-default", "--maxdisk", "32mb", "--maxmemory", "24mb")
+        procs.append(p)
+        time.sleep(0.3)  # a caps refresh
+        for i in range(0, 3000, 50):  # 3 MiB: the first log rolls (at 1 MiB) and counts
+            c.s.sendall(b"".join(encode([b"set", b"k%d" % (i + j), rnd.randbytes(1024)])
+                                 for j in range(50)))
+            for j in range(50):
+                r = c.reply()
+                check(r == (b"+", b"OK"), "SET %d under a 32 MiB maxdisk from start-up: %r"
+                      % (i + j, r))
+            time.sleep(0.02)
+        time.sleep(0.3)
+        used = int(info(c, "memory")["used_disk"])
+        check(used < 8 << 20, "used_disk %d after 3 MiB of writes" % used)
+        print("ok   maxdisk from start-up: 3000 SETs of 1 KiB accepted, used_disk %.1f MiB"
+              % (used / 2**20))
+
         # 3. The caches give way to maxmemory and come back when it is lifted.
         p, port, c = start("size", "--block-cache-size", "256mb", "--memtable-size", "64mb")
         procs.append(p)
