@@ -462,6 +462,19 @@ bool caps_admit(server *s, client *c)
         if (evicted > 0 || !still_over(s))
             return true;
     }
+    if (p != NOEVICTION && ks_now_ms() - s->caps.oom_logged_ms >= 1000) {
+        /* why an evicting policy refused a write (at most once a second) */
+        s->caps.oom_logged_ms = ks_now_ms();
+        fprintf(stderr, "shale-server: -OOM under %s: %s (used memory %llu, disk %llu; "
+                        "booked to be freed: memory %llu, disk %llu)\n",
+                s->cfg.maxmemory_policy,
+                memory_beyond_keys(s) ? "memory beyond what keys hold"
+                : over_hard(s)        ? "past 1.5x a cap while reclaim catches up"
+                                      : "no key to evict",
+                (unsigned long long)s->caps.used_memory, (unsigned long long)s->caps.used_disk,
+                (unsigned long long)s->caps.pending_memory,
+                (unsigned long long)s->caps.pending_disk);
+    }
     if (s->caps.over_memory)
         resp_error(&c->out, "OOM command not allowed when used memory > 'maxmemory'.");
     else

@@ -89,6 +89,7 @@ typedef struct caps_state {
     pthread_t reclaim_thread; /* compaction + value-log GC after many evictions */
     bool reclaim_running, reclaim_done;
     uint64_t reclaim_end_ms;
+    uint64_t oom_logged_ms; /* the last -OOM under an evicting policy was logged then */
 } caps_state;
 
 typedef struct server {

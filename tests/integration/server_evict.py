@@ -142,7 +142,10 @@ def main():
         volatile_ttl_order()
         return 0
     finally:
-        shutil.rmtree(TMP, ignore_errors=True)
+        if os.environ.get("KEEP_TMP"):
+            print("left in", TMP)
+        else:
+            shutil.rmtree(TMP, ignore_errors=True)
 
 
 if __name__ == "__main__":
