@@ -90,12 +90,28 @@ static size_t tracking_budget(const server *s)
 
 /* ---- reclaim: make evicted keys' space come back ---- */
 
+#define RECLAIM_MAX_SEGMENTS 32 /* value-log segments one reclaim rewrites at most */
+
+/* Tables plus value log of the main engine (read from the reclaim thread). */
+static uint64_t disk_bytes(shale_db *db)
+{
+    uint64_t tables = 0, vlog = 0;
+    shale_property_int(db, "shale.total-table-bytes", &tables);
+    shale_property_int(db, "shale.vlog-bytes", &vlog);
+    return tables + vlog;
+}
+
 static void *reclaim_main(void *arg)
 {
     server *s = arg;
     int rc = shale_compact_range(s->db, NULL, 0, NULL, 0);
     int segments = 0;
-    while (rc == 0 && (rc = shale_vlog_gc(s->db, 0.5)) == 0)
+    /* GC while it finds segments half garbage, but not on and on under writes that keep
+       making more: the booked space is judged again when this ends, and another reclaim
+       starts if much is still booked. */
+    while (rc == 0 && segments < RECLAIM_MAX_SEGMENTS &&
+           disk_bytes(s->db) > s->caps.reclaim_disk_target &&
+           (rc = shale_vlog_gc(s->db, 0.5)) == 0)
         segments++;
     fprintf(stderr, "shale-server: reclaimed evicted keys' space: full compaction, %d value-log "
                     "segment(s) rewritten (%s)\n",
@@ -126,6 +142,8 @@ static void reclaim_maybe_start(server *s)
     if (!much || k->reclaim_running)
         return;
     k->reclaim_done = false;
+    /* GC stops once the disk is under the cap (with a sixteenth to spare) */
+    k->reclaim_disk_target = s->cfg.maxdisk ? s->cfg.maxdisk - s->cfg.maxdisk / 16 : 0;
     if (pthread_create(&k->reclaim_thread, NULL, reclaim_main, s) == 0)
         k->reclaim_running = true;
 }
@@ -403,7 +421,13 @@ static bool evict(server *s, const candidate *v)
     int64_t keys = 0;
     for (int i = 0; i < KS_DBS; i++)
         keys += s->ks.count[i];
+    /* A key's bytes as stored are what it takes uncompressed: values that compress well
+       (the log keeps them lz4-compressed) free far less. So what is booked never lets the
+       disk pass the cap by more than an eighth of it: past that, evictions go on until the
+       real figures fall. */
     k->pending_disk += bytes;
+    if (s->cfg.maxdisk && k->pending_disk > s->cfg.maxdisk / 8)
+        k->pending_disk = s->cfg.maxdisk / 8;
     k->pending_memory += k->releasable_memory / (uint64_t)(keys > 0 ? keys + 1 : 1);
     access_forget(&s->access, s->ks.phys[v->dbi], v->key.p, v->key.len);
     s->evicted_keys++;

@@ -88,6 +88,7 @@ typedef struct caps_state {
     uint64_t rnd;
     pthread_t reclaim_thread; /* compaction + value-log GC after many evictions */
     bool reclaim_running, reclaim_done;
+    uint64_t reclaim_disk_target; /* the running reclaim's GC stops at this disk use */
     uint64_t reclaim_end_ms;
     uint64_t oom_logged_ms; /* the last -OOM under an evicting policy was logged then */
 } caps_state;
