@@ -193,6 +193,9 @@ void caps_refresh(server *s)
         uint64_t fixed = memtable * NUM_MEMTABLES + m.table_readers + m.clients + m.tracking;
         for (int i = 1; i < ks_engine_count(&s->ks); i++) /* fifo databases' engines */
             fixed += (uint64_t)FIFO_MEMTABLE * NUM_MEMTABLES + FIFO_BLOCK_CACHE;
+        /* a 32nd of the cap kept free for what grows between two refreshes (indexes
+           and filters of new tables, client buffers) */
+        fixed += s->cfg.maxmemory / 32;
         uint64_t room = s->cfg.maxmemory > fixed ? s->cfg.maxmemory - fixed : 0;
         if (cache > room)
             cache = room;
