@@ -475,8 +475,13 @@ bool caps_admit(server *s, client *c)
            command; while evictions make progress the command goes on, and the next
            commands go on evicting. */
         int evicted = 0;
-        for (int tries = 0; tries < 2 * MAX_EVICT_PER_COMMAND &&
-                            evicted < MAX_EVICT_PER_COMMAND && still_over(s);
+        /* With the booking at its cap, the accounts no longer say how much more to
+           evict: one key per command then, as many as are written, until the real
+           figures fall (more would empty the store for space still on its way back). */
+        int limit = s->cfg.maxdisk && s->caps.pending_disk >= s->cfg.maxdisk / 8
+                        ? 1
+                        : MAX_EVICT_PER_COMMAND;
+        for (int tries = 0; tries < 2 * MAX_EVICT_PER_COMMAND && evicted < limit && still_over(s);
              tries++) {
             candidate v;
             pick(s, p, &v);
