@@ -188,12 +188,15 @@ int table_builder_add(table_builder *tb, slice ikey, slice value)
         p->max_seq = seq;
     if (kind == KIND_DELETE) {
         p->num_deletes++;
-    } else if (kind == KIND_EXPIRING || (kind == KIND_VPTR && expiring_value_expiry(value))) {
+    } else {
+        /* entry_expiry reads a pointer's expiry as the varint it starts with (vlog.h);
+           read as a fixed64 it made every pointer look expiring, and a table of pointers
+           look expired at 0 (#15.3). No expiry: the table never expires as a whole. */
         uint64_t e = entry_expiry(kind, value);
+        if (e == 0)
+            e = UINT64_MAX;
         if (e > p->max_expire_at_ms)
             p->max_expire_at_ms = e;
-    } else {
-        p->max_expire_at_ms = UINT64_MAX;
     }
     if (block_builder_size_estimate(&tb->data) >= tb->block_size) {
         rc = flush_data_block(tb);

@@ -23,8 +23,9 @@ typedef struct table_props {
     uint64_t data_bytes; /* data blocks on disk */
     uint64_t num_data_blocks;
     uint64_t min_seq, max_seq;
-    /* Latest expiry of any entry; UINT64_MAX when some entry never expires (KIND_VALUE or
-       KIND_VPTR). FIFO compaction drops a table whose max_expire_at_ms has passed. */
+    /* Latest expiry of any entry but tombstones; UINT64_MAX when some entry never expires
+       (KIND_VALUE, or KIND_VPTR whose pointer carries expiry 0). FIFO compaction may drop
+       a table whose max_expire_at_ms has passed (see pick_fifo for when). */
     uint64_t max_expire_at_ms;
 } table_props;
 

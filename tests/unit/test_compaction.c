@@ -214,6 +214,64 @@ static void test_compaction_fifo_drops_expired_tables(void **state)
     tu_rmdir_free(dir);
 }
 
+static void put_str(shale_db *db, const char *k, const char *v, uint64_t expire_at_ms)
+{
+    assert_int_equal(shale_put(db, k, strlen(k), v, strlen(v), expire_at_ms), 0);
+}
+
+/* get of k: the value's length, or -1 when it reads as absent; the value through *out. */
+static long get_len(shale_db *db, const char *k, char *out, size_t cap)
+{
+    void *got;
+    size_t len;
+    int rc = shale_get(db, k, strlen(k), &got, &len);
+    if (rc == SHALE_ENOTFOUND)
+        return -1;
+    assert_int_equal(rc, 0);
+    if (out) {
+        size_t n = len < cap - 1 ? len : cap - 1;
+        memcpy(out, got, n);
+        out[n] = 0;
+    }
+    shale_free(got);
+    return (long)len;
+}
+
+static void want_value(shale_db *db, const char *k, const char *v)
+{
+    char got[4096];
+    long len = get_len(db, k, got, sizeof got);
+    if (len < 0)
+        fail_msg("get %s: not found, want \"%.40s\"", k, v);
+    if ((size_t)len != strlen(v) || strcmp(got, v) != 0)
+        fail_msg("get %s: \"%.40s\" (%ld bytes), want \"%.40s\"", k, got, len, v);
+}
+
+/* #15.3: a value-log pointer without an expiry starts with varint 0, which the builder
+   read as a fixed64 expiry: the table's max-expiry property said "expires at 0", and a
+   store reopened as fifo dropped the table (and the value) at once. */
+static void test_compaction_vlog_pointer_no_expiry(void **state)
+{
+    char *dir = tu_tempdir("compact");
+    shale_options o;
+    opts(&o);
+    shale_db *db;
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    char big[2049];
+    memset(big, 'v', 2048);
+    big[2048] = 0;
+    put_str(db, "big", big, 0); /* over value_threshold: a pointer in the table */
+    assert_int_equal(shale_flush(db), 0);
+    shale_close(db);
+    o.compaction_style = SHALE_COMPACTION_FIFO;
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0); /* runs the fifo picker */
+    assert_int_equal(prop(db, "shale.fifo-deleted-bytes"), 0);
+    want_value(db, "big", big);
+    shale_close(db);
+    tu_rmdir_free(dir);
+}
+
 int main(void)
 {
     tu_seed();
@@ -223,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_compaction_l0_slowdown_is_counted),
         cmocka_unit_test(test_compaction_rate_limit_slows_writes_to_disk),
         cmocka_unit_test(test_compaction_fifo_drops_expired_tables),
+        cmocka_unit_test(test_compaction_vlog_pointer_no_expiry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
