@@ -328,28 +328,79 @@ static compaction *pick_tiered(shale_db *db, version *v)
 
 /* ---- fifo ---- */
 
+/*
+ * True when every entry of f has expired by now or is a tombstone: nothing in it is
+ * visible, but it may still hide older versions of its keys. A table written before
+ * #15.3's fix records 0 for its latest expiry even with live entries that never expire
+ * (value-log pointers): that figure means nothing, so such a table is never "expired".
+ */
+static bool fifo_all_expired(const file_meta *f, uint64_t now)
+{
+    if (f->max_expire_at_ms == 0)
+        return f->num_entries == f->num_deletes;
+    return f->max_expire_at_ms != UINT64_MAX && f->max_expire_at_ms <= now;
+}
+
+/* Grows the user key range [*lo, *hi] (empty when *n == 0) by f's. */
+static void range_add(const file_meta *f, slice *lo, slice *hi, int *n)
+{
+    slice s = ikey_user_key(buf_slice(&f->smallest));
+    slice l = ikey_user_key(buf_slice(&f->largest));
+    if (*n == 0 || slice_compare(s, *lo) < 0)
+        *lo = s;
+    if (*n == 0 || slice_compare(l, *hi) > 0)
+        *hi = l;
+    (*n)++;
+}
+
+static bool range_misses(const file_meta *f, slice lo, slice hi, int n)
+{
+    return n == 0 || slice_compare(ikey_user_key(buf_slice(&f->largest)), lo) < 0 ||
+           slice_compare(ikey_user_key(buf_slice(&f->smallest)), hi) > 0;
+}
+
+/*
+ * Fifo drops whole tables, and a dropped table must not uncover anything (#15.1): a
+ * newer table's expired entry or tombstone hides an older version of its key, which
+ * reads again once the newer table is gone. So it drops, oldest first, a prefix by age
+ * (tables over the size cap, and tables all expired): nothing is older than they are.
+ * After that prefix, an all-expired table goes only when no older table that stays holds
+ * one of its keys; the older tables' keys are summed up as one range (conservative, and
+ * linear in the number of tables).
+ */
 static compaction *pick_fifo(shale_db *db, version *v)
 {
     file_meta **files = v->files[0]; /* newest first */
     int n = v->nfiles[0];
+    if (n == 0 || any_being_compacted(files, n))
+        return NULL; /* one fifo job at a time: each sees what the last one left */
     uint64_t cap = db_opt_u64(&db->opts.fifo_max_size);
     uint64_t total = total_size(files, n);
     uint64_t now = db_now_ms();
-    file_meta **drop = malloc((size_t)(n ? n : 1) * sizeof *drop);
+    file_meta **drop = malloc((size_t)n * sizeof *drop);
     if (!drop)
         return NULL;
     int k = 0;
-    /* Oldest first until under the cap; any table whose entries all expired. */
-    for (int i = n - 1; i >= 0; i--) {
+    /* Tables below L0 (left by another compaction style) are older than all of L0. */
+    slice lo = {0}, hi = {0};
+    int older = 0;
+    for (int l = 1; l < v->num_levels; l++)
+        for (int i = 0; i < v->nfiles[l]; i++)
+            range_add(v->files[l][i], &lo, &hi, &older);
+    int i = n - 1;
+    for (; i >= 0 && older == 0; i--) {
         file_meta *f = files[i];
-        if (f->being_compacted)
-            continue;
-        bool expired = f->max_expire_at_ms != UINT64_MAX && f->max_expire_at_ms <= now &&
-                       f->num_entries > f->num_deletes;
-        if (total > cap || expired) {
+        if (total <= cap && !fifo_all_expired(f, now))
+            break;
+        drop[k++] = f;
+        total -= f->file_size;
+    }
+    for (; i >= 0; i--) {
+        file_meta *f = files[i];
+        if (fifo_all_expired(f, now) && range_misses(f, lo, hi, older))
             drop[k++] = f;
-            total -= f->file_size;
-        }
+        else
+            range_add(f, &lo, &hi, &older);
     }
     if (k == 0) {
         free(drop);

@@ -272,6 +272,89 @@ static void test_compaction_vlog_pointer_no_expiry(void **state)
     tu_rmdir_free(dir);
 }
 
+static void want_absent(shale_db *db, const char *k)
+{
+    char got[4096];
+    long len = get_len(db, k, got, sizeof got);
+    if (len >= 0)
+        fail_msg("get %s: \"%.40s\" (%ld bytes), want not found", k, got, len);
+}
+
+/* #15.1: fifo dropped a table whose entries had all expired (or were tombstones) while
+   older tables kept versions of its keys: the overwritten value and the deleted value
+   came back. The reviewer's scenario, table by table (oldest first). */
+static void test_compaction_fifo_keeps_shadowing_tables(void **state)
+{
+    char *dir = tu_tempdir("compact");
+    shale_options o;
+    opts(&o);
+    o.compaction_style = SHALE_COMPACTION_FIFO;
+    shale_db *db;
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    put_str(db, "k", "old", 0);
+    assert_int_equal(shale_flush(db), 0);
+    uint64_t soon = tu_now_ms() + 500;
+    put_str(db, "k", "new", soon);
+    assert_int_equal(shale_flush(db), 0);
+    put_str(db, "d", "deleted-value", 0);
+    assert_int_equal(shale_flush(db), 0);
+    assert_int_equal(shale_delete(db, "d", 1), 0);
+    put_str(db, "t", "ttl", soon);
+    assert_int_equal(shale_flush(db), 0);
+    while (tu_now_ms() <= soon + 50)
+        usleep(20 * 1000);
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0); /* runs the fifo picker */
+    usleep(1200 * 1000); /* and the background picker, which runs every second */
+    want_absent(db, "k");
+    want_absent(db, "d");
+    want_absent(db, "t");
+    shale_close(db);
+    /* and after a reopen */
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    want_absent(db, "k");
+    want_absent(db, "d");
+    shale_close(db);
+    tu_rmdir_free(dir);
+}
+
+/* What fifo may still drop besides the oldest tables over the cap: the oldest tables
+   once all their entries expired (a prefix by age), and a later all-expired table whose
+   keys no older table holds; never one that shadows an older table's version. */
+static void test_compaction_fifo_drops_expired_prefix_and_unshadowing(void **state)
+{
+    char *dir = tu_tempdir("compact");
+    shale_options o;
+    opts(&o);
+    o.compaction_style = SHALE_COMPACTION_FIFO;
+    shale_db *db;
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    uint64_t soon = tu_now_ms() + 300;
+    put_str(db, "a1", "x", soon); /* oldest, all expired: dropped */
+    put_str(db, "m", "x", soon);
+    assert_int_equal(shale_flush(db), 0);
+    put_str(db, "b", "old", 0); /* never expires: kept */
+    assert_int_equal(shale_flush(db), 0);
+    put_str(db, "c", "x", soon); /* expired and a tombstone, no older table holds c or
+                                    c0: dropped */
+    assert_int_equal(shale_delete(db, "c0", 2), 0);
+    assert_int_equal(shale_flush(db), 0);
+    put_str(db, "b", "new", soon); /* expired, but shadows b=old: kept */
+    put_str(db, "z", "x", soon);
+    assert_int_equal(shale_flush(db), 0);
+    assert_int_equal(prop(db, "shale.num-files-at-level0"), 4);
+    while (tu_now_ms() <= soon + 50)
+        usleep(20 * 1000);
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    usleep(1200 * 1000); /* the background picker too */
+    assert_int_equal(prop(db, "shale.num-files-at-level0"), 2);
+    want_absent(db, "b");
+    want_absent(db, "a1");
+    want_absent(db, "c");
+    shale_close(db);
+    tu_rmdir_free(dir);
+}
+
 int main(void)
 {
     tu_seed();
@@ -282,6 +365,8 @@ int main(void)
         cmocka_unit_test(test_compaction_rate_limit_slows_writes_to_disk),
         cmocka_unit_test(test_compaction_fifo_drops_expired_tables),
         cmocka_unit_test(test_compaction_vlog_pointer_no_expiry),
+        cmocka_unit_test(test_compaction_fifo_keeps_shadowing_tables),
+        cmocka_unit_test(test_compaction_fifo_drops_expired_prefix_and_unshadowing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
