@@ -132,13 +132,15 @@ static compaction *make_job(shale_db *db, version *v, int level, int out_level, 
     }
     c->bottommost = !version_overlap_in_levels_below(v, out_level, lo, hi);
     if (db->opts.compaction_style == SHALE_COMPACTION_TIERED) {
-        /* Runs older than the inputs live further along L0: nothing older when the
-           oldest run is among the inputs. */
+        /* Runs older than the inputs live further along L0, and below L0 is older still
+           (tables a leveled compaction left before a restart with this style): nothing
+           older only when the oldest run is among the inputs AND nothing below overlaps
+           (#15.2: the L0 check alone dropped tombstones over L1's versions). */
         file_meta *oldest = v->files[0][v->nfiles[0] - 1];
         bool has_oldest = false;
         for (int i = 0; i < n0; i++)
             has_oldest |= in0[i] == oldest;
-        c->bottommost = has_oldest;
+        c->bottommost = c->bottommost && has_oldest;
         c->max_output_size = UINT64_MAX; /* a sorted run is one table */
     }
     return c;

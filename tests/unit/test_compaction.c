@@ -355,6 +355,33 @@ static void test_compaction_fifo_drops_expired_prefix_and_unshadowing(void **sta
     tu_rmdir_free(dir);
 }
 
+/* #15.2: a tiered merge that took the oldest L0 run dropped tombstones as if nothing were
+   older, while levels below L0 (written by leveled compaction before a restart with the
+   tiered style) still held the key. */
+static void test_compaction_tiered_keeps_tombstone_over_lower_levels(void **state)
+{
+    char *dir = tu_tempdir("compact");
+    shale_options o;
+    opts(&o);
+    shale_db *db;
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    put_str(db, "k", "old", 0);
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    assert_int_equal(prop(db, "shale.num-files-at-level0"), 0); /* k is below L0 */
+    shale_close(db);
+    o.compaction_style = SHALE_COMPACTION_TIERED;
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    assert_int_equal(shale_delete(db, "k", 1), 0);
+    assert_int_equal(shale_flush(db), 0);
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    want_absent(db, "k");
+    shale_close(db);
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    want_absent(db, "k");
+    shale_close(db);
+    tu_rmdir_free(dir);
+}
+
 int main(void)
 {
     tu_seed();
@@ -367,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_compaction_vlog_pointer_no_expiry),
         cmocka_unit_test(test_compaction_fifo_keeps_shadowing_tables),
         cmocka_unit_test(test_compaction_fifo_drops_expired_prefix_and_unshadowing),
+        cmocka_unit_test(test_compaction_tiered_keeps_tombstone_over_lower_levels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
