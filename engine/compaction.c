@@ -1,13 +1,20 @@
 /*
  * compaction.c - picking and running compactions: leveled (RocksDB level style, by
- * score), tiered (RocksDB universal: sorted runs in L0 merged by size ratio and size
- * amplification) and fifo (drop the oldest or fully expired tables over a size cap).
- * Jobs run on num_compactors threads at once; a job's input tables are marked
- * being_compacted so concurrent jobs never share a table or an output key range.
+ * score), tiered (RocksDB universal: sorted runs merged by size ratio and size
+ * amplification; each L0 table is a run, and so is each level below) and fifo (drop the
+ * oldest or fully expired tables over a size cap). Jobs run on num_compactors threads at
+ * once; a job's input tables are marked being_compacted so concurrent jobs never share a
+ * table or an output key range.
+ *
+ * The style is not stored with the database, and every style reads what another left:
+ * for all three, a key's versions get older from L0 (newest table first) down the
+ * levels, each level below L0 is sorted with disjoint tables, and a compaction's
+ * outputs go to a level no newer data of their keys lies below.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,11 +27,11 @@
 #include "table_builder.h"
 
 typedef struct compaction {
-    int level;        /* input level (inputs[0]) */
-    int output_level; /* inputs[1] live here too */
-    file_meta **inputs[2];
-    int n_inputs[2];
-    bool trivial_move;     /* one table moves down a level without rewriting */
+    int level;        /* the newest input level */
+    int output_level; /* the outputs' level; its inputs are rewritten with the others */
+    file_meta **inputs[SHALE_MAX_LEVELS]; /* by level; below L0 in key order */
+    int n_inputs[SHALE_MAX_LEVELS];
+    bool trivial_move;     /* inputs[level] move to output_level without rewriting */
     bool deletion_only;    /* fifo: inputs are dropped, nothing written */
     bool bottommost;       /* nothing older below the output: tombstones can go */
     version *v;            /* the version the job was picked from (referenced) */
@@ -38,8 +45,8 @@ static void compaction_free(compaction *c)
 {
     if (!c)
         return;
-    free(c->inputs[0]);
-    free(c->inputs[1]);
+    for (int l = 0; l < SHALE_MAX_LEVELS; l++)
+        free(c->inputs[l]);
     version_unref(c->v);
     buf_free(&c->smallest);
     buf_free(&c->largest);
@@ -54,23 +61,46 @@ static uint64_t total_size(file_meta **files, int n)
     return s;
 }
 
+static uint64_t inputs_size(const compaction *c)
+{
+    uint64_t s = 0;
+    for (int l = 0; l < SHALE_MAX_LEVELS; l++)
+        s += total_size(c->inputs[l], c->n_inputs[l]);
+    return s;
+}
+
+/* Grows the user key range [*lo, *hi] (empty while *n == 0) by f's. */
+static void range_add(const file_meta *f, slice *lo, slice *hi, int *n)
+{
+    slice s = ikey_user_key(buf_slice(&f->smallest));
+    slice l = ikey_user_key(buf_slice(&f->largest));
+    if (*n == 0 || slice_compare(s, *lo) < 0)
+        *lo = s;
+    if (*n == 0 || slice_compare(l, *hi) > 0)
+        *hi = l;
+    (*n)++;
+}
+
 /* User key range [smallest, largest] over files. */
 static void key_range(file_meta **files, int n, slice *lo, slice *hi)
 {
-    for (int i = 0; i < n; i++) {
-        slice s = ikey_user_key(buf_slice(&files[i]->smallest));
-        slice l = ikey_user_key(buf_slice(&files[i]->largest));
-        if (i == 0 || slice_compare(s, *lo) < 0)
-            *lo = s;
-        if (i == 0 || slice_compare(l, *hi) > 0)
-            *hi = l;
-    }
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        range_add(files[i], lo, hi, &k);
 }
 
 static bool any_being_compacted(file_meta **files, int n)
 {
     for (int i = 0; i < n; i++)
         if (files[i]->being_compacted)
+            return true;
+    return false;
+}
+
+static bool version_busy(const version *v)
+{
+    for (int l = 0; l < v->num_levels; l++)
+        if (any_being_compacted(v->files[l], v->nfiles[l]))
             return true;
     return false;
 }
@@ -97,53 +127,65 @@ static uint64_t level_target(const shale_options *o, int level)
     return t;
 }
 
-/* Builds a job from the chosen inputs (mu held). Takes ownership of in0/in1. */
-static compaction *make_job(shale_db *db, version *v, int level, int out_level, file_meta **in0,
-                            int n0, file_meta **in1, int n1, const char *reason)
+/* A job to fill with job_add and complete with job_finish. */
+static compaction *job_new(int level, int out_level, const char *reason)
 {
     compaction *c = calloc(1, sizeof *c);
-    if (!c) {
-        free(in0);
-        free(in1);
-        return NULL;
+    if (c) {
+        c->level = level;
+        c->output_level = out_level;
+        c->reason = reason;
     }
-    c->level = level;
-    c->output_level = out_level;
-    c->inputs[0] = in0;
-    c->n_inputs[0] = n0;
-    c->inputs[1] = in1;
-    c->n_inputs[1] = n1;
+    return c;
+}
+
+/* Sets the inputs of one level; takes ownership of files (also when c is NULL). */
+static void job_add(compaction *c, int level, file_meta **files, int n)
+{
+    if (!c) {
+        free(files);
+        return;
+    }
+    free(c->inputs[level]);
+    c->inputs[level] = files;
+    c->n_inputs[level] = n;
+}
+
+/* Completes a job picked from v (mu held): its key range and whether it is bottommost.
+   NULL (c freed) on ENOMEM. */
+static compaction *job_finish(shale_db *db, version *v, compaction *c)
+{
+    if (!c)
+        return NULL;
     c->v = v;
     version_ref(v);
-    c->reason = reason;
     c->max_output_size = db->opts.table_size;
-    slice lo = {0}, hi = {0}, lo1, hi1;
-    key_range(in0, n0, &lo, &hi);
-    if (n1) {
-        key_range(in1, n1, &lo1, &hi1);
-        if (slice_compare(lo1, lo) < 0)
-            lo = lo1;
-        if (slice_compare(hi1, hi) > 0)
-            hi = hi1;
-    }
+    slice lo = {0}, hi = {0};
+    int k = 0;
+    for (int l = 0; l < SHALE_MAX_LEVELS; l++)
+        for (int i = 0; i < c->n_inputs[l]; i++)
+            range_add(c->inputs[l][i], &lo, &hi, &k);
     if (buf_set(&c->smallest, lo.data, lo.len) || buf_set(&c->largest, hi.data, hi.len)) {
         compaction_free(c);
         return NULL;
     }
-    c->bottommost = !version_overlap_in_levels_below(v, out_level, lo, hi);
-    if (db->opts.compaction_style == SHALE_COMPACTION_TIERED) {
-        /* Runs older than the inputs live further along L0, and below L0 is older still
-           (tables a leveled compaction left before a restart with this style): nothing
-           older only when the oldest run is among the inputs AND nothing below overlaps
-           (#15.2: the L0 check alone dropped tombstones over L1's versions). */
-        file_meta *oldest = v->files[0][v->nfiles[0] - 1];
-        bool has_oldest = false;
-        for (int i = 0; i < n0; i++)
-            has_oldest |= in0[i] == oldest;
-        c->bottommost = c->bottommost && has_oldest;
-        c->max_output_size = UINT64_MAX; /* a sorted run is one table */
-    }
+    /* Every style keeps what is older than a job's inputs in the levels below its
+       output (#15.2: a tiered merge of the oldest L0 run once ignored L1 and below). */
+    c->bottommost = !version_overlap_in_levels_below(v, c->output_level, lo, hi);
     return c;
+}
+
+/* A job merging in0 (at level) with in1 (at out_level) (mu held). Takes ownership. */
+static compaction *make_job(shale_db *db, version *v, int level, int out_level, file_meta **in0,
+                            int n0, file_meta **in1, int n1, const char *reason)
+{
+    compaction *c = job_new(level, out_level, reason);
+    job_add(c, level, in0, n0);
+    if (out_level != level)
+        job_add(c, out_level, in1, n1);
+    else
+        free(in1);
+    return job_finish(db, v, c);
 }
 
 /* ---- leveled ---- */
@@ -189,7 +231,7 @@ static bool l0_disjoint(file_meta **files, int n)
 static compaction *pick_l0(shale_db *db, version *v)
 {
     int n0 = v->nfiles[0];
-    if (n0 == 0 || any_being_compacted(v->files[0], n0))
+    if (n0 <= 0 || any_being_compacted(v->files[0], n0))
         return NULL; /* one L0 job at a time: L0 tables overlap each other */
     file_meta **in0 = malloc((size_t)n0 * sizeof *in0);
     if (!in0)
@@ -285,39 +327,105 @@ static compaction *pick_leveled(shale_db *db, version *v)
 
 /* ---- tiered (universal) ---- */
 
-static compaction *tiered_job(shale_db *db, version *v, int from, int to, const char *reason)
+/* A sorted run: one L0 table, or a whole level below L0. */
+typedef struct sorted_run {
+    int level;
+    int index; /* L0: the table's index in files[0] */
+    uint64_t size;
+} sorted_run;
+
+/* v's sorted runs, newest first: L0's tables (newest first), then each non-empty level
+   (a level's versions of a key are older than L0's and the levels' above). */
+static sorted_run *sorted_runs(const version *v, int *n)
 {
-    int n = to - from;
-    file_meta **in0 = malloc((size_t)n * sizeof *in0);
-    if (!in0)
+    sorted_run *r = malloc((size_t)(v->nfiles[0] + v->num_levels) * sizeof *r);
+    *n = 0;
+    if (!r)
         return NULL;
-    memcpy(in0, v->files[0] + from, (size_t)n * sizeof *in0);
-    return make_job(db, v, 0, 0, in0, n, NULL, 0, reason);
+    for (int i = 0; i < v->nfiles[0]; i++)
+        r[(*n)++] = (sorted_run){0, i, v->files[0][i]->file_size};
+    for (int l = 1; l < v->num_levels; l++)
+        if (v->nfiles[l])
+            r[(*n)++] = (sorted_run){l, 0, total_size(v->files[l], v->nfiles[l])};
+    return r;
+}
+
+/*
+ * Merges runs [from, to) (mu held). The merged run goes just above the next older run
+ * (into the last level when the oldest run is merged), so runs stay in age order down
+ * the levels, as in RocksDB's universal compaction. Unlike RocksDB it never lands in L0:
+ * a run below L0 is cut into tables of table_size, so no table (and no table's index
+ * and filter, which a reader keeps in memory) grows with the data (#15.11); a merge that
+ * would land in L0 takes the next older run in too.
+ */
+static compaction *tiered_job(shale_db *db, version *v, const sorted_run *runs, int n, int from,
+                              int to, const char *reason)
+{
+    int out;
+    while ((out = to == n ? v->num_levels - 1 : runs[to].level - 1) <= 0)
+        to++;
+    compaction *c = job_new(runs[from].level, out, reason);
+    if (!c)
+        return NULL;
+    int l0_from = -1, l0_to = -1;
+    for (int i = from; i < to; i++) {
+        if (runs[i].level == 0) {
+            l0_from = l0_from < 0 ? runs[i].index : l0_from;
+            l0_to = runs[i].index + 1;
+            continue;
+        }
+        int nf = v->nfiles[runs[i].level];
+        file_meta **files = malloc((size_t)nf * sizeof *files);
+        if (!files) {
+            compaction_free(c);
+            return NULL;
+        }
+        memcpy(files, v->files[runs[i].level], (size_t)nf * sizeof *files);
+        job_add(c, runs[i].level, files, nf);
+    }
+    if (l0_from >= 0) {
+        int nf = l0_to - l0_from;
+        file_meta **files = malloc((size_t)nf * sizeof *files);
+        if (!files) {
+            compaction_free(c);
+            return NULL;
+        }
+        memcpy(files, v->files[0] + l0_from, (size_t)nf * sizeof *files);
+        job_add(c, 0, files, nf);
+    }
+    return job_finish(db, v, c);
 }
 
 static compaction *pick_tiered(shale_db *db, version *v)
 {
-    file_meta **runs = v->files[0]; /* newest first */
-    int n = v->nfiles[0];
     int trigger = __atomic_load_n(&db->opts.l0_compaction_trigger, __ATOMIC_RELAXED);
-    if (n < trigger || n < 2 || any_being_compacted(runs, n))
+    if (version_busy(v))
         return NULL; /* one universal job at a time keeps runs contiguous in age */
+    int n;
+    sorted_run *runs = sorted_runs(v, &n);
+    compaction *c = NULL;
+    if (!runs || n < trigger || n < 2)
+        goto done;
     /* Size amplification: all newer runs against the oldest. */
-    uint64_t newer = total_size(runs, n - 1);
-    uint64_t oldest = runs[n - 1]->file_size;
-    if (newer * 100 >= oldest * (uint64_t)db->opts.tiered_max_size_amplification)
-        return tiered_job(db, v, 0, n, "size amplification");
+    uint64_t newer = 0;
+    for (int i = 0; i < n - 1; i++)
+        newer += runs[i].size;
+    if (newer * 100 >= runs[n - 1].size * (uint64_t)db->opts.tiered_max_size_amplification) {
+        c = tiered_job(db, v, runs, n, 0, n, "size amplification");
+        goto done;
+    }
     /* Size ratio: from the newest, take runs while the next is not much bigger than
        what has been taken. */
     int width = db->opts.tiered_min_merge_width;
     for (int start = 0; start < n - 1; start++) {
-        uint64_t acc = runs[start]->file_size;
+        uint64_t acc = runs[start].size;
         int end = start + 1;
-        while (end < n &&
-               runs[end]->file_size * 100 <= acc * (uint64_t)(100 + db->opts.tiered_size_ratio))
-            acc += runs[end++]->file_size;
-        if (end - start >= width)
-            return tiered_job(db, v, start, end, "size ratio");
+        while (end < n && runs[end].size * 100 <= acc * (uint64_t)(100 + db->opts.tiered_size_ratio))
+            acc += runs[end++].size;
+        if (end - start >= width) {
+            c = tiered_job(db, v, runs, n, start, end, "size ratio");
+            goto done;
+        }
     }
     /* Too many runs: merge the newest ones so reads stay bounded. */
     int take = n - trigger + 2;
@@ -325,7 +433,10 @@ static compaction *pick_tiered(shale_db *db, version *v)
         take = width;
     if (take > n)
         take = n;
-    return tiered_job(db, v, 0, take, "run count");
+    c = tiered_job(db, v, runs, n, 0, take, "run count");
+done:
+    free(runs);
+    return c;
 }
 
 /* ---- fifo ---- */
@@ -343,22 +454,63 @@ static bool fifo_all_expired(const file_meta *f, uint64_t now)
     return f->max_expire_at_ms != UINT64_MAX && f->max_expire_at_ms <= now;
 }
 
-/* Grows the user key range [*lo, *hi] (empty when *n == 0) by f's. */
-static void range_add(const file_meta *f, slice *lo, slice *hi, int *n)
-{
-    slice s = ikey_user_key(buf_slice(&f->smallest));
-    slice l = ikey_user_key(buf_slice(&f->largest));
-    if (*n == 0 || slice_compare(s, *lo) < 0)
-        *lo = s;
-    if (*n == 0 || slice_compare(l, *hi) > 0)
-        *hi = l;
-    (*n)++;
-}
-
 static bool range_misses(const file_meta *f, slice lo, slice hi, int n)
 {
     return n == 0 || slice_compare(ikey_user_key(buf_slice(&f->largest)), lo) < 0 ||
            slice_compare(ikey_user_key(buf_slice(&f->smallest)), hi) > 0;
+}
+
+typedef struct fifo_table {
+    file_meta *f;
+    int level;
+} fifo_table;
+
+/* v's tables oldest first: the deepest level's, up to L1's (each level's in key order:
+   a level's tables share no key, so any order is oldest first), then L0's oldest first. */
+static fifo_table *fifo_tables(const version *v, int *n)
+{
+    int total = 0;
+    for (int l = 0; l < v->num_levels; l++)
+        total += v->nfiles[l];
+    fifo_table *t = malloc((size_t)(total ? total : 1) * sizeof *t);
+    *n = 0;
+    if (!t)
+        return NULL;
+    for (int l = v->num_levels - 1; l >= 1; l--)
+        for (int i = 0; i < v->nfiles[l]; i++)
+            t[(*n)++] = (fifo_table){v->files[l][i], l};
+    for (int i = v->nfiles[0] - 1; i >= 0; i--)
+        t[(*n)++] = (fifo_table){v->files[0][i], 0};
+    return t;
+}
+
+/* The job dropping the tables t[i] with drop[i] set (k of them; mu held). */
+static compaction *fifo_job(shale_db *db, version *v, const fifo_table *t, const bool *drop,
+                            int n)
+{
+    compaction *c = job_new(0, 0, "fifo");
+    for (int l = v->num_levels - 1; c && l >= 0; l--) {
+        int m = 0;
+        for (int i = 0; i < n; i++)
+            m += drop[i] && t[i].level == l;
+        if (m == 0)
+            continue;
+        file_meta **files = malloc((size_t)m * sizeof *files);
+        if (!files) {
+            compaction_free(c);
+            return NULL;
+        }
+        m = 0;
+        for (int i = 0; i < n; i++)
+            if (drop[i] && t[i].level == l)
+                files[m++] = t[i].f;
+        job_add(c, l, files, m);
+        c->level = l; /* the newest level with drops */
+    }
+    c = job_finish(db, v, c);
+    if (c)
+        c->deletion_only = true;
+    return c;
 }
 
 /*
@@ -368,49 +520,46 @@ static bool range_misses(const file_meta *f, slice lo, slice hi, int n)
  * (tables over the size cap, and tables all expired): nothing is older than they are.
  * After that prefix, an all-expired table goes only when no older table that stays holds
  * one of its keys; the older tables' keys are summed up as one range (conservative, and
- * linear in the number of tables).
+ * linear in the number of tables). Tables below L0, which another style left, are older
+ * than L0's and go first (#15.2).
  */
 static compaction *pick_fifo(shale_db *db, version *v)
 {
-    file_meta **files = v->files[0]; /* newest first */
-    int n = v->nfiles[0];
-    if (n == 0 || any_being_compacted(files, n))
+    if (version_busy(v))
         return NULL; /* one fifo job at a time: each sees what the last one left */
+    int n;
+    fifo_table *t = fifo_tables(v, &n);
+    bool *drop = calloc((size_t)(n ? n : 1), sizeof *drop);
+    compaction *c = NULL;
+    if (!t || !drop || n == 0)
+        goto done;
     uint64_t cap = db_opt_u64(&db->opts.fifo_max_size);
-    uint64_t total = total_size(files, n);
-    uint64_t now = db_now_ms();
-    file_meta **drop = malloc((size_t)n * sizeof *drop);
-    if (!drop)
-        return NULL;
-    int k = 0;
-    /* Tables below L0 (left by another compaction style) are older than all of L0. */
+    uint64_t total = 0, now = db_now_ms();
+    for (int i = 0; i < n; i++)
+        total += t[i].f->file_size;
+    int k = 0, i = 0;
+    for (; i < n; i++) {
+        if (total <= cap && !fifo_all_expired(t[i].f, now))
+            break;
+        drop[i] = true;
+        k++;
+        total -= t[i].f->file_size;
+    }
     slice lo = {0}, hi = {0};
     int older = 0;
-    for (int l = 1; l < v->num_levels; l++)
-        for (int i = 0; i < v->nfiles[l]; i++)
-            range_add(v->files[l][i], &lo, &hi, &older);
-    int i = n - 1;
-    for (; i >= 0 && older == 0; i--) {
-        file_meta *f = files[i];
-        if (total <= cap && !fifo_all_expired(f, now))
-            break;
-        drop[k++] = f;
-        total -= f->file_size;
+    for (; i < n; i++) {
+        if (fifo_all_expired(t[i].f, now) && range_misses(t[i].f, lo, hi, older)) {
+            drop[i] = true;
+            k++;
+        } else {
+            range_add(t[i].f, &lo, &hi, &older);
+        }
     }
-    for (; i >= 0; i--) {
-        file_meta *f = files[i];
-        if (fifo_all_expired(f, now) && range_misses(f, lo, hi, older))
-            drop[k++] = f;
-        else
-            range_add(f, &lo, &hi, &older);
-    }
-    if (k == 0) {
-        free(drop);
-        return NULL;
-    }
-    compaction *c = make_job(db, v, 0, 0, drop, k, NULL, 0, "fifo");
-    if (c)
-        c->deletion_only = true;
+    if (k > 0)
+        c = fifo_job(db, v, t, drop, n);
+done:
+    free(t);
+    free(drop);
     return c;
 }
 
@@ -451,9 +600,9 @@ void db_maybe_schedule_compaction(shale_db *db)
 
 static void mark(compaction *c, bool on)
 {
-    for (int w = 0; w < 2; w++)
-        for (int i = 0; i < c->n_inputs[w]; i++)
-            c->inputs[w][i]->being_compacted = on;
+    for (int l = 0; l < SHALE_MAX_LEVELS; l++)
+        for (int i = 0; i < c->n_inputs[l]; i++)
+            c->inputs[l][i]->being_compacted = on;
 }
 
 static void running_add(shale_db *db, compaction *c)
@@ -502,29 +651,25 @@ static bool is_base_level_for_key(base_check *b, slice user_key)
     return true;
 }
 
+/* The merged inputs: each L0 table on its own (they overlap), one iterator a level below. */
 static iter *job_input(shale_db *db, compaction *c)
 {
-    int cap = c->n_inputs[0] + 1;
+    int cap = c->n_inputs[0] + SHALE_MAX_LEVELS;
     iter **its = malloc((size_t)cap * sizeof *its);
     if (!its)
         return NULL;
     int n = 0;
-    if (c->level == 0) {
-        for (int i = 0; i < c->n_inputs[0]; i++) {
-            file_meta *f = c->inputs[0][i];
-            iter *it = table_cache_iter(db->tc, f->number, f->file_size, false);
-            if (!it)
-                goto fail;
-            its[n++] = it;
-        }
-    } else {
-        iter *it = level_iter_new(db->tc, c->inputs[0], c->n_inputs[0], false);
+    for (int i = 0; i < c->n_inputs[0]; i++) {
+        file_meta *f = c->inputs[0][i];
+        iter *it = table_cache_iter(db->tc, f->number, f->file_size, false);
         if (!it)
             goto fail;
         its[n++] = it;
     }
-    if (c->n_inputs[1]) {
-        iter *it = level_iter_new(db->tc, c->inputs[1], c->n_inputs[1], false);
+    for (int l = 1; l < SHALE_MAX_LEVELS; l++) {
+        if (c->n_inputs[l] == 0)
+            continue;
+        iter *it = level_iter_new(db->tc, c->inputs[l], c->n_inputs[l], false);
         if (!it)
             goto fail;
         its[n++] = it;
@@ -600,8 +745,7 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
     static atomic_uint_fast64_t jobs;
     uint64_t job = atomic_fetch_add_explicit(&jobs, 1, memory_order_relaxed) + 1;
     int rc = 0;
-    *bytes_read =
-        total_size(c->inputs[0], c->n_inputs[0]) + total_size(c->inputs[1], c->n_inputs[1]);
+    *bytes_read = inputs_size(c);
     char tomb_value[1] = {0};
     buf tomb_key = {0}; /* reused for every expired entry turned into a tombstone */
     for (iter_seek_to_first(in); iter_valid(in); iter_next(in)) {
@@ -703,6 +847,51 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
     return rc;
 }
 
+/*
+ * Fifo drops tables without reading them; but tables a previous style wrote may hold
+ * value-log pointers, whose bytes become garbage in their segments when the tables go
+ * (else value-log GC, which picks segments by these figures, never takes them). Read
+ * only while the version has segments: fifo never writes pointers itself. mu not held.
+ * Best effort: a table that cannot be read is dropped all the same (logged).
+ */
+static void count_dropped_pointers(shale_db *db, compaction *c, version_edit *e)
+{
+    if (c->v->nsegs == 0)
+        return;
+    iter *in = job_input(db, c);
+    int rc = -ENOMEM;
+    if (in) {
+        rc = 0;
+        for (iter_seek_to_first(in); rc == 0 && iter_valid(in); iter_next(in)) {
+            parsed_ikey pk;
+            rc = ikey_parse(iter_key(in), &pk);
+            if (rc == 0)
+                rc = count_discard(e, &pk, iter_value(in));
+        }
+        if (rc == 0)
+            rc = iter_status(in);
+        iter_free(in);
+    }
+    if (rc)
+        db_log(db, "fifo: value-log pointers of dropped tables not all counted: %s",
+               shale_strerror(rc));
+}
+
+/* "L0 (3 tables) + L5 (10 tables)" for the log. */
+static void describe_inputs(const compaction *c, char *out, size_t cap)
+{
+    size_t len = 0;
+    for (int l = 0; l < SHALE_MAX_LEVELS && len < cap; l++) {
+        if (c->n_inputs[l] == 0 && !(l == c->output_level && !c->deletion_only))
+            continue;
+        int n = snprintf(out + len, cap - len, "%sL%d (%d tables)", len ? " + " : "", l,
+                         c->n_inputs[l]);
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
+}
+
 /* Runs a picked job and installs its result (mu held; released while working). */
 static int run_job(shale_db *db, compaction *c)
 {
@@ -712,12 +901,16 @@ static int run_job(shale_db *db, compaction *c)
     int rc = 0;
     outputs outs = {0};
     uint64_t read = 0, written = 0;
-    for (int w = 0; w < 2; w++)
-        for (int i = 0; i < c->n_inputs[w] && !rc; i++)
-            rc = edit_delete_file(&e, w == 0 ? c->level : c->output_level, c->inputs[w][i]->number);
+    for (int l = 0; l < SHALE_MAX_LEVELS; l++)
+        for (int i = 0; i < c->n_inputs[l] && !rc; i++)
+            rc = edit_delete_file(&e, l, c->inputs[l][i]->number);
     if (rc == 0 && c->trivial_move) {
-        for (int i = 0; i < c->n_inputs[0] && !rc; i++)
-            rc = edit_add_file(&e, c->output_level, c->inputs[0][i]);
+        for (int i = 0; i < c->n_inputs[c->level] && !rc; i++)
+            rc = edit_add_file(&e, c->output_level, c->inputs[c->level][i]);
+    } else if (rc == 0 && c->deletion_only && c->v->nsegs > 0) {
+        pthread_mutex_unlock(&db->mu);
+        count_dropped_pointers(db, c, &e);
+        pthread_mutex_lock(&db->mu);
     } else if (rc == 0 && !c->deletion_only) {
         uint64_t snap = db_smallest_snapshot(db);
         pthread_mutex_unlock(&db->mu);
@@ -741,8 +934,7 @@ static int run_job(shale_db *db, compaction *c)
         if (c->trivial_move) {
             atomic_fetch_add_explicit(&db->stats.trivial_moves, 1, memory_order_relaxed);
         } else if (c->deletion_only) {
-            atomic_fetch_add_explicit(&db->stats.fifo_deleted_bytes,
-                                      total_size(c->inputs[0], c->n_inputs[0]),
+            atomic_fetch_add_explicit(&db->stats.fifo_deleted_bytes, inputs_size(c),
                                       memory_order_relaxed);
         } else {
             atomic_fetch_add_explicit(&db->stats.compact_read_bytes[c->output_level], read,
@@ -752,11 +944,12 @@ static int run_job(shale_db *db, compaction *c)
             atomic_fetch_add_explicit(&db->stats.compact_count, 1, memory_order_relaxed);
             atomic_fetch_add_explicit(&db->stats.compact_micros, us, memory_order_relaxed);
         }
+        char from[SHALE_MAX_LEVELS * 24] = "";
+        describe_inputs(c, from, sizeof from);
         db_log(db,
-               "compacted L%d (%d tables) + L%d (%d tables) -> %d tables at L%d (%s%s), "
+               "compacted %s -> %d tables at L%d (%s%s), "
                "%" PRIu64 " B read, %" PRIu64 " B written, %" PRIu64 " ms",
-               c->level, c->n_inputs[0], c->output_level, c->n_inputs[1], outs.n, c->output_level,
-               c->reason,
+               from, outs.n, c->output_level, c->reason,
                c->trivial_move    ? ", moved"
                : c->deletion_only ? ", deleted"
                                   : "",
@@ -825,11 +1018,22 @@ int db_compact_range(shale_db *db, const slice *begin, const slice *end)
     int rc = db->closing ? SHALE_ECLOSING : 0;
     enum shale_compaction_style style = db->opts.compaction_style;
     if (rc == 0 && style == SHALE_COMPACTION_TIERED) {
+        /* All runs into one in the last level (a lone run too while it holds
+           tombstones, which only the last level can drop). */
         version *v = db->vs->current;
-        if (v->nfiles[0] > 1 || (v->nfiles[0] == 1 && v->files[0][0]->num_deletes > 0)) {
-            compaction *c = tiered_job(db, v, 0, v->nfiles[0], "manual");
+        int n;
+        sorted_run *runs = sorted_runs(v, &n);
+        uint64_t deletes = 0;
+        for (int l = 0; runs && n == 1 && l < v->num_levels; l++)
+            for (int i = 0; i < v->nfiles[l]; i++)
+                deletes += v->files[l][i]->num_deletes;
+        if (!runs) {
+            rc = -ENOMEM;
+        } else if (n > 1 || deletes > 0) {
+            compaction *c = tiered_job(db, v, runs, n, 0, n, "manual");
             rc = c ? manual_job(db, c) : -ENOMEM;
         }
+        free(runs);
     } else if (rc == 0 && style == SHALE_COMPACTION_FIFO) {
         compaction *c = pick_fifo(db, db->vs->current);
         if (c)

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -382,6 +383,265 @@ static void test_compaction_tiered_keeps_tombstone_over_lower_levels(void **stat
     tu_rmdir_free(dir);
 }
 
+/* ---- restarts with another compaction style (#15.2) ----
+   The style is not stored with the database, so any open may bring another one. A model
+   of every key's latest value is checked after each step; where fifo has dropped tables
+   for its cap, a key may read as absent but never as an older or deleted value. */
+
+#define STYLE_KEYS 3000
+
+typedef struct style_model {
+    char *val[STYLE_KEYS]; /* NULL: absent (deleted or expired) */
+} style_model;
+
+static void style_key(char *k, size_t cap, int i)
+{
+    snprintf(k, cap, "key%06d", i);
+}
+
+static void style_set(shale_db *db, style_model *m, int i, int gen, uint64_t expire_at_ms)
+{
+    char k[32], v[2200];
+    style_key(k, sizeof k, i);
+    int n = snprintf(v, sizeof v, "v%d-%d-", i, gen);
+    /* every 50th value is large: a value-log pointer where the style separates values */
+    size_t len = i % 50 == 0 ? 2100 : 100;
+    uint64_t x = (uint64_t)i * 2654435761u + (uint64_t)gen * 40503u + 1;
+    for (size_t j = (size_t)n; j < len; j++) { /* incompressible, so sizes are real */
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        v[j] = (char)('a' + x % 26);
+    }
+    v[len] = 0;
+    put_str(db, k, v, expire_at_ms);
+    free(m->val[i]);
+    m->val[i] = expire_at_ms ? NULL : strdup(v);
+}
+
+static void style_del(shale_db *db, style_model *m, int i)
+{
+    char k[32];
+    style_key(k, sizeof k, i);
+    assert_int_equal(shale_delete(db, k, strlen(k)), 0);
+    free(m->val[i]);
+    m->val[i] = NULL;
+}
+
+/* exact: every key reads its model value; else a key may also read as absent. */
+static void style_check(shale_db *db, const style_model *m, bool exact, const char *when)
+{
+    char k[32];
+    int absent = 0;
+    for (int i = 0; i < STYLE_KEYS; i++) {
+        style_key(k, sizeof k, i);
+        void *got;
+        size_t len;
+        int rc = shale_get(db, k, strlen(k), &got, &len);
+        if (rc == SHALE_ENOTFOUND) {
+            if (m->val[i] && exact)
+                fail_msg("%s: %s not found, want \"%.20s...\"", when, k, m->val[i]);
+            absent += m->val[i] != NULL;
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        if (!m->val[i] || len != strlen(m->val[i]) || memcmp(got, m->val[i], len) != 0)
+            fail_msg("%s: %s = \"%.20s...\" (%zu bytes), want %s%.20s", when, k, (char *)got,
+                     len, m->val[i] ? "" : "not found", m->val[i] ? m->val[i] : "");
+        shale_free(got);
+    }
+    if (absent)
+        printf("%s: %d keys dropped by fifo's cap\n", when, absent);
+}
+
+/* Waits (up to 10 s) until no compaction runs and no memtable waits for its flush. */
+static void idle(shale_db *db)
+{
+    for (int i = 0; i < 200; i++) {
+        usleep(50 * 1000);
+        if (prop(db, "shale.running-compactions") == 0 &&
+            prop(db, "shale.num-immutable-memtables") == 0)
+            return;
+    }
+}
+
+static void style_model_free(style_model *m)
+{
+    for (int i = 0; i < STYLE_KEYS; i++)
+        free(m->val[i]);
+}
+
+static const char *style_name(shale_compaction_style s)
+{
+    return s == SHALE_COMPACTION_LEVELED ? "leveled" : s == SHALE_COMPACTION_TIERED ? "tiered"
+                                                                                    : "fifo";
+}
+
+static void style_change(shale_compaction_style from, shale_compaction_style to)
+{
+    char *dir = tu_tempdir("compact");
+    shale_options o;
+    opts(&o);
+    o.compaction_style = from;
+    style_model *m = calloc(1, sizeof *m);
+    shale_db *db;
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    /* the old style's layout: everything written and compacted, then newer versions,
+       tombstones and soon-expired entries on top, left where the flush puts them */
+    for (int i = 0; i < STYLE_KEYS; i++)
+        style_set(db, m, i, 1, 0);
+    assert_int_equal(shale_flush(db), 0);
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    uint64_t soon = tu_now_ms() + 300;
+    for (int i = 0; i < STYLE_KEYS; i++) {
+        if (i % 7 == 0)
+            style_set(db, m, i, 2, soon);
+        else if (i % 5 == 0)
+            style_del(db, m, i);
+        else if (i % 3 == 0)
+            style_set(db, m, i, 2, 0);
+    }
+    assert_int_equal(shale_flush(db), 0);
+    while (tu_now_ms() <= soon + 50)
+        usleep(20 * 1000);
+    style_check(db, m, true, "before the change");
+    shale_close(db);
+
+    char when[64];
+    snprintf(when, sizeof when, "%s reopened as %s", style_name(from), style_name(to));
+    o.compaction_style = to;
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    style_check(db, m, true, when);
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    style_check(db, m, true, when);
+    for (int i = 0; i < STYLE_KEYS; i++) {
+        if (i % 11 == 0)
+            style_del(db, m, i);
+        else if (i % 4 == 0)
+            style_set(db, m, i, 3, 0);
+    }
+    assert_int_equal(shale_flush(db), 0);
+    style_check(db, m, true, when);
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    idle(db);
+    style_check(db, m, true, when);
+    shale_close(db);
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    style_check(db, m, true, when);
+    if (to == SHALE_COMPACTION_FIFO) {
+        /* the cap holds over whatever the old style left, oldest tables first */
+        uint64_t cap = 256 * 1024;
+        char s[32];
+        snprintf(s, sizeof s, "%llu", (unsigned long long)cap);
+        assert_int_equal(shale_set_option(db, "fifo_max_size", s), 0);
+        assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+        uint64_t bytes = prop(db, "shale.total-table-bytes");
+        if (bytes > cap)
+            fail_msg("%s: %llu table bytes over fifo's cap of %llu", when,
+                     (unsigned long long)bytes, (unsigned long long)cap);
+        style_check(db, m, false, when);
+        want_value(db, "key000004", m->val[4]); /* written last: in the newest table */
+        /* a cap of 1 byte drops every table; the value-log pointers the old style wrote
+           go with them, so their segments hold no live bytes (GC may take them) */
+        assert_int_equal(shale_set_option(db, "fifo_max_size", "1"), 0);
+        assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+        assert_int_equal(prop(db, "shale.total-table-bytes"), 0);
+        assert_int_equal(prop(db, "shale.vlog-live-bytes"), 0);
+        assert_int_equal(shale_vlog_gc(db, 0.5), 0);
+        style_check(db, m, false, when);
+    } else {
+        /* every level's tables stay sorted and disjoint: the store checks out */
+        assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+        style_check(db, m, true, when);
+    }
+    shale_close(db);
+    style_model_free(m);
+    free(m);
+    tu_rmdir_free(dir);
+}
+
+/* #15.11: a tiered merge wrote its whole sorted run as one table, and a table's reader
+   keeps the table's index and filter in memory: a store of N bytes held one index and
+   filter of N bytes' worth. Runs below L0 are cut into tables of table_size now. */
+static void test_compaction_tiered_run_tables_are_bounded(void **state)
+{
+    char *dir = tu_tempdir("compact");
+    shale_options o;
+    opts(&o);
+    o.compaction_style = SHALE_COMPACTION_TIERED;
+    o.memtable_size = 64 * 1024;
+    o.table_size = 64 * 1024;
+    shale_db *db;
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    style_model *m = calloc(1, sizeof *m);
+    for (int round = 1; round <= 3; round++)
+        for (int i = 0; i < STYLE_KEYS; i++)
+            if (i % 50 != 0) /* small values only: all of them in the tables */
+                style_set(db, m, i, round, 0);
+    assert_int_equal(shale_flush(db), 0);
+    idle(db);
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    uint64_t bytes = prop(db, "shale.total-table-bytes");
+    uint64_t tables = 0;
+    for (int l = 0; l < o.num_levels; l++) {
+        char name[64];
+        snprintf(name, sizeof name, "shale.num-files-at-level%d", l);
+        tables += prop(db, name);
+    }
+    printf("%llu table bytes in %llu tables\n", (unsigned long long)bytes,
+           (unsigned long long)tables);
+    assert_true(bytes > 4 * o.table_size);
+    /* cut at table_size, plus at most one data block, the filter and the index */
+    uint64_t bound = o.table_size + o.table_size / 4;
+    assert_true(tables >= bytes / bound);
+    char name[64];
+    snprintf(name, sizeof name, "shale.num-files-at-level%d", o.num_levels - 1);
+    assert_int_equal(prop(db, name), tables); /* one sorted run, in the last level */
+    style_check(db, m, true, "after the full merge");
+    shale_close(db);
+    /* every table file on disk is within the bound */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "find %s -name '*.sst' -size +%lluc | wc -l", dir,
+             (unsigned long long)bound);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    int over = -1;
+    assert_int_equal(fscanf(p, "%d", &over), 1);
+    pclose(p);
+    assert_int_equal(over, 0);
+    style_model_free(m);
+    free(m);
+    tu_rmdir_free(dir);
+}
+
+static void test_compaction_style_change_leveled_to_tiered(void **state)
+{
+    style_change(SHALE_COMPACTION_LEVELED, SHALE_COMPACTION_TIERED);
+}
+
+static void test_compaction_style_change_tiered_to_leveled(void **state)
+{
+    style_change(SHALE_COMPACTION_TIERED, SHALE_COMPACTION_LEVELED);
+}
+
+static void test_compaction_style_change_leveled_to_fifo(void **state)
+{
+    style_change(SHALE_COMPACTION_LEVELED, SHALE_COMPACTION_FIFO);
+}
+
+static void test_compaction_style_change_fifo_to_leveled(void **state)
+{
+    style_change(SHALE_COMPACTION_FIFO, SHALE_COMPACTION_LEVELED);
+}
+
+static void test_compaction_style_change_tiered_to_fifo(void **state)
+{
+    style_change(SHALE_COMPACTION_TIERED, SHALE_COMPACTION_FIFO);
+}
+
+static void test_compaction_style_change_fifo_to_tiered(void **state)
+{
+    style_change(SHALE_COMPACTION_FIFO, SHALE_COMPACTION_TIERED);
+}
+
 int main(void)
 {
     tu_seed();
@@ -395,6 +655,13 @@ int main(void)
         cmocka_unit_test(test_compaction_fifo_keeps_shadowing_tables),
         cmocka_unit_test(test_compaction_fifo_drops_expired_prefix_and_unshadowing),
         cmocka_unit_test(test_compaction_tiered_keeps_tombstone_over_lower_levels),
+        cmocka_unit_test(test_compaction_style_change_leveled_to_tiered),
+        cmocka_unit_test(test_compaction_tiered_run_tables_are_bounded),
+        cmocka_unit_test(test_compaction_style_change_tiered_to_leveled),
+        cmocka_unit_test(test_compaction_style_change_leveled_to_fifo),
+        cmocka_unit_test(test_compaction_style_change_fifo_to_leveled),
+        cmocka_unit_test(test_compaction_style_change_tiered_to_fifo),
+        cmocka_unit_test(test_compaction_style_change_fifo_to_tiered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
