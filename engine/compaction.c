@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "compaction.h"
 #include "db_impl.h"
 #include "vlog.h"
 #include "file.h"
@@ -256,49 +257,77 @@ static compaction *pick_l0(shale_db *db, version *v)
     return c;
 }
 
-/* Picks the file of `level` whose rewrite costs least per byte moved down (RocksDB's
-   kMinOverlappingRatio), among those no running job touches. */
+atomic_uint_fast64_t compaction_pick_compares;
+
+static slice fm_lo(const file_meta *f)
+{
+    return ikey_user_key(buf_slice(&f->smallest));
+}
+static slice fm_hi(const file_meta *f)
+{
+    return ikey_user_key(buf_slice(&f->largest));
+}
+
+/*
+ * Both levels are sorted with disjoint tables, so the tables of next that a table
+ * overlaps are a window [a, b) that only moves right as the table does: one pass over
+ * both levels, like a merge, keeping the window's bytes and busy tables as it slides
+ * (#15.10: a scan of next for every table was n x m comparisons under the db mutex).
+ */
+void compaction_pick_in_level(shale_db *db, int next_level, file_meta **files, int n,
+                              file_meta **next, int m, level_pick *out)
+{
+    uint64_t compares = 0, bytes = 0;
+    int a = 0, b = 0, busy = 0;
+    double best_ratio = 0;
+    *out = (level_pick){-1, 0, 0};
+    for (int i = 0; i < n; i++) {
+        file_meta *f = files[i];
+        slice lo = fm_lo(f), hi = fm_hi(f);
+        /* a: the first table of next that does not end before f */
+        for (; a < m && (compares++, slice_compare(fm_hi(next[a]), lo) < 0); a++)
+            if (a < b) {
+                bytes -= next[a]->file_size;
+                busy -= next[a]->being_compacted;
+            }
+        if (b < a)
+            b = a;
+        /* b: the first table of next that starts after f */
+        for (; b < m && (compares++, slice_compare(fm_lo(next[b]), hi) <= 0); b++) {
+            bytes += next[b]->file_size;
+            busy += next[b]->being_compacted;
+        }
+        if (f->being_compacted || busy || (db && output_range_busy(db, next_level, lo, hi)))
+            continue;
+        double ratio = (double)bytes / (double)(f->file_size + 1);
+        if (out->index < 0 || ratio < best_ratio) {
+            best_ratio = ratio;
+            *out = (level_pick){i, a, b};
+        }
+    }
+    atomic_fetch_add_explicit(&compaction_pick_compares, compares, memory_order_relaxed);
+}
+
+/* The table of `level` to compact into level + 1 (mu held). */
 static compaction *pick_level(shale_db *db, version *v, int level)
 {
-    int best = -1;
-    double best_ratio = 0;
-    file_meta **best_over = NULL;
-    int best_n = 0;
-    for (int i = 0; i < v->nfiles[level]; i++) {
-        file_meta *f = v->files[level][i];
-        if (f->being_compacted)
-            continue;
-        slice lo = ikey_user_key(buf_slice(&f->smallest));
-        slice hi = ikey_user_key(buf_slice(&f->largest));
-        file_meta **over;
-        int n;
-        if (overlapping(v, level + 1, lo, hi, &over, &n))
-            continue;
-        if (any_being_compacted(over, n) || output_range_busy(db, level + 1, lo, hi)) {
-            free(over);
-            continue;
-        }
-        double ratio = (double)total_size(over, n) / (double)(f->file_size + 1);
-        if (best < 0 || ratio < best_ratio) {
-            free(best_over);
-            best = i;
-            best_ratio = ratio;
-            best_over = over;
-            best_n = n;
-        } else {
-            free(over);
-        }
-    }
-    if (best < 0)
+    level_pick p;
+    compaction_pick_in_level(db, level + 1, v->files[level], v->nfiles[level], v->files[level + 1],
+                             v->nfiles[level + 1], &p);
+    if (p.index < 0)
         return NULL;
+    int n1 = p.over_to - p.over_from;
     file_meta **in0 = malloc(sizeof *in0);
-    if (!in0) {
-        free(best_over);
+    file_meta **in1 = malloc((size_t)(n1 ? n1 : 1) * sizeof *in1);
+    if (!in0 || !in1) {
+        free(in0);
+        free(in1);
         return NULL;
     }
-    in0[0] = v->files[level][best];
-    compaction *c = make_job(db, v, level, level + 1, in0, 1, best_over, best_n, "level size");
-    if (c && best_n == 0)
+    in0[0] = v->files[level][p.index];
+    memcpy(in1, v->files[level + 1] + p.over_from, (size_t)n1 * sizeof *in1);
+    compaction *c = make_job(db, v, level, level + 1, in0, 1, in1, n1, "level size");
+    if (c && n1 == 0)
         c->trivial_move = true;
     return c;
 }

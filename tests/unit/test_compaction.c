@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "compaction.h"
+#include "format.h"
 #include "shale.h"
 #include "testutil.h"
 
@@ -642,6 +644,114 @@ static void test_compaction_style_change_fifo_to_tiered(void **state)
     style_change(SHALE_COMPACTION_FIFO, SHALE_COMPACTION_TIERED);
 }
 
+/* ---- the leveled picker on made-up levels (#15.10) ---- */
+
+static file_meta *pick_file(uint64_t number, int lo, int hi, uint64_t size)
+{
+    char a[16], b[16];
+    snprintf(a, sizeof a, "k%08d", lo);
+    snprintf(b, sizeof b, "k%08d", hi);
+    file_meta *f = file_meta_new();
+    assert_non_null(f);
+    f->number = number;
+    f->file_size = size;
+    assert_int_equal(ikey_append(&f->smallest, slice_from_str(a), 1, KIND_VALUE), 0);
+    assert_int_equal(ikey_append(&f->largest, slice_from_str(b), 1, KIND_VALUE), 0);
+    return f;
+}
+
+/* A sorted level of n disjoint tables over keys [0, span): random widths and gaps. */
+static file_meta **pick_level_of(uint64_t *rs, int n, int span, uint64_t first_number)
+{
+    file_meta **files = calloc((size_t)(n ? n : 1), sizeof *files);
+    int step = span / (n ? n : 1);
+    for (int i = 0; i < n; i++) {
+        int lo = i * step + (int)tu_rand_below(rs, (uint64_t)(step / 2 + 1));
+        int hi = lo + (int)tu_rand_below(rs, (uint64_t)(step - (lo - i * step)));
+        files[i] = pick_file(first_number + (uint64_t)i, lo, hi, 1 + tu_rand_below(rs, 1 << 20));
+        files[i]->being_compacted = tu_rand_below(rs, 20) == 0;
+    }
+    return files;
+}
+
+static void pick_level_free(file_meta **files, int n)
+{
+    for (int i = 0; i < n; i++)
+        file_meta_unref(files[i], NULL);
+    free(files);
+}
+
+/* The pick by its definition: every table against every table below. */
+static level_pick pick_by_definition(file_meta **files, int n, file_meta **next, int m)
+{
+    level_pick best = {-1, 0, 0};
+    double best_ratio = 0;
+    for (int i = 0; i < n; i++) {
+        if (files[i]->being_compacted)
+            continue;
+        slice lo = ikey_user_key(buf_slice(&files[i]->smallest));
+        slice hi = ikey_user_key(buf_slice(&files[i]->largest));
+        int from = -1, to = 0;
+        uint64_t bytes = 0;
+        bool busy = false;
+        for (int j = 0; j < m; j++) {
+            if (slice_compare(ikey_user_key(buf_slice(&next[j]->largest)), lo) < 0 ||
+                slice_compare(ikey_user_key(buf_slice(&next[j]->smallest)), hi) > 0)
+                continue;
+            from = from < 0 ? j : from;
+            to = j + 1;
+            bytes += next[j]->file_size;
+            busy |= next[j]->being_compacted;
+        }
+        double ratio = (double)bytes / (double)(files[i]->file_size + 1);
+        if (!busy && (best.index < 0 || ratio < best_ratio)) {
+            best_ratio = ratio;
+            best = (level_pick){i, from < 0 ? 0 : from, from < 0 ? 0 : to};
+        }
+    }
+    return best;
+}
+
+/* #15.10: pick_level compared every table of a level with every table of the next
+   (n x m key comparisons under the db mutex, at every wake-up). It must pick what the
+   definition picks, with key comparisons linear in n + m. */
+static void test_compaction_pick_level_is_linear(void **state)
+{
+    uint64_t rs = tu_seed();
+    /* the same choice as the definition, on many small layouts */
+    for (int round = 0; round < 300; round++) {
+        int n = (int)tu_rand_below(&rs, 12), m = (int)tu_rand_below(&rs, 40);
+        int span = 1000 + (int)tu_rand_below(&rs, 1000);
+        file_meta **files = pick_level_of(&rs, n, span, 1);
+        file_meta **next = pick_level_of(&rs, m, span, 1000);
+        level_pick want = pick_by_definition(files, n, next, m), got;
+        compaction_pick_in_level(NULL, 2, files, n, next, m, &got);
+        /* an empty overlap may be reported at any position */
+        bool same_over = got.over_to - got.over_from == want.over_to - want.over_from &&
+                         (want.over_to == want.over_from || got.over_from == want.over_from);
+        if (got.index != want.index || (want.index >= 0 && !same_over))
+            fail_msg("round %d (n %d, m %d): picked %d [%d, %d), want %d [%d, %d)", round, n, m,
+                     got.index, got.over_from, got.over_to, want.index, want.over_from,
+                     want.over_to);
+        pick_level_free(files, n);
+        pick_level_free(next, m);
+    }
+    /* and linear on large levels: 2 000 tables over 20 000 */
+    const int n = 2000, m = 20000;
+    file_meta **files = pick_level_of(&rs, n, 10 * m, 1);
+    file_meta **next = pick_level_of(&rs, m, 10 * m, 100000);
+    level_pick got, want = pick_by_definition(files, n, next, m);
+    uint64_t before = atomic_load(&compaction_pick_compares);
+    compaction_pick_in_level(NULL, 2, files, n, next, m, &got);
+    uint64_t compares = atomic_load(&compaction_pick_compares) - before;
+    printf("pick over %d + %d tables: %llu key comparisons\n", n, m,
+           (unsigned long long)compares);
+    assert_int_equal(got.index, want.index);
+    assert_true(compares <= 4 * (uint64_t)(n + m));
+    pick_level_free(files, n);
+    pick_level_free(next, m);
+}
+
 int main(void)
 {
     tu_seed();
@@ -650,6 +760,7 @@ int main(void)
         cmocka_unit_test(test_compaction_sequential_load_moves_tables),
         cmocka_unit_test(test_compaction_l0_slowdown_is_counted),
         cmocka_unit_test(test_compaction_rate_limit_slows_writes_to_disk),
+        cmocka_unit_test(test_compaction_pick_level_is_linear),
         cmocka_unit_test(test_compaction_fifo_drops_expired_tables),
         cmocka_unit_test(test_compaction_vlog_pointer_no_expiry),
         cmocka_unit_test(test_compaction_fifo_keeps_shadowing_tables),
