@@ -449,7 +449,8 @@ static compaction *pick_tiered(shale_db *db, version *v)
     for (int start = 0; start < n - 1; start++) {
         uint64_t acc = runs[start].size;
         int end = start + 1;
-        while (end < n && runs[end].size * 100 <= acc * (uint64_t)(100 + db->opts.tiered_size_ratio))
+        while (end < n &&
+               runs[end].size * 100 <= acc * (uint64_t)(100 + db->opts.tiered_size_ratio))
             acc += runs[end++].size;
         if (end - start >= width) {
             c = tiered_job(db, v, runs, n, start, end, "size ratio");
@@ -514,8 +515,7 @@ static fifo_table *fifo_tables(const version *v, int *n)
 }
 
 /* The job dropping the tables t[i] with drop[i] set (k of them; mu held). */
-static compaction *fifo_job(shale_db *db, version *v, const fifo_table *t, const bool *drop,
-                            int n)
+static compaction *fifo_job(shale_db *db, version *v, const fifo_table *t, const bool *drop, int n)
 {
     compaction *c = job_new(0, 0, "fifo");
     for (int l = v->num_levels - 1; c && l >= 0; l--) {

@@ -2,7 +2,9 @@
  * test_compaction.c - background compaction through the public API: leveled compaction
  * moves data down and keeps levels sorted, sequential loads move tables without
  * rewriting them, the L0 slowdown delays writes and counts it, the rate limit slows
- * compaction writes, tiered keeps few runs, fifo drops fully expired tables.
+ * compaction writes, the leveled pick stays linear, tiered keeps few runs cut into
+ * bounded tables, fifo drops expired tables but never uncovers older versions, and a
+ * restart with another compaction style (each direction) keeps every key's value.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -446,8 +448,8 @@ static void style_check(shale_db *db, const style_model *m, bool exact, const ch
         }
         assert_int_equal(rc, 0);
         if (!m->val[i] || len != strlen(m->val[i]) || memcmp(got, m->val[i], len) != 0)
-            fail_msg("%s: %s = \"%.20s...\" (%zu bytes), want %s%.20s", when, k, (char *)got,
-                     len, m->val[i] ? "" : "not found", m->val[i] ? m->val[i] : "");
+            fail_msg("%s: %s = \"%.20s...\" (%zu bytes), want %s%.20s", when, k, (char *)got, len,
+                     m->val[i] ? "" : "not found", m->val[i] ? m->val[i] : "");
         shale_free(got);
     }
     if (absent)
@@ -473,8 +475,9 @@ static void style_model_free(style_model *m)
 
 static const char *style_name(shale_compaction_style s)
 {
-    return s == SHALE_COMPACTION_LEVELED ? "leveled" : s == SHALE_COMPACTION_TIERED ? "tiered"
-                                                                                    : "fifo";
+    return s == SHALE_COMPACTION_LEVELED  ? "leveled"
+           : s == SHALE_COMPACTION_TIERED ? "tiered"
+                                          : "fifo";
 }
 
 static void style_change(shale_compaction_style from, shale_compaction_style to)
@@ -744,8 +747,7 @@ static void test_compaction_pick_level_is_linear(void **state)
     uint64_t before = atomic_load(&compaction_pick_compares);
     compaction_pick_in_level(NULL, 2, files, n, next, m, &got);
     uint64_t compares = atomic_load(&compaction_pick_compares) - before;
-    printf("pick over %d + %d tables: %llu key comparisons\n", n, m,
-           (unsigned long long)compares);
+    printf("pick over %d + %d tables: %llu key comparisons\n", n, m, (unsigned long long)compares);
     assert_int_equal(got.index, want.index);
     assert_true(compares <= 4 * (uint64_t)(n + m));
     pick_level_free(files, n);
