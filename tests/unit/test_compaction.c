@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "compaction.h"
+#include "db_impl.h"
 #include "format.h"
 #include "shale.h"
 #include "testutil.h"
@@ -271,6 +272,35 @@ static void test_compaction_vlog_pointer_no_expiry(void **state)
     o.compaction_style = SHALE_COMPACTION_FIFO;
     assert_int_equal(shale_open(dir, &o, &db), 0);
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0); /* runs the fifo picker */
+    assert_int_equal(prop(db, "shale.fifo-deleted-bytes"), 0);
+    want_value(db, "big", big);
+    shale_close(db);
+    tu_rmdir_free(dir);
+}
+
+/* Tables written before #15.3's fix carry max-expiry 0 in the manifest even though their
+   pointers never expire: fifo must not read that 0 as "expired at 0". The old figure is
+   put back in memory, as an old manifest would load it. */
+static void test_compaction_fifo_ignores_zero_expiry_of_old_tables(void **state)
+{
+    char *dir = tu_tempdir("compact");
+    shale_options o;
+    opts(&o);
+    shale_db *db;
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    char big[2049];
+    memset(big, 'v', 2048);
+    big[2048] = 0;
+    put_str(db, "big", big, 0);
+    assert_int_equal(shale_flush(db), 0);
+    shale_close(db);
+    o.compaction_style = SHALE_COMPACTION_FIFO;
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    pthread_mutex_lock(&db->mu);
+    assert_int_equal(db->vs->current->nfiles[0], 1);
+    db->vs->current->files[0][0]->max_expire_at_ms = 0;
+    pthread_mutex_unlock(&db->mu);
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
     assert_int_equal(prop(db, "shale.fifo-deleted-bytes"), 0);
     want_value(db, "big", big);
     shale_close(db);
@@ -765,6 +795,7 @@ int main(void)
         cmocka_unit_test(test_compaction_pick_level_is_linear),
         cmocka_unit_test(test_compaction_fifo_drops_expired_tables),
         cmocka_unit_test(test_compaction_vlog_pointer_no_expiry),
+        cmocka_unit_test(test_compaction_fifo_ignores_zero_expiry_of_old_tables),
         cmocka_unit_test(test_compaction_fifo_keeps_shadowing_tables),
         cmocka_unit_test(test_compaction_fifo_drops_expired_prefix_and_unshadowing),
         cmocka_unit_test(test_compaction_tiered_keeps_tombstone_over_lower_levels),
