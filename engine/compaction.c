@@ -514,7 +514,7 @@ static fifo_table *fifo_tables(const version *v, int *n)
     return t;
 }
 
-/* The job dropping the tables t[i] with drop[i] set (k of them; mu held). */
+/* The job dropping the tables t[i] with drop[i] set (mu held). */
 static compaction *fifo_job(shale_db *db, version *v, const fifo_table *t, const bool *drop, int n)
 {
     compaction *c = job_new(0, 0, "fifo");
