@@ -16,8 +16,9 @@
 
 #include "db_impl.h"
 #include "file.h"
-#include "vlog.h"
 #include "format.h"
+#include "sync_point.h"
+#include "vlog.h"
 
 /* ---- small helpers ---- */
 
@@ -32,7 +33,8 @@ uint64_t db_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return ms + (uint64_t)sync_point_clock_shift_ms(); /* tests step the clock */
 }
 
 void db_log(shale_db *db, const char *fmt, ...)
@@ -851,10 +853,17 @@ static int copy_out(slice v, void **val)
     return 0;
 }
 
+bool db_vptr_reclaimed(const version *v, const vptr *p)
+{
+    return p->expire_at_ms && !version_segment(v, p->segment);
+}
+
 int db_read_pointer(shale_db *db, const version *v, slice raw, char **out, size_t *len)
 {
     vptr p;
     int rc = vptr_decode(raw, &p);
+    if (rc == 0 && db_vptr_reclaimed(v, &p))
+        return SHALE_ENOTFOUND;
     vlog_segment *s = rc ? NULL : version_segment(v, p.segment);
     if (rc == 0 && !s)
         rc = SHALE_ECORRUPT;
@@ -889,6 +898,8 @@ static int resolve_entry(shale_db *db, const version *v, int kind, slice raw, ui
         vptr p;
         rc = vptr_decode(raw, &p);
         len = p.len;
+        if (rc == 0 && db_vptr_reclaimed(v, &p))
+            return SHALE_ENOTFOUND; /* expired by an earlier clock: GC took the value */
         if (rc == 0 && val) {
             char *out;
             rc = db_read_pointer(db, v, raw, &out, &len);

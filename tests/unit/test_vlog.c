@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "shale.h"
+#include "sync_point.h"
 #include "testutil.h"
 #include "vlog.h"
 
@@ -463,6 +464,129 @@ static void test_gc_waits_for_snapshots(void **state)
     tu_rmdir_free(dir);
 }
 
+/* ---- values GC reclaimed after their expiry ---- */
+
+/* Undoes a test's clock step and sync points even when it fails. */
+static int reset_hooks(void **state)
+{
+    sync_point_shift_clock_ms(0);
+    sync_point_clear_all();
+    return 0;
+}
+
+/* A 4 KB value with expiry exp in a segment of its own (the store is reopened: the next
+   log is another segment), so that GC can reclaim the segment once exp has passed. */
+static shale_db *put_expiring_alone(const char *dir, const shale_options *o, uint64_t exp)
+{
+    shale_db *db = open_db(dir, o);
+    char val[4096];
+    random_bytes(val, sizeof val, 11);
+    assert_int_equal(shale_put(db, "k", 1, val, sizeof val, exp), 0);
+    assert_int_equal(shale_put(db, "small", 5, "tiny", 4, 0), 0);
+    assert_int_equal(shale_close(db), 0);
+    return open_db(dir, o);
+}
+
+/* Reads k every way a caller can; each must say "expired", none "corrupt". */
+static void expect_reclaimed(shale_db *db)
+{
+    shale_read_options ro;
+    shale_read_options_default(&ro);
+    ro.include_expired = 1;
+    void *v = NULL;
+    size_t vlen = 7;
+    uint64_t exp = 7;
+    int rc = shale_get_ex(db, &ro, "k", 1, &v, &vlen, &exp);
+    if (rc != SHALE_ENOTFOUND)
+        fail_msg("include_expired get of a value GC reclaimed: %s (%d)", shale_strerror(rc), rc);
+    assert_null(v);
+    assert_int_equal(vlen, 0);
+    assert_int_equal(shale_get(db, "k", 1, &v, &vlen), SHALE_ENOTFOUND);
+    for (int inc = 0; inc <= 1; inc++) {
+        ro.include_expired = inc;
+        shale_iter *it;
+        assert_int_equal(shale_iter_new(db, &ro, &it), 0);
+        int n = 0;
+        for (shale_iter_seek_to_first(it); shale_iter_valid(it); shale_iter_next(it), n++) {
+            size_t kl;
+            const char *key = shale_iter_key(it, &kl);
+            assert_non_null(shale_iter_value(it, &vlen));
+            assert_false(kl == 1 && key[0] == 'k');
+        }
+        assert_int_equal(shale_iter_status(it), 0);
+        assert_int_equal(n, 1); /* "small" */
+        shale_iter_free(it);
+    }
+    assert_int_equal(shale_get(db, "small", 5, &v, &vlen), 0);
+    free(v);
+}
+
+/* #15.4: the reviewer's scenario. GC drops a segment whose values have all expired while
+   a table still holds the pointer; a read that includes expired entries (the server's
+   every read) must see the key as expired, not report corruption. */
+static void test_vlog_gc_reclaimed_expired_reads_as_expired(void **state)
+{
+    char *dir = tu_tempdir("vloggcexp");
+    shale_options o;
+    vlog_options(&o);
+    shale_db *db = put_expiring_alone(dir, &o, tu_now_ms() + 800);
+    usleep(2000 * 1000);
+    assert_int_equal(shale_vlog_gc(db, 0.5), 0);
+    assert_int_equal(prop(db, "shale.vlog-gc-deleted-segments"), 1);
+    expect_reclaimed(db);
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, &o); /* the manifest no longer lists the segment */
+    expect_reclaimed(db);
+    /* and a compaction drops the expired pointer as usual */
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    expect_reclaimed(db);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+/* #15.4: the wall clock steps back after GC reclaimed an expired value: the entry is
+   live again by the clock, but its value is gone; it stays expired. */
+static void test_vlog_gc_reclaimed_expired_clock_step_back(void **state)
+{
+    char *dir = tu_tempdir("vloggcstep");
+    shale_options o;
+    vlog_options(&o);
+    shale_db *db = put_expiring_alone(dir, &o, tu_now_ms() + 60 * 1000);
+    sync_point_shift_clock_ms(120 * 1000); /* the clock runs two minutes ahead... */
+    assert_int_equal(shale_vlog_gc(db, 0.5), 0);
+    assert_int_equal(prop(db, "shale.vlog-gc-deleted-segments"), 1);
+    sync_point_shift_clock_ms(0); /* ...and is put right: k has not expired by it */
+    expect_reclaimed(db);
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, &o);
+    expect_reclaimed(db);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+/* A pointer without an expiry into a segment the store no longer has is still damage. */
+static void test_vlog_missing_segment_without_expiry_is_corrupt(void **state)
+{
+    char *dir = tu_tempdir("vlogmissing");
+    shale_options o;
+    vlog_options(&o);
+    shale_db *db = put_expiring_alone(dir, &o, 0);
+    assert_int_equal(shale_close(db), 0);
+    /* the segment's file vanishes behind the store's back */
+    char path[PATH_MAX];
+    uint64_t off;
+    char val[4096];
+    random_bytes(val, sizeof val, 11);
+    assert_true(find_in_logs(dir, val, 64, path, &off));
+    assert_int_equal(unlink(path), 0);
+    db = open_db(dir, &o);
+    void *v = NULL;
+    size_t vlen;
+    assert_int_equal(shale_get(db, "k", 1, &v, &vlen), SHALE_ECORRUPT);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
 /* ---- GC with concurrent writers and readers, checked against a model ---- */
 
 #define MODEL_KEYS 2000
@@ -653,6 +777,9 @@ int main(void)
         cmocka_unit_test(test_gc_all_live_is_no_rewrite),
         cmocka_unit_test(test_gc_reclaims_expired_values),
         cmocka_unit_test(test_gc_waits_for_snapshots),
+        cmocka_unit_test_teardown(test_vlog_gc_reclaimed_expired_reads_as_expired, reset_hooks),
+        cmocka_unit_test_teardown(test_vlog_gc_reclaimed_expired_clock_step_back, reset_hooks),
+        cmocka_unit_test(test_vlog_missing_segment_without_expiry_is_corrupt),
         cmocka_unit_test(test_gc_with_concurrent_writers_and_readers),
         cmocka_unit_test(test_gc_crash_at_every_step),
     };
