@@ -931,11 +931,15 @@ int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, si
         return -EINVAL;
     atomic_fetch_add_explicit(&db->stats.num_gets, 1, memory_order_relaxed);
     slice ukey = slice_make(key, klen);
+    /* The super-version first, then the sequence (as RocksDB's GetImpl): a sequence taken
+       first may be older than every version a flush and compaction in between left of the
+       key. Taken after, it sees at least what sv holds, and sv pins those versions. */
+    super_version *sv = db_sv_acquire(db);
+    SYNC_POINT("shale_get_ex:view");
     uint64_t seq = ro && ro->snapshot ? ro->snapshot->seq
                                       : atomic_load_explicit(&db->last_seq, memory_order_acquire);
     bool fill = ro ? ro->fill_cache != 0 : true;
     uint64_t now = ro && ro->include_expired ? 0 : db_now_ms(); /* 0: nothing has expired */
-    super_version *sv = db_sv_acquire(db);
     int kind;
     slice raw;
     int rc;

@@ -20,6 +20,7 @@
 
 #include "file.h"
 #include "shale.h"
+#include "sync_point.h"
 #include "testutil.h"
 
 static shale_db *open_db(const char *dir, const shale_options *o)
@@ -894,6 +895,58 @@ static void test_db_tiered_and_fifo_styles(void **state)
     }
 }
 
+/* Clears the sync points a test set, even when it fails. */
+static int clear_sync_points(void **state)
+{
+    sync_point_clear_all();
+    return 0;
+}
+
+typedef struct race {
+    shale_db *db;
+    int fired;
+} race;
+
+/* Between the two steps of a read's view: k is overwritten, flushed, and a full
+   compaction drops the version the read started with. */
+static void overwrite_flush_compact(const char *name, void *arg)
+{
+    race *r = arg;
+    if (r->fired++)
+        return;
+    put_str(r->db, "k", "new");
+    assert_int_equal(shale_flush(r->db), 0);
+    assert_int_equal(shale_compact_range(r->db, NULL, 0, NULL, 0), 0);
+}
+
+/* #15.8: a point read took its sequence before its super-version, so a flush and a
+   compaction in between could drop the only version the sequence could see: k read as
+   absent though it existed before and after. */
+static void test_db_get_sees_key_through_flush_and_compaction(void **state)
+{
+    char *dir = tu_tempdir("getrace");
+    shale_options o;
+    tu_small_options(&o);
+    shale_db *db = open_db(dir, &o);
+    put_str(db, "k", "old");
+    assert_int_equal(shale_flush(db), 0);
+    race r = {.db = db};
+    assert_int_equal(sync_point_set("shale_get_ex:view", overwrite_flush_compact, &r), 0);
+    void *v = NULL;
+    size_t len = 0;
+    int rc = shale_get(db, "k", 1, &v, &len);
+    sync_point_set("shale_get_ex:view", NULL, NULL);
+    assert_int_equal(r.fired, 1);
+    if (rc)
+        fail_msg("k read in the middle of an overwrite, flush and compaction: %s",
+                 shale_strerror(rc));
+    assert_true((len == 3 && memcmp(v, "old", 3) == 0) || (len == 3 && memcmp(v, "new", 3) == 0));
+    shale_free(v);
+    expect(db, "k", "new");
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
 int main(void)
 {
     tu_seed();
@@ -916,6 +969,8 @@ int main(void)
         cmocka_unit_test(test_db_sync_writes_share_fsyncs),
         cmocka_unit_test(test_db_explicit_sync_commits_earlier_writes),
         cmocka_unit_test(test_db_tiered_and_fifo_styles),
+        cmocka_unit_test_teardown(test_db_get_sees_key_through_flush_and_compaction,
+                                  clear_sync_points),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
