@@ -1292,8 +1292,23 @@ out:
 
 /* ---- open and close ---- */
 
+/* Stops value-log GC's thread. GC writes through the log as users do (it may be the write
+   leader at any moment), so close stops it before it flushes, cuts and syncs the log. */
+static void stop_gc_thread(shale_db *db)
+{
+    SYNC_POINT("db:stop_background");
+    pthread_mutex_lock(&db->mu);
+    __atomic_store_n(&db->gc_stopping, true, __ATOMIC_RELAXED); /* GC polls it unlocked */
+    pthread_cond_broadcast(&db->work_cv);
+    pthread_mutex_unlock(&db->mu);
+    if (db->gc_thread_started)
+        pthread_join(db->gc_thread, NULL);
+    db->gc_thread_started = false;
+}
+
 static void stop_threads(shale_db *db)
 {
+    stop_gc_thread(db);
     pthread_mutex_lock(&db->mu);
     __atomic_store_n(&db->closing, true, __ATOMIC_RELAXED); /* compactions poll it unlocked */
     pthread_cond_broadcast(&db->work_cv);
@@ -1303,9 +1318,6 @@ static void stop_threads(shale_db *db)
         pthread_join(db->sync_thread, NULL);
     if (db->flush_thread_started)
         pthread_join(db->flush_thread, NULL);
-    if (db->gc_thread_started)
-        pthread_join(db->gc_thread, NULL);
-    db->gc_thread_started = false;
     for (int i = 0; i < db->n_compact_threads; i++)
         pthread_join(db->compact_threads[i], NULL);
     db->sync_thread_started = db->flush_thread_started = false;
@@ -1471,34 +1483,41 @@ int shale_close(shale_db *db)
 {
     if (!db)
         return 0;
-    int rc = 0;
-    if (!atomic_load(&db->bg_error)) {
+    /* Every background thread stops before the log is cut and synced: GC writes through
+       it, the sync thread and flushes sync it. GC goes first; the flush below still
+       needs the flush thread, and stop_threads ends the others after it. */
+    stop_gc_thread(db);
+    bool healthy = !atomic_load(&db->bg_error);
+    int rc = 0, frc = 0;
+    if (healthy) {
         /* As RocksDB does by default: flush what the memtables hold, so the next open
            replays nothing and the logs can go (their unsynced pages need never reach
            the disk). When the flush cannot finish, the WAL is made durable instead. */
         pthread_mutex_lock(&db->mu);
         bool dirty = memtable_num_entries(db->mem) > 0 || db->n_imm > 0;
         pthread_mutex_unlock(&db->mu);
-        int frc = dirty ? shale_flush(db) : 0;
+        frc = dirty ? shale_flush(db) : 0;
+        if (frc)
+            db_log(db, "flush at close failed: %s; syncing the WAL instead", shale_strerror(frc));
+    }
+    stop_threads(db);
+    if (healthy) {
         if (frc == 0) {
-            pthread_mutex_lock(&db->mu);
             wal_file *old = db->old_wals; /* all flushed: their files are deleted */
             db->old_wals = NULL;
-            pthread_mutex_unlock(&db->mu);
             while (old) {
                 wal_file *n = old->next;
                 wal_file_unref(old);
                 old = n;
             }
-        } else {
-            db_log(db, "flush at close failed: %s; syncing the WAL instead", shale_strerror(frc));
         }
         /* The log may live on as a value-log segment: without its preallocated zeros. */
+        SYNC_POINT("shale_close:wal");
         rc = wal_writer_finish(db->wal->w);
         if (rc == 0)
             rc = db_wal_sync_all(db);
+        SYNC_POINT("shale_close:wal_done");
     }
-    stop_threads(db);
     db_delete_obsolete(db);
     db_log(db, "closed%s%s", rc ? ": " : "", rc ? shale_strerror(rc) : "");
     db_free(db);

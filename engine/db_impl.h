@@ -168,6 +168,7 @@ struct shale_db {
     int n_gc_pending;
     pthread_t gc_thread;
     bool gc_thread_started;
+    bool gc_stopping; /* close is stopping GC before it touches the log (atomic loads) */
 
     db_stats stats;
 };

@@ -709,6 +709,157 @@ static void test_gc_with_concurrent_writers_and_readers(void **state)
     tu_rmdir_free(dir);
 }
 
+/* ---- the GC thread and close ---- */
+
+/* What each side of a close has reached; flags change under mu and wake cv. */
+typedef struct close_race {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int gc_seen;  /* GC's first submit has been caught */
+    int parked;   /* GC waits there now */
+    int go;       /* close is at its WAL teardown: GC may write */
+    int stopping; /* close is stopping the background threads */
+    int appended; /* GC's record is in the file, not yet in the log's size */
+    int wal_done; /* close has cut and synced the log */
+} close_race;
+
+static close_race race_state = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void race_set(int *flag)
+{
+    pthread_mutex_lock(&race_state.mu);
+    *flag = 1;
+    pthread_cond_broadcast(&race_state.cv);
+    pthread_mutex_unlock(&race_state.mu);
+}
+
+/* Waits until *a (or *b) is set, at most secs seconds; returns whether one was. */
+static int race_wait(int *a, int *b, int secs)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += secs;
+    pthread_mutex_lock(&race_state.mu);
+    while (!*a && !(b && *b))
+        if (pthread_cond_timedwait(&race_state.cv, &race_state.mu, &ts))
+            break;
+    int ok = *a || (b && *b);
+    pthread_mutex_unlock(&race_state.mu);
+    return ok;
+}
+
+/* GC thread, first batch of rewrites: wait for close to reach the log (or to stop GC). */
+static void race_gc_submit(const char *name, void *arg)
+{
+    pthread_mutex_lock(&race_state.mu);
+    int first = !race_state.gc_seen;
+    race_state.gc_seen = 1;
+    race_state.parked = first;
+    pthread_cond_broadcast(&race_state.cv);
+    pthread_mutex_unlock(&race_state.mu);
+    if (!first)
+        return;
+    race_wait(&race_state.go, &race_state.stopping, 30);
+    pthread_mutex_lock(&race_state.mu);
+    race_state.parked = 0;
+    pthread_mutex_unlock(&race_state.mu);
+}
+
+/* Close, before cutting the log: if GC is still waiting to write, let it write first and
+   come back once its record is in the file. */
+static void race_close_wal(const char *name, void *arg)
+{
+    pthread_mutex_lock(&race_state.mu);
+    int parked = race_state.parked;
+    pthread_mutex_unlock(&race_state.mu);
+    if (!parked)
+        return;
+    race_set(&race_state.go);
+    race_wait(&race_state.appended, NULL, 10);
+}
+
+/* Any log append after close let GC go: GC's. It holds until close has cut the log. */
+static void race_appended(const char *name, void *arg)
+{
+    pthread_mutex_lock(&race_state.mu);
+    int mine = race_state.go && !race_state.appended;
+    pthread_mutex_unlock(&race_state.mu);
+    if (!mine)
+        return;
+    race_set(&race_state.appended);
+    race_wait(&race_state.wal_done, NULL, 10);
+}
+
+static void race_wal_done(const char *name, void *arg)
+{
+    race_set(&race_state.wal_done);
+}
+
+static void race_stopping(const char *name, void *arg)
+{
+    race_set(&race_state.stopping);
+}
+
+/* #15.9: close cut and synced the log while the GC thread, which writes through it, was
+   still running. Here GC's batch of rewrites lands in the log just as close cuts it at
+   the size it had read before: the record is cut off, GC then drops the segment it
+   believes rewritten, and after a reopen its live values are gone. Close must stop GC
+   (every background thread) before it touches the log. */
+static void test_vlog_gc_thread_stops_before_close_cuts_the_log(void **state)
+{
+    char *dir = tu_tempdir("vloggcclose");
+    shale_options o;
+    vlog_options(&o);
+    o.vlog_gc_discard_ratio = 0.3;
+    shale_db *db = open_db(dir, &o);
+    char key[32], val[1000];
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof key, "junk%03d", i);
+        random_bytes(val, sizeof val, (uint64_t)i + 1000);
+        assert_int_equal(shale_put(db, key, strlen(key), val, sizeof val, 0), 0);
+    }
+    for (int i = 0; i < 10; i++) { /* few enough for one batch of rewrites */
+        snprintf(key, sizeof key, "live%02d", i);
+        random_bytes(val, sizeof val, (uint64_t)i);
+        assert_int_equal(shale_put(db, key, strlen(key), val, sizeof val, 0), 0);
+    }
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, &o); /* that log is now a segment GC may take */
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof key, "junk%03d", i);
+        assert_int_equal(shale_delete(db, key, strlen(key)), 0);
+    }
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0); /* discards counted */
+
+    memset(&race_state.gc_seen, 0, sizeof race_state - offsetof(close_race, gc_seen));
+    assert_int_equal(sync_point_set("vlog_gc:submit", race_gc_submit, NULL), 0);
+    assert_int_equal(sync_point_set("shale_close:wal", race_close_wal, NULL), 0);
+    assert_int_equal(sync_point_set("wal:appended", race_appended, NULL), 0);
+    assert_int_equal(sync_point_set("shale_close:wal_done", race_wal_done, NULL), 0);
+    assert_int_equal(sync_point_set("db:stop_background", race_stopping, NULL), 0);
+    assert_int_equal(shale_set_option(db, "vlog_gc_interval_s", "1"), 0);
+    assert_true(race_wait(&race_state.parked, NULL, 30)); /* the GC thread is at work */
+    assert_int_equal(shale_close(db), 0);
+    sync_point_clear_all();
+
+    db = open_db(dir, &o);
+    for (int i = 0; i < 10; i++) {
+        snprintf(key, sizeof key, "live%02d", i);
+        random_bytes(val, sizeof val, (uint64_t)i);
+        void *v = NULL;
+        size_t vlen;
+        int rc = shale_get(db, key, strlen(key), &v, &vlen);
+        if (rc)
+            fail_msg("%s after GC ran into close: %s", key, shale_strerror(rc));
+        assert_int_equal(vlen, sizeof val);
+        assert_memory_equal(v, val, sizeof val);
+        free(v);
+    }
+    gc_until_done(db, 0.3); /* and GC finishes the job later */
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
 /* ---- a crash at each GC step ---- */
 
 static void test_gc_crash_at_every_step(void **state)
@@ -782,6 +933,8 @@ int main(void)
         cmocka_unit_test(test_vlog_missing_segment_without_expiry_is_corrupt),
         cmocka_unit_test(test_gc_with_concurrent_writers_and_readers),
         cmocka_unit_test(test_gc_crash_at_every_step),
+        cmocka_unit_test_teardown(test_vlog_gc_thread_stops_before_close_cuts_the_log,
+                                  reset_hooks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
