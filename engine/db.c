@@ -486,6 +486,9 @@ static void wait_for_group(shale_db *db)
                               memory_order_relaxed);
 }
 
+/* The leader's scratch buffers kept between writes: room for the largest group. */
+#define WRITE_SCRATCH_KEEP (2u << 20)
+
 /* Largest group a leader gathers (bytes); small writes gather less so latency stays low. */
 static size_t max_group_bytes(size_t first)
 {
@@ -644,6 +647,13 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
                 db->bg_error_needs_reopen = true;
             }
         }
+        /* The log's copy of one huge batch (up to SHALE_MAX_VALUE_SIZE and more) must not
+           stay allocated for the life of the store; groups never pass a MiB (see
+           max_group_bytes), so db->group needs no such care. */
+        if (db->wal_rep.cap > WRITE_SCRATCH_KEEP)
+            buf_free(&db->wal_rep);
+        atomic_store_explicit(&db->stats.write_scratch_bytes,
+                              db->wal_rep.cap + db->group.rep.cap, memory_order_relaxed);
         atomic_fetch_add_explicit(&db->stats.wal_bytes, rep.len + WAL_HEADER_SIZE,
                                   memory_order_relaxed);
         atomic_fetch_add_explicit(&db->stats.user_bytes_written, user_len - BATCH_HEADER_SIZE,

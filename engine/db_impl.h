@@ -92,6 +92,7 @@ typedef struct db_stats {
     atomic_uint_fast64_t vlog_gc_runs;            /* GC calls that rewrote a segment */
     atomic_uint_fast64_t vlog_gc_rewritten_bytes; /* live values GC wrote again */
     atomic_uint_fast64_t vlog_gc_deleted_segments, vlog_gc_deleted_bytes;
+    atomic_uint_fast64_t write_scratch_bytes; /* the leader's buffers kept between writes */
 } db_stats;
 
 struct compaction;
