@@ -878,7 +878,7 @@ int db_read_pointer(shale_db *db, const version *v, slice raw, char **out, size_
     if (rc == 0 && !s)
         rc = SHALE_ECORRUPT;
     if (rc == 0)
-        rc = vlog_segment_read(s, &p, out);
+        rc = vlog_segment_read(s, db->tc, &p, out);
     if (rc == SHALE_ECORRUPT)
         db_log(db,
                "value log: bad value at segment %06" PRIu64 " offset %" PRIu64 " length %u (%s)",

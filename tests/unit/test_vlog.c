@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -860,6 +861,97 @@ static void test_vlog_gc_thread_stops_before_close_cuts_the_log(void **state)
     tu_rmdir_free(dir);
 }
 
+/* ---- open files ---- */
+
+/* How many descriptors this process has open. */
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d))
+            n++;
+    closedir(d);
+    return n;
+}
+
+#define FD_SEGMENTS 40
+
+/* Reads back the value of every segment; returns 0 or the first error. */
+static int read_fd_keys(shale_db *db)
+{
+    for (int i = 0; i < FD_SEGMENTS; i++) {
+        char key[16], val[1000];
+        snprintf(key, sizeof key, "seg%02d", i);
+        random_bytes(val, sizeof val, (uint64_t)i + 500);
+        void *v = NULL;
+        size_t vlen;
+        int rc = shale_get(db, key, strlen(key), &v, &vlen);
+        if (rc == 0 && (vlen != sizeof val || memcmp(v, val, vlen) != 0))
+            rc = SHALE_ECORRUPT;
+        free(v);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* #15.11: every value-log segment kept a descriptor of its own, outside max_open_files:
+   a store with many segments ran out of descriptors, and EMFILE came back as read errors.
+   Segments now share the table cache's bound. */
+static void test_vlog_segment_fds_within_max_open_files(void **state)
+{
+    char *dir = tu_tempdir("vlogfds");
+    shale_options o;
+    vlog_options(&o);
+    o.max_open_files = 16; /* the least allowed */
+    for (int i = 0; i < FD_SEGMENTS; i++) { /* each open starts a log: one segment a value */
+        shale_db *db = open_db(dir, &o);
+        char key[16], val[1000];
+        snprintf(key, sizeof key, "seg%02d", i);
+        random_bytes(val, sizeof val, (uint64_t)i + 500);
+        assert_int_equal(shale_put(db, key, strlen(key), val, sizeof val, 0), 0);
+        assert_int_equal(shale_close(db), 0);
+    }
+    int before = open_fds();
+    shale_db *db = open_db(dir, &o);
+    assert_true(prop(db, "shale.vlog-segments") >= FD_SEGMENTS);
+    assert_int_equal(read_fd_keys(db), 0);
+    assert_int_equal(read_fd_keys(db), 0);
+    int during = open_fds();
+    fprintf(stderr, "# %d segments read with max_open_files %d: %d descriptors open (%d before)\n",
+            FD_SEGMENTS, o.max_open_files, during, before);
+    /* tables and segments within max_open_files; the lock, LOG, the log and the manifest */
+    assert_true(during - before <= o.max_open_files + 6);
+    assert_int_equal(shale_close(db), 0);
+
+    /* With descriptors limited to what that bound needs, every read succeeds. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* new descriptors take the lowest free numbers: this leaves at least
+           max_open_files + 8 of them, whatever high numbers the process holds */
+        rlim_t limit = (rlim_t)(before + o.max_open_files + 8);
+        struct rlimit rl = {limit, limit};
+        if (setrlimit(RLIMIT_NOFILE, &rl))
+            _exit(3);
+        shale_db *cdb = NULL;
+        if (shale_open(dir, &o, &cdb))
+            _exit(4);
+        int rc = read_fd_keys(cdb);
+        if (rc)
+            fprintf(stderr, "# a read under the descriptor limit: %s\n", shale_strerror(rc));
+        shale_close(cdb);
+        _exit(rc ? 5 : 0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    tu_rmdir_free(dir);
+}
+
 /* ---- a crash at each GC step ---- */
 
 static void test_gc_crash_at_every_step(void **state)
@@ -935,6 +1027,7 @@ int main(void)
         cmocka_unit_test(test_gc_crash_at_every_step),
         cmocka_unit_test_teardown(test_vlog_gc_thread_stops_before_close_cuts_the_log,
                                   reset_hooks),
+        cmocka_unit_test(test_vlog_segment_fds_within_max_open_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
