@@ -652,8 +652,8 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
            max_group_bytes), so db->group needs no such care. */
         if (db->wal_rep.cap > WRITE_SCRATCH_KEEP)
             buf_free(&db->wal_rep);
-        atomic_store_explicit(&db->stats.write_scratch_bytes,
-                              db->wal_rep.cap + db->group.rep.cap, memory_order_relaxed);
+        atomic_store_explicit(&db->stats.write_scratch_bytes, db->wal_rep.cap + db->group.rep.cap,
+                              memory_order_relaxed);
         atomic_fetch_add_explicit(&db->stats.wal_bytes, rep.len + WAL_HEADER_SIZE,
                                   memory_order_relaxed);
         atomic_fetch_add_explicit(&db->stats.user_bytes_written, user_len - BATCH_HEADER_SIZE,

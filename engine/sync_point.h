@@ -25,7 +25,7 @@ void sync_point_run(const char *name);
 #define SYNC_POINT(name)                                                                           \
     do {                                                                                           \
         if (atomic_load_explicit(&sync_point_active, memory_order_relaxed))                        \
-            sync_point_run(name);                                                              \
+            sync_point_run(name);                                                                  \
     } while (0)
 
 /* Shifts the engine's wall clock (db_now_ms: expiry decisions) by delta_ms, so a test can

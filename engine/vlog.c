@@ -83,9 +83,9 @@ static int read_value(int fd, const vptr *p, char *v, char *stored)
         return (int)n;
     if ((size_t)n != want)
         return SHALE_ECORRUPT;
-    if (p->stored_len && (p->stored_len > INT32_MAX || p->len > INT32_MAX ||
-                          LZ4_decompress_safe(stored, v, (int)p->stored_len, (int)p->len) !=
-                              (int)p->len))
+    if (p->stored_len &&
+        (p->stored_len > INT32_MAX || p->len > INT32_MAX ||
+         LZ4_decompress_safe(stored, v, (int)p->stored_len, (int)p->len) != (int)p->len))
         return SHALE_ECORRUPT;
     return checksum32(v, p->len) == p->checksum ? 0 : SHALE_ECORRUPT;
 }

@@ -965,8 +965,8 @@ static void test_db_large_batch_scratch_is_released(void **state)
         v[0] = (char)('0' + round);
         assert_int_equal(shale_put(db, "big", 3, v, big, 0), 0);
         assert_int_equal(shale_property_int(db, "shale.write-scratch-bytes", &scratch), 0);
-        fprintf(stderr, "# after a %zu MiB put the write path keeps %" PRIu64 " bytes\n",
-                big >> 20, scratch);
+        fprintf(stderr, "# after a %zu MiB put the write path keeps %" PRIu64 " bytes\n", big >> 20,
+                scratch);
         assert_true(scratch <= (2u << 20));
         char small[1000];
         memset(small, 's', sizeof small);

@@ -906,7 +906,7 @@ static void test_vlog_segment_fds_within_max_open_files(void **state)
     char *dir = tu_tempdir("vlogfds");
     shale_options o;
     vlog_options(&o);
-    o.max_open_files = 16; /* the least allowed */
+    o.max_open_files = 16;                  /* the least allowed */
     for (int i = 0; i < FD_SEGMENTS; i++) { /* each open starts a log: one segment a value */
         shale_db *db = open_db(dir, &o);
         char key[16], val[1000];
@@ -1025,8 +1025,7 @@ int main(void)
         cmocka_unit_test(test_vlog_missing_segment_without_expiry_is_corrupt),
         cmocka_unit_test(test_gc_with_concurrent_writers_and_readers),
         cmocka_unit_test(test_gc_crash_at_every_step),
-        cmocka_unit_test_teardown(test_vlog_gc_thread_stops_before_close_cuts_the_log,
-                                  reset_hooks),
+        cmocka_unit_test_teardown(test_vlog_gc_thread_stops_before_close_cuts_the_log, reset_hooks),
         cmocka_unit_test(test_vlog_segment_fds_within_max_open_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
