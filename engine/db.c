@@ -16,8 +16,9 @@
 
 #include "db_impl.h"
 #include "file.h"
-#include "vlog.h"
 #include "format.h"
+#include "sync_point.h"
+#include "vlog.h"
 
 /* ---- small helpers ---- */
 
@@ -32,7 +33,8 @@ uint64_t db_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return ms + (uint64_t)sync_point_clock_shift_ms(); /* tests step the clock */
 }
 
 void db_log(shale_db *db, const char *fmt, ...)
@@ -484,6 +486,9 @@ static void wait_for_group(shale_db *db)
                               memory_order_relaxed);
 }
 
+/* The leader's scratch buffers kept between writes: room for the largest group. */
+#define WRITE_SCRATCH_KEEP (2u << 20)
+
 /* Largest group a leader gathers (bytes); small writes gather less so latency stays low. */
 static size_t max_group_bytes(size_t first)
 {
@@ -642,6 +647,13 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
                 db->bg_error_needs_reopen = true;
             }
         }
+        /* The log's copy of one huge batch (up to SHALE_MAX_VALUE_SIZE and more) must not
+           stay allocated for the life of the store; groups never pass a MiB (see
+           max_group_bytes), so db->group needs no such care. */
+        if (db->wal_rep.cap > WRITE_SCRATCH_KEEP)
+            buf_free(&db->wal_rep);
+        atomic_store_explicit(&db->stats.write_scratch_bytes, db->wal_rep.cap + db->group.rep.cap,
+                              memory_order_relaxed);
         atomic_fetch_add_explicit(&db->stats.wal_bytes, rep.len + WAL_HEADER_SIZE,
                                   memory_order_relaxed);
         atomic_fetch_add_explicit(&db->stats.user_bytes_written, user_len - BATCH_HEADER_SIZE,
@@ -851,15 +863,22 @@ static int copy_out(slice v, void **val)
     return 0;
 }
 
+bool db_vptr_reclaimed(const version *v, const vptr *p)
+{
+    return p->expire_at_ms && !version_segment(v, p->segment);
+}
+
 int db_read_pointer(shale_db *db, const version *v, slice raw, char **out, size_t *len)
 {
     vptr p;
     int rc = vptr_decode(raw, &p);
+    if (rc == 0 && db_vptr_reclaimed(v, &p))
+        return SHALE_ENOTFOUND;
     vlog_segment *s = rc ? NULL : version_segment(v, p.segment);
     if (rc == 0 && !s)
         rc = SHALE_ECORRUPT;
     if (rc == 0)
-        rc = vlog_segment_read(s, &p, out);
+        rc = vlog_segment_read(s, db->tc, &p, out);
     if (rc == SHALE_ECORRUPT)
         db_log(db,
                "value log: bad value at segment %06" PRIu64 " offset %" PRIu64 " length %u (%s)",
@@ -889,6 +908,8 @@ static int resolve_entry(shale_db *db, const version *v, int kind, slice raw, ui
         vptr p;
         rc = vptr_decode(raw, &p);
         len = p.len;
+        if (rc == 0 && db_vptr_reclaimed(v, &p))
+            return SHALE_ENOTFOUND; /* expired by an earlier clock: GC took the value */
         if (rc == 0 && val) {
             char *out;
             rc = db_read_pointer(db, v, raw, &out, &len);
@@ -920,11 +941,15 @@ int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, si
         return -EINVAL;
     atomic_fetch_add_explicit(&db->stats.num_gets, 1, memory_order_relaxed);
     slice ukey = slice_make(key, klen);
+    /* The super-version first, then the sequence (as RocksDB's GetImpl): a sequence taken
+       first may be older than every version a flush and compaction in between left of the
+       key. Taken after, it sees at least what sv holds, and sv pins those versions. */
+    super_version *sv = db_sv_acquire(db);
+    SYNC_POINT("shale_get_ex:view");
     uint64_t seq = ro && ro->snapshot ? ro->snapshot->seq
                                       : atomic_load_explicit(&db->last_seq, memory_order_acquire);
     bool fill = ro ? ro->fill_cache != 0 : true;
     uint64_t now = ro && ro->include_expired ? 0 : db_now_ms(); /* 0: nothing has expired */
-    super_version *sv = db_sv_acquire(db);
     int kind;
     slice raw;
     int rc;
@@ -1277,8 +1302,23 @@ out:
 
 /* ---- open and close ---- */
 
+/* Stops value-log GC's thread. GC writes through the log as users do (it may be the write
+   leader at any moment), so close stops it before it flushes, cuts and syncs the log. */
+static void stop_gc_thread(shale_db *db)
+{
+    SYNC_POINT("db:stop_background");
+    pthread_mutex_lock(&db->mu);
+    __atomic_store_n(&db->gc_stopping, true, __ATOMIC_RELAXED); /* GC polls it unlocked */
+    pthread_cond_broadcast(&db->work_cv);
+    pthread_mutex_unlock(&db->mu);
+    if (db->gc_thread_started)
+        pthread_join(db->gc_thread, NULL);
+    db->gc_thread_started = false;
+}
+
 static void stop_threads(shale_db *db)
 {
+    stop_gc_thread(db);
     pthread_mutex_lock(&db->mu);
     __atomic_store_n(&db->closing, true, __ATOMIC_RELAXED); /* compactions poll it unlocked */
     pthread_cond_broadcast(&db->work_cv);
@@ -1288,9 +1328,6 @@ static void stop_threads(shale_db *db)
         pthread_join(db->sync_thread, NULL);
     if (db->flush_thread_started)
         pthread_join(db->flush_thread, NULL);
-    if (db->gc_thread_started)
-        pthread_join(db->gc_thread, NULL);
-    db->gc_thread_started = false;
     for (int i = 0; i < db->n_compact_threads; i++)
         pthread_join(db->compact_threads[i], NULL);
     db->sync_thread_started = db->flush_thread_started = false;
@@ -1456,34 +1493,41 @@ int shale_close(shale_db *db)
 {
     if (!db)
         return 0;
-    int rc = 0;
-    if (!atomic_load(&db->bg_error)) {
+    /* Every background thread stops before the log is cut and synced: GC writes through
+       it, the sync thread and flushes sync it. GC goes first; the flush below still
+       needs the flush thread, and stop_threads ends the others after it. */
+    stop_gc_thread(db);
+    bool healthy = !atomic_load(&db->bg_error);
+    int rc = 0, frc = 0;
+    if (healthy) {
         /* As RocksDB does by default: flush what the memtables hold, so the next open
            replays nothing and the logs can go (their unsynced pages need never reach
            the disk). When the flush cannot finish, the WAL is made durable instead. */
         pthread_mutex_lock(&db->mu);
         bool dirty = memtable_num_entries(db->mem) > 0 || db->n_imm > 0;
         pthread_mutex_unlock(&db->mu);
-        int frc = dirty ? shale_flush(db) : 0;
+        frc = dirty ? shale_flush(db) : 0;
+        if (frc)
+            db_log(db, "flush at close failed: %s; syncing the WAL instead", shale_strerror(frc));
+    }
+    stop_threads(db);
+    if (healthy) {
         if (frc == 0) {
-            pthread_mutex_lock(&db->mu);
             wal_file *old = db->old_wals; /* all flushed: their files are deleted */
             db->old_wals = NULL;
-            pthread_mutex_unlock(&db->mu);
             while (old) {
                 wal_file *n = old->next;
                 wal_file_unref(old);
                 old = n;
             }
-        } else {
-            db_log(db, "flush at close failed: %s; syncing the WAL instead", shale_strerror(frc));
         }
         /* The log may live on as a value-log segment: without its preallocated zeros. */
+        SYNC_POINT("shale_close:wal");
         rc = wal_writer_finish(db->wal->w);
         if (rc == 0)
             rc = db_wal_sync_all(db);
+        SYNC_POINT("shale_close:wal_done");
     }
-    stop_threads(db);
     db_delete_obsolete(db);
     db_log(db, "closed%s%s", rc ? ": " : "", rc ? shale_strerror(rc) : "");
     db_free(db);

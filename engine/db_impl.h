@@ -92,6 +92,7 @@ typedef struct db_stats {
     atomic_uint_fast64_t vlog_gc_runs;            /* GC calls that rewrote a segment */
     atomic_uint_fast64_t vlog_gc_rewritten_bytes; /* live values GC wrote again */
     atomic_uint_fast64_t vlog_gc_deleted_segments, vlog_gc_deleted_bytes;
+    atomic_uint_fast64_t write_scratch_bytes; /* the leader's buffers kept between writes */
 } db_stats;
 
 struct compaction;
@@ -168,6 +169,7 @@ struct shale_db {
     int n_gc_pending;
     pthread_t gc_thread;
     bool gc_thread_started;
+    bool gc_stopping; /* close is stopping GC before it touches the log (atomic loads) */
 
     db_stats stats;
 };
@@ -208,9 +210,21 @@ int db_write_filtered(shale_db *db, shale_batch *batch, db_write_filter filter, 
 int db_get_newest(shale_db *db, super_version *sv, slice key, int *kind, buf *value);
 /* Makes every WAL byte written so far durable, older logs first. mu not held. */
 int db_wal_sync_all(shale_db *db);
+/*
+ * An entry with an expiry whose pointer names a segment v no longer lists: GC dropped the
+ * segment after judging the value expired (it rewrites every live value first), and a
+ * version without the segment can never need it again. Such an entry reads as expired
+ * (not found), whatever the clock says now and even for include_expired reads: its value
+ * is gone, and the clock may have been ahead when GC judged it (a step back must not turn
+ * a reclaimed value into corruption). A pointer without an expiry into a missing segment
+ * stays corruption.
+ */
+struct vptr;
+bool db_vptr_reclaimed(const version *v, const struct vptr *p);
 /* Reads the value a KIND_VPTR entry's raw value points to, through v's segments, into
-   *out (malloc'ed, NUL-terminated; the caller frees). Errors: SHALE_ECORRUPT (logged
-   with segment and offset), -errno, -ENOMEM. */
+   *out (malloc'ed, NUL-terminated; the caller frees). Errors: SHALE_ENOTFOUND (a value
+   GC reclaimed after its expiry, db_vptr_reclaimed), SHALE_ECORRUPT (logged with segment
+   and offset), -errno, -ENOMEM. */
 int db_read_pointer(shale_db *db, const version *v, slice raw, char **out, size_t *len);
 /* Deletes tables that no version references any more. */
 void db_delete_obsolete(shale_db *db);

@@ -40,13 +40,18 @@ struct shale_iter {
     size_t resolved_len;
 };
 
-/* Kind after expiry: an expired entry reads as a tombstone. */
+/* Kind after expiry: an expired entry reads as a tombstone, and so does one whose value
+   GC reclaimed after it expired (db_vptr_reclaimed), whatever now_ms says. */
 static int effective_kind(const shale_iter *si, int kind, slice raw)
 {
     if (kind == KIND_EXPIRING && raw.len < 8)
         return KIND_DELETE;
     uint64_t expiry = entry_expiry(kind, raw);
     if (expiry && expiry <= si->now_ms)
+        return KIND_DELETE;
+    vptr p;
+    if (expiry && kind == KIND_VPTR && vptr_decode(raw, &p) == 0 &&
+        db_vptr_reclaimed(si->sv->v, &p))
         return KIND_DELETE;
     return kind;
 }

@@ -373,6 +373,7 @@ void db_delete_obsolete(shale_db *db)
     free(numbers);
     version_set_take_obsolete_logs(db->vs, &numbers, &n);
     for (int i = 0; i < n; i++) {
+        table_cache_evict_log(db->tc, numbers[i]);
         if (file_name_log(path, sizeof path, db->dir, numbers[i]) > 0 && file_unlink(path) == 0)
             db_log(db, "deleted value-log segment %06" PRIu64, numbers[i]);
     }

@@ -215,6 +215,7 @@ int db_property_int(shale_db *db, const char *name, uint64_t *out)
     U64("num-gets", ld(&db->stats.num_gets))
     U64("write-amplification-x1000", (uint64_t)(write_amp(db) * 1000))
     U64("table-readers-mem", table_cache_memory(db->tc))
+    U64("write-scratch-bytes", ld(&db->stats.write_scratch_bytes))
     U64("bloom-useful", table_stat_bloom_useful())
     U64("block-reads", table_stat_block_reads())
     if (strncmp(name, "block-cache-", 12) == 0) {

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,4 +182,42 @@ iter *table_cache_iter(table_cache *tc, uint64_t number, uint64_t file_size, boo
 void table_cache_evict(table_cache *tc, uint64_t number)
 {
     block_cache_erase(tc->tables, number, 0);
+}
+
+/* ---- value-log segments: a read descriptor each, key (number, 1) ---- */
+
+#define LOG_KEY 1 /* tables use 0; log and table numbers never collide anyway */
+
+static void close_log(void *value)
+{
+    file_close((int)(intptr_t)value);
+}
+
+int table_cache_find_log(table_cache *tc, uint64_t number, cache_handle **h)
+{
+    *h = block_cache_lookup(tc->tables, number, LOG_KEY);
+    if (*h)
+        return 0;
+    char path[PATH_MAX];
+    int rc = file_name_log(path, sizeof path, tc->dir, number);
+    if (rc < 0)
+        return rc;
+    int fd = -1;
+    rc = file_open_read(path, &fd);
+    if (rc)
+        return rc;
+    /* Two readers missing at once both open: the second insert replaces the first entry,
+       which closes when its reader releases it. */
+    *h = block_cache_insert(tc->tables, number, LOG_KEY, (void *)(intptr_t)fd, 1, close_log);
+    return *h ? 0 : -ENOMEM;
+}
+
+int table_cache_log_fd(cache_handle *h)
+{
+    return (int)(intptr_t)block_cache_value(h);
+}
+
+void table_cache_evict_log(table_cache *tc, uint64_t number)
+{
+    block_cache_erase(tc->tables, number, LOG_KEY);
 }

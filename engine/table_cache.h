@@ -1,6 +1,8 @@
 /*
- * table_cache.h - open table handles by file number, at most max_open_files of them
- * (an LRU over block_cache.c with charge 1 per table). Lookups open the file on a miss.
+ * table_cache.h - open table handles by file number, and read descriptors of value-log
+ * segments, at most max_open_files of them together (an LRU over block_cache.c with charge
+ * 1 per file; RocksDB's blob files share its table cache the same way). Lookups open the
+ * file on a miss.
  */
 #ifndef SHALE_TABLE_CACHE_H
 #define SHALE_TABLE_CACHE_H
@@ -47,5 +49,13 @@ int table_cache_get(table_cache *tc, uint64_t number, uint64_t file_size, slice 
 iter *table_cache_iter(table_cache *tc, uint64_t number, uint64_t file_size, bool fill_cache);
 /* Forgets a deleted table. */
 void table_cache_evict(table_cache *tc, uint64_t number);
+
+/* A referenced handle to a read descriptor of log (value-log segment) number, opened on a
+   miss; release with table_cache_release. Errors: -errno of the open (-ENOENT when the
+   file is gone), -ENOMEM. */
+int table_cache_find_log(table_cache *tc, uint64_t number, cache_handle **h);
+int table_cache_log_fd(cache_handle *h);
+/* Forgets a deleted log's descriptor (closed once no reader holds it). */
+void table_cache_evict_log(table_cache *tc, uint64_t number);
 
 #endif

@@ -16,6 +16,7 @@
 #include "file.h"
 #include "format.h"
 #include "shale.h"
+#include "table_cache.h"
 #include "version.h"
 
 size_t vptr_encode(char *out, const vptr *p)
@@ -55,7 +56,6 @@ vlog_segment *vlog_segment_new(const char *dir, uint64_t number)
     }
     s->number = number;
     atomic_init(&s->refs, 1);
-    atomic_init(&s->fd, -1);
     return s;
 }
 
@@ -68,38 +68,49 @@ void vlog_segment_unref(vlog_segment *s, version_set *vs)
 {
     if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
-    int fd = atomic_load(&s->fd);
-    if (fd >= 0)
-        file_close(fd);
     if (vs && atomic_load(&s->obsolete))
         version_set_add_obsolete_log(vs, s->number);
     free(s->path);
     free(s);
 }
 
-/* The segment's read descriptor, opened once (two racing openers: one wins). */
-static int segment_fd(vlog_segment *s)
+/* Reads p's stored bytes into v (and stored, when compressed) and checks them. */
+static int read_value(int fd, const vptr *p, char *v, char *stored)
 {
-    int fd = atomic_load_explicit(&s->fd, memory_order_acquire);
-    if (fd >= 0)
-        return fd;
-    int rc = file_open_read(s->path, &fd);
-    if (rc)
-        return rc == -ENOENT ? SHALE_ECORRUPT : rc;
-    int expected = -1;
-    if (!atomic_compare_exchange_strong(&s->fd, &expected, fd)) {
-        file_close(fd);
-        fd = expected;
-    }
-    return fd;
+    size_t want = p->stored_len ? p->stored_len : p->len;
+    ssize_t n = file_pread(fd, stored, want, p->offset);
+    if (n < 0)
+        return (int)n;
+    if ((size_t)n != want)
+        return SHALE_ECORRUPT;
+    if (p->stored_len &&
+        (p->stored_len > INT32_MAX || p->len > INT32_MAX ||
+         LZ4_decompress_safe(stored, v, (int)p->stored_len, (int)p->len) != (int)p->len))
+        return SHALE_ECORRUPT;
+    return checksum32(v, p->len) == p->checksum ? 0 : SHALE_ECORRUPT;
 }
 
-int vlog_segment_read(vlog_segment *s, const vptr *p, char **out)
+/* The segment's descriptor through tc (*h to release), or one of its own (*own). */
+static int segment_fd(vlog_segment *s, table_cache *tc, cache_handle **h, int *own)
+{
+    int rc;
+    *h = NULL;
+    *own = -1;
+    if (tc) {
+        rc = table_cache_find_log(tc, s->number, h);
+        if (rc == 0)
+            return table_cache_log_fd(*h);
+    } else {
+        rc = file_open_read(s->path, own);
+        if (rc == 0)
+            return *own;
+    }
+    return rc == -ENOENT ? SHALE_ECORRUPT : rc; /* a segment the version lists is gone */
+}
+
+int vlog_segment_read(vlog_segment *s, table_cache *tc, const vptr *p, char **out)
 {
     *out = NULL;
-    int fd = segment_fd(s);
-    if (fd < 0)
-        return fd;
     char *v = malloc((size_t)p->len + 1);
     char *stored = p->stored_len ? malloc(p->stored_len) : v;
     if (!v || !stored) {
@@ -108,19 +119,14 @@ int vlog_segment_read(vlog_segment *s, const vptr *p, char **out)
             free(stored);
         return -ENOMEM;
     }
-    size_t want = p->stored_len ? p->stored_len : p->len;
-    ssize_t n = file_pread(fd, stored, want, p->offset);
-    int rc = 0;
-    if (n < 0)
-        rc = (int)n;
-    else if ((size_t)n != want)
-        rc = SHALE_ECORRUPT;
-    else if (p->stored_len && (p->stored_len > INT32_MAX || p->len > INT32_MAX ||
-                               LZ4_decompress_safe(stored, v, (int)p->stored_len,
-                                                   (int)p->len) != (int)p->len))
-        rc = SHALE_ECORRUPT;
-    if (rc == 0 && checksum32(v, p->len) != p->checksum)
-        rc = SHALE_ECORRUPT;
+    cache_handle *h;
+    int own;
+    int fd = segment_fd(s, tc, &h, &own);
+    int rc = fd < 0 ? fd : read_value(fd, p, v, stored);
+    if (h)
+        table_cache_release(tc, h);
+    if (own >= 0)
+        file_close(own);
     if (stored != v)
         free(stored);
     if (rc) {

@@ -66,23 +66,25 @@ typedef struct vlog_segment {
        has passed, every expiring value of the segment is garbage even if no compaction
        has dropped its pointer yet (space comes back after a TTL without a compaction). */
     atomic_uint_fast64_t exp_pointed, exp_discarded, exp_max;
-    atomic_int fd;               /* opened on first read; -1 until then */
     char *path;
 } vlog_segment;
 
 /* A new segment with one reference. NULL on ENOMEM. */
 vlog_segment *vlog_segment_new(const char *dir, uint64_t number);
 void vlog_segment_ref(vlog_segment *s);
-/* Drops a reference; at the last one closes the file and, when obsolete, tells vs
-   (may be NULL) the log file can be deleted. */
+/* Drops a reference; at the last one, when obsolete, tells vs (may be NULL) the log file
+   can be deleted. */
 void vlog_segment_unref(vlog_segment *s, struct version_set *vs);
 
+struct table_cache;
 /*
  * Reads the value p points to into *out (malloc'ed, NUL-terminated, the caller frees) with
- * one pread (then lz4 decoding when stored compressed) and verifies its checksum. Errors:
- * SHALE_ECORRUPT (short file, undecodable, checksum mismatch), -errno, -ENOMEM.
+ * one pread (then lz4 decoding when stored compressed) and verifies its checksum. The
+ * file's descriptor comes from tc, which bounds open files (max_open_files); with tc NULL
+ * the file is opened for this read only. Errors: SHALE_ECORRUPT (missing or short file,
+ * undecodable, checksum mismatch), -errno, -ENOMEM.
  */
-int vlog_segment_read(vlog_segment *s, const vptr *p, char **out);
+int vlog_segment_read(vlog_segment *s, struct table_cache *tc, const vptr *p, char **out);
 /* The file's size in bytes (0 when it cannot be read). */
 uint64_t vlog_segment_file_size(vlog_segment *s);
 /* Live bytes the counters leave at now_ms (at least 0). */

@@ -23,6 +23,7 @@
 
 #include "db_impl.h"
 #include "file.h"
+#include "sync_point.h"
 #include "vlog.h"
 
 #define GC_BATCH_ENTRIES 256
@@ -112,7 +113,7 @@ static int wait_for_calm(shale_db *db)
         pthread_mutex_lock(&db->mu);
         bool busy = db_l0_count(db) >= db->opts.l0_slowdown_trigger ||
                     db->n_imm + 1 >= db->opts.num_memtables;
-        bool closing = db->closing;
+        bool closing = db->closing || db->gc_stopping;
         pthread_mutex_unlock(&db->mu);
         if (closing)
             return SHALE_ECLOSING;
@@ -127,6 +128,7 @@ static int gc_submit(shale_db *db, gc_batch *gb)
 {
     if (gb->n == 0)
         return 0;
+    SYNC_POINT("vlog_gc:submit");
     int rc = wait_for_calm(db);
     if (rc == 0)
         rc = db_write_filtered(db, gb->batch, gc_filter, gb);
@@ -201,6 +203,10 @@ static int rewrite_segment(shale_db *db, vlog_segment *s, uint64_t *live_found)
     slice rec;
     int n;
     while ((n = wal_reader_next(r, &rec)) > 0) {
+        if (__atomic_load_n(&db->gc_stopping, __ATOMIC_RELAXED)) {
+            rc = SHALE_ECLOSING; /* the segment stays; a later GC starts it again */
+            break;
+        }
         c.payload_pos = wal_reader_offset(r) + WAL_HEADER_SIZE;
         c.payload = rec.data;
         db_rate_limit(db, rec.len + WAL_HEADER_SIZE);
@@ -376,14 +382,14 @@ void *db_vlog_gc_thread(void *arg)
     shale_db *db = arg;
     pthread_mutex_lock(&db->mu);
     uint64_t last_run = db_now_us();
-    while (!db->closing) {
+    while (!db->closing && !db->gc_stopping) {
         uint32_t secs = __atomic_load_n(&db->opts.vlog_gc_interval_s, __ATOMIC_RELAXED);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
         /* work_cv also wakes for flushes: GC runs only once the interval has passed */
         pthread_cond_timedwait(&db->work_cv, &db->mu, &ts);
-        if (db->closing)
+        if (db->closing || db->gc_stopping)
             break;
         pthread_mutex_unlock(&db->mu);
         db_vlog_gc_reap(db); /* segments whose snapshots are gone (checked under gc_mu) */

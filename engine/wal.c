@@ -31,6 +31,7 @@
 #include "file.h"
 #include "format.h"
 #include "shale.h"
+#include "sync_point.h"
 
 struct wal_writer {
     int fd;
@@ -199,6 +200,7 @@ static int append_direct(wal_writer *w, const slice *parts, int n)
         __atomic_store_n(&w->error, rc, __ATOMIC_RELAXED);
         return rc;
     }
+    SYNC_POINT("wal:appended"); /* in the file, not yet counted in size */
     __atomic_store_n(&w->size, w->size + WAL_HEADER_SIZE + len, __ATOMIC_RELAXED);
     return 0;
 }

@@ -121,7 +121,7 @@ typedef struct shale_options {
     int block_restart_interval;    /* 16: keys between restart points in a block */
     size_t block_cache_size;       /* 32 MiB: uncompressed block cache, sharded LRU */
     int bloom_bits_per_key;        /* 10 (about 1 % false positives); 0 disables */
-    int max_open_files;            /* 1000: open table handles kept */
+    int max_open_files;            /* 1000: open files kept (tables and value-log segments) */
 
     /* Value log (key-value separation) */
     size_t value_threshold;  /* 512: values at least this large stay in the value log

@@ -20,6 +20,7 @@
 
 #include "file.h"
 #include "shale.h"
+#include "sync_point.h"
 #include "testutil.h"
 
 static shale_db *open_db(const char *dir, const shale_options *o)
@@ -902,6 +903,107 @@ static void test_db_tiered_and_fifo_styles(void **state)
     }
 }
 
+/* Clears the sync points a test set, even when it fails. */
+static int clear_sync_points(void **state)
+{
+    sync_point_clear_all();
+    return 0;
+}
+
+typedef struct race {
+    shale_db *db;
+    int fired;
+} race;
+
+/* Between the two steps of a read's view: k is overwritten, flushed, and a full
+   compaction drops the version the read started with. */
+static void overwrite_flush_compact(const char *name, void *arg)
+{
+    race *r = arg;
+    if (r->fired++)
+        return;
+    put_str(r->db, "k", "new");
+    assert_int_equal(shale_flush(r->db), 0);
+    assert_int_equal(shale_compact_range(r->db, NULL, 0, NULL, 0), 0);
+}
+
+/* #15.8: a point read took its sequence before its super-version, so a flush and a
+   compaction in between could drop the only version the sequence could see: k read as
+   absent though it existed before and after. */
+static void test_db_get_sees_key_through_flush_and_compaction(void **state)
+{
+    char *dir = tu_tempdir("getrace");
+    shale_options o;
+    tu_small_options(&o);
+    shale_db *db = open_db(dir, &o);
+    put_str(db, "k", "old");
+    assert_int_equal(shale_flush(db), 0);
+    race r = {.db = db};
+    assert_int_equal(sync_point_set("shale_get_ex:view", overwrite_flush_compact, &r), 0);
+    void *v = NULL;
+    size_t len = 0;
+    int rc = shale_get(db, "k", 1, &v, &len);
+    sync_point_set("shale_get_ex:view", NULL, NULL);
+    assert_int_equal(r.fired, 1);
+    if (rc)
+        fail_msg("k read in the middle of an overwrite, flush and compaction: %s",
+                 shale_strerror(rc));
+    assert_true((len == 3 && memcmp(v, "old", 3) == 0) || (len == 3 && memcmp(v, "new", 3) == 0));
+    shale_free(v);
+    expect(db, "k", "new");
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+/* #15.11: the write path kept the compressed copy of the largest batch ever written (one
+   512 MiB put: 512 MiB held until close). After a large batch it lets it go. */
+static void test_db_large_batch_scratch_is_released(void **state)
+{
+    char *dir = tu_tempdir("scratch");
+    shale_options o;
+    tu_small_options(&o); /* lz4, values of 512 bytes and more go to the value log */
+    shale_db *db = open_db(dir, &o);
+    size_t big = 16u << 20;
+    char *v = malloc(big);
+    assert_non_null(v);
+    for (size_t i = 0; i < big; i++)
+        v[i] = (char)("scratch "[i % 8] + (i / 4096) % 7);
+    uint64_t scratch = 0;
+    for (int round = 0; round < 2; round++) {
+        v[0] = (char)('0' + round);
+        assert_int_equal(shale_put(db, "big", 3, v, big, 0), 0);
+        assert_int_equal(shale_property_int(db, "shale.write-scratch-bytes", &scratch), 0);
+        fprintf(stderr, "# after a %zu MiB put the write path keeps %" PRIu64 " bytes\n", big >> 20,
+                scratch);
+        assert_true(scratch <= (2u << 20));
+        char small[1000];
+        memset(small, 's', sizeof small);
+        for (int i = 0; i < 100; i++) {
+            char k[16];
+            snprintf(k, sizeof k, "s%03d", i);
+            assert_int_equal(shale_put(db, k, strlen(k), small, sizeof small, 0), 0);
+        }
+        assert_int_equal(shale_property_int(db, "shale.write-scratch-bytes", &scratch), 0);
+        assert_true(scratch <= (2u << 20));
+        void *got = NULL;
+        size_t len = 0;
+        assert_int_equal(shale_get(db, "big", 3, &got, &len), 0);
+        assert_int_equal(len, big);
+        assert_memory_equal(got, v, big);
+        shale_free(got);
+    }
+    free(v);
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, &o);
+    void *got = NULL;
+    size_t len = 0;
+    assert_int_equal(shale_get(db, "big", 3, &got, &len), 0);
+    assert_int_equal(len, big);
+    shale_free(got);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
 int main(void)
 {
     tu_seed();
@@ -924,6 +1026,9 @@ int main(void)
         cmocka_unit_test(test_db_sync_writes_share_fsyncs),
         cmocka_unit_test(test_db_explicit_sync_commits_earlier_writes),
         cmocka_unit_test(test_db_tiered_and_fifo_styles),
+        cmocka_unit_test_teardown(test_db_get_sees_key_through_flush_and_compaction,
+                                  clear_sync_points),
+        cmocka_unit_test(test_db_large_batch_scratch_is_released),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

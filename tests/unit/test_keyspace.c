@@ -370,6 +370,52 @@ static void test_keyspace_fifo_database(void **state)
     tu_rmdir_free(f.dir);
 }
 
+/* #15.4 through the server's key layer: a 4 KB string with a TTL lives in the value log;
+   after a reopen and its expiry, value-log GC reclaims its segment while the metadata
+   record still points there. GET (ks_read) must answer nil, not an error, and active
+   expiry must reap it and go on to the keys after it. */
+static void test_keyspace_expired_value_reclaimed_by_gc(void **state)
+{
+    fixture f = {.dir = tu_tempdir("ksgc")};
+    shale_options o;
+    shale_options_default(&o);
+    o.compaction_filter = ks_compaction_filter;
+    o.compaction_filter_ctx = &f.ks;
+    o.value_threshold = 100;
+    o.vlog_gc_interval_s = 0; /* the test runs GC itself */
+    assert_int_equal(shale_open(f.dir, &o, &f.db), 0);
+    assert_int_equal(ks_open(&f.ks, f.db, f.dir, NULL), 0);
+    char big[4097];
+    for (int i = 0; i < 4096; i++)
+        big[i] = (char)('a' + (i * 7919 + i / 13) % 26);
+    big[4096] = '\0';
+    uint64_t now = ks_now_ms();
+    set_string(&f, 0, "big", big, now + 800);
+    set_string(&f, 0, "after", "1", now + 900); /* next in the expiry index */
+    set_string(&f, 0, "stays", "1", 0);
+    assert_int_equal(f.ks.count[0], 3);
+    ks_close(&f.ks);
+    assert_int_equal(shale_close(f.db), 0);
+    assert_int_equal(shale_open(f.dir, &o, &f.db), 0);
+    assert_int_equal(ks_open(&f.ks, f.db, f.dir, NULL), 0);
+    assert_int_equal(f.ks.count[0], 3);
+    usleep(2000 * 1000);
+    assert_int_equal(shale_vlog_gc(f.db, 0.5), 0);
+    ks_meta m;
+    int rc = ks_read(&f.ks, 0, "big", 3, &m);
+    if (rc)
+        fail_msg("GET of an expired key whose value GC reclaimed: %s", shale_strerror(rc));
+    assert_int_equal(m.type, 0); /* nil */
+    assert_int_equal(ks_background(&f.ks, 100, ks_now_ms()), 2);
+    assert_int_equal(f.ks.count[0], 1);
+    assert_int_equal(f.ks.expires[0], 0);
+    assert_int_equal(ks_read(&f.ks, 0, "stays", 5, &m), 0);
+    assert_int_equal(m.type, KS_TYPE_STRING);
+    ks_meta_free(&m);
+    close_all(&f);
+    tu_rmdir_free(f.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_keyspace_flush_and_swap_persist),
         cmocka_unit_test(test_keyspace_filter_drops_only_stale_fields),
         cmocka_unit_test(test_keyspace_fifo_database),
+        cmocka_unit_test(test_keyspace_expired_value_reclaimed_by_gc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include <cmocka.h>
 
 #include "shale.h"
+#include "sync_point.h"
 #include "testutil.h"
 #include "vlog.h"
 
@@ -463,6 +465,129 @@ static void test_gc_waits_for_snapshots(void **state)
     tu_rmdir_free(dir);
 }
 
+/* ---- values GC reclaimed after their expiry ---- */
+
+/* Undoes a test's clock step and sync points even when it fails. */
+static int reset_hooks(void **state)
+{
+    sync_point_shift_clock_ms(0);
+    sync_point_clear_all();
+    return 0;
+}
+
+/* A 4 KB value with expiry exp in a segment of its own (the store is reopened: the next
+   log is another segment), so that GC can reclaim the segment once exp has passed. */
+static shale_db *put_expiring_alone(const char *dir, const shale_options *o, uint64_t exp)
+{
+    shale_db *db = open_db(dir, o);
+    char val[4096];
+    random_bytes(val, sizeof val, 11);
+    assert_int_equal(shale_put(db, "k", 1, val, sizeof val, exp), 0);
+    assert_int_equal(shale_put(db, "small", 5, "tiny", 4, 0), 0);
+    assert_int_equal(shale_close(db), 0);
+    return open_db(dir, o);
+}
+
+/* Reads k every way a caller can; each must say "expired", none "corrupt". */
+static void expect_reclaimed(shale_db *db)
+{
+    shale_read_options ro;
+    shale_read_options_default(&ro);
+    ro.include_expired = 1;
+    void *v = NULL;
+    size_t vlen = 7;
+    uint64_t exp = 7;
+    int rc = shale_get_ex(db, &ro, "k", 1, &v, &vlen, &exp);
+    if (rc != SHALE_ENOTFOUND)
+        fail_msg("include_expired get of a value GC reclaimed: %s (%d)", shale_strerror(rc), rc);
+    assert_null(v);
+    assert_int_equal(vlen, 0);
+    assert_int_equal(shale_get(db, "k", 1, &v, &vlen), SHALE_ENOTFOUND);
+    for (int inc = 0; inc <= 1; inc++) {
+        ro.include_expired = inc;
+        shale_iter *it;
+        assert_int_equal(shale_iter_new(db, &ro, &it), 0);
+        int n = 0;
+        for (shale_iter_seek_to_first(it); shale_iter_valid(it); shale_iter_next(it), n++) {
+            size_t kl;
+            const char *key = shale_iter_key(it, &kl);
+            assert_non_null(shale_iter_value(it, &vlen));
+            assert_false(kl == 1 && key[0] == 'k');
+        }
+        assert_int_equal(shale_iter_status(it), 0);
+        assert_int_equal(n, 1); /* "small" */
+        shale_iter_free(it);
+    }
+    assert_int_equal(shale_get(db, "small", 5, &v, &vlen), 0);
+    free(v);
+}
+
+/* #15.4: the reviewer's scenario. GC drops a segment whose values have all expired while
+   a table still holds the pointer; a read that includes expired entries (the server's
+   every read) must see the key as expired, not report corruption. */
+static void test_vlog_gc_reclaimed_expired_reads_as_expired(void **state)
+{
+    char *dir = tu_tempdir("vloggcexp");
+    shale_options o;
+    vlog_options(&o);
+    shale_db *db = put_expiring_alone(dir, &o, tu_now_ms() + 800);
+    usleep(2000 * 1000);
+    assert_int_equal(shale_vlog_gc(db, 0.5), 0);
+    assert_int_equal(prop(db, "shale.vlog-gc-deleted-segments"), 1);
+    expect_reclaimed(db);
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, &o); /* the manifest no longer lists the segment */
+    expect_reclaimed(db);
+    /* and a compaction drops the expired pointer as usual */
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    expect_reclaimed(db);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+/* #15.4: the wall clock steps back after GC reclaimed an expired value: the entry is
+   live again by the clock, but its value is gone; it stays expired. */
+static void test_vlog_gc_reclaimed_expired_clock_step_back(void **state)
+{
+    char *dir = tu_tempdir("vloggcstep");
+    shale_options o;
+    vlog_options(&o);
+    shale_db *db = put_expiring_alone(dir, &o, tu_now_ms() + 60 * 1000);
+    sync_point_shift_clock_ms(120 * 1000); /* the clock runs two minutes ahead... */
+    assert_int_equal(shale_vlog_gc(db, 0.5), 0);
+    assert_int_equal(prop(db, "shale.vlog-gc-deleted-segments"), 1);
+    sync_point_shift_clock_ms(0); /* ...and is put right: k has not expired by it */
+    expect_reclaimed(db);
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, &o);
+    expect_reclaimed(db);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+/* A pointer without an expiry into a segment the store no longer has is still damage. */
+static void test_vlog_missing_segment_without_expiry_is_corrupt(void **state)
+{
+    char *dir = tu_tempdir("vlogmissing");
+    shale_options o;
+    vlog_options(&o);
+    shale_db *db = put_expiring_alone(dir, &o, 0);
+    assert_int_equal(shale_close(db), 0);
+    /* the segment's file vanishes behind the store's back */
+    char path[PATH_MAX];
+    uint64_t off;
+    char val[4096];
+    random_bytes(val, sizeof val, 11);
+    assert_true(find_in_logs(dir, val, 64, path, &off));
+    assert_int_equal(unlink(path), 0);
+    db = open_db(dir, &o);
+    void *v = NULL;
+    size_t vlen;
+    assert_int_equal(shale_get(db, "k", 1, &v, &vlen), SHALE_ECORRUPT);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
 /* ---- GC with concurrent writers and readers, checked against a model ---- */
 
 #define MODEL_KEYS 2000
@@ -585,6 +710,248 @@ static void test_gc_with_concurrent_writers_and_readers(void **state)
     tu_rmdir_free(dir);
 }
 
+/* ---- the GC thread and close ---- */
+
+/* What each side of a close has reached; flags change under mu and wake cv. */
+typedef struct close_race {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int gc_seen;  /* GC's first submit has been caught */
+    int parked;   /* GC waits there now */
+    int go;       /* close is at its WAL teardown: GC may write */
+    int stopping; /* close is stopping the background threads */
+    int appended; /* GC's record is in the file, not yet in the log's size */
+    int wal_done; /* close has cut and synced the log */
+} close_race;
+
+static close_race race_state = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void race_set(int *flag)
+{
+    pthread_mutex_lock(&race_state.mu);
+    *flag = 1;
+    pthread_cond_broadcast(&race_state.cv);
+    pthread_mutex_unlock(&race_state.mu);
+}
+
+/* Waits until *a (or *b) is set, at most secs seconds; returns whether one was. */
+static int race_wait(int *a, int *b, int secs)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += secs;
+    pthread_mutex_lock(&race_state.mu);
+    while (!*a && !(b && *b))
+        if (pthread_cond_timedwait(&race_state.cv, &race_state.mu, &ts))
+            break;
+    int ok = *a || (b && *b);
+    pthread_mutex_unlock(&race_state.mu);
+    return ok;
+}
+
+/* GC thread, first batch of rewrites: wait for close to reach the log (or to stop GC). */
+static void race_gc_submit(const char *name, void *arg)
+{
+    pthread_mutex_lock(&race_state.mu);
+    int first = !race_state.gc_seen;
+    race_state.gc_seen = 1;
+    race_state.parked = first;
+    pthread_cond_broadcast(&race_state.cv);
+    pthread_mutex_unlock(&race_state.mu);
+    if (!first)
+        return;
+    race_wait(&race_state.go, &race_state.stopping, 30);
+    pthread_mutex_lock(&race_state.mu);
+    race_state.parked = 0;
+    pthread_mutex_unlock(&race_state.mu);
+}
+
+/* Close, before cutting the log: if GC is still waiting to write, let it write first and
+   come back once its record is in the file. */
+static void race_close_wal(const char *name, void *arg)
+{
+    pthread_mutex_lock(&race_state.mu);
+    int parked = race_state.parked;
+    pthread_mutex_unlock(&race_state.mu);
+    if (!parked)
+        return;
+    race_set(&race_state.go);
+    race_wait(&race_state.appended, NULL, 10);
+}
+
+/* Any log append after close let GC go: GC's. It holds until close has cut the log. */
+static void race_appended(const char *name, void *arg)
+{
+    pthread_mutex_lock(&race_state.mu);
+    int mine = race_state.go && !race_state.appended;
+    pthread_mutex_unlock(&race_state.mu);
+    if (!mine)
+        return;
+    race_set(&race_state.appended);
+    race_wait(&race_state.wal_done, NULL, 10);
+}
+
+static void race_wal_done(const char *name, void *arg)
+{
+    race_set(&race_state.wal_done);
+}
+
+static void race_stopping(const char *name, void *arg)
+{
+    race_set(&race_state.stopping);
+}
+
+/* #15.9: close cut and synced the log while the GC thread, which writes through it, was
+   still running. Here GC's batch of rewrites lands in the log just as close cuts it at
+   the size it had read before: the record is cut off, GC then drops the segment it
+   believes rewritten, and after a reopen its live values are gone. Close must stop GC
+   (every background thread) before it touches the log. */
+static void test_vlog_gc_thread_stops_before_close_cuts_the_log(void **state)
+{
+    char *dir = tu_tempdir("vloggcclose");
+    shale_options o;
+    vlog_options(&o);
+    o.vlog_gc_discard_ratio = 0.3;
+    shale_db *db = open_db(dir, &o);
+    char key[32], val[1000];
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof key, "junk%03d", i);
+        random_bytes(val, sizeof val, (uint64_t)i + 1000);
+        assert_int_equal(shale_put(db, key, strlen(key), val, sizeof val, 0), 0);
+    }
+    for (int i = 0; i < 10; i++) { /* few enough for one batch of rewrites */
+        snprintf(key, sizeof key, "live%02d", i);
+        random_bytes(val, sizeof val, (uint64_t)i);
+        assert_int_equal(shale_put(db, key, strlen(key), val, sizeof val, 0), 0);
+    }
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, &o); /* that log is now a segment GC may take */
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof key, "junk%03d", i);
+        assert_int_equal(shale_delete(db, key, strlen(key)), 0);
+    }
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0); /* discards counted */
+
+    memset(&race_state.gc_seen, 0, sizeof race_state - offsetof(close_race, gc_seen));
+    assert_int_equal(sync_point_set("vlog_gc:submit", race_gc_submit, NULL), 0);
+    assert_int_equal(sync_point_set("shale_close:wal", race_close_wal, NULL), 0);
+    assert_int_equal(sync_point_set("wal:appended", race_appended, NULL), 0);
+    assert_int_equal(sync_point_set("shale_close:wal_done", race_wal_done, NULL), 0);
+    assert_int_equal(sync_point_set("db:stop_background", race_stopping, NULL), 0);
+    assert_int_equal(shale_set_option(db, "vlog_gc_interval_s", "1"), 0);
+    assert_true(race_wait(&race_state.parked, NULL, 30)); /* the GC thread is at work */
+    assert_int_equal(shale_close(db), 0);
+    sync_point_clear_all();
+
+    db = open_db(dir, &o);
+    for (int i = 0; i < 10; i++) {
+        snprintf(key, sizeof key, "live%02d", i);
+        random_bytes(val, sizeof val, (uint64_t)i);
+        void *v = NULL;
+        size_t vlen;
+        int rc = shale_get(db, key, strlen(key), &v, &vlen);
+        if (rc)
+            fail_msg("%s after GC ran into close: %s", key, shale_strerror(rc));
+        assert_int_equal(vlen, sizeof val);
+        assert_memory_equal(v, val, sizeof val);
+        free(v);
+    }
+    gc_until_done(db, 0.3); /* and GC finishes the job later */
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+/* ---- open files ---- */
+
+/* How many descriptors this process has open. */
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d))
+            n++;
+    closedir(d);
+    return n;
+}
+
+#define FD_SEGMENTS 40
+
+/* Reads back the value of every segment; returns 0 or the first error. */
+static int read_fd_keys(shale_db *db)
+{
+    for (int i = 0; i < FD_SEGMENTS; i++) {
+        char key[16], val[1000];
+        snprintf(key, sizeof key, "seg%02d", i);
+        random_bytes(val, sizeof val, (uint64_t)i + 500);
+        void *v = NULL;
+        size_t vlen;
+        int rc = shale_get(db, key, strlen(key), &v, &vlen);
+        if (rc == 0 && (vlen != sizeof val || memcmp(v, val, vlen) != 0))
+            rc = SHALE_ECORRUPT;
+        free(v);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* #15.11: every value-log segment kept a descriptor of its own, outside max_open_files:
+   a store with many segments ran out of descriptors, and EMFILE came back as read errors.
+   Segments now share the table cache's bound. */
+static void test_vlog_segment_fds_within_max_open_files(void **state)
+{
+    char *dir = tu_tempdir("vlogfds");
+    shale_options o;
+    vlog_options(&o);
+    o.max_open_files = 16;                  /* the least allowed */
+    for (int i = 0; i < FD_SEGMENTS; i++) { /* each open starts a log: one segment a value */
+        shale_db *db = open_db(dir, &o);
+        char key[16], val[1000];
+        snprintf(key, sizeof key, "seg%02d", i);
+        random_bytes(val, sizeof val, (uint64_t)i + 500);
+        assert_int_equal(shale_put(db, key, strlen(key), val, sizeof val, 0), 0);
+        assert_int_equal(shale_close(db), 0);
+    }
+    int before = open_fds();
+    shale_db *db = open_db(dir, &o);
+    assert_true(prop(db, "shale.vlog-segments") >= FD_SEGMENTS);
+    assert_int_equal(read_fd_keys(db), 0);
+    assert_int_equal(read_fd_keys(db), 0);
+    int during = open_fds();
+    fprintf(stderr, "# %d segments read with max_open_files %d: %d descriptors open (%d before)\n",
+            FD_SEGMENTS, o.max_open_files, during, before);
+    /* tables and segments within max_open_files; the lock, LOG, the log and the manifest */
+    assert_true(during - before <= o.max_open_files + 6);
+    assert_int_equal(shale_close(db), 0);
+
+    /* With descriptors limited to what that bound needs, every read succeeds. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* new descriptors take the lowest free numbers: this leaves at least
+           max_open_files + 8 of them, whatever high numbers the process holds */
+        rlim_t limit = (rlim_t)(before + o.max_open_files + 8);
+        struct rlimit rl = {limit, limit};
+        if (setrlimit(RLIMIT_NOFILE, &rl))
+            _exit(3);
+        shale_db *cdb = NULL;
+        if (shale_open(dir, &o, &cdb))
+            _exit(4);
+        int rc = read_fd_keys(cdb);
+        if (rc)
+            fprintf(stderr, "# a read under the descriptor limit: %s\n", shale_strerror(rc));
+        shale_close(cdb);
+        _exit(rc ? 5 : 0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    tu_rmdir_free(dir);
+}
+
 /* ---- a crash at each GC step ---- */
 
 static void test_gc_crash_at_every_step(void **state)
@@ -653,8 +1020,13 @@ int main(void)
         cmocka_unit_test(test_gc_all_live_is_no_rewrite),
         cmocka_unit_test(test_gc_reclaims_expired_values),
         cmocka_unit_test(test_gc_waits_for_snapshots),
+        cmocka_unit_test_teardown(test_vlog_gc_reclaimed_expired_reads_as_expired, reset_hooks),
+        cmocka_unit_test_teardown(test_vlog_gc_reclaimed_expired_clock_step_back, reset_hooks),
+        cmocka_unit_test(test_vlog_missing_segment_without_expiry_is_corrupt),
         cmocka_unit_test(test_gc_with_concurrent_writers_and_readers),
         cmocka_unit_test(test_gc_crash_at_every_step),
+        cmocka_unit_test_teardown(test_vlog_gc_thread_stops_before_close_cuts_the_log, reset_hooks),
+        cmocka_unit_test(test_vlog_segment_fds_within_max_open_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
