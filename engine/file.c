@@ -279,8 +279,9 @@ int file_fsync(int fd)
 int file_sync_dir(const char *dir)
 {
     int rc = fault_check(FILE_OP_SYNC, NULL);
-    if (rc)
-        return rc;
+    int drc = fault_check(FILE_OP_SYNC_DIR, NULL); /* counted even when rc fails it */
+    if (rc || drc)
+        return rc ? rc : drc;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
@@ -459,8 +460,11 @@ int file_read_all(const char *path, char **data, size_t *len)
     return rc;
 }
 
-int file_replace_atomic(const char *path, const char *tmp_path, const void *data, size_t len)
+int file_replace_atomic(const char *path, const char *tmp_path, const void *data, size_t len,
+                        bool *replaced)
 {
+    if (replaced)
+        *replaced = false;
     int fd = -1;
     int rc = file_open_write(tmp_path, true, &fd);
     if (rc)
@@ -477,6 +481,8 @@ int file_replace_atomic(const char *path, const char *tmp_path, const void *data
         unlink(tmp_path);
         return rc;
     }
+    if (replaced)
+        *replaced = true;
     /* the directory entry itself must be durable */
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);

@@ -68,9 +68,13 @@ void file_unlock(int fd);
 int file_read_all(const char *path, char **data, size_t *len);
 /*
  * Writes data to path atomically and durably: temp file, write, fsync, rename, fsync of
- * the directory. tmp_path names the temporary file.
+ * the directory. tmp_path names the temporary file. *replaced (may be NULL) tells whether
+ * the rename happened: when the directory sync after it fails, path already holds the new
+ * data but a power cut may still bring the old back, so the caller must keep whatever
+ * either version refers to.
  */
-int file_replace_atomic(const char *path, const char *tmp_path, const void *data, size_t len);
+int file_replace_atomic(const char *path, const char *tmp_path, const void *data, size_t len,
+                        bool *replaced);
 
 /* ---- Fault injection (for tests; costs one relaxed atomic load per call otherwise) ---- */
 
@@ -81,6 +85,7 @@ enum file_op {
     FILE_OP_SYNC, /* fsync, fdatasync, sync_dir */
     FILE_OP_RENAME,
     FILE_OP_UNLINK,
+    FILE_OP_SYNC_DIR, /* a directory sync only (also counted and failed as FILE_OP_SYNC) */
     FILE_OP_COUNT
 };
 
