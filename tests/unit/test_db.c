@@ -631,6 +631,124 @@ static void test_db_corrupt_wal_and_manifest_fail_open(void **state)
     tu_rmdir_free(dir);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Issue 15, item 6: without sync writes, writeback may make a newer log durable and not
+   the older log's tail. Recovery must then stop at the hole: what it brings back is a
+   prefix of the writes (keys 0..m-1), never a later key without an earlier one. Two logs
+   are kept unflushed (every flush fails on its sync), a crash image is cut by 500 bytes
+   at the end of the older log, and the image is opened. */
+static void test_db_recovery_stops_at_gap_between_logs(void **state)
+{
+    char *live = tu_tempdir("db");
+    shale_options o;
+    shale_options_default(&o);
+    o.memtable_size = 256 * 1024;
+    o.num_memtables = 32;
+    o.vlog_file_size = 1 << 20; /* the log rolls at 1 MiB */
+    o.value_threshold = 64 * 1024; /* no value pointers: a flush's only sync is its table's */
+    o.sync_interval_ms = 0;
+    o.vlog_gc_interval_s = 0;
+    shale_db *db = open_db(live, &o);
+    file_fault_arm(FILE_OP_SYNC, 1, ENOSPC, false, true); /* every flush fails */
+    const int n = 7000; /* about 1.6 MB of records: a second log */
+    char k[32], v[256];
+    for (int i = 0; i < n; i++) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 0);
+        memset(v + strlen(v), 'x', 120);
+        v[strlen(v) + 120] = '\0';
+        put_str(db, k, v);
+    }
+    char *dir = crash_image(live);
+    file_fault_clear();
+    shale_close(db);
+    tu_rmdir_free(live);
+
+    char *logs[64];
+    int nlogs = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while ((e = readdir(d)) && nlogs < 64) {
+        size_t l = strlen(e->d_name);
+        if (l > 4 && strcmp(e->d_name + l - 4, ".log") == 0)
+            logs[nlogs++] = strdup(e->d_name);
+    }
+    closedir(d);
+    assert_true(nlogs >= 2);
+    qsort(logs, (size_t)nlogs, sizeof logs[0], cmp_str);
+    char older[PATH_MAX];
+    snprintf(older, sizeof older, "%s/%s", dir, logs[0]);
+    int64_t size = tu_file_size(older);
+    assert_true(size > 500);
+    assert_int_equal(tu_truncate(older, (uint64_t)size - 500), 0);
+    for (int i = 0; i < nlogs; i++)
+        free(logs[i]);
+
+    db = open_db(dir, &o);
+    int first_missing = -1;
+    for (int i = 0; i < n; i++) {
+        key_of(k, sizeof k, i);
+        void *got = NULL;
+        size_t len;
+        int rc = shale_get(db, k, strlen(k), &got, &len);
+        shale_free(got);
+        assert_true(rc == 0 || rc == SHALE_ENOTFOUND);
+        if (rc == SHALE_ENOTFOUND && first_missing < 0)
+            first_missing = i;
+        if (rc == 0 && first_missing >= 0)
+            fail_msg("key %d is present but key %d is missing: recovery replayed the newer "
+                     "log past the older log's lost tail", i, first_missing);
+    }
+    assert_true(first_missing > 0); /* the cut took the older log's last records */
+    /* the store goes on from the prefix, and the next open agrees */
+    put_str(db, "after", "gap");
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, &o);
+    expect(db, "after", "gap");
+    key_of(k, sizeof k, first_missing);
+    expect(db, k, NULL);
+    key_of(k, sizeof k, first_missing - 1);
+    void *got = NULL;
+    size_t len;
+    assert_int_equal(shale_get(db, k, strlen(k), &got, &len), 0);
+    shale_free(got);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+/* Issue 15, item 6: recovery stops at a gap in the log's sequence numbers, so a write
+   that failed before reaching the log must not use up its numbers: after shale_resume the
+   next writes take them, and a crash image finds every acknowledged write. */
+static void test_db_failed_write_leaves_no_sequence_gap(void **state)
+{
+    char *live = tu_tempdir("db");
+    shale_options o;
+    shale_options_default(&o);
+    o.sync_interval_ms = 0;
+    shale_db *db = open_db(live, &o);
+    put_str(db, "before", "1");
+    file_fault_arm(FILE_OP_WRITE, 1, EIO, false, false);
+    assert_int_equal(shale_put(db, "lost", 4, "2", 1, 0), -EIO);
+    file_fault_clear();
+    assert_int_equal(shale_resume(db), 0);
+    put_str(db, "after", "3");
+    put_str(db, "later", "4");
+    char *dir = crash_image(live); /* the records are only in the log */
+    shale_close(db);
+    tu_rmdir_free(live);
+    db = open_db(dir, &o);
+    expect(db, "before", "1");
+    expect(db, "lost", NULL);
+    expect(db, "after", "3");
+    expect(db, "later", "4");
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
 static void test_db_manual_wal_flush(void **state)
 {
     char *dir = tu_tempdir("db");
@@ -912,6 +1030,8 @@ int main(void)
         cmocka_unit_test(test_db_second_open_is_busy),
         cmocka_unit_test(test_db_corrupt_table_never_returns_wrong_value),
         cmocka_unit_test(test_db_corrupt_wal_and_manifest_fail_open),
+        cmocka_unit_test(test_db_recovery_stops_at_gap_between_logs),
+        cmocka_unit_test(test_db_failed_write_leaves_no_sequence_gap),
         cmocka_unit_test(test_db_many_threads_write_and_read),
         cmocka_unit_test(test_db_sync_writes_share_fsyncs),
         cmocka_unit_test(test_db_explicit_sync_commits_earlier_writes),
