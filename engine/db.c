@@ -160,8 +160,46 @@ static int wal_file_open(shale_db *db, uint64_t number, wal_file **out)
         return rc;
     }
     atomic_init(&wf->refs, 1);
+    atomic_init(&wf->dir_synced, false);
     wf->number = number;
     *out = wf;
+    return 0;
+}
+
+/* Puts logs back at the head of the list of logs still to sync, oldest first (a later
+   log is never durable before them). mu not held. */
+static void requeue_logs(shale_db *db, wal_file *old)
+{
+    if (!old)
+        return;
+    pthread_mutex_lock(&db->mu);
+    wal_file **tail = &old;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = db->old_wals;
+    db->old_wals = old;
+    pthread_mutex_unlock(&db->mu);
+}
+
+/*
+ * A new log's name must be durable before anything in it is acknowledged, or a power cut
+ * takes the whole file (RocksDB syncs the WAL directory once per new log). One directory
+ * sync covers every log created before it began.
+ */
+static int sync_log_dir(shale_db *db, wal_file *old, wal_file *cur)
+{
+    bool need = cur && !atomic_load(&cur->dir_synced);
+    for (wal_file *f = old; f && !need; f = f->next)
+        need = !atomic_load(&f->dir_synced);
+    if (!need)
+        return 0;
+    int rc = file_sync_dir(db->dir);
+    if (rc)
+        return rc;
+    for (wal_file *f = old; f; f = f->next)
+        atomic_store(&f->dir_synced, true);
+    if (cur)
+        atomic_store(&cur->dir_synced, true);
     return 0;
 }
 
@@ -180,21 +218,19 @@ int db_wal_sync_all(shale_db *db)
         atomic_fetch_add_explicit(&cur->refs, 1, memory_order_relaxed);
     pthread_mutex_unlock(&db->mu);
 
-    int rc = 0;
+    int rc = sync_log_dir(db, old, cur);
+    if (rc) {
+        requeue_logs(db, old);
+        old = NULL;
+    }
     while (old) {
         wal_file *next = old->next;
         rc = wal_writer_sync(old->w);
         atomic_fetch_add_explicit(&db->stats.wal_syncs, 1, memory_order_relaxed);
         if (rc) {
-            /* This log and the ones after it stay listed, oldest first, for the next
-               syncer or shale_resume (a later log is never durable before it). */
-            pthread_mutex_lock(&db->mu);
-            wal_file **tail = &old;
-            while (*tail)
-                tail = &(*tail)->next;
-            *tail = db->old_wals;
-            db->old_wals = old;
-            pthread_mutex_unlock(&db->mu);
+            /* This log and the ones after it stay listed for the next syncer or
+               shale_resume. */
+            requeue_logs(db, old);
             break;
         }
         wal_file_unref(old);
@@ -1281,6 +1317,8 @@ static int recover(shale_db *db, char *why, size_t whylen)
         db->vs->log_number = number;
         db->vs->log_offset = 0;
         rc = version_set_write_snapshot(db->vs);
+        if (rc == 0) /* the directory sync after CURRENT's rename covered the new log */
+            atomic_store(&db->wal->dir_synced, true);
     }
     pthread_mutex_unlock(&db->mu);
     edit_destroy(&edit);

@@ -94,14 +94,17 @@ static int open_flags(const char *path, int flags, int *fd)
     if (rc)
         return rc;
     int f = -1;
+    /* the power-loss model must know whether this open creates a directory entry */
+    bool tracked = powerloss_on() && (flags & (O_WRONLY | O_RDWR));
+    bool created = tracked && (flags & O_CREAT) && access(path, F_OK) != 0;
     do
         f = open(path, flags | O_CLOEXEC, 0644);
     while (f < 0 && errno == EINTR);
     if (f < 0)
         return -errno;
     *fd = f;
-    if (powerloss_on() && (flags & (O_WRONLY | O_RDWR)))
-        powerloss_opened(f, path, (flags & O_CREAT) != 0, (flags & O_TRUNC) != 0);
+    if (tracked)
+        powerloss_opened(f, path, created, (flags & O_TRUNC) != 0);
     return 0;
 }
 
@@ -282,11 +285,14 @@ int file_sync_dir(const char *dir)
     int drc = fault_check(FILE_OP_SYNC_DIR, NULL); /* counted even when rc fails it */
     if (rc || drc)
         return rc ? rc : drc;
+    uint64_t begin = powerloss_on() ? powerloss_dir_sync_begin() : 0;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     rc = fsync(fd) == 0 ? 0 : -errno;
     close(fd);
+    if (rc == 0 && powerloss_on())
+        powerloss_dir_synced(dir, begin);
     return rc;
 }
 
@@ -351,11 +357,14 @@ int file_rename(const char *from, const char *to)
     int rc = fault_check(FILE_OP_RENAME, NULL);
     if (rc)
         return rc;
-    if (rename(from, to) != 0)
-        return -errno;
-    if (powerloss_on())
-        powerloss_renamed(from, to);
-    return 0;
+    char ghost[POWERLOSS_NAME] = "";
+    bool tracked = powerloss_on();
+    if (tracked) /* what the rename replaces, kept in case a power cut undoes it */
+        powerloss_keep_ghost(to, ghost, sizeof ghost);
+    rc = rename(from, to) == 0 ? 0 : -errno;
+    if (tracked)
+        powerloss_renamed(from, to, ghost, rc == 0);
+    return rc;
 }
 
 int file_unlink(const char *path)
@@ -363,11 +372,14 @@ int file_unlink(const char *path)
     int rc = fault_check(FILE_OP_UNLINK, NULL);
     if (rc)
         return rc;
-    if (unlink(path) != 0)
-        return -errno;
-    if (powerloss_on())
-        powerloss_unlinked(path);
-    return 0;
+    char ghost[POWERLOSS_NAME] = "";
+    bool tracked = powerloss_on();
+    if (tracked) /* kept in case a power cut undoes the unlink */
+        powerloss_keep_ghost(path, ghost, sizeof ghost);
+    rc = unlink(path) == 0 ? 0 : -errno;
+    if (tracked)
+        powerloss_unlinked(path, ghost, rc == 0);
+    return rc;
 }
 
 int file_exists(const char *path)

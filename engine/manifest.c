@@ -339,9 +339,13 @@ int version_set_log_and_apply(version_set *vs, version_edit *e, pthread_mutex_t 
     bool roll = vs->manifest == NULL || wal_writer_size(vs->manifest) > MANIFEST_ROLL_SIZE;
     pthread_mutex_unlock(mu);
 
-    if (!rc && roll) {
+    /* The tables an edit adds were synced, but their names are durable only once the
+       directory is: without this a power cut can lose a table the synced manifest lists
+       (RocksDB syncs the directory after writing tables, before the manifest edit). */
+    int drc = !rc && e->n_added > 0 ? file_sync_dir(vs->dir) : 0;
+    if (!rc && !drc && roll) {
         rc = write_snapshot_of(vs, nv, e, e->log_number, e->log_offset, e->last_seq);
-    } else if (!rc) {
+    } else if (!rc && !drc) {
         slice part = buf_slice(&rec);
         rc = wal_writer_append(vs->manifest, &part, 1);
         if (!rc)
@@ -356,6 +360,8 @@ int version_set_log_and_apply(version_set *vs, version_edit *e, pthread_mutex_t 
         wal_writer_close(vs->manifest);
         vs->manifest = NULL;
     }
+    if (!rc)
+        rc = drc; /* nothing was written: the manifest goes on as it was */
     if (!rc) {
         version *old = vs->current;
         version_apply_vlog_counters(nv, e);

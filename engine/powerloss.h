@@ -6,15 +6,34 @@
 #define SHALE_POWERLOSS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#define POWERLOSS_NAME 48
 
 /* One file's record, in the table the test provides. */
 typedef struct powerloss_entry {
-    char name[48];    /* base name in the store's directory */
-    uint64_t written; /* bytes written (end offset) */
-    uint64_t durable; /* bytes a power cut keeps */
+    char name[POWERLOSS_NAME]; /* base name in the store's directory */
+    uint64_t written;          /* bytes written (end offset) */
+    uint64_t durable;          /* bytes a power cut keeps */
     int used, seen;
 } powerloss_entry;
+
+/* A directory operation not yet made durable by a sync of the directory. */
+enum powerloss_op_kind { PL_CREATE = 1, PL_RENAME, PL_UNLINK };
+
+typedef struct powerloss_op {
+    int kind;
+    int has_ghost;             /* the file the op removed lives on as ghost */
+    uint64_t seq;              /* order of the ops (a directory sync covers a prefix) */
+    char name[POWERLOSS_NAME]; /* created or unlinked; for a rename, the old name */
+    char to[POWERLOSS_NAME];   /* a rename's new name */
+    char ghost[POWERLOSS_NAME]; /* in POWERLOSS_GHOSTS under the store's directory */
+    uint64_t written, durable; /* the removed file's record (unlink, or rename's victim) */
+} powerloss_op;
+
+/* Hard links to what unlinks and renames removed, so a power cut can bring it back. */
+#define POWERLOSS_GHOSTS ".powerloss-ghosts"
 
 bool powerloss_on(void);
 void powerloss_opened(int fd, const char *path, bool created, bool truncated);
@@ -23,7 +42,14 @@ void powerloss_written(int fd, uint64_t end);
 uint64_t powerloss_sync_begin(int fd);
 void powerloss_synced(int fd, uint64_t written_at_start);
 void powerloss_closed(int fd);
-void powerloss_renamed(const char *from, const char *to);
-void powerloss_unlinked(const char *path);
+/* Before an unlink of path or a rename onto it: keeps the file as a ghost (a hard link)
+   and returns its name in ghost (empty when path does not exist). */
+void powerloss_keep_ghost(const char *path, char *ghost, size_t n);
+/* After the call: ok false drops the ghost. */
+void powerloss_renamed(const char *from, const char *to, const char *ghost, bool ok);
+void powerloss_unlinked(const char *path, const char *ghost, bool ok);
+/* A directory sync: the ops recorded before begin are durable once it succeeded. */
+uint64_t powerloss_dir_sync_begin(void);
+void powerloss_dir_synced(const char *dir, uint64_t begin);
 
 #endif
