@@ -97,11 +97,15 @@ static int open_flags(const char *path, int flags, int *fd)
     /* the power-loss model must know whether this open creates a directory entry */
     bool tracked = powerloss_on() && (flags & (O_WRONLY | O_RDWR));
     bool created = tracked && (flags & O_CREAT) && access(path, F_OK) != 0;
+    uint64_t op = created ? powerloss_create_begin(path) : 0;
     do
         f = open(path, flags | O_CLOEXEC, 0644);
     while (f < 0 && errno == EINTR);
+    int err = f < 0 ? -errno : 0;
+    if (created)
+        powerloss_op_end(op, PL_CREATE, path, NULL, f >= 0);
     if (f < 0)
-        return -errno;
+        return err;
     *fd = f;
     if (tracked)
         powerloss_opened(f, path, created, (flags & O_TRUNC) != 0);
@@ -357,13 +361,11 @@ int file_rename(const char *from, const char *to)
     int rc = fault_check(FILE_OP_RENAME, NULL);
     if (rc)
         return rc;
-    char ghost[POWERLOSS_NAME] = "";
     bool tracked = powerloss_on();
-    if (tracked) /* what the rename replaces, kept in case a power cut undoes it */
-        powerloss_keep_ghost(to, ghost, sizeof ghost);
+    uint64_t op = tracked ? powerloss_rename_begin(from, to) : 0;
     rc = rename(from, to) == 0 ? 0 : -errno;
     if (tracked)
-        powerloss_renamed(from, to, ghost, rc == 0);
+        powerloss_op_end(op, PL_RENAME, from, to, rc == 0);
     return rc;
 }
 
@@ -372,13 +374,11 @@ int file_unlink(const char *path)
     int rc = fault_check(FILE_OP_UNLINK, NULL);
     if (rc)
         return rc;
-    char ghost[POWERLOSS_NAME] = "";
     bool tracked = powerloss_on();
-    if (tracked) /* kept in case a power cut undoes the unlink */
-        powerloss_keep_ghost(path, ghost, sizeof ghost);
+    uint64_t op = tracked ? powerloss_unlink_begin(path) : 0;
     rc = unlink(path) == 0 ? 0 : -errno;
     if (tracked)
-        powerloss_unlinked(path, ghost, rc == 0);
+        powerloss_op_end(op, PL_UNLINK, path, NULL, rc == 0);
     return rc;
 }
 

@@ -7,7 +7,9 @@
  *   - every create, rename and unlink that no directory sync has covered yet, in order;
  *     what an unlink or a rename removed stays reachable as a hard link (a ghost) in
  *     POWERLOSS_GHOSTS under the store's directory until a directory sync makes the
- *     operation durable.
+ *     operation durable. An operation is recorded before its call and marked done
+ *     after: a kill between the two must never leave a later operation recorded and an
+ *     earlier one not (the power cut checks whether a pending one happened).
  * After the writer is killed, the parent applies a power cut (file_powerloss_apply): it
  * undoes the directory operations a power cut may lose (newest first), then cuts or
  * zeroes the unsynced bytes of each file, by mode (file.h): the worst case, or random
@@ -40,7 +42,10 @@ typedef struct table_header {
     uint32_t ops_cap;   /* room for operations */
     uint32_t n_ops;     /* unsynced operations, oldest first */
     uint32_t ops_dropped;
+    uint64_t reserved; /* keeps the records after the header 8-byte aligned */
 } table_header;
+_Static_assert(sizeof(table_header) % 8 == 0 && sizeof(powerloss_entry) % 8 == 0,
+               "the table's records must stay 8-byte aligned");
 
 static table_header *hdr;
 static powerloss_entry *table;
@@ -121,28 +126,32 @@ static void ghost_dir_of(const char *path, char *out, size_t n)
         snprintf(out, n, "%s", POWERLOSS_GHOSTS);
 }
 
-static void ghost_path(const char *path, const char *ghost, char *out, size_t n)
-{
-    char gdir[PATH_MAX];
-    ghost_dir_of(path, gdir, sizeof gdir);
-    snprintf(out, n, "%s/%s", gdir, ghost);
-}
-
-/* Records an operation (mu held). Without room it counts as durable at once. */
-static void record(const powerloss_op *op, const char *any_path)
+/* Records an operation (mu held) and returns its number; without room it counts as
+   durable at once (0). */
+static uint64_t record(const powerloss_op *op)
 {
     if (hdr->n_ops >= hdr->ops_cap) {
         hdr->ops_dropped++;
         if (op->has_ghost) {
             char g[PATH_MAX];
-            ghost_path(any_path, op->ghost, g, sizeof g);
+            snprintf(g, sizeof g, "%s/%s/%s", op->dir, POWERLOSS_GHOSTS, op->ghost);
             unlink(g);
         }
-        return;
+        return 0;
     }
-    ops[hdr->n_ops] = *op;
-    ops[hdr->n_ops].seq = next_seq++;
-    hdr->n_ops++;
+    powerloss_op *o = &ops[hdr->n_ops++];
+    *o = *op;
+    o->seq = next_seq++;
+    o->pending = 1;
+    return o->seq;
+}
+
+static powerloss_op *op_by_seq(uint64_t seq)
+{
+    for (uint32_t i = hdr->n_ops; seq && i > 0; i--)
+        if (ops[i - 1].seq == seq)
+            return &ops[i - 1];
+    return NULL;
 }
 
 void powerloss_opened(int fd, const char *path, bool created, bool truncated)
@@ -161,11 +170,6 @@ void powerloss_opened(int fd, const char *path, bool created, bool truncated)
     if (e)
         e->seen = 1;
     by_fd[fd] = e;
-    if (created) {
-        powerloss_op op = {.kind = PL_CREATE};
-        snprintf(op.name, sizeof op.name, "%s", base(path));
-        record(&op, path);
-    }
     pthread_mutex_unlock(&mu);
 }
 
@@ -210,7 +214,9 @@ void powerloss_closed(int fd)
     pthread_mutex_unlock(&mu);
 }
 
-void powerloss_keep_ghost(const char *path, char *ghost, size_t n)
+/* Keeps path as a ghost (a hard link) and names it in ghost; empty when path is no
+   regular file or the link fails. */
+static void keep_ghost(const char *path, char *ghost, size_t n)
 {
     ghost[0] = '\0';
     struct stat st;
@@ -232,70 +238,104 @@ void powerloss_keep_ghost(const char *path, char *ghost, size_t n)
 
 /* The record of the file an operation removes: its entry, or (a file never written
    while tracking) its whole size, durable. */
-static void victim_state(powerloss_entry *e, const char *path, const char *ghost,
-                         powerloss_op *op)
+static void victim_state(const char *name, powerloss_op *op)
 {
+    powerloss_entry *e = find(name, false);
     if (e) {
         op->written = e->written;
         op->durable = e->durable;
         return;
     }
     char g[PATH_MAX];
-    ghost_path(path, ghost, g, sizeof g);
+    snprintf(g, sizeof g, "%s/%s/%s", op->dir, POWERLOSS_GHOSTS, op->ghost);
     uint64_t size = 0;
-    if (ghost[0] && file_size_path(g, &size) != 0)
+    if (op->has_ghost && file_size_path(g, &size) != 0)
         size = 0;
     op->written = op->durable = size;
 }
 
-void powerloss_renamed(const char *from, const char *to, const char *ghost, bool ok)
+static void dir_of(const char *path, char *out, size_t n)
 {
-    char g[PATH_MAX];
-    if (!ok) {
-        if (ghost[0]) {
-            ghost_path(to, ghost, g, sizeof g);
-            unlink(g);
-        }
-        return;
-    }
-    pthread_mutex_lock(&mu);
-    powerloss_op op = {.kind = PL_RENAME, .has_ghost = ghost[0] != '\0'};
-    snprintf(op.name, sizeof op.name, "%s", base(from));
-    snprintf(op.to, sizeof op.to, "%s", base(to));
-    snprintf(op.ghost, sizeof op.ghost, "%s", ghost);
-    powerloss_entry *dst = find(base(to), false);
-    victim_state(dst, to, ghost, &op);
-    powerloss_entry *src = find(base(from), false);
-    if (src) {
-        if (dst && dst != src)
-            dst->used = 0;
-        snprintf(src->name, sizeof src->name, "%s", base(to));
-    } else if (dst) {
-        dst->used = 0; /* the new content predates tracking: durable as it is */
-    }
-    record(&op, to);
-    pthread_mutex_unlock(&mu);
+    const char *s = strrchr(path, '/');
+    if (s)
+        snprintf(out, n, "%.*s", (int)(s - path), path);
+    else
+        snprintf(out, n, ".");
 }
 
-void powerloss_unlinked(const char *path, const char *ghost, bool ok)
+static uint64_t begin_op(int kind, const char *path, const char *to, bool ghost)
 {
-    char g[PATH_MAX];
-    if (!ok) {
-        if (ghost[0]) {
-            ghost_path(path, ghost, g, sizeof g);
-            unlink(g);
-        }
-        return;
+    powerloss_op op = {.kind = kind};
+    dir_of(path, op.dir, sizeof op.dir);
+    snprintf(op.name, sizeof op.name, "%s", base(path));
+    if (to)
+        snprintf(op.to, sizeof op.to, "%s", base(to));
+    if (ghost) {
+        keep_ghost(to ? to : path, op.ghost, sizeof op.ghost);
+        op.has_ghost = op.ghost[0] != '\0';
     }
     pthread_mutex_lock(&mu);
-    powerloss_op op = {.kind = PL_UNLINK, .has_ghost = ghost[0] != '\0'};
-    snprintf(op.name, sizeof op.name, "%s", base(path));
-    snprintf(op.ghost, sizeof op.ghost, "%s", ghost);
-    powerloss_entry *e = find(base(path), false);
-    victim_state(e, path, ghost, &op);
-    if (e)
-        e->used = 0;
-    record(&op, path);
+    if (ghost)
+        victim_state(to ? op.to : op.name, &op);
+    uint64_t seq = record(&op);
+    pthread_mutex_unlock(&mu);
+    return seq;
+}
+
+uint64_t powerloss_create_begin(const char *path)
+{
+    return begin_op(PL_CREATE, path, NULL, false);
+}
+
+uint64_t powerloss_rename_begin(const char *from, const char *to)
+{
+    return begin_op(PL_RENAME, from, to, true);
+}
+
+uint64_t powerloss_unlink_begin(const char *path)
+{
+    return begin_op(PL_UNLINK, path, NULL, true);
+}
+
+/* What a done operation changes in the file records (mu held). */
+static void op_done(int kind, const char *name, const char *to)
+{
+    powerloss_entry *src, *dst;
+    switch (kind) {
+    case PL_RENAME:
+        src = find(name, false);
+        dst = find(to, false);
+        if (dst && dst != src)
+            dst->used = 0; /* replaced */
+        if (src)
+            snprintf(src->name, sizeof src->name, "%s", to);
+        break;
+    case PL_UNLINK:
+        if ((src = find(name, false)))
+            src->used = 0;
+        break;
+    }
+}
+
+void powerloss_op_end(uint64_t handle, int kind, const char *path, const char *to, bool ok)
+{
+    pthread_mutex_lock(&mu);
+    powerloss_op *op = op_by_seq(handle);
+    if (ok) {
+        if (op)
+            op->pending = 0;
+        op_done(kind, base(path), to ? base(to) : NULL);
+    } else if (op) {
+        /* the call failed: nothing happened */
+        if (op->has_ghost) {
+            char g[PATH_MAX];
+            snprintf(g, sizeof g, "%s/%s/%s", op->dir, POWERLOSS_GHOSTS, op->ghost);
+            unlink(g);
+        }
+        uint32_t i = (uint32_t)(op - ops);
+        memmove(ops + i, ops + i + 1, (hdr->n_ops - i - 1) * sizeof *ops);
+        hdr->n_ops--;
+    }
     pthread_mutex_unlock(&mu);
 }
 
@@ -350,6 +390,13 @@ static void undo(const powerloss_op *op, const char *dir, powerloss_entry *t, si
     char a[PATH_MAX], b[PATH_MAX], g[PATH_MAX];
     snprintf(g, sizeof g, "%s/%s/%s", dir, POWERLOSS_GHOSTS, op->ghost);
     powerloss_entry *e;
+    /* an operation whose call was under way at the kill: undone only if it happened */
+    if (op->pending) {
+        join(a, sizeof a, dir, op->name);
+        bool exists = access(a, F_OK) == 0;
+        if (op->kind == PL_CREATE ? !exists : exists)
+            return;
+    }
     switch (op->kind) {
     case PL_CREATE:
         join(a, sizeof a, dir, op->name);

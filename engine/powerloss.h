@@ -25,6 +25,8 @@ enum powerloss_op_kind { PL_CREATE = 1, PL_RENAME, PL_UNLINK };
 typedef struct powerloss_op {
     int kind;
     int has_ghost;             /* the file the op removed lives on as ghost */
+    int pending;               /* recorded, the call not known to have returned */
+    char dir[256];             /* the store's directory (for the ghost) */
     uint64_t seq;              /* order of the ops (a directory sync covers a prefix) */
     char name[POWERLOSS_NAME]; /* created or unlinked; for a rename, the old name */
     char to[POWERLOSS_NAME];   /* a rename's new name */
@@ -42,12 +44,14 @@ void powerloss_written(int fd, uint64_t end);
 uint64_t powerloss_sync_begin(int fd);
 void powerloss_synced(int fd, uint64_t written_at_start);
 void powerloss_closed(int fd);
-/* Before an unlink of path or a rename onto it: keeps the file as a ghost (a hard link)
-   and returns its name in ghost (empty when path does not exist). */
-void powerloss_keep_ghost(const char *path, char *ghost, size_t n);
-/* After the call: ok false drops the ghost. */
-void powerloss_renamed(const char *from, const char *to, const char *ghost, bool ok);
-void powerloss_unlinked(const char *path, const char *ghost, bool ok);
+/* Directory operations. begin records the operation before the call is made (a kill
+   between a call and its record must never leave a later operation recorded and an
+   earlier one not), keeping what a rename or unlink removes as a ghost (a hard link);
+   end says whether the call succeeded. begin returns a handle for end (0: none). */
+uint64_t powerloss_create_begin(const char *path);
+uint64_t powerloss_rename_begin(const char *from, const char *to);
+uint64_t powerloss_unlink_begin(const char *path);
+void powerloss_op_end(uint64_t handle, int kind, const char *path, const char *to, bool ok);
 /* A directory sync: the ops recorded before begin are durable once it succeeded. */
 uint64_t powerloss_dir_sync_begin(void);
 void powerloss_dir_synced(const char *dir, uint64_t begin);

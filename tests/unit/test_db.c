@@ -657,12 +657,13 @@ static void test_db_recovery_stops_at_gap_between_logs(void **state)
     shale_db *db = open_db(live, &o);
     file_fault_arm(FILE_OP_SYNC, 1, ENOSPC, false, true); /* every flush fails */
     const int n = 7000; /* about 1.6 MB of records: a second log */
-    char k[32], v[256];
+    char k[32], v[512];
     for (int i = 0; i < n; i++) {
         key_of(k, sizeof k, i);
         value_of(v, sizeof v, i, 0);
-        memset(v + strlen(v), 'x', 120);
-        v[strlen(v) + 120] = '\0';
+        size_t l = strlen(v);
+        memset(v + l, 'x', 120);
+        v[l + 120] = '\0';
         put_str(db, k, v);
     }
     char *dir = crash_image(live);
