@@ -337,8 +337,8 @@ int main(int argc, char **argv)
             return 2;
         uint64_t wvary = vary ? seed * 1000 + (uint64_t)round * 2 : 0;
         uint64_t cvary = vary ? wvary + 1 : 0;
-        /* half the rounds: one of the first 30 directory syncs fails */
-        uint64_t fault_at = faults && rand() % 2 ? 1 + (uint64_t)(rand() % 30) : 0;
+        /* half the rounds: one of the first 8 directory syncs fails */
+        uint64_t fault_at = faults && rand() % 2 ? 1 + (uint64_t)(rand() % 8) : 0;
         pid_t pid = fork();
         if (pid == 0) {
             close(fds[0]);
