@@ -148,8 +148,7 @@ uint64_t memtable_num_deletes(const memtable *m)
     return atomic_load_explicit(&((memtable *)m)->deletes, memory_order_relaxed);
 }
 
-void memtable_set_log_position(memtable *m, uint64_t number, uint64_t offset,
-                               uint64_t last_seq)
+void memtable_set_log_position(memtable *m, uint64_t number, uint64_t offset, uint64_t last_seq)
 {
     m->log_number = number;
     m->log_offset = offset;

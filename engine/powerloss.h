@@ -24,14 +24,14 @@ enum powerloss_op_kind { PL_CREATE = 1, PL_RENAME, PL_UNLINK };
 
 typedef struct powerloss_op {
     int kind;
-    int has_ghost;             /* the file the op removed lives on as ghost */
-    int pending;               /* recorded, the call not known to have returned */
-    char dir[256];             /* the store's directory (for the ghost) */
-    uint64_t seq;              /* order of the ops (a directory sync covers a prefix) */
-    char name[POWERLOSS_NAME]; /* created or unlinked; for a rename, the old name */
-    char to[POWERLOSS_NAME];   /* a rename's new name */
+    int has_ghost;              /* the file the op removed lives on as ghost */
+    int pending;                /* recorded, the call not known to have returned */
+    char dir[256];              /* the store's directory (for the ghost) */
+    uint64_t seq;               /* order of the ops (a directory sync covers a prefix) */
+    char name[POWERLOSS_NAME];  /* created or unlinked; for a rename, the old name */
+    char to[POWERLOSS_NAME];    /* a rename's new name */
     char ghost[POWERLOSS_NAME]; /* in POWERLOSS_GHOSTS under the store's directory */
-    uint64_t written, durable; /* the removed file's record (unlink, or rename's victim) */
+    uint64_t written, durable;  /* the removed file's record (unlink, or rename's victim) */
 } powerloss_op;
 
 /* Hard links to what unlinks and renames removed, so a power cut can bring it back. */
