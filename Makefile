@@ -144,8 +144,10 @@ check: all
 test: deps
 	@$(MAKE) --no-print-directory check
 
-# The long crash test: 100 kill -9 rounds of the engine with and without sync writes,
-# and 100 of the server under pipelining writers (ROUNDS= and SEED= to change).
+# The long crash test: tests/integration/crash_engine.sh at 100 rounds per run (the engine
+# killed, with failing directory syncs and changing options, and power cuts, worst case and
+# out of order, each with and without sync writes), and 100 rounds of the server under
+# pipelining writers (ROUNDS= and SEED= to change).
 crashtest: deps
 	@$(MAKE) --no-print-directory all
 	ROUNDS=$${ROUNDS:-100} SHALE_BUILD=$(BUILD) ./tests/integration/crash_engine.sh

@@ -162,8 +162,46 @@ static int wal_file_open(shale_db *db, uint64_t number, wal_file **out)
         return rc;
     }
     atomic_init(&wf->refs, 1);
+    atomic_init(&wf->dir_synced, false);
     wf->number = number;
     *out = wf;
+    return 0;
+}
+
+/* Puts logs back at the head of the list of logs still to sync, oldest first (a later
+   log is never durable before them). mu not held. */
+static void requeue_logs(shale_db *db, wal_file *old)
+{
+    if (!old)
+        return;
+    pthread_mutex_lock(&db->mu);
+    wal_file **tail = &old;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = db->old_wals;
+    db->old_wals = old;
+    pthread_mutex_unlock(&db->mu);
+}
+
+/*
+ * A new log's name must be durable before anything in it is acknowledged, or a power cut
+ * takes the whole file (RocksDB syncs the WAL directory once per new log). One directory
+ * sync covers every log created before it began.
+ */
+static int sync_log_dir(shale_db *db, wal_file *old, wal_file *cur)
+{
+    bool need = cur && !atomic_load(&cur->dir_synced);
+    for (wal_file *f = old; f && !need; f = f->next)
+        need = !atomic_load(&f->dir_synced);
+    if (!need)
+        return 0;
+    int rc = file_sync_dir(db->dir);
+    if (rc)
+        return rc;
+    for (wal_file *f = old; f; f = f->next)
+        atomic_store(&f->dir_synced, true);
+    if (cur)
+        atomic_store(&cur->dir_synced, true);
     return 0;
 }
 
@@ -182,21 +220,19 @@ int db_wal_sync_all(shale_db *db)
         atomic_fetch_add_explicit(&cur->refs, 1, memory_order_relaxed);
     pthread_mutex_unlock(&db->mu);
 
-    int rc = 0;
+    int rc = sync_log_dir(db, old, cur);
+    if (rc) {
+        requeue_logs(db, old);
+        old = NULL;
+    }
     while (old) {
         wal_file *next = old->next;
         rc = wal_writer_sync(old->w);
         atomic_fetch_add_explicit(&db->stats.wal_syncs, 1, memory_order_relaxed);
         if (rc) {
-            /* This log and the ones after it stay listed, oldest first, for the next
-               syncer or shale_resume (a later log is never durable before it). */
-            pthread_mutex_lock(&db->mu);
-            wal_file **tail = &old;
-            while (*tail)
-                tail = &(*tail)->next;
-            *tail = db->old_wals;
-            db->old_wals = old;
-            pthread_mutex_unlock(&db->mu);
+            /* This log and the ones after it stay listed for the next syncer or
+               shale_resume. */
+            requeue_logs(db, old);
             break;
         }
         wal_file_unref(old);
@@ -339,7 +375,7 @@ static int switch_memtable(shale_db *db, bool roll)
         memtable_unref(m);
         rc = roll_log(db);
         if (rc == 0)
-            memtable_set_log_position(db->mem, db->wal->number, 0);
+            memtable_set_log_position(db->mem, db->wal->number, 0, db->alloc_seq);
         return rc;
     }
     if (roll) {
@@ -354,7 +390,7 @@ static int switch_memtable(shale_db *db, bool roll)
         memtable_unref(m);
         return rc;
     }
-    memtable_set_log_position(m, db->wal->number, wal_writer_size(db->wal->w));
+    memtable_set_log_position(m, db->wal->number, wal_writer_size(db->wal->w), db->alloc_seq);
     db->imm[db->n_imm++] = db->mem;
     db->mem = m;
     rc = db_sv_install(db);
@@ -628,8 +664,11 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
         }
         /* The leader is the log's only appender: the record starts at the current size. */
         uint64_t rep_pos = wal_writer_size(wf->w) + WAL_HEADER_SIZE;
-        if (rc == 0)
+        bool appended = false;
+        if (rc == 0) {
             rc = wal_writer_append(wf->w, &rep, 1);
+            appended = rc == 0;
+        }
         uint64_t sync_start = sync ? db_now_us() : 0;
         if (rc == 0 && sync)
             rc = db_wal_sync_all(db);
@@ -662,6 +701,11 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
         atomic_fetch_add_explicit(&db->stats.num_write_groups, 1, memory_order_relaxed);
 
         pthread_mutex_lock(&db->mu);
+        if (rc && !appended) {
+            /* These numbers never reached the log: the next write takes them, so the log's
+               sequence stays without gaps (recovery reads a gap as lost records). */
+            db->alloc_seq = seq - 1;
+        }
         if (rc) {
             if (!atomic_load(&db->bg_error)) {
                 atomic_store(&db->bg_error, rc);
@@ -1134,7 +1178,7 @@ static int recover_flush(shale_db *db, memtable *m, version_edit *edit)
  * log after its last whole record and syncs it: the new tables may point into it.
  */
 static int replay_log(shale_db *db, uint64_t number, uint64_t from, version_edit *edit,
-                      uint64_t *max_seq, char *why, size_t whylen)
+                      uint64_t *max_seq, uint64_t *next_seq, bool *gap, char *why, size_t whylen)
 {
     char path[PATH_MAX];
     int rc = file_name_log(path, sizeof path, db->dir, number);
@@ -1150,10 +1194,11 @@ static int replay_log(shale_db *db, uint64_t number, uint64_t from, version_edit
         wal_reader_close(r);
         return rc;
     }
-    memtable_set_log_position(m, number, from);
+    memtable_set_log_position(m, number, from, *next_seq - 1);
     wal_reader_skip_to(r, from);
     slice rec;
     uint64_t records = 0;
+    uint64_t gap_at = 0;
     for (;;) {
         int n = wal_reader_next(r, &rec);
         if (n == 0)
@@ -1168,6 +1213,19 @@ static int replay_log(shale_db *db, uint64_t number, uint64_t from, version_edit
         uint64_t seq;
         uint32_t count;
         rc = batch_rep_header(rec, &seq, &count);
+        if (rc == 0 && seq > *next_seq) {
+            /* Records are missing before this one: an earlier log lost its tail (writeback
+               made this log durable before that tail) or vanished. What was written after
+               a hole must not come back without it, so recovery stops here, as RocksDB's
+               point-in-time recovery does; later logs are dropped. */
+            db_log(db,
+                   "%s: the record at offset %" PRIu64 " has sequence %" PRIu64 ", %" PRIu64
+                   " was expected: records before it were lost; recovery stops here",
+                   path, off, seq, *next_seq);
+            *gap = true;
+            gap_at = off;
+            break;
+        }
         if (rc == 0)
             rc = batch_rep_insert(rec, m, off + WAL_HEADER_SIZE);
         if (rc) {
@@ -1177,6 +1235,8 @@ static int replay_log(shale_db *db, uint64_t number, uint64_t from, version_edit
         records++;
         if (count && seq + count - 1 > *max_seq)
             *max_seq = seq + count - 1;
+        if (count)
+            *next_seq = seq + count;
         if (memtable_memory_usage(m) > __atomic_load_n(&db->opts.memtable_size, __ATOMIC_RELAXED)) {
             rc = recover_flush(db, m, edit);
             memtable_unref(m);
@@ -1185,10 +1245,10 @@ static int replay_log(shale_db *db, uint64_t number, uint64_t from, version_edit
                 rc = memtable_new(&m);
             if (rc)
                 break;
-            memtable_set_log_position(m, number, off);
+            memtable_set_log_position(m, number, off, seq + count - 1);
         }
     }
-    uint64_t valid_end = wal_reader_valid_end(r);
+    uint64_t valid_end = *gap ? gap_at : wal_reader_valid_end(r);
     if (rc == 0 && wal_reader_had_torn_tail(r))
         db_log(db, "%s: dropped a torn tail after offset %" PRIu64, path, valid_end);
     wal_reader_close(r);
@@ -1229,13 +1289,21 @@ static int recover(shale_db *db, char *why, size_t whylen)
     version_edit edit;
     edit_init(&edit);
     uint64_t max_seq = db->vs->last_seq;
+    /* The manifest's last sequence is the last one before its log position (stores
+       written before that was exact hold a larger one, which only weakens the check). */
+    uint64_t next_seq = db->vs->last_seq + 1;
+    bool gap = false;
     for (int i = 0; i < l.n && rc == 0; i++) {
         if (l.numbers[i] >= db->vs->next_file_number)
             db->vs->next_file_number = l.numbers[i] + 1;
         if (l.numbers[i] < db->vs->log_number)
             continue;
+        if (gap) {
+            db_log(db, "dropping log %06" PRIu64 ": it follows lost records", l.numbers[i]);
+            continue; /* not replayed; deleted below with the replayed logs */
+        }
         uint64_t from = l.numbers[i] == db->vs->log_number ? db->vs->log_offset : 0;
-        rc = replay_log(db, l.numbers[i], from, &edit, &max_seq, why, whylen);
+        rc = replay_log(db, l.numbers[i], from, &edit, &max_seq, &next_seq, &gap, why, whylen);
     }
     for (int i = 0; i < l.nt; i++)
         if (l.tables[i] >= db->vs->next_file_number)
@@ -1253,7 +1321,7 @@ static int recover(shale_db *db, char *why, size_t whylen)
         edit_destroy(&edit);
         goto out;
     }
-    memtable_set_log_position(db->mem, number, 0);
+    memtable_set_log_position(db->mem, number, 0, max_seq);
     db->vs->last_seq = max_seq;
     db->alloc_seq = max_seq;
     atomic_store(&db->last_seq, max_seq);
@@ -1274,6 +1342,8 @@ static int recover(shale_db *db, char *why, size_t whylen)
         db->vs->log_number = number;
         db->vs->log_offset = 0;
         rc = version_set_write_snapshot(db->vs);
+        if (rc == 0) /* the directory sync after CURRENT's rename covered the new log */
+            atomic_store(&db->wal->dir_synced, true);
     }
     pthread_mutex_unlock(&db->mu);
     edit_destroy(&edit);

@@ -43,6 +43,7 @@ typedef struct wal_file {
     atomic_int refs;
     uint64_t number;
     uint64_t synced; /* bytes known durable */
+    atomic_bool dir_synced; /* its directory entry is durable (a directory sync since) */
     struct wal_file *next;
 } wal_file;
 

@@ -94,14 +94,21 @@ static int open_flags(const char *path, int flags, int *fd)
     if (rc)
         return rc;
     int f = -1;
+    /* the power-loss model must know whether this open creates a directory entry */
+    bool tracked = powerloss_on() && (flags & (O_WRONLY | O_RDWR));
+    bool created = tracked && (flags & O_CREAT) && access(path, F_OK) != 0;
+    uint64_t op = created ? powerloss_create_begin(path) : 0;
     do
         f = open(path, flags | O_CLOEXEC, 0644);
     while (f < 0 && errno == EINTR);
+    int err = f < 0 ? -errno : 0;
+    if (created)
+        powerloss_op_end(op, PL_CREATE, path, NULL, f >= 0);
     if (f < 0)
-        return -errno;
+        return err;
     *fd = f;
-    if (powerloss_on() && (flags & (O_WRONLY | O_RDWR)))
-        powerloss_opened(f, path, (flags & O_CREAT) != 0, (flags & O_TRUNC) != 0);
+    if (tracked)
+        powerloss_opened(f, path, created, (flags & O_TRUNC) != 0);
     return 0;
 }
 
@@ -279,13 +286,17 @@ int file_fsync(int fd)
 int file_sync_dir(const char *dir)
 {
     int rc = fault_check(FILE_OP_SYNC, NULL);
-    if (rc)
-        return rc;
+    int drc = fault_check(FILE_OP_SYNC_DIR, NULL); /* counted even when rc fails it */
+    if (rc || drc)
+        return rc ? rc : drc;
+    uint64_t begin = powerloss_on() ? powerloss_dir_sync_begin() : 0;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     rc = fsync(fd) == 0 ? 0 : -errno;
     close(fd);
+    if (rc == 0 && powerloss_on())
+        powerloss_dir_synced(dir, begin);
     return rc;
 }
 
@@ -350,11 +361,12 @@ int file_rename(const char *from, const char *to)
     int rc = fault_check(FILE_OP_RENAME, NULL);
     if (rc)
         return rc;
-    if (rename(from, to) != 0)
-        return -errno;
-    if (powerloss_on())
-        powerloss_renamed(from, to);
-    return 0;
+    bool tracked = powerloss_on();
+    uint64_t op = tracked ? powerloss_rename_begin(from, to) : 0;
+    rc = rename(from, to) == 0 ? 0 : -errno;
+    if (tracked)
+        powerloss_op_end(op, PL_RENAME, from, to, rc == 0);
+    return rc;
 }
 
 int file_unlink(const char *path)
@@ -362,11 +374,12 @@ int file_unlink(const char *path)
     int rc = fault_check(FILE_OP_UNLINK, NULL);
     if (rc)
         return rc;
-    if (unlink(path) != 0)
-        return -errno;
-    if (powerloss_on())
-        powerloss_unlinked(path);
-    return 0;
+    bool tracked = powerloss_on();
+    uint64_t op = tracked ? powerloss_unlink_begin(path) : 0;
+    rc = unlink(path) == 0 ? 0 : -errno;
+    if (tracked)
+        powerloss_op_end(op, PL_UNLINK, path, NULL, rc == 0);
+    return rc;
 }
 
 int file_exists(const char *path)
@@ -459,8 +472,11 @@ int file_read_all(const char *path, char **data, size_t *len)
     return rc;
 }
 
-int file_replace_atomic(const char *path, const char *tmp_path, const void *data, size_t len)
+int file_replace_atomic(const char *path, const char *tmp_path, const void *data, size_t len,
+                        bool *replaced)
 {
+    if (replaced)
+        *replaced = false;
     int fd = -1;
     int rc = file_open_write(tmp_path, true, &fd);
     if (rc)
@@ -477,6 +493,8 @@ int file_replace_atomic(const char *path, const char *tmp_path, const void *data
         unlink(tmp_path);
         return rc;
     }
+    if (replaced)
+        *replaced = true;
     /* the directory entry itself must be durable */
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);

@@ -68,9 +68,13 @@ void file_unlock(int fd);
 int file_read_all(const char *path, char **data, size_t *len);
 /*
  * Writes data to path atomically and durably: temp file, write, fsync, rename, fsync of
- * the directory. tmp_path names the temporary file.
+ * the directory. tmp_path names the temporary file. *replaced (may be NULL) tells whether
+ * the rename happened: when the directory sync after it fails, path already holds the new
+ * data but a power cut may still bring the old back, so the caller must keep whatever
+ * either version refers to.
  */
-int file_replace_atomic(const char *path, const char *tmp_path, const void *data, size_t len);
+int file_replace_atomic(const char *path, const char *tmp_path, const void *data, size_t len,
+                        bool *replaced);
 
 /* ---- Fault injection (for tests; costs one relaxed atomic load per call otherwise) ---- */
 
@@ -81,6 +85,7 @@ enum file_op {
     FILE_OP_SYNC, /* fsync, fdatasync, sync_dir */
     FILE_OP_RENAME,
     FILE_OP_UNLINK,
+    FILE_OP_SYNC_DIR, /* a directory sync only (also counted and failed as FILE_OP_SYNC) */
     FILE_OP_COUNT
 };
 
@@ -96,11 +101,35 @@ void file_fault_clear(void);
 uint64_t file_op_count(enum file_op op);
 
 /* ---- Power-loss simulation (for tests; powerloss.c) ----
- * file_powerloss_track: from now on, record each written file's written and durable
- * (synced) ends in the table at shm (bytes long; shared with a parent process, say).
- * file_powerloss_apply: after the writer died, cut every file in dir back to its durable
- * end, as a power cut would have. Returns how many files were cut. */
+ * file_powerloss_track: from now on, record in the table at shm (bytes long; shared with a
+ * parent process, say) how far each written file was written and synced, and every
+ * create, rename and unlink in the store's directory that no directory sync has yet made
+ * durable (what an unlink or a rename removed is kept as a hard link meanwhile).
+ * file_powerloss_apply: after the writer died, does to dir what a power cut would have
+ * done, by mode:
+ *   WORST: every unsynced byte is lost (each file cut to its synced end) and every
+ *          directory operation not yet synced is undone (a created file vanishes, a
+ *          renamed one gets its old name back, an unlinked one returns);
+ *   REORDER: writeback in any order across files: each file keeps a random part of its
+ *          unsynced bytes (none, all, or up to a random byte; the lost end either cut off
+ *          or read as zeros), independently of the others, so a newer log may survive
+ *          while an older one loses its tail; the directory keeps a random prefix of its
+ *          unsynced operations (a journal commits them in order);
+ *   HOLES: as REORDER, and a file may also lose a range in the middle of its unsynced
+ *          bytes while keeping bytes after it (writeback out of order within a file).
+ * seed drives the random choices. Returns the number of files changed; st (may be NULL)
+ * says what was lost and kept. */
+enum file_powerloss_mode { FILE_POWERLOSS_WORST, FILE_POWERLOSS_REORDER, FILE_POWERLOSS_HOLES };
+typedef struct file_powerloss_stats {
+    int files_cut;     /* files that lost unsynced bytes */
+    int files_partial; /* of those, files that kept some of their unsynced bytes */
+    int files_holed;   /* files that lost a middle range and kept bytes after it */
+    int ops_undone;    /* directory operations a power cut undid */
+    int ops_kept;      /* unsynced directory operations that survived */
+    int ops_dropped;   /* operations the table had no room for (treated as durable) */
+} file_powerloss_stats;
 void file_powerloss_track(void *shm, size_t bytes);
-int file_powerloss_apply(const void *shm, size_t bytes, const char *dir);
+int file_powerloss_apply(const void *shm, size_t bytes, const char *dir,
+                         enum file_powerloss_mode mode, uint64_t seed, file_powerloss_stats *st);
 
 #endif

@@ -286,8 +286,10 @@ static int flush_one(shale_db *db)
         e.has_log_number = true;
         e.log_number = memtable_log_number(next);
         e.log_offset = memtable_log_offset(next);
+        /* Exactly the last sequence before that position, so that recovery can tell a
+           hole from a whole log (see replay_log). */
         e.has_last_seq = true;
-        e.last_seq = atomic_load(&db->last_seq);
+        e.last_seq = memtable_log_last_seq(next);
         if (rc == 0) {
             logged = true;
             rc = version_set_log_and_apply(db->vs, &e, &db->mu);

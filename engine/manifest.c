@@ -230,6 +230,31 @@ static int snapshot_edit(version_set *vs, version *v, const version_edit *pendin
     return rc;
 }
 
+struct keep_manifest {
+    const version_set *vs;
+    uint64_t keep;
+};
+
+static int remove_manifest(const char *name, void *arg)
+{
+    const struct keep_manifest *k = arg;
+    uint64_t number;
+    if (file_name_parse(name, &number) != FILE_MANIFEST || number == k->keep)
+        return 0;
+    char path[PATH_MAX];
+    if (file_name_manifest(path, sizeof path, k->vs->dir, number) > 0)
+        file_unlink(path);
+    return 0;
+}
+
+/* Once CURRENT durably names manifest `keep`, every other manifest is garbage: the one
+   it replaced, and those an earlier failed directory sync had to leave behind. */
+static void remove_other_manifests(version_set *vs, uint64_t keep)
+{
+    struct keep_manifest k = {vs, keep};
+    file_list_dir(vs->dir, remove_manifest, &k);
+}
+
 /* Starts a new manifest holding v's state, points CURRENT at it and drops the old one. */
 static int write_snapshot_of(version_set *vs, version *v, const version_edit *pending,
                              uint64_t log_number, uint64_t log_offset, uint64_t last_seq)
@@ -259,22 +284,27 @@ static int write_snapshot_of(version_set *vs, version *v, const version_edit *pe
     buf_free(&rec);
     char content[64];
     int clen = snprintf(content, sizeof content, "MANIFEST-%06llu\n", (unsigned long long)number);
+    bool replaced = false;
     if (!rc)
-        rc = file_replace_atomic(cur, tmp, content, (size_t)clen);
-    if (rc) {
+        rc = file_replace_atomic(cur, tmp, content, (size_t)clen, &replaced);
+    if (rc && !replaced) {
         wal_writer_close(w);
         file_unlink(path);
         return rc;
     }
-    uint64_t old = vs->manifest_number;
     wal_writer_close(vs->manifest);
-    vs->manifest = w;
     vs->manifest_number = number;
-    if (old && old != number) {
-        char oldpath[PATH_MAX];
-        if (file_name_manifest(oldpath, sizeof oldpath, vs->dir, old) > 0)
-            file_unlink(oldpath);
+    if (rc) {
+        /* CURRENT names the new manifest, but the directory sync after the rename failed:
+           a power cut may bring either name back, so both manifests stay (RocksDB keeps
+           the new one too). The caller treats the edit as failed, so nothing more is
+           appended to this manifest: the next edit starts another from a snapshot. */
+        wal_writer_close(w);
+        vs->manifest = NULL;
+        return rc;
     }
+    vs->manifest = w;
+    remove_other_manifests(vs, number);
     return 0;
 }
 
@@ -309,9 +339,13 @@ int version_set_log_and_apply(version_set *vs, version_edit *e, pthread_mutex_t 
     bool roll = vs->manifest == NULL || wal_writer_size(vs->manifest) > MANIFEST_ROLL_SIZE;
     pthread_mutex_unlock(mu);
 
-    if (!rc && roll) {
+    /* The tables an edit adds were synced, but their names are durable only once the
+       directory is: without this a power cut can lose a table the synced manifest lists
+       (RocksDB syncs the directory after writing tables, before the manifest edit). */
+    int drc = !rc && e->n_added > 0 ? file_sync_dir(vs->dir) : 0;
+    if (!rc && !drc && roll) {
         rc = write_snapshot_of(vs, nv, e, e->log_number, e->log_offset, e->last_seq);
-    } else if (!rc) {
+    } else if (!rc && !drc) {
         slice part = buf_slice(&rec);
         rc = wal_writer_append(vs->manifest, &part, 1);
         if (!rc)
@@ -326,6 +360,8 @@ int version_set_log_and_apply(version_set *vs, version_edit *e, pthread_mutex_t 
         wal_writer_close(vs->manifest);
         vs->manifest = NULL;
     }
+    if (!rc)
+        rc = drc; /* nothing was written: the manifest goes on as it was */
     if (!rc) {
         version *old = vs->current;
         version_apply_vlog_counters(nv, e);

@@ -31,7 +31,7 @@ struct memtable {
     skiplist list;
     _Atomic(skip_node *) *buckets;
     atomic_uint_fast64_t entries, deletes;
-    uint64_t log_number, log_offset;
+    uint64_t log_number, log_offset, log_last_seq;
 };
 
 int memtable_new(memtable **out)
@@ -148,10 +148,16 @@ uint64_t memtable_num_deletes(const memtable *m)
     return atomic_load_explicit(&((memtable *)m)->deletes, memory_order_relaxed);
 }
 
-void memtable_set_log_position(memtable *m, uint64_t number, uint64_t offset)
+void memtable_set_log_position(memtable *m, uint64_t number, uint64_t offset, uint64_t last_seq)
 {
     m->log_number = number;
     m->log_offset = offset;
+    m->log_last_seq = last_seq;
+}
+
+uint64_t memtable_log_last_seq(const memtable *m)
+{
+    return m->log_last_seq;
 }
 
 uint64_t memtable_log_offset(const memtable *m)

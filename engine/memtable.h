@@ -62,9 +62,12 @@ iter *memtable_iter_new(memtable *m);
 uint64_t memtable_iter_value_pos(const iter *it, uint32_t *stored_len);
 
 /* Which WAL file holds this memtable's entries, from which offset (set and read by the
-   db: a log holds one or more memtables, one after the other). */
-void memtable_set_log_position(memtable *m, uint64_t number, uint64_t offset);
+   db: a log holds one or more memtables, one after the other), and the last sequence
+   number written before that position: the record there carries last_seq + 1, which is
+   how recovery sees a gap between logs. */
+void memtable_set_log_position(memtable *m, uint64_t number, uint64_t offset, uint64_t last_seq);
 uint64_t memtable_log_number(const memtable *m);
 uint64_t memtable_log_offset(const memtable *m);
+uint64_t memtable_log_last_seq(const memtable *m);
 
 #endif

@@ -65,7 +65,8 @@ typedef struct wal_reader wal_reader;
 /* Opens path for reading, expecting records of log number log_number. Errors: -errno. */
 int wal_reader_open(const char *path, uint64_t log_number, wal_reader **out);
 /* Starts reading at offset, a record boundary (the end of a prefix already flushed:
-   those records are neither read nor checked again). Before the first next only. */
+   those records are neither read nor checked again). Before the first next only. An
+   offset at or past the end of the file reads as an empty log. */
 void wal_reader_skip_to(wal_reader *r, uint64_t offset);
 /*
  * Reads the next record into *record (valid until the next call). Returns 1 with a

@@ -1,8 +1,8 @@
 /*
  * crash_engine.c - kill -9 the engine at random moments and check what survives.
  *
- *   crash_engine [--rounds=N] [--seed=S] [--sync=yes|no] [--powerloss] [--dir=DIR]
- *                [--max-ms=MS]
+ *   crash_engine [--rounds=N] [--seed=S] [--sync=yes|no] [--powerloss[=worst|reorder|holes]]
+ *                [--faults] [--vary] [--dir=DIR] [--max-ms=MS]
  *
  * Each round forks a writer that opens the store in DIR and writes numbered batches: a
  * batch sets a handful of keys (some with an expiry an hour away, some deleted) to values
@@ -15,8 +15,21 @@
  *   --sync=no:  the batches present are a prefix (markers 1..m without a gap), m covers
  *               every batch reported before the last reported sync, none is half visible.
  * With --powerloss the kill is a power cut: the writer's file layer records how far each
- * file was synced (file_powerloss_track, in memory shared with the parent), and the
- * parent cuts every file back to that before it reopens the store; the same rules hold.
+ * file was synced and which creates, renames and unlinks no directory sync has covered
+ * (file_powerloss_track, in memory shared with the parent), and the parent applies a
+ * power cut before it reopens the store (file_powerloss_apply): `worst` loses every
+ * unsynced byte and undoes every such directory operation; `reorder` persists unsynced
+ * bytes out of order across files (each file keeps a random part of its unsynced tail,
+ * so a newer log can survive an older log's lost tail) and keeps a random prefix of the
+ * directory operations; `holes` also loses ranges in the middle of a file's unsynced
+ * bytes. The same rules hold.
+ * --faults: the writer's n-th directory sync fails (n random per round); a write or open
+ * that then fails stops the writer (it reports it) and the rules still hold.
+ * --vary: the options change from round to round (memtable sizes and count, table size,
+ * the value-log threshold and segment size, compression, buffered log writes without
+ * sync, the L0 trigger, a flush and compaction rate limit, how often the writer syncs
+ * without sync writes), and the checking open uses yet others: a restart with other
+ * options is a normal event.
  * Then the next round continues in the same store. Prints one line per round and ends
  * with "N passed, N failed"; exits 1 on any failure.
  */
@@ -36,7 +49,7 @@
 #include "file.h"
 #include "shale.h"
 
-#define POWERLOSS_TABLE (1u << 20)
+#define POWERLOSS_TABLE (8u << 20)
 
 #define KEYSPACE 3000
 #define MAX_BATCH 8
@@ -77,7 +90,8 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void options(shale_options *o, bool sync)
+/* vary: 0 for the fixed options, else a per-open seed that picks other ones. */
+static void options(shale_options *o, bool sync, uint64_t vary)
 {
     shale_options_default(o);
     o->memtable_size = 512 * 1024; /* flushes and compactions happen during the rounds */
@@ -87,19 +101,67 @@ static void options(shale_options *o, bool sync)
     o->vlog_file_size = 1 << 20;
     o->sync_writes = sync;
     o->sync_interval_ms = 0;
+    if (!vary)
+        return;
+    uint64_t h = mix(vary);
+    static const size_t memtable[] = {128 * 1024, 256 * 1024, 512 * 1024, 1024 * 1024};
+    static const size_t threshold[] = {64, 100, 200, 1 << 20}; /* the last: no pointers */
+    o->memtable_size = memtable[h % 4];
+    o->table_size = (h >> 4) % 2 ? 128 * 1024 : 512 * 1024;
+    o->value_threshold = threshold[(h >> 8) % 4];
+    o->vlog_file_size = (h >> 12) % 2 ? 1 << 20 : 3 << 20;
+    o->compression = (h >> 16) % 2 ? SHALE_COMPRESSION_LZ4 : SHALE_COMPRESSION_NONE;
+    o->manual_wal_flush = !sync && (h >> 20) % 3 == 0;
+    o->l0_compaction_trigger = 2 + (int)((h >> 24) % 4);
+    /* slow flushes: a rolled log's memtable stays unflushed (its tail unsynced) while
+       the next log fills */
+    o->compaction_rate_limit = (h >> 28) % 2 == 0 ? 4u << 20 : 0;
+    o->num_memtables = 2 + (int)((h >> 32) % 3);
 }
 
-/* The writer: never returns. Reports "A <b>" after batch b and "S <b>" after a sync. */
+static void describe(const shale_options *o, char *out, size_t n)
+{
+    snprintf(out, n,
+             "memtable %zuK x%d, table %lluK, threshold %zu, segment %lluM, %s%s, L0 %d, "
+             "rate %lluM/s",
+             o->memtable_size >> 10, o->num_memtables, (unsigned long long)(o->table_size >> 10),
+             o->value_threshold, (unsigned long long)(o->vlog_file_size >> 20),
+             o->compression == SHALE_COMPRESSION_LZ4 ? "lz4" : "raw",
+             o->manual_wal_flush ? ", buffered log" : "", o->l0_compaction_trigger,
+             (unsigned long long)(o->compaction_rate_limit >> 20));
+}
+
+/* Under --faults a failed open or write stops the writer until it is killed. */
+static void stopped(int out, const char *what, int rc)
+{
+    char line[160];
+    int l = snprintf(line, sizeof line, "F %s: %s\n", what, shale_strerror(rc));
+    if (write(out, line, (size_t)l) != l)
+        _exit(5);
+    for (;;)
+        pause();
+}
+
+/* The writer: never returns. Reports "A <b>" after batch b and "S <b>" after a sync.
+   fault_at: with --faults, the directory sync that fails (0: none). */
 static void writer(const char *dir, uint64_t seed, uint64_t first, bool sync, int out,
-                   void *powerloss)
+                   void *powerloss, uint64_t vary, uint64_t fault_at)
 {
     if (powerloss)
         file_powerloss_track(powerloss, POWERLOSS_TABLE);
+    if (fault_at)
+        file_fault_arm(FILE_OP_SYNC_DIR, fault_at, EIO, false, false);
     shale_options o;
-    options(&o, sync);
+    options(&o, sync, vary);
     shale_db *db;
-    if (shale_open(dir, &o, &db))
+    int orc = shale_open(dir, &o, &db);
+    if (orc && fault_at)
+        stopped(out, "open", orc);
+    if (orc)
         _exit(3);
+    /* without sync writes, a shale_sync every 1000 batches (under --vary sometimes
+       every 20000: longer stretches of unsynced logs) */
+    uint64_t sync_every = vary && mix(vary + 5) % 2 ? 20000 : 1000;
     shale_batch *b;
     shale_batch_new(&b);
     char key[32], val[256], line[64];
@@ -121,13 +183,19 @@ static void writer(const char *dir, uint64_t seed, uint64_t first, bool sync, in
         }
         snprintf(key, sizeof key, "marker:%012" PRIu64, id);
         shale_batch_put(b, key, strlen(key), "x", 1, 0);
-        if (shale_write(db, b))
+        int wrc = shale_write(db, b);
+        if (wrc && fault_at)
+            stopped(out, "write", wrc);
+        if (wrc)
             _exit(4);
         int l = snprintf(line, sizeof line, "A %" PRIu64 "\n", id);
         if (write(out, line, (size_t)l) != l)
             _exit(5);
-        if (!sync && id % 1000 == 0) {
-            if (shale_sync(db))
+        if (!sync && id % sync_every == 0) {
+            int src = shale_sync(db);
+            if (src && fault_at)
+                stopped(out, "sync", src);
+            if (src)
                 _exit(6);
             l = snprintf(line, sizeof line, "S %" PRIu64 "\n", id);
             if (write(out, line, (size_t)l) != l)
@@ -145,6 +213,27 @@ static bool has_marker(shale_db *db, uint64_t id)
     int rc = shale_get(db, key, strlen(key), &v, &n);
     shale_free(v);
     return rc == 0;
+}
+
+/* The first marker after batch `after` that is present (0: none): what is present
+   must be a prefix of the batches, so any is a gap. */
+static uint64_t marker_after(shale_db *db, uint64_t after)
+{
+    char key[32];
+    snprintf(key, sizeof key, "marker:%012" PRIu64, after + 1);
+    shale_iter *it;
+    if (shale_iter_new(db, NULL, &it))
+        return 0;
+    uint64_t found = 0;
+    shale_iter_seek(it, key, strlen(key));
+    if (shale_iter_valid(it)) {
+        size_t klen;
+        const char *k = shale_iter_key(it, &klen);
+        if (klen == 19 && memcmp(k, "marker:", 7) == 0)
+            found = strtoull(k + 7, NULL, 10);
+    }
+    shale_iter_free(it);
+    return found;
 }
 
 /* Batch id's keys hold id or a later batch's value, or a later batch deleted them. */
@@ -185,11 +274,14 @@ static bool batch_whole(shale_db *db, uint64_t seed, uint64_t id, uint64_t last,
     return true;
 }
 
+static const char *mode_names[] = {"worst", "reorder", "holes"};
+
 int main(int argc, char **argv)
 {
     int rounds = 5, max_ms = 400;
     uint64_t seed = (uint64_t)time(NULL);
-    bool sync = true, powerloss = false;
+    bool sync = true, powerloss = false, faults = false, vary = false;
+    enum file_powerloss_mode mode = FILE_POWERLOSS_WORST;
     char dir[512] = "";
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--rounds=", 9) == 0)
@@ -200,13 +292,22 @@ int main(int argc, char **argv)
             sync = strcmp(argv[i] + 7, "yes") == 0;
         else if (strncmp(argv[i], "--dir=", 6) == 0)
             snprintf(dir, sizeof dir, "%s", argv[i] + 6);
-        else if (strcmp(argv[i], "--powerloss") == 0)
+        else if (strcmp(argv[i], "--powerloss") == 0 || strcmp(argv[i], "--powerloss=worst") == 0)
             powerloss = true;
+        else if (strcmp(argv[i], "--powerloss=reorder") == 0)
+            powerloss = true, mode = FILE_POWERLOSS_REORDER;
+        else if (strcmp(argv[i], "--powerloss=holes") == 0)
+            powerloss = true, mode = FILE_POWERLOSS_HOLES;
+        else if (strcmp(argv[i], "--faults") == 0)
+            faults = true;
+        else if (strcmp(argv[i], "--vary") == 0)
+            vary = true;
         else if (strncmp(argv[i], "--max-ms=", 9) == 0)
             max_ms = atoi(argv[i] + 9);
         else {
             fprintf(stderr, "usage: crash_engine [--rounds=N] [--seed=S] [--sync=yes|no] "
-                            "[--powerloss] [--dir=DIR] [--max-ms=MS]\n");
+                            "[--powerloss[=worst|reorder|holes]] [--faults] [--vary] "
+                            "[--dir=DIR] [--max-ms=MS]\n");
             return 2;
         }
     }
@@ -216,8 +317,11 @@ int main(int argc, char **argv)
         if (!mkdtemp(dir))
             return 2;
     }
-    printf("crash_engine: seed %" PRIu64 ", sync %s, %s, %d rounds, %s\n", seed,
-           sync ? "yes" : "no", powerloss ? "power cuts" : "kill -9", rounds, dir);
+    char how[64];
+    snprintf(how, sizeof how, "power cuts (%s)", mode_names[mode]);
+    printf("crash_engine: seed %" PRIu64 ", sync %s, %s%s%s, %d rounds, %s\n", seed,
+           sync ? "yes" : "no", powerloss ? how : "kill -9",
+           faults ? ", directory sync faults" : "", vary ? ", options vary" : "", rounds, dir);
     void *shm = NULL;
     if (powerloss) {
         shm = mmap(NULL, POWERLOSS_TABLE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -231,26 +335,33 @@ int main(int argc, char **argv)
         int fds[2];
         if (pipe(fds))
             return 2;
+        uint64_t wvary = vary ? seed * 1000 + (uint64_t)round * 2 : 0;
+        uint64_t cvary = vary ? wvary + 1 : 0;
+        /* half the rounds: one of the first 8 directory syncs fails */
+        uint64_t fault_at = faults && rand() % 2 ? 1 + (uint64_t)(rand() % 8) : 0;
         pid_t pid = fork();
         if (pid == 0) {
             close(fds[0]);
-            writer(dir, seed, next, sync, fds[1], shm);
+            writer(dir, seed, next, sync, fds[1], shm, wvary, fault_at);
         }
         close(fds[1]);
         usleep((useconds_t)(20 + rand() % max_ms) * 1000);
         kill(pid, SIGKILL);
         /* what the writer reported before it died */
         uint64_t last_acked = 0, last_synced_ack = 0, acked = 0;
+        char stop[160] = "";
         FILE *f = fdopen(fds[0], "r");
-        char kind;
-        uint64_t id;
-        uint64_t last_ack_seen = 0;
-        while (fscanf(f, " %c %" SCNu64, &kind, &id) == 2) {
-            if (kind == 'A') {
-                last_acked = last_ack_seen = id;
+        char line[200];
+        while (fgets(line, sizeof line, f)) {
+            uint64_t id = strtoull(line + 1, NULL, 10);
+            if (line[0] == 'A') {
+                last_acked = id;
                 acked++;
-            } else {
+            } else if (line[0] == 'S') {
                 last_synced_ack = id;
+            } else if (line[0] == 'F') {
+                snprintf(stop, sizeof stop, ", writer stopped by a fault (%.*s)",
+                         (int)strcspn(line + 2, "\n"), line + 2);
             }
         }
         fclose(f);
@@ -262,10 +373,12 @@ int main(int argc, char **argv)
             break;
         }
         acked_total += acked;
-        int cut = shm ? file_powerloss_apply(shm, POWERLOSS_TABLE, dir) : 0;
-        /* check */
+        file_powerloss_stats pl = {0};
+        if (shm)
+            file_powerloss_apply(shm, POWERLOSS_TABLE, dir, mode, seed * 7919 + (uint64_t)round, &pl);
+        /* check, with options of its own under --vary */
         shale_options o;
-        options(&o, sync);
+        options(&o, sync, cvary);
         shale_db *db;
         int rc = shale_open(dir, &o, &db);
         char why[256] = "";
@@ -276,12 +389,12 @@ int main(int argc, char **argv)
         uint64_t top = next - 1;
         while (ok && has_marker(db, top + 1))
             top++;
-        uint64_t beyond = top + 1; /* a marker after a gap would break the prefix rule */
-        for (uint64_t k = beyond + 1; ok && k <= beyond + 64; k++)
-            if (has_marker(db, k)) {
-                ok = false;
-                snprintf(why, sizeof why, "batch %" PRIu64 " present but %" PRIu64 " missing", k, beyond);
-            }
+        uint64_t after = ok ? marker_after(db, top + 1) : 0; /* a gap breaks the prefix rule */
+        if (after) {
+            ok = false;
+            snprintf(why, sizeof why, "batch %" PRIu64 " present but %" PRIu64 " missing", after,
+                     top + 1);
+        }
         if (ok && sync && last_acked > top) {
             ok = false;
             snprintf(why, sizeof why, "acknowledged batch %" PRIu64 " lost (present up to %" PRIu64 ")",
@@ -296,15 +409,28 @@ int main(int argc, char **argv)
             ok = batch_whole(db, seed, b, top, why, sizeof why);
         if (rc == 0)
             shale_close(db);
+        char cut[200] = "";
+        if (shm)
+            snprintf(cut, sizeof cut,
+                     "; power cut: %d files lost unsynced bytes (%d kept part, %d with a hole), "
+                     "%d directory ops undone, %d kept%s",
+                     pl.files_cut, pl.files_partial, pl.files_holed, pl.ops_undone, pl.ops_kept,
+                     pl.ops_dropped ? " (ops table overflowed)" : "");
         printf("round %d: %" PRIu64 " batches acknowledged (through %" PRIu64 "), %" PRIu64
-               " present%s: %s%s\n", round, acked, last_acked, top - next + 1,
-               shm ? (cut ? ", files cut to their synced ends" : ", nothing unsynced") : "",
+               " present%s%s: %s%s\n", round, acked, last_acked, top - next + 1, cut, stop,
                ok ? "ok" : "FAILED: ", why);
+        if (vary) {
+            char ws[160], cs[160];
+            shale_options wo;
+            options(&wo, sync, wvary);
+            describe(&wo, ws, sizeof ws);
+            describe(&o, cs, sizeof cs);
+            printf("  options: writer %s; check %s\n", ws, cs);
+        }
         if (ok)
             passed++;
         else
             failed++;
-        (void)last_ack_seen;
         next = top + 1;
         if (!ok)
             break;

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -632,6 +634,249 @@ static void test_db_corrupt_wal_and_manifest_fail_open(void **state)
     tu_rmdir_free(dir);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Issue 15, item 6: without sync writes, writeback may make a newer log durable and not
+   the older log's tail. Recovery must then stop at the hole: what it brings back is a
+   prefix of the writes (keys 0..m-1), never a later key without an earlier one. Two logs
+   are kept unflushed (every flush fails on its sync), a crash image is cut by 500 bytes
+   at the end of the older log, and the image is opened. */
+static void test_db_recovery_stops_at_gap_between_logs(void **state)
+{
+    char *live = tu_tempdir("db");
+    shale_options o;
+    shale_options_default(&o);
+    o.memtable_size = 256 * 1024;
+    o.num_memtables = 32;
+    o.vlog_file_size = 1 << 20; /* the log rolls at 1 MiB */
+    o.value_threshold = 64 * 1024; /* no value pointers: a flush's only sync is its table's */
+    o.sync_interval_ms = 0;
+    o.vlog_gc_interval_s = 0;
+    shale_db *db = open_db(live, &o);
+    file_fault_arm(FILE_OP_SYNC, 1, ENOSPC, false, true); /* every flush fails */
+    const int n = 7000; /* about 1.6 MB of records: a second log */
+    char k[32], v[512];
+    for (int i = 0; i < n; i++) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 0);
+        size_t l = strlen(v);
+        memset(v + l, 'x', 120);
+        v[l + 120] = '\0';
+        put_str(db, k, v);
+    }
+    char *dir = crash_image(live);
+    file_fault_clear();
+    shale_close(db);
+    tu_rmdir_free(live);
+
+    char *logs[64];
+    int nlogs = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while ((e = readdir(d)) && nlogs < 64) {
+        size_t l = strlen(e->d_name);
+        if (l > 4 && strcmp(e->d_name + l - 4, ".log") == 0)
+            logs[nlogs++] = strdup(e->d_name);
+    }
+    closedir(d);
+    assert_true(nlogs >= 2);
+    qsort(logs, (size_t)nlogs, sizeof logs[0], cmp_str);
+    char older[PATH_MAX];
+    snprintf(older, sizeof older, "%s/%s", dir, logs[0]);
+    int64_t size = tu_file_size(older);
+    assert_true(size > 500);
+    assert_int_equal(tu_truncate(older, (uint64_t)size - 500), 0);
+    for (int i = 0; i < nlogs; i++)
+        free(logs[i]);
+
+    db = open_db(dir, &o);
+    int first_missing = -1;
+    for (int i = 0; i < n; i++) {
+        key_of(k, sizeof k, i);
+        void *got = NULL;
+        size_t len;
+        int rc = shale_get(db, k, strlen(k), &got, &len);
+        shale_free(got);
+        assert_true(rc == 0 || rc == SHALE_ENOTFOUND);
+        if (rc == SHALE_ENOTFOUND && first_missing < 0)
+            first_missing = i;
+        if (rc == 0 && first_missing >= 0)
+            fail_msg("key %d is present but key %d is missing: recovery replayed the newer "
+                     "log past the older log's lost tail", i, first_missing);
+    }
+    assert_true(first_missing > 0); /* the cut took the older log's last records */
+    /* the store goes on from the prefix, and the next open agrees */
+    put_str(db, "after", "gap");
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, &o);
+    expect(db, "after", "gap");
+    key_of(k, sizeof k, first_missing);
+    expect(db, k, NULL);
+    key_of(k, sizeof k, first_missing - 1);
+    void *got = NULL;
+    size_t len;
+    assert_int_equal(shale_get(db, k, strlen(k), &got, &len), 0);
+    shale_free(got);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+/* Issue 15, item 6: recovery stops at a gap in the log's sequence numbers, so a write
+   that failed before reaching the log must not use up its numbers: after shale_resume the
+   next writes take them, and a crash image finds every acknowledged write. */
+static void test_db_failed_write_leaves_no_sequence_gap(void **state)
+{
+    char *live = tu_tempdir("db");
+    shale_options o;
+    shale_options_default(&o);
+    o.sync_interval_ms = 0;
+    shale_db *db = open_db(live, &o);
+    put_str(db, "before", "1");
+    file_fault_arm(FILE_OP_WRITE, 1, EIO, false, false);
+    assert_int_equal(shale_put(db, "lost", 4, "2", 1, 0), -EIO);
+    file_fault_clear();
+    assert_int_equal(shale_resume(db), 0);
+    put_str(db, "after", "3");
+    put_str(db, "later", "4");
+    char *dir = crash_image(live); /* the records are only in the log */
+    shale_close(db);
+    tu_rmdir_free(live);
+    db = open_db(dir, &o);
+    expect(db, "before", "1");
+    expect(db, "lost", NULL);
+    expect(db, "after", "3");
+    expect(db, "later", "4");
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+/* Found by the power-loss harness (--vary, a store without value pointers): a flush's
+   manifest edit is synced, but without sync writes the log bytes before the position it
+   records may not be; after a power cut the log can end before that position. Its
+   records up to there are in the table, so the open must replay nothing from it, not
+   report corruption. */
+static void test_db_recovery_log_shorter_than_flushed_position(void **state)
+{
+    char *live = tu_tempdir("db");
+    shale_options o;
+    shale_options_default(&o);
+    o.sync_interval_ms = 0;
+    o.value_threshold = 64 * 1024; /* no pointers: the flush syncs no log */
+    shale_db *db = open_db(live, &o);
+    char k[32], v[128];
+    for (int i = 0; i < 500; i++) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 0);
+        put_str(db, k, v);
+    }
+    assert_int_equal(shale_flush(db), 0); /* the log goes on after the flushed records */
+    char *dir = crash_image(live);
+    shale_close(db);
+    tu_rmdir_free(live);
+    char wal[PATH_MAX];
+    assert_true(find_file(dir, ".log", wal, sizeof wal));
+    assert_int_equal(tu_truncate(wal, 1000), 0); /* the unsynced log mostly lost */
+    db = open_db(dir, &o);
+    for (int i = 0; i < 500; i++) {
+        key_of(k, sizeof k, i);
+        value_of(v, sizeof v, i, 0);
+        expect(db, k, v);
+    }
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+/* Issue 15, item 7: a new log or table is durable only once its directory is synced.
+   A child writes with sync writes through log rolls and flushes under the power-loss
+   model, then dies; the worst power cut undoes every create, rename and unlink no
+   directory sync covered and every unsynced byte. Every acknowledged write must remain
+   (without the directory syncs the new log, or a table the manifest lists, vanished). */
+static void test_db_power_cut_keeps_new_logs_and_tables(void **state)
+{
+    char *dir = tu_tempdir("db");
+    const size_t shm_len = 4u << 20;
+    void *shm = mmap(NULL, shm_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(shm != MAP_FAILED);
+    volatile int *acked = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE,
+                               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true((void *)acked != MAP_FAILED);
+    *acked = 0;
+    shale_options o;
+    shale_options_default(&o);
+    o.memtable_size = 128 * 1024;
+    o.vlog_file_size = 1 << 20; /* several logs */
+    o.value_threshold = 256;
+    o.sync_writes = 1;
+    o.vlog_gc_interval_s = 0;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        file_powerloss_track(shm, shm_len);
+        shale_db *db = NULL;
+        if (shale_open(dir, &o, &db))
+            _exit(1);
+        char k[32], v[1024];
+        for (int i = 0; i < 3000; i++) {
+            key_of(k, sizeof k, i);
+            memset(v, 'a' + i % 26, 600);
+            snprintf(v, sizeof v, "%d:", i);
+            v[strlen(v)] = '#';
+            v[600] = '\0';
+            if (shale_put(db, k, strlen(k), v, 600, 0))
+                _exit(2);
+            *acked = i + 1;
+        }
+        /* A value that does not fit in the log's segment: with the memtable just flushed
+           (empty), the log rolls with no flush after it, so only the log's own directory
+           sync makes the new log durable before these writes are acknowledged. */
+        if (shale_flush(db))
+            _exit(3);
+        static char big[900 * 1024];
+        memset(big, 'b', sizeof big);
+        if (shale_put(db, "big", 3, big, sizeof big, 0) || shale_put(db, "last", 4, "1", 1, 0))
+            _exit(4);
+        *acked = -*acked; /* all acknowledged */
+        _exit(0); /* the power goes: no close */
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    file_powerloss_stats st;
+    file_powerloss_apply(shm, shm_len, dir, FILE_POWERLOSS_WORST, 1, &st);
+    shale_db *db = open_db(dir, &o);
+    assert_true(*acked < 0);
+    *acked = -*acked;
+    void *got = NULL;
+    size_t len;
+    int rc = shale_get(db, "last", 4, &got, &len);
+    if (rc != 0)
+        fail_msg("the write after the log roll: %s after a power cut (%d directory ops "
+                 "undone)", shale_strerror(rc), st.ops_undone);
+    shale_free(got);
+    assert_int_equal(shale_get(db, "big", 3, &got, &len), 0);
+    assert_int_equal(len, 900 * 1024);
+    shale_free(got);
+    char k[32];
+    for (int i = 0; i < *acked; i++) {
+        key_of(k, sizeof k, i);
+        got = NULL;
+        rc = shale_get(db, k, strlen(k), &got, &len);
+        if (rc != 0)
+            fail_msg("acknowledged key %d of %d: %s after a power cut (%d directory ops "
+                     "undone)", i, *acked, shale_strerror(rc), st.ops_undone);
+        assert_int_equal(len, 600);
+        assert_int_equal(strtol(got, NULL, 10), i);
+        shale_free(got);
+    }
+    assert_int_equal(shale_close(db), 0);
+    munmap(shm, shm_len);
+    munmap((void *)acked, sizeof(int));
+    tu_rmdir_free(dir);
+}
+
 static void test_db_manual_wal_flush(void **state)
 {
     char *dir = tu_tempdir("db");
@@ -1022,6 +1267,10 @@ int main(void)
         cmocka_unit_test(test_db_second_open_is_busy),
         cmocka_unit_test(test_db_corrupt_table_never_returns_wrong_value),
         cmocka_unit_test(test_db_corrupt_wal_and_manifest_fail_open),
+        cmocka_unit_test(test_db_recovery_stops_at_gap_between_logs),
+        cmocka_unit_test(test_db_failed_write_leaves_no_sequence_gap),
+        cmocka_unit_test(test_db_recovery_log_shorter_than_flushed_position),
+        cmocka_unit_test(test_db_power_cut_keeps_new_logs_and_tables),
         cmocka_unit_test(test_db_many_threads_write_and_read),
         cmocka_unit_test(test_db_sync_writes_share_fsyncs),
         cmocka_unit_test(test_db_explicit_sync_commits_earlier_writes),

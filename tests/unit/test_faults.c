@@ -182,6 +182,9 @@ static void test_torn_write_faults(void **state) { sweep(FILE_OP_WRITE, "torn wr
 static void test_sync_faults(void **state) { sweep(FILE_OP_SYNC, "sync", EIO, false); }
 static void test_rename_faults(void **state) { sweep(FILE_OP_RENAME, "rename", EIO, false); }
 static void test_unlink_faults(void **state) { sweep(FILE_OP_UNLINK, "unlink", EIO, false); }
+/* Directory syncs only (they are few, so the sweep hits each of them): the one after
+   CURRENT's rename and those that make new logs and tables durable (issue 15, items 5, 7). */
+static void test_dir_sync_faults(void **state) { sweep(FILE_OP_SYNC_DIR, "dir sync", EIO, false); }
 
 static void put_keys(shale_db *db, int from, int to)
 {
@@ -227,13 +230,38 @@ static void test_resume_rewrites_buffered_records(void **state)
     tu_rmdir_free(crash);
 }
 
+/* Issue 15, item 5: an open writes a new manifest and renames CURRENT to name it; when
+   the directory sync after that rename fails, CURRENT may already name the new manifest,
+   so it must stay (and so must the old one, which a power cut could bring back). The
+   open fails, and the next open must find every key. */
+static void test_faults_failed_dir_sync_at_reopen_keeps_store_openable(void **state)
+{
+    char *dir = tu_tempdir("faults");
+    shale_options o;
+    options(&o);
+    shale_db *db = tu_open(dir, &o);
+    assert_non_null(db);
+    put_keys(db, 0, 100);
+    assert_int_equal(shale_close(db), 0);
+    file_fault_arm(FILE_OP_SYNC_DIR, 1, EIO, false, false);
+    db = NULL;
+    assert_int_equal(shale_open(dir, &o, &db), -EIO);
+    assert_null(db);
+    file_fault_clear();
+    check_after(dir, 100, "reopen after a failed directory sync");
+    /* and the store stays openable after that */
+    check_after(dir, 100, "second reopen after a failed directory sync");
+    tu_rmdir_free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_faults),  cmocka_unit_test(test_read_faults),
         cmocka_unit_test(test_write_faults), cmocka_unit_test(test_torn_write_faults),
         cmocka_unit_test(test_sync_faults),  cmocka_unit_test(test_rename_faults),
-        cmocka_unit_test(test_unlink_faults),
+        cmocka_unit_test(test_unlink_faults), cmocka_unit_test(test_dir_sync_faults),
+        cmocka_unit_test(test_faults_failed_dir_sync_at_reopen_keeps_store_openable),
         cmocka_unit_test(test_resume_rewrites_buffered_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -91,9 +91,11 @@ static void test_file_lock_and_atomic_replace(void **state)
     file_unlock(b);
     snprintf(p, sizeof p, "%s/CURRENT", dir);
     snprintf(t, sizeof t, "%s/CURRENT.tmp", dir);
-    assert_int_equal(file_replace_atomic(p, t, "one\n", 4), 0);
+    assert_int_equal(file_replace_atomic(p, t, "one\n", 4, NULL), 0);
     file_fault_arm(FILE_OP_RENAME, 1, EIO, false, false);
-    assert_int_equal(file_replace_atomic(p, t, "two\n", 4), -EIO);
+    bool replaced = true;
+    assert_int_equal(file_replace_atomic(p, t, "two\n", 4, &replaced), -EIO);
+    assert_false(replaced);
     file_fault_clear();
     char *data;
     size_t len;
@@ -101,6 +103,15 @@ static void test_file_lock_and_atomic_replace(void **state)
     assert_string_equal(data, "one\n"); /* the old content survives a failed replace */
     free(data);
     assert_int_equal(file_exists(t), 0);
+    /* a failed directory sync after the rename: the new content is in place, and the
+       caller is told so (issue 15, item 5) */
+    file_fault_arm(FILE_OP_SYNC_DIR, 1, EIO, false, false);
+    assert_int_equal(file_replace_atomic(p, t, "three\n", 6, &replaced), -EIO);
+    file_fault_clear();
+    assert_true(replaced);
+    assert_int_equal(file_read_all(p, &data, &len), 0);
+    assert_string_equal(data, "three\n");
+    free(data);
     tu_rmdir_free(dir);
 }
 
