@@ -61,6 +61,8 @@ typedef struct io_loop {
     struct io_uring_buf_ring *br;
     char *bufs;
     client *round; /* clients with input this round */
+    bool exposed;  /* a command of this round ran before s->unsynced_error was set: its
+                      replies may show writes that are not durable */
     int rc;
 } io_loop;
 
@@ -495,10 +497,12 @@ static void on_recv(io_loop *l, client *c, struct io_uring_cqe *cqe)
             bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         const char *data = provided ? l->bufs + (size_t)bid * RECV_CHUNK : c->in + c->in_len;
         if (!c->closed) {
+            join_round(l, c); /* first: the round's replies start before this input's */
             pthread_mutex_lock(&l->s->lock);
+            if (!__atomic_load_n(&l->s->unsynced_error, __ATOMIC_RELAXED))
+                l->exposed = true;
             take_input(l->s, c, data, (size_t)res);
             pthread_mutex_unlock(&l->s->lock);
-            join_round(l, c);
         }
         if (provided)
             return_buffer(l, bid);
@@ -532,43 +536,53 @@ static void on_send(io_loop *l, client *c, int res)
 
 /* ---- the loop ---- */
 
-/* Raises *gen to at least v (several loops may race). */
-static void raise_gen(uint64_t *gen, uint64_t v)
-{
-    uint64_t seen = __atomic_load_n(gen, __ATOMIC_RELAXED);
-    while (seen < v &&
-           !__atomic_compare_exchange_n(gen, &seen, v, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-        ;
-}
-
-/* After the round's commands: make the writes the replies depend on reach the kernel
-   (and the disk, with sync-writes yes), then send. */
+/*
+ * After the round's commands: make the writes the replies depend on reach the kernel
+ * (and the disk, with sync-writes yes), then send.
+ *
+ * A failed log write or sync turns the round's replies into errors. With sync-writes yes
+ * the writes past synced_gen may then be lost by a crash, so synced_gen stays where it
+ * is and s->unsynced_error is set: a round of another loop whose commands ran before
+ * that (and may have read those writes) syncs too, fails the same way and sends errors;
+ * commands from then on are refused (command.c, admit) and their rounds need no sync,
+ * until watch_disk makes the writes durable (or forever, after a failed sync: the engine
+ * cannot tell what reached the disk). Without sync-writes nothing was promised durable:
+ * the generations move on and reads go on being served.
+ */
 static void finish_round(io_loop *l)
 {
     server *s = l->s;
     uint64_t wgen = __atomic_load_n(&s->wgen, __ATOMIC_ACQUIRE);
+    bool exposed = l->exposed || !__atomic_load_n(&s->unsynced_error, __ATOMIC_ACQUIRE);
+    l->exposed = false;
     int rc = 0;
-    if (wgen > __atomic_load_n(&s->flushed_gen, __ATOMIC_ACQUIRE)) {
+    if (exposed && wgen > __atomic_load_n(&s->flushed_gen, __ATOMIC_ACQUIRE)) {
         rc = ks_engines_flush_wal(&s->ks);
         if (rc == 0)
-            raise_gen(&s->flushed_gen, wgen);
+            server_raise_gen(&s->flushed_gen, wgen);
     }
-    if (rc == 0 && s->cfg.sync_writes && l->round &&
+    if (rc == 0 && exposed && s->cfg.sync_writes && l->round &&
         wgen > __atomic_load_n(&s->synced_gen, __ATOMIC_ACQUIRE)) {
         rc = ks_engines_sync(&s->ks); /* covers every write that returned, of every loop */
         if (rc == 0)
-            raise_gen(&s->synced_gen, wgen);
+            server_raise_gen(&s->synced_gen, wgen);
     }
+    bool unsynced = false;
     if (rc) {
-        /* This round's replies become errors below; later rounds must not fail again for
-           the same writes: reads go on being served (the engine now refuses writes). */
-        raise_gen(&s->flushed_gen, wgen);
-        raise_gen(&s->synced_gen, wgen);
         pthread_mutex_lock(&s->lock);
         s->stats.sync_failures++;
+        unsynced = s->cfg.sync_writes;
+        if (unsynced && !s->unsynced_error)
+            __atomic_store_n(&s->unsynced_error, rc, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&s->lock);
+        if (!unsynced) {
+            server_raise_gen(&s->flushed_gen, wgen);
+            server_raise_gen(&s->synced_gen, wgen);
+        }
         fprintf(stderr, "shale-server: WAL write or sync failed (%s): the round's replies "
-                        "become errors\n", shale_strerror(rc));
+                        "become errors%s\n", shale_strerror(rc),
+                unsynced ? ", and commands that read or write data are refused until the "
+                           "writes are durable" : "");
     }
     while (l->round) {
         client *c = l->round;
@@ -577,7 +591,10 @@ static void finish_round(io_loop *l)
         if (!c->closed) {
             if (rc && c->out.len > c->round_out) { /* the writes may not be durable */
                 c->out.len = c->round_out;
-                reply_engine_error(c, rc);
+                if (unsynced)
+                    reply_unsynced_error(c, rc);
+                else
+                    reply_engine_error(c, rc);
                 c->close_after_reply = true;
             }
             arm_send(l, c);

@@ -120,6 +120,9 @@ typedef struct server {
     caps_state caps;
     access_table access; /* LRU/LFU of keys (access.h) */
     int disk_error;           /* the engine refuses writes after this error (0: none) */
+    int unsynced_error; /* sync-writes yes: a log write or sync failed, writes past
+                           synced_gen may be lost, and commands that read or write data
+                           are refused until they are durable (atomic; set under lock) */
     int last_write_error;     /* the last write's disk error (-ENOSPC...), 0 after a success */
     uint64_t disk_resume_ms;  /* when server_cron last tried shale_resume */
     long long latency_max_us, latency_max_time;
@@ -144,6 +147,8 @@ const char *command_table_name(size_t i);
 void reply_engine_error(client *c, int rc);
 /* The -MISCONF reply to a write while the disk refuses writes (err: the engine's error). */
 void reply_disk_error(client *c, int err);
+/* The -MISCONF reply while writes may not be durable (s->unsynced_error). */
+void reply_unsynced_error(client *c, int err);
 /* A HELP reply: the lines as an array of status strings, as Redis sends them. */
 void reply_help(client *c, const char *const *lines, size_t n);
 /* "ERR unknown subcommand 'x'. Try CMD HELP." for argv[1]. */
@@ -160,6 +165,16 @@ static inline void server_count_lookup(server *s, bool found)
         s->stats.keyspace_hits++;
     else
         s->stats.keyspace_misses++;
+}
+
+/* Raises a write generation (wgen, flushed_gen, synced_gen) to at least v; several
+   loops may race. */
+static inline void server_raise_gen(uint64_t *gen, uint64_t v)
+{
+    uint64_t seen = __atomic_load_n(gen, __ATOMIC_RELAXED);
+    while (seen < v &&
+           !__atomic_compare_exchange_n(gen, &seen, v, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        ;
 }
 
 /* Counts a write that a reply must not overtake (see net_uring.c). */

@@ -358,10 +358,32 @@ void server_note_disk_error(server *s, int err)
     s->disk_error = err;
 }
 
+/*
+ * After a failed log write with sync-writes yes (s->unsynced_error, see finish_round in
+ * net_uring.c), once the engine writes again: one sync makes every write so far durable,
+ * and data commands are served again. The loops wait on the lock for this one sync.
+ */
+static void sync_again(server *s)
+{
+    if (!__atomic_load_n(&s->unsynced_error, __ATOMIC_RELAXED))
+        return;
+    uint64_t wgen = __atomic_load_n(&s->wgen, __ATOMIC_ACQUIRE);
+    int rc = ks_engines_flush_wal(&s->ks);
+    rc = rc ? rc : ks_engines_sync(&s->ks);
+    if (rc)
+        return; /* the engine refuses writes again: the next resume tries again */
+    server_raise_gen(&s->flushed_gen, wgen);
+    server_raise_gen(&s->synced_gen, wgen);
+    __atomic_store_n(&s->unsynced_error, 0, __ATOMIC_RELEASE);
+    fprintf(stderr, "shale-server: the writes are durable again; commands served again\n");
+}
+
 static void watch_disk(server *s, uint64_t now)
 {
     int err = ks_engines_background_error(&s->ks);
     server_note_disk_error(s, err);
+    if (!err)
+        sync_again(s);
     if (!err || now - s->disk_resume_ms < 1000)
         return;
     s->disk_resume_ms = now;
@@ -369,6 +391,7 @@ static void watch_disk(server *s, uint64_t now)
     if (rc == 0) {
         fprintf(stderr, "shale-server: the disk write error looks solved; writes accepted again\n");
         s->disk_error = 0;
+        sync_again(s);
     } else if (rc == SHALE_EFAILED && s->disk_error != SHALE_EFAILED) {
         fprintf(stderr, "shale-server: a failed disk sync cannot be undone while running; "
                         "restart the server to accept writes again\n");
