@@ -351,6 +351,17 @@ void reply_unsynced_error(client *c, int err)
     resp_error(&c->out, msg);
 }
 
+void reply_read_error(client *c, int rc)
+{
+    if (rc == -ENOMEM) {
+        reply_engine_error(c, rc);
+        return;
+    }
+    char msg[256];
+    snprintf(msg, sizeof msg, "ERR reading from disk failed: %s", shale_strerror(rc));
+    resp_error(&c->out, msg);
+}
+
 void reply_engine_error(client *c, int rc)
 {
     char msg[256];

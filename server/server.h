@@ -147,6 +147,9 @@ const char *command_table_name(size_t i);
 void reply_engine_error(client *c, int rc);
 /* The -MISCONF reply to a write while the disk refuses writes (err: the engine's error). */
 void reply_disk_error(client *c, int err);
+/* A read's engine error (EIO, corruption) as an error reply: never a nil, which would
+   say the key is absent. */
+void reply_read_error(client *c, int rc);
 /* The -MISCONF reply while writes may not be durable (s->unsynced_error). */
 void reply_unsynced_error(client *c, int err);
 /* A HELP reply: the lines as an array of status strings, as Redis sends them. */
