@@ -267,6 +267,18 @@ static void client_destroy(client *c)
     free(c);
 }
 
+/* At shutdown: frees c unless a receive or send may still use its buffers (returns 1
+   then; c stays allocated, its socket is closed). */
+static int client_destroy_at_exit(client *c)
+{
+    if (c->recv_armed || c->send_armed) {
+        close(c->fd);
+        return 1;
+    }
+    client_destroy(c);
+    return 0;
+}
+
 /* metrics-port connections have a list of their own, so that shutdown frees them */
 static void http_list_remove(server *s, client *c)
 {
@@ -649,6 +661,77 @@ static void shrink_idle_buffers(io_loop *l)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* Operations of this loop that point into a connection's buffers (lock taken here). */
+static int in_flight(io_loop *l)
+{
+    server *s = l->s;
+    int n = 0;
+    pthread_mutex_lock(&s->lock);
+    for (client *c = s->clients; c; c = c->all_next)
+        n += c->loop == l && (c->recv_armed || c->send_armed);
+    for (client *c = s->http_clients; c; c = c->all_next)
+        n += c->loop == l && (c->recv_armed || c->send_armed);
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+/*
+ * At shutdown, before anything is freed: ends every receive and send of this loop. The
+ * kernel reads a send's buffer and fills a receive's (c->in, or a provided buffer) until
+ * the operation's completion arrives, and closing the ring does not wait for that (its
+ * cancellations finish in a kernel worker). So every connection is shut down (a receive
+ * completes with 0, a send with an error), whatever else is pending is cancelled, and
+ * completions are reaped until none is in flight, for at most 5 s (net_run then leaves
+ * what is still in flight allocated). The loop thread: it alone may wait on its ring.
+ */
+#define DRAIN_MS 5000
+static void loop_drain(io_loop *l)
+{
+    server *s = l->s;
+    pthread_mutex_lock(&s->lock);
+    for (client *c = s->clients; c; c = c->all_next)
+        if (c->loop == l)
+            shutdown(c->fd, SHUT_RDWR);
+    for (client *c = s->http_clients; c; c = c->all_next)
+        if (c->loop == l)
+            shutdown(c->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&s->lock);
+    struct io_uring_sqe *sqe = get_sqe(l);
+    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY); /* -EINVAL before Linux 5.19 */
+    io_uring_sqe_set_data64(sqe, 0);                         /* op 0: nothing to do */
+    uint64_t deadline = now_ms() + DRAIN_MS;
+    while (in_flight(l) > 0 && now_ms() < deadline) {
+        struct io_uring_cqe *cqe;
+        struct __kernel_timespec ts = {0, 50 * 1000 * 1000};
+        int rc = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+        if (rc < 0 && rc != -ETIME && rc != -EINTR)
+            break;
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&l->ring, head, cqe)
+        {
+            seen++;
+            uint64_t data = io_uring_cqe_get_data64(cqe);
+            client *c = (client *)(uintptr_t)(data & ~OP_MASK);
+            switch ((enum op)(data & OP_MASK)) {
+            case OP_RECV:
+                if (!(l->ms_recv && (cqe->flags & IORING_CQE_F_MORE)))
+                    c->recv_armed = false;
+                break;
+            case OP_SEND:
+                c->send_armed = false;
+                break;
+            case OP_ACCEPT:
+            case OP_ACCEPT_UNIX:
+            case OP_ACCEPT_HTTP:
+                if (cqe->res >= 0)
+                    close(cqe->res); /* a connection that came in meanwhile */
+                break;
+            }
+        }
+        io_uring_cq_advance(&l->ring, seen);
+    }
+}
+
 static void *loop_run(void *arg)
 {
     io_loop *l = arg;
@@ -728,6 +811,7 @@ static void *loop_run(void *arg)
             pthread_mutex_unlock(&s->lock);
         }
     }
+    loop_drain(l);
     return NULL;
 }
 
@@ -821,7 +905,15 @@ static int loop_init(io_loop *l, server *s, int idx)
     return 0;
 }
 
-static void loop_destroy(io_loop *l)
+static void loop_close_ring(io_loop *l)
+{
+    if (l->ring.ring_fd > 0)
+        io_uring_queue_exit(&l->ring);
+    l->ring.ring_fd = -1;
+}
+
+/* After loop_close_ring. busy: some receive may still fill a provided buffer. */
+static void loop_destroy(io_loop *l, bool busy)
 {
     for (int i = 0; i < l->nlfd; i++)
         close(l->lfd[i]);
@@ -831,8 +923,8 @@ static void loop_destroy(io_loop *l)
         close(l->ufd);
         unlink(l->s->cfg.unixsocket);
     }
-    if (l->ring.ring_fd > 0)
-        io_uring_queue_exit(&l->ring);
+    if (busy)
+        return;
     if (l->br)
         munmap(l->br, NBUFS * sizeof(struct io_uring_buf));
     free(l->bufs);
@@ -844,9 +936,10 @@ int net_run(server *s)
     io_loop *loops = calloc((size_t)n, sizeof *loops);
     if (!loops)
         return -ENOMEM;
-    int rc = 0, started = 0;
+    int rc = 0, started = 0, inited = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         rc = loop_init(&loops[i], s, i);
+        inited = i + 1;
         if (rc == -ENOSYS || rc == -EPERM || (rc < 0 && loops[i].ring.ring_fd <= 0)) {
             fprintf(stderr,
                     "shale-server: io_uring is not available here (%s); shale-server needs it "
@@ -869,21 +962,30 @@ int net_run(server *s)
             if (loops[i].rc)
                 rc = loops[i].rc;
     }
-    /* clients still connected are dropped with their rings */
+    /* Rings first (loop_drain ended their operations), then what operations pointed
+       into. A connection whose receive or send did not end within the drain keeps its
+       buffers (and a loop with one, its provided buffers): leaked, never handed back
+       while the kernel may still use them. */
+    for (int i = 0; i < inited; i++)
+        loop_close_ring(&loops[i]);
     pthread_mutex_lock(&s->lock);
+    int busy = 0;
     while (s->clients) {
         client *c = s->clients;
         server_client_remove(s, c);
-        client_destroy(c);
+        busy += client_destroy_at_exit(c);
     }
     while (s->http_clients) {
         client *c = s->http_clients;
         http_list_remove(s, c);
-        client_destroy(c);
+        busy += client_destroy_at_exit(c);
     }
     pthread_mutex_unlock(&s->lock);
-    for (int i = 0; i < n; i++)
-        loop_destroy(&loops[i]);
+    if (busy)
+        fprintf(stderr, "shale-server: %d connection(s) had a receive or send in flight at "
+                        "shutdown; their buffers are left allocated\n", busy);
+    for (int i = 0; i < inited; i++) /* (a loop never initialized has nothing to close) */
+        loop_destroy(&loops[i], busy > 0);
     free(loops);
     return rc;
 }
