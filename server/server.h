@@ -93,6 +93,13 @@ typedef struct caps_state {
     uint64_t oom_logged_ms; /* the last -OOM under an evicting policy was logged then */
 } caps_state;
 
+/* BGSAVE: one background flush at a time, joined before the store closes */
+typedef struct bgsave_state {
+    pthread_t thread;
+    bool started; /* thread is joinable */
+    int running;  /* atomic: the thread has not finished */
+} bgsave_state;
+
 typedef struct server {
     server_config cfg;
     shale_db *db;
@@ -118,6 +125,7 @@ typedef struct server {
     uint64_t slowlog_next_id;
     uint64_t evicted_keys;    /* keys evicted to stay under maxmemory / maxdisk */
     caps_state caps;
+    bgsave_state bgsave;
     access_table access; /* LRU/LFU of keys (access.h) */
     int disk_error;           /* the engine refuses writes after this error (0: none) */
     int unsynced_error; /* sync-writes yes: a log write or sync failed, writes past
@@ -217,6 +225,8 @@ void slowlog_maybe_add(server *s, client *c, long long micros);
 /* Records that the engine refuses writes after err (0: it accepts them again); write
    commands then get -MISCONF until server_cron's shale_resume succeeds. */
 void server_note_disk_error(server *s, int err);
+/* Waits for a BGSAVE still running (before the engine closes). */
+void server_bgsave_wait(server *s);
 /* Periodic work (active expiry, sweeping, stats), called by the loop about hz times/s. */
 void server_cron(server *s);
 

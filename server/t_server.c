@@ -82,11 +82,22 @@ void cmd_time(server *s, client *c)
 
 void cmd_lastsave(server *s, client *c)
 {
-    resp_integer(&c->out, (long long)s->lastsave_s);
+    resp_integer(&c->out, (long long)__atomic_load_n(&s->lastsave_s, __ATOMIC_RELAXED));
+}
+
+#define BGSAVE_BUSY "ERR Background save already in progress"
+
+static bool bgsave_running(server *s)
+{
+    return __atomic_load_n(&s->bgsave.running, __ATOMIC_ACQUIRE) != 0;
 }
 
 void cmd_save(server *s, client *c)
 {
+    if (bgsave_running(s)) { /* as Redis: a SAVE does not run beside a BGSAVE */
+        resp_error(&c->out, BGSAVE_BUSY);
+        return;
+    }
     int rc = ks_engines_flush(&s->ks);
     if (rc == 0)
         rc = ks_engines_sync(&s->ks);
@@ -94,7 +105,7 @@ void cmd_save(server *s, client *c)
         reply_engine_error(c, rc);
         return;
     }
-    s->lastsave_s = (uint64_t)time(NULL);
+    __atomic_store_n(&s->lastsave_s, (uint64_t)time(NULL), __ATOMIC_RELAXED);
     resp_simple(&c->out, "OK");
 }
 
@@ -103,21 +114,40 @@ static void *bgsave_thread(void *arg)
     server *s = arg;
     if (ks_engines_flush(&s->ks) == 0)
         __atomic_store_n(&s->lastsave_s, (uint64_t)time(NULL), __ATOMIC_RELAXED);
+    __atomic_store_n(&s->bgsave.running, 0, __ATOMIC_RELEASE);
     return NULL;
 }
 
+/* Joins the last BGSAVE's thread (it may still be flushing). Lock held, or the loops
+   stopped. */
+void server_bgsave_wait(server *s)
+{
+    if (s->bgsave.started)
+        pthread_join(s->bgsave.thread, NULL);
+    s->bgsave.started = false;
+}
+
+/* One background save at a time, as in Redis (it forks one child); its thread is joined
+   by the next BGSAVE or at shutdown. SCHEDULE: Redis schedules a BGSAVE only behind an
+   AOF rewrite, which shale does not have, so it is the same as without. */
 void cmd_bgsave(server *s, client *c)
 {
     if (c->cmd.argc > 2 || (c->cmd.argc == 2 && !arg_is(&c->cmd.argv[1], "schedule"))) {
         resp_error(&c->out, "ERR syntax error");
         return;
     }
-    pthread_t t;
-    if (pthread_create(&t, NULL, bgsave_thread, s)) {
+    if (bgsave_running(s)) {
+        resp_error(&c->out, BGSAVE_BUSY);
+        return;
+    }
+    server_bgsave_wait(s); /* the last one has finished: its thread returns at once */
+    __atomic_store_n(&s->bgsave.running, 1, __ATOMIC_RELAXED);
+    if (pthread_create(&s->bgsave.thread, NULL, bgsave_thread, s)) {
+        __atomic_store_n(&s->bgsave.running, 0, __ATOMIC_RELAXED);
         resp_error(&c->out, "ERR cannot start the background save");
         return;
     }
-    pthread_detach(t);
+    s->bgsave.started = true;
     resp_simple(&c->out, "Background saving started");
 }
 

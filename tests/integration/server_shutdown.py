@@ -7,8 +7,6 @@ both io threads: after SIGTERM the server must end every receive and send before
 the buffers they point into (and only then close its rings), exit 0 promptly, and have
 kept the data. Before the fix it freed the buffers of connections whose operations were
 still in flight (the server logs "... in flight at shutdown" when that happens).
-
-Also BGSAVE at shutdown: a background save still running is waited for (item 28).
 """
 import os
 import shutil

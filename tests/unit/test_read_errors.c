@@ -57,6 +57,7 @@ static int teardown(void **state)
     fixture *f = *state;
     file_fault_clear();
     server *s = &f->s;
+    server_bgsave_wait(s);
     ks_close(&s->ks);
     cursor_table_free(&s->cursors);
     cmdstats_free(&s->cmds);
