@@ -564,6 +564,7 @@ static void on_send(io_loop *l, client *c, int res)
 static void finish_round(io_loop *l)
 {
     server *s = l->s;
+    caps_round_end(s);
     uint64_t wgen = __atomic_load_n(&s->wgen, __ATOMIC_ACQUIRE);
     bool exposed = l->exposed || !__atomic_load_n(&s->unsynced_error, __ATOMIC_ACQUIRE);
     l->exposed = false;

@@ -91,6 +91,8 @@ typedef struct caps_state {
     uint64_t reclaim_disk_target; /* the running reclaim's GC stops at this disk use */
     uint64_t reclaim_end_ms;
     uint64_t oom_logged_ms; /* the last -OOM under an evicting policy was logged then */
+    uint64_t round_evict_ns;  /* eviction time in the event loop's current round (atomic:
+                                 the loop resets it after each round, see caps_admit) */
 } caps_state;
 
 /* BGSAVE: one background flush at a time, joined before the store closes */
@@ -242,6 +244,11 @@ void caps_engine_options(server *s, shale_options *o);
 bool caps_admit(server *s, client *c);
 /* Waits for a background reclaim (before the engine closes). */
 void caps_stop(server *s);
+/* An event-loop round ended: the next one may evict for its own budget (any thread). */
+static inline void caps_round_end(server *s)
+{
+    __atomic_store_n(&s->caps.round_evict_ns, 0, __ATOMIC_RELAXED);
+}
 /* Bytes (dbi, key) takes in the store: key, value, per-entry overhead; a hash's fields
    estimated from `samples` of them (0: all). m: the key's metadata (t_object.c). */
 long long key_store_bytes(server *s, int dbi, const void *key, size_t klen, const ks_meta *m,
