@@ -63,6 +63,7 @@ typedef struct io_loop {
     client *round; /* clients with input this round */
     bool exposed;  /* a command of this round ran before s->unsynced_error was set: its
                       replies may show writes that are not durable */
+    uint64_t net_out; /* bytes sent not yet added to s->stats (which the lock guards) */
     int rc;
 } io_loop;
 
@@ -178,16 +179,22 @@ static bool reserve_input(client *c, size_t need)
 
 static void arm_recv(io_loop *l, client *c)
 {
+    if (!l->ms_recv) {
+        /* under the lock: server_memory_usage reads the buffers' sizes */
+        pthread_mutex_lock(&l->s->lock);
+        bool ok = reserve_input(c, RECV_CHUNK);
+        pthread_mutex_unlock(&l->s->lock);
+        if (!ok) {
+            c->closed = true;
+            return;
+        }
+    }
     struct io_uring_sqe *sqe = get_sqe(l);
     if (l->ms_recv) {
         io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = BGID;
     } else {
-        if (!reserve_input(c, RECV_CHUNK)) {
-            c->closed = true;
-            return;
-        }
         io_uring_prep_recv(sqe, c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
     }
     io_uring_sqe_set_data64(sqe, pack(c, OP_RECV));
@@ -206,11 +213,14 @@ static void arm_send(io_loop *l, client *c)
     if (c->send_armed)
         return;
     if (c->sending_off == c->sending.len && c->out.len > 0 && !c->in_round) {
+        /* under the lock: server_memory_usage (another loop's cron) reads both buffers */
+        pthread_mutex_lock(&l->s->lock);
         resp_out next = c->sending; /* recycled: becomes the accumulating buffer */
         next.len = 0;
         c->sending = c->out;
         c->sending_off = 0;
         c->out = next;
+        pthread_mutex_unlock(&l->s->lock);
     }
     if (c->sending_off == c->sending.len)
         return;
@@ -511,6 +521,8 @@ static void on_recv(io_loop *l, client *c, struct io_uring_cqe *cqe)
         if (!c->closed) {
             join_round(l, c); /* first: the round's replies start before this input's */
             pthread_mutex_lock(&l->s->lock);
+            l->s->stats.net_output_bytes += l->net_out;
+            l->net_out = 0;
             if (!__atomic_load_n(&l->s->unsynced_error, __ATOMIC_RELAXED))
                 l->exposed = true;
             take_input(l->s, c, data, (size_t)res);
@@ -537,7 +549,7 @@ static void on_send(io_loop *l, client *c, int res)
     if (res < 0) {
         close_client(c);
     } else {
-        l->s->stats.net_output_bytes += (uint64_t)res;
+        l->net_out += (uint64_t)res; /* into s->stats when the loop next holds the lock */
         c->sending_off += (size_t)res;
         arm_send(l, c); /* the rest of sending, or replies added meanwhile */
         if (!c->send_armed && c->close_after_reply && !c->in_round && pending_output(c) == 0)
@@ -644,6 +656,8 @@ static void shrink_idle_buffers(io_loop *l)
 {
     server *s = l->s;
     pthread_mutex_lock(&s->lock);
+    s->stats.net_output_bytes += l->net_out;
+    l->net_out = 0;
     for (client *c = s->clients; c; c = c->all_next) {
         if (c->loop != l || c->in_round)
             continue;
