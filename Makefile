@@ -33,6 +33,9 @@ VS_HIREDIS := $(BUILD)/vs-hiredis
 
 CRASH_ENGINE := $(BUILD)/tests/crash_engine
 
+# An LD_PRELOAD shim that makes fdatasync and fsync fail on demand (tests/shim/fail_fsync.c)
+FAIL_FSYNC := $(BUILD)/tests/libfail_fsync.so
+
 # Fuzz targets (tests/fuzz/fuzz_<name>.c): replayed over their corpora by make test,
 # fuzzed with libFuzzer by make fuzz.
 FUZZ_TARGETS := resp dispatch client_reader wal table manifest
@@ -54,7 +57,7 @@ TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
 .SECONDARY:
 SERVER_BIN := $(BUILD)/shale-server
 
-all: $(LIBSHALE) $(LIBCLIENT) $(SERVER_BIN) $(BENCH_BIN) $(VS_HIREDIS) $(TOOL_BIN) $(EXAMPLE_BIN) $(UNIT_BIN) $(CRASH_ENGINE) $(FUZZ_REPLAY)
+all: $(LIBSHALE) $(LIBCLIENT) $(SERVER_BIN) $(BENCH_BIN) $(VS_HIREDIS) $(TOOL_BIN) $(EXAMPLE_BIN) $(UNIT_BIN) $(CRASH_ENGINE) $(FAIL_FSYNC) $(FUZZ_REPLAY)
 
 deps:
 	@./scripts/install-deps.sh
@@ -109,6 +112,12 @@ $(BUILD)/tests/util/%.o: CPPFLAGS += -Itests/util
 $(CRASH_ENGINE): $(BUILD)/tests/crash/crash_engine.o $(LIBSHALE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# Built without the build's sanitizer flags: it is preloaded into the server under test
+# only (tests/integration/server_sync_failure.py), which has the runtime if any.
+$(FAIL_FSYNC): tests/shim/fail_fsync.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -g -fPIC -shared $(WARN) $< -o $@ -ldl
 
 $(BUILD)/tests/fuzz/%.o: CPPFLAGS += -Iserver -Iclient/include -Itests/fuzz
 

@@ -268,6 +268,15 @@ static bool admit(server *s, client *c, const command *cmd)
         resp_error(&c->out, msg);
         return false;
     }
+    int unsynced = __atomic_load_n(&s->unsynced_error, __ATOMIC_RELAXED);
+    if (unsynced && ((cmd->flags & (R | W)) || cmd->fn == cmd_ping)) {
+        /* A log write or sync failed with sync-writes yes: the writes since the last good
+           sync may be lost by a crash, and any reply that reads data could show them. So
+           data commands are refused until watch_disk makes them durable, and PING too, as
+           Redis refuses it on a persistence error, for health checks to see. */
+        reply_unsynced_error(c, unsynced);
+        return false;
+    }
     if ((cmd->flags & M) && (s->cfg.maxmemory || s->cfg.maxdisk) && !caps_admit(s, c))
         return false;
     if ((cmd->flags & W) && s->disk_error) {
@@ -328,6 +337,28 @@ void reply_disk_error(client *c, int err)
              "MISCONF Errors writing to disk: %s. Write commands are refused until shale "
              "can write again; reads are served",
              shale_strerror(err));
+    resp_error(&c->out, msg);
+}
+
+void reply_unsynced_error(client *c, int err)
+{
+    char msg[320];
+    snprintf(msg, sizeof msg,
+             "MISCONF Errors writing to disk: %s. The latest writes may not be durable: "
+             "commands that read or write data are refused until they are (after a failed "
+             "sync: until a restart)",
+             shale_strerror(err));
+    resp_error(&c->out, msg);
+}
+
+void reply_read_error(client *c, int rc)
+{
+    if (rc == -ENOMEM) {
+        reply_engine_error(c, rc);
+        return;
+    }
+    char msg[256];
+    snprintf(msg, sizeof msg, "ERR reading from disk failed: %s", shale_strerror(rc));
     resp_error(&c->out, msg);
 }
 

@@ -42,8 +42,9 @@ static const option options[] = {
     {"protected-mode", T_BOOL, F(protected_mode), 0, 0, 0, NULL},
     {"requirepass", T_STR, F(requirepass), 0, 0, 0, NULL},
     {"maxclients", T_INT, F(maxclients), 1, 1000000, 0, NULL},
-    {"timeout", T_INT, F(timeout), 0, BIG, 0, NULL},
-    {"tcp-keepalive", T_INT, F(tcp_keepalive), 0, BIG, 0, NULL},
+    /* seconds, at most INT_MAX as in Redis (close_idle multiplies timeout by 1000) */
+    {"timeout", T_INT, F(timeout), 0, 2147483647, 0, NULL},
+    {"tcp-keepalive", T_INT, F(tcp_keepalive), 0, 2147483647, 0, NULL},
     {"io-threads", T_INT, F(io_threads), 1, 128, IMMUTABLE, NULL},
     {"proto-max-bulk-len", T_MEM, F(proto_max_bulk_len), 1024 * 1024, BIG, 0, NULL},
     {"client-query-buffer-limit", T_MEM, F(client_query_buffer_limit), 1024 * 1024, BIG, 0, NULL},
@@ -51,7 +52,8 @@ static const option options[] = {
     {"dir", T_STR, F(dir), 0, 0, IMMUTABLE, NULL},
     {"sync-writes", T_BOOL, F(sync_writes), 0, 0, 0, NULL},
     {"sync-interval-ms", T_INT, F(sync_interval_ms), 0, 3600000, 0, "sync_interval_ms"},
-    {"write-stall-timeout-ms", T_INT, F(write_stall_timeout_ms), 0, BIG, 0, "write_stall_timeout_ms"},
+    /* the engine keeps it in 32 bits */
+    {"write-stall-timeout-ms", T_INT, F(write_stall_timeout_ms), 0, 4294967295ll, 0, "write_stall_timeout_ms"},
     {"memtable-size", T_MEM, F(memtable_size), 64 * 1024, BIG, 0, "memtable_size"},
     {"block-cache-size", T_MEM, F(block_cache_size), 0, BIG, 0, "block_cache_size"},
     {"delayed-write-rate", T_MEM, F(delayed_write_rate), 1024, BIG, 0, "delayed_write_rate"},

@@ -228,9 +228,13 @@ static int logical_of(const keyspace *ks, uint32_t phys)
     return -1;
 }
 
-/* Deletes an expired key and its index entry now, in its own batch. */
+/*
+ * Deletes an expired key and its expiry-index entry now, in its own batch. record false:
+ * only the entry, for a stale one (see expire_db) whose key's record is a newer key's.
+ * Either way the entry stood for one expired key that the counts still hold.
+ */
 static int reap(keyspace *ks, uint32_t phys, const void *key, size_t klen, uint64_t expire_at_ms,
-                bool counted)
+                bool record)
 {
     ks_key mk, xk;
     int rc = meta_key_phys(phys, key, klen, &mk);
@@ -241,14 +245,14 @@ static int reap(keyspace *ks, uint32_t phys, const void *key, size_t klen, uint6
     }
     shale_batch *b = batch_of_phys(ks, phys);
     shale_batch_clear(b);
-    rc = shale_batch_delete(b, mk.p, mk.len);
+    rc = record ? shale_batch_delete(b, mk.p, mk.len) : 0;
     rc = rc ? rc : shale_batch_delete(b, xk.p, xk.len);
     rc = rc ? rc : shale_write(ks_db_of_phys(ks, phys), b);
     shale_batch_clear(b);
     ks_key_free(&mk);
     ks_key_free(&xk);
     int dbi = logical_of(ks, phys);
-    if (rc == 0 && counted && dbi >= 0) {
+    if (rc == 0 && dbi >= 0) {
         ks->count[dbi]--;
         ks->expires[dbi]--;
         ks->expired_keys++;
@@ -258,6 +262,22 @@ static int reap(keyspace *ks, uint32_t phys, const void *key, size_t klen, uint6
     return rc;
 }
 
+/* True when the expiry-index entry (key, expire_at_ms) names no record: compaction
+   dropped the expired record, and the key may have been created again since with
+   another expiry or none. Such an entry still counts as one expired key. */
+static int entry_stale(keyspace *ks, uint32_t phys, const void *key, size_t klen,
+                       uint64_t expire_at_ms, bool *stale, bool *record)
+{
+    ks_meta m;
+    int rc = ks_read_raw(ks, phys, key, klen, &m);
+    if (rc)
+        return rc;
+    *record = m.type != 0;
+    *stale = !m.type || m.expire_at_ms != expire_at_ms;
+    ks_meta_free(&m);
+    return 0;
+}
+
 int ks_read(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m)
 {
     int rc = ks_read_raw(ks, ks->phys[dbi], key, klen, m);
@@ -265,7 +285,11 @@ int ks_read(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m)
         return rc;
     uint64_t exp = m->expire_at_ms;
     ks_meta_free(m);
-    return reap(ks, ks->phys[dbi], key, klen, exp, true);
+    /* The key reads as absent either way: a failed reap (the engine refusing writes)
+       leaves it to the expiry cycle, which also handles a key written over it meanwhile
+       (a stale index entry). Only read errors are errors. */
+    reap(ks, ks->phys[dbi], key, klen, exp, true);
+    return 0;
 }
 
 /* ---- transactions ---- */
@@ -535,6 +559,37 @@ static int load_mapping(keyspace *ks)
     return rc;
 }
 
+/*
+ * Counts the expiry-index entries of a database that name no record (entry_stale): each
+ * is an expired key whose record compaction dropped, counted (with its TTL) until active
+ * expiry deletes the entry, as it was before a restart. Only entries already due can be
+ * stale, and active expiry deletes those soon: a short walk.
+ */
+static int count_stale_entries(keyspace *ks, int dbi, uint64_t now)
+{
+    ks_range r;
+    int rc = open_range(ks, 'x', ks->phys[dbi], &r);
+    if (rc)
+        return rc;
+    for (; rc == 0 && shale_iter_valid(r.it); shale_iter_next(r.it)) {
+        size_t kl;
+        const char *k = shale_iter_key(r.it, &kl);
+        if (kl < 13)
+            continue;
+        if (ks_be64(k + 5) > now)
+            break;
+        bool stale, record;
+        rc = entry_stale(ks, ks->phys[dbi], k + 13, kl - 13, ks_be64(k + 5), &stale, &record);
+        if (rc == 0 && stale) {
+            ks->count[dbi]++;
+            ks->expires[dbi]++;
+        }
+    }
+    rc = rc ? rc : shale_iter_status(r.it);
+    ks_range_close(&r);
+    return rc;
+}
+
 /* Counts the keys (expired ones too: they count until reaped) of one database, and
    raises last_version above every hash version found. */
 static int count_db(keyspace *ks, int dbi)
@@ -554,7 +609,7 @@ static int count_db(keyspace *ks, int dbi)
     }
     rc = shale_iter_status(r.it);
     ks_range_close(&r);
-    return rc;
+    return rc ? rc : count_stale_entries(ks, dbi, ks_now_ms());
 }
 
 int ks_open(keyspace *ks, shale_db *db, const char *dir, const shale_options *fifo_options)
@@ -913,13 +968,12 @@ static int expire_db(keyspace *ks, uint32_t phys, int budget, uint64_t now)
         uint64_t exp = ks_be64(k + 5);
         if (exp > now)
             break;
-        ks_meta m;
-        if (ks_read_raw(ks, phys, k + 13, kl - 13, &m))
+        bool stale, record;
+        if (entry_stale(ks, phys, k + 13, kl - 13, exp, &stale, &record))
             break;
-        /* absent: compaction already dropped the expired record; still counted */
-        bool counted = !m.type || m.expire_at_ms == exp;
-        ks_meta_free(&m);
-        if (reap(ks, phys, k + 13, kl - 13, exp, counted))
+        /* a record under another expiry is a key created again after compaction dropped
+           the expired one: only the entry goes, the live key stays */
+        if (reap(ks, phys, k + 13, kl - 13, exp, record && !stale))
             break;
         done++;
     }

@@ -114,8 +114,9 @@ int ks_open(keyspace *ks, shale_db *db, const char *dir, const shale_options *fi
 /* Closes the fifo engines (the main engine is the caller's). 0 or the first error. */
 int ks_close(keyspace *ks);
 
-/* Reads a key's metadata; an expired key is reaped (deleted, counted) and reads as
-   absent. Returns 0 or an engine error; *m is always safe to ks_meta_free. */
+/* Reads a key's metadata; an expired key is reaped (deleted, counted; left to the
+   expiry cycle if that write fails) and reads as absent. Returns 0 or the engine's read
+   error; *m is always safe to ks_meta_free. */
 int ks_read(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m);
 void ks_meta_free(ks_meta *m);
 

@@ -82,6 +82,7 @@ int main(int argc, char **argv)
             srv.cfg.unixsocket, srv.cfg.dir, srv.cfg.sync_writes ? "yes" : "no");
     rc = net_run(&srv);
     fprintf(stderr, "shale-server: stopping, closing the store\n");
+    server_bgsave_wait(&srv);
     caps_stop(&srv);
     int krc = ks_close(&srv.ks); /* the fifo databases' engines */
     if (krc)

@@ -61,6 +61,9 @@ typedef struct io_loop {
     struct io_uring_buf_ring *br;
     char *bufs;
     client *round; /* clients with input this round */
+    bool exposed;  /* a command of this round ran before s->unsynced_error was set: its
+                      replies may show writes that are not durable */
+    uint64_t net_out; /* bytes sent not yet added to s->stats (which the lock guards) */
     int rc;
 } io_loop;
 
@@ -176,16 +179,22 @@ static bool reserve_input(client *c, size_t need)
 
 static void arm_recv(io_loop *l, client *c)
 {
+    if (!l->ms_recv) {
+        /* under the lock: server_memory_usage reads the buffers' sizes */
+        pthread_mutex_lock(&l->s->lock);
+        bool ok = reserve_input(c, RECV_CHUNK);
+        pthread_mutex_unlock(&l->s->lock);
+        if (!ok) {
+            c->closed = true;
+            return;
+        }
+    }
     struct io_uring_sqe *sqe = get_sqe(l);
     if (l->ms_recv) {
         io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = BGID;
     } else {
-        if (!reserve_input(c, RECV_CHUNK)) {
-            c->closed = true;
-            return;
-        }
         io_uring_prep_recv(sqe, c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
     }
     io_uring_sqe_set_data64(sqe, pack(c, OP_RECV));
@@ -204,11 +213,14 @@ static void arm_send(io_loop *l, client *c)
     if (c->send_armed)
         return;
     if (c->sending_off == c->sending.len && c->out.len > 0 && !c->in_round) {
+        /* under the lock: server_memory_usage (another loop's cron) reads both buffers */
+        pthread_mutex_lock(&l->s->lock);
         resp_out next = c->sending; /* recycled: becomes the accumulating buffer */
         next.len = 0;
         c->sending = c->out;
         c->sending_off = 0;
         c->out = next;
+        pthread_mutex_unlock(&l->s->lock);
     }
     if (c->sending_off == c->sending.len)
         return;
@@ -263,6 +275,18 @@ static void client_destroy(client *c)
     resp_out_free(&c->out);
     resp_out_free(&c->sending);
     free(c);
+}
+
+/* At shutdown: frees c unless a receive or send may still use its buffers (returns 1
+   then; c stays allocated, its socket is closed). */
+static int client_destroy_at_exit(client *c)
+{
+    if (c->recv_armed || c->send_armed) {
+        close(c->fd);
+        return 1;
+    }
+    client_destroy(c);
+    return 0;
 }
 
 /* metrics-port connections have a list of their own, so that shutdown frees them */
@@ -495,10 +519,14 @@ static void on_recv(io_loop *l, client *c, struct io_uring_cqe *cqe)
             bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         const char *data = provided ? l->bufs + (size_t)bid * RECV_CHUNK : c->in + c->in_len;
         if (!c->closed) {
+            join_round(l, c); /* first: the round's replies start before this input's */
             pthread_mutex_lock(&l->s->lock);
+            l->s->stats.net_output_bytes += l->net_out;
+            l->net_out = 0;
+            if (!__atomic_load_n(&l->s->unsynced_error, __ATOMIC_RELAXED))
+                l->exposed = true;
             take_input(l->s, c, data, (size_t)res);
             pthread_mutex_unlock(&l->s->lock);
-            join_round(l, c);
         }
         if (provided)
             return_buffer(l, bid);
@@ -521,7 +549,7 @@ static void on_send(io_loop *l, client *c, int res)
     if (res < 0) {
         close_client(c);
     } else {
-        l->s->stats.net_output_bytes += (uint64_t)res;
+        l->net_out += (uint64_t)res; /* into s->stats when the loop next holds the lock */
         c->sending_off += (size_t)res;
         arm_send(l, c); /* the rest of sending, or replies added meanwhile */
         if (!c->send_armed && c->close_after_reply && !c->in_round && pending_output(c) == 0)
@@ -532,43 +560,54 @@ static void on_send(io_loop *l, client *c, int res)
 
 /* ---- the loop ---- */
 
-/* Raises *gen to at least v (several loops may race). */
-static void raise_gen(uint64_t *gen, uint64_t v)
-{
-    uint64_t seen = __atomic_load_n(gen, __ATOMIC_RELAXED);
-    while (seen < v &&
-           !__atomic_compare_exchange_n(gen, &seen, v, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-        ;
-}
-
-/* After the round's commands: make the writes the replies depend on reach the kernel
-   (and the disk, with sync-writes yes), then send. */
+/*
+ * After the round's commands: make the writes the replies depend on reach the kernel
+ * (and the disk, with sync-writes yes), then send.
+ *
+ * A failed log write or sync turns the round's replies into errors. With sync-writes yes
+ * the writes past synced_gen may then be lost by a crash, so synced_gen stays where it
+ * is and s->unsynced_error is set: a round of another loop whose commands ran before
+ * that (and may have read those writes) syncs too, fails the same way and sends errors;
+ * commands from then on are refused (command.c, admit) and their rounds need no sync,
+ * until watch_disk makes the writes durable (or forever, after a failed sync: the engine
+ * cannot tell what reached the disk). Without sync-writes nothing was promised durable:
+ * the generations move on and reads go on being served.
+ */
 static void finish_round(io_loop *l)
 {
     server *s = l->s;
+    caps_round_end(s);
     uint64_t wgen = __atomic_load_n(&s->wgen, __ATOMIC_ACQUIRE);
+    bool exposed = l->exposed || !__atomic_load_n(&s->unsynced_error, __ATOMIC_ACQUIRE);
+    l->exposed = false;
     int rc = 0;
-    if (wgen > __atomic_load_n(&s->flushed_gen, __ATOMIC_ACQUIRE)) {
+    if (exposed && wgen > __atomic_load_n(&s->flushed_gen, __ATOMIC_ACQUIRE)) {
         rc = ks_engines_flush_wal(&s->ks);
         if (rc == 0)
-            raise_gen(&s->flushed_gen, wgen);
+            server_raise_gen(&s->flushed_gen, wgen);
     }
-    if (rc == 0 && s->cfg.sync_writes && l->round &&
+    if (rc == 0 && exposed && s->cfg.sync_writes && l->round &&
         wgen > __atomic_load_n(&s->synced_gen, __ATOMIC_ACQUIRE)) {
         rc = ks_engines_sync(&s->ks); /* covers every write that returned, of every loop */
         if (rc == 0)
-            raise_gen(&s->synced_gen, wgen);
+            server_raise_gen(&s->synced_gen, wgen);
     }
+    bool unsynced = false;
     if (rc) {
-        /* This round's replies become errors below; later rounds must not fail again for
-           the same writes: reads go on being served (the engine now refuses writes). */
-        raise_gen(&s->flushed_gen, wgen);
-        raise_gen(&s->synced_gen, wgen);
         pthread_mutex_lock(&s->lock);
         s->stats.sync_failures++;
+        unsynced = s->cfg.sync_writes;
+        if (unsynced && !s->unsynced_error)
+            __atomic_store_n(&s->unsynced_error, rc, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&s->lock);
+        if (!unsynced) {
+            server_raise_gen(&s->flushed_gen, wgen);
+            server_raise_gen(&s->synced_gen, wgen);
+        }
         fprintf(stderr, "shale-server: WAL write or sync failed (%s): the round's replies "
-                        "become errors\n", shale_strerror(rc));
+                        "become errors%s\n", shale_strerror(rc),
+                unsynced ? ", and commands that read or write data are refused until the "
+                           "writes are durable" : "");
     }
     while (l->round) {
         client *c = l->round;
@@ -577,7 +616,10 @@ static void finish_round(io_loop *l)
         if (!c->closed) {
             if (rc && c->out.len > c->round_out) { /* the writes may not be durable */
                 c->out.len = c->round_out;
-                reply_engine_error(c, rc);
+                if (unsynced)
+                    reply_unsynced_error(c, rc);
+                else
+                    reply_engine_error(c, rc);
                 c->close_after_reply = true;
             }
             arm_send(l, c);
@@ -614,6 +656,8 @@ static void shrink_idle_buffers(io_loop *l)
 {
     server *s = l->s;
     pthread_mutex_lock(&s->lock);
+    s->stats.net_output_bytes += l->net_out;
+    l->net_out = 0;
     for (client *c = s->clients; c; c = c->all_next) {
         if (c->loop != l || c->in_round)
             continue;
@@ -630,6 +674,77 @@ static void shrink_idle_buffers(io_loop *l)
         }
     }
     pthread_mutex_unlock(&s->lock);
+}
+
+/* Operations of this loop that point into a connection's buffers (lock taken here). */
+static int in_flight(io_loop *l)
+{
+    server *s = l->s;
+    int n = 0;
+    pthread_mutex_lock(&s->lock);
+    for (client *c = s->clients; c; c = c->all_next)
+        n += c->loop == l && (c->recv_armed || c->send_armed);
+    for (client *c = s->http_clients; c; c = c->all_next)
+        n += c->loop == l && (c->recv_armed || c->send_armed);
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+/*
+ * At shutdown, before anything is freed: ends every receive and send of this loop. The
+ * kernel reads a send's buffer and fills a receive's (c->in, or a provided buffer) until
+ * the operation's completion arrives, and closing the ring does not wait for that (its
+ * cancellations finish in a kernel worker). So every connection is shut down (a receive
+ * completes with 0, a send with an error), whatever else is pending is cancelled, and
+ * completions are reaped until none is in flight, for at most 5 s (net_run then leaves
+ * what is still in flight allocated). The loop thread: it alone may wait on its ring.
+ */
+#define DRAIN_MS 5000
+static void loop_drain(io_loop *l)
+{
+    server *s = l->s;
+    pthread_mutex_lock(&s->lock);
+    for (client *c = s->clients; c; c = c->all_next)
+        if (c->loop == l)
+            shutdown(c->fd, SHUT_RDWR);
+    for (client *c = s->http_clients; c; c = c->all_next)
+        if (c->loop == l)
+            shutdown(c->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&s->lock);
+    struct io_uring_sqe *sqe = get_sqe(l);
+    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY); /* -EINVAL before Linux 5.19 */
+    io_uring_sqe_set_data64(sqe, 0);                         /* op 0: nothing to do */
+    uint64_t deadline = now_ms() + DRAIN_MS;
+    while (in_flight(l) > 0 && now_ms() < deadline) {
+        struct io_uring_cqe *cqe;
+        struct __kernel_timespec ts = {0, 50 * 1000 * 1000};
+        int rc = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+        if (rc < 0 && rc != -ETIME && rc != -EINTR)
+            break;
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&l->ring, head, cqe)
+        {
+            seen++;
+            uint64_t data = io_uring_cqe_get_data64(cqe);
+            client *c = (client *)(uintptr_t)(data & ~OP_MASK);
+            switch ((enum op)(data & OP_MASK)) {
+            case OP_RECV:
+                if (!(l->ms_recv && (cqe->flags & IORING_CQE_F_MORE)))
+                    c->recv_armed = false;
+                break;
+            case OP_SEND:
+                c->send_armed = false;
+                break;
+            case OP_ACCEPT:
+            case OP_ACCEPT_UNIX:
+            case OP_ACCEPT_HTTP:
+                if (cqe->res >= 0)
+                    close(cqe->res); /* a connection that came in meanwhile */
+                break;
+            }
+        }
+        io_uring_cq_advance(&l->ring, seen);
+    }
 }
 
 static void *loop_run(void *arg)
@@ -711,6 +826,7 @@ static void *loop_run(void *arg)
             pthread_mutex_unlock(&s->lock);
         }
     }
+    loop_drain(l);
     return NULL;
 }
 
@@ -804,7 +920,15 @@ static int loop_init(io_loop *l, server *s, int idx)
     return 0;
 }
 
-static void loop_destroy(io_loop *l)
+static void loop_close_ring(io_loop *l)
+{
+    if (l->ring.ring_fd > 0)
+        io_uring_queue_exit(&l->ring);
+    l->ring.ring_fd = -1;
+}
+
+/* After loop_close_ring. busy: some receive may still fill a provided buffer. */
+static void loop_destroy(io_loop *l, bool busy)
 {
     for (int i = 0; i < l->nlfd; i++)
         close(l->lfd[i]);
@@ -814,8 +938,8 @@ static void loop_destroy(io_loop *l)
         close(l->ufd);
         unlink(l->s->cfg.unixsocket);
     }
-    if (l->ring.ring_fd > 0)
-        io_uring_queue_exit(&l->ring);
+    if (busy)
+        return;
     if (l->br)
         munmap(l->br, NBUFS * sizeof(struct io_uring_buf));
     free(l->bufs);
@@ -827,9 +951,10 @@ int net_run(server *s)
     io_loop *loops = calloc((size_t)n, sizeof *loops);
     if (!loops)
         return -ENOMEM;
-    int rc = 0, started = 0;
+    int rc = 0, started = 0, inited = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         rc = loop_init(&loops[i], s, i);
+        inited = i + 1;
         if (rc == -ENOSYS || rc == -EPERM || (rc < 0 && loops[i].ring.ring_fd <= 0)) {
             fprintf(stderr,
                     "shale-server: io_uring is not available here (%s); shale-server needs it "
@@ -852,21 +977,30 @@ int net_run(server *s)
             if (loops[i].rc)
                 rc = loops[i].rc;
     }
-    /* clients still connected are dropped with their rings */
+    /* Rings first (loop_drain ended their operations), then what operations pointed
+       into. A connection whose receive or send did not end within the drain keeps its
+       buffers (and a loop with one, its provided buffers): leaked, never handed back
+       while the kernel may still use them. */
+    for (int i = 0; i < inited; i++)
+        loop_close_ring(&loops[i]);
     pthread_mutex_lock(&s->lock);
+    int busy = 0;
     while (s->clients) {
         client *c = s->clients;
         server_client_remove(s, c);
-        client_destroy(c);
+        busy += client_destroy_at_exit(c);
     }
     while (s->http_clients) {
         client *c = s->http_clients;
         http_list_remove(s, c);
-        client_destroy(c);
+        busy += client_destroy_at_exit(c);
     }
     pthread_mutex_unlock(&s->lock);
-    for (int i = 0; i < n; i++)
-        loop_destroy(&loops[i]);
+    if (busy)
+        fprintf(stderr, "shale-server: %d connection(s) had a receive or send in flight at "
+                        "shutdown; their buffers are left allocated\n", busy);
+    for (int i = 0; i < inited; i++) /* (a loop never initialized has nothing to close) */
+        loop_destroy(&loops[i], busy > 0);
     free(loops);
     return rc;
 }

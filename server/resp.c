@@ -6,6 +6,7 @@
 #include "resp.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdbool.h>
@@ -22,10 +23,21 @@ void resp_cmd_free(resp_cmd *c)
     c->argbuf_cap = 0;
 }
 
+int resp_argv_next_cap(int cap)
+{
+    if (cap == INT_MAX)
+        return 0;
+    if (cap == 0)
+        return 16;
+    return cap > INT_MAX / 2 ? INT_MAX : cap * 2;
+}
+
 static int push_arg(resp_cmd *c, const char *p, size_t len)
 {
     if (c->argc == c->cap) {
-        int cap = c->cap ? c->cap * 2 : 16;
+        int cap = resp_argv_next_cap(c->cap);
+        if (cap == 0)
+            return -ENOMEM; /* INT_MAX arguments: RESP_MAX_ARGS */
         resp_arg *a = realloc(c->argv, (size_t)cap * sizeof *a);
         if (!a)
             return -ENOMEM;

@@ -30,6 +30,9 @@ typedef struct resp_cmd {
 } resp_cmd;
 
 void resp_cmd_free(resp_cmd *c);
+/* The argv capacity after cap when it is full (the parser's growth rule, for tests):
+   doubles, at most INT_MAX (argc is an int); 0 when cap is INT_MAX already. */
+int resp_argv_next_cap(int cap);
 
 /*
  * Parses one command from buf[0..len). Returns 1 with *consumed bytes used and cmd

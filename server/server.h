@@ -91,7 +91,16 @@ typedef struct caps_state {
     uint64_t reclaim_disk_target; /* the running reclaim's GC stops at this disk use */
     uint64_t reclaim_end_ms;
     uint64_t oom_logged_ms; /* the last -OOM under an evicting policy was logged then */
+    uint64_t round_evict_ns;  /* eviction time in the event loop's current round (atomic:
+                                 the loop resets it after each round, see caps_admit) */
 } caps_state;
+
+/* BGSAVE: one background flush at a time, joined before the store closes */
+typedef struct bgsave_state {
+    pthread_t thread;
+    bool started; /* thread is joinable */
+    int running;  /* atomic: the thread has not finished */
+} bgsave_state;
 
 typedef struct server {
     server_config cfg;
@@ -118,8 +127,12 @@ typedef struct server {
     uint64_t slowlog_next_id;
     uint64_t evicted_keys;    /* keys evicted to stay under maxmemory / maxdisk */
     caps_state caps;
+    bgsave_state bgsave;
     access_table access; /* LRU/LFU of keys (access.h) */
     int disk_error;           /* the engine refuses writes after this error (0: none) */
+    int unsynced_error; /* sync-writes yes: a log write or sync failed, writes past
+                           synced_gen may be lost, and commands that read or write data
+                           are refused until they are durable (atomic; set under lock) */
     int last_write_error;     /* the last write's disk error (-ENOSPC...), 0 after a success */
     uint64_t disk_resume_ms;  /* when server_cron last tried shale_resume */
     long long latency_max_us, latency_max_time;
@@ -144,6 +157,11 @@ const char *command_table_name(size_t i);
 void reply_engine_error(client *c, int rc);
 /* The -MISCONF reply to a write while the disk refuses writes (err: the engine's error). */
 void reply_disk_error(client *c, int err);
+/* A read's engine error (EIO, corruption) as an error reply: never a nil, which would
+   say the key is absent. */
+void reply_read_error(client *c, int rc);
+/* The -MISCONF reply while writes may not be durable (s->unsynced_error). */
+void reply_unsynced_error(client *c, int err);
 /* A HELP reply: the lines as an array of status strings, as Redis sends them. */
 void reply_help(client *c, const char *const *lines, size_t n);
 /* "ERR unknown subcommand 'x'. Try CMD HELP." for argv[1]. */
@@ -160,6 +178,16 @@ static inline void server_count_lookup(server *s, bool found)
         s->stats.keyspace_hits++;
     else
         s->stats.keyspace_misses++;
+}
+
+/* Raises a write generation (wgen, flushed_gen, synced_gen) to at least v; several
+   loops may race. */
+static inline void server_raise_gen(uint64_t *gen, uint64_t v)
+{
+    uint64_t seen = __atomic_load_n(gen, __ATOMIC_RELAXED);
+    while (seen < v &&
+           !__atomic_compare_exchange_n(gen, &seen, v, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        ;
 }
 
 /* Counts a write that a reply must not overtake (see net_uring.c). */
@@ -199,6 +227,8 @@ void slowlog_maybe_add(server *s, client *c, long long micros);
 /* Records that the engine refuses writes after err (0: it accepts them again); write
    commands then get -MISCONF until server_cron's shale_resume succeeds. */
 void server_note_disk_error(server *s, int err);
+/* Waits for a BGSAVE still running (before the engine closes). */
+void server_bgsave_wait(server *s);
 /* Periodic work (active expiry, sweeping, stats), called by the loop about hz times/s. */
 void server_cron(server *s);
 
@@ -214,6 +244,11 @@ void caps_engine_options(server *s, shale_options *o);
 bool caps_admit(server *s, client *c);
 /* Waits for a background reclaim (before the engine closes). */
 void caps_stop(server *s);
+/* An event-loop round ended: the next one may evict for its own budget (any thread). */
+static inline void caps_round_end(server *s)
+{
+    __atomic_store_n(&s->caps.round_evict_ns, 0, __ATOMIC_RELAXED);
+}
 /* Bytes (dbi, key) takes in the store: key, value, per-entry overhead; a hash's fields
    estimated from `samples` of them (0: all). m: the key's metadata (t_object.c). */
 long long key_store_bytes(server *s, int dbi, const void *key, size_t klen, const ks_meta *m,

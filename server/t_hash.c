@@ -132,7 +132,7 @@ void cmd_hget(server *s, client *c)
     else if (rc == SHALE_ENOTFOUND)
         resp_null(&c->out, c->proto);
     else
-        reply_engine_error(c, rc);
+        reply_read_error(c, rc);
     shale_free(v);
     ks_meta_free(&m);
 }
@@ -142,14 +142,22 @@ void cmd_hmget(server *s, client *c)
     ks_meta m;
     if (!read_hash(s, c, &c->cmd.argv[1], true, &m))
         return;
+    size_t from = c->out.len;
     resp_array(&c->out, c->cmd.argc - 2);
     for (int i = 2; i < c->cmd.argc; i++) {
         void *v = NULL;
         size_t vl;
-        if (get_field(s, c, &c->cmd.argv[1], &m, c->cmd.argv[i].p, c->cmd.argv[i].len, &v, &vl) == 0)
+        int rc = get_field(s, c, &c->cmd.argv[1], &m, c->cmd.argv[i].p, c->cmd.argv[i].len, &v, &vl);
+        if (rc == 0) {
             resp_bulk(&c->out, v, vl);
-        else
+        } else if (rc == SHALE_ENOTFOUND) {
             resp_null(&c->out, c->proto);
+        } else {
+            /* a field that cannot be read is not an absent one: the reply is the error */
+            c->out.len = from;
+            reply_read_error(c, rc);
+            break;
+        }
         shale_free(v);
     }
     ks_meta_free(&m);

@@ -98,11 +98,13 @@ static void section_memory(server *s, resp_out *o)
 static void section_persistence(server *s, resp_out *o)
 {
     add(o, "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:0\r\n"
-           "rdb_bgsave_in_progress:0\r\nrdb_last_save_time:%llu\r\nrdb_last_bgsave_status:ok\r\n"
+           "rdb_bgsave_in_progress:%d\r\nrdb_last_save_time:%llu\r\nrdb_last_bgsave_status:ok\r\n"
            "aof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:%s\r\n"
            "shale_sync_writes:%s\r\nshale_wal_syncs:%llu\r\nshale_sync_failures:%llu\r\n"
            "shale_disk_error:%s\r\n\r\n",
-        (unsigned long long)s->lastsave_s, s->disk_error || s->last_write_error ? "err" : "ok",
+        __atomic_load_n(&s->bgsave.running, __ATOMIC_RELAXED),
+        (unsigned long long)__atomic_load_n(&s->lastsave_s, __ATOMIC_RELAXED),
+        s->disk_error || s->last_write_error ? "err" : "ok",
         s->cfg.sync_writes ? "yes" : "no", (unsigned long long)prop(s, "shale.wal-syncs"),
         (unsigned long long)s->stats.sync_failures,
         s->disk_error         ? shale_strerror(s->disk_error)

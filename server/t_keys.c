@@ -18,7 +18,7 @@ bool read_key(server *s, client *c, int dbi, const resp_arg *key, int type, bool
 {
     int rc = ks_read(&s->ks, dbi, key->p, key->len, m);
     if (rc) {
-        reply_engine_error(c, rc);
+        reply_read_error(c, rc);
         return false;
     }
     if (counted)

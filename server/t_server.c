@@ -82,11 +82,22 @@ void cmd_time(server *s, client *c)
 
 void cmd_lastsave(server *s, client *c)
 {
-    resp_integer(&c->out, (long long)s->lastsave_s);
+    resp_integer(&c->out, (long long)__atomic_load_n(&s->lastsave_s, __ATOMIC_RELAXED));
+}
+
+#define BGSAVE_BUSY "ERR Background save already in progress"
+
+static bool bgsave_running(server *s)
+{
+    return __atomic_load_n(&s->bgsave.running, __ATOMIC_ACQUIRE) != 0;
 }
 
 void cmd_save(server *s, client *c)
 {
+    if (bgsave_running(s)) { /* as Redis: a SAVE does not run beside a BGSAVE */
+        resp_error(&c->out, BGSAVE_BUSY);
+        return;
+    }
     int rc = ks_engines_flush(&s->ks);
     if (rc == 0)
         rc = ks_engines_sync(&s->ks);
@@ -94,7 +105,7 @@ void cmd_save(server *s, client *c)
         reply_engine_error(c, rc);
         return;
     }
-    s->lastsave_s = (uint64_t)time(NULL);
+    __atomic_store_n(&s->lastsave_s, (uint64_t)time(NULL), __ATOMIC_RELAXED);
     resp_simple(&c->out, "OK");
 }
 
@@ -103,21 +114,40 @@ static void *bgsave_thread(void *arg)
     server *s = arg;
     if (ks_engines_flush(&s->ks) == 0)
         __atomic_store_n(&s->lastsave_s, (uint64_t)time(NULL), __ATOMIC_RELAXED);
+    __atomic_store_n(&s->bgsave.running, 0, __ATOMIC_RELEASE);
     return NULL;
 }
 
+/* Joins the last BGSAVE's thread (it may still be flushing). Lock held, or the loops
+   stopped. */
+void server_bgsave_wait(server *s)
+{
+    if (s->bgsave.started)
+        pthread_join(s->bgsave.thread, NULL);
+    s->bgsave.started = false;
+}
+
+/* One background save at a time, as in Redis (it forks one child); its thread is joined
+   by the next BGSAVE or at shutdown. SCHEDULE: Redis schedules a BGSAVE only behind an
+   AOF rewrite, which shale does not have, so it is the same as without. */
 void cmd_bgsave(server *s, client *c)
 {
     if (c->cmd.argc > 2 || (c->cmd.argc == 2 && !arg_is(&c->cmd.argv[1], "schedule"))) {
         resp_error(&c->out, "ERR syntax error");
         return;
     }
-    pthread_t t;
-    if (pthread_create(&t, NULL, bgsave_thread, s)) {
+    if (bgsave_running(s)) {
+        resp_error(&c->out, BGSAVE_BUSY);
+        return;
+    }
+    server_bgsave_wait(s); /* the last one has finished: its thread returns at once */
+    __atomic_store_n(&s->bgsave.running, 1, __ATOMIC_RELAXED);
+    if (pthread_create(&s->bgsave.thread, NULL, bgsave_thread, s)) {
+        __atomic_store_n(&s->bgsave.running, 0, __ATOMIC_RELAXED);
         resp_error(&c->out, "ERR cannot start the background save");
         return;
     }
-    pthread_detach(t);
+    s->bgsave.started = true;
     resp_simple(&c->out, "Background saving started");
 }
 
@@ -358,10 +388,32 @@ void server_note_disk_error(server *s, int err)
     s->disk_error = err;
 }
 
+/*
+ * After a failed log write with sync-writes yes (s->unsynced_error, see finish_round in
+ * net_uring.c), once the engine writes again: one sync makes every write so far durable,
+ * and data commands are served again. The loops wait on the lock for this one sync.
+ */
+static void sync_again(server *s)
+{
+    if (!__atomic_load_n(&s->unsynced_error, __ATOMIC_RELAXED))
+        return;
+    uint64_t wgen = __atomic_load_n(&s->wgen, __ATOMIC_ACQUIRE);
+    int rc = ks_engines_flush_wal(&s->ks);
+    rc = rc ? rc : ks_engines_sync(&s->ks);
+    if (rc)
+        return; /* the engine refuses writes again: the next resume tries again */
+    server_raise_gen(&s->flushed_gen, wgen);
+    server_raise_gen(&s->synced_gen, wgen);
+    __atomic_store_n(&s->unsynced_error, 0, __ATOMIC_RELEASE);
+    fprintf(stderr, "shale-server: the writes are durable again; commands served again\n");
+}
+
 static void watch_disk(server *s, uint64_t now)
 {
     int err = ks_engines_background_error(&s->ks);
     server_note_disk_error(s, err);
+    if (!err)
+        sync_again(s);
     if (!err || now - s->disk_resume_ms < 1000)
         return;
     s->disk_resume_ms = now;
@@ -369,6 +421,7 @@ static void watch_disk(server *s, uint64_t now)
     if (rc == 0) {
         fprintf(stderr, "shale-server: the disk write error looks solved; writes accepted again\n");
         s->disk_error = 0;
+        sync_again(s);
     } else if (rc == SHALE_EFAILED && s->disk_error != SHALE_EFAILED) {
         fprintf(stderr, "shale-server: a failed disk sync cannot be undone while running; "
                         "restart the server to accept writes again\n");

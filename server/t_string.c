@@ -261,15 +261,22 @@ void cmd_getex(server *s, client *c)
 
 void cmd_mget(server *s, client *c)
 {
+    size_t from = c->out.len;
     resp_array(&c->out, c->cmd.argc - 1);
     for (int i = 1; i < c->cmd.argc; i++) {
         ks_meta m;
         int rc = ks_read(&s->ks, c->db, c->cmd.argv[i].p, c->cmd.argv[i].len, &m);
-        server_count_lookup(s, rc == 0 && m.type);
-        if (rc == 0 && m.type == KS_TYPE_STRING)
+        if (rc) {
+            /* a key that cannot be read is not an absent one: the reply is the error */
+            c->out.len = from;
+            reply_read_error(c, rc);
+            return;
+        }
+        server_count_lookup(s, m.type != 0);
+        if (m.type == KS_TYPE_STRING)
             resp_bulk(&c->out, m.val, m.vlen);
         else
-            resp_null(&c->out, c->proto); /* absent, another type, or unreadable */
+            resp_null(&c->out, c->proto); /* absent, or another type */
         ks_meta_free(&m);
     }
 }

@@ -38,6 +38,7 @@ static void teardown(void)
 {
     if (!ready)
         return;
+    server_bgsave_wait(&srv);
     caps_stop(&srv);
     ks_close(&srv.ks);
     cursor_table_free(&srv.cursors);

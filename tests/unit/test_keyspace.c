@@ -416,6 +416,79 @@ static void test_keyspace_expired_value_reclaimed_by_gc(void **state)
     tu_rmdir_free(f.dir);
 }
 
+/* Reads string k of database dbi: its value must be v (NULL: absent). */
+static void check_string(fixture *f, int dbi, const char *k, const char *v)
+{
+    ks_meta m;
+    assert_int_equal(ks_read(&f->ks, dbi, k, strlen(k), &m), 0);
+    if (m.type != (v ? KS_TYPE_STRING : 0))
+        print_message("key %s: %s\n", k, v ? "absent" : "present");
+    if (!v) {
+        assert_int_equal(m.type, 0);
+    } else {
+        assert_int_equal(m.type, KS_TYPE_STRING);
+        assert_int_equal(m.vlen, strlen(v));
+        assert_memory_equal(m.val, v, m.vlen);
+    }
+    ks_meta_free(&m);
+}
+
+/*
+ * Compaction drops an expired key's metadata record but not its expiry-index entry (the
+ * entry has no TTL of its own). A key created again under that name then has another
+ * expiry (or none), and the active expiry cycle that reaches the stale entry must delete
+ * only that entry: before the fix reap() deleted the live key too, and DBSIZE kept
+ * counting it.
+ */
+static void test_keyspace_expiry_spares_recreated_key(void **state)
+{
+    fixture f = {.dir = tu_tempdir("ks")};
+    open_all(&f);
+    uint64_t now = ks_now_ms();
+    set_string(&f, 0, "plain", "old", now + 50);
+    set_string(&f, 0, "ttl", "old", now + 60);
+    set_string(&f, 0, "gone", "old", now + 70);
+    usleep(120 * 1000);
+    /* the expired metadata goes at compaction; the index entries stay */
+    assert_int_equal(shale_flush(f.db), 0);
+    assert_int_equal(shale_compact_range(f.db, NULL, 0, NULL, 0), 0);
+    check_string(&f, 0, "plain", NULL);
+    assert_int_equal(count_prefix(&f, "x", 1), 3);
+    /* created again: one without a TTL, one with a later TTL */
+    set_string(&f, 0, "plain", "new", 0);
+    set_string(&f, 0, "ttl", "new", ks_now_ms() + 3600 * 1000);
+    assert_int_equal(ks_background(&f.ks, 100, ks_now_ms()), 3);
+    check_string(&f, 0, "plain", "new");
+    check_string(&f, 0, "ttl", "new");
+    check_string(&f, 0, "gone", NULL);
+    /* the two live keys, one of them with a TTL, whose index entry is the only one left */
+    assert_int_equal(f.ks.count[0], 2);
+    assert_int_equal(f.ks.expires[0], 1);
+    assert_int_equal(f.ks.expired_keys, 3);
+    assert_int_equal(count_prefix(&f, "x", 1), 1);
+    close_all(&f);
+    open_all(&f); /* the counts rebuilt from the records agree */
+    assert_int_equal(f.ks.count[0], 2);
+    assert_int_equal(f.ks.expires[0], 1);
+    /* a stale entry across a restart: still one expired key until it is reaped */
+    set_string(&f, 0, "late", "old", ks_now_ms() + 50);
+    usleep(80 * 1000);
+    assert_int_equal(shale_flush(f.db), 0);
+    assert_int_equal(shale_compact_range(f.db, NULL, 0, NULL, 0), 0);
+    close_all(&f);
+    open_all(&f);
+    assert_int_equal(f.ks.count[0], 3);
+    assert_int_equal(f.ks.expires[0], 2);
+    set_string(&f, 0, "late", "new", 0);
+    assert_int_equal(f.ks.count[0], 4);
+    assert_int_equal(ks_background(&f.ks, 100, ks_now_ms()), 1);
+    check_string(&f, 0, "late", "new");
+    assert_int_equal(f.ks.count[0], 3);
+    assert_int_equal(f.ks.expires[0], 1);
+    close_all(&f);
+    tu_rmdir_free(f.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_keyspace_filter_drops_only_stale_fields),
         cmocka_unit_test(test_keyspace_fifo_database),
         cmocka_unit_test(test_keyspace_expired_value_reclaimed_by_gc),
+        cmocka_unit_test(test_keyspace_expiry_spares_recreated_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
  * split point of the input, and Redis's protocol errors.
  */
 #include <setjmp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -124,6 +125,21 @@ static void expect_out(resp_out *o, const char *want)
     o->len = 0;
 }
 
+/* argc and the argv capacity are ints: with a raised client-query-buffer-limit a
+   multibulk may announce up to INT_MAX arguments, and doubling past 2^30 overflowed.
+   Growth must stop at INT_MAX, and a full INT_MAX array must not grow. */
+static void test_resp_argv_capacity_bounded(void **state)
+{
+    assert_int_equal(resp_argv_next_cap(0), 16);
+    assert_int_equal(resp_argv_next_cap(16), 32);
+    assert_int_equal(resp_argv_next_cap(1 << 29), 1 << 30);
+    int next = resp_argv_next_cap(1 << 30);
+    print_message("after 2^30: %d\n", next);
+    assert_int_equal(next, INT_MAX);
+    assert_int_equal(resp_argv_next_cap(INT_MAX - 5), INT_MAX);
+    assert_int_equal(resp_argv_next_cap(INT_MAX), 0); /* no more room: the parse fails */
+}
+
 static void test_resp_replies_in_both_protocols(void **state)
 {
     resp_out o = {0};
@@ -177,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_resp_inline_commands),
         cmocka_unit_test(test_resp_protocol_errors),
         cmocka_unit_test(test_resp_replies_in_both_protocols),
+        cmocka_unit_test(test_resp_argv_capacity_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
