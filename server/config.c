@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "glob.h"
 
 enum opt_type { T_BOOL, T_INT, T_MEM, T_STR, T_OUTBUF };
 #define IMMUTABLE 1

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "args.h"
+#include "glob.h"
 #include "server.h"
 
 typedef struct get_ctx {
