@@ -35,7 +35,7 @@ CRASH_ENGINE := $(BUILD)/tests/crash_engine
 
 # Fuzz targets (tests/fuzz/fuzz_<name>.c): replayed over their corpora by make test,
 # fuzzed with libFuzzer by make fuzz.
-FUZZ_TARGETS := resp dispatch client_reader wal table manifest
+FUZZ_TARGETS := resp dispatch client_reader wal table manifest glob
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz-replay/%)
 FUZZ_SECONDS ?= 60
 
@@ -110,7 +110,7 @@ $(CRASH_ENGINE): $(BUILD)/tests/crash/crash_engine.o $(LIBSHALE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/fuzz/%.o: CPPFLAGS += -Iserver -Iclient/include -Itests/fuzz
+$(BUILD)/tests/fuzz/%.o: CPPFLAGS += -Iserver -Iclient/include -Itests/fuzz -Itests/util
 
 $(BUILD)/tests/fuzz-replay/%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(SERVER_LIB) $(LIBSHALE) $(LIBCLIENT)
 	@mkdir -p $(dir $@)

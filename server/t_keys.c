@@ -197,6 +197,8 @@ static size_t literal_prefix(const resp_arg *pat)
 void cmd_keys(server *s, client *c)
 {
     resp_arg *pat = &c->cmd.argv[1];
+    /* "*" is every key without asking the matcher, the empty key too (as Redis) */
+    bool all = pat->len == 1 && pat->p[0] == '*';
     size_t lit = literal_prefix(pat);
     ks_range r;
     ks_key prefix;
@@ -215,7 +217,7 @@ void cmd_keys(server *s, client *c)
         const char *k = shale_iter_key(r.it, &kl);
         k += KS_META_PREFIX;
         kl -= KS_META_PREFIX;
-        if (lit == pat->len ? kl == lit : glob_match(pat->p, pat->len, k, kl, false)) {
+        if (all || (lit == pat->len ? kl == lit : glob_match(pat->p, pat->len, k, kl, false))) {
             resp_bulk(&body, k, kl);
             n++;
         }
