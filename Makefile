@@ -35,7 +35,7 @@ CRASH_ENGINE := $(BUILD)/tests/crash_engine
 
 # Fuzz targets (tests/fuzz/fuzz_<name>.c): replayed over their corpora by make test,
 # fuzzed with libFuzzer by make fuzz.
-FUZZ_TARGETS := resp dispatch client_reader wal table manifest glob
+FUZZ_TARGETS := resp dispatch client_reader wal table manifest glob config
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz-replay/%)
 FUZZ_SECONDS ?= 60
 

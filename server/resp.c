@@ -281,6 +281,11 @@ unbalanced:
     return -1;
 }
 
+int resp_split_args(const char *s, size_t n, resp_cmd *cmd, const char **err)
+{
+    return split_inline(s, n, cmd, err);
+}
+
 /* An inline command: a line up to '\n'. The search goes on where the last call's ended. */
 static int parse_inline(const char *buf, size_t len, resp_cmd *cmd, size_t *consumed,
                         const char **err)

@@ -62,6 +62,12 @@ void resp_cmd_reset(resp_cmd *c);
 int resp_parse(const char *buf, size_t len, uint64_t max_bulk, resp_cmd *cmd, size_t *consumed,
                const char **err);
 
+/* Splits a line into arguments as Redis's sdssplitargs does (inline commands, config
+   files): spaces separate, "..." takes \n \r \t \b \a \xHH and \c escapes, '...' takes
+   \' only, and a closing quote must end its argument. cmd->argv points into cmd->argbuf
+   (not NUL-terminated). 0, or -1 with *err on unbalanced quotes or no memory. */
+int resp_split_args(const char *s, size_t n, resp_cmd *cmd, const char **err);
+
 /* ---- replies ---------------------------------------------------------------------
  * Writers append one reply (or an aggregate's header) to an output buffer. proto is 2 or
  * 3 (HELLO); RESP3 types degrade to their RESP2 forms as Redis 7.0 sends them. An
