@@ -148,26 +148,35 @@ static int give_engines(server *s, const server_config *cfg, const char *id, cha
 
 /* Gives the engines the options of x whose engine_done equals !want, from cfg, until
    each has engine_done == want. The l0 triggers must stay ordered after every step, so
-   one refused now is tried again after the others; -1 when a round changes nothing. */
+   one refused now is tried again after the others; -1 when a round changes nothing (the
+   reason in x->err when giving new values; when putting old ones back, in the log). */
 static int engines_to(server *s, set_cmd *x, const server_config *cfg, bool want)
 {
     for (bool moved = true; moved;) {
         moved = false;
-        bool left = false;
+        const char *refused = NULL;
+        char why[256], first[256] = "";
         for (int i = 0; i < x->n; i++) {
             set_pair *p = &x->pair[i];
             if (p->dbi >= 0 || p->engine_done == want)
                 continue;
-            if (give_engines(s, cfg, p->id, x->err, sizeof x->err) == 0) {
+            if (give_engines(s, cfg, p->id, why, sizeof why) == 0) {
                 p->engine_done = want;
                 moved = true;
-            } else {
-                x->culprit = p->given;
-                left = true;
+            } else if (!refused) {
+                refused = p->given;
+                snprintf(first, sizeof first, "%s", why);
+                if (want) {
+                    x->culprit = p->given;
+                    snprintf(x->err, sizeof x->err, "%s", why);
+                }
             }
         }
-        if (!left)
+        if (!refused)
             return 0;
+        if (!moved && !want)
+            fprintf(stderr, "shale-server: CONFIG SET failed and '%s' could not be put back: %s\n",
+                    refused, first);
     }
     return -1;
 }
