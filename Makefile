@@ -38,7 +38,7 @@ FAIL_FSYNC := $(BUILD)/tests/libfail_fsync.so
 
 # Fuzz targets (tests/fuzz/fuzz_<name>.c): replayed over their corpora by make test,
 # fuzzed with libFuzzer by make fuzz.
-FUZZ_TARGETS := resp dispatch client_reader wal table manifest
+FUZZ_TARGETS := resp dispatch client_reader wal table manifest glob config
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz-replay/%)
 FUZZ_SECONDS ?= 60
 
@@ -119,7 +119,7 @@ $(FAIL_FSYNC): tests/shim/fail_fsync.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 -g -fPIC -shared $(WARN) $< -o $@ -ldl
 
-$(BUILD)/tests/fuzz/%.o: CPPFLAGS += -Iserver -Iclient/include -Itests/fuzz
+$(BUILD)/tests/fuzz/%.o: CPPFLAGS += -Iserver -Iclient/include -Itests/fuzz -Itests/util
 
 $(BUILD)/tests/fuzz-replay/%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(SERVER_LIB) $(LIBSHALE) $(LIBCLIENT)
 	@mkdir -p $(dir $@)

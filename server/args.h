@@ -21,7 +21,5 @@ bool parse_ld(const char *p, size_t n, long double *out);
 /* Formats v as Redis's LD_STR_HUMAN (fixed point, trailing zeros removed); returns the
    length written to buf (cap >= 5200 holds any value). */
 size_t format_ld_human(long double v, char *buf, size_t cap);
-/* Glob match as Redis's stringmatchlen (* ? [a-z] [^x] \x), case-sensitive unless nocase. */
-bool glob_match(const char *pat, size_t plen, const char *s, size_t slen, bool nocase);
 
 #endif

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "glob.h"
+#include "resp.h"
 
 enum opt_type { T_BOOL, T_INT, T_MEM, T_STR, T_OUTBUF };
 #define IMMUTABLE 1
@@ -224,59 +226,123 @@ static const option *find(const char *name)
     return NULL;
 }
 
+/* Splits v in place at each space (Redis's sdssplitlen: "" has no words, "a  b" three).
+   The number of words, *out malloc'ed; -1 without memory. */
+static int split_spaces(char *v, char ***out)
+{
+    *out = NULL;
+    if (!*v)
+        return 0;
+    int n = 1;
+    for (const char *p = v; *p; p++)
+        n += *p == ' ';
+    char **w = malloc((size_t)n * sizeof *w);
+    if (!w)
+        return -1;
+    int i = 0;
+    w[i++] = v;
+    for (char *p = v; *p; p++)
+        if (*p == ' ') {
+            *p = '\0';
+            w[i++] = p + 1;
+        }
+    *out = w;
+    return n;
+}
+
+/* client-output-buffer-limit: "class hard soft seconds" groups; only normal's matter. */
+static int assign_outbuf(server_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    if (argc % 4) {
+        snprintf(err, errlen, "Wrong number of arguments in buffer limit configuration.");
+        return -1;
+    }
+    for (int i = 0; i < argc; i += 4) {
+        uint64_t hard, soft;
+        long long secs;
+        if (config_parse_memory(argv[i + 1], &hard) || config_parse_memory(argv[i + 2], &soft) ||
+            !parse_ll(argv[i + 3], strlen(argv[i + 3]), &secs) || secs < 0) {
+            snprintf(err, errlen, "Error in hard, soft or soft_seconds setting in buffer limit configuration.");
+            return -1;
+        }
+        if (strcasecmp(argv[i], "normal") == 0) {
+            cfg->output_hard_limit = hard;
+            cfg->output_soft_limit = soft;
+            cfg->output_soft_seconds = secs;
+        } else if (strcasecmp(argv[i], "replica") && strcasecmp(argv[i], "slave") &&
+                   strcasecmp(argv[i], "pubsub")) {
+            snprintf(err, errlen, "Invalid client class specified in buffer limit configuration.");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Redis's save: "seconds changes" pairs, seconds at least 1 and changes at least 0 ("" is
+   none), split at each space. */
+static bool valid_save(const char *list)
+{
+    char copy[1024], **w;
+    if (strlen(list) >= sizeof copy)
+        return false;
+    snprintf(copy, sizeof copy, "%s", list);
+    int n = split_spaces(copy, &w);
+    bool ok = n >= 0 && n % 2 == 0;
+    for (int i = 0; ok && i < n; i++) {
+        long long v;
+        ok = parse_ll(w[i], strlen(w[i]), &v) && v >= (i % 2 ? 0 : 1);
+    }
+    free(w);
+    return ok;
+}
+
 /* Parses value into the option's field. 0, or -1 with a reason. */
 static int assign(server_config *cfg, const option *o, int argc, char **argv, char *err,
                   size_t errlen)
 {
     char *field = (char *)cfg + o->off;
-    if (o->type == T_OUTBUF) { /* class hard soft seconds [class hard soft seconds ...] */
-        if (argc == 1) { /* one string with the whole list (CONFIG SET) */
-            char copy[512], *words[24], *save;
-            int n = 0;
-            snprintf(copy, sizeof copy, "%s", argv[0]);
-            for (char *w = strtok_r(copy, " ", &save); w && n < 24; w = strtok_r(NULL, " ", &save))
-                words[n++] = w;
-            return n ? assign(cfg, o, n, words, err, errlen) : -1;
-        }
-        if (argc % 4) {
-            snprintf(err, errlen, "Wrong number of arguments in buffer limit configuration.");
+    if (o->type == T_OUTBUF) {
+        if (argc != 1) /* a file's or the command line's words */
+            return assign_outbuf(cfg, argc, argv, err, errlen);
+        /* CONFIG SET's one string: split on each space as Redis does ("" sets nothing;
+           "  " is three empty words) */
+        char **words;
+        int n = split_spaces(argv[0], &words);
+        if (n < 0) {
+            snprintf(err, errlen, "out of memory");
             return -1;
         }
-        for (int i = 0; i < argc; i += 4) {
-            uint64_t hard, soft;
-            long long secs;
-            if (config_parse_memory(argv[i + 1], &hard) || config_parse_memory(argv[i + 2], &soft) ||
-                !parse_ll(argv[i + 3], strlen(argv[i + 3]), &secs) || secs < 0) {
-                snprintf(err, errlen, "Error in hard, soft or soft_seconds setting in buffer limit configuration.");
-                return -1;
-            }
-            if (strcasecmp(argv[i], "normal") == 0) {
-                cfg->output_hard_limit = hard;
-                cfg->output_soft_limit = soft;
-                cfg->output_soft_seconds = secs;
-            } else if (strcasecmp(argv[i], "replica") && strcasecmp(argv[i], "slave") &&
-                       strcasecmp(argv[i], "pubsub")) {
-                snprintf(err, errlen, "Invalid client class specified in buffer limit configuration.");
-                return -1;
-            }
-        }
-        return 0;
+        int rc = assign_outbuf(cfg, n, words, err, errlen);
+        free(words);
+        return rc;
     }
     /* "save 900 1 300 10" (or ""), "bind 127.0.0.1 -::1": several words, kept joined */
     bool percentiles = strcmp(o->name, "latency-tracking-info-percentiles") == 0;
     bool words = o->type == T_STR && (strcmp(o->name, "save") == 0 || percentiles ||
-                                      (strcmp(o->name, "bind") == 0 && argc > 1));
+                                      strcmp(o->name, "bind") == 0);
     if (words) {
         char joined[1024] = "";
         for (int i = 0; i < argc; i++) {
             size_t used = strlen(joined);
+            if (used + 1 + strlen(argv[i]) >= (o->size < sizeof joined ? o->size : sizeof joined)) {
+                snprintf(err, errlen, "argument is too long");
+                return -1;
+            }
             snprintf(joined + used, sizeof joined - used, "%s%s", i ? " " : "", argv[i]);
         }
         if (percentiles && !valid_percentiles(joined)) {
             snprintf(err, errlen, "latency-tracking-info-percentiles takes numbers from 0 to 100");
             return -1;
         }
-        snprintf(field, o->size, "%s", joined);
+        if (strcmp(o->name, "save") == 0 && !valid_save(joined)) {
+            snprintf(err, errlen, "Invalid save parameters");
+            return -1;
+        }
+        /* kept as words between single spaces: what CONFIG REWRITE writes reads back equal */
+        char *save = NULL, *w = strtok_r(joined, " ", &save);
+        field[0] = '\0';
+        for (size_t used = 0; w; w = strtok_r(NULL, " ", &save))
+            used += (size_t)snprintf(field + used, o->size - used, "%s%s", used ? " " : "", w);
         return 0;
     }
     if (argc != 1) {
@@ -403,6 +469,54 @@ int config_set(server_config *cfg, const char *name, int argc, char **argv, char
     return assign(cfg, o, argc, argv, err, errlen);
 }
 
+/*
+ * One line of a config file, split as Redis's sdssplitargs splits it ("..." with escapes,
+ * '...'), so that what CONFIG REWRITE quoted reads back as it was. The words are copied
+ * NUL-terminated into *store (malloc'ed, free it). The number of words, or -1 with err.
+ */
+static int split_line(const char *line, size_t n, char ***argv, char **store, char *err,
+                      size_t errlen)
+{
+    resp_cmd words = {0};
+    const char *why;
+    *argv = NULL;
+    *store = NULL;
+    if (resp_split_args(line, n, &words, &why)) {
+        snprintf(err, errlen, "%s", strstr(why, "unbalanced") ? "Unbalanced quotes in configuration line" : why);
+        resp_cmd_free(&words);
+        return -1;
+    }
+    size_t bytes = 0;
+    for (int i = 0; i < words.argc; i++)
+        bytes += words.argv[i].len + 1;
+    char **v = malloc(((size_t)words.argc + 1) * sizeof *v);
+    char *buf = malloc(bytes + 1);
+    int rc = v && buf ? words.argc : -1;
+    if (rc < 0)
+        snprintf(err, errlen, "out of memory");
+    for (int i = 0, off = 0; rc >= 0 && i < words.argc; i++) {
+        const resp_arg *a = &words.argv[i];
+        if (memchr(a->p, '\0', a->len)) { /* options are C strings */
+            snprintf(err, errlen, "argument %d holds a NUL byte", i);
+            rc = -1;
+            break;
+        }
+        v[i] = buf + off;
+        memcpy(v[i], a->p, a->len);
+        v[i][a->len] = '\0';
+        off += (int)a->len + 1;
+    }
+    resp_cmd_free(&words);
+    if (rc < 0) {
+        free(v);
+        free(buf);
+        return -1;
+    }
+    *argv = v;
+    *store = buf;
+    return rc;
+}
+
 static int load_file(server_config *cfg, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
@@ -410,28 +524,28 @@ static int load_file(server_config *cfg, const char *path, char *err, size_t err
         snprintf(err, errlen, "cannot open config file '%s': %s", path, strerror(errno));
         return -1;
     }
-    char line[4096];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
     int lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
+    while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        char *argv[24];
-        int argc = 0;
-        for (char *tok = strtok(line, " \t\r\n"); tok && argc < 24; tok = strtok(NULL, " \t\r\n")) {
-            size_t n = strlen(tok); /* "" and quoted single words, as redis.conf has them */
-            if (n >= 2 && (tok[0] == '"' || tok[0] == '\'') && tok[n - 1] == tok[0]) {
-                tok[n - 1] = '\0';
-                tok++;
-            }
-            argv[argc++] = tok;
-        }
-        if (argc == 0 || argv[0][0] == '#')
+        size_t i = 0;
+        while (i < (size_t)n && strchr(" \t\r\n", line[i]))
+            i++;
+        if (i == (size_t)n || line[i] == '#')
             continue;
-        char why[256];
-        if (config_set(cfg, argv[0], argc - 1, argv + 1, why, sizeof why)) {
-            snprintf(err, errlen, "%s:%d: '%s': %s", path, lineno, argv[0], why);
+        char **argv, *store, why[256];
+        int argc = split_line(line + i, (size_t)n - i, &argv, &store, why, sizeof why);
+        if (argc < 0 ||
+            (argc > 0 && config_set(cfg, argv[0], argc - 1, argv + 1, why, sizeof why))) {
+            snprintf(err, errlen, "%s:%d: '%s': %s", path, lineno, argc > 0 ? argv[0] : "", why);
             rc = -1;
         }
+        free(argv);
+        free(store);
     }
+    free(line);
     fclose(f);
     return rc;
 }
@@ -506,38 +620,111 @@ void config_get(const server_config *cfg, const char *pattern, size_t plen,
     }
 }
 
-int config_set_live(server_config *cfg, shale_db *db, const char *name, const char *value,
-                    char *err, size_t errlen)
+const char *config_option_name(const char *name, bool *immutable)
+{
+    const option *o = find(name);
+    if (o)
+        *immutable = o->flags & IMMUTABLE;
+    return o ? o->name : NULL;
+}
+
+int config_set_value(server_config *cfg, const char *name, const char *value, char *err,
+                     size_t errlen)
 {
     const option *o = find(name);
     if (!o) {
         snprintf(err, errlen, "Unknown option");
         return -1;
     }
-    if (o->flags & IMMUTABLE) {
-        snprintf(err, errlen, "can't set immutable config");
+    char *argv[1] = {(char *)value};
+    return assign(cfg, o, 1, argv, err, errlen);
+}
+
+int config_check(const server_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->l0_slowdown_trigger < cfg->l0_compaction_trigger) {
+        snprintf(err, errlen, "l0-slowdown-trigger must be at least l0-compaction-trigger");
         return -1;
     }
-    server_config next = *cfg;
-    char *argv[1] = {(char *)value};
-    if (assign(&next, o, 1, argv, err, errlen))
+    if (cfg->l0_stop_trigger < cfg->l0_slowdown_trigger) {
+        snprintf(err, errlen, "l0-stop-trigger must be at least l0-slowdown-trigger");
         return -1;
-    if (o->engine) {
+    }
+    return 0;
+}
+
+int config_apply_engine(const server_config *cfg, shale_db *db, const char *name, char *err,
+                        size_t errlen)
+{
+    const option *o = find(name);
+    if (o && o->engine) {
         char buf[64];
-        format_value(&next, o, buf, sizeof buf);
+        format_value(cfg, o, buf, sizeof buf);
         int rc = shale_set_option(db, o->engine, buf);
         if (rc) {
             snprintf(err, errlen, "the engine refused it: %s", shale_strerror(rc));
             return -1;
         }
     }
-    if (strcmp(o->name, "sync-writes") == 0) { /* no: the engine syncs in the background */
+    if (o && strcmp(o->name, "sync-writes") == 0) { /* no: the engine syncs in the background */
         char buf[32];
-        snprintf(buf, sizeof buf, "%lld", next.sync_writes ? 0 : next.sync_interval_ms);
+        snprintf(buf, sizeof buf, "%lld", cfg->sync_writes ? 0 : cfg->sync_interval_ms);
         shale_set_option(db, "sync_interval_ms", buf);
     }
-    *cfg = next;
     return 0;
+}
+
+/* Writes w bare when the loader reads it back as one word, else quoted as Redis's
+   sdscatrepr quotes ("..." with \\ \" \n \r \t \a \b and \xHH for other bytes that are
+   not printable ASCII): no value can end its line early and become a directive. */
+static void write_word(FILE *f, const char *w)
+{
+    bool bare = *w != '\0';
+    for (const unsigned char *p = (const unsigned char *)w; *p && bare; p++)
+        bare = *p > ' ' && *p < 127 && *p != '"' && *p != '\'' && *p != '\\';
+    if (bare) {
+        fputs(w, f);
+        return;
+    }
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)w; *p; p++) {
+        switch (*p) {
+        case '\\': fputs("\\\\", f); break;
+        case '"': fputs("\\\"", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
+        case '\a': fputs("\\a", f); break;
+        case '\b': fputs("\\b", f); break;
+        default:
+            if (*p >= ' ' && *p < 127)
+                fputc(*p, f);
+            else
+                fprintf(f, "\\x%02x", *p);
+        }
+    }
+    fputc('"', f);
+}
+
+/* "name value": a list (save, bind, ...) word by word, as its loader splits it. */
+static void write_option(FILE *f, const server_config *cfg, const option *o)
+{
+    char buf[4200];
+    format_value(cfg, o, buf, sizeof buf);
+    bool list = o->type == T_OUTBUF || strcmp(o->name, "save") == 0 ||
+                strcmp(o->name, "bind") == 0 ||
+                strcmp(o->name, "latency-tracking-info-percentiles") == 0;
+    fputs(o->name, f);
+    char *save = NULL, *w = list ? strtok_r(buf, " ", &save) : NULL;
+    if (!list || !w) { /* one value; an empty list is "" */
+        fputc(' ', f);
+        write_word(f, list ? "" : buf);
+    }
+    for (; w; w = strtok_r(NULL, " ", &save)) {
+        fputc(' ', f);
+        write_word(f, w);
+    }
+    fputc('\n', f);
 }
 
 int config_rewrite(const server_config *cfg)
@@ -550,17 +737,8 @@ int config_rewrite(const server_config *cfg)
     if (!f)
         return -errno;
     fprintf(f, "# Written by shale-server CONFIG REWRITE; see shale.conf.example for each option.\n");
-    for (size_t i = 0; i < NOPTIONS; i++) {
-        char buf[4200];
-        format_value(cfg, &options[i], buf, sizeof buf);
-        bool quote = options[i].type == T_STR && (buf[0] == '\0' || strchr(buf, ' ')) &&
-                     strcmp(options[i].name, "save") && strcmp(options[i].name, "bind") &&
-                     strcmp(options[i].name, "latency-tracking-info-percentiles");
-        if (options[i].type == T_STR && buf[0] == '\0')
-            fprintf(f, "%s \"\"\n", options[i].name);
-        else
-            fprintf(f, quote ? "%s \"%s\"\n" : "%s %s\n", options[i].name, buf);
-    }
+    for (size_t i = 0; i < NOPTIONS; i++)
+        write_option(f, cfg, &options[i]);
     for (int i = 0; i < 16; i++) { /* per database, as CONFIG SET left them */
         if (cfg->db_compaction_style[i][0])
             fprintf(f, "db%d-compaction-style %s\n", i, cfg->db_compaction_style[i]);

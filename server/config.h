@@ -88,10 +88,20 @@ void config_fifo_options(const server_config *cfg, shale_options *o);
 /* CONFIG GET: calls emit for every option whose name matches the glob pattern. */
 void config_get(const server_config *cfg, const char *pattern, size_t plen,
                 void (*emit)(void *ctx, const char *name, const char *value), void *ctx);
-/* CONFIG SET of one option on a running server (db: engine options are applied live).
-   0, or -1 with Redis's reason in err. */
-int config_set_live(server_config *cfg, shale_db *db, const char *name, const char *value,
-                    char *err, size_t errlen);
+/*
+ * CONFIG SET on a running server, in steps so that several options are set all or
+ * nothing (t_config.c): config_option_name tells whether the name exists (and its own
+ * spelling, to find an option given twice) and whether it may change; config_set_value
+ * checks a value and writes it into a copy of the configuration; config_check checks
+ * what no single value shows; config_apply_engine gives the engine one option's value
+ * from a configuration (nothing when the option is not the engine's).
+ */
+const char *config_option_name(const char *name, bool *immutable);
+int config_set_value(server_config *cfg, const char *name, const char *value, char *err,
+                     size_t errlen);
+int config_check(const server_config *cfg, char *err, size_t errlen);
+int config_apply_engine(const server_config *cfg, shale_db *db, const char *name, char *err,
+                        size_t errlen);
 /* CONFIG REWRITE: writes every option to cfg->config_file (atomically). 0 or -errno. */
 int config_rewrite(const server_config *cfg);
 

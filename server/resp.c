@@ -21,6 +21,12 @@ void resp_cmd_free(resp_cmd *c)
     c->argbuf = NULL;
     c->argc = c->cap = 0;
     c->argbuf_cap = 0;
+    resp_cmd_reset(c);
+}
+
+void resp_cmd_reset(resp_cmd *c)
+{
+    c->at = (resp_progress){.blen = -1};
 }
 
 int resp_argv_next_cap(int cap)
@@ -44,17 +50,20 @@ static int push_arg(resp_cmd *c, const char *p, size_t len)
         c->argv = a;
         c->cap = cap;
     }
-    c->argv[c->argc++] = (resp_arg){p, len};
+    c->argv[c->argc++] = (resp_arg){.p = p, .len = len};
     return 0;
 }
 
-/* Parses a decimal after a type byte up to "\r\n" in [p, end). 1 ok, 0 need more, -1 bad. */
+/* Parses a decimal after a type byte up to "\r\n" in [p, end): 1 ok, 0 need more, -1
+   bad. Looks at no more than the longest line it accepts, whatever follows. */
 static int parse_line_number(const char *p, const char *end, long long *out, const char **next,
-                             size_t max_digits)
+                             size_t max_digits, uint64_t *examined)
 {
-    const char *nl = memchr(p, '\r', (size_t)(end - p));
+    size_t avail = (size_t)(end - p), window = max_digits + 3;
+    const char *nl = memchr(p, '\r', avail < window ? avail : window);
+    *examined += nl ? (size_t)(nl - p) + 2 : (avail < window ? avail : window);
     if (!nl) {
-        if ((size_t)(end - p) > max_digits + 2)
+        if (avail > max_digits + 2)
             return -1;
         return 0;
     }
@@ -81,63 +90,99 @@ static int parse_line_number(const char *p, const char *end, long long *out, con
     return 1;
 }
 
-static int parse_multibulk(const char *buf, size_t len, uint64_t max_bulk, resp_cmd *cmd,
-                           size_t *consumed, const char **err)
+/* Reads the "*N\r\n" header into cmd->at: 1 read (or an empty command consumed), 0 need
+   more, -1 error. */
+static int multibulk_header(const char *buf, size_t len, bool unauth, resp_cmd *cmd,
+                            size_t *consumed, const char **err)
 {
-    const char *p = buf + 1, *end = buf + len;
+    const char *p;
     long long n;
-    int r = parse_line_number(p, end, &n, &p, 20);
+    int r = parse_line_number(buf + 1, buf + len, &n, &p, 20, &cmd->examined);
     if (r == 0)
         return 0;
     if (r < 0 || n > RESP_MAX_ARGS) {
+        /* the whole buffer once, on the way to closing the connection */
         *err = r < 0 && !memchr(buf, '\r', len) ? "Protocol error: too big mbulk count string"
                                                 : "Protocol error: invalid multibulk length";
         return -1;
     }
-    bool unauth = max_bulk == RESP_UNAUTHENTICATED;
     if (unauth && n > 10) {
         *err = "Protocol error: unauthenticated multibulk length";
         return -1;
     }
-    if (unauth)
-        max_bulk = 16384;
     cmd->argc = 0;
-    if (n <= 0) {
+    if (n <= 0) { /* "*0" and "*-1": nothing to run */
         *consumed = (size_t)(p - buf);
         return 1;
     }
-    for (long long i = 0; i < n; i++) {
-        if (p >= end)
-            return 0;
-        if (*p != '$') {
-            static char msg[64];
-            memcpy(msg, "Protocol error: expected '$', got ' '", 38);
-            msg[35] = *p;
-            *err = msg;
-            return -1;
+    cmd->at.nargs = n;
+    cmd->at.pos = (size_t)(p - buf);
+    cmd->at.blen = -1;
+    return 1;
+}
+
+/*
+ * Goes on with a multibulk request from cmd->at: each bulk's header is read once, its
+ * bytes are skipped over when all have arrived, and an argument is kept as an offset
+ * until the request is complete (the caller's buffer may move between calls).
+ */
+static int parse_multibulk(const char *buf, size_t len, uint64_t max_bulk, resp_cmd *cmd,
+                           size_t *consumed, const char **err)
+{
+    bool unauth = max_bulk == RESP_UNAUTHENTICATED;
+    if (unauth)
+        max_bulk = 16384;
+    if (cmd->at.nargs == 0) {
+        int r = multibulk_header(buf, len, unauth, cmd, consumed, err);
+        if (r <= 0 || cmd->at.nargs == 0)
+            return r;
+    }
+    resp_progress *at = &cmd->at;
+    const char *end = buf + len;
+    while (cmd->argc < at->nargs) {
+        const char *p = buf + at->pos;
+        if (at->blen < 0) {
+            if (p >= end)
+                return 0;
+            cmd->examined++;
+            if (*p != '$') {
+                static char msg[64];
+                memcpy(msg, "Protocol error: expected '$', got ' '", 38);
+                msg[35] = *p;
+                *err = msg;
+                return -1;
+            }
+            long long blen;
+            int r = parse_line_number(p + 1, end, &blen, &p, 20, &cmd->examined);
+            if (r == 0)
+                return 0;
+            if (r < 0 || blen < 0 || (uint64_t)blen > max_bulk) {
+                *err = unauth && r > 0 && blen > 16384 ? "Protocol error: unauthenticated bulk length"
+                                                       : "Protocol error: invalid bulk length";
+                return -1;
+            }
+            at->blen = blen;
+            at->pos = (size_t)(p - buf);
         }
-        long long blen;
-        r = parse_line_number(p + 1, end, &blen, &p, 20);
-        if (r == 0)
+        size_t blen = (size_t)at->blen;
+        if (len - at->pos < blen + 2)
             return 0;
-        if (r < 0 || blen < 0 || (uint64_t)blen > max_bulk) {
-            *err = unauth && r > 0 && blen > 16384 ? "Protocol error: unauthenticated bulk length"
-                                                   : "Protocol error: invalid bulk length";
-            return -1;
-        }
-        if ((size_t)(end - p) < (size_t)blen + 2)
-            return 0;
+        cmd->examined += 2;
         if (p[blen] != '\r' || p[blen + 1] != '\n') {
             *err = "Protocol error: invalid bulk length";
             return -1;
         }
-        if (push_arg(cmd, p, (size_t)blen)) {
+        if (push_arg(cmd, NULL, blen)) {
             *err = "OOM command not allowed when used memory > 'maxmemory'.";
             return -1;
         }
-        p += blen + 2;
+        cmd->argv[cmd->argc - 1].off = at->pos; /* a pointer once the request is whole */
+        at->pos += blen + 2;
+        at->blen = -1;
     }
-    *consumed = (size_t)(p - buf);
+    for (int i = 0; i < cmd->argc; i++)
+        cmd->argv[i].p = buf + cmd->argv[i].off;
+    *consumed = at->pos;
     return 1;
 }
 
@@ -248,20 +293,24 @@ unbalanced:
     return -1;
 }
 
-int resp_parse(const char *buf, size_t len, uint64_t max_bulk, resp_cmd *cmd, size_t *consumed,
-               const char **err)
+int resp_split_args(const char *s, size_t n, resp_cmd *cmd, const char **err)
 {
-    *consumed = 0;
-    if (len == 0)
-        return 0;
-    if (buf[0] == '*')
-        return parse_multibulk(buf, len, max_bulk, cmd, consumed, err);
-    const char *nl = memchr(buf, '\n', len);
+    return split_inline(s, n, cmd, err);
+}
+
+/* An inline command: a line up to '\n'. The search goes on where the last call's ended. */
+static int parse_inline(const char *buf, size_t len, resp_cmd *cmd, size_t *consumed,
+                        const char **err)
+{
+    size_t from = cmd->at.pos;
+    const char *nl = memchr(buf + from, '\n', len - from);
+    cmd->examined += nl ? (size_t)(nl - (buf + from)) + 1 : len - from;
     if (!nl) {
         if (len > RESP_MAX_INLINE) {
             *err = "Protocol error: too big inline request";
             return -1;
         }
+        cmd->at.pos = len;
         return 0;
     }
     size_t line = (size_t)(nl - buf);
@@ -271,6 +320,21 @@ int resp_parse(const char *buf, size_t len, uint64_t max_bulk, resp_cmd *cmd, si
         return -1;
     *consumed = (size_t)(nl - buf) + 1;
     return 1;
+}
+
+int resp_parse(const char *buf, size_t len, uint64_t max_bulk, resp_cmd *cmd, size_t *consumed,
+               const char **err)
+{
+    *consumed = 0;
+    if (len < cmd->at.pos) /* not the bytes of the last call: start over */
+        resp_cmd_reset(cmd);
+    if (len == 0)
+        return 0;
+    int r = buf[0] == '*' ? parse_multibulk(buf, len, max_bulk, cmd, consumed, err)
+                          : parse_inline(buf, len, cmd, consumed, err);
+    if (r != 0)
+        resp_cmd_reset(cmd);
+    return r;
 }
 
 /* ---- replies ---- */

@@ -17,9 +17,20 @@
 #define RESP_MAX_INLINE (64 * 1024)
 
 typedef struct resp_arg {
-    const char *p; /* points into the parsed buffer (or into argbuf for inline args) */
+    union {
+        const char *p; /* points into the parsed buffer (or into argbuf for inline args) */
+        size_t off;    /* while the request is incomplete: offset from its first byte */
+    };
     size_t len;
 } resp_arg;
+
+/* Where a request that has not fully arrived stands, so that the next call goes on from
+   there instead of parsing it again from its first byte. */
+typedef struct resp_progress {
+    size_t pos;      /* bytes of the request parsed (inline: searched for its newline) */
+    long long nargs; /* multibulk: the arguments its header announced; 0 before it */
+    long long blen;  /* the length of the bulk whose "$len" header was read, or -1 */
+} resp_progress;
 
 typedef struct resp_cmd {
     resp_arg *argv; /* grown by the parser; owned by the resp_cmd (resp_cmd_free) */
@@ -27,6 +38,9 @@ typedef struct resp_cmd {
     int cap;
     char *argbuf; /* unescaped inline arguments */
     size_t argbuf_cap;
+    resp_progress at;
+    uint64_t examined; /* bytes the parser has looked at, over all calls (tests check that
+                          the work is linear in the input) */
 } resp_cmd;
 
 void resp_cmd_free(resp_cmd *c);
@@ -34,15 +48,29 @@ void resp_cmd_free(resp_cmd *c);
    doubles, at most INT_MAX (argc is an int); 0 when cap is INT_MAX already. */
 int resp_argv_next_cap(int cap);
 
+/* Forgets a request in progress (to parse other bytes with the same resp_cmd). */
+void resp_cmd_reset(resp_cmd *c);
+
 /*
  * Parses one command from buf[0..len). Returns 1 with *consumed bytes used and cmd
  * filled (argv points into buf, valid while buf is), 0 when more bytes are needed, or -1
  * on a protocol error with *err set to Redis's message (static string, without "-ERR ").
  * An empty inline line (just "\r\n") is consumed with argc = 0 and returns 1.
  * max_bulk is proto-max-bulk-len, or RESP_UNAUTHENTICATED.
+ *
+ * After a 0, cmd remembers how far it got: call again with the same request at buf[0]
+ * (the buffer may have moved) followed by more bytes, and parsing goes on from there, so
+ * a request arriving in many pieces costs time linear in its size. To parse other bytes
+ * instead, resp_cmd_reset first.
  */
 int resp_parse(const char *buf, size_t len, uint64_t max_bulk, resp_cmd *cmd, size_t *consumed,
                const char **err);
+
+/* Splits a line into arguments as Redis's sdssplitargs does (inline commands, config
+   files): spaces separate, "..." takes \n \r \t \b \a \xHH and \c escapes, '...' takes
+   \' only, and a closing quote must end its argument. cmd->argv points into cmd->argbuf
+   (not NUL-terminated). 0, or -1 with *err on unbalanced quotes or no memory. */
+int resp_split_args(const char *s, size_t n, resp_cmd *cmd, const char **err);
 
 /* ---- replies ---------------------------------------------------------------------
  * Writers append one reply (or an aggregate's header) to an output buffer. proto is 2 or

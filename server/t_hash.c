@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "glob.h"
 #include "keyspace.h"
 #include "server.h"
 

@@ -202,6 +202,8 @@ static void section_shale(server *s, resp_out *o)
         (unsigned long long)prop(s, "shale.vlog-gc-runs"),
         (unsigned long long)prop(s, "shale.vlog-gc-rewritten-bytes"),
         (unsigned long long)prop(s, "shale.vlog-gc-deleted-bytes"));
+    /* SCAN cursors whose long position was forgotten (cursor.h): they resumed earlier */
+    add(o, "scan_cursors_lost:%llu\r\n", (unsigned long long)s->cursors.lost);
     for (int l = 0; l < 7; l++) {
         char n1[64], n2[64];
         snprintf(n1, sizeof n1, "shale.num-files-at-level%d", l);

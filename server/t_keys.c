@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "glob.h"
 #include "keyspace.h"
 #include "server.h"
 
@@ -196,6 +197,8 @@ static size_t literal_prefix(const resp_arg *pat)
 void cmd_keys(server *s, client *c)
 {
     resp_arg *pat = &c->cmd.argv[1];
+    /* "*" is every key without asking the matcher, the empty key too (as Redis) */
+    bool all = pat->len == 1 && pat->p[0] == '*';
     size_t lit = literal_prefix(pat);
     ks_range r;
     ks_key prefix;
@@ -214,7 +217,7 @@ void cmd_keys(server *s, client *c)
         const char *k = shale_iter_key(r.it, &kl);
         k += KS_META_PREFIX;
         kl -= KS_META_PREFIX;
-        if (lit == pat->len ? kl == lit : glob_match(pat->p, pat->len, k, kl, false)) {
+        if (all || (lit == pat->len ? kl == lit : glob_match(pat->p, pat->len, k, kl, false))) {
             resp_bulk(&body, k, kl);
             n++;
         }
@@ -231,34 +234,49 @@ void cmd_keys(server *s, client *c)
 }
 
 /*
- * Shared SCAN loop over a range of engine keys: resumes at the cursor's key, visits up
- * to count entries calling emit for each, and returns the next cursor (0 when the
- * range is done). The cursor table maps cursors to resume keys.
+ * Shared SCAN loop over a range of engine keys: resumes where the cursor says, visits up
+ * to count entries calling emit for each, and returns the next cursor (0 when the range
+ * is done): the shortest position after the last key visited that is not after the next
+ * one, relative to the range's prefix (cursor.h: carried by the cursor when short).
  */
 int scan_range(server *s, client *c, ks_range *r, uint64_t cursor, long long count,
                void (*emit)(void *ctx, const char *k, size_t kl, const char *v, size_t vl),
                void *ctx, uint64_t *next)
 {
-    size_t rl;
-    const char *resume = cursor ? cursor_find(&s->cursors, cursor, &rl) : NULL;
-    if (resume && rl >= r->lo.len && memcmp(resume, r->lo.p, r->lo.len) == 0)
-        shale_iter_seek(r->it, resume, rl);
+    char buf[CURSOR_INLINE];
+    const char *pos;
+    size_t pl = cursor ? cursor_decode(&s->cursors, cursor, buf, &pos) : 0;
+    ks_key at; /* the range's prefix, then the position or the last key visited */
+    ks_key_init(&at);
+    int rc = ks_key_append(&at, r->lo.p, r->lo.len);
+    if (rc == 0 && pl) {
+        rc = ks_key_append(&at, pos, pl);
+        if (rc == 0)
+            shale_iter_seek(r->it, at.p, at.len);
+    }
     long long visited = 0;
-    for (; shale_iter_valid(r->it) && visited < count; shale_iter_next(r->it), visited++) {
+    for (; rc == 0 && shale_iter_valid(r->it) && visited < count;
+         shale_iter_next(r->it), visited++) {
         size_t kl, vl;
         const char *k = shale_iter_key(r->it, &kl);
         const char *v = shale_iter_value(r->it, &vl);
         emit(ctx, k, kl, v, vl);
+        if (visited + 1 == count) { /* the last of this call: the next cursor starts after it */
+            at.len = 0;
+            rc = ks_key_append(&at, k, kl);
+        }
     }
     *next = 0;
-    if (shale_iter_valid(r->it)) {
-        size_t kl;
+    if (rc == 0 && shale_iter_valid(r->it)) {
+        size_t kl, lo = r->lo.len;
         const char *k = shale_iter_key(r->it, &kl);
-        *next = cursor_save(&s->cursors, k, kl);
+        size_t n = cursor_position(at.p + lo, at.len - lo, k + lo, kl - lo);
+        *next = cursor_encode(&s->cursors, k + lo, n);
         if (!*next)
-            return -ENOMEM;
+            rc = -ENOMEM;
     }
-    return shale_iter_status(r->it);
+    ks_key_free(&at);
+    return rc ? rc : shale_iter_status(r->it);
 }
 
 /* Parses "cursor [MATCH p] [COUNT n] [TYPE t]" (TYPE only for SCAN) from argv[first]. */

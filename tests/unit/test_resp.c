@@ -117,6 +117,94 @@ static void test_resp_protocol_errors(void **state)
     resp_cmd_free(&cmd);
 }
 
+/*
+ * Feeds one request the way the server's loop does when it arrives in pieces: each call
+ * sees the same start with `step` more bytes. Returns the calls made; the command must
+ * come out complete at the end.
+ */
+static int feed_in_steps(const char *req, size_t n, size_t step, resp_cmd *cmd)
+{
+    int calls = 0;
+    for (size_t have = step < n ? step : n;; have = have + step < n ? have + step : n) {
+        size_t used;
+        const char *err;
+        int r = resp_parse(req, have, MAXBULK, cmd, &used, &err);
+        calls++;
+        if (have < n) {
+            assert_int_equal(r, 0);
+            continue;
+        }
+        assert_int_equal(r, 1);
+        assert_int_equal(used, n);
+        return calls;
+    }
+}
+
+/* "*N\r\n" and N one-byte arguments (a, b, c, ...); *n is its length. */
+static char *one_byte_args(int nargs, size_t *n)
+{
+    size_t cap = 32 + (size_t)nargs * 7;
+    char *req = malloc(cap);
+    *n = (size_t)snprintf(req, cap, "*%d\r\n", nargs);
+    for (int i = 0; i < nargs; i++) {
+        memcpy(req + *n, "$1\r\nx\r\n", 7);
+        req[*n + 4] = (char)('a' + i % 26);
+        *n += 7;
+    }
+    return req;
+}
+
+static void expect_linear(const resp_cmd *cmd, uint64_t before, size_t n, int calls)
+{
+    uint64_t work = cmd->examined - before;
+    if (work > 2 * n)
+        fail_msg("%d calls over %zu bytes examined %llu bytes (more than twice the input)",
+                 calls, n, (unsigned long long)work);
+}
+
+/* 200 000 one-byte arguments arriving in 16 KiB pieces: the parser used to start over
+   from the request's first byte on every piece (quadratic work under the server's lock:
+   800 000 arguments took 1.75 s). What it examines must stay linear in the input; so
+   must a request fed byte by byte, multibulk or inline. */
+static void test_resp_long_multibulk_in_pieces_parsed_in_linear_work(void **state)
+{
+    enum { NARGS = 200000 };
+    size_t n;
+    char *req = one_byte_args(NARGS, &n);
+    size_t head = strlen("*200000\r\n");
+    resp_cmd cmd = {0};
+    int calls = feed_in_steps(req, n, 16384, &cmd);
+    assert_int_equal(cmd.argc, NARGS);
+    for (int i = 0; i < NARGS; i++) {
+        assert_int_equal(cmd.argv[i].len, 1);
+        assert_true(cmd.argv[i].p == req + head + (size_t)i * 7 + 4);
+        assert_int_equal(cmd.argv[i].p[0], 'a' + i % 26);
+    }
+    expect_linear(&cmd, 0, n, calls);
+    free(req);
+
+    req = one_byte_args(3000, &n);
+    uint64_t before = cmd.examined;
+    calls = feed_in_steps(req, n, 1, &cmd);
+    assert_int_equal(cmd.argc, 3000);
+    expect_linear(&cmd, before, n, calls);
+    free(req);
+
+    n = 60000;
+    req = malloc(n);
+    memset(req, 'a', n);
+    for (size_t i = 10; i < n; i += 10)
+        req[i] = ' ';
+    req[n - 2] = '\r';
+    req[n - 1] = '\n';
+    before = cmd.examined;
+    calls = feed_in_steps(req, n, 1, &cmd);
+    assert_int_equal(cmd.argc, (int)(n / 10));
+    expect_linear(&cmd, before, n, calls);
+    free(req);
+    resp_cmd_free(&cmd);
+}
+
 static void expect_out(resp_out *o, const char *want)
 {
     assert_int_equal(o->err, 0);
@@ -192,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_resp_multibulk_and_pipeline_at_every_split),
         cmocka_unit_test(test_resp_inline_commands),
         cmocka_unit_test(test_resp_protocol_errors),
+        cmocka_unit_test(test_resp_long_multibulk_in_pieces_parsed_in_linear_work),
         cmocka_unit_test(test_resp_replies_in_both_protocols),
         cmocka_unit_test(test_resp_argv_capacity_bounded),
     };

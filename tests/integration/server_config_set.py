@@ -1,0 +1,190 @@
+#!/usr/bin/python3
+"""server_config_set.py - CONFIG SET and CONFIG REWRITE against what Redis 7.0 does:
+
+- #15.16 CONFIG REWRITE quotes what needs quoting and the loader reads quoted arguments
+  back (sdssplitargs): a value with newlines cannot inject directives (bind, dir) into
+  the file, a password with a space survives a restart;
+- #15.21 CONFIG SET client-output-buffer-limit answers as redis-server does ("" is OK,
+  not uninitialized stack bytes);
+- #15.25 CONFIG SET of several options is all or nothing: an engine option given before
+  a pair that fails is not applied (the engine keeps its value), duplicates and unknown
+  names are refused first, and the l0 triggers may be raised together.
+
+Exit 0, 1 on a failure, 77 without redis-server.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server_compare import Conn, free_port  # noqa: E402
+
+BUILD = os.environ.get("SHALE_BUILD", "build")
+SERVER = os.path.join(BUILD, "shale-server")
+TMP = tempfile.mkdtemp()
+PROCS = []
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def wait_up(port, password=None):
+    for _ in range(200):
+        try:
+            c = Conn(port)
+            if password is not None:
+                c.call("auth", password)
+            r = c.call("ping")
+            if r == (b"+", b"PONG") or r[0] == b"-":
+                return c
+        except (OSError, EOFError):
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("server on %d did not start" % port)
+
+
+def info_field(c, section, name):
+    text = c.call("info", section)[1].decode()
+    return text.split(name + ":")[1].split("\r\n")[0]
+
+
+def config_get(c, name):
+    r = c.call("config", "get", name)[1]
+    return r[1][1] if len(r) == 2 else None
+
+
+def test_outbuf_replies(s, r):
+    """#15.21: the same replies as redis-server, "" included (it was stack garbage)."""
+    for v in ["", "  ", "normal 1 2", "bogus 1 2 3", "normal x 2 3", "normal 1 2 3 ",
+              "normal 1mb 2mb 60 " * 6 + "bogus 1 2 3", "normal 0 0 0"]:
+        a = s.call("config", "set", "client-output-buffer-limit", v)
+        b = r.call("config", "set", "client-output-buffer-limit", v)
+        check(a == b, "CONFIG SET client-output-buffer-limit %r: %r, redis %r" % (v, a, b))
+
+
+def test_all_or_nothing(s, r):
+    """#15.25: nothing of a failed CONFIG SET reaches the engine or the configuration."""
+    cap = info_field(s, "memory", "block_cache_capacity")
+    for pairs in (["block-cache-size", "1mb", "maxmemory-policy", "bogus"],
+                  ["block-cache-size", "1mb", "db3-fifo-max-size", "8mb"],
+                  ["block-cache-size", "1mb", "l0-slowdown-trigger", "99999"],
+                  ["block-cache-size", "1mb", "bogus", "1"],
+                  ["block-cache-size", "1mb", "port", "1"]):
+        got = s.call("config", "set", *pairs)
+        check(got[0] == b"-", "CONFIG SET %r: %r" % (pairs, got))
+        check(info_field(s, "memory", "block_cache_capacity") == cap,
+              "CONFIG SET %r failed (%r) but the engine's block cache is now %s (was %s)"
+              % (pairs, got[1], info_field(s, "memory", "block_cache_capacity"), cap))
+        check(config_get(s, "block-cache-size") == cap.encode(),
+              "CONFIG GET block-cache-size after a failed CONFIG SET: %r"
+              % config_get(s, "block-cache-size"))
+    # the errors Redis gives, checked before anything is set
+    for pairs in (["maxmemory", "10mb", "MAXMEMORY", "20mb"], ["maxmemory", "10mb", "bogus", "1"],
+                  ["maxmemory", "10mb", "maxmemory-policy", "bogus"],
+                  ["save", "900 1\ndir /etc/x\nbind 0.0.0.0"], ["save", "900 1 300"],
+                  ["save", "0 1"], ["save", "900 1  300 10"]):
+        a, b = s.call("config", "set", *pairs), r.call("config", "set", *pairs)
+        check(a == b, "CONFIG SET %r: %r, redis %r" % (pairs, a, b))
+        check(config_get(s, "maxmemory") == b"0", "maxmemory changed by a failed CONFIG SET")
+    check(s.call("config", "set", "save", "900 1 300 10") == (b"+", b"OK"), "save 900 1 300 10")
+    # the l0 triggers move together: each step alone would break their order
+    check(s.call("config", "set", "l0-slowdown-trigger", "50", "l0-stop-trigger", "60") ==
+          (b"+", b"OK"), "raising l0-slowdown-trigger and l0-stop-trigger together")
+    check(s.call("config", "set", "l0-stop-trigger", "3", "l0-slowdown-trigger", "2",
+                 "l0-compaction-trigger", "1") == (b"+", b"OK"), "lowering the three together")
+    got = s.call("config", "set", "l0-compaction-trigger", "5")
+    check(got[0] == b"-" and config_get(s, "l0-compaction-trigger") == b"1",
+          "l0-compaction-trigger above l0-slowdown-trigger: %r" % (got,))
+    check(s.call("config", "set", "l0-compaction-trigger", "4", "l0-slowdown-trigger", "20",
+                 "l0-stop-trigger", "36") == (b"+", b"OK"), "the l0 triggers back")
+
+
+def start_with_file(conf, port, password=None, log="conf.log"):
+    p = subprocess.Popen([SERVER, conf], stderr=open(os.path.join(TMP, log), "a"))
+    PROCS.append(p)
+    return p, wait_up(port, password)
+
+
+def restart(p, c, conf, port, password):
+    c.s.sendall(b"*1\r\n$8\r\nshutdown\r\n")
+    check(p.wait(timeout=20) == 0, "SHUTDOWN exits 0")
+    return start_with_file(conf, port, password)
+
+
+def test_rewrite_round_trip():
+    """#15.16: values that need quoting survive REWRITE and a restart, and inject nothing."""
+    conf = os.path.join(TMP, "shale.conf")
+    port = free_port()
+    data = os.path.join(TMP, "data dir")  # a space: dir itself needs quoting
+    with open(conf, "w") as f:
+        f.write("port %d\ndir \"%s\"\nbind 127.0.0.1\nsync-writes no\n"
+                "# sdssplitargs quoting, as redis.conf has it\nlatency-tracking-info-percentiles '50 99'\n"
+                % (port, data))
+    p, c = start_with_file(conf, port)
+    check(config_get(c, "dir").endswith(b"data dir"), "dir with a space: %r" % config_get(c, "dir"))
+    check(config_get(c, "latency-tracking-info-percentiles") == b"50 99", "single quotes read")
+    evil = b"s p\"a'c\\e\ndir /tmp/evil\nbind 0.0.0.0\x01\xff#"
+    for password in (evil, b"my secret"):
+        check(c.call("config", "set", "requirepass", password) == (b"+", b"OK"), "set requirepass")
+        c.call("auth", password)
+        check(c.call("config", "rewrite") == (b"+", b"OK"), "CONFIG REWRITE")
+        p, c = restart(p, c, conf, port, password)
+        check(c.call("ping") == (b"+", b"PONG"), "requirepass %r after a restart: AUTH failed"
+              % password)
+        check(config_get(c, "bind") == b"127.0.0.1", "bind after a restart: %r (file:\n%s)"
+              % (config_get(c, "bind"), open(conf).read()))
+        check(config_get(c, "dir").endswith(b"data dir"), "dir after a restart: %r"
+              % config_get(c, "dir"))
+        check(config_get(c, "requirepass") == password,
+              "requirepass read back: %r" % config_get(c, "requirepass"))
+    p.terminate()
+    p.wait(timeout=20)
+
+
+def main():
+    if not shutil.which("redis-server"):
+        print("skip: redis-server missing")
+        return 77
+    port, rport = free_port(), free_port()
+    PROCS.append(subprocess.Popen([SERVER, "--port", str(port), "--dir", os.path.join(TMP, "d"),
+                                   "--sync-writes", "no"],
+                                  stderr=open(os.path.join(TMP, "shale.log"), "w")))
+    PROCS.append(subprocess.Popen(["redis-server", "--port", str(rport), "--save", "",
+                                   "--appendonly", "no", "--dir", TMP],
+                                  stdout=subprocess.DEVNULL))
+    s, r = wait_up(port), wait_up(rport)
+    s.call("select", "3")
+    s.call("set", "k", "v")  # db3 holds a key: its style cannot change
+    s.call("select", "0")
+    failed = 0
+    for name, fn in (("#15.21 client-output-buffer-limit replies", lambda: test_outbuf_replies(s, r)),
+                     ("#15.25 CONFIG SET all or nothing", lambda: test_all_or_nothing(s, r)),
+                     ("#15.16 CONFIG REWRITE quoting and restart", test_rewrite_round_trip)):
+        try:
+            fn()
+            print("ok   %s" % name)
+        except Exception as e:  # noqa: BLE001 - report and go on
+            failed += 1
+            print("FAIL %s: %s" % (name, e))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    rc = 1
+    try:
+        rc = main()
+    finally:
+        for p in PROCS:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if os.environ.get("KEEP_TMP"):
+            print("logs in", TMP)
+        else:
+            shutil.rmtree(TMP, ignore_errors=True)
+    sys.exit(rc)
