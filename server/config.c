@@ -329,6 +329,12 @@ static int assign(server_config *cfg, const option *o, int argc, char **argv, ch
             snprintf(err, errlen, "argument must be one of leveled, tiered, fifo");
             return -1;
         }
+        if (strcmp(o->name, "loglevel") == 0 && strcasecmp(v, "debug") &&
+            strcasecmp(v, "verbose") && strcasecmp(v, "notice") && strcasecmp(v, "warning")) {
+            snprintf(err, errlen, "argument(s) must be one of the following: debug, verbose, "
+                                  "notice, warning");
+            return -1;
+        }
         if (strcmp(o->name, "maxmemory-policy") == 0 && !valid_policy(v)) {
             snprintf(err, errlen, "argument(s) must be one of the following: volatile-lru, "
                                   "volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, "

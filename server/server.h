@@ -255,7 +255,7 @@ COMMAND(strlen); COMMAND(getrange); COMMAND(setrange);
 COMMAND(del); COMMAND(exists); COMMAND(type); COMMAND(rename); COMMAND(renamenx); COMMAND(keys);
 COMMAND(scan); COMMAND(randomkey); COMMAND(expire); COMMAND(pexpire); COMMAND(expireat);
 COMMAND(pexpireat); COMMAND(ttl); COMMAND(pttl); COMMAND(expiretime); COMMAND(pexpiretime);
-COMMAND(persist); COMMAND(copy);
+COMMAND(persist); COMMAND(copy); COMMAND(move);
 /* hashes: t_hash.c */
 COMMAND(hset); COMMAND(hsetnx); COMMAND(hget); COMMAND(hmget); COMMAND(hmset); COMMAND(hdel);
 COMMAND(hlen); COMMAND(hexists); COMMAND(hgetall); COMMAND(hkeys); COMMAND(hvals);
