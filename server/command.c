@@ -16,7 +16,8 @@
 
 /* M: may add data (Redis's denyoom): refused with -OOM over maxmemory or maxdisk. */
 /* NOTOUCH: looking at a key is not a use of it (LRU/LFU), as Redis's LOOKUP_NOTOUCH. */
-enum { W = 1, R = 2, FAST = 4, NOAUTH = 8, ADMIN = 16, M = 32, NOTOUCH = 64 };
+/* PROTECTED: refused unless enable-debug-command allows it (Redis 7's protected DEBUG). */
+enum { W = 1, R = 2, FAST = 4, NOAUTH = 8, ADMIN = 16, M = 32, NOTOUCH = 64, PROTECTED = 128 };
 
 typedef struct command {
     const char *name;
@@ -107,7 +108,7 @@ static const command commands[] = {
     {"shutdown", -1, ADMIN, 0, 0, 0, "server", "Closes the store cleanly and stops.", cmd_shutdown},
     {"function", -2, 0, 0, 0, 0, "scripting", "Functions (FLUSH is accepted; none exist).", cmd_function},
     {"wait", 3, 0, 0, 0, 0, "generic", "Waits for replicas (there are none).", cmd_wait},
-    {"debug", -2, ADMIN, 0, 0, 0, "server", "Debugging commands (SLEEP).", cmd_debug},
+    {"debug", -2, ADMIN|PROTECTED, 0, 0, 0, "server", "Debugging commands (SLEEP).", cmd_debug},
     {"slowlog", -2, ADMIN, 0, 0, 0, "server", "The slow command log.", cmd_slowlog},
     {"latency", -2, ADMIN, 0, 0, 0, "server", "Latency monitoring.", cmd_latency},
     {"info", -1, 0, 0, 0, 0, "server", "Returns information and statistics.", cmd_info},
@@ -254,6 +255,18 @@ static bool count_error_reply(server *s, client *c, size_t from)
     return true;
 }
 
+/* enable-debug-command: "yes", or "local" and the client is on the unix socket or on
+   127.0.0.1 / ::1, as Redis's islocalClient. */
+static bool protected_allowed(const server *s, const client *c)
+{
+    const char *mode = s->cfg.enable_debug_command;
+    if (strcasecmp(mode, "yes") == 0)
+        return true;
+    return strcasecmp(mode, "local") == 0 &&
+           (c->unix_socket || strncmp(c->addr, "127.0.0.1:", 10) == 0 ||
+            strncmp(c->addr, "::1:", 4) == 0);
+}
+
 /* Checks that come before the handler: authentication, arity, a disk that refuses
    writes. False when one refused the command (the reply is written). */
 static bool admit(server *s, client *c, const command *cmd)
@@ -267,6 +280,13 @@ static bool admit(server *s, client *c, const command *cmd)
         char msg[160];
         snprintf(msg, sizeof msg, "ERR wrong number of arguments for '%s' command", cmd->name);
         resp_error(&c->out, msg);
+        return false;
+    }
+    if ((cmd->flags & PROTECTED) && !protected_allowed(s, c)) {
+        resp_error(&c->out, "ERR DEBUG command not allowed. If the enable-debug-command option "
+                            "is set to \"local\", you can run it from a local connection, "
+                            "otherwise you need to set this option in the configuration file, "
+                            "and then restart the server.");
         return false;
     }
     if ((cmd->flags & M) && (s->cfg.maxmemory || s->cfg.maxdisk) && !caps_admit(s, c))

@@ -45,6 +45,7 @@ static const option options[] = {
     {"timeout", T_INT, F(timeout), 0, BIG, 0, NULL},
     {"tcp-keepalive", T_INT, F(tcp_keepalive), 0, BIG, 0, NULL},
     {"io-threads", T_INT, F(io_threads), 1, 128, IMMUTABLE, NULL},
+    {"enable-debug-command", T_STR, F(enable_debug_command), 0, 0, IMMUTABLE, NULL},
     {"proto-max-bulk-len", T_MEM, F(proto_max_bulk_len), 1024 * 1024, BIG, 0, NULL},
     {"client-query-buffer-limit", T_MEM, F(client_query_buffer_limit), 1024 * 1024, BIG, 0, NULL},
     {"client-output-buffer-limit", T_OUTBUF, 0, 0, 0, 0, 0, NULL},
@@ -119,6 +120,7 @@ void config_default(server_config *cfg)
     cfg->port = 6379;
     cfg->unixsocketperm = 0700;
     cfg->protected_mode = true;
+    snprintf(cfg->enable_debug_command, sizeof cfg->enable_debug_command, "no"); /* Redis 7 */
     cfg->maxclients = 10000;
     cfg->tcp_keepalive = 300;
     /* One loop per core but one: that core is left to the engine's flush and compaction
@@ -327,6 +329,11 @@ static int assign(server_config *cfg, const option *o, int argc, char **argv, ch
         if (strcmp(o->name, "compaction-style") == 0 && strcmp(v, "leveled") &&
             strcmp(v, "tiered") && strcmp(v, "fifo")) {
             snprintf(err, errlen, "argument must be one of leveled, tiered, fifo");
+            return -1;
+        }
+        if (strcmp(o->name, "enable-debug-command") == 0 && strcasecmp(v, "no") &&
+            strcasecmp(v, "local") && strcasecmp(v, "yes")) {
+            snprintf(err, errlen, "argument must be one of no, local, yes");
             return -1;
         }
         if (strcmp(o->name, "loglevel") == 0 && strcasecmp(v, "debug") &&

@@ -26,6 +26,7 @@ typedef struct server_config {
     long long timeout; /* seconds idle before a client is closed; 0 = never */
     long long tcp_keepalive;
     long long io_threads;
+    char enable_debug_command[8]; /* no, local (loopback and unix socket) or yes */
     uint64_t proto_max_bulk_len;
     uint64_t client_query_buffer_limit;
     uint64_t output_hard_limit, output_soft_limit; /* client-output-buffer-limit normal */

