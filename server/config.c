@@ -37,6 +37,7 @@ static const option options[] = {
     {"bind", T_STR, F(bind), 0, 0, IMMUTABLE, NULL},
     {"port", T_INT, F(port), 0, 65535, IMMUTABLE, NULL},
     {"metrics-port", T_INT, F(metrics_port), 0, 65535, IMMUTABLE, NULL},
+    {"metrics-bind", T_STR, F(metrics_bind), 0, 0, IMMUTABLE, NULL},
     {"unixsocket", T_STR, F(unixsocket), 0, 0, IMMUTABLE, NULL},
     {"unixsocketperm", T_INT, F(unixsocketperm), 0, 0777, IMMUTABLE, NULL},
     {"protected-mode", T_BOOL, F(protected_mode), 0, 0, 0, NULL},
@@ -117,6 +118,7 @@ void config_default(server_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->bind, sizeof cfg->bind, "127.0.0.1");
+    snprintf(cfg->metrics_bind, sizeof cfg->metrics_bind, "127.0.0.1");
     cfg->port = 6379;
     cfg->unixsocketperm = 0700;
     cfg->protected_mode = true;
@@ -265,7 +267,9 @@ static int assign(server_config *cfg, const option *o, int argc, char **argv, ch
     /* "save 900 1 300 10" (or ""), "bind 127.0.0.1 -::1": several words, kept joined */
     bool percentiles = strcmp(o->name, "latency-tracking-info-percentiles") == 0;
     bool words = o->type == T_STR && (strcmp(o->name, "save") == 0 || percentiles ||
-                                      (strcmp(o->name, "bind") == 0 && argc > 1));
+                                      ((strcmp(o->name, "bind") == 0 ||
+                                        strcmp(o->name, "metrics-bind") == 0) &&
+                                       argc > 1));
     if (words) {
         char joined[1024] = "";
         for (int i = 0; i < argc; i++) {
@@ -566,6 +570,7 @@ int config_rewrite(const server_config *cfg)
         format_value(cfg, &options[i], buf, sizeof buf);
         bool quote = options[i].type == T_STR && (buf[0] == '\0' || strchr(buf, ' ')) &&
                      strcmp(options[i].name, "save") && strcmp(options[i].name, "bind") &&
+                     strcmp(options[i].name, "metrics-bind") &&
                      strcmp(options[i].name, "latency-tracking-info-percentiles");
         if (options[i].type == T_STR && buf[0] == '\0')
             fprintf(f, "%s \"\"\n", options[i].name);

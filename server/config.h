@@ -18,6 +18,7 @@ typedef struct server_config {
     char bind[256];
     long long port;
     long long metrics_port; /* Prometheus endpoint (plain HTTP); 0: off */
+    char metrics_bind[256]; /* its addresses: 127.0.0.1 unless told (no AUTH on it) */
     char unixsocket[256];
     long long unixsocketperm;
     bool protected_mode;

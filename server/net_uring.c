@@ -725,11 +725,11 @@ static bool kernel_at_least(int major, int minor)
     return ma > major || (ma == major && mi >= minor);
 }
 
-/* Listens on port at every bind address ("-addr" may fail quietly, as in Redis). */
-static int listen_all(server *s, int port, int *fds, int *n)
+/* Listens on port at every address of `bind` ("-addr" may fail quietly, as in Redis). */
+static int listen_all(const char *bind, int port, int *fds, int *n)
 {
     char binds[256];
-    snprintf(binds, sizeof binds, "%s", s->cfg.bind);
+    snprintf(binds, sizeof binds, "%s", bind);
     char *save;
     for (char *a = strtok_r(binds, " ", &save); a && *n < 4; a = strtok_r(NULL, " ", &save)) {
         bool optional = a[0] == '-';
@@ -788,9 +788,10 @@ static int loop_init(io_loop *l, server *s, int idx)
             io_uring_buf_ring_advance(l->br, NBUFS);
         }
     }
-    int rc2 = listen_all(s, (int)s->cfg.port, l->lfd, &l->nlfd);
+    int rc2 = listen_all(s->cfg.bind, (int)s->cfg.port, l->lfd, &l->nlfd);
+    /* the metrics endpoint has no AUTH: its own addresses, loopback unless told */
     if (rc2 == 0 && idx == 0 && s->cfg.metrics_port > 0)
-        rc2 = listen_all(s, (int)s->cfg.metrics_port, l->mfd, &l->nmfd);
+        rc2 = listen_all(s->cfg.metrics_bind, (int)s->cfg.metrics_port, l->mfd, &l->nmfd);
     if (rc2)
         return rc2;
     if (idx == 0 && s->cfg.unixsocket[0]) {

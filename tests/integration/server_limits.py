@@ -130,10 +130,63 @@ def test_debug_sleep_rejects_non_finite():
         stop(p)
 
 
+# ---- #19 the metrics endpoint's addresses ----
+
+def http_get(addr, port):
+    s = socket.create_connection((addr, port), timeout=5)
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    out = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        out += d
+    s.close()
+    return out
+
+
+def test_metrics_bind_loopback_by_default():
+    addr = other_address()
+    if not addr:
+        print("     (no non-loopback address: skipped)")
+        return
+    mport = free_port()
+    p, port, c = start("metrics-default", "--bind", "127.0.0.1 " + addr, "--requirepass", "pw",
+                       "--metrics-port", str(mport))
+    try:
+        check(http_get("127.0.0.1", mport).startswith(b"HTTP/1.1 200"), "metrics on 127.0.0.1")
+        try:
+            got = http_get(addr, mport)
+        except OSError:
+            got = None
+        check(got is None, "metrics served on %s (the Redis bind address): %r" %
+              (addr, (got or b"")[:40]))
+        c.call("auth", "pw")
+        r = c.call("config", "get", "metrics-bind")
+        check(r == (b"*", [(b"$", b"metrics-bind"), (b"$", b"127.0.0.1")]),
+              "CONFIG GET metrics-bind: %r" % (r,))
+    finally:
+        stop(p)
+    mport = free_port()
+    p, port, c = start("metrics-exposed", "--metrics-port", str(mport), "--metrics-bind",
+                       addr)
+    try:
+        check(http_get(addr, mport).startswith(b"HTTP/1.1 200"),
+              "metrics on %s with metrics-bind %s" % (addr, addr))
+        try:
+            got = http_get("127.0.0.1", mport)
+        except OSError:
+            got = None
+        check(got is None, "metrics on 127.0.0.1 with metrics-bind %s: %r" % (addr, got))
+    finally:
+        stop(p)
+
+
 TESTS = [
     ("#20 DEBUG refused by default (enable-debug-command no)", test_debug_command_refused_by_default),
     ("#20 enable-debug-command local", test_debug_command_local),
     ("#20 DEBUG SLEEP refuses non-finite and overflowing times", test_debug_sleep_rejects_non_finite),
+    ("#19 metrics-bind: 127.0.0.1 by default", test_metrics_bind_loopback_by_default),
 ]
 
 
