@@ -225,11 +225,22 @@ static size_t pending_output(const client *c)
     return c->out.len + (c->sending.len - c->sending_off);
 }
 
+/* A client that has not authenticated (requirepass set) can only be told NOAUTH, yet one
+   that pipelines without reading would make the server hold every such reply (24 MB of
+   PING: 142 MB of -NOAUTH). As Redis 7.2.8 (CVE-2025-21605), its replies waiting to be
+   sent are held to 1 KiB and its unparsed input to 1 MiB; past either it is closed. */
+#define UNAUTH_OUTPUT_LIMIT 1024
+#define UNAUTH_QUERY_LIMIT (1u << 20)
+
 /* client-output-buffer-limit normal: over the hard limit at once, or over the soft limit
-   for longer than its seconds, as Redis applies them. */
+   for longer than its seconds, as Redis applies them; an unauthenticated client over
+   UNAUTH_OUTPUT_LIMIT. Checked as replies are added (run_commands) and at the end of a
+   round. */
 static bool over_output_limit(const server *s, client *c)
 {
     size_t pending = pending_output(c);
+    if (!c->authenticated && !c->http && pending > UNAUTH_OUTPUT_LIMIT)
+        return true;
     if (s->cfg.output_hard_limit && pending > s->cfg.output_hard_limit)
         return true;
     if (!s->cfg.output_soft_limit || pending <= s->cfg.output_soft_limit) {
@@ -413,6 +424,12 @@ static size_t run_commands(server *s, client *c, const char *data, size_t len)
         }
         off += used;
         command_dispatch(s, c);
+        if (over_output_limit(s, c)) {
+            /* as Redis checks each reply it adds: a pipeline of large replies must not
+               build up past the limit before the round ends (finish_round closes it) */
+            c->close_after_reply = true;
+            break;
+        }
     }
     return off;
 }
@@ -459,7 +476,8 @@ static void take_input(server *s, client *c, const char *data, size_t len)
         c->in_len -= c->in_off;
         c->in_off = 0;
     }
-    if (c->in_len > s->cfg.client_query_buffer_limit) {
+    if (c->in_len > s->cfg.client_query_buffer_limit ||
+        (!c->authenticated && c->in_len > UNAUTH_QUERY_LIMIT)) {
         resp_error(&c->out, "ERR Protocol error: client query buffer limit exceeded");
         c->close_after_reply = true;
     }

@@ -182,11 +182,88 @@ def test_metrics_bind_loopback_by_default():
         stop(p)
 
 
+# ---- #17 output limits ----
+
+def peak_rss(p):
+    """The server's peak resident set (VmHWM), bytes."""
+    with open("/proc/%d/status" % p.pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def clients(c):
+    return int(c.call("info", "clients")[1].split(b"connected_clients:")[1].split(b"\r\n")[0])
+
+
+def flood(port, payload, rcvbuf=4096):
+    """Sends payload without ever reading; stops when the server closes or stops taking
+    bytes for 5 s. Returns (bytes sent, the socket)."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect(("127.0.0.1", port))
+    s.settimeout(5)
+    sent = 0
+    try:
+        while sent < len(payload):
+            sent += s.send(payload[sent:sent + (1 << 20)])
+    except (OSError, socket.timeout):
+        pass
+    return sent, s
+
+
+def test_unauthenticated_output_bounded():
+    p, port, c = start("unauth", "--requirepass", "pw")
+    try:
+        check(c.call("auth", "pw") == (b"+", b"OK"), "AUTH")
+        base = peak_rss(p)
+        # 12 MB of PING, never read: each gets a 34-byte -NOAUTH (29 MB of replies)
+        sent, s = flood(port, encode(["ping"]) * ((12 << 20) // 14))
+        time.sleep(0.5)
+        grown = peak_rss(p) - base
+        n = clients(c)
+        s.close()
+        check(n == 1, "the unauthenticated client that does not read is still connected "
+              "(%d clients, %d bytes taken, peak RSS +%.1f MB)" % (n, sent, grown / 1e6))
+        check(grown < 8e6, "peak RSS grew %.1f MB for an unauthenticated client's replies"
+              % (grown / 1e6))
+        # an authenticated client is not held to that limit
+        ok = Conn(port)
+        ok.call("auth", "pw")
+        ok.s.sendall(encode(["ping"]) * 1000)
+        for _ in range(1000):
+            check(ok.reply() == (b"+", b"PONG"), "an authenticated pipeline")
+    finally:
+        stop(p)
+
+
+def test_output_limit_checked_as_replies_are_added():
+    p, port, c = start("obuf", "--client-output-buffer-limit", "normal 1mb 0 0")
+    try:
+        check(c.call("set", "big", "x" * (512 << 10)) == (b"+", b"OK"), "SET big")
+        c.call("get", "big")
+        base = peak_rss(p)
+        # one request of 160 GETs: 80 MB of replies made in one round, before any send
+        sent, s = flood(port, encode(["get", "big"]) * 160)
+        time.sleep(0.5)
+        grown = peak_rss(p) - base
+        n = clients(c)
+        s.close()
+        check(n == 1, "the client over the hard limit is still connected (%d clients)" % n)
+        check(grown < 20e6, "peak RSS grew %.1f MB with a 1 MB hard output limit"
+              % (grown / 1e6))
+    finally:
+        stop(p)
+
+
 TESTS = [
     ("#20 DEBUG refused by default (enable-debug-command no)", test_debug_command_refused_by_default),
     ("#20 enable-debug-command local", test_debug_command_local),
     ("#20 DEBUG SLEEP refuses non-finite and overflowing times", test_debug_sleep_rejects_non_finite),
     ("#19 metrics-bind: 127.0.0.1 by default", test_metrics_bind_loopback_by_default),
+    ("#17 an unauthenticated client's output is bounded", test_unauthenticated_output_bounded),
+    ("#17 output limits are checked as replies are added", test_output_limit_checked_as_replies_are_added),
 ]
 
 
