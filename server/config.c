@@ -8,11 +8,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -43,6 +45,7 @@ static const option options[] = {
     {"protected-mode", T_BOOL, F(protected_mode), 0, 0, 0, NULL},
     {"requirepass", T_STR, F(requirepass), 0, 0, 0, NULL},
     {"maxclients", T_INT, F(maxclients), 1, 1000000, 0, NULL},
+    {"max-open-files", T_INT, F(max_open_files), 16, 1000000, IMMUTABLE, NULL},
     {"timeout", T_INT, F(timeout), 0, BIG, 0, NULL},
     {"tcp-keepalive", T_INT, F(tcp_keepalive), 0, BIG, 0, NULL},
     {"io-threads", T_INT, F(io_threads), 1, 128, IMMUTABLE, NULL},
@@ -137,6 +140,7 @@ void config_default(server_config *cfg)
     shale_options o;
     shale_options_default(&o);
     cfg->memtable_size = o.memtable_size;
+    cfg->max_open_files = o.max_open_files;
     cfg->block_cache_size = 256ull << 20; /* a server's reads hit memory, as Redis's do */
     cfg->delayed_write_rate = o.delayed_write_rate;
     cfg->compaction_rate_limit = o.compaction_rate_limit;
@@ -170,6 +174,7 @@ void config_engine_options(const server_config *cfg, shale_options *o)
     o->sync_interval_ms = cfg->sync_writes ? 0 : (uint32_t)cfg->sync_interval_ms;
     o->write_stall_timeout_ms = (uint32_t)cfg->write_stall_timeout_ms;
     o->memtable_size = cfg->memtable_size;
+    o->max_open_files = (int)cfg->max_open_files;
     o->block_cache_size = cfg->block_cache_size;
     o->delayed_write_rate = cfg->delayed_write_rate;
     o->compaction_rate_limit = cfg->compaction_rate_limit;
@@ -193,6 +198,58 @@ void config_fifo_options(const server_config *cfg, shale_options *o)
         o->memtable_size = FIFO_MEMTABLE;
     o->block_cache_size = FIFO_BLOCK_CACHE;
     o->vlog_gc_interval_s = 0; /* its log holds no value past a flush */
+}
+
+/* Clients RLIMIT_NOFILE leaves room for, next to cfg's table handles and the reserve,
+   after raising its soft limit towards what maxclients needs (never lowering it). *limit:
+   the soft limit then (LLONG_MAX: none). */
+static long long fd_room(const server_config *cfg, long long maxclients, long long *limit)
+{
+    struct rlimit rl;
+    *limit = LLONG_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return maxclients; /* cannot tell: as if it fit, as Redis does */
+    rlim_t want = (rlim_t)(maxclients + cfg->max_open_files + CONFIG_RESERVED_FDS);
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        struct rlimit raised = {rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want
+                                                                                  : rl.rlim_max,
+                                rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl.rlim_cur = raised.rlim_cur;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return maxclients;
+    *limit = (long long)rl.rlim_cur;
+    return *limit - cfg->max_open_files - CONFIG_RESERVED_FDS;
+}
+
+int config_fit_fd_limit(server_config *cfg, char *msg, size_t msglen)
+{
+    long long limit;
+    if (fd_room(cfg, cfg->maxclients, &limit) >= cfg->maxclients)
+        return 0;
+    long long avail = limit - CONFIG_RESERVED_FDS;
+    long long tables = cfg->max_open_files;
+    if (tables > avail / 2) /* clients keep at least the other half */
+        tables = avail / 2 < 16 ? 16 : avail / 2;
+    long long clients = avail - tables < cfg->maxclients ? avail - tables : cfg->maxclients;
+    if (clients < 1) {
+        snprintf(msg, msglen,
+                 "the open file limit (ulimit -n) of %lld is not enough: shale-server needs at "
+                 "least %d (%d for itself, 16 for tables, 1 client)",
+                 limit, CONFIG_RESERVED_FDS + 17, CONFIG_RESERVED_FDS);
+        return -1;
+    }
+    snprintf(msg, msglen,
+             "maxclients %lld and max-open-files %lld need %lld file descriptors with the %d "
+             "the server keeps, but the open file limit is %lld and its hard limit allows no "
+             "more: maxclients is now %lld and max-open-files %lld (raise 'ulimit -n' for more)",
+             cfg->maxclients, cfg->max_open_files,
+             cfg->maxclients + cfg->max_open_files + CONFIG_RESERVED_FDS, CONFIG_RESERVED_FDS,
+             limit, clients, tables);
+    cfg->maxclients = clients;
+    cfg->max_open_files = tables;
+    return 1;
 }
 
 /* Redis's memtoll: "1gb", "100mb", "4k", plain bytes. */
@@ -537,6 +594,17 @@ int config_set_live(server_config *cfg, shale_db *db, const char *name, const ch
     char *argv[1] = {(char *)value};
     if (assign(&next, o, 1, argv, err, errlen))
         return -1;
+    long long limit;
+    long long room = strcmp(o->name, "maxclients") == 0
+                         ? fd_room(&next, next.maxclients, &limit)
+                         : next.maxclients;
+    if (room < next.maxclients) { /* Redis's words */
+        snprintf(err, errlen,
+                 "The operating system is not able to handle the specified number of clients, "
+                 "try with %lld",
+                 room > 0 ? room : 0);
+        return -1;
+    }
     if (o->engine) {
         char buf[64];
         format_value(&next, o, buf, sizeof buf);

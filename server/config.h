@@ -24,6 +24,7 @@ typedef struct server_config {
     bool protected_mode;
     char requirepass[256];
     long long maxclients;
+    long long max_open_files; /* the engine's table handles (shale_options.max_open_files) */
     long long timeout; /* seconds idle before a client is closed; 0 = never */
     long long tcp_keepalive;
     long long io_threads;
@@ -78,6 +79,15 @@ int config_parse_memory(const char *v, uint64_t *out);
 bool config_db_option(const char *name, int *dbi, bool *cap_option);
 /* Reads a config file, then "--name value..." arguments (argv[0] is the program). */
 int config_load(server_config *cfg, int argc, char **argv, char *err, size_t errlen);
+/* Descriptors the server needs besides clients and table handles: listeners, rings, logs,
+   the manifest, value-log segments, a spare one per loop (Redis keeps 32). */
+#define CONFIG_RESERVED_FDS 32
+/* Makes room under RLIMIT_NOFILE for maxclients + max-open-files + CONFIG_RESERVED_FDS
+   descriptors, as Redis's adjustOpenFilesLimit: raises the soft limit up to the hard one;
+   when that is not enough, lowers maxclients (and max-open-files, to half of what is left
+   at most). 0: it fits; 1: values lowered (msg says how); -1: the limit is too small to
+   start (msg says why). At start-up, before the engine opens. */
+int config_fit_fd_limit(server_config *cfg, char *msg, size_t msglen);
 /* Fills the engine options from the configuration. */
 void config_engine_options(const server_config *cfg, shale_options *o);
 /* The options of a fifo database's engine (keyspace.h; style and cap are set per

@@ -107,6 +107,7 @@ typedef struct server {
     uint64_t next_client_id;
     client *clients; /* every connected client */
     client *http_clients; /* metrics-port connections (not clients) */
+    long long nhttp;      /* how many */
     long long nclients;
     uint64_t start_ms, lastsave_s;
     server_stats stats;

@@ -37,11 +37,11 @@ def check(cond, what):
         raise AssertionError(what)
 
 
-def start(name, *args, port=None, preexec=None):
+def start(name, *args, port=None, preexec=None, pass_fds=()):
     port = port or free_port()
     log = open(os.path.join(TMP, name + ".log"), "a")
     p = subprocess.Popen([SERVER, "--port", str(port), "--dir", os.path.join(TMP, name)] +
-                         list(args), stderr=log, preexec_fn=preexec)
+                         list(args), stderr=log, preexec_fn=preexec, pass_fds=pass_fds)
     PROCS.append(p)
     for _ in range(200):
         try:
@@ -257,6 +257,146 @@ def test_output_limit_checked_as_replies_are_added():
         stop(p)
 
 
+# ---- #18 file descriptors ----
+
+def cpu_seconds(p):
+    """The server's user + system CPU time so far."""
+    with open("/proc/%d/stat" % p.pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def config_int(c, name):
+    return int(c.call("config", "get", name)[1][1][1])
+
+
+def first_bytes(s, timeout):
+    """What the server sent on s within timeout (b"" when it closed, None when silent)."""
+    s.settimeout(timeout)
+    try:
+        return s.recv(200)
+    except socket.timeout:
+        return None
+    except OSError:
+        return b""
+
+
+def low_fd_limit(n):
+    return lambda: __import__("resource").setrlimit(__import__("resource").RLIMIT_NOFILE, (n, n))
+
+
+def test_maxclients_clamped_to_fd_limit():
+    p, port, c = start("fd-clamp", preexec=low_fd_limit(200))
+    extra = []
+    try:
+        maxclients = config_int(c, "maxclients")
+        check(maxclients + 32 < 200, "maxclients %d with a limit of 200 descriptors" % maxclients)
+        cpu0 = cpu_seconds(p)
+        for _ in range(250):
+            try:
+                extra.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            except OSError:
+                break
+        time.sleep(2)
+        busy = cpu_seconds(p) - cpu0
+        refused = sum(1 for s in extra
+                      if (first_bytes(s, 0.05) or b"").startswith(b"-ERR max number of clients"))
+        check(busy < 1.0, "the server used %.1f s of CPU in 2 s at its fd limit" % busy)
+        check(refused >= len(extra) - maxclients,
+              "%d of %d connections over maxclients %d were told so" % (refused, len(extra), maxclients))
+        check(c.call("ping") == (b"+", b"PONG"), "the first client is still served")
+        with open(os.path.join(TMP, "fd-clamp.log")) as f:
+            check("maxclients" in f.read(), "the clamp is logged")
+    finally:
+        for s in extra:
+            s.close()
+        stop(p)
+
+
+def test_maxclients_raises_soft_limit():
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < 12000:
+        print("     (hard limit %d: skipped)" % hard)
+        return
+    p, port, c = start("fd-raise", preexec=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                                      (256, hard)))
+    try:
+        soft = resource.prlimit(p.pid, resource.RLIMIT_NOFILE)[0]
+        check(config_int(c, "maxclients") == 10000 and soft >= 10000 + 32,
+              "maxclients %d, soft limit %d" % (config_int(c, "maxclients"), soft))
+        if hard != resource.RLIM_INFINITY:
+            r = c.call("config", "set", "maxclients", str(hard))
+            check(r[0] == b"-" and b"The operating system is not able to handle the specified "
+                  b"number of clients, try with" in r[1], "CONFIG SET maxclients %d: %r" % (hard, r))
+    finally:
+        stop(p)
+
+
+def test_accept_backs_off_at_fd_limit():
+    """The descriptors run out before maxclients: 150 of the 200 the server may open are
+    taken by files it inherited (as from a careless parent), so accepts fail with EMFILE
+    while it is still under maxclients. The loop must not spin re-arming the accept."""
+    inherited = [os.open("/dev/null", os.O_RDONLY) for _ in range(150)]
+    try:
+        p, port, c = start("fd-emfile", preexec=low_fd_limit(200), pass_fds=inherited)
+    finally:
+        for fd in inherited:
+            os.close(fd)
+    extra = []
+    try:
+        for _ in range(80):
+            extra.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        time.sleep(0.5)
+        cpu0 = cpu_seconds(p)
+        time.sleep(2)
+        busy = cpu_seconds(p) - cpu0
+        check(busy < 0.5, "the server used %.1f s of CPU in 2 s with accept failing (EMFILE)"
+              % busy)
+        t0 = time.time()
+        check(c.call("ping") == (b"+", b"PONG") and time.time() - t0 < 1,
+              "a connected client is served at the fd limit")
+        served = told = 0
+        for s in extra:
+            got = first_bytes(s, 0.05)
+            if got is None:
+                served += 1  # accepted: waits for a command
+            elif got.startswith(b"-ERR max number of clients"):
+                told += 1
+        check(served > 0 and served + told == len(extra),
+              "%d of %d connections accepted, %d refused with -ERR max number of clients "
+              "reached, the rest left waiting" % (served, len(extra), told))
+        for s in extra:
+            s.close()
+        extra = []
+        time.sleep(0.5)  # the back-off ends and accepts are armed again
+        check(Conn(port).call("ping") == (b"+", b"PONG"), "a new client once descriptors are free")
+    finally:
+        for s in extra:
+            s.close()
+        stop(p)
+
+
+def test_metrics_connections_limited_and_closed_when_idle():
+    mport = free_port()
+    p, port, c = start("metrics-conns", "--metrics-port", str(mport))
+    idle = []
+    try:
+        for _ in range(100):
+            idle.append(socket.create_connection(("127.0.0.1", mport), timeout=5))
+        time.sleep(0.5)
+        kept = [s for s in idle if first_bytes(s, 0.01) is None]
+        check(len(kept) <= 32, "%d idle metrics connections kept open" % len(kept))
+        time.sleep(11)
+        still = [s for s in kept if first_bytes(s, 0.01) is None]
+        check(not still, "%d idle metrics connections open after 11 s" % len(still))
+        check(http_get("127.0.0.1", mport).startswith(b"HTTP/1.1 200"), "a scrape after")
+    finally:
+        for s in idle:
+            s.close()
+        stop(p)
+
+
 TESTS = [
     ("#20 DEBUG refused by default (enable-debug-command no)", test_debug_command_refused_by_default),
     ("#20 enable-debug-command local", test_debug_command_local),
@@ -264,6 +404,11 @@ TESTS = [
     ("#19 metrics-bind: 127.0.0.1 by default", test_metrics_bind_loopback_by_default),
     ("#17 an unauthenticated client's output is bounded", test_unauthenticated_output_bounded),
     ("#17 output limits are checked as replies are added", test_output_limit_checked_as_replies_are_added),
+    ("#18 maxclients is clamped to RLIMIT_NOFILE", test_maxclients_clamped_to_fd_limit),
+    ("#18 maxclients raises the soft fd limit", test_maxclients_raises_soft_limit),
+    ("#18 accept backs off at the fd limit (EMFILE)", test_accept_backs_off_at_fd_limit),
+    ("#18 metrics connections are limited and closed when idle",
+     test_metrics_connections_limited_and_closed_when_idle),
 ]
 
 
