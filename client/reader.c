@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,10 +130,17 @@ const char *shale_client_reader_error(const shale_client_reader *r)
     return r->errmsg;
 }
 
-static int fail(shale_client_reader *r, int code, const char *fmt, const char *what)
+/* printf-checked, so that a format and its arguments cannot disagree (they once passed
+   a char * to %c). */
+static int fail(shale_client_reader *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(shale_client_reader *r, int code, const char *fmt, ...)
 {
     r->err = code;
-    snprintf(r->errmsg, sizeof r->errmsg, fmt, what);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->errmsg, sizeof r->errmsg, fmt, ap);
+    va_end(ap);
     client_arena_free(r->arena);
     r->arena = NULL;
     r->depth = 0;
@@ -309,7 +317,7 @@ int shale_client_reader_get_reply(shale_client_reader *r, shale_client_reply **o
             if (!parse_ll(line, cr, &n) || n < -1 || n > MAX_ELEMENTS ||
                 (n == -1 && type != '*'))
                 return fail(r, SHALE_CLIENT_EPROTO, "bad aggregate length after '%c'",
-                            (char[]){type, 0});
+                            type);
             x = new_node(r, n == -1 ? SHALE_CLIENT_REPLY_NIL : agg, "", 0);
             if (!x)
                 return SHALE_CLIENT_ENOMEM;
@@ -374,7 +382,7 @@ int shale_client_reader_get_reply(shale_client_reader *r, shale_client_reply **o
                 if (!parse_ll(line, cr, &n) || n < -1 || n > (long long)MAX_BULK ||
                     (n == -1 && type != '$'))
                     return fail(r, SHALE_CLIENT_EPROTO, "bad length after '%c'",
-                                (char[]){type, 0});
+                                type);
                 if (n == -1) {
                     x = new_node(r, SHALE_CLIENT_REPLY_NIL, "", 0);
                     break;

@@ -16,7 +16,8 @@
 
 /* M: may add data (Redis's denyoom): refused with -OOM over maxmemory or maxdisk. */
 /* NOTOUCH: looking at a key is not a use of it (LRU/LFU), as Redis's LOOKUP_NOTOUCH. */
-enum { W = 1, R = 2, FAST = 4, NOAUTH = 8, ADMIN = 16, M = 32, NOTOUCH = 64 };
+/* PROTECTED: refused unless enable-debug-command allows it (Redis 7's protected DEBUG). */
+enum { W = 1, R = 2, FAST = 4, NOAUTH = 8, ADMIN = 16, M = 32, NOTOUCH = 64, PROTECTED = 128 };
 
 typedef struct command {
     const char *name;
@@ -57,6 +58,7 @@ static const command commands[] = {
     {"rename", 3, W, 1, 2, 1, "generic", "Renames a key.", cmd_rename},
     {"renamenx", 3, W|FAST, 1, 2, 1, "generic", "Renames a key if the new name is free.", cmd_renamenx},
     {"copy", -3, W|M, 1, 2, 1, "generic", "Copies a key.", cmd_copy},
+    {"move", 3, W|FAST, 1, 1, 1, "generic", "Moves a key to another database.", cmd_move},
     {"keys", 2, R, 0, 0, 0, "generic", "Returns the keys matching a pattern.", cmd_keys},
     {"scan", -2, R, 0, 0, 0, "generic", "Iterates over the keys.", cmd_scan},
     {"randomkey", 1, R, 0, 0, 0, "generic", "Returns a random key.", cmd_randomkey},
@@ -106,7 +108,7 @@ static const command commands[] = {
     {"shutdown", -1, ADMIN, 0, 0, 0, "server", "Closes the store cleanly and stops.", cmd_shutdown},
     {"function", -2, 0, 0, 0, 0, "scripting", "Functions (FLUSH is accepted; none exist).", cmd_function},
     {"wait", 3, 0, 0, 0, 0, "generic", "Waits for replicas (there are none).", cmd_wait},
-    {"debug", -2, ADMIN, 0, 0, 0, "server", "Debugging commands (SLEEP).", cmd_debug},
+    {"debug", -2, ADMIN|PROTECTED, 0, 0, 0, "server", "Debugging commands (SLEEP).", cmd_debug},
     {"slowlog", -2, ADMIN, 0, 0, 0, "server", "The slow command log.", cmd_slowlog},
     {"latency", -2, ADMIN, 0, 0, 0, "server", "Latency monitoring.", cmd_latency},
     {"info", -1, 0, 0, 0, 0, "server", "Returns information and statistics.", cmd_info},
@@ -253,6 +255,18 @@ static bool count_error_reply(server *s, client *c, size_t from)
     return true;
 }
 
+/* enable-debug-command: "yes", or "local" and the client is on the unix socket or on
+   127.0.0.1 / ::1, as Redis's islocalClient. */
+static bool protected_allowed(const server *s, const client *c)
+{
+    const char *mode = s->cfg.enable_debug_command;
+    if (strcasecmp(mode, "yes") == 0)
+        return true;
+    return strcasecmp(mode, "local") == 0 &&
+           (c->unix_socket || strncmp(c->addr, "127.0.0.1:", 10) == 0 ||
+            strncmp(c->addr, "::1:", 4) == 0);
+}
+
 /* Checks that come before the handler: authentication, arity, a disk that refuses
    writes. False when one refused the command (the reply is written). */
 static bool admit(server *s, client *c, const command *cmd)
@@ -266,6 +280,13 @@ static bool admit(server *s, client *c, const command *cmd)
         char msg[160];
         snprintf(msg, sizeof msg, "ERR wrong number of arguments for '%s' command", cmd->name);
         resp_error(&c->out, msg);
+        return false;
+    }
+    if ((cmd->flags & PROTECTED) && !protected_allowed(s, c)) {
+        resp_error(&c->out, "ERR DEBUG command not allowed. If the enable-debug-command option "
+                            "is set to \"local\", you can run it from a local connection, "
+                            "otherwise you need to set this option in the configuration file, "
+                            "and then restart the server.");
         return false;
     }
     int unsynced = __atomic_load_n(&s->unsynced_error, __ATOMIC_RELAXED);
@@ -471,7 +492,8 @@ static void reply_docs(client *c, const command *cmd)
 void cmd_command(server *s, client *c)
 {
     resp_arg *a = c->cmd.argv;
-    if (c->cmd.argc == 1) {
+    if (c->cmd.argc == 1 || (c->cmd.argc == 2 && arg_is(&a[1], "info"))) {
+        /* COMMAND INFO without names describes every command, as COMMAND (Redis 7.0) */
         resp_array(&c->out, (long long)NCOMMANDS);
         for (size_t i = 0; i < NCOMMANDS; i++)
             reply_info(c, &commands[i]);
@@ -515,14 +537,45 @@ void reply_help(client *c, const char *const *lines, size_t n)
         resp_simple(&c->out, lines[i]);
 }
 
+/* True when sub is a subcommand the container command `parent` lists. */
+static bool known_subcommand(const resp_arg *parent, const resp_arg *sub)
+{
+    for (size_t k = 0; k < NCONTAINERS; k++) {
+        if (strlen(containers[k].parent) != parent->len ||
+            strncasecmp(containers[k].parent, parent->p, parent->len) != 0)
+            continue;
+        for (size_t j = 0; j < 10 && containers[k].subs[j]; j++)
+            if (arg_is(sub, containers[k].subs[j]))
+                return true;
+    }
+    return false;
+}
+
 void reply_subcommand_error(client *c)
 {
     char msg[300], upper[32];
+    resp_arg *sub = &c->cmd.argv[1];
+    if (known_subcommand(&c->cmd.argv[0], sub)) {
+        /* a known subcommand reaches here only with the wrong number of arguments:
+           Redis 7 names it "parent|sub" (OBJECT HELP x, SLOWLOG LEN x) */
+        char lower[80];
+        size_t n = 0;
+        for (int i = 0; i < 2; i++) {
+            const resp_arg *w = &c->cmd.argv[i];
+            for (size_t j = 0; j < w->len && n < sizeof lower - 2; j++)
+                lower[n++] = (char)tolower((unsigned char)w->p[j]);
+            if (i == 0)
+                lower[n++] = '|';
+        }
+        lower[n] = '\0';
+        snprintf(msg, sizeof msg, "ERR wrong number of arguments for '%s' command", lower);
+        resp_error(&c->out, msg);
+        return;
+    }
     size_t n = c->cmd.argv[0].len < sizeof upper - 1 ? c->cmd.argv[0].len : sizeof upper - 1;
     for (size_t i = 0; i < n; i++)
         upper[i] = (char)toupper((unsigned char)c->cmd.argv[0].p[i]);
     upper[n] = '\0';
-    resp_arg *sub = &c->cmd.argv[1];
     snprintf(msg, sizeof msg, "ERR unknown subcommand '%.*s'. Try %s HELP.",
              (int)(sub->len > 128 ? 128 : sub->len), sub->p, upper);
     resp_error(&c->out, msg);

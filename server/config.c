@@ -8,11 +8,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -39,15 +41,18 @@ static const option options[] = {
     {"bind", T_STR, F(bind), 0, 0, IMMUTABLE, NULL},
     {"port", T_INT, F(port), 0, 65535, IMMUTABLE, NULL},
     {"metrics-port", T_INT, F(metrics_port), 0, 65535, IMMUTABLE, NULL},
+    {"metrics-bind", T_STR, F(metrics_bind), 0, 0, IMMUTABLE, NULL},
     {"unixsocket", T_STR, F(unixsocket), 0, 0, IMMUTABLE, NULL},
     {"unixsocketperm", T_INT, F(unixsocketperm), 0, 0777, IMMUTABLE, NULL},
     {"protected-mode", T_BOOL, F(protected_mode), 0, 0, 0, NULL},
     {"requirepass", T_STR, F(requirepass), 0, 0, 0, NULL},
     {"maxclients", T_INT, F(maxclients), 1, 1000000, 0, NULL},
+    {"max-open-files", T_INT, F(max_open_files), 16, 1000000, IMMUTABLE, NULL},
     /* seconds, at most INT_MAX as in Redis (close_idle multiplies timeout by 1000) */
     {"timeout", T_INT, F(timeout), 0, 2147483647, 0, NULL},
     {"tcp-keepalive", T_INT, F(tcp_keepalive), 0, 2147483647, 0, NULL},
     {"io-threads", T_INT, F(io_threads), 1, 128, IMMUTABLE, NULL},
+    {"enable-debug-command", T_STR, F(enable_debug_command), 0, 0, IMMUTABLE, NULL},
     {"proto-max-bulk-len", T_MEM, F(proto_max_bulk_len), 1024 * 1024, BIG, 0, NULL},
     {"client-query-buffer-limit", T_MEM, F(client_query_buffer_limit), 1024 * 1024, BIG, 0, NULL},
     {"client-output-buffer-limit", T_OUTBUF, 0, 0, 0, 0, 0, NULL},
@@ -120,9 +125,11 @@ void config_default(server_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->bind, sizeof cfg->bind, "127.0.0.1");
+    snprintf(cfg->metrics_bind, sizeof cfg->metrics_bind, "127.0.0.1");
     cfg->port = 6379;
     cfg->unixsocketperm = 0700;
     cfg->protected_mode = true;
+    snprintf(cfg->enable_debug_command, sizeof cfg->enable_debug_command, "no"); /* Redis 7 */
     cfg->maxclients = 10000;
     cfg->tcp_keepalive = 300;
     /* One loop per core but one: that core is left to the engine's flush and compaction
@@ -137,6 +144,7 @@ void config_default(server_config *cfg)
     shale_options o;
     shale_options_default(&o);
     cfg->memtable_size = o.memtable_size;
+    cfg->max_open_files = o.max_open_files;
     cfg->block_cache_size = 256ull << 20; /* a server's reads hit memory, as Redis's do */
     cfg->delayed_write_rate = o.delayed_write_rate;
     cfg->compaction_rate_limit = o.compaction_rate_limit;
@@ -170,6 +178,7 @@ void config_engine_options(const server_config *cfg, shale_options *o)
     o->sync_interval_ms = cfg->sync_writes ? 0 : (uint32_t)cfg->sync_interval_ms;
     o->write_stall_timeout_ms = (uint32_t)cfg->write_stall_timeout_ms;
     o->memtable_size = cfg->memtable_size;
+    o->max_open_files = (int)cfg->max_open_files;
     o->block_cache_size = cfg->block_cache_size;
     o->delayed_write_rate = cfg->delayed_write_rate;
     o->compaction_rate_limit = cfg->compaction_rate_limit;
@@ -193,6 +202,58 @@ void config_fifo_options(const server_config *cfg, shale_options *o)
         o->memtable_size = FIFO_MEMTABLE;
     o->block_cache_size = FIFO_BLOCK_CACHE;
     o->vlog_gc_interval_s = 0; /* its log holds no value past a flush */
+}
+
+/* Clients RLIMIT_NOFILE leaves room for, next to cfg's table handles and the reserve,
+   after raising its soft limit towards what maxclients needs (never lowering it). *limit:
+   the soft limit then (LLONG_MAX: none). */
+static long long fd_room(const server_config *cfg, long long maxclients, long long *limit)
+{
+    struct rlimit rl;
+    *limit = LLONG_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return maxclients; /* cannot tell: as if it fit, as Redis does */
+    rlim_t want = (rlim_t)(maxclients + cfg->max_open_files + CONFIG_RESERVED_FDS);
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        struct rlimit raised = {rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want
+                                                                                  : rl.rlim_max,
+                                rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl.rlim_cur = raised.rlim_cur;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return maxclients;
+    *limit = (long long)rl.rlim_cur;
+    return *limit - cfg->max_open_files - CONFIG_RESERVED_FDS;
+}
+
+int config_fit_fd_limit(server_config *cfg, char *msg, size_t msglen)
+{
+    long long limit;
+    if (fd_room(cfg, cfg->maxclients, &limit) >= cfg->maxclients)
+        return 0;
+    long long avail = limit - CONFIG_RESERVED_FDS;
+    long long tables = cfg->max_open_files;
+    if (tables > avail / 2) /* clients keep at least the other half */
+        tables = avail / 2 < 16 ? 16 : avail / 2;
+    long long clients = avail - tables < cfg->maxclients ? avail - tables : cfg->maxclients;
+    if (clients < 1) {
+        snprintf(msg, msglen,
+                 "the open file limit (ulimit -n) of %lld is not enough: shale-server needs at "
+                 "least %d (%d for itself, 16 for tables, 1 client)",
+                 limit, CONFIG_RESERVED_FDS + 17, CONFIG_RESERVED_FDS);
+        return -1;
+    }
+    snprintf(msg, msglen,
+             "maxclients %lld and max-open-files %lld need %lld file descriptors with the %d "
+             "the server keeps, but the open file limit is %lld and its hard limit allows no "
+             "more: maxclients is now %lld and max-open-files %lld (raise 'ulimit -n' for more)",
+             cfg->maxclients, cfg->max_open_files,
+             cfg->maxclients + cfg->max_open_files + CONFIG_RESERVED_FDS, CONFIG_RESERVED_FDS,
+             limit, clients, tables);
+    cfg->maxclients = clients;
+    cfg->max_open_files = tables;
+    return 1;
 }
 
 /* Redis's memtoll: "1gb", "100mb", "4k", plain bytes. */
@@ -319,7 +380,8 @@ static int assign(server_config *cfg, const option *o, int argc, char **argv, ch
     /* "save 900 1 300 10" (or ""), "bind 127.0.0.1 -::1": several words, kept joined */
     bool percentiles = strcmp(o->name, "latency-tracking-info-percentiles") == 0;
     bool words = o->type == T_STR && (strcmp(o->name, "save") == 0 || percentiles ||
-                                      strcmp(o->name, "bind") == 0);
+                                      strcmp(o->name, "bind") == 0 ||
+                                      strcmp(o->name, "metrics-bind") == 0);
     if (words) {
         char joined[1024] = "";
         for (int i = 0; i < argc; i++) {
@@ -395,6 +457,17 @@ static int assign(server_config *cfg, const option *o, int argc, char **argv, ch
         if (strcmp(o->name, "compaction-style") == 0 && strcmp(v, "leveled") &&
             strcmp(v, "tiered") && strcmp(v, "fifo")) {
             snprintf(err, errlen, "argument must be one of leveled, tiered, fifo");
+            return -1;
+        }
+        if (strcmp(o->name, "enable-debug-command") == 0 && strcasecmp(v, "no") &&
+            strcasecmp(v, "local") && strcasecmp(v, "yes")) {
+            snprintf(err, errlen, "argument must be one of no, local, yes");
+            return -1;
+        }
+        if (strcmp(o->name, "loglevel") == 0 && strcasecmp(v, "debug") &&
+            strcasecmp(v, "verbose") && strcasecmp(v, "notice") && strcasecmp(v, "warning")) {
+            snprintf(err, errlen, "argument(s) must be one of the following: debug, verbose, "
+                                  "notice, warning");
             return -1;
         }
         if (strcmp(o->name, "maxmemory-policy") == 0 && !valid_policy(v)) {
@@ -650,6 +723,15 @@ int config_check(const server_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "l0-stop-trigger must be at least l0-slowdown-trigger");
         return -1;
     }
+    long long limit;
+    long long room = fd_room(cfg, cfg->maxclients, &limit);
+    if (room < cfg->maxclients) { /* Redis's words */
+        snprintf(err, errlen,
+                 "The operating system is not able to handle the specified number of clients, "
+                 "try with %lld",
+                 room > 0 ? room : 0);
+        return -1;
+    }
     return 0;
 }
 
@@ -712,7 +794,7 @@ static void write_option(FILE *f, const server_config *cfg, const option *o)
     char buf[4200];
     format_value(cfg, o, buf, sizeof buf);
     bool list = o->type == T_OUTBUF || strcmp(o->name, "save") == 0 ||
-                strcmp(o->name, "bind") == 0 ||
+                strcmp(o->name, "bind") == 0 || strcmp(o->name, "metrics-bind") == 0 ||
                 strcmp(o->name, "latency-tracking-info-percentiles") == 0;
     fputs(o->name, f);
     char *save = NULL, *w = list ? strtok_r(buf, " ", &save) : NULL;

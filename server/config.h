@@ -18,14 +18,17 @@ typedef struct server_config {
     char bind[256];
     long long port;
     long long metrics_port; /* Prometheus endpoint (plain HTTP); 0: off */
+    char metrics_bind[256]; /* its addresses: 127.0.0.1 unless told (no AUTH on it) */
     char unixsocket[256];
     long long unixsocketperm;
     bool protected_mode;
     char requirepass[256];
     long long maxclients;
+    long long max_open_files; /* the engine's table handles (shale_options.max_open_files) */
     long long timeout; /* seconds idle before a client is closed; 0 = never */
     long long tcp_keepalive;
     long long io_threads;
+    char enable_debug_command[8]; /* no, local (loopback and unix socket) or yes */
     uint64_t proto_max_bulk_len;
     uint64_t client_query_buffer_limit;
     uint64_t output_hard_limit, output_soft_limit; /* client-output-buffer-limit normal */
@@ -76,6 +79,15 @@ int config_parse_memory(const char *v, uint64_t *out);
 bool config_db_option(const char *name, int *dbi, bool *cap_option);
 /* Reads a config file, then "--name value..." arguments (argv[0] is the program). */
 int config_load(server_config *cfg, int argc, char **argv, char *err, size_t errlen);
+/* Descriptors the server needs besides clients and table handles: listeners, rings, logs,
+   the manifest, value-log segments, a spare one per loop (Redis keeps 32). */
+#define CONFIG_RESERVED_FDS 32
+/* Makes room under RLIMIT_NOFILE for maxclients + max-open-files + CONFIG_RESERVED_FDS
+   descriptors, as Redis's adjustOpenFilesLimit: raises the soft limit up to the hard one;
+   when that is not enough, lowers maxclients (and max-open-files, to half of what is left
+   at most). 0: it fits; 1: values lowered (msg says how); -1: the limit is too small to
+   start (msg says why). At start-up, before the engine opens. */
+int config_fit_fd_limit(server_config *cfg, char *msg, size_t msglen);
 /* Fills the engine options from the configuration. */
 void config_engine_options(const server_config *cfg, shale_options *o);
 /* The options of a fifo database's engine (keyspace.h; style and cap are set per

@@ -24,6 +24,7 @@ int main(int argc, char **argv)
 {
     config_default(&srv.cfg);
     char err[512];
+    int rc;
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         printf("usage: shale-server [config-file] [--option value ...]\n"
                "Options use redis.conf names (port, bind, dir, requirepass, maxclients, ...);\n"
@@ -34,13 +35,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "shale-server: %s\n", err);
         return 1;
     }
+    /* before the engine opens: max-open-files may be lowered to fit */
+    rc = config_fit_fd_limit(&srv.cfg, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "shale-server: %s\n", err);
+        return 1;
+    }
+    if (rc > 0)
+        fprintf(stderr, "shale-server: %s\n", err);
     shale_options o;
     shale_options_default(&o);
     config_engine_options(&srv.cfg, &o);
     caps_engine_options(&srv, &o);
     o.compaction_filter = ks_compaction_filter; /* stale hash fields, flushed databases */
     o.compaction_filter_ctx = &srv.ks;
-    int rc = shale_open(srv.cfg.dir, &o, &srv.db);
+    rc = shale_open(srv.cfg.dir, &o, &srv.db);
     if (rc) {
         fprintf(stderr, "shale-server: cannot open the data directory '%s': %s\n", srv.cfg.dir,
                 shale_strerror(rc));

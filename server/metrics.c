@@ -1,7 +1,7 @@
 /*
  * metrics.c - the server's figures for monitoring: helpers INFO (t_info.c) shares, and the
- * Prometheus endpoint: plain HTTP/1.1 on metrics-port (same event loop, same bind
- * addresses), GET /metrics answered with the text exposition format 0.0.4, one scrape
+ * Prometheus endpoint: plain HTTP/1.1 on metrics-port (same event loop; metrics-bind's
+ * addresses, 127.0.0.1 by default, since it has no AUTH), GET /metrics answered with the text exposition format 0.0.4, one scrape
  * per connection. Names follow Prometheus conventions: a shale_ prefix, base units
  * (seconds, bytes), counters ending in _total.
  */

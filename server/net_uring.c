@@ -23,6 +23,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -40,8 +41,26 @@
 
 #include "server.h"
 
-enum op { OP_ACCEPT = 1, OP_ACCEPT_UNIX = 2, OP_RECV = 3, OP_SEND = 4, OP_ACCEPT_HTTP = 5 };
+enum op {
+    OP_ACCEPT = 1,
+    OP_ACCEPT_UNIX = 2,
+    OP_RECV = 3,
+    OP_SEND = 4,
+    OP_ACCEPT_HTTP = 5,
+    OP_ACCEPT_RETRY = 6 /* the back-off after an accept ran out of descriptors has ended */
+};
 #define OP_MASK 7ull
+
+/* metrics-port connections: Prometheus sends its request at once and reads the answer;
+   more than this many at a time, or one older than the timeout, is not a scraper */
+#define HTTP_MAX_CONNS 32
+#define HTTP_CONN_TIMEOUT_MS 10000
+#define HTTP_BUSY "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+#define MAXCLIENTS_ERR "-ERR max number of clients reached\r\n"
+/* an accept that failed for want of descriptors is tried again after this long */
+#define ACCEPT_BACKOFF_MS 100
+/* connections refused from a listener's backlog per failed accept (see refuse_backlog) */
+#define REFUSE_BATCH 64
 
 #define RING_ENTRIES 4096
 #define RECV_CHUNK (16 * 1024) /* single-shot recv size and provided buffer size */
@@ -56,6 +75,8 @@ typedef struct io_loop {
     int lfd[4], nlfd; /* TCP listeners (one per bind address) */
     int ufd;          /* unix socket listener (loop 0) or -1 */
     int mfd[4], nmfd; /* metrics-port listeners (loop 0) */
+    int spare_fd;     /* /dev/null, given up to refuse a connection when none is left */
+    uint64_t emfile_logged_ms;
     bool ms_accept, ms_recv; /* multishot operations available */
     bool deferred;           /* single issuer, deferred task work (enabled by the loop) */
     struct io_uring_buf_ring *br;
@@ -237,11 +258,22 @@ static size_t pending_output(const client *c)
     return c->out.len + (c->sending.len - c->sending_off);
 }
 
+/* A client that has not authenticated (requirepass set) can only be told NOAUTH, yet one
+   that pipelines without reading would make the server hold every such reply (24 MB of
+   PING: 142 MB of -NOAUTH). As Redis 7.2.8 (CVE-2025-21605), its replies waiting to be
+   sent are held to 1 KiB and its unparsed input to 1 MiB; past either it is closed. */
+#define UNAUTH_OUTPUT_LIMIT 1024
+#define UNAUTH_QUERY_LIMIT (1u << 20)
+
 /* client-output-buffer-limit normal: over the hard limit at once, or over the soft limit
-   for longer than its seconds, as Redis applies them. */
+   for longer than its seconds, as Redis applies them; an unauthenticated client over
+   UNAUTH_OUTPUT_LIMIT. Checked as replies are added (run_commands) and at the end of a
+   round. */
 static bool over_output_limit(const server *s, client *c)
 {
     size_t pending = pending_output(c);
+    if (!c->authenticated && !c->http && pending > UNAUTH_OUTPUT_LIMIT)
+        return true;
     if (s->cfg.output_hard_limit && pending > s->cfg.output_hard_limit)
         return true;
     if (!s->cfg.output_soft_limit || pending <= s->cfg.output_soft_limit) {
@@ -305,9 +337,10 @@ static void maybe_free(io_loop *l, client *c)
     if (!c->closed || c->recv_armed || c->send_armed || c->in_round)
         return;
     pthread_mutex_lock(&l->s->lock);
-    if (c->http)
+    if (c->http) {
         http_list_remove(l->s, c);
-    else
+        l->s->nhttp--;
+    } else
         server_client_remove(l->s, c);
     pthread_mutex_unlock(&l->s->lock);
     client_destroy(c);
@@ -348,9 +381,12 @@ static void refuse(int fd, const char *msg)
    it sends one HTTP request and gets one response. */
 static void on_accept_http(io_loop *l, int fd)
 {
-    client *c = calloc(1, sizeof *c);
+    pthread_mutex_lock(&l->s->lock);
+    bool busy = l->s->nhttp >= HTTP_MAX_CONNS;
+    pthread_mutex_unlock(&l->s->lock);
+    client *c = busy ? NULL : calloc(1, sizeof *c);
     if (!c) {
-        close(fd);
+        refuse(fd, HTTP_BUSY);
         return;
     }
     c->fd = fd;
@@ -358,6 +394,7 @@ static void on_accept_http(io_loop *l, int fd)
     c->http = true;
     c->created_ms = c->last_ms = now_ms();
     pthread_mutex_lock(&l->s->lock);
+    l->s->nhttp++;
     c->all_next = l->s->http_clients;
     if (c->all_next)
         c->all_next->all_prev = c;
@@ -380,7 +417,7 @@ static void on_accept(io_loop *l, int fd, bool unix_socket)
         s->stats.rejected_connections++;
     pthread_mutex_unlock(&s->lock);
     if (full) {
-        refuse(fd, "-ERR max number of clients reached\r\n");
+        refuse(fd, MAXCLIENTS_ERR);
         return;
     }
     if (denied) {
@@ -437,6 +474,12 @@ static size_t run_commands(server *s, client *c, const char *data, size_t len)
         }
         off += used;
         command_dispatch(s, c);
+        if (over_output_limit(s, c)) {
+            /* as Redis checks each reply it adds: a pipeline of large replies must not
+               build up past the limit before the round ends (finish_round closes it) */
+            c->close_after_reply = true;
+            break;
+        }
     }
     return off;
 }
@@ -483,7 +526,8 @@ static void take_input(server *s, client *c, const char *data, size_t len)
         c->in_len -= c->in_off;
         c->in_off = 0;
     }
-    if (c->in_len > s->cfg.client_query_buffer_limit) {
+    if (c->in_len > s->cfg.client_query_buffer_limit ||
+        (!c->authenticated && c->in_len > UNAUTH_QUERY_LIMIT)) {
         resp_error(&c->out, "ERR Protocol error: client query buffer limit exceeded");
         c->close_after_reply = true;
     }
@@ -632,12 +676,18 @@ static void finish_round(io_loop *l)
     }
 }
 
-/* Closes clients idle longer than `timeout` (loop 0, under the lock). */
+/* Closes clients idle longer than `timeout`, and metrics-port connections older than
+   HTTP_CONN_TIMEOUT_MS whatever they do (loop 0, under the lock). */
 static void close_idle(server *s)
 {
+    uint64_t now = now_ms();
+    for (client *c = s->http_clients; c; c = c->all_next)
+        if (!c->killed && now - c->created_ms > HTTP_CONN_TIMEOUT_MS) {
+            c->killed = true;
+            shutdown(c->fd, SHUT_RDWR);
+        }
     if (s->cfg.timeout <= 0)
         return;
-    uint64_t now = now_ms();
     for (client *c = s->clients; c; c = c->all_next)
         if (!c->killed && now - c->last_ms > (uint64_t)s->cfg.timeout * 1000) {
             c->killed = true;
@@ -741,10 +791,74 @@ static void loop_drain(io_loop *l)
                 if (cqe->res >= 0)
                     close(cqe->res); /* a connection that came in meanwhile */
                 break;
+            case OP_ACCEPT_RETRY: /* a back-off ended: no accept is armed again */
+                break;
             }
         }
         io_uring_cq_advance(&l->ring, seen);
     }
+}
+
+/* accept failed this way because descriptors ran out (the process's, the system's, or
+   the kernel's memory for them): trying again at once fails again at once */
+static bool out_of_descriptors(int res)
+{
+    return res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM;
+}
+
+/*
+ * Out of descriptors, connections wait in the listener's backlog with no answer. As Redis
+ * refuses one over maxclients, tell them: the spare descriptor the loop holds is given up
+ * for the time of one accept and its refusal (the trick libev and nginx use), for at most
+ * REFUSE_BATCH of them. The listener is made non-blocking meanwhile, so that an empty
+ * backlog ends the batch; no accept of the ring is armed on it (the failed one ended).
+ */
+static void refuse_backlog(io_loop *l, int lfd, enum op op)
+{
+    server *s = l->s;
+    int flags = fcntl(lfd, F_GETFL);
+    if (flags < 0 || fcntl(lfd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return;
+    int refused = 0;
+    while (refused < REFUSE_BATCH && l->spare_fd >= 0) {
+        close(l->spare_fd);
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            refuse(fd, op == OP_ACCEPT_HTTP ? HTTP_BUSY : MAXCLIENTS_ERR);
+            refused++;
+        }
+        l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            break;
+    }
+    fcntl(lfd, F_SETFL, flags);
+    if (l->spare_fd < 0) /* taken meanwhile (by the engine): the next back-off tries again */
+        l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (op != OP_ACCEPT_HTTP && refused) {
+        pthread_mutex_lock(&s->lock);
+        s->stats.connections_received += (uint64_t)refused;
+        s->stats.rejected_connections += (uint64_t)refused;
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+/* Arms the listener's accept again after ACCEPT_BACKOFF_MS, instead of at once: at the
+   descriptor limit an accept fails as soon as it is armed, and re-arming it at once kept
+   the loop at 100 % CPU. The listener and its kind ride in the timeout's data. */
+static void accept_later(io_loop *l, int lfd, enum op op, int res)
+{
+    static struct __kernel_timespec backoff = {0, ACCEPT_BACKOFF_MS * 1000 * 1000};
+    uint64_t now = now_ms();
+    if (now - l->emfile_logged_ms > 10000) { /* once in 10 s, not every 100 ms */
+        l->emfile_logged_ms = now;
+        fprintf(stderr, "shale-server: accepting a connection: %s; connections are refused "
+                        "and accepts paused %d ms at a time until descriptors are free\n",
+                strerror(-res), ACCEPT_BACKOFF_MS);
+    }
+    refuse_backlog(l, lfd, op);
+    struct io_uring_sqe *sqe = get_sqe(l);
+    io_uring_prep_timeout(sqe, &backoff, 0, 0);
+    io_uring_sqe_set_data64(sqe, (uint64_t)lfd << 6 | (uint64_t)op << 3 | OP_ACCEPT_RETRY);
 }
 
 static void *loop_run(void *arg)
@@ -799,10 +913,17 @@ static void *loop_run(void *arg)
                     on_accept(l, cqe->res, op == OP_ACCEPT_UNIX);
                 else if (cqe->res == -EINVAL && l->ms_accept)
                     l->ms_accept = false;
-                if (!l->ms_accept || !(cqe->flags & IORING_CQE_F_MORE))
+                if (l->ms_accept && (cqe->flags & IORING_CQE_F_MORE))
+                    break; /* the multishot accept goes on */
+                if (out_of_descriptors(cqe->res))
+                    accept_later(l, lfd, op, cqe->res);
+                else
                     arm_accept(l, lfd, op);
                 break;
             }
+            case OP_ACCEPT_RETRY:
+                arm_accept(l, (int)(data >> 6), (enum op)(data >> 3 & OP_MASK));
+                break;
             case OP_RECV:
                 on_recv(l, c, cqe);
                 break;
@@ -841,11 +962,11 @@ static bool kernel_at_least(int major, int minor)
     return ma > major || (ma == major && mi >= minor);
 }
 
-/* Listens on port at every bind address ("-addr" may fail quietly, as in Redis). */
-static int listen_all(server *s, int port, int *fds, int *n)
+/* Listens on port at every address of `bind` ("-addr" may fail quietly, as in Redis). */
+static int listen_all(const char *bind, int port, int *fds, int *n)
 {
     char binds[256];
-    snprintf(binds, sizeof binds, "%s", s->cfg.bind);
+    snprintf(binds, sizeof binds, "%s", bind);
     char *save;
     for (char *a = strtok_r(binds, " ", &save); a && *n < 4; a = strtok_r(NULL, " ", &save)) {
         bool optional = a[0] == '-';
@@ -866,6 +987,7 @@ static int loop_init(io_loop *l, server *s, int idx)
     l->s = s;
     l->idx = idx;
     l->ufd = -1;
+    l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     /* One thread submits to a ring and completions wait until it asks (Linux 6.1):
        no cross-CPU wake-ups or completion-lock contention per packet. The ring starts
        disabled so that the loop thread, which enables it, becomes its submitter. */
@@ -904,9 +1026,10 @@ static int loop_init(io_loop *l, server *s, int idx)
             io_uring_buf_ring_advance(l->br, NBUFS);
         }
     }
-    int rc2 = listen_all(s, (int)s->cfg.port, l->lfd, &l->nlfd);
+    int rc2 = listen_all(s->cfg.bind, (int)s->cfg.port, l->lfd, &l->nlfd);
+    /* the metrics endpoint has no AUTH: its own addresses, loopback unless told */
     if (rc2 == 0 && idx == 0 && s->cfg.metrics_port > 0)
-        rc2 = listen_all(s, (int)s->cfg.metrics_port, l->mfd, &l->nmfd);
+        rc2 = listen_all(s->cfg.metrics_bind, (int)s->cfg.metrics_port, l->mfd, &l->nmfd);
     if (rc2)
         return rc2;
     if (idx == 0 && s->cfg.unixsocket[0]) {
@@ -930,6 +1053,8 @@ static void loop_close_ring(io_loop *l)
 /* After loop_close_ring. busy: some receive may still fill a provided buffer. */
 static void loop_destroy(io_loop *l, bool busy)
 {
+    if (l->s && l->spare_fd >= 0) /* (a loop that never started is all zeros) */
+        close(l->spare_fd);
     for (int i = 0; i < l->nlfd; i++)
         close(l->lfd[i]);
     for (int i = 0; i < l->nmfd; i++)

@@ -116,6 +116,7 @@ typedef struct server {
     uint64_t next_client_id;
     client *clients; /* every connected client */
     client *http_clients; /* metrics-port connections (not clients) */
+    long long nhttp;      /* how many */
     long long nclients;
     uint64_t start_ms, lastsave_s;
     server_stats stats;
@@ -290,7 +291,7 @@ COMMAND(strlen); COMMAND(getrange); COMMAND(setrange);
 COMMAND(del); COMMAND(exists); COMMAND(type); COMMAND(rename); COMMAND(renamenx); COMMAND(keys);
 COMMAND(scan); COMMAND(randomkey); COMMAND(expire); COMMAND(pexpire); COMMAND(expireat);
 COMMAND(pexpireat); COMMAND(ttl); COMMAND(pttl); COMMAND(expiretime); COMMAND(pexpiretime);
-COMMAND(persist); COMMAND(copy);
+COMMAND(persist); COMMAND(copy); COMMAND(move);
 /* hashes: t_hash.c */
 COMMAND(hset); COMMAND(hsetnx); COMMAND(hget); COMMAND(hmget); COMMAND(hmset); COMMAND(hdel);
 COMMAND(hlen); COMMAND(hexists); COMMAND(hgetall); COMMAND(hkeys); COMMAND(hvals);

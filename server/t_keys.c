@@ -180,6 +180,59 @@ void cmd_copy(server *s, client *c)
     ks_meta_free(&dm);
 }
 
+/*
+ * MOVE key db, as Redis 7.0: 1 when moved (with its TTL), 0 when the key is absent or
+ * the destination already holds it. Within one engine the copy and the delete are one
+ * batch; between the main engine and a fifo database's they cannot be, so the copy is
+ * committed first: a failure in between leaves the key in both databases, never in
+ * neither.
+ */
+static bool move_key(server *s, client *c, const resp_arg *key, const ks_meta *sm, int ddb,
+                     const ks_meta *dm)
+{
+    bool one_engine = ks_fifo_of(&s->ks, c->db) == ks_fifo_of(&s->ks, ddb);
+    ks_begin(&s->ks);
+    int rc = ks_copy_value(&s->ks, c->db, key->p, key->len, sm, ddb, key->p, key->len, dm,
+                           sm->expire_at_ms);
+    if (!one_engine) {
+        if (!ks_finish(s, c, rc))
+            return false;
+        ks_begin(&s->ks);
+    }
+    rc = rc ? rc : ks_del_key(&s->ks, c->db, key->p, key->len, sm);
+    return ks_finish(s, c, rc);
+}
+
+void cmd_move(server *s, client *c)
+{
+    resp_arg *key = &c->cmd.argv[1];
+    long long n;
+    if (!arg_ll(&c->cmd.argv[2], &n)) {
+        resp_error(&c->out, "ERR value is not an integer or out of range");
+        return;
+    }
+    if (n < 0 || n >= KS_DBS) {
+        resp_error(&c->out, "ERR DB index is out of range");
+        return;
+    }
+    int ddb = (int)n;
+    if (ddb == c->db) {
+        resp_error(&c->out, "ERR source and destination objects are the same");
+        return;
+    }
+    ks_meta sm, dm = {0};
+    if (!read_key(s, c, c->db, key, 0, false, &sm))
+        return;
+    if (!sm.type) {
+        resp_integer(&c->out, 0);
+    } else if (read_key(s, c, ddb, key, 0, false, &dm)) {
+        if (dm.type || move_key(s, c, key, &sm, ddb, &dm))
+            resp_integer(&c->out, dm.type ? 0 : 1);
+    }
+    ks_meta_free(&sm);
+    ks_meta_free(&dm);
+}
+
 void cmd_dbsize(server *s, client *c)
 {
     resp_integer(&c->out, s->ks.count[c->db]);
@@ -515,7 +568,7 @@ static void ttl_generic(server *s, client *c, bool ms, bool absolute)
         uint64_t now = ks_now_ms();
         long long v = absolute ? (long long)m.expire_at_ms
                                : (long long)(m.expire_at_ms > now ? m.expire_at_ms - now : 0);
-        resp_integer(&c->out, ms ? v : absolute ? v / 1000 : (v + 500) / 1000);
+        resp_integer(&c->out, ms ? v : (v + 500) / 1000); /* seconds rounded, as Redis */
     }
     ks_meta_free(&m);
 }

@@ -203,13 +203,23 @@ void cmd_wait(server *s, client *c)
     resp_integer(&c->out, 0); /* no replicas */
 }
 
+/* DEBUG SLEEP's ceiling: a year, far below what a timespec holds. The command is for
+   tests, and off unless enable-debug-command allows it. */
+#define DEBUG_SLEEP_MAX_S (365.0L * 24 * 3600)
+
 void cmd_debug(server *s, client *c)
 {
     resp_arg *a = c->cmd.argv;
     long double secs;
     if (arg_is(&a[1], "sleep") && c->cmd.argc == 3) {
-        if (!parse_ld(a[2].p, a[2].len, &secs) || secs < 0) {
+        /* finite, and small enough for a timespec: "inf" or 1e300 converted to time_t
+           is undefined (it slept not at all, or for ever) */
+        if (!parse_ld(a[2].p, a[2].len, &secs) || !isfinite(secs) || secs < 0) {
             resp_error(&c->out, "ERR value is not a valid float");
+            return;
+        }
+        if (secs > DEBUG_SLEEP_MAX_S) {
+            resp_error(&c->out, "ERR value is out of range");
             return;
         }
         struct timespec ts = {(time_t)secs, (long)((secs - floorl(secs)) * 1e9)};

@@ -46,18 +46,20 @@ void cmd_get(server *s, client *c)
 
 /*
  * Parses SET/GETEX expiry options from argv[from..]: EX PX EXAT PXAT (and KEEPTTL for
- * SET, PERSIST for GETEX). Returns false with the error replied.
+ * SET, PERSIST for GETEX). Returns false with the error replied. Only the syntax is
+ * checked here; expire_value reads the time, since GETEX (as Redis) looks the key up in
+ * between: a missing key is nil whatever the time says.
  */
 typedef struct expire_opts {
     bool nx, xx, get, keepttl, persist, has_expire;
-    uint64_t expire_at;
+    const resp_arg *unit, *time; /* "ex"/"px"/"exat"/"pxat" and its argument */
+    uint64_t expire_at;          /* set by expire_value */
 } expire_opts;
 
 static bool parse_expire_opts(client *c, int from, bool is_set, expire_opts *o)
 {
     memset(o, 0, sizeof *o);
     resp_arg *a = c->cmd.argv;
-    const char *cmd = is_set ? "set" : "getex";
     for (int i = from; i < c->cmd.argc; i++) {
         bool more = i + 1 < c->cmd.argc;
         bool any_ttl = o->keepttl || o->persist || o->has_expire;
@@ -74,23 +76,8 @@ static bool parse_expire_opts(client *c, int from, bool is_set, expire_opts *o)
         } else if ((arg_is(&a[i], "ex") || arg_is(&a[i], "px") || arg_is(&a[i], "exat") ||
                     arg_is(&a[i], "pxat")) &&
                    !any_ttl && more) {
-            long long n;
-            if (!arg_ll(&a[i + 1], &n)) {
-                resp_error(&c->out, "ERR value is not an integer or out of range");
-                return false;
-            }
-            bool seconds = arg_is(&a[i], "ex") || arg_is(&a[i], "exat");
-            bool absolute = a[i].len == 4;
-            uint64_t now = ks_now_ms();
-            if (n <= 0 || (seconds && n > LLONG_MAX / 1000) ||
-                (!absolute && (uint64_t)n * (seconds ? 1000u : 1u) > (uint64_t)LLONG_MAX - now)) {
-                char msg[80];
-                snprintf(msg, sizeof msg, "ERR invalid expire time in '%s' command", cmd);
-                resp_error(&c->out, msg);
-                return false;
-            }
-            uint64_t ms = (uint64_t)n * (seconds ? 1000u : 1u);
-            o->expire_at = absolute ? ms : now + ms;
+            o->unit = &a[i];
+            o->time = &a[i + 1];
             o->has_expire = true;
             i++;
         } else {
@@ -101,10 +88,36 @@ static bool parse_expire_opts(client *c, int from, bool is_set, expire_opts *o)
     return true;
 }
 
+/* Sets o->expire_at from the parsed EX/PX/EXAT/PXAT time (cmd names the command in the
+   error). False with the error replied. */
+static bool expire_value(client *c, expire_opts *o, const char *cmd)
+{
+    if (!o->has_expire)
+        return true;
+    long long n;
+    if (!arg_ll(o->time, &n)) {
+        resp_error(&c->out, "ERR value is not an integer or out of range");
+        return false;
+    }
+    bool seconds = arg_is(o->unit, "ex") || arg_is(o->unit, "exat");
+    bool absolute = o->unit->len == 4;
+    uint64_t now = ks_now_ms();
+    if (n <= 0 || (seconds && n > LLONG_MAX / 1000) ||
+        (!absolute && (uint64_t)n * (seconds ? 1000u : 1u) > (uint64_t)LLONG_MAX - now)) {
+        char msg[80];
+        snprintf(msg, sizeof msg, "ERR invalid expire time in '%s' command", cmd);
+        resp_error(&c->out, msg);
+        return false;
+    }
+    uint64_t ms = (uint64_t)n * (seconds ? 1000u : 1u);
+    o->expire_at = absolute ? ms : now + ms;
+    return true;
+}
+
 void cmd_set(server *s, client *c)
 {
     expire_opts o;
-    if (!parse_expire_opts(c, 3, true, &o))
+    if (!parse_expire_opts(c, 3, true, &o) || !expire_value(c, &o, "set"))
         return;
     resp_arg *key = &c->cmd.argv[1], *val = &c->cmd.argv[2];
     ks_meta old = {0};
@@ -245,6 +258,10 @@ void cmd_getex(server *s, client *c)
         return;
     if (!m.type) {
         resp_null(&c->out, c->proto);
+        return;
+    }
+    if (!expire_value(c, &o, "getex")) {
+        ks_meta_free(&m);
         return;
     }
     bool ok = true;

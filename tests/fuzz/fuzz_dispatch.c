@@ -58,6 +58,8 @@ static void setup(void)
     config_default(&srv.cfg);
     snprintf(srv.cfg.dir, sizeof srv.cfg.dir, "%s", dir);
     srv.cfg.memtable_size = 256 << 10; /* flushes and compactions happen during a run */
+    /* DEBUG is off by default (issue 15 #20); its argument checks are fuzzed too */
+    snprintf(srv.cfg.enable_debug_command, sizeof srv.cfg.enable_debug_command, "yes");
     shale_options o;
     shale_options_default(&o);
     config_engine_options(&srv.cfg, &o);

@@ -352,6 +352,28 @@ static void test_protocol_errors(void **state)
     assert_string_equal(shale_client_strerror(SHALE_CLIENT_ECLOSED), "connection closed");
 }
 
+/* Issue 15 #23: the messages for a bad length name the type byte (they passed a char * to
+   "%c" and printed a byte of the pointer). */
+static void test_client_reader_bad_length_message_names_type(void **state)
+{
+    static const struct {
+        const char *input, *message;
+    } cases[] = {
+        {"*x\r\n", "bad aggregate length after '*'"},
+        {"%-1\r\n", "bad aggregate length after '%'"},
+        {"$-2\r\n", "bad length after '$'"},
+        {"=-1\r\n", "bad length after '='"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        shale_client_reader *r = shale_client_reader_new();
+        assert_int_equal(shale_client_reader_feed(r, cases[i].input, strlen(cases[i].input)), 0);
+        shale_client_reply *x = NULL;
+        assert_int_equal(shale_client_reader_get_reply(r, &x), SHALE_CLIENT_EPROTO);
+        assert_string_equal(shale_client_reader_error(r), cases[i].message);
+        shale_client_reader_free(r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_random_trees_round_trip),
         cmocka_unit_test(test_random_damage_never_crashes),
         cmocka_unit_test(test_protocol_errors),
+        cmocka_unit_test(test_client_reader_bad_length_message_names_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
