@@ -18,8 +18,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_compare import free_port  # noqa: E402
-from lib.harness import (SERVER, TMP, check, run_main, spawn, start_redis,  # noqa: E402
-                         start_server, wait_up)
+from lib.harness import (SERVER, TMP, check, run_checks, run_main, spawn,  # noqa: E402
+                         start_redis, start_server, wait_up)
 
 
 def info_field(c, section, name):
@@ -128,17 +128,10 @@ def main():
     s.call("select", "3")
     s.call("set", "k", "v")  # db3 holds a key: its style cannot change
     s.call("select", "0")
-    failed = 0
-    for name, fn in (("#15.21 client-output-buffer-limit replies", lambda: test_outbuf_replies(s, r)),
-                     ("#15.25 CONFIG SET all or nothing", lambda: test_all_or_nothing(s, r)),
-                     ("#15.16 CONFIG REWRITE quoting and restart", test_rewrite_round_trip)):
-        try:
-            fn()
-            print("ok   %s" % name)
-        except Exception as e:  # noqa: BLE001 - report and go on
-            failed += 1
-            print("FAIL %s: %s" % (name, e))
-    return 1 if failed else 0
+    return run_checks([
+        ("#15.21 client-output-buffer-limit replies", lambda: test_outbuf_replies(s, r)),
+        ("#15.25 CONFIG SET all or nothing", lambda: test_all_or_nothing(s, r)),
+        ("#15.16 CONFIG REWRITE quoting and restart", test_rewrite_round_trip)])
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_compare import Conn, encode, free_port  # noqa: E402
-from lib.harness import TMP, check, run_main, start_server  # noqa: E402
+from lib.harness import TMP, check, run_checks, run_main, start_server  # noqa: E402
 
 DEBUG_REFUSED = (b"ERR DEBUG command not allowed. If the enable-debug-command option is set "
                  b"to \"local\", you can run it from a local connection, otherwise you need to "
@@ -384,19 +384,7 @@ TESTS = [
 
 
 def main():
-    failed = 0
-    only = os.environ.get("ONLY")
-    for name, fn in TESTS:
-        if only and only not in name:
-            continue
-        t0 = time.time()
-        try:
-            fn()
-            print("ok   %s (%.1fs)" % (name, time.time() - t0))
-        except Exception as e:  # noqa: BLE001 - report and go on to the next check
-            failed += 1
-            print("FAIL %s: %s" % (name, e))
-    return 1 if failed else 0
+    return run_checks(TESTS, only=os.environ.get("ONLY"))
 
 
 if __name__ == "__main__":

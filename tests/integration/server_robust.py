@@ -17,8 +17,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_compare import Conn, encode, free_port  # noqa: E402
-from lib.harness import (SERVER, TMP, check, run_main, spawn, start_redis,  # noqa: E402
-                         start_server, wait_up)
+from lib.harness import (SERVER, TMP, check, run_checks, run_main, spawn,  # noqa: E402
+                         start_redis, start_server, wait_up)
 
 
 def start(name, *args, port=None):
@@ -327,16 +327,7 @@ def main():
              ("CONFIG SET/REWRITE, SHUTDOWN, restart", test_config_and_shutdown),
              ("write stall -> -BUSY", test_stall_busy),
              ("redis-py", lambda: test_redis_py(port))]
-    failed = 0
-    for name, fn in tests:
-        t0 = time.time()
-        try:
-            fn()
-            print("ok   %s (%.1fs)" % (name, time.time() - t0))
-        except Exception as e:  # noqa: BLE001 - report and go on to the next check
-            failed += 1
-            print("FAIL %s: %s" % (name, e))
-    return 1 if failed else 0
+    return run_checks(tests)
 
 
 if __name__ == "__main__":

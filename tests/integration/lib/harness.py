@@ -99,6 +99,24 @@ def start_redis():
     return p, port, wait_up(port)
 
 
+def run_checks(checks, only=None):
+    """Runs each (name, fn) of checks (only those whose name holds `only`, when given),
+    printing "ok   name (seconds)" or "FAIL name: error" and going on after a failure:
+    1 when any failed, else 0."""
+    failed = 0
+    for name, fn in checks:
+        if only and only not in name:
+            continue
+        t0 = time.time()
+        try:
+            fn()
+            print("ok   %s (%.1fs)" % (name, time.time() - t0))
+        except Exception as e:  # noqa: BLE001 - report and go on to the next check
+            failed += 1
+            print("FAIL %s: %s" % (name, e))
+    return 1 if failed else 0
+
+
 def kill_all():
     for p in PROCS:
         if p.poll() is None:
