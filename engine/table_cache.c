@@ -53,18 +53,32 @@ uint64_t table_cache_memory(const table_cache *tc)
     return __atomic_load_n(&tc->reader_bytes, __ATOMIC_RELAXED);
 }
 
-int table_cache_find(table_cache *tc, uint64_t number, uint64_t file_size, cache_handle **h)
+/* The second half of a cache key: tables and value-log segments share the cache (their
+   numbers never collide anyway). */
+#define TABLE_KEY 0
+#define LOG_KEY 1
+
+/* The cached entry (number, kind) in *h; on a miss (*h NULL) the file, named by
+   file_name (file_name_table or file_name_log), opened for reading in *fd. */
+static int lookup_or_open(table_cache *tc, uint64_t number, uint64_t kind,
+                          int (*file_name)(char *, size_t, const char *, uint64_t),
+                          cache_handle **h, int *fd)
 {
-    *h = block_cache_lookup(tc->tables, number, 0);
+    *h = block_cache_lookup(tc->tables, number, kind);
     if (*h)
         return 0;
     char path[PATH_MAX];
-    int rc = file_name_table(path, sizeof path, tc->dir, number);
+    int rc = file_name(path, sizeof path, tc->dir, number);
     if (rc < 0)
         return rc;
+    return file_open_read(path, fd);
+}
+
+int table_cache_find(table_cache *tc, uint64_t number, uint64_t file_size, cache_handle **h)
+{
     int fd = -1;
-    rc = file_open_read(path, &fd);
-    if (rc)
+    int rc = lookup_or_open(tc, number, TABLE_KEY, file_name_table, h, &fd);
+    if (rc || *h)
         return rc;
     table *t;
     rc = table_open(fd, number, file_size, tc->blocks, &t);
@@ -79,7 +93,7 @@ int table_cache_find(table_cache *tc, uint64_t number, uint64_t file_size, cache
     o->tc = tc;
     o->bytes = table_memory_usage(t);
     __atomic_add_fetch(&tc->reader_bytes, o->bytes, __ATOMIC_RELAXED);
-    *h = block_cache_insert(tc->tables, number, 0, o, 1, close_table);
+    *h = block_cache_insert(tc->tables, number, TABLE_KEY, o, 1, close_table);
     return *h ? 0 : -ENOMEM;
 }
 
@@ -181,12 +195,10 @@ iter *table_cache_iter(table_cache *tc, uint64_t number, uint64_t file_size, boo
 
 void table_cache_evict(table_cache *tc, uint64_t number)
 {
-    block_cache_erase(tc->tables, number, 0);
+    block_cache_erase(tc->tables, number, TABLE_KEY);
 }
 
-/* ---- value-log segments: a read descriptor each, key (number, 1) ---- */
-
-#define LOG_KEY 1 /* tables use 0; log and table numbers never collide anyway */
+/* ---- value-log segments: a read descriptor each, key (number, LOG_KEY) ---- */
 
 static void close_log(void *value)
 {
@@ -195,16 +207,9 @@ static void close_log(void *value)
 
 int table_cache_find_log(table_cache *tc, uint64_t number, cache_handle **h)
 {
-    *h = block_cache_lookup(tc->tables, number, LOG_KEY);
-    if (*h)
-        return 0;
-    char path[PATH_MAX];
-    int rc = file_name_log(path, sizeof path, tc->dir, number);
-    if (rc < 0)
-        return rc;
     int fd = -1;
-    rc = file_open_read(path, &fd);
-    if (rc)
+    int rc = lookup_or_open(tc, number, LOG_KEY, file_name_log, h, &fd);
+    if (rc || *h)
         return rc;
     /* Two readers missing at once both open: the second insert replaces the first entry,
        which closes when its reader releases it. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test program of a build and ends with one line: "N passed, N failed".
 # Unit tests are cmocka programs (build/tests/test_*); each cmocka test counts once.
-# Integration tests (tests/integration/*.sh, *.py) count once each.
+# Integration tests (tests/integration/*.sh, *.py) count once each; tests/integration/lib/
+# holds helpers they import, not tests.
 # Exit status: non-zero when anything failed. SHALE_TEST_FILTER=substr runs a subset.
 set -u
 build=${1:-build}

@@ -10,41 +10,19 @@
   detached thread could flush a closed store), exit 0, and the data is there.
 """
 import os
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_compare import Conn, encode, free_port  # noqa: E402
-
-BUILD = os.environ.get("SHALE_BUILD", "build")
-SERVER = os.path.join(BUILD, "shale-server")
-TMP = tempfile.mkdtemp()
-PROCS = []
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
+from lib.harness import check, run_main, start_server  # noqa: E402
 
 
 def start(port):
-    log = open(os.path.join(TMP, "server.log"), "a")
-    p = subprocess.Popen([SERVER, "--port", str(port), "--dir", os.path.join(TMP, "data"),
-                          "--memtable-size", "64mb", "--sync-writes", "no"], stderr=log)
-    PROCS.append(p)
-    for _ in range(400):
-        try:
-            c = Conn(port)
-            if c.call("ping") == (b"+", b"PONG"):
-                return p, c
-        except (OSError, EOFError):
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("server did not start")
+    p, _, c = start_server("data", "--memtable-size", "64mb", "--sync-writes", "no",
+                           port=port, log="server.log", wait=20)
+    return p, c
 
 
 def range_error(name):
@@ -118,20 +96,4 @@ def main():
 
 
 if __name__ == "__main__":
-    rc = 1
-    try:
-        rc = main()
-        print("ok" if rc == 0 else "FAIL")
-    except Exception as e:  # noqa: BLE001 - report
-        print("FAIL:", e)
-        rc = 1
-    finally:
-        for p in PROCS:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        if os.environ.get("KEEP_TMP") or rc:
-            print("logs in", TMP)
-        else:
-            shutil.rmtree(TMP, ignore_errors=True)
-    sys.exit(rc)
+    run_main(main)

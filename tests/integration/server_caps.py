@@ -8,28 +8,14 @@ grow back when it is lifted. INFO memory reports the parts.
 """
 import os
 import random
-import shutil
 import signal
 import socket
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_compare import encode, info_lines, start_shale  # noqa: E402
-
-BUILD = os.environ.get("SHALE_BUILD", "build")
-SERVER = os.path.join(BUILD, "shale-server")
-TMP = tempfile.mkdtemp()
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-def start(name, *args):
-    return start_shale(SERVER, TMP, name, *args)
+from server_compare import encode, info_lines  # noqa: E402
+from lib.harness import check, run_main, start_server  # noqa: E402
 
 
 def info(c, section):
@@ -76,7 +62,7 @@ def over_cap_behaviour(c, acked, name):
 def restart_and_verify(p, port, name, acked, *args):
     p.send_signal(signal.SIGKILL)
     p.wait()
-    p, port, c = start(name, *args)
+    p, port, c = start_server(name, *args)
     lost = [k for k, v in acked.items() if c.call("get", k) != (b"$", v)]
     check(not lost, "%d acknowledged keys lost, e.g. %r" % (len(lost), lost[:3]))
     return p, c
@@ -84,109 +70,95 @@ def restart_and_verify(p, port, name, acked, *args):
 
 def main():
     rnd = random.Random(11)
-    procs = []
-    try:
-        # 1. maxmemory: memtables and block cache are sized to fit under it, so what
-        #    passes it is what grows with use: here a client that does not read its
-        #    replies (its output buffer counts, as in Redis).
-        p, port, c = start("mem", "--maxmemory", "4mb")
-        procs.append(p)
-        acked, big = {}, rnd.randbytes(1 << 20)
-        check(c.call("set", "big", big) == (b"+", b"OK"), "SET big")
-        acked[b"big"] = big
-        for i in range(100):
-            k = b"small%d" % i
-            check(c.call("set", k, b"v") == (b"+", b"OK"), "SET under the cap")
-            acked[k] = b"v"
-        slow = socket.create_connection(("127.0.0.1", port))
-        slow.sendall(encode([b"get", b"big"]) * 40)  # 40 MiB of replies, never read
-        deadline, r = time.time() + 10, None
-        while time.time() < deadline:
-            r = c.call("set", "more", "x")
-            if r[0] == b"-":
-                break
-            acked[b"more"] = b"x"
-            time.sleep(0.05)
-        err = r[1]
-        check(err == b"OOM command not allowed when used memory > 'maxmemory'.", "error %r" % err)
-        m = info(c, "memory")
-        check(int(m["used_memory"]) > 4 << 20 and int(m["used_memory_clients"]) > 2 << 20
-              and m["maxmemory_human"] == "4.00M", "INFO memory over the cap: %r" % m)
-        over_cap_behaviour(c, acked, "maxmemory")
-        print("ok   maxmemory noeviction: a client's unread replies pass the cap, SET gets "
-              "-OOM; reads, DEL, EXPIRE go on (used_memory %s, clients %s)"
-              % (m["used_memory_human"], m["used_memory_clients"]))
-        slow.close()
-        deadline = time.time() + 10
-        while c.call("set", "after", "1") != (b"+", b"OK") and time.time() < deadline:
-            time.sleep(0.05)
-        check(c.call("get", "after") == (b"$", b"1"), "SET once the client is gone: %r" % info(c, "memory"))
-        acked[b"after"] = b"1"
-        print("ok   writes accepted again once that client closed")
-        p, c = restart_and_verify(p, port, "mem", acked, "--maxmemory", "4mb")
-        procs.append(p)
-        print("ok   nothing lost: all %d acknowledged keys after kill -9 and restart" % len(acked))
+    # 1. maxmemory: memtables and block cache are sized to fit under it, so what
+    #    passes it is what grows with use: here a client that does not read its
+    #    replies (its output buffer counts, as in Redis).
+    p, port, c = start_server("mem", "--maxmemory", "4mb")
+    acked, big = {}, rnd.randbytes(1 << 20)
+    check(c.call("set", "big", big) == (b"+", b"OK"), "SET big")
+    acked[b"big"] = big
+    for i in range(100):
+        k = b"small%d" % i
+        check(c.call("set", k, b"v") == (b"+", b"OK"), "SET under the cap")
+        acked[k] = b"v"
+    slow = socket.create_connection(("127.0.0.1", port))
+    slow.sendall(encode([b"get", b"big"]) * 40)  # 40 MiB of replies, never read
+    deadline, r = time.time() + 10, None
+    while time.time() < deadline:
+        r = c.call("set", "more", "x")
+        if r[0] == b"-":
+            break
+        acked[b"more"] = b"x"
+        time.sleep(0.05)
+    err = r[1]
+    check(err == b"OOM command not allowed when used memory > 'maxmemory'.", "error %r" % err)
+    m = info(c, "memory")
+    check(int(m["used_memory"]) > 4 << 20 and int(m["used_memory_clients"]) > 2 << 20
+          and m["maxmemory_human"] == "4.00M", "INFO memory over the cap: %r" % m)
+    over_cap_behaviour(c, acked, "maxmemory")
+    print("ok   maxmemory noeviction: a client's unread replies pass the cap, SET gets "
+          "-OOM; reads, DEL, EXPIRE go on (used_memory %s, clients %s)"
+          % (m["used_memory_human"], m["used_memory_clients"]))
+    slow.close()
+    deadline = time.time() + 10
+    while c.call("set", "after", "1") != (b"+", b"OK") and time.time() < deadline:
+        time.sleep(0.05)
+    check(c.call("get", "after") == (b"$", b"1"), "SET once the client is gone: %r" % info(c, "memory"))
+    acked[b"after"] = b"1"
+    print("ok   writes accepted again once that client closed")
+    p, c = restart_and_verify(p, port, "mem", acked, "--maxmemory", "4mb")
+    print("ok   nothing lost: all %d acknowledged keys after kill -9 and restart" % len(acked))
 
-        # 2. maxdisk: -OOM once tables + value log pass it; used_disk within a margin.
-        p, port, c = start("disk", "--maxdisk", "4mb", "--memtable-size", "256kb")
-        procs.append(p)
-        acked, err = fill_until_oom(c, 4096, 20000, rnd)
-        check(err == b"OOM command not allowed when used disk > 'maxdisk'.", "error %r" % err)
-        m = info(c, "memory")
-        used = int(m["used_disk"])
-        check(4 << 20 < used <= (4 << 20) + (1 << 20),
-              "used_disk %d not within 1 MiB over maxdisk" % used)
-        over_cap_behaviour(c, acked, "maxdisk")
-        print("ok   maxdisk noeviction: %d SETs of 4 KiB, then -OOM at used_disk %s (cap 4.00M)"
-              % (len(acked), m["used_disk_human"]))
-        p, c = restart_and_verify(p, port, "disk", acked, "--maxdisk", "4mb")
-        procs.append(p)
-        print("ok   nothing lost after kill -9 and restart")
+    # 2. maxdisk: -OOM once tables + value log pass it; used_disk within a margin.
+    p, port, c = start_server("disk", "--maxdisk", "4mb", "--memtable-size", "256kb")
+    acked, err = fill_until_oom(c, 4096, 20000, rnd)
+    check(err == b"OOM command not allowed when used disk > 'maxdisk'.", "error %r" % err)
+    m = info(c, "memory")
+    used = int(m["used_disk"])
+    check(4 << 20 < used <= (4 << 20) + (1 << 20),
+          "used_disk %d not within 1 MiB over maxdisk" % used)
+    over_cap_behaviour(c, acked, "maxdisk")
+    print("ok   maxdisk noeviction: %d SETs of 4 KiB, then -OOM at used_disk %s (cap 4.00M)"
+          % (len(acked), m["used_disk_human"]))
+    p, c = restart_and_verify(p, port, "disk", acked, "--maxdisk", "4mb")
+    print("ok   nothing lost after kill -9 and restart")
 
-        # 2b. With the default memtable size, the first log must be sized for the caps at
-        #     open: one reserved for a 64 MiB memtable, which maxmemory then cut to 1.5 MiB,
-        #     counted 72 MiB once its first memtable was flushed (-OOM for every write, and
-        #     under noeviction nothing could roll it).
-        p, port, c = start("disk-default", "--maxdisk", "32mb", "--maxmemory", "24mb")
-        procs.append(p)
-        time.sleep(0.3)  # a caps refresh
-        for i in range(0, 3000, 50):  # 3 MiB: the first log rolls (at 1 MiB) and counts
-            c.s.sendall(b"".join(encode([b"set", b"k%d" % (i + j), rnd.randbytes(1024)])
-                                 for j in range(50)))
-            for j in range(50):
-                r = c.reply()
-                check(r == (b"+", b"OK"), "SET %d under a 32 MiB maxdisk from start-up: %r"
-                      % (i + j, r))
-            time.sleep(0.02)
-        time.sleep(0.3)
-        used = int(info(c, "memory")["used_disk"])
-        check(used < 8 << 20, "used_disk %d after 3 MiB of writes" % used)
-        print("ok   maxdisk from start-up: 3000 SETs of 1 KiB accepted, used_disk %.1f MiB"
-              % (used / 2**20))
+    # 2b. With the default memtable size, the first log must be sized for the caps at
+    #     open: one reserved for a 64 MiB memtable, which maxmemory then cut to 1.5 MiB,
+    #     counted 72 MiB once its first memtable was flushed (-OOM for every write, and
+    #     under noeviction nothing could roll it).
+    p, port, c = start_server("disk-default", "--maxdisk", "32mb", "--maxmemory", "24mb")
+    time.sleep(0.3)  # a caps refresh
+    for i in range(0, 3000, 50):  # 3 MiB: the first log rolls (at 1 MiB) and counts
+        c.s.sendall(b"".join(encode([b"set", b"k%d" % (i + j), rnd.randbytes(1024)])
+                             for j in range(50)))
+        for j in range(50):
+            r = c.reply()
+            check(r == (b"+", b"OK"), "SET %d under a 32 MiB maxdisk from start-up: %r"
+                  % (i + j, r))
+        time.sleep(0.02)
+    time.sleep(0.3)
+    used = int(info(c, "memory")["used_disk"])
+    check(used < 8 << 20, "used_disk %d after 3 MiB of writes" % used)
+    print("ok   maxdisk from start-up: 3000 SETs of 1 KiB accepted, used_disk %.1f MiB"
+          % (used / 2**20))
 
-        # 3. The caches give way to maxmemory and come back when it is lifted.
-        p, port, c = start("size", "--block-cache-size", "256mb", "--memtable-size", "64mb")
-        procs.append(p)
-        c.call("config", "set", "maxmemory", "64mb")
-        time.sleep(0.3)
-        m = info(c, "memory")
-        cap = int(m["block_cache_capacity"])
-        check(cap <= (64 << 20) - 2 * (4 << 20), "block cache %d under maxmemory 64mb" % cap)
-        check(c.call("config", "get", "memtable-size")[1][1][1] == b"67108864",
-              "the configured memtable-size changed")
-        c.call("config", "set", "maxmemory", "0")
-        time.sleep(0.3)
-        check(int(info(c, "memory")["block_cache_capacity"]) == 256 << 20, "cache not restored")
-        print("ok   maxmemory 64mb: block cache %d MiB, back to 256 MiB without the cap"
-              % (cap >> 20))
-        return 0
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        shutil.rmtree(TMP, ignore_errors=True)
+    # 3. The caches give way to maxmemory and come back when it is lifted.
+    p, port, c = start_server("size", "--block-cache-size", "256mb", "--memtable-size", "64mb")
+    c.call("config", "set", "maxmemory", "64mb")
+    time.sleep(0.3)
+    m = info(c, "memory")
+    cap = int(m["block_cache_capacity"])
+    check(cap <= (64 << 20) - 2 * (4 << 20), "block cache %d under maxmemory 64mb" % cap)
+    check(c.call("config", "get", "memtable-size")[1][1][1] == b"67108864",
+          "the configured memtable-size changed")
+    c.call("config", "set", "maxmemory", "0")
+    time.sleep(0.3)
+    check(int(info(c, "memory")["block_cache_capacity"]) == 256 << 20, "cache not restored")
+    print("ok   maxmemory 64mb: block cache %d MiB, back to 256 MiB without the cap"
+          % (cap >> 20))
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -270,24 +270,6 @@ def info_lines(c, section):
     return dict(l.split(":", 1) for l in text.split("\r\n") if l and not l.startswith("#"))
 
 
-def start_shale(server, tmp, name, *args, conf=None):
-    """shale-server with its data in tmp/name (log tmp/name.log) on a free port, once it
-    answers PING: (process, port, connection). conf: a config file to read first."""
-    port = free_port()
-    p = subprocess.Popen([server] + ([conf] if conf else []) +
-                         ["--port", str(port), "--dir", os.path.join(tmp, name)] +
-                         list(args), stderr=open(os.path.join(tmp, name + ".log"), "a"))
-    for _ in range(200):
-        try:
-            c = Conn(port)
-            if c.call("ping") == (b"+", b"PONG"):
-                return p, port, c
-        except (OSError, EOFError):
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("shale-server did not start (see %s.log)" % os.path.join(tmp, name))
-
-
 def compare_command_stats(shale, redis):
     """INFO commandstats (calls, rejected and failed per command), errorstats,
     total_error_replies and the latencystats lines after the same commands."""

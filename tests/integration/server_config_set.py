@@ -14,38 +14,12 @@ Exit 0, 1 on a failure, 77 without redis-server.
 """
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_compare import Conn, free_port  # noqa: E402
-
-BUILD = os.environ.get("SHALE_BUILD", "build")
-SERVER = os.path.join(BUILD, "shale-server")
-TMP = tempfile.mkdtemp()
-PROCS = []
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-def wait_up(port, password=None):
-    for _ in range(200):
-        try:
-            c = Conn(port)
-            if password is not None:
-                c.call("auth", password)
-            r = c.call("ping")
-            if r == (b"+", b"PONG") or r[0] == b"-":
-                return c
-        except (OSError, EOFError):
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("server on %d did not start" % port)
+from server_compare import free_port  # noqa: E402
+from lib.harness import (SERVER, TMP, check, run_checks, run_main, spawn,  # noqa: E402
+                         start_redis, start_server, wait_up)
 
 
 def info_field(c, section, name):
@@ -105,9 +79,8 @@ def test_all_or_nothing(s, r):
 
 
 def start_with_file(conf, port, password=None, log="conf.log"):
-    p = subprocess.Popen([SERVER, conf], stderr=open(os.path.join(TMP, log), "a"))
-    PROCS.append(p)
-    return p, wait_up(port, password)
+    p = spawn([SERVER, conf], log)
+    return p, wait_up(port, password, log=log)
 
 
 def restart(p, c, conf, port, password):
@@ -150,41 +123,16 @@ def main():
     if not shutil.which("redis-server"):
         print("skip: redis-server missing")
         return 77
-    port, rport = free_port(), free_port()
-    PROCS.append(subprocess.Popen([SERVER, "--port", str(port), "--dir", os.path.join(TMP, "d"),
-                                   "--sync-writes", "no"],
-                                  stderr=open(os.path.join(TMP, "shale.log"), "w")))
-    PROCS.append(subprocess.Popen(["redis-server", "--port", str(rport), "--save", "",
-                                   "--appendonly", "no", "--dir", TMP],
-                                  stdout=subprocess.DEVNULL))
-    s, r = wait_up(port), wait_up(rport)
+    _, _, s = start_server("d", "--sync-writes", "no", log="shale.log")
+    _, _, r = start_redis()
     s.call("select", "3")
     s.call("set", "k", "v")  # db3 holds a key: its style cannot change
     s.call("select", "0")
-    failed = 0
-    for name, fn in (("#15.21 client-output-buffer-limit replies", lambda: test_outbuf_replies(s, r)),
-                     ("#15.25 CONFIG SET all or nothing", lambda: test_all_or_nothing(s, r)),
-                     ("#15.16 CONFIG REWRITE quoting and restart", test_rewrite_round_trip)):
-        try:
-            fn()
-            print("ok   %s" % name)
-        except Exception as e:  # noqa: BLE001 - report and go on
-            failed += 1
-            print("FAIL %s: %s" % (name, e))
-    return 1 if failed else 0
+    return run_checks([
+        ("#15.21 client-output-buffer-limit replies", lambda: test_outbuf_replies(s, r)),
+        ("#15.25 CONFIG SET all or nothing", lambda: test_all_or_nothing(s, r)),
+        ("#15.16 CONFIG REWRITE quoting and restart", test_rewrite_round_trip)])
 
 
 if __name__ == "__main__":
-    rc = 1
-    try:
-        rc = main()
-    finally:
-        for p in PROCS:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        if os.environ.get("KEEP_TMP"):
-            print("logs in", TMP)
-        else:
-            shutil.rmtree(TMP, ignore_errors=True)
-    sys.exit(rc)
+    run_main(main)

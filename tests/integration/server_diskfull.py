@@ -17,37 +17,21 @@ import signal
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_compare import Conn, encode, free_port  # noqa: E402
+from lib.harness import TMP, check, run_main, start_server  # noqa: E402
 
-BUILD = os.environ.get("SHALE_BUILD", "build")
-SERVER = os.path.join(BUILD, "shale-server")
-TMP = tempfile.mkdtemp()
 MNT = os.path.join(TMP, "disk")
 DISK_MB = 48
 
 
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-def start(port, log, sync):
-    p = subprocess.Popen([SERVER, "--port", str(port), "--dir", os.path.join(MNT, "data"),
-                          "--sync-writes", sync, "--memtable-size", "1mb",
-                          "--vlog-file-size", "64mb", "--vlog-gc-interval", "0"], stderr=log)
-    for _ in range(200):
-        try:
-            c = Conn(port)
-            if c.call("ping") == (b"+", b"PONG"):
-                return p, c
-        except (OSError, EOFError):
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("server did not start")
+def start(port, sync):
+    p, _, c = start_server(os.path.join(MNT, "data"), "--sync-writes", sync, "--memtable-size",
+                           "1mb", "--vlog-file-size", "64mb", "--vlog-gc-interval", "0",
+                           port=port, log="server-%s.log" % sync)
+    return p, c
 
 
 def fill(path):
@@ -99,8 +83,7 @@ def run(sync):
     proc = None
     try:
         port = free_port()
-        log = open(os.path.join(TMP, "server-%s.log" % sync), "a")
-        proc, c = start(port, log, sync)
+        proc, c = start(port, sync)
         rnd = random.Random(7)
         acked = {}
         # Most of the disk goes to a filler file that can be given back later.
@@ -178,7 +161,7 @@ def run(sync):
         # 4. kill -9 and restart: every acknowledged write is there.
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        proc, c = start(port, log, sync)
+        proc, c = start(port, sync)
         missing = [k for k, v in acked.items() if c.call("get", k) != (b"$", v)]
         check(not missing, "%d acknowledged writes lost, e.g. %r" % (len(missing), missing[:3]))
         if refused_small:
@@ -199,18 +182,12 @@ def run(sync):
 
 
 def main():
-    try:
-        for sync in ("yes", "no"):
-            rc = run(sync)
-            if rc:
-                return rc
-        return 0
-    finally:
-        if os.environ.get("KEEP_TMP"):
-            print("kept", TMP)
-        else:
-            shutil.rmtree(TMP, ignore_errors=True)
+    for sync in ("yes", "no"):
+        rc = run(sync)
+        if rc:
+            return rc
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -18,30 +18,22 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_compare import Conn, encode, info_lines, start_shale  # noqa: E402
+from server_compare import Conn, encode, info_lines  # noqa: E402
+from lib.harness import BUILD, check, run_main, start_server  # noqa: E402
 
-BUILD = os.environ.get("SHALE_BUILD", "build")
-SERVER = os.path.join(BUILD, "shale-server")
 SECONDS = float(os.environ.get("EVICT_SECONDS", "6"))
 CAP = 32 << 20     # maxdisk
 MEMCAP = 24 << 20  # maxmemory
-TMP = tempfile.mkdtemp()
 MAX_LATENCY_MS = float(os.environ.get("EVICT_MAX_LATENCY_MS",
                                       "5000" if "san" in os.path.basename(BUILD) else "500"))
 
 
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
 def start(name, *args):
-    return start_shale(SERVER, TMP, name, "--memtable-size", "1mb", *args)
+    return start_server(name, "--memtable-size", "1mb", *args)
 
 
 def info(c, section):
@@ -179,18 +171,12 @@ def main():
     if not shutil.which("redis-benchmark"):
         print("redis-benchmark missing")
         return 77
-    try:
-        for policy in ("allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru",
-                       "volatile-lfu", "volatile-random", "volatile-ttl"):
-            run_policy(policy)
-        volatile_ttl_order()
-        return 0
-    finally:
-        if os.environ.get("KEEP_TMP"):
-            print("left in", TMP)
-        else:
-            shutil.rmtree(TMP, ignore_errors=True)
+    for policy in ("allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru",
+                   "volatile-lfu", "volatile-random", "volatile-ttl"):
+        run_policy(policy)
+    volatile_ttl_order()
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -15,24 +15,15 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_compare import encode, info_lines, start_shale  # noqa: E402
+from server_compare import encode, info_lines  # noqa: E402
+from lib.harness import TMP, check, run_main, start_server  # noqa: E402
 
-BUILD = os.environ.get("SHALE_BUILD", "build")
-SERVER = os.path.join(BUILD, "shale-server")
-TMP = tempfile.mkdtemp()
 CAP = 4 << 20
 MARGIN = 2.0  # the fifo directory's peak, as a multiple of the cap (see above)
-PROCS = []
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
 
 
 def fifo_dirs(name):
@@ -198,23 +189,12 @@ def main():
     c.s.sendall(encode(["shutdown"]))
     p.wait(timeout=20)
     print("ok   fifo database: caps, drops, counts, kill -9, persistence")
+    return 0
 
 
 def start(conf):
-    p, port, c = start_shale(SERVER, TMP, "f", conf=conf)
-    PROCS.append(p)
-    return p, port, c
+    return start_server("f", conf=conf)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        for proc in PROCS:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        if os.environ.get("KEEP_TMP"):
-            print("left in", TMP)
-        else:
-            subprocess.run(["rm", "-rf", TMP])
+    run_main(main)

@@ -6,36 +6,12 @@ and answers must equal redis-server 7.0's. Exit 0, 1 on a failure, 77 without re
 """
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_compare import Conn, free_port  # noqa: E402
-
-BUILD = os.environ.get("SHALE_BUILD", "build")
-SERVER = os.path.join(BUILD, "shale-server")
-TMP = tempfile.mkdtemp()
-PROCS = []
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-def wait_up(port):
-    for _ in range(200):
-        try:
-            c = Conn(port)
-            if c.call("ping") == (b"+", b"PONG"):
-                c.s.close()
-                return
-        except (OSError, EOFError):
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("server on %d did not start" % port)
+from server_compare import Conn  # noqa: E402
+from lib.harness import check, run_main, start_redis, start_server  # noqa: E402
 
 
 def timed_call(c, *args):
@@ -54,16 +30,8 @@ def main():
     if not shutil.which("redis-server"):
         print("skip: redis-server missing")
         return 77
-    port, rport = free_port(), free_port()
-    PROCS.append(subprocess.Popen([SERVER, "--port", str(port), "--dir", os.path.join(TMP, "d"),
-                                   "--sync-writes", "no"],
-                                  stderr=open(os.path.join(TMP, "shale.log"), "w")))
-    PROCS.append(subprocess.Popen(["redis-server", "--port", str(rport), "--save", "",
-                                   "--appendonly", "no", "--dir", TMP],
-                                  stdout=subprocess.DEVNULL))
-    wait_up(port)
-    wait_up(rport)
-    s, r = Conn(port), Conn(rport)
+    _, port, s = start_server("d", "--sync-writes", "no", log="shale.log")
+    _, _, r = start_redis()
     keys = ["", "a", "ab", "hello", "hallo", "hxllo", "a" * 40, "key:1", "key:2", "k[1]",
             "*star", "?q", "back\\slash", "\x85hi"]
     for c in (s, r):
@@ -116,17 +84,4 @@ def main():
 
 
 if __name__ == "__main__":
-    rc = 1
-    try:
-        rc = main()
-    except Exception as e:  # noqa: BLE001 - report the failure
-        import traceback
-        traceback.print_exc()
-        print("FAIL", e)
-    finally:
-        for p in PROCS:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        shutil.rmtree(TMP, ignore_errors=True)
-    sys.exit(rc)
+    run_main(main)

@@ -11,48 +11,19 @@ Each check prints its name; exit 1 when any failed. The non-loopback checks need
 address of this machine other than 127.0.0.1 (skipped without one).
 """
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_compare import Conn, encode, free_port  # noqa: E402
-
-BUILD = os.environ.get("SHALE_BUILD", "build")
-SERVER = os.path.join(BUILD, "shale-server")
-TMP = tempfile.mkdtemp()
-PROCS = []
+from lib.harness import TMP, check, run_checks, run_main, start_server  # noqa: E402
 
 DEBUG_REFUSED = (b"ERR DEBUG command not allowed. If the enable-debug-command option is set "
                  b"to \"local\", you can run it from a local connection, otherwise you need to "
                  b"set this option in the configuration file, and then restart the server.")
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-def start(name, *args, port=None, preexec=None, pass_fds=()):
-    port = port or free_port()
-    log = open(os.path.join(TMP, name + ".log"), "a")
-    p = subprocess.Popen([SERVER, "--port", str(port), "--dir", os.path.join(TMP, name)] +
-                         list(args), stderr=log, preexec_fn=preexec, pass_fds=pass_fds)
-    PROCS.append(p)
-    for _ in range(200):
-        try:
-            c = Conn(port)
-            r = c.call("ping")
-            if r == (b"+", b"PONG") or r[0] == b"-":
-                return p, port, c
-        except (OSError, EOFError):
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("server %s on %d did not start" % (name, port))
 
 
 def stop(p):
@@ -80,7 +51,7 @@ def other_address():
 # ---- #20 DEBUG ----
 
 def test_debug_command_refused_by_default():
-    p, port, c = start("dbg-default")
+    p, port, c = start_server("dbg-default")
     try:
         r = c.call("debug", "sleep", "0")
         check(r == (b"-", DEBUG_REFUSED), "DEBUG SLEEP 0 with the defaults: %r" % (r,))
@@ -100,8 +71,8 @@ def test_debug_command_local():
     addr = other_address()
     if not addr:
         print("     (no non-loopback address: the remote half is skipped)")
-    p, port, c = start("dbg-local", "--enable-debug-command", "local", "--bind",
-                       "127.0.0.1" + (" " + addr if addr else ""), "--protected-mode", "no")
+    p, port, c = start_server("dbg-local", "--enable-debug-command", "local", "--bind",
+                              "127.0.0.1" + (" " + addr if addr else ""), "--protected-mode", "no")
     try:
         check(c.call("debug", "sleep", "0") == (b"+", b"OK"), "DEBUG from 127.0.0.1 (local)")
         if addr:
@@ -115,7 +86,7 @@ def test_debug_command_local():
 
 
 def test_debug_sleep_rejects_non_finite():
-    p, port, c = start("dbg-yes", "--enable-debug-command", "yes")
+    p, port, c = start_server("dbg-yes", "--enable-debug-command", "yes")
     try:
         for bad in ("inf", "-inf", "nan", "1e300", "-1", "abc"):
             t0 = time.time()
@@ -151,8 +122,8 @@ def test_metrics_bind_loopback_by_default():
         print("     (no non-loopback address: skipped)")
         return
     mport = free_port()
-    p, port, c = start("metrics-default", "--bind", "127.0.0.1 " + addr, "--requirepass", "pw",
-                       "--metrics-port", str(mport))
+    p, port, c = start_server("metrics-default", "--bind", "127.0.0.1 " + addr, "--requirepass",
+                              "pw", "--metrics-port", str(mport))
     try:
         check(http_get("127.0.0.1", mport).startswith(b"HTTP/1.1 200"), "metrics on 127.0.0.1")
         try:
@@ -168,8 +139,8 @@ def test_metrics_bind_loopback_by_default():
     finally:
         stop(p)
     mport = free_port()
-    p, port, c = start("metrics-exposed", "--metrics-port", str(mport), "--metrics-bind",
-                       addr)
+    p, port, c = start_server("metrics-exposed", "--metrics-port", str(mport), "--metrics-bind",
+                              addr)
     try:
         check(http_get(addr, mport).startswith(b"HTTP/1.1 200"),
               "metrics on %s with metrics-bind %s" % (addr, addr))
@@ -214,7 +185,7 @@ def flood(port, payload, rcvbuf=4096):
 
 
 def test_unauthenticated_output_bounded():
-    p, port, c = start("unauth", "--requirepass", "pw")
+    p, port, c = start_server("unauth", "--requirepass", "pw")
     try:
         check(c.call("auth", "pw") == (b"+", b"OK"), "AUTH")
         base = peak_rss(p)
@@ -239,7 +210,7 @@ def test_unauthenticated_output_bounded():
 
 
 def test_output_limit_checked_as_replies_are_added():
-    p, port, c = start("obuf", "--client-output-buffer-limit", "normal 1mb 0 0")
+    p, port, c = start_server("obuf", "--client-output-buffer-limit", "normal 1mb 0 0")
     try:
         check(c.call("set", "big", "x" * (512 << 10)) == (b"+", b"OK"), "SET big")
         c.call("get", "big")
@@ -286,7 +257,7 @@ def low_fd_limit(n):
 
 
 def test_maxclients_clamped_to_fd_limit():
-    p, port, c = start("fd-clamp", preexec=low_fd_limit(200))
+    p, port, c = start_server("fd-clamp", preexec_fn=low_fd_limit(200))
     extra = []
     try:
         maxclients = config_int(c, "maxclients")
@@ -319,8 +290,8 @@ def test_maxclients_raises_soft_limit():
     if hard != resource.RLIM_INFINITY and hard < 12000:
         print("     (hard limit %d: skipped)" % hard)
         return
-    p, port, c = start("fd-raise", preexec=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
-                                                                      (256, hard)))
+    p, port, c = start_server("fd-raise", preexec_fn=lambda: resource.setrlimit(
+        resource.RLIMIT_NOFILE, (256, hard)))
     try:
         soft = resource.prlimit(p.pid, resource.RLIMIT_NOFILE)[0]
         check(config_int(c, "maxclients") == 10000 and soft >= 10000 + 32,
@@ -339,7 +310,7 @@ def test_accept_backs_off_at_fd_limit():
     while it is still under maxclients. The loop must not spin re-arming the accept."""
     inherited = [os.open("/dev/null", os.O_RDONLY) for _ in range(150)]
     try:
-        p, port, c = start("fd-emfile", preexec=low_fd_limit(200), pass_fds=inherited)
+        p, port, c = start_server("fd-emfile", preexec_fn=low_fd_limit(200), pass_fds=inherited)
     finally:
         for fd in inherited:
             os.close(fd)
@@ -379,7 +350,7 @@ def test_accept_backs_off_at_fd_limit():
 
 def test_metrics_connections_limited_and_closed_when_idle():
     mport = free_port()
-    p, port, c = start("metrics-conns", "--metrics-port", str(mport))
+    p, port, c = start_server("metrics-conns", "--metrics-port", str(mport))
     idle = []
     try:
         for _ in range(100):
@@ -413,31 +384,8 @@ TESTS = [
 
 
 def main():
-    failed = 0
-    only = os.environ.get("ONLY")
-    for name, fn in TESTS:
-        if only and only not in name:
-            continue
-        t0 = time.time()
-        try:
-            fn()
-            print("ok   %s (%.1fs)" % (name, time.time() - t0))
-        except Exception as e:  # noqa: BLE001 - report and go on to the next check
-            failed += 1
-            print("FAIL %s: %s" % (name, e))
-    return 1 if failed else 0
+    return run_checks(TESTS, only=os.environ.get("ONLY"))
 
 
 if __name__ == "__main__":
-    try:
-        rc = main()
-    finally:
-        for proc in PROCS:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        if os.environ.get("KEEP_TMP"):
-            print("logs in", TMP)
-        else:
-            shutil.rmtree(TMP, ignore_errors=True)
-    sys.exit(rc)
+    run_main(main)

@@ -13,47 +13,18 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_compare import Conn, encode, free_port  # noqa: E402
-
-BUILD = os.environ.get("SHALE_BUILD", "build")
-SERVER = os.path.join(BUILD, "shale-server")
-TMP = tempfile.mkdtemp()
-PROCS = []
+from lib.harness import (SERVER, TMP, check, run_checks, run_main, spawn,  # noqa: E402
+                         start_redis, start_server, wait_up)
 
 
 def start(name, *args, port=None):
-    port = port or free_port()
-    log = open(os.path.join(TMP, name + ".log"), "a")
-    p = subprocess.Popen([SERVER, "--port", str(port), "--dir", os.path.join(TMP, name)] +
-                         list(args), stderr=log)
-    PROCS.append(p)
-    wait_up(port)
+    p, port, c = start_server(name, *args, port=port)
+    c.s.close()
     return p, port
-
-
-def wait_up(port):
-    # a PONG, not just a connect: a connect to a free local port can succeed on its own
-    # (TCP simultaneous open with itself)
-    for _ in range(200):
-        try:
-            c = Conn(port)
-            r = c.call("ping")
-            c.s.close()
-            if r == (b"+", b"PONG") or r[0] == b"-":
-                return
-        except (OSError, EOFError):
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("server on %d did not start" % port)
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
 
 
 def raw_exchange(port, data, chunk=None, wait=0.3):
@@ -253,10 +224,8 @@ def test_config_and_shutdown():
     with open(conf, "w") as f:
         f.write("# test\nport %d\ndir %s\nsync-writes yes\nsave \"\"\n" %
                 (port, os.path.join(TMP, "conf")))
-    p = subprocess.Popen([SERVER, conf], stderr=open(os.path.join(TMP, "conf.log"), "w"))
-    PROCS.append(p)
-    wait_up(port)
-    c = Conn(port)
+    p = spawn([SERVER, conf], "conf.log")
+    c = wait_up(port)
     check(c.call("config", "set", "write-stall-timeout-ms", "250", "slowlog-max-len", "5") ==
           (b"+", b"OK"), "config set engine option")
     check(c.call("config", "get", "write-stall-timeout-ms")[1][1] == (b"$", b"250"),
@@ -281,10 +250,8 @@ def test_config_and_shutdown():
     c.call("hset", "ph", "a", "1", "b", "2")
     c.s.sendall(encode(["shutdown"]))
     check(p.wait(timeout=10) == 0, "SHUTDOWN exits 0")
-    p = subprocess.Popen([SERVER, conf], stderr=open(os.path.join(TMP, "conf2.log"), "w"))
-    PROCS.append(p)
-    wait_up(port)
-    c = Conn(port)
+    p = spawn([SERVER, conf], "conf2.log")
+    c = wait_up(port)
     check(c.call("get", "persisted") == (b"$", b"yes"), "data after restart")
     check(c.call("hlen", "ph") == (b":", b"2"), "hash after restart")
     check(c.call("dbsize") == (b":", b"2"), "dbsize after restart")
@@ -348,11 +315,8 @@ def main():
         print("skip: redis-server missing")
         return 77
     p, port = start("main")
-    rport = free_port()
-    rp = subprocess.Popen(["redis-server", "--port", str(rport), "--save", "", "--appendonly",
-                           "no", "--dir", TMP], stdout=subprocess.DEVNULL)
-    PROCS.append(rp)
-    wait_up(rport)
+    _, rport, r = start_redis()
+    r.s.close()
     tests = [("pipelines and byte-by-byte input", lambda: test_pipeline_and_bytewise(port, rport)),
              ("malformed and oversize input", lambda: test_malformed(port, rport)),
              ("1000 connections", lambda: test_thousand_clients(port)),
@@ -363,28 +327,8 @@ def main():
              ("CONFIG SET/REWRITE, SHUTDOWN, restart", test_config_and_shutdown),
              ("write stall -> -BUSY", test_stall_busy),
              ("redis-py", lambda: test_redis_py(port))]
-    failed = 0
-    for name, fn in tests:
-        t0 = time.time()
-        try:
-            fn()
-            print("ok   %s (%.1fs)" % (name, time.time() - t0))
-        except Exception as e:  # noqa: BLE001 - report and go on to the next check
-            failed += 1
-            print("FAIL %s: %s" % (name, e))
-    return 1 if failed else 0
+    return run_checks(tests)
 
 
 if __name__ == "__main__":
-    try:
-        rc = main()
-    finally:
-        for p in PROCS:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        if os.environ.get("KEEP_TMP"):
-            print("logs in", TMP)
-        else:
-            shutil.rmtree(TMP, ignore_errors=True)
-    sys.exit(rc)
+    run_main(main)

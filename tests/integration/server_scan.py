@@ -12,39 +12,20 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_compare import Conn, encode, free_port  # noqa: E402
+from server_compare import encode, free_port  # noqa: E402
+from lib.harness import check, run_main, start_server  # noqa: E402
 
-BUILD = os.environ.get("SHALE_BUILD", "build")
-SERVER = os.path.join(BUILD, "shale-server")
-TMP = tempfile.mkdtemp()
-PROCS = []
 SHORT = [b"k%03d" % i for i in range(250)]                 # separators of at most 7 bytes
 LONG = [b"user:session:%08d" % i for i in range(250)]      # separators of 20 bytes
 FIELDS = [b"f%02d" % i for i in range(100)] + [b"field:long:%06d" % i for i in range(100)]
 
 
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
 def start(port):
-    p = subprocess.Popen([SERVER, "--port", str(port), "--dir", os.path.join(TMP, "d"),
-                          "--sync-writes", "no"], stderr=open(os.path.join(TMP, "log"), "a"))
-    PROCS.append(p)
-    for _ in range(200):
-        try:
-            c = Conn(port)
-            if c.call("ping") == (b"+", b"PONG"):
-                return p, c
-        except (OSError, EOFError):
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("server did not start")
+    p, _, c = start_server("d", "--sync-writes", "no", port=port, log="log")
+    return p, c
 
 
 def interleaved(c, cmd, n, count, want, rounds):
@@ -162,15 +143,4 @@ def main():
 
 
 if __name__ == "__main__":
-    rc = 1
-    try:
-        rc = main()
-    except Exception as e:  # noqa: BLE001 - report the failure
-        print("FAIL", e)
-    finally:
-        for p in PROCS:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        shutil.rmtree(TMP, ignore_errors=True)
-    sys.exit(rc)
+    run_main(main)

@@ -15,49 +15,27 @@ Before the fix the SET got +OK (the round's replies were not turned into errors)
 a GET on any connection returned the value.
 """
 import os
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_compare import Conn, free_port  # noqa: E402
+from lib.harness import BUILD, TMP, check, run_main, start_server  # noqa: E402
 
-BUILD = os.environ.get("SHALE_BUILD", "build")
-SERVER = os.path.join(BUILD, "shale-server")
 SHIM = os.path.join(BUILD, "tests", "libfail_fsync.so")
-TMP = tempfile.mkdtemp()
 ARM = os.path.join(TMP, "fail-fsync")
-PROCS = []
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
 
 
 def start(port, shim):
-    env = dict(os.environ)
+    env = None
     if shim:
-        env["LD_PRELOAD"] = os.path.abspath(SHIM)
-        env["SHALE_FAIL_FSYNC"] = ARM
-        # an ASan build wants its runtime first; the shim only wraps three calls
-        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
-    log = open(os.path.join(TMP, "server.log"), "a")
-    p = subprocess.Popen([SERVER, "--port", str(port), "--dir", os.path.join(TMP, "data"),
-                          "--sync-writes", "yes", "--io-threads", "2"], stderr=log, env=env)
-    PROCS.append(p)
-    for _ in range(400):
-        try:
-            c = Conn(port)
-            if c.call("ping") == (b"+", b"PONG"):
-                return p, c
-        except (OSError, EOFError):
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("server did not start (see %s)" % os.path.join(TMP, "server.log"))
+        env = {"LD_PRELOAD": os.path.abspath(SHIM), "SHALE_FAIL_FSYNC": ARM,
+               # an ASan build wants its runtime first; the shim only wraps three calls
+               "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+    p, _, c = start_server("data", "--sync-writes", "yes", "--io-threads", "2", port=port,
+                           log="server.log", env=env, wait=20)
+    return p, c
 
 
 def stop(p, c):
@@ -117,20 +95,4 @@ def main():
 
 
 if __name__ == "__main__":
-    rc = 1
-    try:
-        rc = main()
-        print("ok" if rc == 0 else "FAIL")
-    except Exception as e:  # noqa: BLE001 - report
-        print("FAIL:", e)
-        rc = 1
-    finally:
-        for p in PROCS:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        if os.environ.get("KEEP_TMP") or rc:
-            print("logs in", TMP)
-        else:
-            shutil.rmtree(TMP, ignore_errors=True)
-    sys.exit(rc)
+    run_main(main)
