@@ -1,6 +1,6 @@
 # shale: one Makefile for the whole tree. Outputs go to build/ (or build/asan/ for `make asan`).
 #   make            build everything          make test    install deps, build, run all tests
-#   make run        build and run             make bench   bench/vs-rocksdb.sh
+#   make run        build and run             make bench   bench/vs-redis.sh, vs-rocksdb.sh, scorecard.sh
 #   make asan       the suite under ASan+UBSan   make tsan   the suite under TSan
 #   make crashtest  long kill -9/power-cut runs  make fuzz  libFuzzer, FUZZ_SECONDS each
 #   make install    PREFIX=/usr/local         make format  clang-format the tree
@@ -169,9 +169,15 @@ run: deps
 	@mkdir -p data
 	$(BUILD)/shale-server --bind 127.0.0.1 --port 6379 --dir ./data $(ARGS)
 
+# Both comparisons in one run (server, then engine), then the scorecard of the rows the
+# issues set bars for, every figure and ratio from this run. BENCH_ARGS reaches both
+# scripts (e.g. BENCH_ARGS=--quick for a smoke run).
 bench: deps
 	@$(MAKE) --no-print-directory all
-	./bench/vs-rocksdb.sh
+	@tsv=$${TMPDIR:-/tmp}/shale-bench-$$(date +%Y%m%d-%H%M%S).tsv; \
+	./bench/vs-redis.sh --tsv=$$tsv $(BENCH_ARGS) && \
+	./bench/vs-rocksdb.sh --tsv=$$tsv $(BENCH_ARGS) && \
+	echo && ./bench/scorecard.sh $$tsv
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang \

@@ -4,11 +4,11 @@
 # yes), each load run on the four servers one after the other in the same run, and one
 # table of ops/s, p50/p99 (ms, from --csv) and ratios against Redis with AOF everysec.
 #
-#   bench/vs-redis.sh [--quick] [--only=REGEX] [-n N] [--io-threads=N]
+#   bench/vs-redis.sh [--quick] [--only=REGEX] [-n N] [--io-threads=N] [--tsv=FILE]
 #
 # --quick runs 100000 requests per load instead of 400000 (a smoke run). --only keeps
 # the loads whose name matches REGEX (e.g. 'P16'). Raw CSV is kept in the results
-# directory printed at the end.
+# directory printed at the end; --tsv appends machine-readable rows for bench/scorecard.sh.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -17,17 +17,19 @@ server=$build/shale-server
 n=400000
 only=""
 io_threads=""
+tsv=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) n=100000 ;;
     --only=*) only=${1#--only=} ;;
     --io-threads=*) io_threads=${1#--io-threads=} ;;
+    --tsv=*) tsv=${1#--tsv=} ;;
     -n)
         n=$2
         shift
         ;;
     -h | --help)
-        sed -n '2,11p' "$0"
+        sed -n '2,12p' "$0"
         exit 0
         ;;
     *)
@@ -104,6 +106,8 @@ for l in "${loads[@]}"; do
             t=${t//\"/}
             [ "$t" = test ] && continue
             res[$name/$t/$s]="${rps//\"/} ${p50//\"/} ${p99//\"/}"
+            [ -n "$tsv" ] && printf 'server\t%s\t%s\t%s\t%s\t%s\n' "$name/$t" "$s" \
+                "${rps//\"/}" "${p50//\"/}" "${p99//\"/}" >>"$tsv"
             [[ " ${tests_of[*]} " == *" $name/$t "* ]] || tests_of+=("$name/$t")
         done <"$out"
     done

@@ -4,11 +4,16 @@
 # same flags, and prints one table: both ops/sec, the ratio, both write amplifications
 # and shale's peak RSS.
 #
-#   bench/vs-rocksdb.sh [--quick] [--only=REGEX] [--dir=DIR] [--cache-size=BYTES]
+#   bench/vs-rocksdb.sh [--quick] [--only=REGEX] [--dir=DIR] [--cache-size=BYTES] [--tsv=FILE]
 #
+# Both programs run with --bloom_bits=10 --cache_size=33554432 --compression_type=lz4:
+# db_bench's own defaults (no bloom filter, an 8 MiB cache) would measure RocksDB's
+# defaults, not RocksDB (../shared/BENCH.md).
 # --quick divides --num by 10 and --duration by 4 (a smoke run, not a measurement).
-# The 1 KiB and 4 KiB sets also run RocksDB with BlobDB (key-value separation), and end
-# with waitforcompaction in both programs, so write amplification includes the
+# --tsv appends machine-readable rows (bench/scorecard.sh reads them).
+# The 1 KiB and 4 KiB sets also run RocksDB with BlobDB (key-value separation). The
+# 100 B random set and the 1 KiB and 4 KiB sets end with waitforcompaction in both
+# programs, so write amplification and directory size include the
 # compaction work the writes left behind (RocksDB otherwise exits with most of it owed).
 # Write amplification is measured the same way for both programs: bytes the process
 # sent to the storage layer (/proc/<pid>/io write_bytes minus cancelled_write_bytes, of
@@ -23,14 +28,17 @@ quick=0
 only=""
 dir=${TMPDIR:-/tmp}/shale-vs-rocksdb
 cache=33554432
+bloom=10
+tsv=""
 for a in "$@"; do
     case "$a" in
     --quick) quick=1 ;;
     --only=*) only=${a#--only=} ;;
     --dir=*) dir=${a#--dir=} ;;
     --cache-size=*) cache=${a#--cache-size=} ;;
+    --tsv=*) tsv=${a#--tsv=} ;;
     -h | --help)
-        sed -n '2,14p' "$0"
+        sed -n '2,18p' "$0"
         exit 0
         ;;
     *)
@@ -64,7 +72,7 @@ blob_flags="--enable_blob_files=true --min_blob_size=512 --enable_blob_garbage_c
 # name | flags | which benchmark lines to report; names ending in -blob also run BlobDB
 sets=(
     "seq100|--benchmarks=fillseq,readseq --num=1000000 --key_size=16 --value_size=100"
-    "rand100|--benchmarks=fillrandom,readrandom --num=1000000 --key_size=16 --value_size=100"
+    "rand100|--benchmarks=fillrandom,readrandom,waitforcompaction --num=1000000 --key_size=16 --value_size=100"
     "rand1k-blob|--benchmarks=fillrandom,readrandom,overwrite,waitforcompaction --num=500000 --key_size=16 --value_size=1024"
     "rand4k-blob|--benchmarks=fillrandom,readrandom,overwrite,waitforcompaction --num=200000 --key_size=16 --value_size=4096"
     "sync8|--benchmarks=fillrandom --sync=true --threads=8 --num=100000 --key_size=16 --value_size=100"
@@ -76,7 +84,7 @@ run_one() {
     local label=$1 prog=$2 flags=$3 db=$dir/db-$1
     rm -rf "$db"
     # shellcheck disable=SC2086
-    bash -c "\"$prog\" $flags --compression_type=lz4 --cache_size=$cache --db=\"$db\" \
+    bash -c "\"$prog\" $flags --compression_type=lz4 --bloom_bits=$bloom --cache_size=$cache --db=\"$db\" \
         > \"$results/$label.out\" 2>&1; rc=\$?; cat /proc/\$\$/io > \"$results/$label.io\"; exit \$rc"
     local rc=$?
     du -sb "$db" 2>/dev/null | cut -f1 >"$results/$label.du"
@@ -112,6 +120,10 @@ wamp() { # label key value
     fi
 }
 
+# emit KIND WHAT PROGRAM VALUE: one tab-separated row for bench/scorecard.sh
+emit() { [ -n "$tsv" ] && printf 'engine\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >>"$tsv"; return 0; }
+
+echo "both programs: --compression_type=lz4 --bloom_bits=$bloom --cache_size=$cache" >&2
 rows=()
 for s in "${sets[@]}"; do
     name=${s%%|*}
@@ -135,6 +147,13 @@ for s in "${sets[@]}"; do
     wa_r=$(wamp "$name-rocksdb" "$ks" "$vs")
     sa="$(space_amp "$name-shale" "$num" "$ks" "$vs")|$(space_amp "$name-rocksdb" "$num" "$ks" "$vs")"
     rss=$(awk '/^shale-bench: peak_rss_mb/ {print $3}' "$results/$name-shale.out")
+    progs="shale rocksdb"
+    [ $blob = 1 ] && progs="$progs blobdb"
+    for p in $progs; do
+        emit "du" "$name" "$p" "$(cat "$results/$name-$p.du" 2>/dev/null)"
+        emit "wa" "$name" "$p" "$(wamp "$name-$p" "$ks" "$vs")"
+        for b in $benches; do emit "ops" "$name/$b" "$p" "$(ops_of "$results/$name-$p.out" "$b")"; done
+    done
     for b in $benches; do
         so=$(ops_of "$results/$name-shale.out" "$b")
         ro=$(ops_of "$results/$name-rocksdb.out" "$b")
@@ -159,5 +178,6 @@ for r in "${rows[@]}"; do
     printf '%-28s %12s %12s %7s %9s %9s %9s %9s %9s\n' "$l" "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h"
 done
 echo "WA: bytes written to storage / user bytes; SA: bytes on disk at the end / live user bytes."
+echo "both programs ran with --compression_type=lz4 --bloom_bits=$bloom --cache_size=$cache"
 echo
 echo "raw outputs: $results"
