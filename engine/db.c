@@ -360,9 +360,29 @@ static int roll_log(shale_db *db)
 }
 
 /*
- * Switches to a new memtable (mu held). With roll, or when the log has reached
- * vlog_file_size, the new memtable starts a new log; otherwise it continues the current
- * log from its end, so a log holds whole memtables and is a segment of useful size.
+ * Whether the next memtable continues the current log (mu held). A log whose memtables may
+ * leave pointers into it goes on, so that it becomes a value-log segment of useful size.
+ * One that cannot (every value in it shorter than value_threshold, or no pointers at all:
+ * threshold 0, fifo) rolls at every switch: once its memtable is flushed nothing needs
+ * it and flush_one deletes it, instead of keeping up to vlog_file_size of flushed records
+ * on disk until the next open. A threshold lowered later is no danger: a log a flush does
+ * point into is listed as a segment, which keeps its file (maybe_delete_log).
+ */
+static bool log_keeps_going(shale_db *db)
+{
+    size_t threshold = __atomic_load_n(&db->opts.value_threshold, __ATOMIC_RELAXED);
+    if (threshold && db->opts.compaction_style != SHALE_COMPACTION_FIFO &&
+        memtable_max_logged_value(db->mem) >= threshold)
+        db->wal->may_hold_pointers = true;
+    return db->wal->may_hold_pointers;
+}
+
+/*
+ * Switches to a new memtable (mu held). With roll, when the log has reached
+ * vlog_file_size, or when nothing in the log can become a value-log segment
+ * (log_keeps_going), the new memtable starts a new log; otherwise it continues the
+ * current log from its end, so a log holds whole memtables and is a segment of useful
+ * size.
  */
 static int switch_memtable(shale_db *db, bool roll)
 {
@@ -370,6 +390,8 @@ static int switch_memtable(shale_db *db, bool roll)
     int rc = memtable_new(&m);
     if (rc)
         return rc;
+    if (!roll && !log_keeps_going(db))
+        roll = true;
     if (memtable_num_entries(db->mem) == 0) {
         /* Nothing to flush: only the log moves on. */
         memtable_unref(m);

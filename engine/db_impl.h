@@ -44,6 +44,9 @@ typedef struct wal_file {
     uint64_t number;
     uint64_t synced; /* bytes known durable */
     atomic_bool dir_synced; /* its directory entry is durable (a directory sync since) */
+    /* Some memtable switched out of it held a value a flush may turn into a pointer into
+       this file (db.c, log_keeps_going; mu). */
+    bool may_hold_pointers;
     struct wal_file *next;
 } wal_file;
 

@@ -13,6 +13,7 @@
 #include "db_impl.h"
 #include "file.h"
 #include "format.h"
+#include "sync_point.h"
 #include "table_builder.h"
 #include "vlog.h"
 
@@ -238,7 +239,12 @@ int db_write_l0_table(shale_db *db, memtable *m, uint64_t smallest_snapshot, fil
     return rc ? -ENOMEM : 0;
 }
 
-/* Deletes log `number` when no memtable and no segment needs it any more (mu held). */
+/*
+ * Deletes log `number` when no memtable and no segment needs it any more (mu held). Called
+ * after the flush's manifest edit is durable: recovery starts past this log then, and no
+ * table points into it. A crash before the unlink leaves the file for the next open,
+ * which deletes logs below the manifest's log number that are not segments.
+ */
 static void maybe_delete_log(shale_db *db, uint64_t number)
 {
     if (number >= db->vs->log_number || version_segment(db->vs->current, number))
@@ -246,6 +252,7 @@ static void maybe_delete_log(shale_db *db, uint64_t number)
     char path[PATH_MAX];
     if (file_name_log(path, sizeof path, db->dir, number) > 0) {
         pthread_mutex_unlock(&db->mu);
+        SYNC_POINT("flush:delete_log");
         file_unlink(path);
         pthread_mutex_lock(&db->mu);
     }
@@ -259,6 +266,7 @@ static int flush_one(shale_db *db)
     uint64_t snap = db_smallest_snapshot(db);
     db->flush_running = true;
     pthread_mutex_unlock(&db->mu);
+    SYNC_POINT("flush:start");
 
     uint64_t start = db_now_us();
     file_meta *f = file_meta_new();

@@ -31,6 +31,7 @@ struct memtable {
     skiplist list;
     _Atomic(skip_node *) *buckets;
     atomic_uint_fast64_t entries, deletes;
+    atomic_uint_fast64_t max_logged_value; /* longest value with a log position */
     uint64_t log_number, log_offset, log_last_seq;
 };
 
@@ -102,6 +103,9 @@ int memtable_add_at(memtable *m, uint64_t seq, int kind, slice user_key, slice v
     atomic_fetch_add_explicit(&m->entries, 1, memory_order_relaxed);
     if (kind == KIND_DELETE)
         atomic_fetch_add_explicit(&m->deletes, 1, memory_order_relaxed);
+    /* one writer: a plain read-compare-store is enough */
+    if (value_pos && value.len > atomic_load_explicit(&m->max_logged_value, memory_order_relaxed))
+        atomic_store_explicit(&m->max_logged_value, value.len, memory_order_relaxed);
     return 0;
 }
 
@@ -146,6 +150,11 @@ uint64_t memtable_num_entries(const memtable *m)
 uint64_t memtable_num_deletes(const memtable *m)
 {
     return atomic_load_explicit(&((memtable *)m)->deletes, memory_order_relaxed);
+}
+
+uint64_t memtable_max_logged_value(const memtable *m)
+{
+    return atomic_load_explicit(&((memtable *)m)->max_logged_value, memory_order_relaxed);
 }
 
 void memtable_set_log_position(memtable *m, uint64_t number, uint64_t offset, uint64_t last_seq)

@@ -51,6 +51,10 @@ size_t memtable_memory_usage(const memtable *m);
 /* Entries added so far and how many were tombstones. */
 uint64_t memtable_num_entries(const memtable *m);
 uint64_t memtable_num_deletes(const memtable *m);
+/* The length of the longest value added with a log position (memtable_add_at with
+   value_pos != 0), expiry prefix included: a flush can turn a value into a pointer into
+   the log only when this reaches value_threshold. */
+uint64_t memtable_max_logged_value(const memtable *m);
 
 /*
  * An iterator over every entry in internal-key order, both directions. It holds a

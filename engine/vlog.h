@@ -4,7 +4,9 @@
  * flushed a value of at least value_threshold bytes is not copied into the table; the
  * table keeps a pointer to the value's bytes inside the log record instead. A log file
  * that holds values some table points to is kept after its memtables are flushed and
- * becomes a value-log segment; logs roll at vlog_file_size.
+ * becomes a value-log segment; logs roll at vlog_file_size, and at every memtable switch
+ * while nothing in them can become a pointer (db.c, log_keeps_going), so that a log of
+ * small values is deleted as soon as its memtable is flushed.
  *
  * Pointer (the value of a KIND_VPTR entry, 10 to 44 bytes, docs/format.md):
  *   varint64 expire_at_ms (0: never) | varint64 segment (log number) | varint64 offset of

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1009,6 +1010,289 @@ static void test_gc_crash_at_every_step(void **state)
     }
 }
 
+/* ---- the log's space after a flush (issue 16) ---- */
+
+typedef struct log_usage {
+    int files;
+    uint64_t bytes;  /* st_size summed */
+    uint64_t blocks; /* st_blocks summed, in bytes: what the logs hold on disk */
+    uint64_t newest; /* the highest log number */
+} log_usage;
+
+static log_usage logs_in(const char *dir)
+{
+    log_usage u = {0};
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 4 || strcmp(e->d_name + l - 4, ".log") != 0)
+            continue;
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(path, &st) != 0)
+            continue; /* deleted meanwhile */
+        u.files++;
+        u.bytes += (uint64_t)st.st_size;
+        u.blocks += (uint64_t)st.st_blocks * 512u;
+        uint64_t n = strtoull(e->d_name, NULL, 10);
+        if (n > u.newest)
+            u.newest = n;
+    }
+    closedir(d);
+    return u;
+}
+
+/* The flush thread deletes a flushed log just after shale_flush's wait ends: give it a
+   moment (up to 5 s) to get there. */
+static log_usage logs_after_flush(const char *dir, int want_files)
+{
+    log_usage u = logs_in(dir);
+    for (int i = 0; i < 500 && u.files > want_files; i++) {
+        usleep(10000);
+        u = logs_in(dir);
+    }
+    return u;
+}
+
+static void small_key(char *key, size_t cap, int i)
+{
+    snprintf(key, cap, "small%06d", i);
+}
+
+/* Key i's small value (100 bytes, below the default threshold of 512). */
+static void small_value(char *val, int i, int gen)
+{
+    random_bytes(val, 100, (uint64_t)i * 7 + (uint64_t)gen);
+    snprintf(val, 100, "%d:%d:", i, gen);
+}
+
+static void put_small(shale_db *db, int n, int gen)
+{
+    char key[32], val[100];
+    for (int i = 0; i < n; i++) {
+        small_key(key, sizeof key, i);
+        small_value(val, i, gen);
+        assert_int_equal(shale_put(db, key, strlen(key), val, sizeof val, 0), 0);
+    }
+}
+
+static int check_small(shale_db *db, int n, int gen)
+{
+    char key[32], val[100];
+    for (int i = 0; i < n; i++) {
+        small_key(key, sizeof key, i);
+        small_value(val, i, gen);
+        void *got = NULL;
+        size_t glen = 0;
+        int rc = shale_get(db, key, strlen(key), &got, &glen);
+        if (rc == 0 && (glen != sizeof val || memcmp(got, val, glen) != 0))
+            rc = SHALE_ECORRUPT;
+        free(got);
+        if (rc) {
+            fprintf(stderr, "# %s: %s\n", key, shale_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Key i's value of generation gen for i < n, read with shale_get only (other keys may
+   share the store). */
+static void get_gen(shale_db *db, int n, int gen)
+{
+    char key[32], val[2048];
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "key%06d", i);
+        size_t len = make_value(i, gen, val);
+        void *got = NULL;
+        size_t glen = 0;
+        assert_int_equal(shale_get(db, key, strlen(key), &got, &glen), 0);
+        assert_int_equal(glen, len);
+        assert_memory_equal(got, val, len);
+        free(got);
+    }
+}
+
+/* #16: the log doubled as the value log and rolled only at vlog_file_size, so the records
+   of small values, all flushed, stayed on disk (147 MB after a million 100-byte writes).
+   A log that no flush can point into now rolls at every memtable switch and is deleted
+   once its memtable is flushed. */
+static void test_flushed_log_of_small_values_is_deleted(void **state)
+{
+    char *dir = tu_tempdir("vlogsmall");
+    shale_options o;
+    tu_small_options(&o); /* default value_threshold (512) and vlog_file_size (256 MiB) */
+    o.vlog_gc_interval_s = 0;
+    uint64_t reserve = o.memtable_size + o.memtable_size / 8; /* one fresh log */
+    shale_db *db = open_db(dir, &o);
+    put_small(db, 8000, 1); /* ~1.2 MB of records: several memtables */
+    uint64_t written = prop(db, "shale.wal-bytes");
+    assert_true(written > 3 * o.memtable_size);
+    assert_int_equal(shale_flush(db), 0);
+    log_usage after = logs_after_flush(dir, 1);
+    fprintf(stderr, "# %" PRIu64 " bytes of log records written; after the flush %d log(s) hold %" PRIu64 " bytes on disk\n",
+            written, after.files, after.blocks);
+    /* only the new, empty log is left: its preallocation is all it holds */
+    assert_int_equal(after.files, 1);
+    assert_true(after.blocks <= reserve + 4096);
+    assert_true(after.blocks < written / 2);
+    assert_int_equal(prop(db, "shale.vlog-segments"), 0);
+    assert_int_equal(check_small(db, 8000, 1), 0);
+    assert_int_equal(shale_close(db), 0);
+    /* close cuts the new log to what it holds: nothing */
+    assert_int_equal(logs_in(dir).bytes, 0);
+    db = open_db(dir, &o);
+    assert_int_equal(check_small(db, 8000, 1), 0);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+/* A log that holds values tables point to stays (a value-log segment) and they stay
+   readable, also when small values shared its memtables; logs of small values only around
+   it still go. */
+static void test_log_with_pointers_is_kept(void **state)
+{
+    char *dir = tu_tempdir("vlogmixed");
+    shale_options o;
+    tu_small_options(&o);
+    o.vlog_gc_interval_s = 0;
+    shale_db *db = open_db(dir, &o);
+    put_small(db, 6000, 1);      /* logs of small values only: deleted once flushed */
+    put_gen(db, 600, 1);         /* mostly large values: a segment */
+    put_small(db, 3000, 2);      /* small values after them, in the same log at first */
+    assert_int_equal(shale_flush(db), 0);
+    uint64_t segments = prop(db, "shale.vlog-segments");
+    assert_true(segments >= 1);
+    log_usage u = logs_after_flush(dir, (int)segments + 1);
+    assert_true(u.files <= (int)segments + 1); /* the segments and perhaps a new log */
+    get_gen(db, 600, 1);
+    assert_int_equal(check_small(db, 3000, 2), 0);
+    uint64_t written = prop(db, "shale.wal-bytes");
+    assert_int_equal(shale_close(db), 0);
+    /* Cut to their records at close, the logs left do not hold those of the first 6000
+       small values (about 147 bytes each), but for the last memtable of them, which
+       shared its log with the large values. */
+    u = logs_in(dir);
+    fprintf(stderr, "# %" PRIu64 " segment(s); %" PRIu64 " bytes of records written, %" PRIu64 " kept\n",
+            segments, written, u.bytes);
+    assert_true(u.bytes + 4000 * 140 <= written);
+
+    db = open_db(dir, &o);
+    assert_int_equal(prop(db, "shale.vlog-segments"), segments);
+    get_gen(db, 600, 1);
+    assert_int_equal(check_small(db, 3000, 2), 0);
+    char key[32], val[100];
+    small_key(key, sizeof key, 5000); /* written once, in generation 1 */
+    small_value(val, 5000, 1);
+    void *got = NULL;
+    size_t glen = 0;
+    assert_int_equal(shale_get(db, key, strlen(key), &got, &glen), 0);
+    assert_int_equal(glen, sizeof val);
+    assert_memory_equal(got, val, glen);
+    free(got);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+static void lower_threshold(const char *name, void *arg)
+{
+    shale_set_option(arg, "value_threshold", "100");
+}
+
+/* The roll decision is taken at the memtable switch, the pointers at the flush: a
+   threshold lowered in between makes the flush point into a log that rolled as if it held
+   none. It must be kept as a segment, and its values read back after a reopen. */
+static void test_threshold_lowered_before_flush_keeps_log(void **state)
+{
+    char *dir = tu_tempdir("vloglowered");
+    shale_options o;
+    tu_small_options(&o);
+    o.vlog_gc_interval_s = 0;
+    o.value_threshold = 4096; /* the values below stay in tables... */
+    shale_db *db = open_db(dir, &o);
+    assert_int_equal(sync_point_set("flush:start", lower_threshold, db), 0);
+    put_gen(db, 1500, 1); /* ...until the first flush starts */
+    assert_int_equal(shale_flush(db), 0);
+    sync_point_clear_all();
+    assert_true(prop(db, "shale.vlog-segments") >= 1);
+    check_gen(db, 1500, 1);
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, &o);
+    assert_true(prop(db, "shale.vlog-segments") >= 1);
+    check_gen(db, 1500, 1);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+#define LOG_CRASH_EXIT 78
+
+static void crash_here(const char *name, void *arg)
+{
+    _exit(LOG_CRASH_EXIT);
+}
+
+/* A kill after the flush's table is installed but before its log is deleted, and one
+   before the table is written: either way every write comes back, and the open removes
+   the log that is no longer needed. */
+static void test_crash_between_flush_and_log_delete(void **state)
+{
+    const char *points[] = {"flush:start", "flush:delete_log"};
+    for (int p = 0; p < 2; p++) {
+        char *dir = tu_tempdir("vlogcrash");
+        shale_options o;
+        tu_small_options(&o);
+        o.vlog_gc_interval_s = 0;
+        o.memtable_size = 4u << 20; /* no switch before the flush below */
+        pid_t pid = fork();
+        if (pid == 0) {
+            shale_db *cdb = NULL;
+            if (shale_open(dir, &o, &cdb))
+                _exit(1);
+            put_small(cdb, 4000, 1);
+            put_gen(cdb, 10, 1); /* a few pointers too: a segment among the logs */
+            if (shale_flush(cdb) || shale_close(cdb) || shale_open(dir, &o, &cdb))
+                _exit(2);
+            /* a new log, of small values only */
+            put_small(cdb, 2000, 3);
+            sync_point_set(points[p], crash_here, NULL);
+            shale_flush(cdb);
+            _exit(3); /* the crash point was never reached */
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) != LOG_CRASH_EXIT)
+            fail_msg("%s: the child exited with %d", points[p], WEXITSTATUS(status));
+        log_usage crashed = logs_in(dir);
+        shale_db *db = open_db(dir, &o);
+        assert_int_equal(check_small(db, 2000, 3), 0);
+        char key[32], val[100];
+        for (int i = 2000; i < 4000; i++) { /* generation 1 where 3 did not overwrite */
+            small_key(key, sizeof key, i);
+            small_value(val, i, 1);
+            void *got = NULL;
+            size_t glen = 0;
+            assert_int_equal(shale_get(db, key, strlen(key), &got, &glen), 0);
+            assert_int_equal(glen, sizeof val);
+            assert_memory_equal(got, val, glen);
+            free(got);
+        }
+        get_gen(db, 10, 1);
+        uint64_t segments = prop(db, "shale.vlog-segments");
+        assert_int_equal(segments, 1);
+        log_usage reopened = logs_in(dir);
+        fprintf(stderr, "# crash at %s: %d logs after the crash, %d after the open\n", points[p],
+                crashed.files, reopened.files);
+        /* the segment and the open's new log only */
+        assert_int_equal(reopened.files, (int)segments + 1);
+        assert_int_equal(shale_close(db), 0);
+        tu_rmdir_free(dir);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1027,6 +1311,10 @@ int main(void)
         cmocka_unit_test(test_gc_crash_at_every_step),
         cmocka_unit_test_teardown(test_vlog_gc_thread_stops_before_close_cuts_the_log, reset_hooks),
         cmocka_unit_test(test_vlog_segment_fds_within_max_open_files),
+        cmocka_unit_test(test_flushed_log_of_small_values_is_deleted),
+        cmocka_unit_test(test_log_with_pointers_is_kept),
+        cmocka_unit_test_teardown(test_threshold_lowered_before_flush_keeps_log, reset_hooks),
+        cmocka_unit_test(test_crash_between_flush_and_log_delete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
