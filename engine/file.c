@@ -201,8 +201,7 @@ int file_pwrite(int fd, const void *buf, size_t n, uint64_t off)
 
 /* writev, or pwritev at off when positioned: a positioned write skips the file offset's
    lock that every write() on a descriptor shared by threads takes (fdget_pos). */
-static int writev_all(int fd, const struct iovec *iov_in, int iovcnt, bool positioned,
-                      uint64_t off)
+static int writev_all(int fd, const struct iovec *iov_in, int iovcnt, bool positioned, uint64_t off)
 {
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)

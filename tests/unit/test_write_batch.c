@@ -133,7 +133,7 @@ static void test_write_batch_compressed_values(void **state)
     assert_int_equal(shale_batch_put(b, "a", 1, text, sizeof text, 0), 0);
     assert_int_equal(shale_batch_put(b, "b", 1, text, sizeof text, 12345), 0);
     assert_int_equal(shale_batch_put(b, "c", 1, noise, sizeof noise, 0), 0); /* incompressible */
-    assert_int_equal(shale_batch_put(b, "d", 1, text, 100, 0), 0);             /* small */
+    assert_int_equal(shale_batch_put(b, "d", 1, text, 100, 0), 0);           /* small */
     buf out = {0};
     assert_int_equal(batch_rep_compress(batch_rep(b), 512, NULL, &out), 2);
     assert_true(out.len < batch_rep(b).len / 2);
