@@ -25,7 +25,7 @@ static struct flags {
     const char *benchmarks;
     int64_t num, reads;
     int key_size, value_size, threads, batch_size;
-    bool sync, use_existing_db, histogram, statistics;
+    bool sync, use_existing_db, histogram, statistics, manual_wal_flush;
     int duration;
     double compression_ratio;
     const char *compression_type;
@@ -96,6 +96,7 @@ static const flag_def flag_defs[] = {
     {"value_threshold", 'u', &F.value_threshold},
     {"min_blob_size", 'u', &F.value_threshold},
     {"sync_interval_ms", 'u', &F.sync_interval_ms},
+    {"manual_wal_flush", 'b', &F.manual_wal_flush},
 };
 
 static int parse_flag(const char *arg)
@@ -306,6 +307,9 @@ static void open_db(bool fresh)
     /* db_bench's --sync=false writes the WAL to the OS and never syncs it: the same
        durability here is sync_interval_ms=0 unless asked otherwise. */
     o.sync_interval_ms = (uint32_t)F.sync_interval_ms;
+    /* db_bench's --manual_wal_flush: log records wait in a buffer until it is full (a
+       crash of the process loses them); off by default in both programs */
+    o.manual_wal_flush = F.manual_wal_flush;
     int rc = shale_open(F.db, &o, &db);
     if (rc)
         fail("open", rc);

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <lz4.h>
+
 #include "db_impl.h"
 #include "file.h"
 #include "format.h"
@@ -678,7 +680,9 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
         /* (a batch smaller than the threshold holds no value to compress: no scan) */
         if (db->opts.compression == SHALE_COMPRESSION_LZ4 && threshold &&
             rep.len - BATCH_HEADER_SIZE >= threshold) {
-            int n = batch_rep_compress(rep, threshold, &db->wal_rep);
+            if (!db->wal_lz4)
+                db->wal_lz4 = LZ4_createStream(); /* NULL: compress without it */
+            int n = batch_rep_compress(rep, threshold, db->wal_lz4, &db->wal_rep);
             if (n > 0)
                 rep = buf_slice(&db->wal_rep);
             else if (n < 0)
@@ -873,14 +877,17 @@ int shale_write(shale_db *db, const shale_batch *b)
     return db_write(db, b, false);
 }
 
-/* Single-entry writes encode into a stack batch to avoid malloc on the hot path. */
+/* Single-entry writes encode into a stack batch to avoid malloc on the hot path: room for
+   a 4 KiB value (a malloc, a realloc and a free cost about as much as copying 1 KiB). */
+#define WRITE_ONE_STACK 4608
+
 static int write_one(shale_db *db, int kind, const void *key, size_t klen, const void *val,
                      size_t vlen, uint64_t expire_at_ms)
 {
     if (!db || klen == 0 || klen > SHALE_MAX_KEY_SIZE || vlen > SHALE_MAX_VALUE_SIZE ||
         (!key && klen) || (!val && vlen))
         return -EINVAL;
-    char stack[512];
+    char stack[WRITE_ONE_STACK];
     shale_batch b;
     size_t need = BATCH_HEADER_SIZE + 1 + 5 + klen + 5 + 8 + vlen;
     if (need <= sizeof stack) {
@@ -1443,6 +1450,7 @@ static void db_free(shale_db *db)
     block_cache_free(db->bc);
     batch_destroy(&db->group);
     buf_free(&db->wal_rep);
+    LZ4_freeStream(db->wal_lz4);
     free(db->compact_threads);
     if (db->lock_fd >= 0)
         file_unlock(db->lock_fd);

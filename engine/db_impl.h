@@ -137,6 +137,7 @@ struct shale_db {
     pthread_cond_t queue_cv;       /* signalled when a writer joins the queue */
     shale_batch group;             /* the leader's merged batch */
     buf wal_rep;                   /* the leader's batch as the log stores it (compressed) */
+    LZ4_stream_t *wal_lz4;         /* the leader's lz4 state for it (NULL until needed) */
     atomic_uint_fast64_t last_seq; /* the last sequence visible to reads */
     uint64_t alloc_seq;            /* the last sequence handed out (leader only) */
     atomic_int bg_error;           /* sticky write failure (cleared by shale_resume) */

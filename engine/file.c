@@ -199,11 +199,14 @@ int file_pwrite(int fd, const void *buf, size_t n, uint64_t off)
     return write_all(fd, buf, n, true, off);
 }
 
-int file_writev(int fd, const struct iovec *iov_in, int iovcnt)
+/* writev, or pwritev at off when positioned: a positioned write skips the file offset's
+   lock that every write() on a descriptor shared by threads takes (fdget_pos). */
+static int writev_all(int fd, const struct iovec *iov_in, int iovcnt, bool positioned, uint64_t off)
 {
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov_in[i].iov_len;
+    const uint64_t end_off = off + total;
     bool partial;
     int rc = fault_check(FILE_OP_WRITE, &partial);
     if (rc) {
@@ -212,10 +215,12 @@ int file_writev(int fd, const struct iovec *iov_in, int iovcnt)
             size_t left = total / 2;
             for (int i = 0; i < iovcnt && left; i++) {
                 size_t n = iov_in[i].iov_len < left ? iov_in[i].iov_len : left;
-                ssize_t w = write(fd, iov_in[i].iov_base, n);
+                ssize_t w = positioned ? pwrite(fd, iov_in[i].iov_base, n, (off_t)off)
+                                       : write(fd, iov_in[i].iov_base, n);
                 if (w <= 0)
                     break;
                 left -= (size_t)w;
+                off += (uint64_t)w;
             }
         }
         return rc;
@@ -229,7 +234,8 @@ int file_writev(int fd, const struct iovec *iov_in, int iovcnt)
     int cnt = iovcnt;
     rc = 0;
     while (total > 0) {
-        ssize_t w = writev(fd, cur, cnt > IOV_MAX ? IOV_MAX : cnt);
+        int c = cnt > IOV_MAX ? IOV_MAX : cnt;
+        ssize_t w = positioned ? pwritev(fd, cur, c, (off_t)off) : writev(fd, cur, c);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -237,6 +243,7 @@ int file_writev(int fd, const struct iovec *iov_in, int iovcnt)
             break;
         }
         total -= (size_t)w;
+        off += (uint64_t)w;
         while (cnt > 0 && (size_t)w >= cur->iov_len) {
             w -= (ssize_t)cur->iov_len;
             cur++;
@@ -250,11 +257,21 @@ int file_writev(int fd, const struct iovec *iov_in, int iovcnt)
     if (iov != local)
         free(iov);
     if (rc == 0 && powerloss_on()) {
-        off_t end = lseek(fd, 0, SEEK_CUR);
+        off_t end = positioned ? (off_t)end_off : lseek(fd, 0, SEEK_CUR);
         if (end > 0)
             powerloss_written(fd, (uint64_t)end);
     }
     return rc;
+}
+
+int file_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    return writev_all(fd, iov, iovcnt, false, 0);
+}
+
+int file_pwritev(int fd, const struct iovec *iov, int iovcnt, uint64_t off)
+{
+    return writev_all(fd, iov, iovcnt, true, off);
 }
 
 int file_fdatasync(int fd)

@@ -26,9 +26,12 @@ ssize_t file_pread(int fd, void *buf, size_t n, uint64_t off);
 /* Writes all n bytes at the current position (append) / at off. 0 or -errno. */
 int file_write(int fd, const void *buf, size_t n);
 int file_pwrite(int fd, const void *buf, size_t n, uint64_t off);
-/* A write of several buffers at once (one writev when possible). 0 or -errno. */
+/* A write of several buffers at once (one writev when possible), at the current position
+   / at off (pwritev: no lock on the file offset, which appends by one thread need not
+   take). 0 or -errno. */
 struct iovec;
 int file_writev(int fd, const struct iovec *iov, int iovcnt);
+int file_pwritev(int fd, const struct iovec *iov, int iovcnt, uint64_t off);
 
 int file_fdatasync(int fd);
 int file_fsync(int fd);

@@ -1,7 +1,8 @@
 /*
  * wal.c - write-ahead log records (format in format.h and docs/format.md): the writer
- * appends header + payload parts with one writev; the reader streams the file through a
- * buffer and tells a torn tail (dropped) from corruption (an error).
+ * appends header + payload parts with one pwritev at the end of the file; the reader
+ * streams the file through a buffer and tells a torn tail (dropped) from corruption (an
+ * error).
  *
  * End-of-log rules, in the order the reader applies them at a record boundary:
  *  (a) a header or payload cut short by the end of the file: torn tail, the log ends,
@@ -112,7 +113,7 @@ static int flush_locked(wal_writer *w)
     if (w->buf_len == 0)
         return 0;
     struct iovec v = {w->buf, w->buf_len};
-    int rc = file_writev(w->fd, &v, 1);
+    int rc = file_pwritev(w->fd, &v, 1, w->size - w->buf_len);
     if (rc) {
         __atomic_store_n(&w->error, rc, __ATOMIC_RELAXED);
         return rc;
@@ -193,7 +194,8 @@ static int append_direct(wal_writer *w, const slice *parts, int n)
         v[i + 1].iov_base = (void *)parts[i].data;
         v[i + 1].iov_len = parts[i].len;
     }
-    int rc = file_writev(w->fd, v, n + 1);
+    /* at the end of what is in the file (nothing is buffered when this runs) */
+    int rc = file_pwritev(w->fd, v, n + 1, w->size - w->buf_len);
     if (v != iov)
         free(v);
     if (rc) {

@@ -24,7 +24,7 @@ typedef struct wal_writer wal_writer;
  */
 int wal_writer_open(const char *path, uint64_t log_number, uint64_t preallocate, wal_writer **out);
 /*
- * Appends one record made of n parts (written with one writev). Returns 0 or -errno; after
+ * Appends one record made of n parts (written with one pwritev). Returns 0 or -errno; after
  * an error the writer refuses every later append with the same error (sticky).
  */
 int wal_writer_append(wal_writer *w, const slice *parts, int n);

@@ -22,6 +22,8 @@
 #include "shale.h"
 #include "slice.h"
 
+typedef union LZ4_stream_u LZ4_stream_t; /* lz4.h */
+
 #define BATCH_HEADER_SIZE 12
 
 struct shale_batch {
@@ -70,9 +72,11 @@ int batch_rep_iterate_entries(slice rep, int (*fn)(void *arg, const batch_entry 
 /*
  * Writes into *out the rep with every value of at least threshold bytes lz4-compressed
  * where that saves an eighth or more. Returns how many were (0: *out is empty, use rep),
- * -ENOMEM or SHALE_ECORRUPT. threshold 0: none.
+ * -ENOMEM or SHALE_ECORRUPT. threshold 0: none. lz4 is a stream (LZ4_createStream) the
+ * caller keeps between calls, used by one thread at a time, so that no value pays for
+ * clearing a fresh state; NULL works too (slower).
  */
-int batch_rep_compress(slice rep, size_t threshold, buf *out);
+int batch_rep_compress(slice rep, size_t threshold, LZ4_stream_t *lz4, buf *out);
 
 /* Inserts every entry of rep into m. base_pos is the file offset of rep's first byte in
    m's log (0: not in a log), so each value's position is known. Errors: SHALE_ECORRUPT,

@@ -78,6 +78,33 @@ static void test_file_round_trip_and_faults(void **state)
     tu_rmdir_free(dir);
 }
 
+/* file_pwritev writes at its offset, not at the file's position (which it leaves alone),
+   and a torn positioned write lands its first half at that offset. */
+static void test_file_pwritev_at_offset(void **state)
+{
+    char *dir = tu_tempdir("file");
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/f", dir);
+    int fd;
+    assert_int_equal(file_open_write(p, true, &fd), 0);
+    assert_int_equal(file_write(fd, "0123456789", 10), 0);
+    struct iovec iov[2] = {{"ab", 2}, {"cd", 2}};
+    assert_int_equal(file_pwritev(fd, iov, 2, 3), 0);
+    assert_int_equal(file_write(fd, "!", 1), 0); /* still appends at 10 */
+    file_fault_arm(FILE_OP_WRITE, 1, ENOSPC, true, false);
+    struct iovec torn[2] = {{"wx", 2}, {"yz", 2}};
+    assert_int_equal(file_pwritev(fd, torn, 2, 12), -ENOSPC);
+    file_fault_clear();
+    file_close(fd);
+    char *data;
+    size_t len;
+    assert_int_equal(file_read_all(p, &data, &len), 0);
+    assert_int_equal(len, 14);
+    assert_memory_equal(data, "012abcd789!\0wx", 14);
+    free(data);
+    tu_rmdir_free(dir);
+}
+
 static void test_file_lock_and_atomic_replace(void **state)
 {
     char *dir = tu_tempdir("file");
@@ -120,6 +147,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_round_trip_and_faults),
         cmocka_unit_test(test_file_lock_and_atomic_replace),
+        cmocka_unit_test(test_file_pwritev_at_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <lz4.h>
 
 #include "format.h"
 #include "shale.h"
@@ -132,9 +133,9 @@ static void test_write_batch_compressed_values(void **state)
     assert_int_equal(shale_batch_put(b, "a", 1, text, sizeof text, 0), 0);
     assert_int_equal(shale_batch_put(b, "b", 1, text, sizeof text, 12345), 0);
     assert_int_equal(shale_batch_put(b, "c", 1, noise, sizeof noise, 0), 0); /* incompressible */
-    assert_int_equal(shale_batch_put(b, "d", 1, text, 100, 0), 0);             /* small */
+    assert_int_equal(shale_batch_put(b, "d", 1, text, 100, 0), 0);           /* small */
     buf out = {0};
-    assert_int_equal(batch_rep_compress(batch_rep(b), 512, &out), 2);
+    assert_int_equal(batch_rep_compress(batch_rep(b), 512, NULL, &out), 2);
     assert_true(out.len < batch_rep(b).len / 2);
     lz4_seen s = {0};
     assert_int_equal(batch_rep_iterate_entries(buf_slice(&out), collect_lz4, &s), 0);
@@ -149,13 +150,83 @@ static void test_write_batch_compressed_values(void **state)
     assert_memory_equal(s.values[2], noise, sizeof noise);
     assert_int_equal(s.lens[3], 100);
     /* nothing to compress: out stays empty */
-    assert_int_equal(batch_rep_compress(batch_rep(b), 0, &out), 0);
+    assert_int_equal(batch_rep_compress(batch_rep(b), 0, NULL, &out), 0);
     assert_int_equal(out.len, 0);
     /* damage: truncate inside the first compressed value */
-    assert_int_equal(batch_rep_compress(batch_rep(b), 512, &out), 2);
+    assert_int_equal(batch_rep_compress(batch_rep(b), 512, NULL, &out), 2);
     lz4_seen s2 = {0};
     assert_int_equal(batch_rep_iterate_entries(slice_make(out.data, 40), collect_lz4, &s2),
                      SHALE_ECORRUPT);
+    buf_free(&out);
+    shale_batch_free(b);
+}
+
+/* One lz4 stream reused for every batch (the writer's): each compressed value must decode
+   alone, with no reference to the values compressed before it. The same value twice in a
+   row is what a stream that kept its history would encode as a reference to the previous
+   one; 3000 values also take the stream's offsets past several resets. */
+static void test_write_batch_compress_reuses_stream(void **state)
+{
+    (void)state;
+    LZ4_stream_t *lz4 = LZ4_createStream();
+    assert_non_null(lz4);
+    char v[1024];
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    buf out = {0};
+    for (int i = 0; i < 3000; i++) {
+        if (i % 2 == 0) /* a new value: 50 random printable bytes repeated, as db_bench's */
+            for (size_t j = 0; j < sizeof v; j++) {
+                if (j % 100 < 50) {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    v[j] = (char)(' ' + x % 95);
+                } else {
+                    v[j] = v[j - 50];
+                }
+            }
+        shale_batch *b;
+        assert_int_equal(shale_batch_new(&b), 0);
+        assert_int_equal(shale_batch_put(b, "k", 1, v, sizeof v, 0), 0);
+        assert_int_equal(batch_rep_compress(batch_rep(b), 512, lz4, &out), 1);
+        lz4_seen s = {0};
+        assert_int_equal(batch_rep_iterate_entries(buf_slice(&out), collect_lz4, &s), 0);
+        assert_int_equal(s.compressed, 1);
+        assert_int_equal(s.lens[0], sizeof v);
+        assert_memory_equal(s.values[0], v, sizeof v);
+        shale_batch_free(b);
+    }
+    buf_free(&out);
+    LZ4_freeStream(lz4);
+}
+
+/* The lz4 bytes are written after room for the longest worth-while stored length; a
+   value that compresses so well that its stored length takes fewer varint bytes moves
+   them back, and the entries after it still decode. */
+static void test_write_batch_compress_short_header(void **state)
+{
+    (void)state;
+    char zeros[2000] = {0}; /* 2000 -> a few dozen lz4 bytes: 1-byte varint, not 2 */
+    char text[600];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[(i * 7) % 36];
+    shale_batch *b;
+    assert_int_equal(shale_batch_new(&b), 0);
+    assert_int_equal(shale_batch_put(b, "z", 1, zeros, sizeof zeros, 777), 0);
+    assert_int_equal(shale_batch_put(b, "t", 1, text, sizeof text, 0), 0);
+    assert_int_equal(shale_batch_delete(b, "d", 1), 0);
+    buf out = {0};
+    int n = batch_rep_compress(batch_rep(b), 512, NULL, &out);
+    assert_true(n >= 1);
+    lz4_seen s = {0};
+    assert_int_equal(batch_rep_iterate_entries(buf_slice(&out), collect_lz4, &s), 0);
+    assert_int_equal(s.n, 3);
+    assert_int_equal(s.lens[0], 8 + sizeof zeros);
+    assert_int_equal(expiring_value_expiry(slice_make(s.values[0], s.lens[0])), 777);
+    assert_memory_equal(s.values[0] + 8, zeros, sizeof zeros);
+    assert_int_equal(s.lens[1], sizeof text);
+    assert_memory_equal(s.values[1], text, sizeof text);
+    assert_int_equal(s.kinds[2], KIND_DELETE);
     buf_free(&out);
     shale_batch_free(b);
 }
@@ -166,6 +237,8 @@ int main(void)
         cmocka_unit_test(test_write_batch_round_trip),
         cmocka_unit_test(test_write_batch_rejects_bad_input),
         cmocka_unit_test(test_write_batch_compressed_values),
+        cmocka_unit_test(test_write_batch_compress_reuses_stream),
+        cmocka_unit_test(test_write_batch_compress_short_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
