@@ -330,7 +330,8 @@ static void test_wal_buffered_appends_cross_the_buffer(void **state)
     assert_int_equal(wal_writer_open(path, 3, 1 << 20, &w), 0);
     const size_t cap = 4096;
     assert_int_equal(wal_writer_set_buffer(w, cap), 0);
-    char *b = malloc(1 << 20);
+    char *b = malloc(3u << 20); /* rec_len's largest (1 MiB), tripled for even records */
+    assert_non_null(b);
     int n = 60;
     uint64_t size = 0;
     bool recovered = false;
