@@ -1,15 +1,23 @@
 /*
- * arena.c - a bump allocator: memory comes from malloc in blocks and is freed all at
- * once. One thread allocates; any thread may read the usage counter.
+ * arena.c - a bump allocator: memory comes in blocks and is freed all at once. One
+ * thread allocates; any thread may read the usage counter. Small blocks come from
+ * malloc, large ones straight from mmap on huge-page boundaries (arena.h says why).
  */
 #include "arena.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define HUGE_PAGE (2u << 20)
 
 typedef struct arena_block {
     struct arena_block *next;
+    size_t bytes;  /* of the whole block, this header included */
+    bool mapped;   /* arena_unmap, not free */
     /* data follows, 8-aligned */
 } arena_block;
 
@@ -21,6 +29,38 @@ struct arena {
     atomic_size_t usage;
 };
 
+void *arena_map_zeroed(size_t bytes)
+{
+    if (bytes < ARENA_HUGE_BLOCK)
+        return calloc(1, bytes);
+    /* over-map by one huge page, then trim both ends to the alignment */
+    size_t len = (bytes + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+    char *raw = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+    if (raw == MAP_FAILED)
+        return NULL;
+    char *p = (char *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (p > raw)
+        munmap(raw, (size_t)(p - raw));
+    if (raw + len + HUGE_PAGE > p + len)
+        munmap(p + len, (size_t)(raw + len + HUGE_PAGE - (p + len)));
+#ifdef MADV_HUGEPAGE
+    madvise(p, len, MADV_HUGEPAGE); /* a hint: without THP the pages are 4 KiB, no harm */
+#endif
+    return p;
+}
+
+void arena_unmap(void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    if (bytes < ARENA_HUGE_BLOCK) {
+        free(p);
+        return;
+    }
+    munmap(p, (bytes + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1));
+}
+
 arena *arena_new(size_t block_size)
 {
     arena *a = calloc(1, sizeof *a);
@@ -31,12 +71,21 @@ arena *arena_new(size_t block_size)
     return a;
 }
 
+/* A block with room for `bytes` after its header: mapped when it is a full block of a
+   huge-block arena, else malloc'ed (big single allocations, small arenas). */
 static void *new_block(arena *a, size_t bytes)
 {
-    arena_block *b = malloc(sizeof *b + bytes);
+    size_t total = sizeof(arena_block) + bytes;
+    bool mapped = bytes == a->block_size && a->block_size >= ARENA_HUGE_BLOCK;
+    /* a mapped block is the mapping itself: the header takes its first bytes */
+    if (mapped)
+        total = bytes;
+    arena_block *b = mapped ? arena_map_zeroed(total) : malloc(total);
     if (!b)
         return NULL;
     b->next = a->blocks;
+    b->bytes = total;
+    b->mapped = mapped;
     a->blocks = b;
     return b + 1;
 }
@@ -59,8 +108,9 @@ void *arena_alloc(arena *a, size_t n)
     char *p = new_block(a, a->block_size);
     if (!p)
         return NULL;
+    size_t room = a->blocks->mapped ? a->block_size - sizeof(arena_block) : a->block_size;
     a->ptr = p + need;
-    a->left = a->block_size - need;
+    a->left = room - need;
     return p;
 }
 
@@ -76,7 +126,10 @@ void arena_free(arena *a)
     arena_block *b = a->blocks;
     while (b) {
         arena_block *n = b->next;
-        free(b);
+        if (b->mapped)
+            arena_unmap(b, b->bytes);
+        else
+            free(b);
         b = n;
     }
     free(a);

@@ -20,10 +20,12 @@
 
 #include <xxhash.h>
 
-#define MEMTABLE_ARENA_BLOCK (1u << 20)
-/* Hash buckets: 4 MiB of pointers, zero pages until touched; a full 64 MiB memtable of
-   100-byte values (about 450k entries) averages under one node per bucket. */
+/* Huge-page blocks (arena.h): inserts and lookups land at random over the whole arena. */
+#define MEMTABLE_ARENA_BLOCK ARENA_HUGE_BLOCK
+/* Hash buckets: 4 MiB of pointers on huge pages, zero until touched; a full 64 MiB
+   memtable of 100-byte values (about 450k entries) averages under one node per bucket. */
 #define MEMTABLE_BUCKETS (1u << 19)
+#define MEMTABLE_BUCKET_BYTES (MEMTABLE_BUCKETS * sizeof(_Atomic(skip_node *)))
 
 struct memtable {
     atomic_int refs;
@@ -41,10 +43,10 @@ int memtable_new(memtable **out)
     if (!m)
         return -ENOMEM;
     m->arena = arena_new(MEMTABLE_ARENA_BLOCK);
-    m->buckets = calloc(MEMTABLE_BUCKETS, sizeof *m->buckets);
+    m->buckets = arena_map_zeroed(MEMTABLE_BUCKET_BYTES);
     if (!m->arena || !m->buckets || skiplist_init(&m->list, m->arena)) {
         arena_free(m->arena);
-        free(m->buckets);
+        arena_unmap(m->buckets, MEMTABLE_BUCKET_BYTES);
         free(m);
         return -ENOMEM;
     }
@@ -63,7 +65,7 @@ void memtable_unref(memtable *m)
     if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
         return;
     arena_free(m->arena);
-    free(m->buckets);
+    arena_unmap(m->buckets, MEMTABLE_BUCKET_BYTES);
     free(m);
 }
 
