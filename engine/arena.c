@@ -71,23 +71,33 @@ arena *arena_new(size_t block_size)
     return a;
 }
 
-/* A block with room for `bytes` after its header: mapped when it is a full block of a
-   huge-block arena, else malloc'ed (big single allocations, small arenas). */
+/* A block with room for `bytes` after its header, malloc'ed: big single allocations and
+   the blocks of small arenas. */
 static void *new_block(arena *a, size_t bytes)
 {
-    size_t total = sizeof(arena_block) + bytes;
-    bool mapped = bytes == a->block_size && a->block_size >= ARENA_HUGE_BLOCK;
-    /* a mapped block is the mapping itself: the header takes its first bytes */
-    if (mapped)
-        total = bytes;
-    arena_block *b = mapped ? arena_map_zeroed(total) : malloc(total);
+    arena_block *b = malloc(sizeof *b + bytes);
     if (!b)
         return NULL;
-    b->next = a->blocks;
-    b->bytes = total;
-    b->mapped = mapped;
+    *b = (arena_block){a->blocks, sizeof *b + bytes, false};
     a->blocks = b;
     return b + 1;
+}
+
+/* The next regular block; returns its room after the header, 0 on ENOMEM. A huge-block
+   arena maps it, its header taking the first bytes of the mapping. */
+static size_t next_block(arena *a)
+{
+    if (a->block_size < ARENA_HUGE_BLOCK) {
+        a->ptr = new_block(a, a->block_size);
+        return a->ptr ? a->block_size : 0;
+    }
+    arena_block *b = arena_map_zeroed(a->block_size);
+    if (!b)
+        return 0;
+    *b = (arena_block){a->blocks, a->block_size, true};
+    a->blocks = b;
+    a->ptr = (char *)(b + 1);
+    return a->block_size - sizeof *b;
 }
 
 void *arena_alloc(arena *a, size_t n)
@@ -105,10 +115,12 @@ void *arena_alloc(arena *a, size_t n)
     }
     if (need > a->block_size / 4)
         return new_block(a, need); /* big: its own block, keep the current one */
-    char *p = new_block(a, a->block_size);
-    if (!p)
+    size_t room = next_block(a);
+    if (!room) {
+        a->left = 0;
         return NULL;
-    size_t room = a->blocks->mapped ? a->block_size - sizeof(arena_block) : a->block_size;
+    }
+    char *p = a->ptr;
     a->ptr = p + need;
     a->left = room - need;
     return p;

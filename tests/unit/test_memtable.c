@@ -38,6 +38,41 @@ static void test_memtable_arena_alignment_and_usage(void **state)
     arena_free(NULL);
 }
 
+/* Huge-block arenas map their blocks: allocations stay aligned and usable across block
+   boundaries, big ones get their own block, and mapped tables come zeroed and aligned. */
+static void test_memtable_arena_huge_blocks(void **state)
+{
+    arena *a = arena_new(ARENA_HUGE_BLOCK);
+    size_t total = 0;
+    for (int i = 0; i < 40000; i++) { /* about 5 blocks */
+        size_t n = (size_t)(i % 251 + 1);
+        char *p = arena_alloc(a, n);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % 8, 0);
+        memset(p, 3, n);
+        total += (n + 7) & ~(size_t)7;
+    }
+    char *big = arena_alloc(a, ARENA_HUGE_BLOCK); /* more than a block's quarter */
+    assert_non_null(big);
+    memset(big, 4, ARENA_HUGE_BLOCK);
+    assert_true(arena_memory_usage(a) >= total + ARENA_HUGE_BLOCK);
+    arena_free(a);
+
+    size_t sizes[] = {100, ARENA_HUGE_BLOCK, 2 * ARENA_HUGE_BLOCK + 8};
+    for (int i = 0; i < 3; i++) {
+        unsigned char *t = arena_map_zeroed(sizes[i]);
+        assert_non_null(t);
+        if (sizes[i] >= ARENA_HUGE_BLOCK)
+            assert_int_equal((uintptr_t)t % ARENA_HUGE_BLOCK, 0);
+        for (size_t j = 0; j < sizes[i]; j += 4093)
+            assert_int_equal(t[j], 0);
+        assert_int_equal(t[sizes[i] - 1], 0);
+        memset(t, 5, sizes[i]);
+        arena_unmap(t, sizes[i]);
+    }
+    arena_unmap(NULL, 100);
+}
+
 static void put(memtable *m, const char *k, uint64_t seq, int kind, const char *v)
 {
     assert_int_equal(memtable_add(m, seq, kind, slice_from_str(k), slice_from_str(v ? v : "")), 0);
@@ -212,6 +247,7 @@ int main(void)
     tu_seed();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memtable_arena_alignment_and_usage),
+        cmocka_unit_test(test_memtable_arena_huge_blocks),
         cmocka_unit_test(test_memtable_versions_and_kinds),
         cmocka_unit_test(test_memtable_hot_key_versions_stay_ordered),
         cmocka_unit_test(test_memtable_one_writer_many_readers),
