@@ -176,6 +176,10 @@ static skip_node *find_ge(const skiplist *sl, probe *p, skip_node **prev)
         skip_node *next = atomic_load_explicit(&x->next[level], memory_order_acquire);
         if (next && next != last_checked) {
             __builtin_prefetch(&next->next[0]);
+            /* Where the descent goes if next turns out not to be below the key: fetch it
+               while next is being fetched, so the two cache misses overlap. */
+            if (level > 0)
+                __builtin_prefetch(atomic_load_explicit(&x->next[level - 1], memory_order_relaxed));
             if (cmp_node(sl, next, p) < 0) {
                 x = next;
                 continue;
