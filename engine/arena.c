@@ -1,10 +1,12 @@
 /*
  * arena.c - a bump allocator: memory comes in blocks and is freed all at once. One
  * thread allocates; any thread may read the usage counter. Small blocks come from
- * malloc, large ones straight from mmap on huge-page boundaries (arena.h says why).
+ * malloc, large ones from mmap on huge-page boundaries (arena.h says why), recycled
+ * through a small pool.
  */
 #include "arena.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,6 +22,50 @@ typedef struct arena_block {
     bool mapped;   /* arena_unmap, not free */
     /* data follows, 8-aligned */
 } arena_block;
+
+/*
+ * Mapped blocks of ARENA_HUGE_BLOCK bytes that freed arenas gave back, for the next
+ * memtable: a fresh mapping costs a page fault and the kernel zeroing 2 MiB on first
+ * touch, a recycled block neither. The pool keeps at most ARENA_POOL_BLOCKS (the size
+ * of a default memtable: what the process held anyway a moment before); the rest is
+ * unmapped. Shared by every arena of the process, any thread may free.
+ */
+#define ARENA_POOL_BLOCKS 32
+
+static struct {
+    pthread_mutex_t mu;
+    int n;
+    void *blocks[ARENA_POOL_BLOCKS];
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void *pool_take(void)
+{
+    void *b = NULL;
+    pthread_mutex_lock(&pool.mu);
+    if (pool.n)
+        b = pool.blocks[--pool.n];
+    pthread_mutex_unlock(&pool.mu);
+    return b;
+}
+
+/* false: the pool is full, the caller unmaps the block */
+static bool pool_give(void *b)
+{
+    pthread_mutex_lock(&pool.mu);
+    bool kept = pool.n < ARENA_POOL_BLOCKS;
+    if (kept)
+        pool.blocks[pool.n++] = b;
+    pthread_mutex_unlock(&pool.mu);
+    return kept;
+}
+
+size_t arena_pool_blocks(void)
+{
+    pthread_mutex_lock(&pool.mu);
+    size_t n = (size_t)pool.n;
+    pthread_mutex_unlock(&pool.mu);
+    return n;
+}
 
 struct arena {
     char *ptr;
@@ -91,7 +137,10 @@ static size_t next_block(arena *a)
         a->ptr = new_block(a, a->block_size);
         return a->ptr ? a->block_size : 0;
     }
-    arena_block *b = arena_map_zeroed(a->block_size);
+    /* recycled blocks are exactly ARENA_HUGE_BLOCK; other sizes always map */
+    arena_block *b = a->block_size == ARENA_HUGE_BLOCK ? pool_take() : NULL;
+    if (!b)
+        b = arena_map_zeroed(a->block_size);
     if (!b)
         return 0;
     *b = (arena_block){a->blocks, a->block_size, true};
@@ -138,10 +187,10 @@ void arena_free(arena *a)
     arena_block *b = a->blocks;
     while (b) {
         arena_block *n = b->next;
-        if (b->mapped)
-            arena_unmap(b, b->bytes);
-        else
+        if (!b->mapped)
             free(b);
+        else if (b->bytes != ARENA_HUGE_BLOCK || !pool_give(b))
+            arena_unmap(b, b->bytes);
         b = n;
     }
     free(a);

@@ -26,6 +26,9 @@ size_t arena_memory_usage(const arena *a);
 /* NULL: no-op. */
 void arena_free(arena *a);
 
+/* Freed huge blocks waiting in the pool for the next arena (at most 32). */
+size_t arena_pool_blocks(void);
+
 /* Zeroed memory outside any arena, from the same page source (huge pages when bytes
    is at least ARENA_HUGE_BLOCK): for large tables touched at random, such as the
    memtable's hash buckets. NULL on ENOMEM. Free with arena_unmap and the same size. */
