@@ -225,20 +225,25 @@ static int choose_ref(skiplist *sl, probe *p)
     return best;
 }
 
-void skiplist_insert_node(skiplist *sl, skip_node *n, const char *ikey, uint32_t ikey_len)
+/* Sets the node's key and its comparison fields; p is left measured for the key. */
+static void node_set_key(skiplist *sl, skip_node *n, const char *ikey, uint32_t ikey_len, probe *p)
 {
-    int h = n->height;
     n->ikey = ikey;
     n->ikey_len = ikey_len;
-    probe p;
-    probe_init(&p, slice_make(ikey, ikey_len));
-    int r = choose_ref(sl, &p);
+    probe_init(p, slice_make(ikey, ikey_len));
+    int r = choose_ref(sl, p);
     n->ref = (uint8_t)r;
-    n->off = p.off[r];
-    n->window = p.window[r];
-    n->dir = (int8_t)-p.deeper[r]; /* the key against the reference, seen from the node */
+    n->off = p->off[r];
+    n->window = p->window[r];
+    n->dir = (int8_t)-p->deeper[r]; /* the key against the reference, seen from the node */
+}
+
+/* Links n at every level of its height after a descent for its key (p). */
+static void link_node(skiplist *sl, skip_node *n, probe *p)
+{
+    int h = n->height;
     skip_node *prev[SKIPLIST_MAX_HEIGHT];
-    find_ge(sl, &p, prev);
+    find_ge(sl, p, prev);
     int maxh = atomic_load_explicit(&sl->max_height, memory_order_relaxed);
     if (h > maxh) {
         for (int i = maxh; i < h; i++)
@@ -253,6 +258,36 @@ void skiplist_insert_node(skiplist *sl, skip_node *n, const char *ikey, uint32_t
                               memory_order_relaxed);
         atomic_store_explicit(&prev[i]->next[i], n, memory_order_release);
     }
+    n->prev0 = prev[0];
+    skip_node *succ = atomic_load_explicit(&n->next[0], memory_order_relaxed);
+    if (succ)
+        succ->prev0 = n;
+}
+
+void skiplist_insert_node(skiplist *sl, skip_node *n, const char *ikey, uint32_t ikey_len)
+{
+    probe p;
+    node_set_key(sl, n, ikey, ikey_len, &p);
+    link_node(sl, n, &p);
+}
+
+void skiplist_insert_before(skiplist *sl, skip_node *n, const char *ikey, uint32_t ikey_len,
+                            skip_node *succ)
+{
+    probe p;
+    node_set_key(sl, n, ikey, ikey_len, &p);
+    skip_node *prev = succ->prev0;
+    /* Upper levels need the descent's predecessors; and the hint is checked, not
+       trusted: the key must fall between succ and the node before it. */
+    if (n->height != 1 || cmp_node(sl, succ, &p) <= 0 ||
+        (prev != sl->head && cmp_node(sl, prev, &p) >= 0)) {
+        link_node(sl, n, &p);
+        return;
+    }
+    n->prev0 = prev;
+    atomic_store_explicit(&n->next[0], succ, memory_order_relaxed);
+    succ->prev0 = n;
+    atomic_store_explicit(&prev->next[0], n, memory_order_release);
 }
 
 skip_node *skiplist_seek(const skiplist *sl, slice target)

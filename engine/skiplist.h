@@ -46,6 +46,8 @@ struct skip_node {
     uint8_t off; /* leading bytes shared with it, at most SKIPLIST_MAX_OFF */
     int8_t dir;  /* sign of (this key - reference) at byte off: -1 when this key ends
                     there; unused when off reaches the reference's end or the cap */
+    skip_node *prev0; /* the node before this one at level 0; the writer's alone,
+                         readers never look at it (skiplist_insert_before) */
     _Atomic(skip_node *) next[1]; /* actually `height` entries */
 };
 
@@ -71,6 +73,12 @@ char *skiplist_alloc_entry(skiplist *sl, size_t size, skip_node **node);
 /* Links a node whose entry was written (single writer), after setting its ikey fields.
    The key must not be present. */
 void skiplist_insert_node(skiplist *sl, skip_node *node, const char *ikey, uint32_t ikey_len);
+/* The same without a descent when the node has height 1 and belongs right before succ
+   (a memtable's newest entry of the same user key: the writer adds in sequence order,
+   so the new entry sorts just before it). The hint is checked against succ and the node
+   before it; a node that does not fit there, or a taller one, is linked after a descent. */
+void skiplist_insert_before(skiplist *sl, skip_node *node, const char *ikey, uint32_t ikey_len,
+                            skip_node *succ);
 
 /* First node with ikey >= target, or NULL. */
 skip_node *skiplist_seek(const skiplist *sl, slice target_ikey);

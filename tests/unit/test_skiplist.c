@@ -40,13 +40,14 @@ static slice tkey_slice(const tkey *k)
     return slice_make(k->b, k->len);
 }
 
-static void insert(skiplist *sl, const tkey *k)
+static skip_node *insert(skiplist *sl, const tkey *k)
 {
     skip_node *n;
     char *p = skiplist_alloc_entry(sl, k->len, &n);
     assert_non_null(p);
     memcpy(p, k->b, k->len);
     skiplist_insert_node(sl, n, p, (uint32_t)k->len);
+    return n;
 }
 
 static slice node_key(const skip_node *n)
@@ -133,14 +134,26 @@ static void test_skiplist_matches_sorted_model(void **state)
     assert_int_equal(skiplist_init(&sl, a), 0);
     enum { N = 6000 };
     tkey *model = malloc(N * sizeof *model);
-    size_t n = 0;
+    skip_node **nodes = malloc(N * sizeof *nodes);
+    size_t n = 0, hinted = 0;
     char user[400];
     for (uint64_t seq = 1; n < N; seq++) {
         size_t ulen = random_user_key(&rnd, user);
         make_ikey(&model[n], user, ulen, seq); /* seq is unique: no duplicate ikeys */
-        insert(&sl, &model[n]);
+        if (n && tu_rand_below(&rnd, 2)) {
+            /* a hint that is mostly wrong: any earlier node; it must be checked */
+            skip_node *hint = nodes[tu_rand_below(&rnd, n)];
+            char *p = skiplist_alloc_entry(&sl, model[n].len, &nodes[n]);
+            assert_non_null(p);
+            memcpy(p, model[n].b, model[n].len);
+            skiplist_insert_before(&sl, nodes[n], p, (uint32_t)model[n].len, hint);
+            hinted++;
+        } else {
+            nodes[n] = insert(&sl, &model[n]);
+        }
         n++;
     }
+    assert_true(hinted > N / 3);
     assert_true(sl.nrefs == SKIPLIST_MAX_REFS); /* more families than slots */
     qsort(model, n, sizeof *model, cmp_tkey);
 
@@ -180,6 +193,7 @@ static void test_skiplist_matches_sorted_model(void **state)
             assert_int_equal(ikey_compare(node_key(lt), tkey_slice(&model[lb - 1])), 0);
     }
     free(model);
+    free(nodes);
     arena_free(a);
 }
 
@@ -241,7 +255,7 @@ static void *reader(void *p)
     char user[64];
     tkey t;
     while (!atomic_load(r->stop)) {
-        size_t ulen = server_key(user, tu_rand_below(&r->seed, 100000));
+        size_t ulen = server_key(user, tu_rand_below(&r->seed, 20000));
         make_ikey(&t, user, ulen, UINT64_MAX >> 8);
         slice ts = tkey_slice(&t);
         skip_node *ge = skiplist_seek(r->sl, ts);
@@ -278,11 +292,25 @@ static void test_skiplist_one_writer_concurrent_readers(void **state)
     }
     char user[64];
     tkey k;
-    for (uint64_t i = 0; i < 100000; i++) {
-        size_t ulen = server_key(user, i * 7919 % 100000);
+    enum { KEYS = 20000 };
+    skip_node **newest = calloc(KEYS, sizeof *newest);
+    for (uint64_t i = 0; i < 100000; i++) { /* 5 versions of each key, the later ones
+                                               linked before the newest without descent */
+        uint64_t key = i * 7919 % KEYS;
+        size_t ulen = server_key(user, key);
         make_ikey(&k, user, ulen, i + 1);
-        insert(&sl, &k);
+        if (!newest[key]) {
+            newest[key] = insert(&sl, &k);
+            continue;
+        }
+        skip_node *n;
+        char *p = skiplist_alloc_entry(&sl, k.len, &n);
+        assert_non_null(p);
+        memcpy(p, k.b, k.len);
+        skiplist_insert_before(&sl, n, p, (uint32_t)k.len, newest[key]);
+        newest[key] = n;
     }
+    free(newest);
     atomic_store(&stop, 1);
     for (int i = 0; i < 2; i++) {
         pthread_join(th[i], NULL);
