@@ -18,8 +18,8 @@
 
 typedef struct arena_block {
     struct arena_block *next;
-    size_t bytes;  /* of the whole block, this header included */
-    bool mapped;   /* arena_unmap, not free */
+    size_t bytes; /* of the whole block, this header included */
+    bool mapped;  /* arena_unmap, not free */
     /* data follows, 8-aligned */
 } arena_block;
 
@@ -81,8 +81,8 @@ void *arena_map_zeroed(size_t bytes)
         return calloc(1, bytes);
     /* over-map by one huge page, then trim both ends to the alignment */
     size_t len = (bytes + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
-    char *raw = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
+    char *raw =
+        mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED)
         return NULL;
     char *p = (char *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));

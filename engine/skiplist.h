@@ -42,10 +42,10 @@ struct skip_node {
     uint32_t hash;              /* of the user key: the memtable's hash index */
     _Atomic(skip_node *) hnext; /* older node in the same hash bucket */
     uint8_t height;
-    uint8_t ref; /* the reference key off is measured against */
-    uint8_t off; /* leading bytes shared with it, at most SKIPLIST_MAX_OFF */
-    int8_t dir;  /* sign of (this key - reference) at byte off: -1 when this key ends
-                    there; unused when off reaches the reference's end or the cap */
+    uint8_t ref;      /* the reference key off is measured against */
+    uint8_t off;      /* leading bytes shared with it, at most SKIPLIST_MAX_OFF */
+    int8_t dir;       /* sign of (this key - reference) at byte off: -1 when this key ends
+                         there; unused when off reaches the reference's end or the cap */
     skip_node *prev0; /* the node before this one at level 0; the writer's alone,
                          readers never look at it (skiplist_insert_before) */
     _Atomic(skip_node *) next[1]; /* actually `height` entries */
