@@ -20,10 +20,12 @@
 
 #include <xxhash.h>
 
-#define MEMTABLE_ARENA_BLOCK (1u << 20)
-/* Hash buckets: 4 MiB of pointers, zero pages until touched; a full 64 MiB memtable of
-   100-byte values (about 450k entries) averages under one node per bucket. */
+/* Huge-page blocks (arena.h): inserts and lookups land at random over the whole arena. */
+#define MEMTABLE_ARENA_BLOCK ARENA_HUGE_BLOCK
+/* Hash buckets: 4 MiB of pointers on huge pages, zero until touched; a full 64 MiB
+   memtable of 100-byte values (about 450k entries) averages under one node per bucket. */
 #define MEMTABLE_BUCKETS (1u << 19)
+#define MEMTABLE_BUCKET_BYTES (MEMTABLE_BUCKETS * sizeof(_Atomic(skip_node *)))
 
 struct memtable {
     atomic_int refs;
@@ -42,10 +44,10 @@ int memtable_new(memtable **out)
     if (!m)
         return -ENOMEM;
     m->arena = arena_new(MEMTABLE_ARENA_BLOCK);
-    m->buckets = calloc(MEMTABLE_BUCKETS, sizeof *m->buckets);
+    m->buckets = arena_map_zeroed(MEMTABLE_BUCKET_BYTES);
     if (!m->arena || !m->buckets || skiplist_init(&m->list, m->arena)) {
         arena_free(m->arena);
-        free(m->buckets);
+        arena_unmap(m->buckets, MEMTABLE_BUCKET_BYTES);
         free(m);
         return -ENOMEM;
     }
@@ -64,13 +66,25 @@ void memtable_unref(memtable *m)
     if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
         return;
     arena_free(m->arena);
-    free(m->buckets);
+    arena_unmap(m->buckets, MEMTABLE_BUCKET_BYTES);
     free(m);
 }
 
 int memtable_add(memtable *m, uint64_t seq, int kind, slice user_key, slice value)
 {
     return memtable_add_at(m, seq, kind, user_key, value, 0, 0);
+}
+
+/* The newest entry of user_key in bucket b (tag: the hash's upper half), or NULL. The
+   writer adds in sequence order, so a chain lists a key's entries newest first. */
+static skip_node *newest_entry(_Atomic(skip_node *) *b, uint32_t tag, slice user_key)
+{
+    skip_node *n = atomic_load_explicit(b, memory_order_relaxed);
+    for (; n; n = atomic_load_explicit(&n->hnext, memory_order_relaxed))
+        if (n->hash == tag && n->ikey_len == user_key.len + TRAILER_SIZE &&
+            memcmp(n->ikey, user_key.data, user_key.len) == 0)
+            return n;
+    return NULL;
 }
 
 int memtable_add_at(memtable *m, uint64_t seq, int kind, slice user_key, slice value,
@@ -93,10 +107,16 @@ int memtable_add_at(memtable *m, uint64_t seq, int kind, slice user_key, slice v
     if (value.len)
         memcpy(p, value.data, value.len);
     encode_varint32(encode_varint64(p + value.len, value_pos), stored_len);
-    skiplist_insert_node(&m->list, node, ikey, (uint32_t)ikey_len);
     uint64_t h = XXH3_64bits(user_key.data, user_key.len);
     _Atomic(skip_node *) *b = &m->buckets[h & (MEMTABLE_BUCKETS - 1)];
     node->hash = (uint32_t)(h >> 32);
+    /* An overwrite's place is known: just before the key's newest entry. Most nodes
+       have height 1 and need no descent then (a cache miss per step on a big memtable). */
+    skip_node *newest = node->height == 1 ? newest_entry(b, node->hash, user_key) : NULL;
+    if (newest)
+        skiplist_insert_before(&m->list, node, ikey, (uint32_t)ikey_len, newest);
+    else
+        skiplist_insert_node(&m->list, node, ikey, (uint32_t)ikey_len);
     atomic_store_explicit(&node->hnext, atomic_load_explicit(b, memory_order_relaxed),
                           memory_order_relaxed);
     atomic_store_explicit(b, node, memory_order_release); /* publishes hnext and the entry */
@@ -225,6 +245,14 @@ static void mi_next(iter *it)
 {
     mem_iter *mi = (mem_iter *)it;
     mi->node = skip_node_next(mi->node);
+    /* A flush walks every node in order, a cache miss each: fetch the one after this
+       (its header and, in the next line, usually its key) while the caller works on
+       this one. */
+    skip_node *ahead = mi->node ? skip_node_next(mi->node) : NULL;
+    if (ahead) {
+        __builtin_prefetch(ahead);
+        __builtin_prefetch((const char *)ahead + 64);
+    }
 }
 
 static void mi_prev(iter *it)

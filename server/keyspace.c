@@ -193,7 +193,10 @@ static int decode_meta(ks_meta *m)
     return 0;
 }
 
-int ks_read_raw(keyspace *ks, uint32_t phys, const void *key, size_t klen, ks_meta *m)
+/* Reads (phys, key)'s record as stored; with_record false: only whether it exists and
+   its expiry (the engine then neither copies the value out nor follows a pointer). */
+static int read_meta(keyspace *ks, uint32_t phys, const void *key, size_t klen, bool with_record,
+                     ks_meta *m)
 {
     memset(m, 0, sizeof *m);
     ks_key k;
@@ -202,9 +205,10 @@ int ks_read_raw(keyspace *ks, uint32_t phys, const void *key, size_t klen, ks_me
     shale_read_options ro;
     shale_read_options_default(&ro);
     ro.include_expired = 1;
-    void *v;
-    size_t n;
-    int rc = shale_get_ex(ks_db_of_phys(ks, phys), &ro, k.p, k.len, &v, &n, &m->expire_at_ms);
+    void *v = NULL;
+    size_t n = 0;
+    int rc = shale_get_ex(ks_db_of_phys(ks, phys), &ro, k.p, k.len, with_record ? &v : NULL,
+                          with_record ? &n : NULL, &m->expire_at_ms);
     ks_key_free(&k);
     if (rc == SHALE_ENOTFOUND) {
         m->expire_at_ms = 0;
@@ -212,12 +216,26 @@ int ks_read_raw(keyspace *ks, uint32_t phys, const void *key, size_t klen, ks_me
     }
     if (rc)
         return rc;
+    if (!with_record) {
+        m->type = KS_TYPE_UNREAD;
+        return 0;
+    }
     m->raw = v;
     m->rawlen = n;
     rc = decode_meta(m);
     if (rc)
         ks_meta_free(m);
     return rc;
+}
+
+int ks_read_raw(keyspace *ks, uint32_t phys, const void *key, size_t klen, ks_meta *m)
+{
+    return read_meta(ks, phys, key, klen, true, m);
+}
+
+int ks_read_raw_head(keyspace *ks, uint32_t phys, const void *key, size_t klen, ks_meta *m)
+{
+    return read_meta(ks, phys, key, klen, false, m);
 }
 
 static int logical_of(const keyspace *ks, uint32_t phys)
@@ -269,7 +287,7 @@ static int entry_stale(keyspace *ks, uint32_t phys, const void *key, size_t klen
                        uint64_t expire_at_ms, bool *stale, bool *record)
 {
     ks_meta m;
-    int rc = ks_read_raw(ks, phys, key, klen, &m);
+    int rc = ks_read_raw_head(ks, phys, key, klen, &m);
     if (rc)
         return rc;
     *record = m.type != 0;
@@ -278,9 +296,11 @@ static int entry_stale(keyspace *ks, uint32_t phys, const void *key, size_t klen
     return 0;
 }
 
-int ks_read(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m)
+/* ks_read and ks_read_head: the record (or only its head), reaping an expired key. */
+static int read_live(keyspace *ks, int dbi, const void *key, size_t klen, bool with_record,
+                     ks_meta *m)
 {
-    int rc = ks_read_raw(ks, ks->phys[dbi], key, klen, m);
+    int rc = read_meta(ks, ks->phys[dbi], key, klen, with_record, m);
     if (rc || !m->type || !m->expire_at_ms || m->expire_at_ms > ks_now_ms())
         return rc;
     uint64_t exp = m->expire_at_ms;
@@ -290,6 +310,16 @@ int ks_read(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m)
        (a stale index entry). Only read errors are errors. */
     reap(ks, ks->phys[dbi], key, klen, exp, true);
     return 0;
+}
+
+int ks_read(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m)
+{
+    return read_live(ks, dbi, key, klen, true, m);
+}
+
+int ks_read_head(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m)
+{
+    return read_live(ks, dbi, key, klen, false, m);
 }
 
 /* ---- transactions ---- */

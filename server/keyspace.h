@@ -40,6 +40,7 @@
 #define KS_DBS 16
 #define KS_TYPE_STRING 's'
 #define KS_TYPE_HASH 'h'
+#define KS_TYPE_UNREAD '?' /* ks_read_head: the key exists, its record was not read */
 #define KS_MAX_DEAD 256 /* dropped physical ids waiting for the sweeper */
 
 struct ks_recount;
@@ -118,6 +119,10 @@ int ks_close(keyspace *ks);
    expiry cycle if that write fails) and reads as absent. Returns 0 or the engine's read
    error; *m is always safe to ks_meta_free. */
 int ks_read(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m);
+/* ks_read for a write that replaces the record whatever it holds (SET, SETEX, MSET):
+   only whether the key exists (type KS_TYPE_UNREAD, no val) and its expiry, without
+   copying the record out or reading a value kept in the value log. */
+int ks_read_head(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m);
 void ks_meta_free(ks_meta *m);
 
 /* Builds the metadata engine key of (dbi, key). */

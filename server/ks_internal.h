@@ -12,6 +12,8 @@
 shale_db *ks_db_of_phys(keyspace *ks, uint32_t phys);
 /* Reads (phys, key)'s metadata record as stored, expired or not (type 0: absent). */
 int ks_read_raw(keyspace *ks, uint32_t phys, const void *key, size_t klen, ks_meta *m);
+/* The same without the record (see ks_read_head): type KS_TYPE_UNREAD or 0, expiry. */
+int ks_read_raw_head(keyspace *ks, uint32_t phys, const void *key, size_t klen, ks_meta *m);
 /* Writes the mapping record (the databases' ids, dead ids, fifo ids and caps). */
 int ks_save_mapping(keyspace *ks);
 /* Around a change of the mapping: the compaction filter waits for a stable one. */

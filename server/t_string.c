@@ -121,7 +121,9 @@ void cmd_set(server *s, client *c)
         return;
     resp_arg *key = &c->cmd.argv[1], *val = &c->cmd.argv[2];
     ks_meta old = {0};
-    int rc = ks_read(&s->ks, c->db, key->p, key->len, &old);
+    /* only GET needs the old record; the rest asks whether it exists and its TTL */
+    int rc = o.get ? ks_read(&s->ks, c->db, key->p, key->len, &old)
+                   : ks_read_head(&s->ks, c->db, key->p, key->len, &old);
     if (rc) {
         reply_engine_error(c, rc);
         return;
@@ -161,7 +163,7 @@ static void set_simple(server *s, client *c, const resp_arg *key, const resp_arg
                        uint64_t expire_at, bool reply_int)
 {
     ks_meta old;
-    int rc = ks_read(&s->ks, c->db, key->p, key->len, &old);
+    int rc = ks_read_head(&s->ks, c->db, key->p, key->len, &old);
     if (rc) {
         reply_engine_error(c, rc);
         return;
@@ -316,7 +318,7 @@ static void mset_generic(server *s, client *c, bool nx)
     for (int i = 0; i < n && rc == 0; i++) {
         resp_arg *k = &c->cmd.argv[1 + 2 * i];
         /* a key repeated later in the same call: the earlier write is overwritten */
-        rc = ks_read(&s->ks, c->db, k->p, k->len, &olds[i]);
+        rc = ks_read_head(&s->ks, c->db, k->p, k->len, &olds[i]);
         any_exists |= olds[i].type != 0;
     }
     if (rc) {

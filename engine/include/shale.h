@@ -251,7 +251,9 @@ int shale_get(shale_db *db, const void *key, size_t klen, void **val, size_t *vl
 
 /*
  * shale_get with read options (ro may be NULL) that also reports the entry's expiry
- * (0 = none) in *expire_at_ms when that pointer is not NULL.
+ * (0 = none) in *expire_at_ms when that pointer is not NULL. val (and vlen) may be NULL
+ * to ask only whether the key exists and when it expires: the value is then neither
+ * copied nor, when it sits in the value log, read.
  */
 int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, size_t klen,
                  void **val, size_t *vlen, uint64_t *expire_at_ms);

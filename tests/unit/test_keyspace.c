@@ -6,6 +6,7 @@
  * and half-dropped keys repaired after the engine drops tables, directories removed).
  */
 #include <errno.h>
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -489,6 +490,87 @@ static void test_keyspace_expiry_spares_recreated_key(void **state)
     tu_rmdir_free(f.dir);
 }
 
+/* Flips a byte in the middle of the first file of dir holding needle (n bytes);
+   returns whether one did. */
+static bool flip_inside(const char *dir, const char *needle, size_t n)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    bool done = false;
+    while (!done && (e = readdir(d))) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *fp = fopen(path, "rb");
+        if (!fp)
+            continue;
+        static char data[1 << 20];
+        size_t len = fread(data, 1, sizeof data, fp);
+        fclose(fp);
+        for (size_t i = 0; !done && len >= n && i <= len - n; i++)
+            if (memcmp(data + i, needle, n) == 0) {
+                assert_int_equal(tu_flip_byte(path, i + n / 2), 0);
+                done = true;
+            }
+    }
+    closedir(d);
+    return done;
+}
+
+/*
+ * ks_read_head (SET, SETEX, MSET) asks only whether a key exists and its expiry: a value
+ * in the value log is not read, so SET replaces a key whose old value is unreadable
+ * (ks_read reports it), and counts, expiry index and reaping stay exact.
+ */
+static void test_keyspace_head_read_skips_value(void **state)
+{
+    fixture f = {.dir = tu_tempdir("kshead")};
+    shale_options o;
+    shale_options_default(&o);
+    o.compaction_filter = ks_compaction_filter;
+    o.compaction_filter_ctx = &f.ks;
+    o.value_threshold = 100;
+    assert_int_equal(shale_open(f.dir, &o, &f.db), 0);
+    assert_int_equal(ks_open(&f.ks, f.db, f.dir, NULL), 0);
+    uint64_t rnd = tu_seed();
+    char big[2049];
+    for (int i = 0; i < 2048; i++)
+        big[i] = (char)('!' + tu_rand_below(&rnd, 90)); /* lz4 cannot shrink it */
+    big[2048] = '\0';
+    uint64_t exp = ks_now_ms() + 3600 * 1000;
+    set_string(&f, 0, "big", big, exp);
+    assert_int_equal(shale_flush(f.db), 0); /* the table now points into the log */
+    assert_true(flip_inside(f.dir, big + 512, 64));
+
+    ks_meta m;
+    assert_int_equal(ks_read(&f.ks, 0, "big", 3, &m), SHALE_ECORRUPT);
+    ks_meta_free(&m);
+    assert_int_equal(ks_read_head(&f.ks, 0, "big", 3, &m), 0);
+    assert_int_equal(m.type, KS_TYPE_UNREAD);
+    assert_int_equal(m.expire_at_ms, exp);
+    assert_null(m.raw);
+    ks_begin(&f.ks);
+    assert_int_equal(ks_put_meta(&f.ks, 0, "big", 3, &m, KS_TYPE_STRING, "new", 3, 0), 0);
+    assert_int_equal(ks_commit(&f.ks), 0);
+    ks_meta_free(&m);
+    check_string(&f, 0, "big", "new");
+    assert_int_equal(f.ks.count[0], 1);
+    assert_int_equal(f.ks.expires[0], 0);
+
+    assert_int_equal(ks_read_head(&f.ks, 0, "none", 4, &m), 0);
+    assert_int_equal(m.type, 0);
+    set_string(&f, 0, "gone", "x", ks_now_ms() + 30);
+    assert_int_equal(f.ks.count[0], 2);
+    assert_int_equal(f.ks.expires[0], 1);
+    usleep(80 * 1000);
+    assert_int_equal(ks_read_head(&f.ks, 0, "gone", 4, &m), 0);
+    assert_int_equal(m.type, 0); /* expired: reaped, as ks_read does */
+    assert_int_equal(f.ks.count[0], 1);
+    assert_int_equal(f.ks.expires[0], 0);
+    close_all(&f);
+    tu_rmdir_free(f.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -498,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_keyspace_fifo_database),
         cmocka_unit_test(test_keyspace_expired_value_reclaimed_by_gc),
         cmocka_unit_test(test_keyspace_expiry_spares_recreated_key),
+        cmocka_unit_test(test_keyspace_head_read_skips_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,6 +38,84 @@ static void test_memtable_arena_alignment_and_usage(void **state)
     arena_free(NULL);
 }
 
+/* Huge-block arenas map their blocks: allocations stay aligned and usable across block
+   boundaries, big ones get their own block, and mapped tables come zeroed and aligned. */
+static void test_memtable_arena_huge_blocks(void **state)
+{
+    arena *a = arena_new(ARENA_HUGE_BLOCK);
+    size_t total = 0;
+    for (int i = 0; i < 40000; i++) { /* about 5 blocks */
+        size_t n = (size_t)(i % 251 + 1);
+        char *p = arena_alloc(a, n);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % 8, 0);
+        memset(p, 3, n);
+        total += (n + 7) & ~(size_t)7;
+    }
+    char *big = arena_alloc(a, ARENA_HUGE_BLOCK); /* more than a block's quarter */
+    assert_non_null(big);
+    memset(big, 4, ARENA_HUGE_BLOCK);
+    assert_true(arena_memory_usage(a) >= total + ARENA_HUGE_BLOCK);
+    arena_free(a);
+
+    size_t sizes[] = {100, ARENA_HUGE_BLOCK, 2 * ARENA_HUGE_BLOCK + 8};
+    for (int i = 0; i < 3; i++) {
+        unsigned char *t = arena_map_zeroed(sizes[i]);
+        assert_non_null(t);
+        if (sizes[i] >= ARENA_HUGE_BLOCK)
+            assert_int_equal((uintptr_t)t % ARENA_HUGE_BLOCK, 0);
+        for (size_t j = 0; j < sizes[i]; j += 4093)
+            assert_int_equal(t[j], 0);
+        assert_int_equal(t[sizes[i] - 1], 0);
+        memset(t, 5, sizes[i]);
+        arena_unmap(t, sizes[i]);
+    }
+    arena_unmap(NULL, 100);
+}
+
+/* A freed huge-block arena's blocks serve the next arena (no new mapping to fault in),
+   hold no promise of zeroes, and a memtable built on them works. */
+static void test_memtable_arena_blocks_recycled(void **state)
+{
+    arena *a = arena_new(ARENA_HUGE_BLOCK);
+    for (int i = 0; i < 160; i++) /* 4 a block: 40 blocks, more than the pool keeps */
+        assert_non_null(arena_alloc(a, ARENA_HUGE_BLOCK / 4 - 64));
+    arena_free(a);
+    assert_int_equal(arena_pool_blocks(), 32);
+    arena *b = arena_new(ARENA_HUGE_BLOCK);
+    char *p = arena_alloc(b, 64);
+    assert_non_null(p);
+    assert_int_equal(arena_pool_blocks(), 31); /* taken from the pool, not mapped */
+    memset(p, 0x5a, 64);
+    arena_free(b);
+    assert_int_equal(arena_pool_blocks(), 32);
+
+    for (int round = 0; round < 3; round++) { /* memtables on recycled, dirty blocks */
+        memtable *m;
+        assert_int_equal(memtable_new(&m), 0);
+        char k[32], v[32];
+        for (int i = 0; i < 30000; i++) {
+            snprintf(k, sizeof k, "key%06d", i * 7 % 30000);
+            snprintf(v, sizeof v, "v%d-%d", round, i);
+            assert_int_equal(
+                memtable_add(m, (uint64_t)i + 1, KIND_VALUE, slice_from_str(k), slice_from_str(v)),
+                0);
+        }
+        int kind;
+        slice got;
+        assert_true(memtable_get(m, slice_from_str("key000007"), UINT64_MAX >> 8, &kind, &got));
+        snprintf(v, sizeof v, "v%d-1", round);
+        assert_true(slice_equal(got, slice_from_str(v)));
+        iter *it = memtable_iter_new(m);
+        int n = 0;
+        for (iter_seek_to_first(it); iter_valid(it); iter_next(it))
+            n++;
+        assert_int_equal(n, 30000);
+        iter_free(it);
+        memtable_unref(m);
+    }
+}
+
 static void put(memtable *m, const char *k, uint64_t seq, int kind, const char *v)
 {
     assert_int_equal(memtable_add(m, seq, kind, slice_from_str(k), slice_from_str(v ? v : "")), 0);
@@ -212,6 +290,8 @@ int main(void)
     tu_seed();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memtable_arena_alignment_and_usage),
+        cmocka_unit_test(test_memtable_arena_huge_blocks),
+        cmocka_unit_test(test_memtable_arena_blocks_recycled),
         cmocka_unit_test(test_memtable_versions_and_kinds),
         cmocka_unit_test(test_memtable_hot_key_versions_stay_ordered),
         cmocka_unit_test(test_memtable_one_writer_many_readers),
