@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server.h"
@@ -61,6 +62,47 @@ static bool note_failure(server *s, int rc)
     return unsynced;
 }
 
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The longest the thread waits for a group to come back (see gather). */
+#define GATHER_MAX_US 1000
+
+/*
+ * Closed-loop clients released at the end of a sync come back a round trip later, when
+ * a next sync started at once would already be in flight: they would wait for the rest
+ * of it and then for a whole one of their own, and the clients split into two groups
+ * that take turns, each client waiting two syncs (measured: p50 4.7 ms with a 2 ms sync,
+ * 50 clients). So when a sync ends with writes waiting, the next one waits for the
+ * writers just released to come back too (p->gather_want), for at most half a sync (and
+ * GATHER_MAX_US): the groups merge and each client waits one sync and a round trip. A
+ * lone writer never waits (its sync covered one write and none waited). mu held.
+ */
+static void gather(commit_pipe *p)
+{
+    uint64_t want = p->gather_want;
+    uint64_t budget = p->last_sync_us / 2 < GATHER_MAX_US ? p->last_sync_us / 2 : GATHER_MAX_US;
+    p->gather_want = 0;
+    if (want <= 1 || p->wanted - p->attempted >= want || budget < 20)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)budget * 1000;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    p->wake_at = p->attempted + want;
+    while (!p->stop && p->wanted - p->attempted < want)
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) != 0)
+            break;
+    p->wake_at = 0;
+}
+
 /* Wakes every loop that waits for the end of a sync. mu held; the writes go after. */
 static int take_waiters(commit_pipe *p, int *fds)
 {
@@ -84,9 +126,12 @@ static void *commit_main(void *arg)
             pthread_cond_wait(&p->cv, &p->mu);
             continue;
         }
+        gather(p);
+        uint64_t from = p->attempted;
         pthread_mutex_unlock(&p->mu);
-        uint64_t gen;
+        uint64_t gen, start = now_us();
         int rc = sync_everything(s, &gen);
+        uint64_t took = now_us() - start;
         if (rc == 0) {
             server_raise_gen(&s->flushed_gen, gen);
             server_raise_gen(&s->synced_gen, gen);
@@ -105,6 +150,9 @@ static void *commit_main(void *arg)
         pthread_mutex_lock(&p->mu);
         if (gen > p->attempted)
             p->attempted = gen;
+        /* the writes waiting now, and the ones the writers just released will make */
+        p->gather_want = (p->wanted > gen ? p->wanted - gen : 0) + (gen - from);
+        p->last_sync_us = took;
         int n = fds ? take_waiters(p, fds) : 0;
         pthread_mutex_unlock(&p->mu);
         uint64_t one = 1;
@@ -188,7 +236,8 @@ bool commit_request(commit_pipe *p, int loop, uint64_t gen)
         p->notify[loop] = true;
         if (gen > p->wanted) {
             p->wanted = gen;
-            pthread_cond_signal(&p->cv);
+            if (gen >= p->wake_at) /* idle (0), or the group it gathers is complete */
+                pthread_cond_signal(&p->cv);
         }
     }
     pthread_mutex_unlock(&p->mu);

@@ -25,6 +25,9 @@ typedef struct commit_pipe {
     int fail_rc;         /* the last failed sync's error */
     bool fail_unsynced;  /* it failed with sync-writes yes: -MISCONF, not an engine error */
     bool stop;           /* (mu) */
+    uint64_t wake_at;      /* the thread gathers: wake it when wanted reaches this (mu) */
+    uint64_t gather_want;  /* writes the next sync waits for (see gather) (mu) */
+    uint64_t last_sync_us; /* how long it took (mu) */
     int nloops;
     int *wake_fd;   /* per loop: an eventfd whose read the loop's ring has armed */
     bool *notify;   /* per loop: it waits for the next sync's end (mu) */
