@@ -743,7 +743,9 @@ static void finish_round(io_loop *l)
         return;
     }
     int rc = 0;
-    if (exposed && wgen > __atomic_load_n(&s->flushed_gen, __ATOMIC_ACQUIRE)) {
+    /* (no replies this round: nothing to flush for; with sync-writes yes the commit
+       thread's sync flushes the log anyway) */
+    if (exposed && l->round && wgen > __atomic_load_n(&s->flushed_gen, __ATOMIC_ACQUIRE)) {
         rc = ks_engines_flush_wal(&s->ks);
         if (rc == 0)
             server_raise_gen(&s->flushed_gen, wgen);
