@@ -53,9 +53,13 @@ typedef struct client {
     bool closed;
     bool killed;
     bool in_round; /* queued for this round's sends */
+    bool held;     /* its round ended; its replies wait for the sync of held_gen (sync-writes
+                      yes, net_uring.c hold_round); its input is kept, not run, meanwhile */
     bool http;     /* a metrics-port connection (metrics.c), not a Redis client */
     bool no_touch; /* the running command does not count as a use of its keys */
     struct client *round_next;
+    uint64_t held_gen;          /* the writes its held replies depend on */
+    struct client *held_next;   /* the loop's held clients, oldest first */
     struct client *all_prev, *all_next; /* the server's client list */
 } client;
 

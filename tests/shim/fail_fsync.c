@@ -3,8 +3,11 @@
  * while the file named by SHALE_FAIL_FSYNC exists (a test starts the process, then arms
  * the failure by creating the file and lifts it by removing it). Each failed call is
  * counted on stderr, so a test's log shows that the failure was really injected.
+ * SHALE_SLOW_FSYNC_MS=N makes every fdatasync that does not fail take N ms longer (a slow
+ * disk: a test can then tell a reply sent before its sync ended from one sent after).
  *
- * Built as build/tests/libfail_fsync.so; used by tests/integration/server_sync_failure.py.
+ * Built as build/tests/libfail_fsync.so; used by tests/integration/server_sync_failure.py and
+ * server_commit_pipeline.py.
  * Not a part of any shipped binary.
  */
 #define _GNU_SOURCE
@@ -12,6 +15,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 static int armed(void)
@@ -38,10 +42,21 @@ static void *next(const char *name)
     return f;
 }
 
+static void slow_down(void)
+{
+    const char *ms = getenv("SHALE_SLOW_FSYNC_MS");
+    long n = ms ? atol(ms) : 0;
+    if (n > 0) {
+        struct timespec ts = {n / 1000, (n % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int fdatasync(int fd)
 {
     if (armed())
         return fail("fdatasync", fd);
+    slow_down();
     int (*real)(int) = (int (*)(int))next("fdatasync");
     return real(fd);
 }
