@@ -1,8 +1,8 @@
 /*
  * table_cache.h - open table handles by file number, and read descriptors of value-log
- * segments, at most max_open_files of them together (an LRU over block_cache.c with charge
- * 1 per file; RocksDB's blob files share its table cache the same way). Lookups open the
- * file on a miss.
+ * segments, at most max_open_files of them together (a CLOCK cache over block_cache.c
+ * with charge 1 per file; RocksDB's blob files share its table cache the same way).
+ * Lookups open the file on a miss.
  */
 #ifndef SHALE_TABLE_CACHE_H
 #define SHALE_TABLE_CACHE_H
