@@ -61,6 +61,7 @@ void file_meta_unref(file_meta *f, version_set *vs)
 {
     if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
         return;
+    table_cache_unpin(&f->pinned); /* before the file is evicted and deleted */
     if (vs)
         add_obsolete(vs, f->number);
     buf_free(&f->smallest);
@@ -581,7 +582,8 @@ int version_get(version *v, table_cache *tc, slice user_key, uint64_t max_seq, b
         if (slice_compare(user_key, fm_smallest_user(f)) < 0 ||
             slice_compare(user_key, fm_largest_user(f)) > 0)
             continue;
-        rc = table_cache_get(tc, f->number, f->file_size, ikey, fill_cache, on_found, &s);
+        rc = table_cache_get_pinned(tc, &f->pinned, f->number, f->file_size, ikey, fill_cache,
+                                    on_found, &s);
         if (rc || s.rc)
             goto done;
     }
@@ -595,7 +597,8 @@ int version_get(version *v, table_cache *tc, slice user_key, uint64_t max_seq, b
         file_meta *f = v->files[l][i];
         if (slice_compare(user_key, fm_smallest_user(f)) < 0)
             continue;
-        rc = table_cache_get(tc, f->number, f->file_size, ikey, fill_cache, on_found, &s);
+        rc = table_cache_get_pinned(tc, &f->pinned, f->number, f->file_size, ikey, fill_cache,
+                                    on_found, &s);
         if (rc || s.rc)
             goto done;
     }

@@ -28,12 +28,16 @@ typedef struct file_meta {
     uint64_t max_expire_at_ms; /* UINT64_MAX: some entry never expires */
     atomic_int refs;           /* versions (and edits) holding it */
     bool being_compacted;      /* under the db mutex */
+    /* The open table, pinned by the first point read (table_cache_get_pinned) and
+       released with the last reference. */
+    _Atomic(struct cache_handle *) pinned;
 } file_meta;
 
 /* A new file_meta with one reference; NULL on ENOMEM. */
 file_meta *file_meta_new(void);
 void file_meta_ref(file_meta *f);
-/* Drops a reference; at the last one, vs (may be NULL) learns the table is obsolete. */
+/* Drops a reference; at the last one, the pinned table handle is released and vs (may
+   be NULL) learns the table is obsolete. */
 void file_meta_unref(file_meta *f, version_set *vs);
 
 typedef struct deleted_file {
