@@ -413,3 +413,127 @@ iter *block_iter_new(const block *b, int (*cmp)(slice a, slice b), void (*releas
     bi->restart_index = bi->n_restarts;
     return &bi->base;
 }
+
+/* ---- prefix index (see block.h) ---- */
+
+/* The whole entry at restart point i of b (its key has shared == 0); false if malformed. */
+static bool entry_at_restart(const block *b, uint32_t i, slice *key, slice *value, const char **end)
+{
+    uint32_t off = decode_fixed32(b->data + b->restart_offset + (size_t)i * 4);
+    if (off >= b->restart_offset)
+        return false;
+    uint32_t shared, non_shared, value_len;
+    const char *p =
+        decode_entry(b->data + off, b->data + b->restart_offset, &shared, &non_shared, &value_len);
+    if (!p || shared != 0)
+        return false;
+    *key = slice_make(p, non_shared);
+    *value = slice_make(p + non_shared, value_len);
+    *end = p + non_shared + value_len;
+    return true;
+}
+
+/* Bytes [lcp, lcp + 8) of part as a big-endian number, zero-padded past its end. */
+static inline uint64_t window_of(slice part, uint32_t lcp)
+{
+    uint64_t w = 0;
+    for (size_t i = 0; i < 8; i++) {
+        size_t at = lcp + i;
+        w = w << 8 | (at < part.len ? (unsigned char)part.data[at] : 0);
+    }
+    return w;
+}
+
+int block_prefix_index_build(const block *b, slice (*ordered_part)(slice key),
+                             block_prefix_index *x)
+{
+    memset(x, 0, sizeof *x);
+    uint32_t n = b->n_restarts;
+    slice first, last, key, value;
+    const char *end;
+    if (!entry_at_restart(b, 0, &first, &value, &end) ||
+        !entry_at_restart(b, n - 1, &last, &value, &end))
+        return SHALE_ECORRUPT;
+    slice fp = ordered_part(first), lp = ordered_part(last);
+    uint32_t lcp = 0;
+    while (lcp < fp.len && lcp < lp.len && fp.data[lcp] == lp.data[lcp])
+        lcp++;
+    uint64_t *w = malloc((size_t)n * sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!entry_at_restart(b, i, &key, &value, &end)) {
+            free(w);
+            return SHALE_ECORRUPT;
+        }
+        const char *next =
+            i + 1 < n ? b->data + decode_fixed32(b->data + b->restart_offset + (size_t)(i + 1) * 4)
+                      : b->data + b->restart_offset;
+        slice part = ordered_part(key);
+        if (end != next || part.len < lcp || (i > 0 && window_of(part, lcp) < w[i - 1])) {
+            free(w); /* entries between restart points, or out of order: no aid */
+            return 0;
+        }
+        w[i] = window_of(part, lcp);
+    }
+    x->windows = w;
+    x->n = n;
+    x->lcp = lcp;
+    x->common = fp.data;
+    return 0;
+}
+
+void block_prefix_index_free(block_prefix_index *x)
+{
+    free(x->windows);
+    memset(x, 0, sizeof *x);
+}
+
+size_t block_prefix_index_memory(const block_prefix_index *x)
+{
+    return (size_t)x->n * sizeof *x->windows;
+}
+
+int block_prefix_index_find(const block *b, const block_prefix_index *x,
+                            int (*cmp)(slice a, slice b), slice target, slice target_part,
+                            slice *key, slice *value)
+{
+    /* Outside the shared prefix: before every entry or after all of them. */
+    size_t m = target_part.len < x->lcp ? target_part.len : x->lcp;
+    int c = memcmp(target_part.data, x->common, m);
+    uint32_t lo = 0, hi = x->n;
+    if (c > 0)
+        return 0;
+    if (c == 0 && target_part.len >= x->lcp) {
+        uint64_t t = window_of(target_part, x->lcp);
+        while (lo < hi) { /* first window >= t */
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (x->windows[mid] < t)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (uint32_t top = x->n; hi < top;) { /* first window > t, from lo */
+            uint32_t mid = hi + (top - hi) / 2;
+            if (x->windows[mid] <= t)
+                hi = mid + 1;
+            else
+                top = mid;
+        }
+        /* entries before lo are < target, from hi on > target: search [lo, hi) whole */
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            const char *end;
+            if (!entry_at_restart(b, mid, key, value, &end))
+                return SHALE_ECORRUPT;
+            if (cmp(*key, target) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    if (lo >= x->n)
+        return 0;
+    const char *end;
+    return entry_at_restart(b, lo, key, value, &end) ? 1 : SHALE_ECORRUPT;
+}

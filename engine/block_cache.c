@@ -30,8 +30,8 @@ struct cache_handle {
     void (*deleter)(void *);
     size_t charge;
     uint64_t hash;
-    atomic_uint refs;       /* handles + 1 while in the table */
-    atomic_bool visited;    /* hit since the clock hand last passed */
+    atomic_uint refs;        /* handles + 1 while in the table */
+    atomic_bool visited;     /* hit since the clock hand last passed */
     cache_handle *free_next; /* chains entries to free outside the mutex */
 };
 
@@ -167,8 +167,8 @@ static void remove_slot(shard *s, size_t i)
 {
     size_t mask = s->nslots - 1;
     cache_handle *e = s->slots[i].e;
-    atomic_store_explicit(&s->usage, atomic_load_explicit(&s->usage, memory_order_relaxed) -
-                                         e->charge,
+    atomic_store_explicit(&s->usage,
+                          atomic_load_explicit(&s->usage, memory_order_relaxed) - e->charge,
                           memory_order_relaxed);
     s->count--;
     for (size_t j = (i + 1) & mask; s->slots[j].e; j = (j + 1) & mask) {
@@ -249,8 +249,8 @@ cache_handle *block_cache_insert(block_cache *c, uint64_t k1, uint64_t k2, void 
         return NULL;
     }
     uint64_t h = hash_key(k1, k2);
-    *e = (cache_handle){.k1 = k1, .k2 = k2, .value = value, .deleter = deleter,
-                        .charge = charge, .hash = h};
+    *e = (cache_handle){
+        .k1 = k1, .k2 = k2, .value = value, .deleter = deleter, .charge = charge, .hash = h};
     atomic_init(&e->refs, 2);
     atomic_init(&e->visited, false); /* a block read once goes before one hit again */
     shard *s = shard_of(c, h);

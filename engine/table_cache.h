@@ -17,8 +17,8 @@
 
 typedef struct table_cache {
     char *dir;
-    block_cache *tables; /* value: open_table* */
-    block_cache *blocks; /* the shared data block cache */
+    block_cache *tables;   /* value: open_table* */
+    block_cache *blocks;   /* the shared data block cache */
     uint64_t reader_bytes; /* index and filter memory of the open tables (atomic) */
     int pinned;            /* handles held by table_cache_get_pinned's pins (atomic) */
     int max_pinned;        /* half of max_open_files: the rest stays for churn */

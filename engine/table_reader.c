@@ -37,6 +37,7 @@ struct table {
     uint64_t size;
     block_cache *cache;
     block *index;
+    block_prefix_index index_aid; /* windows NULL: search the index with block_find */
     char *filter_data;
     slice filter;
     table_props props;
@@ -163,6 +164,8 @@ int table_open(int fd, uint64_t file_number, uint64_t expected_size, block_cache
         rc = read_block(t, hs[0], &data, &len);
     if (rc == 0)
         rc = block_new(data, len, true, &t->index);
+    if (rc == 0)
+        rc = block_prefix_index_build(t->index, ikey_user_key, &t->index_aid);
     if (rc == 0 && hs[1].size > 0) {
         rc = read_block(t, hs[1], &t->filter_data, &len);
         if (rc == 0)
@@ -188,6 +191,7 @@ void table_close(table *t)
     if (!t)
         return;
     file_close(t->fd);
+    block_prefix_index_free(&t->index_aid);
     block_free(t->index);
     free(t->filter_data);
     free(t);
@@ -257,6 +261,16 @@ static buf *scratch_buf(void)
     return b;
 }
 
+/* The index entry of the data block that may hold ikey: 1 with its value in *v. */
+static int find_data_block(table *t, slice ikey, buf *key, slice *v)
+{
+    if (!t->index_aid.windows)
+        return block_find(t->index, ikey_compare, ikey, key, v);
+    slice k;
+    return block_prefix_index_find(t->index, &t->index_aid, ikey_compare, ikey, ikey_user_key(ikey),
+                                   &k, v);
+}
+
 int table_get(table *t, slice ikey, bool fill_cache,
               void (*found)(void *arg, slice ikey, slice value), void *arg)
 {
@@ -268,7 +282,7 @@ int table_get(table *t, slice ikey, bool fill_cache,
     if (!key)
         return -ENOMEM;
     slice v;
-    int rc = block_find(t->index, ikey_compare, ikey, key, &v);
+    int rc = find_data_block(t, ikey, key, &v);
     if (rc <= 0)
         return rc;
     block_handle bh;
@@ -529,5 +543,6 @@ uint64_t table_file_number(const table *t)
 
 size_t table_memory_usage(const table *t)
 {
-    return sizeof *t + block_memory_usage(t->index) + t->filter.len;
+    return sizeof *t + block_memory_usage(t->index) + block_prefix_index_memory(&t->index_aid) +
+           t->filter.len;
 }

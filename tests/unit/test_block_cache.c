@@ -120,8 +120,8 @@ static void test_block_cache_grow_and_erase(void **state)
     block_cache *c;
     assert_int_equal(block_cache_new(100000, 1, &c), 0);
     for (uint64_t i = 0; i < 5000; i++)
-        block_cache_release(c, block_cache_insert(c, i / 7, i % 7, (void *)(uintptr_t)(i + 1), 1,
-                                                  NULL));
+        block_cache_release(
+            c, block_cache_insert(c, i / 7, i % 7, (void *)(uintptr_t)(i + 1), 1, NULL));
     for (uint64_t i = 0; i < 5000; i += 3)
         block_cache_erase(c, i / 7, i % 7);
     for (uint64_t i = 0; i < 5000; i++) {

@@ -817,7 +817,7 @@ static void test_compaction_pinned_tables_close_when_deleted(void **state)
     o.l0_stop_trigger = 30;
     shale_db *db;
     assert_int_equal(shale_open(dir, &o, &db), 0);
-    const int n = 2000; /* a fill fits one memtable */
+    const int n = 2000;            /* a fill fits one memtable */
     for (int t = 0; t < 12; t++) { /* 12 overlapping L0 tables */
         fill(db, n, 7919, t);
         assert_int_equal(shale_flush(db), 0);
