@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bloom.h"
 #include "db_impl.h"
 #include "file.h"
 #include "format.h"
@@ -972,6 +973,16 @@ static int resolve_entry(shale_db *db, const version *v, int kind, slice raw, ui
     return 0;
 }
 
+/* A point read's first cache misses are independent: the hash bucket of each memtable and
+   the filter block of each L0 table. Issued together they overlap instead of queueing. */
+static void prefetch_first_misses(super_version *sv, uint64_t hash)
+{
+    memtable_prefetch(sv->mem, hash);
+    for (int i = 0; i < sv->n_imm; i++)
+        memtable_prefetch(sv->imm[i], hash);
+    version_prefetch(sv->v, hash);
+}
+
 int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, size_t klen,
                  void **val, size_t *vlen, uint64_t *expire_at_ms)
 {
@@ -997,12 +1008,14 @@ int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, si
     int kind;
     slice raw;
     int rc;
-    if (memtable_get(sv->mem, ukey, seq, &kind, &raw)) {
+    uint64_t hash = bloom_hash(ukey); /* the memtables' hash too */
+    prefetch_first_misses(sv, hash);
+    if (memtable_get_hashed(sv->mem, ukey, hash, seq, &kind, &raw)) {
         rc = resolve_entry(db, sv->v, kind, raw, now, val, vlen, expire_at_ms);
         goto out;
     }
     for (int i = 0; i < sv->n_imm; i++) {
-        if (memtable_get(sv->imm[i], ukey, seq, &kind, &raw)) {
+        if (memtable_get_hashed(sv->imm[i], ukey, hash, seq, &kind, &raw)) {
             rc = resolve_entry(db, sv->v, kind, raw, now, val, vlen, expire_at_ms);
             goto out;
         }
@@ -1010,7 +1023,7 @@ int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, si
     {
         buf value = {0};
         int found = 0;
-        rc = version_get(sv->v, db->tc, ukey, seq, fill, &found, &kind, &value);
+        rc = version_get(sv->v, db->tc, ukey, hash, seq, fill, &found, &kind, &value);
         if (rc == 0 && !found)
             rc = SHALE_ENOTFOUND;
         if (rc == 0 && kind == KIND_VALUE && buf_reserve(&value, 1) == 0) {
@@ -1043,7 +1056,7 @@ int db_get_newest(shale_db *db, super_version *sv, slice key, int *kind, buf *va
     if (hit)
         return buf_set(value, raw.data, raw.len) ? -ENOMEM : 1;
     int found = 0;
-    int rc = version_get(sv->v, db->tc, key, seq, false, &found, kind, value);
+    int rc = version_get(sv->v, db->tc, key, bloom_hash(key), seq, false, &found, kind, value);
     return rc ? rc : found;
 }
 

@@ -129,17 +129,17 @@ int table_cache_get(table_cache *tc, uint64_t number, uint64_t file_size, slice 
 }
 
 int table_cache_get_pinned(table_cache *tc, _Atomic(cache_handle *) *pin, uint64_t number,
-                           uint64_t file_size, slice ikey, bool fill_cache,
+                           uint64_t file_size, slice ikey, uint64_t hash, bool fill_cache,
                            void (*found)(void *arg, slice ikey, slice value), void *arg)
 {
     /* The pin lives as long as the caller's metadata, which the caller's version holds. */
     cache_handle *h = atomic_load_explicit(pin, memory_order_acquire);
     if (h)
-        return table_get(table_cache_table(h), ikey, fill_cache, found, arg);
+        return table_get_hashed(table_cache_table(h), ikey, hash, fill_cache, found, arg);
     int rc = table_cache_find(tc, number, file_size, &h);
     if (rc)
         return rc;
-    rc = table_get(table_cache_table(h), ikey, fill_cache, found, arg);
+    rc = table_get_hashed(table_cache_table(h), ikey, hash, fill_cache, found, arg);
     if (__atomic_add_fetch(&tc->pinned, 1, __ATOMIC_RELAXED) <= tc->max_pinned) {
         cache_handle *none = NULL;
         if (atomic_compare_exchange_strong_explicit(pin, &none, h, memory_order_acq_rel,
@@ -149,6 +149,13 @@ int table_cache_get_pinned(table_cache *tc, _Atomic(cache_handle *) *pin, uint64
     __atomic_sub_fetch(&tc->pinned, 1, __ATOMIC_RELAXED); /* over budget, or pinned already */
     block_cache_release(tc->tables, h);
     return rc;
+}
+
+void table_cache_prefetch_filter(_Atomic(cache_handle *) *pin, uint64_t hash)
+{
+    cache_handle *h = atomic_load_explicit(pin, memory_order_acquire);
+    if (h)
+        table_prefetch_filter(table_cache_table(h), hash);
 }
 
 void table_cache_unpin(_Atomic(cache_handle *) *pin)

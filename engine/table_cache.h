@@ -50,14 +50,17 @@ int table_cache_get(table_cache *tc, uint64_t number, uint64_t file_size, slice 
 /*
  * table_get through a pin: *pin (owned by the caller's file metadata, NULL at first)
  * keeps a referenced handle to the open table, so later point reads of that table skip
- * the cache lookup (RocksDB keeps the table reader in FileMetaData the same way). The
+ * the cache lookup (RocksDB keeps the table reader in FileMetaData the same way); hash is
+ * bloom_hash of ikey's user key. The
  * first read pins while fewer than max_pinned tables are pinned; past that budget every
  * read looks the table up as table_cache_get does, so max_open_files still bounds the
  * open files. Release the pin with table_cache_unpin when the metadata goes.
  */
 int table_cache_get_pinned(table_cache *tc, _Atomic(cache_handle *) *pin, uint64_t number,
-                           uint64_t file_size, slice ikey, bool fill_cache,
+                           uint64_t file_size, slice ikey, uint64_t hash, bool fill_cache,
                            void (*found)(void *arg, slice ikey, slice value), void *arg);
+/* The pinned table, if any, starts loading the filter block for hash (bloom_hash). */
+void table_cache_prefetch_filter(_Atomic(cache_handle *) *pin, uint64_t hash);
 /* Releases a pin set by table_cache_get_pinned (no-op when none was set). The table stays
    in the cache, and open, until evicted. */
 void table_cache_unpin(_Atomic(cache_handle *) *pin);

@@ -308,7 +308,18 @@ static int find_data_block(table *t, slice ikey, buf *key, slice *v)
 int table_get(table *t, slice ikey, bool fill_cache,
               void (*found)(void *arg, slice ikey, slice value), void *arg)
 {
-    if (t->filter.len && !bloom_may_contain(t->filter, bloom_hash(ikey_user_key(ikey)))) {
+    return table_get_hashed(t, ikey, bloom_hash(ikey_user_key(ikey)), fill_cache, found, arg);
+}
+
+void table_prefetch_filter(const table *t, uint64_t hash)
+{
+    bloom_prefetch(t->filter, hash);
+}
+
+int table_get_hashed(table *t, slice ikey, uint64_t hash, bool fill_cache,
+                     void (*found)(void *arg, slice ikey, slice value), void *arg)
+{
+    if (t->filter.len && !bloom_may_contain(t->filter, hash)) {
         atomic_fetch_add_explicit(&stat_bloom_useful, 1, memory_order_relaxed);
         return 0;
     }

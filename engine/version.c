@@ -557,8 +557,14 @@ static void on_found(void *arg, slice ikey, slice value)
         s->rc = -ENOMEM;
 }
 
-int version_get(version *v, table_cache *tc, slice user_key, uint64_t max_seq, bool fill_cache,
-                int *found, int *kind, buf *value)
+void version_prefetch(version *v, uint64_t hash)
+{
+    for (int i = 0; i < v->nfiles[0]; i++)
+        table_cache_prefetch_filter(&v->files[0][i]->pinned, hash);
+}
+
+int version_get(version *v, table_cache *tc, slice user_key, uint64_t hash, uint64_t max_seq,
+                bool fill_cache, int *found, int *kind, buf *value)
 {
     char stackbuf[256];
     buf lookup = {0};
@@ -582,7 +588,7 @@ int version_get(version *v, table_cache *tc, slice user_key, uint64_t max_seq, b
         if (slice_compare(user_key, fm_smallest_user(f)) < 0 ||
             slice_compare(user_key, fm_largest_user(f)) > 0)
             continue;
-        rc = table_cache_get_pinned(tc, &f->pinned, f->number, f->file_size, ikey, fill_cache,
+        rc = table_cache_get_pinned(tc, &f->pinned, f->number, f->file_size, ikey, hash, fill_cache,
                                     on_found, &s);
         if (rc || s.rc)
             goto done;
@@ -597,7 +603,7 @@ int version_get(version *v, table_cache *tc, slice user_key, uint64_t max_seq, b
         file_meta *f = v->files[l][i];
         if (slice_compare(user_key, fm_smallest_user(f)) < 0)
             continue;
-        rc = table_cache_get_pinned(tc, &f->pinned, f->number, f->file_size, ikey, fill_cache,
+        rc = table_cache_get_pinned(tc, &f->pinned, f->number, f->file_size, ikey, hash, fill_cache,
                                     on_found, &s);
         if (rc || s.rc)
             goto done;
