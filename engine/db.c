@@ -934,7 +934,7 @@ int db_read_pointer(shale_db *db, const version *v, slice raw, char **out, size_
 }
 
 /* Turns a found entry into the caller's answer; pointers are read from v's value log. */
-static int resolve_entry(shale_db *db, const version *v, int kind, slice raw, uint64_t now,
+static int resolve_entry(shale_db *db, const version *v, int kind, slice raw, bool include_expired,
                          void **val, size_t *vlen, uint64_t *expire_at_ms)
 {
     uint64_t expire = entry_expiry(kind, raw);
@@ -944,7 +944,7 @@ static int resolve_entry(shale_db *db, const version *v, int kind, slice raw, ui
         return SHALE_ECORRUPT;
     if (kind > KIND_MAX)
         return SHALE_ECORRUPT;
-    if (expire && expire <= now)
+    if (expire && !include_expired && expire <= db_now_ms()) /* the clock only when needed */
         return SHALE_ENOTFOUND;
     slice payload = kind == KIND_EXPIRING ? expiring_value_payload(raw) : raw;
     size_t len = payload.len;
@@ -1004,19 +1004,19 @@ int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, si
     uint64_t seq = ro && ro->snapshot ? ro->snapshot->seq
                                       : atomic_load_explicit(&db->last_seq, memory_order_acquire);
     bool fill = ro ? ro->fill_cache != 0 : true;
-    uint64_t now = ro && ro->include_expired ? 0 : db_now_ms(); /* 0: nothing has expired */
+    bool include_expired = ro && ro->include_expired;
     int kind;
     slice raw;
     int rc;
     uint64_t hash = bloom_hash(ukey); /* the memtables' hash too */
     prefetch_first_misses(sv, hash);
     if (memtable_get_hashed(sv->mem, ukey, hash, seq, &kind, &raw)) {
-        rc = resolve_entry(db, sv->v, kind, raw, now, val, vlen, expire_at_ms);
+        rc = resolve_entry(db, sv->v, kind, raw, include_expired, val, vlen, expire_at_ms);
         goto out;
     }
     for (int i = 0; i < sv->n_imm; i++) {
         if (memtable_get_hashed(sv->imm[i], ukey, hash, seq, &kind, &raw)) {
-            rc = resolve_entry(db, sv->v, kind, raw, now, val, vlen, expire_at_ms);
+            rc = resolve_entry(db, sv->v, kind, raw, include_expired, val, vlen, expire_at_ms);
             goto out;
         }
     }
@@ -1036,7 +1036,8 @@ int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, si
                 value.data = NULL;
             }
         } else if (rc == 0) {
-            rc = resolve_entry(db, sv->v, kind, buf_slice(&value), now, val, vlen, expire_at_ms);
+            rc = resolve_entry(db, sv->v, kind, buf_slice(&value), include_expired, val, vlen,
+                               expire_at_ms);
         }
         buf_free(&value);
     }
