@@ -242,28 +242,34 @@ static void seek_to_restart(block_iter *bi, uint32_t index)
     bi->value = slice_make(bi->data + restart_point(bi, index), 0);
 }
 
-static void bi_seek(iter *it, slice target);
+static bool find_restart(const block *b, int (*cmp)(slice a, slice b), slice target, uint32_t *out);
 
 int block_find(const block *b, int (*cmp)(slice a, slice b), slice target, buf *key, slice *value)
 {
-    /* A stack iterator: same code as seek, no allocation beyond the key buffer. */
-    block_iter bi;
-    memset(&bi, 0, sizeof bi);
-    bi.b = b;
-    bi.cmp = cmp;
-    bi.data = b->data;
-    bi.restarts = b->restart_offset;
-    bi.n_restarts = b->n_restarts;
-    bi.key = *key;
-    bi.key.len = 0;
-    bi_seek(&bi.base, target);
-    *key = bi.key;
-    if (bi.status)
-        return bi.status;
-    if (bi.current >= bi.restarts)
-        return 0;
-    *value = bi.value;
-    return 1;
+    /* Not through an iterator: a point read needs neither the restart index of each entry
+       (kept for prev) nor the iterator's state. */
+    uint32_t left;
+    if (!find_restart(b, cmp, target, &left))
+        return SHALE_ECORRUPT;
+    const char *limit = b->data + b->restart_offset;
+    const char *p = b->data + decode_fixed32(limit + (size_t)left * 4);
+    key->len = 0;
+    while (p < limit) {
+        uint32_t shared, non_shared, value_len;
+        p = decode_entry(p, limit, &shared, &non_shared, &value_len);
+        if (!p || key->len < shared)
+            return SHALE_ECORRUPT;
+        key->len = shared;
+        if (buf_append(key, p, non_shared))
+            return -ENOMEM;
+        p += non_shared;
+        if (cmp(buf_slice(key), target) >= 0) {
+            *value = slice_make(p, value_len);
+            return 1;
+        }
+        p += value_len;
+    }
+    return 0;
 }
 
 static bool bi_valid(const iter *it)
@@ -312,37 +318,47 @@ static void bi_seek_to_last(iter *it)
     }
 }
 
-/* Key stored whole at restart point i (shared must be 0). */
-static bool restart_key(block_iter *bi, uint32_t i, slice *key)
+/* Key stored whole at restart point i of b (shared must be 0). */
+static bool restart_key(const block *b, uint32_t i, slice *key)
 {
-    uint32_t off = restart_point(bi, i);
-    if (off >= bi->restarts)
+    uint32_t off = decode_fixed32(b->data + b->restart_offset + (size_t)i * 4);
+    if (off >= b->restart_offset)
         return false;
     uint32_t shared, non_shared, value_len;
     const char *p =
-        decode_entry(bi->data + off, bi->data + bi->restarts, &shared, &non_shared, &value_len);
+        decode_entry(b->data + off, b->data + b->restart_offset, &shared, &non_shared, &value_len);
     if (!p || shared != 0)
         return false;
     *key = slice_make(p, non_shared);
     return true;
 }
 
-static void bi_seek(iter *it, slice target)
+/* Binary search for the last restart point whose key is < target (0 if none); false on a
+   malformed restart entry. */
+static bool find_restart(const block *b, int (*cmp)(slice a, slice b), slice target, uint32_t *out)
 {
-    block_iter *bi = (block_iter *)it;
-    /* Binary search for the last restart point with key < target. */
-    uint32_t left = 0, right = bi->n_restarts - 1;
+    uint32_t left = 0, right = b->n_restarts - 1;
     while (left < right) {
         uint32_t mid = (left + right + 1) / 2;
         slice k;
-        if (!restart_key(bi, mid, &k)) {
-            corruption(bi);
-            return;
-        }
-        if (bi->cmp(k, target) < 0)
+        if (!restart_key(b, mid, &k))
+            return false;
+        if (cmp(k, target) < 0)
             left = mid;
         else
             right = mid - 1;
+    }
+    *out = left;
+    return true;
+}
+
+static void bi_seek(iter *it, slice target)
+{
+    block_iter *bi = (block_iter *)it;
+    uint32_t left;
+    if (!find_restart(bi->b, bi->cmp, target, &left)) {
+        corruption(bi);
+        return;
     }
     seek_to_restart(bi, left);
     for (;;) {
