@@ -242,28 +242,34 @@ static void seek_to_restart(block_iter *bi, uint32_t index)
     bi->value = slice_make(bi->data + restart_point(bi, index), 0);
 }
 
-static void bi_seek(iter *it, slice target);
+static bool find_restart(const block *b, int (*cmp)(slice a, slice b), slice target, uint32_t *out);
 
 int block_find(const block *b, int (*cmp)(slice a, slice b), slice target, buf *key, slice *value)
 {
-    /* A stack iterator: same code as seek, no allocation beyond the key buffer. */
-    block_iter bi;
-    memset(&bi, 0, sizeof bi);
-    bi.b = b;
-    bi.cmp = cmp;
-    bi.data = b->data;
-    bi.restarts = b->restart_offset;
-    bi.n_restarts = b->n_restarts;
-    bi.key = *key;
-    bi.key.len = 0;
-    bi_seek(&bi.base, target);
-    *key = bi.key;
-    if (bi.status)
-        return bi.status;
-    if (bi.current >= bi.restarts)
-        return 0;
-    *value = bi.value;
-    return 1;
+    /* Not through an iterator: a point read needs neither the restart index of each entry
+       (kept for prev) nor the iterator's state. */
+    uint32_t left;
+    if (!find_restart(b, cmp, target, &left))
+        return SHALE_ECORRUPT;
+    const char *limit = b->data + b->restart_offset;
+    const char *p = b->data + decode_fixed32(limit + (size_t)left * 4);
+    key->len = 0;
+    while (p < limit) {
+        uint32_t shared, non_shared, value_len;
+        p = decode_entry(p, limit, &shared, &non_shared, &value_len);
+        if (!p || key->len < shared)
+            return SHALE_ECORRUPT;
+        key->len = shared;
+        if (buf_append(key, p, non_shared))
+            return -ENOMEM;
+        p += non_shared;
+        if (cmp(buf_slice(key), target) >= 0) {
+            *value = slice_make(p, value_len);
+            return 1;
+        }
+        p += value_len;
+    }
+    return 0;
 }
 
 static bool bi_valid(const iter *it)
@@ -312,37 +318,47 @@ static void bi_seek_to_last(iter *it)
     }
 }
 
-/* Key stored whole at restart point i (shared must be 0). */
-static bool restart_key(block_iter *bi, uint32_t i, slice *key)
+/* Key stored whole at restart point i of b (shared must be 0). */
+static bool restart_key(const block *b, uint32_t i, slice *key)
 {
-    uint32_t off = restart_point(bi, i);
-    if (off >= bi->restarts)
+    uint32_t off = decode_fixed32(b->data + b->restart_offset + (size_t)i * 4);
+    if (off >= b->restart_offset)
         return false;
     uint32_t shared, non_shared, value_len;
     const char *p =
-        decode_entry(bi->data + off, bi->data + bi->restarts, &shared, &non_shared, &value_len);
+        decode_entry(b->data + off, b->data + b->restart_offset, &shared, &non_shared, &value_len);
     if (!p || shared != 0)
         return false;
     *key = slice_make(p, non_shared);
     return true;
 }
 
-static void bi_seek(iter *it, slice target)
+/* Binary search for the last restart point whose key is < target (0 if none); false on a
+   malformed restart entry. */
+static bool find_restart(const block *b, int (*cmp)(slice a, slice b), slice target, uint32_t *out)
 {
-    block_iter *bi = (block_iter *)it;
-    /* Binary search for the last restart point with key < target. */
-    uint32_t left = 0, right = bi->n_restarts - 1;
+    uint32_t left = 0, right = b->n_restarts - 1;
     while (left < right) {
         uint32_t mid = (left + right + 1) / 2;
         slice k;
-        if (!restart_key(bi, mid, &k)) {
-            corruption(bi);
-            return;
-        }
-        if (bi->cmp(k, target) < 0)
+        if (!restart_key(b, mid, &k))
+            return false;
+        if (cmp(k, target) < 0)
             left = mid;
         else
             right = mid - 1;
+    }
+    *out = left;
+    return true;
+}
+
+static void bi_seek(iter *it, slice target)
+{
+    block_iter *bi = (block_iter *)it;
+    uint32_t left;
+    if (!find_restart(bi->b, bi->cmp, target, &left)) {
+        corruption(bi);
+        return;
     }
     seek_to_restart(bi, left);
     for (;;) {
@@ -412,4 +428,128 @@ iter *block_iter_new(const block *b, int (*cmp)(slice a, slice b), void (*releas
     bi->current = bi->restarts;
     bi->restart_index = bi->n_restarts;
     return &bi->base;
+}
+
+/* ---- prefix index (see block.h) ---- */
+
+/* The whole entry at restart point i of b (its key has shared == 0); false if malformed. */
+static bool entry_at_restart(const block *b, uint32_t i, slice *key, slice *value, const char **end)
+{
+    uint32_t off = decode_fixed32(b->data + b->restart_offset + (size_t)i * 4);
+    if (off >= b->restart_offset)
+        return false;
+    uint32_t shared, non_shared, value_len;
+    const char *p =
+        decode_entry(b->data + off, b->data + b->restart_offset, &shared, &non_shared, &value_len);
+    if (!p || shared != 0)
+        return false;
+    *key = slice_make(p, non_shared);
+    *value = slice_make(p + non_shared, value_len);
+    *end = p + non_shared + value_len;
+    return true;
+}
+
+/* Bytes [lcp, lcp + 8) of part as a big-endian number, zero-padded past its end. */
+static inline uint64_t window_of(slice part, uint32_t lcp)
+{
+    uint64_t w = 0;
+    for (size_t i = 0; i < 8; i++) {
+        size_t at = lcp + i;
+        w = w << 8 | (at < part.len ? (unsigned char)part.data[at] : 0);
+    }
+    return w;
+}
+
+int block_prefix_index_build(const block *b, slice (*ordered_part)(slice key),
+                             block_prefix_index *x)
+{
+    memset(x, 0, sizeof *x);
+    uint32_t n = b->n_restarts;
+    slice first, last, key, value;
+    const char *end;
+    if (!entry_at_restart(b, 0, &first, &value, &end) ||
+        !entry_at_restart(b, n - 1, &last, &value, &end))
+        return SHALE_ECORRUPT;
+    slice fp = ordered_part(first), lp = ordered_part(last);
+    uint32_t lcp = 0;
+    while (lcp < fp.len && lcp < lp.len && fp.data[lcp] == lp.data[lcp])
+        lcp++;
+    uint64_t *w = malloc((size_t)n * sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!entry_at_restart(b, i, &key, &value, &end)) {
+            free(w);
+            return SHALE_ECORRUPT;
+        }
+        const char *next =
+            i + 1 < n ? b->data + decode_fixed32(b->data + b->restart_offset + (size_t)(i + 1) * 4)
+                      : b->data + b->restart_offset;
+        slice part = ordered_part(key);
+        if (end != next || part.len < lcp || (i > 0 && window_of(part, lcp) < w[i - 1])) {
+            free(w); /* entries between restart points, or out of order: no aid */
+            return 0;
+        }
+        w[i] = window_of(part, lcp);
+    }
+    x->windows = w;
+    x->n = n;
+    x->lcp = lcp;
+    x->common = fp.data;
+    return 0;
+}
+
+void block_prefix_index_free(block_prefix_index *x)
+{
+    free(x->windows);
+    memset(x, 0, sizeof *x);
+}
+
+size_t block_prefix_index_memory(const block_prefix_index *x)
+{
+    return (size_t)x->n * sizeof *x->windows;
+}
+
+int block_prefix_index_find(const block *b, const block_prefix_index *x,
+                            int (*cmp)(slice a, slice b), slice target, slice target_part,
+                            slice *key, slice *value)
+{
+    /* Outside the shared prefix: before every entry or after all of them. */
+    size_t m = target_part.len < x->lcp ? target_part.len : x->lcp;
+    int c = memcmp(target_part.data, x->common, m);
+    uint32_t lo = 0, hi = x->n;
+    if (c > 0)
+        return 0;
+    if (c == 0 && target_part.len >= x->lcp) {
+        uint64_t t = window_of(target_part, x->lcp);
+        while (lo < hi) { /* first window >= t */
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (x->windows[mid] < t)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (uint32_t top = x->n; hi < top;) { /* first window > t, from lo */
+            uint32_t mid = hi + (top - hi) / 2;
+            if (x->windows[mid] <= t)
+                hi = mid + 1;
+            else
+                top = mid;
+        }
+        /* entries before lo are < target, from hi on > target: search [lo, hi) whole */
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            const char *end;
+            if (!entry_at_restart(b, mid, key, value, &end))
+                return SHALE_ECORRUPT;
+            if (cmp(*key, target) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    if (lo >= x->n)
+        return 0;
+    const char *end;
+    return entry_at_restart(b, lo, key, value, &end) ? 1 : SHALE_ECORRUPT;
 }

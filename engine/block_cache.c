@@ -1,7 +1,19 @@
 /*
- * block_cache.c - sharded LRU cache (see block_cache.h). Each shard has a mutex, an
- * open-addressing-free chained hash table and a doubly linked LRU list of entries that
- * no handle references; referenced entries sit outside the list until released.
+ * block_cache.c - sharded CLOCK cache (see block_cache.h).
+ *
+ * Each shard has a mutex, an open-addressing table of (hash, entry) slots with linear
+ * probing and backward-shift deletion, and a clock hand that sweeps the slots when the
+ * shard is over capacity. A hit only takes a reference and sets the entry's visited bit:
+ * no list is relinked, so a lookup touches the slot array and the entry and nothing
+ * else (the LRU list it replaces cost two more cache misses per hit, on the neighbours).
+ * The hand evicts an unreferenced entry whose bit is clear and clears the bits it passes,
+ * so an entry hit since the hand last came by survives one more round (RocksDB's
+ * ClockCache, an approximation of LevelDB's LRU).
+ *
+ * refs counts the handles plus one while the entry is in the table. Lookups and
+ * inserts, which add references, run under the shard's mutex; releases only decrement
+ * (no lock), and whoever takes refs to zero frees the entry, so a handle stays valid
+ * after its entry was evicted, erased or replaced.
  */
 #include "block_cache.h"
 
@@ -17,37 +29,55 @@ struct cache_handle {
     void *value;
     void (*deleter)(void *);
     size_t charge;
-    uint32_t hash;
-    int refs; /* handles + 1 while in the table */
-    bool in_table;
-    struct cache_handle *hnext;       /* hash chain */
-    struct cache_handle *prev, *next; /* LRU list (only when refs == 1 and in_table) */
+    uint64_t hash;
+    atomic_uint refs;        /* handles + 1 while in the table */
+    atomic_bool visited;     /* hit since the clock hand last passed */
+    cache_handle *free_next; /* chains entries to free outside the mutex */
 };
+
+typedef struct slot {
+    uint64_t hash;   /* the entry's, so probing and shifting do not touch entries */
+    cache_handle *e; /* NULL: empty */
+} slot;
+
+#define MIN_SLOTS 64u
 
 typedef struct shard {
     pthread_mutex_t mu;
-    size_t capacity;
-    size_t usage;
-    cache_handle **table;
-    size_t buckets; /* power of two */
+    slot *slots;
+    size_t nslots; /* power of two, at most 3/4 full */
     size_t count;
-    cache_handle lru; /* sentinel: lru.next is the oldest */
-} shard;
+    size_t hand; /* the clock hand: next slot the sweep looks at */
+    /* Written under mu; read without it by block_cache_release's over-capacity check. */
+    atomic_size_t usage, capacity;
+    uint64_t hits, misses, inserts, evictions; /* under mu */
+} __attribute__((aligned(64))) shard;
 
 struct block_cache {
     shard *shards;
     int shard_bits;
-    atomic_uint_fast64_t hits, misses, inserts, evictions;
     size_t capacity;
 };
 
-static uint32_t hash_key(uint64_t k1, uint64_t k2)
+static uint64_t hash_key(uint64_t k1, uint64_t k2)
 {
     uint64_t h = k1 * 0x9E3779B97F4A7C15ULL ^ (k2 + 0x632BE59BD9B4E019ULL) * 0xC2B2AE3D27D4EB4FULL;
     h ^= h >> 29;
     h *= 0xBF58476D1CE4E5B9ULL;
     h ^= h >> 32;
-    return (uint32_t)h;
+    return h;
+}
+
+/* The shard comes from the high bits, the slot from the low ones. */
+static inline shard *shard_of(block_cache *c, uint64_t hash)
+{
+    return &c->shards[c->shard_bits ? hash >> (64 - c->shard_bits) : 0];
+}
+
+static size_t per_shard(size_t capacity, int shard_bits)
+{
+    size_t n = (size_t)1 << shard_bits;
+    return capacity / n + (capacity % n != 0);
 }
 
 int block_cache_new(size_t capacity, int shard_bits, block_cache **out)
@@ -56,44 +86,32 @@ int block_cache_new(size_t capacity, int shard_bits, block_cache **out)
     block_cache *c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
-    c->shard_bits = shard_bits;
     int n = 1 << shard_bits;
-    c->shards = calloc((size_t)n, sizeof(shard));
+    c->shards = aligned_alloc(64, (size_t)n * sizeof(shard));
     if (!c->shards) {
         free(c);
         return -ENOMEM;
     }
+    memset(c->shards, 0, (size_t)n * sizeof(shard));
+    c->shard_bits = shard_bits;
     c->capacity = capacity;
     for (int i = 0; i < n; i++) {
         shard *s = &c->shards[i];
         pthread_mutex_init(&s->mu, NULL);
-        s->capacity = (capacity + (size_t)n - 1) / (size_t)n;
-        s->buckets = 256;
-        s->table = calloc(s->buckets, sizeof *s->table);
-        s->lru.next = s->lru.prev = &s->lru;
-        if (!s->table) {
-            c->shard_bits = 0;
+        atomic_init(&s->usage, 0);
+        atomic_init(&s->capacity, per_shard(capacity, shard_bits));
+    }
+    for (int i = 0; i < n; i++) {
+        shard *s = &c->shards[i];
+        s->nslots = MIN_SLOTS;
+        s->slots = calloc(s->nslots, sizeof *s->slots);
+        if (!s->slots) {
             block_cache_free(c);
             return -ENOMEM;
         }
     }
     *out = c;
     return 0;
-}
-
-static void lru_remove(cache_handle *e)
-{
-    e->next->prev = e->prev;
-    e->prev->next = e->next;
-    e->next = e->prev = NULL;
-}
-
-static void lru_append(shard *s, cache_handle *e)
-{
-    e->next = &s->lru;
-    e->prev = s->lru.prev;
-    e->prev->next = e;
-    e->next->prev = e;
 }
 
 static void entry_free(cache_handle *e)
@@ -103,104 +121,121 @@ static void entry_free(cache_handle *e)
     free(e);
 }
 
-static cache_handle **find_slot(shard *s, uint64_t k1, uint64_t k2, uint32_t hash)
+/* Drops one reference; frees the entry at the last. */
+static void unref(cache_handle *e)
 {
-    cache_handle **p = &s->table[(hash >> 8) & (s->buckets - 1)];
-    while (*p && ((*p)->k1 != k1 || (*p)->k2 != k2))
-        p = &(*p)->hnext;
-    return p;
+    if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1)
+        entry_free(e);
 }
 
+/* The slot holding the key, or the empty slot that ends its probe sequence (mu held). */
+static size_t find_slot(const shard *s, uint64_t k1, uint64_t k2, uint64_t hash)
+{
+    size_t mask = s->nslots - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        const slot *sl = &s->slots[i];
+        if (!sl->e || (sl->hash == hash && sl->e->k1 == k1 && sl->e->k2 == k2))
+            return i;
+    }
+}
+
+/* Doubles the slot array; on ENOMEM keeps the fuller one (inserts still find room,
+   since the table grows before it is 3/4 full). */
 static void grow(shard *s)
 {
-    size_t nb = s->buckets * 2;
-    cache_handle **t = calloc(nb, sizeof *t);
+    size_t n = s->nslots * 2, mask = n - 1;
+    slot *t = calloc(n, sizeof *t);
     if (!t)
-        return; /* keep the longer chains */
-    for (size_t i = 0; i < s->buckets; i++) {
-        cache_handle *e = s->table[i];
-        while (e) {
-            cache_handle *n = e->hnext;
-            size_t b = (e->hash >> 8) & (nb - 1);
-            e->hnext = t[b];
-            t[b] = e;
-            e = n;
-        }
+        return;
+    for (size_t i = 0; i < s->nslots; i++) {
+        if (!s->slots[i].e)
+            continue;
+        size_t j = s->slots[i].hash & mask;
+        while (t[j].e)
+            j = (j + 1) & mask;
+        t[j] = s->slots[i];
     }
-    free(s->table);
-    s->table = t;
-    s->buckets = nb;
+    free(s->slots);
+    s->slots = t;
+    s->nslots = n;
+    s->hand &= mask;
 }
 
-/* Drops the table's reference (mu held); returns true when the entry must be freed. */
-static bool unref_locked(shard *s, cache_handle *e)
+/* Empties slot i and shifts the rest of its cluster back, so that no probe sequence
+   has a hole (mu held). Charges the shard for the entry's removal. */
+static void remove_slot(shard *s, size_t i)
 {
-    e->refs--;
-    if (e->refs == 0) {
-        s->usage -= e->charge;
-        return true;
-    }
-    if (e->refs == 1 && e->in_table)
-        lru_append(s, e);
-    return false;
-}
-
-static void remove_from_table(shard *s, cache_handle *e)
-{
-    cache_handle **p = find_slot(s, e->k1, e->k2, e->hash);
-    if (*p == e)
-        *p = e->hnext;
-    e->in_table = false;
+    size_t mask = s->nslots - 1;
+    cache_handle *e = s->slots[i].e;
+    atomic_store_explicit(&s->usage,
+                          atomic_load_explicit(&s->usage, memory_order_relaxed) - e->charge,
+                          memory_order_relaxed);
     s->count--;
-    if (e->next)
-        lru_remove(e);
+    for (size_t j = (i + 1) & mask; s->slots[j].e; j = (j + 1) & mask) {
+        size_t home = s->slots[j].hash & mask;
+        /* j's entry may move to i unless its home lies cyclically in (i, j]. */
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            s->slots[i] = s->slots[j];
+            i = j;
+        }
+    }
+    s->slots[i].e = NULL;
 }
 
-/* Evicts unreferenced entries, oldest first, until the shard fits its capacity (mu held).
-   Entries to free are chained on *to_free through hnext; returns how many went. */
-static uint64_t evict_locked(shard *s, cache_handle **to_free)
+/*
+ * Sweeps the clock hand until the shard fits its capacity (mu held): an entry no handle
+ * references is evicted when its visited bit is clear, and loses its bit otherwise.
+ * Two full turns visit every entry with its bit cleared, so the sweep ends even when
+ * everything is referenced. Evicted entries are chained on *to_free.
+ */
+static void evict_locked(shard *s, cache_handle **to_free)
 {
-    uint64_t n = 0;
-    while (s->usage > s->capacity && s->lru.next != &s->lru) {
-        cache_handle *v = s->lru.next;
-        remove_from_table(s, v);
-        if (unref_locked(s, v)) {
-            v->hnext = *to_free;
-            *to_free = v;
+    size_t budget = 2 * s->nslots;
+    while (atomic_load_explicit(&s->usage, memory_order_relaxed) >
+               atomic_load_explicit(&s->capacity, memory_order_relaxed) &&
+           s->count > 0 && budget-- > 0) {
+        size_t i = s->hand;
+        cache_handle *e = s->slots[i].e;
+        /* refs == 1: only the table holds it, and no lookup can add one while mu is held */
+        if (e && atomic_load_explicit(&e->refs, memory_order_acquire) == 1 &&
+            !atomic_exchange_explicit(&e->visited, false, memory_order_relaxed)) {
+            remove_slot(s, i); /* a later entry may now sit in slot i: look at it again */
+            atomic_store_explicit(&e->refs, 0, memory_order_relaxed);
+            e->free_next = *to_free;
+            *to_free = e;
+            s->evictions++;
+            continue;
         }
-        n++;
+        s->hand = (i + 1) & (s->nslots - 1);
     }
-    return n;
 }
 
 /* Runs the deleters of a chain built by evict_locked (outside the shard's mutex). */
 static void free_chain(cache_handle *e)
 {
     while (e) {
-        cache_handle *n = e->hnext;
+        cache_handle *n = e->free_next;
         entry_free(e);
         e = n;
     }
 }
 
-static inline shard *shard_of(block_cache *c, uint32_t hash)
-{
-    return &c->shards[c->shard_bits ? hash >> (32 - c->shard_bits) : 0];
-}
-
 cache_handle *block_cache_lookup(block_cache *c, uint64_t k1, uint64_t k2)
 {
-    uint32_t h = hash_key(k1, k2);
+    uint64_t h = hash_key(k1, k2);
     shard *s = shard_of(c, h);
     pthread_mutex_lock(&s->mu);
-    cache_handle *e = *find_slot(s, k1, k2, h);
+    cache_handle *e = s->slots[find_slot(s, k1, k2, h)].e;
     if (e) {
-        if (e->refs == 1)
-            lru_remove(e);
-        e->refs++;
+        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+        if (!atomic_load_explicit(&e->visited, memory_order_relaxed))
+            atomic_store_explicit(&e->visited, true, memory_order_relaxed);
+        s->hits++;
+    } else {
+        s->misses++;
     }
     pthread_mutex_unlock(&s->mu);
-    atomic_fetch_add_explicit(e ? &c->hits : &c->misses, 1, memory_order_relaxed);
     return e;
 }
 
@@ -213,43 +248,32 @@ cache_handle *block_cache_insert(block_cache *c, uint64_t k1, uint64_t k2, void 
             deleter(value);
         return NULL;
     }
-    uint32_t h = hash_key(k1, k2);
-    *e = (cache_handle){.k1 = k1,
-                        .k2 = k2,
-                        .value = value,
-                        .deleter = deleter,
-                        .charge = charge,
-                        .hash = h,
-                        .refs = 2,
-                        .in_table = true};
+    uint64_t h = hash_key(k1, k2);
+    *e = (cache_handle){
+        .k1 = k1, .k2 = k2, .value = value, .deleter = deleter, .charge = charge, .hash = h};
+    atomic_init(&e->refs, 2);
+    atomic_init(&e->visited, false); /* a block read once goes before one hit again */
     shard *s = shard_of(c, h);
-    cache_handle *to_free = NULL; /* chained through hnext */
+    cache_handle *to_free = NULL, *old = NULL;
     pthread_mutex_lock(&s->mu);
-    cache_handle **slot = find_slot(s, k1, k2, h);
-    cache_handle *old = *slot;
-    if (old) {
-        *slot = old->hnext;
-        old->in_table = false;
-        s->count--;
-        if (old->next)
-            lru_remove(old);
-        if (unref_locked(s, old)) {
-            old->hnext = to_free;
-            to_free = old;
-        }
-    }
-    e->hnext = NULL;
-    *find_slot(s, k1, k2, h) = e;
-    s->count++;
-    s->usage += charge;
-    if (s->count > s->buckets)
+    size_t i = find_slot(s, k1, k2, h);
+    if (s->slots[i].e) {
+        old = s->slots[i].e;
+        remove_slot(s, i);
+    } else if ((s->count + 1) * 4 > s->nslots * 3) {
         grow(s);
-    uint64_t evicted = evict_locked(s, &to_free);
+    }
+    i = find_slot(s, k1, k2, h);
+    s->slots[i] = (slot){h, e};
+    s->count++;
+    atomic_store_explicit(&s->usage, atomic_load_explicit(&s->usage, memory_order_relaxed) + charge,
+                          memory_order_relaxed);
+    s->inserts++;
+    evict_locked(s, &to_free);
     pthread_mutex_unlock(&s->mu);
+    if (old)
+        unref(old);
     free_chain(to_free);
-    atomic_fetch_add_explicit(&c->inserts, 1, memory_order_relaxed);
-    if (evicted)
-        atomic_fetch_add_explicit(&c->evictions, evicted, memory_order_relaxed);
     return e;
 }
 
@@ -260,33 +284,37 @@ void *block_cache_value(const cache_handle *h)
 
 void block_cache_release(block_cache *c, cache_handle *h)
 {
-    shard *s = shard_of(c, h->hash);
-    pthread_mutex_lock(&s->mu);
-    bool dead = unref_locked(s, h);
-    /* Over capacity (an entry was pinned while the cache filled): trim now. */
+    uint64_t hash = h->hash;
+    unsigned before = atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel);
+    if (before == 1) {
+        entry_free(h); /* evicted, erased or replaced meanwhile: the last handle frees it */
+        return;
+    }
+    /* Over capacity (entries were pinned while the cache filled): trim now. h may be
+       gone by now, hence the hash read before the decrement. */
+    shard *s = shard_of(c, hash);
+    if (atomic_load_explicit(&s->usage, memory_order_relaxed) <=
+        atomic_load_explicit(&s->capacity, memory_order_relaxed))
+        return;
     cache_handle *to_free = NULL;
-    if (!dead)
-        evict_locked(s, &to_free);
+    pthread_mutex_lock(&s->mu);
+    evict_locked(s, &to_free);
     pthread_mutex_unlock(&s->mu);
-    if (dead)
-        entry_free(h);
     free_chain(to_free);
 }
 
 void block_cache_erase(block_cache *c, uint64_t k1, uint64_t k2)
 {
-    uint32_t h = hash_key(k1, k2);
+    uint64_t h = hash_key(k1, k2);
     shard *s = shard_of(c, h);
     pthread_mutex_lock(&s->mu);
-    cache_handle *e = *find_slot(s, k1, k2, h);
-    bool dead = false;
-    if (e) {
-        remove_from_table(s, e);
-        dead = unref_locked(s, e);
-    }
+    size_t i = find_slot(s, k1, k2, h);
+    cache_handle *e = s->slots[i].e;
+    if (e)
+        remove_slot(s, i);
     pthread_mutex_unlock(&s->mu);
-    if (dead)
-        entry_free(e);
+    if (e)
+        unref(e);
 }
 
 void block_cache_set_capacity(block_cache *c, size_t capacity)
@@ -297,7 +325,8 @@ void block_cache_set_capacity(block_cache *c, size_t capacity)
         shard *s = &c->shards[i];
         cache_handle *to_free = NULL;
         pthread_mutex_lock(&s->mu);
-        s->capacity = (capacity + (size_t)n - 1) / (size_t)n;
+        atomic_store_explicit(&s->capacity, per_shard(capacity, c->shard_bits),
+                              memory_order_relaxed);
         evict_locked(s, &to_free);
         pthread_mutex_unlock(&s->mu);
         free_chain(to_free);
@@ -306,19 +335,19 @@ void block_cache_set_capacity(block_cache *c, size_t capacity)
 
 void block_cache_get_stats(block_cache *c, block_cache_stats *out)
 {
-    out->hits = atomic_load(&c->hits);
-    out->misses = atomic_load(&c->misses);
-    out->inserts = atomic_load(&c->inserts);
-    out->evictions = atomic_load(&c->evictions);
+    memset(out, 0, sizeof *out);
     out->capacity = c->capacity;
-    size_t usage = 0;
     int n = 1 << c->shard_bits;
     for (int i = 0; i < n; i++) {
-        pthread_mutex_lock(&c->shards[i].mu);
-        usage += c->shards[i].usage;
-        pthread_mutex_unlock(&c->shards[i].mu);
+        shard *s = &c->shards[i];
+        pthread_mutex_lock(&s->mu);
+        out->hits += s->hits;
+        out->misses += s->misses;
+        out->inserts += s->inserts;
+        out->evictions += s->evictions;
+        out->usage += atomic_load_explicit(&s->usage, memory_order_relaxed);
+        pthread_mutex_unlock(&s->mu);
     }
-    out->usage = usage;
 }
 
 void block_cache_free(block_cache *c)
@@ -328,15 +357,10 @@ void block_cache_free(block_cache *c)
     int n = 1 << c->shard_bits;
     for (int i = 0; c->shards && i < n; i++) {
         shard *s = &c->shards[i];
-        for (size_t b = 0; s->table && b < s->buckets; b++) {
-            cache_handle *e = s->table[b];
-            while (e) {
-                cache_handle *nx = e->hnext;
-                entry_free(e);
-                e = nx;
-            }
-        }
-        free(s->table);
+        for (size_t j = 0; s->slots && j < s->nslots; j++)
+            if (s->slots[j].e)
+                entry_free(s->slots[j].e);
+        free(s->slots);
         pthread_mutex_destroy(&s->mu);
     }
     free(c->shards);

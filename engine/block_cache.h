@@ -1,6 +1,7 @@
 /*
- * block_cache.h - a sharded LRU cache keyed by two 64-bit numbers, bounded by the sum of
- * its entries' charges. The db uses one for uncompressed data blocks (key: table file
+ * block_cache.h - a sharded cache keyed by two 64-bit numbers, bounded by the sum of its
+ * entries' charges, with CLOCK eviction (an approximation of LRU: an entry hit since the
+ * clock hand last passed it survives the next pass). The db uses one for uncompressed data blocks (key: table file
  * number, block offset) and one for open tables (key: file number, 0; charge 1).
  *
  * Entries are reference counted through handles: a looked-up entry stays alive (even if
@@ -15,7 +16,8 @@
 typedef struct block_cache block_cache;
 typedef struct cache_handle cache_handle;
 
-/* capacity in charge units; 2^shard_bits shards (each capacity/shards). Errors: -ENOMEM. */
+/* capacity in charge units; 2^shard_bits shards (each capacity/shards, rounded up).
+   Errors: -ENOMEM. */
 int block_cache_new(size_t capacity, int shard_bits, block_cache **out);
 /* Frees every entry (all handles must have been released). NULL: no-op. */
 void block_cache_free(block_cache *c);
@@ -30,6 +32,7 @@ cache_handle *block_cache_lookup(block_cache *c, uint64_t k1, uint64_t k2);
 cache_handle *block_cache_insert(block_cache *c, uint64_t k1, uint64_t k2, void *value,
                                  size_t charge, void (*deleter)(void *value));
 void *block_cache_value(const cache_handle *h);
+/* Drops the handle without taking a lock unless the shard is over capacity. */
 void block_cache_release(block_cache *c, cache_handle *h);
 /* Drops the entry for the key if present (it lives on while handles reference it). */
 void block_cache_erase(block_cache *c, uint64_t k1, uint64_t k2);

@@ -62,6 +62,14 @@ int bloom_build(const uint64_t *hashes, size_t n, int bits_per_key, buf *out)
     return 0;
 }
 
+void bloom_prefetch(slice filter, uint64_t hash)
+{
+    if (filter.len < 65)
+        return;
+    uint32_t nblocks = (uint32_t)((filter.len - 1) / 64);
+    __builtin_prefetch(filter.data + (size_t)block_index(hash, nblocks) * 64);
+}
+
 bool bloom_may_contain(slice filter, uint64_t hash)
 {
     if (filter.len < 65 || (filter.len - 1) % 64 != 0)

@@ -19,5 +19,7 @@ int bloom_build(const uint64_t *hashes, size_t n, int bits_per_key, buf *out);
 
 /* False only when the key is surely absent. A malformed filter answers true. */
 bool bloom_may_contain(slice filter, uint64_t hash);
+/* Starts loading the one 64-byte block bloom_may_contain will read into the CPU cache. */
+void bloom_prefetch(slice filter, uint64_t hash);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include <lz4.h>
 
+#include "bloom.h"
 #include "db_impl.h"
 #include "file.h"
 #include "format.h"
@@ -962,7 +963,7 @@ int db_read_pointer(shale_db *db, const version *v, slice raw, char **out, size_
 }
 
 /* Turns a found entry into the caller's answer; pointers are read from v's value log. */
-static int resolve_entry(shale_db *db, const version *v, int kind, slice raw, uint64_t now,
+static int resolve_entry(shale_db *db, const version *v, int kind, slice raw, bool include_expired,
                          void **val, size_t *vlen, uint64_t *expire_at_ms)
 {
     uint64_t expire = entry_expiry(kind, raw);
@@ -972,7 +973,7 @@ static int resolve_entry(shale_db *db, const version *v, int kind, slice raw, ui
         return SHALE_ECORRUPT;
     if (kind > KIND_MAX)
         return SHALE_ECORRUPT;
-    if (expire && expire <= now)
+    if (expire && !include_expired && expire <= db_now_ms()) /* the clock only when needed */
         return SHALE_ENOTFOUND;
     slice payload = kind == KIND_EXPIRING ? expiring_value_payload(raw) : raw;
     size_t len = payload.len;
@@ -1001,6 +1002,16 @@ static int resolve_entry(shale_db *db, const version *v, int kind, slice raw, ui
     return 0;
 }
 
+/* A point read's first cache misses are independent: the hash bucket of each memtable and
+   the filter block of each L0 table. Issued together they overlap instead of queueing. */
+static void prefetch_first_misses(super_version *sv, uint64_t hash)
+{
+    memtable_prefetch(sv->mem, hash);
+    for (int i = 0; i < sv->n_imm; i++)
+        memtable_prefetch(sv->imm[i], hash);
+    version_prefetch(sv->v, hash);
+}
+
 int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, size_t klen,
                  void **val, size_t *vlen, uint64_t *expire_at_ms)
 {
@@ -1022,24 +1033,26 @@ int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, si
     uint64_t seq = ro && ro->snapshot ? ro->snapshot->seq
                                       : atomic_load_explicit(&db->last_seq, memory_order_acquire);
     bool fill = ro ? ro->fill_cache != 0 : true;
-    uint64_t now = ro && ro->include_expired ? 0 : db_now_ms(); /* 0: nothing has expired */
+    bool include_expired = ro && ro->include_expired;
     int kind;
     slice raw;
     int rc;
-    if (memtable_get(sv->mem, ukey, seq, &kind, &raw)) {
-        rc = resolve_entry(db, sv->v, kind, raw, now, val, vlen, expire_at_ms);
+    uint64_t hash = bloom_hash(ukey); /* the memtables' hash too */
+    prefetch_first_misses(sv, hash);
+    if (memtable_get_hashed(sv->mem, ukey, hash, seq, &kind, &raw)) {
+        rc = resolve_entry(db, sv->v, kind, raw, include_expired, val, vlen, expire_at_ms);
         goto out;
     }
     for (int i = 0; i < sv->n_imm; i++) {
-        if (memtable_get(sv->imm[i], ukey, seq, &kind, &raw)) {
-            rc = resolve_entry(db, sv->v, kind, raw, now, val, vlen, expire_at_ms);
+        if (memtable_get_hashed(sv->imm[i], ukey, hash, seq, &kind, &raw)) {
+            rc = resolve_entry(db, sv->v, kind, raw, include_expired, val, vlen, expire_at_ms);
             goto out;
         }
     }
     {
         buf value = {0};
         int found = 0;
-        rc = version_get(sv->v, db->tc, ukey, seq, fill, &found, &kind, &value);
+        rc = version_get(sv->v, db->tc, ukey, hash, seq, fill, &found, &kind, &value);
         if (rc == 0 && !found)
             rc = SHALE_ENOTFOUND;
         if (rc == 0 && kind == KIND_VALUE && buf_reserve(&value, 1) == 0) {
@@ -1052,7 +1065,8 @@ int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, si
                 value.data = NULL;
             }
         } else if (rc == 0) {
-            rc = resolve_entry(db, sv->v, kind, buf_slice(&value), now, val, vlen, expire_at_ms);
+            rc = resolve_entry(db, sv->v, kind, buf_slice(&value), include_expired, val, vlen,
+                               expire_at_ms);
         }
         buf_free(&value);
     }
@@ -1072,7 +1086,7 @@ int db_get_newest(shale_db *db, super_version *sv, slice key, int *kind, buf *va
     if (hit)
         return buf_set(value, raw.data, raw.len) ? -ENOMEM : 1;
     int found = 0;
-    int rc = version_get(sv->v, db->tc, key, seq, false, &found, kind, value);
+    int rc = version_get(sv->v, db->tc, key, bloom_hash(key), seq, false, &found, kind, value);
     return rc ? rc : found;
 }
 

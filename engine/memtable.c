@@ -139,10 +139,21 @@ static slice node_value(const skip_node *n)
 
 bool memtable_get(memtable *m, slice user_key, uint64_t max_seq, int *kind, slice *value)
 {
-    uint64_t h = XXH3_64bits(user_key.data, user_key.len);
+    return memtable_get_hashed(m, user_key, XXH3_64bits(user_key.data, user_key.len), max_seq, kind,
+                               value);
+}
+
+void memtable_prefetch(const memtable *m, uint64_t hash)
+{
+    __builtin_prefetch(&m->buckets[hash & (MEMTABLE_BUCKETS - 1)]);
+}
+
+bool memtable_get_hashed(memtable *m, slice user_key, uint64_t h, uint64_t max_seq, int *kind,
+                         slice *value)
+{
     uint32_t tag = (uint32_t)(h >> 32);
-    skip_node *n = atomic_load_explicit(&m->buckets[h & (MEMTABLE_BUCKETS - 1)],
-                                        memory_order_acquire);
+    skip_node *n =
+        atomic_load_explicit(&m->buckets[h & (MEMTABLE_BUCKETS - 1)], memory_order_acquire);
     for (; n; n = atomic_load_explicit(&n->hnext, memory_order_acquire)) {
         if (n->hash != tag || n->ikey_len != user_key.len + TRAILER_SIZE ||
             memcmp(n->ikey, user_key.data, user_key.len) != 0)

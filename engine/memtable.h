@@ -7,9 +7,10 @@
  * iterators each hold a reference.
  *
  * Entry layout in the arena: varint32 ikey length | internal key | varint32 value length |
- * value | varint64 value position | varint32 stored (compressed) length, 0 if none. Values of KIND_EXPIRING carry their fixed64 expiry
- * first (format.h). The position is where the value's bytes sit in the memtable's log
- * file (0: unknown), so a flush can point to them there instead of copying them (vlog.h).
+ * value | varint64 value position | varint32 stored (compressed) length, 0 if none. Values of
+ * KIND_EXPIRING carry their fixed64 expiry first (format.h). The position is where the value's
+ * bytes sit in the memtable's log file (0: unknown), so a flush can point to them there instead of
+ * copying them (vlog.h).
  */
 #ifndef SHALE_MEMTABLE_H
 #define SHALE_MEMTABLE_H
@@ -45,6 +46,13 @@ int memtable_add_at(memtable *m, uint64_t seq, int kind, slice user_key, slice v
  * reference); false otherwise.
  */
 bool memtable_get(memtable *m, slice user_key, uint64_t max_seq, int *kind, slice *value);
+/* The same with hash = XXH3_64bits of user_key (bloom_hash's value), computed once by a
+   reader that probes several memtables and tables with it. */
+bool memtable_get_hashed(memtable *m, slice user_key, uint64_t hash, uint64_t max_seq, int *kind,
+                         slice *value);
+/* Starts loading the hash bucket of a key (hash as above) into the CPU cache, so that its
+   miss overlaps with the reader's other misses. */
+void memtable_prefetch(const memtable *m, uint64_t hash);
 
 /* Bytes of memory the memtable holds (arena), safe from any thread. */
 size_t memtable_memory_usage(const memtable *m);

@@ -13,6 +13,17 @@
 #include "file.h"
 #include "format.h"
 
+/* Up to 16 shards, each holding at least 64 files: a shard's pinned tables count against
+   its own share only, so shares of one or two files would let the pins push the total
+   past max_open_files. */
+static int shard_bits_for(int max_open_files)
+{
+    int bits = 0;
+    while (bits < 4 && (max_open_files >> (bits + 1)) >= 64)
+        bits++;
+    return bits;
+}
+
 int table_cache_new(const char *dir, int max_open_files, block_cache *blocks, table_cache **out)
 {
     *out = NULL;
@@ -21,7 +32,10 @@ int table_cache_new(const char *dir, int max_open_files, block_cache *blocks, ta
         return -ENOMEM;
     tc->dir = strdup(dir);
     tc->blocks = blocks;
-    int rc = tc->dir ? block_cache_new((size_t)max_open_files, 4, &tc->tables) : -ENOMEM;
+    tc->max_pinned = max_open_files / 2;
+    int rc = tc->dir ? block_cache_new((size_t)max_open_files, shard_bits_for(max_open_files),
+                                       &tc->tables)
+                     : -ENOMEM;
     if (rc) {
         free(tc->dir);
         free(tc);
@@ -112,6 +126,51 @@ int table_cache_get(table_cache *tc, uint64_t number, uint64_t file_size, slice 
     rc = table_get(table_cache_table(h), ikey, fill_cache, found, arg);
     block_cache_release(tc->tables, h);
     return rc;
+}
+
+int table_cache_get_pinned(table_cache *tc, _Atomic(cache_handle *) *pin, uint64_t number,
+                           uint64_t file_size, slice ikey, uint64_t hash, bool fill_cache,
+                           void (*found)(void *arg, slice ikey, slice value), void *arg)
+{
+    /* The pin lives as long as the caller's metadata, which the caller's version holds. */
+    cache_handle *h = atomic_load_explicit(pin, memory_order_acquire);
+    if (h)
+        return table_get_hashed(table_cache_table(h), ikey, hash, fill_cache, found, arg);
+    int rc = table_cache_find(tc, number, file_size, &h);
+    if (rc)
+        return rc;
+    rc = table_get_hashed(table_cache_table(h), ikey, hash, fill_cache, found, arg);
+    if (__atomic_add_fetch(&tc->pinned, 1, __ATOMIC_RELAXED) <= tc->max_pinned) {
+        cache_handle *none = NULL;
+        if (atomic_compare_exchange_strong_explicit(pin, &none, h, memory_order_acq_rel,
+                                                    memory_order_acquire))
+            return rc; /* the pin keeps the handle */
+    }
+    __atomic_sub_fetch(&tc->pinned, 1, __ATOMIC_RELAXED); /* over budget, or pinned already */
+    block_cache_release(tc->tables, h);
+    return rc;
+}
+
+void table_cache_prefetch_filter(_Atomic(cache_handle *) *pin, uint64_t hash)
+{
+    cache_handle *h = atomic_load_explicit(pin, memory_order_acquire);
+    if (h)
+        table_prefetch_filter(table_cache_table(h), hash);
+}
+
+void table_cache_unpin(_Atomic(cache_handle *) *pin)
+{
+    cache_handle *h = atomic_exchange_explicit(pin, NULL, memory_order_acq_rel);
+    if (!h)
+        return;
+    table_cache *tc = ((open_table *)block_cache_value(h))->tc;
+    __atomic_sub_fetch(&tc->pinned, 1, __ATOMIC_RELAXED);
+    block_cache_release(tc->tables, h);
+}
+
+int table_cache_pinned(const table_cache *tc)
+{
+    return __atomic_load_n(&tc->pinned, __ATOMIC_RELAXED);
 }
 
 /* Wraps a table iterator so the table's cache handle is released with it. */

@@ -37,55 +37,84 @@ struct table {
     uint64_t size;
     block_cache *cache;
     block *index;
+    block_prefix_index index_aid; /* windows NULL: search the index with block_find */
     char *filter_data;
     slice filter;
     table_props props;
 };
 
-/* Reads, verifies and (if lz4) decompresses a block into a malloc'ed buffer. */
-static int read_block(table *t, block_handle h, char **out, size_t *out_len)
+/* Per-thread buffers, so a point read allocates nothing once warm but the block it
+   caches (freed by the key's destructor when the thread ends). */
+typedef struct scratch {
+    buf key; /* the key block_find rebuilds */
+    buf raw; /* a block as read from the file, before decompression */
+} scratch;
+
+/* Blocks larger than this are read into a buffer of their own, not kept per thread. */
+#define RAW_SCRATCH_MAX (1u << 20)
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p)
 {
-    *out = NULL;
-    if (h.offset > t->size || h.size > t->size - h.offset ||
-        t->size - h.offset - h.size < BLOCK_TRAILER_SIZE)
-        return SHALE_ECORRUPT;
-    size_t n = (size_t)h.size + BLOCK_TRAILER_SIZE;
-    char *raw = malloc(n ? n : 1);
-    if (!raw)
-        return -ENOMEM;
-    ssize_t got = file_pread(t->fd, raw, n, h.offset);
-    if (got < 0 || (size_t)got != n) {
-        free(raw);
-        return got < 0 ? (int)got : SHALE_ECORRUPT;
+    scratch *s = p;
+    buf_free(&s->key);
+    buf_free(&s->raw);
+    free(s);
+}
+
+static void scratch_init(void)
+{
+    pthread_key_create(&scratch_key, scratch_free);
+}
+
+/* This thread's scratch; NULL on ENOMEM. */
+static scratch *thread_scratch(void)
+{
+    pthread_once(&scratch_once, scratch_init);
+    scratch *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (s && pthread_setspecific(scratch_key, s)) {
+            free(s);
+            s = NULL;
+        }
     }
-    atomic_fetch_add_explicit(&stat_block_reads, 1, memory_order_relaxed);
-    char type = raw[h.size];
-    if (decode_fixed32(raw + h.size + 1) != block_checksum(raw, (size_t)h.size, type)) {
-        free(raw);
-        return SHALE_ECORRUPT;
-    }
-    if (type == BLOCK_RAW) {
-        *out = raw;
-        *out_len = (size_t)h.size;
-        return 0;
-    }
-    if (type != BLOCK_LZ4) {
-        free(raw);
-        return SHALE_ECORRUPT;
-    }
+    return s;
+}
+
+/* A buffer of n bytes for a raw block: the thread's scratch (*mine false) or, for a large
+   block or without scratch, a malloc'ed one (*mine true: the caller frees it). */
+static char *raw_buffer(size_t n, bool *mine)
+{
+    scratch *s = n <= RAW_SCRATCH_MAX ? thread_scratch() : NULL;
+    *mine = !s || buf_reserve(&s->raw, n) != 0;
+    return *mine ? malloc(n ? n : 1) : s->raw.data;
+}
+
+/* Hands a raw buffer over to the caller as a block's own (malloc'ed) memory. */
+static char *take_raw(char *raw, bool mine)
+{
+    if (mine)
+        return raw;
+    scratch *s = thread_scratch(); /* the one raw came from */
+    s->raw = (buf){0};
+    return raw;
+}
+
+/* An lz4 block's contents (varint32 length, then the compressed bytes) into a malloc'ed
+   buffer. Errors: SHALE_ECORRUPT, -ENOMEM. */
+static int decompress_lz4(const char *in, size_t len, char **out, size_t *out_len)
+{
     uint32_t ulen;
-    const char *p = decode_varint32(raw, raw + h.size, &ulen);
-    if (!p || ulen > (256u << 20)) {
-        free(raw);
+    const char *p = decode_varint32(in, in + len, &ulen);
+    if (!p || ulen > (256u << 20))
         return SHALE_ECORRUPT;
-    }
     char *u = malloc(ulen ? ulen : 1);
-    if (!u) {
-        free(raw);
+    if (!u)
         return -ENOMEM;
-    }
-    int d = LZ4_decompress_safe(p, u, (int)(raw + h.size - p), (int)ulen);
-    free(raw);
+    int d = LZ4_decompress_safe(p, u, (int)(in + len - p), (int)ulen);
     if (d < 0 || (uint32_t)d != ulen) {
         free(u);
         return SHALE_ECORRUPT;
@@ -93,6 +122,42 @@ static int read_block(table *t, block_handle h, char **out, size_t *out_len)
     *out = u;
     *out_len = ulen;
     return 0;
+}
+
+/* Reads, verifies and (if lz4) decompresses a block into a malloc'ed buffer. The file's
+   bytes go through the thread's scratch buffer, so an lz4 block costs one allocation. */
+static int read_block(table *t, block_handle h, char **out, size_t *out_len)
+{
+    *out = NULL;
+    if (h.offset > t->size || h.size > t->size - h.offset ||
+        t->size - h.offset - h.size < BLOCK_TRAILER_SIZE)
+        return SHALE_ECORRUPT;
+    size_t n = (size_t)h.size + BLOCK_TRAILER_SIZE;
+    bool mine;
+    char *raw = raw_buffer(n, &mine);
+    if (!raw)
+        return -ENOMEM;
+    int rc = 0;
+    ssize_t got = file_pread(t->fd, raw, n, h.offset);
+    if (got < 0 || (size_t)got != n)
+        rc = got < 0 ? (int)got : SHALE_ECORRUPT;
+    if (rc == 0)
+        atomic_fetch_add_explicit(&stat_block_reads, 1, memory_order_relaxed);
+    char type = rc == 0 ? raw[h.size] : 0;
+    if (rc == 0 && decode_fixed32(raw + h.size + 1) != block_checksum(raw, (size_t)h.size, type))
+        rc = SHALE_ECORRUPT;
+    if (rc == 0 && type == BLOCK_RAW) {
+        *out = take_raw(raw, mine);
+        *out_len = (size_t)h.size;
+        return 0;
+    }
+    if (rc == 0 && type != BLOCK_LZ4)
+        rc = SHALE_ECORRUPT;
+    if (rc == 0)
+        rc = decompress_lz4(raw, (size_t)h.size, out, out_len);
+    if (mine)
+        free(raw);
+    return rc;
 }
 
 static int decode_handle(slice v, block_handle *h)
@@ -163,6 +228,8 @@ int table_open(int fd, uint64_t file_number, uint64_t expected_size, block_cache
         rc = read_block(t, hs[0], &data, &len);
     if (rc == 0)
         rc = block_new(data, len, true, &t->index);
+    if (rc == 0)
+        rc = block_prefix_index_build(t->index, ikey_user_key, &t->index_aid);
     if (rc == 0 && hs[1].size > 0) {
         rc = read_block(t, hs[1], &t->filter_data, &len);
         if (rc == 0)
@@ -188,6 +255,7 @@ void table_close(table *t)
     if (!t)
         return;
     file_close(t->fd);
+    block_prefix_index_free(&t->index_aid);
     block_free(t->index);
     free(t->filter_data);
     free(t);
@@ -227,48 +295,40 @@ static int get_block(table *t, block_handle bh, bool fill_cache, block **b, cach
     return 0;
 }
 
-/* A per-thread key buffer for point lookups, so table_get allocates nothing once warm
-   (freed by the key's destructor when the thread ends). */
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-static void scratch_free(void *p)
+/* The index entry of the data block that may hold ikey: 1 with its value in *v. */
+static int find_data_block(table *t, slice ikey, buf *key, slice *v)
 {
-    buf_free(p);
-    free(p);
-}
-
-static void scratch_init(void)
-{
-    pthread_key_create(&scratch_key, scratch_free);
-}
-
-static buf *scratch_buf(void)
-{
-    pthread_once(&scratch_once, scratch_init);
-    buf *b = pthread_getspecific(scratch_key);
-    if (!b) {
-        b = calloc(1, sizeof *b);
-        if (b && pthread_setspecific(scratch_key, b)) {
-            free(b);
-            b = NULL;
-        }
-    }
-    return b;
+    if (!t->index_aid.windows)
+        return block_find(t->index, ikey_compare, ikey, key, v);
+    slice k;
+    return block_prefix_index_find(t->index, &t->index_aid, ikey_compare, ikey, ikey_user_key(ikey),
+                                   &k, v);
 }
 
 int table_get(table *t, slice ikey, bool fill_cache,
               void (*found)(void *arg, slice ikey, slice value), void *arg)
 {
-    if (t->filter.len && !bloom_may_contain(t->filter, bloom_hash(ikey_user_key(ikey)))) {
+    return table_get_hashed(t, ikey, bloom_hash(ikey_user_key(ikey)), fill_cache, found, arg);
+}
+
+void table_prefetch_filter(const table *t, uint64_t hash)
+{
+    bloom_prefetch(t->filter, hash);
+}
+
+int table_get_hashed(table *t, slice ikey, uint64_t hash, bool fill_cache,
+                     void (*found)(void *arg, slice ikey, slice value), void *arg)
+{
+    if (t->filter.len && !bloom_may_contain(t->filter, hash)) {
         atomic_fetch_add_explicit(&stat_bloom_useful, 1, memory_order_relaxed);
         return 0;
     }
-    buf *key = scratch_buf();
-    if (!key)
+    scratch *sc = thread_scratch();
+    if (!sc)
         return -ENOMEM;
+    buf *key = &sc->key;
     slice v;
-    int rc = block_find(t->index, ikey_compare, ikey, key, &v);
+    int rc = find_data_block(t, ikey, key, &v);
     if (rc <= 0)
         return rc;
     block_handle bh;
@@ -529,5 +589,6 @@ uint64_t table_file_number(const table *t)
 
 size_t table_memory_usage(const table *t)
 {
-    return sizeof *t + block_memory_usage(t->index) + t->filter.len;
+    return sizeof *t + block_memory_usage(t->index) + block_prefix_index_memory(&t->index_aid) +
+           t->filter.len;
 }

@@ -33,6 +33,11 @@ void table_close(table *t); /* NULL: no-op */
  */
 int table_get(table *t, slice ikey, bool fill_cache,
               void (*found)(void *arg, slice ikey, slice value), void *arg);
+/* The same with hash = bloom_hash(the user key of ikey), computed once by the caller. */
+int table_get_hashed(table *t, slice ikey, uint64_t hash, bool fill_cache,
+                     void (*found)(void *arg, slice ikey, slice value), void *arg);
+/* Starts loading the filter block a lookup of hash will test into the CPU cache. */
+void table_prefetch_filter(const table *t, uint64_t hash);
 
 /* An iterator over all entries (two-level: index then data blocks). NULL on ENOMEM. */
 iter *table_iter_new(table *t, bool fill_cache);

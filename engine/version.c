@@ -61,6 +61,7 @@ void file_meta_unref(file_meta *f, version_set *vs)
 {
     if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
         return;
+    table_cache_unpin(&f->pinned); /* before the file is evicted and deleted */
     if (vs)
         add_obsolete(vs, f->number);
     buf_free(&f->smallest);
@@ -556,8 +557,14 @@ static void on_found(void *arg, slice ikey, slice value)
         s->rc = -ENOMEM;
 }
 
-int version_get(version *v, table_cache *tc, slice user_key, uint64_t max_seq, bool fill_cache,
-                int *found, int *kind, buf *value)
+void version_prefetch(version *v, uint64_t hash)
+{
+    for (int i = 0; i < v->nfiles[0]; i++)
+        table_cache_prefetch_filter(&v->files[0][i]->pinned, hash);
+}
+
+int version_get(version *v, table_cache *tc, slice user_key, uint64_t hash, uint64_t max_seq,
+                bool fill_cache, int *found, int *kind, buf *value)
 {
     char stackbuf[256];
     buf lookup = {0};
@@ -581,7 +588,8 @@ int version_get(version *v, table_cache *tc, slice user_key, uint64_t max_seq, b
         if (slice_compare(user_key, fm_smallest_user(f)) < 0 ||
             slice_compare(user_key, fm_largest_user(f)) > 0)
             continue;
-        rc = table_cache_get(tc, f->number, f->file_size, ikey, fill_cache, on_found, &s);
+        rc = table_cache_get_pinned(tc, &f->pinned, f->number, f->file_size, ikey, hash, fill_cache,
+                                    on_found, &s);
         if (rc || s.rc)
             goto done;
     }
@@ -595,7 +603,8 @@ int version_get(version *v, table_cache *tc, slice user_key, uint64_t max_seq, b
         file_meta *f = v->files[l][i];
         if (slice_compare(user_key, fm_smallest_user(f)) < 0)
             continue;
-        rc = table_cache_get(tc, f->number, f->file_size, ikey, fill_cache, on_found, &s);
+        rc = table_cache_get_pinned(tc, &f->pinned, f->number, f->file_size, ikey, hash, fill_cache,
+                                    on_found, &s);
         if (rc || s.rc)
             goto done;
     }

@@ -28,12 +28,16 @@ typedef struct file_meta {
     uint64_t max_expire_at_ms; /* UINT64_MAX: some entry never expires */
     atomic_int refs;           /* versions (and edits) holding it */
     bool being_compacted;      /* under the db mutex */
+    /* The open table, pinned by the first point read (table_cache_get_pinned) and
+       released with the last reference. */
+    _Atomic(struct cache_handle *) pinned;
 } file_meta;
 
 /* A new file_meta with one reference; NULL on ENOMEM. */
 file_meta *file_meta_new(void);
 void file_meta_ref(file_meta *f);
-/* Drops a reference; at the last one, vs (may be NULL) learns the table is obsolete. */
+/* Drops a reference; at the last one, the pinned table handle is released and vs (may
+   be NULL) learns the table is obsolete. */
 void file_meta_unref(file_meta *f, version_set *vs);
 
 typedef struct deleted_file {
@@ -101,12 +105,16 @@ void version_ref(version *v);
 void version_unref(version *v);
 
 /*
- * Looks up user_key at max_seq through the tables: L0 newest first, then one table per
- * level. *found=1 with kind and value (copied into *value) when an entry exists.
+ * Looks up user_key (hash: its bloom_hash) at max_seq through the tables: L0 newest first,
+ * then one table per level. *found=1 with kind and value (copied into *value) when an entry exists.
  * Errors: SHALE_ECORRUPT, -errno, -ENOMEM.
  */
-int version_get(version *v, struct table_cache *tc, slice user_key, uint64_t max_seq,
+int version_get(version *v, struct table_cache *tc, slice user_key, uint64_t hash, uint64_t max_seq,
                 bool fill_cache, int *found, int *kind, buf *value);
+/* Starts loading the filter blocks that version_get of a key with this hash will test
+   first (the L0 tables'), so their cache misses overlap with the memtables'. hash:
+   bloom_hash(user_key), as for version_get. */
+void version_prefetch(version *v, uint64_t hash);
 
 /* Appends to its[] (capacity enough for L0 files + levels) the iterators over v's tables. */
 int version_add_iterators(version *v, struct table_cache *tc, bool fill_cache, iter **its, int *n);

@@ -16,6 +16,7 @@
 #include "block.h"
 #include "bloom.h"
 #include "coding.h"
+#include "format.h"
 #include "shale.h"
 #include "testutil.h"
 
@@ -151,6 +152,107 @@ static void test_block_bloom_filter_rates(void **state)
     free(h);
 }
 
+/* Internal keys "pfx:<common>-<i>..." with two versions each; some keys tie in the 8
+   bytes after the shared prefix and differ only later, some are prefixes of others. */
+static void ikey_of(buf *out, int i, int variant, uint64_t seq)
+{
+    char k[64];
+    int tie = i % 5 == 0; /* three keys whose 8 bytes after the shared prefix are equal */
+    snprintf(k, sizeof k, "m\x01\x02key:%06d%s%s", tie ? i - 1 : i, tie ? "zzzzzzzzz" : "",
+             tie          ? (const char *[]){"", "q", "r"}[variant]
+             : i % 7 == 0 ? ""
+                          : "q");
+    out->len = 0;
+    ikey_append(out, slice_from_str(k), seq, KIND_VALUE);
+}
+
+/* block_prefix_index_find answers exactly as block_find for targets inside, between,
+   before and after the keys, at every sequence. */
+static void test_block_prefix_index_matches_block_find(void **state)
+{
+    block_builder bb;
+    block_builder_init(&bb, 1); /* as index blocks */
+    buf k = {0}, prev = {0};
+    int n = 0;
+    for (int i = 1; i < 3000; i++) {
+        for (int variant = 0; variant < (i % 5 == 0 ? 3 : 1); variant++)
+            for (uint64_t seq = 9; seq >= 5; seq -= 4) {
+                ikey_of(&k, i, variant, seq);
+                if (prev.len && ikey_compare(buf_slice(&prev), buf_slice(&k)) >= 0)
+                    continue; /* a tie key sorting before its neighbour: keep the order */
+                char v[16];
+                snprintf(v, sizeof v, "v%d", n++);
+                assert_int_equal(block_builder_add(&bb, buf_slice(&k), slice_from_str(v)), 0);
+                buf_set(&prev, k.data, k.len);
+            }
+    }
+    slice data = block_builder_finish(&bb);
+    char *copy = malloc(data.len);
+    memcpy(copy, data.data, data.len);
+    block *b;
+    assert_int_equal(block_new(copy, data.len, true, &b), 0);
+    block_prefix_index x;
+    assert_int_equal(block_prefix_index_build(b, ikey_user_key, &x), 0);
+    assert_non_null(x.windows);
+    assert_int_equal(x.n, (uint32_t)n);
+    assert_true(x.lcp >= 7); /* "m\1\2key:0" */
+    buf scratch = {0}, t = {0};
+    const char *extra[] = {"",           "a",          "q",           "zzzzzzzzz",
+                           "zzzzzzzzzq", "zzzzzzzzzr", "zzzzzzzzzqq", "\xff"};
+    for (int i = 0; i < 3002; i++) {
+        for (int e = 0; e < 8; e++) {
+            for (uint64_t seq = 11; seq >= 3; seq -= 2) {
+                char kb[64];
+                snprintf(kb, sizeof kb, "m\x01\x02key:%06d%s", i, extra[e]);
+                t.len = 0;
+                ikey_append(&t, slice_from_str(kb), seq, KIND_FOR_SEEK);
+                slice v1, v2, k2;
+                int r1 = block_find(b, ikey_compare, buf_slice(&t), &scratch, &v1);
+                int r2 = block_prefix_index_find(b, &x, ikey_compare, buf_slice(&t),
+                                                 ikey_user_key(buf_slice(&t)), &k2, &v2);
+                assert_int_equal(r1, r2);
+                if (r1 == 1) {
+                    assert_true(slice_equal(v1, v2));
+                    assert_true(slice_equal(buf_slice(&scratch), k2));
+                }
+            }
+        }
+    }
+    const char *outside[] = {"", "a", "m", "m\x01", "m\x01\x02kex", "m\x01\x02kez", "n"};
+    for (int i = 0; i < 7; i++) {
+        t.len = 0;
+        ikey_append(&t, slice_from_str(outside[i]), 7, KIND_FOR_SEEK);
+        slice v1, v2, k2;
+        int r1 = block_find(b, ikey_compare, buf_slice(&t), &scratch, &v1);
+        int r2 = block_prefix_index_find(b, &x, ikey_compare, buf_slice(&t),
+                                         ikey_user_key(buf_slice(&t)), &k2, &v2);
+        assert_int_equal(r1, r2);
+        if (r1 == 1)
+            assert_true(slice_equal(v1, v2));
+    }
+    assert_int_equal(block_prefix_index_memory(&x), (size_t)n * 8);
+    block_prefix_index_free(&x);
+    block_free(b);
+
+    /* entries between restart points: no aid, and no error */
+    block_builder_reset(&bb);
+    bb.restart_interval = 16;
+    for (int i = 1; i < 100; i++) {
+        ikey_of(&k, i * 11, 0, 5);
+        assert_int_equal(block_builder_add(&bb, buf_slice(&k), slice_from_str("v")), 0);
+    }
+    data = block_builder_finish(&bb);
+    assert_int_equal(block_new(data.data, data.len, false, &b), 0);
+    assert_int_equal(block_prefix_index_build(b, ikey_user_key, &x), 0);
+    assert_null(x.windows);
+    block_free(b);
+    block_builder_destroy(&bb);
+    buf_free(&k);
+    buf_free(&prev);
+    buf_free(&scratch);
+    buf_free(&t);
+}
+
 int main(void)
 {
     tu_seed();
@@ -158,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_block_round_trip_and_seeks),
         cmocka_unit_test(test_block_corrupt_restart_array),
         cmocka_unit_test(test_block_bloom_filter_rates),
+        cmocka_unit_test(test_block_prefix_index_matches_block_find),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
  * restart with another compaction style (each direction) keeps every key's value.
  */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 #include "db_impl.h"
 #include "format.h"
 #include "shale.h"
+#include "table_cache.h"
 #include "testutil.h"
 
 static uint64_t prop(shale_db *db, const char *name)
@@ -784,11 +786,70 @@ static void test_compaction_pick_level_is_linear(void **state)
     pick_level_free(next, m);
 }
 
+/* Open descriptors of this process that name a deleted table file. */
+static int deleted_tables_open(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++) {
+        char link[64], target[PATH_MAX];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t len = readlink(link, target, sizeof target - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        n += strstr(target, ".sst") && strstr(target, "(deleted)");
+    }
+    return n;
+}
+
+/* Point reads pin each table they open (in its file metadata); the pin goes with the
+   last version holding the table, so a compacted-away table is closed once deleted.
+   Pins stay within half of max_open_files, and reads past that budget still work. */
+static void test_compaction_pinned_tables_close_when_deleted(void **state)
+{
+    char *dir = tu_tempdir("compact");
+    shale_options o;
+    opts(&o);
+    o.max_open_files = 16; /* 8 pins at most */
+    o.memtable_size = 1 << 20;
+    o.l0_compaction_trigger = 30;
+    o.l0_slowdown_trigger = 30;
+    o.l0_stop_trigger = 30;
+    shale_db *db;
+    assert_int_equal(shale_open(dir, &o, &db), 0);
+    const int n = 2000;            /* a fill fits one memtable */
+    for (int t = 0; t < 12; t++) { /* 12 overlapping L0 tables */
+        fill(db, n, 7919, t);
+        assert_int_equal(shale_flush(db), 0);
+    }
+    assert_int_equal(prop(db, "shale.num-files-at-level0"), 12);
+    check(db, n, 11); /* found in the newest table */
+    char k[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(k, sizeof k, "nokey%08d", i); /* inside no table's range: no table opened */
+        assert_int_equal(shale_get(db, k, strlen(k), NULL, NULL), SHALE_ENOTFOUND);
+        snprintf(k, sizeof k, "key%08dx", i % n); /* in range, absent: every L0 table */
+        assert_int_equal(shale_get(db, k, strlen(k), NULL, NULL), SHALE_ENOTFOUND);
+    }
+    assert_int_equal(table_cache_pinned(db->tc), 8);
+    check(db, n, 11); /* reads past the pin budget */
+    assert_int_equal(deleted_tables_open(), 0);
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    assert_int_equal(prop(db, "shale.num-files-at-level0"), 0);
+    assert_int_equal(table_cache_pinned(db->tc), 0); /* the old tables' pins went */
+    assert_int_equal(deleted_tables_open(), 0);
+    check(db, n, 11);
+    assert_true(table_cache_pinned(db->tc) > 0);
+    shale_close(db);
+    tu_rmdir_free(dir);
+}
+
 int main(void)
 {
     tu_seed();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compaction_leveled_moves_data_down),
+        cmocka_unit_test(test_compaction_pinned_tables_close_when_deleted),
         cmocka_unit_test(test_compaction_sequential_load_moves_tables),
         cmocka_unit_test(test_compaction_l0_slowdown_is_counted),
         cmocka_unit_test(test_compaction_rate_limit_slows_writes_to_disk),

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "arena.h"
+#include "bloom.h"
 #include "format.h"
 #include "memtable.h"
 #include "testutil.h"
@@ -285,6 +286,33 @@ static void test_memtable_one_writer_many_readers(void **state)
     memtable_unref(m);
 }
 
+/* A reader hashes a key once (bloom_hash) for the filters and every memtable: the
+   memtable's bucket hash must be that same value. */
+static void test_memtable_get_hashed_uses_bloom_hash(void **state)
+{
+    memtable *m;
+    assert_int_equal(memtable_new(&m), 0);
+    char k[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(k, sizeof k, "key%05d", i);
+        assert_int_equal(
+            memtable_add(m, (uint64_t)i + 1, KIND_VALUE, slice_from_str(k), slice_from_str("v")),
+            0);
+    }
+    int kind, wrong = 0;
+    slice v;
+    for (int i = 0; i < 1000; i++) {
+        snprintf(k, sizeof k, "key%05d", i);
+        uint64_t h = bloom_hash(slice_from_str(k));
+        memtable_prefetch(m, h);
+        assert_true(memtable_get_hashed(m, slice_from_str(k), h, UINT64_MAX >> 8, &kind, &v));
+        assert_true(slice_equal(v, slice_from_str("v")));
+        wrong += memtable_get_hashed(m, slice_from_str(k), h + 1, UINT64_MAX >> 8, &kind, &v);
+    }
+    assert_int_equal(wrong, 0); /* another hash looks in another bucket */
+    memtable_unref(m);
+}
+
 int main(void)
 {
     tu_seed();
@@ -295,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_memtable_versions_and_kinds),
         cmocka_unit_test(test_memtable_hot_key_versions_stay_ordered),
         cmocka_unit_test(test_memtable_one_writer_many_readers),
+        cmocka_unit_test(test_memtable_get_hashed_uses_bloom_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
