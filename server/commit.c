@@ -1,5 +1,6 @@
 /*
- * commit.c - the commit pipeline of sync-writes yes.
+ * commit.c - the commit pipeline of sync-writes yes, with commit-pipeline yes (without
+ * it the loops sync themselves at the end of each round: net_uring.c, finish_round).
  *
  * A loop round that wrote (or read what may not be durable) used to sync on the loop
  * thread before sending its replies, and nothing overlapped the sync: 50 closed-loop

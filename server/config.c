@@ -58,6 +58,7 @@ static const option options[] = {
     {"client-output-buffer-limit", T_OUTBUF, 0, 0, 0, 0, 0, NULL},
     {"dir", T_STR, F(dir), 0, 0, IMMUTABLE, NULL},
     {"sync-writes", T_BOOL, F(sync_writes), 0, 0, 0, NULL},
+    {"commit-pipeline", T_BOOL, F(commit_pipeline), 0, 0, IMMUTABLE, NULL},
     {"sync-interval-ms", T_INT, F(sync_interval_ms), 0, 3600000, 0, "sync_interval_ms"},
     /* the engine keeps it in 32 bits */
     {"write-stall-timeout-ms", T_INT, F(write_stall_timeout_ms), 0, 4294967295ll, 0, "write_stall_timeout_ms"},

@@ -36,6 +36,8 @@ typedef struct server_config {
     /* durability and the engine */
     char dir[4096];
     bool sync_writes;
+    bool commit_pipeline; /* sync-writes yes: sync on the commit thread while the loops
+                             run on (commit.c), instead of on the loop at each round */
     long long sync_interval_ms;
     long long write_stall_timeout_ms;
     uint64_t memtable_size, block_cache_size, delayed_write_rate, compaction_rate_limit;

@@ -10,20 +10,25 @@
  *
  * Durability: at the end of each round, before any reply of the round is sent, the
  * round's WAL records reach the kernel with one write. With sync-writes yes a round whose
- * replies followed any write not yet durable (its own or another loop's) is held: its
- * clients wait, in order, for the commit thread (commit.c) to sync every write so far,
- * while the loop goes on receiving and running the next rounds, whose replies are held
- * in turn. When the sync ends the thread starts the next one at once for the rounds held
- * meanwhile and wakes the loop through an eventfd read armed in its ring: group commit
- * with one sync in flight and one gathering, so that the disk never waits for a round
- * trip to the clients. No reply ever reveals a write that a crash could lose. A held
- * client's further input is kept and runs once its replies are released, so its replies
- * stay in order. (A commit thread tried earlier was measured slower: 39k against 53k
- * SET/s at 50 clients, P1, its hand-offs costing more than the sync; this one costs the
- * loop an uncontended lock per held round and one wake-up per sync, and the loop never
- * waits for it.) A failed sync or log write
- * turns the replies that depended on it into errors and closes those connections: no
- * client is told OK for a write that may be lost.
+ * replies followed any write not yet durable (its own or another loop's) waits for a
+ * sync of every write so far, one of two ways (commit-pipeline, fixed at start-up):
+ * - no (the default): the loop calls shale_sync itself before it sends the round's
+ *   replies: group commit, one fdatasync per round for all its clients, as Redis's
+ *   appendfsync always does in beforeSleep. While the loop syncs, requests queue in the
+ *   kernel and the next round takes them all.
+ * - yes: the round is held: its clients wait, in order, for the commit thread
+ *   (commit.c) to sync, while the loop goes on receiving and running the next rounds,
+ *   whose replies are held in turn. When the sync ends the thread starts the next one
+ *   for the rounds held meanwhile and wakes the loop through an eventfd read armed in
+ *   its ring: one sync in flight and one gathering. A held client's further input is
+ *   kept and runs once its replies are released, so its replies stay in order.
+ * Which wins depends on the disk (bench/RESULTS.md, issue 16): where fdatasync takes
+ * 0.1-0.3 ms the loop's CPU is the limit and the hand-offs cost more than the overlap
+ * gains (SET P1 c50: 49-52k inline against 37-39k pipelined, idle machine); where it
+ * takes milliseconds the pipeline keeps the disk busy (2 ms syncs: 6.7-9.8k against
+ * 3.7-7.6k). Either way no reply ever reveals a write that a crash could lose. A failed
+ * sync or log write turns the replies that depended on it into errors and closes those
+ * connections: no client is told OK for a write that may be lost.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -737,8 +742,9 @@ static void finish_round(io_loop *l)
     uint64_t wgen = __atomic_load_n(&s->wgen, __ATOMIC_ACQUIRE);
     bool exposed = l->exposed || !__atomic_load_n(&s->unsynced_error, __ATOMIC_ACQUIRE);
     l->exposed = false;
-    if (exposed && s->cfg.sync_writes && l->round &&
-        wgen > __atomic_load_n(&s->synced_gen, __ATOMIC_ACQUIRE)) {
+    bool must_sync = exposed && s->cfg.sync_writes && l->round &&
+                     wgen > __atomic_load_n(&s->synced_gen, __ATOMIC_ACQUIRE);
+    if (must_sync && s->cfg.commit_pipeline) {
         hold_round(l, wgen);
         return;
     }
@@ -749,6 +755,11 @@ static void finish_round(io_loop *l)
         rc = ks_engines_flush_wal(&s->ks);
         if (rc == 0)
             server_raise_gen(&s->flushed_gen, wgen);
+    }
+    if (rc == 0 && must_sync) { /* the loop syncs: no commit pipeline */
+        rc = ks_engines_sync(&s->ks); /* covers every write that returned, of every loop */
+        if (rc == 0)
+            server_raise_gen(&s->synced_gen, wgen);
     }
     bool unsynced = false;
     if (rc) {
@@ -762,7 +773,7 @@ static void finish_round(io_loop *l)
             server_raise_gen(&s->flushed_gen, wgen);
             server_raise_gen(&s->synced_gen, wgen);
         }
-        fprintf(stderr, "shale-server: WAL write failed (%s): the round's replies "
+        fprintf(stderr, "shale-server: WAL write or sync failed (%s): the round's replies "
                         "become errors%s\n", shale_strerror(rc),
                 unsynced ? ", and commands that read or write data are refused until the "
                            "writes are durable" : "");

@@ -34,7 +34,8 @@ def start(name, slow_ms=0, shim=True, port=None):
         env = {"LD_PRELOAD": os.path.abspath(SHIM), "SHALE_FAIL_FSYNC": ARM,
                "SHALE_SLOW_FSYNC_MS": str(slow_ms),
                "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
-    p, port, c = start_server(name, "--sync-writes", "yes", "--io-threads", "2", port=port,
+    p, port, c = start_server(name, "--sync-writes", "yes", "--commit-pipeline", "yes",
+                              "--io-threads", "2", port=port,
                               log=name + ".log", env=env, wait=20)
     return p, port, c
 
