@@ -318,8 +318,8 @@ static void bi_seek_to_last(iter *it)
     }
 }
 
-/* Key stored whole at restart point i of b (shared must be 0). */
-static bool restart_key(const block *b, uint32_t i, slice *key)
+/* The whole entry at restart point i of b (its key has shared == 0); false if malformed. */
+static bool entry_at_restart(const block *b, uint32_t i, slice *key, slice *value, const char **end)
 {
     uint32_t off = decode_fixed32(b->data + b->restart_offset + (size_t)i * 4);
     if (off >= b->restart_offset)
@@ -330,7 +330,17 @@ static bool restart_key(const block *b, uint32_t i, slice *key)
     if (!p || shared != 0)
         return false;
     *key = slice_make(p, non_shared);
+    *value = slice_make(p + non_shared, value_len);
+    *end = p + non_shared + value_len;
     return true;
+}
+
+/* Key stored whole at restart point i of b (shared must be 0). */
+static bool restart_key(const block *b, uint32_t i, slice *key)
+{
+    slice value;
+    const char *end;
+    return entry_at_restart(b, i, key, &value, &end);
 }
 
 /* Binary search for the last restart point whose key is < target (0 if none); false on a
@@ -431,23 +441,6 @@ iter *block_iter_new(const block *b, int (*cmp)(slice a, slice b), void (*releas
 }
 
 /* ---- prefix index (see block.h) ---- */
-
-/* The whole entry at restart point i of b (its key has shared == 0); false if malformed. */
-static bool entry_at_restart(const block *b, uint32_t i, slice *key, slice *value, const char **end)
-{
-    uint32_t off = decode_fixed32(b->data + b->restart_offset + (size_t)i * 4);
-    if (off >= b->restart_offset)
-        return false;
-    uint32_t shared, non_shared, value_len;
-    const char *p =
-        decode_entry(b->data + off, b->data + b->restart_offset, &shared, &non_shared, &value_len);
-    if (!p || shared != 0)
-        return false;
-    *key = slice_make(p, non_shared);
-    *value = slice_make(p + non_shared, value_len);
-    *end = p + non_shared + value_len;
-    return true;
-}
 
 /* Bytes [lcp, lcp + 8) of part as a big-endian number, zero-padded past its end. */
 static inline uint64_t window_of(slice part, uint32_t lcp)
