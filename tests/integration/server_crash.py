@@ -6,8 +6,10 @@ Each round starts shale-server on the same directory, runs writer threads (each 
 own connection, pipelining SET of new keys, HSET of new fields and INCR of a counter),
 kills the server with SIGKILL at a random moment, restarts it and checks every write
 whose reply was received: SET values and HSET fields present, counters at least the
-acknowledged count, DBSIZE equal to what SCAN finds. ROUNDS (default 5; make crashtest runs 100) and SEED
-come from the environment.
+acknowledged count, DBSIZE equal to what SCAN finds. Rounds alternate between the two
+ways a round's writes are synced (commit-pipeline no: the loop syncs; yes: the commit
+thread syncs while the loop runs on), so both are killed mid-sync. ROUNDS (default 5;
+make crashtest runs 100) and SEED come from the environment.
 """
 import os
 import random
@@ -77,9 +79,9 @@ class Writer(threading.Thread):
                 return  # the server was killed
 
 
-def start(port, datadir, log):
-    p = subprocess.Popen([SERVER, "--port", str(port), "--dir", datadir, "--sync-writes", "yes"],
-                         stderr=log)
+def start(port, datadir, log, pipeline=False):
+    p = subprocess.Popen([SERVER, "--port", str(port), "--dir", datadir, "--sync-writes", "yes",
+                          "--commit-pipeline", "yes" if pipeline else "no"], stderr=log)
     for _ in range(400):
         try:
             if Conn(port).call("ping") == (b"+", b"PONG"):
@@ -119,7 +121,7 @@ def main():
     total_acked = 0
     try:
         for rnd in range(ROUNDS):
-            p = start(port, datadir, log)
+            p = start(port, datadir, log, pipeline=rnd % 2 == 1)
             nsets, nfields = len(sets), len(fields)
             ws = [Writer(port, rnd, w) for w in range(WRITERS)]
             for w in ws:
