@@ -18,7 +18,12 @@ ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 LIBSHALE   := $(BUILD)/libshale.a
 
 # The server's modules except its entry point, linked into the server and its tests.
-SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
+# Its rooms (../shared/ARCHITECTURE.md): net/ (bytes in and out), commands/ (what each
+# command means), types/ (Redis types on engine keys), cache/ (eviction), stats/, and
+# the process itself in server/. Headers are included by name from every room.
+SERVER_DIRS := server server/net server/commands server/types server/cache server/stats
+SERVER_INC := $(SERVER_DIRS:%=-I%)
+SERVER_SRC := $(filter-out server/main.c,$(sort $(foreach d,$(SERVER_DIRS),$(wildcard $(d)/*.c))))
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 SERVER_LIB := $(BUILD)/libshale-server.a
 
@@ -85,6 +90,8 @@ $(SERVER_LIB): $(SERVER_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(BUILD)/server/%.o: CPPFLAGS += $(SERVER_INC)
+
 $(SERVER_BIN): $(BUILD)/server/main.o $(SERVER_LIB) $(LIBSHALE)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -luring
 
@@ -105,7 +112,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TEST_UTIL_OBJ) $(SERVER_LI
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -luring -lcmocka
 
-$(BUILD)/tests/unit/%.o: CPPFLAGS += -Itests/util -Iserver -Iclient/include
+$(BUILD)/tests/unit/%.o: CPPFLAGS += -Itests/util $(SERVER_INC) -Iclient/include
 $(BUILD)/tests/util/%.o: CPPFLAGS += -Itests/util
 
 # The engine's kill -9 driver (tests/crash/crash_engine.c; make test runs a few rounds).
@@ -119,7 +126,7 @@ $(FAIL_FSYNC): tests/shim/fail_fsync.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 -g -fPIC -shared $(WARN) $< -o $@ -ldl
 
-$(BUILD)/tests/fuzz/%.o: CPPFLAGS += -Iserver -Iclient/include -Itests/fuzz -Itests/util
+$(BUILD)/tests/fuzz/%.o: CPPFLAGS += $(SERVER_INC) -Iclient/include -Itests/fuzz -Itests/util
 
 $(BUILD)/tests/fuzz-replay/%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(SERVER_LIB) $(LIBSHALE) $(LIBCLIENT)
 	@mkdir -p $(dir $@)

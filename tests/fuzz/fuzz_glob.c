@@ -1,5 +1,5 @@
 /*
- * fuzz_glob.c - the glob matcher (server/glob.c) on arbitrary patterns and strings. The
+ * fuzz_glob.c - the glob matcher (server/commands/glob.c) on arbitrary patterns and strings. The
  * input is [flags][pattern][0xff 0x00][string]: bit 0 of flags asks for nocase. When
  * both fit the reference matcher (tests/util/glob_ref.h, Redis's recursion read
  * literally), the answers must be equal; longer inputs must just come back (no stack

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""server_commit_pipeline.py - the commit pipeline of sync-writes yes (server/commit.c):
+"""server_commit_pipeline.py - the commit pipeline of sync-writes yes (server/net/commit.c):
 while one sync is in flight the loops run the next rounds and hold their replies.
 
 The server runs with build/tests/libfail_fsync.so preloaded (tests/shim/fail_fsync.c),

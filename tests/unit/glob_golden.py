@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """glob_golden.py - writes tests/unit/glob_golden.h: which of a set of keys redis-server
 7.0's KEYS returns for each of a set of glob patterns, the oracle test_glob.c checks
-server/glob.c against. Run with a redis-server listening on the unix socket given as the
+server/commands/glob.c against. Run with a redis-server listening on the unix socket given as the
 first argument (e.g. redis-server --port 0 --unixsocket /tmp/r.sock --save ""); the
 keys and patterns are drawn with a fixed seed, so the file only changes with this script.
 """

@@ -1,5 +1,5 @@
 /*
- * test_cursor.c - SCAN cursors (server/cursor.c, #15.26): positions between keys, cursors
+ * test_cursor.c - SCAN cursors (server/commands/cursor.c, #15.26): positions between keys, cursors
  * that carry short positions whatever else happens, long positions kept in the table,
  * and a cursor whose entry is gone resuming before its position (never after it).
  */

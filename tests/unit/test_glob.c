@@ -1,5 +1,5 @@
 /*
- * test_glob.c - server/glob.c against redis-server 7.0's KEYS answers (glob_golden.h,
+ * test_glob.c - server/commands/glob.c against redis-server 7.0's KEYS answers (glob_golden.h,
  * made by glob_golden.py), against the reference matcher of glob_ref.h on random short
  * inputs, and on the patterns that crashed or hung the old recursive matcher (#15.14).
  */

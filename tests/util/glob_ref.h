@@ -3,7 +3,7 @@
  * literally (recursion at each '*', trying every non-empty rest of the string), with a
  * table of (pattern offset, string offset) pairs already answered so that it stays
  * polynomial. For short inputs only (GLOB_REF_MAX bytes each); test_glob.c checks it
- * against redis-server's answers, then server/glob.c against it.
+ * against redis-server's answers, then server/commands/glob.c against it.
  */
 #ifndef SHALE_GLOB_REF_H
 #define SHALE_GLOB_REF_H
