@@ -369,7 +369,8 @@ static int roll_log(shale_db *db)
  * threshold 0, fifo) rolls at every switch: once its memtable is flushed nothing needs
  * it and flush_one deletes it, instead of keeping up to vlog_file_size of flushed records
  * on disk until the next open. A threshold lowered later is no danger: a log a flush does
- * point into is listed as a segment, which keeps its file (maybe_delete_log).
+ * point into is listed as a segment, which keeps its file (maybe_delete_log). The answer
+ * is remembered in the log (may_hold_pointers): once it may hold pointers, it goes on.
  */
 static bool log_keeps_going(shale_db *db)
 {

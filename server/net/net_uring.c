@@ -96,7 +96,7 @@ typedef struct io_loop {
     bool exposed;  /* a command of this round ran before s->unsynced_error was set: its
                       replies may show writes that are not durable */
     uint64_t net_out; /* bytes sent not yet added to s->stats (which the lock guards) */
-    commit_pipe *commit;           /* the commit thread (sync-writes yes) */
+    commit_pipe *commit;           /* the commit thread (commit-pipeline yes), or NULL */
     uint64_t wake_buf;             /* the commit thread's eventfd is read into this */
     client *held, *held_tail;      /* clients whose replies wait for a sync, oldest first */
     uint64_t asked_gen;            /* asked the commit thread for this generation and not
@@ -749,8 +749,8 @@ static void finish_round(io_loop *l)
         return;
     }
     int rc = 0;
-    /* (no replies this round: nothing to flush for; with sync-writes yes the commit
-       thread's sync flushes the log anyway) */
+    /* (no replies this round: nothing was acknowledged, so nothing to flush for; the
+       records go with the next round's flush or sync, or at shutdown) */
     if (exposed && l->round && wgen > __atomic_load_n(&s->flushed_gen, __ATOMIC_ACQUIRE)) {
         rc = ks_engines_flush_wal(&s->ks);
         if (rc == 0)
@@ -799,6 +799,8 @@ static void end_rounds(io_loop *l)
 /* The commit thread's wake-up is read into l->wake_buf (one read armed at a time). */
 static void arm_wake(io_loop *l)
 {
+    if (!l->commit)
+        return; /* commit-pipeline no: the loop syncs itself */
     struct io_uring_sqe *sqe = get_sqe(l);
     io_uring_prep_read(sqe, commit_wake_fd(l->commit, l->idx), &l->wake_buf, sizeof l->wake_buf, 0);
     io_uring_sqe_set_data64(sqe, OP_SYNCED);
@@ -1214,13 +1216,13 @@ int net_run(server *s)
     io_loop *loops = calloc((size_t)n, sizeof *loops);
     if (!loops)
         return -ENOMEM;
-    commit_pipe commit;
-    int rc = commit_start(&commit, s, n), started = 0, inited = 0;
+    commit_pipe commit = {0}; /* started for commit-pipeline yes only (commit_stop: no-op) */
+    int rc = s->cfg.commit_pipeline ? commit_start(&commit, s, n) : 0, started = 0, inited = 0;
     if (rc)
         fprintf(stderr, "shale-server: cannot start the commit thread: %s\n", strerror(-rc));
     for (int i = 0; i < n && rc == 0; i++) {
         rc = loop_init(&loops[i], s, i);
-        loops[i].commit = &commit;
+        loops[i].commit = s->cfg.commit_pipeline ? &commit : NULL;
         inited = i + 1;
         if (rc == -ENOSYS || rc == -EPERM || (rc < 0 && loops[i].ring.ring_fd <= 0)) {
             fprintf(stderr,
