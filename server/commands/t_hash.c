@@ -41,15 +41,8 @@ static int get_field(server *s, client *c, const resp_arg *key, const ks_meta *m
 static int put_hash_meta(server *s, client *c, const resp_arg *key, const ks_meta *m,
                          uint64_t version, uint64_t nfields)
 {
-    if (nfields == 0)
-        return ks_del_key(&s->ks, c->db, key->p, key->len, m);
-    unsigned char meta[16];
-    for (int i = 0; i < 8; i++) {
-        meta[i] = (unsigned char)(version >> (56 - 8 * i));
-        meta[8 + i] = (unsigned char)(nfields >> (56 - 8 * i));
-    }
-    return ks_put_meta(&s->ks, c->db, key->p, key->len, m, KS_TYPE_HASH, meta, sizeof meta,
-                       m->type ? m->expire_at_ms : 0);
+    return ks_put_collection(&s->ks, c->db, key->p, key->len, m, KS_TYPE_HASH, version,
+                             nfields, NULL, 0);
 }
 
 /*
@@ -63,7 +56,7 @@ static long long set_fields(server *s, client *c, int first, bool nx)
     if (!read_hash(s, c, key, false, &m))
         return -1;
     uint64_t version = m.type ? m.version : ks_new_version(&s->ks);
-    uint64_t nfields = m.type ? m.nfields : 0;
+    uint64_t size = m.type ? m.size : 0;
     long long added = 0;
     int rc = 0;
     ks_begin(&s->ks);
@@ -86,7 +79,7 @@ static long long set_fields(server *s, client *c, int first, bool nx)
             added++;
     }
     if (rc == 0 && (added || !m.type))
-        rc = put_hash_meta(s, c, key, &m, version, nfields + (uint64_t)added);
+        rc = put_hash_meta(s, c, key, &m, version, size + (uint64_t)added);
     bool ok = ks_finish(s, c, rc);
     ks_meta_free(&m);
     return ok ? added : -1;
@@ -196,7 +189,7 @@ void cmd_hlen(server *s, client *c)
     ks_meta m;
     if (!read_hash(s, c, &c->cmd.argv[1], true, &m))
         return;
-    resp_integer(&c->out, m.type ? (long long)m.nfields : 0);
+    resp_integer(&c->out, m.type ? (long long)m.size : 0);
     ks_meta_free(&m);
 }
 
@@ -231,7 +224,7 @@ void cmd_hdel(server *s, client *c)
         removed++;
     }
     if (rc == 0 && removed)
-        rc = put_hash_meta(s, c, key, &m, m.version, m.nfields - (uint64_t)removed);
+        rc = put_hash_meta(s, c, key, &m, m.version, m.size - (uint64_t)removed);
     if (ks_finish(s, c, rc))
         resp_integer(&c->out, removed);
     ks_meta_free(&m);
@@ -315,7 +308,7 @@ static bool put_field(server *s, client *c, const resp_arg *key, const ks_meta *
     rc = rc ? rc : ks_put_raw(&s->ks, &k, v, vl);
     ks_key_free(&k);
     if (rc == 0 && is_new)
-        rc = put_hash_meta(s, c, key, m, version, (m->type ? m->nfields : 0) + 1);
+        rc = put_hash_meta(s, c, key, m, version, (m->type ? m->size : 0) + 1);
     return ks_finish(s, c, rc);
 }
 
@@ -473,7 +466,7 @@ void cmd_hrandfield(server *s, client *c)
     }
     /* Reads the fields once (bounded by the hash's size), then samples from them. */
     bool distinct = count > 0;
-    long long want = distinct ? (count < (long long)m.nfields ? count : (long long)m.nfields) : -count;
+    long long want = distinct ? (count < (long long)m.size ? count : (long long)m.size) : -count;
     ks_key prefix;
     ks_range r;
     int rc = ks_field_key(&s->ks, c->db, key->p, key->len, m.version, NULL, 0, &prefix);
@@ -506,7 +499,7 @@ void cmd_hrandfield(server *s, client *c)
     rc = shale_iter_status(r.it);
     ks_range_close(&r);
     ks_key_free(&prefix);
-    if (rc || all.err || !off || (size_t)n < m.nfields) {
+    if (rc || all.err || !off || (size_t)n < m.size) {
         reply_engine_error(c, rc ? rc : -ENOMEM);
     } else {
         off[n] = all.len;

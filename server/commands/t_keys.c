@@ -74,8 +74,7 @@ void cmd_type(server *s, client *c)
     ks_meta m;
     if (!read_key(s, c, c->db, &c->cmd.argv[1], 0, false, &m))
         return;
-    resp_simple(&c->out, m.type == KS_TYPE_STRING ? "string" : m.type == KS_TYPE_HASH ? "hash"
-                                                                                       : "none");
+    resp_simple(&c->out, ks_type_name(m.type));
     ks_meta_free(&m);
 }
 
@@ -254,10 +253,7 @@ void cmd_keys(server *s, client *c)
     bool all = pat->len == 1 && pat->p[0] == '*';
     size_t lit = literal_prefix(pat);
     ks_range r;
-    ks_key prefix;
-    int rc = ks_meta_key(&s->ks, c->db, pat->p, lit, &prefix);
-    rc = rc ? rc : ks_range_open(&s->ks, prefix.p, prefix.len, false, &r);
-    ks_key_free(&prefix);
+    int rc = ks_range_open_db_prefix(&s->ks, c->db, pat->p, lit, &r);
     if (rc) {
         reply_engine_error(c, rc);
         return;
@@ -390,8 +386,7 @@ static void emit_key(void *ctx, const char *k, size_t kl, const char *v, size_t 
     if (x->a->match && !glob_match(x->a->match->p, x->a->match->len, k, kl, false))
         return;
     if (x->a->type) {
-        const char *name = vl && v[0] == KS_TYPE_HASH ? "hash" : "string";
-        if (!arg_is(x->a->type, name))
+        if (!vl || !arg_is(x->a->type, ks_type_name((unsigned char)v[0])))
             return;
     }
     resp_bulk(&x->body, k, kl);

@@ -16,6 +16,8 @@
 
 #define ENTRY_OVERHEAD 24 /* internal key trailer, lengths and index share per entry */
 #define HASH_LISTPACK_MAX 128 /* Redis's hash-max-listpack-entries default */
+#define SET_INTSET_MAX 512    /* set-max-intset-entries */
+#define ZSET_LISTPACK_MAX 128 /* zset-max-listpack-entries */
 
 static const char lfu_err[] = "ERR An LFU maxmemory policy is not selected, access frequency not "
                               "tracked. Please note that when switching between policies at "
@@ -40,6 +42,19 @@ static const char *string_encoding(const char *v, size_t n)
             return "int";
     }
     return n <= 44 ? "embstr" : "raw";
+}
+
+/* What Redis 7.0 would answer to OBJECT ENCODING for a value of this type and size. */
+static const char *object_encoding(const ks_meta *m)
+{
+    switch (m->type) {
+    case KS_TYPE_STRING: return string_encoding(m->val, m->vlen);
+    case KS_TYPE_HASH: return m->size <= HASH_LISTPACK_MAX ? "listpack" : "hashtable";
+    case KS_TYPE_LIST: return "quicklist"; /* 7.0's only list encoding */
+    case KS_TYPE_SET: return m->size <= SET_INTSET_MAX ? "intset" : "hashtable";
+    case KS_TYPE_ZSET: return m->size <= ZSET_LISTPACK_MAX ? "listpack" : "skiplist";
+    default: return "unknown";
+    }
 }
 
 /* Reads the key in argv[2]; false when it is absent (nil replied) or on an error. */
@@ -93,9 +108,7 @@ void cmd_object(server *s, client *c)
     access_get(&s->access, s->ks.phys[c->db], a[2].p, a[2].len, ks_now_ms(),
                s->cfg.lfu_decay_time, &idle_s, &lfu);
     if (enc)
-        resp_bulk_cstr(&c->out, m.type == KS_TYPE_STRING ? string_encoding(m.val, m.vlen)
-                                : m.nfields <= HASH_LISTPACK_MAX ? "listpack"
-                                                                 : "hashtable");
+        resp_bulk_cstr(&c->out, object_encoding(&m));
     else if (ref)
         resp_integer(&c->out, 1);
     else if (freq && !policy_is_lfu(s))
@@ -109,17 +122,13 @@ void cmd_object(server *s, client *c)
     ks_meta_free(&m);
 }
 
-/* Bytes of a hash's fields, from up to `samples` of them scaled to all (0: all). */
-static long long hash_fields_bytes(server *s, int dbi, const void *key, size_t klen,
-                                   const ks_meta *m, long long samples)
+/* Bytes of a collection's members, from up to `samples` of them scaled to all (0: all). */
+static long long members_bytes(server *s, int dbi, const void *key, size_t klen,
+                               const ks_meta *m, long long samples)
 {
-    ks_key prefix;
-    ks_key_init(&prefix);
-    if (ks_field_key(&s->ks, dbi, key, klen, m->version, NULL, 0, &prefix))
-        return 0;
     ks_range r;
     long long bytes = 0, seen = 0;
-    if (ks_range_open(&s->ks, prefix.p, prefix.len, false, &r) == 0) {
+    if (ks_range_open_members(&s->ks, dbi, key, klen, m, &r) == 0) {
         for (; shale_iter_valid(r.it) && (samples == 0 || seen < samples);
              shale_iter_next(r.it)) {
             size_t kl, vl;
@@ -130,9 +139,10 @@ static long long hash_fields_bytes(server *s, int dbi, const void *key, size_t k
         }
         ks_range_close(&r);
     }
-    ks_key_free(&prefix);
-    if (seen && (uint64_t)seen < m->nfields)
-        bytes = bytes / seen * (long long)m->nfields;
+    /* a sorted set keeps two engine keys per member */
+    uint64_t keys = m->type == KS_TYPE_ZSET ? 2 * m->size : m->size;
+    if (seen && (uint64_t)seen < keys)
+        bytes = bytes / seen * (long long)keys;
     return bytes;
 }
 
@@ -140,8 +150,8 @@ long long key_store_bytes(server *s, int dbi, const void *key, size_t klen, cons
                           long long samples)
 {
     long long bytes = (long long)(klen + m->rawlen + ENTRY_OVERHEAD);
-    if (m->type == KS_TYPE_HASH)
-        bytes += hash_fields_bytes(s, dbi, key, klen, m, samples);
+    if (ks_is_collection(m->type))
+        bytes += members_bytes(s, dbi, key, klen, m, samples);
     return bytes;
 }
 

@@ -19,13 +19,6 @@ uint64_t ks_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* ---- engine keys ---- */
 
 void ks_key_init(ks_key *k)
@@ -157,11 +150,60 @@ static int expiry_key(uint32_t phys, uint64_t expire_at_ms, const void *key, siz
     return rc ? rc : ks_key_append(out, key, klen);
 }
 
+/* Versions handed out between two persisted ceilings. */
+#define VERSION_BLOCK 65536
+
 uint64_t ks_new_version(keyspace *ks)
 {
-    uint64_t v = now_us();
-    ks->last_version = v > ks->last_version ? v : ks->last_version + 1;
-    return ks->last_version;
+    return ++ks->last_version;
+}
+
+/* The version ceiling record: 'V' -> ceiling:be64. */
+static const char version_key[] = "V";
+
+/* Adds a new ceiling to the main engine's batch when versions up to last_version may
+   be written by this transaction and the persisted ceiling is below them. */
+static int book_version_ceiling(keyspace *ks)
+{
+    if (ks->last_version <= ks->version_ceiling)
+        return 0;
+    unsigned char v[8];
+    uint64_t ceiling = ks->last_version + VERSION_BLOCK;
+    for (int i = 0; i < 8; i++)
+        v[i] = (unsigned char)(ceiling >> (56 - 8 * i));
+    return shale_batch_put(ks->batch, version_key, 1, v, sizeof v, 0);
+}
+
+/* Starts last_version at the persisted ceiling (count_db then raises it above every
+   version the metadata names). */
+static int load_version_ceiling(keyspace *ks)
+{
+    void *v;
+    size_t n;
+    int rc = shale_get(ks->db, version_key, 1, &v, &n);
+    if (rc == SHALE_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    if (n == 8)
+        ks->version_ceiling = ks_be64(v);
+    shale_free(v);
+    if (n != 8)
+        return SHALE_ECORRUPT;
+    ks->last_version = ks->version_ceiling;
+    return 0;
+}
+
+const char *ks_type_name(int type)
+{
+    switch (type) {
+    case KS_TYPE_STRING: return "string";
+    case KS_TYPE_HASH: return "hash";
+    case KS_TYPE_LIST: return "list";
+    case KS_TYPE_SET: return "set";
+    case KS_TYPE_ZSET: return "zset";
+    default: return "none";
+    }
 }
 
 static int open_range(keyspace *ks, char tag, uint32_t phys, ks_range *r);
@@ -182,11 +224,13 @@ static int decode_meta(ks_meta *m)
     m->type = (unsigned char)m->raw[0];
     m->val = m->raw + 1;
     m->vlen = m->rawlen - 1;
-    if (m->type == KS_TYPE_HASH) {
-        if (m->vlen != 16)
+    if (ks_is_collection(m->type)) {
+        if (m->vlen < 16)
             return SHALE_ECORRUPT;
         m->version = ks_be64(m->val);
-        m->nfields = ks_be64(m->val + 8);
+        m->size = ks_be64(m->val + 8);
+        m->extra = m->val + 16;
+        m->extralen = m->vlen - 16;
     } else if (m->type != KS_TYPE_STRING) {
         return SHALE_ECORRUPT;
     }
@@ -342,7 +386,11 @@ void ks_abort(keyspace *ks)
 
 int ks_commit(keyspace *ks)
 {
-    int rc = shale_batch_count(ks->batch) ? shale_write(ks->db, ks->batch) : 0;
+    uint64_t booked = ks->last_version;
+    int rc = book_version_ceiling(ks);
+    rc = rc ? rc : shale_batch_count(ks->batch) ? shale_write(ks->db, ks->batch) : 0;
+    if (rc == 0 && booked > ks->version_ceiling)
+        ks->version_ceiling = booked + VERSION_BLOCK;
     /* a fifo database's part after the main one (atomic only within one engine) */
     for (int i = 0; i < ks->nfifo && rc == 0; i++)
         if (shale_batch_count(ks->fifo[i].batch))
@@ -422,6 +470,29 @@ int ks_put_meta(keyspace *ks, int dbi, const void *key, size_t klen, const ks_me
     return rc;
 }
 
+int ks_put_collection(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old,
+                      int type, uint64_t version, uint64_t size, const void *extra,
+                      size_t elen)
+{
+    if (size == 0)
+        return ks_del_key(ks, dbi, key, klen, old);
+    unsigned char small[64];
+    unsigned char *meta = 16 + elen <= sizeof small ? small : malloc(16 + elen);
+    if (!meta)
+        return -ENOMEM;
+    for (int i = 0; i < 8; i++) {
+        meta[i] = (unsigned char)(version >> (56 - 8 * i));
+        meta[8 + i] = (unsigned char)(size >> (56 - 8 * i));
+    }
+    if (elen)
+        memcpy(meta + 16, extra, elen);
+    int rc = ks_put_meta(ks, dbi, key, klen, old, type, meta, 16 + elen,
+                         old->type == type ? old->expire_at_ms : 0);
+    if (meta != small)
+        free(meta);
+    return rc;
+}
+
 int ks_del_key(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old)
 {
     if (!old->type)
@@ -443,16 +514,18 @@ int ks_copy_value(keyspace *ks, int sdb, const void *skey, size_t sklen, const k
                   int ddb, const void *dkey, size_t dklen, const ks_meta *dold,
                   uint64_t expire_at_ms)
 {
-    if (src->type != KS_TYPE_HASH)
+    if (!ks_is_collection(src->type))
         return ks_put_meta(ks, ddb, dkey, dklen, dold, src->type, src->val, src->vlen,
                            expire_at_ms);
     uint64_t version = ks_new_version(ks);
-    unsigned char meta[16];
-    for (int i = 0; i < 8; i++) {
-        meta[i] = (unsigned char)(version >> (56 - 8 * i));
-        meta[8 + i] = (unsigned char)(src->nfields >> (56 - 8 * i));
-    }
-    int rc = ks_put_meta(ks, ddb, dkey, dklen, dold, KS_TYPE_HASH, meta, 16, expire_at_ms);
+    char *meta = malloc(src->vlen);
+    if (!meta)
+        return -ENOMEM;
+    memcpy(meta, src->val, src->vlen); /* size and extra as the source's */
+    for (int i = 0; i < 8; i++)
+        meta[i] = (char)(unsigned char)(version >> (56 - 8 * i));
+    int rc = ks_put_meta(ks, ddb, dkey, dklen, dold, src->type, meta, src->vlen, expire_at_ms);
+    free(meta);
     ks_key from, to;
     ks_range r;
     rc = rc ? rc : ks_field_key(ks, sdb, skey, sklen, src->version, NULL, 0, &from);
@@ -621,7 +694,7 @@ static int count_stale_entries(keyspace *ks, int dbi, uint64_t now)
 }
 
 /* Counts the keys (expired ones too: they count until reaped) of one database, and
-   raises last_version above every hash version found. */
+   raises last_version above every collection version found. */
 static int count_db(keyspace *ks, int dbi)
 {
     ks_range r;
@@ -634,7 +707,7 @@ static int count_db(keyspace *ks, int dbi)
             ks->expires[dbi]++;
         size_t vl;
         const char *v = shale_iter_value(r.it, &vl);
-        if (vl == 17 && v[0] == KS_TYPE_HASH && ks_be64(v + 1) > ks->last_version)
+        if (vl >= 17 && ks_is_collection((unsigned char)v[0]) && ks_be64(v + 1) > ks->last_version)
             ks->last_version = ks_be64(v + 1);
     }
     rc = shale_iter_status(r.it);
@@ -654,6 +727,7 @@ int ks_open(keyspace *ks, shale_db *db, const char *dir, const shale_options *fi
         shale_options_default(&ks->fifo_options);
     int rc = shale_batch_new(&ks->batch);
     rc = rc ? rc : load_mapping(ks);
+    rc = rc ? rc : load_version_ceiling(ks);
     rc = rc ? rc : ks_fifo_remove_strays(ks);
     for (int i = 0; i < KS_DBS && rc == 0; i++)
         rc = count_db(ks, i);
@@ -839,7 +913,7 @@ int ks_compaction_filter(void *ctx, uint64_t job, const void *key, size_t klen, 
         size_t n;
         int rc = shale_get_ex(ks->db, &ro, mk.p, mk.len, &v, &n, NULL);
         uint64_t current = 0;
-        if (rc == 0 && n == 17 && ((char *)v)[0] == KS_TYPE_HASH)
+        if (rc == 0 && n >= 17 && ks_is_collection(((unsigned char *)v)[0]))
             current = ks_be64((char *)v + 1);
         if (rc == 0)
             shale_free(v);
@@ -901,6 +975,26 @@ int ks_range_open_db(keyspace *ks, int dbi, ks_range *r)
 {
     ks_key p;
     int rc = prefixed(&p, 'm', ks->phys[dbi]);
+    rc = rc ? rc : ks_range_open(ks, p.p, p.len, false, r);
+    ks_key_free(&p);
+    return rc;
+}
+
+int ks_range_open_db_prefix(keyspace *ks, int dbi, const void *prefix, size_t plen,
+                            ks_range *r)
+{
+    ks_key p;
+    int rc = ks_meta_key(ks, dbi, prefix, plen, &p);
+    rc = rc ? rc : ks_range_open(ks, p.p, p.len, false, r);
+    ks_key_free(&p);
+    return rc;
+}
+
+int ks_range_open_members(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
+                          ks_range *r)
+{
+    ks_key p;
+    int rc = ks_field_key(ks, dbi, key, klen, m->version, NULL, 0, &p);
     rc = rc ? rc : ks_range_open(ks, p.p, p.len, false, r);
     ks_key_free(&p);
     return rc;

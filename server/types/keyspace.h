@@ -7,12 +7,16 @@
  *   'D'                                   the mapping record
  *   'm' | id:be32 | key                   metadata: type byte + payload; the entry's expiry
  *                                         is the key's TTL
- *   'h' | id:be32 | klen:be32 | key | version:be64 | field      one hash field
+ *   'h' | id:be32 | klen:be32 | key | version:be64 | sub        one member of a collection
  *   'x' | id:be32 | expire_at_ms:be64 | key                    expiry index (no value)
+ *   'V'                                   the version ceiling (ks_new_version)
  *
- * Strings keep their bytes in the metadata record ('s' | bytes). A hash's metadata is
- * 'h' | version:be64 | fields:be64; its fields are engine keys under that version, so DEL
- * or EXPIRE of a hash is one metadata write and old versions' fields are left for the
+ * Strings keep their bytes in the metadata record ('s' | bytes). A collection (hash,
+ * list, set, sorted set) has the metadata type | version:be64 | size:be64 | extra, where
+ * extra is its type's own (a list's head and tail); its members are engine keys under
+ * that version, laid out by its type's file in types/ (the 'h' tag is every collection's,
+ * whatever its type: versions are unique across types). DEL or EXPIRE of a collection is
+ * one metadata write and old versions' members are left for the compaction filter and the
  * sweeper. Every key with a TTL has one expiry-index entry, which lets the active expire
  * cycle find expired keys in order without a scan and keeps DBSIZE exact: a key counts
  * from its creation until it is deleted or its expiry is reaped, as in Redis.
@@ -40,6 +44,9 @@
 #define KS_DBS 16
 #define KS_TYPE_STRING 's'
 #define KS_TYPE_HASH 'h'
+#define KS_TYPE_LIST 'l'
+#define KS_TYPE_SET 't'
+#define KS_TYPE_ZSET 'z'
 #define KS_TYPE_UNREAD '?' /* ks_read_head: the key exists, its record was not read */
 #define KS_MAX_DEAD 256 /* dropped physical ids waiting for the sweeper */
 
@@ -65,7 +72,8 @@ typedef struct keyspace {
     int ndead;
     int64_t count[KS_DBS]; /* keys per logical database (DBSIZE) */
     int64_t expires[KS_DBS]; /* of which have a TTL (INFO keyspace) */
-    uint64_t last_version;   /* hash versions: max(now in us, last + 1) */
+    uint64_t last_version;   /* the last collection version handed out */
+    uint64_t version_ceiling; /* persisted: no version above it was handed out */
     uint64_t expired_keys;   /* reaped expiries, lazy and active */
     shale_batch *batch;      /* the transaction being built */
     int ready;               /* the mapping is loaded: the compaction filter may judge */
@@ -104,8 +112,19 @@ typedef struct ks_meta {
     size_t rawlen;
     const char *val; /* payload after the type byte */
     size_t vlen;
-    uint64_t version, nfields; /* hashes */
+    uint64_t version, size; /* collections: members' version, how many members */
+    const char *extra;      /* collections: the type's own metadata after them */
+    size_t extralen;
 } ks_meta;
+
+/* Whether a type keeps members as engine keys under a version (not a string). */
+static inline bool ks_is_collection(int type)
+{
+    return type == KS_TYPE_HASH || type == KS_TYPE_LIST || type == KS_TYPE_SET ||
+           type == KS_TYPE_ZSET;
+}
+/* The name TYPE and SCAN TYPE give a type ("none" for 0). */
+const char *ks_type_name(int type);
 
 /* Loads the mapping (creating it in a new store), opens the fifo databases' engines under
    dir with fifo_options (NULL: the engine's defaults; each gets style fifo and its cap),
@@ -127,10 +146,13 @@ void ks_meta_free(ks_meta *m);
 
 /* Builds the metadata engine key of (dbi, key). */
 int ks_meta_key(const keyspace *ks, int dbi, const void *key, size_t klen, ks_key *out);
-/* Builds a hash field's engine key; field may be NULL (the prefix of all fields). */
+/* Builds a collection member's engine key (sub: the type's member layout, a hash field's
+   name); sub may be NULL (the prefix of all the version's members). */
 int ks_field_key(const keyspace *ks, int dbi, const void *key, size_t klen, uint64_t version,
                  const void *field, size_t flen, ks_key *out);
-/* A new hash version. */
+/* A new collection version: the last one + 1, never from the clock, never reused. A
+   ceiling above it is persisted by the next ks_commit that needs one, and a reopened
+   store starts above the ceiling and above every version its metadata names. */
 uint64_t ks_new_version(keyspace *ks);
 
 /*
@@ -145,12 +167,18 @@ void ks_abort(keyspace *ks);
    ks_read returned for it (type 0 if new). */
 int ks_put_meta(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old, int type,
                 const void *payload, size_t plen, uint64_t expire_at_ms);
-/* Deletes (dbi, key) (which must be present as in old). A hash's fields stay for the
-   sweeper, unreachable under a version nothing refers to. */
+/* Writes a collection's metadata: type | version | size | extra (elen bytes), keeping
+   old's expiry when old is of this type (a new one has none); size 0 deletes the key
+   instead (an emptied collection does not exist), in the same transaction. */
+int ks_put_collection(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old,
+                      int type, uint64_t version, uint64_t size, const void *extra,
+                      size_t elen);
+/* Deletes (dbi, key) (which must be present as in old). A collection's members stay for
+   the sweeper, unreachable under a version nothing refers to. */
 int ks_del_key(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old);
 /* Writes a copy of src (the value of (sdb, skey)) to (ddb, dkey), whose current
-   metadata is dold, with expiry expire_at_ms. A hash's fields are copied under a new
-   version: O(fields). */
+   metadata is dold, with expiry expire_at_ms. A collection's members are copied under a
+   new version: O(members). */
 int ks_copy_value(keyspace *ks, int sdb, const void *skey, size_t sklen, const ks_meta *src,
                   int ddb, const void *dkey, size_t dklen, const ks_meta *dold,
                   uint64_t expire_at_ms);
@@ -170,6 +198,13 @@ int ks_range_open(keyspace *ks, const void *prefix, size_t plen, bool include_ex
                   ks_range *r);
 /* The metadata of logical database dbi: engine keys 'm' | id | user key. */
 int ks_range_open_db(keyspace *ks, int dbi, ks_range *r);
+/* The metadata of dbi's keys that start with prefix (KEYS and SCAN with a literal head). */
+int ks_range_open_db_prefix(keyspace *ks, int dbi, const void *prefix, size_t plen,
+                            ks_range *r);
+/* The members of a collection m (as read for (dbi, key)), in engine-key order; the
+   member's own part of each engine key starts at r->lo.len. */
+int ks_range_open_members(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
+                          ks_range *r);
 void ks_range_close(ks_range *r);
 /* The expiry index of dbi: engine keys 'x' | id | expire_at_ms:be64 | user key, in
    expiry order (KS_EXPIRY_PREFIX bytes before the user key). */
@@ -215,8 +250,8 @@ int ks_engines_resume(keyspace *ks);
 int ks_engines_background_error(keyspace *ks);
 
 /*
- * The engine's compaction filter (ctx: the keyspace): drops hash fields whose hash is
- * gone or has a newer version, and every key of a dropped database. Runs on compaction
+ * The engine's compaction filter (ctx: the keyspace): drops collection members whose key
+ * is gone or has another version, and every key of a dropped database. Runs on compaction
  * threads; keeps everything until ks_open has loaded the mapping.
  */
 int ks_compaction_filter(void *ctx, uint64_t job, const void *key, size_t klen, const void *val,

@@ -261,36 +261,35 @@ void ks_fifo_count_behind(keyspace *ks, int dbi, int64_t keys, int64_t expires)
     }
 }
 
-/* Fixes a hash whose fields a drop took: the count rewritten, or the hash deleted when
-   no field is left. Reads the current state, not what the recount step iterates. */
-static void repair_hash(keyspace *ks, int dbi, const char *key, size_t klen)
+/* Fixes a collection whose members a drop took: a hash's or a set's count rewritten (each
+   member is one engine key), and the key deleted when no member is left or when it is a
+   list or a sorted set that lost any (a list with a hole, or a sorted set with one of a
+   member's two index entries gone, cannot be repaired into anything its writer put
+   there). Reads the
+   current state, not what the recount step iterates. */
+static void repair_collection(keyspace *ks, int dbi, const char *key, size_t klen)
 {
     ks_meta m;
-    if (ks_read_raw(ks, ks->phys[dbi], key, klen, &m) || m.type != KS_TYPE_HASH) {
+    if (ks_read_raw(ks, ks->phys[dbi], key, klen, &m) || !ks_is_collection(m.type)) {
         ks_meta_free(&m);
         return;
     }
-    ks_key prefix;
     ks_range r;
-    uint64_t fields = 0;
-    int rc = ks_field_key(ks, dbi, key, klen, m.version, NULL, 0, &prefix);
-    rc = rc ? rc : ks_range_open(ks, prefix.p, prefix.len, false, &r);
+    uint64_t members = 0;
+    int rc = ks_range_open_members(ks, dbi, key, klen, &m, &r);
     if (rc == 0) {
         for (; shale_iter_valid(r.it); shale_iter_next(r.it))
-            fields++;
+            members++;
         rc = shale_iter_status(r.it);
         ks_range_close(&r);
     }
-    ks_key_free(&prefix);
-    if (rc == 0 && fields != m.nfields) {
-        unsigned char meta[16];
-        for (int i = 0; i < 8; i++) {
-            meta[i] = (unsigned char)(m.version >> (56 - 8 * i));
-            meta[8 + i] = (unsigned char)(fields >> (56 - 8 * i));
-        }
+    bool counted = m.type == KS_TYPE_HASH || m.type == KS_TYPE_SET;
+    uint64_t keys = m.type == KS_TYPE_ZSET ? 2 * m.size : m.size; /* engine keys it had */
+    if (rc == 0 && members != keys) {
         ks_begin(ks);
-        rc = fields ? ks_put_meta(ks, dbi, key, klen, &m, KS_TYPE_HASH, meta, 16, m.expire_at_ms)
-                    : ks_del_key(ks, dbi, key, klen, &m);
+        rc = counted && members ? ks_put_collection(ks, dbi, key, klen, &m, m.type, m.version,
+                                                    members, m.extra, m.extralen)
+                                : ks_del_key(ks, dbi, key, klen, &m);
         if (rc == 0)
             ks_commit(ks);
         else
@@ -359,8 +358,8 @@ static bool recount_step(keyspace *ks, ks_fifo *f, int budget, int *done)
         if (exp)
             rc->expires++;
         /* repairs read (and may write; the iterator reads its own version on) */
-        if (vl > 0 && v[0] == KS_TYPE_HASH) {
-            repair_hash(ks, rc->dbi, k + KS_META_PREFIX, kl - KS_META_PREFIX);
+        if (vl > 0 && ks_is_collection((unsigned char)v[0])) {
+            repair_collection(ks, rc->dbi, k + KS_META_PREFIX, kl - KS_META_PREFIX);
             n += REPAIR_COST;
         }
         if (exp) {

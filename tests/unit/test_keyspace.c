@@ -330,7 +330,7 @@ static void test_keyspace_fifo_database(void **state)
     assert_int_equal(f.ks.expires[2], 3);
     assert_int_equal(ks_read(&f.ks, 2, "h", 1, &m), 0);
     assert_int_equal(m.type, KS_TYPE_HASH);
-    assert_int_equal(m.nfields, 1); /* repaired to what is left */
+    assert_int_equal(m.size, 1); /* repaired to what is left */
     ks_meta_free(&m);
     char xp[5] = {'x', (char)(phys >> 24), (char)(phys >> 16), (char)(phys >> 8), (char)phys};
     assert_int_equal(count_prefix(&f, xp, sizeof xp), 3); /* ttl's index entry is back */
@@ -571,6 +571,114 @@ static void test_keyspace_head_read_skips_value(void **state)
     tu_rmdir_free(f.dir);
 }
 
+/*
+ * A collection version is never handed out twice, whatever the clock says: members of a
+ * deleted collection stay on disk until compaction, so a new collection under the same
+ * name and an old version would show them (pika#2762). The versions handed out before a
+ * restart are stood in for by a counter far ahead of any clock.
+ */
+static void test_keyspace_versions_never_reused(void **state)
+{
+    fixture f = {.dir = tu_tempdir("ksver")};
+    open_all(&f);
+    f.ks.last_version = (uint64_t)1 << 62;
+    uint64_t old = make_hash(&f, 0, "h", 3);
+    ks_meta m;
+    assert_int_equal(ks_read(&f.ks, 0, "h", 1, &m), 0);
+    ks_begin(&f.ks);
+    assert_int_equal(ks_del_key(&f.ks, 0, "h", 1, &m), 0);
+    assert_int_equal(ks_commit(&f.ks), 0);
+    ks_meta_free(&m);
+    close_all(&f);
+
+    open_all(&f);
+    uint64_t fresh = make_hash(&f, 0, "h", 1);
+    assert_true(fresh > old);
+    assert_int_equal(ks_read(&f.ks, 0, "h", 1, &m), 0);
+    ks_range r;
+    assert_int_equal(ks_range_open_members(&f.ks, 0, "h", 1, &m, &r), 0);
+    int n = 0;
+    for (; shale_iter_valid(r.it); shale_iter_next(r.it))
+        n++;
+    ks_range_close(&r);
+    assert_int_equal(n, 1); /* none of the deleted hash's three */
+    ks_meta_free(&m);
+    close_all(&f);
+    tu_rmdir_free(f.dir);
+}
+
+/*
+ * Collections other than hashes: the metadata keeps the type's extra bytes (a list's
+ * head and tail), a copy keeps them under a new version with the members, and size 0
+ * deletes the key in the same transaction.
+ */
+static void test_keyspace_collection_metadata(void **state)
+{
+    fixture f = {.dir = tu_tempdir("kscoll")};
+    open_all(&f);
+    ks_meta m;
+    assert_int_equal(ks_read(&f.ks, 0, "l", 1, &m), 0);
+    uint64_t ver = ks_new_version(&f.ks);
+    ks_begin(&f.ks);
+    for (int i = 0; i < 2; i++) {
+        ks_key k;
+        char sub[8] = {0, 0, 0, 0, 0, 0, 0, (char)i};
+        assert_int_equal(ks_field_key(&f.ks, 0, "l", 1, ver, sub, 8, &k), 0);
+        assert_int_equal(ks_put_raw(&f.ks, &k, i ? "b" : "a", 1), 0);
+        ks_key_free(&k);
+    }
+    assert_int_equal(ks_put_collection(&f.ks, 0, "l", 1, &m, KS_TYPE_LIST, ver, 2,
+                                       "HEADTAIL........", 16), 0);
+    assert_int_equal(ks_commit(&f.ks), 0);
+    ks_meta_free(&m);
+    assert_int_equal(f.ks.count[0], 1);
+
+    assert_int_equal(ks_read(&f.ks, 0, "l", 1, &m), 0);
+    assert_int_equal(m.type, KS_TYPE_LIST);
+    assert_string_equal(ks_type_name(m.type), "list");
+    assert_int_equal(m.size, 2);
+    assert_int_equal(m.extralen, 16);
+    assert_memory_equal(m.extra, "HEADTAIL........", 16);
+    ks_meta none;
+    assert_int_equal(ks_read(&f.ks, 0, "l2", 2, &none), 0);
+    ks_begin(&f.ks);
+    assert_int_equal(ks_copy_value(&f.ks, 0, "l", 1, &m, 0, "l2", 2, &none, 0), 0);
+    assert_int_equal(ks_commit(&f.ks), 0);
+    ks_meta copy;
+    assert_int_equal(ks_read(&f.ks, 0, "l2", 2, &copy), 0);
+    assert_int_equal(copy.type, KS_TYPE_LIST);
+    assert_true(copy.version > m.version);
+    assert_int_equal(copy.size, 2);
+    assert_memory_equal(copy.extra, "HEADTAIL........", 16);
+    ks_range r;
+    assert_int_equal(ks_range_open_members(&f.ks, 0, "l2", 2, &copy, &r), 0);
+    int n = 0;
+    for (; shale_iter_valid(r.it); shale_iter_next(r.it), n++) {
+        size_t kl, vl;
+        const char *k = shale_iter_key(r.it, &kl);
+        const char *v = shale_iter_value(r.it, &vl);
+        assert_int_equal(kl - r.lo.len, 8);
+        assert_int_equal(k[kl - 1], n);
+        assert_int_equal(v[0], "ab"[n]);
+    }
+    ks_range_close(&r);
+    assert_int_equal(n, 2);
+    assert_int_equal(f.ks.count[0], 2);
+
+    ks_begin(&f.ks);
+    assert_int_equal(ks_put_collection(&f.ks, 0, "l", 1, &m, KS_TYPE_LIST, m.version, 0, NULL, 0), 0);
+    assert_int_equal(ks_commit(&f.ks), 0);
+    ks_meta_free(&m);
+    assert_int_equal(ks_read(&f.ks, 0, "l", 1, &m), 0);
+    assert_int_equal(m.type, 0);
+    assert_int_equal(f.ks.count[0], 1);
+    ks_meta_free(&m);
+    ks_meta_free(&none);
+    ks_meta_free(&copy);
+    close_all(&f);
+    tu_rmdir_free(f.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -581,6 +689,8 @@ int main(void)
         cmocka_unit_test(test_keyspace_expired_value_reclaimed_by_gc),
         cmocka_unit_test(test_keyspace_expiry_spares_recreated_key),
         cmocka_unit_test(test_keyspace_head_read_skips_value),
+        cmocka_unit_test(test_keyspace_versions_never_reused),
+        cmocka_unit_test(test_keyspace_collection_metadata),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
