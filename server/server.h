@@ -300,6 +300,16 @@ COMMAND(persist); COMMAND(copy); COMMAND(move);
 COMMAND(hset); COMMAND(hsetnx); COMMAND(hget); COMMAND(hmget); COMMAND(hmset); COMMAND(hdel);
 COMMAND(hlen); COMMAND(hexists); COMMAND(hgetall); COMMAND(hkeys); COMMAND(hvals);
 COMMAND(hincrby); COMMAND(hincrbyfloat); COMMAND(hstrlen); COMMAND(hscan); COMMAND(hrandfield);
+/* lists: t_list.c */
+
+/* sets: t_set.c */
+
+/* sorted sets: t_zset.c; geo: t_geo.c */
+
+/* sort: t_sort.c */
+
+/* serialization: t_dump.c */
+
 #undef COMMAND
 
 #endif
