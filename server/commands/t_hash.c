@@ -1,7 +1,7 @@
 /*
  * t_hash.c - hash commands: HSET HSETNX HGET HMGET HMSET HDEL HLEN HEXISTS HGETALL HKEYS
- * HVALS HINCRBY HINCRBYFLOAT HSTRLEN HSCAN HRANDFIELD. Fields are engine keys of their
- * own under the hash's version (keyspace.h): HGET reads one field, never the hash.
+ * HVALS HINCRBY HINCRBYFLOAT HSTRLEN HSCAN HRANDFIELD: arguments, checks and replies.
+ * How a hash lives on engine keys is types/hash.c: HGET reads one field, never the hash.
  * Fields come back in byte order of their names (Redis: insertion order for small hashes).
  */
 #include <errno.h>
@@ -13,6 +13,7 @@
 
 #include "args.h"
 #include "glob.h"
+#include "hash.h"
 #include "keyspace.h"
 #include "server.h"
 
@@ -27,13 +28,7 @@ static bool read_hash(server *s, client *c, const resp_arg *key, bool counted, k
 static int get_field(server *s, client *c, const resp_arg *key, const ks_meta *m,
                      const void *f, size_t fl, void **val, size_t *vl)
 {
-    if (!m->type)
-        return SHALE_ENOTFOUND;
-    ks_key k;
-    int rc = ks_field_key(&s->ks, c->db, key->p, key->len, m->version, f, fl, &k);
-    rc = rc ? rc : ks_get_raw(&s->ks, &k, val, vl);
-    ks_key_free(&k);
-    return rc;
+    return hash_get_field(&s->ks, c->db, key->p, key->len, m, f, fl, val, vl);
 }
 
 /* Writes the hash's metadata with a new field count (a new version for a new hash),
@@ -41,8 +36,7 @@ static int get_field(server *s, client *c, const resp_arg *key, const ks_meta *m
 static int put_hash_meta(server *s, client *c, const resp_arg *key, const ks_meta *m,
                          uint64_t version, uint64_t nfields)
 {
-    return ks_put_collection(&s->ks, c->db, key->p, key->len, m, KS_TYPE_HASH, version,
-                             nfields, NULL, 0);
+    return hash_put_meta(&s->ks, c->db, key->p, key->len, m, version, nfields);
 }
 
 /*
@@ -62,19 +56,12 @@ static long long set_fields(server *s, client *c, int first, bool nx)
     ks_begin(&s->ks);
     for (int i = first; i + 1 < c->cmd.argc && rc == 0; i += 2) {
         resp_arg *f = &c->cmd.argv[i], *v = f + 1;
-        bool exists = false;
-        if (m.type) {
-            rc = get_field(s, c, key, &m, f->p, f->len, NULL, NULL);
-            exists = rc == 0;
-            rc = rc == SHALE_ENOTFOUND ? 0 : rc;
-        }
-        exists = exists || arg_repeats(c->cmd.argv, first, i, 2); /* set earlier here */
+        int had = hash_has_field(&s->ks, c->db, key->p, key->len, &m, f->p, f->len);
+        rc = had < 0 ? had : 0;
+        bool exists = had > 0 || arg_repeats(c->cmd.argv, first, i, 2); /* set earlier here */
         if (rc || (nx && exists))
             continue;
-        ks_key k;
-        rc = ks_field_key(&s->ks, c->db, key->p, key->len, version, f->p, f->len, &k);
-        rc = rc ? rc : ks_put_raw(&s->ks, &k, v->p, v->len);
-        ks_key_free(&k);
+        rc = hash_put_field(&s->ks, c->db, key->p, key->len, version, f->p, f->len, v->p, v->len);
         if (!exists)
             added++;
     }
@@ -217,10 +204,7 @@ void cmd_hdel(server *s, client *c)
         }
         if (rc)
             break;
-        ks_key k;
-        rc = ks_field_key(&s->ks, c->db, key->p, key->len, m.version, f->p, f->len, &k);
-        rc = rc ? rc : ks_del_raw(&s->ks, &k);
-        ks_key_free(&k);
+        rc = hash_del_field(&s->ks, c->db, key->p, key->len, &m, f->p, f->len);
         removed++;
     }
     if (rc == 0 && removed)
@@ -244,29 +228,20 @@ static void getall_generic(server *s, client *c, bool keys, bool vals)
             resp_array(&c->out, 0);
         return;
     }
-    ks_key prefix;
-    ks_range r;
-    int rc = ks_field_key(&s->ks, c->db, key->p, key->len, m.version, NULL, 0, &prefix);
-    rc = rc ? rc : ks_range_open(&s->ks, prefix.p, prefix.len, false, &r);
-    if (rc) {
-        ks_key_free(&prefix);
-        ks_meta_free(&m);
-        reply_engine_error(c, rc);
-        return;
-    }
+    hash_iter it;
+    int rc = hash_iter_open(&s->ks, c->db, key->p, key->len, &m, &it);
     resp_out body = {0};
     long long n = 0;
-    for (; shale_iter_valid(r.it); shale_iter_next(r.it), n++) {
-        size_t kl, vl;
-        const char *k = shale_iter_key(r.it, &kl);
-        const void *v = shale_iter_value(r.it, &vl);
+    const char *f, *v;
+    size_t fl, vl;
+    for (; rc == 0 && hash_iter_next(&it, &f, &fl, &v, &vl); n++) {
         if (keys)
-            resp_bulk(&body, k + prefix.len, kl - prefix.len);
+            resp_bulk(&body, f, fl);
         if (vals)
             resp_bulk(&body, v, vl);
     }
-    rc = shale_iter_status(r.it);
-    ks_range_close(&r);
+    int err = hash_iter_close(&it);
+    rc = rc ? rc : err;
     if (rc || body.err) {
         reply_engine_error(c, rc ? rc : body.err);
     } else {
@@ -277,7 +252,6 @@ static void getall_generic(server *s, client *c, bool keys, bool vals)
         resp_raw(&c->out, body.data, body.len);
     }
     resp_out_free(&body);
-    ks_key_free(&prefix);
     ks_meta_free(&m);
 }
 
@@ -302,11 +276,8 @@ static bool put_field(server *s, client *c, const resp_arg *key, const ks_meta *
 {
     uint64_t version = m->type ? m->version : ks_new_version(&s->ks);
     resp_arg *f = &c->cmd.argv[2];
-    ks_key k;
     ks_begin(&s->ks);
-    int rc = ks_field_key(&s->ks, c->db, key->p, key->len, version, f->p, f->len, &k);
-    rc = rc ? rc : ks_put_raw(&s->ks, &k, v, vl);
-    ks_key_free(&k);
+    int rc = hash_put_field(&s->ks, c->db, key->p, key->len, version, f->p, f->len, v, vl);
     if (rc == 0 && is_new)
         rc = put_hash_meta(s, c, key, m, version, (m->type ? m->size : 0) + 1);
     return ks_finish(s, c, rc);
@@ -418,16 +389,12 @@ void cmd_hscan(server *s, client *c)
     uint64_t next = 0;
     int rc = 0;
     if (m.type) {
-        ks_key prefix;
-        ks_range r;
-        rc = ks_field_key(&s->ks, c->db, key->p, key->len, m.version, NULL, 0, &prefix);
-        rc = rc ? rc : ks_range_open(&s->ks, prefix.p, prefix.len, false, &r);
-        x.prefix_len = prefix.len;
-        ks_key_free(&prefix);
-        if (rc == 0) {
-            rc = scan_range(s, c, &r, a.cursor, a.count, emit_field, &x, &next);
-            ks_range_close(&r);
-        }
+        hash_iter it;
+        rc = hash_iter_open(&s->ks, c->db, key->p, key->len, &m, &it);
+        x.prefix_len = it.range.lo.len; /* a field's name follows it (hash.h) */
+        if (rc == 0)
+            rc = scan_range(s, c, &it.range, a.cursor, a.count, emit_field, &x, &next);
+        hash_iter_close(&it);
     }
     reply_scan(c, rc, next, &x.body, x.n);
     resp_out_free(&x.body);
@@ -467,19 +434,13 @@ void cmd_hrandfield(server *s, client *c)
     /* Reads the fields once (bounded by the hash's size), then samples from them. */
     bool distinct = count > 0;
     long long want = distinct ? (count < (long long)m.size ? count : (long long)m.size) : -count;
-    ks_key prefix;
-    ks_range r;
-    int rc = ks_field_key(&s->ks, c->db, key->p, key->len, m.version, NULL, 0, &prefix);
-    rc = rc ? rc : ks_range_open(&s->ks, prefix.p, prefix.len, false, &r);
-    if (rc) {
-        ks_key_free(&prefix);
-        ks_meta_free(&m);
-        reply_engine_error(c, rc);
-        return;
-    }
+    hash_iter it;
+    int rc = hash_iter_open(&s->ks, c->db, key->p, key->len, &m, &it);
     resp_out all = {0}; /* every field (and value), as replies, with their offsets */
     size_t *off = NULL, n = 0, cap = 0;
-    for (; shale_iter_valid(r.it); shale_iter_next(r.it)) {
+    const char *f, *v;
+    size_t fl, vl;
+    while (rc == 0 && hash_iter_next(&it, &f, &fl, &v, &vl)) {
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             size_t *p = realloc(off, (cap + 1) * sizeof *off);
@@ -487,18 +448,13 @@ void cmd_hrandfield(server *s, client *c)
                 break;
             off = p;
         }
-        size_t kl, vl;
-        const char *k = shale_iter_key(r.it, &kl);
-        const void *v = shale_iter_value(r.it, &vl);
         off[n++] = all.len;
-        resp_bulk(&all, k + prefix.len, kl - prefix.len);
-        if (withvalues) {
+        resp_bulk(&all, f, fl);
+        if (withvalues)
             resp_bulk(&all, v, vl);
-        }
     }
-    rc = shale_iter_status(r.it);
-    ks_range_close(&r);
-    ks_key_free(&prefix);
+    int err = hash_iter_close(&it);
+    rc = rc ? rc : err;
     if (rc || all.err || !off || (size_t)n < m.size) {
         reply_engine_error(c, rc ? rc : -ENOMEM);
     } else {

@@ -1,0 +1,82 @@
+/* hash.c - a Redis hash on engine keys (hash.h). */
+#include "hash.h"
+
+#include <string.h>
+
+int hash_get_field(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
+                   const void *f, size_t fl, void **val, size_t *vl)
+{
+    if (!m->type)
+        return SHALE_ENOTFOUND;
+    ks_key k;
+    int rc = ks_field_key(ks, dbi, key, klen, m->version, f, fl, &k);
+    rc = rc ? rc : ks_get_raw(ks, &k, val, vl);
+    ks_key_free(&k);
+    return rc;
+}
+
+int hash_has_field(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
+                   const void *f, size_t fl)
+{
+    int rc = hash_get_field(ks, dbi, key, klen, m, f, fl, NULL, NULL);
+    return rc == 0 ? 1 : rc == SHALE_ENOTFOUND ? 0 : rc;
+}
+
+int hash_put_field(keyspace *ks, int dbi, const void *key, size_t klen, uint64_t version,
+                   const void *f, size_t fl, const void *v, size_t vl)
+{
+    ks_key k;
+    int rc = ks_field_key(ks, dbi, key, klen, version, f, fl, &k);
+    rc = rc ? rc : ks_put_raw(ks, &k, v, vl);
+    ks_key_free(&k);
+    return rc;
+}
+
+int hash_del_field(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
+                   const void *f, size_t fl)
+{
+    ks_key k;
+    int rc = ks_field_key(ks, dbi, key, klen, m->version, f, fl, &k);
+    rc = rc ? rc : ks_del_raw(ks, &k);
+    ks_key_free(&k);
+    return rc;
+}
+
+int hash_put_meta(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
+                  uint64_t version, uint64_t nfields)
+{
+    return ks_put_collection(ks, dbi, key, klen, m, KS_TYPE_HASH, version, nfields, NULL, 0);
+}
+
+int hash_iter_open(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
+                   hash_iter *it)
+{
+    memset(it, 0, sizeof *it);
+    ks_key_init(&it->range.lo);
+    ks_key_init(&it->range.hi);
+    return ks_range_open_members(ks, dbi, key, klen, m, &it->range);
+}
+
+bool hash_iter_next(hash_iter *it, const char **f, size_t *fl, const char **v, size_t *vl)
+{
+    if (!it->range.it)
+        return false;
+    if (it->started)
+        shale_iter_next(it->range.it);
+    it->started = true;
+    if (!shale_iter_valid(it->range.it))
+        return false;
+    size_t kl;
+    const char *k = shale_iter_key(it->range.it, &kl);
+    *f = k + it->range.lo.len;
+    *fl = kl - it->range.lo.len;
+    *v = shale_iter_value(it->range.it, vl);
+    return true;
+}
+
+int hash_iter_close(hash_iter *it)
+{
+    int rc = it->range.it ? shale_iter_status(it->range.it) : 0;
+    ks_range_close(&it->range);
+    return rc;
+}
