@@ -189,6 +189,18 @@ static int walk_open(set_walk *w, keyspace *ks, int dbi, const set_ref *s)
     return rc;
 }
 
+/* A walk for random picks: its reads fill the block cache, as point reads do (a few
+   seeks to random places, not a scan that would evict what others use). */
+static int walk_open_for_picks(set_walk *w, keyspace *ks, int dbi, const set_ref *s)
+{
+    ks_key p;
+    int rc = ks_field_key(ks, dbi, s->key, s->klen, s->m->version, NULL, 0, &p);
+    rc = rc ? rc : ks_range_open_ex(ks, p.p, p.len, false, true, &w->r);
+    ks_key_free(&p);
+    w->open = rc == 0;
+    return rc;
+}
+
 static bool walk_valid(const set_walk *w)
 {
     return shale_iter_valid(w->r.it);
@@ -643,7 +655,7 @@ static int pick_many(keyspace *ks, int dbi, const set_ref *s, uint64_t count, bo
 {
     set_walk w;
     drawn d = {0};
-    int rc = walk_open(&w, ks, dbi, s);
+    int rc = walk_open_for_picks(&w, ks, dbi, s);
     if (rc == 0 && distinct)
         rc = drawn_init(&d, count);
     uint64_t tries = count * PICK_TRIES;
