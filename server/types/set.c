@@ -72,7 +72,7 @@ int set_list_push(set_list *l, const char *p, size_t len)
         if (l->n == 0)
             l->off[0] = 0;
     }
-    if (l->len + len > l->cap) {
+    if (l->len + len > l->cap || !l->buf) { /* a buffer even for empty members */
         size_t cap = l->cap ? l->cap : 256;
         while (cap < l->len + len)
             cap *= 2;
