@@ -313,6 +313,7 @@ COMMAND(srandmember); COMMAND(sscan);
 /* sorted sets: t_zset.c; geo: t_geo.c */
 
 /* sort: t_sort.c */
+COMMAND(sort); COMMAND(sort_ro);
 
 /* serialization: t_dump.c */
 

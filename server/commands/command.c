@@ -114,6 +114,8 @@ static const command commands[] = {
     /* sorted sets: t_zset.c; geo: t_geo.c */
 
     /* sort: t_sort.c */
+    {"sort", -2, W|M, 1, 1, 1, "generic", "Sorts a list, set or sorted set.", cmd_sort},
+    {"sort_ro", -2, R, 1, 1, 1, "generic", "Sorts a list, set or sorted set (read-only).", cmd_sort_ro},
 
     /* serialization: t_dump.c */
 

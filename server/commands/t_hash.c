@@ -13,6 +13,7 @@
 
 #include "args.h"
 #include "glob.h"
+#include "hash.h"
 #include "keyspace.h"
 #include "server.h"
 
@@ -27,13 +28,7 @@ static bool read_hash(server *s, client *c, const resp_arg *key, bool counted, k
 static int get_field(server *s, client *c, const resp_arg *key, const ks_meta *m,
                      const void *f, size_t fl, void **val, size_t *vl)
 {
-    if (!m->type)
-        return SHALE_ENOTFOUND;
-    ks_key k;
-    int rc = ks_field_key(&s->ks, c->db, key->p, key->len, m->version, f, fl, &k);
-    rc = rc ? rc : ks_get_raw(&s->ks, &k, val, vl);
-    ks_key_free(&k);
-    return rc;
+    return hash_get_field(&s->ks, c->db, key->p, key->len, m, f, fl, val, vl);
 }
 
 /* Writes the hash's metadata with a new field count (a new version for a new hash),
