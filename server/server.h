@@ -217,6 +217,8 @@ typedef struct scan_args {
     const resp_arg *match, *type;
 } scan_args;
 bool parse_scan_args(client *c, int first, bool allow_type, scan_args *a);
+/* A cursor argument as Redis reads it (strtoul); false: "ERR invalid cursor". */
+bool parse_scan_cursor(const resp_arg *a, uint64_t *out);
 int scan_range(server *s, client *c, ks_range *r, uint64_t cursor, long long count,
                void (*emit)(void *ctx, const char *k, size_t kl, const char *v, size_t vl),
                void *ctx, uint64_t *next);
@@ -303,10 +305,15 @@ COMMAND(hincrby); COMMAND(hincrbyfloat); COMMAND(hstrlen); COMMAND(hscan); COMMA
 /* lists: t_list.c */
 
 /* sets: t_set.c */
+COMMAND(sadd); COMMAND(srem); COMMAND(scard); COMMAND(sismember); COMMAND(smismember);
+COMMAND(smembers); COMMAND(sinter); COMMAND(sinterstore); COMMAND(sintercard); COMMAND(sunion);
+COMMAND(sunionstore); COMMAND(sdiff); COMMAND(sdiffstore); COMMAND(smove); COMMAND(spop);
+COMMAND(srandmember); COMMAND(sscan);
 
 /* sorted sets: t_zset.c; geo: t_geo.c */
 
 /* sort: t_sort.c */
+COMMAND(sort); COMMAND(sort_ro);
 
 /* serialization: t_dump.c */
 

@@ -93,10 +93,29 @@ static const command commands[] = {
     /* lists: t_list.c */
 
     /* sets: t_set.c */
+    {"sadd", -3, W|FAST|M, 1, 1, 1, "set", "Adds members to a set.", cmd_sadd},
+    {"srem", -3, W|FAST, 1, 1, 1, "set", "Removes members from a set.", cmd_srem},
+    {"scard", 2, R|FAST, 1, 1, 1, "set", "Returns the number of members.", cmd_scard},
+    {"sismember", 3, R|FAST, 1, 1, 1, "set", "Tells whether a member is in a set.", cmd_sismember},
+    {"smismember", -3, R|FAST, 1, 1, 1, "set", "Tells whether each member is in a set.", cmd_smismember},
+    {"smembers", 2, R, 1, 1, 1, "set", "Returns every member.", cmd_smembers},
+    {"sinter", -2, R, 1, -1, 1, "set", "Returns the intersection of sets.", cmd_sinter},
+    {"sinterstore", -3, W|M, 1, -1, 1, "set", "Stores the intersection of sets.", cmd_sinterstore},
+    {"sintercard", -3, R, 0, 0, 0, "set", "Returns the size of the intersection of sets.", cmd_sintercard},
+    {"sunion", -2, R, 1, -1, 1, "set", "Returns the union of sets.", cmd_sunion},
+    {"sunionstore", -3, W|M, 1, -1, 1, "set", "Stores the union of sets.", cmd_sunionstore},
+    {"sdiff", -2, R, 1, -1, 1, "set", "Returns the difference of sets.", cmd_sdiff},
+    {"sdiffstore", -3, W|M, 1, -1, 1, "set", "Stores the difference of sets.", cmd_sdiffstore},
+    {"smove", 4, W|FAST, 1, 2, 1, "set", "Moves a member from one set to another.", cmd_smove},
+    {"spop", -2, W|FAST, 1, 1, 1, "set", "Removes and returns random members.", cmd_spop},
+    {"srandmember", -2, R, 1, 1, 1, "set", "Returns random members.", cmd_srandmember},
+    {"sscan", -3, R, 1, 1, 1, "set", "Iterates over members.", cmd_sscan},
 
     /* sorted sets: t_zset.c; geo: t_geo.c */
 
     /* sort: t_sort.c */
+    {"sort", -2, W|M, 1, 1, 1, "generic", "Sorts a list, set or sorted set.", cmd_sort},
+    {"sort_ro", -2, R, 1, 1, 1, "generic", "Sorts a list, set or sorted set (read-only).", cmd_sort_ro},
 
     /* serialization: t_dump.c */
 

@@ -328,25 +328,42 @@ int scan_range(server *s, client *c, ks_range *r, uint64_t cursor, long long cou
     return rc ? rc : shale_iter_status(r->it);
 }
 
+bool parse_scan_cursor(const resp_arg *a, uint64_t *out)
+{
+    /* Redis reads it with strtoul: an optional sign, digits, no overflow (a minus negates
+       modulo 2^64); the bytes up to a NUL, and an empty one is 0. A leading space is
+       refused. */
+    size_t n = strnlen(a->p, a->len), i = 0;
+    *out = 0;
+    if (n == 0)
+        return true;
+    bool neg = a->p[0] == '-';
+    if (a->p[0] == '-' || a->p[0] == '+')
+        i++;
+    if (i == n)
+        return false;
+    uint64_t v = 0;
+    for (; i < n; i++) {
+        if (a->p[i] < '0' || a->p[i] > '9')
+            return false;
+        unsigned d = (unsigned)(a->p[i] - '0');
+        if (v > UINT64_MAX / 10 || v * 10 > UINT64_MAX - d)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = neg ? (uint64_t)0 - v : v;
+    return true;
+}
+
 /* Parses "cursor [MATCH p] [COUNT n] [TYPE t]" (TYPE only for SCAN) from argv[first]. */
 bool parse_scan_args(client *c, int first, bool allow_type, scan_args *a)
 {
     memset(a, 0, sizeof *a);
     a->count = 10;
-    resp_arg *cur = &c->cmd.argv[first];
-    unsigned long long v = 0;
-    for (size_t i = 0; i < cur->len; i++) {
-        if (cur->p[i] < '0' || cur->p[i] > '9' || v > (~0ull - 9) / 10) {
-            resp_error(&c->out, "ERR invalid cursor");
-            return false;
-        }
-        v = v * 10 + (unsigned)(cur->p[i] - '0');
-    }
-    if (cur->len == 0) {
+    if (!parse_scan_cursor(&c->cmd.argv[first], &a->cursor)) {
         resp_error(&c->out, "ERR invalid cursor");
         return false;
     }
-    a->cursor = v;
     for (int i = first + 1; i < c->cmd.argc; i++) {
         bool more = i + 1 < c->cmd.argc;
         if (arg_is(&c->cmd.argv[i], "count") && more) {

@@ -939,6 +939,12 @@ int ks_compaction_filter(void *ctx, uint64_t job, const void *key, size_t klen, 
 int ks_range_open(keyspace *ks, const void *prefix, size_t plen, bool include_expired,
                   ks_range *r)
 {
+    return ks_range_open_ex(ks, prefix, plen, include_expired, false, r);
+}
+
+int ks_range_open_ex(keyspace *ks, const void *prefix, size_t plen, bool include_expired,
+                     bool fill_cache, ks_range *r)
+{
     r->it = NULL;
     ks_key_init(&r->lo);
     ks_key_init(&r->hi);
@@ -954,7 +960,7 @@ int ks_range_open(keyspace *ks, const void *prefix, size_t plen, bool include_ex
     shale_read_options ro;
     shale_read_options_default(&ro);
     ro.include_expired = include_expired;
-    ro.fill_cache = 0;
+    ro.fill_cache = fill_cache;
     ro.lower_bound = r->lo.p;
     ro.lower_bound_len = r->lo.len;
     if (r->hi.len > 0) {

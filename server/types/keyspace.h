@@ -196,6 +196,10 @@ typedef struct ks_range {
    unless include_expired. Close with ks_range_close. */
 int ks_range_open(keyspace *ks, const void *prefix, size_t plen, bool include_expired,
                   ks_range *r);
+/* ks_range_open whose reads fill the block cache (a scan's do not): for seeks to a few
+   random places, which are point reads more than a scan. */
+int ks_range_open_ex(keyspace *ks, const void *prefix, size_t plen, bool include_expired,
+                     bool fill_cache, ks_range *r);
 /* The metadata of logical database dbi: engine keys 'm' | id | user key. */
 int ks_range_open_db(keyspace *ks, int dbi, ks_range *r);
 /* The metadata of dbi's keys that start with prefix (KEYS and SCAN with a literal head). */
