@@ -183,7 +183,7 @@ CASES = [
     ("config set bogus 1", ""), ("config set maxclients abc", "shape"),
     ("config set timeout 0", ""), ("config bogus", ""), ("config get", ""),
     ("slowlog len", "shape"), ("slowlog reset", ""), ("slowlog bogus", ""),
-    ("command count", "shape"), ("command info get", "shape"), ("auth pass", ""),
+    ("command count", "shape"), ("command info get", ""), ("auth pass", ""),
     ("auth a b c", ""), ("hello 4", ""), ("hello x", ""), ("hello 2 bogus", ""),
     ("nosuchcommand a b", ""), ("GeT k9", ""), ("flushdb", ""), ("dbsize", ""),
     ("select 1", ""), ("dbsize", ""), ("flushall", ""), ("dbsize", ""), ("select 0", ""),
@@ -219,7 +219,29 @@ CASES = [
     ("move mh 0", ""), ("move mh 0", ""), ("select 0", ""), ("hgetall mh", ""),
     ("type mh", ""), ("persist mv", ""), ("move mv 3", ""), ("select 3", ""),
     ("ttl mv", ""), ("flushdb", ""), ("select 2", ""), ("flushdb", ""), ("select 0", ""),
-    ("command info move", "shape"),
+    ("command info move", ""),
+    # issue 17: COMMAND from the key specs of every command (command_facts.c)
+    ("command getkeys get k", ""), ("command getkeys get", ""), ("command getkeys ping", ""),
+    ("command getkeys nosuch a", ""), ("command getkeys config get x", ""),
+    ("command getkeys config nosuch x", ""), ("command getkeys memory usage key", ""),
+    ("command getkeys object encoding k", ""), ("command getkeys rename a b", ""),
+    ("command getkeys del a b c", ""), ("command getkeys mset a 1 b 2", ""),
+    ("command getkeys mset a 1 b", ""), ("command getkeys", ""),
+    ("command getkeysandflags set k1 v1", ""), ("command getkeysandflags set k v nx get", ""),
+    ("command getkeysandflags mset k1 v1 k2 v2", ""), ("command getkeysandflags rename a b", ""),
+    ("command getkeysandflags copy a b db 1", ""), ("command getkeysandflags getex k", ""),
+    ("command getkeysandflags del a b", ""), ("command getkeysandflags hset h f v", ""),
+    ("command getkeysandflags msetnx a 1", ""), ("command getkeysandflags getdel k", ""),
+    ("command list filterby pattern config*", "set"), ("command list filterby pattern 'config|*re*'", "set"),
+    ("command list filterby pattern get", ""), ("command list filterby pattern non_exists*", ""),
+    ("command list filterby aclcat bogus", ""), ("command list filterby aclcat hash", "set"),
+    ("command list filterby module x", ""), ("command list bad", ""),
+    ("command list filterby bad x", ""), ("command list filterby pattern", ""),
+    ("command info get|key", ""), ("command info config|get|key", ""),
+    ("command info config|get", ""), ("command info GET nosuch Config|Set", ""),
+    ("command docs get nosuch", "shape"),
+    ("command bogus", ""), ("command help x", ""), ("command count x", ""),
+    ("config get", ""), ("config get a b", ""),
 ]
 
 
@@ -324,6 +346,73 @@ def compare_command_info_all(shale, redis):
     return diffs
 
 
+def _name(entry):
+    return entry[1][0][1]
+
+
+def _info_equal(a, b, path):
+    """COMMAND INFO entries: all but the subcommands byte for byte; then each subcommand
+    shale has against Redis's of that name (Redis lists them in its own hash order, and
+    has subcommands shale does not)."""
+    if a[0] != b[0] or a[1][:9] != b[1][:9]:
+        print("DIFF COMMAND INFO %s\n  shale: %r\n  redis: %r" % (path, a, b))
+        return 1
+    theirs = {_name(e): e for e in (b[1][9][1] or [])}
+    diffs = 0
+    for sub in a[1][9][1] or []:
+        if _name(sub) in theirs:
+            diffs += _info_equal(sub, theirs[_name(sub)], _name(sub).decode())
+    return diffs
+
+
+def _docs_map(reply):
+    """A COMMAND DOCS entry as {field: value} without Redis's texts (summary, complexity,
+    history: shale has its own summaries and none of the others)."""
+    t, v = reply
+    return {v[i][1]: v[i + 1] for i in range(0, len(v), 2)
+            if v[i][1] not in (b"summary", b"complexity", b"history")}
+
+
+def _docs_equal(a, b, path):
+    da, db = _docs_map(a), _docs_map(b)
+    subs_a, subs_b = da.pop(b"subcommands", None), db.pop(b"subcommands", None)
+    if da != db or (subs_a is None) != (subs_b is None):
+        print("DIFF COMMAND DOCS %s\n  shale: %r\n  redis: %r" % (path, da, db))
+        return 1
+    if subs_a is None:
+        return 0
+    theirs = {subs_b[1][i][1]: subs_b[1][i + 1] for i in range(0, len(subs_b[1]), 2)}
+    diffs = 0
+    for i in range(0, len(subs_a[1]), 2):
+        name = subs_a[1][i][1]
+        if name in theirs:
+            diffs += _docs_equal(subs_a[1][i + 1], theirs[name], name.decode())
+    return diffs
+
+
+def compare_command_table(shale, redis):
+    """COMMAND INFO and COMMAND DOCS of every command shale has (and of each of its
+    subcommands by its "parent|sub" name) against Redis's, RESP2 and RESP3; a command
+    Redis lacks is reported by name and skipped."""
+    diffs, own = 0, []
+    names = [n[1] for n in shale.call("command", "list")[1]]
+    for proto in (2, 3):
+        for c in (shale, redis):
+            c.call("hello", str(proto))
+        for name in names:
+            a, b = shale.call("command", "info", name), redis.call("command", "info", name)
+            if b[1][0][1] is None or b[1][0][0] == b"_":
+                if proto == 2:
+                    own.append(name.decode())
+                continue
+            diffs += _info_equal(a[1][0], b[1][0], "%s (RESP%d)" % (name.decode(), proto))
+            a, b = shale.call("command", "docs", name), redis.call("command", "docs", name)
+            diffs += _docs_equal(a[1][1], b[1][1], "%s (RESP%d)" % (name.decode(), proto))
+    if own:
+        print("commands Redis 7.0 does not have (not compared): %s" % " ".join(own))
+    return diffs
+
+
 def main():
     if not shutil.which("redis-server"):
         print("skip: redis-server missing")
@@ -355,6 +444,7 @@ def main():
                     c.call("hello", "3")
             diffs += run_cases(shale, redis, proto)
         diffs += compare_command_info_all(Conn(sp), Conn(rp))
+        diffs += compare_command_table(Conn(sp), Conn(rp))
         diffs += compare_hit_counts(Conn(sp), Conn(rp))
         diffs += compare_command_stats(Conn(sp), Conn(rp))
         print("%d commands compared in RESP2 and RESP3, %d differences" % (len(CASES), diffs))
