@@ -433,11 +433,30 @@ static bool admit(server *s, client *c, const command *cmd)
     return true;
 }
 
+/* After a command: CLIENT REPLY OFF or SKIP drop what it replied (errors too, as Redis),
+   and a SKIP given by this command silences the next one. */
+static void reply_mode_after(client *c, size_t from)
+{
+    if (c->reply_off || c->reply_skip)
+        c->out.len = from;
+    c->reply_skip = c->reply_skip_next;
+    c->reply_skip_next = false;
+}
+
+static void run(server *s, client *c, size_t from);
+
 void command_dispatch(server *s, client *c)
 {
     if (c->cmd.argc == 0)
         return;
     size_t from = c->out.len;
+    run(s, c, from);
+    reply_mode_after(c, from);
+}
+
+/* Looks up, admits and runs c->cmd, with its statistics, slowlog and latency events. */
+static void run(server *s, client *c, size_t from)
+{
     const command *cmd = lookup(c->cmd.argv[0].p, c->cmd.argv[0].len);
     if (!cmd) {
         unknown(c);
@@ -450,8 +469,9 @@ void command_dispatch(server *s, client *c)
         count_error_reply(s, c, from);
         return;
     }
-    c->last_cmd = cmd->name;
+    c->last_cmd = slot != SIZE_MAX ? command_table_name(slot) : cmd->name;
     c->no_touch = cmd->flags & NOTOUCH;
+    c->redacted = 0;
     uint64_t t0 = mono_ns();
     cmd->fn(s, c);
     uint64_t ns = mono_ns() - t0;
@@ -468,11 +488,7 @@ void command_dispatch(server *s, client *c)
     }
     s->stats.commands_processed++;
     slowlog_maybe_add(s, c, us);
-    if (s->cfg.latency_monitor_threshold > 0 && us / 1000 >= s->cfg.latency_monitor_threshold &&
-        us > s->latency_max_us) {
-        s->latency_max_us = us;
-        s->latency_max_time = (long long)time(NULL);
-    }
+    latency_maybe_add(s, cmd->flags & FAST ? "fast-command" : "command", (uint64_t)us);
 }
 
 void reply_disk_error(client *c, int err)

@@ -412,7 +412,7 @@ void cmd_command(server *s, client *c)
             "GETKEYSANDFLAGS <full-command>",
             "    Return the keys and the access flags from a full Redis command.",
             "HELP",
-            "    Print this help.",
+            "    Prints this help.",
         };
         reply_help(c, lines, sizeof lines / sizeof lines[0]);
     } else {

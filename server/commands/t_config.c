@@ -265,8 +265,8 @@ static int apply_db_options(server *s, set_cmd *x)
 static int parse_pairs(server *s, client *c, set_cmd *x, char *msg, size_t msglen)
 {
     resp_arg *a = c->cmd.argv;
-    x->n = (c->cmd.argc - 2) / 2;
-    x->pair = calloc((size_t)x->n, sizeof *x->pair);
+    x->n = c->cmd.argc > 2 ? (c->cmd.argc - 2) / 2 : 0; /* the caller checked: at least 1 */
+    x->pair = calloc((size_t)x->n + 1, sizeof *x->pair);
     x->next = s->cfg;
     if (!x->pair) {
         snprintf(msg, msglen, "ERR out of memory");
@@ -319,10 +319,19 @@ static void free_pairs(set_cmd *x)
     free(x->pair);
 }
 
+/* The values of secret options never reach the slowlog, even when the SET fails. */
+static void redact_secrets(client *c)
+{
+    for (int i = 2; i + 1 < c->cmd.argc && i + 1 < 32; i += 2)
+        if (arg_is(&c->cmd.argv[i], "requirepass"))
+            c->redacted |= 1u << (i + 1);
+}
+
 static void config_set_cmd(server *s, client *c)
 {
     set_cmd x = {0};
     char msg[512];
+    redact_secrets(c);
     int rc = parse_pairs(s, c, &x, msg, sizeof msg);
     for (int i = 0; rc == 0 && i < x.n; i++) {
         set_pair *p = &x.pair[i];
@@ -379,7 +388,6 @@ void cmd_config(server *s, client *c)
         memset(&s->stats, 0, sizeof s->stats);
         cmdstats_reset(&s->cmds);
         s->ks.expired_keys = 0;
-        s->latency_max_us = 0;
         resp_simple(&c->out, "OK");
     } else if (arg_is(&a[1], "rewrite") && argc == 2) {
         int rc = config_rewrite(&s->cfg);

@@ -242,6 +242,23 @@ CASES = [
     ("command docs get nosuch", "shape"),
     ("command bogus", ""), ("command help x", ""), ("command count x", ""),
     ("config get", ""), ("config get a b", ""),
+    # issue 17: CLIENT's arguments and errors as Redis 7.0 checks them
+    ("client reply bogus", ""), ("client reply", ""), ("client reply on", ""),
+    ("client kill", ""), ("client kill id 10 wrong_arg", ""), ("client kill id str", ""),
+    ("client kill id -1", ""), ("client kill id 0", ""), ("client kill type wrong_type", ""),
+    ("client kill user wrong_user", ""), ("client kill skipme yes_or_no", ""),
+    ("client kill type master", ""), ("client kill type pubsub skipme no", ""),
+    ("client kill addr 1.2.3.4:5 laddr 1.2.3.4:6", ""), ("client kill 1.2.3.4:5", ""),
+    ("client list type wrong", ""), ("client list type master", ""),
+    ("client list type replica", ""), ("client list id -1", ""), ("client list id x", ""),
+    ("client list bogus", ""), ("client list type", ""), ("client no-evict maybe", ""),
+    ("client no-evict off", ""),
+    # SLOWLOG and LATENCY arguments
+    ("slowlog get x", ""), ("slowlog get -2", ""), ("slowlog get 0", ""), ("slowlog help x", ""),
+    ("latency help x", ""), ("latency bogus", ""), ("latency history", ""),
+    ("latency history nosuch", ""), ("latency reset nosuch other", ""),
+    ("latency graph nosuch", ""), ("latency latest", ""), ("latency histogram nosuchcmd", ""),
+    ("latency doctor x", ""), ("latency help", ""), ("slowlog help", ""), ("command help", ""),
 ]
 
 
@@ -413,6 +430,147 @@ def compare_command_table(shale, redis):
     return diffs
 
 
+def _raw_exchange(c, payload, until):
+    """Sends payload and reads raw bytes until they end with `until`."""
+    c.s.sendall(payload)
+    data = c.buf
+    c.buf = b""
+    while not data.endswith(until):
+        data += c.s.recv(65536)
+    return data
+
+
+def compare_client_reply(shale, redis):
+    """CLIENT REPLY OFF / ON / SKIP: the bytes each server sends for one pipeline."""
+    cmds = [("client", "reply", "off"), ("ping", "a"), ("get", "nokey"), ("nosuchcmd",),
+            ("client", "reply", "on"), ("ping", "b"), ("client", "reply", "skip"),
+            ("ping", "c"), ("ping", "d"), ("client", "reply", "skip"), ("client", "reply", "on"),
+            ("ping", "e"), ("client", "reply", "skip"), ("client", "reply", "off"),
+            ("ping", "f"), ("client", "reply", "on"), ("ping", "end")]
+    payload = b"".join(encode(c) for c in cmds)
+    a, b = _raw_exchange(shale, payload, b"end\r\n"), _raw_exchange(redis, payload, b"end\r\n")
+    if a != b:
+        print("DIFF CLIENT REPLY pipeline\n  shale: %r\n  redis: %r" % (a, b))
+        return 1
+    return 0
+
+
+def _client_fields(line):
+    return [f.split("=", 1) for f in line.decode().strip().split(" ")]
+
+
+def compare_client_list(shale, redis):
+    """CLIENT INFO and CLIENT LIST ID: Redis 7.0's fields in its order, and the values a
+    fresh idle connection has on both (flags, db, qbuf of the running command, buffers
+    empty, cmd as parent|sub, user, resp); ids, addresses, ages and sizes differ."""
+    same = {"flags", "db", "sub", "psub", "ssub", "multi", "qbuf", "argv-mem", "multi-mem",
+            "obl", "oll", "omem", "events", "cmd", "user", "redir", "resp", "name"}
+    diffs = 0
+    for cmd in (("client", "info"), ("client", "list", "id", "%s")):
+        lines = []
+        for c in (shale, redis):
+            c.call("client", "setname", "cl1")
+            my = c.call("client", "id")[1].decode()
+            lines.append(c.call(*[a.replace("%s", my) for a in cmd])[1])
+        fa, fb = _client_fields(lines[0]), _client_fields(lines[1])
+        if [k for k, _ in fa] != [k for k, _ in fb] or \
+                [(k, v) for k, v in fa if k in same] != [(k, v) for k, v in fb if k in same]:
+            print("DIFF %s\n  shale: %r\n  redis: %r" % (" ".join(cmd), lines[0], lines[1]))
+            diffs += 1
+    return diffs
+
+
+def compare_slowlog(shale, redis):
+    """What the slowlog keeps of each command (the arguments: 32 at most, 128 bytes each,
+    secrets redacted) and how many entries (slowlog-max-len)."""
+    seq = [("config", "set", "slowlog-log-slower-than", "0"), ("slowlog", "reset"),
+           ("auth", "secret"), ("auth", "user", "secret"), ("auth", "a", "b", "c"),
+           ("hello", "2", "auth", "default", "secret"), ("config", "set", "requirepass", ""),
+           ("config", "set", "maxclients", "100", "requirepass", "", "bogus", "1"),
+           ("mset",) + tuple("k%d" % i for i in range(40)), ("echo", "x" * 200),
+           ("echo", "y" * 128), ("get", "k1")]
+    for cmd in seq:
+        shale.call(*cmd)
+        redis.call(*cmd)
+    diffs = 0
+    a, b = shale.call("slowlog", "get", "-1"), redis.call("slowlog", "get", "-1")
+    args = lambda r: [e[1][3] for e in r[1]]
+    if args(a) != args(b):
+        print("DIFF SLOWLOG GET arguments\n  shale: %r\n  redis: %r" % (args(a), args(b)))
+        diffs += 1
+    for c in (shale, redis):
+        c.call("config", "set", "slowlog-max-len", "3")
+        for i in range(10):
+            c.call("ping")
+    a, b = shale.call("slowlog", "len"), redis.call("slowlog", "len")
+    a2, b2 = shale.call("slowlog", "get", "5"), redis.call("slowlog", "get", "5")
+    if a != b or args(a2) != args(b2):
+        print("DIFF slowlog-max-len 3: LEN shale %r redis %r, GET shale %r redis %r" %
+              (a, b, args(a2), args(b2)))
+        diffs += 1
+    for c in (shale, redis):
+        c.call("config", "set", "slowlog-max-len", "128", "slowlog-log-slower-than", "10000")
+        c.call("slowlog", "reset")
+    return diffs
+
+
+def compare_latency_histogram(shale, redis):
+    """LATENCY HISTOGRAM's shape (commands, calls, cumulative counts ending at calls), in
+    RESP2 and RESP3: the latencies themselves differ."""
+    diffs = 0
+    for proto in (2, 3):
+        replies = []
+        for c in (shale, redis):
+            c.call("hello", str(proto))
+            c.call("config", "resetstat")
+            c.call("set", "a", "b")
+            c.call("set", "c", "d")
+            c.call("client", "id")
+            replies.append((c.call("latency", "histogram"), c.call("latency", "histogram", "set", "nosuch", "client"),
+                            c.call("latency", "histogram", "client|id")))
+        def shape(r):
+            t, v = r
+            out = []
+            for i in range(0, len(v), 2):
+                m = v[i + 1][1]
+                steps = m[3][1]
+                counts = [int(steps[j][1]) for j in range(1, len(steps), 2)]
+                out.append((v[i][1], t, v[i + 1][0], m[0][1], m[1], m[2][1], m[3][0],
+                            counts == sorted(counts) and counts[-1] == int(m[1][1])))
+            return sorted(out)
+        for ra, rb in zip(replies[0], replies[1]):
+            if shape(ra) != shape(rb):
+                print("DIFF LATENCY HISTOGRAM (RESP%d)\n  shale: %r\n  redis: %r" % (proto, ra, rb))
+                diffs += 1
+    return diffs
+
+
+def compare_latency_events(shale, redis):
+    """The latency monitor after a slow command: LATEST and HISTORY in Redis's shape (the
+    event, its time, latency and max in ms), GRAPH's first line, DOCTOR's reply type,
+    RESET's count."""
+    diffs = 0
+    for proto in (2, 3):
+        got = []
+        for c in (shale, redis):
+            c.call("hello", str(proto))
+            c.call("latency", "reset")
+            c.call("config", "set", "latency-monitor-threshold", "50")
+            c.call("debug", "sleep", "0.12")
+            latest, hist = c.call("latency", "latest"), c.call("latency", "history", "command")
+            graph, doctor = c.call("latency", "graph", "command"), c.call("latency", "doctor")
+            got.append((
+                [(e[0], e[1][0], int(e[1][2][1]) >= 100, e[1][2][1] == e[1][3][1]) for e in latest[1]],
+                [(e[0], [x[0] for x in e[1]], int(e[1][1][1]) >= 100) for e in hist[1]],
+                graph[0], graph[1].split(b"\n")[0].split(b" - ")[0] if graph[1] else None,
+                doctor[0], len(doctor[1]) > 0, c.call("latency", "reset"), c.call("latency", "latest")))
+            c.call("config", "set", "latency-monitor-threshold", "0")
+        if got[0] != got[1]:
+            print("DIFF latency events (RESP%d)\n  shale: %r\n  redis: %r" % (proto, got[0], got[1]))
+            diffs += 1
+    return diffs
+
+
 def main():
     if not shutil.which("redis-server"):
         print("skip: redis-server missing")
@@ -445,6 +603,11 @@ def main():
             diffs += run_cases(shale, redis, proto)
         diffs += compare_command_info_all(Conn(sp), Conn(rp))
         diffs += compare_command_table(Conn(sp), Conn(rp))
+        diffs += compare_client_reply(Conn(sp), Conn(rp))
+        diffs += compare_client_list(Conn(sp), Conn(rp))
+        diffs += compare_slowlog(Conn(sp), Conn(rp))
+        diffs += compare_latency_histogram(Conn(sp), Conn(rp))
+        diffs += compare_latency_events(Conn(sp), Conn(rp))
         diffs += compare_hit_counts(Conn(sp), Conn(rp))
         diffs += compare_command_stats(Conn(sp), Conn(rp))
         print("%d commands compared in RESP2 and RESP3, %d differences" % (len(CASES), diffs))
