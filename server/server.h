@@ -288,7 +288,7 @@ COMMAND(command); COMMAND(dbsize); COMMAND(object); COMMAND(memory);
 COMMAND(get); COMMAND(set); COMMAND(setnx); COMMAND(setex); COMMAND(psetex); COMMAND(getset);
 COMMAND(getdel); COMMAND(getex); COMMAND(mget); COMMAND(mset); COMMAND(msetnx); COMMAND(incr);
 COMMAND(decr); COMMAND(incrby); COMMAND(decrby); COMMAND(incrbyfloat); COMMAND(append);
-COMMAND(strlen); COMMAND(getrange); COMMAND(setrange);
+COMMAND(strlen); COMMAND(getrange); COMMAND(setrange); COMMAND(lcs);
 /* keys: t_keys.c */
 COMMAND(del); COMMAND(exists); COMMAND(type); COMMAND(rename); COMMAND(renamenx); COMMAND(keys);
 COMMAND(scan); COMMAND(randomkey); COMMAND(expire); COMMAND(pexpire); COMMAND(expireat);

@@ -40,6 +40,8 @@ static const command commands[] = {
     {"strlen", 2, R|FAST, 1, 1, 1, "string", "Returns a string's length.", cmd_strlen},
     {"getrange", 4, R, 1, 1, 1, "string", "Returns a substring.", cmd_getrange},
     {"setrange", 4, W|M, 1, 1, 1, "string", "Overwrites part of a string at an offset.", cmd_setrange},
+    {"substr", 4, R, 1, 1, 1, "string", "Returns a substring (GETRANGE's old name).", cmd_getrange},
+    {"lcs", -3, R, 1, 2, 1, "string", "Returns the longest common subsequence of two strings.", cmd_lcs},
     {"del", -2, W, 1, -1, 1, "generic", "Deletes keys.", cmd_del},
     {"unlink", -2, W|FAST, 1, -1, 1, "generic", "Deletes keys (in O(1) per key).", cmd_del},
     {"exists", -2, R|FAST|NOTOUCH, 1, -1, 1, "generic", "Counts the keys that exist.", cmd_exists},

@@ -261,6 +261,17 @@ CASES = [
     ("latency doctor x", ""), ("latency help", ""), ("slowlog help", ""), ("command help", ""),
     # a number with a NUL byte inside is no number (strtold stopped at the NUL)
     ("set nf 1", ""), ("setrange nf 2 2", ""), ("incrbyfloat nf 1", ""), ("get nf", ""),
+    # LCS and SUBSTR
+    ("set la ohmytext", ""), ("set lb mynewtext", ""), ("lcs la lb", ""), ("lcs la lb len", ""),
+    ("lcs la lb idx", ""), ("lcs la lb idx withmatchlen", ""),
+    ("lcs la lb idx minmatchlen 4", ""), ("lcs la lb idx minmatchlen 4 withmatchlen", ""),
+    ("lcs la lb idx minmatchlen -3", ""), ("lcs la lb IDX MINMATCHLEN x", ""),
+    ("lcs la lb len idx", ""), ("lcs la lb minmatchlen", ""), ("lcs la lb bogus", ""),
+    ("lcs la nokey", ""), ("lcs nokey nokey2 idx", ""), ("lcs nokey la len", ""),
+    ("hset lh f v", ""), ("lcs la lh", ""), ("lcs lh la bogus", ""), ("lcs la", ""),
+    ("lcs la la withmatchlen", ""), ("substr la 0 3", ""), ("substr la -4 -1", ""),
+    ("substr nokey 0 1", ""), ("substr la x 1", ""), ("substr lh 0 1", ""), ("substr la 1", ""),
+    ("mget la lh nokey lb", ""),
 ]
 
 
@@ -573,6 +584,29 @@ def compare_latency_events(shale, redis):
     return diffs
 
 
+def compare_lcs_random(shale, redis):
+    """LCS, LEN and IDX (with and without MINMATCHLEN, WITHMATCHLEN) of random strings
+    over small alphabets (many ties in the walk back), against Redis byte for byte."""
+    import random
+    seed = int(os.environ.get("SHALE_SEED", random.randrange(1 << 30)))
+    rnd = random.Random(seed)
+    diffs = 0
+    for _ in range(60):
+        k = rnd.choice("ab abc abcd acgt abcdefgh".split())
+        a = "".join(rnd.choice(k) for _ in range(rnd.randrange(0, 40)))
+        b = "".join(rnd.choice(k) for _ in range(rnd.randrange(0, 40)))
+        for c in (shale, redis):
+            c.call("mset", "lcs:a", a, "lcs:b", b)
+        for opts in ([], ["len"], ["idx"], ["idx", "withmatchlen"],
+                     ["idx", "minmatchlen", "2", "withmatchlen"]):
+            x, y = shale.call("lcs", "lcs:a", "lcs:b", *opts), redis.call("lcs", "lcs:a", "lcs:b", *opts)
+            if x != y:
+                print("DIFF LCS %r %r %s (SHALE_SEED=%d)\n  shale: %r\n  redis: %r" %
+                      (a, b, " ".join(opts), seed, x, y))
+                diffs += 1
+    return diffs
+
+
 def main():
     if not shutil.which("redis-server"):
         print("skip: redis-server missing")
@@ -610,6 +644,7 @@ def main():
         diffs += compare_slowlog(Conn(sp), Conn(rp))
         diffs += compare_latency_histogram(Conn(sp), Conn(rp))
         diffs += compare_latency_events(Conn(sp), Conn(rp))
+        diffs += compare_lcs_random(Conn(sp), Conn(rp))
         diffs += compare_hit_counts(Conn(sp), Conn(rp))
         diffs += compare_command_stats(Conn(sp), Conn(rp))
         print("%d commands compared in RESP2 and RESP3, %d differences" % (len(CASES), diffs))
