@@ -109,6 +109,7 @@ typedef struct set_pair {
     int dbi;            /* a per-database option's database, else -1 */
     bool cap_option;    /* db<N>-fifo-max-size (else db<N>-compaction-style) */
     bool engine_done;   /* the engines have this pair's new value */
+    bool noop;          /* a per-database value that changes nothing */
 } set_pair;
 
 typedef struct set_cmd {
@@ -207,12 +208,18 @@ static int check_db_options(server *s, set_cmd *x)
                      "database (FLUSHDB it first)", p->dbi);
             return -1;
         }
-        if (p->cap_option && !fifo) {
+        uint64_t cap = x->next.db_fifo_max_size[p->dbi];
+        if (p->cap_option && !fifo && cap != 0) {
             snprintf(x->err, sizeof x->err,
                      "database %d is not fifo: set db%d-compaction-style fifo first", p->dbi,
                      p->dbi);
             return -1;
         }
+        if (p->cap_option && fifo && cap == 0) {
+            snprintf(x->err, sizeof x->err, "argument must be a memory value of at least 1mb");
+            return -1;
+        }
+        p->noop = p->cap_option && !fifo && !style_given; /* 0 where there is no cap */
     }
     return 0;
 }
@@ -231,7 +238,7 @@ static int apply_db_options(server *s, set_cmd *x)
     int rc = 0;
     for (int i = 0; i < x->n && rc == 0; i++) {
         set_pair *p = &x->pair[i];
-        if (p->dbi < 0 || changed[p->dbi])
+        if (p->dbi < 0 || changed[p->dbi] || p->noop)
             continue;
         bool style_given, cap_given = false;
         bool fifo = db_will_be_fifo(s, x, p->dbi, &style_given);
@@ -285,19 +292,19 @@ static int parse_pairs(server *s, client *c, set_cmd *x, char *msg, size_t msgle
                                                                       : "argument holds a NUL byte");
             return -1;
         }
-        bool immutable = false, cap_option;
+        bool cap_option;
+        const char *why = NULL;
         if (config_db_option(p->given, &p->dbi, &cap_option)) {
             p->cap_option = cap_option;
             p->id = db_option_name(p->dbi, cap_option ? DB_FIFO_CAP : DB_STYLE);
         } else {
-            p->id = config_option_name(p->given, &immutable);
+            p->id = config_option_name(&s->cfg, p->given, p->value, &why);
         }
         if (!p->id) {
             snprintf(msg, msglen, "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
                      p->given);
             return -1;
         }
-        const char *why = immutable ? "can't set immutable config" : NULL;
         for (int j = 0; j < i && !why; j++)
             if (x->pair[j].id == p->id)
                 why = "duplicate parameter";
