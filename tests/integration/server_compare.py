@@ -272,6 +272,11 @@ CASES = [
     ("lcs la la withmatchlen", ""), ("substr la 0 3", ""), ("substr la -4 -1", ""),
     ("substr nokey 0 1", ""), ("substr la x 1", ""), ("substr lh 0 1", ""), ("substr la 1", ""),
     ("mget la lh nokey lb", ""),
+    # OBJECT ENCODING of a hash by hash-max-listpack-entries (512 in 7.0.15, was 128 here)
+    ("hset oh2 " + " ".join("f%d v" % i for i in range(200)), ""), ("object encoding oh2", ""),
+    ("config set hash-max-listpack-entries 100", ""),
+    ("hset oh3 " + " ".join("f%d v" % i for i in range(150)), ""), ("object encoding oh3", ""),
+    ("config set hash-max-ziplist-entries 512", ""), ("del oh2 oh3", ""),
 ]
 
 
