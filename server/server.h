@@ -283,7 +283,7 @@ COMMAND(client); COMMAND(reset);
 COMMAND(swapdb); COMMAND(flushdb); COMMAND(flushall); COMMAND(time); COMMAND(lastsave);
 COMMAND(save); COMMAND(bgsave); COMMAND(shutdown); COMMAND(function); COMMAND(wait);
 COMMAND(debug); COMMAND(slowlog); COMMAND(latency); COMMAND(info); COMMAND(config);
-COMMAND(command); COMMAND(dbsize); COMMAND(object); COMMAND(memory);
+COMMAND(command); COMMAND(dbsize); COMMAND(object); COMMAND(memory); COMMAND(lolwut);
 /* strings: t_string.c */
 COMMAND(get); COMMAND(set); COMMAND(setnx); COMMAND(setex); COMMAND(psetex); COMMAND(getset);
 COMMAND(getdel); COMMAND(getex); COMMAND(mget); COMMAND(mset); COMMAND(msetnx); COMMAND(incr);

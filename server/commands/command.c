@@ -116,6 +116,7 @@ static const command commands[] = {
     {"info", -1, 0, 0, 0, 0, "server", "Returns information and statistics.", cmd_info},
     {"config", -2, ADMIN, 0, 0, 0, "server", "Gets and sets options.", cmd_config},
     {"command", -1, 0, 0, 0, 0, "server", "Returns information about commands.", cmd_command},
+    {"lolwut", -1, R|FAST, 0, 0, 0, "server", "Draws computer art of shale's own.", cmd_lolwut},
 };
 /* clang-format on */
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -277,6 +277,9 @@ CASES = [
     ("config set hash-max-listpack-entries 100", ""),
     ("hset oh3 " + " ".join("f%d v" % i for i in range(150)), ""), ("object encoding oh3", ""),
     ("config set hash-max-ziplist-entries 512", ""), ("del oh2 oh3", ""),
+    # LOLWUT: art of shale's own (a bulk / verbatim string as Redis's), Redis's errors
+    ("lolwut", "shape"), ("lolwut version 5", "shape"), ("lolwut version 6 20 5", "shape"),
+    ("lolwut version x", ""), ("lolwut version", "shape"),
 ]
 
 
