@@ -63,7 +63,7 @@ void cmd_lolwut(server *s, client *c)
 {
     resp_arg *a = c->cmd.argv;
     int first = 1;
-    long long v, cols = 66, rows = 12;
+    long long v = 7, cols = 66, rows = 12;
     if (c->cmd.argc >= 3 && arg_is(&a[1], "version")) {
         if (!arg_ll(&a[2], &v)) {
             resp_error(&c->out, "ERR value is not an integer or out of range");
@@ -71,11 +71,17 @@ void cmd_lolwut(server *s, client *c)
         }
         first = 3;
     }
-    for (int i = first; i < c->cmd.argc && i < first + 2; i++)
-        if (!arg_ll(&a[i], i == first ? &cols : &rows)) {
+    /* Redis's versions 5 and 6 take the numbers and refuse others; its later versions
+       ignore what follows */
+    for (int i = first; i < c->cmd.argc && i < first + 2; i++) {
+        long long n;
+        if (arg_ll(&a[i], &n))
+            *(i == first ? &cols : &rows) = n;
+        else if (v == 5 || v == 6) {
             resp_error(&c->out, "ERR value is not an integer or out of range");
             return;
         }
+    }
     cols = cols < 1 ? 1 : cols > MAX_COLS ? MAX_COLS : cols;
     rows = rows < 1 ? 1 : rows > MAX_ROWS ? MAX_ROWS : rows;
     resp_out art = {0};

@@ -279,7 +279,8 @@ CASES = [
     ("config set hash-max-ziplist-entries 512", ""), ("del oh2 oh3", ""),
     # LOLWUT: art of shale's own (a bulk / verbatim string as Redis's), Redis's errors
     ("lolwut", "shape"), ("lolwut version 5", "shape"), ("lolwut version 6 20 5", "shape"),
-    ("lolwut version x", ""), ("lolwut version", "shape"),
+    ("lolwut version x", ""), ("lolwut version", "shape"), ("lolwut version 5 x", ""),
+    ("lolwut version 6 10 y", ""), ("lolwut x y", "shape"),
 ]
 
 
