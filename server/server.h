@@ -206,6 +206,10 @@ static inline void server_wrote(server *s)
 bool read_key(server *s, client *c, int dbi, const resp_arg *key, int type, bool counted,
               ks_meta *m);
 
+/* OBJECT ENCODING of a hash: what Redis would have made of it as it was written
+   (t_hash.c). */
+const char *hash_encoding_name(const server *s, const ks_meta *m);
+
 /* SCAN-style iteration shared by SCAN and HSCAN (t_keys.c). */
 typedef struct scan_args {
     uint64_t cursor;

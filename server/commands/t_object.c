@@ -43,14 +43,12 @@ static const char *string_encoding(const char *v, size_t n)
     return n <= 44 ? "embstr" : "raw";
 }
 
-/* What Redis 7.0 would answer to OBJECT ENCODING for a value of this type and size (by
-   the hash-max-listpack-entries... thresholds as CONFIG SET left them). */
+/* What Redis 7.0 would answer to OBJECT ENCODING for a value of this type and size. */
 static const char *object_encoding(const server *s, const ks_meta *m)
 {
     switch (m->type) {
     case KS_TYPE_STRING: return string_encoding(m->val, m->vlen);
-    case KS_TYPE_HASH:
-        return m->size <= (uint64_t)s->cfg.hash_max_listpack_entries ? "listpack" : "hashtable";
+    case KS_TYPE_HASH: return hash_encoding_name(s, m);
     case KS_TYPE_LIST: return "quicklist"; /* 7.0's only list encoding */
     case KS_TYPE_SET: return m->size <= SET_INTSET_MAX ? "intset" : "hashtable";
     case KS_TYPE_ZSET: return m->size <= ZSET_LISTPACK_MAX ? "listpack" : "skiplist";

@@ -276,7 +276,22 @@ CASES = [
     ("hset oh2 " + " ".join("f%d v" % i for i in range(200)), ""), ("object encoding oh2", ""),
     ("config set hash-max-listpack-entries 100", ""),
     ("hset oh3 " + " ".join("f%d v" % i for i in range(150)), ""), ("object encoding oh3", ""),
-    ("config set hash-max-ziplist-entries 512", ""), ("del oh2 oh3", ""),
+    # ... decided as the hash is written, and kept: a lower threshold changes nothing
+    # until the next write, a deletion never turns it back
+    ("object encoding oh2", ""), ("hset oh2 f1 v", ""), ("object encoding oh2", ""),
+    ("hset oh2 newf v", ""), ("object encoding oh2", ""),
+    ("config set hash-max-ziplist-entries 512 hash-max-listpack-value 10", ""),
+    ("hset oh4 a 1 b 2", ""), ("object encoding oh4", ""), ("copy oh4 oh4c", ""),
+    ("hset oh4 c 'a value of 24 characters'", ""), ("object encoding oh4", ""),
+    ("hdel oh4 c", ""), ("object encoding oh4", ""), ("object encoding oh4c", ""),
+    ("rename oh4 oh4r", ""), ("object encoding oh4r", ""),
+    ("hset oh5 f 1", ""), ("hincrbyfloat oh5 f 0.123456789", ""), ("object encoding oh5", ""),
+    ("hset oh6 a 1", ""), ("hsetnx oh6 a 'a value of 24 characters'", ""),
+    ("object encoding oh6", ""), ("hset oh7 'a field of 24 characters' 1", ""),
+    ("object encoding oh7", ""), ("hincrby oh7 x 12345678901", ""), ("object encoding oh7", ""),
+    ("hset oh8 x 1", ""), ("hincrby oh8 y 12345678901", ""), ("object encoding oh8", ""),
+    ("config set hash-max-listpack-value 64", ""),
+    ("del oh2 oh3 oh4c oh4r oh5 oh6 oh7 oh8", ""),
     # LOLWUT: art of shale's own (a bulk / verbatim string as Redis's), Redis's errors
     ("lolwut", "shape"), ("lolwut version 5", "shape"), ("lolwut version 6 20 5", "shape"),
     ("lolwut version x", ""), ("lolwut version", "shape"), ("lolwut version 5 x", ""),
