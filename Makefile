@@ -4,6 +4,7 @@
 #   make asan       the suite under ASan+UBSan   make tsan   the suite under TSan
 #   make crashtest  long kill -9/power-cut runs  make fuzz  libFuzzer, FUZZ_SECONDS each
 #   make install    PREFIX=/usr/local         make format  clang-format the tree
+#   make redis-suite UNITS="unit/expire ..."   Redis 7.0's own tests against shale (network)
 CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
@@ -58,7 +59,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_UTIL_SRC := $(sort $(wildcard tests/util/*.c))
 TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test check bench asan tsan install format clean deps crashtest fuzz soak
+.PHONY: all run test check bench asan tsan install format clean deps crashtest fuzz soak redis-suite
 .SECONDARY:
 SERVER_BIN := $(BUILD)/shale-server
 
@@ -168,6 +169,13 @@ crashtest: deps
 	@$(MAKE) --no-print-directory all
 	ROUNDS=$${ROUNDS:-100} SHALE_BUILD=$(BUILD) ./tests/integration/crash_engine.sh
 	ROUNDS=$${ROUNDS:-100} SHALE_BUILD=$(BUILD) /usr/bin/python3 tests/integration/server_crash.py
+
+# Units of Redis 7.0's own test suite against shale-server in external mode, with the
+# passed/failed/skipped counts per unit and the failing tests' names (tests/redis-suite.sh;
+# it downloads Debian's redis source tarball once into a cache outside the repository).
+# UNITS="unit/expire unit/type/string" picks units; without it, the core families.
+redis-suite: $(SERVER_BIN)
+	SHALE_BUILD=$(BUILD) ./tests/redis-suite.sh $(UNITS)
 
 # The server in the foreground on 127.0.0.1:6379 with its data in ./data (Ctrl-C or
 # redis-cli shutdown stops it cleanly). Extra options: make run ARGS="--port 7000".

@@ -22,7 +22,16 @@
 #include "resp.h"
 
 enum opt_type { T_BOOL, T_INT, T_MEM, T_STR, T_OUTBUF };
+/* IMMUTABLE: CONFIG SET refuses it. SAME_OK: but accepts its current value (an option
+   Redis can change and shale cannot, as port and bind, or one of shale's own), so a
+   client that sets back what CONFIG GET gave succeeds. PROTECTED_CFG: refused as Redis
+   refuses its protected configs (enable-protected-configs is no). ALIAS: another name of
+   the option before it (Redis 7's old ziplist names); CONFIG GET shows both, CONFIG
+   REWRITE writes the option once. */
 #define IMMUTABLE 1
+#define SAME_OK 2
+#define PROTECTED_CFG 4
+#define ALIAS 8
 
 typedef struct option {
     const char *name;
@@ -38,16 +47,16 @@ typedef struct option {
 #define BIG (1ll << 62)
 
 static const option options[] = {
-    {"bind", T_STR, F(bind), 0, 0, IMMUTABLE, NULL},
-    {"port", T_INT, F(port), 0, 65535, IMMUTABLE, NULL},
-    {"metrics-port", T_INT, F(metrics_port), 0, 65535, IMMUTABLE, NULL},
-    {"metrics-bind", T_STR, F(metrics_bind), 0, 0, IMMUTABLE, NULL},
+    {"bind", T_STR, F(bind), 0, 0, IMMUTABLE | SAME_OK, NULL},
+    {"port", T_INT, F(port), 0, 65535, IMMUTABLE | SAME_OK, NULL},
+    {"metrics-port", T_INT, F(metrics_port), 0, 65535, IMMUTABLE | SAME_OK, NULL},
+    {"metrics-bind", T_STR, F(metrics_bind), 0, 0, IMMUTABLE | SAME_OK, NULL},
     {"unixsocket", T_STR, F(unixsocket), 0, 0, IMMUTABLE, NULL},
     {"unixsocketperm", T_INT, F(unixsocketperm), 0, 0777, IMMUTABLE, NULL},
     {"protected-mode", T_BOOL, F(protected_mode), 0, 0, 0, NULL},
     {"requirepass", T_STR, F(requirepass), 0, 0, 0, NULL},
     {"maxclients", T_INT, F(maxclients), 1, 1000000, 0, NULL},
-    {"max-open-files", T_INT, F(max_open_files), 16, 1000000, IMMUTABLE, NULL},
+    {"max-open-files", T_INT, F(max_open_files), 16, 1000000, IMMUTABLE | SAME_OK, NULL},
     /* seconds, at most INT_MAX as in Redis (close_idle multiplies timeout by 1000) */
     {"timeout", T_INT, F(timeout), 0, 2147483647, 0, NULL},
     {"tcp-keepalive", T_INT, F(tcp_keepalive), 0, 2147483647, 0, NULL},
@@ -56,9 +65,9 @@ static const option options[] = {
     {"proto-max-bulk-len", T_MEM, F(proto_max_bulk_len), 1024 * 1024, BIG, 0, NULL},
     {"client-query-buffer-limit", T_MEM, F(client_query_buffer_limit), 1024 * 1024, BIG, 0, NULL},
     {"client-output-buffer-limit", T_OUTBUF, 0, 0, 0, 0, 0, NULL},
-    {"dir", T_STR, F(dir), 0, 0, IMMUTABLE, NULL},
+    {"dir", T_STR, F(dir), 0, 0, IMMUTABLE | PROTECTED_CFG, NULL},
     {"sync-writes", T_BOOL, F(sync_writes), 0, 0, 0, NULL},
-    {"commit-pipeline", T_BOOL, F(commit_pipeline), 0, 0, IMMUTABLE, NULL},
+    {"commit-pipeline", T_BOOL, F(commit_pipeline), 0, 0, IMMUTABLE | SAME_OK, NULL},
     {"sync-interval-ms", T_INT, F(sync_interval_ms), 0, 3600000, 0, "sync_interval_ms"},
     /* the engine keeps it in 32 bits */
     {"write-stall-timeout-ms", T_INT, F(write_stall_timeout_ms), 0, 4294967295ll, 0, "write_stall_timeout_ms"},
@@ -69,8 +78,8 @@ static const option options[] = {
     {"l0-compaction-trigger", T_INT, F(l0_compaction_trigger), 1, 100000, 0, "l0_compaction_trigger"},
     {"l0-slowdown-trigger", T_INT, F(l0_slowdown_trigger), 1, 100000, 0, "l0_slowdown_trigger"},
     {"l0-stop-trigger", T_INT, F(l0_stop_trigger), 1, 100000, 0, "l0_stop_trigger"},
-    {"compaction-style", T_STR, F(compaction_style), 0, 0, IMMUTABLE, NULL},
-    {"num-compactors", T_INT, F(num_compactors), 1, 64, IMMUTABLE, NULL},
+    {"compaction-style", T_STR, F(compaction_style), 0, 0, IMMUTABLE | SAME_OK, NULL},
+    {"num-compactors", T_INT, F(num_compactors), 1, 64, IMMUTABLE | SAME_OK, NULL},
     {"value-threshold", T_MEM, F(value_threshold), 0, BIG, 0, "value_threshold"},
     {"vlog-file-size", T_MEM, F(vlog_file_size), 1024 * 1024, BIG, 0, "vlog_file_size"},
     {"vlog-gc-interval", T_INT, F(vlog_gc_interval), 0, 1000000, 0, "vlog_gc_interval_s"},
@@ -92,6 +101,23 @@ static const option options[] = {
     {"save", T_STR, F(save), 0, 0, 0, NULL},
     {"appendonly", T_BOOL, F(appendonly), 0, 0, 0, NULL},
     {"daemonize", T_BOOL, F(daemonize), 0, 0, IMMUTABLE, NULL},
+    /* Redis's encoding thresholds: accepted and reported, they change nothing in shale's
+       layout (every collection is one engine key per member whatever its size) */
+    {"hash-max-listpack-entries", T_INT, F(hash_max_listpack_entries), 0, LONG_MAX, 0, NULL},
+    {"hash-max-ziplist-entries", T_INT, F(hash_max_listpack_entries), 0, LONG_MAX, ALIAS, NULL},
+    {"hash-max-listpack-value", T_MEM, F(hash_max_listpack_value), 0, LONG_MAX, 0, NULL},
+    {"hash-max-ziplist-value", T_MEM, F(hash_max_listpack_value), 0, LONG_MAX, ALIAS, NULL},
+    {"list-max-listpack-size", T_INT, F(list_max_listpack_size), INT_MIN, INT_MAX, 0, NULL},
+    {"list-max-ziplist-size", T_INT, F(list_max_listpack_size), INT_MIN, INT_MAX, ALIAS, NULL},
+    {"list-compress-depth", T_INT, F(list_compress_depth), 0, INT_MAX, 0, NULL},
+    {"set-max-intset-entries", T_INT, F(set_max_intset_entries), 0, LONG_MAX, 0, NULL},
+    {"zset-max-listpack-entries", T_INT, F(zset_max_listpack_entries), 0, LONG_MAX, 0, NULL},
+    {"zset-max-ziplist-entries", T_INT, F(zset_max_listpack_entries), 0, LONG_MAX, ALIAS, NULL},
+    {"zset-max-listpack-value", T_MEM, F(zset_max_listpack_value), 0, LONG_MAX, 0, NULL},
+    {"zset-max-ziplist-value", T_MEM, F(zset_max_listpack_value), 0, LONG_MAX, ALIAS, NULL},
+    {"hll-sparse-max-bytes", T_MEM, F(hll_sparse_max_bytes), 0, LONG_MAX, 0, NULL},
+    {"stream-node-max-bytes", T_MEM, F(stream_node_max_bytes), 0, LONG_MAX, 0, NULL},
+    {"stream-node-max-entries", T_INT, F(stream_node_max_entries), 0, LLONG_MAX, 0, NULL},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -170,6 +196,15 @@ void config_default(server_config *cfg)
              sizeof cfg->latency_tracking_info_percentiles, "50 99 99.9");
     cfg->databases = 16;
     snprintf(cfg->loglevel, sizeof cfg->loglevel, "notice");
+    cfg->hash_max_listpack_entries = 512; /* Redis 7.0.15's defaults */
+    cfg->hash_max_listpack_value = 64;
+    cfg->list_max_listpack_size = -2;
+    cfg->set_max_intset_entries = 512;
+    cfg->zset_max_listpack_entries = 128;
+    cfg->zset_max_listpack_value = 64;
+    cfg->hll_sparse_max_bytes = 3000;
+    cfg->stream_node_max_bytes = 4096;
+    cfg->stream_node_max_entries = 100;
 }
 
 void config_engine_options(const server_config *cfg, shale_options *o)
@@ -508,7 +543,9 @@ static int set_db_option(server_config *cfg, int dbi, bool cap_option, int argc,
     }
     if (cap_option) {
         uint64_t cap;
-        if (config_parse_memory(argv[0], &cap) || cap < (1u << 20)) {
+        /* 0: no cap, what a database that is not fifo reports (CONFIG SET of it is a no-op
+           there; a fifo database refuses it, t_config.c) */
+        if (config_parse_memory(argv[0], &cap) || (cap != 0 && cap < (1u << 20))) {
             snprintf(err, errlen, "argument must be a memory value of at least 1mb");
             return -1;
         }
@@ -694,12 +731,22 @@ void config_get(const server_config *cfg, const char *pattern, size_t plen,
     }
 }
 
-const char *config_option_name(const char *name, bool *immutable)
+const char *config_option_name(const server_config *cfg, const char *name, const char *value,
+                               const char **refusal)
 {
     const option *o = find(name);
-    if (o)
-        *immutable = o->flags & IMMUTABLE;
-    return o ? o->name : NULL;
+    *refusal = NULL;
+    if (!o)
+        return NULL;
+    if (o->flags & PROTECTED_CFG) {
+        *refusal = "can't set protected config";
+    } else if (o->flags & IMMUTABLE) {
+        char now[4200];
+        format_value(cfg, o, now, sizeof now);
+        if (!(o->flags & SAME_OK) || strcmp(now, value) != 0)
+            *refusal = "can't set immutable config";
+    }
+    return o->name;
 }
 
 int config_set_value(server_config *cfg, const char *name, const char *value, char *err,
@@ -821,7 +868,8 @@ int config_rewrite(const server_config *cfg)
         return -errno;
     fprintf(f, "# Written by shale-server CONFIG REWRITE; see shale.conf.example for each option.\n");
     for (size_t i = 0; i < NOPTIONS; i++)
-        write_option(f, cfg, &options[i]);
+        if (!(options[i].flags & ALIAS))
+            write_option(f, cfg, &options[i]);
     for (int i = 0; i < 16; i++) { /* per database, as CONFIG SET left them */
         if (cfg->db_compaction_style[i][0])
             fprintf(f, "db%d-compaction-style %s\n", i, cfg->db_compaction_style[i]);

@@ -67,6 +67,12 @@ typedef struct server_config {
        given); the live values belong to the store (t_config.c) */
     char db_compaction_style[16][8];
     uint64_t db_fifo_max_size[16];
+    /* Redis's encoding thresholds: reported, and OBJECT ENCODING answers by them; shale's
+       layout does not depend on them */
+    long long hash_max_listpack_entries, list_max_listpack_size, list_compress_depth;
+    long long set_max_intset_entries, zset_max_listpack_entries, stream_node_max_entries;
+    uint64_t hash_max_listpack_value, zset_max_listpack_value;
+    uint64_t hll_sparse_max_bytes, stream_node_max_bytes;
 } server_config;
 
 void config_default(server_config *cfg);
@@ -105,12 +111,14 @@ void config_get(const server_config *cfg, const char *pattern, size_t plen,
 /*
  * CONFIG SET on a running server, in steps so that several options are set all or
  * nothing (t_config.c): config_option_name tells whether the name exists (and its own
- * spelling, to find an option given twice) and whether it may change; config_set_value
+ * spelling, to find an option given twice: an alias is an option of its own, as in
+ * Redis) and, in *refusal, why it may not be set to value (NULL: it may); config_set_value
  * checks a value and writes it into a copy of the configuration; config_check checks
  * what no single value shows; config_apply_engine gives the engine one option's value
  * from a configuration (nothing when the option is not the engine's).
  */
-const char *config_option_name(const char *name, bool *immutable);
+const char *config_option_name(const server_config *cfg, const char *name, const char *value,
+                               const char **refusal);
 int config_set_value(server_config *cfg, const char *name, const char *value, char *err,
                      size_t errlen);
 int config_check(const server_config *cfg, char *err, size_t errlen);

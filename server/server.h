@@ -17,11 +17,12 @@
 #include "config.h"
 #include "cursor.h"
 #include "keyspace.h"
+#include "latency_monitor.h"
 #include "resp.h"
 #include "shale.h"
+#include "slowlog.h"
 
 #define WRONGTYPE_ERR "WRONGTYPE Operation against a key holding the wrong kind of value"
-#define SLOWLOG_ARGS 32
 /* The Redis version clients are told (HELLO, INFO): the command set of 7.0. */
 #define SHALE_REDIS_COMPAT_VERSION "7.0.0"
 
@@ -33,6 +34,7 @@ typedef struct client {
     struct io_loop *loop; /* the I/O thread that owns the connection */
     char *in;
     size_t in_len, in_cap, in_off; /* bytes received / allocated / parsed */
+    size_t cmd_qbuf; /* while a command runs: its bytes and those received after it */
     resp_cmd cmd;
     resp_out out;       /* replies accumulate here */
     resp_out sending;   /* replies handed to a send (the kernel may still read them) */
@@ -57,20 +59,17 @@ typedef struct client {
                       yes, net_uring.c hold_round); its input is kept, not run, meanwhile */
     bool http;     /* a metrics-port connection (metrics.c), not a Redis client */
     bool no_touch; /* the running command does not count as a use of its keys */
+    /* CLIENT REPLY: OFF drops every reply; SKIP drops the next command's (skip_next is
+       set by SKIP, skip while that next command runs) */
+    bool reply_off, reply_skip_next, reply_skip;
+    bool no_evict; /* CLIENT NO-EVICT ON (shown in CLIENT LIST; shale evicts no client) */
+    uint32_t redacted; /* the running command's arguments the slowlog must not show
+                          (bit i: argv[i]; AUTH's password, CONFIG SET requirepass's value) */
     struct client *round_next;
     uint64_t held_gen;          /* the writes its held replies depend on */
     struct client *held_next;   /* the loop's held clients, oldest first */
     struct client *all_prev, *all_next; /* the server's client list */
 } client;
-
-typedef struct slowlog_entry {
-    uint64_t id;
-    long long time_s, micros;
-    int argc;
-    char *argv[SLOWLOG_ARGS]; /* malloc'ed, truncated as Redis does */
-    size_t arglen[SLOWLOG_ARGS];
-    char addr[64], name[128];
-} slowlog_entry;
 
 typedef struct server_stats {
     uint64_t connections_received, rejected_connections, commands_processed;
@@ -126,10 +125,7 @@ typedef struct server {
     server_stats stats;
     cmdstats cmds; /* INFO commandstats, latencystats, errorstats */
     uint64_t memtable_timeouts_seen; /* the engine's count, to tell a stall's cause */
-    slowlog_entry *slowlog; /* ring of slowlog_cap entries (slowlog-max-len when made) */
-    long long slowlog_cap;
-    long long slowlog_len, slowlog_head;
-    uint64_t slowlog_next_id;
+    slowlog slowlog;
     uint64_t evicted_keys;    /* keys evicted to stay under maxmemory / maxdisk */
     caps_state caps;
     bgsave_state bgsave;
@@ -140,7 +136,7 @@ typedef struct server {
                            are refused until they are durable (atomic; set under lock) */
     int last_write_error;     /* the last write's disk error (-ENOSPC...), 0 after a success */
     uint64_t disk_resume_ms;  /* when server_cron last tried shale_resume */
-    long long latency_max_us, latency_max_time;
+    latency_monitor latency; /* LATENCY LATEST / HISTORY events */
     uint64_t ops_window[16], ops_window_ms[16]; /* instantaneous_ops_per_sec samples */
     int ops_window_i;
 } server;
@@ -210,6 +206,10 @@ static inline void server_wrote(server *s)
 bool read_key(server *s, client *c, int dbi, const resp_arg *key, int type, bool counted,
               ks_meta *m);
 
+/* OBJECT ENCODING of a hash: what Redis would have made of it as it was written
+   (t_hash.c). */
+const char *hash_encoding_name(const server *s, const ks_meta *m);
+
 /* SCAN-style iteration shared by SCAN and HSCAN (t_keys.c). */
 typedef struct scan_args {
     uint64_t cursor;
@@ -231,6 +231,8 @@ void server_client_remove(server *s, client *c);
 size_t client_info_line(server *s, client *c, char *buf, size_t cap);
 /* Records a command in the slowlog when it took at least the threshold. */
 void slowlog_maybe_add(server *s, client *c, long long micros);
+/* Records a latency event's sample when it reached latency-monitor-threshold (ms). */
+void latency_maybe_add(server *s, const char *event, uint64_t micros);
 /* Records that the engine refuses writes after err (0: it accepts them again); write
    commands then get -MISCONF until server_cron's shale_resume succeeds. */
 void server_note_disk_error(server *s, int err);
@@ -287,12 +289,12 @@ COMMAND(client); COMMAND(reset);
 COMMAND(swapdb); COMMAND(flushdb); COMMAND(flushall); COMMAND(time); COMMAND(lastsave);
 COMMAND(save); COMMAND(bgsave); COMMAND(shutdown); COMMAND(function); COMMAND(wait);
 COMMAND(debug); COMMAND(slowlog); COMMAND(latency); COMMAND(info); COMMAND(config);
-COMMAND(command); COMMAND(dbsize); COMMAND(object); COMMAND(memory);
+COMMAND(command); COMMAND(dbsize); COMMAND(object); COMMAND(memory); COMMAND(lolwut);
 /* strings: t_string.c */
 COMMAND(get); COMMAND(set); COMMAND(setnx); COMMAND(setex); COMMAND(psetex); COMMAND(getset);
 COMMAND(getdel); COMMAND(getex); COMMAND(mget); COMMAND(mset); COMMAND(msetnx); COMMAND(incr);
 COMMAND(decr); COMMAND(incrby); COMMAND(decrby); COMMAND(incrbyfloat); COMMAND(append);
-COMMAND(strlen); COMMAND(getrange); COMMAND(setrange);
+COMMAND(strlen); COMMAND(getrange); COMMAND(setrange); COMMAND(lcs);
 /* keys: t_keys.c */
 COMMAND(del); COMMAND(exists); COMMAND(type); COMMAND(rename); COMMAND(renamenx); COMMAND(keys);
 COMMAND(scan); COMMAND(randomkey); COMMAND(expire); COMMAND(pexpire); COMMAND(expireat);

@@ -1,8 +1,13 @@
 /*
  * command.c - the command table (name, arity in Redis's convention: N exact, -N at least
  * N counting the name; flags; key positions; group and summary for COMMAND DOCS), the
- * dispatcher (authentication, arity, timing for SLOWLOG and LATENCY) and COMMAND itself.
+ * rows of the subcommands of container commands, the name index over both, and the
+ * dispatcher (authentication, arity, CLIENT REPLY, timing for SLOWLOG and LATENCY).
+ * What Redis says about each command besides (COMMAND INFO's flags, key specs...) is in
+ * command_facts.c, found by name; COMMAND itself is in t_command.c.
  */
+#include "command.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
@@ -12,21 +17,6 @@
 #include <time.h>
 
 #include "args.h"
-#include "server.h"
-
-/* M: may add data (Redis's denyoom): refused with -OOM over maxmemory or maxdisk. */
-/* NOTOUCH: looking at a key is not a use of it (LRU/LFU), as Redis's LOOKUP_NOTOUCH. */
-/* PROTECTED: refused unless enable-debug-command allows it (Redis 7's protected DEBUG). */
-enum { W = 1, R = 2, FAST = 4, NOAUTH = 8, ADMIN = 16, M = 32, NOTOUCH = 64, PROTECTED = 128 };
-
-typedef struct command {
-    const char *name;
-    int arity;
-    int flags;
-    int first_key, last_key, step;
-    const char *group, *summary;
-    command_fn fn;
-} command;
 
 /* clang-format off */
 static const command commands[] = {
@@ -50,6 +40,8 @@ static const command commands[] = {
     {"strlen", 2, R|FAST, 1, 1, 1, "string", "Returns a string's length.", cmd_strlen},
     {"getrange", 4, R, 1, 1, 1, "string", "Returns a substring.", cmd_getrange},
     {"setrange", 4, W|M, 1, 1, 1, "string", "Overwrites part of a string at an offset.", cmd_setrange},
+    {"substr", 4, R, 1, 1, 1, "string", "Returns a substring (GETRANGE's old name).", cmd_getrange},
+    {"lcs", -3, R, 1, 2, 1, "string", "Returns the longest common subsequence of two strings.", cmd_lcs},
     {"del", -2, W, 1, -1, 1, "generic", "Deletes keys.", cmd_del},
     {"unlink", -2, W|FAST, 1, -1, 1, "generic", "Deletes keys (in O(1) per key).", cmd_del},
     {"exists", -2, R|FAST|NOTOUCH, 1, -1, 1, "generic", "Counts the keys that exist.", cmd_exists},
@@ -143,51 +135,10 @@ static const command commands[] = {
     {"info", -1, 0, 0, 0, 0, "server", "Returns information and statistics.", cmd_info},
     {"config", -2, ADMIN, 0, 0, 0, "server", "Gets and sets options.", cmd_config},
     {"command", -1, 0, 0, 0, 0, "server", "Returns information about commands.", cmd_command},
+    {"lolwut", -1, R|FAST, 0, 0, 0, "server", "Draws computer art of shale's own.", cmd_lolwut},
 };
 /* clang-format on */
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
-_Static_assert(NCOMMANDS < 512, "the name index needs free slots");
-
-/* Open-addressing index of the table by case-folded name, built once: a lookup costs
-   one hash of the name and usually one comparison. */
-#define INDEX_SLOTS 1024
-static const command *index_slots[INDEX_SLOTS];
-static size_t index_len[INDEX_SLOTS]; /* strlen of each slot's name */
-static pthread_once_t index_once = PTHREAD_ONCE_INIT;
-
-static uint32_t name_hash(const char *p, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint32_t)tolower((unsigned char)p[i])) * 16777619u;
-    return h;
-}
-
-static void build_subcommands(void);
-
-static void build_index(void)
-{
-    build_subcommands();
-    for (size_t i = 0; i < NCOMMANDS; i++) {
-        uint32_t h = name_hash(commands[i].name, strlen(commands[i].name));
-        while (index_slots[h % INDEX_SLOTS])
-            h++;
-        index_slots[h % INDEX_SLOTS] = &commands[i];
-        index_len[h % INDEX_SLOTS] = strlen(commands[i].name);
-    }
-}
-
-static const command *lookup(const char *p, size_t n)
-{
-    pthread_once(&index_once, build_index);
-    for (uint32_t h = name_hash(p, n);; h++) {
-        const command *c = index_slots[h % INDEX_SLOTS];
-        if (!c)
-            return NULL;
-        if (index_len[h % INDEX_SLOTS] == n && strncasecmp(c->name, p, n) == 0)
-            return c;
-    }
-}
 
 /* "ERR unknown command 'x', with args beginning with: 'a' 'b' ", as Redis words it. */
 static void unknown(client *c)
@@ -201,71 +152,224 @@ static void unknown(client *c)
     resp_error(&c->out, msg);
 }
 
-/* Container commands' subcommands: statistics count them apart ("config|set"), as
-   Redis 7 does. Their slots follow the commands' in the statistics table. */
-static const struct container {
-    const char *parent;
-    const char *subs[10];
-} containers[] = {
-    {"client", {"getname", "id", "info", "kill", "list", "no-evict", "setinfo", "setname"}},
-    {"command", {"count", "docs", "info", "list"}},
-    {"config", {"get", "resetstat", "rewrite", "set"}},
-    {"debug", {"sleep"}},
-    {"function", {"flush", "list"}},
-    {"latency", {"history", "latest", "reset"}},
-    {"memory", {"doctor", "help", "malloc-stats", "purge", "stats", "usage"}},
-    {"object", {"encoding", "freq", "help", "idletime", "refcount"}},
-    {"slowlog", {"get", "help", "len", "reset"}},
+/*
+ * The subcommands of container commands: statistics count them apart ("config|set"), as
+ * Redis 7 does, and COMMAND describes each. Rows of one parent are together; the parent's
+ * handler runs them (fn NULL). Their statistics slots follow the commands'.
+ */
+/* clang-format off */
+static const command subcommands[] = {
+    {"client|getname", 2, 0, 0, 0, 0, "connection", "Returns the connection's name.", NULL},
+    {"client|id", 2, 0, 0, 0, 0, "connection", "Returns the connection's id.", NULL},
+    {"client|info", 2, 0, 0, 0, 0, "connection", "Describes the connection.", NULL},
+    {"client|kill", -3, ADMIN, 0, 0, 0, "connection", "Closes connections.", NULL},
+    {"client|list", -2, ADMIN, 0, 0, 0, "connection", "Describes the connections.", NULL},
+    {"client|no-evict", 3, ADMIN, 0, 0, 0, "connection", "Accepted; shale evicts no client.", NULL},
+    {"client|reply", 3, 0, 0, 0, 0, "connection", "Turns the replies to the connection off, on, or off for one command.", NULL},
+    {"client|setinfo", 4, 0, 0, 0, 0, "connection", "Accepted (Redis 7.2's library name and version).", NULL},
+    {"client|setname", 3, 0, 0, 0, 0, "connection", "Names the connection.", NULL},
+    {"command|count", 2, 0, 0, 0, 0, "server", "Returns the number of commands.", NULL},
+    {"command|docs", -2, 0, 0, 0, 0, "server", "Documents commands: arguments, key specs.", NULL},
+    {"command|getkeys", -4, 0, 0, 0, 0, "server", "Returns the keys of a command call.", NULL},
+    {"command|getkeysandflags", -4, 0, 0, 0, 0, "server", "Returns the keys of a command call and how each is used.", NULL},
+    {"command|help", 2, 0, 0, 0, 0, "server", "Lists the subcommands.", NULL},
+    {"command|info", -2, 0, 0, 0, 0, "server", "Describes commands: flags, key specs.", NULL},
+    {"command|list", -2, 0, 0, 0, 0, "server", "Returns the names of commands, filtered.", NULL},
+    {"config|get", -3, ADMIN, 0, 0, 0, "server", "Returns the values of options.", NULL},
+    {"config|help", 2, 0, 0, 0, 0, "server", "Lists the subcommands.", NULL},
+    {"config|resetstat", 2, ADMIN, 0, 0, 0, "server", "Resets the statistics.", NULL},
+    {"config|rewrite", 2, ADMIN, 0, 0, 0, "server", "Writes the options to the configuration file.", NULL},
+    {"config|set", -4, ADMIN, 0, 0, 0, "server", "Sets options, all or none.", NULL},
+    {"function|flush", -2, W, 0, 0, 0, "scripting", "Deletes every function (there are none).", NULL},
+    {"function|list", -2, 0, 0, 0, 0, "scripting", "Lists the functions (there are none).", NULL},
+    {"latency|doctor", 2, ADMIN, 0, 0, 0, "server", "Reports on the latency events.", NULL},
+    {"latency|graph", 3, ADMIN, 0, 0, 0, "server", "Draws an event's latency samples.", NULL},
+    {"latency|help", 2, 0, 0, 0, 0, "server", "Lists the subcommands.", NULL},
+    {"latency|histogram", -2, ADMIN, 0, 0, 0, "server", "Returns commands' latency distributions.", NULL},
+    {"latency|history", 3, ADMIN, 0, 0, 0, "server", "Returns an event's latency samples.", NULL},
+    {"latency|latest", 2, ADMIN, 0, 0, 0, "server", "Returns the latest sample of each event.", NULL},
+    {"latency|reset", -2, ADMIN, 0, 0, 0, "server", "Forgets events' samples.", NULL},
+    {"memory|doctor", 2, 0, 0, 0, 0, "server", "Reports on the memory use.", NULL},
+    {"memory|help", 2, 0, 0, 0, 0, "server", "Lists the subcommands.", NULL},
+    {"memory|malloc-stats", 2, 0, 0, 0, 0, "server", "Returns the allocator's statistics.", NULL},
+    {"memory|purge", 2, 0, 0, 0, 0, "server", "Asks the allocator to release memory.", NULL},
+    {"memory|stats", 2, 0, 0, 0, 0, "server", "Returns the memory figures.", NULL},
+    {"memory|usage", -3, R, 2, 2, 1, "server", "Estimates the bytes a key takes.", NULL},
+    {"object|encoding", 3, R, 2, 2, 1, "generic", "Returns the encoding Redis would use for the key.", NULL},
+    {"object|freq", 3, R, 2, 2, 1, "generic", "Returns the key's access frequency counter.", NULL},
+    {"object|help", 2, 0, 0, 0, 0, "generic", "Lists the subcommands.", NULL},
+    {"object|idletime", 3, R, 2, 2, 1, "generic", "Returns the seconds since the key was used.", NULL},
+    {"object|refcount", 3, R, 2, 2, 1, "generic", "Returns 1 (values are not shared).", NULL},
+    {"slowlog|get", -2, ADMIN, 0, 0, 0, "server", "Returns the slowlog's entries.", NULL},
+    {"slowlog|help", 2, 0, 0, 0, 0, "server", "Lists the subcommands.", NULL},
+    {"slowlog|len", 2, ADMIN, 0, 0, 0, "server", "Returns the slowlog's length.", NULL},
+    {"slowlog|reset", 2, ADMIN, 0, 0, 0, "server", "Empties the slowlog.", NULL},
 };
-#define NCONTAINERS (sizeof containers / sizeof containers[0])
-#define MAX_SUBS 64
+/* clang-format on */
+#define NSUBS (sizeof subcommands / sizeof subcommands[0])
 
-static char sub_names[MAX_SUBS][40]; /* "parent|sub" for each subcommand slot */
-static size_t nsubs;
-static size_t first_sub[NCOMMANDS]; /* a container's first slot (0: not a container) */
-static size_t nsub_of[NCOMMANDS];
+/* Open-addressing index of both tables by case-folded name, built once: a lookup costs
+   one hash of the name and usually one comparison. */
+#define INDEX_SLOTS 1024
+_Static_assert(NCOMMANDS + NSUBS < INDEX_SLOTS / 2, "the name index needs free slots");
+static const command *index_slots[INDEX_SLOTS];
+static size_t index_len[INDEX_SLOTS]; /* strlen of each slot's name */
+static pthread_once_t index_once = PTHREAD_ONCE_INIT;
 
-static void build_subcommands(void)
+/* Per command: its first subcommand row and how many (a container), its facts. */
+static size_t first_sub[NCOMMANDS], nsub_of[NCOMMANDS];
+static const command *parent_of[NSUBS];
+static const command_facts *facts[NCOMMANDS + NSUBS];
+
+static uint32_t name_hash(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint32_t)tolower((unsigned char)p[i])) * 16777619u;
+    return h;
+}
+
+static void index_add(const command *cmd)
+{
+    size_t n = strlen(cmd->name);
+    uint32_t h = name_hash(cmd->name, n);
+    while (index_slots[h % INDEX_SLOTS])
+        h++;
+    index_slots[h % INDEX_SLOTS] = cmd;
+    index_len[h % INDEX_SLOTS] = n;
+}
+
+static const command *index_find(const char *p, size_t n)
+{
+    for (uint32_t h = name_hash(p, n);; h++) {
+        const command *c = index_slots[h % INDEX_SLOTS];
+        if (!c)
+            return NULL;
+        if (index_len[h % INDEX_SLOTS] == n && strncasecmp(c->name, p, n) == 0)
+            return c;
+    }
+}
+
+static void build_index(void)
 {
     for (size_t i = 0; i < NCOMMANDS; i++)
-        for (size_t k = 0; k < NCONTAINERS; k++) {
-            if (strcmp(commands[i].name, containers[k].parent) != 0)
-                continue;
-            first_sub[i] = NCOMMANDS + nsubs;
-            for (size_t j = 0; j < 10 && containers[k].subs[j] && nsubs < MAX_SUBS; j++) {
-                snprintf(sub_names[nsubs++], sizeof sub_names[0], "%s|%s", commands[i].name,
-                         containers[k].subs[j]);
-                nsub_of[i]++;
-            }
-        }
+        index_add(&commands[i]);
+    for (size_t j = 0; j < NSUBS; j++) {
+        index_add(&subcommands[j]);
+        const char *bar = strchr(subcommands[j].name, '|');
+        const command *p = index_find(subcommands[j].name, (size_t)(bar - subcommands[j].name));
+        size_t i = (size_t)(p - commands);
+        if (!nsub_of[i])
+            first_sub[i] = j;
+        nsub_of[i]++;
+        parent_of[j] = p;
+    }
+    for (size_t i = 0; i < NCOMMANDS + NSUBS; i++) {
+        const char *name = i < NCOMMANDS ? commands[i].name : subcommands[i - NCOMMANDS].name;
+        facts[i] = command_facts_find(name, strlen(name));
+    }
+}
+
+/* The dispatcher's lookup: commands only (a subcommand's name is no command). */
+static const command *lookup(const char *p, size_t n)
+{
+    pthread_once(&index_once, build_index);
+    const command *c = index_find(p, n);
+    return c && c->fn ? c : NULL;
+}
+
+const command *command_lookup(const char *p, size_t n)
+{
+    pthread_once(&index_once, build_index);
+    return index_find(p, n);
+}
+
+/* Where a row lives: the commands' table, the subcommands', or neither (a row a test
+   made: its facts are found by name). */
+static bool in_commands(const command *cmd)
+{
+    uintptr_t p = (uintptr_t)cmd, lo = (uintptr_t)commands;
+    return p >= lo && p < lo + sizeof commands;
+}
+
+static bool in_subs(const command *cmd)
+{
+    uintptr_t p = (uintptr_t)cmd, lo = (uintptr_t)subcommands;
+    return p >= lo && p < lo + sizeof subcommands;
+}
+
+const command *command_sub_lookup(const command *parent, const char *p, size_t n)
+{
+    pthread_once(&index_once, build_index);
+    if (!in_commands(parent))
+        return NULL;
+    size_t i = (size_t)(parent - commands);
+    for (size_t j = first_sub[i]; j < first_sub[i] + nsub_of[i]; j++) {
+        const char *name = strchr(subcommands[j].name, '|') + 1;
+        if (strlen(name) == n && strncasecmp(name, p, n) == 0)
+            return &subcommands[j];
+    }
+    return NULL;
+}
+
+size_t command_count(void)
+{
+    return NCOMMANDS;
+}
+
+const command *command_at(size_t i)
+{
+    return &commands[i];
+}
+
+size_t command_nsubs(const command *cmd)
+{
+    pthread_once(&index_once, build_index);
+    return in_commands(cmd) ? nsub_of[cmd - commands] : 0;
+}
+
+const command *command_sub_at(const command *cmd, size_t i)
+{
+    return &subcommands[first_sub[cmd - commands] + i];
+}
+
+const command *command_parent(const command *cmd)
+{
+    pthread_once(&index_once, build_index);
+    return in_subs(cmd) ? parent_of[cmd - subcommands] : NULL;
+}
+
+size_t command_slot(const command *cmd)
+{
+    return in_subs(cmd) ? NCOMMANDS + (size_t)(cmd - subcommands) : (size_t)(cmd - commands);
+}
+
+const command_facts *command_facts_of(const command *cmd)
+{
+    pthread_once(&index_once, build_index);
+    if (in_commands(cmd) || in_subs(cmd))
+        return facts[command_slot(cmd)];
+    return command_facts_find(cmd->name, strlen(cmd->name));
 }
 
 size_t command_table_size(void)
 {
-    pthread_once(&index_once, build_index);
-    return NCOMMANDS + nsubs;
+    return NCOMMANDS + NSUBS;
 }
 
 const char *command_table_name(size_t i)
 {
-    return i < NCOMMANDS ? commands[i].name : sub_names[i - NCOMMANDS];
+    return i < NCOMMANDS ? commands[i].name : subcommands[i - NCOMMANDS].name;
 }
 
 /* The statistics slot of a call: the subcommand's for a container (SIZE_MAX for an
    unknown subcommand: Redis counts those only as errors), else the command's. */
 static size_t stats_slot(const command *cmd, const client *c)
 {
-    size_t i = (size_t)(cmd - commands);
-    if (!nsub_of[i] || c->cmd.argc < 2)
-        return i;
-    const resp_arg *a = &c->cmd.argv[1];
-    size_t plen = strlen(cmd->name) + 1;
-    for (size_t j = 0; j < nsub_of[i]; j++) {
-        const char *sub = sub_names[first_sub[i] - NCOMMANDS + j] + plen;
-        if (strlen(sub) == a->len && strncasecmp(sub, a->p, a->len) == 0)
-            return first_sub[i] + j;
-    }
-    return SIZE_MAX;
+    if (!command_nsubs(cmd) || c->cmd.argc < 2)
+        return command_slot(cmd);
+    const command *sub = command_sub_lookup(cmd, c->cmd.argv[1].p, c->cmd.argv[1].len);
+    return sub ? command_slot(sub) : SIZE_MAX;
 }
 
 static uint64_t mono_ns(void)
@@ -296,6 +400,24 @@ static bool protected_allowed(const server *s, const client *c)
             strncmp(c->addr, "::1:", 4) == 0);
 }
 
+/* A command's arity, then a known subcommand's (Redis names it "parent|sub"); an
+   unknown subcommand is the handler's to refuse. False with the error replied. */
+static bool arity_ok(client *c, const command *cmd)
+{
+    int argc = c->cmd.argc;
+    const command *sub = argc >= 2 && command_nsubs(cmd)
+                             ? command_sub_lookup(cmd, c->cmd.argv[1].p, c->cmd.argv[1].len)
+                             : NULL;
+    for (const command *x = cmd; x; x = x == cmd ? sub : NULL)
+        if ((x->arity > 0 && argc != x->arity) || (x->arity < 0 && argc < -x->arity)) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "ERR wrong number of arguments for '%s' command", x->name);
+            resp_error(&c->out, msg);
+            return false;
+        }
+    return true;
+}
+
 /* Checks that come before the handler: authentication, arity, a disk that refuses
    writes. False when one refused the command (the reply is written). */
 static bool admit(server *s, client *c, const command *cmd)
@@ -304,13 +426,8 @@ static bool admit(server *s, client *c, const command *cmd)
         resp_error(&c->out, "NOAUTH Authentication required.");
         return false;
     }
-    int argc = c->cmd.argc;
-    if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "ERR wrong number of arguments for '%s' command", cmd->name);
-        resp_error(&c->out, msg);
+    if (!arity_ok(c, cmd))
         return false;
-    }
     if ((cmd->flags & PROTECTED) && !protected_allowed(s, c)) {
         resp_error(&c->out, "ERR DEBUG command not allowed. If the enable-debug-command option "
                             "is set to \"local\", you can run it from a local connection, "
@@ -338,25 +455,45 @@ static bool admit(server *s, client *c, const command *cmd)
     return true;
 }
 
+/* After a command: CLIENT REPLY OFF or SKIP drop what it replied (errors too, as Redis),
+   and a SKIP given by this command silences the next one. */
+static void reply_mode_after(client *c, size_t from)
+{
+    if (c->reply_off || c->reply_skip)
+        c->out.len = from;
+    c->reply_skip = c->reply_skip_next;
+    c->reply_skip_next = false;
+}
+
+static void run(server *s, client *c, size_t from);
+
 void command_dispatch(server *s, client *c)
 {
     if (c->cmd.argc == 0)
         return;
     size_t from = c->out.len;
+    run(s, c, from);
+    reply_mode_after(c, from);
+}
+
+/* Looks up, admits and runs c->cmd, with its statistics, slowlog and latency events. */
+static void run(server *s, client *c, size_t from)
+{
     const command *cmd = lookup(c->cmd.argv[0].p, c->cmd.argv[0].len);
     if (!cmd) {
         unknown(c);
         count_error_reply(s, c, from);
         return;
     }
-    size_t slot = stats_slot(cmd, c), nslots = NCOMMANDS + nsubs;
+    size_t slot = stats_slot(cmd, c), nslots = NCOMMANDS + NSUBS;
     if (!admit(s, c, cmd)) {
-        cmdstats_reject(&s->cmds, nslots, (size_t)(cmd - commands));
+        cmdstats_reject(&s->cmds, nslots, slot != SIZE_MAX ? slot : command_slot(cmd));
         count_error_reply(s, c, from);
         return;
     }
-    c->last_cmd = cmd->name;
+    c->last_cmd = slot != SIZE_MAX ? command_table_name(slot) : cmd->name;
     c->no_touch = cmd->flags & NOTOUCH;
+    c->redacted = 0;
     uint64_t t0 = mono_ns();
     cmd->fn(s, c);
     uint64_t ns = mono_ns() - t0;
@@ -373,11 +510,7 @@ void command_dispatch(server *s, client *c)
     }
     s->stats.commands_processed++;
     slowlog_maybe_add(s, c, us);
-    if (s->cfg.latency_monitor_threshold > 0 && us / 1000 >= s->cfg.latency_monitor_threshold &&
-        us > s->latency_max_us) {
-        s->latency_max_us = us;
-        s->latency_max_time = (long long)time(NULL);
-    }
+    latency_maybe_add(s, cmd->flags & FAST ? "fast-command" : "command", (uint64_t)us);
 }
 
 void reply_disk_error(client *c, int err)
@@ -464,101 +597,6 @@ bool ks_finish(server *s, client *c, int rc)
     return true;
 }
 
-/* ---- COMMAND ---- */
-
-static void reply_flags(client *c, const command *cmd)
-{
-    const char *names[8];
-    int n = 0;
-    if (cmd->flags & W)
-        names[n++] = "write";
-    if (cmd->flags & R)
-        names[n++] = "readonly";
-    if (cmd->flags & M)
-        names[n++] = "denyoom";
-    if (cmd->flags & FAST)
-        names[n++] = "fast";
-    if (cmd->flags & NOAUTH)
-        names[n++] = "no_auth";
-    if (cmd->flags & ADMIN)
-        names[n++] = "admin";
-    resp_set(&c->out, n, c->proto);
-    for (int i = 0; i < n; i++)
-        resp_simple(&c->out, names[i]);
-}
-
-/* Redis 7's COMMAND INFO entry: name arity flags first last step acl tips keyspecs subs. */
-static void reply_info(client *c, const command *cmd)
-{
-    resp_array(&c->out, 10);
-    resp_bulk_cstr(&c->out, cmd->name);
-    resp_integer(&c->out, cmd->arity);
-    reply_flags(c, cmd);
-    resp_integer(&c->out, cmd->first_key);
-    resp_integer(&c->out, cmd->last_key);
-    resp_integer(&c->out, cmd->step);
-    resp_set(&c->out, 1, c->proto);
-    char cat[32];
-    snprintf(cat, sizeof cat, "@%s", cmd->group);
-    resp_simple(&c->out, cat);
-    resp_set(&c->out, 0, c->proto);
-    resp_array(&c->out, 0);
-    resp_array(&c->out, 0);
-}
-
-static void reply_docs(client *c, const command *cmd)
-{
-    resp_bulk_cstr(&c->out, cmd->name);
-    resp_map(&c->out, 3, c->proto);
-    resp_bulk_cstr(&c->out, "summary");
-    resp_bulk_cstr(&c->out, cmd->summary);
-    resp_bulk_cstr(&c->out, "since");
-    resp_bulk_cstr(&c->out, "1.0.0");
-    resp_bulk_cstr(&c->out, "group");
-    resp_bulk_cstr(&c->out, cmd->group);
-}
-
-void cmd_command(server *s, client *c)
-{
-    resp_arg *a = c->cmd.argv;
-    if (c->cmd.argc == 1 || (c->cmd.argc == 2 && arg_is(&a[1], "info"))) {
-        /* COMMAND INFO without names describes every command, as COMMAND (Redis 7.0) */
-        resp_array(&c->out, (long long)NCOMMANDS);
-        for (size_t i = 0; i < NCOMMANDS; i++)
-            reply_info(c, &commands[i]);
-    } else if (arg_is(&a[1], "count") && c->cmd.argc == 2) {
-        resp_integer(&c->out, (long long)NCOMMANDS);
-    } else if (arg_is(&a[1], "info")) {
-        resp_array(&c->out, c->cmd.argc - 2);
-        for (int i = 2; i < c->cmd.argc; i++) {
-            const command *cmd = lookup(a[i].p, a[i].len);
-            if (cmd)
-                reply_info(c, cmd);
-            else
-                resp_null_array(&c->out, c->proto);
-        }
-    } else if (arg_is(&a[1], "docs")) {
-        long long n = 0;
-        for (int i = 2; i < c->cmd.argc; i++)
-            n += lookup(a[i].p, a[i].len) != NULL;
-        resp_map(&c->out, c->cmd.argc == 2 ? (long long)NCOMMANDS : n, c->proto);
-        if (c->cmd.argc == 2)
-            for (size_t i = 0; i < NCOMMANDS; i++)
-                reply_docs(c, &commands[i]);
-        for (int i = 2; i < c->cmd.argc; i++) {
-            const command *cmd = lookup(a[i].p, a[i].len);
-            if (cmd)
-                reply_docs(c, cmd);
-        }
-    } else if (arg_is(&a[1], "list") && c->cmd.argc == 2) {
-        resp_array(&c->out, (long long)NCOMMANDS);
-        for (size_t i = 0; i < NCOMMANDS; i++)
-            resp_bulk_cstr(&c->out, commands[i].name);
-    } else {
-        reply_subcommand_error(c);
-    }
-}
-
 void reply_help(client *c, const char *const *lines, size_t n)
 {
     resp_array(&c->out, (long long)n);
@@ -566,25 +604,12 @@ void reply_help(client *c, const char *const *lines, size_t n)
         resp_simple(&c->out, lines[i]);
 }
 
-/* True when sub is a subcommand the container command `parent` lists. */
-static bool known_subcommand(const resp_arg *parent, const resp_arg *sub)
-{
-    for (size_t k = 0; k < NCONTAINERS; k++) {
-        if (strlen(containers[k].parent) != parent->len ||
-            strncasecmp(containers[k].parent, parent->p, parent->len) != 0)
-            continue;
-        for (size_t j = 0; j < 10 && containers[k].subs[j]; j++)
-            if (arg_is(sub, containers[k].subs[j]))
-                return true;
-    }
-    return false;
-}
-
 void reply_subcommand_error(client *c)
 {
     char msg[300], upper[32];
     resp_arg *sub = &c->cmd.argv[1];
-    if (known_subcommand(&c->cmd.argv[0], sub)) {
+    const command *parent = command_lookup(c->cmd.argv[0].p, c->cmd.argv[0].len);
+    if (parent && command_sub_lookup(parent, sub->p, sub->len)) {
         /* a known subcommand reaches here only with the wrong number of arguments:
            Redis 7 names it "parent|sub" (OBJECT HELP x, SLOWLOG LEN x) */
         char lower[80];

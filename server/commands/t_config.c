@@ -109,6 +109,7 @@ typedef struct set_pair {
     int dbi;            /* a per-database option's database, else -1 */
     bool cap_option;    /* db<N>-fifo-max-size (else db<N>-compaction-style) */
     bool engine_done;   /* the engines have this pair's new value */
+    bool noop;          /* a per-database value that changes nothing */
 } set_pair;
 
 typedef struct set_cmd {
@@ -207,12 +208,18 @@ static int check_db_options(server *s, set_cmd *x)
                      "database (FLUSHDB it first)", p->dbi);
             return -1;
         }
-        if (p->cap_option && !fifo) {
+        uint64_t cap = x->next.db_fifo_max_size[p->dbi];
+        if (p->cap_option && !fifo && cap != 0) {
             snprintf(x->err, sizeof x->err,
                      "database %d is not fifo: set db%d-compaction-style fifo first", p->dbi,
                      p->dbi);
             return -1;
         }
+        if (p->cap_option && fifo && cap == 0) {
+            snprintf(x->err, sizeof x->err, "argument must be a memory value of at least 1mb");
+            return -1;
+        }
+        p->noop = p->cap_option && !fifo && !style_given; /* 0 where there is no cap */
     }
     return 0;
 }
@@ -231,7 +238,7 @@ static int apply_db_options(server *s, set_cmd *x)
     int rc = 0;
     for (int i = 0; i < x->n && rc == 0; i++) {
         set_pair *p = &x->pair[i];
-        if (p->dbi < 0 || changed[p->dbi])
+        if (p->dbi < 0 || changed[p->dbi] || p->noop)
             continue;
         bool style_given, cap_given = false;
         bool fifo = db_will_be_fifo(s, x, p->dbi, &style_given);
@@ -265,8 +272,8 @@ static int apply_db_options(server *s, set_cmd *x)
 static int parse_pairs(server *s, client *c, set_cmd *x, char *msg, size_t msglen)
 {
     resp_arg *a = c->cmd.argv;
-    x->n = (c->cmd.argc - 2) / 2;
-    x->pair = calloc((size_t)x->n, sizeof *x->pair);
+    x->n = c->cmd.argc > 2 ? (c->cmd.argc - 2) / 2 : 0; /* the caller checked: at least 1 */
+    x->pair = calloc((size_t)x->n + 1, sizeof *x->pair);
     x->next = s->cfg;
     if (!x->pair) {
         snprintf(msg, msglen, "ERR out of memory");
@@ -285,19 +292,19 @@ static int parse_pairs(server *s, client *c, set_cmd *x, char *msg, size_t msgle
                                                                       : "argument holds a NUL byte");
             return -1;
         }
-        bool immutable = false, cap_option;
+        bool cap_option;
+        const char *why = NULL;
         if (config_db_option(p->given, &p->dbi, &cap_option)) {
             p->cap_option = cap_option;
             p->id = db_option_name(p->dbi, cap_option ? DB_FIFO_CAP : DB_STYLE);
         } else {
-            p->id = config_option_name(p->given, &immutable);
+            p->id = config_option_name(&s->cfg, p->given, p->value, &why);
         }
         if (!p->id) {
             snprintf(msg, msglen, "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
                      p->given);
             return -1;
         }
-        const char *why = immutable ? "can't set immutable config" : NULL;
         for (int j = 0; j < i && !why; j++)
             if (x->pair[j].id == p->id)
                 why = "duplicate parameter";
@@ -319,10 +326,19 @@ static void free_pairs(set_cmd *x)
     free(x->pair);
 }
 
+/* The values of secret options never reach the slowlog, even when the SET fails. */
+static void redact_secrets(client *c)
+{
+    for (int i = 2; i + 1 < c->cmd.argc && i + 1 < 32; i += 2)
+        if (arg_is(&c->cmd.argv[i], "requirepass"))
+            c->redacted |= 1u << (i + 1);
+}
+
 static void config_set_cmd(server *s, client *c)
 {
     set_cmd x = {0};
     char msg[512];
+    redact_secrets(c);
     int rc = parse_pairs(s, c, &x, msg, sizeof msg);
     for (int i = 0; rc == 0 && i < x.n; i++) {
         set_pair *p = &x.pair[i];
@@ -379,7 +395,6 @@ void cmd_config(server *s, client *c)
         memset(&s->stats, 0, sizeof s->stats);
         cmdstats_reset(&s->cmds);
         s->ks.expired_keys = 0;
-        s->latency_max_us = 0;
         resp_simple(&c->out, "OK");
     } else if (arg_is(&a[1], "rewrite") && argc == 2) {
         int rc = config_rewrite(&s->cfg);

@@ -59,6 +59,7 @@ void cmd_auth(server *s, client *c)
         resp_error(&c->out, "ERR syntax error");
         return;
     }
+    c->redacted |= c->cmd.argc == 3 ? 6u : 2u; /* the slowlog never shows them */
     if (!s->cfg.requirepass[0] && c->cmd.argc == 2) {
         resp_error(&c->out, "ERR AUTH <password> called without any password configured for "
                             "the default user. Are you sure your configuration is correct?");
@@ -108,6 +109,8 @@ void cmd_hello(server *s, client *c)
     const resp_arg *name = NULL;
     for (int i = 2; i < argc; i++) {
         if (arg_is(&a[i], "auth") && i + 2 < argc) {
+            if (i + 2 < 32)
+                c->redacted |= 3u << (i + 1);
             if (!password_ok(s, &a[i + 1], &a[i + 2]) &&
                 !(!s->cfg.requirepass[0] && arg_is(&a[i + 1], "default"))) {
                 resp_error(&c->out, "WRONGPASS invalid username-password pair or user is disabled.");
@@ -165,141 +168,231 @@ void cmd_reset(server *s, client *c)
     resp_simple(&c->out, "RESET");
 }
 
+/* Redis's reply buffer: replies up to this many bytes count as the buffer (obl), the rest
+   as a list of blocks of this size (oll, omem). */
+#define REPLY_CHUNK 16384
+
+/* CLIENT LIST's flags: N, or the letters of what is set (U unix socket, c closing after
+   the reply, A closing as soon as possible, e no-evict). */
+static void client_flags(const client *c, char *buf)
+{
+    char *p = buf;
+    if (c->unix_socket)
+        *p++ = 'U';
+    if (c->close_after_reply && !c->killed)
+        *p++ = 'c';
+    if (c->killed)
+        *p++ = 'A';
+    if (c->no_evict)
+        *p++ = 'e';
+    if (p == buf)
+        *p++ = 'N';
+    *p = '\0';
+}
+
 size_t client_info_line(server *s, client *c, char *buf, size_t cap)
 {
     uint64_t now = ks_now_ms();
+    char flags[8];
+    client_flags(c, flags);
+    /* while its command runs (CLIENT LIST about itself): the command's bytes are still
+       in the query buffer and its arguments in memory, as Redis counts them */
+    size_t qbuf = c->cmd_qbuf ? c->cmd_qbuf : c->in_len - c->in_off;
+    size_t argv_mem = 0;
+    for (int i = 0; c->cmd_qbuf && i < c->cmd.argc; i++)
+        argv_mem += c->cmd.argv[i].len;
+    size_t pending = c->out.len + (c->sending.len - c->sending_off);
+    size_t obl = pending < REPLY_CHUNK ? pending : REPLY_CHUNK;
+    size_t over = pending - obl;
+    size_t oll = (over + REPLY_CHUNK - 1) / REPLY_CHUNK, omem = oll * REPLY_CHUNK;
+    size_t rbs = c->out.cap > REPLY_CHUNK ? c->out.cap : REPLY_CHUNK;
+    size_t tot = sizeof *c + c->in_cap + c->out.cap + c->sending.cap + argv_mem;
     int n = snprintf(buf, cap,
-                     "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=N db=%d "
-                     "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
-                     "rbs=%zu rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default "
-                     "redir=-1 resp=%d\n",
+                     "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d "
+                     "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu "
+                     "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s "
+                     "cmd=%s user=default redir=-1 resp=%d",
                      (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name,
                      (unsigned long long)((now - c->created_ms) / 1000),
-                     (unsigned long long)((now - c->last_ms) / 1000), c->db, c->in_len - c->in_off,
-                     c->in_cap - c->in_len, c->in_cap, c->out.cap + c->sending.cap, c->in_cap + c->out.cap + c->sending.cap,
+                     (unsigned long long)((now - c->last_ms) / 1000), flags, c->db, qbuf,
+                     c->in_cap > c->in_len ? c->in_cap - c->in_len : 0, argv_mem, rbs, rbs, obl,
+                     oll, omem, tot, c->send_armed ? "rw" : "r",
                      c->last_cmd ? c->last_cmd : "NULL", c->proto);
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
-/* CLIENT LIST [TYPE normal] [ID id ...] */
+/* The client types CLIENT LIST and KILL take: every shale client is "normal". */
+static int client_type(const resp_arg *a)
+{
+    if (arg_is(a, "normal"))
+        return 1;
+    if (arg_is(a, "master") || arg_is(a, "replica") || arg_is(a, "slave") ||
+        arg_is(a, "pubsub"))
+        return 0;
+    return -1;
+}
+
+static void unknown_type(client *c, const resp_arg *a)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, "ERR Unknown client type '%.*s'", (int)(a->len > 128 ? 128 : a->len),
+             a->p);
+    resp_error(&c->out, msg);
+}
+
+static void append_line(server *s, resp_out *body, client *o)
+{
+    char line[1024];
+    resp_raw(body, line, client_info_line(s, o, line, sizeof line));
+    resp_raw(body, "\n", 1);
+}
+
+/* CLIENT LIST [TYPE normal|master|replica|pubsub] | CLIENT LIST ID id ... */
 static void client_list(server *s, client *c)
 {
+    resp_arg *a = c->cmd.argv;
+    int argc = c->cmd.argc;
     resp_out body = {0};
-    char line[1024];
-    int i = 2;
-    bool ids = false;
-    if (c->cmd.argc > 2) {
-        if (arg_is(&c->cmd.argv[2], "type") && c->cmd.argc == 4) {
-            if (!arg_is(&c->cmd.argv[3], "normal") && !arg_is(&c->cmd.argv[3], "master") &&
-                !arg_is(&c->cmd.argv[3], "replica") && !arg_is(&c->cmd.argv[3], "pubsub")) {
-                char msg[160];
-                snprintf(msg, sizeof msg, "ERR Unknown client type '%.*s'",
-                         (int)c->cmd.argv[3].len, c->cmd.argv[3].p);
-                resp_error(&c->out, msg);
-                return;
-            }
-            if (!arg_is(&c->cmd.argv[3], "normal")) {
-                resp_verbatim(&c->out, "", 0, c->proto);
-                return;
-            }
-        } else if (arg_is(&c->cmd.argv[2], "id") && c->cmd.argc > 3) {
-            ids = true;
-            i = 3;
-        } else {
-            resp_error(&c->out, "ERR syntax error");
+    if (argc == 4 && arg_is(&a[2], "type")) {
+        int t = client_type(&a[3]);
+        if (t < 0) {
+            unknown_type(c, &a[3]);
             return;
         }
-    }
-    for (client *o = s->clients; o; o = o->all_next) {
-        bool show = !ids;
-        for (int j = i; ids && j < c->cmd.argc && !show; j++) {
+        for (client *o = s->clients; t && o; o = o->all_next)
+            append_line(s, &body, o);
+    } else if (argc > 3 && arg_is(&a[2], "id")) {
+        for (int j = 3; j < argc; j++) { /* in the order asked, as Redis */
             long long id;
-            if (!arg_ll(&c->cmd.argv[j], &id) || id <= 0) {
+            if (!arg_ll(&a[j], &id)) {
                 resp_out_free(&body);
                 resp_error(&c->out, "ERR Invalid client ID");
                 return;
             }
-            show = (uint64_t)id == o->id;
+            for (client *o = s->clients; o; o = o->all_next)
+                if ((long long)o->id == id)
+                    append_line(s, &body, o);
         }
-        if (show)
-            resp_raw(&body, line, client_info_line(s, o, line, sizeof line));
+    } else if (argc != 2) {
+        resp_error(&c->out, "ERR syntax error");
+        return;
+    } else {
+        for (client *o = s->clients; o; o = o->all_next)
+            append_line(s, &body, o);
     }
     resp_verbatim(&c->out, body.data ? body.data : "", body.len, c->proto);
     resp_out_free(&body);
 }
 
-/* Marks o for closing: its loop sees the shut-down socket and frees it. */
-static void kill_client(client *o)
+/* Closes o: its loop sees the shut-down socket and frees it. The killer itself is closed
+   after its reply, as Redis does. */
+static void kill_client(client *self, client *o)
 {
+    if (o == self) {
+        o->close_after_reply = true;
+        return;
+    }
     o->killed = true;
     o->close_after_reply = true;
     shutdown(o->fd, SHUT_RDWR);
 }
 
-/* CLIENT KILL addr | CLIENT KILL [ID id] [ADDR a] [LADDR a] [SKIPME yes|no] [USER u] */
-static void client_kill(server *s, client *c)
+typedef struct kill_filter {
+    long long id;
+    const resp_arg *addr, *laddr;
+    int type;   /* -1: any; 1 normal (every client); 0 a type no client has */
+    bool skipme;
+} kill_filter;
+
+/* Parses CLIENT KILL's option pairs as Redis does, left to right. False with the error
+   replied. */
+static bool parse_kill(client *c, kill_filter *f)
 {
     resp_arg *a = c->cmd.argv;
-    int argc = c->cmd.argc;
-    if (argc == 3) { /* the old form: by address, error when absent */
-        for (client *o = s->clients; o; o = o->all_next)
-            if (strlen(o->addr) == a[2].len && memcmp(o->addr, a[2].p, a[2].len) == 0) {
-                kill_client(o);
-                resp_simple(&c->out, "OK");
-                return;
-            }
-        resp_error(&c->out, "ERR No such client");
-        return;
-    }
-    long long id = 0;
-    const resp_arg *addr = NULL, *laddr = NULL, *user = NULL;
-    bool skipme = true;
-    if ((argc - 2) % 2) {
-        resp_error(&c->out, "ERR syntax error");
-        return;
-    }
-    for (int i = 2; i < argc; i += 2) {
-        if (arg_is(&a[i], "id")) {
-            if (!arg_ll(&a[i + 1], &id) || id <= 0) {
+    for (int i = 2; i < c->cmd.argc; i += 2) {
+        bool more = i + 1 < c->cmd.argc;
+        if (arg_is(&a[i], "id") && more) {
+            if (!arg_ll(&a[i + 1], &f->id) || f->id <= 0) {
                 resp_error(&c->out, "ERR client-id should be greater than 0");
-                return;
+                return false;
             }
-        } else if (arg_is(&a[i], "addr")) {
-            addr = &a[i + 1];
-        } else if (arg_is(&a[i], "laddr")) {
-            laddr = &a[i + 1];
-        } else if (arg_is(&a[i], "user")) {
-            user = &a[i + 1];
-        } else if (arg_is(&a[i], "type")) {
-            /* every client here is "normal" */
-        } else if (arg_is(&a[i], "skipme")) {
-            if (arg_is(&a[i + 1], "yes"))
-                skipme = true;
-            else if (arg_is(&a[i + 1], "no"))
-                skipme = false;
-            else {
-                resp_error(&c->out, "ERR syntax error");
-                return;
+        } else if (arg_is(&a[i], "type") && more) {
+            if ((f->type = client_type(&a[i + 1])) < 0) {
+                unknown_type(c, &a[i + 1]);
+                return false;
             }
+        } else if (arg_is(&a[i], "addr") && more) {
+            f->addr = &a[i + 1];
+        } else if (arg_is(&a[i], "laddr") && more) {
+            f->laddr = &a[i + 1];
+        } else if (arg_is(&a[i], "user") && more) {
+            if (!arg_is(&a[i + 1], "default")) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "ERR No such user '%.*s'",
+                         (int)(a[i + 1].len > 128 ? 128 : a[i + 1].len), a[i + 1].p);
+                resp_error(&c->out, msg);
+                return false;
+            }
+        } else if (arg_is(&a[i], "skipme") && more && arg_is(&a[i + 1], "yes")) {
+            f->skipme = true;
+        } else if (arg_is(&a[i], "skipme") && more && arg_is(&a[i + 1], "no")) {
+            f->skipme = false;
         } else {
             resp_error(&c->out, "ERR syntax error");
-            return;
+            return false;
         }
     }
+    return true;
+}
+
+static bool arg_equals(const resp_arg *a, const char *s)
+{
+    return strlen(s) == a->len && memcmp(s, a->p, a->len) == 0;
+}
+
+/* CLIENT KILL addr (may kill the caller; -ERR No such client) | CLIENT KILL [ID id]
+   [TYPE t] [ADDR a] [LADDR a] [USER u] [SKIPME yes|no]: the number killed. */
+static void client_kill(server *s, client *c)
+{
+    bool old_form = c->cmd.argc == 3;
+    kill_filter f = {.type = -1, .skipme = !old_form};
+    if (old_form)
+        f.addr = &c->cmd.argv[2];
+    else if (!parse_kill(c, &f))
+        return;
     long long killed = 0;
     for (client *o = s->clients; o; o = o->all_next) {
-        if ((id && o->id != (uint64_t)id) || (skipme && o == c) || o->killed)
+        if ((f.id && o->id != (uint64_t)f.id) || (f.skipme && o == c) || o->killed ||
+            f.type == 0)
             continue;
-        if (addr && !(strlen(o->addr) == addr->len && memcmp(o->addr, addr->p, addr->len) == 0))
+        if ((f.addr && !arg_equals(f.addr, o->addr)) || (f.laddr && !arg_equals(f.laddr, o->laddr)))
             continue;
-        if (laddr && !(strlen(o->laddr) == laddr->len && memcmp(o->laddr, laddr->p, laddr->len) == 0))
-            continue;
-        if (user && !arg_is(user, "default"))
-            continue;
-        kill_client(o);
+        kill_client(c, o);
         killed++;
     }
-    resp_integer(&c->out, killed);
+    if (!old_form)
+        resp_integer(&c->out, killed);
+    else if (killed)
+        resp_simple(&c->out, "OK");
+    else
+        resp_error(&c->out, "ERR No such client");
+}
+
+/* CLIENT REPLY ON|OFF|SKIP (the dispatcher drops the replies, command.c) */
+static void client_reply(client *c)
+{
+    const resp_arg *m = &c->cmd.argv[2];
+    if (arg_is(m, "on")) {
+        c->reply_off = c->reply_skip = c->reply_skip_next = false;
+        resp_simple(&c->out, "OK");
+    } else if (arg_is(m, "off")) {
+        c->reply_off = true;
+    } else if (arg_is(m, "skip")) {
+        if (!c->reply_off)
+            c->reply_skip_next = true;
+    } else {
+        resp_error(&c->out, "ERR syntax error");
+    }
 }
 
 void cmd_client(server *s, client *c)
@@ -323,15 +416,21 @@ void cmd_client(server *s, client *c)
     } else if (arg_is(&a[1], "list")) {
         client_list(s, c);
     } else if (arg_is(&a[1], "info") && argc == 2) {
-        char line[1024];
-        resp_verbatim(&c->out, line, client_info_line(s, c, line, sizeof line), c->proto);
+        resp_out line = {0};
+        append_line(s, &line, c);
+        resp_verbatim(&c->out, line.data, line.len, c->proto);
+        resp_out_free(&line);
     } else if (arg_is(&a[1], "kill") && argc >= 3) {
         client_kill(s, c);
+    } else if (arg_is(&a[1], "reply") && argc == 3) {
+        client_reply(c);
     } else if (arg_is(&a[1], "no-evict") && argc == 3) {
-        if (arg_is(&a[2], "on") || arg_is(&a[2], "off"))
+        if (arg_is(&a[2], "on") || arg_is(&a[2], "off")) {
+            c->no_evict = arg_is(&a[2], "on");
             resp_simple(&c->out, "OK");
-        else
+        } else {
             resp_error(&c->out, "ERR syntax error");
+        }
     } else if (arg_is(&a[1], "setinfo") && argc == 4) {
         resp_simple(&c->out, "OK");
     } else {

@@ -31,12 +31,48 @@ static int get_field(server *s, client *c, const resp_arg *key, const ks_meta *m
     return hash_get_field(&s->ks, c->db, key->p, key->len, m, f, fl, val, vl);
 }
 
-/* Writes the hash's metadata with a new field count (a new version for a new hash),
-   or deletes the key when no field is left. */
-static int put_hash_meta(server *s, client *c, const resp_arg *key, const ks_meta *m,
-                         uint64_t version, uint64_t nfields)
+/*
+ * The encoding Redis would give the hash, kept in the metadata's one extra byte because
+ * Redis decides it as the hash is written: a listpack becomes a hashtable when a write
+ * takes it past hash-max-listpack-entries fields or stores a field or value longer than
+ * hash-max-listpack-value, and never turns back (a later CONFIG SET changes nothing for
+ * it). A hash written before the byte existed reads by its size.
+ */
+enum { HASH_LISTPACK = 'l', HASH_TABLE = 't' };
+
+static char hash_encoding(const server *s, const ks_meta *m)
 {
-    return hash_put_meta(&s->ks, c->db, key->p, key->len, m, version, nfields);
+    if (!m->type)
+        return HASH_LISTPACK;
+    if (m->extralen >= 1)
+        return m->extra[0] == HASH_TABLE ? HASH_TABLE : HASH_LISTPACK;
+    return m->size > (uint64_t)s->cfg.hash_max_listpack_entries ? HASH_TABLE : HASH_LISTPACK;
+}
+
+const char *hash_encoding_name(const server *s, const ks_meta *m)
+{
+    return hash_encoding(s, m) == HASH_TABLE ? "hashtable" : "listpack";
+}
+
+/* The encoding once a field and value of these lengths are written into it. */
+static char encoding_with(const server *s, char enc, size_t flen, size_t vlen)
+{
+    uint64_t max = s->cfg.hash_max_listpack_value;
+    return flen > max || vlen > max ? HASH_TABLE : enc;
+}
+
+/* ... and once it holds nfields fields. */
+static char encoding_sized(const server *s, char enc, uint64_t nfields)
+{
+    return nfields > (uint64_t)s->cfg.hash_max_listpack_entries ? HASH_TABLE : enc;
+}
+
+/* Writes the hash's metadata with a new field count (a new version for a new hash) and
+   its encoding, or deletes the key when no field is left. */
+static int put_hash_meta(server *s, client *c, const resp_arg *key, const ks_meta *m,
+                         uint64_t version, uint64_t nfields, char enc)
+{
+    return hash_put_meta(&s->ks, c->db, key->p, key->len, m, version, nfields, enc);
 }
 
 /*
@@ -53,6 +89,7 @@ static long long set_fields(server *s, client *c, int first, bool nx)
     uint64_t size = m.type ? m.size : 0;
     long long added = 0;
     int rc = 0;
+    char enc = hash_encoding(s, &m), was = enc;
     ks_begin(&s->ks);
     for (int i = first; i + 1 < c->cmd.argc && rc == 0; i += 2) {
         resp_arg *f = &c->cmd.argv[i], *v = f + 1;
@@ -61,12 +98,14 @@ static long long set_fields(server *s, client *c, int first, bool nx)
         bool exists = had > 0 || arg_repeats(c->cmd.argv, first, i, 2); /* set earlier here */
         if (rc || (nx && exists))
             continue;
+        enc = encoding_with(s, enc, f->len, v->len);
         rc = hash_put_field(&s->ks, c->db, key->p, key->len, version, f->p, f->len, v->p, v->len);
         if (!exists)
             added++;
     }
-    if (rc == 0 && (added || !m.type))
-        rc = put_hash_meta(s, c, key, &m, version, size + (uint64_t)added);
+    enc = encoding_sized(s, enc, size + (uint64_t)added);
+    if (rc == 0 && (added || !m.type || enc != was))
+        rc = put_hash_meta(s, c, key, &m, version, size + (uint64_t)added, enc);
     bool ok = ks_finish(s, c, rc);
     ks_meta_free(&m);
     return ok ? added : -1;
@@ -208,7 +247,8 @@ void cmd_hdel(server *s, client *c)
         removed++;
     }
     if (rc == 0 && removed)
-        rc = put_hash_meta(s, c, key, &m, m.version, m.size - (uint64_t)removed);
+        rc = put_hash_meta(s, c, key, &m, m.version, m.size - (uint64_t)removed,
+                           hash_encoding(s, &m));
     if (ks_finish(s, c, rc))
         resp_integer(&c->out, removed);
     ks_meta_free(&m);
@@ -278,8 +318,11 @@ static bool put_field(server *s, client *c, const resp_arg *key, const ks_meta *
     resp_arg *f = &c->cmd.argv[2];
     ks_begin(&s->ks);
     int rc = hash_put_field(&s->ks, c->db, key->p, key->len, version, f->p, f->len, v, vl);
-    if (rc == 0 && is_new)
-        rc = put_hash_meta(s, c, key, m, version, (m->type ? m->size : 0) + 1);
+    uint64_t nfields = (m->type ? m->size : 0) + is_new;
+    char was = hash_encoding(s, m);
+    char enc = encoding_sized(s, encoding_with(s, was, f->len, vl), nfields);
+    if (rc == 0 && (is_new || enc != was))
+        rc = put_hash_meta(s, c, key, m, version, nfields, enc);
     return ks_finish(s, c, rc);
 }
 

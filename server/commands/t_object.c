@@ -16,7 +16,6 @@
 #include "set.h"
 
 #define ENTRY_OVERHEAD 24 /* internal key trailer, lengths and index share per entry */
-#define HASH_LISTPACK_MAX 128 /* Redis's hash-max-listpack-entries default */
 #define ZSET_LISTPACK_MAX 128 /* zset-max-listpack-entries */
 
 static const char lfu_err[] = "ERR An LFU maxmemory policy is not selected, access frequency not "
@@ -45,11 +44,11 @@ static const char *string_encoding(const char *v, size_t n)
 }
 
 /* What Redis 7.0 would answer to OBJECT ENCODING for a value of this type and size. */
-static const char *object_encoding(const ks_meta *m)
+static const char *object_encoding(const server *s, const ks_meta *m)
 {
     switch (m->type) {
     case KS_TYPE_STRING: return string_encoding(m->val, m->vlen);
-    case KS_TYPE_HASH: return m->size <= HASH_LISTPACK_MAX ? "listpack" : "hashtable";
+    case KS_TYPE_HASH: return hash_encoding_name(s, m);
     case KS_TYPE_LIST: return "quicklist"; /* 7.0's only list encoding */
     case KS_TYPE_SET: return set_encoding(m); /* kept in the set's metadata */
     case KS_TYPE_ZSET: return m->size <= ZSET_LISTPACK_MAX ? "listpack" : "skiplist";
@@ -108,7 +107,7 @@ void cmd_object(server *s, client *c)
     access_get(&s->access, s->ks.phys[c->db], a[2].p, a[2].len, ks_now_ms(),
                s->cfg.lfu_decay_time, &idle_s, &lfu);
     if (enc)
-        resp_bulk_cstr(&c->out, object_encoding(&m));
+        resp_bulk_cstr(&c->out, object_encoding(s, &m));
     else if (ref)
         resp_integer(&c->out, 1);
     else if (freq && !policy_is_lfu(s))

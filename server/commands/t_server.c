@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "args.h"
-#include "server.h"
+#include "command.h"
 
 void cmd_swapdb(server *s, client *c)
 {
@@ -253,138 +253,311 @@ void server_client_remove(server *s, client *c)
     s->nclients--;
 }
 
-/* ---- slowlog and latency ---- */
-
-static void slowlog_entry_free(slowlog_entry *e)
-{
-    for (int i = 0; i < e->argc; i++)
-        free(e->argv[i]);
-    memset(e, 0, sizeof *e);
-}
+/* ---- slowlog ---- */
 
 void slowlog_maybe_add(server *s, client *c, long long micros)
 {
-    long long max = s->cfg.slowlog_max_len;
-    if (s->cfg.slowlog_log_slower_than < 0 || micros < s->cfg.slowlog_log_slower_than || max <= 0)
+    if (s->cfg.slowlog_log_slower_than < 0 || micros < s->cfg.slowlog_log_slower_than)
         return;
-    if (!s->slowlog) {
-        s->slowlog = calloc((size_t)max, sizeof *s->slowlog);
-        s->slowlog_cap = max;
-        if (!s->slowlog)
-            return;
-    }
-    long long cap = s->slowlog_cap;
-    slowlog_entry *e = &s->slowlog[s->slowlog_head];
-    slowlog_entry_free(e);
-    s->slowlog_head = (s->slowlog_head + 1) % cap;
-    if (s->slowlog_len < cap)
-        s->slowlog_len++;
-    e->id = s->slowlog_next_id++;
-    e->time_s = (long long)time(NULL);
-    e->micros = micros;
-    /* Redis keeps 32 arguments (the last says how many more) of at most 128 bytes */
-    int n = c->cmd.argc > SLOWLOG_ARGS ? SLOWLOG_ARGS : c->cmd.argc;
-    for (int i = 0; i < n; i++) {
-        char buf[160];
-        size_t len;
-        if (i == SLOWLOG_ARGS - 1 && c->cmd.argc > SLOWLOG_ARGS) {
-            len = (size_t)snprintf(buf, sizeof buf, "... (%d more arguments)",
-                                   c->cmd.argc - SLOWLOG_ARGS + 1);
-        } else if (c->cmd.argv[i].len > 128) {
-            len = (size_t)snprintf(buf, sizeof buf, "%.128s... (%zu more bytes)", c->cmd.argv[i].p,
-                                   c->cmd.argv[i].len - 128);
-        } else {
-            len = c->cmd.argv[i].len;
-            memcpy(buf, c->cmd.argv[i].p, len);
-        }
-        e->argv[i] = malloc(len + 1);
-        if (!e->argv[i])
-            break;
-        memcpy(e->argv[i], buf, len);
-        e->arglen[i] = len;
-        e->argc = i + 1;
-    }
-    snprintf(e->addr, sizeof e->addr, "%s", c->addr);
-    snprintf(e->name, sizeof e->name, "%s", c->name);
+    slowlog_call call = {c->cmd.argv, c->cmd.argc, c->redacted, micros, (long long)time(NULL),
+                         c->addr, c->name};
+    slowlog_push(&s->slowlog, &call, s->cfg.slowlog_max_len); /* -ENOMEM: not kept */
 }
 
-static void slowlog_reset(server *s)
+static void slowlog_get(server *s, client *c)
 {
-    for (long long i = 0; s->slowlog && i < s->slowlog_cap; i++)
-        slowlog_entry_free(&s->slowlog[i]);
-    free(s->slowlog);
-    s->slowlog = NULL;
-    s->slowlog_len = s->slowlog_head = 0;
+    long long n = 10;
+    if (c->cmd.argc == 3 && (!arg_ll(&c->cmd.argv[2], &n) || n < -1)) {
+        resp_error(&c->out, "ERR count should be greater than or equal to -1");
+        return;
+    }
+    if (n == -1 || n > (long long)s->slowlog.len)
+        n = (long long)s->slowlog.len;
+    resp_array(&c->out, n);
+    for (long long i = 0; i < n; i++) { /* newest first */
+        const slowlog_entry *e = slowlog_at(&s->slowlog, (size_t)i);
+        resp_array(&c->out, 6);
+        resp_integer(&c->out, (long long)e->id);
+        resp_integer(&c->out, e->time_s);
+        resp_integer(&c->out, e->micros);
+        resp_array(&c->out, e->argc);
+        for (int j = 0; j < e->argc; j++)
+            resp_bulk(&c->out, e->argv[j], e->arglen[j]);
+        resp_bulk_cstr(&c->out, e->addr);
+        resp_bulk_cstr(&c->out, e->name);
+    }
 }
 
 void cmd_slowlog(server *s, client *c)
 {
     resp_arg *a = c->cmd.argv;
     if (arg_is(&a[1], "len") && c->cmd.argc == 2) {
-        resp_integer(&c->out, s->slowlog_len);
+        resp_integer(&c->out, (long long)s->slowlog.len);
     } else if (arg_is(&a[1], "reset") && c->cmd.argc == 2) {
-        slowlog_reset(s);
+        slowlog_reset(&s->slowlog);
         resp_simple(&c->out, "OK");
     } else if (arg_is(&a[1], "get") && c->cmd.argc <= 3) {
-        long long n = 10;
-        if (c->cmd.argc == 3 && (!arg_ll(&a[2], &n) || n < -1)) {
-            resp_error(&c->out, "ERR count should be greater than or equal to -1");
-            return;
-        }
-        if (n == -1 || n > s->slowlog_len)
-            n = s->slowlog_len;
-        resp_array(&c->out, n);
-        for (long long i = 0; i < n; i++) { /* newest first */
-            long long idx = (s->slowlog_head - 1 - i + 2 * s->slowlog_cap) % s->slowlog_cap;
-            slowlog_entry *e = &s->slowlog[idx];
-            resp_array(&c->out, 6);
-            resp_integer(&c->out, (long long)e->id);
-            resp_integer(&c->out, e->time_s);
-            resp_integer(&c->out, e->micros);
-            resp_array(&c->out, e->argc);
-            for (int j = 0; j < e->argc; j++)
-                resp_bulk(&c->out, e->argv[j], e->arglen[j]);
-            resp_bulk_cstr(&c->out, e->addr);
-            resp_bulk_cstr(&c->out, e->name);
-        }
+        slowlog_get(s, c);
     } else if (arg_is(&a[1], "help") && c->cmd.argc == 2) {
         static const char *lines[] = {
             "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "GET [<count>]", "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
             "LEN", "    Return the length of the slowlog.",
             "RESET", "    Reset the slowlog.",
-            "HELP", "    Print this help."};
+            "HELP", "    Prints this help."};
         reply_help(c, lines, sizeof lines / sizeof lines[0]);
     } else {
         reply_subcommand_error(c);
     }
 }
 
+/* ---- latency ---- */
+
+void latency_maybe_add(server *s, const char *event, uint64_t micros)
+{
+    long long threshold = s->cfg.latency_monitor_threshold;
+    uint64_t ms = micros / 1000;
+    if (threshold > 0 && ms >= (uint64_t)threshold)
+        latency_monitor_add(&s->latency, event, ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms,
+                            (int64_t)time(NULL));
+}
+
+static void latency_latest(server *s, client *c)
+{
+    resp_array(&c->out, s->latency.n);
+    for (int i = 0; i < s->latency.n; i++) {
+        const latency_event *e = &s->latency.events[i];
+        const latency_sample *last = latency_event_latest(e);
+        resp_array(&c->out, 4);
+        resp_bulk_cstr(&c->out, e->name);
+        resp_integer(&c->out, last ? last->time_s : 0);
+        resp_integer(&c->out, last ? last->latency_ms : 0);
+        resp_integer(&c->out, e->max_ms);
+    }
+}
+
+static void latency_history(server *s, client *c)
+{
+    const resp_arg *name = &c->cmd.argv[2];
+    const latency_event *e = latency_monitor_find(&s->latency, name->p, name->len);
+    latency_sample h[LATENCY_HISTORY_LEN];
+    int n = e ? latency_event_history(e, h) : 0;
+    resp_array(&c->out, n);
+    for (int i = 0; i < n; i++) {
+        resp_array(&c->out, 2);
+        resp_integer(&c->out, h[i].time_s);
+        resp_integer(&c->out, h[i].latency_ms);
+    }
+}
+
+static void latency_reset(server *s, client *c)
+{
+    int n = 0;
+    if (c->cmd.argc == 2)
+        n = latency_monitor_reset(&s->latency);
+    for (int i = 2; i < c->cmd.argc; i++)
+        n += latency_monitor_reset_event(&s->latency, c->cmd.argv[i].p, c->cmd.argv[i].len);
+    resp_integer(&c->out, n);
+}
+
+/* "3s", "12m", "2h", "4d": how long ago t was (a graph column's label) */
+static void age_label(int64_t ago, char *buf, size_t cap)
+{
+    if (ago < 60)
+        snprintf(buf, cap, "%llds", (long long)ago);
+    else if (ago < 3600)
+        snprintf(buf, cap, "%lldm", (long long)(ago / 60));
+    else if (ago < 86400)
+        snprintf(buf, cap, "%lldh", (long long)(ago / 3600));
+    else
+        snprintf(buf, cap, "%lldd", (long long)(ago / 86400));
+}
+
+/* LATENCY GRAPH event: Redis's header line, then a column per sample (oldest on the
+   left) four rows high, and each column's age written downwards below it. */
+static void latency_graph(server *s, client *c)
+{
+    const resp_arg *name = &c->cmd.argv[2];
+    const latency_event *e = latency_monitor_find(&s->latency, name->p, name->len);
+    latency_sample h[LATENCY_HISTORY_LEN];
+    int n = e ? latency_event_history(e, h) : 0;
+    if (n == 0) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "ERR No samples available for event '%.*s'",
+                 (int)(name->len > 128 ? 128 : name->len), name->p);
+        resp_error(&c->out, msg);
+        return;
+    }
+    uint32_t hi = 0, lo = UINT32_MAX;
+    for (int i = 0; i < n; i++) {
+        hi = h[i].latency_ms > hi ? h[i].latency_ms : hi;
+        lo = h[i].latency_ms < lo ? h[i].latency_ms : lo;
+    }
+    resp_out g = {0};
+    server_out_printf(&g, "%s - high %u ms, low %u ms (all time high %u ms)\n", e->name, hi, lo,
+                      e->max_ms);
+    for (int i = 0; i < 80; i++)
+        resp_raw(&g, "-", 1);
+    resp_raw(&g, "\n", 1);
+    for (int row = 4; row >= 1; row--) { /* a column reaches row r when above (r-1)/4 */
+        for (int i = 0; i < n; i++) {
+            double level = hi == lo ? 4 : 1 + 3.0 * (h[i].latency_ms - lo) / (hi - lo);
+            resp_raw(&g, level >= row ? "#" : level > row - 1 ? "_" : " ", 1);
+        }
+        resp_raw(&g, "\n", 1);
+    }
+    char labels[LATENCY_HISTORY_LEN][16];
+    size_t longest = 0;
+    int64_t now = (int64_t)time(NULL);
+    for (int i = 0; i < n; i++) {
+        age_label(now - h[i].time_s, labels[i], sizeof labels[i]);
+        longest = strlen(labels[i]) > longest ? strlen(labels[i]) : longest;
+    }
+    for (size_t r = 0; r < longest; r++) {
+        for (int i = 0; i < n; i++)
+            resp_raw(&g, r < strlen(labels[i]) ? &labels[i][r] : " ", 1);
+        resp_raw(&g, "\n", 1);
+    }
+    resp_verbatim(&c->out, g.data, g.len, c->proto);
+    resp_out_free(&g);
+}
+
+/* LATENCY DOCTOR: a plain report of each event, and what shale's knobs do about it. */
+static void latency_doctor(server *s, client *c)
+{
+    resp_out d = {0};
+    if (s->cfg.latency_monitor_threshold <= 0) {
+        server_out_printf(&d, "The latency monitor is off: CONFIG SET latency-monitor-threshold "
+                              "<milliseconds> turns it on, then events that take at least that "
+                              "long are recorded here.\n");
+    } else if (s->latency.n == 0) {
+        server_out_printf(&d, "No latency event reached %lld ms since the monitor was last "
+                              "reset: nothing to report.\n", s->cfg.latency_monitor_threshold);
+    } else {
+        server_out_printf(&d, "Latency events of at least %lld ms, per event:\n\n",
+                          s->cfg.latency_monitor_threshold);
+        for (int i = 0; i < s->latency.n; i++) {
+            const latency_event *e = &s->latency.events[i];
+            latency_sample h[LATENCY_HISTORY_LEN];
+            int n = latency_event_history(e, h);
+            uint64_t sum = 0;
+            for (int j = 0; j < n; j++)
+                sum += h[j].latency_ms;
+            server_out_printf(&d, "%d. %s: %d second(s) with a spike, %llu ms on average, "
+                                  "%u ms at worst (all time); the latest %lld s ago.\n",
+                              i + 1, e->name, n, n ? (unsigned long long)(sum / (uint64_t)n) : 0ull,
+                              e->max_ms, n ? (long long)(time(NULL) - h[n - 1].time_s) : 0ll);
+        }
+        server_out_printf(&d, "\nWhat to look at: SLOWLOG GET for the slow commands themselves "
+                              "(KEYS, large HGETALL or DEL of big collections are O(N)); INFO "
+                              "shale for write stalls, compaction debt and flushes (a 'command' "
+                              "spike while L0 tables pile up is a write stall: see "
+                              "l0-slowdown-trigger, compaction-rate-limit and docs/tuning.md); "
+                              "'expire-cycle' spikes mean many keys expiring at once.\n");
+    }
+    resp_verbatim(&c->out, d.data, d.len, c->proto);
+    resp_out_free(&d);
+}
+
+/* One command's entry of LATENCY HISTOGRAM, when it has samples. */
+static void histogram_entry(server *s, client *c, const command *cmd, resp_out *body, long long *n)
+{
+    size_t slot = command_slot(cmd);
+    const command_stats *st = s->cmds.cmd && slot < s->cmds.ncmd ? &s->cmds.cmd[slot] : NULL;
+    if (!st || !st->hist || !st->hist->count)
+        return;
+    latency_cdf_step steps[LATENCY_CDF_STEPS];
+    int k = latency_hist_cdf(st->hist, steps);
+    resp_bulk_cstr(body, cmd->name);
+    resp_map(body, 2, c->proto);
+    resp_bulk_cstr(body, "calls");
+    resp_integer(body, (long long)st->hist->count);
+    resp_bulk_cstr(body, "histogram_usec");
+    resp_map(body, k, c->proto);
+    for (int i = 0; i < k; i++) {
+        resp_integer(body, (long long)steps[i].usec);
+        resp_integer(body, (long long)steps[i].count);
+    }
+    (*n)++;
+}
+
+/* LATENCY HISTOGRAM [command ...]: every command with samples, or those named (a
+   container names its subcommands; unknown names are skipped). */
+static void latency_histogram(server *s, client *c)
+{
+    resp_out body = {0};
+    long long n = 0;
+    for (size_t i = 0; c->cmd.argc == 2 && i < command_count(); i++) {
+        const command *cmd = command_at(i);
+        histogram_entry(s, c, cmd, &body, &n);
+        for (size_t j = 0; j < command_nsubs(cmd); j++)
+            histogram_entry(s, c, command_sub_at(cmd, j), &body, &n);
+    }
+    for (int i = 2; i < c->cmd.argc; i++) {
+        const command *cmd = command_lookup(c->cmd.argv[i].p, c->cmd.argv[i].len);
+        if (!cmd)
+            continue;
+        if (!command_nsubs(cmd))
+            histogram_entry(s, c, cmd, &body, &n);
+        for (size_t j = 0; j < command_nsubs(cmd); j++)
+            histogram_entry(s, c, command_sub_at(cmd, j), &body, &n);
+    }
+    resp_map(&c->out, n, c->proto);
+    resp_raw(&c->out, body.data, body.len);
+    resp_out_free(&body);
+}
+
 void cmd_latency(server *s, client *c)
 {
     resp_arg *a = c->cmd.argv;
     if (arg_is(&a[1], "latest") && c->cmd.argc == 2) {
-        if (!s->latency_max_us) {
-            resp_array(&c->out, 0);
-            return;
-        }
-        resp_array(&c->out, 1);
-        resp_array(&c->out, 4);
-        resp_bulk_cstr(&c->out, "command");
-        resp_integer(&c->out, s->latency_max_time);
-        resp_integer(&c->out, s->latency_max_us / 1000);
-        resp_integer(&c->out, s->latency_max_us / 1000);
-    } else if (arg_is(&a[1], "reset")) {
-        resp_integer(&c->out, s->latency_max_us ? 1 : 0);
-        s->latency_max_us = 0;
+        latency_latest(s, c);
     } else if (arg_is(&a[1], "history") && c->cmd.argc == 3) {
-        resp_array(&c->out, 0);
+        latency_history(s, c);
+    } else if (arg_is(&a[1], "reset")) {
+        latency_reset(s, c);
+    } else if (arg_is(&a[1], "graph") && c->cmd.argc == 3) {
+        latency_graph(s, c);
+    } else if (arg_is(&a[1], "doctor") && c->cmd.argc == 2) {
+        latency_doctor(s, c);
+    } else if (arg_is(&a[1], "histogram")) {
+        latency_histogram(s, c);
+    } else if (arg_is(&a[1], "help") && c->cmd.argc == 2) {
+        static const char *lines[] = {
+            "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR",
+            "    Return a human readable latency analysis report.",
+            "GRAPH <event>",
+            "    Return an ASCII latency graph for the <event> class.",
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+            "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]",
+            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    If no commands are specified then all histograms are replied.",
+            "HELP",
+            "    Prints this help."};
+        reply_help(c, lines, sizeof lines / sizeof lines[0]);
     } else {
         reply_subcommand_error(c);
     }
 }
 
 /* ---- cron ---- */
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
+}
 
 /*
  * While the engine refuses writes after a failed log write (a full disk), write commands
@@ -443,7 +616,9 @@ void server_cron(server *s)
     watch_disk(s, ks_now_ms());
     caps_refresh(s); /* cheap: a few property reads, no I/O */
     /* about 25 ms of expiry and sweeping per second at hz 10, as Redis's budget */
+    uint64_t t0 = mono_us();
     ks_background(&s->ks, 200, ks_now_ms());
+    latency_maybe_add(s, "expire-cycle", mono_us() - t0);
     uint64_t now = ks_now_ms();
     int i = s->ops_window_i = (s->ops_window_i + 1) % 16;
     s->ops_window[i] = s->stats.commands_processed;

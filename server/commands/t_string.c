@@ -1,7 +1,7 @@
 /*
  * t_string.c - string commands: GET SET SETNX SETEX PSETEX GETSET GETDEL GETEX MGET MSET
- * MSETNX INCR DECR INCRBY DECRBY INCRBYFLOAT APPEND STRLEN GETRANGE SETRANGE, with Redis
- * 7.0's options, replies and errors.
+ * MSETNX INCR DECR INCRBY DECRBY INCRBYFLOAT APPEND STRLEN GETRANGE (and SUBSTR)
+ * SETRANGE LCS, with Redis 7.0's options, replies and errors.
  */
 #include <errno.h>
 #include <limits.h>
@@ -12,6 +12,7 @@
 
 #include "args.h"
 #include "keyspace.h"
+#include "lcs.h"
 #include "server.h"
 
 #define MAX_STRING (512ull * 1024 * 1024) /* Redis's string size limit */
@@ -545,4 +546,108 @@ void cmd_setrange(server *s, client *c)
         resp_integer(&c->out, (long long)n);
     free(v);
     ks_meta_free(&m);
+}
+
+/* ---- LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN] ---- */
+
+typedef struct lcs_opts {
+    bool len, idx, withmatchlen;
+    long long minmatchlen;
+} lcs_opts;
+
+static bool parse_lcs_opts(client *c, lcs_opts *o)
+{
+    resp_arg *a = c->cmd.argv;
+    for (int j = 3; j < c->cmd.argc; j++) {
+        if (arg_is(&a[j], "idx")) {
+            o->idx = true;
+        } else if (arg_is(&a[j], "len")) {
+            o->len = true;
+        } else if (arg_is(&a[j], "withmatchlen")) {
+            o->withmatchlen = true;
+        } else if (arg_is(&a[j], "minmatchlen") && j + 1 < c->cmd.argc) {
+            if (!arg_ll(&a[++j], &o->minmatchlen)) {
+                resp_error(&c->out, "ERR value is not an integer or out of range");
+                return false;
+            }
+            if (o->minmatchlen < 0)
+                o->minmatchlen = 0;
+        } else {
+            resp_error(&c->out, "ERR syntax error");
+            return false;
+        }
+    }
+    if (o->len && o->idx) {
+        resp_error(&c->out, "ERR If you want both the length and indexes, please just use IDX.");
+        return false;
+    }
+    return true;
+}
+
+/* IDX's reply: {matches: [[[a1 a2] [b1 b2] (len)] ...], len: n}, runs shorter than
+   MINMATCHLEN left out. */
+static void reply_lcs_idx(client *c, const lcs_result *r, const lcs_opts *o)
+{
+    long long n = 0;
+    for (uint32_t i = 0; i < r->nranges; i++)
+        n += r->ranges[i].a_end - r->ranges[i].a_start + 1 >= (uint64_t)o->minmatchlen;
+    resp_map(&c->out, 2, c->proto);
+    resp_bulk_cstr(&c->out, "matches");
+    resp_array(&c->out, n);
+    for (uint32_t i = 0; i < r->nranges; i++) {
+        const lcs_range *g = &r->ranges[i];
+        long long len = (long long)g->a_end - g->a_start + 1;
+        if (len < o->minmatchlen)
+            continue;
+        resp_array(&c->out, 2 + o->withmatchlen);
+        resp_array(&c->out, 2);
+        resp_integer(&c->out, g->a_start);
+        resp_integer(&c->out, g->a_end);
+        resp_array(&c->out, 2);
+        resp_integer(&c->out, g->b_start);
+        resp_integer(&c->out, g->b_end);
+        if (o->withmatchlen)
+            resp_integer(&c->out, len);
+    }
+    resp_bulk_cstr(&c->out, "len");
+    resp_integer(&c->out, r->len);
+}
+
+/* LCS reads both keys first (absent ones are empty strings), then its options. */
+void cmd_lcs(server *s, client *c)
+{
+    ks_meta ma, mb;
+    if (!read_key(s, c, c->db, &c->cmd.argv[1], 0, true, &ma))
+        return;
+    if (!read_key(s, c, c->db, &c->cmd.argv[2], 0, true, &mb)) {
+        ks_meta_free(&ma);
+        return;
+    }
+    lcs_opts o = {0};
+    if ((ma.type && ma.type != KS_TYPE_STRING) || (mb.type && mb.type != KS_TYPE_STRING)) {
+        resp_error(&c->out, "ERR The specified keys must contain string values");
+    } else if (parse_lcs_opts(c, &o)) {
+        uint64_t bytes = lcs_table_bytes(ma.vlen, mb.vlen);
+        lcs_result r;
+        if (bytes == UINT64_MAX)
+            resp_error(&c->out, "ERR String too long for LCS");
+        else if (bytes > s->cfg.proto_max_bulk_len)
+            resp_error(&c->out, "ERR Insufficient memory, transient memory for LCS exceeds "
+                                "proto-max-bulk-len");
+        else if (lcs_compute(ma.type ? ma.val : "", ma.vlen, mb.type ? mb.val : "", mb.vlen,
+                             !o.len && !o.idx, o.idx, &r))
+            resp_error(&c->out, "ERR Insufficient memory, failed allocating transient memory "
+                                "for LCS");
+        else {
+            if (o.idx)
+                reply_lcs_idx(c, &r, &o);
+            else if (o.len)
+                resp_integer(&c->out, r.len);
+            else
+                resp_bulk(&c->out, r.str, r.len);
+            lcs_result_free(&r);
+        }
+    }
+    ks_meta_free(&ma);
+    ks_meta_free(&mb);
 }

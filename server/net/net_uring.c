@@ -490,8 +490,10 @@ static size_t run_commands(server *s, client *c, const char *data, size_t len)
             c->close_after_reply = true;
             break;
         }
+        c->cmd_qbuf = len - off; /* CLIENT LIST's qbuf while it runs */
         off += used;
         command_dispatch(s, c);
+        c->cmd_qbuf = 0;
         if (over_output_limit(s, c)) {
             /* as Redis checks each reply it adds: a pipeline of large replies must not
                build up past the limit before the round ends (finish_round closes it) */

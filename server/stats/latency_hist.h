@@ -26,4 +26,21 @@ double latency_hist_percentile(const latency_hist *h, double p);
    Prometheus bucket: exact at bin edges, a slight undercount between them). */
 uint64_t latency_hist_count_le(const latency_hist *h, uint64_t ns);
 
+/* One step of LATENCY HISTOGRAM's cumulative distribution. */
+typedef struct latency_cdf_step {
+    uint64_t usec;  /* the step's label, as Redis 7 labels it */
+    uint64_t count; /* samples up to it */
+} latency_cdf_step;
+#define LATENCY_CDF_STEPS 21 /* 1024 ns to 2^30 ns (Redis's samples stop at 1 s) */
+/*
+ * The distribution as Redis 7's LATENCY HISTOGRAM gives it: at each power of two from
+ * 1024 ns, the samples below it, labelled with the microseconds Redis's HdrHistogram (two
+ * significant digits) shows for that step (1, 2, 4, 8, 16, 32, 65, 131...); only the steps
+ * where the count grows, up to the one that holds every sample (the last takes the samples
+ * past a second, as Redis's clamp does). Redis counts a sample within 1/128 above a power
+ * of two in that power's step, this one in the next. out: LATENCY_CDF_STEPS entries; the
+ * number of steps.
+ */
+int latency_hist_cdf(const latency_hist *h, latency_cdf_step *out);
+
 #endif

@@ -43,9 +43,10 @@ int hash_del_field(keyspace *ks, int dbi, const void *key, size_t klen, const ks
 }
 
 int hash_put_meta(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
-                  uint64_t version, uint64_t nfields)
+                  uint64_t version, uint64_t nfields, char encoding)
 {
-    return ks_put_collection(ks, dbi, key, klen, m, KS_TYPE_HASH, version, nfields, NULL, 0);
+    return ks_put_collection(ks, dbi, key, klen, m, KS_TYPE_HASH, version, nfields, &encoding,
+                             1);
 }
 
 int hash_iter_open(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,

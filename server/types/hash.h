@@ -32,10 +32,11 @@ int hash_put_field(keyspace *ks, int dbi, const void *key, size_t klen, uint64_t
 /* Deletes field f of the hash m (which exists). */
 int hash_del_field(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
                    const void *f, size_t fl);
-/* Writes the hash's metadata: nfields fields under version; 0 fields deletes the key
-   (an emptied hash does not exist). m: as read (its expiry is kept). */
+/* Writes the hash's metadata: nfields fields under version and the encoding Redis would
+   give it (one byte the caller decides, t_hash.c); 0 fields deletes the key (an emptied
+   hash does not exist). m: as read (its expiry is kept). */
 int hash_put_meta(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
-                  uint64_t version, uint64_t nfields);
+                  uint64_t version, uint64_t nfields, char encoding);
 
 /* The fields of a hash in name order. range: the engine entries, a field's name is the
    engine key past range.lo.len (for a SCAN-style walk that keeps its own position). */

@@ -85,8 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *name = data[0] % 4 == 3 ? (data[0] & 4 ? "db3-fifo-max-size" : "db3-compaction-style")
                                         : before.name[data[0] % before.n];
     char err[512];
-    bool immutable = false;
-    int rc = (data[1] & 1) && config_option_name(name, &immutable) && !immutable
+    const char *refusal = NULL;
+    int rc = (data[1] & 1) && config_option_name(&a, name, value, &refusal) && !refusal
                  ? config_set_value(&a, name, value, err, sizeof err)
                  : config_set(&a, name, 1, &value, err, sizeof err);
     free(value);

@@ -183,7 +183,7 @@ CASES = [
     ("config set bogus 1", ""), ("config set maxclients abc", "shape"),
     ("config set timeout 0", ""), ("config bogus", ""), ("config get", ""),
     ("slowlog len", "shape"), ("slowlog reset", ""), ("slowlog bogus", ""),
-    ("command count", "shape"), ("command info get", "shape"), ("auth pass", ""),
+    ("command count", "shape"), ("command info get", ""), ("auth pass", ""),
     ("auth a b c", ""), ("hello 4", ""), ("hello x", ""), ("hello 2 bogus", ""),
     ("nosuchcommand a b", ""), ("GeT k9", ""), ("flushdb", ""), ("dbsize", ""),
     ("select 1", ""), ("dbsize", ""), ("flushall", ""), ("dbsize", ""), ("select 0", ""),
@@ -219,7 +219,83 @@ CASES = [
     ("move mh 0", ""), ("move mh 0", ""), ("select 0", ""), ("hgetall mh", ""),
     ("type mh", ""), ("persist mv", ""), ("move mv 3", ""), ("select 3", ""),
     ("ttl mv", ""), ("flushdb", ""), ("select 2", ""), ("flushdb", ""), ("select 0", ""),
-    ("command info move", "shape"),
+    ("command info move", ""),
+    # issue 17: COMMAND from the key specs of every command (command_facts.c)
+    ("command getkeys get k", ""), ("command getkeys get", ""), ("command getkeys ping", ""),
+    ("command getkeys nosuch a", ""), ("command getkeys config get x", ""),
+    ("command getkeys config nosuch x", ""), ("command getkeys memory usage key", ""),
+    ("command getkeys object encoding k", ""), ("command getkeys rename a b", ""),
+    ("command getkeys del a b c", ""), ("command getkeys mset a 1 b 2", ""),
+    ("command getkeys mset a 1 b", ""), ("command getkeys", ""),
+    ("command getkeysandflags set k1 v1", ""), ("command getkeysandflags set k v nx get", ""),
+    ("command getkeysandflags mset k1 v1 k2 v2", ""), ("command getkeysandflags rename a b", ""),
+    ("command getkeysandflags copy a b db 1", ""), ("command getkeysandflags getex k", ""),
+    ("command getkeysandflags del a b", ""), ("command getkeysandflags hset h f v", ""),
+    ("command getkeysandflags msetnx a 1", ""), ("command getkeysandflags getdel k", ""),
+    ("command list filterby pattern config*", "set"), ("command list filterby pattern 'config|*re*'", "set"),
+    ("command list filterby pattern get", ""), ("command list filterby pattern non_exists*", ""),
+    ("command list filterby aclcat bogus", ""), ("command list filterby aclcat hash", "set"),
+    ("command list filterby module x", ""), ("command list bad", ""),
+    ("command list filterby bad x", ""), ("command list filterby pattern", ""),
+    ("command info get|key", ""), ("command info config|get|key", ""),
+    ("command info config|get", ""), ("command info GET nosuch Config|Set", ""),
+    ("command docs get nosuch", "shape"),
+    ("command bogus", ""), ("command help x", ""), ("command count x", ""),
+    ("config get", ""), ("config get a b", ""),
+    # issue 17: CLIENT's arguments and errors as Redis 7.0 checks them
+    ("client reply bogus", ""), ("client reply", ""), ("client reply on", ""),
+    ("client kill", ""), ("client kill id 10 wrong_arg", ""), ("client kill id str", ""),
+    ("client kill id -1", ""), ("client kill id 0", ""), ("client kill type wrong_type", ""),
+    ("client kill user wrong_user", ""), ("client kill skipme yes_or_no", ""),
+    ("client kill type master", ""), ("client kill type pubsub skipme no", ""),
+    ("client kill addr 1.2.3.4:5 laddr 1.2.3.4:6", ""), ("client kill 1.2.3.4:5", ""),
+    ("client list type wrong", ""), ("client list type master", ""),
+    ("client list type replica", ""), ("client list id -1", ""), ("client list id x", ""),
+    ("client list bogus", ""), ("client list type", ""), ("client no-evict maybe", ""),
+    ("client no-evict off", ""),
+    # SLOWLOG and LATENCY arguments
+    ("slowlog get x", ""), ("slowlog get -2", ""), ("slowlog get 0", ""), ("slowlog help x", ""),
+    ("latency help x", ""), ("latency bogus", ""), ("latency history", ""),
+    ("latency history nosuch", ""), ("latency reset nosuch other", ""),
+    ("latency graph nosuch", ""), ("latency latest", ""), ("latency histogram nosuchcmd", ""),
+    ("latency doctor x", ""), ("latency help", ""), ("slowlog help", ""), ("command help", ""),
+    # a number with a NUL byte inside is no number (strtold stopped at the NUL)
+    ("set nf 1", ""), ("setrange nf 2 2", ""), ("incrbyfloat nf 1", ""), ("get nf", ""),
+    # LCS and SUBSTR
+    ("set la ohmytext", ""), ("set lb mynewtext", ""), ("lcs la lb", ""), ("lcs la lb len", ""),
+    ("lcs la lb idx", ""), ("lcs la lb idx withmatchlen", ""),
+    ("lcs la lb idx minmatchlen 4", ""), ("lcs la lb idx minmatchlen 4 withmatchlen", ""),
+    ("lcs la lb idx minmatchlen -3", ""), ("lcs la lb IDX MINMATCHLEN x", ""),
+    ("lcs la lb len idx", ""), ("lcs la lb minmatchlen", ""), ("lcs la lb bogus", ""),
+    ("lcs la nokey", ""), ("lcs nokey nokey2 idx", ""), ("lcs nokey la len", ""),
+    ("hset lh f v", ""), ("lcs la lh", ""), ("lcs lh la bogus", ""), ("lcs la", ""),
+    ("lcs la la withmatchlen", ""), ("substr la 0 3", ""), ("substr la -4 -1", ""),
+    ("substr nokey 0 1", ""), ("substr la x 1", ""), ("substr lh 0 1", ""), ("substr la 1", ""),
+    ("mget la lh nokey lb", ""),
+    # OBJECT ENCODING of a hash by hash-max-listpack-entries (512 in 7.0.15, was 128 here)
+    ("hset oh2 " + " ".join("f%d v" % i for i in range(200)), ""), ("object encoding oh2", ""),
+    ("config set hash-max-listpack-entries 100", ""),
+    ("hset oh3 " + " ".join("f%d v" % i for i in range(150)), ""), ("object encoding oh3", ""),
+    # ... decided as the hash is written, and kept: a lower threshold changes nothing
+    # until the next write, a deletion never turns it back
+    ("object encoding oh2", ""), ("hset oh2 f1 v", ""), ("object encoding oh2", ""),
+    ("hset oh2 newf v", ""), ("object encoding oh2", ""),
+    ("config set hash-max-ziplist-entries 512 hash-max-listpack-value 10", ""),
+    ("hset oh4 a 1 b 2", ""), ("object encoding oh4", ""), ("copy oh4 oh4c", ""),
+    ("hset oh4 c 'a value of 24 characters'", ""), ("object encoding oh4", ""),
+    ("hdel oh4 c", ""), ("object encoding oh4", ""), ("object encoding oh4c", ""),
+    ("rename oh4 oh4r", ""), ("object encoding oh4r", ""),
+    ("hset oh5 f 1", ""), ("hincrbyfloat oh5 f 0.123456789", ""), ("object encoding oh5", ""),
+    ("hset oh6 a 1", ""), ("hsetnx oh6 a 'a value of 24 characters'", ""),
+    ("object encoding oh6", ""), ("hset oh7 'a field of 24 characters' 1", ""),
+    ("object encoding oh7", ""), ("hincrby oh7 x 12345678901", ""), ("object encoding oh7", ""),
+    ("hset oh8 x 1", ""), ("hincrby oh8 y 12345678901", ""), ("object encoding oh8", ""),
+    ("config set hash-max-listpack-value 64", ""),
+    ("del oh2 oh3 oh4c oh4r oh5 oh6 oh7 oh8", ""),
+    # LOLWUT: art of shale's own (a bulk / verbatim string as Redis's), Redis's errors
+    ("lolwut", "shape"), ("lolwut version 5", "shape"), ("lolwut version 6 20 5", "shape"),
+    ("lolwut version x", ""), ("lolwut version", "shape"), ("lolwut version 5 x", ""),
+    ("lolwut version 6 10 y", ""), ("lolwut x y", "shape"),
 ]
 
 
@@ -324,6 +400,237 @@ def compare_command_info_all(shale, redis):
     return diffs
 
 
+def _name(entry):
+    return entry[1][0][1]
+
+
+def _info_equal(a, b, path):
+    """COMMAND INFO entries: all but the subcommands byte for byte; then each subcommand
+    shale has against Redis's of that name (Redis lists them in its own hash order, and
+    has subcommands shale does not)."""
+    if a[0] != b[0] or a[1][:9] != b[1][:9]:
+        print("DIFF COMMAND INFO %s\n  shale: %r\n  redis: %r" % (path, a, b))
+        return 1
+    theirs = {_name(e): e for e in (b[1][9][1] or [])}
+    diffs = 0
+    for sub in a[1][9][1] or []:
+        if _name(sub) in theirs:
+            diffs += _info_equal(sub, theirs[_name(sub)], _name(sub).decode())
+    return diffs
+
+
+def _docs_map(reply):
+    """A COMMAND DOCS entry as {field: value} without Redis's texts (summary, complexity,
+    history: shale has its own summaries and none of the others)."""
+    t, v = reply
+    return {v[i][1]: v[i + 1] for i in range(0, len(v), 2)
+            if v[i][1] not in (b"summary", b"complexity", b"history")}
+
+
+def _docs_equal(a, b, path):
+    da, db = _docs_map(a), _docs_map(b)
+    subs_a, subs_b = da.pop(b"subcommands", None), db.pop(b"subcommands", None)
+    if da != db or (subs_a is None) != (subs_b is None):
+        print("DIFF COMMAND DOCS %s\n  shale: %r\n  redis: %r" % (path, da, db))
+        return 1
+    if subs_a is None:
+        return 0
+    theirs = {subs_b[1][i][1]: subs_b[1][i + 1] for i in range(0, len(subs_b[1]), 2)}
+    diffs = 0
+    for i in range(0, len(subs_a[1]), 2):
+        name = subs_a[1][i][1]
+        if name in theirs:
+            diffs += _docs_equal(subs_a[1][i + 1], theirs[name], name.decode())
+    return diffs
+
+
+def compare_command_table(shale, redis):
+    """COMMAND INFO and COMMAND DOCS of every command shale has (and of each of its
+    subcommands by its "parent|sub" name) against Redis's, RESP2 and RESP3; a command
+    Redis lacks is reported by name and skipped."""
+    diffs, own = 0, []
+    names = [n[1] for n in shale.call("command", "list")[1]]
+    for proto in (2, 3):
+        for c in (shale, redis):
+            c.call("hello", str(proto))
+        for name in names:
+            a, b = shale.call("command", "info", name), redis.call("command", "info", name)
+            if b[1][0][1] is None or b[1][0][0] == b"_":
+                if proto == 2:
+                    own.append(name.decode())
+                continue
+            diffs += _info_equal(a[1][0], b[1][0], "%s (RESP%d)" % (name.decode(), proto))
+            a, b = shale.call("command", "docs", name), redis.call("command", "docs", name)
+            diffs += _docs_equal(a[1][1], b[1][1], "%s (RESP%d)" % (name.decode(), proto))
+    if own:
+        print("commands Redis 7.0 does not have (not compared): %s" % " ".join(own))
+    return diffs
+
+
+def _raw_exchange(c, payload, until):
+    """Sends payload and reads raw bytes until they end with `until`."""
+    c.s.sendall(payload)
+    data = c.buf
+    c.buf = b""
+    while not data.endswith(until):
+        data += c.s.recv(65536)
+    return data
+
+
+def compare_client_reply(shale, redis):
+    """CLIENT REPLY OFF / ON / SKIP: the bytes each server sends for one pipeline."""
+    cmds = [("client", "reply", "off"), ("ping", "a"), ("get", "nokey"), ("nosuchcmd",),
+            ("client", "reply", "on"), ("ping", "b"), ("client", "reply", "skip"),
+            ("ping", "c"), ("ping", "d"), ("client", "reply", "skip"), ("client", "reply", "on"),
+            ("ping", "e"), ("client", "reply", "skip"), ("client", "reply", "off"),
+            ("ping", "f"), ("client", "reply", "on"), ("ping", "end")]
+    payload = b"".join(encode(c) for c in cmds)
+    a, b = _raw_exchange(shale, payload, b"end\r\n"), _raw_exchange(redis, payload, b"end\r\n")
+    if a != b:
+        print("DIFF CLIENT REPLY pipeline\n  shale: %r\n  redis: %r" % (a, b))
+        return 1
+    return 0
+
+
+def _client_fields(line):
+    return [f.split("=", 1) for f in line.decode().strip().split(" ")]
+
+
+def compare_client_list(shale, redis):
+    """CLIENT INFO and CLIENT LIST ID: Redis 7.0's fields in its order, and the values a
+    fresh idle connection has on both (flags, db, qbuf of the running command, buffers
+    empty, cmd as parent|sub, user, resp); ids, addresses, ages and sizes differ."""
+    same = {"flags", "db", "sub", "psub", "ssub", "multi", "qbuf", "argv-mem", "multi-mem",
+            "obl", "oll", "omem", "events", "cmd", "user", "redir", "resp", "name"}
+    diffs = 0
+    for cmd in (("client", "info"), ("client", "list", "id", "%s")):
+        lines = []
+        for c in (shale, redis):
+            c.call("client", "setname", "cl1")
+            my = c.call("client", "id")[1].decode()
+            lines.append(c.call(*[a.replace("%s", my) for a in cmd])[1])
+        fa, fb = _client_fields(lines[0]), _client_fields(lines[1])
+        if [k for k, _ in fa] != [k for k, _ in fb] or \
+                [(k, v) for k, v in fa if k in same] != [(k, v) for k, v in fb if k in same]:
+            print("DIFF %s\n  shale: %r\n  redis: %r" % (" ".join(cmd), lines[0], lines[1]))
+            diffs += 1
+    return diffs
+
+
+def compare_slowlog(shale, redis):
+    """What the slowlog keeps of each command (the arguments: 32 at most, 128 bytes each,
+    secrets redacted) and how many entries (slowlog-max-len)."""
+    seq = [("config", "set", "slowlog-log-slower-than", "0"), ("slowlog", "reset"),
+           ("auth", "secret"), ("auth", "user", "secret"), ("auth", "a", "b", "c"),
+           ("hello", "2", "auth", "default", "secret"), ("config", "set", "requirepass", ""),
+           ("config", "set", "maxclients", "100", "requirepass", "", "bogus", "1"),
+           ("mset",) + tuple("k%d" % i for i in range(40)), ("echo", "x" * 200),
+           ("echo", "y" * 128), ("get", "k1")]
+    for cmd in seq:
+        shale.call(*cmd)
+        redis.call(*cmd)
+    diffs = 0
+    a, b = shale.call("slowlog", "get", "-1"), redis.call("slowlog", "get", "-1")
+    args = lambda r: [e[1][3] for e in r[1]]
+    if args(a) != args(b):
+        print("DIFF SLOWLOG GET arguments\n  shale: %r\n  redis: %r" % (args(a), args(b)))
+        diffs += 1
+    for c in (shale, redis):
+        c.call("config", "set", "slowlog-max-len", "3")
+        for i in range(10):
+            c.call("ping")
+    a, b = shale.call("slowlog", "len"), redis.call("slowlog", "len")
+    a2, b2 = shale.call("slowlog", "get", "5"), redis.call("slowlog", "get", "5")
+    if a != b or args(a2) != args(b2):
+        print("DIFF slowlog-max-len 3: LEN shale %r redis %r, GET shale %r redis %r" %
+              (a, b, args(a2), args(b2)))
+        diffs += 1
+    for c in (shale, redis):
+        c.call("config", "set", "slowlog-max-len", "128", "slowlog-log-slower-than", "10000")
+        c.call("slowlog", "reset")
+    return diffs
+
+
+def compare_latency_histogram(shale, redis):
+    """LATENCY HISTOGRAM's shape (commands, calls, cumulative counts ending at calls), in
+    RESP2 and RESP3: the latencies themselves differ."""
+    diffs = 0
+    for proto in (2, 3):
+        replies = []
+        for c in (shale, redis):
+            c.call("hello", str(proto))
+            c.call("config", "resetstat")
+            c.call("set", "a", "b")
+            c.call("set", "c", "d")
+            c.call("client", "id")
+            replies.append((c.call("latency", "histogram"), c.call("latency", "histogram", "set", "nosuch", "client"),
+                            c.call("latency", "histogram", "client|id")))
+        def shape(r):
+            t, v = r
+            out = []
+            for i in range(0, len(v), 2):
+                m = v[i + 1][1]
+                steps = m[3][1]
+                counts = [int(steps[j][1]) for j in range(1, len(steps), 2)]
+                out.append((v[i][1], t, v[i + 1][0], m[0][1], m[1], m[2][1], m[3][0],
+                            counts == sorted(counts) and counts[-1] == int(m[1][1])))
+            return sorted(out)
+        for ra, rb in zip(replies[0], replies[1]):
+            if shape(ra) != shape(rb):
+                print("DIFF LATENCY HISTOGRAM (RESP%d)\n  shale: %r\n  redis: %r" % (proto, ra, rb))
+                diffs += 1
+    return diffs
+
+
+def compare_latency_events(shale, redis):
+    """The latency monitor after a slow command: LATEST and HISTORY in Redis's shape (the
+    event, its time, latency and max in ms), GRAPH's first line, DOCTOR's reply type,
+    RESET's count."""
+    diffs = 0
+    for proto in (2, 3):
+        got = []
+        for c in (shale, redis):
+            c.call("hello", str(proto))
+            c.call("latency", "reset")
+            c.call("config", "set", "latency-monitor-threshold", "50")
+            c.call("debug", "sleep", "0.12")
+            latest, hist = c.call("latency", "latest"), c.call("latency", "history", "command")
+            graph, doctor = c.call("latency", "graph", "command"), c.call("latency", "doctor")
+            got.append((
+                [(e[0], e[1][0], int(e[1][2][1]) >= 100, e[1][2][1] == e[1][3][1]) for e in latest[1]],
+                [(e[0], [x[0] for x in e[1]], int(e[1][1][1]) >= 100) for e in hist[1]],
+                graph[0], graph[1].split(b"\n")[0].split(b" - ")[0] if graph[1] else None,
+                doctor[0], len(doctor[1]) > 0, c.call("latency", "reset"), c.call("latency", "latest")))
+            c.call("config", "set", "latency-monitor-threshold", "0")
+        if got[0] != got[1]:
+            print("DIFF latency events (RESP%d)\n  shale: %r\n  redis: %r" % (proto, got[0], got[1]))
+            diffs += 1
+    return diffs
+
+
+def compare_lcs_random(shale, redis):
+    """LCS, LEN and IDX (with and without MINMATCHLEN, WITHMATCHLEN) of random strings
+    over small alphabets (many ties in the walk back), against Redis byte for byte."""
+    import random
+    seed = int(os.environ.get("SHALE_SEED", random.randrange(1 << 30)))
+    rnd = random.Random(seed)
+    diffs = 0
+    for _ in range(60):
+        k = rnd.choice("ab abc abcd acgt abcdefgh".split())
+        a = "".join(rnd.choice(k) for _ in range(rnd.randrange(0, 40)))
+        b = "".join(rnd.choice(k) for _ in range(rnd.randrange(0, 40)))
+        for c in (shale, redis):
+            c.call("mset", "lcs:a", a, "lcs:b", b)
+        for opts in ([], ["len"], ["idx"], ["idx", "withmatchlen"],
+                     ["idx", "minmatchlen", "2", "withmatchlen"]):
+            x, y = shale.call("lcs", "lcs:a", "lcs:b", *opts), redis.call("lcs", "lcs:a", "lcs:b", *opts)
+            if x != y:
+                print("DIFF LCS %r %r %s (SHALE_SEED=%d)\n  shale: %r\n  redis: %r" %
+                      (a, b, " ".join(opts), seed, x, y))
+                diffs += 1
+    return diffs
+
+
 def main():
     if not shutil.which("redis-server"):
         print("skip: redis-server missing")
@@ -355,6 +662,13 @@ def main():
                     c.call("hello", "3")
             diffs += run_cases(shale, redis, proto)
         diffs += compare_command_info_all(Conn(sp), Conn(rp))
+        diffs += compare_command_table(Conn(sp), Conn(rp))
+        diffs += compare_client_reply(Conn(sp), Conn(rp))
+        diffs += compare_client_list(Conn(sp), Conn(rp))
+        diffs += compare_slowlog(Conn(sp), Conn(rp))
+        diffs += compare_latency_histogram(Conn(sp), Conn(rp))
+        diffs += compare_latency_events(Conn(sp), Conn(rp))
+        diffs += compare_lcs_random(Conn(sp), Conn(rp))
         diffs += compare_hit_counts(Conn(sp), Conn(rp))
         diffs += compare_command_stats(Conn(sp), Conn(rp))
         print("%d commands compared in RESP2 and RESP3, %d differences" % (len(CASES), diffs))

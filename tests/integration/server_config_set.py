@@ -9,6 +9,9 @@
 - #15.25 CONFIG SET of several options is all or nothing: an engine option given before
   a pair that fails is not applied (the engine keeps its value), duplicates and unknown
   names are refused first, and the l0 triggers may be raised together.
+- #17 every option CONFIG GET * reports can be set to the value it reports, as Redis's
+  own "CONFIG sanity" test asks (except the options Redis cannot change either), and the
+  encoding thresholds and their old names answer as Redis's.
 
 Exit 0, 1 on a failure, 77 without redis-server.
 """
@@ -78,6 +81,61 @@ def test_all_or_nothing(s, r):
                  "l0-stop-trigger", "36") == (b"+", b"OK"), "the l0 triggers back")
 
 
+# what Redis's CONFIG sanity test skips (options it cannot set either), as shale has them
+SANITY_SKIP = {"daemonize", "unixsocket", "databases", "io-threads", "logfile",
+               "unixsocketperm", "requirepass", "enable-debug-command", "dir"}
+
+
+def test_set_to_own_value(s):
+    """#17: CONFIG SET name <CONFIG GET's value> succeeds for every option and changes
+    nothing (port, bind and shale's own fixed options included)."""
+    before = s.call("config", "get", "*")[1]
+    pairs = [(before[i][1], before[i + 1][1]) for i in range(0, len(before), 2)]
+    for name, value in pairs:
+        if name.decode() in SANITY_SKIP:
+            continue
+        got = s.call("config", "set", name, value)
+        check(got == (b"+", b"OK"), "CONFIG SET %s %r: %r" % (name.decode(), value, got))
+    check(s.call("config", "get", "*")[1] == before, "CONFIG GET * changed")
+    got = s.call("config", "set", "port", "1")
+    check(got == (b"-", b"ERR CONFIG SET failed (possibly related to argument 'port') - "
+                        b"can't set immutable config"), "CONFIG SET port 1: %r" % (got,))
+
+
+def test_encoding_options(s, r):
+    """#17: Redis's encoding thresholds and their old ziplist names, as redis-server."""
+    cases = [["get", "hash-max-ziplist-entries"], ["set", "hash-max-ziplist-entries", "77"],
+             ["get", "hash-max-listpack-entries"], ["set", "hash-max-listpack-value", "1kb"],
+             ["get", "hash-max-ziplist-value"], ["set", "hash-max-listpack-value", "1k"],
+             ["set", "hash-max-listpack-value", "-1"], ["set", "hash-max-listpack-entries", "1kb"],
+             ["set", "hash-max-listpack-entries", "-1"], ["set", "list-max-listpack-size", "-5"],
+             ["get", "list-max-ziplist-size"], ["set", "list-max-ziplist-size", "2147483648"],
+             ["set", "list-compress-depth", "-1"], ["set", "list-compress-depth", "3"],
+             ["set", "stream-node-max-entries", "1k"], ["set", "stream-node-max-bytes", "8kb"],
+             ["set", "hll-sparse-max-bytes", "x"], ["set", "set-max-intset-entries", "5"],
+             ["set", "hash-max-listpack-entries", "1", "hash-max-ziplist-entries", "2"],
+             ["get", "hash-max-listpack-entries"],
+             ["set", "hash-max-listpack-entries", "1", "HASH-MAX-LISTPACK-ENTRIES", "2"],
+             ["set", "zset-max-ziplist-entries", "5", "zset-max-listpack-value", "10", "maxmemory",
+              "1mb", "zset-max-listpack-entries", "x"], ["get", "maxmemory"],
+             ["get", "zset-max-listpack-value"], ["set", "dir", "/tmp"],
+             ["set", "daemonize", "no"], ["set", "databases", "16"],
+             ["set", "hash-max-listpack-entries", "512", "hash-max-listpack-value", "64",
+              "list-max-listpack-size", "-2", "zset-max-listpack-entries", "128",
+              "zset-max-listpack-value", "64", "set-max-intset-entries", "512",
+              "list-compress-depth", "0", "stream-node-max-entries", "100",
+              "stream-node-max-bytes", "4096", "hll-sparse-max-bytes", "3000"]]
+    for pattern in ("hash-max-*", "*ziplist*", "*listpack*", "zset-*", "stream-node-*", "hll*",
+                    "set-max*", "list-*"):
+        cases.append(["get", pattern])
+    for case in cases:
+        a, b = s.call("config", *case), r.call("config", *case)
+        if case[0] == "get":  # Redis's order is its hash table's
+            pairs = lambda v: sorted(zip(v[1][0::2], v[1][1::2]))
+            a, b = pairs(a), pairs(b)
+        check(a == b, "CONFIG %s: %r, redis %r" % (" ".join(case), a, b))
+
+
 def start_with_file(conf, port, password=None, log="conf.log"):
     p = spawn([SERVER, conf], log)
     return p, wait_up(port, password, log=log)
@@ -131,7 +189,9 @@ def main():
     return run_checks([
         ("#15.21 client-output-buffer-limit replies", lambda: test_outbuf_replies(s, r)),
         ("#15.25 CONFIG SET all or nothing", lambda: test_all_or_nothing(s, r)),
-        ("#15.16 CONFIG REWRITE quoting and restart", test_rewrite_round_trip)])
+        ("#15.16 CONFIG REWRITE quoting and restart", test_rewrite_round_trip),
+        ("#17 CONFIG SET of every option to its own value", lambda: test_set_to_own_value(s)),
+        ("#17 encoding thresholds as Redis's", lambda: test_encoding_options(s, r))])
 
 
 if __name__ == "__main__":

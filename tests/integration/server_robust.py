@@ -237,11 +237,15 @@ def test_config_and_shutdown():
                            "shale.conf.example")
     documented = {line.split()[0] for line in open(example)
                   if line.strip() and not line.startswith("#")}
-    # per-database families are documented once, as "#   db<N>-name ..."
+    # per-database families are documented once, as "#   db<N>-name ...", and Redis's
+    # old names of options as "#   alias old = new"
     for line in open(example):
         m = re.match(r"#\s+db<N>-(\S+)", line)
         if m:
             documented |= {"db%d-%s" % (n, m.group(1)) for n in range(16)}
+        m = re.match(r"#\s+alias (\S+) = (\S+)", line)
+        if m and m.group(2) in documented:
+            documented.add(m.group(1))
     names = set(x[1].decode() for x in c.call("config", "get", "*")[1][0::2])
     check(names <= documented, "options missing from shale.conf.example: %s"
           % sorted(names - documented))

@@ -71,11 +71,38 @@ static void test_latency_hist_percentiles_within_bin_width(void **state)
     free(h);
 }
 
+/* LATENCY HISTOGRAM's steps: Redis's labels, cumulative counts, only where they grow,
+   ending at the step that holds every sample. */
+static void test_latency_hist_cdf_as_redis(void **state)
+{
+    latency_hist *h = calloc(1, sizeof *h);
+    latency_cdf_step st[LATENCY_CDF_STEPS];
+    assert_int_equal(latency_hist_cdf(h, st), 0);
+    latency_hist_add(h, 500);     /* below 1024 ns: the first step */
+    latency_hist_add(h, 1000);
+    latency_hist_add(h, 10000);   /* 10 us: the 16 us step */
+    latency_hist_add(h, 100000);  /* 100 us: the 131072 ns step, Redis's "132" */
+    int n = latency_hist_cdf(h, st);
+    assert_int_equal(n, 3);
+    assert_int_equal(st[0].usec, 1);
+    assert_int_equal(st[0].count, 2);
+    assert_int_equal(st[1].usec, 16);
+    assert_int_equal(st[1].count, 3);
+    assert_int_equal(st[2].usec, 132);
+    assert_int_equal(st[2].count, 4);
+    latency_hist_add(h, 5000000000ull); /* 5 s: past Redis's clamp, in the last step */
+    n = latency_hist_cdf(h, st);
+    assert_int_equal(st[n - 1].count, 5);
+    assert_int_equal(st[n - 1].usec, ((1ull << 30) + (1ull << 23) - 1) / 1000);
+    free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_latency_hist_empty_and_exact_small_values),
         cmocka_unit_test(test_latency_hist_percentiles_within_bin_width),
+        cmocka_unit_test(test_latency_hist_cdf_as_redis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
