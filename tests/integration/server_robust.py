@@ -194,12 +194,14 @@ def test_auth_unix_timeout():
 def test_expiry_and_pipe(port):
     c = Conn(port)
     c.call("select", "5")
+    # TTLs long enough that 102 round trips on a loaded machine finish before the first
+    # expires (at 100 ms the count raced the clock and failed under load)
     for i in range(100):
-        c.call("set", "e%d" % i, "v", "px", "100")
+        c.call("set", "e%d" % i, "v", "px", "1000")
     c.call("hset", "eh", "f", "v")
-    c.call("pexpire", "eh", "100")
+    c.call("pexpire", "eh", "1000")
     check(c.call("dbsize") == (b":", b"101"), "dbsize counts keys with a TTL")
-    time.sleep(1.5)  # nothing touches them: the active expire cycle must reap them
+    time.sleep(2.5)  # nothing touches them: the active expire cycle must reap them
     check(c.call("dbsize") == (b":", b"0"), "active expiry reaped every key")
     info = c.call("info", "stats")[1].decode()
     check(int(info.split("expired_keys:")[1].split("\r\n")[0]) >= 101, "expired_keys counted")
