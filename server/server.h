@@ -301,7 +301,9 @@ COMMAND(hset); COMMAND(hsetnx); COMMAND(hget); COMMAND(hmget); COMMAND(hmset); C
 COMMAND(hlen); COMMAND(hexists); COMMAND(hgetall); COMMAND(hkeys); COMMAND(hvals);
 COMMAND(hincrby); COMMAND(hincrbyfloat); COMMAND(hstrlen); COMMAND(hscan); COMMAND(hrandfield);
 /* lists: t_list.c */
-
+COMMAND(lpush); COMMAND(rpush); COMMAND(lpushx); COMMAND(rpushx); COMMAND(lpop); COMMAND(rpop);
+COMMAND(llen); COMMAND(lrange); COMMAND(lindex); COMMAND(lset); COMMAND(linsert); COMMAND(lrem);
+COMMAND(ltrim); COMMAND(lpos); COMMAND(rpoplpush); COMMAND(lmove); COMMAND(lmpop);
 /* sets: t_set.c */
 
 /* sorted sets: t_zset.c; geo: t_geo.c */

@@ -17,7 +17,11 @@
 /* M: may add data (Redis's denyoom): refused with -OOM over maxmemory or maxdisk. */
 /* NOTOUCH: looking at a key is not a use of it (LRU/LFU), as Redis's LOOKUP_NOTOUCH. */
 /* PROTECTED: refused unless enable-debug-command allows it (Redis 7's protected DEBUG). */
-enum { W = 1, R = 2, FAST = 4, NOAUTH = 8, ADMIN = 16, M = 32, NOTOUCH = 64, PROTECTED = 128 };
+/* NOSCRIPT, BLOCKING, MOVABLEKEYS: reported by COMMAND INFO as Redis 7.0 reports them. */
+enum {
+    W = 1, R = 2, FAST = 4, NOAUTH = 8, ADMIN = 16, M = 32, NOTOUCH = 64, PROTECTED = 128,
+    NOSCRIPT = 256, BLOCKING = 512, MOVABLEKEYS = 1024
+};
 
 typedef struct command {
     const char *name;
@@ -91,6 +95,23 @@ static const command commands[] = {
     {"hscan", -3, R, 1, 1, 1, "hash", "Iterates over fields and values.", cmd_hscan},
     {"hrandfield", -2, R, 1, 1, 1, "hash", "Returns random fields.", cmd_hrandfield},
     /* lists: t_list.c */
+    {"lpush", -3, W|M|FAST, 1, 1, 1, "list", "Prepends elements to a list.", cmd_lpush},
+    {"rpush", -3, W|M|FAST, 1, 1, 1, "list", "Appends elements to a list.", cmd_rpush},
+    {"lpushx", -3, W|M|FAST, 1, 1, 1, "list", "Prepends elements to an existing list.", cmd_lpushx},
+    {"rpushx", -3, W|M|FAST, 1, 1, 1, "list", "Appends elements to an existing list.", cmd_rpushx},
+    {"lpop", -2, W|FAST, 1, 1, 1, "list", "Removes and returns the first elements.", cmd_lpop},
+    {"rpop", -2, W|FAST, 1, 1, 1, "list", "Removes and returns the last elements.", cmd_rpop},
+    {"llen", 2, R|FAST, 1, 1, 1, "list", "Returns a list's length.", cmd_llen},
+    {"lrange", 4, R, 1, 1, 1, "list", "Returns a range of elements.", cmd_lrange},
+    {"lindex", 3, R, 1, 1, 1, "list", "Returns the element at an index.", cmd_lindex},
+    {"lset", 4, W|M, 1, 1, 1, "list", "Sets the element at an index.", cmd_lset},
+    {"linsert", 5, W|M, 1, 1, 1, "list", "Inserts an element before or after another.", cmd_linsert},
+    {"lrem", 4, W, 1, 1, 1, "list", "Removes elements equal to a value.", cmd_lrem},
+    {"ltrim", 4, W, 1, 1, 1, "list", "Keeps only a range of elements.", cmd_ltrim},
+    {"lpos", -3, R, 1, 1, 1, "list", "Returns the positions of matching elements.", cmd_lpos},
+    {"rpoplpush", 3, W|M, 1, 2, 1, "list", "Pops the last element and pushes it onto another list.", cmd_rpoplpush},
+    {"lmove", 5, W|M, 1, 2, 1, "list", "Pops an element and pushes it onto another list.", cmd_lmove},
+    {"lmpop", -4, W|MOVABLEKEYS, 0, 0, 0, "list", "Pops elements from the first non-empty list.", cmd_lmpop},
 
     /* sets: t_set.c */
 
@@ -449,7 +470,7 @@ bool ks_finish(server *s, client *c, int rc)
 
 static void reply_flags(client *c, const command *cmd)
 {
-    const char *names[8];
+    const char *names[12];
     int n = 0;
     if (cmd->flags & W)
         names[n++] = "write";
@@ -457,12 +478,18 @@ static void reply_flags(client *c, const command *cmd)
         names[n++] = "readonly";
     if (cmd->flags & M)
         names[n++] = "denyoom";
+    if (cmd->flags & NOSCRIPT)
+        names[n++] = "noscript";
+    if (cmd->flags & BLOCKING)
+        names[n++] = "blocking";
     if (cmd->flags & FAST)
         names[n++] = "fast";
     if (cmd->flags & NOAUTH)
         names[n++] = "no_auth";
     if (cmd->flags & ADMIN)
         names[n++] = "admin";
+    if (cmd->flags & MOVABLEKEYS)
+        names[n++] = "movablekeys";
     resp_set(&c->out, n, c->proto);
     for (int i = 0; i < n; i++)
         resp_simple(&c->out, names[i]);
