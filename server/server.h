@@ -57,6 +57,9 @@ typedef struct client {
                       yes, net_uring.c hold_round); its input is kept, not run, meanwhile */
     bool http;     /* a metrics-port connection (metrics.c), not a Redis client */
     bool no_touch; /* the running command does not count as a use of its keys */
+    struct blocked *blocked;    /* waiting on keys (blocking.h), else NULL */
+    bool resume_queued;         /* in its loop's list of unblocked clients */
+    struct client *resume_next; /* that list (net_resume) */
     struct client *round_next;
     uint64_t held_gen;          /* the writes its held replies depend on */
     struct client *held_next;   /* the loop's held clients, oldest first */
@@ -134,6 +137,7 @@ typedef struct server {
     caps_state caps;
     bgsave_state bgsave;
     access_table access; /* LRU/LFU of keys (access.h) */
+    struct blocking *blocking; /* clients blocked on keys (blocking.h) */
     int disk_error;           /* the engine refuses writes after this error (0: none) */
     int unsynced_error; /* sync-writes yes: a log write or sync failed, writes past
                            synced_gen may be lost, and commands that read or write data
@@ -276,6 +280,18 @@ void metrics_http_input(server *s, client *c);
 
 /* Runs the event loops until s->stop. Returns 0 or -errno (io_uring unavailable...). */
 int net_run(server *s);
+/*
+ * The event loops' side of blocked clients (net_uring.c), for blocking.c; lock held.
+ * net_loop_index: the loop c belongs to (0 for a client of no loop). net_join_round: c's
+ * replies from now on go out with its loop's current round, after the writes before them
+ * are durable (call it before writing a reply outside c's own command; on c's loop).
+ * net_resume: c was unblocked: the commands it sent meanwhile run once this one is done
+ * (on c's loop). net_wake_loop: loop idx runs blocking_run soon (any thread).
+ */
+int net_loop_index(const client *c);
+void net_join_round(client *c);
+void net_resume(client *c);
+void net_wake_loop(server *s, int idx);
 
 #define COMMAND(name) void cmd_##name(server *s, client *c)
 /* connection: t_conn.c */
@@ -304,6 +320,7 @@ COMMAND(hincrby); COMMAND(hincrbyfloat); COMMAND(hstrlen); COMMAND(hscan); COMMA
 COMMAND(lpush); COMMAND(rpush); COMMAND(lpushx); COMMAND(rpushx); COMMAND(lpop); COMMAND(rpop);
 COMMAND(llen); COMMAND(lrange); COMMAND(lindex); COMMAND(lset); COMMAND(linsert); COMMAND(lrem);
 COMMAND(ltrim); COMMAND(lpos); COMMAND(rpoplpush); COMMAND(lmove); COMMAND(lmpop);
+COMMAND(blpop); COMMAND(brpop); COMMAND(brpoplpush); COMMAND(blmove); COMMAND(blmpop);
 /* sets: t_set.c */
 
 /* sorted sets: t_zset.c; geo: t_geo.c */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "args.h"
+#include "blocking.h"
 #include "server.h"
 
 /* M: may add data (Redis's denyoom): refused with -OOM over maxmemory or maxdisk. */
@@ -112,6 +113,11 @@ static const command commands[] = {
     {"rpoplpush", 3, W|M, 1, 2, 1, "list", "Pops the last element and pushes it onto another list.", cmd_rpoplpush},
     {"lmove", 5, W|M, 1, 2, 1, "list", "Pops an element and pushes it onto another list.", cmd_lmove},
     {"lmpop", -4, W|MOVABLEKEYS, 0, 0, 0, "list", "Pops elements from the first non-empty list.", cmd_lmpop},
+    {"blpop", -3, W|NOSCRIPT|BLOCKING, 1, -2, 1, "list", "Pops the first element of the first non-empty list, or blocks.", cmd_blpop},
+    {"brpop", -3, W|NOSCRIPT|BLOCKING, 1, -2, 1, "list", "Pops the last element of the first non-empty list, or blocks.", cmd_brpop},
+    {"brpoplpush", 4, W|M|NOSCRIPT|BLOCKING, 1, 2, 1, "list", "RPOPLPUSH, or blocks until the source has an element.", cmd_brpoplpush},
+    {"blmove", 6, W|M|NOSCRIPT|BLOCKING, 1, 2, 1, "list", "LMOVE, or blocks until the source has an element.", cmd_blmove},
+    {"blmpop", -5, W|BLOCKING|MOVABLEKEYS, 0, 0, 0, "list", "LMPOP, or blocks until a list has an element.", cmd_blmpop},
 
     /* sets: t_set.c */
 
@@ -209,7 +215,8 @@ static const struct container {
     const char *parent;
     const char *subs[10];
 } containers[] = {
-    {"client", {"getname", "id", "info", "kill", "list", "no-evict", "setinfo", "setname"}},
+    {"client", {"getname", "id", "info", "kill", "list", "no-evict", "setinfo", "setname",
+                "unblock"}},
     {"command", {"count", "docs", "info", "list"}},
     {"config", {"get", "resetstat", "rewrite", "set"}},
     {"debug", {"sleep"}},
@@ -375,6 +382,7 @@ void command_dispatch(server *s, client *c)
     }
     s->stats.commands_processed++;
     slowlog_maybe_add(s, c, us);
+    blocking_after_command(s, c); /* waiters of keys it made ready, after its commit */
     if (s->cfg.latency_monitor_threshold > 0 && us / 1000 >= s->cfg.latency_monitor_threshold &&
         us > s->latency_max_us) {
         s->latency_max_us = us;

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "args.h"
+#include "blocking.h"
 #include "server.h"
 
 void cmd_ping(server *s, client *c)
@@ -169,13 +170,14 @@ size_t client_info_line(server *s, client *c, char *buf, size_t cap)
 {
     uint64_t now = ks_now_ms();
     int n = snprintf(buf, cap,
-                     "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=N db=%d "
+                     "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d "
                      "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
                      "rbs=%zu rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default "
                      "redir=-1 resp=%d\n",
                      (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name,
                      (unsigned long long)((now - c->created_ms) / 1000),
-                     (unsigned long long)((now - c->last_ms) / 1000), c->db, c->in_len - c->in_off,
+                     (unsigned long long)((now - c->last_ms) / 1000),
+                     blocking_is_blocked(c) ? "b" : "N", c->db, c->in_len - c->in_off,
                      c->in_cap - c->in_len, c->in_cap, c->out.cap + c->sending.cap, c->in_cap + c->out.cap + c->sending.cap,
                      c->last_cmd ? c->last_cmd : "NULL", c->proto);
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
@@ -302,6 +304,30 @@ static void client_kill(server *s, client *c)
     resp_integer(&c->out, killed);
 }
 
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when that client was blocked (blocking.h) */
+static void client_unblock(server *s, client *c)
+{
+    resp_arg *a = c->cmd.argv;
+    bool error = false;
+    long long id;
+    if (c->cmd.argc == 4) {
+        if (arg_is(&a[3], "error")) {
+            error = true;
+        } else if (!arg_is(&a[3], "timeout")) {
+            resp_error(&c->out, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    }
+    if (!arg_ll(&a[2], &id)) {
+        resp_error(&c->out, "ERR value is not an integer or out of range");
+        return;
+    }
+    client *o = s->clients;
+    while (o && o->id != (uint64_t)id)
+        o = o->all_next;
+    resp_integer(&c->out, o && blocking_unblock(s, o, error) ? 1 : 0);
+}
+
 void cmd_client(server *s, client *c)
 {
     resp_arg *a = c->cmd.argv;
@@ -334,6 +360,8 @@ void cmd_client(server *s, client *c)
             resp_error(&c->out, "ERR syntax error");
     } else if (arg_is(&a[1], "setinfo") && argc == 4) {
         resp_simple(&c->out, "OK");
+    } else if (arg_is(&a[1], "unblock") && (argc == 3 || argc == 4)) {
+        client_unblock(s, c);
     } else {
         reply_subcommand_error(c);
     }

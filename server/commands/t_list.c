@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "blocking.h"
 #include "keyspace.h"
 #include "list.h"
 #include "server.h"
@@ -146,13 +147,14 @@ void cmd_rpushx(server *s, client *c)
 
 /* ---- pops ---- */
 
-/*
- * Pops up to count elements of the list m of key (non-empty) and replies once that is
- * committed: with_key [key, [elements]] (LMPOP, BLMPOP), else as_array [elements] or
- * one bulk (count 1 without a COUNT argument).
- */
+/* How a pop replies: one bulk (LPOP, RPOP), an array (with a COUNT), [key, element]
+   (BLPOP, BRPOP), [key, [elements]] (LMPOP, BLMPOP). */
+enum pop_reply { POP_BULK, POP_ARRAY, POP_KEY_BULK, POP_KEY_ARRAY };
+
+/* Pops up to count elements of the list m of key (non-empty) and replies once that is
+   committed. */
 static void pop_and_reply(server *s, client *c, const resp_arg *key, const ks_meta *m, bool left,
-                          uint64_t count, bool with_key, bool as_array)
+                          uint64_t count, enum pop_reply shape)
 {
     list l = {0};
     if (!open_list(s, c, key, m, &l)) {
@@ -161,11 +163,11 @@ static void pop_and_reply(server *s, client *c, const resp_arg *key, const ks_me
     }
     uint64_t n = count < list_len(&l) ? count : list_len(&l);
     resp_out body = {0};
-    if (with_key) {
+    if (shape == POP_KEY_BULK || shape == POP_KEY_ARRAY) {
         resp_array(&body, 2);
         resp_bulk(&body, key->p, key->len);
     }
-    if (with_key || as_array)
+    if (shape == POP_ARRAY || shape == POP_KEY_ARRAY)
         resp_array(&body, (long long)n);
     ks_begin(&s->ks);
     int rc = list_pop(&l, left, n, emit_bulk, &body);
@@ -201,7 +203,7 @@ static void pop_generic(server *s, client *c, bool left)
     } else if (has_count && count == 0) {
         resp_array(&c->out, 0);
     } else {
-        pop_and_reply(s, c, key, &m, left, (uint64_t)count, false, has_count);
+        pop_and_reply(s, c, key, &m, left, (uint64_t)count, has_count ? POP_ARRAY : POP_BULK);
     }
     ks_meta_free(&m);
 }
@@ -590,24 +592,26 @@ static bool parse_mpop(client *c, int numkeys_at, mpop_args *p)
 }
 
 /*
- * The first non-empty list of keys[0..n): pops from it and replies (per `with_key`, see
- * pop_and_reply). Returns 1 when it replied (a pop or an error), 0 when every key is
- * absent.
+ * The first non-empty list of keys[0..n): pops from it and replies. Returns true when it
+ * replied (a pop or an error), false when every key is absent. A client woken for one of
+ * its keys looks at that key only (blocking_may_serve).
  */
-static int pop_first(server *s, client *c, const resp_arg *keys, int n, bool left,
-                     uint64_t count, bool with_key, bool as_array)
+static bool pop_first(server *s, client *c, const resp_arg *keys, int n, bool left,
+                      uint64_t count, enum pop_reply shape)
 {
     for (int i = 0; i < n; i++) {
+        if (!blocking_may_serve(c, &keys[i]))
+            continue;
         ks_meta m;
         if (!read_list(s, c, &keys[i], false, &m))
-            return 1;
+            return true;
         if (m.type) {
-            pop_and_reply(s, c, &keys[i], &m, left, count, with_key, as_array);
+            pop_and_reply(s, c, &keys[i], &m, left, count, shape);
             ks_meta_free(&m);
-            return 1;
+            return true;
         }
     }
-    return 0;
+    return false;
 }
 
 /* LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count] */
@@ -616,7 +620,77 @@ void cmd_lmpop(server *s, client *c)
     mpop_args p;
     if (!parse_mpop(c, 1, &p))
         return;
-    if (!pop_first(s, c, &c->cmd.argv[p.first_key], p.nkeys, p.left, (uint64_t)p.count, true,
-                   true))
+    if (!pop_first(s, c, &c->cmd.argv[p.first_key], p.nkeys, p.left, (uint64_t)p.count,
+                   POP_KEY_ARRAY))
         resp_null_array(&c->out, c->proto);
+}
+
+/* ---- blocking ---- */
+
+/* BLPOP/BRPOP key [key ...] timeout */
+static void bpop_generic(server *s, client *c, bool left, command_fn self)
+{
+    uint64_t deadline;
+    if (!blocking_parse_timeout(c, &c->cmd.argv[c->cmd.argc - 1], &deadline))
+        return;
+    int nkeys = c->cmd.argc - 2;
+    if (!pop_first(s, c, &c->cmd.argv[1], nkeys, left, 1, POP_KEY_BULK))
+        blocking_wait(s, c, 1, nkeys, KS_TYPE_LIST, deadline, self);
+}
+
+void cmd_blpop(server *s, client *c)
+{
+    bpop_generic(s, c, true, cmd_blpop);
+}
+
+void cmd_brpop(server *s, client *c)
+{
+    bpop_generic(s, c, false, cmd_brpop);
+}
+
+/* BLMOVE and BRPOPLPUSH once their arguments are parsed: LMOVE when the source has an
+   element, else a wait on the source (the destination is looked at when it has one). */
+static void blmove_generic(server *s, client *c, bool from_left, bool to_left,
+                           uint64_t deadline, command_fn self)
+{
+    resp_arg *src = &c->cmd.argv[1];
+    ks_meta sm;
+    if (!read_list(s, c, src, false, &sm))
+        return;
+    if (sm.type)
+        move_and_reply(s, c, src, &sm, &c->cmd.argv[2], from_left, to_left);
+    else
+        blocking_wait(s, c, 1, 1, KS_TYPE_LIST, deadline, self);
+    ks_meta_free(&sm);
+}
+
+/* BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout */
+void cmd_blmove(server *s, client *c)
+{
+    bool from_left, to_left;
+    uint64_t deadline;
+    if (parse_side(c, &c->cmd.argv[3], &from_left) && parse_side(c, &c->cmd.argv[4], &to_left) &&
+        blocking_parse_timeout(c, &c->cmd.argv[5], &deadline))
+        blmove_generic(s, c, from_left, to_left, deadline, cmd_blmove);
+}
+
+/* BRPOPLPUSH source destination timeout */
+void cmd_brpoplpush(server *s, client *c)
+{
+    uint64_t deadline;
+    if (blocking_parse_timeout(c, &c->cmd.argv[3], &deadline))
+        blmove_generic(s, c, false, true, deadline, cmd_brpoplpush);
+}
+
+/* BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]: the other arguments are
+   checked before the timeout, as Redis does. */
+void cmd_blmpop(server *s, client *c)
+{
+    mpop_args p;
+    uint64_t deadline;
+    if (!parse_mpop(c, 2, &p) || !blocking_parse_timeout(c, &c->cmd.argv[1], &deadline))
+        return;
+    if (!pop_first(s, c, &c->cmd.argv[p.first_key], p.nkeys, p.left, (uint64_t)p.count,
+                   POP_KEY_ARRAY))
+        blocking_wait(s, c, p.first_key, p.nkeys, KS_TYPE_LIST, deadline, cmd_blmpop);
 }

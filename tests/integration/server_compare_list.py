@@ -145,11 +145,49 @@ CASES += [
     ("lrem bin 1 ''", ""), ("lpos bin 'a\x00b'", ""), ("lrange bin 0 -1", ""),
 ]
 
+# The blocking commands where they reply without waiting: an element is there, a timeout
+# of 10 ms, or an error (checked in Redis's order: BLMPOP's other arguments first).
+CASES += [
+    ("del bl d", ""), ("rpush bl a b c d e f g h i j k l", ""), ("blpop bl 0", ""), ("brpop bl nol 0", ""),
+    ("blpop nol bl 1", ""), ("blpop nol 0.01", ""), ("brpop nol nol2 0.01", ""),
+    ("blpop s 0", ""), ("blpop nol s 0", ""), ("blpop bl s 0", ""), ("blpop nol -1", ""),
+    ("blpop nol x", ""), ("blpop nol inf", ""), ("blpop nol 1e30", ""),
+    ("blpop nol", ""), ("blpop nol ''", ""), ("blpop nol nan", ""),
+    ("brpoplpush bl d 0", ""), ("brpoplpush nol d 0.01", ""), ("brpoplpush s d 0", ""),
+    ("brpoplpush bl s 0", ""), ("brpoplpush bl d -1", ""), ("brpoplpush nol s 0.01", ""),
+    ("blmove bl d left right 0", ""), ("blmove bl d up left 0", ""),
+    ("blmove bl d left left x", ""), ("blmove nol d left left -1", ""),
+    ("blmove nol s left left 0.01", ""), ("blmove bl s left left 0", ""),
+    ("blmove s d left left 0", ""), ("lrange d 0 -1", ""), ("blmove bl bl right left 0", ""),
+    ("blmpop 0.01 1 nol left", ""), ("blmpop 0 2 nol bl right count 2", ""),
+    ("blmpop x 1 nol left", ""), ("blmpop 0 0 nol left", ""), ("blmpop -1 1 nol left", ""),
+    ("blmpop 0 1 nol bogus", ""), ("blmpop 0 1 s left", ""), ("blmpop x 1 nol bogus", ""),
+    ("blmpop -1 1 nol left count 0", ""), ("blmpop 0 2 nol left", ""),
+    ("rpush bl z y", ""), ("blmpop 0 1 bl left count 10", ""), ("exists bl", ""), ("lrange d 0 -1", ""),
+]
+
+# COMMAND INFO's name, arity, flags and key positions (ACL categories and key specs are
+# the command table's, not this family's)
+COMMANDS = ("lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim "
+            "lpos rpoplpush lmove lmpop blpop brpop brpoplpush blmove blmpop").split()
+
+
+def compare_command_info(shale, redis):
+    diffs = 0
+    for name in COMMANDS:
+        a = shale.call("command", "info", name)[1][0][1][:6]
+        b = redis.call("command", "info", name)[1][0][1][:6]
+        if repr(a) != repr(b):
+            diffs += 1
+            print("DIFF COMMAND INFO %s\n  shale: %r\n  redis: %r" % (name, a, b))
+    return diffs
+
 
 def run(shale, redis, proto):
     diffs = 0
     for case, mode in CASES:
         args = shlex.split(case)
+        print("CASE", case, flush=True) if os.environ.get("TRACE") else None
         a = shale.call(*args)
         b = redis.call(*args)
         if canon(a, mode) != canon(b, mode):
@@ -172,6 +210,7 @@ def main():
             if proto == 3:
                 c.call("hello", "3")
         diffs += run(shale, redis, proto)
+        diffs += compare_command_info(shale, redis)
     print("%d list commands compared in RESP2 and RESP3, %d differences" % (len(CASES), diffs))
     check(diffs == 0, "replies differ from redis-server")
     return 0
