@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blocking.h"
 #include "config.h"
 #include "server.h"
 
@@ -75,6 +76,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
     }
+    if (blocking_init(&srv, (int)srv.cfg.io_threads)) {
+        fprintf(stderr, "shale-server: out of memory\n");
+        return 1;
+    }
     pthread_mutex_init(&srv.lock, NULL);
     caps_refresh(&srv);
     srv.start_ms = ks_now_ms();
@@ -99,6 +104,7 @@ int main(int argc, char **argv)
     cursor_table_free(&srv.cursors);
     cmdstats_free(&srv.cmds);
     access_free(&srv.access);
+    blocking_free(&srv);
     int crc = shale_close(srv.db);
     if (crc)
         fprintf(stderr, "shale-server: closing the engine: %s\n", shale_strerror(crc));

@@ -65,6 +65,9 @@ typedef struct client {
     bool no_evict; /* CLIENT NO-EVICT ON (shown in CLIENT LIST; shale evicts no client) */
     uint32_t redacted; /* the running command's arguments the slowlog must not show
                           (bit i: argv[i]; AUTH's password, CONFIG SET requirepass's value) */
+    struct blocked *blocked;    /* waiting on keys (blocking.h), else NULL */
+    bool resume_queued;         /* in its loop's list of unblocked clients */
+    struct client *resume_next; /* that list (net_resume) */
     struct client *round_next;
     uint64_t held_gen;          /* the writes its held replies depend on */
     struct client *held_next;   /* the loop's held clients, oldest first */
@@ -130,6 +133,7 @@ typedef struct server {
     caps_state caps;
     bgsave_state bgsave;
     access_table access; /* LRU/LFU of keys (access.h) */
+    struct blocking *blocking; /* clients blocked on keys (blocking.h) */
     int disk_error;           /* the engine refuses writes after this error (0: none) */
     int unsynced_error; /* sync-writes yes: a log write or sync failed, writes past
                            synced_gen may be lost, and commands that read or write data
@@ -280,6 +284,18 @@ void metrics_http_input(server *s, client *c);
 
 /* Runs the event loops until s->stop. Returns 0 or -errno (io_uring unavailable...). */
 int net_run(server *s);
+/*
+ * The event loops' side of blocked clients (net_uring.c), for blocking.c; lock held.
+ * net_loop_index: the loop c belongs to (0 for a client of no loop). net_join_round: c's
+ * replies from now on go out with its loop's current round, after the writes before them
+ * are durable (call it before writing a reply outside c's own command; on c's loop).
+ * net_resume: c was unblocked: the commands it sent meanwhile run once this one is done
+ * (on c's loop). net_wake_loop: loop idx runs blocking_run soon (any thread).
+ */
+int net_loop_index(const client *c);
+void net_join_round(client *c);
+void net_resume(client *c);
+void net_wake_loop(server *s, int idx);
 
 #define COMMAND(name) void cmd_##name(server *s, client *c)
 /* connection: t_conn.c */
@@ -305,7 +321,10 @@ COMMAND(hset); COMMAND(hsetnx); COMMAND(hget); COMMAND(hmget); COMMAND(hmset); C
 COMMAND(hlen); COMMAND(hexists); COMMAND(hgetall); COMMAND(hkeys); COMMAND(hvals);
 COMMAND(hincrby); COMMAND(hincrbyfloat); COMMAND(hstrlen); COMMAND(hscan); COMMAND(hrandfield);
 /* lists: t_list.c */
-
+COMMAND(lpush); COMMAND(rpush); COMMAND(lpushx); COMMAND(rpushx); COMMAND(lpop); COMMAND(rpop);
+COMMAND(llen); COMMAND(lrange); COMMAND(lindex); COMMAND(lset); COMMAND(linsert); COMMAND(lrem);
+COMMAND(ltrim); COMMAND(lpos); COMMAND(rpoplpush); COMMAND(lmove); COMMAND(lmpop);
+COMMAND(blpop); COMMAND(brpop); COMMAND(brpoplpush); COMMAND(blmove); COMMAND(blmpop);
 /* sets: t_set.c */
 COMMAND(sadd); COMMAND(srem); COMMAND(scard); COMMAND(sismember); COMMAND(smismember);
 COMMAND(smembers); COMMAND(sinter); COMMAND(sinterstore); COMMAND(sintercard); COMMAND(sunion);

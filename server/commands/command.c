@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "args.h"
+#include "blocking.h"
 
 /* clang-format off */
 static const command commands[] = {
@@ -83,6 +84,28 @@ static const command commands[] = {
     {"hscan", -3, R, 1, 1, 1, "hash", "Iterates over fields and values.", cmd_hscan},
     {"hrandfield", -2, R, 1, 1, 1, "hash", "Returns random fields.", cmd_hrandfield},
     /* lists: t_list.c */
+    {"lpush", -3, W|M|FAST, 1, 1, 1, "list", "Prepends elements to a list.", cmd_lpush},
+    {"rpush", -3, W|M|FAST, 1, 1, 1, "list", "Appends elements to a list.", cmd_rpush},
+    {"lpushx", -3, W|M|FAST, 1, 1, 1, "list", "Prepends elements to an existing list.", cmd_lpushx},
+    {"rpushx", -3, W|M|FAST, 1, 1, 1, "list", "Appends elements to an existing list.", cmd_rpushx},
+    {"lpop", -2, W|FAST, 1, 1, 1, "list", "Removes and returns the first elements.", cmd_lpop},
+    {"rpop", -2, W|FAST, 1, 1, 1, "list", "Removes and returns the last elements.", cmd_rpop},
+    {"llen", 2, R|FAST, 1, 1, 1, "list", "Returns a list's length.", cmd_llen},
+    {"lrange", 4, R, 1, 1, 1, "list", "Returns a range of elements.", cmd_lrange},
+    {"lindex", 3, R, 1, 1, 1, "list", "Returns the element at an index.", cmd_lindex},
+    {"lset", 4, W|M, 1, 1, 1, "list", "Sets the element at an index.", cmd_lset},
+    {"linsert", 5, W|M, 1, 1, 1, "list", "Inserts an element before or after another.", cmd_linsert},
+    {"lrem", 4, W, 1, 1, 1, "list", "Removes elements equal to a value.", cmd_lrem},
+    {"ltrim", 4, W, 1, 1, 1, "list", "Keeps only a range of elements.", cmd_ltrim},
+    {"lpos", -3, R, 1, 1, 1, "list", "Returns the positions of matching elements.", cmd_lpos},
+    {"rpoplpush", 3, W|M, 1, 2, 1, "list", "Pops the last element and pushes it onto another list.", cmd_rpoplpush},
+    {"lmove", 5, W|M, 1, 2, 1, "list", "Pops an element and pushes it onto another list.", cmd_lmove},
+    {"lmpop", -4, W, 0, 0, 0, "list", "Pops elements from the first non-empty list.", cmd_lmpop},
+    {"blpop", -3, W, 1, -2, 1, "list", "Pops the first element of the first non-empty list, or blocks.", cmd_blpop},
+    {"brpop", -3, W, 1, -2, 1, "list", "Pops the last element of the first non-empty list, or blocks.", cmd_brpop},
+    {"brpoplpush", 4, W|M, 1, 2, 1, "list", "RPOPLPUSH, or blocks until the source has an element.", cmd_brpoplpush},
+    {"blmove", 6, W|M, 1, 2, 1, "list", "LMOVE, or blocks until the source has an element.", cmd_blmove},
+    {"blmpop", -5, W, 0, 0, 0, "list", "LMPOP, or blocks until a list has an element.", cmd_blmpop},
 
     /* sets: t_set.c */
     {"sadd", -3, W|FAST|M, 1, 1, 1, "set", "Adds members to a set.", cmd_sadd},
@@ -168,6 +191,7 @@ static const command subcommands[] = {
     {"client|reply", 3, 0, 0, 0, 0, "connection", "Turns the replies to the connection off, on, or off for one command.", NULL},
     {"client|setinfo", 4, 0, 0, 0, 0, "connection", "Accepted (Redis 7.2's library name and version).", NULL},
     {"client|setname", 3, 0, 0, 0, 0, "connection", "Names the connection.", NULL},
+    {"client|unblock", -3, ADMIN, 0, 0, 0, "connection", "Unblocks a client blocked by a blocking command.", NULL},
     {"command|count", 2, 0, 0, 0, 0, "server", "Returns the number of commands.", NULL},
     {"command|docs", -2, 0, 0, 0, 0, "server", "Documents commands: arguments, key specs.", NULL},
     {"command|getkeys", -4, 0, 0, 0, 0, "server", "Returns the keys of a command call.", NULL},
@@ -510,6 +534,7 @@ static void run(server *s, client *c, size_t from)
     }
     s->stats.commands_processed++;
     slowlog_maybe_add(s, c, us);
+    blocking_after_command(s, c); /* waiters of keys it made ready, after its commit */
     latency_maybe_add(s, cmd->flags & FAST ? "fast-command" : "command", (uint64_t)us);
 }
 

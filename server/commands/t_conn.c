@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "args.h"
+#include "blocking.h"
 #include "server.h"
 
 void cmd_ping(server *s, client *c)
@@ -176,13 +177,15 @@ void cmd_reset(server *s, client *c)
    the reply, A closing as soon as possible, e no-evict). */
 static void client_flags(const client *c, char *buf)
 {
-    char *p = buf;
-    if (c->unix_socket)
-        *p++ = 'U';
+    char *p = buf; /* in Redis's order */
+    if (blocking_is_blocked(c))
+        *p++ = 'b';
     if (c->close_after_reply && !c->killed)
         *p++ = 'c';
     if (c->killed)
         *p++ = 'A';
+    if (c->unix_socket)
+        *p++ = 'U';
     if (c->no_evict)
         *p++ = 'e';
     if (p == buf)
@@ -395,6 +398,30 @@ static void client_reply(client *c)
     }
 }
 
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when that client was blocked (blocking.h) */
+static void client_unblock(server *s, client *c)
+{
+    resp_arg *a = c->cmd.argv;
+    bool error = false;
+    long long id;
+    if (c->cmd.argc == 4) {
+        if (arg_is(&a[3], "error")) {
+            error = true;
+        } else if (!arg_is(&a[3], "timeout")) {
+            resp_error(&c->out, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    }
+    if (!arg_ll(&a[2], &id)) {
+        resp_error(&c->out, "ERR value is not an integer or out of range");
+        return;
+    }
+    client *o = s->clients;
+    while (o && o->id != (uint64_t)id)
+        o = o->all_next;
+    resp_integer(&c->out, o && blocking_unblock(s, o, error) ? 1 : 0);
+}
+
 void cmd_client(server *s, client *c)
 {
     resp_arg *a = c->cmd.argv;
@@ -433,6 +460,8 @@ void cmd_client(server *s, client *c)
         }
     } else if (arg_is(&a[1], "setinfo") && argc == 4) {
         resp_simple(&c->out, "OK");
+    } else if (arg_is(&a[1], "unblock") && (argc == 3 || argc == 4)) {
+        client_unblock(s, c);
     } else {
         reply_subcommand_error(c);
     }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "blocking.h"
 #include "server.h"
 
 #define add server_out_printf
@@ -38,9 +39,9 @@ static void section_server(server *s, resp_out *o)
 
 static void section_clients(server *s, resp_out *o)
 {
-    add(o, "# Clients\r\nconnected_clients:%lld\r\nmaxclients:%lld\r\nblocked_clients:0\r\n"
+    add(o, "# Clients\r\nconnected_clients:%lld\r\nmaxclients:%lld\r\nblocked_clients:%lld\r\n"
            "tracking_clients:0\r\n\r\n",
-        s->nclients, s->cfg.maxclients);
+        s->nclients, s->cfg.maxclients, blocking_count(s));
 }
 
 /* Redis's bytesToHuman: 950B, 1.50K, 2.25M ... */

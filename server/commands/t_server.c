@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "blocking.h"
 #include "command.h"
 
 void cmd_swapdb(server *s, client *c)
@@ -244,6 +245,7 @@ void server_client_add(server *s, client *c)
 
 void server_client_remove(server *s, client *c)
 {
+    blocking_forget(s, c);
     if (c->all_prev)
         c->all_prev->all_next = c->all_next;
     else

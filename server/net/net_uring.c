@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -48,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blocking.h"
 #include "commit.h"
 #include "server.h"
 
@@ -58,9 +60,12 @@ enum op {
     OP_SEND = 4,
     OP_ACCEPT_HTTP = 5,
     OP_ACCEPT_RETRY = 6, /* the back-off after an accept ran out of descriptors has ended */
-    OP_SYNCED = 7        /* the commit thread ended a sync this loop waits for (commit.c) */
+    OP_WAKE = 7          /* an eventfd read ended; its source rides in the upper bits */
 };
 #define OP_MASK 7ull
+/* OP_WAKE's sources: the commit thread ended a sync this loop waits for (commit.c), or
+   blocked clients of this loop have work (blocking.c: a key handed over, an unblock). */
+enum wake { WAKE_SYNCED = 0, WAKE_BLOCKING = 1 };
 
 /* metrics-port connections: Prometheus sends its request at once and reads the answer;
    more than this many at a time, or one older than the timeout, is not a scraper */
@@ -101,8 +106,15 @@ typedef struct io_loop {
     client *held, *held_tail;      /* clients whose replies wait for a sync, oldest first */
     uint64_t asked_gen;            /* asked the commit thread for this generation and not
                                       woken since (0: nothing asked) */
+    int block_fd;                  /* eventfd: another loop has blocking work for this one */
+    uint64_t block_buf;            /* its read lands here */
+    client *resume, *resume_tail;  /* unblocked clients whose kept input runs next */
     int rc;
 } io_loop;
+
+/* The loops, while net_run runs them (net_wake_loop reaches them from any thread). */
+static io_loop *running_loops;
+static int running_nloops;
 
 static uint64_t pack(void *p, enum op op)
 {
@@ -351,7 +363,8 @@ static void http_list_remove(server *s, client *c)
 /* Frees c when it is closed and nothing refers to it any more; returns whether it did. */
 static bool maybe_free(io_loop *l, client *c)
 {
-    if (!c->closed || c->recv_armed || c->send_armed || c->in_round || c->held)
+    if (!c->closed || c->recv_armed || c->send_armed || c->in_round || c->held ||
+        c->resume_queued)
         return false;
     pthread_mutex_lock(&l->s->lock);
     if (c->http) {
@@ -476,7 +489,7 @@ static void on_accept(io_loop *l, int fd, bool unix_socket)
 static size_t run_commands(server *s, client *c, const char *data, size_t len)
 {
     size_t off = 0;
-    while (!c->close_after_reply && off < len) {
+    while (!c->close_after_reply && !c->blocked && off < len) {
         size_t used;
         const char *err;
         uint64_t max_bulk = c->authenticated ? s->cfg.proto_max_bulk_len : RESP_UNAUTHENTICATED;
@@ -492,7 +505,8 @@ static size_t run_commands(server *s, client *c, const char *data, size_t len)
         }
         c->cmd_qbuf = len - off; /* CLIENT LIST's qbuf while it runs */
         off += used;
-        command_dispatch(s, c);
+        command_dispatch(s, c); /* a blocking command that blocks ends the loop: the
+                                   commands after it wait in c->in until it is served */
         c->cmd_qbuf = 0;
         if (over_output_limit(s, c)) {
             /* as Redis checks each reply it adds: a pipeline of large replies must not
@@ -537,7 +551,7 @@ static void take_input(server *s, client *c, const char *data, size_t len)
     }
     s->stats.net_input_bytes += len;
     c->last_ms = now_ms();
-    if (c->in_len == c->in_off && !in_place && !c->held) {
+    if (c->in_len == c->in_off && !in_place && !c->held && !c->blocked) {
         c->in_len = c->in_off = 0;
         size_t used = run_commands(s, c, data, len);
         data += used;
@@ -553,7 +567,7 @@ static void take_input(server *s, client *c, const char *data, size_t len)
         memcpy(c->in + c->in_len, data, len);
     }
     c->in_len += len;
-    if (!c->held)
+    if (!c->held && !c->blocked)
         run_buffered(s, c);
     if (c->in_len > s->cfg.client_query_buffer_limit ||
         (!c->authenticated && c->in_len > UNAUTH_QUERY_LIMIT)) {
@@ -694,7 +708,7 @@ static void run_held_input(io_loop *l, client *c)
 /*
  * Sends the held replies whose writes are durable, oldest first, and turns into errors
  * those whose sync failed; then asks the commit thread for a sync of what the others
- * need, unless asked already (it wakes the loop through OP_SYNCED when that sync ends).
+ * need, unless asked already (it wakes the loop through OP_WAKE when that sync ends).
  */
 static void release_held(io_loop *l)
 {
@@ -710,8 +724,12 @@ static void release_held(io_loop *l)
             if (!l->held)
                 l->held_tail = NULL;
             c->held = false;
-            if (!release_client(l, c, state < 0 ? rc : 0, unsynced) && !c->closed &&
-                !c->close_after_reply && c->in_len > c->in_off)
+            if (release_client(l, c, state < 0 ? rc : 0, unsynced) || c->closed ||
+                c->close_after_reply)
+                continue;
+            if (c->blocked) /* a key it waits on may have been parked for it meanwhile */
+                blocking_retry(l->s, c);
+            else if (c->in_len > c->in_off)
                 run_held_input(l, c);
         }
         if (!l->held || l->held_tail->held_gen <= l->asked_gen)
@@ -788,14 +806,88 @@ static void finish_round(io_loop *l)
     }
 }
 
-/* Ends the round, and the rounds that held clients' kept input makes when they are
-   released. */
+/* The blocked clients' work for this loop (blocking.c): keys made ready that it serves,
+   unblocks, timeouts. Cheap when there is none (two atomic loads). */
+static void run_blocking(io_loop *l)
+{
+    server *s = l->s;
+    uint64_t now = now_ms();
+    if (!blocking_has_work(s, l->idx, now))
+        return;
+    pthread_mutex_lock(&s->lock);
+    if (!__atomic_load_n(&s->unsynced_error, __ATOMIC_RELAXED))
+        l->exposed = true; /* a woken client's command runs */
+    blocking_run(s, l->idx, now);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Runs the commands that unblocked clients sent while they waited. */
+static void run_resumed(io_loop *l)
+{
+    while (l->resume) {
+        client *c = l->resume;
+        l->resume = c->resume_next;
+        if (!l->resume)
+            l->resume_tail = NULL;
+        c->resume_queued = false;
+        if (!c->closed && !c->held && !c->blocked && !c->close_after_reply &&
+            c->in_len > c->in_off)
+            run_held_input(l, c);
+    }
+}
+
+/* Ends the round, and the rounds that held clients' kept input, blocked clients' work
+   and unblocked clients' kept input make. */
 static void end_rounds(io_loop *l)
 {
     do {
+        run_blocking(l);
+        run_resumed(l);
         finish_round(l);
         release_held(l);
-    } while (l->round);
+    } while (l->round || l->resume || blocking_has_work(l->s, l->idx, now_ms()));
+}
+
+int net_loop_index(const client *c)
+{
+    return c->loop ? c->loop->idx : 0;
+}
+
+void net_join_round(client *c)
+{
+    if (c->loop && !c->held) /* a held client's replies go out when it is released */
+        join_round(c->loop, c);
+}
+
+void net_resume(client *c)
+{
+    io_loop *l = c->loop;
+    if (!l || c->resume_queued)
+        return;
+    c->resume_queued = true;
+    c->resume_next = NULL;
+    if (l->resume_tail)
+        l->resume_tail->resume_next = c;
+    else
+        l->resume = c;
+    l->resume_tail = c;
+}
+
+void net_wake_loop(server *s, int idx)
+{
+    if (!running_loops || idx < 0 || idx >= running_nloops)
+        return;
+    uint64_t one = 1;
+    ssize_t n = write(running_loops[idx].block_fd, &one, sizeof one);
+    (void)n; /* a full counter already wakes the loop */
+}
+
+/* The blocking wake-up is read into l->block_buf (one read armed at a time). */
+static void arm_block_wake(io_loop *l)
+{
+    struct io_uring_sqe *sqe = get_sqe(l);
+    io_uring_prep_read(sqe, l->block_fd, &l->block_buf, sizeof l->block_buf, 0);
+    io_uring_sqe_set_data64(sqe, (uint64_t)WAKE_BLOCKING << 3 | OP_WAKE);
 }
 
 /* The commit thread's wake-up is read into l->wake_buf (one read armed at a time). */
@@ -805,7 +897,7 @@ static void arm_wake(io_loop *l)
         return; /* commit-pipeline no: the loop syncs itself */
     struct io_uring_sqe *sqe = get_sqe(l);
     io_uring_prep_read(sqe, commit_wake_fd(l->commit, l->idx), &l->wake_buf, sizeof l->wake_buf, 0);
-    io_uring_sqe_set_data64(sqe, OP_SYNCED);
+    io_uring_sqe_set_data64(sqe, (uint64_t)WAKE_SYNCED << 3 | OP_WAKE);
 }
 
 /* Closes clients idle longer than `timeout`, and metrics-port connections older than
@@ -820,8 +912,8 @@ static void close_idle(server *s)
         }
     if (s->cfg.timeout <= 0)
         return;
-    for (client *c = s->clients; c; c = c->all_next)
-        if (!c->killed && now - c->last_ms > (uint64_t)s->cfg.timeout * 1000) {
+    for (client *c = s->clients; c; c = c->all_next) /* (a blocked client is not idle) */
+        if (!c->killed && !c->blocked && now - c->last_ms > (uint64_t)s->cfg.timeout * 1000) {
             c->killed = true;
             shutdown(c->fd, SHUT_RDWR);
         }
@@ -924,7 +1016,7 @@ static void loop_drain(io_loop *l)
                     close(cqe->res); /* a connection that came in meanwhile */
                 break;
             case OP_ACCEPT_RETRY: /* a back-off ended: no accept is armed again */
-            case OP_SYNCED:
+            case OP_WAKE:
                 break;
             }
         }
@@ -1017,11 +1109,18 @@ static void *loop_run(void *arg)
     for (int i = 0; i < l->nmfd; i++)
         arm_accept(l, l->mfd[i], OP_ACCEPT_HTTP);
     arm_wake(l);
+    arm_block_wake(l);
     io_uring_submit(&l->ring);
     uint64_t next_cron = now_ms(), next_shrink = next_cron + 1000;
     while (!s->stop) {
         struct io_uring_cqe *cqe;
         struct __kernel_timespec ts = {0, 50 * 1000 * 1000};
+        uint64_t deadline = blocking_next_deadline(s, l->idx); /* a blocked client's timeout */
+        if (deadline) {
+            uint64_t now = now_ms(), ms = deadline > now ? deadline - now : 0;
+            if (ms < 50)
+                ts.tv_nsec = (long long)ms * 1000 * 1000;
+        }
         int rc = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
         if (rc < 0 && rc != -ETIME && rc != -EINTR) {
             fprintf(stderr, "shale-server: io_uring wait failed: %s\n", strerror(-rc));
@@ -1064,7 +1163,12 @@ static void *loop_run(void *arg)
             case OP_SEND:
                 on_send(l, c, cqe->res);
                 break;
-            case OP_SYNCED:
+            case OP_WAKE:
+                if (data >> 3 == WAKE_BLOCKING) { /* blocking_has_work says what */
+                    if (cqe->res >= 0)
+                        arm_block_wake(l);
+                    break;
+                }
                 l->asked_gen = 0; /* the thread forgot the request: release_held asks again */
                 if (cqe->res >= 0)
                     arm_wake(l);
@@ -1130,6 +1234,9 @@ static int loop_init(io_loop *l, server *s, int idx)
     l->idx = idx;
     l->ufd = -1;
     l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    l->block_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (l->block_fd < 0)
+        return -errno;
     /* One thread submits to a ring and completions wait until it asks (Linux 6.1):
        no cross-CPU wake-ups or completion-lock contention per packet. The ring starts
        disabled so that the loop thread, which enables it, becomes its submitter. */
@@ -1197,6 +1304,8 @@ static void loop_destroy(io_loop *l, bool busy)
 {
     if (l->s && l->spare_fd >= 0) /* (a loop that never started is all zeros) */
         close(l->spare_fd);
+    if (l->s && l->block_fd >= 0)
+        close(l->block_fd);
     for (int i = 0; i < l->nlfd; i++)
         close(l->lfd[i]);
     for (int i = 0; i < l->nmfd; i++)
@@ -1239,11 +1348,16 @@ int net_run(server *s)
                         "provided buffers %s, deferred task work %s\n",
                 n, loops[0].ms_accept ? "yes" : "no", loops[0].ms_recv ? "yes" : "no",
                 loops[0].deferred ? "yes" : "no");
+        running_loops = loops;
+        running_nloops = n;
         for (int i = 0; i < n; i++)
             if (pthread_create(&loops[i].thread, NULL, loop_run, &loops[i]) == 0)
                 started++;
         for (int i = 0; i < started; i++)
             pthread_join(loops[i].thread, NULL);
+        pthread_mutex_lock(&s->lock);
+        running_loops = NULL; /* (net_wake_loop runs under the lock) */
+        pthread_mutex_unlock(&s->lock);
         /* held replies of a stopped loop are never sent: the sync in flight ends first */
         for (int i = 0; i < n; i++)
             if (loops[i].rc)

@@ -470,12 +470,20 @@ int ks_put_meta(keyspace *ks, int dbi, const void *key, size_t klen, const ks_me
     return rc;
 }
 
+/* A list or sorted set that waiters may pop from: tell the listener. */
+static void tell_ready(keyspace *ks, int type, int dbi, const void *key, size_t klen)
+{
+    if (ks->ready_fn && (type == KS_TYPE_LIST || type == KS_TYPE_ZSET))
+        ks->ready_fn(ks->ready_ctx, dbi, key, klen);
+}
+
 int ks_put_collection(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old,
                       int type, uint64_t version, uint64_t size, const void *extra,
                       size_t elen)
 {
     if (size == 0)
         return ks_del_key(ks, dbi, key, klen, old);
+    tell_ready(ks, type, dbi, key, klen);
     unsigned char small[64];
     unsigned char *meta = 16 + elen <= sizeof small ? small : malloc(16 + elen);
     if (!meta)
@@ -517,6 +525,7 @@ int ks_copy_value(keyspace *ks, int sdb, const void *skey, size_t sklen, const k
     if (!ks_is_collection(src->type))
         return ks_put_meta(ks, ddb, dkey, dklen, dold, src->type, src->val, src->vlen,
                            expire_at_ms);
+    tell_ready(ks, src->type, ddb, dkey, dklen);
     uint64_t version = ks_new_version(ks);
     char *meta = malloc(src->vlen);
     if (!meta)
@@ -848,6 +857,10 @@ int ks_swap(keyspace *ks, int a, int b)
     ks->expires[a] = ks->expires[b];
     ks->count[b] = c;
     ks->expires[b] = e;
+    if (ks->ready_fn) { /* each database now holds the other's keys */
+        ks->ready_fn(ks->ready_ctx, a, NULL, 0);
+        ks->ready_fn(ks->ready_ctx, b, NULL, 0);
+    }
     return 0;
 }
 

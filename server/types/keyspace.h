@@ -52,6 +52,12 @@
 
 struct ks_recount;
 
+/* Told of a key that a write may have made a non-empty list or sorted set (blocking
+   pops: server/commands/blocking.c), as the write joins the transaction; key NULL: any
+   key of database dbi (SWAPDB). The listener looks again after the command, so a write
+   aborted later is a harmless false alarm. */
+typedef void (*ks_ready_fn)(void *ctx, int dbi, const void *key, size_t klen);
+
 /* An engine that holds one fifo database's physical id. */
 typedef struct ks_fifo {
     uint32_t phys;
@@ -87,6 +93,8 @@ typedef struct keyspace {
                                       command lock */
     char dir[4096];                /* the store's directory */
     shale_options fifo_options;    /* for fifo engines (style and cap set per engine) */
+    ks_ready_fn ready_fn;          /* NULL: nobody waits for keys */
+    void *ready_ctx;
 } keyspace;
 
 /* A growable engine key. */
@@ -169,7 +177,8 @@ int ks_put_meta(keyspace *ks, int dbi, const void *key, size_t klen, const ks_me
                 const void *payload, size_t plen, uint64_t expire_at_ms);
 /* Writes a collection's metadata: type | version | size | extra (elen bytes), keeping
    old's expiry when old is of this type (a new one has none); size 0 deletes the key
-   instead (an emptied collection does not exist), in the same transaction. */
+   instead (an emptied collection does not exist), in the same transaction. A non-empty
+   list or sorted set is told to ready_fn. */
 int ks_put_collection(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old,
                       int type, uint64_t version, uint64_t size, const void *extra,
                       size_t elen);
@@ -178,7 +187,7 @@ int ks_put_collection(keyspace *ks, int dbi, const void *key, size_t klen, const
 int ks_del_key(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old);
 /* Writes a copy of src (the value of (sdb, skey)) to (ddb, dkey), whose current
    metadata is dold, with expiry expire_at_ms. A collection's members are copied under a
-   new version: O(members). */
+   new version: O(members). A list or sorted set copied is told to ready_fn. */
 int ks_copy_value(keyspace *ks, int sdb, const void *skey, size_t sklen, const ks_meta *src,
                   int ddb, const void *dkey, size_t dklen, const ks_meta *dold,
                   uint64_t expire_at_ms);
@@ -223,7 +232,8 @@ int ks_range_seek_random(ks_range *r, uint64_t rnd);
 #define KS_META_PREFIX 5
 
 /* Empties a logical database (a new physical id; the old one goes to the sweeper);
-   dbi < 0 empties all. Swaps two databases. Both persist the mapping. */
+   dbi < 0 empties all. Swaps two databases (telling ready_fn of both). Both persist the
+   mapping. */
 int ks_flush(keyspace *ks, int dbi);
 int ks_swap(keyspace *ks, int a, int b);
 

@@ -5,7 +5,8 @@
  * keeps its keyspace). Each command must produce exactly one well-formed reply (checked
  * with the client's reply reader); ASan/UBSan catch the rest.
  *
- * Left out on purpose: DEBUG SLEEP (it would only make the fuzzer time out).
+ * Left out on purpose: DEBUG SLEEP (it would only make the fuzzer time out). A blocking
+ * command that blocks ends its input (the client waits; it is forgotten at the end).
  */
 #include <ftw.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blocking.h"
 #include "server.h"
 #include "shale_client.h"
 
@@ -40,6 +42,7 @@ static void teardown(void)
         return;
     server_bgsave_wait(&srv);
     caps_stop(&srv);
+    blocking_free(&srv);
     ks_close(&srv.ks);
     cursor_table_free(&srv.cursors);
     cmdstats_free(&srv.cmds);
@@ -69,7 +72,7 @@ static void setup(void)
     shale_options_default(&fifo);
     config_fifo_options(&srv.cfg, &fifo);
     if (shale_open(dir, &o, &srv.db) || ks_open(&srv.ks, srv.db, dir, &fifo) ||
-        access_init(&srv.access, ks_now_ms()))
+        access_init(&srv.access, ks_now_ms()) || blocking_init(&srv, 1))
         abort();
     srv.caps.cache_applied = srv.cfg.block_cache_size;
     srv.caps.memtable_applied = srv.cfg.memtable_size;
@@ -131,6 +134,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (c.cmd.argc == 0 || is_debug_sleep(&c.cmd))
             continue;
         command_dispatch(&srv, &c);
+        if (c.blocked) /* a blocking command that waits: no reply, and no more commands
+                          (the client is forgotten when it goes, as at a disconnect) */
+            break;
         check_one_reply(&c.out, c.close_after_reply);
         if (echo) /* FUZZ_DISPATCH_ECHO=1: show the replies (to look at an input) */
             fwrite(c.out.data, 1, c.out.len, stderr);

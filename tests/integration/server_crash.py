@@ -3,10 +3,13 @@
 acknowledged write must be there.
 
 Each round starts shale-server on the same directory, runs writer threads (each on its
-own connection, pipelining SET of new keys, HSET of new fields and INCR of a counter),
-kills the server with SIGKILL at a random moment, restarts it and checks every write
-whose reply was received: SET values and HSET fields present, counters at least the
-acknowledged count, DBSIZE equal to what SCAN finds. Rounds alternate between the two
+own connection, pipelining SET of new keys, HSET of new fields, INCR of a counter, and
+LPUSH of new elements onto a list of its own with an RPOP of its oldest one every other
+batch), kills the server with SIGKILL at a random moment, restarts it and checks every
+write whose reply was received: SET values and HSET fields present, counters at least the
+acknowledged count, every acknowledged LPUSH's element in its list in order unless an
+RPOP took it (at most the pops without a reply may have), no element an acknowledged
+RPOP took, DBSIZE equal to what SCAN finds. Rounds alternate between the two
 ways a round's writes are synced (commit-pipeline no: the loop syncs; yes: the commit
 thread syncs while the loop runs on), so both are killed mid-sync. ROUNDS (default 5;
 make crashtest runs 100) and SEED come from the environment.
@@ -41,6 +44,11 @@ class Writer(threading.Thread):
         self.acked_fields = []  # (hash, field, value)
         self.acked_incrs = {}   # counter -> acknowledged INCRs
         self.sent_incrs = {}
+        self.list = "r%d:l%d" % (rnd, wid)
+        self.sent_pushes = []   # elements, oldest first
+        self.acked_pushes = []
+        self.acked_pops = []    # what each acknowledged RPOP took
+        self.sent_pops = 0
 
     def run(self):
         try:
@@ -63,6 +71,12 @@ class Writer(threading.Thread):
                     ctr = "ctr%d" % self.wid
                     self.sent_incrs[ctr] = self.sent_incrs.get(ctr, 0) + 1
                     batch.append((("incr", ctr), ("incr", ctr)))
+            e = "e%d" % i
+            self.sent_pushes.append(e)
+            batch.append((("lpush", self.list, e), ("lpush", e)))
+            if i % (2 * DEPTH) == 0:
+                self.sent_pops += 1
+                batch.append((("rpop", self.list), ("rpop",)))
             try:
                 c.s.sendall(b"".join(encode(list(cmd)) for cmd, _ in batch))
                 for cmd, what in batch:
@@ -73,6 +87,10 @@ class Writer(threading.Thread):
                         self.acked_sets.append((what[1], what[2]))
                     elif what[0] == "hset":
                         self.acked_fields.append((what[1], what[2], what[3]))
+                    elif what[0] == "lpush":
+                        self.acked_pushes.append(what[1])
+                    elif what[0] == "rpop":
+                        self.acked_pops.append(r[1].decode() if r[1] is not None else None)
                     else:
                         self.acked_incrs[what[1]] = self.acked_incrs.get(what[1], 0) + 1
             except (OSError, EOFError):
@@ -110,6 +128,24 @@ def verify(c, sets, fields, incrs):
     return lost
 
 
+def verify_list(c, w):
+    """1 when writer w's list is wrong after the restart, else 0. Oldest first, it must be
+    a run of the elements pushed, in order: starting after those the acknowledged RPOPs
+    took (or up to the pops without a reply later: they may have taken more), ending at
+    or after the last acknowledged LPUSH (later: pushes without a reply)."""
+    items = [x[1].decode() for x in c.call("lrange", w.list, "0", "-1")[1]][::-1]
+    p, n, sent = len(w.acked_pops), len(w.acked_pushes), w.sent_pushes
+    if w.acked_pops != sent[:p]:
+        print("%s: RPOP took %r, not the oldest elements" % (w.list, w.acked_pops[:5]))
+        return 1
+    for k in range(p, w.sent_pops + 1):
+        if items == sent[k:k + len(items)] and k + len(items) >= n:
+            return 0
+    print("%s: acknowledged LPUSHes lost, or popped ones back: %d elements after %d "
+          "acknowledged pushes and %d pops" % (w.list, len(items), n, p))
+    return 1
+
+
 def main():
     rng = random.Random(SEED)
     tmp = tempfile.mkdtemp()
@@ -131,6 +167,13 @@ def main():
             p.wait()
             for w in ws:
                 w.join(timeout=10)
+            p = start(port, datadir, log)
+            c = Conn(port)
+            list_lost = sum(verify_list(c, w) for w in ws)
+            total_acked += sum(len(w.acked_pushes) + len(w.acked_pops) for w in ws)
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            for w in ws:
                 sets += w.acked_sets
                 fields += w.acked_fields
                 for k, n in w.acked_incrs.items():
@@ -155,8 +198,9 @@ def main():
             if dbsize != len(keys):
                 print("round %d: DBSIZE %d but SCAN finds %d keys" % (rnd, dbsize, len(keys)))
                 failures += 1
-            if lost:
-                print("round %d: %d acknowledged writes lost" % (rnd, lost))
+            if lost or list_lost:
+                print("round %d: %d acknowledged writes lost, %d lists wrong" % (rnd, lost,
+                                                                               list_lost))
                 failures += 1
             p.send_signal(signal.SIGKILL)
             p.wait()
