@@ -304,7 +304,14 @@ COMMAND(hincrby); COMMAND(hincrbyfloat); COMMAND(hstrlen); COMMAND(hscan); COMMA
 
 /* sets: t_set.c */
 
-/* sorted sets: t_zset.c; geo: t_geo.c */
+/* sorted sets: t_zset.c, t_zset_range.c, t_zset_ops.c; geo: t_geo.c */
+COMMAND(zadd); COMMAND(zincrby); COMMAND(zrem); COMMAND(zcard); COMMAND(zscore); COMMAND(zmscore);
+COMMAND(zrank); COMMAND(zrevrank); COMMAND(zrange); COMMAND(zrevrange); COMMAND(zrangebyscore);
+COMMAND(zrevrangebyscore); COMMAND(zrangebylex); COMMAND(zrevrangebylex); COMMAND(zrangestore);
+COMMAND(zcount); COMMAND(zlexcount); COMMAND(zremrangebyrank); COMMAND(zremrangebyscore);
+COMMAND(zremrangebylex); COMMAND(zpopmin); COMMAND(zpopmax); COMMAND(zmpop); COMMAND(zunion);
+COMMAND(zinter); COMMAND(zdiff); COMMAND(zintercard); COMMAND(zunionstore); COMMAND(zinterstore);
+COMMAND(zdiffstore); COMMAND(zrandmember); COMMAND(zscan);
 
 /* sort: t_sort.c */
 

@@ -95,6 +95,38 @@ static const command commands[] = {
     /* sets: t_set.c */
 
     /* sorted sets: t_zset.c; geo: t_geo.c */
+    {"zadd", -4, W|M|FAST, 1, 1, 1, "sortedset", "Adds members or updates their scores.", cmd_zadd},
+    {"zincrby", 4, W|M|FAST, 1, 1, 1, "sortedset", "Increments a member's score.", cmd_zincrby},
+    {"zrem", -3, W|FAST, 1, 1, 1, "sortedset", "Removes members.", cmd_zrem},
+    {"zcard", 2, R|FAST, 1, 1, 1, "sortedset", "Returns the number of members.", cmd_zcard},
+    {"zscore", 3, R|FAST, 1, 1, 1, "sortedset", "Returns a member's score.", cmd_zscore},
+    {"zmscore", -3, R|FAST, 1, 1, 1, "sortedset", "Returns the scores of several members.", cmd_zmscore},
+    {"zrank", 3, R|FAST, 1, 1, 1, "sortedset", "Returns a member's rank from the lowest score.", cmd_zrank},
+    {"zrevrank", 3, R|FAST, 1, 1, 1, "sortedset", "Returns a member's rank from the highest score.", cmd_zrevrank},
+    {"zrange", -4, R, 1, 1, 1, "sortedset", "Returns members in a range of ranks, scores or names.", cmd_zrange},
+    {"zrevrange", -4, R, 1, 1, 1, "sortedset", "Returns members in a range of ranks, highest first.", cmd_zrevrange},
+    {"zrangebyscore", -4, R, 1, 1, 1, "sortedset", "Returns members in a range of scores.", cmd_zrangebyscore},
+    {"zrevrangebyscore", -4, R, 1, 1, 1, "sortedset", "Returns members in a range of scores, highest first.", cmd_zrevrangebyscore},
+    {"zrangebylex", -4, R, 1, 1, 1, "sortedset", "Returns members in a range of names.", cmd_zrangebylex},
+    {"zrevrangebylex", -4, R, 1, 1, 1, "sortedset", "Returns members in a range of names, last first.", cmd_zrevrangebylex},
+    {"zrangestore", -5, W|M, 1, 2, 1, "sortedset", "Stores a range of members in a new sorted set.", cmd_zrangestore},
+    {"zcount", 4, R|FAST, 1, 1, 1, "sortedset", "Counts members in a range of scores.", cmd_zcount},
+    {"zlexcount", 4, R|FAST, 1, 1, 1, "sortedset", "Counts members in a range of names.", cmd_zlexcount},
+    {"zremrangebyrank", 4, W, 1, 1, 1, "sortedset", "Removes members in a range of ranks.", cmd_zremrangebyrank},
+    {"zremrangebyscore", 4, W, 1, 1, 1, "sortedset", "Removes members in a range of scores.", cmd_zremrangebyscore},
+    {"zremrangebylex", 4, W, 1, 1, 1, "sortedset", "Removes members in a range of names.", cmd_zremrangebylex},
+    {"zpopmin", -2, W|FAST, 1, 1, 1, "sortedset", "Removes and returns the lowest-scored members.", cmd_zpopmin},
+    {"zpopmax", -2, W|FAST, 1, 1, 1, "sortedset", "Removes and returns the highest-scored members.", cmd_zpopmax},
+    {"zmpop", -4, W, 0, 0, 0, "sortedset", "Pops members from the first non-empty sorted set.", cmd_zmpop},
+    {"zunion", -3, R, 0, 0, 0, "sortedset", "Returns the union of sorted sets.", cmd_zunion},
+    {"zinter", -3, R, 0, 0, 0, "sortedset", "Returns the intersection of sorted sets.", cmd_zinter},
+    {"zdiff", -3, R, 0, 0, 0, "sortedset", "Returns the difference of sorted sets.", cmd_zdiff},
+    {"zintercard", -3, R, 0, 0, 0, "sortedset", "Counts the intersection of sorted sets.", cmd_zintercard},
+    {"zunionstore", -4, W|M, 1, 1, 1, "sortedset", "Stores the union of sorted sets.", cmd_zunionstore},
+    {"zinterstore", -4, W|M, 1, 1, 1, "sortedset", "Stores the intersection of sorted sets.", cmd_zinterstore},
+    {"zdiffstore", -4, W|M, 1, 1, 1, "sortedset", "Stores the difference of sorted sets.", cmd_zdiffstore},
+    {"zrandmember", -2, R, 1, 1, 1, "sortedset", "Returns random members.", cmd_zrandmember},
+    {"zscan", -3, R, 1, 1, 1, "sortedset", "Iterates over members and scores.", cmd_zscan},
 
     /* sort: t_sort.c */
 

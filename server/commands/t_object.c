@@ -13,11 +13,11 @@
 
 #include "args.h"
 #include "server.h"
+#include "zset.h"
 
 #define ENTRY_OVERHEAD 24 /* internal key trailer, lengths and index share per entry */
 #define HASH_LISTPACK_MAX 128 /* Redis's hash-max-listpack-entries default */
 #define SET_INTSET_MAX 512    /* set-max-intset-entries */
-#define ZSET_LISTPACK_MAX 128 /* zset-max-listpack-entries */
 
 static const char lfu_err[] = "ERR An LFU maxmemory policy is not selected, access frequency not "
                               "tracked. Please note that when switching between policies at "
@@ -52,7 +52,7 @@ static const char *object_encoding(const ks_meta *m)
     case KS_TYPE_HASH: return m->size <= HASH_LISTPACK_MAX ? "listpack" : "hashtable";
     case KS_TYPE_LIST: return "quicklist"; /* 7.0's only list encoding */
     case KS_TYPE_SET: return m->size <= SET_INTSET_MAX ? "intset" : "hashtable";
-    case KS_TYPE_ZSET: return m->size <= ZSET_LISTPACK_MAX ? "listpack" : "skiplist";
+    case KS_TYPE_ZSET: return zset_encoding(m);
     default: return "unknown";
     }
 }

@@ -1,15 +1,17 @@
 /*
- * member_map.c - open addressing with linear probing over a power-of-two table, grown at
- * 1/2 load; members' bytes are copied into chunks that never move, so entries can be
- * rehashed without copying members again.
+ * member_map.c - the map is open addressing with linear probing over a power-of-two
+ * table, grown at 1/2 load; members' bytes are copied into chunks that never move, so
+ * entries can be rehashed without copying members again. The list is two growing arrays.
  */
 #include "member_map.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
 #define CHUNK_BYTES (64u << 10)
+#define FIRST_CHUNK 512 /* most commands change a few short members */
 
 struct mm_chunk {
     mm_chunk *next;
@@ -77,7 +79,8 @@ static const char *copy_member(member_map *m, const void *p, size_t n)
 {
     mm_chunk *c = m->chunks;
     if (!c || c->cap - c->used < n + 1) {
-        size_t cap = n + 1 > CHUNK_BYTES ? n + 1 : CHUNK_BYTES;
+        size_t cap = c ? (c->cap < CHUNK_BYTES ? c->cap * 2 : CHUNK_BYTES) : FIRST_CHUNK;
+        cap = n + 1 > cap ? n + 1 : cap;
         c = malloc(sizeof *c + cap);
         if (!c)
             return NULL;
@@ -109,4 +112,63 @@ mm_entry *mm_upsert(member_map *m, const void *p, size_t n, bool *added)
     m->count++;
     *added = true;
     return e;
+}
+
+/* ---- the list ---- */
+
+int ml_push(member_list *l, const void *p, size_t n, double score)
+{
+    if (l->n == l->ncap) {
+        size_t cap = l->ncap ? l->ncap * 2 : 64;
+        ml_item *items = realloc(l->items, cap * sizeof *items);
+        if (!items)
+            return -ENOMEM;
+        l->items = items;
+        l->ncap = cap;
+    }
+    if (l->cap - l->len < n || !l->buf) {
+        size_t cap = l->cap ? l->cap * 2 : 4096;
+        while (cap - l->len < n)
+            cap *= 2;
+        char *buf = realloc(l->buf, cap);
+        if (!buf)
+            return -ENOMEM;
+        l->buf = buf;
+        l->cap = cap;
+    }
+    if (n)
+        memcpy(l->buf + l->len, p, n);
+    l->items[l->n++] = (ml_item){.off = l->len, .len = n, .score = score};
+    l->len += n;
+    return 0;
+}
+
+int ml_emit(void *ctx, const char *p, size_t n, double score)
+{
+    return ml_push(ctx, p, n, score);
+}
+
+static const char *sort_buf; /* the list being sorted (qsort has no context argument) */
+
+static int item_cmp(const void *a, const void *b)
+{
+    const ml_item *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? -1 : 1;
+    int c = memcmp(sort_buf + x->off, sort_buf + y->off, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+void ml_sort(member_list *l)
+{
+    sort_buf = l->buf;
+    if (l->n > 1)
+        qsort(l->items, l->n, sizeof *l->items, item_cmp);
+}
+
+void ml_free(member_list *l)
+{
+    free(l->buf);
+    free(l->items);
+    memset(l, 0, sizeof *l);
 }

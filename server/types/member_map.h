@@ -1,9 +1,10 @@
 /*
- * member_map.h - an in-memory hash map from byte strings (collection members) to a score
- * and a mark. A sorted-set command keeps what it changed so far in one (reads inside a
- * transaction do not see the transaction's own writes), ZUNION/ZINTER/ZDIFF accumulate
- * their result in one, ZRANDMEMBER tells picks apart with one. Not a store: nothing here
- * touches the engine.
+ * member_map.h - members (byte strings) with scores held in memory: a hash map from
+ * member to a score and a mark, and a list. A sorted-set command keeps what it changed so
+ * far in a map (reads inside a transaction do not see the transaction's own writes),
+ * ZUNION/ZINTER/ZDIFF accumulate their result in one and sort it as a list, ZRANDMEMBER
+ * samples a list and tells picks apart with a map. Not a store: nothing here touches the
+ * engine.
  */
 #ifndef SHALE_MEMBER_MAP_H
 #define SHALE_MEMBER_MAP_H
@@ -38,5 +39,30 @@ mm_entry *mm_find(const member_map *m, const void *p, size_t n);
    memory runs out. Valid until the next mm_upsert. */
 mm_entry *mm_upsert(member_map *m, const void *p, size_t n, bool *added);
 /* Every entry, in no order: slots[i] for i < cap where slots[i].member != NULL. */
+
+/* A list of members with scores, their bytes back to back in one buffer. */
+typedef struct ml_item {
+    size_t off, len;
+    double score;
+} ml_item;
+typedef struct member_list {
+    char *buf;
+    size_t len, cap;
+    ml_item *items;
+    size_t n, ncap;
+} member_list;
+
+/* Appends a member (0 or -ENOMEM). */
+int ml_push(member_list *l, const void *p, size_t n, double score);
+/* ml_push as a read's callback (zset_emit_fn; ctx: the list). */
+int ml_emit(void *ctx, const char *p, size_t n, double score);
+static inline const char *ml_member(const member_list *l, size_t i, size_t *len)
+{
+    *len = l->items[i].len;
+    return l->buf + l->items[i].off;
+}
+/* Orders the list as a sorted set orders its members: by score, then by bytes. */
+void ml_sort(member_list *l);
+void ml_free(member_list *l);
 
 #endif

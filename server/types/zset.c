@@ -198,24 +198,34 @@ void zset_hints_parse(const ks_meta *m, zset_hint *lo, zset_hint *hi)
     lo->n = hi->n = 0;
     const unsigned char *p = (const unsigned char *)m->extra;
     size_t n = m->extralen;
-    if (m->type != KS_TYPE_ZSET || n < 2)
+    if (m->type != KS_TYPE_ZSET || n < 3)
         return;
-    size_t ln = p[0];
-    if (ln > ZSET_HINT_MAX || ln + 2 > n)
+    size_t ln = p[1];
+    if (ln > ZSET_HINT_MAX || ln + 3 > n)
         return;
-    size_t hn = p[1 + ln];
-    if (hn > ZSET_HINT_MAX || ln + hn + 2 != n)
+    size_t hn = p[2 + ln];
+    if (hn > ZSET_HINT_MAX || ln + hn + 3 != n)
         return;
     if (ln) {
         lo->state = ZHINT_KEY;
-        memcpy(lo->b, p + 1, ln);
+        memcpy(lo->b, p + 2, ln);
         lo->n = ln;
     }
     if (hn) {
         hi->state = ZHINT_KEY;
-        memcpy(hi->b, p + 2 + ln, hn);
+        memcpy(hi->b, p + 3 + ln, hn);
         hi->n = hn;
     }
+}
+
+static unsigned zset_flags(const ks_meta *m)
+{
+    return m->type == KS_TYPE_ZSET && m->extralen ? (unsigned char)m->extra[0] : 0;
+}
+
+const char *zset_encoding(const ks_meta *m)
+{
+    return zset_flags(m) & ZSET_F_SKIPLIST ? "skiplist" : "listpack";
 }
 
 /* Where an ascending walk of the whole index starts: the lo hint, or the first entry. */
@@ -790,6 +800,7 @@ static void writer_init(zset_writer *w, keyspace *ks, int dbi, const void *key, 
     } else {
         w->version = m->version;
         w->size = m->size;
+        w->flags = zset_flags(m);
         zset_hints_parse(m, &w->lo, &w->hi);
     }
 }
@@ -881,6 +892,9 @@ int zset_writer_set(zset_writer *w, const void *member, size_t n, double score, 
     if (rc == 0 && !existed) {
         w->size++;
         w->dirty = true;
+        /* Redis leaves its listpack for good past these */
+        if (w->size > ZSET_LISTPACK_ENTRIES || n > ZSET_LISTPACK_VALUE)
+            w->flags |= ZSET_F_SKIPLIST;
     }
     if (rc == 0)
         hints_take(w, enc, member, n);
@@ -1088,14 +1102,15 @@ int zset_writer_finish(zset_writer *w)
         rc = ks_del_key(w->z.ks, w->z.dbi, w->z.key, w->z.klen, old);
         old = &w->none;
     }
-    unsigned char extra[2 + 2 * ZSET_HINT_MAX];
+    unsigned char extra[3 + 2 * ZSET_HINT_MAX];
     size_t ln = w->lo.state == ZHINT_KEY ? w->lo.n : 0;
     size_t hn = w->hi.state == ZHINT_KEY ? w->hi.n : 0;
-    extra[0] = (unsigned char)ln;
-    memcpy(extra + 1, w->lo.b, ln);
-    extra[1 + ln] = (unsigned char)hn;
-    memcpy(extra + 2 + ln, w->hi.b, hn);
+    extra[0] = (unsigned char)w->flags;
+    extra[1] = (unsigned char)ln;
+    memcpy(extra + 2, w->lo.b, ln);
+    extra[2 + ln] = (unsigned char)hn;
+    memcpy(extra + 3 + ln, w->hi.b, hn);
     return rc ? rc
               : ks_put_collection(w->z.ks, w->z.dbi, w->z.key, w->z.klen, old, KS_TYPE_ZSET,
-                                  w->version, w->size, extra, 2 + ln + hn);
+                                  w->version, w->size, extra, 3 + ln + hn);
 }

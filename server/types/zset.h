@@ -11,14 +11,15 @@
  * < +inf; -0.0 is stored as 0 and NaN is never stored. Score ranges, ranks, lex ranges
  * and pops are seeks and steps in the score index; ZSCORE is one read of the member
  * index, whose hash prefix spreads members evenly so that a random seek lands on a
- * near-uniform member (ZRANDMEMBER). The metadata's extra bytes hold two hints:
+ * near-uniform member (ZRANDMEMBER). The metadata's extra bytes hold flags and two hints:
  *
- *   lo_len:u8 | lo | hi_len:u8 | hi
+ *   flags:u8 | lo_len:u8 | lo | hi_len:u8 | hi
  *
- * lo is at or below the smallest live score-index entry (enc score | member, at most
- * ZSET_HINT_MAX bytes of it) and hi at or above the largest; 0 bytes: no hint. Pops and
- * front removals move them, so a queue's tombstones (ZADD + ZPOPMIN) stay behind the
- * seek key and are never iterated over.
+ * flags bit 0: Redis would hold the set as a skiplist (it had more than 128 members or
+ * one longer than 64 bytes; sticky, as Redis's conversion is). lo is at or below the smallest live
+ * score-index entry (enc score | member, at most ZSET_HINT_MAX bytes of it) and hi at or above the
+ * largest; 0 bytes: no hint. Pops and front removals move them, so a queue's tombstones (ZADD +
+ * ZPOPMIN) stay behind the seek key and are never iterated over.
  *
  * This file never writes a reply: reads hand members to a callback, the command decides.
  */
@@ -36,6 +37,9 @@
 #define ZSET_SCORE_TAG 'S'
 #define ZSET_HINT_MAX 40 /* a hint: 8 bytes of score, up to 32 of the member */
 #define ZSET_STOP 1      /* an emit callback's "enough" */
+#define ZSET_F_SKIPLIST 1
+#define ZSET_LISTPACK_ENTRIES 128 /* Redis's zset-max-listpack-entries default */
+#define ZSET_LISTPACK_VALUE 64    /* zset-max-listpack-value */
 
 /* The order-preserving encoding of a score (d must not be NaN), and back. */
 uint64_t zset_score_encode(double d);
@@ -139,6 +143,7 @@ typedef struct zset_writer {
     bool replace; /* a STORE: old (of any type) goes, the result is a new key */
     bool dirty;   /* the metadata must be written */
     uint64_t version, size;
+    unsigned flags; /* ZSET_F_* */
     zset_hint lo, hi;
     member_map changed; /* members this command wrote: mark 1 with the score, 2 removed */
 } zset_writer;
@@ -180,5 +185,7 @@ static inline uint64_t zset_writer_size(const zset_writer *w)
 
 /* Reads the hints in a zset's metadata (tests and the writer). */
 void zset_hints_parse(const ks_meta *m, zset_hint *lo, zset_hint *hi);
+/* OBJECT ENCODING's answer for sorted set m: "listpack" or "skiplist". */
+const char *zset_encoding(const ks_meta *m);
 
 #endif
