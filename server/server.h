@@ -312,6 +312,9 @@ COMMAND(zcount); COMMAND(zlexcount); COMMAND(zremrangebyrank); COMMAND(zremrange
 COMMAND(zremrangebylex); COMMAND(zpopmin); COMMAND(zpopmax); COMMAND(zmpop); COMMAND(zunion);
 COMMAND(zinter); COMMAND(zdiff); COMMAND(zintercard); COMMAND(zunionstore); COMMAND(zinterstore);
 COMMAND(zdiffstore); COMMAND(zrandmember); COMMAND(zscan);
+COMMAND(geoadd); COMMAND(geopos); COMMAND(geodist); COMMAND(geohash); COMMAND(geosearch);
+COMMAND(geosearchstore); COMMAND(georadius); COMMAND(georadius_ro); COMMAND(georadiusbymember);
+COMMAND(georadiusbymember_ro);
 
 /* sort: t_sort.c */
 

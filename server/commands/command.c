@@ -127,6 +127,16 @@ static const command commands[] = {
     {"zdiffstore", -4, W|M, 1, 1, 1, "sortedset", "Stores the difference of sorted sets.", cmd_zdiffstore},
     {"zrandmember", -2, R, 1, 1, 1, "sortedset", "Returns random members.", cmd_zrandmember},
     {"zscan", -3, R, 1, 1, 1, "sortedset", "Iterates over members and scores.", cmd_zscan},
+    {"geoadd", -5, W|M, 1, 1, 1, "geo", "Adds members with their positions.", cmd_geoadd},
+    {"geopos", -2, R, 1, 1, 1, "geo", "Returns members' positions.", cmd_geopos},
+    {"geodist", -4, R, 1, 1, 1, "geo", "Returns the distance between two members.", cmd_geodist},
+    {"geohash", -2, R, 1, 1, 1, "geo", "Returns members' geohash strings.", cmd_geohash},
+    {"geosearch", -7, R, 1, 1, 1, "geo", "Returns members within a circle or a box.", cmd_geosearch},
+    {"geosearchstore", -8, W|M, 1, 2, 1, "geo", "Stores members within a circle or a box.", cmd_geosearchstore},
+    {"georadius", -6, W|M, 1, 1, 1, "geo", "Returns (or stores) members within a radius of a point.", cmd_georadius},
+    {"georadius_ro", -6, R, 1, 1, 1, "geo", "Returns members within a radius of a point.", cmd_georadius_ro},
+    {"georadiusbymember", -5, W|M, 1, 1, 1, "geo", "Returns (or stores) members within a radius of a member.", cmd_georadiusbymember},
+    {"georadiusbymember_ro", -5, R, 1, 1, 1, "geo", "Returns members within a radius of a member.", cmd_georadiusbymember_ro},
 
     /* sort: t_sort.c */
 

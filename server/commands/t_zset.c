@@ -21,8 +21,6 @@
 
 /* ---- ZADD, ZINCRBY ---- */
 
-enum { ZADD_NX = 1, ZADD_XX = 2, ZADD_GT = 4, ZADD_LT = 8, ZADD_INCR = 16, ZADD_CH = 32 };
-
 /* Parses ZADD's options from argv[2]; *first is the first score's index. False when an
    error was replied. */
 static bool zadd_options(client *c, int *flags, int *first)
@@ -95,29 +93,13 @@ static int zadd_one(zset_writer *w, int flags, const resp_arg *mem, double score
     return zset_writer_set(w, mem->p, mem->len, score, true, cur);
 }
 
-static void zadd_generic(server *s, client *c, int flags)
+void zadd_members(server *s, client *c, int flags, const double *scores, const resp_arg *members,
+                  int stride, int n)
 {
-    int first;
-    if (!zadd_options(c, &flags, &first))
-        return;
-    int n = (c->cmd.argc - first) / 2;
-    double *scores = malloc((size_t)n * sizeof *scores);
-    if (!scores) {
-        reply_engine_error(c, -ENOMEM);
-        return;
-    }
-    for (int j = 0; j < n; j++)
-        if (!arg_score(&c->cmd.argv[first + 2 * j], &scores[j])) {
-            resp_error(&c->out, ZSET_ERR_FLOAT);
-            free(scores);
-            return;
-        }
     const resp_arg *key = &c->cmd.argv[1];
     ks_meta m;
-    if (!read_zset(s, c, key, false, &m)) {
-        free(scores);
+    if (!read_zset(s, c, key, false, &m))
         return;
-    }
     zadd_tally t = {0};
     bool nan = false, ok = true;
     if (m.type || !(flags & ZADD_XX)) {
@@ -126,7 +108,7 @@ static void zadd_generic(server *s, client *c, int flags)
         zset_writer_open(&w, &s->ks, c->db, key->p, key->len, &m);
         int rc = 0;
         for (int j = 0; j < n && rc == 0 && !nan; j++)
-            rc = zadd_one(&w, flags, &c->cmd.argv[first + 2 * j + 1], scores[j], &t, &nan);
+            rc = zadd_one(&w, flags, &members[j * stride], scores[j], &t, &nan);
         if (rc == 0 && !nan)
             rc = zset_writer_finish(&w);
         if (nan) {
@@ -146,8 +128,28 @@ static void zadd_generic(server *s, client *c, int flags)
     } else if (ok) {
         resp_integer(&c->out, (flags & ZADD_CH) ? t.added + t.updated : t.added);
     }
-    free(scores);
     ks_meta_free(&m);
+}
+
+static void zadd_generic(server *s, client *c, int flags)
+{
+    int first;
+    if (!zadd_options(c, &flags, &first))
+        return;
+    int n = (c->cmd.argc - first) / 2;
+    double *scores = malloc((size_t)n * sizeof *scores);
+    if (!scores) {
+        reply_engine_error(c, -ENOMEM);
+        return;
+    }
+    int j = 0;
+    while (j < n && arg_score(&c->cmd.argv[first + 2 * j], &scores[j]))
+        j++;
+    if (j < n)
+        resp_error(&c->out, ZSET_ERR_FLOAT);
+    else
+        zadd_members(s, c, flags, scores, &c->cmd.argv[first + 1], 2, n);
+    free(scores);
 }
 
 void cmd_zadd(server *s, client *c)

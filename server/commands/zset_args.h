@@ -51,6 +51,14 @@ int zreply_emit(void *ctx, const char *member, size_t len, double score);
 void zreply_send(client *c, zreply *r, int rc);
 void zreply_free(zreply *r);
 
+/* ZADD's flags (GEOADD takes NX XX CH). */
+enum { ZADD_NX = 1, ZADD_XX = 2, ZADD_GT = 4, ZADD_LT = 8, ZADD_INCR = 16, ZADD_CH = 32 };
+/* ZADD's work on argv[1] once its arguments are parsed and checked: n members
+   (members[j * stride]) with scores[j], replied as ZADD replies (INCR: the new score or
+   nil). GEOADD adds through it. */
+void zadd_members(server *s, client *c, int flags, const double *scores, const resp_arg *members,
+                  int stride, int n);
+
 /*
  * Pops from the first of keys that exists (a key of another type stops the search with
  * WRONGTYPE), as ZPOPMIN, ZPOPMAX and ZMPOP do, and as their blocking forms will once a
