@@ -14,9 +14,9 @@
 #include "args.h"
 #include "server.h"
 #include "set.h"
+#include "zset.h"
 
 #define ENTRY_OVERHEAD 24 /* internal key trailer, lengths and index share per entry */
-#define ZSET_LISTPACK_MAX 128 /* zset-max-listpack-entries */
 
 static const char lfu_err[] = "ERR An LFU maxmemory policy is not selected, access frequency not "
                               "tracked. Please note that when switching between policies at "
@@ -51,7 +51,7 @@ static const char *object_encoding(const server *s, const ks_meta *m)
     case KS_TYPE_HASH: return hash_encoding_name(s, m);
     case KS_TYPE_LIST: return "quicklist"; /* 7.0's only list encoding */
     case KS_TYPE_SET: return set_encoding(m); /* kept in the set's metadata */
-    case KS_TYPE_ZSET: return m->size <= ZSET_LISTPACK_MAX ? "listpack" : "skiplist";
+    case KS_TYPE_ZSET: return zset_encoding(m);
     default: return "unknown";
     }
 }

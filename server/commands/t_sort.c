@@ -18,8 +18,10 @@
 #include "args.h"
 #include "hash.h"
 #include "keyspace.h"
+#include "list.h"
 #include "server.h"
 #include "set.h"
+#include "zset.h"
 
 /* ---- where the elements come from ---- */
 
@@ -42,6 +44,44 @@ static int set_elements(keyspace *ks, int dbi, const set_ref *key, set_emit_fn e
     return rc;
 }
 
+/* A set_emit_fn called through the list and sorted-set readers' callbacks. */
+typedef struct emit_through {
+    set_emit_fn emit;
+    void *ctx;
+} emit_through;
+
+static int through_list(void *ctx, const void *v, size_t vl)
+{
+    emit_through *t = ctx;
+    return t->emit(t->ctx, v, vl);
+}
+
+static int through_zset(void *ctx, const char *member, size_t len, double score)
+{
+    (void)score;
+    emit_through *t = ctx;
+    return t->emit(t->ctx, member, len);
+}
+
+static int list_elements(keyspace *ks, int dbi, const set_ref *key, set_emit_fn emit, void *ctx)
+{
+    list l = {0};
+    int rc = list_open(&l, ks, dbi, key->key, key->klen, key->m);
+    emit_through t = {emit, ctx};
+    rc = rc ? rc : list_read(&l, 0, list_len(&l), false, through_list, &t);
+    list_close(&l);
+    return rc;
+}
+
+static int zset_elements(keyspace *ks, int dbi, const set_ref *key, set_emit_fn emit, void *ctx)
+{
+    if (!key->m->size)
+        return 0;
+    zset_ref z = {.ks = ks, .dbi = dbi, .key = key->key, .klen = key->klen, .m = key->m};
+    emit_through t = {emit, ctx};
+    return zset_range_rank(&z, 0, key->m->size - 1, false, through_zset, &t);
+}
+
 /* The sortable types. ordered: the type has an order of its own, which BY without a
    star keeps (reversed by DESC); a set's is kept as it is. A list gives its elements
    head to tail, a sorted set its members by score (then member). */
@@ -51,6 +91,8 @@ static const struct sort_source {
     bool ordered;
 } sort_sources[] = {
     {KS_TYPE_SET, set_elements, false},
+    {KS_TYPE_LIST, list_elements, true},
+    {KS_TYPE_ZSET, zset_elements, true},
 };
 
 static const struct sort_source *source_of(int type)
@@ -69,6 +111,7 @@ typedef struct sort_opts {
     const resp_arg *by;    /* a pattern with a star, or NULL: the elements themselves */
     const resp_arg **gets; /* GET patterns, in order */
     int ngets;
+    const resp_arg *store; /* STORE's destination, or NULL */
 } sort_opts;
 
 /* Parses argv[2..]; false with the error replied. */
@@ -103,9 +146,9 @@ static bool parse_opts(client *c, bool readonly, sort_opts *o)
                 o->dontsort = true;
         } else if (arg_is(&a[j], "get") && left >= 1) {
             o->gets[o->ngets++] = &a[++j];
+        } else if (arg_is(&a[j], "store") && left >= 1 && !readonly) {
+            o->store = &a[++j];
         } else {
-            /* STORE (SORT only, never SORT_RO) writes a list: it arrives with lists */
-            (void)readonly;
             resp_error(&c->out, "ERR syntax error");
             return false;
         }
@@ -325,6 +368,40 @@ static void reply_items(server *s, client *c, const sort_opts *o, const sort_ite
     resp_out_free(&body);
 }
 
+/* STORE: items [start, end] (or their GET values, a missing one as an empty string)
+   replace dst as a list, or delete it when there are none; replies their count. */
+static void store_items(server *s, client *c, const sort_opts *o, const sort_item *v,
+                        long long start, long long end)
+{
+    ks_meta old;
+    if (!read_key(s, c, c->db, o->store, 0, false, &old))
+        return;
+    ks_meta none = {0};
+    list l = {0};
+    ks_begin(&s->ks);
+    int rc = ks_del_key(&s->ks, c->db, o->store->p, o->store->len, &old);
+    rc = rc ? rc : list_open(&l, &s->ks, c->db, o->store->p, o->store->len, &none);
+    for (long long j = start; rc == 0 && j <= end; j++) {
+        if (!o->ngets)
+            rc = list_push(&l, false, v[j].p, v[j].len);
+        for (int g = 0; rc == 0 && g < o->ngets; g++) {
+            found_value val;
+            if (!lookup_pattern(s, c, o->gets[g], v[j].p, v[j].len, &val)) {
+                ks_abort(&s->ks); /* the error is the reply */
+                goto out;
+            }
+            rc = list_push(&l, false, val.found ? val.p : "", val.found ? val.len : 0);
+            free(val.p);
+        }
+    }
+    rc = rc ? rc : list_save(&l);
+    if (ks_finish(s, c, rc))
+        resp_integer(&c->out, (long long)list_len(&l));
+out:
+    list_close(&l);
+    ks_meta_free(&old);
+}
+
 static void sort_generic(server *s, client *c, bool readonly)
 {
     sort_opts o;
@@ -344,6 +421,13 @@ static void sort_generic(server *s, client *c, bool readonly)
         ks_meta_free(&m);
         free(o.gets);
         return;
+    }
+    /* As Redis: a set's own order is no order, so what is stored is sorted (ALPHA, by
+       the elements) to be the same wherever the command runs. */
+    if (o.dontsort && m.type == KS_TYPE_SET && o.store) {
+        o.dontsort = false;
+        o.alpha = true;
+        o.by = NULL;
     }
     set_list elems = {0};
     set_ref ref = {.key = key->p, .klen = key->len, .m = &m};
@@ -382,6 +466,8 @@ static void sort_generic(server *s, client *c, bool readonly)
     }
     if (bad)
         resp_error(&c->out, "ERR One or more scores can't be converted into double");
+    else if (o.store)
+        store_items(s, c, &o, v, start, end);
     else
         reply_items(s, c, &o, v, start, end);
 out:
