@@ -410,6 +410,10 @@ void cmd_hincrbyfloat(server *s, client *c)
         resp_error(&c->out, "ERR value is not a valid float");
         return;
     }
+    if (isinf(by)) { /* Redis 7.0.12 refuses it before looking at the hash */
+        resp_error(&c->out, "ERR value is NaN or Infinity");
+        return;
+    }
     ks_meta m;
     char *old;
     size_t ol;

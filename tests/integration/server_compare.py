@@ -291,6 +291,9 @@ CASES = [
     ("object encoding oh7", ""), ("hincrby oh7 x 12345678901", ""), ("object encoding oh7", ""),
     ("hset oh8 x 1", ""), ("hincrby oh8 y 12345678901", ""), ("object encoding oh8", ""),
     ("config set hash-max-listpack-value 64", ""),
+    ("hincrbyfloat oh9 f +inf", ""), ("exists oh9", ""), ("hincrbyfloat oh8 x -inf", ""),
+    ("hset oh9 f 1e308", ""), ("hincrbyfloat oh9 f 1e308", ""), ("hincrbyfloat oh9 f x", ""),
+    ("del oh9", ""),
     ("del oh2 oh3 oh4c oh4r oh5 oh6 oh7 oh8", ""),
     # LOLWUT: art of shale's own (a bulk / verbatim string as Redis's), Redis's errors
     ("lolwut", "shape"), ("lolwut version 5", "shape"), ("lolwut version 6 20 5", "shape"),
