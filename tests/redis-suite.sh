@@ -110,15 +110,25 @@ total_ok=0 total_err=0 total_skip=0 status=0
 printf '%-24s %6s %6s %7s\n' unit passed failed skipped
 for unit in $UNITS; do
     log=$WORK/$(echo "$unit" | tr / _).log
-    # shellcheck disable=SC2086 # the tag and extra arguments are words on purpose
-    (cd "$WORK" && TERM=dumb ./runtest --host 127.0.0.1 --port "$PORT" --singledb --durable \
-        --timeout 600 $tag_args ${REDIS_SUITE_ARGS:-} --single "$unit") >"$log" 2>&1 || true
+    # The test server listens on a port of its own: a random one below the ephemeral
+    # range (runs side by side must not meet), again with another when it is taken.
+    for attempt in 1 2 3; do
+        base=$(( $(od -An -N2 -tu2 /dev/urandom) % 18000 + 10000 ))
+        # shellcheck disable=SC2086 # the tag and extra arguments are words on purpose
+        (cd "$WORK" && TERM=dumb ./runtest --host 127.0.0.1 --port "$PORT" --singledb \
+            --durable --baseport "$base" --timeout 600 $tag_args ${REDIS_SUITE_ARGS:-} \
+            --single "$unit") >"$log" 2>&1 || true
+        grep -q "couldn't open socket" "$log" || break
+    done
     # "[ok]: name (n ms)", "[err]: name in file", "[skip]: name", "[ignore]: name: why"
     ok=$(grep -c '^\[ok\]: ' "$log" || true)
     err=$(grep -c '^\[err\]: ' "$log" || true)
     skip=$(grep -cE '^\[(skip|ignore)\]: ' "$log" || true)
     crashed=""
-    if grep -qE '^\[(exception|TIMEOUT)\]|\[TIMEOUT\]' "$log"; then
+    if ! grep -q '^\[1/1 done\]' "$log"; then
+        crashed=" (the unit did not finish: $(grep -m1 -iE 'error|exception|timeout|couldn' "$log" || tail -1 "$log"))"
+        err=$((err + 1))
+    elif grep -qE '^\[(exception|TIMEOUT)\]|\[TIMEOUT\]' "$log"; then
         crashed=" (the unit stopped early: $(grep -m1 -E '^\[(exception|TIMEOUT)\]|TIMEOUT' "$log"))"
         err=$((err + 1))
     fi
