@@ -120,6 +120,8 @@ static long long set_fields(server *s, client *c, int first, bool nx)
     if (rc == 0 && (added || !m.type || enc != was))
         rc = put_hash_meta(s, c, key, &m, version, size + (uint64_t)added, enc);
     bool ok = ks_finish(s, c, rc);
+    if (ok && !m.type) /* a new hash: an existing one was touched when read */
+        key_stored(s, c, c->db, key);
     ks_meta_free(&m);
     return ok ? added : -1;
 }
@@ -352,7 +354,11 @@ static bool put_field(server *s, client *c, const resp_arg *key, const ks_meta *
     char enc = encoding_sized(s, encoding_with(s, was, f->len, vl), nfields);
     if (rc == 0 && (is_new || enc != was))
         rc = put_hash_meta(s, c, key, m, version, nfields, enc);
-    return ks_finish(s, c, rc);
+    if (!ks_finish(s, c, rc))
+        return false;
+    if (!m->type)
+        key_stored(s, c, c->db, key);
+    return true;
 }
 
 /* HINCRBY/HINCRBYFLOAT: reads the hash and argv[2]'s current value (*old NULL when the
