@@ -210,6 +210,11 @@ static inline void server_wrote(server *s)
 bool read_key(server *s, client *c, int dbi, const resp_arg *key, int type, bool counted,
               ks_meta *m);
 
+/* Records a use of a key a write just stored (LRU/LFU), for the writes that did not read
+   it through read_key first (a new key, SET's blind overwrite): in Redis a stored value
+   is as fresh as a read one (t_keys.c). */
+void key_stored(server *s, client *c, int dbi, const resp_arg *key);
+
 /* OBJECT ENCODING of a hash: what Redis would have made of it as it was written
    (t_hash.c). */
 const char *hash_encoding_name(const server *s, const ks_meta *m);

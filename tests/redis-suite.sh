@@ -13,8 +13,9 @@
 # instead of downloading it. Nothing of Redis is ever written into the repository.
 #
 # Each run copies the suite's tests/ into a temporary directory (so runs can go side by
-# side), starts one shale-server on a free port with its data in that directory, and
-# runs each unit with
+# side), and for each unit starts a fresh shale-server on a free port with its data in
+# that directory (as Redis's suite starts a server per unit: units leave options and keys
+# behind them), and runs the unit with
 #   runtest --host 127.0.0.1 --port P --singledb --durable --tags <TAGS> --single <unit>
 # TAGS (default below) leaves out what shale cannot do: DEBUG (needs:debug), replication
 # (needs:repl), HyperLogLog's DEBUG (needs:pfdebug). REDIS_SUITE_TAGS="..." replaces it;
@@ -83,23 +84,33 @@ for t in redis-cli redis-benchmark; do
     [ -n "$p" ] && ln -s "$p" "$WORK/src/$t"
 done
 
-PORT=$(free_port)
-mkdir -p "$WORK/data"
-"$SERVER" --port "$PORT" --dir "$WORK/data" --sync-writes no --enable-debug-command local \
-    >"$WORK/shale-server.log" 2>&1 &
-SERVER_PID=$!
+# Each unit gets a fresh shale-server, as Redis's suite gives each unit a fresh
+# redis-server: units change options and leave keys behind them.
+SERVER_PID=""
+stop_server() {
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    SERVER_PID=""
+}
+start_server() { # $1: the unit's name as a file name
+    PORT=$(free_port)
+    mkdir -p "$WORK/data-$1"
+    "$SERVER" --port "$PORT" --dir "$WORK/data-$1" --sync-writes no \
+        --enable-debug-command local >"$WORK/shale-server-$1.log" 2>&1 &
+    SERVER_PID=$!
+    i=0
+    until redis-cli -p "$PORT" ping >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -lt 100 ] || die "shale-server did not start (see $WORK/shale-server-$1.log)"
+        kill -0 "$SERVER_PID" 2>/dev/null ||
+            die "shale-server exited: $(tail -3 "$WORK/shale-server-$1.log")"
+        sleep 0.1
+    done
+}
 cleanup() {
-    kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+    stop_server || true
     if [ "${KEEP:-0}" = 1 ]; then echo "redis-suite: logs in $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT INT TERM
-i=0
-until redis-cli -p "$PORT" ping >/dev/null 2>&1; do
-    i=$((i + 1))
-    [ $i -lt 100 ] || die "shale-server did not start (see $WORK/shale-server.log)"
-    kill -0 "$SERVER_PID" 2>/dev/null || die "shale-server exited: $(tail -3 "$WORK/shale-server.log")"
-    sleep 0.1
-done
 
 UNITS=${*:-$CORE_UNITS}
 [ -n "$UNITS" ] || UNITS=$CORE_UNITS
@@ -109,16 +120,28 @@ for t in $TAGS; do tag_args="$tag_args --tags $t"; done
 total_ok=0 total_err=0 total_skip=0 status=0
 printf '%-24s %6s %6s %7s\n' unit passed failed skipped
 for unit in $UNITS; do
-    log=$WORK/$(echo "$unit" | tr / _).log
-    # shellcheck disable=SC2086 # the tag and extra arguments are words on purpose
-    (cd "$WORK" && TERM=dumb ./runtest --host 127.0.0.1 --port "$PORT" --singledb --durable \
-        --timeout 600 $tag_args ${REDIS_SUITE_ARGS:-} --single "$unit") >"$log" 2>&1 || true
+    name=$(echo "$unit" | tr / _)
+    log=$WORK/$name.log
+    start_server "$name"
+    # The test server listens on a port of its own: a random one below the ephemeral
+    # range (runs side by side must not meet), again with another when it is taken.
+    for attempt in 1 2 3; do
+        base=$(( $(od -An -N2 -tu2 /dev/urandom) % 18000 + 10000 ))
+        # shellcheck disable=SC2086 # the tag and extra arguments are words on purpose
+        (cd "$WORK" && TERM=dumb ./runtest --host 127.0.0.1 --port "$PORT" --singledb \
+            --durable --baseport "$base" --timeout 600 $tag_args ${REDIS_SUITE_ARGS:-} \
+            --single "$unit") >"$log" 2>&1 || true
+        grep -q "couldn't open socket" "$log" || break
+    done
     # "[ok]: name (n ms)", "[err]: name in file", "[skip]: name", "[ignore]: name: why"
     ok=$(grep -c '^\[ok\]: ' "$log" || true)
     err=$(grep -c '^\[err\]: ' "$log" || true)
     skip=$(grep -cE '^\[(skip|ignore)\]: ' "$log" || true)
     crashed=""
-    if grep -qE '^\[(exception|TIMEOUT)\]|\[TIMEOUT\]' "$log"; then
+    if ! grep -q '^\[1/1 done\]' "$log"; then
+        crashed=" (the unit did not finish: $(grep -m1 -iE 'error|exception|timeout|couldn' "$log" || tail -1 "$log"))"
+        err=$((err + 1))
+    elif grep -qE '^\[(exception|TIMEOUT)\]|\[TIMEOUT\]' "$log"; then
         crashed=" (the unit stopped early: $(grep -m1 -E '^\[(exception|TIMEOUT)\]|TIMEOUT' "$log"))"
         err=$((err + 1))
     fi
@@ -126,7 +149,8 @@ for unit in $UNITS; do
     grep '^\[err\]: ' "$log" | sed 's/^\[err\]: /    failed: /' || true
     total_ok=$((total_ok + ok)) total_err=$((total_err + err)) total_skip=$((total_skip + skip))
     [ "$err" -eq 0 ] || status=1
-    kill -0 "$SERVER_PID" 2>/dev/null || { echo "redis-suite: shale-server died during $unit"; status=1; break; }
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "    shale-server died during $unit"; status=1; }
+    stop_server || true
 done
 printf '%-24s %6d %6d %7d\n' total "$total_ok" "$total_err" "$total_skip"
 exit $status

@@ -17,20 +17,24 @@
 #include "glob.h"
 #include "server.h"
 
+/* CONFIG GET's reply so far; every option and per-database option once at most (many
+   times the options there are, so that several patterns never list one twice) */
+#define GET_MAX 1024
 typedef struct get_ctx {
     resp_out body;
     long long n;
-    const char *seen[128];
+    const char *seen[GET_MAX];
 } get_ctx;
 
 static void emit(void *ctx, const char *name, const char *value)
 {
     get_ctx *g = ctx;
-    for (long long i = 0; i < g->n && i < 128; i++) /* several patterns may match one name */
+    for (long long i = 0; i < g->n; i++) /* several patterns may match one name */
         if (g->seen[i] == name)
             return;
-    if (g->n < 128)
-        g->seen[g->n] = name;
+    if (g->n == GET_MAX)
+        return;
+    g->seen[g->n] = name;
     resp_bulk_cstr(&g->body, name);
     resp_bulk_cstr(&g->body, value);
     g->n++;

@@ -107,6 +107,8 @@ static long long set_fields(server *s, client *c, int first, bool nx)
     if (rc == 0 && (added || !m.type || enc != was))
         rc = put_hash_meta(s, c, key, &m, version, size + (uint64_t)added, enc);
     bool ok = ks_finish(s, c, rc);
+    if (ok && !m.type) /* a new hash: an existing one was touched when read */
+        key_stored(s, c, c->db, key);
     ks_meta_free(&m);
     return ok ? added : -1;
 }
@@ -323,7 +325,11 @@ static bool put_field(server *s, client *c, const resp_arg *key, const ks_meta *
     char enc = encoding_sized(s, encoding_with(s, was, f->len, vl), nfields);
     if (rc == 0 && (is_new || enc != was))
         rc = put_hash_meta(s, c, key, m, version, nfields, enc);
-    return ks_finish(s, c, rc);
+    if (!ks_finish(s, c, rc))
+        return false;
+    if (!m->type)
+        key_stored(s, c, c->db, key);
+    return true;
 }
 
 /* HINCRBY/HINCRBYFLOAT: reads the hash and argv[2]'s current value (*old NULL when the
@@ -379,6 +385,10 @@ void cmd_hincrbyfloat(server *s, client *c)
     resp_arg *key = &c->cmd.argv[1];
     if (!parse_ld(c->cmd.argv[3].p, c->cmd.argv[3].len, &by)) {
         resp_error(&c->out, "ERR value is not a valid float");
+        return;
+    }
+    if (isinf(by)) { /* Redis 7.0.12 refuses it before looking at the hash */
+        resp_error(&c->out, "ERR value is NaN or Infinity");
         return;
     }
     ks_meta m;

@@ -35,6 +35,13 @@ bool read_key(server *s, client *c, int dbi, const resp_arg *key, int type, bool
     return true;
 }
 
+void key_stored(server *s, client *c, int dbi, const resp_arg *key)
+{
+    if (!c->no_touch)
+        access_touch(&s->access, s->ks.phys[dbi], key->p, key->len, ks_now_ms(),
+                     s->cfg.lfu_log_factor, s->cfg.lfu_decay_time);
+}
+
 void cmd_del(server *s, client *c)
 {
     long long n = 0;

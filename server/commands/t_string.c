@@ -30,7 +30,11 @@ static bool write_string(server *s, client *c, const resp_arg *key, const ks_met
 {
     ks_begin(&s->ks);
     int rc = ks_put_meta(&s->ks, c->db, key->p, key->len, old, KS_TYPE_STRING, v, vl, expire_at);
-    return ks_finish(s, c, rc);
+    if (!ks_finish(s, c, rc))
+        return false;
+    if (!old->type) /* an existing key was touched when read */
+        key_stored(s, c, c->db, key);
+    return true;
 }
 
 void cmd_get(server *s, client *c)
@@ -145,6 +149,7 @@ void cmd_set(server *s, client *c)
             ks_meta_free(&old);
             return;
         }
+        key_stored(s, c, c->db, key);
     }
     if (o.get) {
         if (old.type)
@@ -180,6 +185,7 @@ static void set_simple(server *s, client *c, const resp_arg *key, const resp_arg
     ks_meta_free(&old);
     if (!ks_finish(s, c, rc))
         return;
+    key_stored(s, c, c->db, key);
     if (reply_int)
         resp_integer(&c->out, 1);
     else
@@ -337,6 +343,9 @@ static void mset_generic(server *s, client *c, bool nx)
             rc = ks_put_meta(&s->ks, c->db, k->p, k->len, old, KS_TYPE_STRING, v->p, v->len, 0);
         }
         if (ks_finish(s, c, rc)) {
+            for (int i = 0; i < n; i++)
+                if (!arg_repeats(c->cmd.argv, 1, 1 + 2 * i, 2))
+                    key_stored(s, c, c->db, &c->cmd.argv[1 + 2 * i]);
             if (nx)
                 resp_integer(&c->out, 1);
             else

@@ -3,7 +3,8 @@
  * input is parsed as a connection's bytes and every command runs against one server
  * (a real engine in a temporary directory, kept across inputs, as a long-lived server
  * keeps its keyspace). Each command must produce exactly one well-formed reply (checked
- * with the client's reply reader); ASan/UBSan catch the rest.
+ * with the client's reply reader), or none when CLIENT REPLY silenced it; ASan/UBSan
+ * catch the rest.
  *
  * Left out on purpose: DEBUG SLEEP (it would only make the fuzzer time out). A blocking
  * command that blocks ends its input (the client waits; it is forgotten at the end).
@@ -133,11 +134,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         at += used;
         if (c.cmd.argc == 0 || is_debug_sleep(&c.cmd))
             continue;
+        /* CLIENT REPLY OFF and SKIP silence replies: none is then right too */
+        bool silenced = c.reply_off || c.reply_skip;
         command_dispatch(&srv, &c);
         if (c.blocked) /* a blocking command that waits: no reply, and no more commands
                           (the client is forgotten when it goes, as at a disconnect) */
             break;
-        check_one_reply(&c.out, c.close_after_reply);
+        silenced |= c.reply_off || c.reply_skip;
+        if (!(silenced && c.out.len == 0))
+            check_one_reply(&c.out, c.close_after_reply);
         if (echo) /* FUZZ_DISPATCH_ECHO=1: show the replies (to look at an input) */
             fwrite(c.out.data, 1, c.out.len, stderr);
         c.out.len = 0;

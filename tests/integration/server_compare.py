@@ -291,6 +291,9 @@ CASES = [
     ("object encoding oh7", ""), ("hincrby oh7 x 12345678901", ""), ("object encoding oh7", ""),
     ("hset oh8 x 1", ""), ("hincrby oh8 y 12345678901", ""), ("object encoding oh8", ""),
     ("config set hash-max-listpack-value 64", ""),
+    ("hincrbyfloat oh9 f +inf", ""), ("exists oh9", ""), ("hincrbyfloat oh8 x -inf", ""),
+    ("hset oh9 f 1e308", ""), ("hincrbyfloat oh9 f 1e308", ""), ("hincrbyfloat oh9 f x", ""),
+    ("del oh9", ""),
     ("del oh2 oh3 oh4c oh4r oh5 oh6 oh7 oh8", ""),
     # LOLWUT: art of shale's own (a bulk / verbatim string as Redis's), Redis's errors
     ("lolwut", "shape"), ("lolwut version 5", "shape"), ("lolwut version 6 20 5", "shape"),
@@ -631,6 +634,30 @@ def compare_lcs_random(shale, redis):
     return diffs
 
 
+def compare_idle_after_writes(shale, redis):
+    """A key a write creates or overwrites is as fresh as a read one: OBJECT IDLETIME 0
+    right after it (shale counted such keys idle since the server started)."""
+    time.sleep(1.1)  # both servers up for more than a second
+    writes = [("set", "w1", "v"), ("setnx", "w2", "v"), ("setex", "w3", "100", "v"),
+              ("psetex", "w4", "100000", "v"), ("mset", "w5", "v", "w6", "v"),
+              ("msetnx", "w7", "v"), ("incr", "w8"), ("incrbyfloat", "w9", "1.5"),
+              ("append", "w10", "v"), ("setrange", "w11", "2", "v"), ("hset", "w12", "f", "v"),
+              ("hsetnx", "w13", "f", "v"), ("hincrby", "w14", "f", "1"),
+              ("hincrbyfloat", "w15", "f", "1"), ("getset", "w16", "v"), ("set", "w1", "v2")]
+    diffs = 0
+    for c in (shale, redis):  # with a maxmemory, Redis shares no integer objects (whose
+        # access time is the server's start)
+        c.call("config", "set", "maxmemory-policy", "allkeys-lru", "maxmemory", "1gb")
+    for w in writes:
+        a, b = [(c.call(*w), c.call("object", "idletime", w[1])) for c in (shale, redis)]
+        if a != b:
+            print("DIFF OBJECT IDLETIME after %s\n  shale: %r\n  redis: %r" % (" ".join(w), a, b))
+            diffs += 1
+    for c in (shale, redis):
+        c.call("config", "set", "maxmemory-policy", "noeviction", "maxmemory", "0")
+    return diffs
+
+
 def main():
     if not shutil.which("redis-server"):
         print("skip: redis-server missing")
@@ -669,6 +696,7 @@ def main():
         diffs += compare_latency_histogram(Conn(sp), Conn(rp))
         diffs += compare_latency_events(Conn(sp), Conn(rp))
         diffs += compare_lcs_random(Conn(sp), Conn(rp))
+        diffs += compare_idle_after_writes(Conn(sp), Conn(rp))
         diffs += compare_hit_counts(Conn(sp), Conn(rp))
         diffs += compare_command_stats(Conn(sp), Conn(rp))
         print("%d commands compared in RESP2 and RESP3, %d differences" % (len(CASES), diffs))
