@@ -91,6 +91,8 @@ loads=(
     "c1000-P1-d100|-c 1000 -P 1 -d 100 -t set,get"
     "c50-P1-zset|-c 50 -P 1 -d 100 -t zadd,zpopmin"
     "c50-P16-zset|-c 50 -P 16 -d 100 -t zadd,zpopmin"
+    "c50-P1-lists|-c 50 -P 1 -t lpush,rpush,lpop,rpop,lrange_100,lrange_600"
+    "c50-P16-lists|-c 50 -P 16 -t lpush,rpush,lpop,rpop,lrange_100,lrange_600"
 )
 
 # results[load/test/server] = "rps p50 p99"

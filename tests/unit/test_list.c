@@ -441,6 +441,50 @@ static void test_list_ends_of_the_index_space(void **state)
     teardown(&f);
 }
 
+/* Engine keys of (key, version), live ones only. */
+static uint64_t keys_of_version(fixture *f, const char *k, uint64_t version)
+{
+    ks_key p;
+    assert_int_equal(ks_field_key(&f->ks, 0, k, strlen(k), version, NULL, 0, &p), 0);
+    ks_range r;
+    assert_int_equal(ks_range_open(&f->ks, p.p, p.len, false, &r), 0);
+    uint64_t n = 0;
+    for (; shale_iter_valid(r.it); shale_iter_next(r.it))
+        n++;
+    ks_range_close(&r);
+    ks_key_free(&p);
+    return n;
+}
+
+/* What an emptied list and an LTRIM copy leave behind (no tombstones written) is dropped
+   by the compaction filter: nothing is left under their old versions after a compaction. */
+static void test_list_left_versions_are_compacted_away(void **state)
+{
+    fixture f;
+    setup(&f);
+    push(&f, "gone", false, "a b c d e");
+    push(&f, "trim", false, "0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19");
+    uint64_t vg = version_of(&f, "gone"), vt = version_of(&f, "trim");
+    txn x;
+    joined j = {0};
+    begin(&x, &f, "gone");
+    assert_int_equal(list_pop(&x.l, true, 5, join, &j), 0);
+    commit(&x);
+    begin(&x, &f, "trim");
+    assert_int_equal(list_trim(&x.l, 0, 1), 0);
+    commit(&x);
+    assert_true(version_of(&f, "trim") != vt);
+    /* unreachable, not deleted: still stored until a compaction */
+    assert_int_equal(keys_of_version(&f, "gone", vg), 5);
+    assert_int_equal(keys_of_version(&f, "trim", vt), 20);
+    assert_int_equal(shale_flush(f.db), 0);
+    assert_int_equal(shale_compact_range(f.db, NULL, 0, NULL, 0), 0);
+    assert_int_equal(keys_of_version(&f, "gone", vg), 0);
+    assert_int_equal(keys_of_version(&f, "trim", vt), 0);
+    assert_string_equal(contents(&f, "trim", NULL, NULL), "0 1");
+    teardown(&f);
+}
+
 /* ---- the randomized model run ---- */
 
 #define MODEL_MAX 400
@@ -574,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_list_find),
         cmocka_unit_test(test_list_missing_elements_are_corruption),
         cmocka_unit_test(test_list_ends_of_the_index_space),
+        cmocka_unit_test(test_list_left_versions_are_compacted_away),
         cmocka_unit_test(test_list_random_against_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
