@@ -89,6 +89,8 @@ loads=(
     "c50-P16-d100|-c 50 -P 16 -d 100 -t set,get,incr,hset"
     "c50-P1-d1024|-c 50 -P 1 -d 1024 -t set,get"
     "c1000-P1-d100|-c 1000 -P 1 -d 100 -t set,get"
+    "c50-P1-sets|-c 50 -P 1 -t sadd,spop"
+    "c50-P16-sets|-c 50 -P 16 -t sadd,spop"
 )
 
 # results[load/test/server] = "rps p50 p99"
