@@ -93,6 +93,8 @@ loads=(
     "c50-P16-zset|-c 50 -P 16 -d 100 -t zadd,zpopmin"
     "c50-P1-lists|-c 50 -P 1 -t lpush,rpush,lpop,rpop,lrange_100,lrange_600"
     "c50-P16-lists|-c 50 -P 16 -t lpush,rpush,lpop,rpop,lrange_100,lrange_600"
+    "c50-P1-sets|-c 50 -P 1 -t sadd,spop"
+    "c50-P16-sets|-c 50 -P 16 -t sadd,spop"
 )
 
 # results[load/test/server] = "rps p50 p99"

@@ -952,11 +952,11 @@ int ks_compaction_filter(void *ctx, uint64_t job, const void *key, size_t klen, 
 int ks_range_open(keyspace *ks, const void *prefix, size_t plen, bool include_expired,
                   ks_range *r)
 {
-    return ks_range_open_ex(ks, prefix, plen, include_expired, false, r);
+    return ks_range_open_ex(ks, prefix, plen, include_expired, 0, r);
 }
 
 int ks_range_open_ex(keyspace *ks, const void *prefix, size_t plen, bool include_expired,
-                     bool fill_cache, ks_range *r)
+                     unsigned flags, ks_range *r)
 {
     r->it = NULL;
     ks_key_init(&r->lo);
@@ -973,7 +973,7 @@ int ks_range_open_ex(keyspace *ks, const void *prefix, size_t plen, bool include
     shale_read_options ro;
     shale_read_options_default(&ro);
     ro.include_expired = include_expired;
-    ro.fill_cache = fill_cache;
+    ro.fill_cache = (flags & KS_RANGE_FILL_CACHE) != 0;
     ro.lower_bound = r->lo.p;
     ro.lower_bound_len = r->lo.len;
     if (r->hi.len > 0) {
@@ -983,7 +983,8 @@ int ks_range_open_ex(keyspace *ks, const void *prefix, size_t plen, bool include
     rc = shale_iter_new(ks_engine_of_key(ks, prefix, plen), &ro, &r->it);
     if (rc)
         goto fail;
-    shale_iter_seek_to_first(r->it);
+    if (!(flags & KS_RANGE_UNPOSITIONED))
+        shale_iter_seek_to_first(r->it);
     return 0;
 fail:
     ks_range_close(r);

@@ -205,10 +205,14 @@ typedef struct ks_range {
    unless include_expired. Close with ks_range_close. */
 int ks_range_open(keyspace *ks, const void *prefix, size_t plen, bool include_expired,
                   ks_range *r);
-/* ks_range_open whose reads fill the block cache (a scan's do not): for seeks to a few
-   random places, which are point reads more than a scan. */
+/* ks_range_open with flags: KS_RANGE_FILL_CACHE, its reads fill the block cache (a
+   scan's do not), for seeks to a few random places, which are point reads more than a
+   scan; KS_RANGE_UNPOSITIONED, left invalid until the caller seeks (a seek to the first
+   key walks over every deleted key before it). */
+#define KS_RANGE_FILL_CACHE 1u
+#define KS_RANGE_UNPOSITIONED 2u
 int ks_range_open_ex(keyspace *ks, const void *prefix, size_t plen, bool include_expired,
-                     bool fill_cache, ks_range *r);
+                     unsigned flags, ks_range *r);
 /* The metadata of logical database dbi: engine keys 'm' | id | user key. */
 int ks_range_open_db(keyspace *ks, int dbi, ks_range *r);
 /* The metadata of dbi's keys that start with prefix (KEYS and SCAN with a literal head). */

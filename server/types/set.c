@@ -190,12 +190,15 @@ static int walk_open(set_walk *w, keyspace *ks, int dbi, const set_ref *s)
 }
 
 /* A walk for random picks: its reads fill the block cache, as point reads do (a few
-   seeks to random places, not a scan that would evict what others use). */
+   seeks to random places, not a scan that would evict what others use), and it is not
+   positioned at the first member (a set that SPOP emptied in part starts with deleted
+   members, which that seek would walk over every time). */
 static int walk_open_for_picks(set_walk *w, keyspace *ks, int dbi, const set_ref *s)
 {
     ks_key p;
     int rc = ks_field_key(ks, dbi, s->key, s->klen, s->m->version, NULL, 0, &p);
-    rc = rc ? rc : ks_range_open_ex(ks, p.p, p.len, false, true, &w->r);
+    rc = rc ? rc : ks_range_open_ex(ks, p.p, p.len, false,
+                                    KS_RANGE_FILL_CACHE | KS_RANGE_UNPOSITIONED, &w->r);
     ks_key_free(&p);
     w->open = rc == 0;
     return rc;

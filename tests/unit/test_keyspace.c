@@ -679,6 +679,39 @@ static void test_keyspace_collection_metadata(void **state)
     tu_rmdir_free(f.dir);
 }
 
+/* ks_range_open_ex: an unpositioned range is invalid until the caller seeks (random
+   picks seek straight to their point instead of walking over deleted keys at the
+   range's start first); a positioned one starts at its first key. */
+static void test_keyspace_range_unpositioned(void **state)
+{
+    fixture f = {.dir = tu_tempdir("ks")};
+    open_all(&f);
+    uint64_t ver = make_hash(&f, 0, "h", 10);
+    ks_key p;
+    assert_int_equal(ks_field_key(&f.ks, 0, "h", 1, ver, NULL, 0, &p), 0);
+    ks_range r;
+    assert_int_equal(ks_range_open_ex(&f.ks, p.p, p.len, false,
+                                      KS_RANGE_UNPOSITIONED | KS_RANGE_FILL_CACHE, &r),
+                     0);
+    assert_false(shale_iter_valid(r.it));
+    ks_key at;
+    assert_int_equal(ks_field_key(&f.ks, 0, "h", 1, ver, "f00005", 6, &at), 0);
+    shale_iter_seek(r.it, at.p, at.len);
+    assert_true(shale_iter_valid(r.it));
+    size_t kl;
+    const char *k = shale_iter_key(r.it, &kl);
+    assert_memory_equal(k + p.len, "f00005", 6);
+    ks_range_close(&r);
+    assert_int_equal(ks_range_open_ex(&f.ks, p.p, p.len, false, 0, &r), 0);
+    k = shale_iter_key(r.it, &kl);
+    assert_memory_equal(k + p.len, "f00000", 6);
+    ks_range_close(&r);
+    ks_key_free(&at);
+    ks_key_free(&p);
+    close_all(&f);
+    tu_rmdir_free(f.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -691,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_keyspace_head_read_skips_value),
         cmocka_unit_test(test_keyspace_versions_never_reused),
         cmocka_unit_test(test_keyspace_collection_metadata),
+        cmocka_unit_test(test_keyspace_range_unpositioned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
