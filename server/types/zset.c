@@ -1,9 +1,10 @@
 /*
  * zset.c - sorted sets on engine keys (zset.h): the score encoding, the two indexes and
- * their cursors, the live-start hints, reads by score, rank and lex, random picks, and
- * the writer through which a command changes one set. Never writes a reply.
+ * their cursors, the live-start hints, reads by score, rank and lex, and random picks.
+ * The writer is in zset_write.c. Never writes a reply.
  */
 #include "zset.h"
+#include "zset_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -34,14 +35,14 @@ uint64_t zset_member_hash(const void *p, size_t n)
     return XXH64(p, n, 0);
 }
 
-static void put_be64(unsigned char *b, uint64_t v)
+void zset_put_be64(unsigned char *b, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
         b[i] = (unsigned char)(v >> (56 - 8 * i));
 }
 
 /* Byte order of two strings (a shorter prefix first), as the engine orders keys. */
-static int bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
+int zset_bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
 {
     int c = memcmp(a, b, an < bn ? an : bn);
     return c ? c : (an > bn) - (an < bn);
@@ -53,23 +54,23 @@ static int index_key(const zset_ref *z, uint64_t version, char tag, uint64_t be,
 {
     unsigned char b[9];
     b[0] = (unsigned char)tag;
-    put_be64(b + 1, be);
+    zset_put_be64(b + 1, be);
     int rc = ks_field_key(z->ks, z->dbi, z->key, z->klen, version, b, sizeof b, out);
     return rc ? rc : ks_key_append(out, mem, n);
 }
 
-static int member_key(const zset_ref *z, uint64_t version, const void *mem, size_t n, ks_key *out)
+int zset_member_key(const zset_ref *z, uint64_t version, const void *mem, size_t n, ks_key *out)
 {
     return index_key(z, version, ZSET_MEMBER_TAG, zset_member_hash(mem, n), mem, n, out);
 }
 
-static int score_key(const zset_ref *z, uint64_t version, uint64_t enc, const void *mem, size_t n,
-                     ks_key *out)
+int zset_score_key(const zset_ref *z, uint64_t version, uint64_t enc, const void *mem, size_t n,
+                   ks_key *out)
 {
     return index_key(z, version, ZSET_SCORE_TAG, enc, mem, n, out);
 }
 
-static bool present(const zset_ref *z)
+bool zset_present(const zset_ref *z)
 {
     return z->m->type == KS_TYPE_ZSET && z->m->size > 0;
 }
@@ -218,7 +219,7 @@ void zset_hints_parse(const ks_meta *m, zset_hint *lo, zset_hint *hi)
     }
 }
 
-static unsigned zset_flags(const ks_meta *m)
+unsigned zset_flags(const ks_meta *m)
 {
     return m->type == KS_TYPE_ZSET && m->extralen ? (unsigned char)m->extra[0] : 0;
 }
@@ -242,9 +243,9 @@ static int seek_last(zidx *x, const zset_hint *hi)
 }
 
 /* A lower bound of the key enc | mem that fits a hint: its first ZSET_HINT_MAX bytes. */
-static void hint_below(uint64_t enc, const void *mem, size_t n, zset_hint *h)
+void zset_hint_below(uint64_t enc, const void *mem, size_t n, zset_hint *h)
 {
-    put_be64(h->b, enc);
+    zset_put_be64(h->b, enc);
     size_t take = n < ZSET_HINT_MAX - 8 ? n : ZSET_HINT_MAX - 8;
     if (take)
         memcpy(h->b + 8, mem, take);
@@ -255,9 +256,9 @@ static void hint_below(uint64_t enc, const void *mem, size_t n, zset_hint *h)
 /* An upper bound of enc | mem: the key itself when it fits, else the successor of its
    first ZSET_HINT_MAX bytes (above every key that starts with them). The encoded score is
    never all 0xff bytes (+inf encodes below that), so the carry stops inside it. */
-static void hint_above(uint64_t enc, const void *mem, size_t n, zset_hint *h)
+void zset_hint_above(uint64_t enc, const void *mem, size_t n, zset_hint *h)
 {
-    hint_below(enc, mem, n, h);
+    zset_hint_below(enc, mem, n, h);
     if (n <= ZSET_HINT_MAX - 8)
         return;
     while (h->b[h->n - 1] == 0xff)
@@ -269,10 +270,10 @@ static void hint_above(uint64_t enc, const void *mem, size_t n, zset_hint *h)
 
 int zset_score(const zset_ref *z, const void *member, size_t n, double *score)
 {
-    if (!present(z))
+    if (!zset_present(z))
         return SHALE_ENOTFOUND;
     ks_key k;
-    int rc = member_key(z, z->m->version, member, n, &k);
+    int rc = zset_member_key(z, z->m->version, member, n, &k);
     void *v = NULL;
     size_t vl = 0;
     rc = rc ? rc : ks_get_raw(z->ks, &k, &v, &vl);
@@ -351,7 +352,7 @@ int zset_range_rank(const zset_ref *z, uint64_t start, uint64_t stop, bool rev, 
                     void *ctx)
 {
     uint64_t size = z->m->size;
-    if (!present(z) || start > stop || stop >= size)
+    if (!zset_present(z) || start > stop || stop >= size)
         return 0;
     /* forward ranks fs..fe, emitted descending when rev */
     uint64_t fs = rev ? size - 1 - stop : start, fe = rev ? size - 1 - start : stop;
@@ -403,8 +404,8 @@ static int seek_score_min(zidx *x, const zset_hint *lo, const zset_score_range *
 {
     unsigned char t[8];
     /* past every entry of score min when it is excluded */
-    put_be64(t, zset_score_encode(r->min) + (r->minex ? 1 : 0));
-    if (lo->state == ZHINT_KEY && bytes_cmp(lo->b, lo->n, t, 8) > 0)
+    zset_put_be64(t, zset_score_encode(r->min) + (r->minex ? 1 : 0));
+    if (lo->state == ZHINT_KEY && zset_bytes_cmp(lo->b, lo->n, t, 8) > 0)
         return zidx_seek(x, lo->b, lo->n, NULL, 0);
     return zidx_seek(x, t, 8, NULL, 0);
 }
@@ -415,8 +416,8 @@ static int seek_score_min(zidx *x, const zset_hint *lo, const zset_score_range *
 static int seek_score_max(zidx *x, const zset_hint *hi, const zset_score_range *r)
 {
     unsigned char t[8];
-    put_be64(t, zset_score_encode(r->max) + (r->maxex ? 0 : 1));
-    int rc = hi->state == ZHINT_KEY && bytes_cmp(hi->b, hi->n, t, 8) < 0
+    zset_put_be64(t, zset_score_encode(r->max) + (r->maxex ? 0 : 1));
+    int rc = hi->state == ZHINT_KEY && zset_bytes_cmp(hi->b, hi->n, t, 8) < 0
                  ? zidx_seek_prev(x, hi->b, hi->n, NULL, 0)
                  : zidx_seek_prev(x, t, 8, NULL, 0);
     zent e;
@@ -428,7 +429,7 @@ static int seek_score_max(zidx *x, const zset_hint *hi, const zset_score_range *
 int zset_range_score(const zset_ref *z, const zset_score_range *r, bool rev, uint64_t offset,
                      int64_t limit, zset_emit_fn emit, void *ctx)
 {
-    if (!present(z) || limit == 0)
+    if (!zset_present(z) || limit == 0)
         return 0;
     zset_hint lo, hi;
     zset_hints_parse(z->m, &lo, &hi);
@@ -462,7 +463,7 @@ int zset_rank(const zset_ref *z, const void *member, size_t n, bool rev, uint64_
     if (rc)
         return rc;
     unsigned char enc[8];
-    put_be64(enc, zset_score_encode(*score));
+    zset_put_be64(enc, zset_score_encode(*score));
     zset_hint lo, hi;
     zset_hints_parse(z->m, &lo, &hi);
     zidx f, b;
@@ -482,8 +483,8 @@ int zset_rank(const zset_ref *z, const void *member, size_t n, bool rev, uint64_
     zent e;
     while (rc == 0 && !found && (fwd_on || back_on)) {
         if (fwd_on && score_entry(&f, &e)) {
-            int c = bytes_cmp(e.sub, 8, enc, 8);
-            c = c ? c : bytes_cmp(e.mem, e.len, member, n);
+            int c = zset_bytes_cmp(e.sub, 8, enc, 8);
+            c = c ? c : zset_bytes_cmp(e.mem, e.len, member, n);
             if (c == 0) {
                 *rank = before;
                 found = true;
@@ -496,8 +497,8 @@ int zset_rank(const zset_ref *z, const void *member, size_t n, bool rev, uint64_
             fwd_on = false;
         }
         if (back_on && score_entry(&b, &e)) {
-            int c = bytes_cmp(e.sub, 8, enc, 8);
-            c = c ? c : bytes_cmp(e.mem, e.len, member, n);
+            int c = zset_bytes_cmp(e.sub, 8, enc, 8);
+            c = c ? c : zset_bytes_cmp(e.mem, e.len, member, n);
             if (c == 0) {
                 *rank = after < size ? size - 1 - after : 0;
                 found = true;
@@ -530,7 +531,7 @@ int zset_rank(const zset_ref *z, const void *member, size_t n, bool rev, uint64_
 int zset_count_score(const zset_ref *z, const zset_score_range *r, uint64_t *n)
 {
     *n = 0;
-    if (!present(z) || r->min > r->max || (r->min == r->max && (r->minex || r->maxex)))
+    if (!zset_present(z) || r->min > r->max || (r->min == r->max && (r->minex || r->maxex)))
         return 0;
     zset_hint lo, hi;
     zset_hints_parse(z->m, &lo, &hi);
@@ -606,7 +607,7 @@ static int lex_cmp(const void *p, size_t n, const zset_lex_bound *b)
 {
     if (b->inf)
         return -b->inf;
-    return bytes_cmp(p, n, b->p, b->len);
+    return zset_bytes_cmp(p, n, b->p, b->len);
 }
 
 bool zset_lex_gte_min(const zset_lex_range *r, const void *p, size_t n)
@@ -632,7 +633,7 @@ bool zset_lex_range_empty(const zset_lex_range *r)
     else if (a->inf > 0 || b->inf < 0)
         c = 1;
     else
-        c = bytes_cmp(a->p, a->len, b->p, b->len);
+        c = zset_bytes_cmp(a->p, a->len, b->p, b->len);
     return c > 0 || (c == 0 && (a->ex || b->ex));
 }
 
@@ -660,7 +661,7 @@ static int ends_of(zidx *x, const zset_hint *lo, const zset_hint *hi, zent *firs
 int zset_range_lex(const zset_ref *z, const zset_lex_range *r, bool rev, uint64_t offset,
                    int64_t limit, zset_emit_fn emit, void *ctx)
 {
-    if (!present(z) || limit == 0 || zset_lex_range_empty(r))
+    if (!zset_present(z) || limit == 0 || zset_lex_range_empty(r))
         return 0;
     zset_hint lo, hi;
     zset_hints_parse(z->m, &lo, &hi);
@@ -676,7 +677,7 @@ int zset_range_lex(const zset_ref *z, const zset_lex_range *r, bool rev, uint64_
         goto done;
     /* With one score everywhere the index is in member order: seek to the start. */
     unsigned char enc[8];
-    put_be64(enc, e.enc);
+    zset_put_be64(enc, e.enc);
     bool one_score = e.enc == last_enc;
     if (!rev) {
         if (one_score && !r->min.inf)
@@ -738,7 +739,7 @@ static uint64_t mix64(uint64_t x)
 
 int zset_random(const zset_ref *z, uint64_t rnd, zset_emit_fn emit, void *ctx)
 {
-    if (!present(z))
+    if (!zset_present(z))
         return 0;
     zidx x;
     int rc = zidx_open(z, ZSET_MEMBER_TAG, &x);
@@ -746,7 +747,7 @@ int zset_random(const zset_ref *z, uint64_t rnd, zset_emit_fn emit, void *ctx)
         return rc;
     uint64_t window = z->m->size < ZSET_RANDOM_WINDOW ? z->m->size : ZSET_RANDOM_WINDOW;
     unsigned char at[8];
-    put_be64(at, rnd);
+    zset_put_be64(at, rnd);
     rc = zidx_seek(&x, at, 8, NULL, 0);
     /* step a uniform number of places, wrapping around at the end */
     for (uint64_t pick = mix64(rnd ^ 0x9e3779b97f4a7c15ull) % window;; pick--) {
@@ -783,247 +784,8 @@ int zset_members_open(const zset_ref *z, ks_range *r, size_t *member_off)
     return rc;
 }
 
-/* ---- the writer ---- */
-
-static void writer_init(zset_writer *w, keyspace *ks, int dbi, const void *key, size_t klen,
-                        const ks_meta *m, bool replace)
-{
-    memset(w, 0, sizeof *w);
-    w->z = (zset_ref){.ks = ks, .dbi = dbi, .key = key, .klen = klen, .m = m};
-    w->old = m;
-    w->replace = replace;
-    mm_init(&w->changed);
-    if (replace || m->type != KS_TYPE_ZSET) {
-        w->version = ks_new_version(ks);
-        w->lo.state = w->hi.state = ZHINT_EMPTY;
-        w->dirty = replace; /* the old key goes even when nothing replaces it */
-    } else {
-        w->version = m->version;
-        w->size = m->size;
-        w->flags = zset_flags(m);
-        zset_hints_parse(m, &w->lo, &w->hi);
-    }
-}
-
-void zset_writer_open(zset_writer *w, keyspace *ks, int dbi, const void *key, size_t klen,
-                      const ks_meta *m)
-{
-    writer_init(w, ks, dbi, key, klen, m, false);
-}
-
-void zset_writer_open_replace(zset_writer *w, keyspace *ks, int dbi, const void *key, size_t klen,
-                              const ks_meta *m)
-{
-    writer_init(w, ks, dbi, key, klen, m, true);
-}
-
-void zset_writer_free(zset_writer *w)
-{
-    mm_free(&w->changed);
-}
-
-/* Whether the old set can be read (it exists and this writer builds on it). */
-static bool writer_reads_old(const zset_writer *w)
-{
-    return !w->replace && present(&w->z);
-}
-
-int zset_writer_score(zset_writer *w, const void *member, size_t n, double *score)
-{
-    mm_entry *e = mm_find(&w->changed, member, n);
-    if (e) {
-        *score = e->score;
-        return e->mark == 1 ? 0 : SHALE_ENOTFOUND;
-    }
-    return writer_reads_old(w) ? zset_score(&w->z, member, n, score) : SHALE_ENOTFOUND;
-}
-
-static int remember(zset_writer *w, const void *member, size_t n, int mark, double score)
-{
-    bool added;
-    mm_entry *e = mm_upsert(&w->changed, member, n, &added);
-    if (!e)
-        return -ENOMEM;
-    e->mark = mark;
-    e->score = score;
-    return 0;
-}
-
-/* Widens the hints to take in the entry enc | member. */
-static void hints_take(zset_writer *w, uint64_t enc, const void *member, size_t n)
-{
-    zset_hint h;
-    hint_below(enc, member, n, &h);
-    if (w->lo.state == ZHINT_EMPTY ||
-        (w->lo.state == ZHINT_KEY && bytes_cmp(h.b, h.n, w->lo.b, w->lo.n) < 0)) {
-        w->lo = h;
-        w->dirty = true;
-    }
-    hint_above(enc, member, n, &h);
-    if (w->hi.state == ZHINT_EMPTY ||
-        (w->hi.state == ZHINT_KEY && bytes_cmp(h.b, h.n, w->hi.b, w->hi.n) > 0)) {
-        w->hi = h;
-        w->dirty = true;
-    }
-}
-
-int zset_writer_set(zset_writer *w, const void *member, size_t n, double score, bool existed,
-                    double old)
-{
-    uint64_t enc = zset_score_encode(score), old_enc = existed ? zset_score_encode(old) : 0;
-    if (existed && old_enc == enc) /* -0 over 0: nothing to write */
-        return remember(w, member, n, 1, score);
-    unsigned char v[8];
-    put_be64(v, enc);
-    ks_key k;
-    int rc = member_key(&w->z, w->version, member, n, &k);
-    rc = rc ? rc : ks_put_raw(w->z.ks, &k, v, sizeof v);
-    ks_key_free(&k);
-    if (rc == 0) {
-        rc = score_key(&w->z, w->version, enc, member, n, &k);
-        rc = rc ? rc : ks_put_raw(w->z.ks, &k, "", 0);
-        ks_key_free(&k);
-    }
-    if (rc == 0 && existed) {
-        rc = score_key(&w->z, w->version, old_enc, member, n, &k);
-        rc = rc ? rc : ks_del_raw(w->z.ks, &k);
-        ks_key_free(&k);
-    }
-    if (rc == 0 && !existed) {
-        w->size++;
-        w->dirty = true;
-        /* Redis leaves its listpack for good past these */
-        if (w->size > ZSET_LISTPACK_ENTRIES || n > ZSET_LISTPACK_VALUE)
-            w->flags |= ZSET_F_SKIPLIST;
-    }
-    if (rc == 0)
-        hints_take(w, enc, member, n);
-    return rc ? rc : remember(w, member, n, 1, score);
-}
-
-/* Deletes a member's two keys. */
-static int delete_member(zset_writer *w, const void *member, size_t n, uint64_t enc)
-{
-    ks_key k;
-    int rc = member_key(&w->z, w->version, member, n, &k);
-    rc = rc ? rc : ks_del_raw(w->z.ks, &k);
-    ks_key_free(&k);
-    if (rc == 0) {
-        rc = score_key(&w->z, w->version, enc, member, n, &k);
-        rc = rc ? rc : ks_del_raw(w->z.ks, &k);
-        ks_key_free(&k);
-    }
-    if (rc == 0) {
-        w->size--;
-        w->dirty = true;
-    }
-    return rc;
-}
-
-int zset_writer_remove(zset_writer *w, const void *member, size_t n, double score)
-{
-    int rc = delete_member(w, member, n, zset_score_encode(score));
-    return rc ? rc : remember(w, member, n, 2, score);
-}
-
-/* What a range removal passes through: each member is deleted (after the caller's
-   emit, for pops), and the first and last removed in the walk's order are kept as the
-   hints they would make. */
-typedef struct removal {
-    zset_writer *w;
-    zset_emit_fn emit; /* the pop's reply, or NULL */
-    void *ctx;
-    uint64_t n;
-    zset_hint first_below, first_above, last_below, last_above;
-    /* the first and last removed in full, to compare with the set's ends */
-    ks_key first, last;
-} removal;
-
-static int removal_emit(void *ctx, const char *member, size_t len, double score)
-{
-    removal *x = ctx;
-    int rc = x->emit ? x->emit(x->ctx, member, len, score) : 0;
-    if (rc)
-        return rc;
-    uint64_t enc = zset_score_encode(score);
-    rc = delete_member(x->w, member, len, enc);
-    if (rc)
-        return rc;
-    unsigned char e[8];
-    put_be64(e, enc);
-    if (x->n++ == 0) {
-        hint_below(enc, member, len, &x->first_below);
-        hint_above(enc, member, len, &x->first_above);
-        rc = ks_key_append(&x->first, e, 8);
-        rc = rc ? rc : ks_key_append(&x->first, member, len);
-    }
-    hint_below(enc, member, len, &x->last_below);
-    hint_above(enc, member, len, &x->last_above);
-    x->last.len = 0;
-    rc = rc ? rc : ks_key_append(&x->last, e, 8);
-    return rc ? rc : ks_key_append(&x->last, member, len);
-}
-
-static void removal_init(removal *x, zset_writer *w, zset_emit_fn emit, void *ctx)
-{
-    memset(x, 0, sizeof *x);
-    x->w = w;
-    x->emit = emit;
-    x->ctx = ctx;
-    ks_key_init(&x->first);
-    ks_key_init(&x->last);
-}
-
-static void removal_free(removal *x)
-{
-    ks_key_free(&x->first);
-    ks_key_free(&x->last);
-}
-
-int zset_writer_pop(zset_writer *w, bool max, uint64_t count, zset_emit_fn emit, void *ctx,
-                    uint64_t *popped)
-{
-    *popped = 0;
-    if (!writer_reads_old(w) || count == 0)
-        return 0;
-    removal x;
-    removal_init(&x, w, emit, ctx);
-    uint64_t size = w->z.m->size;
-    int rc = zset_range_rank(&w->z, 0, (count < size ? count : size) - 1, max, removal_emit, &x);
-    if (rc == 0 && x.n) {
-        /* what is left is past the last member popped */
-        if (max)
-            w->hi = x.last_above;
-        else
-            w->lo = x.last_below;
-    }
-    *popped = x.n;
-    removal_free(&x);
-    return rc;
-}
-
-int zset_writer_remove_rank(zset_writer *w, uint64_t start, uint64_t stop, uint64_t *removed)
-{
-    *removed = 0;
-    if (!writer_reads_old(w))
-        return 0;
-    removal x;
-    removal_init(&x, w, NULL, NULL);
-    uint64_t size = w->z.m->size;
-    int rc = zset_range_rank(&w->z, start, stop, false, removal_emit, &x);
-    if (rc == 0 && x.n) {
-        if (start == 0)
-            w->lo = x.last_below;
-        if (stop + 1 >= size)
-            w->hi = x.first_above;
-    }
-    *removed = x.n;
-    removal_free(&x);
-    return rc;
-}
-
 /* The set's first or last score-index entry (enc | member) into out; empty when none. */
-static int end_entry(const zset_ref *z, bool last, ks_key *out)
+int zset_end_entry(const zset_ref *z, bool last, ks_key *out)
 {
     zset_hint lo, hi;
     zset_hints_parse(z->m, &lo, &hi);
@@ -1040,77 +802,4 @@ static int end_entry(const zset_ref *z, bool last, ks_key *out)
         rc = zidx_status(&x);
     zidx_close(&x);
     return rc;
-}
-
-/* After removing a range (ascending): the hints move past it when it began at the set's
-   first entry or ended at its last. */
-static int hints_after_range(zset_writer *w, const removal *x)
-{
-    ks_key first, last;
-    ks_key_init(&first);
-    ks_key_init(&last);
-    int rc = end_entry(&w->z, false, &first);
-    rc = rc ? rc : end_entry(&w->z, true, &last);
-    if (rc == 0) {
-        if (first.len && bytes_cmp(first.p, first.len, x->first.p, x->first.len) == 0)
-            w->lo = x->last_below;
-        if (last.len && bytes_cmp(last.p, last.len, x->last.p, x->last.len) == 0)
-            w->hi = x->first_above;
-    }
-    ks_key_free(&first);
-    ks_key_free(&last);
-    return rc;
-}
-
-int zset_writer_remove_score(zset_writer *w, const zset_score_range *r, uint64_t *removed)
-{
-    *removed = 0;
-    if (!writer_reads_old(w))
-        return 0;
-    removal x;
-    removal_init(&x, w, NULL, NULL);
-    int rc = zset_range_score(&w->z, r, false, 0, -1, removal_emit, &x);
-    if (rc == 0 && x.n)
-        rc = hints_after_range(w, &x);
-    *removed = x.n;
-    removal_free(&x);
-    return rc;
-}
-
-int zset_writer_remove_lex(zset_writer *w, const zset_lex_range *r, uint64_t *removed)
-{
-    *removed = 0;
-    if (!writer_reads_old(w))
-        return 0;
-    removal x;
-    removal_init(&x, w, NULL, NULL);
-    int rc = zset_range_lex(&w->z, r, false, 0, -1, removal_emit, &x);
-    if (rc == 0 && x.n)
-        rc = hints_after_range(w, &x);
-    *removed = x.n;
-    removal_free(&x);
-    return rc;
-}
-
-int zset_writer_finish(zset_writer *w)
-{
-    if (!w->dirty)
-        return 0;
-    const ks_meta *old = w->old;
-    int rc = 0;
-    if (w->replace) {
-        rc = ks_del_key(w->z.ks, w->z.dbi, w->z.key, w->z.klen, old);
-        old = &w->none;
-    }
-    unsigned char extra[3 + 2 * ZSET_HINT_MAX];
-    size_t ln = w->lo.state == ZHINT_KEY ? w->lo.n : 0;
-    size_t hn = w->hi.state == ZHINT_KEY ? w->hi.n : 0;
-    extra[0] = (unsigned char)w->flags;
-    extra[1] = (unsigned char)ln;
-    memcpy(extra + 2, w->lo.b, ln);
-    extra[2 + ln] = (unsigned char)hn;
-    memcpy(extra + 3 + ln, w->hi.b, hn);
-    return rc ? rc
-              : ks_put_collection(w->z.ks, w->z.dbi, w->z.key, w->z.klen, old, KS_TYPE_ZSET,
-                                  w->version, w->size, extra, 3 + ln + hn);
 }
