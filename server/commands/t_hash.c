@@ -77,8 +77,8 @@ static char encoding_sized(const server *s, char enc, uint64_t nfields)
 static int put_hash_meta(server *s, client *c, const resp_arg *key, const ks_meta *m,
                          uint64_t version, uint64_t nfields, char enc)
 {
-    return ks_put_collection(&s->ks, c->db, key->p, key->len, m, KS_TYPE_HASH, version,
-                             nfields, &enc, 1);
+    return ks_put_collection(&s->ks, c->db, key->p, key->len, m, KS_TYPE_HASH, version, nfields,
+                             &enc, 1);
 }
 
 /*
