@@ -73,7 +73,8 @@ bool parse_ld(const char *p, size_t n, long double *out)
     char *end;
     errno = 0;
     long double v = strtold(buf, &end);
-    if (end != buf + n || isnan(v) || /* all of it: a NUL inside is no number */ (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || v == 0)))
+    if (end != buf + n || isnan(v) || /* all of it: a NUL inside is no number */
+        (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || v == 0)))
         return false;
     *out = v;
     return true;

@@ -76,8 +76,8 @@ enum {
     KSF_UPDATE = 1u << 5,
     KSF_INSERT = 1u << 6,
     KSF_DELETE = 1u << 7,
-    KSF_NOT_KEY = 1u << 8,   /* a name that hashes like a key (sharded channels) */
-    KSF_INCOMPLETE = 1u << 9, /* the spec may miss keys: a finder must look */
+    KSF_NOT_KEY = 1u << 8,         /* a name that hashes like a key (sharded channels) */
+    KSF_INCOMPLETE = 1u << 9,      /* the spec may miss keys: a finder must look */
     KSF_VARIABLE_FLAGS = 1u << 10, /* the flags depend on the arguments: a finder tells */
 };
 #define KSF_COUNT 11
@@ -119,8 +119,8 @@ enum { DOCF_DEPRECATED = 1u << 0, DOCF_SYSCMD = 1u << 1 };
 /* One argument of COMMAND DOCS's tree (a oneof or a block holds others). */
 typedef struct command_arg {
     const char *name;
-    uint8_t type;           /* ARG_* */
-    int8_t key_spec_index;  /* a key argument's spec, else -1 */
+    uint8_t type;          /* ARG_* */
+    int8_t key_spec_index; /* a key argument's spec, else -1 */
     const char *token, *since, *deprecated_since;
     uint8_t flags; /* ARGF_* */
     uint8_t nargs;
@@ -130,10 +130,10 @@ typedef struct command_arg {
 typedef struct command_facts {
     const char *name; /* "get", or "config|get" for a subcommand */
     int arity;
-    uint32_t flags; /* CF_* */
+    uint32_t flags;                /* CF_* */
     int first_key, last_key, step; /* COMMAND INFO's legacy range */
-    uint32_t acl;     /* ACL_* */
-    const char *tips; /* space-separated, or NULL */
+    uint32_t acl;                  /* ACL_* */
+    const char *tips;              /* space-separated, or NULL */
     uint8_t nspecs;
     const key_spec *specs;
     const char *since, *group; /* group as COMMAND DOCS names it ("sorted-set") */

@@ -17,6 +17,7 @@
 #include "args.h"
 #include "command.h"
 
+/* clang-format off */
 const char *const command_flag_names[CF_COUNT] = {
     "write",   "readonly",     "denyoom",      "module",       "admin",
     "pubsub",  "noscript",     "blocking",     "loading",      "stale",
@@ -35,6 +36,7 @@ const char *const key_spec_flag_names[KSF_COUNT] = {
 const char *const command_arg_type_names[] = {
     "string", "integer", "double", "key", "pattern", "unix-time", "pure-token", "oneof", "block",
 };
+/* clang-format on */
 
 /* The table is sorted by name (lower case): a binary search. */
 const command_facts *command_facts_find(const char *name, size_t len)
@@ -89,11 +91,21 @@ static uint32_t group_category(const char *group)
         const char *group;
         uint32_t acl;
     } map[] = {
-        {"generic", ACL_KEYSPACE}, {"string", ACL_STRING},       {"hash", ACL_HASH},
-        {"list", ACL_LIST},        {"set", ACL_SET},             {"sorted-set", ACL_SORTEDSET},
-        {"sorted_set", ACL_SORTEDSET}, {"zset", ACL_SORTEDSET},  {"geo", ACL_GEO},
-        {"connection", ACL_CONNECTION}, {"scripting", ACL_SCRIPTING}, {"pubsub", ACL_PUBSUB},
-        {"transactions", ACL_TRANSACTION}, {"stream", ACL_STREAM}, {"bitmap", ACL_BITMAP},
+        {"generic", ACL_KEYSPACE},
+        {"string", ACL_STRING},
+        {"hash", ACL_HASH},
+        {"list", ACL_LIST},
+        {"set", ACL_SET},
+        {"sorted-set", ACL_SORTEDSET},
+        {"sorted_set", ACL_SORTEDSET},
+        {"zset", ACL_SORTEDSET},
+        {"geo", ACL_GEO},
+        {"connection", ACL_CONNECTION},
+        {"scripting", ACL_SCRIPTING},
+        {"pubsub", ACL_PUBSUB},
+        {"transactions", ACL_TRANSACTION},
+        {"stream", ACL_STREAM},
+        {"bitmap", ACL_BITMAP},
         {"hyperloglog", ACL_HYPERLOGLOG},
     };
     for (size_t i = 0; group && i < sizeof map / sizeof map[0]; i++)
@@ -132,7 +144,8 @@ size_t command_key_specs(const command *cmd, const key_spec **specs, key_spec *t
     /* the legacy range as one spec: written keys are read and updated, as far as the
        row can tell */
     *tmp = (key_spec){
-        .flags = (uint16_t)(cmd->flags & W ? KSF_RW | KSF_ACCESS | KSF_UPDATE : KSF_RO | KSF_ACCESS),
+        .flags =
+            (uint16_t)(cmd->flags & W ? KSF_RW | KSF_ACCESS | KSF_UPDATE : KSF_RO | KSF_ACCESS),
         .bs_type = KS_BS_INDEX,
         .bs_pos = (int16_t)cmd->first_key,
         .fk_type = KS_FK_RANGE,
@@ -346,7 +359,7 @@ static int set_keys(const resp_arg *argv, int argc, keys_out *o)
     for (int i = 3; i < argc && !get; i++)
         get = arg_is(&argv[i], "get");
     return keys_add(o, 1, get ? KSF_RW | KSF_ACCESS | KSF_UPDATE : KSF_OW | KSF_UPDATE) ? -ENOMEM
-                                                                                      : 1;
+                                                                                        : 1;
 }
 
 /* BITFIELD key [GET t o] [SET t o v] [INCRBY t o i] [OVERFLOW w]: read only with GETs. */
@@ -363,14 +376,24 @@ static int bitfield_keys(const resp_arg *argv, int argc, keys_out *o)
             ro = false; /* SET, INCRBY, or a syntax error: assume a write, as Redis */
     }
     return keys_add(o, 1, ro ? KSF_RO | KSF_ACCESS : KSF_RW | KSF_ACCESS | KSF_UPDATE) ? -ENOMEM
-                                                                                     : 1;
+                                                                                       : 1;
 }
 
-enum finder { F_NONE, F_NUMKEYS, F_SORT, F_SORT_RO, F_MIGRATE, F_GEORADIUS, F_XREAD, F_SET,
-              F_BITFIELD };
+enum finder {
+    F_NONE,
+    F_NUMKEYS,
+    F_SORT,
+    F_SORT_RO,
+    F_MIGRATE,
+    F_GEORADIUS,
+    F_XREAD,
+    F_SET,
+    F_BITFIELD
+};
 
 /* Redis 7.0's commands with a finder of their own, and the numkeys layout (dest, count,
    first) of those that count their keys. */
+/* clang-format off */
 static const struct finder_row {
     const char *name;
     enum finder f;
@@ -391,6 +414,7 @@ static const struct finder_row {
     {"zmpop", F_NUMKEYS, 0, 1, 2},         {"zunion", F_NUMKEYS, 0, 1, 2},
     {"zunionstore", F_NUMKEYS, 1, 2, 3},
 };
+/* clang-format on */
 
 static const struct finder_row *finder_of(const command *cmd)
 {

@@ -146,9 +146,8 @@ static void reply_args(client *c, const command_arg *args, int n)
             resp_bulk_cstr(&c->out, "key_spec_index");
             resp_integer(&c->out, a->key_spec_index);
         }
-        const char *texts[][2] = {{"token", a->token},
-                                  {"since", a->since},
-                                  {"deprecated_since", a->deprecated_since}};
+        const char *texts[][2] = {
+            {"token", a->token}, {"since", a->since}, {"deprecated_since", a->deprecated_since}};
         for (size_t t = 0; t < 3; t++)
             if (texts[t][1]) {
                 resp_bulk_cstr(&c->out, texts[t][0]);

@@ -408,6 +408,21 @@ void cmd_config(server *s, client *c)
             resp_error(&c->out, "ERR Rewriting config file: cannot write it");
         else
             resp_simple(&c->out, "OK");
+    } else if (arg_is(&a[1], "help") && argc == 2) {
+        static const char *const lines[] = {
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+            "HELP",
+            "    Prints this help.",
+        };
+        reply_help(c, lines, sizeof lines / sizeof lines[0]);
     } else if (arg_is(&a[1], "get") && argc == 2) {
         resp_error(&c->out, "ERR wrong number of arguments for 'config|get' command");
     } else {

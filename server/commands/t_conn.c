@@ -219,8 +219,8 @@ size_t client_info_line(server *s, client *c, char *buf, size_t cap)
                      (unsigned long long)((now - c->created_ms) / 1000),
                      (unsigned long long)((now - c->last_ms) / 1000), flags, c->db, qbuf,
                      c->in_cap > c->in_len ? c->in_cap - c->in_len : 0, argv_mem, rbs, rbs, obl,
-                     oll, omem, tot, c->send_armed ? "rw" : "r",
-                     c->last_cmd ? c->last_cmd : "NULL", c->proto);
+                     oll, omem, tot, c->send_armed ? "rw" : "r", c->last_cmd ? c->last_cmd : "NULL",
+                     c->proto);
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
@@ -229,8 +229,7 @@ static int client_type(const resp_arg *a)
 {
     if (arg_is(a, "normal"))
         return 1;
-    if (arg_is(a, "master") || arg_is(a, "replica") || arg_is(a, "slave") ||
-        arg_is(a, "pubsub"))
+    if (arg_is(a, "master") || arg_is(a, "replica") || arg_is(a, "slave") || arg_is(a, "pubsub"))
         return 0;
     return -1;
 }
@@ -303,7 +302,7 @@ static void kill_client(client *self, client *o)
 typedef struct kill_filter {
     long long id;
     const resp_arg *addr, *laddr;
-    int type;   /* -1: any; 1 normal (every client); 0 a type no client has */
+    int type; /* -1: any; 1 normal (every client); 0 a type no client has */
     bool skipme;
 } kill_filter;
 
@@ -365,8 +364,7 @@ static void client_kill(server *s, client *c)
         return;
     long long killed = 0;
     for (client *o = s->clients; o; o = o->all_next) {
-        if ((f.id && o->id != (uint64_t)f.id) || (f.skipme && o == c) || o->killed ||
-            f.type == 0)
+        if ((f.id && o->id != (uint64_t)f.id) || (f.skipme && o == c) || o->killed || f.type == 0)
             continue;
         if ((f.addr && !arg_equals(f.addr, o->addr)) || (f.laddr && !arg_equals(f.laddr, o->laddr)))
             continue;

@@ -34,7 +34,8 @@ static double rand01(uint64_t *s)
 static int stratum_at(const stratum *st, int n, int col, int row)
 {
     int k = 0;
-    while (k < n && row >= st[k].depth + st[k].amplitude * sin(col / st[k].wavelength + st[k].phase))
+    while (k < n &&
+           row >= st[k].depth + st[k].amplitude * sin(col / st[k].wavelength + st[k].phase))
         k++;
     return k;
 }
@@ -86,8 +87,9 @@ void cmd_lolwut(server *s, client *c)
     rows = rows < 1 ? 1 : rows > MAX_ROWS ? MAX_ROWS : rows;
     resp_out art = {0};
     draw(&art, (long)cols, (long)rows, (uint64_t)time(NULL) * 2654435761u + (uint64_t)c->id + 1);
-    server_out_printf(&art, "\nShale: beds laid one upon another, the newest on top, as an "
-                            "LSM tree lays its levels. shale ver. %s, Redis ver. %s\n",
+    server_out_printf(&art,
+                      "\nShale: beds laid one upon another, the newest on top, as an "
+                      "LSM tree lays its levels. shale ver. %s, Redis ver. %s\n",
                       SHALE_VERSION_STRING, SHALE_REDIS_COMPAT_VERSION);
     resp_verbatim(&c->out, art.data, art.len, c->proto);
     resp_out_free(&art);

@@ -261,8 +261,13 @@ void slowlog_maybe_add(server *s, client *c, long long micros)
 {
     if (s->cfg.slowlog_log_slower_than < 0 || micros < s->cfg.slowlog_log_slower_than)
         return;
-    slowlog_call call = {c->cmd.argv, c->cmd.argc, c->redacted, micros, (long long)time(NULL),
-                         c->addr, c->name};
+    slowlog_call call = {.argv = c->cmd.argv,
+                         .argc = c->cmd.argc,
+                         .redacted = c->redacted,
+                         .micros = micros,
+                         .time_s = (long long)time(NULL),
+                         .addr = c->addr,
+                         .name = c->name};
     slowlog_push(&s->slowlog, &call, s->cfg.slowlog_max_len); /* -ENOMEM: not kept */
 }
 
@@ -303,13 +308,17 @@ void cmd_slowlog(server *s, client *c)
     } else if (arg_is(&a[1], "help") && c->cmd.argc == 2) {
         static const char *lines[] = {
             "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "GET [<count>]", "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
             "    Entries are made of:",
             "    id, timestamp, time in microseconds, arguments array, client IP and port,",
             "    client name",
-            "LEN", "    Return the length of the slowlog.",
-            "RESET", "    Reset the slowlog.",
-            "HELP", "    Prints this help."};
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+            "HELP",
+            "    Prints this help."};
         reply_help(c, lines, sizeof lines / sizeof lines[0]);
     } else {
         reply_subcommand_error(c);
@@ -436,8 +445,10 @@ static void latency_doctor(server *s, client *c)
                               "<milliseconds> turns it on, then events that take at least that "
                               "long are recorded here.\n");
     } else if (s->latency.n == 0) {
-        server_out_printf(&d, "No latency event reached %lld ms since the monitor was last "
-                              "reset: nothing to report.\n", s->cfg.latency_monitor_threshold);
+        server_out_printf(&d,
+                          "No latency event reached %lld ms since the monitor was last "
+                          "reset: nothing to report.\n",
+                          s->cfg.latency_monitor_threshold);
     } else {
         server_out_printf(&d, "Latency events of at least %lld ms, per event:\n\n",
                           s->cfg.latency_monitor_threshold);
@@ -448,8 +459,9 @@ static void latency_doctor(server *s, client *c)
             uint64_t sum = 0;
             for (int j = 0; j < n; j++)
                 sum += h[j].latency_ms;
-            server_out_printf(&d, "%d. %s: %d second(s) with a spike, %llu ms on average, "
-                                  "%u ms at worst (all time); the latest %lld s ago.\n",
+            server_out_printf(&d,
+                              "%d. %s: %d second(s) with a spike, %llu ms on average, "
+                              "%u ms at worst (all time); the latest %lld s ago.\n",
                               i + 1, e->name, n, n ? (unsigned long long)(sum / (uint64_t)n) : 0ull,
                               e->max_ms, n ? (long long)(time(NULL) - h[n - 1].time_s) : 0ll);
         }
@@ -542,7 +554,8 @@ void cmd_latency(server *s, client *c)
             "    Reset latency data of one or more <event> classes.",
             "    (default: reset all data for all event classes)",
             "HISTOGRAM [COMMAND ...]",
-            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    Return a cumulative distribution of latencies in the format of a histogram for "
+            "the specified command names.",
             "    If no commands are specified then all histograms are replied.",
             "HELP",
             "    Prints this help."};

@@ -79,7 +79,8 @@ int latency_hist_cdf(const latency_hist *h, latency_cdf_step *out)
         /* HdrHistogram at 2 significant digits: the bucket of a power of two L spans
            L / 128, and the step is labelled with its highest value */
         uint64_t highest = level + (level >> 7) - 1;
-        uint64_t count = k == LATENCY_CDF_STEPS - 1 ? h->count : latency_hist_count_le(h, level - 1);
+        uint64_t count =
+            k == LATENCY_CDF_STEPS - 1 ? h->count : latency_hist_count_le(h, level - 1);
         if (count > prev)
             out[n++] = (latency_cdf_step){highest / 1000, count};
         prev = count;

@@ -12,8 +12,7 @@ static latency_event *find(latency_monitor *m, const char *name, size_t n)
     return NULL;
 }
 
-void latency_monitor_add(latency_monitor *m, const char *event, uint32_t latency_ms,
-                         int64_t now_s)
+void latency_monitor_add(latency_monitor *m, const char *event, uint32_t latency_ms, int64_t now_s)
 {
     latency_event *e = find(m, event, strlen(event));
     if (!e) {
@@ -42,7 +41,8 @@ const latency_event *latency_monitor_find(const latency_monitor *m, const char *
 
 const latency_sample *latency_event_latest(const latency_event *e)
 {
-    const latency_sample *s = &e->samples[(e->next + LATENCY_HISTORY_LEN - 1) % LATENCY_HISTORY_LEN];
+    const latency_sample *s =
+        &e->samples[(e->next + LATENCY_HISTORY_LEN - 1) % LATENCY_HISTORY_LEN];
     return s->time_s ? s : NULL;
 }
 

@@ -32,8 +32,7 @@ typedef struct latency_monitor {
 } latency_monitor;
 
 /* Records latency_ms for event at now_s (the caller checked the threshold). */
-void latency_monitor_add(latency_monitor *m, const char *event, uint32_t latency_ms,
-                         int64_t now_s);
+void latency_monitor_add(latency_monitor *m, const char *event, uint32_t latency_ms, int64_t now_s);
 /* The event named (n bytes), or NULL. */
 const latency_event *latency_monitor_find(const latency_monitor *m, const char *name, size_t n);
 /* The event's newest sample, or NULL when it has none. */

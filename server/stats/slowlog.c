@@ -29,10 +29,9 @@ static int keep_arg(slowlog_entry *e, const slowlog_call *call, int i)
         len = (size_t)snprintf(buf, sizeof buf, "(redacted)");
     } else if (a->len > SLOWLOG_ARG_BYTES) {
         memcpy(buf, a->p, SLOWLOG_ARG_BYTES);
-        len = SLOWLOG_ARG_BYTES + (size_t)snprintf(buf + SLOWLOG_ARG_BYTES,
-                                                   sizeof buf - SLOWLOG_ARG_BYTES,
-                                                   "... (%zu more bytes)",
-                                                   a->len - SLOWLOG_ARG_BYTES);
+        len = SLOWLOG_ARG_BYTES +
+              (size_t)snprintf(buf + SLOWLOG_ARG_BYTES, sizeof buf - SLOWLOG_ARG_BYTES,
+                               "... (%zu more bytes)", a->len - SLOWLOG_ARG_BYTES);
     } else {
         p = a->p;
         len = a->len;

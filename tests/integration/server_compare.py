@@ -259,6 +259,7 @@ CASES = [
     ("latency history nosuch", ""), ("latency reset nosuch other", ""),
     ("latency graph nosuch", ""), ("latency latest", ""), ("latency histogram nosuchcmd", ""),
     ("latency doctor x", ""), ("latency help", ""), ("slowlog help", ""), ("command help", ""),
+    ("config help", ""), ("config help x", ""),
     # a number with a NUL byte inside is no number (strtold stopped at the NUL)
     ("set nf 1", ""), ("setrange nf 2 2", ""), ("incrbyfloat nf 1", ""), ("get nf", ""),
     # LCS and SUBSTR

@@ -19,8 +19,8 @@ static const struct {
     uint32_t redis;
     const char *name;
 } flag_pairs[] = {
-    {W, CF_WRITE, "write"}, {R, CF_READONLY, "readonly"}, {M, CF_DENYOOM, "denyoom"},
-    {FAST, CF_FAST, "fast"}, {ADMIN, CF_ADMIN, "admin"}, {NOAUTH, CF_NO_AUTH, "no_auth"},
+    {W, CF_WRITE, "write"},  {R, CF_READONLY, "readonly"}, {M, CF_DENYOOM, "denyoom"},
+    {FAST, CF_FAST, "fast"}, {ADMIN, CF_ADMIN, "admin"},   {NOAUTH, CF_NO_AUTH, "no_auth"},
 };
 
 /* One row against its facts; prints each difference, returns how many. */
@@ -165,26 +165,23 @@ static void test_command_keys_from_finders(void **state)
     keys_of(command_lookup("set", 3), 3, (const char *[]){"set", "k", "v"}, out, sizeof out, &fl);
     assert_string_equal(out, "k");
     assert_int_equal(fl, KSF_OW | KSF_UPDATE);
-    keys_of(command_lookup("set", 3), 4, (const char *[]){"set", "k", "v", "GET"}, out,
-            sizeof out, &fl);
+    keys_of(command_lookup("set", 3), 4, (const char *[]){"set", "k", "v", "GET"}, out, sizeof out,
+            &fl);
     assert_int_equal(fl, KSF_RW | KSF_ACCESS | KSF_UPDATE);
     /* SORT's STORE can be anywhere: the last one counts */
     keys_of(&sort, 7, (const char *[]){"sort", "k", "by", "store", "store", "a", "limit"}, out,
             sizeof out, NULL);
     assert_string_equal(out, "k a");
-    keys_of(&migrate, 9,
-            (const char *[]){"migrate", "h", "1", "", "0", "5", "keys", "a", "b"}, out,
+    keys_of(&migrate, 9, (const char *[]){"migrate", "h", "1", "", "0", "5", "keys", "a", "b"}, out,
             sizeof out, NULL);
     assert_string_equal(out, "a b");
     /* a count that does not parse or is zero: no keys */
     keys_of(&eval, 3, (const char *[]){"eval", "s", "0"}, out, sizeof out, NULL);
     assert_string_equal(out, "");
-    keys_of(&zunionstore, 4, (const char *[]){"zunionstore", "d", "x", "a"}, out, sizeof out,
-            NULL);
+    keys_of(&zunionstore, 4, (const char *[]){"zunionstore", "d", "x", "a"}, out, sizeof out, NULL);
     assert_string_equal(out, "");
     /* more keys than numkeys allows: none, the command replies the error */
-    keys_of(&zunionstore, 4, (const char *[]){"zunionstore", "d", "5", "a"}, out, sizeof out,
-            NULL);
+    keys_of(&zunionstore, 4, (const char *[]){"zunionstore", "d", "5", "a"}, out, sizeof out, NULL);
     assert_string_equal(out, "");
 }
 

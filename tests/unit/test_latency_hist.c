@@ -78,10 +78,10 @@ static void test_latency_hist_cdf_as_redis(void **state)
     latency_hist *h = calloc(1, sizeof *h);
     latency_cdf_step st[LATENCY_CDF_STEPS];
     assert_int_equal(latency_hist_cdf(h, st), 0);
-    latency_hist_add(h, 500);     /* below 1024 ns: the first step */
+    latency_hist_add(h, 500); /* below 1024 ns: the first step */
     latency_hist_add(h, 1000);
-    latency_hist_add(h, 10000);   /* 10 us: the 16 us step */
-    latency_hist_add(h, 100000);  /* 100 us: the 131072 ns step, Redis's "132" */
+    latency_hist_add(h, 10000);  /* 10 us: the 16 us step */
+    latency_hist_add(h, 100000); /* 100 us: the 131072 ns step, Redis's "132" */
     int n = latency_hist_cdf(h, st);
     assert_int_equal(n, 3);
     assert_int_equal(st[0].usec, 1);

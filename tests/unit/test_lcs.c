@@ -45,7 +45,7 @@ static unsigned plain_lcs(const char *a, size_t n, const char *b, size_t m)
     for (size_t i = 1; i <= n; i++) {
         for (size_t j = 1; j <= m; j++)
             cur[j] = a[i - 1] == b[j - 1] ? prev[j - 1] + 1
-                                           : (prev[j] > cur[j - 1] ? prev[j] : cur[j - 1]);
+                                          : (prev[j] > cur[j - 1] ? prev[j] : cur[j - 1]);
         unsigned *t = prev;
         prev = cur;
         cur = t;
