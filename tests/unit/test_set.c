@@ -355,9 +355,10 @@ static void test_set_random_uniform(void **state)
     tally(&f, "ten", 2, 500, c10);
     assert_true(chi_square(c10, 10, 1000) < 40);
     /* 2000 members, picked by seeks (20 a call: reading the set would cost more): each
-       member's chance is the mean of SET_PICK_WALK hash gaps, within about +-13 % of
-       1/2000 (a seek alone, one gap, would give some members almost none and others
-       eight times their share); 300 picks each on average */
+       member's chance is the mean of SET_PICK_WALK hash gaps, within about +-25 % of
+       1/2000, and the extremes of 2000 members fall near 0.2x and 2.6x of it in a
+       simulation of 300 runs (a seek alone, one gap, gives some members almost none and
+       others eight times their share); 300 picks each on average */
     enum { N = 2000, EACH = 300, PICKS = EACH * N };
     add_range(&f, "big", "", 0, N);
     long *cb = calloc(N, sizeof *cb);
@@ -369,7 +370,7 @@ static void test_set_random_uniform(void **state)
     }
     print_message("%d members, %d picks: least %ld, most %ld, expected %d\n", N, PICKS, lo, hi,
                   EACH);
-    assert_true(lo > EACH * 3 / 10 && hi < EACH * 2);
+    assert_true(lo > EACH / 8 && hi < EACH * 4);
     /* distinct picks are distinct */
     ks_meta m;
     set_ref s = ref_of(&f, "big", &m);
@@ -470,6 +471,65 @@ static void test_set_store_replaces(void **state)
     close_all(&f);
 }
 
+/* A set whose deleted members outnumber the live ones SET_REWRITE_RATIO times (and small
+   enough) is written anew under a new version: the same members, its count and flag
+   kept, the deleted ones no longer between them; SPOP to the end pops every member once
+   through such rewrites. */
+static void test_set_rewrite_after_deletions(void **state)
+{
+    set_random_seed(tu_seed());
+    fixture f;
+    open_all(&f);
+    add_range(&f, "r", "x", 0, 1000);
+    ks_meta m;
+    ref_of(&f, "r", &m);
+    uint64_t v0 = m.version;
+    ks_meta_free(&m);
+    enum { KEEP = 1000 / (SET_REWRITE_RATIO + 1) };
+    char name[16];
+    for (int i = KEEP; i < 1000; i++) { /* one at a time: a rewrite comes at the end */
+        snprintf(name, sizeof name, "x%d", i);
+        const char *one[] = {name};
+        assert_int_equal(rem(&f, "r", one, 1), 1);
+        ref_of(&f, "r", &m);
+        if (i + 1 < 1000)
+            assert_int_equal(m.version, v0);
+        ks_meta_free(&m);
+    }
+    ref_of(&f, "r", &m);
+    assert_true(m.version != v0); /* rewritten */
+    assert_int_equal(m.size, KEEP);
+    assert_string_equal(set_encoding(&m), "hashtable");
+    ks_meta_free(&m);
+    set_list l = members_of(&f, "r");
+    assert_int_equal(l.n, KEEP);
+    for (int i = 0; i < KEEP; i++) {
+        snprintf(name, sizeof name, "x%d", i);
+        assert_true(list_has(&l, name));
+    }
+    set_list_free(&l);
+    /* popped to the end, one at a time: every member once */
+    add_range(&f, "r", "y", 0, 2000);
+    uint64_t left = card(&f, "r");
+    set_list all = {0};
+    while (left) {
+        set_ref s = ref_of(&f, "r", &m);
+        ks_begin(&f.ks);
+        assert_int_equal(set_pop(&f.ks, 0, &s, 1, &all), 0);
+        assert_int_equal(ks_commit(&f.ks), 0);
+        ks_meta_free(&m);
+        assert_int_equal(card(&f, "r"), --left);
+    }
+    assert_int_equal(all.n, KEEP + 2000);
+    char **v = sorted_strings(&all);
+    for (size_t i = 1; i < all.n; i++)
+        assert_true(strcmp(v[i - 1], v[i]) != 0);
+    free_strings(v, all.n);
+    set_list_free(&all);
+    assert_int_equal(f.ks.count[0], 0);
+    close_all(&f);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -545,6 +605,7 @@ int main(void)
         cmocka_unit_test(test_set_random_uniform),
         cmocka_unit_test(test_set_pop_removes),
         cmocka_unit_test(test_set_store_replaces),
+        cmocka_unit_test(test_set_rewrite_after_deletions),
         cmocka_unit_test(test_set_pick_on_million_is_a_seek),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
