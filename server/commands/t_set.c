@@ -99,6 +99,48 @@ static void reply_members(client *c, int rc, const set_list *l, bool as_set)
     }
 }
 
+/*
+ * A set reply built as members come: bulks into a body, and while every member is an
+ * integer and there are at most SET_INTSET_MAX, a copy in a list too, which is replied
+ * instead, in integer order (as Redis replies an intset). A big reply is held once.
+ */
+typedef struct collector {
+    resp_out body;
+    long long n;
+    set_list ints;
+    bool intset; /* ints still holds every member */
+} collector;
+
+static int collect(void *ctx, const char *p, size_t len)
+{
+    collector *x = ctx;
+    resp_bulk(&x->body, p, len);
+    x->n++;
+    if (x->intset && (x->n > SET_INTSET_MAX || !set_member_is_int(p, len))) {
+        x->intset = false;
+        set_list_free(&x->ints);
+    }
+    int rc = x->intset ? set_list_push(&x->ints, p, len) : 0;
+    return rc ? rc : x->body.err;
+}
+
+/* Replies what x collected as a set (rc: the reads' result), and frees it. */
+static void reply_collected(client *c, int rc, collector *x)
+{
+    if (rc == 0 && x->intset) {
+        rc = set_list_intset_order(&x->ints);
+        if (rc == 0)
+            reply_members(c, 0, &x->ints, true);
+    } else if (rc == 0) {
+        resp_set(&c->out, x->n, c->proto);
+        resp_raw(&c->out, x->body.data, x->body.len);
+    }
+    if (rc)
+        reply_read_error(c, rc);
+    resp_out_free(&x->body);
+    set_list_free(&x->ints);
+}
+
 /* SADD and SREM: the members of argv[2..] added or removed in one transaction. */
 static void add_or_remove(server *s, client *c, bool add)
 {
@@ -190,11 +232,9 @@ void cmd_smembers(server *s, client *c)
     set_ref ref;
     if (!read_set(s, c, 1, true, &m, &ref))
         return;
-    set_list l = {0};
-    int rc = set_members(&s->ks, c->db, &ref, set_list_emit, &l);
-    rc = rc ? rc : set_list_intset_order(&l);
-    reply_members(c, rc, &l, true);
-    set_list_free(&l);
+    collector x = {.intset = true};
+    int rc = set_members(&s->ks, c->db, &ref, collect, &x);
+    reply_collected(c, rc, &x);
     ks_meta_free(&m);
 }
 
@@ -220,11 +260,9 @@ static void op_reply(server *s, client *c, enum set_op op)
     set_ref *refs;
     if (!read_sets(s, c, 1, n, &metas, &refs))
         return;
-    set_list l = {0};
-    int rc = run_op(s, c, op, refs, n, set_list_emit, &l);
-    rc = rc ? rc : set_list_intset_order(&l);
-    reply_members(c, rc, &l, true);
-    set_list_free(&l);
+    collector x = {.intset = true};
+    int rc = run_op(s, c, op, refs, n, collect, &x);
+    reply_collected(c, rc, &x);
     free_sets(metas, refs, n);
 }
 

@@ -16,8 +16,10 @@
 #include "args.h"
 
 #define HASH_BYTES 8
-/* Reading the whole set is chosen over random picks when the set has at most this many
-   members per pick: a pick costs a seek and a walk of up to SET_PICK_WALK members. */
+/* Several picks read the whole set instead when it has at most this many members per
+   pick: a pick costs a seek (a few steps' worth) and a walk of SET_PICK_WALK / 2 members
+   on average. A single pick never does: in a set that SPOP emptied in part, deleted
+   members lie between the live ones, and reading them all costs more than one walk. */
 #define PICK_COST SET_PICK_WALK
 /* Membership of n members is read with one walk over a set of at most this many times
    n members, else with a point read each. */
@@ -44,6 +46,12 @@ static bool meta_hashtable(const ks_meta *m)
 {
     /* a set without its flag byte (never written so) reads as a hashtable */
     return m->extralen < 1 || (m->extra[0] & SET_F_HASHTABLE);
+}
+
+/* Members deleted from the set's version since it was written (extra[1..8]). */
+static uint64_t meta_dead(const ks_meta *m)
+{
+    return m->extralen >= 1 + 8 ? ks_be64(m->extra + 1) : 0;
 }
 
 const char *set_encoding(const ks_meta *m)
@@ -598,8 +606,11 @@ static bool walk_step_wrap(set_walk *w)
  * The seek alone picks a member with the probability of the hash gap before it; walking
  * j on averages that over j consecutive gaps, so with size <= SET_PICK_WALK every member
  * is picked with probability exactly 1/size, and above it each member's probability is
- * the mean of SET_PICK_WALK gaps (relative spread about 1/8). Returns 1, 0 when the set
- * turns out empty, or an error.
+ * the mean of SET_PICK_WALK gaps (relative spread about 1/4: Redis's fair random key is
+ * of the same kind, a pick among about 15 neighbours of a random bucket). A longer walk
+ * would spread less, but each step also passes the deleted members between two live
+ * ones, which SPOP leaves behind in numbers. Returns 1, 0 when the set turns out empty,
+ * or an error.
  */
 static int pick_one(set_walk *w, uint64_t size)
 {
@@ -638,17 +649,28 @@ static int drawn_init(drawn *d, size_t want)
     return d->slot ? 0 : -ENOMEM;
 }
 
-/* Adds (p, len) (already the last of l) unless l held it: true when new. */
-static bool drawn_add(drawn *d, const set_list *l, const char *p, size_t len)
+/* Whether l's members in d include (p, len); *slot: where it is or would go. */
+static bool drawn_has(const drawn *d, const set_list *l, const char *p, size_t len, size_t *slot)
 {
     size_t i = (size_t)member_hash(p, len) & (d->cap - 1);
     for (; d->slot[i]; i = (i + 1) & (d->cap - 1)) {
         size_t ol;
         const char *o = set_list_at(l, d->slot[i] - 1, &ol);
         if (ol == len && memcmp(o, p, len) == 0)
-            return false;
+            break;
     }
-    d->slot[i] = l->n;
+    *slot = i;
+    return d->slot[i] != 0;
+}
+
+/* Adds l's member i unless l held it already: true when new. */
+static bool drawn_add(drawn *d, const set_list *l, size_t i)
+{
+    size_t len, slot;
+    const char *p = set_list_at(l, i, &len);
+    if (drawn_has(d, l, p, len, &slot))
+        return false;
+    d->slot[slot] = i + 1;
     return true;
 }
 
@@ -669,7 +691,7 @@ static int pick_many(keyspace *ks, int dbi, const set_ref *s, uint64_t count, bo
         size_t len;
         const char *p = walk_member(&w, &len);
         rc = set_list_push(out, p, len);
-        if (rc == 0 && distinct && !drawn_add(&d, out, p, len)) {
+        if (rc == 0 && distinct && !drawn_add(&d, out, out->n - 1)) {
             out->n--; /* drawn before: taken back */
             out->len = out->off[out->n];
             continue;
@@ -724,7 +746,7 @@ int set_random(keyspace *ks, int dbi, const set_ref *s, long long count, set_lis
         int rc = set_members(ks, dbi, s, set_list_emit, out);
         return rc ? rc : set_list_intset_order(out);
     }
-    if (size <= PICK_COST || size / PICK_COST <= n)
+    if (n > 1 && size / PICK_COST <= n)
         return pick_from_all(ks, dbi, s, n, distinct, out);
     return pick_many(ks, dbi, s, n, distinct, out);
 }
@@ -732,11 +754,67 @@ int set_random(keyspace *ks, int dbi, const set_ref *s, long long count, set_lis
 /* ---- writes ---- */
 
 static int put_meta(keyspace *ks, int dbi, const set_ref *s, uint64_t version, uint64_t size,
-                    bool hashtable)
+                    bool hashtable, uint64_t dead)
 {
-    char flags = hashtable ? SET_F_HASHTABLE : 0;
-    return ks_put_collection(ks, dbi, s->key, s->klen, s->m, KS_TYPE_SET, version, size, &flags,
-                             1);
+    unsigned char extra[1 + 8];
+    extra[0] = hashtable ? SET_F_HASHTABLE : 0;
+    for (int i = 0; i < 8; i++)
+        extra[1 + i] = (unsigned char)(dead >> (56 - 8 * i));
+    return ks_put_collection(ks, dbi, s->key, s->klen, s->m, KS_TYPE_SET, version, size, extra,
+                             sizeof extra);
+}
+
+/*
+ * Writes set s's new version of its live members: those of its current version not in
+ * gone (deleted by this very command: the reads do not see its batch). The old
+ * version's members, live and deleted, are left to compaction; the set's range has no
+ * deleted member between two live ones any more. Returns 0 or an error.
+ */
+static int rewrite(keyspace *ks, int dbi, const set_ref *s, const set_list *gone, size_t from)
+{
+    drawn d = {0};
+    int rc = drawn_init(&d, gone->n - from);
+    for (size_t i = from; rc == 0 && i < gone->n; i++)
+        drawn_add(&d, gone, i);
+    uint64_t version = ks_new_version(ks), n = 0;
+    set_keys sk = {0};
+    set_walk w = {0};
+    rc = rc ? rc : keys_open(&sk, ks, dbi, s, version);
+    rc = rc ? rc : walk_open(&w, ks, dbi, s);
+    for (; rc == 0 && walk_valid(&w); shale_iter_next(w.r.it)) {
+        size_t len, slot;
+        const char *p = walk_member(&w, &len);
+        if (drawn_has(&d, gone, p, len, &slot))
+            continue;
+        rc = keys_member(&sk, member_hash(p, len), p, len);
+        rc = rc ? rc : ks_put_raw(ks, &sk.k, "", 0);
+        n++;
+    }
+    rc = walk_close(&w, rc);
+    rc = rc ? rc : put_meta(ks, dbi, s, version, n, meta_hashtable(s->m), 0);
+    keys_free(&sk);
+    free(d.slot);
+    return rc;
+}
+
+/*
+ * The metadata after gone[from..] were deleted from set s (their dels are in the batch):
+ * the count, and the deleted members counted. When they outnumber the live ones
+ * SET_REWRITE_RATIO times over in a set of at most SET_REWRITE_MAX members, the live ones
+ * are written anew instead: every step of a random pick passes the deleted members
+ * between two live ones (until compaction drops them, and those still in the memtable
+ * stay until it is flushed), so a set that SPOP empties would cost more per pop as it
+ * shrinks, without bound. A rewrite reads the old range once and writes at most
+ * SET_REWRITE_MAX members, after at least SET_REWRITE_RATIO times as many deletions.
+ */
+static int after_removal(keyspace *ks, int dbi, const set_ref *s, const set_list *gone,
+                         size_t from)
+{
+    uint64_t removed = gone->n - from, size = s->m->size - removed;
+    uint64_t dead = meta_dead(s->m) + removed;
+    if (size > 0 && size <= SET_REWRITE_MAX && dead >= SET_REWRITE_RATIO * size)
+        return rewrite(ks, dbi, s, gone, from);
+    return put_meta(ks, dbi, s, s->m->version, size, meta_hashtable(s->m), dead);
 }
 
 int set_add(keyspace *ks, int dbi, const set_ref *s, const char *const *members,
@@ -765,7 +843,7 @@ int set_add(keyspace *ks, int dbi, const set_ref *s, const char *const *members,
     }
     if (rc == 0 && *added)
         rc = put_meta(ks, dbi, s, version, size + *added,
-                      hashtable || size + *added > SET_INTSET_MAX);
+                      hashtable || size + *added > SET_INTSET_MAX, exists ? meta_dead(s->m) : 0);
     keys_free(&sk);
     named_free(&nm);
     free(found);
@@ -779,6 +857,7 @@ int set_remove(keyspace *ks, int dbi, const set_ref *s, const char *const *membe
     if (!s->m->type)
         return 0;
     named nm;
+    set_list gone = {0};
     bool *found = calloc(n ? n : 1, sizeof *found);
     int rc = named_sort(&nm, members, lens, n);
     rc = rc ? rc : !found ? -ENOMEM : 0;
@@ -791,12 +870,14 @@ int set_remove(keyspace *ks, int dbi, const set_ref *s, const char *const *membe
             continue;
         rc = keys_member(&sk, nm.hash[i], members[i], lens[i]);
         rc = rc ? rc : ks_del_raw(ks, &sk.k);
-        (*removed)++;
+        rc = rc ? rc : set_list_push(&gone, members[i], lens[i]);
     }
-    if (rc == 0 && *removed)
-        rc = put_meta(ks, dbi, s, s->m->version, s->m->size - *removed, meta_hashtable(s->m));
+    *removed = gone.n;
+    if (rc == 0 && gone.n)
+        rc = after_removal(ks, dbi, s, &gone, 0);
     keys_free(&sk);
     named_free(&nm);
+    set_list_free(&gone);
     free(found);
     return rc;
 }
@@ -822,8 +903,7 @@ int set_pop(keyspace *ks, int dbi, const set_ref *s, uint64_t count, set_list *o
         rc = rc ? rc : ks_del_raw(ks, &sk.k);
     }
     if (rc == 0 && out->n > from)
-        rc = put_meta(ks, dbi, s, s->m->version, s->m->size - (out->n - from),
-                      meta_hashtable(s->m));
+        rc = after_removal(ks, dbi, s, out, from);
     keys_free(&sk);
     return rc;
 }
@@ -840,12 +920,14 @@ int set_move(keyspace *ks, int dbi, const set_ref *src, const set_ref *dst, cons
         return rc;
     uint64_t h = member_hash(member, len);
     set_keys sk;
+    set_list gone = {0};
     rc = keys_open(&sk, ks, dbi, src, src->m->version);
     rc = rc ? rc : keys_member(&sk, h, member, len);
     rc = rc ? rc : ks_del_raw(ks, &sk.k);
     keys_free(&sk);
-    rc = rc ? rc : put_meta(ks, dbi, src, src->m->version, src->m->size - 1,
-                            meta_hashtable(src->m));
+    rc = rc ? rc : set_list_push(&gone, member, len);
+    rc = rc ? rc : after_removal(ks, dbi, src, &gone, 0);
+    set_list_free(&gone);
     if (rc == 0 && !in_dst) {
         bool exists = dst->m->type != 0;
         uint64_t version = exists ? dst->m->version : ks_new_version(ks);
@@ -856,7 +938,8 @@ int set_move(keyspace *ks, int dbi, const set_ref *src, const set_ref *dst, cons
         rc = rc ? rc : keys_member(&sk, h, member, len);
         rc = rc ? rc : ks_put_raw(ks, &sk.k, "", 0);
         keys_free(&sk);
-        rc = rc ? rc : put_meta(ks, dbi, dst, version, size, hashtable);
+        rc = rc ? rc : put_meta(ks, dbi, dst, version, size, hashtable,
+                                exists ? meta_dead(dst->m) : 0);
     }
     *moved = rc == 0;
     return rc;
@@ -899,7 +982,7 @@ int set_writer_end(set_writer *w, int rc, uint64_t *n)
         ks_meta none = {0};
         set_ref fresh = {.key = d->key, .klen = d->klen, .m = &none};
         rc = put_meta(w->ks, w->dbi, &fresh, w->version, w->n,
-                      w->hashtable || w->n > SET_INTSET_MAX);
+                      w->hashtable || w->n > SET_INTSET_MAX, 0);
     }
     ks_key_free(&w->k);
     return rc;

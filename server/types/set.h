@@ -7,9 +7,10 @@
  * Each member is one engine key under the set's version, its own part being
  * hash64(member):be64 | member with an empty value, so members lie in hash order: a
  * random pick is a seek to a random hash (wrapping at the end) and a short walk, never a
- * scan of the set. The metadata's extra byte says whether Redis would hold the set as an
- * intset (every member an integer, at most SET_INTSET_MAX of them) or as a hashtable;
- * like Redis's, the change to hashtable is for good (until the key is deleted).
+ * scan of the set. The metadata's extra bytes say whether Redis would hold the set as an
+ * intset (every member an integer, at most SET_INTSET_MAX of them) or as a hashtable
+ * (like Redis's, the change to hashtable is for good, until the key is deleted), and how
+ * many members were deleted since the version was written.
  *
  * Functions return 0 or a negative error (an engine's, -ENOMEM); m is the set's
  * metadata as ks_read gave it, type 0 for an absent key (an empty set).
@@ -25,6 +26,11 @@
 
 #define SET_INTSET_MAX 512 /* Redis's set-max-intset-entries default */
 #define SET_F_HASHTABLE 1  /* extra[0]: Redis would hold it as a hashtable */
+/* extra[1..8]: members deleted from the version (be64). A set of at most SET_REWRITE_MAX
+   members with SET_REWRITE_RATIO times as many deleted is written anew (set.c,
+   after_removal). */
+#define SET_REWRITE_MAX 4096
+#define SET_REWRITE_RATIO 4
 
 /* A list of members, back to back in one buffer. */
 typedef struct set_list {
@@ -86,10 +92,11 @@ int set_diff(keyspace *ks, int dbi, const set_ref *sets, size_t n, set_emit_fn e
 /*
  * Random members (SRANDMEMBER): count > 0 distinct ones (all when count >= size), count
  * < 0 |count| with repeats. Each pick is a seek to a random hash and a walk of up to
- * SET_PICK_WALK members (exactly uniform for sets up to that size, close to it above);
- * when reading the whole set costs less than the picks, it is read once and sampled.
+ * SET_PICK_WALK members (exactly uniform for sets up to that size, each member's chance
+ * within about 1/4 of 1/size above it); when reading the whole set costs less than the
+ * picks, it is read once and sampled.
  */
-#define SET_PICK_WALK 64
+#define SET_PICK_WALK 16
 int set_random(keyspace *ks, int dbi, const set_ref *s, long long count, set_list *out);
 /* Seeds the random picks (tests); otherwise they are seeded from getrandom. */
 void set_random_seed(uint64_t seed);
