@@ -8,7 +8,7 @@
 #     latency from redis-benchmark (one client, so it is the command's own time)
 #   - ZCARD on the big set and on a 1-member set: the same time (O(1))
 #
-#   bench/zset-scale.sh [-n MEMBERS] [-r REQUESTS] [--shale-args "..."]
+#   bench/zset-scale.sh [-n MEMBERS] [-r REQUESTS] [--shale-args "..."] [--shale-only]
 #
 # Bars (issue 17): shale's RSS < 256 MiB; ZSCORE and ZRANGEBYSCORE LIMIT 0 10 p99 < 1 ms.
 # The machine may be shared: the figures are one run's.
@@ -20,12 +20,14 @@ server=$build/shale-server
 members=10000000
 requests=20000
 shale_args=""
+with_redis=1
 while [ $# -gt 0 ]; do
     case "$1" in
     -n) members=$2; shift ;;
     -r) requests=$2; shift ;;
     --shale-args) shale_args=$2; shift ;;
-    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+    --shale-only) with_redis=0 ;;
+    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "zset-scale: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -42,6 +44,19 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_ping() { for _ in $(seq 1 200); do [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0; sleep 0.05; done; return 1; }
 kib() { awk '/^'"$2"':/ { print $2 }' "/proc/$1/status"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# Waits (at most 10 minutes) until the server uses under 10 % of a core: the background
+# compaction a load leaves behind is done, and the reads are measured alone.
+settle() {
+    local pid=$1 a b hz
+    hz=$(getconf CLK_TCK)
+    for _ in $(seq 1 300); do
+        a=$(cpu_ticks "$pid")
+        sleep 2
+        b=$(cpu_ticks "$pid")
+        [ $((b - a)) -lt $((hz / 5)) ] && return 0
+    done
+}
 
 # The ZADD stream: RESP on stdout, 100 members a command; member i of the load gets
 # score (i * 7919) mod N, a permutation of 0..N-1 since 7919 is a prime not dividing N
@@ -80,16 +95,26 @@ measure() { # name port pid
         "$card" "$(echo "$rss / 1024" | bc -l)" "$(echo "$hwm / 1024" | bc -l)"
     grep -E "errors|replies" "$work/$name.pipe" | tr '\n' ' '
     echo
+    local s0 s1
+    s0=$(date +%s)
+    settle "$pid"
+    s1=$(date +%s)
+    echo "$name   idle $((s1 - s0)) s after the load; load average $(cut -d' ' -f1-3 /proc/loadavg)"
     # one client: each request's own latency (ms), from redis-benchmark's CSV
-    local cmd csv
+    # and the server's own view (INFO latencystats: the command's execution, without the
+    # network and the client, which a shared machine's scheduling inflates)
+    local cmd csv srv
     for cmd in "zscore bigz m:__rand_int__" \
         "zrangebyscore bigz __rand_int__ +inf LIMIT 0 10" \
         "zcard bigz" "zcard one"; do
+        redis-cli -p "$p" config resetstat >/dev/null
         csv=$(redis-benchmark -p "$p" -c 1 -n "$requests" -r "$members" --csv $cmd 2>/dev/null |
             tail -n 1)
         IFS=, read -r _ rps avg _ p50 _ p99 max <<<"$csv"
-        printf '%-6s %-48s %8.0f ops/s  p50 %s  p99 %s  max %s ms\n' "$name" "$cmd" \
-            "${rps//\"/}" "${p50//\"/}" "${p99//\"/}" "${max//\"/}"
+        srv=$(redis-cli -p "$p" info latencystats | tr -d '\r' |
+            awk -F: '$1 == "latency_percentiles_usec_'"${cmd%% *}"'" { print $2 }')
+        printf '%-6s %-48s %8.0f ops/s  p50 %s  p99 %s  max %s ms; in the server (us): %s\n' \
+            "$name" "$cmd" "${rps//\"/}" "${p50//\"/}" "${p99//\"/}" "${max//\"/}" "$srv"
     done
     rss=$(kib "$pid" VmRSS)
     hwm=$(kib "$pid" VmHWM)
@@ -108,6 +133,7 @@ du -sh "$work/shale" | awk '{ print "shale  store on disk: " $1 }'
 kill "$spid"
 wait "$spid" 2>/dev/null
 
+[ "$with_redis" = 1 ] || exit 0
 rp=$(free_port)
 redis-server --port "$rp" --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
 rpid=$!

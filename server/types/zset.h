@@ -153,7 +153,8 @@ typedef struct zset_writer {
 void zset_writer_open(zset_writer *w, keyspace *ks, int dbi, const void *key, size_t klen,
                       const ks_meta *m);
 /* Starts a new sorted set that replaces (dbi, key) whatever it holds (m, any type): the
-   STORE commands' destination. Its expiry is gone, as Redis's setKey drops it. */
+   STORE commands' destination. Its expiry is gone, as Redis's setKey drops it. Each
+   member is set once (existed false) and nothing is read back. */
 void zset_writer_open_replace(zset_writer *w, keyspace *ks, int dbi, const void *key, size_t klen,
                               const ks_meta *m);
 /* The member's score as this command has left it so far: 0, SHALE_ENOTFOUND, or an

@@ -63,8 +63,13 @@ int zset_writer_score(zset_writer *w, const void *member, size_t n, double *scor
     return writer_reads_old(w) ? zset_score(&w->z, member, n, score) : SHALE_ENOTFOUND;
 }
 
+/* Notes what the command did to a member, for its later reads (a replacing writer is
+   never read from: its members come once each, and keeping them would hold a whole
+   STORE result in memory twice). */
 static int remember(zset_writer *w, const void *member, size_t n, int mark, double score)
 {
+    if (w->replace)
+        return 0;
     bool added;
     mm_entry *e = mm_upsert(&w->changed, member, n, &added);
     if (!e)
