@@ -203,7 +203,9 @@ int shale_iter_new(shale_db *db, const shale_read_options *ro, shale_iter **out)
         }
         n++;
     }
-    rc = version_add_iterators(sv->v, db->tc, fill, its, &n);
+    slice lower = si->has_lower ? buf_slice(&si->lower) : (slice){0};
+    slice upper = si->has_upper ? buf_slice(&si->upper) : (slice){0};
+    rc = version_add_iterators(sv->v, db->tc, fill, lower, upper, its, &n);
     if (rc)
         goto fail;
     si->it = merge_iter_new(its, n, ikey_compare);

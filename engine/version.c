@@ -843,17 +843,34 @@ int version_max_iterators(const version *v)
     return v->nfiles[0] + v->num_levels;
 }
 
-int version_add_iterators(version *v, table_cache *tc, bool fill_cache, iter **its, int *n)
+/* Whether f's user keys may meet [lower, upper) (a bound with NULL data is open). */
+static bool file_in_bounds(const file_meta *f, slice lower, slice upper)
+{
+    return !(upper.data && slice_compare(fm_smallest_user(f), upper) >= 0) &&
+           !(lower.data && slice_compare(fm_largest_user(f), lower) < 0);
+}
+
+/* Whether a sorted level has a file that may hold user keys in [lower, upper). */
+static bool level_in_bounds(file_meta **files, int n, slice lower, slice upper)
+{
+    int i = lower.data ? find_file_user(files, n, lower) : 0;
+    return i < n && file_in_bounds(files[i], lower, upper);
+}
+
+int version_add_iterators(version *v, table_cache *tc, bool fill_cache, slice lower,
+                          slice upper, iter **its, int *n)
 {
     for (int i = 0; i < v->nfiles[0]; i++) {
         file_meta *f = v->files[0][i];
+        if (!file_in_bounds(f, lower, upper))
+            continue;
         iter *it = table_cache_iter(tc, f->number, f->file_size, fill_cache);
         if (!it)
             return -ENOMEM;
         its[(*n)++] = it;
     }
     for (int l = 1; l < v->num_levels; l++) {
-        if (v->nfiles[l] == 0)
+        if (v->nfiles[l] == 0 || !level_in_bounds(v->files[l], v->nfiles[l], lower, upper))
             continue;
         iter *it = level_iter_new(tc, v->files[l], v->nfiles[l], fill_cache);
         if (!it)

@@ -116,8 +116,11 @@ int version_get(version *v, struct table_cache *tc, slice user_key, uint64_t has
    bloom_hash(user_key), as for version_get. */
 void version_prefetch(version *v, uint64_t hash);
 
-/* Appends to its[] (capacity enough for L0 files + levels) the iterators over v's tables. */
-int version_add_iterators(version *v, struct table_cache *tc, bool fill_cache, iter **its, int *n);
+/* Appends to its[] (capacity enough for L0 files + levels) the iterators over v's tables
+   that may hold user keys in [lower, upper) (a bound with NULL data is open): an iterator
+   bounded to a small range neither seeks in nor compares against the others. */
+int version_add_iterators(version *v, struct table_cache *tc, bool fill_cache, slice lower,
+                          slice upper, iter **its, int *n);
 /* An iterator over one sorted level's files (borrowed: keep the version alive). */
 iter *level_iter_new(struct table_cache *tc, file_meta **files, int n, bool fill_cache);
 

@@ -253,6 +253,154 @@ static void collect(shale_iter *it, bool backward, char *out, size_t cap)
     assert_int_equal(shale_iter_status(it), 0);
 }
 
+static uint64_t prop(shale_db *db, const char *name)
+{
+    uint64_t v = 0;
+    assert_int_equal(shale_property_int(db, name, &v), 0);
+    return v;
+}
+
+/* An iterator with bounds reads only the tables whose keys can meet them: four L0 tables
+   and a level table of disjoint ranges, a range inside one of them, and the block cache
+   sees that one table's blocks only (each table's seek used to read a block of its own),
+   with the right keys both ways; an empty range between tables reads no block at all. */
+static void test_db_bounded_iterator_skips_other_tables(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_options o;
+    shale_options_default(&o);
+    o.l0_compaction_trigger = 100; /* the tables stay in L0 */
+    o.l0_slowdown_trigger = 200;
+    o.l0_stop_trigger = 300;
+    shale_db *db = open_db(dir, &o);
+    char k[32];
+    for (int t = 0; t < 5; t++) {
+        for (int i = 0; i < 100; i++) {
+            snprintf(k, sizeof k, "t%d-%03d", t, i);
+            put_str(db, k, "value");
+        }
+        assert_int_equal(shale_flush(db), 0);
+        if (t == 0) /* the first table goes down a level */
+            assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    }
+    assert_int_equal(prop(db, "shale.num-files-at-level0"), 4);
+    shale_read_options ro;
+    shale_read_options_default(&ro);
+    ro.lower_bound = "t2-010";
+    ro.lower_bound_len = 6;
+    ro.upper_bound = "t2-013";
+    ro.upper_bound_len = 6;
+    uint64_t before = prop(db, "shale.block-cache-hits") + prop(db, "shale.block-cache-misses");
+    shale_iter *it;
+    char got[256];
+    assert_int_equal(shale_iter_new(db, &ro, &it), 0);
+    shale_iter_seek_to_first(it);
+    collect(it, false, got, sizeof got);
+    assert_string_equal(got, "t2-010,t2-011,t2-012");
+    shale_iter_seek_to_last(it);
+    collect(it, true, got, sizeof got);
+    assert_string_equal(got, "t2-012,t2-011,t2-010");
+    shale_iter_free(it);
+    uint64_t blocks = prop(db, "shale.block-cache-hits") + prop(db, "shale.block-cache-misses") -
+                      before;
+    assert_in_range(blocks, 1, 2); /* one table's data block (and its index's, maybe) */
+    ro.lower_bound = "t2-100";
+    ro.upper_bound = "t2-200"; /* between two tables */
+    before = prop(db, "shale.block-cache-hits") + prop(db, "shale.block-cache-misses");
+    assert_int_equal(shale_iter_new(db, &ro, &it), 0);
+    shale_iter_seek_to_first(it);
+    assert_false(shale_iter_valid(it));
+    shale_iter_seek_to_last(it);
+    assert_false(shale_iter_valid(it));
+    assert_int_equal(shale_iter_status(it), 0);
+    shale_iter_free(it);
+    assert_int_equal(prop(db, "shale.block-cache-hits") + prop(db, "shale.block-cache-misses"),
+                     before);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
+/* Bounded iterators against a model, over tables in L0 and in levels with many files
+   each (so a range meets some tables and not others): every bound pair, both ways. */
+static void test_db_bounded_iterators_match_a_model(void **state)
+{
+    char *dir = tu_tempdir("db");
+    shale_options o;
+    tu_small_options(&o);
+    o.table_size = 64 * 1024; /* the smallest: values of 300 bytes fill several per level */
+    o.compression = SHALE_COMPRESSION_NONE;
+    shale_db *db = open_db(dir, &o);
+    uint64_t rng = tu_seed();
+    enum { N = 600 };
+    int model[N]; /* value version per key, 0: absent */
+    memset(model, 0, sizeof model);
+    char k[16], v[320];
+    for (int round = 1; round <= 12; round++) {
+        for (int i = 0; i < 150; i++) { /* each round in a band: tables of other ranges */
+            int key = (round * 47 + (int)tu_rand_below(&rng, 120)) % N;
+            snprintf(k, sizeof k, "k%04d", key);
+            if (tu_rand_below(&rng, 4) == 0) {
+                assert_int_equal(shale_delete(db, k, strlen(k)), 0);
+                model[key] = 0;
+            } else {
+                int n = snprintf(v, sizeof v, "v%d-", round);
+                for (; n < 300; n++)
+                    v[n] = (char)('a' + tu_rand_below(&rng, 26));
+                v[n] = '\0';
+                put_str(db, k, v);
+                model[key] = round;
+            }
+        }
+        assert_int_equal(shale_flush(db), 0);
+        if (round == 4 || round == 8)
+            assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    }
+    uint64_t files = 0;
+    char name[64];
+    for (int l = 0; l < 7; l++) {
+        snprintf(name, sizeof name, "shale.num-files-at-level%d", l);
+        files += prop(db, name);
+    }
+    if (files < 4 || prop(db, "shale.num-files-at-level0") < 1)
+        fail_msg("%" PRIu64 " tables, %" PRIu64 " in L0", files,
+                 prop(db, "shale.num-files-at-level0"));
+    for (int q = 0; q < 300; q++) {
+        int lo = (int)tu_rand_below(&rng, N + 10), hi = lo + (int)tu_rand_below(&rng, 80);
+        char lk[16], hk[16];
+        snprintf(lk, sizeof lk, "k%04d", lo);
+        snprintf(hk, sizeof hk, "k%04d", hi);
+        shale_read_options ro;
+        shale_read_options_default(&ro);
+        ro.lower_bound = lk;
+        ro.lower_bound_len = strlen(lk);
+        ro.upper_bound = hk;
+        ro.upper_bound_len = strlen(hk);
+        static char want[8192], back[8192], got[8192];
+        want[0] = back[0] = '\0';
+        for (int i = lo; i < hi && i < N; i++)
+            if (model[i]) {
+                size_t n = strlen(want);
+                snprintf(want + n, sizeof want - n, "%sk%04d", n ? "," : "", i);
+            }
+        for (int i = (hi < N ? hi : N) - 1; i >= lo; i--)
+            if (model[i]) {
+                size_t n = strlen(back);
+                snprintf(back + n, sizeof back - n, "%sk%04d", n ? "," : "", i);
+            }
+        shale_iter *it;
+        assert_int_equal(shale_iter_new(db, &ro, &it), 0);
+        shale_iter_seek_to_first(it);
+        collect(it, false, got, sizeof got);
+        assert_string_equal(got, want);
+        shale_iter_seek_to_last(it);
+        collect(it, true, got, sizeof got);
+        assert_string_equal(got, back);
+        shale_iter_free(it);
+    }
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
+}
+
 static void test_db_iterator_both_ways_with_bounds(void **state)
 {
     char *dir = tu_tempdir("db");
@@ -1259,6 +1407,8 @@ int main(void)
         cmocka_unit_test(test_db_batch_is_atomic_and_ordered),
         cmocka_unit_test(test_db_snapshot_sees_the_past),
         cmocka_unit_test(test_db_iterator_both_ways_with_bounds),
+        cmocka_unit_test(test_db_bounded_iterator_skips_other_tables),
+        cmocka_unit_test(test_db_bounded_iterators_match_a_model),
         cmocka_unit_test(test_db_expiry_hides_and_compaction_drops),
         cmocka_unit_test(test_db_manual_wal_flush),
         cmocka_unit_test(test_db_stall_times_out_then_recovers),
