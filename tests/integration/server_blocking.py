@@ -695,7 +695,8 @@ def test_zset_sync_writes_yes():
         dt = time.time() - t0
         check(r == zmpop_reply("k", ("x", "1")), "the pop: %r" % (r,))
         check(admin.reply() == (b":", b"1"), "the add")
-        print("     commit-pipeline %s: woken BZMPOP replied %.3f s after the ZADD" % (pipeline, dt))
+        print("     commit-pipeline %s: woken BZMPOP replied %.3f s after the ZADD"
+              % (pipeline, dt))
         check(dt >= 0.25, "the pop's reply came %.3f s after the add, before its sync" % dt)
     arm = os.path.join(TMP, "zfail-fsync-armed")
     _, port, admin = start_server("zsyncfail", "--sync-writes", "yes", log="zsyncfail.log",
