@@ -126,6 +126,7 @@ CASES = [
     ("zmpop 1 p", ""), ("zmpop 1 p left", ""), ("zmpop 1 p min count 0", ""),
     ("zmpop 1 p min count -1", ""), ("zmpop 1 p min count x", ""), ("zmpop 1 p min count", ""),
     ("zmpop 1 p min count 1 count 1", ""), ("zmpop 1 p min bogus", ""), ("zmpop 5 p min", ""),
+    ("zmpop 9223372036854775807 p min", ""), ("zmpop 9223372036854775806 p min", ""),
     ("set s str", ""), ("zmpop 2 s p min", ""), ("zmpop 2 p s min", ""), ("zpopmin s", ""),
     # BZPOPMIN BZPOPMAX BZMPOP on a non-empty key (no wait), their errors; an absent key
     # with a short timeout: the null array
