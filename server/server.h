@@ -336,7 +336,7 @@ COMMAND(smembers); COMMAND(sinter); COMMAND(sinterstore); COMMAND(sintercard); C
 COMMAND(sunionstore); COMMAND(sdiff); COMMAND(sdiffstore); COMMAND(smove); COMMAND(spop);
 COMMAND(srandmember); COMMAND(sscan);
 
-/* sorted sets: t_zset.c, t_zset_range.c, t_zset_ops.c; geo: t_geo.c */
+/* sorted sets: t_zset.c, t_zset_range.c, t_zset_ops.c, t_zset_block.c; geo: t_geo.c */
 COMMAND(zadd); COMMAND(zincrby); COMMAND(zrem); COMMAND(zcard); COMMAND(zscore); COMMAND(zmscore);
 COMMAND(zrank); COMMAND(zrevrank); COMMAND(zrange); COMMAND(zrevrange); COMMAND(zrangebyscore);
 COMMAND(zrevrangebyscore); COMMAND(zrangebylex); COMMAND(zrevrangebylex); COMMAND(zrangestore);
@@ -344,6 +344,7 @@ COMMAND(zcount); COMMAND(zlexcount); COMMAND(zremrangebyrank); COMMAND(zremrange
 COMMAND(zremrangebylex); COMMAND(zpopmin); COMMAND(zpopmax); COMMAND(zmpop); COMMAND(zunion);
 COMMAND(zinter); COMMAND(zdiff); COMMAND(zintercard); COMMAND(zunionstore); COMMAND(zinterstore);
 COMMAND(zdiffstore); COMMAND(zrandmember); COMMAND(zscan);
+COMMAND(bzpopmin); COMMAND(bzpopmax); COMMAND(bzmpop);
 COMMAND(geoadd); COMMAND(geopos); COMMAND(geodist); COMMAND(geohash); COMMAND(geosearch);
 COMMAND(geosearchstore); COMMAND(georadius); COMMAND(georadius_ro); COMMAND(georadiusbymember);
 COMMAND(georadiusbymember_ro);

@@ -126,7 +126,7 @@ static const command commands[] = {
     {"srandmember", -2, R, 1, 1, 1, "set", "Returns random members.", cmd_srandmember},
     {"sscan", -3, R, 1, 1, 1, "set", "Iterates over members.", cmd_sscan},
 
-    /* sorted sets: t_zset.c; geo: t_geo.c */
+    /* sorted sets: t_zset.c, t_zset_block.c; geo: t_geo.c */
     {"zadd", -4, W|M|FAST, 1, 1, 1, "sortedset", "Adds members or updates their scores.", cmd_zadd},
     {"zincrby", 4, W|M|FAST, 1, 1, 1, "sortedset", "Increments a member's score.", cmd_zincrby},
     {"zrem", -3, W|FAST, 1, 1, 1, "sortedset", "Removes members.", cmd_zrem},
@@ -150,6 +150,9 @@ static const command commands[] = {
     {"zpopmin", -2, W|FAST, 1, 1, 1, "sortedset", "Removes and returns the lowest-scored members.", cmd_zpopmin},
     {"zpopmax", -2, W|FAST, 1, 1, 1, "sortedset", "Removes and returns the highest-scored members.", cmd_zpopmax},
     {"zmpop", -4, W, 0, 0, 0, "sortedset", "Pops members from the first non-empty sorted set.", cmd_zmpop},
+    {"bzpopmin", -3, W|FAST, 1, -2, 1, "sortedset", "ZPOPMIN of the first non-empty sorted set, or blocks.", cmd_bzpopmin},
+    {"bzpopmax", -3, W|FAST, 1, -2, 1, "sortedset", "ZPOPMAX of the first non-empty sorted set, or blocks.", cmd_bzpopmax},
+    {"bzmpop", -5, W, 0, 0, 0, "sortedset", "ZMPOP, or blocks until a sorted set has a member.", cmd_bzmpop},
     {"zunion", -3, R, 0, 0, 0, "sortedset", "Returns the union of sorted sets.", cmd_zunion},
     {"zinter", -3, R, 0, 0, 0, "sortedset", "Returns the intersection of sorted sets.", cmd_zinter},
     {"zdiff", -3, R, 0, 0, 0, "sortedset", "Returns the difference of sorted sets.", cmd_zdiff},

@@ -377,11 +377,12 @@ bool zmpop_parse(client *c, int numkeys_at, zmpop_args *a)
         resp_error(&c->out, "ERR numkeys should be greater than 0");
         return false;
     }
-    long long where = (long long)numkeys_at + numkeys + 1;
-    if (numkeys > INT_MAX || where >= c->cmd.argc) {
+    /* MIN|MAX must follow the keys (compared, not summed: numkeys may be near 2^63) */
+    if (numkeys >= c->cmd.argc - numkeys_at - 1) {
         resp_error(&c->out, "ERR syntax error");
         return false;
     }
+    int where = numkeys_at + (int)numkeys + 1;
     const resp_arg *w = &c->cmd.argv[where];
     if (!arg_is(w, "min") && !arg_is(w, "max")) {
         resp_error(&c->out, "ERR syntax error");
@@ -391,7 +392,7 @@ bool zmpop_parse(client *c, int numkeys_at, zmpop_args *a)
     a->nkeys = (int)numkeys;
     a->max = arg_is(w, "max");
     a->count = -1;
-    for (int j = (int)where + 1; j < c->cmd.argc; j++) {
+    for (int j = where + 1; j < c->cmd.argc; j++) {
         if (a->count == -1 && arg_is(&c->cmd.argv[j], "count") && j + 1 < c->cmd.argc) {
             j++;
             if (!arg_ll(&c->cmd.argv[j], &a->count) || a->count < 1) {

@@ -10,15 +10,24 @@ INFO blocked_clients and CLIENT LIST flags=b; no CPU while clients wait; and wit
 sync-writes yes a woken pop's reply waits for its sync (a slow fdatasync shows it) and
 becomes an error when the sync fails.
 
+The sorted sets' BZPOPMIN BZPOPMAX BZMPOP the same way: fairness across the three
+commands, wake-ups by every write that makes a key a non-empty sorted set (ZADD,
+ZINCRBY, the STORE forms, GEOADD, GEOSEARCHSTORE, GEORADIUS* STORE, RENAME, COPY, MOVE,
+SWAPDB), the writes that do not wake, list and sorted-set waiters of one key skipping
+each other's type, timeouts, CLIENT UNBLOCK, disconnects, sync-writes yes. Those
+scenarios run on redis-server 7.0 too when it is installed: their expectations are its.
+
 Run: tests/integration/server_blocking.py [name-substring]
 """
 import os
+import shutil
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_compare import Conn, encode  # noqa: E402
-from lib.harness import BUILD, TMP, check, run_checks, run_main, start_server  # noqa: E402
+from lib.harness import (BUILD, TMP, check, run_checks, run_main, start_redis,  # noqa: E402
+                         start_server)
 
 SHIM = os.path.join(BUILD, "tests", "libfail_fsync.so")
 NULL_ARRAY = (b"*", None)
@@ -371,6 +380,334 @@ def test_sync_writes_yes():
     wait_blocked(admin, 1)
     open(arm, "w").close()
     admin.call("rpush", "k", "x")
+    r = w.reply()
+    check(r[0] == b"-" and r[1].startswith(b"MISCONF"),
+          "a pop whose sync failed was acknowledged: %r" % (r,))
+    os.unlink(arm)
+
+
+# ---- sorted sets: BZPOPMIN BZPOPMAX BZMPOP ----
+# The scenarios below run on shale and, when it is installed, on redis-server 7.0 too:
+# their expectations are Redis's own.
+
+ORACLE = {}
+
+
+def oracle_port():
+    """redis-server's port (started once), None when it is not installed."""
+    if not shutil.which("redis-server"):
+        return None
+    if "port" not in ORACLE:
+        ORACLE["port"] = start_redis()[1]
+    return ORACLE["port"]
+
+
+def on_both(scenario, threads=1):
+    """scenario(port) on shale (`threads` io threads), then on redis-server if present."""
+    server(threads)
+    scenario(PORTS[threads])
+    port = oracle_port()
+    if port:
+        scenario(port)
+
+
+def fresh(port):
+    c = Conn(port)
+    c.call("flushall")
+    return c
+
+
+def triple(k, m, score):
+    return (b"*", [bulk(k), bulk(m), bulk(score)])
+
+
+def zmpop_reply(k, *pairs):
+    return (b"*", [bulk(k), (b"*", [pair(m, sc) for m, sc in pairs])])
+
+
+def zset_fairness(port):
+    admin = fresh(port)
+    cmds = [("bzpopmin", "z", "0"), ("bzpopmax", "z", "0"),
+            ("bzmpop", "0", "1", "z", "min", "count", "2"), ("bzpopmin", "z", "0"),
+            ("bzpopmax", "z", "0")]
+    ws = []
+    for i, cmd in enumerate(cmds):
+        w = Conn(port)
+        send(w, *cmd)
+        wait_blocked(admin, i + 1)  # each in turn: arrival order is known
+        ws.append(w)
+    check(admin.call("zadd", "z", "1", "a", "2", "b", "3", "c", "4", "d") == (b":", b"4"), "ZADD")
+    want = [triple("z", "a", "1"), triple("z", "d", "4"), zmpop_reply("z", ("b", "2"), ("c", "3"))]
+    for i, (w, r) in enumerate(zip(ws, want)):
+        got = w.reply()
+        check(got == r, "%d: waiter %d got %r, not %r" % (port, i, got, r))
+    wait_blocked(admin, 2)  # the other two lost the race: still waiting, in their places
+    check(admin.call("exists", "z") == (b":", b"0"), "the emptied set is gone")
+    check(not pending(ws[3], 0.05) and not pending(ws[4], 0.05), "woken without a member")
+    admin.call("zadd", "z", "5", "e")
+    check(ws[3].reply() == triple("z", "e", "5"), "the fourth is next")
+    admin.call("zadd", "z", "7", "g", "6", "f")
+    check(ws[4].reply() == triple("z", "g", "7"), "the fifth (BZPOPMAX)")
+    check(admin.call("zrange", "z", "0", "-1") == (b"*", [bulk("f")]), "f left")
+    wait_blocked(admin, 0)
+
+
+def test_zset_fairness():
+    on_both(zset_fairness)
+
+
+def test_zset_fairness_two_io_threads():
+    for _ in range(3):  # connections land on either loop: a few rounds mix them
+        server(2)
+        zset_fairness(PORTS[2])
+
+
+GEO = ("13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania")
+PALERMO = "3479099956230698"
+
+# (name, the writes, what a BZPOPMIN on w then pops: (member, score))
+ZSET_WRITES = [
+    ("zadd", [("zadd", "w", "1", "v")], ("v", "1")),
+    ("zadd incr", [("zadd", "w", "incr", "2.5", "v")], ("v", "2.5")),
+    ("zincrby", [("zincrby", "w", "3", "v")], ("v", "3")),
+    ("zunionstore", [("zunionstore", "w", "2", "s1", "s2")], ("a", "1")),
+    ("zinterstore", [("zinterstore", "w", "2", "s1", "s2")], ("b", "5")),
+    ("zdiffstore", [("zdiffstore", "w", "2", "s1", "s2")], ("a", "1")),
+    ("zrangestore", [("zrangestore", "w", "s2", "0", "0")], ("b", "3")),
+    ("geoadd", [("geoadd", "w") + GEO[:3]], ("Palermo", PALERMO)),
+    ("geosearchstore", [("geosearchstore", "w", "g", "fromlonlat", "15", "37", "byradius", "200",
+                         "km", "asc")], ("Palermo", PALERMO)),
+    ("geosearchstore storedist", [("geosearchstore", "w", "g", "fromlonlat", "15", "37",
+                                   "byradius", "200", "km", "asc", "storedist")],
+     ("Catania", "56.441257870158204")),
+    ("georadius store", [("georadius", "g", "15", "37", "200", "km", "store", "w")],
+     ("Palermo", PALERMO)),
+    ("georadiusbymember storedist", [("georadiusbymember", "g", "Palermo", "200", "km",
+                                      "storedist", "w")], ("Palermo", "0")),
+    ("rename", [("zadd", "tmp", "7", "r"), ("rename", "tmp", "w")], ("r", "7")),
+    ("renamenx", [("zadd", "tmp", "7", "rn"), ("renamenx", "tmp", "w")], ("rn", "7")),
+    ("copy", [("zadd", "tmp", "8", "c"), ("copy", "tmp", "w")], ("c", "8")),
+    ("copy db", [("select", "1"), ("zadd", "cp", "9", "cd"), ("copy", "cp", "w", "db", "0"),
+                 ("select", "0")], ("cd", "9")),
+    ("move", [("select", "1"), ("zadd", "w", "10", "mm"), ("move", "w", "0"), ("select", "0")],
+     ("mm", "10")),
+    ("swapdb", [("select", "1"), ("zadd", "w", "11", "s"), ("select", "0"),
+                ("swapdb", "0", "1")], ("s", "11")),
+]
+
+
+def zset_wakeup_by_each_write(port):
+    admin = fresh(port)
+    admin.call("zadd", "s1", "1", "a", "2", "b")
+    admin.call("zadd", "s2", "3", "b", "4", "c")
+    admin.call("geoadd", "g", *GEO)
+    for name, cmds, (member, score) in ZSET_WRITES:
+        w = Conn(port)
+        send(w, "bzpopmin", "w", "0")
+        wait_blocked(admin, 1)
+        for cmd in cmds:
+            r = admin.call(*cmd)
+            check(r[0] != b"-", "%s: %r gave %r" % (name, cmd, r))
+        r = w.reply()
+        check(r == triple("w", member, score), "%d %s: the waiter got %r" % (port, name, r))
+        wait_blocked(admin, 0)
+        if name == "swapdb":
+            admin.call("swapdb", "0", "1")
+        admin.call("del", "w", "tmp")
+
+
+def test_zset_wakeup_by_each_write():
+    on_both(zset_wakeup_by_each_write)
+
+
+def zset_writes_that_do_not_wake(port):
+    admin = fresh(port)
+    admin.call("zadd", "s1", "1", "a")
+    admin.call("geoadd", "g", *GEO)
+    w = Conn(port)
+    send(w, "bzpopmin", "k", "0")
+    wait_blocked(admin, 1)
+    for cmd in (("set", "k", "str"), ("del", "k"), ("zadd", "k", "xx", "1", "a"),
+                ("zadd", "k", "xx", "incr", "1", "a"), ("zinterstore", "k", "2", "s1", "nokey"),
+                ("zrangestore", "k", "s1", "5", "10"), ("zrem", "k", "a"),
+                ("geosearchstore", "k", "g", "fromlonlat", "0", "0", "byradius", "1", "km"),
+                ("georadius", "g", "0", "0", "1", "km", "store", "k"),
+                ("lpush", "k", "x"), ("del", "k"), ("sadd", "k", "m"), ("del", "k"),
+                ("hset", "k", "f", "v"), ("del", "k"), ("sort", "s1", "store", "k"),
+                ("del", "k"), ("zadd", "other", "1", "o"), ("select", "1"),
+                ("zadd", "k", "1", "db1"), ("select", "0"), ("flushall",)):
+        admin.call(*cmd)
+    check(not pending(w), "%d: woken by a write that made no sorted set k" % port)
+    check(blocked(admin) == 1, "still blocked (FLUSHALL keeps waiters)")
+    admin.call("zadd", "k", "2", "z")
+    check(w.reply() == triple("k", "z", "2"), "served at last")
+
+
+def test_zset_writes_that_do_not_wake():
+    on_both(zset_writes_that_do_not_wake)
+
+
+def list_and_zset_waiters(port):
+    """A list waiter and a sorted-set waiter on one key: a write serves the waiters of the
+    key's new type and skips the others, who stay blocked in their places (Redis 7.0)."""
+    admin = fresh(port)
+    bl, bz = Conn(port), Conn(port)
+    send(bl, "blpop", "k", "0")
+    wait_blocked(admin, 1)
+    send(bz, "bzpopmin", "k", "0")
+    wait_blocked(admin, 2)
+    admin.call("zadd", "k", "1", "a", "2", "b")
+    check(bz.reply() == triple("k", "a", "1"), "%d: the sorted-set waiter behind" % port)
+    check(not pending(bl, 0.05), "a list waiter woken by a sorted set")
+    admin.call("del", "k")
+    admin.call("rpush", "k", "x", "y")
+    check(bl.reply() == pair("k", "x"), "the list waiter")
+    wait_blocked(admin, 0)
+    admin.call("del", "k")
+    # the other way round, and a sorted-set waiter on two keys
+    send(bz, "bzpopmax", "k", "k2", "0")
+    wait_blocked(admin, 1)
+    send(bl, "brpop", "k", "0")
+    wait_blocked(admin, 2)
+    admin.call("rpush", "k2", "l")  # a list: the sorted-set waiter stays
+    check(not pending(bz, 0.05), "a sorted-set waiter woken by a list")
+    admin.call("rpush", "k", "b")
+    check(bl.reply() == pair("k", "b"), "BRPOP")
+    admin.call("rename", "k2", "k")  # a list renamed onto k: skipped again
+    check(not pending(bz, 0.05), "a sorted-set waiter woken by RENAME of a list")
+    admin.call("del", "k")
+    admin.call("zadd", "k2", "3", "c", "4", "d")
+    check(bz.reply() == triple("k2", "d", "4"), "served from its second key")
+    wait_blocked(admin, 0)
+
+
+def test_list_and_zset_waiters():
+    on_both(list_and_zset_waiters)
+
+
+def zset_multiple_keys(port):
+    admin = fresh(port)
+    w = Conn(port)
+    send(w, "bzpopmin", "k1", "k2", "k2", "k3", "0")  # repeats count once
+    wait_blocked(admin, 1)
+    admin.call("zadd", "k3", "1", "x", "2", "y")
+    check(w.reply() == triple("k3", "x", "1"), "%d: served from the key written" % port)
+    admin.call("zadd", "k1", "5", "p")
+    admin.call("zadd", "k2", "1", "q")
+    r = w.call("bzpopmax", "k0", "k2", "k1", "0")  # at once: the first non-empty key
+    check(r == triple("k2", "q", "1"), "at once: %r" % (r,))
+    r = w.call("bzmpop", "0", "3", "k0", "k1", "k3", "max", "count", "10")
+    check(r == zmpop_reply("k1", ("p", "5")), "BZMPOP at once: %r" % (r,))
+    send(w, "bzmpop", "0", "2", "m1", "m2", "max", "count", "2")
+    wait_blocked(admin, 1)
+    admin.call("zadd", "m2", "1", "a", "2", "b", "3", "c")
+    check(w.reply() == zmpop_reply("m2", ("c", "3"), ("b", "2")), "BZMPOP woken")
+    admin.call("set", "str", "v")
+    r = w.call("bzpopmin", "nokey", "str", "k3", "0")
+    check(r[0] == b"-" and r[1].startswith(b"WRONGTYPE"), "WRONGTYPE before k3: %r" % (r,))
+    r = w.call("bzpopmin", "k3", "str", "0")
+    check(r == triple("k3", "y", "2"), "k3 first, the string after it unread: %r" % (r,))
+
+
+def test_zset_multiple_keys():
+    on_both(zset_multiple_keys)
+
+
+def test_zset_timeouts():
+    server()
+    admin = conn()
+    w = conn()
+    t0 = time.time()
+    r = w.call("bzpopmin", "none", "0.2")
+    dt = time.time() - t0
+    check(r == NULL_ARRAY, "BZPOPMIN timeout reply %r" % (r,))
+    check(0.15 <= dt < 1.5, "a 0.2 s timeout took %.3f s" % dt)
+    check(w.call("bzmpop", "0.01", "1", "none", "min") == NULL_ARRAY, "BZMPOP timeout")
+    w.call("hello", "3")
+    for cmd in (("bzpopmin", "none", "0.05"), ("bzpopmax", "a", "b", "0.05"),
+                ("bzmpop", "0.05", "2", "a", "b", "max", "count", "3")):
+        r = w.call(*cmd)
+        check(r == (b"_", b""), "RESP3 %s timeout reply %r" % (cmd[0], r))
+    w.call("hello", "2")
+    ws = [conn() for _ in range(12)]
+    for i, c in enumerate(ws):
+        send(c, "bzpopmax" if i % 2 else "bzpopmin", "none", "%.2f" % (0.05 + (i * 5 % 12) / 100))
+    for c in ws:
+        check(c.reply() == NULL_ARRAY, "timeouts")
+    check(blocked(admin) == 0, "none left")
+    for cmd, msg in ((("bzpopmin", "none", "-1"), b"ERR timeout is negative"),
+                     (("bzpopmax", "none", "x"), b"ERR timeout is not a float"),
+                     (("bzmpop", "inf", "1", "none", "min"), b"ERR timeout is negative"),
+                     (("bzmpop", "x", "0", "none", "min"), b"ERR numkeys should be greater")):
+        r = w.call(*cmd)
+        check(r[0] == b"-" and r[1].startswith(msg), "%r: %r" % (cmd, r))
+
+
+def test_zset_client_unblock():
+    server()
+    admin, w = conn(), conn()
+    wid = int(w.call("client", "id")[1])
+    send(w, "bzpopmin", "k", "0")
+    wait_blocked(admin, 1)
+    line = admin.call("client", "list", "id", str(wid))[1]
+    check(b"flags=b" in line and b"cmd=bzpopmin" in line, "CLIENT LIST: %r" % line)
+    check(admin.call("client", "unblock", str(wid)) == (b":", b"1"), "UNBLOCK")
+    check(w.reply() == NULL_ARRAY, "UNBLOCK replies the timeout")
+    send(w, "bzmpop", "0", "1", "k", "min")
+    wait_blocked(admin, 1)
+    check(admin.call("client", "unblock", str(wid), "error") == (b":", b"1"), "UNBLOCK ERROR")
+    check(w.reply() == (b"-", b"UNBLOCKED client unblocked via CLIENT UNBLOCK"), "the error")
+    admin.call("zadd", "k", "1", "still")
+    check(admin.call("zcard", "k") == (b":", b"1"), "nobody took it")
+
+
+def test_zset_disconnect():
+    server()
+    admin = conn()
+    gone, stay = conn(), conn()
+    send(gone, "bzpopmin", "k", "0")
+    wait_blocked(admin, 1)
+    send(stay, "bzpopmin", "k", "0")
+    wait_blocked(admin, 2)
+    gone.s.close()
+    wait_blocked(admin, 1)
+    admin.call("zadd", "k", "1", "a", "2", "b")
+    check(stay.reply() == triple("k", "a", "1"), "the one left got the lowest")
+    check(admin.call("zrange", "k", "0", "-1") == (b"*", [bulk("b")]), "nothing lost")
+
+
+def test_zset_sync_writes_yes():
+    if not os.path.exists(SHIM):
+        raise AssertionError("%s missing (make builds it)" % SHIM)
+    for pipeline in ("no", "yes"):
+        _, port, admin = start_server("zsyncpipe" + pipeline, "--sync-writes", "yes",
+                                      "--commit-pipeline", pipeline, log="zsync.log",
+                                      env={"LD_PRELOAD": os.path.abspath(SHIM),
+                                           "SHALE_SLOW_FSYNC_MS": "300",
+                                           "ASAN_OPTIONS": "verify_asan_link_order=0"},
+                                      wait=20)
+        w = Conn(port)
+        send(w, "bzmpop", "0", "1", "k", "min", "count", "2")
+        wait_blocked(admin, 1)
+        t0 = time.time()
+        send(admin, "zadd", "k", "1", "x")
+        r = w.reply()
+        dt = time.time() - t0
+        check(r == zmpop_reply("k", ("x", "1")), "the pop: %r" % (r,))
+        check(admin.reply() == (b":", b"1"), "the add")
+        print("     commit-pipeline %s: woken BZMPOP replied %.3f s after the ZADD"
+              % (pipeline, dt))
+        check(dt >= 0.25, "the pop's reply came %.3f s after the add, before its sync" % dt)
+    arm = os.path.join(TMP, "zfail-fsync-armed")
+    _, port, admin = start_server("zsyncfail", "--sync-writes", "yes", log="zsyncfail.log",
+                                  env={"LD_PRELOAD": os.path.abspath(SHIM),
+                                       "SHALE_FAIL_FSYNC": arm,
+                                       "ASAN_OPTIONS": "verify_asan_link_order=0"}, wait=20)
+    w = Conn(port)
+    send(w, "bzpopmax", "k", "0")
+    wait_blocked(admin, 1)
+    open(arm, "w").close()
+    admin.call("zadd", "k", "1", "x")
     r = w.reply()
     check(r[0] == b"-" and r[1].startswith(b"MISCONF"),
           "a pop whose sync failed was acknowledged: %r" % (r,))

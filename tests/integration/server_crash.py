@@ -5,11 +5,18 @@ acknowledged write must be there.
 Each round starts shale-server on the same directory, runs writer threads (each on its
 own connection, pipelining SET of new keys, HSET of new fields, INCR of a counter, and
 LPUSH of new elements onto a list of its own with an RPOP of its oldest one every other
-batch), kills the server with SIGKILL at a random moment, restarts it and checks every
-write whose reply was received: SET values and HSET fields present, counters at least the
-acknowledged count, every acknowledged LPUSH's element in its list in order unless an
+batch, SADD of new members to a set of its own with an SREM of an older one every other
+batch, ZADD of new members with rising scores to a sorted set of its own with a ZPOPMIN
+every other batch, ZINCRBY of a counter member), kills the server with SIGKILL at a
+random moment, restarts it and checks every write whose reply was received: SET values
+and HSET fields present, counters at least the acknowledged count (a ZINCRBY counter at
+most the count sent), every acknowledged LPUSH's element in its list in order unless an
 RPOP took it (at most the pops without a reply may have), no element an acknowledged
-RPOP took, DBSIZE equal to what SCAN finds. Rounds alternate between the two
+RPOP took, every acknowledged SADD's member in its set unless an SREM of it was sent, no
+member an acknowledged SREM removed, every acknowledged ZADD's member with its score
+unless a ZPOPMIN took it, no member an acknowledged ZPOPMIN took, DBSIZE equal to what
+SCAN finds; after the last round every round's lists, sets and sorted sets again. An
+error reply to any write fails the round. Rounds alternate between the two
 ways a round's writes are synced (commit-pipeline no: the loop syncs; yes: the commit
 thread syncs while the loop runs on), so both are killed mid-sync. ROUNDS (default 5;
 make crashtest runs 100) and SEED come from the environment.
@@ -49,6 +56,17 @@ class Writer(threading.Thread):
         self.acked_pushes = []
         self.acked_pops = []    # what each acknowledged RPOP took
         self.sent_pops = 0
+        self.set = "r%d:s%d" % (rnd, wid)
+        self.sent_sadds, self.acked_sadds = [], []
+        self.sent_srems, self.acked_srems = set(), []  # SREM of the oldest, every other batch
+        self.srem_at = 0
+        self.zset = "r%d:z%d" % (rnd, wid)  # a queue: ZADD of rising scores, ZPOPMIN
+        self.sent_zadds, self.acked_zadds = [], []
+        self.acked_zpops = []   # what each acknowledged ZPOPMIN took
+        self.sent_zpops = 0
+        self.zctr = "zctr%d" % wid  # ZINCRBY of one member, across rounds like INCR's
+        self.sent_zincrs = self.acked_zincrs = 0
+        self.error = None       # an error reply: the round fails
 
     def run(self):
         try:
@@ -77,12 +95,28 @@ class Writer(threading.Thread):
             if i % (2 * DEPTH) == 0:
                 self.sent_pops += 1
                 batch.append((("rpop", self.list), ("rpop",)))
+            m = "s%d" % i
+            self.sent_sadds.append(m)
+            batch.append((("sadd", self.set, m), ("sadd", m)))
+            z = "z%d" % i
+            self.sent_zadds.append(z)
+            batch.append((("zadd", self.zset, str(i), z), ("zadd", z)))
+            self.sent_zincrs += 1
+            batch.append((("zincrby", self.zctr, "1", "c"), ("zincrby",)))
+            if i % (2 * DEPTH) == 0:
+                gone = self.sent_sadds[self.srem_at]
+                self.srem_at += 1
+                self.sent_srems.add(gone)
+                batch.append((("srem", self.set, gone), ("srem", gone)))
+                self.sent_zpops += 1
+                batch.append((("zpopmin", self.zset), ("zpopmin",)))
             try:
                 c.s.sendall(b"".join(encode(list(cmd)) for cmd, _ in batch))
                 for cmd, what in batch:
                     r = c.reply()
-                    if r[0] == b"-":
-                        raise RuntimeError("error reply %r to %r" % (r, cmd))
+                    if r[0] == b"-" or (what[0] in ("sadd", "zadd", "srem") and r != (b":", b"1")):
+                        self.error = "%r to %r" % (r, cmd)
+                        return
                     if what[0] == "set":
                         self.acked_sets.append((what[1], what[2]))
                     elif what[0] == "hset":
@@ -91,6 +125,16 @@ class Writer(threading.Thread):
                         self.acked_pushes.append(what[1])
                     elif what[0] == "rpop":
                         self.acked_pops.append(r[1].decode() if r[1] is not None else None)
+                    elif what[0] == "sadd":
+                        self.acked_sadds.append(what[1])
+                    elif what[0] == "srem":
+                        self.acked_srems.append(what[1])
+                    elif what[0] == "zadd":
+                        self.acked_zadds.append(what[1])
+                    elif what[0] == "zpopmin":
+                        self.acked_zpops.append(r[1][0][1].decode() if r[1] else None)
+                    elif what[0] == "zincrby":
+                        self.acked_zincrs += 1
                     else:
                         self.acked_incrs[what[1]] = self.acked_incrs.get(what[1], 0) + 1
             except (OSError, EOFError):
@@ -146,6 +190,62 @@ def verify_list(c, w):
     return 1
 
 
+def verify_set(c, w):
+    """1 when writer w's set is wrong after the restart, else 0: every acknowledged SADD's
+    member there unless an SREM of it was sent, no member an acknowledged SREM removed,
+    nothing that was never added."""
+    members = {x[1].decode() for x in c.call("smembers", w.set)[1]}
+    lost = [m for m in w.acked_sadds if m not in w.sent_srems and m not in members]
+    back = [m for m in w.acked_srems if m in members]
+    alien = members - set(w.sent_sadds)
+    if lost or back or alien:
+        print("%s: %d acknowledged SADDs lost (%r), %d acknowledged SREMs undone (%r), "
+              "%d members never added" % (w.set, len(lost), lost[:3], len(back), back[:3],
+                                         len(alien)))
+        return 1
+    return 0
+
+
+def verify_zset(c, w):
+    """1 when writer w's sorted set is wrong after the restart, else 0. Lowest score first,
+    it must be a run of the members added, in order, each with its score: starting after
+    those the acknowledged ZPOPMINs took (or up to the pops without a reply later), ending
+    at or after the last acknowledged ZADD. So an acknowledged pop's member never comes
+    back and no acknowledged add is lost."""
+    r = c.call("zrange", w.zset, "0", "-1", "withscores")[1]
+    items = [r[j][1].decode() for j in range(0, len(r), 2)]
+    bad_scores = [m for j, m in enumerate(items) if r[2 * j + 1][1].decode() != m[1:]]
+    p, n, sent = len(w.acked_zpops), len(w.acked_zadds), w.sent_zadds
+    if w.acked_zpops != sent[:p] or bad_scores:
+        print("%s: ZPOPMIN took %r, not the lowest; wrong scores: %r" %
+              (w.zset, w.acked_zpops[:5], bad_scores[:3]))
+        return 1
+    for k in range(p, w.sent_zpops + 1):
+        if items == sent[k:k + len(items)] and k + len(items) >= n:
+            return 0
+    print("%s: acknowledged ZADDs lost, or popped members back: %d members after %d "
+          "acknowledged adds and %d pops" % (w.zset, len(items), n, p))
+    return 1
+
+
+def verify_zincr(c, acked, sent):
+    """The number of ZINCRBY counters whose score is below the acknowledged increments or
+    above those sent."""
+    wrong = 0
+    for k in acked:
+        r = c.call("zscore", k, "c")
+        score = int(r[1]) if r[1] is not None else 0
+        if not acked[k] <= score <= sent[k]:
+            print("%s: score %d, %d increments acknowledged, %d sent" %
+                  (k, score, acked[k], sent[k]))
+            wrong += 1
+    return wrong
+
+
+def verify_collections(c, ws):
+    return sum(verify_list(c, w) + verify_set(c, w) + verify_zset(c, w) for w in ws)
+
+
 def main():
     rng = random.Random(SEED)
     tmp = tempfile.mkdtemp()
@@ -153,6 +253,8 @@ def main():
     log = open(os.path.join(tmp, "server.log"), "w")
     port = free_port()
     sets, fields, incrs = [], [], {}
+    zincr_acked, zincr_sent = {}, {}
+    writers = []  # every round's: their collections are checked again after the last round
     failures = 0
     total_acked = 0
     try:
@@ -169,8 +271,18 @@ def main():
                 w.join(timeout=10)
             p = start(port, datadir, log)
             c = Conn(port)
-            list_lost = sum(verify_list(c, w) for w in ws)
-            total_acked += sum(len(w.acked_pushes) + len(w.acked_pops) for w in ws)
+            list_lost = verify_collections(c, ws)
+            errors = [w.error for w in ws if w.error]
+            for e in errors:
+                print("round %d: error reply %s" % (rnd, e))
+            failures += len(errors)
+            for w in ws:
+                zincr_acked[w.zctr] = zincr_acked.get(w.zctr, 0) + w.acked_zincrs
+                zincr_sent[w.zctr] = zincr_sent.get(w.zctr, 0) + w.sent_zincrs
+            total_acked += sum(len(w.acked_pushes) + len(w.acked_pops) + len(w.acked_sadds) +
+                               len(w.acked_srems) + len(w.acked_zadds) + len(w.acked_zpops) +
+                               w.acked_zincrs for w in ws)
+            writers += ws
             p.send_signal(signal.SIGKILL)
             p.wait()
             for w in ws:
@@ -186,6 +298,9 @@ def main():
             last = rnd == ROUNDS - 1
             fresh = lambda lst, n: lst if last else lst[n:] + rng.sample(lst[:n], min(n, 2000))
             lost = verify(c, fresh(sets, nsets), fresh(fields, nfields), incrs)
+            lost += verify_zincr(c, zincr_acked, zincr_sent)
+            if last:
+                list_lost += verify_collections(c, writers)
             # DBSIZE must count exactly the keys there are
             keys, cur = set(), b"0"
             while True:
@@ -199,8 +314,8 @@ def main():
                 print("round %d: DBSIZE %d but SCAN finds %d keys" % (rnd, dbsize, len(keys)))
                 failures += 1
             if lost or list_lost:
-                print("round %d: %d acknowledged writes lost, %d lists wrong" % (rnd, lost,
-                                                                               list_lost))
+                print("round %d: %d acknowledged writes lost, %d lists, sets or sorted sets "
+                      "wrong" % (rnd, lost, list_lost))
                 failures += 1
             p.send_signal(signal.SIGKILL)
             p.wait()
