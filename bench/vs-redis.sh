@@ -89,12 +89,9 @@ loads=(
     "c50-P16-d100|-c 50 -P 16 -d 100 -t set,get,incr,hset"
     "c50-P1-d1024|-c 50 -P 1 -d 1024 -t set,get"
     "c1000-P1-d100|-c 1000 -P 1 -d 100 -t set,get"
-    "c50-P1-zset|-c 50 -P 1 -d 100 -t zadd,zpopmin"
-    "c50-P16-zset|-c 50 -P 16 -d 100 -t zadd,zpopmin"
-    "c50-P1-lists|-c 50 -P 1 -t lpush,rpush,lpop,rpop,lrange_100,lrange_600"
-    "c50-P16-lists|-c 50 -P 16 -t lpush,rpush,lpop,rpop,lrange_100,lrange_600"
-    "c50-P1-sets|-c 50 -P 1 -t sadd,spop"
-    "c50-P16-sets|-c 50 -P 16 -t sadd,spop"
+    # issue 17's collection loads (lists, sets, sorted sets)
+    "c50-P1-types|-c 50 -P 1 -d 100 -t lpush,rpush,lpop,rpop,sadd,spop,zadd,zpopmin,lrange_100,lrange_600"
+    "c50-P16-types|-c 50 -P 16 -d 100 -t lpush,rpush,lpop,rpop,sadd,spop,zadd,zpopmin,lrange_100,lrange_600"
 )
 
 # results[load/test/server] = "rps p50 p99"
