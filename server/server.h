@@ -309,6 +309,7 @@ COMMAND(hincrby); COMMAND(hincrbyfloat); COMMAND(hstrlen); COMMAND(hscan); COMMA
 /* sort: t_sort.c */
 
 /* serialization: t_dump.c */
+COMMAND(dump); COMMAND(restore);
 
 #undef COMMAND
 

@@ -45,7 +45,7 @@ enum {
 };
 
 /* Redis 7.0's default encoding limits, which decide the encoding a DUMP uses. */
-#define RDB_HASH_LISTPACK_ENTRIES 128 /* hash-max-listpack-entries */
+#define RDB_HASH_LISTPACK_ENTRIES 512 /* hash-max-listpack-entries (not 128: config.c) */
 #define RDB_HASH_LISTPACK_VALUE 64    /* hash-max-listpack-value */
 #define RDB_ZSET_LISTPACK_ENTRIES 128 /* zset-max-listpack-entries */
 #define RDB_ZSET_LISTPACK_VALUE 64    /* zset-max-listpack-value */

@@ -5,8 +5,9 @@
  * (rdb_pack.c), and a member named twice is refused through a hash set of the members
  * seen, so no payload can make RESTORE crash, loop, or allocate far beyond its own size.
  *
- * The value's bytes end where the footer starts; bytes left between the value and the
- * footer are ignored, as Redis ignores them.
+ * As in Redis, the reader's bytes are the whole payload: a value may run into the
+ * footer (Redis reads the payload as one buffer once its CRC is right), and bytes left
+ * after the value are ignored.
  */
 #include "crc64.h"
 #include "lzf.h"
@@ -453,7 +454,7 @@ int rdb_decode(const void *p, size_t n, rdb_value *v)
     int rc = rdb_check(p, n);
     if (rc)
         return rc;
-    reader r = {p, (const unsigned char *)p + n - FOOTER};
+    reader r = {p, (const unsigned char *)p + n};
     const unsigned char *t;
     if (read_bytes(&r, 1, &t))
         return RDB_EFORMAT;
