@@ -353,6 +353,7 @@ COMMAND(georadiusbymember_ro);
 COMMAND(sort); COMMAND(sort_ro);
 
 /* serialization: t_dump.c */
+COMMAND(dump); COMMAND(restore);
 
 #undef COMMAND
 

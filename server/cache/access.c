@@ -9,6 +9,9 @@
 #include <xxhash.h>
 
 #define MIN_CAP 1024u
+/* An entry's last_s counts seconds from this long before the table was made, so that a
+   key can be given an idle time longer than the server has run (RESTORE ... IDLETIME). */
+#define IDLE_BIAS_S (1u << 30)
 
 static uint64_t key_hash(uint32_t phys, const void *key, size_t klen)
 {
@@ -90,26 +93,41 @@ static unsigned decayed(const access_table *t, const access_entry *e, uint64_t n
     return periods > e->lfu ? 0 : e->lfu - periods;
 }
 
-void access_touch(access_table *t, uint32_t phys, const void *key, size_t klen, uint64_t now_ms,
-                  long long log_factor, long long decay_min)
+static uint32_t now_biased_s(const access_table *t, uint64_t now_ms)
+{
+    return (uint32_t)((now_ms - t->start_ms) / 1000u + IDLE_BIAS_S);
+}
+
+/* (phys, key)'s entry, made (as a new key's) when it has none; NULL when memory is short. */
+static access_entry *entry_of(access_table *t, uint32_t phys, const void *key, size_t klen,
+                              uint64_t now_ms)
 {
     if (!t->slots)
-        return;
+        return NULL;
     if ((t->used + 1) * 4 > t->cap * 3 && resize(t, t->cap * 2))
-        return; /* out of memory: the use is not recorded */
+        return NULL; /* out of memory: the use is not recorded */
     uint64_t h = key_hash(phys, key, klen);
     access_entry *e = &t->slots[find(t, h, phys, key, klen)];
     if (!e->key) {
         char *k = malloc(klen ? klen : 1);
         if (!k)
-            return;
+            return NULL;
         memcpy(k, key, klen);
         *e = (access_entry){.key = k, .klen = (uint32_t)klen, .phys = phys, .hash = h,
                             .lfu = LFU_INIT_VAL, .lfu_min = minutes(t, now_ms)};
         t->used++;
         t->bytes += klen;
     }
-    e->last_s = (uint32_t)((now_ms - t->start_ms) / 1000u);
+    return e;
+}
+
+void access_touch(access_table *t, uint32_t phys, const void *key, size_t klen, uint64_t now_ms,
+                  long long log_factor, long long decay_min)
+{
+    access_entry *e = entry_of(t, phys, key, klen, now_ms);
+    if (!e)
+        return;
+    e->last_s = now_biased_s(t, now_ms);
     unsigned c = decayed(t, e, now_ms, decay_min);
     if (c < 255) {
         double base = c > LFU_INIT_VAL ? (double)(c - LFU_INIT_VAL) : 0;
@@ -132,8 +150,21 @@ void access_get(access_table *t, uint32_t phys, const void *key, size_t klen, ui
         *lfu = LFU_INIT_VAL;
         return;
     }
-    *idle_s = now_s - e->last_s;
+    *idle_s = now_biased_s(t, now_ms) - e->last_s;
     *lfu = decayed(t, e, now_ms, decay_min);
+}
+
+void access_set(access_table *t, uint32_t phys, const void *key, size_t klen, uint64_t now_ms,
+                long long idle_s, int lfu)
+{
+    access_entry *e = entry_of(t, phys, key, klen, now_ms);
+    if (!e)
+        return;
+    uint32_t now = now_biased_s(t, now_ms);
+    idle_s = idle_s < 0 ? 0 : idle_s > IDLE_BIAS_S ? IDLE_BIAS_S : idle_s;
+    e->last_s = now - (uint32_t)idle_s;
+    e->lfu = (uint8_t)(lfu < 0 ? 0 : lfu > 255 ? 255 : lfu);
+    e->lfu_min = minutes(t, now_ms);
 }
 
 /* Empties slot i and shifts the entries after it back (linear probing stays intact). */

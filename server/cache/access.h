@@ -51,6 +51,11 @@ void access_touch(access_table *t, uint32_t phys, const void *key, size_t klen, 
 void access_get(access_table *t, uint32_t phys, const void *key, size_t klen, uint64_t now_ms,
                 long long decay_min, uint64_t *idle_s, unsigned *lfu);
 
+/* Sets what is known of (phys, key) as of now_ms: idle for idle_s seconds (up to 2^30),
+   LFU counter lfu (0..255), as a key RESTOREd with IDLETIME or FREQ has. */
+void access_set(access_table *t, uint32_t phys, const void *key, size_t klen, uint64_t now_ms,
+                long long idle_s, int lfu);
+
 /* Forgets (phys, key) (an evicted or deleted key). */
 void access_forget(access_table *t, uint32_t phys, const void *key, size_t klen);
 

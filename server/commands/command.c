@@ -178,6 +178,8 @@ static const command commands[] = {
     {"sort_ro", -2, R, 1, 1, 1, "generic", "Sorts a list, set or sorted set (read-only).", cmd_sort_ro},
 
     /* serialization: t_dump.c */
+    {"dump", 2, R, 1, 1, 1, "generic", "Returns a key's value in Redis's serialization.", cmd_dump},
+    {"restore", -4, W|M, 1, 1, 1, "generic", "Creates a key from a DUMP payload.", cmd_restore},
 
     {"ping", -1, FAST, 0, 0, 0, "connection", "Returns PONG or the argument.", cmd_ping},
     {"echo", 2, FAST, 0, 0, 0, "connection", "Returns the argument.", cmd_echo},

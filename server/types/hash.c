@@ -81,3 +81,34 @@ int hash_iter_close(hash_iter *it)
     ks_range_close(&it->range);
     return rc;
 }
+
+int hash_load(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
+              rdb_value *v)
+{
+    rdb_value_init(v, KS_TYPE_HASH);
+    hash_iter it;
+    int rc = hash_iter_open(ks, dbi, key, klen, m, &it);
+    const char *f, *val;
+    size_t fl, vl;
+    while (rc == 0 && hash_iter_next(&it, &f, &fl, &val, &vl)) {
+        rdb_value_add(v, f, fl);
+        rc = rdb_value_add(v, val, vl);
+    }
+    int err = hash_iter_close(&it);
+    return rc ? rc : err;
+}
+
+int hash_store(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old,
+               const rdb_value *v, uint64_t expire_at_ms)
+{
+    uint64_t version = ks_new_version(ks);
+    int rc = 0;
+    for (size_t i = 0; i + 1 < v->n && rc == 0; i += 2) {
+        size_t fl, vl;
+        const char *f = rdb_value_item(v, i, &fl), *val = rdb_value_item(v, i + 1, &vl);
+        rc = hash_put_field(ks, dbi, key, klen, version, f, fl, val, vl);
+    }
+    return rc ? rc
+              : ks_put_collection_expiring(ks, dbi, key, klen, old, KS_TYPE_HASH, version,
+                                           v->n / 2, NULL, 0, expire_at_ms);
+}

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "keyspace.h"
+#include "rdb.h"
 
 /* Reads field f: 0 with *val (malloc'ed, shale_free; val may be NULL) and *vl (may be
    NULL), SHALE_ENOTFOUND (absent field or hash), or the engine's read error. */
@@ -53,5 +54,16 @@ int hash_iter_open(keyspace *ks, int dbi, const void *key, size_t klen, const ks
 bool hash_iter_next(hash_iter *it, const char **f, size_t *fl, const char **v, size_t *vl);
 /* Frees it; returns the iteration's error (0 when it ran to the end without one). */
 int hash_iter_close(hash_iter *it);
+
+/* The whole hash m (which exists) into *v (initialized here as a hash; fields in name
+   order, each followed by its value): DUMP's read. 0 or an engine error / -ENOMEM;
+   rdb_value_free *v either way. */
+int hash_load(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
+              rdb_value *v);
+/* Writes hash v (fields distinct, at least one) as (dbi, key), replacing what old (as
+   read) was, under a new version, with expiry expire_at_ms (0: none): RESTORE's write,
+   in the caller's transaction. */
+int hash_store(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old,
+               const rdb_value *v, uint64_t expire_at_ms);
 
 #endif

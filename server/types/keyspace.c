@@ -481,6 +481,14 @@ int ks_put_collection(keyspace *ks, int dbi, const void *key, size_t klen, const
                       int type, uint64_t version, uint64_t size, const void *extra,
                       size_t elen)
 {
+    return ks_put_collection_expiring(ks, dbi, key, klen, old, type, version, size, extra, elen,
+                                      old->type == type ? old->expire_at_ms : 0);
+}
+
+int ks_put_collection_expiring(keyspace *ks, int dbi, const void *key, size_t klen,
+                               const ks_meta *old, int type, uint64_t version, uint64_t size,
+                               const void *extra, size_t elen, uint64_t expire_at_ms)
+{
     if (size == 0)
         return ks_del_key(ks, dbi, key, klen, old);
     tell_ready(ks, type, dbi, key, klen);
@@ -494,8 +502,7 @@ int ks_put_collection(keyspace *ks, int dbi, const void *key, size_t klen, const
     }
     if (elen)
         memcpy(meta + 16, extra, elen);
-    int rc = ks_put_meta(ks, dbi, key, klen, old, type, meta, 16 + elen,
-                         old->type == type ? old->expire_at_ms : 0);
+    int rc = ks_put_meta(ks, dbi, key, klen, old, type, meta, 16 + elen, expire_at_ms);
     if (meta != small)
         free(meta);
     return rc;

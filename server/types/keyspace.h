@@ -182,6 +182,11 @@ int ks_put_meta(keyspace *ks, int dbi, const void *key, size_t klen, const ks_me
 int ks_put_collection(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old,
                       int type, uint64_t version, uint64_t size, const void *extra,
                       size_t elen);
+/* ks_put_collection with the expiry given (0: none) rather than old's: a collection
+   written whole, as RESTORE writes one. */
+int ks_put_collection_expiring(keyspace *ks, int dbi, const void *key, size_t klen,
+                               const ks_meta *old, int type, uint64_t version, uint64_t size,
+                               const void *extra, size_t elen, uint64_t expire_at_ms);
 /* Deletes (dbi, key) (which must be present as in old). A collection's members stay for
    the sweeper, unreachable under a version nothing refers to. */
 int ks_del_key(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old);

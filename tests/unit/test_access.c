@@ -1,6 +1,7 @@
 /* test_access.c - the in-memory LRU/LFU table: entries against a model through inserts,
    growth and deletions (backward-shift deletion keeps every other entry findable), the
-   memory budget dropping the least recently used, and the LFU counter's growth and decay. */
+   memory budget dropping the least recently used, the LFU counter's growth and decay, and
+   what RESTORE sets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -118,12 +119,42 @@ static void test_access_lfu_grows_logarithmically_and_decays(void **state)
     access_free(&t);
 }
 
+/* RESTORE ... IDLETIME / FREQ: an idle time longer than the table has existed, and a
+   counter, as given; a later touch makes the key recent again. */
+static void test_access_set_idle_and_counter(void **state)
+{
+    (void)state;
+    access_table t;
+    assert_int_equal(access_init(&t, T0), 0);
+    char k[32];
+    size_t n = key_of(k, 7);
+    uint64_t now = T0 + 5000, idle;
+    unsigned lfu;
+    access_set(&t, 0, k, n, now, 1000, 100);
+    access_get(&t, 0, k, n, now, 1, &idle, &lfu);
+    assert_int_equal(idle, 1000);
+    assert_int_equal(lfu, 100);
+    access_get(&t, 0, k, n, now + 3000, 1, &idle, &lfu);
+    assert_int_equal(idle, 1003);
+    access_set(&t, 0, k, n, now, 0, LFU_INIT_VAL); /* as a new key */
+    access_get(&t, 0, k, n, now, 1, &idle, &lfu);
+    assert_int_equal(idle, 0);
+    assert_int_equal(lfu, LFU_INIT_VAL);
+    access_set(&t, 0, k, n, now, 1000, 0);
+    access_touch(&t, 0, k, n, now + 1000, 10, 1);
+    assert_int_equal(idle_of(&t, 0, 7, now + 1000), 0);
+    /* an untouched key still reads as idle since the table was made */
+    assert_int_equal(idle_of(&t, 0, 8, T0 + 9000), 9);
+    access_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_access_model_through_growth_and_deletes),
         cmocka_unit_test(test_access_trim_keeps_recent_entries),
         cmocka_unit_test(test_access_lfu_grows_logarithmically_and_decays),
+        cmocka_unit_test(test_access_set_idle_and_counter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
