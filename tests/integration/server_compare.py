@@ -192,7 +192,7 @@ CASES = [
     ("set onot 0123", ""), ("hset oh f v", ""), ("object encoding oi", ""),
     ("object encoding oe", ""), ("object encoding or", ""), ("object encoding onot", ""),
     ("object encoding oh", ""), ("object encoding nokey", ""), ("object refcount oe", "shape"),
-    ("object idletime oe", ""), ("object freq oe", ""), ("object bogus oe", ""),
+    ("object idletime oe", "shape"), ("object freq oe", ""), ("object bogus oe", ""),
     ("object encoding", ""), ("object help", "shape"),
     ("config set maxmemory-policy allkeys-lfu", ""), ("object idletime oe", ""),
     ("object freq nokey", ""), ("config set maxmemory-policy noeviction", ""),
