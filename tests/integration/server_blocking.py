@@ -250,6 +250,21 @@ def test_disconnect():
     check(admin.call("lrange", "k", "0", "-1") == (b"*", [bulk("b")]), "nothing lost")
 
 
+def test_killed_client_is_not_served():
+    admin = server()
+    w = conn()
+    wid = w.call("client", "id")[1].decode()
+    send(w, "blpop", "k", "0")
+    wait_blocked(admin, 1)
+    # in one packet: the kill and then the push run together, before the loop has seen
+    # the killed connection close; the element must stay for the living
+    admin.s.sendall(encode(("client", "kill", "id", wid)) + encode(("rpush", "k", "x")))
+    check(admin.reply() == (b":", b"1") and admin.reply() == (b":", b"1"), "kill, push")
+    check(admin.call("lrange", "k", "0", "-1") == (b"*", [bulk("x")]),
+          "the element went to the killed client")
+    wait_blocked(admin, 0)
+
+
 def test_pipelined_commands_wait():
     admin = server()
     w = conn()
