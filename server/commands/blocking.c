@@ -469,7 +469,7 @@ static bool serve_key(blocking *bk, bkey *k, int me)
             hand_to(bk, k, b->loop);
             return true;
         }
-        if (b->c->closed) { /* gone, not yet freed */
+        if (b->c->closed || b->c->killed || b->c->close_after_reply) { /* going */
             release(bk, b);
             w = next;
             continue;

@@ -259,6 +259,43 @@ def test_disconnect():
     check(admin.call("lrange", "k", "0", "-1") == (b"*", [bulk("b")]), "nothing lost")
 
 
+def test_killed_client_is_not_served():
+    admin = server()
+    w = conn()
+    wid = w.call("client", "id")[1].decode()
+    send(w, "blpop", "k", "0")
+    wait_blocked(admin, 1)
+    # in one packet: the kill and then the push run together, before the loop has seen
+    # the killed connection close; the element must stay for the living
+    admin.s.sendall(encode(("client", "kill", "id", wid)) + encode(("rpush", "k", "x")))
+    check(admin.reply() == (b":", b"1") and admin.reply() == (b":", b"1"), "kill, push")
+    check(admin.call("lrange", "k", "0", "-1") == (b"*", [bulk("x")]),
+          "the element went to the killed client")
+    wait_blocked(admin, 0)
+
+
+def test_idle_timeout_spares_blocked_clients():
+    admin = server()
+    w, idle = conn(), conn()
+    send(w, "blpop", "k", "0")
+    wait_blocked(admin, 1)
+    check(admin.call("config", "set", "timeout", "1") == (b"+", b"OK"), "CONFIG SET timeout")
+    try:
+        for _ in range(5):  # the blocked one idles past the timeout; this one does not
+            time.sleep(0.5)
+            admin.call("ping")
+        check(blocked(admin) == 1, "the blocked client was closed as idle")
+        admin.call("rpush", "k", "v")
+        check(w.reply() == pair("k", "v"), "still served")
+        try:
+            closed = idle.call("ping") is None
+        except (OSError, EOFError):
+            closed = True
+        check(closed, "the idle client stayed")
+    finally:
+        admin.call("config", "set", "timeout", "0")
+
+
 def test_pipelined_commands_wait():
     admin = server()
     w = conn()
