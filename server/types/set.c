@@ -175,9 +175,12 @@ static void keys_free(set_keys *sk)
     ks_key_free(&sk->k);
 }
 
-/* 0 when the member is there, SHALE_ENOTFOUND, or an error. */
+/* 0 when the member is there, SHALE_ENOTFOUND, or an error. A member too long for an
+   engine key cannot be there (adding it fails). */
 static int probe(keyspace *ks, set_keys *sk, uint64_t h, const char *p, size_t len)
 {
+    if (sk->plen + HASH_BYTES + len > SHALE_MAX_KEY_SIZE)
+        return SHALE_ENOTFOUND;
     int rc = keys_member(sk, h, p, len);
     return rc ? rc : ks_get_raw(ks, &sk->k, NULL, NULL);
 }
