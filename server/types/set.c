@@ -208,8 +208,9 @@ static int walk_open_for_picks(set_walk *w, keyspace *ks, int dbi, const set_ref
 {
     ks_key p;
     int rc = ks_field_key(ks, dbi, s->key, s->klen, s->m->version, NULL, 0, &p);
-    rc = rc ? rc : ks_range_open_ex(ks, p.p, p.len, false,
-                                    KS_RANGE_FILL_CACHE | KS_RANGE_UNPOSITIONED, &w->r);
+    rc = rc ? rc
+            : ks_range_open_ex(ks, p.p, p.len, false, KS_RANGE_FILL_CACHE | KS_RANGE_UNPOSITIONED,
+                               &w->r);
     ks_key_free(&p);
     w->open = rc == 0;
     return rc;
@@ -810,8 +811,7 @@ static int rewrite(keyspace *ks, int dbi, const set_ref *s, const set_list *gone
  * shrinks, without bound. A rewrite reads the old range once and writes at most
  * SET_REWRITE_MAX members, after at least SET_REWRITE_RATIO times as many deletions.
  */
-static int after_removal(keyspace *ks, int dbi, const set_ref *s, const set_list *gone,
-                         size_t from)
+static int after_removal(keyspace *ks, int dbi, const set_ref *s, const set_list *gone, size_t from)
 {
     uint64_t removed = gone->n - from, size = s->m->size - removed;
     uint64_t dead = meta_dead(s->m) + removed;
@@ -820,8 +820,8 @@ static int after_removal(keyspace *ks, int dbi, const set_ref *s, const set_list
     return put_meta(ks, dbi, s, s->m->version, size, meta_hashtable(s->m), dead);
 }
 
-int set_add(keyspace *ks, int dbi, const set_ref *s, const char *const *members,
-            const size_t *lens, size_t n, uint64_t *added)
+int set_add(keyspace *ks, int dbi, const set_ref *s, const char *const *members, const size_t *lens,
+            size_t n, uint64_t *added)
 {
     *added = 0;
     bool exists = s->m->type != 0;
@@ -941,8 +941,8 @@ int set_move(keyspace *ks, int dbi, const set_ref *src, const set_ref *dst, cons
         rc = rc ? rc : keys_member(&sk, h, member, len);
         rc = rc ? rc : ks_put_raw(ks, &sk.k, "", 0);
         keys_free(&sk);
-        rc = rc ? rc : put_meta(ks, dbi, dst, version, size, hashtable,
-                                exists ? meta_dead(dst->m) : 0);
+        rc = rc ? rc
+                : put_meta(ks, dbi, dst, version, size, hashtable, exists ? meta_dead(dst->m) : 0);
     }
     *moved = rc == 0;
     return rc;

@@ -445,9 +445,8 @@ static void test_set_store_replaces(void **state)
     ks_meta old;
     assert_int_equal(ks_read(&f.ks, 0, "d", 1, &old), 0);
     ks_begin(&f.ks);
-    assert_int_equal(ks_put_meta(&f.ks, 0, "d", 1, &old, KS_TYPE_STRING, "v", 1,
-                                 ks_now_ms() + 100000),
-                     0);
+    assert_int_equal(
+        ks_put_meta(&f.ks, 0, "d", 1, &old, KS_TYPE_STRING, "v", 1, ks_now_ms() + 100000), 0);
     assert_int_equal(ks_commit(&f.ks), 0);
     ks_meta_free(&old);
     assert_int_equal(f.ks.expires[0], 1);
