@@ -246,9 +246,12 @@ static int run_op(server *s, client *c, enum set_op op, const set_ref *refs, int
                   set_emit_fn emit, void *ctx)
 {
     switch (op) {
-    case OP_INTER: return set_inter(&s->ks, c->db, refs, (size_t)n, 0, emit, ctx);
-    case OP_UNION: return set_union(&s->ks, c->db, refs, (size_t)n, emit, ctx);
-    default: return set_diff(&s->ks, c->db, refs, (size_t)n, emit, ctx);
+    case OP_INTER:
+        return set_inter(&s->ks, c->db, refs, (size_t)n, 0, emit, ctx);
+    case OP_UNION:
+        return set_union(&s->ks, c->db, refs, (size_t)n, emit, ctx);
+    default:
+        return set_diff(&s->ks, c->db, refs, (size_t)n, emit, ctx);
     }
 }
 

@@ -262,7 +262,9 @@ static int item_cmp(const sort_ctx *x, const sort_item *a, const sort_item *b)
 {
     int c;
     if (!x->o->alpha) {
-        c = a->score > b->score ? 1 : a->score < b->score ? -1 : bytes_cmp(a->p, a->len, b->p, b->len);
+        c = a->score > b->score   ? 1
+            : a->score < b->score ? -1
+                                  : bytes_cmp(a->p, a->len, b->p, b->len);
     } else if (x->by_pattern) {
         if (!a->by.found || !b->by.found)
             c = a->by.found == b->by.found ? 0 : a->by.found ? 1 : -1;

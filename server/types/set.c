@@ -175,9 +175,12 @@ static void keys_free(set_keys *sk)
     ks_key_free(&sk->k);
 }
 
-/* 0 when the member is there, SHALE_ENOTFOUND, or an error. */
+/* 0 when the member is there, SHALE_ENOTFOUND, or an error. A member too long for an
+   engine key cannot be there (adding it fails). */
 static int probe(keyspace *ks, set_keys *sk, uint64_t h, const char *p, size_t len)
 {
+    if (sk->plen + HASH_BYTES + len > SHALE_MAX_KEY_SIZE)
+        return SHALE_ENOTFOUND;
     int rc = keys_member(sk, h, p, len);
     return rc ? rc : ks_get_raw(ks, &sk->k, NULL, NULL);
 }
@@ -205,8 +208,9 @@ static int walk_open_for_picks(set_walk *w, keyspace *ks, int dbi, const set_ref
 {
     ks_key p;
     int rc = ks_field_key(ks, dbi, s->key, s->klen, s->m->version, NULL, 0, &p);
-    rc = rc ? rc : ks_range_open_ex(ks, p.p, p.len, false,
-                                    KS_RANGE_FILL_CACHE | KS_RANGE_UNPOSITIONED, &w->r);
+    rc = rc ? rc
+            : ks_range_open_ex(ks, p.p, p.len, false, KS_RANGE_FILL_CACHE | KS_RANGE_UNPOSITIONED,
+                               &w->r);
     ks_key_free(&p);
     w->open = rc == 0;
     return rc;
@@ -807,8 +811,7 @@ static int rewrite(keyspace *ks, int dbi, const set_ref *s, const set_list *gone
  * shrinks, without bound. A rewrite reads the old range once and writes at most
  * SET_REWRITE_MAX members, after at least SET_REWRITE_RATIO times as many deletions.
  */
-static int after_removal(keyspace *ks, int dbi, const set_ref *s, const set_list *gone,
-                         size_t from)
+static int after_removal(keyspace *ks, int dbi, const set_ref *s, const set_list *gone, size_t from)
 {
     uint64_t removed = gone->n - from, size = s->m->size - removed;
     uint64_t dead = meta_dead(s->m) + removed;
@@ -817,8 +820,8 @@ static int after_removal(keyspace *ks, int dbi, const set_ref *s, const set_list
     return put_meta(ks, dbi, s, s->m->version, size, meta_hashtable(s->m), dead);
 }
 
-int set_add(keyspace *ks, int dbi, const set_ref *s, const char *const *members,
-            const size_t *lens, size_t n, uint64_t *added)
+int set_add(keyspace *ks, int dbi, const set_ref *s, const char *const *members, const size_t *lens,
+            size_t n, uint64_t *added)
 {
     *added = 0;
     bool exists = s->m->type != 0;
@@ -938,8 +941,8 @@ int set_move(keyspace *ks, int dbi, const set_ref *src, const set_ref *dst, cons
         rc = rc ? rc : keys_member(&sk, h, member, len);
         rc = rc ? rc : ks_put_raw(ks, &sk.k, "", 0);
         keys_free(&sk);
-        rc = rc ? rc : put_meta(ks, dbi, dst, version, size, hashtable,
-                                exists ? meta_dead(dst->m) : 0);
+        rc = rc ? rc
+                : put_meta(ks, dbi, dst, version, size, hashtable, exists ? meta_dead(dst->m) : 0);
     }
     *moved = rc == 0;
     return rc;

@@ -105,8 +105,8 @@ void set_random_seed(uint64_t seed);
 
 /* Adds members; *added = how many were new. Creates the set (a new version) when m is
    absent. */
-int set_add(keyspace *ks, int dbi, const set_ref *s, const char *const *members,
-            const size_t *lens, size_t n, uint64_t *added);
+int set_add(keyspace *ks, int dbi, const set_ref *s, const char *const *members, const size_t *lens,
+            size_t n, uint64_t *added);
 /* Removes members; *removed = how many were there. An emptied set is deleted. */
 int set_remove(keyspace *ks, int dbi, const set_ref *s, const char *const *members,
                const size_t *lens, size_t n, uint64_t *removed);

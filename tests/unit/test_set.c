@@ -7,6 +7,7 @@
  * seeks), SPOP removes what it returns, a STORE replaces any old value and its TTL, and
  * a pick on a 1,000,000-member set costs a seek, not a scan (timed loosely).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,6 +173,17 @@ static void test_set_counts_exact(void **state)
     bool found[5];
     assert_int_equal(set_contains(&f.ks, 0, &s, q, ql, 5, found), 0);
     assert_true(found[0] && !found[1] && found[2] && found[3] && !found[4]);
+    /* a member longer than an engine key holds: never there, and not added */
+    size_t biglen = SHALE_MAX_KEY_SIZE + 1;
+    char *big = calloc(1, biglen);
+    const char *bp[] = {big};
+    assert_int_equal(set_contains(&f.ks, 0, &s, bp, &biglen, 1, found), 0);
+    assert_false(found[0]);
+    uint64_t added;
+    ks_begin(&f.ks);
+    assert_int_equal(set_add(&f.ks, 0, &s, bp, &biglen, 1, &added), -EINVAL);
+    ks_abort(&f.ks);
+    free(big);
     ks_meta_free(&m);
     int64_t keys = f.ks.count[0];
     const char *all[] = {"w", "x", "y", "z"};
@@ -433,9 +445,8 @@ static void test_set_store_replaces(void **state)
     ks_meta old;
     assert_int_equal(ks_read(&f.ks, 0, "d", 1, &old), 0);
     ks_begin(&f.ks);
-    assert_int_equal(ks_put_meta(&f.ks, 0, "d", 1, &old, KS_TYPE_STRING, "v", 1,
-                                 ks_now_ms() + 100000),
-                     0);
+    assert_int_equal(
+        ks_put_meta(&f.ks, 0, "d", 1, &old, KS_TYPE_STRING, "v", 1, ks_now_ms() + 100000), 0);
     assert_int_equal(ks_commit(&f.ks), 0);
     ks_meta_free(&old);
     assert_int_equal(f.ks.expires[0], 1);
