@@ -374,7 +374,8 @@ int zset_range_rank(const zset_ref *z, uint64_t start, uint64_t stop, bool rev, 
             continue;
         }
         rc = direct ? emit(ctx, e.mem, e.len, e.score) : zlist_add(&kept, e.mem, e.len, e.score);
-        want--;
+        if (--want == 0)
+            break; /* no step past the last one: a pop's would cross what it just took */
     }
     if (rc == 0)
         rc = zidx_status(&x);
