@@ -40,6 +40,7 @@ typedef struct compaction {
     uint64_t max_output_size;
     struct compaction *next; /* db->running list */
     const char *reason;
+    bool for_tombstones; /* picked by the tombstone density (counted apart) */
 } compaction;
 
 static void compaction_free(compaction *c)
@@ -229,7 +230,7 @@ static bool l0_disjoint(file_meta **files, int n)
     return true;
 }
 
-static compaction *pick_l0(shale_db *db, version *v)
+static compaction *pick_l0(shale_db *db, version *v, const char *reason)
 {
     int n0 = v->nfiles[0];
     if (n0 <= 0 || any_being_compacted(v->files[0], n0))
@@ -251,7 +252,7 @@ static compaction *pick_l0(shale_db *db, version *v)
         free(in1);
         return NULL;
     }
-    compaction *c = make_job(db, v, 0, 1, in0, n0, in1, n1, "l0 trigger");
+    compaction *c = make_job(db, v, 0, 1, in0, n0, in1, n1, reason);
     if (c && n1 == 0 && l0_disjoint(in0, n0))
         c->trivial_move = true; /* sequential loads: move the tables down unchanged */
     return c;
@@ -346,7 +347,7 @@ static compaction *pick_leveled(shale_db *db, version *v)
                 best = l;
         if (best < 0)
             return NULL;
-        compaction *c = best == 0 ? pick_l0(db, v) : pick_level(db, v, best);
+        compaction *c = best == 0 ? pick_l0(db, v, "l0 trigger") : pick_level(db, v, best);
         if (c)
             return c;
         scores[best] = 0;
@@ -592,19 +593,197 @@ done:
     return c;
 }
 
+/* ---- tombstone density (issue 17) ----
+ *
+ * A queue (push at the tail, pop at the head) leaves a run of tombstones behind its head
+ * that every seek from the collection's start steps over until a compaction meets the
+ * values they delete, and a level under its size target is never compacted (kvrocks#494:
+ * ZADD + ZREMRANGEBYRANK fell to 100 qps). So a table dense in tombstones, or one an
+ * iterator found itself stepping over many hidden entries in (compact_hint), is compacted
+ * on its own once no size-triggered job is due: into the level below, where its
+ * tombstones meet what they delete, or, with nothing below, by itself, where they go.
+ */
+
+typedef struct dense_table {
+    int level;
+    int index;
+    double share; /* tombstones / entries */
+} dense_table;
+
+/* Hidden entries are tombstones, and the versions below them (or below newer values)
+   that a snapshot kept: a compaction meeting them with no snapshot left drops them both
+   (file_meta_hidden; tables written before issue 17 count their tombstones only). */
+static bool tombstone_dense(shale_db *db, const file_meta *f)
+{
+    uint64_t hidden = file_meta_hidden(f);
+    if (f->being_compacted || hidden == 0)
+        return false;
+    if (f->compact_hint)
+        return true;
+    uint64_t ratio =
+        (uint64_t)__atomic_load_n(&db->opts.tombstone_compaction_ratio, __ATOMIC_RELAXED);
+    uint64_t min = db_opt_u64(&db->opts.tombstone_compaction_min_entries);
+    return ratio > 0 && f->num_entries >= min && f->num_entries > 0 &&
+           hidden * 100 >= f->num_entries * ratio;
+}
+
+static int cmp_dense(const void *a, const void *b)
+{
+    const dense_table *x = a, *y = b;
+    if (x->share != y->share)
+        return x->share > y->share ? -1 : 1;
+    return x->level - y->level;
+}
+
+/* v's tables dense in tombstones, densest first (malloc'ed; *n may be 0). */
+static dense_table *dense_tables(shale_db *db, const version *v, int *n)
+{
+    int total = 0;
+    for (int l = 0; l < v->num_levels; l++)
+        total += v->nfiles[l];
+    dense_table *d = malloc((size_t)(total ? total : 1) * sizeof *d);
+    *n = 0;
+    if (!d)
+        return NULL;
+    for (int l = 0; l < v->num_levels; l++)
+        for (int i = 0; i < v->nfiles[l]; i++) {
+            const file_meta *f = v->files[l][i];
+            if (tombstone_dense(db, f))
+                d[(*n)++] = (dense_table){l, i,
+                                          (double)file_meta_hidden(f) / (double)f->num_entries};
+        }
+    qsort(d, (size_t)*n, sizeof *d, cmp_dense);
+    return d;
+}
+
+/*
+ * A table with nothing older under it drops its tombstones when compacted by itself,
+ * but only those every snapshot sees: one holding entries newer than the oldest snapshot
+ * waits, or its output would be as dense and picked again and again (mu held).
+ */
+static bool bottom_ready(shale_db *db, const file_meta *f)
+{
+    return f->max_seq <= db_smallest_snapshot(db);
+}
+
+/* The leveled job for dense table (level, index): L0 goes down whole (its tables
+   overlap), a table below into the next level, or alone at the bottom (mu held). */
+static compaction *dense_job_leveled(shale_db *db, version *v, const dense_table *d)
+{
+    if (d->level == 0)
+        return pick_l0(db, v, "tombstones");
+    file_meta *f = v->files[d->level][d->index];
+    slice lo = fm_lo(f), hi = fm_hi(f);
+    int l = d->level;
+    bool bottom = !version_overlap_in_levels_below(v, l, lo, hi);
+    int out = bottom ? l : l + 1;
+    if ((bottom && !bottom_ready(db, f)) || output_range_busy(db, out, lo, hi))
+        return NULL;
+    file_meta **in0 = malloc(sizeof *in0), **in1 = NULL;
+    int n1 = 0;
+    if (!in0)
+        return NULL;
+    in0[0] = f;
+    if (!bottom && overlapping(v, out, lo, hi, &in1, &n1)) {
+        free(in0);
+        return NULL;
+    }
+    if (any_being_compacted(in1, n1)) {
+        free(in0);
+        free(in1);
+        return NULL;
+    }
+    compaction *c = make_job(db, v, l, out, in0, 1, in1, n1, "tombstones");
+    if (c && !bottom && n1 == 0)
+        c->trivial_move = true; /* nothing to meet in the next level: move it down */
+    return c;
+}
+
+/* The tiered job for a dense table: its run merged with the next older one, or alone
+   into the last level when it is the oldest run (mu held, no job running). */
+static compaction *dense_job_tiered(shale_db *db, version *v, const dense_table *d)
+{
+    int n;
+    sorted_run *runs = sorted_runs(v, &n);
+    compaction *c = NULL;
+    int r = -1;
+    for (int i = 0; runs && i < n && r < 0; i++)
+        if (runs[i].level == d->level && (d->level > 0 || runs[i].index == d->index))
+            r = i;
+    if (r >= 0 && (r < n - 1 || bottom_ready(db, v->files[d->level][d->index])))
+        c = tiered_job(db, v, runs, n, r, r + 1 < n ? r + 2 : n, "tombstones");
+    free(runs);
+    return c;
+}
+
+static compaction *pick_tombstones(shale_db *db, version *v)
+{
+    enum shale_compaction_style style = db->opts.compaction_style;
+    if (style == SHALE_COMPACTION_FIFO || (style == SHALE_COMPACTION_TIERED && version_busy(v)))
+        return NULL; /* fifo drops whole tables; tiered runs one job at a time */
+    int n;
+    dense_table *d = dense_tables(db, v, &n);
+    compaction *c = NULL;
+    for (int i = 0; d && i < n && !c; i++)
+        c = style == SHALE_COMPACTION_TIERED ? dense_job_tiered(db, v, &d[i])
+                                             : dense_job_leveled(db, v, &d[i]);
+    free(d);
+    if (c)
+        c->for_tombstones = true;
+    return c;
+}
+
+void db_note_iter_skips(shale_db *db, slice lo, const slice *hi)
+{
+    /* At most one report every 10 ms: a hot range is reported by its next reader. */
+    _Atomic uint64_t *last = &db->iter_skip_note_us;
+    uint64_t now = db_now_us(), prev = atomic_load_explicit(last, memory_order_relaxed);
+    if (now - prev < 10000 ||
+        !atomic_compare_exchange_strong_explicit(last, &prev, now, memory_order_relaxed,
+                                                 memory_order_relaxed))
+        return;
+    pthread_mutex_lock(&db->mu);
+    version *v = db->vs->current;
+    int marked = 0;
+    for (int l = 0; l < v->num_levels; l++) {
+        file_meta **files;
+        int nf;
+        if (version_overlapping(v, l, &lo, hi, &files, &nf))
+            break;
+        for (int i = 0; i < nf; i++) {
+            file_meta *f = files[i];
+            if (file_meta_hidden(f) > 0 && !f->compact_hint && !f->being_compacted) {
+                f->compact_hint = true;
+                marked++;
+            }
+        }
+        free(files);
+    }
+    if (marked) {
+        atomic_fetch_add_explicit(&db->stats.iter_skip_hints, 1, memory_order_relaxed);
+        pthread_cond_broadcast(&db->work_cv);
+    }
+    pthread_mutex_unlock(&db->mu);
+}
+
 /* ---- scheduling ---- */
 
 static compaction *pick(shale_db *db)
 {
     version *v = db->vs->current;
+    compaction *c;
     switch (db->opts.compaction_style) {
     case SHALE_COMPACTION_TIERED:
-        return pick_tiered(db, v);
+        c = pick_tiered(db, v);
+        break;
     case SHALE_COMPACTION_FIFO:
         return pick_fifo(db, v);
     default:
-        return pick_leveled(db, v);
+        c = pick_leveled(db, v);
+        break;
     }
+    /* Below every size-triggered job: only when none is due. */
+    return c ? c : pick_tombstones(db, v);
 }
 
 double db_compaction_score(shale_db *db, int *level)
@@ -960,6 +1139,8 @@ static int run_job(shale_db *db, compaction *c)
     if (rc == 0) {
         rc = db_sv_install(db);
         uint64_t us = db_now_us() - start;
+        if (c->for_tombstones)
+            atomic_fetch_add_explicit(&db->stats.tombstone_compactions, 1, memory_order_relaxed);
         if (c->trivial_move) {
             atomic_fetch_add_explicit(&db->stats.trivial_moves, 1, memory_order_relaxed);
         } else if (c->deletion_only) {

@@ -1709,7 +1709,15 @@ int shale_set_option(shale_db *db, const char *name, const char *value)
     SET_SIZE(value_threshold, 0)
     SET_SIZE(vlog_file_size, 1 << 20)
     SET_SIZE(vlog_gc_interval_s, 0)
+    SET_SIZE(tombstone_compaction_min_entries, 0)
+    SET_SIZE(iter_skip_compaction_trigger, 0)
 #undef SET_SIZE
+    if (strcmp(name, "tombstone_compaction_ratio") == 0) {
+        if (options_parse_size(value, &v) || v > 100)
+            return -EINVAL;
+        __atomic_store_n(&db->opts.tombstone_compaction_ratio, (int)v, __ATOMIC_RELAXED);
+        goto changed;
+    }
     if (strcmp(name, "vlog_gc_discard_ratio") == 0) {
         char *end;
         double r = strtod(value, &end);

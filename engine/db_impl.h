@@ -87,6 +87,9 @@ typedef struct db_stats {
     atomic_uint_fast64_t compact_count;
     atomic_uint_fast64_t compact_micros;
     atomic_uint_fast64_t trivial_moves;
+    atomic_uint_fast64_t tombstone_compactions; /* jobs the tombstone density picked */
+    atomic_uint_fast64_t iter_skipped;    /* hidden table entries iterators stepped over */
+    atomic_uint_fast64_t iter_skip_hints; /* iterator moves that marked tables for it */
     atomic_uint_fast64_t bg_errors;
     atomic_uint_fast64_t dropped_expired;
     atomic_uint_fast64_t dropped_tombstones;
@@ -154,6 +157,7 @@ struct shale_db {
     uint64_t bg_retry_after_us; /* after an error, background jobs wait until then */
 
     struct shale_snapshot snapshots; /* list head; snapshots.next is the oldest */
+    _Atomic uint64_t iter_skip_note_us; /* the last db_note_iter_skips that took mu */
 
     pthread_t flush_thread, sync_thread;
     pthread_t *compact_threads;
@@ -235,6 +239,12 @@ int db_read_pointer(shale_db *db, const version *v, slice raw, char **out, size_
 void db_delete_obsolete(shale_db *db);
 /* Waits until background compaction has nothing to do (for tests and compact_range). */
 int db_compact_range(shale_db *db, const slice *begin, const slice *end);
+/*
+ * An iterator move stepped over many hidden table entries between user keys lo and hi
+ * (hi NULL: to the end): marks the tables there that hold tombstones (compact_hint) for
+ * the tombstone picker and wakes it. mu not held; cheap to call often (rate limited).
+ */
+void db_note_iter_skips(shale_db *db, slice lo, const slice *hi);
 /* Runs the picker and wakes compaction threads when there is work (mu held). */
 void db_maybe_schedule_compaction(shale_db *db);
 /* Compaction score of the current version: >= 1 means work to do (mu held). */

@@ -38,6 +38,12 @@ struct shale_iter {
     size_t resolved_ptr_len;
     char *resolved;
     size_t resolved_len;
+    /* Hidden table entries stepped over by the current move (read-triggered compaction,
+       db_note_iter_skips): children below n_mem of the merged iterator are memtables,
+       whose tombstones no compaction removes. */
+    int n_mem;
+    uint64_t skipped;
+    buf skip_from; /* the first hidden entry's user key of the move */
 };
 
 /* Kind after expiry: an expired entry reads as a tombstone, and so does one whose value
@@ -73,6 +79,41 @@ static void set_error(shale_iter *si, int rc)
     si->valid = false;
 }
 
+/* The current internal entry (of user key k) is hidden: count it if a table holds it. */
+static void note_hidden(shale_iter *si, slice k)
+{
+    if (merge_iter_child(si->it) < si->n_mem)
+        return;
+    if (si->skipped++ == 0 && buf_set(&si->skip_from, k.data, k.len))
+        si->skip_from.len = 0; /* out of memory: the range starts at the first key */
+}
+
+static void move_begin(shale_iter *si)
+{
+    si->skipped = 0;
+}
+
+/* After a move: a long run of hidden table entries marks the tables under it. */
+static void move_end(shale_iter *si)
+{
+    if (si->skipped == 0)
+        return;
+    shale_db *db = si->db;
+    atomic_fetch_add_explicit(&db->stats.iter_skipped, si->skipped, memory_order_relaxed);
+    uint64_t trigger = db_opt_u64(&db->opts.iter_skip_compaction_trigger);
+    if (trigger && si->skipped >= trigger) {
+        slice from = buf_slice(&si->skip_from);
+        slice cur = {0};
+        if (si->valid)
+            cur = si->dir == FORWARD ? ikey_user_key(iter_key(si->it)) : buf_slice(&si->saved_key);
+        if (si->dir == FORWARD)
+            db_note_iter_skips(db, from, si->valid ? &cur : NULL);
+        else
+            db_note_iter_skips(db, cur, &from); /* moving back: from is the high end */
+    }
+    si->skipped = 0;
+}
+
 /* Forward: skip to the next user key's newest visible live entry. */
 static void find_next_user_entry(shale_iter *si, bool skipping)
 {
@@ -85,8 +126,10 @@ static void find_next_user_entry(shale_iter *si, bool skipping)
         }
         if (pk.seq > si->seq)
             continue;
-        if (skipping && slice_compare(pk.user_key, buf_slice(&si->saved_key)) <= 0)
+        if (skipping && slice_compare(pk.user_key, buf_slice(&si->saved_key)) <= 0) {
+            note_hidden(si, pk.user_key);
             continue;
+        }
         if (above_upper(si, pk.user_key))
             break;
         int kind = effective_kind(si, pk.kind, iter_value(it));
@@ -101,6 +144,7 @@ static void find_next_user_entry(shale_iter *si, bool skipping)
             si->valid = true;
             return;
         }
+        note_hidden(si, pk.user_key);
     }
     si->valid = false;
     int st = iter_status(it);
@@ -126,6 +170,8 @@ static void find_prev_user_entry(shale_iter *si)
                     break; /* passed the entry we hold */
                 if (below_lower(si, pk.user_key) && kind == KIND_DELETE)
                     break;
+                /* every entry but the one kept at the end is hidden (corrected below) */
+                note_hidden(si, pk.user_key);
                 slice raw = iter_value(it);
                 kind = effective_kind(si, pk.kind, raw);
                 if (kind == KIND_DELETE) {
@@ -155,6 +201,8 @@ static void find_prev_user_entry(shale_iter *si)
         si->dir = FORWARD;
     } else {
         si->valid = true;
+        if (si->skipped > 0)
+            si->skipped--;
     }
 }
 
@@ -203,6 +251,7 @@ int shale_iter_new(shale_db *db, const shale_read_options *ro, shale_iter **out)
         }
         n++;
     }
+    si->n_mem = n;
     rc = version_add_iterators(sv->v, db->tc, fill, its, &n);
     if (rc)
         goto fail;
@@ -234,6 +283,7 @@ void shale_iter_free(shale_iter *si)
     buf_free(&si->lower);
     buf_free(&si->upper);
     buf_free(&si->seek_key);
+    buf_free(&si->skip_from);
     free(si->resolved);
     free(si);
 }
@@ -247,7 +297,7 @@ static slice seek_key(shale_iter *si, slice user_key, uint64_t seq)
     return buf_slice(&si->seek_key);
 }
 
-void shale_iter_seek(shale_iter *si, const void *key, size_t klen)
+static void move_seek(shale_iter *si, const void *key, size_t klen)
 {
     slice target = slice_make(key, klen);
     if (below_lower(si, target))
@@ -263,10 +313,10 @@ void shale_iter_seek(shale_iter *si, const void *key, size_t klen)
     find_next_user_entry(si, false);
 }
 
-void shale_iter_seek_to_first(shale_iter *si)
+static void move_seek_to_first(shale_iter *si)
 {
     if (si->has_lower) {
-        shale_iter_seek(si, si->lower.data, si->lower.len);
+        move_seek(si, si->lower.data, si->lower.len);
         return;
     }
     si->dir = FORWARD;
@@ -294,7 +344,7 @@ static void seek_before_upper(shale_iter *si)
     }
 }
 
-void shale_iter_seek_to_last(shale_iter *si)
+static void move_seek_to_last(shale_iter *si)
 {
     si->dir = REVERSE;
     si->saved_value.len = 0;
@@ -302,7 +352,7 @@ void shale_iter_seek_to_last(shale_iter *si)
     find_prev_user_entry(si);
 }
 
-void shale_iter_seek_for_prev(shale_iter *si, const void *key, size_t klen)
+static void move_seek_for_prev(shale_iter *si, const void *key, size_t klen)
 {
     slice target = slice_make(key, klen);
     si->dir = REVERSE;
@@ -322,7 +372,7 @@ void shale_iter_seek_for_prev(shale_iter *si, const void *key, size_t klen)
     find_prev_user_entry(si);
 }
 
-void shale_iter_next(shale_iter *si)
+static void move_next(shale_iter *si)
 {
     if (!si->valid)
         return;
@@ -342,7 +392,7 @@ void shale_iter_next(shale_iter *si)
     find_next_user_entry(si, true);
 }
 
-void shale_iter_prev(shale_iter *si)
+static void move_prev(shale_iter *si)
 {
     if (!si->valid)
         return;
@@ -368,6 +418,49 @@ void shale_iter_prev(shale_iter *si)
         si->dir = REVERSE;
     }
     find_prev_user_entry(si);
+}
+
+/* The public moves: each counts the hidden entries it steps over (move_end). */
+void shale_iter_seek(shale_iter *si, const void *key, size_t klen)
+{
+    move_begin(si);
+    move_seek(si, key, klen);
+    move_end(si);
+}
+
+void shale_iter_seek_for_prev(shale_iter *si, const void *key, size_t klen)
+{
+    move_begin(si);
+    move_seek_for_prev(si, key, klen);
+    move_end(si);
+}
+
+void shale_iter_seek_to_first(shale_iter *si)
+{
+    move_begin(si);
+    move_seek_to_first(si);
+    move_end(si);
+}
+
+void shale_iter_seek_to_last(shale_iter *si)
+{
+    move_begin(si);
+    move_seek_to_last(si);
+    move_end(si);
+}
+
+void shale_iter_next(shale_iter *si)
+{
+    move_begin(si);
+    move_next(si);
+    move_end(si);
+}
+
+void shale_iter_prev(shale_iter *si)
+{
+    move_begin(si);
+    move_prev(si);
+    move_end(si);
 }
 
 int shale_iter_valid(const shale_iter *si)

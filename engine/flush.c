@@ -74,6 +74,7 @@ int table_output_finish(shale_db *db, table_output *o)
         o->f->max_seq = p->max_seq;
         o->f->num_entries = p->num_entries;
         o->f->num_deletes = p->num_deletes;
+        o->f->num_live_keys = p->num_live_keys;
         o->f->max_expire_at_ms = p->max_expire_at_ms;
         db_rate_limit(db, o->f->file_size - o->rate_charged);
         /* The pages were just written: reading them back comes through the block cache. */
@@ -230,6 +231,7 @@ int db_write_l0_table(shale_db *db, memtable *m, uint64_t smallest_snapshot, fil
     f->max_seq = src->max_seq;
     f->num_entries = src->num_entries;
     f->num_deletes = src->num_deletes;
+    f->num_live_keys = src->num_live_keys;
     f->max_expire_at_ms = src->max_expire_at_ms;
     rc = buf_set(&f->smallest, src->smallest.data, src->smallest.len) |
          buf_set(&f->largest, src->largest.data, src->largest.len);

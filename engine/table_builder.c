@@ -171,6 +171,11 @@ int table_builder_add(table_builder *tb, slice ikey, slice value)
         }
         tb->hashes[tb->n_hashes++] = bloom_hash(ukey);
     }
+    int kind = ikey_kind(ikey);
+    /* the first (newest) entry of its user key in the table, and not a tombstone */
+    bool live_key = kind != KIND_DELETE &&
+                    (tb->props.num_entries == 0 ||
+                     !slice_equal(ukey, ikey_user_key(buf_slice(&tb->last_key))));
     rc = block_builder_add(&tb->data, ikey, value);
     if (rc == 0)
         rc = buf_set(&tb->last_key, ikey.data, ikey.len);
@@ -178,7 +183,7 @@ int table_builder_add(table_builder *tb, slice ikey, slice value)
         return tb->status = rc;
     table_props *p = &tb->props;
     uint64_t seq = ikey_seq(ikey);
-    int kind = ikey_kind(ikey);
+    p->num_live_keys += live_key;
     p->num_entries++;
     p->raw_key_bytes += ikey.len;
     p->raw_value_bytes += value.len;
@@ -211,7 +216,8 @@ static int encode_props(const table_props *p, buf *out)
 {
     uint64_t f[] = {p->num_entries,     p->num_deletes, p->raw_key_bytes,
                     p->raw_value_bytes, p->data_bytes,  p->num_data_blocks,
-                    p->min_seq,         p->max_seq,     p->max_expire_at_ms};
+                    p->min_seq,         p->max_seq,     p->max_expire_at_ms,
+                    p->num_live_keys};
     int rc = put_varint32(out, (uint32_t)(sizeof f / sizeof f[0]));
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         rc |= put_varint64(out, f[i]);

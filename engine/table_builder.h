@@ -27,6 +27,11 @@ typedef struct table_props {
        (KIND_VALUE, or KIND_VPTR whose pointer carries expiry 0). FIFO compaction may drop
        a table whose max_expire_at_ms has passed (see pick_fifo for when). */
     uint64_t max_expire_at_ms;
+    /* User keys whose newest entry in the table is not a tombstone (issue 17): the other
+       entries (tombstones and the older versions a snapshot kept) are hidden from a
+       reader of the latest state, and their share makes the table worth compacting on
+       its own. UINT64_MAX when unknown (a table written before issue 17). */
+    uint64_t num_live_keys;
 } table_props;
 
 /*

@@ -172,14 +172,19 @@ static int decode_props(slice in, table_props *p)
     uint32_t n;
     if (get_varint32(&in, &n) || n < 9)
         return SHALE_ECORRUPT;
+    /* Tables written before issue 17 have the first 9 fields; later fields read as
+       unknown there, and fields past these (a newer writer's) are skipped. */
     uint64_t *f[] = {&p->num_entries,     &p->num_deletes, &p->raw_key_bytes,
                      &p->raw_value_bytes, &p->data_bytes,  &p->num_data_blocks,
-                     &p->min_seq,         &p->max_seq,     &p->max_expire_at_ms};
+                     &p->min_seq,         &p->max_seq,     &p->max_expire_at_ms,
+                     &p->num_live_keys};
+    const uint32_t known = (uint32_t)(sizeof f / sizeof f[0]);
+    p->num_live_keys = UINT64_MAX;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t v;
         if (get_varint64(&in, &v))
             return SHALE_ECORRUPT;
-        if (i < 9)
+        if (i < known)
             *f[i] = v;
     }
     return 0;

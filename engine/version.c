@@ -19,8 +19,10 @@
 file_meta *file_meta_new(void)
 {
     file_meta *f = calloc(1, sizeof *f);
-    if (f)
+    if (f) {
         atomic_init(&f->refs, 1);
+        f->num_live_keys = UINT64_MAX;
+    }
     return f;
 }
 
@@ -175,6 +177,10 @@ enum {
     TAG_LOG_OFFSET = 6,
     TAG_VLOG_DELTA = 7,
     TAG_VLOG_DELETED = 8,
+    /* tag 5's fields, then varint32 n and n varint64 fields (live keys, ...): written for
+       tables whose newer figures are known (issue 17); readers skip fields they do not
+       know */
+    TAG_NEW_FILE_EX = 9,
 };
 
 int edit_encode(const version_edit *e, buf *out)
@@ -203,7 +209,8 @@ int edit_encode(const version_edit *e, buf *out)
     }
     for (int i = 0; i < e->n_added; i++) {
         const file_meta *f = e->added[i].f;
-        rc |= put_varint32(out, TAG_NEW_FILE);
+        bool ex = f->num_live_keys != UINT64_MAX;
+        rc |= put_varint32(out, ex ? TAG_NEW_FILE_EX : TAG_NEW_FILE);
         rc |= put_varint32(out, (uint32_t)e->added[i].level);
         rc |= put_varint64(out, f->number);
         rc |= put_varint64(out, f->file_size);
@@ -214,6 +221,10 @@ int edit_encode(const version_edit *e, buf *out)
         rc |= put_varint64(out, f->num_entries);
         rc |= put_varint64(out, f->num_deletes);
         rc |= put_varint64(out, f->max_expire_at_ms);
+        if (ex) {
+            rc |= put_varint32(out, 1);
+            rc |= put_varint64(out, f->num_live_keys);
+        }
     }
     for (int i = 0; i < e->n_vlog; i++) {
         const vlog_delta *d = &e->vlog[i];
@@ -230,6 +241,23 @@ int edit_encode(const version_edit *e, buf *out)
         rc |= put_varint64(out, e->vlog_deleted[i]);
     }
     return rc ? -ENOMEM : 0;
+}
+
+/* Tag 9's extra fields: varint32 n, n varint64 (live keys, then any a newer writer added,
+   skipped). Non-zero on a malformed record. */
+static int decode_file_extra(slice *in, file_meta *f)
+{
+    uint32_t n;
+    if (get_varint32(in, &n) || n > in->len)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t v;
+        if (get_varint64(in, &v))
+            return -1;
+        if (i == 0)
+            f->num_live_keys = v;
+    }
+    return 0;
 }
 
 int edit_decode(slice in, version_edit *e)
@@ -286,7 +314,8 @@ int edit_decode(slice in, version_edit *e)
                 goto nomem;
             break;
         }
-        case TAG_NEW_FILE: {
+        case TAG_NEW_FILE:
+        case TAG_NEW_FILE_EX: {
             file_meta *f = file_meta_new();
             if (!f)
                 goto nomem;
@@ -296,7 +325,8 @@ int edit_decode(slice in, version_edit *e)
                 get_length_prefixed(&in, &sm) || get_length_prefixed(&in, &lg) ||
                 sm.len < TRAILER_SIZE || lg.len < TRAILER_SIZE || get_varint64(&in, &f->min_seq) ||
                 get_varint64(&in, &f->max_seq) || get_varint64(&in, &f->num_entries) ||
-                get_varint64(&in, &f->num_deletes) || get_varint64(&in, &f->max_expire_at_ms)) {
+                get_varint64(&in, &f->num_deletes) || get_varint64(&in, &f->max_expire_at_ms) ||
+                (tag == TAG_NEW_FILE_EX && decode_file_extra(&in, f))) {
                 file_meta_unref(f, NULL);
                 goto corrupt;
             }

@@ -25,16 +25,28 @@ typedef struct file_meta {
     buf smallest, largest; /* internal keys */
     uint64_t min_seq, max_seq;
     uint64_t num_entries, num_deletes;
+    uint64_t num_live_keys;    /* table_props's; UINT64_MAX: unknown (an older table) */
     uint64_t max_expire_at_ms; /* UINT64_MAX: some entry never expires */
     atomic_int refs;           /* versions (and edits) holding it */
     bool being_compacted;      /* under the db mutex */
+    /* An iterator stepped over many hidden entries under this table (db mutex; not
+       persisted: a compaction's outputs start without it). */
+    bool compact_hint;
     /* The open table, pinned by the first point read (table_cache_get_pinned) and
        released with the last reference. */
     _Atomic(struct cache_handle *) pinned;
 } file_meta;
 
-/* A new file_meta with one reference; NULL on ENOMEM. */
+/* A new file_meta with one reference (num_live_keys unknown); NULL on ENOMEM. */
 file_meta *file_meta_new(void);
+/* Entries of f hidden from a reader of the latest state: tombstones, and the older
+   versions of keys a snapshot kept (known for tables written since issue 17). */
+static inline uint64_t file_meta_hidden(const file_meta *f)
+{
+    if (f->num_live_keys == UINT64_MAX || f->num_live_keys > f->num_entries)
+        return f->num_deletes;
+    return f->num_entries - f->num_live_keys;
+}
 void file_meta_ref(file_meta *f);
 /* Drops a reference; at the last one, the pinned table handle is released and vs (may
    be NULL) learns the table is obsolete. */

@@ -66,6 +66,7 @@ static int scan_table(const char *dir, uint64_t number, file_meta *f)
     iter_free(it);
     const table_props *p = table_get_props(t);
     f->max_expire_at_ms = p ? p->max_expire_at_ms : UINT64_MAX;
+    f->num_live_keys = p ? p->num_live_keys : UINT64_MAX;
     table_close(t);
     if (rc == 0 && f->num_entries == 0)
         rc = SHALE_ECORRUPT; /* the engine never writes an empty table */

@@ -103,6 +103,19 @@ typedef struct shale_options {
     int tiered_min_merge_width;        /* 2: fewest sorted runs merged at once */
     int tiered_max_size_amplification; /* 200 (%): full merge when older runs exceed this
                                           percentage of the oldest run */
+    /* Tombstone density (leveled and tiered; Kvrocks's compaction checker, RocksDB's
+       CompactOnDeletionCollector): a table whose tombstones are at least
+       tombstone_compaction_ratio % of its entries, and that holds at least
+       tombstone_compaction_min_entries entries, is compacted on its own (into the level
+       below, or by itself at the bottom, where its tombstones go) once no size-triggered
+       compaction is due, without waiting for its level to fill. */
+    int tombstone_compaction_ratio;            /* 50 (%); 0 turns the trigger off */
+    uint64_t tombstone_compaction_min_entries; /* 1000 */
+    /* An iterator move (seek, next, prev) that steps over at least this many hidden table
+       entries (tombstones, and versions they or newer writes shadow) marks the tables
+       under the range it crossed for the same compaction (read-triggered, as Pebble's).
+       0 turns it off. */
+    uint64_t iter_skip_compaction_trigger; /* 1000 */
     /* NULL (none): called from compaction threads for each live entry a compaction
        keeps that every snapshot sees (value without its expiry); returning 1 drops it.
        Dropping says the key and all its older versions are garbage: an older version
@@ -347,7 +360,10 @@ int shale_property_int(shale_db *db, const char *name, uint64_t *out);
 /*
  * Changes a knob at run time: memtable_size, l0_compaction_trigger, l0_slowdown_trigger,
  * l0_stop_trigger, delayed_write_rate, write_stall_timeout_ms, compaction_rate_limit,
- * sync_writes, sync_interval_ms, fifo_max_size, block_cache_size (value as decimal text,
+ * sync_writes, sync_interval_ms, fifo_max_size, block_cache_size,
+ * tombstone_compaction_ratio, tombstone_compaction_min_entries,
+ * iter_skip_compaction_trigger, value_threshold, vlog_file_size, vlog_gc_interval_s,
+ * vlog_gc_discard_ratio (value as decimal text,
  * sizes may end in k, m or g; booleans as yes/no/1/0). Errors: -ENOENT (unknown or not
  * changeable at run time), -EINVAL (bad value).
  */
