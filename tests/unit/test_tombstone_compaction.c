@@ -245,14 +245,14 @@ static void test_tombstone_compaction_read_triggered(void **state)
     tu_rmdir_free(dir);
 }
 
-/* The directory beside this source: tests/data/store-v1, a store the build before
+/* The directory beside this source: tests/fixtures/store-v1, a store the build before
    issue 17 wrote (2000 keys q00000.. at L1, an L0 table deleting the first 1800). */
 static void fixture_path(char *out, size_t cap)
 {
     const char *src = __FILE__; /* tests/unit/test_tombstone_compaction.c */
     const char *slash = strstr(src, "unit/test_tombstone_compaction.c");
     assert_non_null(slash);
-    snprintf(out, cap, "%.*sdata/store-v1", (int)(slash - src), src);
+    snprintf(out, cap, "%.*sfixtures/store-v1", (int)(slash - src), src);
 }
 
 static void test_tombstone_compaction_store_before_issue17(void **state)
