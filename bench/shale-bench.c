@@ -232,7 +232,7 @@ enum bench_kind {
     B_DELETERANDOM,
     B_READWHILEWRITING,
     B_WAITFORCOMPACTION, /* as db_bench's: until flushes and compactions are done */
-    B_QUEUE, /* put at the tail, delete at the head, seek from the start to the head */
+    B_QUEUE,             /* put at the tail, delete at the head, seek from the start to the head */
 };
 
 static const struct {

@@ -25,6 +25,7 @@
 #include "file.h"
 #include "format.h"
 #include "merge_iter.h"
+#include "range_del.h"
 #include "table_builder.h"
 
 typedef struct compaction {
@@ -623,8 +624,8 @@ static bool tombstone_dense(shale_db *db, const file_meta *f)
     uint64_t ratio =
         (uint64_t)__atomic_load_n(&db->opts.tombstone_compaction_ratio, __ATOMIC_RELAXED);
     uint64_t min = db_opt_u64(&db->opts.tombstone_compaction_min_entries);
-    return ratio > 0 && f->num_entries >= min && f->num_entries > 0 &&
-           hidden * 100 >= f->num_entries * ratio;
+    uint64_t all = f->num_entries + f->num_range_dels;
+    return ratio > 0 && all >= min && hidden * 100 >= all * ratio;
 }
 
 static int cmp_dense(const void *a, const void *b)
@@ -650,7 +651,8 @@ static dense_table *dense_tables(shale_db *db, const version *v, int *n)
             const file_meta *f = v->files[l][i];
             if (tombstone_dense(db, f))
                 d[(*n)++] = (dense_table){l, i,
-                                          (double)file_meta_hidden(f) / (double)f->num_entries};
+                                          (double)file_meta_hidden(f) /
+                                              (double)(f->num_entries + f->num_range_dels)};
         }
     qsort(d, (size_t)*n, sizeof *d, cmp_dense);
     return d;
@@ -738,9 +740,8 @@ void db_note_iter_skips(shale_db *db, slice lo, const slice *hi)
     /* At most one report every 10 ms: a hot range is reported by its next reader. */
     _Atomic uint64_t *last = &db->iter_skip_note_us;
     uint64_t now = db_now_us(), prev = atomic_load_explicit(last, memory_order_relaxed);
-    if (now - prev < 10000 ||
-        !atomic_compare_exchange_strong_explicit(last, &prev, now, memory_order_relaxed,
-                                                 memory_order_relaxed))
+    if (now - prev < 10000 || !atomic_compare_exchange_strong_explicit(
+                                  last, &prev, now, memory_order_relaxed, memory_order_relaxed))
         return;
     pthread_mutex_lock(&db->mu);
     version *v = db->vs->current;
@@ -936,6 +937,121 @@ static int count_discard(version_edit *e, const parsed_ikey *pk, slice value)
     return edit_vlog_add(e, &d);
 }
 
+/* ---- range tombstones in a compaction (issue 17) ----
+ *
+ * The inputs' tombstones are fragmented together for the job's oldest snapshot (only the
+ * newest sequence at or below it survives per fragment). They delete the point entries
+ * below them that every snapshot sees; those at or below the snapshot go where nothing
+ * older lies below the output (as point tombstones do at the bottom). What stays is cut
+ * among the outputs at the same keys as the point entries: an output holds the part of
+ * each fragment between its first key and the next output's, so a key's entries and the
+ * fragments over it stay in one table at every level (what reads rely on), and the
+ * outputs' key ranges (which include their fragments) do not overlap.
+ */
+typedef struct job_rdels {
+    rdel_list *all;  /* every input tombstone, fragmented */
+    rdel_list *out;  /* what the outputs keep */
+    rdel_cursor cur; /* over all, for the point entries */
+    int next;        /* out's first fragment not yet written whole */
+    buf lower;       /* where the open output's share of out starts */
+    bool has_lower;
+    uint64_t dropped; /* (fragment, sequence) pairs the bottom dropped */
+} job_rdels;
+
+/* The inputs' tombstones into r (mu not held). Errors: -errno, SHALE_ECORRUPT, -ENOMEM. */
+static int job_rdels_load(shale_db *db, compaction *c, uint64_t snap, job_rdels *r)
+{
+    int nfiles = 0, nl = 0, rc = 0;
+    for (int l = 0; l < SHALE_MAX_LEVELS; l++)
+        nfiles += c->n_inputs[l];
+    rdel_list **lists = malloc((size_t)(nfiles ? nfiles : 1) * sizeof *lists);
+    if (!lists)
+        return -ENOMEM;
+    size_t total = 0;
+    for (int l = 0; l < SHALE_MAX_LEVELS && rc == 0; l++)
+        for (int i = 0; i < c->n_inputs[l] && rc == 0; i++) {
+            file_meta *f = c->inputs[l][i];
+            if (f->num_range_dels == 0)
+                continue;
+            rc = table_cache_range_dels(db->tc, NULL, f->number, f->file_size, &lists[nl]);
+            if (rc == 0 && lists[nl])
+                total += lists[nl++]->entries;
+        }
+    range_tomb *t = rc == 0 && total ? malloc(total * sizeof *t) : NULL;
+    if (rc == 0 && total && !t)
+        rc = -ENOMEM;
+    size_t k = 0;
+    for (int i = 0; t && i < nl; i++)
+        for (int j = 0; j < lists[i]->n; j++)
+            for (uint32_t s = 0; s < lists[i]->frags[j].nseqs; s++)
+                t[k++] = (range_tomb){lists[i]->frags[j].begin, lists[i]->frags[j].end,
+                                      lists[i]->frags[j].seqs[s]};
+    if (rc == 0 && k)
+        rc = rdel_list_build(t, k, UINT64_MAX, snap, &r->all);
+    free(t);
+    t = NULL;
+    /* fragmenting tombstones of several tables together can make more pairs */
+    if (rc == 0 && r->all && !(t = malloc(r->all->entries * sizeof *t)))
+        rc = -ENOMEM;
+    k = 0;
+    for (int j = 0; rc == 0 && r->all && j < r->all->n; j++) {
+        const rdel_frag *f = &r->all->frags[j];
+        bool base = c->bottommost ||
+                    (c->output_level > 0 &&
+                     !version_overlap_in_levels_below(c->v, c->output_level, f->begin, f->end));
+        for (uint32_t s = 0; s < f->nseqs; s++) {
+            if (base && f->seqs[s] <= snap)
+                r->dropped++; /* nothing older below: it deletes nothing any more */
+            else
+                t[k++] = (range_tomb){f->begin, f->end, f->seqs[s]};
+        }
+    }
+    if (rc == 0 && k)
+        rc = rdel_list_build(t, k, UINT64_MAX, 0, &r->out);
+    free(t);
+    for (int i = 0; i < nl; i++)
+        rdel_list_unref(lists[i]);
+    free(lists);
+    rdel_cursor_init(&r->cur, r->all);
+    return rc;
+}
+
+static void job_rdels_free(job_rdels *r)
+{
+    rdel_list_unref(r->all);
+    rdel_list_unref(r->out);
+    buf_free(&r->lower);
+}
+
+/* Writes into o the part of the kept fragments below upper (NULL: all that is left),
+   from the output's lower bound on; the next output starts at upper. */
+static int emit_range_dels(job_rdels *r, table_output *o, const slice *upper)
+{
+    const rdel_list *l = r->out;
+    int rc = 0;
+    while (l && rc == 0 && r->next < l->n) {
+        const rdel_frag *f = &l->frags[r->next];
+        if (upper && slice_compare(f->begin, *upper) >= 0)
+            break; /* wholly the next output's */
+        slice b = f->begin, e = f->end;
+        if (r->has_lower && slice_compare(b, buf_slice(&r->lower)) < 0)
+            b = buf_slice(&r->lower);
+        bool cut = upper && slice_compare(e, *upper) > 0;
+        if (cut)
+            e = *upper;
+        for (uint32_t j = 0; rc == 0 && j < f->nseqs && slice_compare(b, e) < 0; j++)
+            rc = table_output_add_range_del(o, b, e, f->seqs[j]);
+        if (cut)
+            break; /* the rest of it goes to the next output */
+        r->next++;
+    }
+    if (rc == 0 && upper) {
+        rc = buf_set(&r->lower, upper->data, upper->len) ? -ENOMEM : 0;
+        r->has_lower = true;
+    }
+    return rc;
+}
+
 /* Merges the inputs into new tables (mu not held); e collects value-log discards. */
 static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, outputs *outs,
                      uint64_t *bytes_read, version_edit *e)
@@ -956,7 +1072,10 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
     *bytes_read = inputs_size(c);
     char tomb_value[1] = {0};
     buf tomb_key = {0}; /* reused for every expired entry turned into a tombstone */
-    for (iter_seek_to_first(in); iter_valid(in); iter_next(in)) {
+    job_rdels rd = {0};
+    uint64_t n_covered = 0;
+    rc = job_rdels_load(db, c, smallest_snapshot, &rd);
+    for (iter_seek_to_first(in); rc == 0 && iter_valid(in); iter_next(in)) {
         if ((++seen & 1023) == 0 && __atomic_load_n(&db->closing, __ATOMIC_RELAXED)) {
             rc = SHALE_ECLOSING;
             break;
@@ -966,6 +1085,13 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
         rc = ikey_parse(key, &pk);
         if (rc)
             break;
+        if (rd.all && rdel_cursor_cover(&rd.cur, pk.user_key, smallest_snapshot) > pk.seq) {
+            /* a range tombstone every snapshot sees deletes it */
+            n_covered++;
+            if ((rc = count_discard(e, &pk, value)) != 0)
+                break;
+            continue;
+        }
         bool base = false;
         if (pk.kind == KIND_DELETE || entry_expiry(pk.kind, value))
             base =
@@ -1012,7 +1138,9 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
         /* Cut outputs at size, but never between versions of one user key. */
         if (open && table_output_size(&out) >= c->max_output_size &&
             !slice_equal(pk.user_key, buf_slice(&last_user))) {
-            rc = table_output_finish(db, &out);
+            rc = emit_range_dels(&rd, &out, &pk.user_key);
+            if (rc == 0)
+                rc = table_output_finish(db, &out);
             open = false;
             if (rc == 0)
                 rc = outputs_push(outs, out.f);
@@ -1035,6 +1163,13 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
     }
     if (rc == 0)
         rc = iter_status(in);
+    /* the fragments past the last point entry (or a job of tombstones alone) */
+    if (rc == 0 && rd.out && rd.next < rd.out->n && !open) {
+        rc = table_output_open(db, 0, &out);
+        open = rc == 0;
+    }
+    if (rc == 0 && open)
+        rc = emit_range_dels(&rd, &out, NULL);
     if (open) {
         if (rc == 0) {
             rc = table_output_finish(db, &out);
@@ -1048,6 +1183,9 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
     buf_free(&ds.cur_key);
     buf_free(&last_user);
     buf_free(&tomb_key);
+    n_drop_del += rd.dropped;
+    job_rdels_free(&rd);
+    atomic_fetch_add_explicit(&db->stats.dropped_range_deleted, n_covered, memory_order_relaxed);
     atomic_fetch_add_explicit(&db->stats.dropped_expired, n_drop_exp, memory_order_relaxed);
     atomic_fetch_add_explicit(&db->stats.dropped_tombstones, n_drop_del, memory_order_relaxed);
     atomic_fetch_add_explicit(&db->stats.dropped_shadowed, n_drop_shadow, memory_order_relaxed);
@@ -1236,7 +1374,7 @@ int db_compact_range(shale_db *db, const slice *begin, const slice *end)
         uint64_t deletes = 0;
         for (int l = 0; runs && n == 1 && l < v->num_levels; l++)
             for (int i = 0; i < v->nfiles[l]; i++)
-                deletes += v->files[l][i]->num_deletes;
+                deletes += v->files[l][i]->num_deletes + v->files[l][i]->num_range_dels;
         if (!runs) {
             rc = -ENOMEM;
         } else if (n > 1 || deletes > 0) {

@@ -93,6 +93,7 @@ typedef struct db_stats {
     atomic_uint_fast64_t bg_errors;
     atomic_uint_fast64_t dropped_expired;
     atomic_uint_fast64_t dropped_tombstones;
+    atomic_uint_fast64_t dropped_range_deleted; /* entries a range tombstone covered */
     atomic_uint_fast64_t dropped_shadowed;
     atomic_uint_fast64_t fifo_deleted_bytes;
     atomic_uint_fast64_t num_writes, num_gets, num_write_groups;
@@ -262,6 +263,12 @@ typedef struct table_output {
 /* Opens table `number` (0: allocate one). Errors: -errno, -ENOMEM. */
 int table_output_open(shale_db *db, uint64_t number, table_output *o);
 int table_output_add(shale_db *db, table_output *o, slice ikey, slice value);
+/* Adds range tombstone [begin, end) at seq (after the point entries, in fragment order):
+   the table's key range grows to hold it (its largest key becomes end's sentinel,
+   range_del_sentinel_trailer, when the range reaches past the last point entry). */
+int table_output_add_range_del(table_output *o, slice begin, slice end, uint64_t seq);
+/* Adds every (fragment, sequence) of l. */
+int table_output_add_range_dels(table_output *o, const struct rdel_list *l);
 uint64_t table_output_size(const table_output *o);
 /* Finishes, fsyncs and closes the table and fills o->f. The caller owns o->f. */
 int table_output_finish(shale_db *db, table_output *o);

@@ -13,9 +13,24 @@
 #include "db_impl.h"
 #include "format.h"
 #include "merge_iter.h"
+#include "range_del.h"
 #include "vlog.h"
 
 enum direction { FORWARD, REVERSE };
+
+/*
+ * The range tombstones an iterator applies (issue 17): a source per memtable and L0
+ * table that holds some, fixed when the iterator is made, and one per level below L0
+ * with such tables, which loads the tombstones of the table holding the key it is asked
+ * about. Cursors make the lookups of neighbouring keys cheap.
+ */
+typedef struct rdel_source {
+    rdel_list *list; /* referenced; NULL: none here */
+    rdel_cursor cur;
+    file_meta **files; /* a level's tables (the iterator's version holds them); NULL: fixed */
+    int nfiles;
+    int file; /* the table whose list is loaded; -1: none */
+} rdel_source;
 
 struct shale_iter {
     shale_db *db;
@@ -44,6 +59,8 @@ struct shale_iter {
     int n_mem;
     uint64_t skipped;
     buf skip_from; /* the first hidden entry's user key of the move */
+    rdel_source *rd;
+    int n_rd;
 };
 
 /* Kind after expiry: an expired entry reads as a tombstone, and so does one whose value
@@ -77,6 +94,70 @@ static void set_error(shale_iter *si, int rc)
     if (!si->status)
         si->status = rc;
     si->valid = false;
+}
+
+static slice fm_user(const buf *ikey)
+{
+    return ikey_user_key(buf_slice(ikey));
+}
+
+/* Does f's key range hold key? Its largest key may be a range tombstone's exclusive end
+   (range_del_sentinel_trailer), which it does not hold. */
+static bool file_holds(const file_meta *f, slice key)
+{
+    if (slice_compare(key, fm_user(&f->smallest)) < 0)
+        return false;
+    int r = slice_compare(key, fm_user(&f->largest));
+    return r < 0 ||
+           (r == 0 && ikey_trailer(buf_slice(&f->largest)) != range_del_sentinel_trailer());
+}
+
+/* A level source on the table holding key (none when no table does). */
+static int level_source_seek(shale_iter *si, rdel_source *s, slice key)
+{
+    if (s->file >= 0 && file_holds(s->files[s->file], key))
+        return 0;
+    int lo = 0, hi = s->nfiles;
+    while (lo < hi) { /* the first table that ends at or after key */
+        int mid = lo + (hi - lo) / 2;
+        const file_meta *f = s->files[mid];
+        int r = slice_compare(fm_user(&f->largest), key);
+        bool before = r < 0 || (r == 0 && ikey_trailer(buf_slice(&f->largest)) ==
+                                              range_del_sentinel_trailer());
+        if (before)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int j = lo < s->nfiles && file_holds(s->files[lo], key) ? lo : -1;
+    if (j == s->file)
+        return 0;
+    rdel_list_unref(s->list);
+    s->list = NULL;
+    s->file = j;
+    int rc = 0;
+    if (j >= 0 && s->files[j]->num_range_dels > 0) {
+        file_meta *f = s->files[j];
+        rc = table_cache_range_dels(si->db->tc, &f->pinned, f->number, f->file_size, &s->list);
+    }
+    rdel_cursor_init(&s->cur, s->list);
+    return rc;
+}
+
+/* Is the entry (key, seq) deleted by a range tombstone the iterator sees? */
+static bool range_deleted(shale_iter *si, slice key, uint64_t seq)
+{
+    for (int i = 0; i < si->n_rd; i++) {
+        rdel_source *s = &si->rd[i];
+        int rc = s->files ? level_source_seek(si, s, key) : 0;
+        if (rc) {
+            set_error(si, rc);
+            return true;
+        }
+        if (rdel_cursor_cover(&s->cur, key, si->seq) > seq)
+            return true;
+    }
+    return false;
 }
 
 /* The current internal entry (of user key k) is hidden: count it if a table holds it. */
@@ -133,6 +214,11 @@ static void find_next_user_entry(shale_iter *si, bool skipping)
         if (above_upper(si, pk.user_key))
             break;
         int kind = effective_kind(si, pk.kind, iter_value(it));
+        if (kind != KIND_DELETE && si->n_rd && range_deleted(si, pk.user_key, pk.seq)) {
+            if (si->status)
+                return;
+            kind = KIND_DELETE;
+        }
         /* Everything older of this key is hidden by this entry. */
         if (buf_set(&si->saved_key, pk.user_key.data, pk.user_key.len)) {
             set_error(si, -ENOMEM);
@@ -174,6 +260,11 @@ static void find_prev_user_entry(shale_iter *si)
                 note_hidden(si, pk.user_key);
                 slice raw = iter_value(it);
                 kind = effective_kind(si, pk.kind, raw);
+                if (kind != KIND_DELETE && si->n_rd && range_deleted(si, pk.user_key, pk.seq)) {
+                    if (si->status)
+                        return;
+                    kind = KIND_DELETE;
+                }
                 if (kind == KIND_DELETE) {
                     si->saved_key.len = 0;
                     si->saved_value.len = 0;
@@ -204,6 +295,50 @@ static void find_prev_user_entry(shale_iter *si)
         if (si->skipped > 0)
             si->skipped--;
     }
+}
+
+/* Adds a source (list referenced, or a level's tables). */
+static int add_source(shale_iter *si, int cap, rdel_list *list, file_meta **files, int nfiles)
+{
+    if (!si->rd) {
+        si->rd = calloc((size_t)cap, sizeof *si->rd);
+        if (!si->rd) {
+            rdel_list_unref(list);
+            return -ENOMEM;
+        }
+    }
+    rdel_source *s = &si->rd[si->n_rd++];
+    *s = (rdel_source){.list = list, .files = files, .nfiles = nfiles, .file = -1};
+    rdel_cursor_init(&s->cur, list);
+    return 0;
+}
+
+/* The sources of range tombstones the iterator's view holds. */
+static int iter_range_dels(shale_iter *si)
+{
+    super_version *sv = si->sv;
+    version *v = sv->v;
+    int cap = 1 + sv->n_imm + v->nfiles[0] + v->num_levels;
+    int rc = 0;
+    for (int i = -1; i < sv->n_imm && rc == 0; i++) {
+        rdel_list *l;
+        rc = memtable_range_dels(i < 0 ? sv->mem : sv->imm[i], si->seq, &l);
+        if (rc == 0 && l)
+            rc = add_source(si, cap, l, NULL, 0);
+    }
+    for (int i = 0; i < v->nfiles[0] && rc == 0; i++) {
+        file_meta *f = v->files[0][i];
+        if (f->num_range_dels == 0 || f->min_seq > si->seq)
+            continue;
+        rdel_list *l;
+        rc = table_cache_range_dels(si->db->tc, &f->pinned, f->number, f->file_size, &l);
+        if (rc == 0 && l)
+            rc = add_source(si, cap, l, NULL, 0);
+    }
+    for (int lv = 1; lv < v->num_levels && rc == 0; lv++)
+        if (v->rdel_files[lv])
+            rc = add_source(si, cap, NULL, v->files[lv], v->nfiles[lv]);
+    return rc;
 }
 
 int shale_iter_new(shale_db *db, const shale_read_options *ro, shale_iter **out)
@@ -252,6 +387,9 @@ int shale_iter_new(shale_db *db, const shale_read_options *ro, shale_iter **out)
         n++;
     }
     si->n_mem = n;
+    rc = iter_range_dels(si);
+    if (rc)
+        goto fail;
     rc = version_add_iterators(sv->v, db->tc, fill, its, &n);
     if (rc)
         goto fail;
@@ -284,6 +422,9 @@ void shale_iter_free(shale_iter *si)
     buf_free(&si->upper);
     buf_free(&si->seek_key);
     buf_free(&si->skip_from);
+    for (int i = 0; i < si->n_rd; i++)
+        rdel_list_unref(si->rd[i].list);
+    free(si->rd);
     free(si->resolved);
     free(si);
 }

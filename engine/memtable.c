@@ -9,6 +9,7 @@
 #include "memtable.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,15 @@ struct memtable {
     atomic_uint_fast64_t entries, deletes;
     atomic_uint_fast64_t max_logged_value; /* longest value with a log position */
     uint64_t log_number, log_offset, log_last_seq;
+    /* Range tombstones in sequence order (the writer adds in order), their keys in the
+       arena; the array and the cached fragment lists under rdel_mu. */
+    pthread_mutex_t rdel_mu;
+    range_tomb *rdels;
+    size_t n_rdels, cap_rdels;
+    atomic_uint_fast64_t rdel_count; /* n_rdels, readable without the lock */
+    rdel_list *rdel_all;             /* every tombstone, for readers that see them all */
+    rdel_list *rdel_prefix;          /* the first rdel_prefix_n, for the last older reader */
+    size_t rdel_prefix_n;
 };
 
 int memtable_new(memtable **out)
@@ -52,6 +62,7 @@ int memtable_new(memtable **out)
         return -ENOMEM;
     }
     atomic_init(&m->refs, 1);
+    pthread_mutex_init(&m->rdel_mu, NULL);
     *out = m;
     return 0;
 }
@@ -67,6 +78,10 @@ void memtable_unref(memtable *m)
         return;
     arena_free(m->arena);
     arena_unmap(m->buckets, MEMTABLE_BUCKET_BYTES);
+    pthread_mutex_destroy(&m->rdel_mu);
+    free(m->rdels);
+    rdel_list_unref(m->rdel_all);
+    rdel_list_unref(m->rdel_prefix);
     free(m);
 }
 
@@ -87,9 +102,40 @@ static skip_node *newest_entry(_Atomic(skip_node *) *b, uint32_t tag, slice user
     return NULL;
 }
 
+/* A range tombstone [begin, end) at seq: its keys go to the arena, itself to the list. */
+static int add_range_del(memtable *m, uint64_t seq, slice begin, slice end)
+{
+    char *p = arena_alloc(m->arena, begin.len + end.len + 1);
+    if (!p)
+        return -ENOMEM;
+    memcpy(p, begin.data, begin.len);
+    memcpy(p + begin.len, end.data, end.len);
+    range_tomb t = {slice_make(p, begin.len), slice_make(p + begin.len, end.len), seq};
+    pthread_mutex_lock(&m->rdel_mu);
+    if (m->n_rdels == m->cap_rdels) {
+        size_t cap = m->cap_rdels ? m->cap_rdels * 2 : 16;
+        range_tomb *a = realloc(m->rdels, cap * sizeof *a);
+        if (!a) {
+            pthread_mutex_unlock(&m->rdel_mu);
+            return -ENOMEM;
+        }
+        m->rdels = a;
+        m->cap_rdels = cap;
+    }
+    m->rdels[m->n_rdels++] = t;
+    rdel_list_unref(m->rdel_all); /* no longer every tombstone */
+    m->rdel_all = NULL;
+    atomic_store_explicit(&m->rdel_count, m->n_rdels, memory_order_release);
+    pthread_mutex_unlock(&m->rdel_mu);
+    atomic_fetch_add_explicit(&m->entries, 1, memory_order_relaxed);
+    return 0;
+}
+
 int memtable_add_at(memtable *m, uint64_t seq, int kind, slice user_key, slice value,
                     uint64_t value_pos, uint32_t stored_len)
 {
+    if (kind == KIND_RANGE_DELETE)
+        return add_range_del(m, seq, user_key, value);
     size_t ikey_len = user_key.len + TRAILER_SIZE;
     size_t size = (size_t)varint_length(ikey_len) + ikey_len + (size_t)varint_length(value.len) +
                   value.len + (size_t)varint_length(value_pos) + (size_t)varint_length(stored_len);
@@ -140,7 +186,7 @@ static slice node_value(const skip_node *n)
 bool memtable_get(memtable *m, slice user_key, uint64_t max_seq, int *kind, slice *value)
 {
     return memtable_get_hashed(m, user_key, XXH3_64bits(user_key.data, user_key.len), max_seq, kind,
-                               value);
+                               value, NULL);
 }
 
 void memtable_prefetch(const memtable *m, uint64_t hash)
@@ -149,7 +195,7 @@ void memtable_prefetch(const memtable *m, uint64_t hash)
 }
 
 bool memtable_get_hashed(memtable *m, slice user_key, uint64_t h, uint64_t max_seq, int *kind,
-                         slice *value)
+                         slice *value, uint64_t *seq)
 {
     uint32_t tag = (uint32_t)(h >> 32);
     skip_node *n =
@@ -163,9 +209,77 @@ bool memtable_get_hashed(memtable *m, slice user_key, uint64_t h, uint64_t max_s
             continue; /* newer than the reader's snapshot: an older version follows */
         *kind = ikey_kind(ikey);
         *value = node_value(n);
+        if (seq)
+            *seq = ikey_seq(ikey);
         return true;
     }
     return false;
+}
+
+uint64_t memtable_num_range_dels(const memtable *m)
+{
+    return atomic_load_explicit(&((memtable *)m)->rdel_count, memory_order_acquire);
+}
+
+/* How many of the tombstones (in sequence order) a reader at read_seq sees. */
+static size_t visible_prefix(const memtable *m, uint64_t read_seq)
+{
+    size_t lo = 0, hi = m->n_rdels;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->rdels[mid].seq <= read_seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int memtable_range_dels(memtable *m, uint64_t read_seq, rdel_list **out)
+{
+    *out = NULL;
+    if (memtable_num_range_dels(m) == 0)
+        return 0;
+    int rc = 0;
+    pthread_mutex_lock(&m->rdel_mu);
+    size_t n = visible_prefix(m, read_seq);
+    rdel_list **slot = n == m->n_rdels ? &m->rdel_all : &m->rdel_prefix;
+    if (n > 0 && (!*slot || (slot == &m->rdel_prefix && m->rdel_prefix_n != n))) {
+        /* readers see every tombstone below their sequence: the newest per fragment */
+        rdel_list *l;
+        rc = rdel_list_build(m->rdels, n, UINT64_MAX, UINT64_MAX, &l);
+        if (rc == 0) {
+            rdel_list_unref(*slot);
+            *slot = l;
+            if (slot == &m->rdel_prefix)
+                m->rdel_prefix_n = n;
+        }
+    }
+    if (rc == 0 && n > 0 && *slot) {
+        rdel_list_ref(*slot);
+        *out = *slot;
+    }
+    pthread_mutex_unlock(&m->rdel_mu);
+    return rc;
+}
+
+int memtable_range_tombs(memtable *m, range_tomb **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&m->rdel_mu);
+    int rc = 0;
+    if (m->n_rdels) {
+        *out = malloc(m->n_rdels * sizeof **out);
+        if (*out) {
+            memcpy(*out, m->rdels, m->n_rdels * sizeof **out);
+            *n = m->n_rdels;
+        } else {
+            rc = -ENOMEM;
+        }
+    }
+    pthread_mutex_unlock(&m->rdel_mu);
+    return rc;
 }
 
 size_t memtable_memory_usage(const memtable *m)

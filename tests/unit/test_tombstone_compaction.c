@@ -23,7 +23,7 @@
 #include "shale.h"
 #include "testutil.h"
 
-#define N 20000   /* keys written */
+#define N 20000    /* keys written */
 #define DEAD 18000 /* of which the first are deleted */
 
 static uint64_t prop(shale_db *db, const char *name)
