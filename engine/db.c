@@ -1030,14 +1030,10 @@ static int memtable_lookup(memtable *m, slice key, uint64_t hash, uint64_t seq, 
 {
     uint64_t eseq = 0;
     bool hit = memtable_get_hashed(m, key, hash, seq, kind, raw, &eseq);
-    if (memtable_num_range_dels(m) == 0)
-        return hit;
-    rdel_list *l;
-    int rc = memtable_range_dels(m, seq, &l);
+    uint64_t cover;
+    int rc = memtable_range_cover(m, key, seq, &cover);
     if (rc)
         return rc;
-    uint64_t cover = rdel_list_cover(l, key, seq);
-    rdel_list_unref(l);
     if (cover && (!hit || eseq < cover)) {
         *kind = KIND_DELETE;
         *raw = slice_make("", 0);

@@ -298,14 +298,15 @@ static void find_prev_user_entry(shale_iter *si)
 }
 
 /* Adds a source (list referenced, or a level's tables). */
-static int add_source(shale_iter *si, int cap, rdel_list *list, file_meta **files, int nfiles)
+static int add_source(shale_iter *si, rdel_list *list, file_meta **files, int nfiles)
 {
-    if (!si->rd) {
-        si->rd = calloc((size_t)cap, sizeof *si->rd);
-        if (!si->rd) {
+    if ((si->n_rd & (si->n_rd - 1)) == 0) { /* 0, 1, 2, 4...: grow by doubling */
+        rdel_source *p = realloc(si->rd, (size_t)(si->n_rd ? 2 * si->n_rd : 4) * sizeof *p);
+        if (!p) {
             rdel_list_unref(list);
             return -ENOMEM;
         }
+        si->rd = p;
     }
     rdel_source *s = &si->rd[si->n_rd++];
     *s = (rdel_source){.list = list, .files = files, .nfiles = nfiles, .file = -1};
@@ -318,13 +319,16 @@ static int iter_range_dels(shale_iter *si)
 {
     super_version *sv = si->sv;
     version *v = sv->v;
-    int cap = 1 + sv->n_imm + v->nfiles[0] + v->num_levels;
     int rc = 0;
     for (int i = -1; i < sv->n_imm && rc == 0; i++) {
-        rdel_list *l;
-        rc = memtable_range_dels(i < 0 ? sv->mem : sv->imm[i], si->seq, &l);
-        if (rc == 0 && l)
-            rc = add_source(si, cap, l, NULL, 0);
+        rdel_list *l[MEMTABLE_RDEL_RUNS];
+        int n;
+        rc = memtable_range_dels(i < 0 ? sv->mem : sv->imm[i], si->seq, l, &n);
+        for (int j = 0; j < n; j++)
+            if (rc == 0)
+                rc = add_source(si, l[j], NULL, 0);
+            else
+                rdel_list_unref(l[j]);
     }
     for (int i = 0; i < v->nfiles[0] && rc == 0; i++) {
         file_meta *f = v->files[0][i];
@@ -333,11 +337,11 @@ static int iter_range_dels(shale_iter *si)
         rdel_list *l;
         rc = table_cache_range_dels(si->db->tc, &f->pinned, f->number, f->file_size, &l);
         if (rc == 0 && l)
-            rc = add_source(si, cap, l, NULL, 0);
+            rc = add_source(si, l, NULL, 0);
     }
     for (int lv = 1; lv < v->num_levels && rc == 0; lv++)
         if (v->rdel_files[lv])
-            rc = add_source(si, cap, NULL, v->files[lv], v->nfiles[lv]);
+            rc = add_source(si, NULL, v->files[lv], v->nfiles[lv]);
     return rc;
 }
 

@@ -60,13 +60,18 @@ void memtable_prefetch(const memtable *m, uint64_t hash);
 
 /* Range tombstones added so far (any thread). */
 uint64_t memtable_num_range_dels(const memtable *m);
+/* At most this many fragment lists make up a memtable's range tombstones (memtable.c). */
+#define MEMTABLE_RDEL_RUNS 40
+
+/* The newest sequence at or below read_seq of a range tombstone of m over key, in
+ *cover (0: none). Errors: -ENOMEM. */
+int memtable_range_cover(memtable *m, slice key, uint64_t read_seq, uint64_t *cover);
 /*
- * The memtable's range tombstones a reader at read_seq sees, fragmented with only the
- * newest sequence per fragment kept (range_del.h), in *out, referenced (the caller
- * unrefs); NULL when there are none. The list of every tombstone, and the last one built
- * for an older reader, are cached. Errors: -ENOMEM.
+ * The range tombstones a reader at read_seq sees, as up to MEMTABLE_RDEL_RUNS fragment
+ * lists (newest sequence per fragment, range_del.h; a key's cover is the largest any of
+ * them gives) in out[0..*n), referenced (the caller unrefs each). Errors: -ENOMEM.
  */
-int memtable_range_dels(memtable *m, uint64_t read_seq, rdel_list **out);
+int memtable_range_dels(memtable *m, uint64_t read_seq, rdel_list **out, int *n);
 /* A copy of the tombstones as written (malloc'ed array, caller frees; the keys point into
    the memtable, valid while the caller holds a reference). Errors: -ENOMEM. */
 int memtable_range_tombs(memtable *m, range_tomb **out, size_t *n);

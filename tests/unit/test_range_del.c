@@ -194,6 +194,53 @@ static void test_range_del_fragments_match_brute_force(void **state)
     }
 }
 
+/* A memtable keeps its tombstones' fragments in runs (a binary counter of lists): every
+   reader, at the newest sequence or an older one (part of a run), gets the tombstones
+   it sees, by lookup and by the lists an iterator takes. */
+static void test_range_del_memtable_runs(void **state)
+{
+    uint64_t rs = tu_seed();
+    static char keys[60][8];
+    for (int i = 0; i < 60; i++)
+        snprintf(keys[i], sizeof keys[i], "%c%c", 'a' + i / 8, 'a' + i % 8);
+    memtable *m;
+    assert_int_equal(memtable_new(&m), 0);
+    enum { N = 700 };
+    range_tomb t[N];
+    for (int i = 0; i < N; i++) {
+        int a = (int)tu_rand_below(&rs, 59);
+        int b = a + 1 + (int)tu_rand_below(&rs, i % 5 == 0 ? 59 - (uint64_t)a : 3);
+        if (b > 59)
+            b = 59;
+        t[i] = (range_tomb){slice_from_str(keys[a]), slice_from_str(keys[b]), 10 + 2 * (uint64_t)i};
+        assert_int_equal(memtable_add(m, t[i].seq, KIND_RANGE_DELETE, t[i].begin, t[i].end), 0);
+        if (i % 37 != 0 && i != N - 1)
+            continue;
+        for (int probe = 0; probe < 100; probe++) {
+            slice k = slice_from_str(keys[tu_rand_below(&rs, 60)]);
+            uint64_t read_seq =
+                tu_rand_below(&rs, 3) ? UINT64_MAX >> 8 : tu_rand_below(&rs, 12 + 2 * (uint64_t)i);
+            uint64_t want = brute_cover(t, i + 1, k, read_seq), got;
+            assert_int_equal(memtable_range_cover(m, k, read_seq, &got), 0);
+            assert_int_equal(got, want);
+            rdel_list *l[MEMTABLE_RDEL_RUNS];
+            int n;
+            assert_int_equal(memtable_range_dels(m, read_seq, l, &n), 0);
+            assert_true(n <= 12); /* log2(700) + 1 runs at most */
+            got = 0;
+            for (int j = 0; j < n; j++) {
+                uint64_t c = rdel_list_cover(l[j], k, read_seq);
+                got = c > got ? c : got;
+                rdel_list_unref(l[j]);
+            }
+            assert_int_equal(got, want);
+        }
+    }
+    assert_int_equal(memtable_num_range_dels(m), N);
+    assert_int_equal(memtable_num_entries(m), N);
+    memtable_unref(m);
+}
+
 /* ---- batches ---- */
 
 /* A batch's entries apply in order: a put before the range is deleted, one after it
@@ -555,6 +602,7 @@ int main(void)
     tu_seed();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_range_del_fragments_match_brute_force),
+        cmocka_unit_test(test_range_del_memtable_runs),
         cmocka_unit_test(test_range_del_batch_order_and_arguments),
         cmocka_unit_test(test_range_del_reads_everywhere),
         cmocka_unit_test(test_range_del_recovers_from_the_log),
