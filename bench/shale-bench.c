@@ -35,6 +35,10 @@ static struct flags {
         max_bytes_for_level_base, value_threshold, write_rate_limit, sync_interval_ms;
     int max_write_buffer_number, bloom_bits, l0_trigger, l0_slowdown, l0_stop,
         max_background_compactions, compaction_style;
+    /* queue: live items; the engine's tombstone triggers (-1 / UINT64_MAX: its default) */
+    int64_t queue_length;
+    int tombstone_compaction_ratio;
+    uint64_t iter_skip_compaction_trigger;
 } F = {
     .benchmarks = "fillseq,fillrandom,readrandom",
     .num = 1000000,
@@ -55,6 +59,9 @@ static struct flags {
     .max_write_buffer_number = -1,
     .compaction_style = -1,
     .value_threshold = UINT64_MAX, /* unset: the engine's default; 0 keeps values in tables */
+    .queue_length = 1000,
+    .tombstone_compaction_ratio = -1,
+    .iter_skip_compaction_trigger = UINT64_MAX,
 };
 
 typedef struct flag_def {
@@ -97,6 +104,9 @@ static const flag_def flag_defs[] = {
     {"min_blob_size", 'u', &F.value_threshold},
     {"sync_interval_ms", 'u', &F.sync_interval_ms},
     {"manual_wal_flush", 'b', &F.manual_wal_flush},
+    {"queue_length", 'l', &F.queue_length},
+    {"tombstone_compaction_ratio", 'i', &F.tombstone_compaction_ratio},
+    {"iter_skip_compaction_trigger", 'u', &F.iter_skip_compaction_trigger},
 };
 
 static int parse_flag(const char *arg)
@@ -222,6 +232,7 @@ enum bench_kind {
     B_DELETERANDOM,
     B_READWHILEWRITING,
     B_WAITFORCOMPACTION, /* as db_bench's: until flushes and compactions are done */
+    B_QUEUE,             /* put at the tail, delete at the head, seek from the start to the head */
 };
 
 static const struct {
@@ -240,6 +251,7 @@ static const struct {
     {"deleterandom", B_DELETERANDOM, false},
     {"readwhilewriting", B_READWHILEWRITING, false},
     {"waitforcompaction", B_WAITFORCOMPACTION, false},
+    {"queue", B_QUEUE, false},
 };
 
 typedef struct thread_state {
@@ -304,6 +316,10 @@ static void open_db(bool fresh)
         o.compaction_style = (shale_compaction_style)F.compaction_style;
     if (F.value_threshold != UINT64_MAX)
         o.value_threshold = (size_t)F.value_threshold;
+    if (F.tombstone_compaction_ratio >= 0)
+        o.tombstone_compaction_ratio = F.tombstone_compaction_ratio;
+    if (F.iter_skip_compaction_trigger != UINT64_MAX)
+        o.iter_skip_compaction_trigger = F.iter_skip_compaction_trigger;
     /* db_bench's --sync=false writes the WAL to the OS and never syncs it: the same
        durability here is sync_interval_ms=0 unless asked otherwise. */
     o.sync_interval_ms = (uint32_t)F.sync_interval_ms;
@@ -447,6 +463,50 @@ static void do_read_seq(thread_state *t, bool reverse)
     shale_iter_free(it);
 }
 
+/*
+ * A queue per thread (kvrocks#494's load, as a list's LPUSH/RPOP or a sorted set's
+ * ZADD/ZPOPMIN leaves it): each operation puts an item at the tail, deletes the head
+ * once queue_length items are live, and seeks from the queue's first possible key to
+ * read its head, as a reader without a head hint does; the seek steps over every
+ * tombstone (and deleted value) still in the memtables and tables before the head.
+ */
+static void do_queue(thread_state *t, value_gen *vg)
+{
+    char key[1024], head[1024], first[1024];
+    uint64_t base = (uint64_t)t->id << 40, h = 0, tail = 0;
+    make_key(first, base);
+    double start = t->start;
+    while (!time_up(t, start)) {
+        double t0 = F.histogram ? now_s() : 0;
+        make_key(key, base + tail++);
+        const char *v = gen_value(vg, (size_t)F.value_size);
+        int rc = shale_put(db, key, (size_t)F.key_size, v, (size_t)F.value_size, 0);
+        t->bytes += (uint64_t)(F.key_size + F.value_size);
+        if (rc == 0 && (int64_t)(tail - h) > F.queue_length) {
+            make_key(key, base + h++);
+            rc = shale_delete(db, key, (size_t)F.key_size);
+        }
+        if (rc)
+            fail("write", rc);
+        shale_iter *it;
+        if (shale_iter_new(db, NULL, &it))
+            fail("iterator", -ENOMEM);
+        shale_iter_seek(it, first, (size_t)F.key_size);
+        make_key(head, base + h);
+        size_t kl = 0;
+        const void *k = shale_iter_valid(it) ? shale_iter_key(it, &kl) : NULL;
+        if (!k || kl != (size_t)F.key_size || memcmp(k, head, kl) != 0) {
+            fprintf(stderr, "shale-bench: queue: the seek missed the head\n");
+            exit(1);
+        }
+        t->found++;
+        shale_iter_free(it);
+        t->done++;
+        if (F.histogram)
+            hist_add(&t->hist, (now_s() - t0) * 1e6);
+    }
+}
+
 /* Threads get fresh seeds in every benchmark (db_bench counts threads across the run),
    so readrandom does not replay fillrandom's keys. */
 static atomic_int total_threads;
@@ -484,6 +544,9 @@ static void *thread_main(void *p)
         break;
     case B_SEEKRANDOM:
         do_seek_random(t, &rs);
+        break;
+    case B_QUEUE:
+        do_queue(t, &vg);
         break;
     case B_READWHILEWRITING:
         if (t->writer)
@@ -680,7 +743,14 @@ int main(int argc, char **argv)
             bool saved_sync = F.sync;
             if (benches[i].kind == B_FILLSYNC)
                 shale_set_option(db, "sync_writes", "yes");
+            uint64_t skipped = prop_of("shale.iter-skipped-entries");
             run(tok, benches[i].kind);
+            if (benches[i].kind == B_QUEUE)
+                printf("queue        : %.1f hidden table entries stepped over per seek, %" PRIu64
+                       " tombstone compactions, %" PRIu64 " read-triggered marks\n",
+                       (double)(prop_of("shale.iter-skipped-entries") - skipped) /
+                           (double)(F.num * (F.threads > 0 ? F.threads : 1)),
+                       prop_of("shale.tombstone-compactions"), prop_of("shale.iter-skip-hints"));
             if (benches[i].kind == B_FILLSYNC)
                 shale_set_option(db, "sync_writes", saved_sync ? "yes" : "no");
         }

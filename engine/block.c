@@ -460,6 +460,8 @@ int block_prefix_index_build(const block *b, slice (*ordered_part)(slice key),
     uint32_t n = b->n_restarts;
     slice first, last, key, value;
     const char *end;
+    if (b->restart_offset == 0)
+        return 0; /* no entry (a table of range tombstones alone): nothing to search */
     if (!entry_at_restart(b, 0, &first, &value, &end) ||
         !entry_at_restart(b, n - 1, &last, &value, &end))
         return SHALE_ECORRUPT;

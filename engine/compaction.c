@@ -25,6 +25,7 @@
 #include "file.h"
 #include "format.h"
 #include "merge_iter.h"
+#include "range_del.h"
 #include "table_builder.h"
 
 typedef struct compaction {
@@ -40,6 +41,7 @@ typedef struct compaction {
     uint64_t max_output_size;
     struct compaction *next; /* db->running list */
     const char *reason;
+    bool for_tombstones; /* picked by the tombstone density (counted apart) */
 } compaction;
 
 static void compaction_free(compaction *c)
@@ -229,7 +231,7 @@ static bool l0_disjoint(file_meta **files, int n)
     return true;
 }
 
-static compaction *pick_l0(shale_db *db, version *v)
+static compaction *pick_l0(shale_db *db, version *v, const char *reason)
 {
     int n0 = v->nfiles[0];
     if (n0 <= 0 || any_being_compacted(v->files[0], n0))
@@ -251,7 +253,7 @@ static compaction *pick_l0(shale_db *db, version *v)
         free(in1);
         return NULL;
     }
-    compaction *c = make_job(db, v, 0, 1, in0, n0, in1, n1, "l0 trigger");
+    compaction *c = make_job(db, v, 0, 1, in0, n0, in1, n1, reason);
     if (c && n1 == 0 && l0_disjoint(in0, n0))
         c->trivial_move = true; /* sequential loads: move the tables down unchanged */
     return c;
@@ -346,7 +348,7 @@ static compaction *pick_leveled(shale_db *db, version *v)
                 best = l;
         if (best < 0)
             return NULL;
-        compaction *c = best == 0 ? pick_l0(db, v) : pick_level(db, v, best);
+        compaction *c = best == 0 ? pick_l0(db, v, "l0 trigger") : pick_level(db, v, best);
         if (c)
             return c;
         scores[best] = 0;
@@ -592,19 +594,197 @@ done:
     return c;
 }
 
+/* ---- tombstone density (issue 17) ----
+ *
+ * A queue (push at the tail, pop at the head) leaves a run of tombstones behind its head
+ * that every seek from the collection's start steps over until a compaction meets the
+ * values they delete, and a level under its size target is never compacted (kvrocks#494:
+ * ZADD + ZREMRANGEBYRANK fell to 100 qps). So a table dense in tombstones, or one an
+ * iterator found itself stepping over many hidden entries in (compact_hint), is compacted
+ * on its own once no size-triggered job is due: into the level below, where its
+ * tombstones meet what they delete, or, with nothing below, by itself, where they go.
+ */
+
+typedef struct dense_table {
+    int level;
+    int index;
+    double share; /* tombstones / entries */
+} dense_table;
+
+/* Hidden entries are tombstones, and the versions below them (or below newer values)
+   that a snapshot kept: a compaction meeting them with no snapshot left drops them both
+   (file_meta_hidden; tables written before issue 17 count their tombstones only). */
+static bool tombstone_dense(shale_db *db, const file_meta *f)
+{
+    uint64_t hidden = file_meta_hidden(f);
+    if (f->being_compacted || hidden == 0)
+        return false;
+    if (f->compact_hint)
+        return true;
+    uint64_t ratio =
+        (uint64_t)__atomic_load_n(&db->opts.tombstone_compaction_ratio, __ATOMIC_RELAXED);
+    uint64_t min = db_opt_u64(&db->opts.tombstone_compaction_min_entries);
+    uint64_t all = f->num_entries + f->num_range_dels;
+    return ratio > 0 && all >= min && hidden * 100 >= all * ratio;
+}
+
+static int cmp_dense(const void *a, const void *b)
+{
+    const dense_table *x = a, *y = b;
+    if (x->share != y->share)
+        return x->share > y->share ? -1 : 1;
+    return x->level - y->level;
+}
+
+/* v's tables dense in tombstones, densest first (malloc'ed; *n may be 0). */
+static dense_table *dense_tables(shale_db *db, const version *v, int *n)
+{
+    int total = 0;
+    for (int l = 0; l < v->num_levels; l++)
+        total += v->nfiles[l];
+    dense_table *d = malloc((size_t)(total ? total : 1) * sizeof *d);
+    *n = 0;
+    if (!d)
+        return NULL;
+    for (int l = 0; l < v->num_levels; l++)
+        for (int i = 0; i < v->nfiles[l]; i++) {
+            const file_meta *f = v->files[l][i];
+            if (tombstone_dense(db, f))
+                d[(*n)++] = (dense_table){l, i,
+                                          (double)file_meta_hidden(f) /
+                                              (double)(f->num_entries + f->num_range_dels)};
+        }
+    qsort(d, (size_t)*n, sizeof *d, cmp_dense);
+    return d;
+}
+
+/*
+ * A table with nothing older under it drops its tombstones when compacted by itself,
+ * but only those every snapshot sees: one holding entries newer than the oldest snapshot
+ * waits, or its output would be as dense and picked again and again (mu held).
+ */
+static bool bottom_ready(shale_db *db, const file_meta *f)
+{
+    return f->max_seq <= db_smallest_snapshot(db);
+}
+
+/* The leveled job for dense table (level, index): L0 goes down whole (its tables
+   overlap), a table below into the next level, or alone at the bottom (mu held). */
+static compaction *dense_job_leveled(shale_db *db, version *v, const dense_table *d)
+{
+    if (d->level == 0)
+        return pick_l0(db, v, "tombstones");
+    file_meta *f = v->files[d->level][d->index];
+    slice lo = fm_lo(f), hi = fm_hi(f);
+    int l = d->level;
+    bool bottom = !version_overlap_in_levels_below(v, l, lo, hi);
+    int out = bottom ? l : l + 1;
+    if ((bottom && !bottom_ready(db, f)) || output_range_busy(db, out, lo, hi))
+        return NULL;
+    file_meta **in0 = malloc(sizeof *in0), **in1 = NULL;
+    int n1 = 0;
+    if (!in0)
+        return NULL;
+    in0[0] = f;
+    if (!bottom && overlapping(v, out, lo, hi, &in1, &n1)) {
+        free(in0);
+        return NULL;
+    }
+    if (any_being_compacted(in1, n1)) {
+        free(in0);
+        free(in1);
+        return NULL;
+    }
+    compaction *c = make_job(db, v, l, out, in0, 1, in1, n1, "tombstones");
+    if (c && !bottom && n1 == 0)
+        c->trivial_move = true; /* nothing to meet in the next level: move it down */
+    return c;
+}
+
+/* The tiered job for a dense table: its run merged with the next older one, or alone
+   into the last level when it is the oldest run (mu held, no job running). */
+static compaction *dense_job_tiered(shale_db *db, version *v, const dense_table *d)
+{
+    int n;
+    sorted_run *runs = sorted_runs(v, &n);
+    compaction *c = NULL;
+    int r = -1;
+    for (int i = 0; runs && i < n && r < 0; i++)
+        if (runs[i].level == d->level && (d->level > 0 || runs[i].index == d->index))
+            r = i;
+    if (r >= 0 && (r < n - 1 || bottom_ready(db, v->files[d->level][d->index])))
+        c = tiered_job(db, v, runs, n, r, r + 1 < n ? r + 2 : n, "tombstones");
+    free(runs);
+    return c;
+}
+
+static compaction *pick_tombstones(shale_db *db, version *v)
+{
+    enum shale_compaction_style style = db->opts.compaction_style;
+    if (style == SHALE_COMPACTION_FIFO || (style == SHALE_COMPACTION_TIERED && version_busy(v)))
+        return NULL; /* fifo drops whole tables; tiered runs one job at a time */
+    int n;
+    dense_table *d = dense_tables(db, v, &n);
+    compaction *c = NULL;
+    for (int i = 0; d && i < n && !c; i++)
+        c = style == SHALE_COMPACTION_TIERED ? dense_job_tiered(db, v, &d[i])
+                                             : dense_job_leveled(db, v, &d[i]);
+    free(d);
+    if (c)
+        c->for_tombstones = true;
+    return c;
+}
+
+void db_note_iter_skips(shale_db *db, slice lo, const slice *hi)
+{
+    /* At most one report every 10 ms: a hot range is reported by its next reader. */
+    _Atomic uint64_t *last = &db->iter_skip_note_us;
+    uint64_t now = db_now_us(), prev = atomic_load_explicit(last, memory_order_relaxed);
+    if (now - prev < 10000 || !atomic_compare_exchange_strong_explicit(
+                                  last, &prev, now, memory_order_relaxed, memory_order_relaxed))
+        return;
+    pthread_mutex_lock(&db->mu);
+    version *v = db->vs->current;
+    int marked = 0;
+    for (int l = 0; l < v->num_levels; l++) {
+        file_meta **files;
+        int nf;
+        if (version_overlapping(v, l, &lo, hi, &files, &nf))
+            break;
+        for (int i = 0; i < nf; i++) {
+            file_meta *f = files[i];
+            if (file_meta_hidden(f) > 0 && !f->compact_hint && !f->being_compacted) {
+                f->compact_hint = true;
+                marked++;
+            }
+        }
+        free(files);
+    }
+    if (marked) {
+        atomic_fetch_add_explicit(&db->stats.iter_skip_hints, 1, memory_order_relaxed);
+        pthread_cond_broadcast(&db->work_cv);
+    }
+    pthread_mutex_unlock(&db->mu);
+}
+
 /* ---- scheduling ---- */
 
 static compaction *pick(shale_db *db)
 {
     version *v = db->vs->current;
+    compaction *c;
     switch (db->opts.compaction_style) {
     case SHALE_COMPACTION_TIERED:
-        return pick_tiered(db, v);
+        c = pick_tiered(db, v);
+        break;
     case SHALE_COMPACTION_FIFO:
         return pick_fifo(db, v);
     default:
-        return pick_leveled(db, v);
+        c = pick_leveled(db, v);
+        break;
     }
+    /* Below every size-triggered job: only when none is due. */
+    return c ? c : pick_tombstones(db, v);
 }
 
 double db_compaction_score(shale_db *db, int *level)
@@ -757,6 +937,121 @@ static int count_discard(version_edit *e, const parsed_ikey *pk, slice value)
     return edit_vlog_add(e, &d);
 }
 
+/* ---- range tombstones in a compaction (issue 17) ----
+ *
+ * The inputs' tombstones are fragmented together for the job's oldest snapshot (only the
+ * newest sequence at or below it survives per fragment). They delete the point entries
+ * below them that every snapshot sees; those at or below the snapshot go where nothing
+ * older lies below the output (as point tombstones do at the bottom). What stays is cut
+ * among the outputs at the same keys as the point entries: an output holds the part of
+ * each fragment between its first key and the next output's, so a key's entries and the
+ * fragments over it stay in one table at every level (what reads rely on), and the
+ * outputs' key ranges (which include their fragments) do not overlap.
+ */
+typedef struct job_rdels {
+    rdel_list *all;  /* every input tombstone, fragmented */
+    rdel_list *out;  /* what the outputs keep */
+    rdel_cursor cur; /* over all, for the point entries */
+    int next;        /* out's first fragment not yet written whole */
+    buf lower;       /* where the open output's share of out starts */
+    bool has_lower;
+    uint64_t dropped; /* (fragment, sequence) pairs the bottom dropped */
+} job_rdels;
+
+/* The inputs' tombstones into r (mu not held). Errors: -errno, SHALE_ECORRUPT, -ENOMEM. */
+static int job_rdels_load(shale_db *db, compaction *c, uint64_t snap, job_rdels *r)
+{
+    int nfiles = 0, nl = 0, rc = 0;
+    for (int l = 0; l < SHALE_MAX_LEVELS; l++)
+        nfiles += c->n_inputs[l];
+    rdel_list **lists = malloc((size_t)(nfiles ? nfiles : 1) * sizeof *lists);
+    if (!lists)
+        return -ENOMEM;
+    size_t total = 0;
+    for (int l = 0; l < SHALE_MAX_LEVELS && rc == 0; l++)
+        for (int i = 0; i < c->n_inputs[l] && rc == 0; i++) {
+            file_meta *f = c->inputs[l][i];
+            if (f->num_range_dels == 0)
+                continue;
+            rc = table_cache_range_dels(db->tc, NULL, f->number, f->file_size, &lists[nl]);
+            if (rc == 0 && lists[nl])
+                total += lists[nl++]->entries;
+        }
+    range_tomb *t = rc == 0 && total ? malloc(total * sizeof *t) : NULL;
+    if (rc == 0 && total && !t)
+        rc = -ENOMEM;
+    size_t k = 0;
+    for (int i = 0; t && i < nl; i++)
+        for (int j = 0; j < lists[i]->n; j++)
+            for (uint32_t s = 0; s < lists[i]->frags[j].nseqs; s++)
+                t[k++] = (range_tomb){lists[i]->frags[j].begin, lists[i]->frags[j].end,
+                                      lists[i]->frags[j].seqs[s]};
+    if (rc == 0 && k)
+        rc = rdel_list_build(t, k, UINT64_MAX, snap, &r->all);
+    free(t);
+    t = NULL;
+    /* fragmenting tombstones of several tables together can make more pairs */
+    if (rc == 0 && r->all && !(t = malloc(r->all->entries * sizeof *t)))
+        rc = -ENOMEM;
+    k = 0;
+    for (int j = 0; rc == 0 && r->all && j < r->all->n; j++) {
+        const rdel_frag *f = &r->all->frags[j];
+        bool base = c->bottommost ||
+                    (c->output_level > 0 &&
+                     !version_overlap_in_levels_below(c->v, c->output_level, f->begin, f->end));
+        for (uint32_t s = 0; s < f->nseqs; s++) {
+            if (base && f->seqs[s] <= snap)
+                r->dropped++; /* nothing older below: it deletes nothing any more */
+            else
+                t[k++] = (range_tomb){f->begin, f->end, f->seqs[s]};
+        }
+    }
+    if (rc == 0 && k)
+        rc = rdel_list_build(t, k, UINT64_MAX, 0, &r->out);
+    free(t);
+    for (int i = 0; i < nl; i++)
+        rdel_list_unref(lists[i]);
+    free(lists);
+    rdel_cursor_init(&r->cur, r->all);
+    return rc;
+}
+
+static void job_rdels_free(job_rdels *r)
+{
+    rdel_list_unref(r->all);
+    rdel_list_unref(r->out);
+    buf_free(&r->lower);
+}
+
+/* Writes into o the part of the kept fragments below upper (NULL: all that is left),
+   from the output's lower bound on; the next output starts at upper. */
+static int emit_range_dels(job_rdels *r, table_output *o, const slice *upper)
+{
+    const rdel_list *l = r->out;
+    int rc = 0;
+    while (l && rc == 0 && r->next < l->n) {
+        const rdel_frag *f = &l->frags[r->next];
+        if (upper && slice_compare(f->begin, *upper) >= 0)
+            break; /* wholly the next output's */
+        slice b = f->begin, e = f->end;
+        if (r->has_lower && slice_compare(b, buf_slice(&r->lower)) < 0)
+            b = buf_slice(&r->lower);
+        bool cut = upper && slice_compare(e, *upper) > 0;
+        if (cut)
+            e = *upper;
+        for (uint32_t j = 0; rc == 0 && j < f->nseqs && slice_compare(b, e) < 0; j++)
+            rc = table_output_add_range_del(o, b, e, f->seqs[j]);
+        if (cut)
+            break; /* the rest of it goes to the next output */
+        r->next++;
+    }
+    if (rc == 0 && upper) {
+        rc = buf_set(&r->lower, upper->data, upper->len) ? -ENOMEM : 0;
+        r->has_lower = true;
+    }
+    return rc;
+}
+
 /* Merges the inputs into new tables (mu not held); e collects value-log discards. */
 static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, outputs *outs,
                      uint64_t *bytes_read, version_edit *e)
@@ -777,7 +1072,10 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
     *bytes_read = inputs_size(c);
     char tomb_value[1] = {0};
     buf tomb_key = {0}; /* reused for every expired entry turned into a tombstone */
-    for (iter_seek_to_first(in); iter_valid(in); iter_next(in)) {
+    job_rdels rd = {0};
+    uint64_t n_covered = 0;
+    rc = job_rdels_load(db, c, smallest_snapshot, &rd);
+    for (iter_seek_to_first(in); rc == 0 && iter_valid(in); iter_next(in)) {
         if ((++seen & 1023) == 0 && __atomic_load_n(&db->closing, __ATOMIC_RELAXED)) {
             rc = SHALE_ECLOSING;
             break;
@@ -787,6 +1085,13 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
         rc = ikey_parse(key, &pk);
         if (rc)
             break;
+        if (rd.all && rdel_cursor_cover(&rd.cur, pk.user_key, smallest_snapshot) > pk.seq) {
+            /* a range tombstone every snapshot sees deletes it */
+            n_covered++;
+            if ((rc = count_discard(e, &pk, value)) != 0)
+                break;
+            continue;
+        }
         bool base = false;
         if (pk.kind == KIND_DELETE || entry_expiry(pk.kind, value))
             base =
@@ -833,7 +1138,9 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
         /* Cut outputs at size, but never between versions of one user key. */
         if (open && table_output_size(&out) >= c->max_output_size &&
             !slice_equal(pk.user_key, buf_slice(&last_user))) {
-            rc = table_output_finish(db, &out);
+            rc = emit_range_dels(&rd, &out, &pk.user_key);
+            if (rc == 0)
+                rc = table_output_finish(db, &out);
             open = false;
             if (rc == 0)
                 rc = outputs_push(outs, out.f);
@@ -856,6 +1163,13 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
     }
     if (rc == 0)
         rc = iter_status(in);
+    /* the fragments past the last point entry (or a job of tombstones alone) */
+    if (rc == 0 && rd.out && rd.next < rd.out->n && !open) {
+        rc = table_output_open(db, 0, &out);
+        open = rc == 0;
+    }
+    if (rc == 0 && open)
+        rc = emit_range_dels(&rd, &out, NULL);
     if (open) {
         if (rc == 0) {
             rc = table_output_finish(db, &out);
@@ -869,6 +1183,9 @@ static int run_merge(shale_db *db, compaction *c, uint64_t smallest_snapshot, ou
     buf_free(&ds.cur_key);
     buf_free(&last_user);
     buf_free(&tomb_key);
+    n_drop_del += rd.dropped;
+    job_rdels_free(&rd);
+    atomic_fetch_add_explicit(&db->stats.dropped_range_deleted, n_covered, memory_order_relaxed);
     atomic_fetch_add_explicit(&db->stats.dropped_expired, n_drop_exp, memory_order_relaxed);
     atomic_fetch_add_explicit(&db->stats.dropped_tombstones, n_drop_del, memory_order_relaxed);
     atomic_fetch_add_explicit(&db->stats.dropped_shadowed, n_drop_shadow, memory_order_relaxed);
@@ -960,6 +1277,8 @@ static int run_job(shale_db *db, compaction *c)
     if (rc == 0) {
         rc = db_sv_install(db);
         uint64_t us = db_now_us() - start;
+        if (c->for_tombstones)
+            atomic_fetch_add_explicit(&db->stats.tombstone_compactions, 1, memory_order_relaxed);
         if (c->trivial_move) {
             atomic_fetch_add_explicit(&db->stats.trivial_moves, 1, memory_order_relaxed);
         } else if (c->deletion_only) {
@@ -1055,7 +1374,7 @@ int db_compact_range(shale_db *db, const slice *begin, const slice *end)
         uint64_t deletes = 0;
         for (int l = 0; runs && n == 1 && l < v->num_levels; l++)
             for (int i = 0; i < v->nfiles[l]; i++)
-                deletes += v->files[l][i]->num_deletes;
+                deletes += v->files[l][i]->num_deletes + v->files[l][i]->num_range_dels;
         if (!runs) {
             rc = -ENOMEM;
         } else if (n > 1 || deletes > 0) {

@@ -923,6 +923,21 @@ int shale_delete(shale_db *db, const void *key, size_t klen)
     return write_one(db, KIND_DELETE, key, klen, NULL, 0, 0);
 }
 
+int shale_delete_range(shale_db *db, const void *begin, size_t blen, const void *end, size_t elen)
+{
+    if (!db)
+        return -EINVAL;
+    shale_batch b;
+    int rc = batch_init(&b);
+    if (rc)
+        return rc;
+    rc = shale_batch_delete_range(&b, begin, blen, end, elen);
+    if (rc == 0 && b.count > 0)
+        rc = db_write(db, &b, false);
+    batch_destroy(&b);
+    return rc;
+}
+
 /* ---- reads ---- */
 
 /* Copies v into a malloc'ed NUL-terminated buffer for the caller. */
@@ -1003,6 +1018,30 @@ static int resolve_entry(shale_db *db, const version *v, int kind, slice raw, bo
     return 0;
 }
 
+/*
+ * The newest entry of key at seq in m, range tombstones applied: 1 with its kind and raw
+ * value (KIND_DELETE when a tombstone of m at or below seq is newer than it, or when
+ * such a tombstone covers the key and m holds no entry of it: every older source's
+ * entries are older than m's tombstones), 0 when m says nothing about the key.
+ * Errors: -ENOMEM.
+ */
+static int memtable_lookup(memtable *m, slice key, uint64_t hash, uint64_t seq, int *kind,
+                           slice *raw)
+{
+    uint64_t eseq = 0;
+    bool hit = memtable_get_hashed(m, key, hash, seq, kind, raw, &eseq);
+    uint64_t cover;
+    int rc = memtable_range_cover(m, key, seq, &cover);
+    if (rc)
+        return rc;
+    if (cover && (!hit || eseq < cover)) {
+        *kind = KIND_DELETE;
+        *raw = slice_make("", 0);
+        return 1;
+    }
+    return hit;
+}
+
 /* A point read's first cache misses are independent: the hash bucket of each memtable and
    the filter block of each L0 table. Issued together they overlap instead of queueing. */
 static void prefetch_first_misses(super_version *sv, uint64_t hash)
@@ -1040,12 +1079,14 @@ int shale_get_ex(shale_db *db, const shale_read_options *ro, const void *key, si
     int rc;
     uint64_t hash = bloom_hash(ukey); /* the memtables' hash too */
     prefetch_first_misses(sv, hash);
-    if (memtable_get_hashed(sv->mem, ukey, hash, seq, &kind, &raw)) {
-        rc = resolve_entry(db, sv->v, kind, raw, include_expired, val, vlen, expire_at_ms);
-        goto out;
-    }
-    for (int i = 0; i < sv->n_imm; i++) {
-        if (memtable_get_hashed(sv->imm[i], ukey, hash, seq, &kind, &raw)) {
+    for (int i = -1; i < sv->n_imm; i++) {
+        memtable *m = i < 0 ? sv->mem : sv->imm[i];
+        int hit = memtable_lookup(m, ukey, hash, seq, &kind, &raw);
+        if (hit < 0) {
+            rc = hit;
+            goto out;
+        }
+        if (hit) {
             rc = resolve_entry(db, sv->v, kind, raw, include_expired, val, vlen, expire_at_ms);
             goto out;
         }
@@ -1081,9 +1122,12 @@ int db_get_newest(shale_db *db, super_version *sv, slice key, int *kind, buf *va
     uint64_t seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
     slice raw;
     value->len = 0;
-    bool hit = memtable_get(sv->mem, key, seq, kind, &raw);
-    for (int i = 0; !hit && i < sv->n_imm; i++)
-        hit = memtable_get(sv->imm[i], key, seq, kind, &raw);
+    uint64_t hash = bloom_hash(key);
+    int hit = 0;
+    for (int i = -1; hit == 0 && i < sv->n_imm; i++)
+        hit = memtable_lookup(i < 0 ? sv->mem : sv->imm[i], key, hash, seq, kind, &raw);
+    if (hit < 0)
+        return hit;
     if (hit)
         return buf_set(value, raw.data, raw.len) ? -ENOMEM : 1;
     int found = 0;
@@ -1709,7 +1753,15 @@ int shale_set_option(shale_db *db, const char *name, const char *value)
     SET_SIZE(value_threshold, 0)
     SET_SIZE(vlog_file_size, 1 << 20)
     SET_SIZE(vlog_gc_interval_s, 0)
+    SET_SIZE(tombstone_compaction_min_entries, 0)
+    SET_SIZE(iter_skip_compaction_trigger, 0)
 #undef SET_SIZE
+    if (strcmp(name, "tombstone_compaction_ratio") == 0) {
+        if (options_parse_size(value, &v) || v > 100)
+            return -EINVAL;
+        __atomic_store_n(&db->opts.tombstone_compaction_ratio, (int)v, __ATOMIC_RELAXED);
+        goto changed;
+    }
     if (strcmp(name, "vlog_gc_discard_ratio") == 0) {
         char *end;
         double r = strtod(value, &end);

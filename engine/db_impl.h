@@ -87,9 +87,13 @@ typedef struct db_stats {
     atomic_uint_fast64_t compact_count;
     atomic_uint_fast64_t compact_micros;
     atomic_uint_fast64_t trivial_moves;
+    atomic_uint_fast64_t tombstone_compactions; /* jobs the tombstone density picked */
+    atomic_uint_fast64_t iter_skipped;    /* hidden table entries iterators stepped over */
+    atomic_uint_fast64_t iter_skip_hints; /* iterator moves that marked tables for it */
     atomic_uint_fast64_t bg_errors;
     atomic_uint_fast64_t dropped_expired;
     atomic_uint_fast64_t dropped_tombstones;
+    atomic_uint_fast64_t dropped_range_deleted; /* entries a range tombstone covered */
     atomic_uint_fast64_t dropped_shadowed;
     atomic_uint_fast64_t fifo_deleted_bytes;
     atomic_uint_fast64_t num_writes, num_gets, num_write_groups;
@@ -154,6 +158,7 @@ struct shale_db {
     uint64_t bg_retry_after_us; /* after an error, background jobs wait until then */
 
     struct shale_snapshot snapshots; /* list head; snapshots.next is the oldest */
+    _Atomic uint64_t iter_skip_note_us; /* the last db_note_iter_skips that took mu */
 
     pthread_t flush_thread, sync_thread;
     pthread_t *compact_threads;
@@ -235,6 +240,12 @@ int db_read_pointer(shale_db *db, const version *v, slice raw, char **out, size_
 void db_delete_obsolete(shale_db *db);
 /* Waits until background compaction has nothing to do (for tests and compact_range). */
 int db_compact_range(shale_db *db, const slice *begin, const slice *end);
+/*
+ * An iterator move stepped over many hidden table entries between user keys lo and hi
+ * (hi NULL: to the end): marks the tables there that hold tombstones (compact_hint) for
+ * the tombstone picker and wakes it. mu not held; cheap to call often (rate limited).
+ */
+void db_note_iter_skips(shale_db *db, slice lo, const slice *hi);
 /* Runs the picker and wakes compaction threads when there is work (mu held). */
 void db_maybe_schedule_compaction(shale_db *db);
 /* Compaction score of the current version: >= 1 means work to do (mu held). */
@@ -252,6 +263,12 @@ typedef struct table_output {
 /* Opens table `number` (0: allocate one). Errors: -errno, -ENOMEM. */
 int table_output_open(shale_db *db, uint64_t number, table_output *o);
 int table_output_add(shale_db *db, table_output *o, slice ikey, slice value);
+/* Adds range tombstone [begin, end) at seq (after the point entries, in fragment order):
+   the table's key range grows to hold it (its largest key becomes end's sentinel,
+   range_del_sentinel_trailer, when the range reaches past the last point entry). */
+int table_output_add_range_del(table_output *o, slice begin, slice end, uint64_t seq);
+/* Adds every (fragment, sequence) of l. */
+int table_output_add_range_dels(table_output *o, const struct rdel_list *l);
 uint64_t table_output_size(const table_output *o);
 /* Finishes, fsyncs and closes the table and fills o->f. The caller owns o->f. */
 int table_output_finish(shale_db *db, table_output *o);

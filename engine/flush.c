@@ -57,6 +57,40 @@ int table_output_add(shale_db *db, table_output *o, slice ikey, slice value)
     return 0;
 }
 
+int table_output_add_range_del(table_output *o, slice begin, slice end, uint64_t seq)
+{
+    int rc = table_builder_add_range_del(o->tb, begin, end, seq);
+    if (rc)
+        return rc;
+    char trailer[TRAILER_SIZE];
+    buf k = {0};
+    rc = ikey_append(&k, begin, seq, KIND_RANGE_DELETE);
+    if (rc == 0 &&
+        (o->f->smallest.len == 0 || ikey_compare(buf_slice(&k), buf_slice(&o->f->smallest)) < 0))
+        rc = buf_set(&o->f->smallest, k.data, k.len);
+    k.len = 0;
+    encode_fixed64(trailer, range_del_sentinel_trailer());
+    if (rc == 0)
+        rc = buf_append(&k, end.data, end.len) | buf_append(&k, trailer, sizeof trailer);
+    if (rc == 0 &&
+        (o->f->largest.len == 0 || ikey_compare(buf_slice(&k), buf_slice(&o->f->largest)) > 0))
+        rc = buf_set(&o->f->largest, k.data, k.len);
+    buf_free(&k);
+    return rc ? -ENOMEM : 0;
+}
+
+int table_output_add_range_dels(table_output *o, const rdel_list *l)
+{
+    for (int i = 0; l && i < l->n; i++)
+        for (uint32_t j = 0; j < l->frags[i].nseqs; j++) {
+            const rdel_frag *f = &l->frags[i];
+            int rc = table_output_add_range_del(o, f->begin, f->end, f->seqs[j]);
+            if (rc)
+                return rc;
+        }
+    return 0;
+}
+
 uint64_t table_output_size(const table_output *o)
 {
     return table_builder_file_size(o->tb);
@@ -74,6 +108,8 @@ int table_output_finish(shale_db *db, table_output *o)
         o->f->max_seq = p->max_seq;
         o->f->num_entries = p->num_entries;
         o->f->num_deletes = p->num_deletes;
+        o->f->num_live_keys = p->num_live_keys;
+        o->f->num_range_dels = p->num_range_dels;
         o->f->max_expire_at_ms = p->max_expire_at_ms;
         db_rate_limit(db, o->f->file_size - o->rate_charged);
         /* The pages were just written: reading them back comes through the block cache. */
@@ -174,20 +210,44 @@ static void to_pointer(shale_db *db, iter *it, const parsed_ikey *pk, slice *key
     }
 }
 
+/* The memtable's range tombstones for its table: fragmented, with the sequences every
+   snapshot tells apart (range_del.h); *out NULL when none. Errors: -ENOMEM. */
+static int flush_range_dels(memtable *m, uint64_t smallest_snapshot, rdel_list **out)
+{
+    *out = NULL;
+    range_tomb *t;
+    size_t n;
+    int rc = memtable_range_tombs(m, &t, &n);
+    if (rc == 0 && n)
+        rc = rdel_list_build(t, n, UINT64_MAX, smallest_snapshot, out);
+    free(t);
+    return rc;
+}
+
 int db_write_l0_table(shale_db *db, memtable *m, uint64_t smallest_snapshot, file_meta *f,
                       vlog_delta *d)
 {
     memset(d, 0, sizeof *d);
     d->number = memtable_log_number(m);
+    rdel_list *rdels;
+    int rc = flush_range_dels(m, smallest_snapshot, &rdels);
+    if (rc)
+        return rc;
     iter *it = memtable_iter_new(m);
-    if (!it)
+    if (!it) {
+        rdel_list_unref(rdels);
         return -ENOMEM;
+    }
     table_output o;
-    int rc = table_output_open(db, f->number, &o);
+    rc = table_output_open(db, f->number, &o);
     if (rc) {
         iter_free(it);
+        rdel_list_unref(rdels);
         return rc;
     }
+    rdel_cursor rc_cur;
+    rdel_cursor_init(&rc_cur, rdels);
+    uint64_t covered = 0;
 
     drop_state ds = {0};
     buf kscratch = {0};
@@ -199,6 +259,11 @@ int db_write_l0_table(shale_db *db, memtable *m, uint64_t smallest_snapshot, fil
         rc = ikey_parse(key, &pk);
         if (rc)
             break;
+        /* deleted by a tombstone of this memtable that every snapshot sees */
+        if (rdels && rdel_cursor_cover(&rc_cur, pk.user_key, smallest_snapshot) > pk.seq) {
+            covered++;
+            continue;
+        }
         if (entry_decide(&ds, &pk, value, smallest_snapshot, false, 0) == ENTRY_DROP) {
             dropped++;
             continue;
@@ -208,11 +273,16 @@ int db_write_l0_table(shale_db *db, memtable *m, uint64_t smallest_snapshot, fil
     }
     if (rc == 0)
         rc = iter_status(it);
+    if (rc == 0)
+        rc = table_output_add_range_dels(&o, rdels);
     iter_free(it);
+    rdel_list_unref(rdels);
     buf_free(&ds.cur_key);
     buf_free(&kscratch);
     atomic_fetch_add_explicit(&db->stats.dropped_shadowed, dropped, memory_order_relaxed);
-    if (rc == 0 && table_builder_num_entries(o.tb) == 0) {
+    atomic_fetch_add_explicit(&db->stats.dropped_range_deleted, covered, memory_order_relaxed);
+    if (rc == 0 && table_builder_num_entries(o.tb) == 0 &&
+        !table_builder_props(o.tb)->num_range_dels) {
         table_output_abandon(db, &o);
         f->file_size = 0;
         return 0;
@@ -230,6 +300,8 @@ int db_write_l0_table(shale_db *db, memtable *m, uint64_t smallest_snapshot, fil
     f->max_seq = src->max_seq;
     f->num_entries = src->num_entries;
     f->num_deletes = src->num_deletes;
+    f->num_live_keys = src->num_live_keys;
+    f->num_range_dels = src->num_range_dels;
     f->max_expire_at_ms = src->max_expire_at_ms;
     rc = buf_set(&f->smallest, src->smallest.data, src->smallest.len) |
          buf_set(&f->largest, src->largest.data, src->largest.len);

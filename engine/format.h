@@ -26,7 +26,12 @@ enum entry_kind {
     KIND_EXPIRING = 2, /* value = fixed64(expire_at_ms) ++ user value */
     KIND_VPTR = 3,     /* value = a value-log pointer (vlog.h); starts with varint64 expiry,
                           0 for none */
-    KIND_MAX = 3,
+    KIND_MAX = 3,      /* the largest kind of a point entry (data blocks, the skiplist) */
+    /* A range tombstone (range_del.h): user key = begin, value = end (exclusive). Never a
+       point entry: it lives in batches, a memtable's tombstone list and a table's
+       range-deletion block, and (with MAX_SEQUENCE) as the largest key of a table whose
+       tombstone reaches past its last point entry. */
+    KIND_RANGE_DELETE = 4,
 };
 /* The kind used when seeking: the largest, so a seek lands on the newest entry <= seq. */
 #define KIND_FOR_SEEK KIND_MAX
@@ -63,6 +68,13 @@ static inline uint64_t ikey_seq(slice ikey)
 static inline int ikey_kind(slice ikey)
 {
     return (int)(ikey_trailer(ikey) & 0xff);
+}
+
+/* A table's largest key when a range tombstone ending at `end` (exclusive) reaches past
+   its last point entry: it sorts before every entry of user key `end`. */
+static inline uint64_t range_del_sentinel_trailer(void)
+{
+    return pack_trailer(MAX_SEQUENCE, KIND_RANGE_DELETE);
 }
 
 /* Appends user_key ++ trailer to b. 0 or -ENOMEM. */
@@ -127,6 +139,7 @@ static inline uint32_t checksum32(const void *p, size_t n)
 #define TABLE_FOOTER_SIZE (3 * BLOCK_HANDLE_SIZE + 4 + 4 + 8)
 #define TABLE_MAGIC UINT64_C(0x31656c6168537f88) /* "\x88\x7fShale1" little-endian */
 #define TABLE_FORMAT_VERSION 1
+#define TABLE_FORMAT_VERSION_RANGE_DEL 2 /* with a range-deletion block (issue 17) */
 _Static_assert(TABLE_FOOTER_SIZE == 64, "docs/format.md: the table footer is 64 bytes");
 
 enum block_compression {

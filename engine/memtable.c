@@ -9,6 +9,7 @@
 #include "memtable.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,20 @@
 #define MEMTABLE_BUCKETS (1u << 19)
 #define MEMTABLE_BUCKET_BYTES (MEMTABLE_BUCKETS * sizeof(_Atomic(skip_node *)))
 
+/*
+ * The range tombstones' fragments, as runs: run i fragments tombstones [from, from + n)
+ * of the list (newest sequence per fragment: the memtable's readers see all of a run or,
+ * one run at most, a prefix of it). Sizes halve from the oldest run on, as the digits of
+ * a binary counter: a tombstone starts a run of one, and two runs of equal size merge, so
+ * each tombstone is fragmented again O(log n) times and a read looks at O(log n) runs.
+ * (Fragmenting all of them at every write was quadratic: a queue trimmed by a range
+ * deletion per command fell to 62 writes/s at 20 000 tombstones.)
+ */
+typedef struct rdel_run {
+    rdel_list *list;
+    size_t from, n;
+} rdel_run;
+
 struct memtable {
     atomic_int refs;
     arena *arena;
@@ -35,6 +50,16 @@ struct memtable {
     atomic_uint_fast64_t entries, deletes;
     atomic_uint_fast64_t max_logged_value; /* longest value with a log position */
     uint64_t log_number, log_offset, log_last_seq;
+    /* Range tombstones in sequence order (the writer adds in order), their keys in the
+       arena, and their fragments as runs (below); all under rdel_mu. */
+    pthread_mutex_t rdel_mu;
+    range_tomb *rdels;
+    size_t n_rdels, cap_rdels;
+    atomic_uint_fast64_t rdel_count; /* n_rdels, readable without the lock */
+    rdel_run runs[MEMTABLE_RDEL_RUNS];
+    int n_runs;
+    rdel_list *straddle; /* the first tombstones of a run, for a reader that sees only them */
+    size_t straddle_from, straddle_to;
 };
 
 int memtable_new(memtable **out)
@@ -52,6 +77,7 @@ int memtable_new(memtable **out)
         return -ENOMEM;
     }
     atomic_init(&m->refs, 1);
+    pthread_mutex_init(&m->rdel_mu, NULL);
     *out = m;
     return 0;
 }
@@ -67,6 +93,11 @@ void memtable_unref(memtable *m)
         return;
     arena_free(m->arena);
     arena_unmap(m->buckets, MEMTABLE_BUCKET_BYTES);
+    pthread_mutex_destroy(&m->rdel_mu);
+    free(m->rdels);
+    for (int i = 0; i < m->n_runs; i++)
+        rdel_list_unref(m->runs[i].list);
+    rdel_list_unref(m->straddle);
     free(m);
 }
 
@@ -87,9 +118,77 @@ static skip_node *newest_entry(_Atomic(skip_node *) *b, uint32_t tag, slice user
     return NULL;
 }
 
+/* Fragments tombstones [from, from + n) for the memtable's readers. */
+static int build_run(memtable *m, size_t from, size_t n, rdel_list **out)
+{
+    return rdel_list_build(m->rdels + from, n, UINT64_MAX, UINT64_MAX, out);
+}
+
+/* Merges the newest runs while the newer of the last two is as large as the older (rdel_mu
+   held). A failed merge leaves correct, smaller runs, unless no run is left to spare. */
+static int merge_runs(memtable *m)
+{
+    while (m->n_runs >= 2 && m->runs[m->n_runs - 2].n <= m->runs[m->n_runs - 1].n) {
+        rdel_run *a = &m->runs[m->n_runs - 2], *b = &m->runs[m->n_runs - 1];
+        rdel_list *l;
+        int rc = build_run(m, a->from, a->n + b->n, &l);
+        if (rc)
+            return m->n_runs == MEMTABLE_RDEL_RUNS ? rc : 0;
+        rdel_list_unref(a->list);
+        rdel_list_unref(b->list);
+        *a = (rdel_run){l, a->from, a->n + b->n};
+        m->n_runs--;
+    }
+    return 0;
+}
+
+/* A range tombstone [begin, end) at seq: its keys go to the arena, itself to the list
+   and, as a run of one, to the runs. */
+static int add_range_del(memtable *m, uint64_t seq, slice begin, slice end)
+{
+    char *p = arena_alloc(m->arena, begin.len + end.len + 1);
+    if (!p)
+        return -ENOMEM;
+    memcpy(p, begin.data, begin.len);
+    memcpy(p + begin.len, end.data, end.len);
+    range_tomb t = {slice_make(p, begin.len), slice_make(p + begin.len, end.len), seq};
+    pthread_mutex_lock(&m->rdel_mu);
+    int rc = 0;
+    if (m->n_rdels == m->cap_rdels) {
+        size_t cap = m->cap_rdels ? m->cap_rdels * 2 : 16;
+        range_tomb *a = realloc(m->rdels, cap * sizeof *a);
+        rc = a ? 0 : -ENOMEM;
+        if (a) {
+            m->rdels = a;
+            m->cap_rdels = cap;
+        }
+    }
+    rdel_list *one = NULL;
+    if (rc == 0) {
+        m->rdels[m->n_rdels] = t;
+        rc = build_run(m, m->n_rdels, 1, &one);
+    }
+    if (rc == 0 && m->n_runs == MEMTABLE_RDEL_RUNS) {
+        rdel_list_unref(one); /* cannot happen: 2^40 tombstones */
+        rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        m->runs[m->n_runs++] = (rdel_run){one, m->n_rdels, 1};
+        m->n_rdels++;
+        rc = merge_runs(m);
+        atomic_store_explicit(&m->rdel_count, m->n_rdels, memory_order_release);
+    }
+    pthread_mutex_unlock(&m->rdel_mu);
+    if (rc == 0)
+        atomic_fetch_add_explicit(&m->entries, 1, memory_order_relaxed);
+    return rc;
+}
+
 int memtable_add_at(memtable *m, uint64_t seq, int kind, slice user_key, slice value,
                     uint64_t value_pos, uint32_t stored_len)
 {
+    if (kind == KIND_RANGE_DELETE)
+        return add_range_del(m, seq, user_key, value);
     size_t ikey_len = user_key.len + TRAILER_SIZE;
     size_t size = (size_t)varint_length(ikey_len) + ikey_len + (size_t)varint_length(value.len) +
                   value.len + (size_t)varint_length(value_pos) + (size_t)varint_length(stored_len);
@@ -140,7 +239,7 @@ static slice node_value(const skip_node *n)
 bool memtable_get(memtable *m, slice user_key, uint64_t max_seq, int *kind, slice *value)
 {
     return memtable_get_hashed(m, user_key, XXH3_64bits(user_key.data, user_key.len), max_seq, kind,
-                               value);
+                               value, NULL);
 }
 
 void memtable_prefetch(const memtable *m, uint64_t hash)
@@ -149,7 +248,7 @@ void memtable_prefetch(const memtable *m, uint64_t hash)
 }
 
 bool memtable_get_hashed(memtable *m, slice user_key, uint64_t h, uint64_t max_seq, int *kind,
-                         slice *value)
+                         slice *value, uint64_t *seq)
 {
     uint32_t tag = (uint32_t)(h >> 32);
     skip_node *n =
@@ -163,9 +262,119 @@ bool memtable_get_hashed(memtable *m, slice user_key, uint64_t h, uint64_t max_s
             continue; /* newer than the reader's snapshot: an older version follows */
         *kind = ikey_kind(ikey);
         *value = node_value(n);
+        if (seq)
+            *seq = ikey_seq(ikey);
         return true;
     }
     return false;
+}
+
+uint64_t memtable_num_range_dels(const memtable *m)
+{
+    return atomic_load_explicit(&((memtable *)m)->rdel_count, memory_order_acquire);
+}
+
+/* How many of the tombstones (in sequence order) a reader at read_seq sees. */
+static size_t visible_prefix(const memtable *m, uint64_t read_seq)
+{
+    size_t lo = 0, hi = m->n_rdels;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->rdels[mid].seq <= read_seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The fragments of run r that a reader seeing the first p tombstones sees, borrowed
+   (rdel_mu held): the run's own, or for the one run a reader sees only part of, a list of
+   that part (cached for the next reader at the same point). NULL: none. */
+static int run_view(memtable *m, const rdel_run *r, size_t p, rdel_list **out)
+{
+    *out = NULL;
+    if (r->from >= p)
+        return 0;
+    if (r->from + r->n <= p) {
+        *out = r->list;
+        return 0;
+    }
+    if (!m->straddle || m->straddle_from != r->from || m->straddle_to != p) {
+        rdel_list *l;
+        int rc = build_run(m, r->from, p - r->from, &l);
+        if (rc)
+            return rc;
+        rdel_list_unref(m->straddle);
+        m->straddle = l;
+        m->straddle_from = r->from;
+        m->straddle_to = p;
+    }
+    *out = m->straddle;
+    return 0;
+}
+
+int memtable_range_cover(memtable *m, slice key, uint64_t read_seq, uint64_t *cover)
+{
+    *cover = 0;
+    if (memtable_num_range_dels(m) == 0)
+        return 0;
+    int rc = 0;
+    pthread_mutex_lock(&m->rdel_mu);
+    size_t p = visible_prefix(m, read_seq);
+    for (int i = 0; i < m->n_runs && rc == 0; i++) {
+        rdel_list *l;
+        rc = run_view(m, &m->runs[i], p, &l);
+        uint64_t c = rc ? 0 : rdel_list_cover(l, key, UINT64_MAX);
+        if (c > *cover)
+            *cover = c;
+    }
+    pthread_mutex_unlock(&m->rdel_mu);
+    return rc;
+}
+
+int memtable_range_dels(memtable *m, uint64_t read_seq, rdel_list **out, int *n)
+{
+    *n = 0;
+    if (memtable_num_range_dels(m) == 0)
+        return 0;
+    int rc = 0;
+    pthread_mutex_lock(&m->rdel_mu);
+    size_t p = visible_prefix(m, read_seq);
+    for (int i = 0; i < m->n_runs && rc == 0; i++) {
+        rdel_list *l;
+        rc = run_view(m, &m->runs[i], p, &l);
+        if (rc == 0 && l) {
+            rdel_list_ref(l);
+            out[(*n)++] = l;
+        }
+    }
+    pthread_mutex_unlock(&m->rdel_mu);
+    if (rc) {
+        for (int i = 0; i < *n; i++)
+            rdel_list_unref(out[i]);
+        *n = 0;
+    }
+    return rc;
+}
+
+int memtable_range_tombs(memtable *m, range_tomb **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&m->rdel_mu);
+    int rc = 0;
+    if (m->n_rdels) {
+        *out = malloc(m->n_rdels * sizeof **out);
+        if (*out) {
+            memcpy(*out, m->rdels, m->n_rdels * sizeof **out);
+            *n = m->n_rdels;
+        } else {
+            rc = -ENOMEM;
+        }
+    }
+    pthread_mutex_unlock(&m->rdel_mu);
+    return rc;
 }
 
 size_t memtable_memory_usage(const memtable *m)

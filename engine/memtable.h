@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "iterator.h"
+#include "range_del.h"
 #include "slice.h"
 
 typedef struct memtable memtable;
@@ -31,7 +32,9 @@ void memtable_unref(memtable *m);
 
 /*
  * Adds an entry (single writer). value is stored as given (for KIND_EXPIRING it must
- * already begin with the fixed64 expiry). Errors: -ENOMEM.
+ * already begin with the fixed64 expiry). KIND_RANGE_DELETE adds a range tombstone
+ * [user_key, value) to the memtable's tombstone list instead of the skiplist (entries
+ * count it). Errors: -ENOMEM.
  */
 int memtable_add(memtable *m, uint64_t seq, int kind, slice user_key, slice value);
 /* The same, for a value whose bytes are at file offset value_pos of the memtable's log:
@@ -47,12 +50,31 @@ int memtable_add_at(memtable *m, uint64_t seq, int kind, slice user_key, slice v
  */
 bool memtable_get(memtable *m, slice user_key, uint64_t max_seq, int *kind, slice *value);
 /* The same with hash = XXH3_64bits of user_key (bloom_hash's value), computed once by a
-   reader that probes several memtables and tables with it. */
+   reader that probes several memtables and tables with it; the entry's sequence goes to
+   *seq when seq is not NULL. */
 bool memtable_get_hashed(memtable *m, slice user_key, uint64_t hash, uint64_t max_seq, int *kind,
-                         slice *value);
+                         slice *value, uint64_t *seq);
 /* Starts loading the hash bucket of a key (hash as above) into the CPU cache, so that its
    miss overlaps with the reader's other misses. */
 void memtable_prefetch(const memtable *m, uint64_t hash);
+
+/* Range tombstones added so far (any thread). */
+uint64_t memtable_num_range_dels(const memtable *m);
+/* At most this many fragment lists make up a memtable's range tombstones (memtable.c). */
+#define MEMTABLE_RDEL_RUNS 40
+
+/* The newest sequence at or below read_seq of a range tombstone of m over key, in
+ *cover (0: none). Errors: -ENOMEM. */
+int memtable_range_cover(memtable *m, slice key, uint64_t read_seq, uint64_t *cover);
+/*
+ * The range tombstones a reader at read_seq sees, as up to MEMTABLE_RDEL_RUNS fragment
+ * lists (newest sequence per fragment, range_del.h; a key's cover is the largest any of
+ * them gives) in out[0..*n), referenced (the caller unrefs each). Errors: -ENOMEM.
+ */
+int memtable_range_dels(memtable *m, uint64_t read_seq, rdel_list **out, int *n);
+/* A copy of the tombstones as written (malloc'ed array, caller frees; the keys point into
+   the memtable, valid while the caller holds a reference). Errors: -ENOMEM. */
+int memtable_range_tombs(memtable *m, range_tomb **out, size_t *n);
 
 /* Bytes of memory the memtable holds (arena), safe from any thread. */
 size_t memtable_memory_usage(const memtable *m);

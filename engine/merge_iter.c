@@ -198,3 +198,8 @@ iter *merge_iter_new(iter **children, int n, int (*cmp)(slice a, slice b))
     m->current = -1;
     return &m->base;
 }
+
+int merge_iter_child(const iter *it)
+{
+    return ((const merge_iter *)it)->current;
+}

@@ -15,4 +15,8 @@
  */
 iter *merge_iter_new(iter **children, int n, int (*cmp)(slice a, slice b));
 
+/* The index of the child the current entry comes from; -1 when not valid. it must be a
+   merging iterator. */
+int merge_iter_child(const iter *it);
+
 #endif

@@ -37,6 +37,9 @@ void shale_options_default(shale_options *o)
     o->tiered_size_ratio = 1;
     o->tiered_min_merge_width = 2;
     o->tiered_max_size_amplification = 200;
+    o->tombstone_compaction_ratio = 50;
+    o->tombstone_compaction_min_entries = 1000;
+    o->iter_skip_compaction_trigger = 1000;
     o->compression = SHALE_COMPRESSION_LZ4;
     o->block_size = 4096;
     o->block_restart_interval = 16;
@@ -83,6 +86,8 @@ int options_validate(const shale_options *o, const char **why)
     CHECK(o->tiered_min_merge_width >= 2, "tiered_min_merge_width must be at least 2");
     CHECK(o->tiered_size_ratio >= 0, "tiered_size_ratio must be >= 0");
     CHECK(o->tiered_max_size_amplification >= 1, "tiered_max_size_amplification must be >= 1");
+    CHECK(o->tombstone_compaction_ratio >= 0 && o->tombstone_compaction_ratio <= 100,
+          "tombstone_compaction_ratio must be 0..100");
     CHECK(o->compression == SHALE_COMPRESSION_NONE || o->compression == SHALE_COMPRESSION_LZ4,
           "compression must be none or lz4");
     CHECK(o->block_size >= 256 && o->block_size <= (64u << 20), "block_size must be 256 B..64 MiB");

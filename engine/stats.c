@@ -24,7 +24,7 @@ static uint64_t ld(atomic_uint_fast64_t *p)
 typedef struct snapshot_figures {
     int nfiles[SHALE_MAX_LEVELS];
     uint64_t bytes[SHALE_MAX_LEVELS];
-    uint64_t entries, deletes;
+    uint64_t entries, deletes, range_dels;
     int num_levels;
     size_t mem_bytes, imm_bytes;
     int n_imm;
@@ -48,6 +48,7 @@ static void gather(shale_db *db, snapshot_figures *s)
         for (int i = 0; i < v->nfiles[l]; i++) {
             s->entries += v->files[l][i]->num_entries;
             s->deletes += v->files[l][i]->num_deletes;
+            s->range_dels += v->files[l][i]->num_range_dels;
         }
     }
     s->mem_bytes = memtable_memory_usage(db->mem);
@@ -204,9 +205,13 @@ int db_property_int(shale_db *db, const char *name, uint64_t *out)
     U64("compaction-bytes-written", total_compaction_writes(db))
     U64("compaction-count", ld(&db->stats.compact_count))
     U64("trivial-moves", ld(&db->stats.trivial_moves))
+    U64("tombstone-compactions", ld(&db->stats.tombstone_compactions))
+    U64("iter-skipped-entries", ld(&db->stats.iter_skipped))
+    U64("iter-skip-hints", ld(&db->stats.iter_skip_hints))
     U64("background-errors", ld(&db->stats.bg_errors))
     U64("dropped-expired", ld(&db->stats.dropped_expired))
     U64("dropped-tombstones", ld(&db->stats.dropped_tombstones))
+    U64("dropped-range-deleted", ld(&db->stats.dropped_range_deleted))
     U64("dropped-shadowed", ld(&db->stats.dropped_shadowed))
     U64("dropped-by-filter", ld(&db->stats.dropped_by_filter))
     U64("fifo-deleted-bytes", ld(&db->stats.fifo_deleted_bytes))
@@ -236,6 +241,9 @@ int db_property_int(shale_db *db, const char *name, uint64_t *out)
     U64("total-table-bytes", total)
     U64("live-data-estimate", total)
     U64("estimate-num-keys", s.entries > 2 * s.deletes ? s.entries - 2 * s.deletes : 0)
+    U64("table-entries", s.entries)
+    U64("table-tombstones", s.deletes)
+    U64("table-range-deletions", s.range_dels)
     U64("pending-compaction-bytes", s.pending_bytes)
     U64("running-compactions", (uint64_t)s.n_running)
     U64("last-sequence", s.last_seq)

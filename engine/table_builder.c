@@ -26,6 +26,8 @@ struct table_builder {
     uint64_t offset; /* bytes produced (written + buffered) */
     buf out;         /* not yet written */
     block_builder data, index;
+    block_builder rdel; /* range tombstones: (begin, seq, KIND_RANGE_DELETE) -> end */
+    buf rdel_key;
     buf last_key;
     bool pending_index;
     block_handle pending;
@@ -49,6 +51,7 @@ int table_builder_new(const shale_options *o, int fd, table_builder **out)
     tb->bits_per_key = o->bloom_bits_per_key;
     block_builder_init(&tb->data, o->block_restart_interval);
     block_builder_init(&tb->index, 1);
+    block_builder_init(&tb->rdel, o->block_restart_interval);
     tb->props.min_seq = UINT64_MAX;
     *out = tb;
     return 0;
@@ -171,6 +174,11 @@ int table_builder_add(table_builder *tb, slice ikey, slice value)
         }
         tb->hashes[tb->n_hashes++] = bloom_hash(ukey);
     }
+    int kind = ikey_kind(ikey);
+    /* the first (newest) entry of its user key in the table, and not a tombstone */
+    bool live_key =
+        kind != KIND_DELETE &&
+        (tb->props.num_entries == 0 || !slice_equal(ukey, ikey_user_key(buf_slice(&tb->last_key))));
     rc = block_builder_add(&tb->data, ikey, value);
     if (rc == 0)
         rc = buf_set(&tb->last_key, ikey.data, ikey.len);
@@ -178,7 +186,7 @@ int table_builder_add(table_builder *tb, slice ikey, slice value)
         return tb->status = rc;
     table_props *p = &tb->props;
     uint64_t seq = ikey_seq(ikey);
-    int kind = ikey_kind(ikey);
+    p->num_live_keys += live_key;
     p->num_entries++;
     p->raw_key_bytes += ikey.len;
     p->raw_value_bytes += value.len;
@@ -206,14 +214,34 @@ int table_builder_add(table_builder *tb, slice ikey, slice value)
     return 0;
 }
 
-/* Properties block: varint32 field count, then that many varint64 fields in this order. */
+int table_builder_add_range_del(table_builder *tb, slice begin, slice end, uint64_t seq)
+{
+    if (tb->status)
+        return tb->status;
+    tb->rdel_key.len = 0;
+    if (ikey_append(&tb->rdel_key, begin, seq, KIND_RANGE_DELETE) ||
+        block_builder_add(&tb->rdel, buf_slice(&tb->rdel_key), end))
+        return tb->status = -ENOMEM;
+    table_props *p = &tb->props;
+    p->num_range_dels++;
+    if (seq < p->min_seq)
+        p->min_seq = seq;
+    if (seq > p->max_seq)
+        p->max_seq = seq;
+    return 0;
+}
+
+/* Properties block: varint32 field count, then that many varint64 fields in this order
+   (the range-deletion fields only when the table has some). */
 static int encode_props(const table_props *p, buf *out)
 {
-    uint64_t f[] = {p->num_entries,     p->num_deletes, p->raw_key_bytes,
-                    p->raw_value_bytes, p->data_bytes,  p->num_data_blocks,
-                    p->min_seq,         p->max_seq,     p->max_expire_at_ms};
-    int rc = put_varint32(out, (uint32_t)(sizeof f / sizeof f[0]));
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+    uint64_t f[] = {p->num_entries,      p->num_deletes,     p->raw_key_bytes,  p->raw_value_bytes,
+                    p->data_bytes,       p->num_data_blocks, p->min_seq,        p->max_seq,
+                    p->max_expire_at_ms, p->num_live_keys,   p->num_range_dels, p->range_del_offset,
+                    p->range_del_size};
+    uint32_t n = p->num_range_dels ? 13 : 10;
+    int rc = put_varint32(out, n);
+    for (uint32_t i = 0; i < n; i++)
         rc |= put_varint64(out, f[i]);
     return rc ? -ENOMEM : 0;
 }
@@ -225,7 +253,7 @@ int table_builder_finish(table_builder *tb)
     int rc = flush_data_block(tb);
     if (rc == 0 && tb->pending_index)
         rc = add_index_entry(tb, buf_slice(&tb->last_key));
-    if (tb->props.num_entries == 0)
+    if (tb->props.num_entries == 0 && tb->props.num_range_dels == 0)
         tb->props.min_seq = 0;
     block_handle filter = {0, 0}, props = {0, 0}, index = {0, 0};
     buf tmp = {0};
@@ -233,6 +261,12 @@ int table_builder_finish(table_builder *tb)
         rc = bloom_build(tb->hashes, tb->n_hashes, tb->bits_per_key, &tmp);
         if (rc == 0)
             rc = write_block(tb, buf_slice(&tmp), false, &filter);
+    }
+    if (rc == 0 && tb->props.num_range_dels) {
+        block_handle rd;
+        rc = write_block(tb, block_builder_finish(&tb->rdel), true, &rd);
+        tb->props.range_del_offset = rd.offset;
+        tb->props.range_del_size = rd.size;
     }
     if (rc == 0) {
         tmp.len = 0;
@@ -252,7 +286,10 @@ int table_builder_finish(table_builder *tb)
             encode_fixed64(p + 8, hs[i].size);
             p += BLOCK_HANDLE_SIZE;
         }
-        encode_fixed32(p, TABLE_FORMAT_VERSION);
+        /* a table with range tombstones is version 2: a reader that would ignore them
+           must refuse it instead */
+        encode_fixed32(p, tb->props.num_range_dels ? TABLE_FORMAT_VERSION_RANGE_DEL
+                                                   : TABLE_FORMAT_VERSION);
         encode_fixed32(p + 4, checksum32(footer, 52));
         encode_fixed64(p + 8, TABLE_MAGIC);
         rc = emit(tb, footer, sizeof footer);
@@ -284,6 +321,8 @@ void table_builder_free(table_builder *tb)
         return;
     block_builder_destroy(&tb->data);
     block_builder_destroy(&tb->index);
+    block_builder_destroy(&tb->rdel);
+    buf_free(&tb->rdel_key);
     buf_free(&tb->last_key);
     buf_free(&tb->out);
     buf_free(&tb->compressed);

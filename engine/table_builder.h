@@ -27,6 +27,16 @@ typedef struct table_props {
        (KIND_VALUE, or KIND_VPTR whose pointer carries expiry 0). FIFO compaction may drop
        a table whose max_expire_at_ms has passed (see pick_fifo for when). */
     uint64_t max_expire_at_ms;
+    /* User keys whose newest entry in the table is not a tombstone (issue 17): the other
+       entries (tombstones and the older versions a snapshot kept) are hidden from a
+       reader of the latest state, and their share makes the table worth compacting on
+       its own. UINT64_MAX when unknown (a table written before issue 17). */
+    uint64_t num_live_keys;
+    /* Range tombstones (fragment, sequence) in the range-deletion block (issue 17), and
+       that block's handle (offset, size; 0, 0 when there is none). Not in num_entries
+       or num_deletes, which count point entries; the sequences are in min/max_seq. */
+    uint64_t num_range_dels;
+    uint64_t range_del_offset, range_del_size;
 } table_props;
 
 /*
@@ -36,6 +46,10 @@ typedef struct table_props {
 int table_builder_new(const shale_options *o, int fd, table_builder **out);
 /* Adds an entry; internal keys strictly increasing. Errors: -errno of the write. */
 int table_builder_add(table_builder *tb, slice ikey, slice value);
+/* Adds a range tombstone [begin, end) at seq to the range-deletion block, written at
+   finish; in (begin ascending, seq descending) order, fragments not overlapping
+   (range_del.h). Errors: -ENOMEM. */
+int table_builder_add_range_del(table_builder *tb, slice begin, slice end, uint64_t seq);
 /* Writes the remaining blocks and the footer (no fsync). Errors: -errno. */
 int table_builder_finish(table_builder *tb);
 /* Bytes written so far (the file size after finish). */

@@ -12,6 +12,7 @@
 
 #include "file.h"
 #include "format.h"
+#include "range_del.h"
 
 /* Up to 16 shards, each holding at least 64 files: a shard's pinned tables count against
    its own share only, so shares of one or two files would let the pins push the total
@@ -149,6 +150,27 @@ int table_cache_get_pinned(table_cache *tc, _Atomic(cache_handle *) *pin, uint64
     __atomic_sub_fetch(&tc->pinned, 1, __ATOMIC_RELAXED); /* over budget, or pinned already */
     block_cache_release(tc->tables, h);
     return rc;
+}
+
+int table_cache_range_dels(table_cache *tc, _Atomic(cache_handle *) *pin, uint64_t number,
+                           uint64_t file_size, rdel_list **out)
+{
+    *out = NULL;
+    cache_handle *h = pin ? atomic_load_explicit(pin, memory_order_acquire) : NULL;
+    bool mine = false;
+    if (!h) {
+        int rc = table_cache_find(tc, number, file_size, &h);
+        if (rc)
+            return rc;
+        mine = true;
+    }
+    rdel_list *l = table_range_dels(table_cache_table(h));
+    if (l)
+        rdel_list_ref(l);
+    *out = l;
+    if (mine)
+        block_cache_release(tc->tables, h);
+    return 0;
 }
 
 void table_cache_prefetch_filter(_Atomic(cache_handle *) *pin, uint64_t hash)

@@ -59,6 +59,11 @@ int table_cache_get(table_cache *tc, uint64_t number, uint64_t file_size, slice 
 int table_cache_get_pinned(table_cache *tc, _Atomic(cache_handle *) *pin, uint64_t number,
                            uint64_t file_size, slice ikey, uint64_t hash, bool fill_cache,
                            void (*found)(void *arg, slice ikey, slice value), void *arg);
+/* Table number's range tombstones (table_range_dels), referenced in *out (the caller
+   unrefs; NULL when it has none), through *pin as table_cache_get_pinned (pin may be
+   NULL). Errors as table_cache_find. */
+int table_cache_range_dels(table_cache *tc, _Atomic(cache_handle *) *pin, uint64_t number,
+                           uint64_t file_size, struct rdel_list **out);
 /* The pinned table, if any, starts loading the filter block for hash (bloom_hash). */
 void table_cache_prefetch_filter(_Atomic(cache_handle *) *pin, uint64_t hash);
 /* Releases a pin set by table_cache_get_pinned (no-op when none was set). The table stays

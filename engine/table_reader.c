@@ -17,6 +17,7 @@
 #include "coding.h"
 #include "file.h"
 #include "format.h"
+#include "range_del.h"
 #include "shale.h"
 
 static atomic_uint_fast64_t stat_bloom_useful, stat_block_reads;
@@ -41,6 +42,7 @@ struct table {
     char *filter_data;
     slice filter;
     table_props props;
+    rdel_list *rdels; /* the range-deletion block's fragments (NULL: none) */
 };
 
 /* Per-thread buffers, so a point read allocates nothing once warm but the block it
@@ -172,17 +174,70 @@ static int decode_props(slice in, table_props *p)
     uint32_t n;
     if (get_varint32(&in, &n) || n < 9)
         return SHALE_ECORRUPT;
-    uint64_t *f[] = {&p->num_entries,     &p->num_deletes, &p->raw_key_bytes,
-                     &p->raw_value_bytes, &p->data_bytes,  &p->num_data_blocks,
-                     &p->min_seq,         &p->max_seq,     &p->max_expire_at_ms};
+    /* Tables written before issue 17 have the first 9 fields; later fields read as
+       unknown there, and fields past these (a newer writer's) are skipped. */
+    uint64_t *f[] = {&p->num_entries,     &p->num_deletes,    &p->raw_key_bytes,
+                     &p->raw_value_bytes, &p->data_bytes,     &p->num_data_blocks,
+                     &p->min_seq,         &p->max_seq,        &p->max_expire_at_ms,
+                     &p->num_live_keys,   &p->num_range_dels, &p->range_del_offset,
+                     &p->range_del_size};
+    const uint32_t known = (uint32_t)(sizeof f / sizeof f[0]);
+    p->num_live_keys = UINT64_MAX;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t v;
         if (get_varint64(&in, &v))
             return SHALE_ECORRUPT;
-        if (i < 9)
+        if (i < known)
             *f[i] = v;
     }
     return 0;
+}
+
+/* The range-deletion block's entries, (begin, seq, KIND_RANGE_DELETE) -> end, into
+   t->rdels. Errors: SHALE_ECORRUPT (a malformed entry, a begin not below its end, a
+   count that differs from the properties'), -ENOMEM. */
+static int load_range_dels(table *t, const char *data, size_t len)
+{
+    block *b;
+    int rc = block_new(data, len, false, &b);
+    if (rc)
+        return rc;
+    iter *it = block_iter_new(b, ikey_compare, NULL, NULL);
+    uint64_t want = t->props.num_range_dels;
+    bool fits = want <= len; /* an entry takes bytes: a larger count is damage */
+    range_tomb *rt = it && fits ? malloc((size_t)want * sizeof *rt) : NULL;
+    size_t *off = it && fits ? malloc((size_t)want * sizeof *off) : NULL;
+    size_t n = 0;
+    buf begins = {0}; /* the iterator rebuilds each key in one buffer: keep copies */
+    rc = !it ? -ENOMEM : !fits ? SHALE_ECORRUPT : !rt || !off ? -ENOMEM : 0;
+    for (iter_seek_to_first(it); rc == 0 && iter_valid(it); iter_next(it)) {
+        slice k = iter_key(it), v = iter_value(it); /* v points into the block */
+        if (n == want || k.len < TRAILER_SIZE || ikey_kind(k) != KIND_RANGE_DELETE ||
+            slice_compare(ikey_user_key(k), v) >= 0) {
+            rc = SHALE_ECORRUPT;
+            break;
+        }
+        off[n] = begins.len;
+        rt[n++] = (range_tomb){ikey_user_key(k), v, ikey_seq(k)};
+        if (buf_append(&begins, k.data, k.len - TRAILER_SIZE))
+            rc = -ENOMEM;
+    }
+    if (rc == 0)
+        rc = iter_status(it);
+    if (rc == 0 && n != want)
+        rc = SHALE_ECORRUPT;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rt[i].begin.data = begins.data + off[i];
+    /* stored fragmented; building again copies the keys out (and mends nothing: a
+       writer's fragments come back as they were) */
+    if (rc == 0)
+        rc = rdel_list_build(rt, n, UINT64_MAX, 0, &t->rdels);
+    free(rt);
+    free(off);
+    buf_free(&begins);
+    iter_free(it);
+    block_free(b);
+    return rc;
 }
 
 int table_open(int fd, uint64_t file_number, uint64_t expected_size, block_cache *cache,
@@ -215,7 +270,8 @@ int table_open(int fd, uint64_t file_number, uint64_t expected_size, block_cache
         if (decode_fixed64(footer + 56) != TABLE_MAGIC ||
             decode_fixed32(footer + 52) != checksum32(footer, 52))
             rc = SHALE_ECORRUPT;
-        else if (decode_fixed32(footer + 48) != TABLE_FORMAT_VERSION)
+        else if (decode_fixed32(footer + 48) != TABLE_FORMAT_VERSION &&
+                 decode_fixed32(footer + 48) != TABLE_FORMAT_VERSION_RANGE_DEL)
             rc = SHALE_EVERSION;
     }
     for (int i = 0; rc == 0 && i < 3; i++) {
@@ -242,6 +298,18 @@ int table_open(int fd, uint64_t file_number, uint64_t expected_size, block_cache
             free(data);
         }
     }
+    /* version 2 has a range-deletion block, version 1 none */
+    bool v2 = rc == 0 && decode_fixed32(footer + 48) == TABLE_FORMAT_VERSION_RANGE_DEL;
+    if (rc == 0 && v2 != (t->props.num_range_dels > 0))
+        rc = SHALE_ECORRUPT;
+    if (rc == 0 && v2) {
+        block_handle rh = {t->props.range_del_offset, t->props.range_del_size};
+        rc = read_block(t, rh, &data, &len);
+        if (rc == 0) {
+            rc = load_range_dels(t, data, len);
+            free(data);
+        }
+    }
     if (rc) {
         table_close(t);
         return rc;
@@ -258,6 +326,7 @@ void table_close(table *t)
     block_prefix_index_free(&t->index_aid);
     block_free(t->index);
     free(t->filter_data);
+    rdel_list_unref(t->rdels);
     free(t);
 }
 
@@ -580,6 +649,11 @@ iter *table_iter_new(table *t, bool fill_cache)
 const table_props *table_get_props(const table *t)
 {
     return &t->props;
+}
+
+rdel_list *table_range_dels(const table *t)
+{
+    return t->rdels;
 }
 
 uint64_t table_file_number(const table *t)

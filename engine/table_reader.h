@@ -43,6 +43,9 @@ void table_prefetch_filter(const table *t, uint64_t hash);
 iter *table_iter_new(table *t, bool fill_cache);
 
 const table_props *table_get_props(const table *t);
+/* The table's range tombstones, fragmented (borrowed: ref it to keep it past the table);
+   NULL when it has none. */
+struct rdel_list *table_range_dels(const table *t);
 uint64_t table_file_number(const table *t);
 /* Memory held by the open table (index, filter). */
 size_t table_memory_usage(const table *t);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "format.h"
+#include "range_del.h"
 #include "shale.h"
 #include "table_cache.h"
 #include "vlog.h"
@@ -19,8 +20,10 @@
 file_meta *file_meta_new(void)
 {
     file_meta *f = calloc(1, sizeof *f);
-    if (f)
+    if (f) {
         atomic_init(&f->refs, 1);
+        f->num_live_keys = UINT64_MAX;
+    }
     return f;
 }
 
@@ -175,6 +178,10 @@ enum {
     TAG_LOG_OFFSET = 6,
     TAG_VLOG_DELTA = 7,
     TAG_VLOG_DELETED = 8,
+    /* tag 5's fields, then varint32 n and n varint64 fields (live keys, ...): written for
+       tables whose newer figures are known (issue 17); readers skip fields they do not
+       know */
+    TAG_NEW_FILE_EX = 9, /* fields: live keys, range tombstones (0 when absent) */
 };
 
 int edit_encode(const version_edit *e, buf *out)
@@ -203,7 +210,8 @@ int edit_encode(const version_edit *e, buf *out)
     }
     for (int i = 0; i < e->n_added; i++) {
         const file_meta *f = e->added[i].f;
-        rc |= put_varint32(out, TAG_NEW_FILE);
+        bool ex = f->num_live_keys != UINT64_MAX || f->num_range_dels;
+        rc |= put_varint32(out, ex ? TAG_NEW_FILE_EX : TAG_NEW_FILE);
         rc |= put_varint32(out, (uint32_t)e->added[i].level);
         rc |= put_varint64(out, f->number);
         rc |= put_varint64(out, f->file_size);
@@ -214,6 +222,12 @@ int edit_encode(const version_edit *e, buf *out)
         rc |= put_varint64(out, f->num_entries);
         rc |= put_varint64(out, f->num_deletes);
         rc |= put_varint64(out, f->max_expire_at_ms);
+        if (ex) {
+            rc |= put_varint32(out, f->num_range_dels ? 2 : 1);
+            rc |= put_varint64(out, f->num_live_keys);
+            if (f->num_range_dels)
+                rc |= put_varint64(out, f->num_range_dels);
+        }
     }
     for (int i = 0; i < e->n_vlog; i++) {
         const vlog_delta *d = &e->vlog[i];
@@ -230,6 +244,25 @@ int edit_encode(const version_edit *e, buf *out)
         rc |= put_varint64(out, e->vlog_deleted[i]);
     }
     return rc ? -ENOMEM : 0;
+}
+
+/* Tag 9's extra fields: varint32 n, n varint64 (live keys, range tombstones, then any a
+   newer writer added, skipped). Non-zero on a malformed record. */
+static int decode_file_extra(slice *in, file_meta *f)
+{
+    uint32_t n;
+    if (get_varint32(in, &n) || n > in->len)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t v;
+        if (get_varint64(in, &v))
+            return -1;
+        if (i == 0)
+            f->num_live_keys = v;
+        else if (i == 1)
+            f->num_range_dels = v;
+    }
+    return 0;
 }
 
 int edit_decode(slice in, version_edit *e)
@@ -286,7 +319,8 @@ int edit_decode(slice in, version_edit *e)
                 goto nomem;
             break;
         }
-        case TAG_NEW_FILE: {
+        case TAG_NEW_FILE:
+        case TAG_NEW_FILE_EX: {
             file_meta *f = file_meta_new();
             if (!f)
                 goto nomem;
@@ -296,7 +330,8 @@ int edit_decode(slice in, version_edit *e)
                 get_length_prefixed(&in, &sm) || get_length_prefixed(&in, &lg) ||
                 sm.len < TRAILER_SIZE || lg.len < TRAILER_SIZE || get_varint64(&in, &f->min_seq) ||
                 get_varint64(&in, &f->max_seq) || get_varint64(&in, &f->num_entries) ||
-                get_varint64(&in, &f->num_deletes) || get_varint64(&in, &f->max_expire_at_ms)) {
+                get_varint64(&in, &f->num_deletes) || get_varint64(&in, &f->max_expire_at_ms) ||
+                (tag == TAG_NEW_FILE_EX && decode_file_extra(&in, f))) {
                 file_meta_unref(f, NULL);
                 goto corrupt;
             }
@@ -484,8 +519,10 @@ int version_apply(version_set *vs, version *base, const version_edit *e, version
         v->nfiles[l] = k;
         qsort(v->files[l], (size_t)k, sizeof(file_meta *), l == 0 ? cmp_l0 : cmp_by_key);
         uint64_t bytes = 0;
-        for (int i = 0; i < k; i++)
+        for (int i = 0; i < k; i++) {
             bytes += v->files[l][i]->file_size;
+            v->rdel_files[l] += v->files[l][i]->num_range_dels > 0;
+        }
         v->level_bytes[l] = bytes;
     }
     if (apply_segments(v, base, e)) {
@@ -537,6 +574,7 @@ typedef struct get_state {
     slice user_key;
     int found; /* 1: an entry for the key */
     int kind;
+    uint64_t seq;
     buf *value;
     int rc;
 } get_state;
@@ -553,6 +591,7 @@ static void on_found(void *arg, slice ikey, slice value)
         return;
     s->found = 1;
     s->kind = p.kind;
+    s->seq = p.seq;
     if (buf_set(s->value, value.data, value.len))
         s->rc = -ENOMEM;
 }
@@ -561,6 +600,31 @@ void version_prefetch(version *v, uint64_t hash)
 {
     for (int i = 0; i < v->nfiles[0]; i++)
         table_cache_prefetch_filter(&v->files[0][i]->pinned, hash);
+}
+
+/*
+ * After f's point lookup: f's range tombstones over the key (issue 17). A key's versions
+ * and the tombstones over it get older from table to table as the lookup goes (a
+ * compaction keeps a key's entries and the fragments over it in one table), so f's
+ * newest tombstone over the key decides: an entry of f below it is deleted, and with no
+ * entry in f every older one is. Returns whether the lookup is decided (s->found, with
+ * kind KIND_DELETE when a tombstone won). Errors in s->rc.
+ */
+static bool apply_range_dels(table_cache *tc, file_meta *f, uint64_t max_seq, get_state *s)
+{
+    if (f->num_range_dels == 0 || s->rc)
+        return s->found || s->rc;
+    rdel_list *l;
+    s->rc = table_cache_range_dels(tc, &f->pinned, f->number, f->file_size, &l);
+    uint64_t cover = s->rc ? 0 : rdel_list_cover(l, s->user_key, max_seq);
+    rdel_list_unref(l);
+    if (cover && (!s->found || s->seq < cover)) {
+        s->found = 1;
+        s->kind = KIND_DELETE;
+        s->seq = cover;
+        s->value->len = 0;
+    }
+    return s->found || s->rc;
 }
 
 int version_get(version *v, table_cache *tc, slice user_key, uint64_t hash, uint64_t max_seq,
@@ -579,7 +643,7 @@ int version_get(version *v, table_cache *tc, slice user_key, uint64_t hash, uint
             return -ENOMEM;
         ikey = buf_slice(&lookup);
     }
-    get_state s = {user_key, 0, 0, value, 0};
+    get_state s = {user_key, 0, 0, 0, value, 0};
     int rc = 0;
     for (int i = 0; i < v->nfiles[0] && !s.found; i++) {
         file_meta *f = v->files[0][i];
@@ -590,7 +654,7 @@ int version_get(version *v, table_cache *tc, slice user_key, uint64_t hash, uint
             continue;
         rc = table_cache_get_pinned(tc, &f->pinned, f->number, f->file_size, ikey, hash, fill_cache,
                                     on_found, &s);
-        if (rc || s.rc)
+        if (rc || apply_range_dels(tc, f, max_seq, &s))
             goto done;
     }
     for (int l = 1; l < v->num_levels && !s.found; l++) {
@@ -605,7 +669,7 @@ int version_get(version *v, table_cache *tc, slice user_key, uint64_t hash, uint
             continue;
         rc = table_cache_get_pinned(tc, &f->pinned, f->number, f->file_size, ikey, hash, fill_cache,
                                     on_found, &s);
-        if (rc || s.rc)
+        if (rc || apply_range_dels(tc, f, max_seq, &s))
             goto done;
     }
 done:

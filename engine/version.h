@@ -25,16 +25,29 @@ typedef struct file_meta {
     buf smallest, largest; /* internal keys */
     uint64_t min_seq, max_seq;
     uint64_t num_entries, num_deletes;
+    uint64_t num_live_keys;    /* table_props's; UINT64_MAX: unknown (an older table) */
+    uint64_t num_range_dels;   /* range tombstones in its range-deletion block */
     uint64_t max_expire_at_ms; /* UINT64_MAX: some entry never expires */
     atomic_int refs;           /* versions (and edits) holding it */
     bool being_compacted;      /* under the db mutex */
+    /* An iterator stepped over many hidden entries under this table (db mutex; not
+       persisted: a compaction's outputs start without it). */
+    bool compact_hint;
     /* The open table, pinned by the first point read (table_cache_get_pinned) and
        released with the last reference. */
     _Atomic(struct cache_handle *) pinned;
 } file_meta;
 
-/* A new file_meta with one reference; NULL on ENOMEM. */
+/* A new file_meta with one reference (num_live_keys unknown); NULL on ENOMEM. */
 file_meta *file_meta_new(void);
+/* Entries of f hidden from a reader of the latest state: tombstones, and the older
+   versions of keys a snapshot kept (known for tables written since issue 17). */
+static inline uint64_t file_meta_hidden(const file_meta *f)
+{
+    if (f->num_live_keys == UINT64_MAX || f->num_live_keys > f->num_entries)
+        return f->num_deletes + f->num_range_dels;
+    return f->num_entries - f->num_live_keys + f->num_range_dels;
+}
 void file_meta_ref(file_meta *f);
 /* Drops a reference; at the last one, the pinned table handle is released and vs (may
    be NULL) learns the table is obsolete. */
@@ -91,7 +104,8 @@ typedef struct version {
     file_meta **files[SHALE_MAX_LEVELS]; /* L0: newest (max_seq) first; others by key */
     int nfiles[SHALE_MAX_LEVELS];
     uint64_t level_bytes[SHALE_MAX_LEVELS];
-    struct vlog_segment **segs; /* value-log segments, by number */
+    int rdel_files[SHALE_MAX_LEVELS]; /* tables holding range tombstones, per level */
+    struct vlog_segment **segs;       /* value-log segments, by number */
     int nsegs;
 } version;
 

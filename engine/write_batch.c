@@ -121,6 +121,33 @@ int shale_batch_delete(shale_batch *b, const void *key, size_t klen)
     return 0;
 }
 
+int shale_batch_delete_range(shale_batch *b, const void *begin, size_t blen, const void *end,
+                             size_t elen)
+{
+    if (!b || blen == 0 || elen == 0 || blen > SHALE_MAX_KEY_SIZE || elen > SHALE_MAX_KEY_SIZE ||
+        !begin || !end)
+        return -EINVAL;
+    int order = slice_compare(slice_make(begin, blen), slice_make(end, elen));
+    if (order > 0)
+        return -EINVAL;
+    if (order == 0)
+        return 0; /* an empty range deletes nothing */
+    int rc = buf_reserve(&b->rep, 1 + 5 + blen + 5 + elen);
+    if (rc)
+        return rc;
+    char *p = b->rep.data + b->rep.len;
+    *p++ = (char)KIND_RANGE_DELETE;
+    p = encode_varint32(p, (uint32_t)blen);
+    memcpy(p, begin, blen);
+    p += blen;
+    p = encode_varint32(p, (uint32_t)elen);
+    memcpy(p, end, elen);
+    p += elen;
+    b->rep.len = (size_t)(p - b->rep.data);
+    set_count(b, b->count + 1);
+    return 0;
+}
+
 void batch_set_seq(shale_batch *b, uint64_t seq)
 {
     encode_fixed64(b->rep.data, seq);
@@ -164,7 +191,8 @@ static int iterate(slice rep, bool decode, int (*fn)(void *arg, const batch_entr
         uint32_t klen, vlen = 0;
         p = decode_varint32(p, end, &klen);
         /* pointers never come in a batch, and only values are compressed */
-        if (!p || klen > (size_t)(end - p) || kind >= KIND_VPTR || (lz4 && kind == KIND_DELETE)) {
+        if (!p || klen > (size_t)(end - p) || kind == KIND_VPTR || kind > KIND_RANGE_DELETE ||
+            (lz4 && (kind == KIND_DELETE || kind == KIND_RANGE_DELETE))) {
             rc = SHALE_ECORRUPT;
             break;
         }
@@ -172,8 +200,10 @@ static int iterate(slice rep, bool decode, int (*fn)(void *arg, const batch_entr
         p += klen;
         if (kind != KIND_DELETE && !lz4) {
             p = decode_varint32(p, end, &vlen);
-            if (!p || vlen > (size_t)(end - p) || (kind == KIND_EXPIRING && vlen < 8)) {
-                rc = SHALE_ECORRUPT;
+            if (!p || vlen > (size_t)(end - p) || (kind == KIND_EXPIRING && vlen < 8) ||
+                (kind == KIND_RANGE_DELETE &&
+                 (klen == 0 || slice_compare(e.key, slice_make(p, vlen)) >= 0))) {
+                rc = SHALE_ECORRUPT; /* a range tombstone's begin is below its end */
                 break;
             }
             e.value = slice_make(p, vlen);
@@ -289,6 +319,8 @@ int batch_rep_compress(slice rep, size_t threshold, LZ4_stream_t *lz4, buf *out)
         const char *value = p;
         p += vlen;
         size_t pre = kind == KIND_EXPIRING ? 8 : 0;
+        if (kind == KIND_RANGE_DELETE)
+            continue; /* its value is the range's end key: never compressed */
         if (kind != KIND_VALUE && kind != KIND_EXPIRING)
             return SHALE_ECORRUPT;
         if (vlen < pre || vlen - pre < threshold)
@@ -343,8 +375,9 @@ typedef struct insert_ctx {
 static int insert_one(void *arg, const batch_entry *e)
 {
     insert_ctx *c = arg;
-    uint64_t pos =
-        c->base_pos && e->value.len ? c->base_pos + (uint64_t)(e->stored - c->base) : 0;
+    uint64_t pos = c->base_pos && e->value.len && e->kind != KIND_RANGE_DELETE
+                       ? c->base_pos + (uint64_t)(e->stored - c->base)
+                       : 0;
     return memtable_add_at(c->m, e->seq, e->kind, e->key, e->value, pos, e->stored_len);
 }
 
@@ -383,7 +416,7 @@ static int insert_located_one(void *arg, const batch_entry *e)
 {
     insert_located_ctx *c = arg;
     uint32_t i = c->i++;
-    uint64_t pos = c->base_pos && e->value.len
+    uint64_t pos = c->base_pos && e->value.len && e->kind != KIND_RANGE_DELETE
                        ? c->base_pos + (uint64_t)(c->l->stored[i] - c->base)
                        : 0;
     return memtable_add_at(c->m, e->seq, e->kind, e->key, e->value, pos, c->l->stored_len[i]);

@@ -4,6 +4,8 @@
  *   fixed64 first sequence | fixed32 count | entries...
  *   entry = byte kind | varint32 key length | key
  *           [ | varint32 value length | value ]   (not for KIND_DELETE)
+ * KIND_RANGE_DELETE's key is the range's begin and its value the end (exclusive, above
+ * the begin): the entry deletes [begin, end) at its sequence (range_del.h).
  * A KIND_EXPIRING value starts with fixed64 expire_at_ms. Entry i has sequence first+i.
  *
  * In the WAL (the value log) a large value may be stored lz4-compressed: its kind byte

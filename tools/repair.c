@@ -21,12 +21,44 @@
 #include "file.h"
 #include "format.h"
 #include "iterator.h"
+#include "range_del.h"
 #include "shale.h"
 #include "shale_tool.h"
 #include "table_reader.h"
 #include "version.h"
 
 /* Reads a whole table and fills f from it. 0, or the error that made it unreadable. */
+/* Widens f's key and sequence ranges by the table's range tombstones (issue 17): a
+   table's range includes every key they reach (format.h, range_del_sentinel_trailer). */
+static int add_range_dels(table *t, file_meta *f)
+{
+    const rdel_list *l = table_range_dels(t);
+    int rc = 0;
+    buf k = {0};
+    for (int i = 0; l && rc == 0 && i < l->n; i++) {
+        const rdel_frag *fr = &l->frags[i];
+        f->num_range_dels += fr->nseqs;
+        if (fr->seqs[0] > f->max_seq)
+            f->max_seq = fr->seqs[0];
+        if (fr->seqs[fr->nseqs - 1] < f->min_seq)
+            f->min_seq = fr->seqs[fr->nseqs - 1];
+        k.len = 0;
+        rc = ikey_append(&k, fr->begin, fr->seqs[0], KIND_RANGE_DELETE);
+        if (rc == 0 &&
+            (f->smallest.len == 0 || ikey_compare(buf_slice(&k), buf_slice(&f->smallest)) < 0))
+            rc = buf_set(&f->smallest, k.data, k.len);
+        k.len = 0;
+        if (rc == 0)
+            rc = buf_append(&k, fr->end.data, fr->end.len) |
+                 put_fixed64(&k, range_del_sentinel_trailer());
+        if (rc == 0 &&
+            (f->largest.len == 0 || ikey_compare(buf_slice(&k), buf_slice(&f->largest)) > 0))
+            rc = buf_set(&f->largest, k.data, k.len);
+    }
+    buf_free(&k);
+    return rc ? -ENOMEM : 0;
+}
+
 static int scan_table(const char *dir, uint64_t number, file_meta *f)
 {
     char path[PATH_MAX];
@@ -66,8 +98,11 @@ static int scan_table(const char *dir, uint64_t number, file_meta *f)
     iter_free(it);
     const table_props *p = table_get_props(t);
     f->max_expire_at_ms = p ? p->max_expire_at_ms : UINT64_MAX;
+    f->num_live_keys = p ? p->num_live_keys : UINT64_MAX;
+    if (rc == 0)
+        rc = add_range_dels(t, f);
     table_close(t);
-    if (rc == 0 && f->num_entries == 0)
+    if (rc == 0 && f->num_entries == 0 && f->num_range_dels == 0)
         rc = SHALE_ECORRUPT; /* the engine never writes an empty table */
     return rc;
 }

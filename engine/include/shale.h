@@ -103,6 +103,19 @@ typedef struct shale_options {
     int tiered_min_merge_width;        /* 2: fewest sorted runs merged at once */
     int tiered_max_size_amplification; /* 200 (%): full merge when older runs exceed this
                                           percentage of the oldest run */
+    /* Tombstone density (leveled and tiered; Kvrocks's compaction checker, RocksDB's
+       CompactOnDeletionCollector): a table whose tombstones are at least
+       tombstone_compaction_ratio % of its entries, and that holds at least
+       tombstone_compaction_min_entries entries, is compacted on its own (into the level
+       below, or by itself at the bottom, where its tombstones go) once no size-triggered
+       compaction is due, without waiting for its level to fill. */
+    int tombstone_compaction_ratio;            /* 50 (%); 0 turns the trigger off */
+    uint64_t tombstone_compaction_min_entries; /* 1000 */
+    /* An iterator move (seek, next, prev) that steps over at least this many hidden table
+       entries (tombstones, and versions they or newer writes shadow) marks the tables
+       under the range it crossed for the same compaction (read-triggered, as Pebble's).
+       0 turns it off. */
+    uint64_t iter_skip_compaction_trigger; /* 1000 */
     /* NULL (none): called from compaction threads for each live entry a compaction
        keeps that every snapshot sees (value without its expiry); returning 1 drops it.
        Dropping says the key and all its older versions are garbage: an older version
@@ -111,8 +124,8 @@ typedef struct shale_options {
        cache what it looked up for the run. A value kept in the value log is passed
        as NULL with its length (it is not read back). Used by the server to drop hash
        fields of deleted hashes and keys of flushed databases. */
-    int (*compaction_filter)(void *ctx, uint64_t job, const void *key, size_t klen,
-                             const void *val, size_t vlen);
+    int (*compaction_filter)(void *ctx, uint64_t job, const void *key, size_t klen, const void *val,
+                             size_t vlen);
     void *compaction_filter_ctx;
 
     /* Tables and the read path */
@@ -124,13 +137,13 @@ typedef struct shale_options {
     int max_open_files;            /* 1000: open files kept (tables and value-log segments) */
 
     /* Value log (key-value separation) */
-    size_t value_threshold;  /* 512: values at least this large stay in the value log
-                                (the WAL files) when flushed, tables keep a pointer; 0 keeps
-                                every value in the tables (fifo style always does) */
-    uint64_t vlog_file_size; /* 256 MiB: a log rolls to a new segment at this size */
-    uint32_t vlog_gc_interval_s;   /* 300: background GC runs this often; 0 turns it off */
-    double vlog_gc_discard_ratio;  /* 0.7: background GC rewrites a segment only when at
-                                      least this fraction of it is garbage */
+    size_t value_threshold;       /* 512: values at least this large stay in the value log
+                                     (the WAL files) when flushed, tables keep a pointer; 0 keeps
+                                     every value in the tables (fifo style always does) */
+    uint64_t vlog_file_size;      /* 256 MiB: a log rolls to a new segment at this size */
+    uint32_t vlog_gc_interval_s;  /* 300: background GC runs this often; 0 turns it off */
+    double vlog_gc_discard_ratio; /* 0.7: background GC rewrites a segment only when at
+                                     least this fraction of it is garbage */
 } shale_options;
 
 /* Fills *opts with the documented defaults. */
@@ -173,6 +186,9 @@ int shale_put(shale_db *db, const void *key, size_t klen, const void *val, size_
 
 /* Deletes key (a tombstone; succeeds whether or not the key exists). Errors as shale_put. */
 int shale_delete(shale_db *db, const void *key, size_t klen);
+/* Deletes every key in [begin, end) in one write (shale_batch_delete_range). Errors as
+   shale_put, and -EINVAL when end is before begin. */
+int shale_delete_range(shale_db *db, const void *begin, size_t blen, const void *end, size_t elen);
 
 /* An atomic group of writes: all of it is visible and durable, or none of it. */
 typedef struct shale_batch shale_batch;
@@ -183,6 +199,17 @@ int shale_batch_new(shale_batch **out);
 int shale_batch_put(shale_batch *b, const void *key, size_t klen, const void *val, size_t vlen,
                     uint64_t expire_at_ms);
 int shale_batch_delete(shale_batch *b, const void *key, size_t klen);
+/*
+ * Adds a range deletion: every key k with begin <= k < end (bytewise), whatever was
+ * written to it before this entry, in this batch or earlier, reads as absent; later
+ * entries of the batch, and later writes, are not affected. One entry, whatever the
+ * range holds: reads, iterators and snapshots taken before the write still see the keys,
+ * compaction drops what it covers, and value-log GC counts their values as garbage.
+ * begin == end deletes nothing (and adds no entry). -EINVAL (an empty key, a key over
+ * SHALE_MAX_KEY_SIZE, end before begin), -ENOMEM.
+ */
+int shale_batch_delete_range(shale_batch *b, const void *begin, size_t blen, const void *end,
+                             size_t elen);
 /* Empties the batch for reuse. */
 void shale_batch_clear(shale_batch *b);
 /* Number of entries and encoded bytes in the batch. */
@@ -234,7 +261,7 @@ typedef struct shale_read_options {
     size_t lower_bound_len;
     const void *upper_bound; /* iterators: keys must be below this (exclusive), or NULL */
     size_t upper_bound_len;
-    int fill_cache; /* 1: blocks read are added to the block cache (0 for scans) */
+    int fill_cache;      /* 1: blocks read are added to the block cache (0 for scans) */
     int include_expired; /* 0: 1 returns entries past their expiry too (with it), for a
                             caller that judges expiry itself, e.g. a server's key counts */
 } shale_read_options;
@@ -347,7 +374,10 @@ int shale_property_int(shale_db *db, const char *name, uint64_t *out);
 /*
  * Changes a knob at run time: memtable_size, l0_compaction_trigger, l0_slowdown_trigger,
  * l0_stop_trigger, delayed_write_rate, write_stall_timeout_ms, compaction_rate_limit,
- * sync_writes, sync_interval_ms, fifo_max_size, block_cache_size (value as decimal text,
+ * sync_writes, sync_interval_ms, fifo_max_size, block_cache_size,
+ * tombstone_compaction_ratio, tombstone_compaction_min_entries,
+ * iter_skip_compaction_trigger, value_threshold, vlog_file_size, vlog_gc_interval_s,
+ * vlog_gc_discard_ratio (value as decimal text,
  * sizes may end in k, m or g; booleans as yes/no/1/0). Errors: -ENOENT (unknown or not
  * changeable at run time), -EINVAL (bad value).
  */

@@ -6,10 +6,11 @@
  *
  * Each round forks a writer that opens the store in DIR and writes numbered batches: a
  * batch sets a handful of keys (some with an expiry an hour away, some deleted) to values
- * that name the batch, and one marker key of its own. After each write returns, the
- * writer reports the batch number to the parent through a pipe (with --sync=no it also
- * syncs every 1000 batches and reports that). The parent kills the writer with SIGKILL at a
- * random moment, opens the store itself and checks:
+ * that name the batch, and one marker key of its own; one batch in six first deletes a
+ * range of up to 16 keys (shale_batch_delete_range), which its own later puts override.
+ * After each write returns, the writer reports the batch number to the parent through
+ * a pipe (with --sync=no it also syncs every 1000 batches and reports that). The parent
+ * kills the writer with SIGKILL at a random moment, opens the store itself and checks:
  *   --sync=yes: every reported batch is present; no batch is half visible (a marker
  *               present means all its keys hold that batch or a later one);
  *   --sync=no:  the batches present are a prefix (markers 1..m without a gap), m covers
@@ -64,10 +65,17 @@ static uint64_t mix(uint64_t x)
     return x;
 }
 
-/* Batch b's keys are a function of (seed, b), so the checker knows them. */
-static int batch_keys(uint64_t seed, uint64_t b, int *keys, bool *del, bool *ttl)
+/* Batch b's keys are a function of (seed, b), so the checker knows them; so is the
+   range [*rd_lo, *rd_hi) it deletes first (empty: none). */
+static int batch_keys(uint64_t seed, uint64_t b, int *keys, bool *del, bool *ttl, int *rd_lo,
+                      int *rd_hi)
 {
     uint64_t h = mix(seed * 1000003u + b);
+    uint64_t r = mix(h ^ 0x5bd1e995u);
+    *rd_lo = (int)(r % KEYSPACE);
+    *rd_hi = r % 6 == 0 ? *rd_lo + 1 + (int)((r >> 20) % 16) : *rd_lo;
+    if (*rd_hi > KEYSPACE)
+        *rd_hi = KEYSPACE;
     int n = 1 + (int)(h % MAX_BATCH);
     for (int i = 0; i < n; i++) {
         uint64_t k = mix(h + (uint64_t)i);
@@ -165,11 +173,17 @@ static void writer(const char *dir, uint64_t seed, uint64_t first, bool sync, in
     shale_batch *b;
     shale_batch_new(&b);
     char key[32], val[256], line[64];
-    int keys[MAX_BATCH];
+    int keys[MAX_BATCH], rd_lo, rd_hi;
     bool del[MAX_BATCH], ttl[MAX_BATCH];
     for (uint64_t id = first;; id++) {
         shale_batch_clear(b);
-        int n = batch_keys(seed, id, keys, del, ttl);
+        int n = batch_keys(seed, id, keys, del, ttl, &rd_lo, &rd_hi);
+        if (rd_hi > rd_lo) {
+            char hi[32];
+            snprintf(key, sizeof key, "k%05d", rd_lo);
+            snprintf(hi, sizeof hi, "k%05d", rd_hi);
+            shale_batch_delete_range(b, key, strlen(key), hi, strlen(hi));
+        }
         for (int i = 0; i < n; i++) {
             snprintf(key, sizeof key, "k%05d", keys[i]);
             if (del[i]) {
@@ -236,40 +250,67 @@ static uint64_t marker_after(shale_db *db, uint64_t after)
     return found;
 }
 
-/* Batch id's keys hold id or a later batch's value, or a later batch deleted them. */
+/* Did a batch after id (up to last, and present) delete key, by key or by range? */
+static bool deleted_later(shale_db *db, uint64_t seed, uint64_t id, uint64_t last, int key)
+{
+    for (uint64_t later = id + 1; later <= last; later++) {
+        int lk[MAX_BATCH], lo, hi;
+        bool ld[MAX_BATCH], lt[MAX_BATCH];
+        int ln = batch_keys(seed, later, lk, ld, lt, &lo, &hi);
+        bool hit = key >= lo && key < hi;
+        for (int j = 0; j < ln && !hit; j++)
+            hit = lk[j] == key && ld[j];
+        if (hit && has_marker(db, later))
+            return true;
+    }
+    return false;
+}
+
+/* The batch (holder) whose value key holds: 0 when absent, UINT64_MAX on an error. */
+static uint64_t holder_of(shale_db *db, int key)
+{
+    char k[32];
+    snprintf(k, sizeof k, "k%05d", key);
+    void *v = NULL;
+    size_t len;
+    int rc = shale_get(db, k, strlen(k), &v, &len);
+    uint64_t holder = rc == 0 ? strtoull(v, NULL, 10) : rc == SHALE_ENOTFOUND ? 0 : UINT64_MAX;
+    shale_free(v);
+    return holder;
+}
+
+/* Batch id's keys hold id or a later batch's value, or a later batch deleted them; the
+   keys of its deleted range that it did not write itself are absent or hold a later
+   batch's value. */
 static bool batch_whole(shale_db *db, uint64_t seed, uint64_t id, uint64_t last, char *why,
                         size_t whylen)
 {
-    int keys[MAX_BATCH];
+    int keys[MAX_BATCH], lo, hi;
     bool del[MAX_BATCH], ttl[MAX_BATCH];
-    int n = batch_keys(seed, id, keys, del, ttl);
+    int n = batch_keys(seed, id, keys, del, ttl, &lo, &hi);
     for (int i = 0; i < n; i++) {
-        char key[32];
-        snprintf(key, sizeof key, "k%05d", keys[i]);
-        void *v = NULL;
-        size_t len;
-        int rc = shale_get(db, key, strlen(key), &v, &len);
-        uint64_t holder = rc == 0 ? strtoull(v, NULL, 10) : 0;
-        shale_free(v);
-        if (rc == 0 && holder >= id && holder <= last)
+        uint64_t holder = holder_of(db, keys[i]);
+        if (holder != 0 && holder >= id && holder <= last)
             continue;
-        if (rc == SHALE_ENOTFOUND) {
-            /* deleted: by this batch, or by a later one that is itself present */
-            bool ok = del[i];
-            for (uint64_t later = id + 1; !ok && later <= last; later++) {
-                int lk[MAX_BATCH];
-                bool ld[MAX_BATCH], lt[MAX_BATCH];
-                int ln = batch_keys(seed, later, lk, ld, lt);
-                for (int j = 0; j < ln; j++)
-                    if (lk[j] == keys[i] && ld[j] && has_marker(db, later))
-                        ok = true;
-            }
-            if (ok)
-                continue;
-        }
-        snprintf(why, whylen, "batch %" PRIu64 ": key %s %s", id, key,
-                 rc == 0 ? "holds an older batch's value" : "is missing");
+        /* deleted: by this batch, or by a later one that is itself present */
+        if (holder == 0 && (del[i] || deleted_later(db, seed, id, last, keys[i])))
+            continue;
+        snprintf(why, whylen, "batch %" PRIu64 ": key k%05d %s", id, keys[i],
+                 holder ? "holds an older batch's value" : "is missing");
         return false;
+    }
+    for (int k = lo; k < hi; k++) {
+        bool own = false;
+        for (int i = 0; i < n && !own; i++)
+            own = keys[i] == k;
+        uint64_t holder = own ? 0 : holder_of(db, k);
+        if (holder != 0 && (holder <= id || holder > last)) {
+            snprintf(why, whylen,
+                     "batch %" PRIu64 ": key k%05d of its deleted range holds batch %" PRIu64
+                     "'s value",
+                     id, k, holder);
+            return false;
+        }
     }
     return true;
 }

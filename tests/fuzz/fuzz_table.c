@@ -1,5 +1,5 @@
-/* fuzz_table.c - the table reader on an arbitrary file: open, iterate, seek and point
-   reads give entries or SHALE_ECORRUPT, never a crash. */
+/* fuzz_table.c - the table reader on an arbitrary file: open, iterate, seek, point reads
+   and range-tombstone lookups give entries or SHALE_ECORRUPT, never a crash. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 #include "format.h"
 #include "fuzz_file.h"
 #include "iterator.h"
+#include "range_del.h"
 #include "table_reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -31,6 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             buf_free(&k);
             iter_free(it);
         }
+        /* the range tombstones (format version 2) answer lookups */
+        rdel_list_cover(table_range_dels(t), slice_make("m", 1), UINT64_MAX >> 8);
         table_close(t); /* closes fd */
     } else if (fd >= 0) {
         close(fd);

@@ -305,9 +305,10 @@ static void test_memtable_get_hashed_uses_bloom_hash(void **state)
         snprintf(k, sizeof k, "key%05d", i);
         uint64_t h = bloom_hash(slice_from_str(k));
         memtable_prefetch(m, h);
-        assert_true(memtable_get_hashed(m, slice_from_str(k), h, UINT64_MAX >> 8, &kind, &v));
+        assert_true(
+            memtable_get_hashed(m, slice_from_str(k), h, UINT64_MAX >> 8, &kind, &v, NULL));
         assert_true(slice_equal(v, slice_from_str("v")));
-        wrong += memtable_get_hashed(m, slice_from_str(k), h + 1, UINT64_MAX >> 8, &kind, &v);
+        wrong += memtable_get_hashed(m, slice_from_str(k), h + 1, UINT64_MAX >> 8, &kind, &v, NULL);
     }
     assert_int_equal(wrong, 0); /* another hash looks in another bucket */
     memtable_unref(m);

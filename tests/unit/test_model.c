@@ -1,8 +1,8 @@
 /*
- * test_model.c - a randomized model test of the whole engine: puts, deletes, batches,
- * snapshots and iteration in both directions, checked against an in-memory model, with
- * close/reopen, flush and compaction in between. The seed is printed; SHALE_SEED=N
- * replays a run. SHALE_MODEL_OPS scales the length.
+ * test_model.c - a randomized model test of the whole engine: puts, deletes, range
+ * deletes, batches, snapshots and iteration in both directions, checked against an
+ * in-memory model, with close/reopen, flush and compaction in between. The seed is printed;
+ * SHALE_SEED=N replays a run. SHALE_MODEL_OPS scales the length.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -59,6 +59,30 @@ static void random_value(uint64_t *rs, char *out, int gen)
     for (int i = 0; i < len; i++)
         out[n + i] = (char)('a' + tu_rand_below(rs, 26));
     out[n + len] = '\0';
+}
+
+/*
+ * A random range deletion [begin, end) into b (or the db when b is NULL) and the model:
+ * bounds are keys or their bare "kNNN" prefixes (which sort just before them), so the
+ * range holds the keys lo..hi-1; mostly short, sometimes wide.
+ */
+static void range_delete(shale_db *db, shale_batch *b, model *m, uint64_t *rs)
+{
+    int lo = (int)tu_rand_below(rs, NKEYS);
+    int span =
+        1 + (int)(tu_rand_below(rs, 10) == 0 ? tu_rand_below(rs, 300) : tu_rand_below(rs, 30));
+    int hi = lo + span > NKEYS ? NKEYS : lo + span;
+    char kb[32], ke[32];
+    int lb = tu_rand_below(rs, 2) ? key_name(kb, lo) : sprintf(kb, "k%03d", lo);
+    int le = hi == NKEYS            ? sprintf(ke, "l")
+             : tu_rand_below(rs, 2) ? key_name(ke, hi)
+                                    : sprintf(ke, "k%03d", hi);
+    if (b)
+        assert_int_equal(shale_batch_delete_range(b, kb, (size_t)lb, ke, (size_t)le), 0);
+    else
+        assert_int_equal(shale_delete_range(db, kb, (size_t)lb, ke, (size_t)le), 0);
+    for (int k = lo; k < hi; k++)
+        model_set(m, k, NULL);
 }
 
 /* Key index of an iterator position (keys are "kNNN..."). */
@@ -182,9 +206,11 @@ static void run_model(shale_compaction_style style, uint64_t seed, int ops)
             random_value(&rs, val, ++gen);
             assert_int_equal(shale_put(db, key, (size_t)kl, val, strlen(val), 0), 0);
             model_set(&m, k, val);
-        } else if (r < 650) {
+        } else if (r < 620) {
             assert_int_equal(shale_delete(db, key, (size_t)kl), 0);
             model_set(&m, k, NULL);
+        } else if (r < 650) {
+            range_delete(db, NULL, &m, &rs);
         } else if (r < 700) {
             shale_batch *b;
             assert_int_equal(shale_batch_new(&b), 0);
@@ -194,7 +220,9 @@ static void run_model(shale_compaction_style style, uint64_t seed, int ops)
             for (int i = 0; i < n; i++) {
                 int bk = (int)tu_rand_below(&rs, NKEYS);
                 int bkl = key_name(key, bk);
-                if (tu_rand_below(&rs, 4) == 0) {
+                if (tu_rand_below(&rs, 10) == 0) {
+                    range_delete(db, b, &next, &rs); /* ordered with the batch's others */
+                } else if (tu_rand_below(&rs, 4) == 0) {
                     assert_int_equal(shale_batch_delete(b, key, (size_t)bkl), 0);
                     model_set(&next, bk, NULL);
                 } else {

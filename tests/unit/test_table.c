@@ -77,6 +77,8 @@ static void build(const char *path, int n, shale_compression comp, int bloom, ui
     const table_props *p = table_builder_props(tb);
     assert_int_equal(p->num_entries, (uint64_t)n * 2);
     assert_int_equal(p->num_deletes, (uint64_t)(n + 9) / 10);
+    /* every key's newest is live but for the tombstones */
+    assert_int_equal(p->num_live_keys, (uint64_t)n - (uint64_t)(n + 9) / 10);
     assert_int_equal(p->max_expire_at_ms, UINT64_MAX); /* plain values present */
     *size = table_builder_file_size(tb);
     table_builder_free(tb);

@@ -94,6 +94,47 @@ static void test_write_batch_rejects_bad_input(void **state)
     shale_batch_free(b);
 }
 
+/* A range deletion is one entry (kind 4, the end as its value) in the batch's order; a
+   record whose range does not run upwards is corruption, and compression leaves it. */
+static void test_write_batch_range_delete(void **state)
+{
+    shale_batch *b;
+    assert_int_equal(shale_batch_new(&b), 0);
+    assert_int_equal(shale_batch_put(b, "a", 1, "1", 1, 0), 0);
+    assert_int_equal(shale_batch_delete_range(b, "b", 1, "d", 1), 0);
+    assert_int_equal(shale_batch_delete_range(b, "q", 1, "q", 1), 0); /* empty: no entry */
+    assert_int_equal(shale_batch_put(b, "c", 1, "3", 1, 0), 0);
+    assert_int_equal(shale_batch_count(b), 3);
+    batch_set_seq(b, 10);
+    seen s = {0};
+    assert_int_equal(batch_rep_iterate(batch_rep(b), record, &s), 0);
+    assert_int_equal(s.n, 3);
+    assert_int_equal(s.kinds[1], KIND_RANGE_DELETE);
+    assert_int_equal(s.seqs[1], 11);
+    assert_string_equal(s.keys[1], "b");
+    assert_string_equal(s.values[1], "d");
+    buf out = {0};
+    assert_int_equal(batch_rep_compress(batch_rep(b), 1, NULL, &out), 0);
+    buf_free(&out);
+    /* end at or below begin in a record: corruption */
+    slice rep = batch_rep(b);
+    char copy[64];
+    memcpy(copy, rep.data, rep.len);
+    char *p = memchr(copy + BATCH_HEADER_SIZE, KIND_RANGE_DELETE, rep.len - BATCH_HEADER_SIZE);
+    assert_non_null(p);
+    p[5] = 'a'; /* kind, 1, 'b', 1, 'd' -> end 'a' */
+    s.n = 0;
+    assert_int_equal(batch_rep_iterate(slice_make(copy, rep.len), record, &s), SHALE_ECORRUPT);
+    p[5] = 'b'; /* end == begin */
+    s.n = 0;
+    assert_int_equal(batch_rep_iterate(slice_make(copy, rep.len), record, &s), SHALE_ECORRUPT);
+    p[0] |= (char)BATCH_KIND_LZ4; /* a range is never compressed */
+    p[5] = 'd';
+    s.n = 0;
+    assert_int_equal(batch_rep_iterate(slice_make(copy, rep.len), record, &s), SHALE_ECORRUPT);
+    shale_batch_free(b);
+}
+
 typedef struct lz4_seen {
     int n;
     int compressed;
@@ -236,6 +277,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_batch_round_trip),
         cmocka_unit_test(test_write_batch_rejects_bad_input),
+        cmocka_unit_test(test_write_batch_range_delete),
         cmocka_unit_test(test_write_batch_compressed_values),
         cmocka_unit_test(test_write_batch_compress_reuses_stream),
         cmocka_unit_test(test_write_batch_compress_short_header),
