@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "hash.h"
 #include "rdb.h"
 #include "server.h"
 #include "value.h"
@@ -131,6 +132,9 @@ void cmd_restore(server *s, client *c)
             ks_meta_free(&m);
             return;
         }
+        if (v.type == KS_TYPE_HASH) /* Redis decides it with the server's limits */
+            v.enc = hash_restore_encoding(&v, (uint64_t)s->cfg.hash_max_listpack_entries,
+                                          s->cfg.hash_max_listpack_value);
         ks_begin(&s->ks);
         if (expired) /* nothing is written but the deletion REPLACE asked for */
             rc = ks_del_key(&s->ks, c->db, key->p, key->len, &m);

@@ -38,8 +38,6 @@ static int get_field(server *s, client *c, const resp_arg *key, const ks_meta *m
  * hash-max-listpack-value, and never turns back (a later CONFIG SET changes nothing for
  * it). A hash written before the byte existed reads by its size.
  */
-enum { HASH_LISTPACK = 'l', HASH_TABLE = 't' };
-
 static char hash_encoding(const server *s, const ks_meta *m)
 {
     if (!m->type)

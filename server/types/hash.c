@@ -86,6 +86,8 @@ int hash_load(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta
               rdb_value *v)
 {
     rdb_value_init(v, KS_TYPE_HASH);
+    if (m->extralen >= 1) /* a hash written before the byte existed: by its size */
+        v->enc = m->extra[0] == HASH_TABLE ? RDB_ENC_BIG : RDB_ENC_COMPACT;
     hash_iter it;
     int rc = hash_iter_open(ks, dbi, key, klen, m, &it);
     const char *f, *val;
@@ -98,9 +100,28 @@ int hash_load(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta
     return rc ? rc : err;
 }
 
+int hash_restore_encoding(const rdb_value *v, uint64_t max_entries, uint64_t max_value)
+{
+    if (rdb_value_members(v) > max_entries)
+        return RDB_ENC_BIG;
+    if (v->enc == RDB_ENC_COMPACT)
+        return RDB_ENC_COMPACT;
+    for (size_t i = 0; i < v->n; i++) {
+        size_t n;
+        rdb_value_item(v, i, &n);
+        if (n > max_value)
+            return RDB_ENC_BIG;
+    }
+    return RDB_ENC_COMPACT;
+}
+
 int hash_store(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old,
                const rdb_value *v, uint64_t expire_at_ms)
 {
+    int enc = v->enc != RDB_ENC_AUTO ? v->enc
+                                     : hash_restore_encoding(v, RDB_HASH_LISTPACK_ENTRIES,
+                                                             RDB_HASH_LISTPACK_VALUE);
+    char byte = enc == RDB_ENC_BIG ? HASH_TABLE : HASH_LISTPACK;
     uint64_t version = ks_new_version(ks);
     int rc = 0;
     for (size_t i = 0; i + 1 < v->n && rc == 0; i += 2) {
@@ -110,5 +131,5 @@ int hash_store(keyspace *ks, int dbi, const void *key, size_t klen, const ks_met
     }
     return rc ? rc
               : ks_put_collection_expiring(ks, dbi, key, klen, old, KS_TYPE_HASH, version,
-                                           v->n / 2, NULL, 0, expire_at_ms);
+                                           v->n / 2, &byte, 1, expire_at_ms);
 }

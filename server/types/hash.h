@@ -33,6 +33,11 @@ int hash_put_field(keyspace *ks, int dbi, const void *key, size_t klen, uint64_t
 /* Deletes field f of the hash m (which exists). */
 int hash_del_field(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
                    const void *f, size_t fl);
+/* The encoding byte of a hash's metadata (the one extra byte): Redis's, decided as the
+   hash is written (commands/t_hash.c), and kept because Redis never turns a hashtable
+   back into a listpack. */
+enum { HASH_LISTPACK = 'l', HASH_TABLE = 't' };
+
 /* Writes the hash's metadata: nfields fields under version and the encoding Redis would
    give it (one byte the caller decides, t_hash.c); 0 fields deletes the key (an emptied
    hash does not exist). m: as read (its expiry is kept). */
@@ -56,13 +61,20 @@ bool hash_iter_next(hash_iter *it, const char **f, size_t *fl, const char **v, s
 int hash_iter_close(hash_iter *it);
 
 /* The whole hash m (which exists) into *v (initialized here as a hash; fields in name
-   order, each followed by its value): DUMP's read. 0 or an engine error / -ENOMEM;
+   order, each followed by its value; v->enc from the metadata's encoding): DUMP's read. 0 or an engine error / -ENOMEM;
    rdb_value_free *v either way. */
 int hash_load(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
               rdb_value *v);
+/* The encoding (RDB_ENC_COMPACT or _BIG) Redis's RESTORE gives hash v, a payload in
+   encoding v->enc, under these limits (hash-max-listpack-entries, -value): a hashtable
+   past max_entries fields; a hashtable payload (or AUTO) also when a field or value is
+   longer than max_value, while a listpack stays one whatever its lengths. */
+int hash_restore_encoding(const rdb_value *v, uint64_t max_entries, uint64_t max_value);
 /* Writes hash v (fields distinct, at least one) as (dbi, key), replacing what old (as
    read) was, under a new version, with expiry expire_at_ms (0: none): RESTORE's write,
-   in the caller's transaction. */
+   in the caller's transaction. Its encoding is v->enc as RESTORE settled it
+   (hash_restore_encoding with the server's limits), or by Redis's default limits when
+   AUTO. */
 int hash_store(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old,
                const rdb_value *v, uint64_t expire_at_ms);
 

@@ -527,3 +527,42 @@ int list_save(list *l)
         l->dirty = false;
     return rc;
 }
+
+/* ---- whole values (DUMP, RESTORE) ---- */
+
+static int emit_item(void *ctx, const void *p, size_t n)
+{
+    return rdb_value_add(ctx, p, n);
+}
+
+int list_load(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
+              rdb_value *v)
+{
+    rdb_value_init(v, KS_TYPE_LIST);
+    list l;
+    int rc = list_open(&l, ks, dbi, key, klen, m);
+    rc = rc ? rc : list_read(&l, 0, list_len(&l), false, emit_item, v);
+    list_close(&l);
+    return rc;
+}
+
+int list_store(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old,
+               const rdb_value *v, uint64_t expire_at_ms)
+{
+    ks_meta none = {0}; /* a new list: list_push gives it a new version */
+    list l;
+    int rc = list_open(&l, ks, dbi, key, klen, &none);
+    for (size_t i = 0; rc == 0 && i < v->n; i++) {
+        size_t n;
+        const char *p = rdb_value_item(v, i, &n);
+        rc = list_push(&l, false, p, n);
+    }
+    unsigned char extra[LIST_EXTRA];
+    put_be64(extra, l.head);
+    put_be64(extra + 8, l.tail);
+    rc = rc ? rc
+            : ks_put_collection_expiring(ks, dbi, key, klen, old, KS_TYPE_LIST, l.version,
+                                         list_len(&l), extra, sizeof extra, expire_at_ms);
+    list_close(&l);
+    return rc;
+}

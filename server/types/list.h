@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "keyspace.h"
+#include "rdb.h"
 
 #define LIST_MID (UINT64_C(1) << 63) /* head and tail of a new list */
 #define LIST_EXTRA 16                /* head:be64 | tail:be64 after version and size */
@@ -103,6 +104,17 @@ int list_trim(list *l, long long start, long long stop);
    wraps; what that does to COUNT is the command's). */
 int list_find(list *l, const void *v, size_t vl, long long rank, uint64_t count,
               uint64_t maxlen, list_pos_fn emit, void *ctx);
+
+/* The whole list m (which exists) into *v (initialized here as a list, head to tail):
+   DUMP's read, one walk. rdb_value_free *v either way. */
+int list_load(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
+              rdb_value *v);
+/* Writes list v (at least one element) as (dbi, key), replacing what old (as read, any
+   type) was, under a new version with the elements at LIST_MID onwards, with expiry
+   expire_at_ms (0: none): RESTORE's write, in the caller's transaction. Its waiters are
+   woken (ks_put_collection). */
+int list_store(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old,
+               const rdb_value *v, uint64_t expire_at_ms);
 
 /* Writes what the operations changed: the metadata (deleting the key when the list is
    empty) and deletes of the elements that left the list. No-op when nothing changed. */

@@ -52,6 +52,13 @@ enum {
 #define RDB_SET_INTSET_ENTRIES 512    /* set-max-intset-entries */
 #define RDB_LIST_NODE_BYTES 8192      /* list-max-listpack-size -2 */
 
+/* The encoding a value is held in, as Redis's OBJECT ENCODING names it for its type. */
+enum {
+    RDB_ENC_AUTO = 0, /* not known: decided by the value and Redis's default limits */
+    RDB_ENC_COMPACT,  /* a listpack (hash, sorted set) or an intset (set) */
+    RDB_ENC_BIG,      /* a hashtable (hash, set) or a skiplist (sorted set) */
+};
+
 /*
  * A Redis value in memory: a string (one item), a list's elements in order, a set's
  * members, a hash's fields and values (items 2i and 2i + 1), or a sorted set's members
@@ -66,6 +73,10 @@ typedef struct rdb_value {
     size_t len, cap;
     double *score; /* a sorted set's: score[i] for item i */
     int err;       /* -ENOMEM once an append failed; the value is then incomplete */
+    /* RDB_ENC_*: a decoded payload's encoding; a loaded key's, as its metadata keeps it
+       (Redis's conversion to the big encoding is for good, so a small hash can still be
+       a hashtable and DUMP writes it as one). Lists: always AUTO. */
+    int enc;
 } rdb_value;
 
 void rdb_value_init(rdb_value *v, int type);
@@ -80,15 +91,18 @@ const char *rdb_value_item(const rdb_value *v, size_t i, size_t *len);
 /* Members: items, or fields for a hash (a pair per field). */
 size_t rdb_value_members(const rdb_value *v);
 
-/* The DUMP payload of v (malloc'ed into *out, free()). 0, -ENOMEM, or -EINVAL for a
-   type without an RDB encoding here or an empty collection. */
+/* The DUMP payload of v (malloc'ed into *out, free()): in the big encoding when v->enc
+   says so or the value is past Redis's default limits, else the compact one (when
+   v->enc is COMPACT, whatever the sizes: a listpack Redis was told to keep larger). 0,
+   -ENOMEM, or -EINVAL for a type without an RDB encoding here or an empty collection. */
 int rdb_encode(const rdb_value *v, char **out, size_t *outlen);
 /* Checks a payload's version and CRC: 0 or RDB_ECHECKSUM. */
 int rdb_check(const void *p, size_t n);
 /* Decodes a payload (checked first) into *v (initialized here; rdb_value_free it even
    on failure). Returns 0, RDB_ECHECKSUM, RDB_EFORMAT (also for a well-formed value of a
    type shale has no room for: streams, modules) or -ENOMEM. A collection with a
-   member named twice or with no member is RDB_EFORMAT, as in Redis. */
+   member named twice or with no member is RDB_EFORMAT, as in Redis. v->enc is the
+   payload's encoding (COMPACT or BIG; AUTO for strings and lists). */
 int rdb_decode(const void *p, size_t n, rdb_value *v);
 
 #endif

@@ -435,6 +435,24 @@ static int read_value(reader *r, int type, rdb_value *v)
     }
 }
 
+/* The encoding a payload of RDB type `type` holds its value in (rdb_value.enc). */
+static int payload_encoding(int type)
+{
+    switch (type) {
+    case RDB_TYPE_SET:
+    case RDB_TYPE_ZSET:
+    case RDB_TYPE_ZSET_2:
+    case RDB_TYPE_HASH: return RDB_ENC_BIG;
+    case RDB_TYPE_HASH_ZIPMAP:
+    case RDB_TYPE_SET_INTSET:
+    case RDB_TYPE_ZSET_ZIPLIST:
+    case RDB_TYPE_HASH_ZIPLIST:
+    case RDB_TYPE_HASH_LISTPACK:
+    case RDB_TYPE_ZSET_LISTPACK: return RDB_ENC_COMPACT;
+    default: return RDB_ENC_AUTO;
+    }
+}
+
 int rdb_check(const void *p, size_t n)
 {
     if (n < FOOTER)
@@ -459,5 +477,6 @@ int rdb_decode(const void *p, size_t n, rdb_value *v)
     if (read_bytes(&r, 1, &t))
         return RDB_EFORMAT;
     rc = read_value(&r, t[0], v);
+    v->enc = payload_encoding(t[0]);
     return rc ? rc : v->err;
 }

@@ -86,6 +86,8 @@ static size_t score_string(double d, char *buf, size_t cap)
 
 static bool fits_listpack(const rdb_value *v, size_t max_entries, size_t max_len)
 {
+    if (v->enc != RDB_ENC_AUTO)
+        return v->enc == RDB_ENC_COMPACT;
     if (rdb_value_members(v) > max_entries)
         return false;
     for (size_t i = 0; i < v->n; i++) {
@@ -174,10 +176,11 @@ static int cmp_int64(const void *a, const void *b)
 }
 
 /* The set's members as sorted integers (malloc'ed) when it is an intset in Redis:
-   at most 512 members, every one an integer. NULL otherwise (or out of memory). */
+   every member an integer, and at most 512 of them unless v->enc says it is an intset.
+   NULL otherwise (or out of memory). */
 static int64_t *set_as_ints(const rdb_value *v)
 {
-    if (v->n > RDB_SET_INTSET_ENTRIES)
+    if (v->enc == RDB_ENC_BIG || (v->enc == RDB_ENC_AUTO && v->n > RDB_SET_INTSET_ENTRIES))
         return NULL;
     int64_t *ints = malloc(v->n * sizeof *ints);
     for (size_t i = 0; ints && i < v->n; i++) {

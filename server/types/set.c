@@ -757,13 +757,20 @@ int set_random(keyspace *ks, int dbi, const set_ref *s, long long count, set_lis
 
 /* ---- writes ---- */
 
-static int put_meta(keyspace *ks, int dbi, const set_ref *s, uint64_t version, uint64_t size,
-                    bool hashtable, uint64_t dead)
+/* The metadata's extra bytes: flags, deleted members. */
+#define META_EXTRA (1 + 8)
+static void meta_extra(unsigned char *extra, bool hashtable, uint64_t dead)
 {
-    unsigned char extra[1 + 8];
     extra[0] = hashtable ? SET_F_HASHTABLE : 0;
     for (int i = 0; i < 8; i++)
         extra[1 + i] = (unsigned char)(dead >> (56 - 8 * i));
+}
+
+static int put_meta(keyspace *ks, int dbi, const set_ref *s, uint64_t version, uint64_t size,
+                    bool hashtable, uint64_t dead)
+{
+    unsigned char extra[META_EXTRA];
+    meta_extra(extra, hashtable, dead);
     return ks_put_collection(ks, dbi, s->key, s->klen, s->m, KS_TYPE_SET, version, size, extra,
                              sizeof extra);
 }
@@ -983,10 +990,43 @@ int set_writer_end(set_writer *w, int rc, uint64_t *n)
     rc = rc ? rc : ks_del_key(w->ks, w->dbi, d->key, d->klen, d->m);
     if (rc == 0 && w->n) {
         ks_meta none = {0};
-        set_ref fresh = {.key = d->key, .klen = d->klen, .m = &none};
-        rc = put_meta(w->ks, w->dbi, &fresh, w->version, w->n,
-                      w->hashtable || w->n > SET_INTSET_MAX, 0);
+        unsigned char extra[META_EXTRA];
+        meta_extra(extra, w->hashtable || w->n > SET_INTSET_MAX, 0);
+        rc = ks_put_collection_expiring(w->ks, w->dbi, d->key, d->klen, &none, KS_TYPE_SET,
+                                        w->version, w->n, extra, sizeof extra, w->expire_at_ms);
     }
     ks_key_free(&w->k);
     return rc;
+}
+
+/* ---- whole values (DUMP, RESTORE) ---- */
+
+static int emit_item(void *ctx, const char *p, size_t len)
+{
+    return rdb_value_add(ctx, p, len);
+}
+
+int set_load(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
+             rdb_value *v)
+{
+    rdb_value_init(v, KS_TYPE_SET);
+    v->enc = meta_hashtable(m) ? RDB_ENC_BIG : RDB_ENC_COMPACT;
+    set_ref s = {.key = key, .klen = klen, .m = m};
+    return set_members(ks, dbi, &s, emit_item, v);
+}
+
+int set_store(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old,
+              const rdb_value *v, uint64_t expire_at_ms)
+{
+    set_ref dst = {.key = key, .klen = klen, .m = old};
+    set_writer w;
+    int rc = set_writer_begin(&w, ks, dbi, &dst);
+    w.expire_at_ms = expire_at_ms;
+    for (size_t i = 0; rc == 0 && i < v->n; i++) {
+        size_t n;
+        const char *p = rdb_value_item(v, i, &n);
+        rc = set_writer_emit(&w, p, n);
+    }
+    uint64_t n;
+    return set_writer_end(&w, rc, &n);
 }

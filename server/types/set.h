@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "keyspace.h"
+#include "rdb.h"
 
 #define SET_INTSET_MAX 512 /* Redis's set-max-intset-entries default */
 #define SET_F_HASHTABLE 1  /* extra[0]: Redis would hold it as a hashtable */
@@ -125,6 +126,7 @@ typedef struct set_writer {
     int dbi;
     set_ref dst;
     uint64_t version, n;
+    uint64_t expire_at_ms; /* the new set's expiry: 0 (none) unless set after begin */
     bool hashtable;
     ks_key k; /* the member prefix, then each member's engine key */
     size_t plen;
@@ -135,6 +137,21 @@ int set_writer_emit(void *w, const char *p, size_t len);
 /* Writes the metadata (or deletes the key when no member was added); *n = members.
    Always frees w's memory. */
 int set_writer_end(set_writer *w, int rc, uint64_t *n);
+
+/* ---- whole values (DUMP, RESTORE) ---- */
+
+/* The whole set m (which exists) into *v (initialized here as a set, in hash order: the
+   encoder sorts an intset; v->enc from the metadata's flag): DUMP's read, one walk.
+   rdb_value_free *v either way. */
+int set_load(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
+             rdb_value *v);
+/* Writes set v (members distinct, at least one) as (dbi, key) through a set_writer,
+   replacing what old (as read, any type) was, with expiry expire_at_ms (0: none):
+   RESTORE's write. Its encoding is the one Redis's RESTORE gives it whatever the
+   payload's: an intset when every member is an integer and there are at most
+   SET_INTSET_MAX of them. */
+int set_store(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old,
+              const rdb_value *v, uint64_t expire_at_ms);
 
 /* ---- SSCAN ---- */
 

@@ -2,6 +2,9 @@
 #include "value.h"
 
 #include "hash.h"
+#include "list.h"
+#include "set.h"
+#include "zset.h"
 
 static int string_load(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
                        rdb_value *v)
@@ -18,8 +21,7 @@ static int string_store(keyspace *ks, int dbi, const void *key, size_t klen, con
     return ks_put_meta(ks, dbi, key, klen, old, KS_TYPE_STRING, p, n, expire_at_ms);
 }
 
-/* Each type's pair. A list, set or sorted set gets its row when its file in types/ has
-   the two functions (list_load / list_store ... with these signatures). */
+/* Each type's pair, beside the type's other operations in its own file. */
 static const struct {
     int type;
     int (*load)(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
@@ -29,6 +31,9 @@ static const struct {
 } types[] = {
     {KS_TYPE_STRING, string_load, string_store},
     {KS_TYPE_HASH, hash_load, hash_store},
+    {KS_TYPE_LIST, list_load, list_store},
+    {KS_TYPE_SET, set_load, set_store},
+    {KS_TYPE_ZSET, zset_load, zset_store},
 };
 
 int value_load(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,

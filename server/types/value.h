@@ -13,13 +13,13 @@
 #include "rdb.h"
 
 /* Reads the value of (dbi, key), whose metadata is m (present), into *v (rdb_value_free
-   it either way). 0, an engine error, -ENOMEM, or SHALE_ENOTSUP for a type that has no
-   load function yet. */
+   it either way). 0, an engine error, -ENOMEM, or SHALE_ENOTSUP for a type without a
+   load function (every type shale has one). */
 int value_load(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
                rdb_value *v);
 /* Writes v as (dbi, key) in the caller's transaction, replacing what old (as read, type
    0 when absent) holds, with expiry expire_at_ms (0: none). 0, an engine error, or
-   SHALE_ENOTSUP for a type that has no store function yet. */
+   SHALE_ENOTSUP for a type without a store function (every type shale has one). */
 int value_store(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old,
                 const rdb_value *v, uint64_t expire_at_ms);
 

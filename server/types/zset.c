@@ -804,3 +804,19 @@ int zset_end_entry(const zset_ref *z, bool last, ks_key *out)
     zidx_close(&x);
     return rc;
 }
+
+/* ---- whole values ---- */
+
+static int emit_scored(void *ctx, const char *member, size_t len, double score)
+{
+    return rdb_value_add_scored(ctx, member, len, score);
+}
+
+int zset_load(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
+              rdb_value *v)
+{
+    rdb_value_init(v, KS_TYPE_ZSET);
+    v->enc = zset_flags(m) & ZSET_F_SKIPLIST ? RDB_ENC_BIG : RDB_ENC_COMPACT;
+    zset_ref z = {.ks = ks, .dbi = dbi, .key = key, .klen = klen, .m = m};
+    return m->size ? zset_range_rank(&z, 0, m->size - 1, false, emit_scored, v) : 0;
+}

@@ -32,6 +32,7 @@
 
 #include "keyspace.h"
 #include "member_map.h"
+#include "rdb.h"
 
 #define ZSET_MEMBER_TAG 'M'
 #define ZSET_SCORE_TAG 'S'
@@ -146,6 +147,7 @@ typedef struct zset_writer {
     unsigned flags; /* ZSET_F_* */
     zset_hint lo, hi;
     member_map changed; /* members this command wrote: mark 1 with the score, 2 removed */
+    uint64_t expire_at_ms; /* a replacing writer's new expiry: 0 (none) unless set */
 } zset_writer;
 
 /* Starts writing the sorted set (dbi, key) whose metadata m (type 0 or zset) was read;
@@ -183,6 +185,23 @@ static inline uint64_t zset_writer_size(const zset_writer *w)
 {
     return w->size;
 }
+
+/* ---- whole values (DUMP, RESTORE) ---- */
+
+/* The whole sorted set m (which exists) into *v (initialized here as a sorted set, by
+   score then member, with the scores; v->enc from the metadata's flags): DUMP's read,
+   one walk of the score index. rdb_value_free *v either way. */
+int zset_load(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *m,
+              rdb_value *v);
+/* Writes sorted set v (members distinct, scores not NaN, at least one member) as (dbi,
+   key) through a replacing writer (2 puts a member), replacing what old (as read, any
+   type) was, with expiry expire_at_ms (0: none): RESTORE's write. Its encoding is
+   Redis's after a RESTORE of a payload in encoding v->enc: a skiplist payload (or AUTO)
+   becomes a listpack when it has at most ZSET_LISTPACK_ENTRIES members of at most
+   ZSET_LISTPACK_VALUE bytes; a listpack one stays a listpack up to that many members
+   whatever their lengths. Its waiters are woken (ks_put_collection). */
+int zset_store(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old,
+               const rdb_value *v, uint64_t expire_at_ms);
 
 /* Reads the hints in a zset's metadata (tests and the writer). */
 void zset_hints_parse(const ks_meta *m, zset_hint *lo, zset_hint *hi);

@@ -320,7 +320,50 @@ int zset_writer_finish(zset_writer *w)
     memcpy(extra + 2, w->lo.b, ln);
     extra[2 + ln] = (unsigned char)hn;
     memcpy(extra + 3 + ln, w->hi.b, hn);
-    return rc ? rc
-              : ks_put_collection(w->z.ks, w->z.dbi, w->z.key, w->z.klen, old, KS_TYPE_ZSET,
-                                  w->version, w->size, extra, 3 + ln + hn);
+    if (rc == 0 && w->replace) /* a new key: no expiry unless one was given */
+        rc = ks_put_collection_expiring(w->z.ks, w->z.dbi, w->z.key, w->z.klen, old,
+                                        KS_TYPE_ZSET, w->version, w->size, extra, 3 + ln + hn,
+                                        w->expire_at_ms);
+    else if (rc == 0)
+        rc = ks_put_collection(w->z.ks, w->z.dbi, w->z.key, w->z.klen, old, KS_TYPE_ZSET,
+                               w->version, w->size, extra, 3 + ln + hn);
+    return rc;
+}
+
+/* Whether Redis holds a restored sorted set as a skiplist (zset.h, zset_store). */
+static bool restored_skiplist(const rdb_value *v)
+{
+    if (v->n > ZSET_LISTPACK_ENTRIES)
+        return true;
+    if (v->enc == RDB_ENC_COMPACT)
+        return false;
+    for (size_t i = 0; i < v->n; i++) {
+        size_t n;
+        rdb_value_item(v, i, &n);
+        if (n > ZSET_LISTPACK_VALUE)
+            return true;
+    }
+    return false;
+}
+
+int zset_store(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old,
+               const rdb_value *v, uint64_t expire_at_ms)
+{
+    zset_writer w;
+    zset_writer_open_replace(&w, ks, dbi, key, klen, old);
+    w.expire_at_ms = expire_at_ms;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < v->n; i++) {
+        size_t n;
+        const char *p = rdb_value_item(v, i, &n);
+        rc = zset_writer_set(&w, p, n, v->score[i], false, 0);
+    }
+    /* the writer's flag follows the sizes as members came; RESTORE's rule is its own */
+    if (restored_skiplist(v))
+        w.flags |= ZSET_F_SKIPLIST;
+    else
+        w.flags &= ~(unsigned)ZSET_F_SKIPLIST;
+    rc = rc ? rc : zset_writer_finish(&w);
+    zset_writer_free(&w);
+    return rc;
 }

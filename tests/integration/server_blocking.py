@@ -557,6 +557,43 @@ def test_zset_wakeup_by_each_write():
     on_both(zset_wakeup_by_each_write)
 
 
+def restore_wakes(port):
+    """A RESTORE of a list wakes BLPOP, of a sorted set BZPOPMIN (with TTL, ABSTTL,
+    REPLACE); one of another type, or one already expired, wakes nobody."""
+    admin = fresh(port)
+    admin.call("rpush", "l", "a", "b")
+    admin.call("zadd", "z", "1", "m", "2", "n")
+    admin.call("sadd", "s", "x")
+    lp, zp, sp = (admin.call("dump", k)[1] for k in ("l", "z", "s"))
+    cases = [("blpop", lp, (), pair("w", "a")),
+             ("blpop", lp, ("100000",), pair("w", "a")),
+             ("bzpopmin", zp, (), triple("w", "m", "1")),
+             ("bzpopmin", zp, ("99999999999999", "absttl"), triple("w", "m", "1")),
+             ("blpop", sp, (), None), ("bzpopmin", lp, (), None),
+             ("blpop", lp, ("1", "absttl"), None), ("bzpopmin", zp, ("1", "absttl"), None)]
+    for block, payload, opts, want in cases:
+        w = Conn(port)
+        wid = w.call("client", "id")[1]
+        send(w, block, "w", "0")
+        wait_blocked(admin, 1)
+        ttl = opts[0] if opts else "0"
+        r = admin.call("restore", "w", ttl, payload, "replace", *opts[1:])
+        check(r == (b"+", b"OK"), "%d %s: RESTORE gave %r" % (port, block, r))
+        if want is None:
+            check(not pending(w), "%d %s %r: the waiter woke" % (port, block, opts))
+            check(admin.call("client", "unblock", wid) == (b":", b"1"), "UNBLOCK")
+            check(w.reply()[1] is None, "%d %s: a timeout's nil" % (port, block))
+        else:
+            r = w.reply()
+            check(r == want, "%d %s %r: the waiter got %r" % (port, block, opts, r))
+        wait_blocked(admin, 0)
+        admin.call("del", "w")
+
+
+def test_restore_wakes():
+    on_both(restore_wakes)
+
+
 def zset_writes_that_do_not_wake(port):
     admin = fresh(port)
     admin.call("zadd", "s1", "1", "a")

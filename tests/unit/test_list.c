@@ -5,7 +5,8 @@
  * head and tail end up), LTRIM by deletes and by a copy under a new version, LPOS, a
  * metadata that names missing elements, and a randomized run of every operation against
  * an in-memory model that also checks that the live version holds exactly the list's
- * elements (nothing popped or moved is left behind).
+ * elements (nothing popped or moved is left behind); DUMP's read (head to tail) and
+ * RESTORE's write (a new version from LIST_MID, the expiry given, over any old value).
  */
 #include <errno.h>
 #include <limits.h>
@@ -606,6 +607,69 @@ static void test_list_random_against_model(void **state)
     teardown(&f);
 }
 
+/* RESTORE's write of v over k (whatever it holds), with expiry exp. */
+static void store_value(fixture *f, const char *k, const rdb_value *v, uint64_t exp)
+{
+    ks_meta m;
+    assert_int_equal(ks_read(&f->ks, 0, k, strlen(k), &m), 0);
+    ks_begin(&f->ks);
+    assert_int_equal(list_store(&f->ks, 0, k, strlen(k), &m, v, exp), 0);
+    assert_int_equal(ks_commit(&f->ks), 0);
+    ks_meta_free(&m);
+}
+
+static void test_list_load_and_store(void **state)
+{
+    fixture f;
+    setup(&f);
+    push(&f, "src", false, "c d e");
+    push(&f, "src", true, "b a"); /* head below LIST_MID: a b c d e */
+    ks_meta m;
+    assert_int_equal(ks_read(&f.ks, 0, "src", 3, &m), 0);
+    rdb_value v;
+    assert_int_equal(list_load(&f.ks, 0, "src", 3, &m, &v), 0);
+    ks_meta_free(&m);
+    assert_int_equal(v.n, 5);
+    assert_int_equal(v.enc, RDB_ENC_AUTO);
+    const char *want[] = {"a", "b", "c", "d", "e"};
+    for (size_t i = 0; i < 5; i++) {
+        size_t n;
+        const char *p = rdb_value_item(&v, i, &n);
+        assert_int_equal(n, 1);
+        assert_memory_equal(p, want[i], 1);
+    }
+
+    /* over a string with a TTL: a new list from LIST_MID, the expiry given */
+    assert_int_equal(ks_read(&f.ks, 0, "dst", 3, &m), 0);
+    ks_begin(&f.ks);
+    assert_int_equal(ks_put_meta(&f.ks, 0, "dst", 3, &m, KS_TYPE_STRING, "s", 1, 99), 0);
+    assert_int_equal(ks_commit(&f.ks), 0);
+    ks_meta_free(&m);
+    store_value(&f, "dst", &v, 4102444800000);
+    uint64_t head, tail;
+    assert_string_equal(contents(&f, "dst", &head, &tail), "a b c d e");
+    assert_true(head == LIST_MID && tail == LIST_MID + 5);
+    assert_int_equal(stored_elements(&f, "dst"), 5);
+    assert_int_equal(ks_read(&f.ks, 0, "dst", 3, &m), 0);
+    assert_int_equal(m.type, KS_TYPE_LIST);
+    assert_int_equal(m.expire_at_ms, 4102444800000);
+    assert_true(m.version != version_of(&f, "src"));
+    ks_meta_free(&m);
+
+    /* over a longer list: nothing of it shows through, the TTL goes */
+    push(&f, "dst", false, "x y z w v u");
+    uint64_t old = version_of(&f, "dst");
+    store_value(&f, "dst", &v, 0);
+    assert_string_equal(contents(&f, "dst", NULL, NULL), "a b c d e");
+    assert_int_equal(stored_elements(&f, "dst"), 5);
+    assert_true(version_of(&f, "dst") != old);
+    assert_int_equal(ks_read(&f.ks, 0, "dst", 3, &m), 0);
+    assert_int_equal(m.expire_at_ms, 0);
+    ks_meta_free(&m);
+    rdb_value_free(&v);
+    teardown(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -620,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_list_ends_of_the_index_space),
         cmocka_unit_test(test_list_left_versions_are_compacted_away),
         cmocka_unit_test(test_list_random_against_model),
+        cmocka_unit_test(test_list_load_and_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

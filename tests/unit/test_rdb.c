@@ -701,6 +701,72 @@ static void test_rdb_corrupt_payloads_fail_cleanly(void **state)
     assert_true(refused > 0 && decoded > 0);
 }
 
+/* The payload type byte of v, and the encoding a decode of it reports. */
+static int encoded_type(const rdb_value *v, int *enc)
+{
+    char *out;
+    size_t n;
+    assert_int_equal(rdb_encode(v, &out, &n), 0);
+    rdb_value got;
+    assert_int_equal(rdb_decode(out, n, &got), 0);
+    *enc = got.enc;
+    int type = (unsigned char)out[0];
+    rdb_value_free(&got);
+    free(out);
+    return type;
+}
+
+/* v->enc: the big encoding is kept for a value that would fit the compact one (Redis
+   never converts back), the compact one for a value past the default limits (a Redis
+   told to keep larger listpacks); AUTO decides by the value. */
+static void test_rdb_encoding_follows_value_enc(void **state)
+{
+    const char *h[] = {"f", "v"}, *s[] = {"1", "2"}, *z[] = {"a", "b"};
+    static const double sc[] = {1, 2};
+    static const struct {
+        int type, enc, want;
+    } cases[] = {
+        {KS_TYPE_HASH, RDB_ENC_AUTO, RDB_TYPE_HASH_LISTPACK},
+        {KS_TYPE_HASH, RDB_ENC_BIG, RDB_TYPE_HASH},
+        {KS_TYPE_SET, RDB_ENC_AUTO, RDB_TYPE_SET_INTSET},
+        {KS_TYPE_SET, RDB_ENC_BIG, RDB_TYPE_SET},
+        {KS_TYPE_ZSET, RDB_ENC_AUTO, RDB_TYPE_ZSET_LISTPACK},
+        {KS_TYPE_ZSET, RDB_ENC_BIG, RDB_TYPE_ZSET_2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        rdb_value v;
+        const char *const *items = cases[i].type == KS_TYPE_HASH ? h
+                                   : cases[i].type == KS_TYPE_SET ? s
+                                                                  : z;
+        value_of(&v, cases[i].type, items, 2, sc);
+        v.enc = cases[i].enc;
+        int enc;
+        assert_int_equal(encoded_type(&v, &enc), cases[i].want);
+        assert_int_equal(enc, cases[i].enc == RDB_ENC_BIG ? RDB_ENC_BIG : RDB_ENC_COMPACT);
+        rdb_value_free(&v);
+    }
+    /* a 100-byte member: a skiplist unless the value says it is a listpack */
+    char big[101];
+    memset(big, 'm', 100);
+    big[100] = '\0';
+    const char *zl[] = {big, "b"};
+    rdb_value v;
+    value_of(&v, KS_TYPE_ZSET, zl, 2, sc);
+    int enc;
+    assert_int_equal(encoded_type(&v, &enc), RDB_TYPE_ZSET_2);
+    v.enc = RDB_ENC_COMPACT;
+    assert_int_equal(encoded_type(&v, &enc), RDB_TYPE_ZSET_LISTPACK);
+    assert_int_equal(enc, RDB_ENC_COMPACT);
+    rdb_value_free(&v);
+    /* a set that is no intset cannot be written as one */
+    const char *sx[] = {"1", "x"};
+    value_of(&v, KS_TYPE_SET, sx, 2, NULL);
+    v.enc = RDB_ENC_COMPACT;
+    assert_int_equal(encoded_type(&v, &enc), RDB_TYPE_SET);
+    rdb_value_free(&v);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -717,6 +783,7 @@ int main(void)
         cmocka_unit_test(test_rdb_rejects_bad_footer),
         cmocka_unit_test(test_rdb_rejects_bad_values),
         cmocka_unit_test(test_rdb_corrupt_payloads_fail_cleanly),
+        cmocka_unit_test(test_rdb_encoding_follows_value_enc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

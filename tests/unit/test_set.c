@@ -4,8 +4,9 @@
  * intset/hashtable flag changes as Redis's encoding does (and never back), intersection,
  * union and difference agree with a model on random sets by every path (probes and
  * walks), random picks are uniform (exactly from a small set read whole; roughly by
- * seeks), SPOP removes what it returns, a STORE replaces any old value and its TTL, and
- * a pick on a 1,000,000-member set costs a seek, not a scan (timed loosely).
+ * seeks), SPOP removes what it returns, a STORE replaces any old value and its TTL, a
+ * pick on a 1,000,000-member set costs a seek, not a scan (timed loosely), and DUMP's
+ * read and RESTORE's write (members, expiry, Redis's encoding, no deleted count).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -607,6 +608,89 @@ static void test_set_pick_on_million_is_a_seek(void **state)
     close_all(&f);
 }
 
+/* RESTORE's write of the n C strings as set `key` (whatever it holds), expiry exp. */
+static void store_strings(fixture *f, const char *key, const char *const *members, size_t n,
+                          uint64_t exp)
+{
+    rdb_value v;
+    rdb_value_init(&v, KS_TYPE_SET);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(rdb_value_add(&v, members[i], strlen(members[i])), 0);
+    ks_meta m;
+    ref_of(f, key, &m);
+    ks_begin(&f->ks);
+    assert_int_equal(set_store(&f->ks, 0, key, strlen(key), &m, &v, exp), 0);
+    assert_int_equal(ks_commit(&f->ks), 0);
+    ks_meta_free(&m);
+    rdb_value_free(&v);
+}
+
+static void test_set_load_and_store(void **state)
+{
+    fixture f;
+    open_all(&f);
+    const char *a[] = {"3", "-1", "20"};
+    add(&f, "a", a, 3);
+    ks_meta m;
+    ref_of(&f, "a", &m);
+    rdb_value v;
+    assert_int_equal(set_load(&f.ks, 0, "a", 1, &m, &v), 0);
+    ks_meta_free(&m);
+    assert_int_equal(v.n, 3);
+    assert_int_equal(v.enc, RDB_ENC_COMPACT);
+    for (size_t i = 0; i < 3; i++) {
+        size_t n;
+        const char *p = rdb_value_item(&v, i, &n);
+        bool found = false;
+        for (int j = 0; j < 3; j++)
+            found = found || (strlen(a[j]) == n && memcmp(a[j], p, n) == 0);
+        assert_true(found);
+    }
+    rdb_value_free(&v);
+
+    /* over a set with other members, with an expiry: exactly the new members */
+    const char *b[] = {"x", "y", "3", "4", "5"};
+    add(&f, "b", b, 5);
+    const char *gone[] = {"4", "5"};
+    rem(&f, "b", gone, 2); /* a deleted count in its metadata */
+    store_strings(&f, "b", a, 3, 4102444800000);
+    assert_int_equal(card(&f, "b"), 3);
+    assert_string_equal(encoding(&f, "b"), "intset"); /* Redis's RESTORE: by the members */
+    set_list l = members_of(&f, "b");
+    assert_int_equal(l.n, 3);
+    assert_false(list_has(&l, "x"));
+    set_list_free(&l);
+    ref_of(&f, "b", &m);
+    assert_int_equal(m.expire_at_ms, 4102444800000);
+    assert_int_equal(m.extralen, 9);
+    assert_int_equal(ks_be64(m.extra + 1), 0); /* nothing deleted from the new version */
+    ks_meta_free(&m);
+
+    /* a member that is no integer, or more than SET_INTSET_MAX: a hashtable, whose flag
+       DUMP reads back */
+    store_strings(&f, "c", b, 5, 0);
+    assert_string_equal(encoding(&f, "c"), "hashtable");
+    ref_of(&f, "c", &m);
+    assert_int_equal(m.expire_at_ms, 0);
+    assert_int_equal(set_load(&f.ks, 0, "c", 1, &m, &v), 0);
+    assert_int_equal(v.enc, RDB_ENC_BIG);
+    rdb_value_free(&v);
+    ks_meta_free(&m);
+    static char buf[SET_INTSET_MAX + 1][8];
+    const char *ints[SET_INTSET_MAX + 1];
+    for (int i = 0; i <= SET_INTSET_MAX; i++) {
+        snprintf(buf[i], sizeof buf[i], "%d", i);
+        ints[i] = buf[i];
+    }
+    store_strings(&f, "d", ints, SET_INTSET_MAX, 0);
+    assert_string_equal(encoding(&f, "d"), "intset");
+    store_strings(&f, "d", ints, SET_INTSET_MAX + 1, 0);
+    assert_string_equal(encoding(&f, "d"), "hashtable");
+    assert_int_equal(card(&f, "d"), SET_INTSET_MAX + 1);
+    assert_int_equal(f.ks.count[0], 4);
+    close_all(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -618,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_set_store_replaces),
         cmocka_unit_test(test_set_rewrite_after_deletions),
         cmocka_unit_test(test_set_pick_on_million_is_a_seek),
+        cmocka_unit_test(test_set_load_and_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

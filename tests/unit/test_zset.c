@@ -3,7 +3,9 @@
  * order (-inf, -0.0, subnormals, +inf), exactly two engine keys per member through adds,
  * score changes and removals, reads by score, rank and lex against a model kept in
  * memory, pops and front removals that move the live-start hints past what they took,
- * and the random pick. Randomized parts print their seed (SHALE_SEED replays one).
+ * the random pick, and DUMP's read and RESTORE's write (order, scores, expiry, a new
+ * version, Redis's encoding after a RESTORE of each payload encoding). Randomized parts
+ * print their seed (SHALE_SEED replays one).
  */
 #include <float.h>
 #include <math.h>
@@ -658,6 +660,112 @@ static void test_zset_random_pick(void **state)
     close_all(&f);
 }
 
+/* ---- DUMP and RESTORE ---- */
+
+/* RESTORE's write of v over KEY (whatever it holds), with expiry exp. */
+static void store_value(fixture *f, const rdb_value *v, uint64_t exp)
+{
+    ks_meta m;
+    read_meta(f, &m);
+    ks_begin(&f->ks);
+    assert_int_equal(zset_store(&f->ks, 0, KEY, 1, &m, v, exp), 0);
+    assert_int_equal(ks_commit(&f->ks), 0);
+    ks_meta_free(&m);
+}
+
+/* The encoding KEY has after storing members "m<i>" (i < n, the first len bytes long
+   when len > 0) from a payload in encoding enc. */
+static const char *restored_encoding(fixture *f, int enc, int n, size_t len)
+{
+    rdb_value v;
+    rdb_value_init(&v, KS_TYPE_ZSET);
+    v.enc = enc;
+    for (int i = 0; i < n; i++) {
+        char mem[128];
+        memset(mem, 'x', sizeof mem);
+        int l = snprintf(mem, sizeof mem, "m%d", i);
+        mem[l] = 'x';
+        assert_int_equal(rdb_value_add_scored(&v, mem, len ? len : (size_t)l, i), 0);
+    }
+    store_value(f, &v, 0);
+    rdb_value_free(&v);
+    ks_meta m;
+    read_meta(f, &m);
+    assert_int_equal(m.size, (uint64_t)n);
+    assert_int_equal(engine_keys(f, &m), 2 * n);
+    const char *e = zset_encoding(&m);
+    ks_meta_free(&m);
+    return e;
+}
+
+static void test_zset_load_and_store(void **state)
+{
+    fixture f;
+    open_all(&f);
+    static model md;
+    md.n = 0;
+    const char *mems[] = {"b", "a", "c", "d", "e"};
+    double scores[] = {2, 2, -1, INFINITY, -INFINITY};
+    for (int i = 0; i < 5; i++) {
+        zadd(&f, scores[i], mems[i]);
+        model_set(&md, mems[i], scores[i]);
+    }
+    ks_meta m;
+    read_meta(&f, &m);
+    rdb_value v;
+    assert_int_equal(zset_load(&f.ks, 0, KEY, 1, &m, &v), 0);
+    assert_int_equal(v.enc, RDB_ENC_COMPACT);
+    assert_int_equal(v.n, 5); /* by score, then member */
+    for (int i = 0; i < 5; i++) {
+        size_t n;
+        const char *p = rdb_value_item(&v, (size_t)i, &n);
+        assert_int_equal(n, strlen(md.p[i].mem));
+        assert_memory_equal(p, md.p[i].mem, n);
+        assert_true(v.score[i] == md.p[i].score);
+    }
+    /* written back over itself under a new version, with an expiry */
+    store_value(&f, &v, 4102444800000);
+    rdb_value_free(&v);
+    ks_meta now;
+    read_meta(&f, &now);
+    assert_true(now.version != m.version);
+    assert_int_equal(now.expire_at_ms, 4102444800000);
+    assert_string_equal(zset_encoding(&now), "listpack");
+    check_store(&f, &md); /* two engine keys a member, scores, hints */
+    ks_meta_free(&now);
+    ks_meta_free(&m);
+
+    /* over a string: the string goes, and its TTL with it */
+    read_meta(&f, &m);
+    ks_begin(&f.ks);
+    assert_int_equal(ks_put_meta(&f.ks, 0, KEY, 1, &m, KS_TYPE_STRING, "s", 1, 99), 0);
+    assert_int_equal(ks_commit(&f.ks), 0);
+    ks_meta_free(&m);
+    assert_string_equal(restored_encoding(&f, RDB_ENC_COMPACT, 3, 0), "listpack");
+    read_meta(&f, &m);
+    assert_int_equal(m.type, KS_TYPE_ZSET);
+    assert_int_equal(m.expire_at_ms, 0);
+    ks_meta_free(&m);
+
+    /* Redis's RESTORE: a skiplist payload of a few short members becomes a listpack, a
+       listpack stays one whatever its members' lengths, both turn past 128 members */
+    assert_string_equal(restored_encoding(&f, RDB_ENC_BIG, 3, 0), "listpack");
+    assert_string_equal(restored_encoding(&f, RDB_ENC_BIG, 3, 65), "skiplist");
+    assert_string_equal(restored_encoding(&f, RDB_ENC_AUTO, 3, 65), "skiplist");
+    assert_string_equal(restored_encoding(&f, RDB_ENC_BIG, 3, 64), "listpack");
+    assert_string_equal(restored_encoding(&f, RDB_ENC_COMPACT, 3, 100), "listpack");
+    assert_string_equal(restored_encoding(&f, RDB_ENC_COMPACT, 128, 0), "listpack");
+    assert_string_equal(restored_encoding(&f, RDB_ENC_COMPACT, 129, 0), "skiplist");
+    assert_string_equal(restored_encoding(&f, RDB_ENC_BIG, 129, 0), "skiplist");
+    read_meta(&f, &m);
+    assert_int_equal(zset_load(&f.ks, 0, KEY, 1, &m, &v), 0);
+    assert_int_equal(v.enc, RDB_ENC_BIG); /* what DUMP writes */
+    assert_int_equal(v.n, 129);
+    rdb_value_free(&v);
+    ks_meta_free(&m);
+    close_all(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -669,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_zset_pops_move_the_hints),
         cmocka_unit_test(test_zset_range_removals),
         cmocka_unit_test(test_zset_random_pick),
+        cmocka_unit_test(test_zset_load_and_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
