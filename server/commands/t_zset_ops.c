@@ -340,6 +340,7 @@ static void store_result(op_req *q, const resp_arg *dst, member_list *res)
     zset_writer w;
     ks_begin(&s->ks);
     zset_writer_open_replace(&w, &s->ks, c->db, dst->p, dst->len, &dm);
+    w.limits = zset_limits_of(s);
     int rc = 0;
     for (size_t i = 0; i < res->n && rc == 0; i++) {
         size_t len;

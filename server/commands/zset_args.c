@@ -103,6 +103,14 @@ bool read_zset(server *s, client *c, const resp_arg *key, bool counted, ks_meta 
     return read_key(s, c, c->db, key, KS_TYPE_ZSET, counted, m);
 }
 
+zset_limits zset_limits_of(const server *s)
+{
+    /* Redis's defaults: this tree's CONFIG has no zset-max-listpack-entries/-value yet
+       (where it has them, s->cfg's values go here) */
+    (void)s;
+    return ZSET_LIMITS_DEFAULT;
+}
+
 zset_ref zset_ref_of(server *s, client *c, const resp_arg *key, const ks_meta *m)
 {
     return (zset_ref){.ks = &s->ks, .dbi = c->db, .key = key->p, .klen = key->len, .m = m};

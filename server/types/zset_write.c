@@ -17,6 +17,7 @@ static void writer_init(zset_writer *w, keyspace *ks, int dbi, const void *key, 
     w->z = (zset_ref){.ks = ks, .dbi = dbi, .key = key, .klen = klen, .m = m};
     w->old = m;
     w->replace = replace;
+    w->limits = ZSET_LIMITS_DEFAULT;
     mm_init(&w->changed);
     if (replace || m->type != KS_TYPE_ZSET) {
         w->version = ks_new_version(ks);
@@ -123,7 +124,7 @@ int zset_writer_set(zset_writer *w, const void *member, size_t n, double score, 
         w->size++;
         w->dirty = true;
         /* Redis leaves its listpack for good past these */
-        if (w->size > ZSET_LISTPACK_ENTRIES || n > ZSET_LISTPACK_VALUE)
+        if (w->size > w->limits.entries || n > w->limits.value)
             w->flags |= ZSET_F_SKIPLIST;
     }
     if (rc == 0)
