@@ -399,6 +399,7 @@ static void store_points(server *s, client *c, const geo_req *q, const geo_found
     zset_writer w;
     ks_begin(&s->ks);
     zset_writer_open_replace(&w, &s->ks, c->db, q->store->p, q->store->len, &dm);
+    w.limits = zset_limits_of(s);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const geo_point *p = &f->points[i];

@@ -106,6 +106,7 @@ void zadd_members(server *s, client *c, int flags, const double *scores, const r
         zset_writer w;
         ks_begin(&s->ks);
         zset_writer_open(&w, &s->ks, c->db, key->p, key->len, &m);
+        w.limits = zset_limits_of(s);
         int rc = 0;
         for (int j = 0; j < n && rc == 0 && !nan; j++)
             rc = zadd_one(&w, flags, &members[j * stride], scores[j], &t, &nan);

@@ -16,14 +16,7 @@
 #include "member_map.h"
 #include "zset_args.h"
 
-/* Set inputs are read through types/set.c, which comes with the sets branch; on a tree
-   without it no key can hold a set, and that path is not compiled. */
-#if defined(__has_include)
-#if __has_include("set.h")
-#include "set.h"
-#define ZSET_OPS_READ_SETS 1
-#endif
-#endif
+#include "set.h" /* set inputs, each member with score 1 */
 
 typedef enum { OP_UNION, OP_INTER, OP_DIFF } set_op;
 typedef enum { AGG_SUM, AGG_MIN, AGG_MAX } aggregate;
@@ -52,7 +45,6 @@ static uint64_t src_size(const zsrc *x)
     return x->m.type ? x->m.size : 0;
 }
 
-#ifdef ZSET_OPS_READ_SETS
 typedef struct set_adapter {
     zset_emit_fn emit;
     void *ctx;
@@ -63,7 +55,6 @@ static int set_member_emit(void *ctx, const char *p, size_t len)
     set_adapter *a = ctx;
     return a->emit(a->ctx, p, len, 1.0);
 }
-#endif
 
 /* Every member of an input with its score (a set's: 1), in the input's order. */
 static int src_each(op_req *q, const zsrc *x, zset_emit_fn emit, void *ctx)
@@ -73,14 +64,12 @@ static int src_each(op_req *q, const zsrc *x, zset_emit_fn emit, void *ctx)
         int rc = zset_range_rank(&z, 0, x->m.size - 1, false, emit, ctx);
         return rc == ZSET_STOP ? 0 : rc;
     }
-#ifdef ZSET_OPS_READ_SETS
     if (x->m.type == KS_TYPE_SET) {
         set_ref sr = {.key = x->key->p, .klen = x->key->len, .m = &x->m};
         set_adapter a = {.emit = emit, .ctx = ctx};
         int rc = set_members(&q->s->ks, q->c->db, &sr, set_member_emit, &a);
         return rc == ZSET_STOP ? 0 : rc;
     }
-#endif
     return 0;
 }
 
@@ -91,7 +80,6 @@ static int src_score(op_req *q, const zsrc *x, const char *p, size_t n, double *
         zset_ref z = zset_ref_of(q->s, q->c, x->key, &x->m);
         return zset_score(&z, p, n, score);
     }
-#ifdef ZSET_OPS_READ_SETS
     if (x->m.type == KS_TYPE_SET) {
         set_ref sr = {.key = x->key->p, .klen = x->key->len, .m = &x->m};
         bool found = false;
@@ -99,7 +87,6 @@ static int src_score(op_req *q, const zsrc *x, const char *p, size_t n, double *
         *score = 1.0;
         return rc ? rc : found ? 0 : SHALE_ENOTFOUND;
     }
-#endif
     return SHALE_ENOTFOUND;
 }
 
@@ -340,6 +327,7 @@ static void store_result(op_req *q, const resp_arg *dst, member_list *res)
     zset_writer w;
     ks_begin(&s->ks);
     zset_writer_open_replace(&w, &s->ks, c->db, dst->p, dst->len, &dm);
+    w.limits = zset_limits_of(s);
     int rc = 0;
     for (size_t i = 0; i < res->n && rc == 0; i++) {
         size_t len;

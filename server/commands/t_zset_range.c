@@ -138,6 +138,7 @@ static void zrange_store(server *s, client *c, const range_req *q, const zset_re
     zset_writer w;
     ks_begin(&s->ks);
     zset_writer_open_replace(&w, &s->ks, c->db, dst->p, dst->len, &dm);
+    w.limits = zset_limits_of(s);
     int rc = run_range(src, q, store_emit, &w);
     rc = rc ? rc : zset_writer_finish(&w);
     uint64_t n = zset_writer_size(&w);

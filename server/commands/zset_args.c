@@ -103,6 +103,12 @@ bool read_zset(server *s, client *c, const resp_arg *key, bool counted, ks_meta 
     return read_key(s, c, c->db, key, KS_TYPE_ZSET, counted, m);
 }
 
+zset_limits zset_limits_of(const server *s)
+{
+    return (zset_limits){.entries = (uint64_t)s->cfg.zset_max_listpack_entries,
+                         .value = s->cfg.zset_max_listpack_value};
+}
+
 zset_ref zset_ref_of(server *s, client *c, const resp_arg *key, const ks_meta *m)
 {
     return (zset_ref){.ks = &s->ks, .dbi = c->db, .key = key->p, .klen = key->len, .m = m};

@@ -31,6 +31,8 @@ bool parse_lex_range(const resp_arg *min, const resp_arg *max, zset_lex_range *r
 /* Reads key as a sorted set (type 0 when absent); false with the error replied (and *m
    freed). counted: a read command's lookup (keyspace_hits/misses). */
 bool read_zset(server *s, client *c, const resp_arg *key, bool counted, ks_meta *m);
+/* The listpack limits OBJECT ENCODING follows, for a writer that adds members. */
+zset_limits zset_limits_of(const server *s);
 /* A sorted-set reference for a command's database. */
 zset_ref zset_ref_of(server *s, client *c, const resp_arg *key, const ks_meta *m);
 

@@ -15,11 +15,11 @@
  *
  *   flags:u8 | lo_len:u8 | lo | hi_len:u8 | hi
  *
- * flags bit 0: Redis would hold the set as a skiplist (it had more than 128 members or
- * one longer than 64 bytes; sticky, as Redis's conversion is). lo is at or below the smallest live
- * score-index entry (enc score | member, at most ZSET_HINT_MAX bytes of it) and hi at or above the
- * largest; 0 bytes: no hint. Pops and front removals move them, so a queue's tombstones (ZADD +
- * ZPOPMIN) stay behind the seek key and are never iterated over.
+ * flags bit 0: Redis would hold the set as a skiplist (it had more members, or one
+ * longer, than its listpack limits allowed; sticky, as Redis's conversion is). lo is at or below
+ * the smallest live score-index entry (enc score | member, at most ZSET_HINT_MAX bytes of it) and
+ * hi at or above the largest; 0 bytes: no hint. Pops and front removals move them, so a queue's
+ * tombstones (ZADD + ZPOPMIN) stay behind the seek key and are never iterated over.
  *
  * This file never writes a reply: reads hand members to a callback, the command decides.
  */
@@ -39,8 +39,13 @@
 #define ZSET_HINT_MAX 40 /* a hint: 8 bytes of score, up to 32 of the member */
 #define ZSET_STOP 1      /* an emit callback's "enough" */
 #define ZSET_F_SKIPLIST 1
-#define ZSET_LISTPACK_ENTRIES 128 /* Redis's zset-max-listpack-entries default */
-#define ZSET_LISTPACK_VALUE 64    /* zset-max-listpack-value */
+
+/* The listpack limits Redis's encoding follows (zset-max-listpack-entries and
+   zset-max-listpack-value): a set that passes either is a skiplist for good. */
+typedef struct zset_limits {
+    uint64_t entries, value;
+} zset_limits;
+#define ZSET_LIMITS_DEFAULT ((zset_limits){.entries = 128, .value = 64})
 
 /* The order-preserving encoding of a score (d must not be NaN), and back. */
 uint64_t zset_score_encode(double d);
@@ -144,7 +149,8 @@ typedef struct zset_writer {
     bool replace; /* a STORE: old (of any type) goes, the result is a new key */
     bool dirty;   /* the metadata must be written */
     uint64_t version, size;
-    unsigned flags; /* ZSET_F_* */
+    unsigned flags;     /* ZSET_F_* */
+    zset_limits limits; /* Redis's defaults; a command sets the server's after the open */
     zset_hint lo, hi;
     member_map changed; /* members this command wrote: mark 1 with the score, 2 removed */
     uint64_t expire_at_ms; /* a replacing writer's new expiry: 0 (none) unless set */
@@ -197,8 +203,8 @@ int zset_load(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta
    key) through a replacing writer (2 puts a member), replacing what old (as read, any
    type) was, with expiry expire_at_ms (0: none): RESTORE's write. Its encoding is
    Redis's after a RESTORE of a payload in encoding v->enc: a skiplist payload (or AUTO)
-   becomes a listpack when it has at most ZSET_LISTPACK_ENTRIES members of at most
-   ZSET_LISTPACK_VALUE bytes; a listpack one stays a listpack up to that many members
+   becomes a listpack when it has at most ZSET_LIMITS_DEFAULT.entries members of at most
+   ZSET_LIMITS_DEFAULT.value bytes; a listpack one stays a listpack up to that many members
    whatever their lengths. Its waiters are woken (ks_put_collection). */
 int zset_store(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old,
                const rdb_value *v, uint64_t expire_at_ms);

@@ -17,6 +17,7 @@ static void writer_init(zset_writer *w, keyspace *ks, int dbi, const void *key, 
     w->z = (zset_ref){.ks = ks, .dbi = dbi, .key = key, .klen = klen, .m = m};
     w->old = m;
     w->replace = replace;
+    w->limits = ZSET_LIMITS_DEFAULT;
     mm_init(&w->changed);
     if (replace || m->type != KS_TYPE_ZSET) {
         w->version = ks_new_version(ks);
@@ -123,7 +124,7 @@ int zset_writer_set(zset_writer *w, const void *member, size_t n, double score, 
         w->size++;
         w->dirty = true;
         /* Redis leaves its listpack for good past these */
-        if (w->size > ZSET_LISTPACK_ENTRIES || n > ZSET_LISTPACK_VALUE)
+        if (w->size > w->limits.entries || n > w->limits.value)
             w->flags |= ZSET_F_SKIPLIST;
     }
     if (rc == 0)
@@ -330,17 +331,19 @@ int zset_writer_finish(zset_writer *w)
     return rc;
 }
 
-/* Whether Redis holds a restored sorted set as a skiplist (zset.h, zset_store). */
+/* Whether Redis holds a restored sorted set as a skiplist (zset.h, zset_store), under
+   the default listpack limits. */
 static bool restored_skiplist(const rdb_value *v)
 {
-    if (v->n > ZSET_LISTPACK_ENTRIES)
+    const zset_limits lim = ZSET_LIMITS_DEFAULT;
+    if (v->n > lim.entries)
         return true;
     if (v->enc == RDB_ENC_COMPACT)
         return false;
     for (size_t i = 0; i < v->n; i++) {
         size_t n;
         rdb_value_item(v, i, &n);
-        if (n > ZSET_LISTPACK_VALUE)
+        if (n > lim.value)
             return true;
     }
     return false;

@@ -766,6 +766,53 @@ static void test_zset_load_and_store(void **state)
     close_all(&f);
 }
 
+/* OBJECT ENCODING's flag: skiplist once the set passes a listpack limit, for good. */
+static void test_zset_encoding_follows_limits(void **state)
+{
+    fixture f;
+    open_all(&f);
+    const zset_limits lim = {.entries = 2, .value = 5};
+    const char *adds[] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++) {
+        ks_meta m;
+        read_meta(&f, &m);
+        assert_string_equal(zset_encoding(&m), "listpack");
+        zset_writer w;
+        ks_begin(&f.ks);
+        zset_writer_open(&w, &f.ks, 0, KEY, 1, &m);
+        w.limits = lim;
+        assert_int_equal(zset_writer_set(&w, adds[i], 1, i, false, 0), 0);
+        assert_int_equal(zset_writer_finish(&w), 0);
+        assert_int_equal(ks_commit(&f.ks), 0);
+        zset_writer_free(&w);
+        ks_meta_free(&m);
+    }
+    ks_meta m;
+    read_meta(&f, &m);
+    assert_string_equal(zset_encoding(&m), "skiplist"); /* a third member */
+    ks_meta_free(&m);
+    zrem(&f, "c");
+    zrem(&f, "b");
+    read_meta(&f, &m);
+    assert_string_equal(zset_encoding(&m), "skiplist"); /* sticky */
+    ks_meta_free(&m);
+    zrem(&f, "a"); /* the key goes, and a new set starts as a listpack */
+    ks_meta none;
+    read_meta(&f, &none);
+    zset_writer w;
+    ks_begin(&f.ks);
+    zset_writer_open(&w, &f.ks, 0, KEY, 1, &none);
+    w.limits = lim;
+    assert_int_equal(zset_writer_set(&w, "longer", 6, 1, false, 0), 0); /* past value */
+    assert_int_equal(zset_writer_finish(&w), 0);
+    assert_int_equal(ks_commit(&f.ks), 0);
+    zset_writer_free(&w);
+    read_meta(&f, &m);
+    assert_string_equal(zset_encoding(&m), "skiplist");
+    ks_meta_free(&m);
+    close_all(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -778,6 +825,7 @@ int main(void)
         cmocka_unit_test(test_zset_range_removals),
         cmocka_unit_test(test_zset_random_pick),
         cmocka_unit_test(test_zset_load_and_store),
+        cmocka_unit_test(test_zset_encoding_follows_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
