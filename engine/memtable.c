@@ -56,6 +56,7 @@ struct memtable {
     range_tomb *rdels;
     size_t n_rdels, cap_rdels;
     atomic_uint_fast64_t rdel_count; /* n_rdels, readable without the lock */
+    atomic_size_t rdel_bytes;        /* the array and the runs' lists, outside the arena */
     rdel_run runs[MEMTABLE_RDEL_RUNS];
     int n_runs;
     rdel_list *straddle; /* the first tombstones of a run, for a reader that sees only them */
@@ -177,6 +178,11 @@ static int add_range_del(memtable *m, uint64_t seq, slice begin, slice end)
         m->n_rdels++;
         rc = merge_runs(m);
         atomic_store_explicit(&m->rdel_count, m->n_rdels, memory_order_release);
+        /* counted with the memtable's size, so that range deletions fill it too */
+        size_t bytes = m->cap_rdels * sizeof *m->rdels;
+        for (int i = 0; i < m->n_runs; i++)
+            bytes += rdel_list_memory(m->runs[i].list);
+        atomic_store_explicit(&m->rdel_bytes, bytes, memory_order_relaxed);
     }
     pthread_mutex_unlock(&m->rdel_mu);
     if (rc == 0)
@@ -379,7 +385,8 @@ int memtable_range_tombs(memtable *m, range_tomb **out, size_t *n)
 
 size_t memtable_memory_usage(const memtable *m)
 {
-    return arena_memory_usage(m->arena);
+    return arena_memory_usage(m->arena) +
+           atomic_load_explicit(&((memtable *)m)->rdel_bytes, memory_order_relaxed);
 }
 
 uint64_t memtable_num_entries(const memtable *m)

@@ -76,7 +76,8 @@ int memtable_range_dels(memtable *m, uint64_t read_seq, rdel_list **out, int *n)
    the memtable, valid while the caller holds a reference). Errors: -ENOMEM. */
 int memtable_range_tombs(memtable *m, range_tomb **out, size_t *n);
 
-/* Bytes of memory the memtable holds (arena), safe from any thread. */
+/* Bytes of memory the memtable holds (arena, and its range tombstones' lists), safe from
+   any thread. */
 size_t memtable_memory_usage(const memtable *m);
 /* Entries added so far and how many were tombstones. */
 uint64_t memtable_num_entries(const memtable *m);

@@ -72,6 +72,7 @@ static int own_keys(rdel_list *l, slice *bounds, size_t nb)
     l->keys = malloc(total ? total : 1);
     if (!l->keys)
         return -ENOMEM;
+    l->key_bytes = total;
     size_t off = 0;
     for (size_t i = 0; i < nb; i++) {
         if (bounds[i].len)
@@ -203,6 +204,13 @@ done:
     free(fb);
     free(seqs);
     return rc;
+}
+
+size_t rdel_list_memory(const rdel_list *l)
+{
+    return l ? sizeof *l + (size_t)l->n * sizeof *l->frags + l->key_bytes +
+                   (size_t)l->entries * sizeof *l->seqs
+             : 0;
 }
 
 void rdel_list_ref(rdel_list *l)

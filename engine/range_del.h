@@ -40,6 +40,7 @@ typedef struct rdel_list {
     rdel_frag *frags;
     uint64_t entries; /* (fragment, sequence) pairs: what a table stores */
     uint64_t max_seq, min_seq;
+    size_t key_bytes;
     char *keys;     /* the fragments' key bytes */
     uint64_t *seqs; /* the fragments' sequences */
 } rdel_list;
@@ -54,6 +55,8 @@ typedef struct rdel_list {
 int rdel_list_build(const range_tomb *t, size_t n, uint64_t read_seq, uint64_t collapse,
                     rdel_list **out);
 void rdel_list_ref(rdel_list *l);
+/* Bytes l holds (fragments, keys, sequences). */
+size_t rdel_list_memory(const rdel_list *l);
 /* NULL: no-op. */
 void rdel_list_unref(rdel_list *l);
 

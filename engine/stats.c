@@ -336,9 +336,12 @@ static int stats_report(shale_db *db, char **res)
          s.score, s.score_level, s.n_running, ld(&db->stats.compact_count),
          ld(&db->stats.trivial_moves), (double)ld(&db->stats.compact_micros) / 1e6,
          (double)s.pending_bytes / 1048576.0);
-    outf(&o, "Dropped: %" PRIu64 " shadowed, %" PRIu64 " tombstones, %" PRIu64 " expired\n",
+    outf(&o,
+         "Dropped: %" PRIu64 " shadowed, %" PRIu64 " tombstones, %" PRIu64 " expired, %" PRIu64
+         " range-deleted; %" PRIu64 " tombstone compactions\n",
          ld(&db->stats.dropped_shadowed), ld(&db->stats.dropped_tombstones),
-         ld(&db->stats.dropped_expired));
+         ld(&db->stats.dropped_expired), ld(&db->stats.dropped_range_deleted),
+         ld(&db->stats.tombstone_compactions));
     outf(&o, "Stalls:");
     for (int c = 0; c < STALL_CAUSES; c++)
         outf(&o, " %s %" PRIu64 " (%.3f s)", stall_names[c], ld(&db->stats.stall_count[c]),

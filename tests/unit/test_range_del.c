@@ -238,6 +238,8 @@ static void test_range_del_memtable_runs(void **state)
     }
     assert_int_equal(memtable_num_range_dels(m), N);
     assert_int_equal(memtable_num_entries(m), N);
+    /* their lists count in the memtable's size, which decides when it is flushed */
+    assert_true(memtable_memory_usage(m) >= N * sizeof(range_tomb));
     memtable_unref(m);
 }
 
