@@ -11,6 +11,8 @@
 #define MAPPING_KEY "D"
 #define MAPPING_FORMAT 1      /* databases, next id, dead ids */
 #define MAPPING_FORMAT_FIFO 2 /* and then the fifo ids with their caps */
+#define SWEEP_TAGS 3          /* the record tags of a database: sweep_tags */
+static const char sweep_tags[SWEEP_TAGS] = {'m', 'h', 'x'};
 
 uint64_t ks_now_ms(void)
 {
@@ -763,6 +765,12 @@ int ks_close(keyspace *ks)
     }
     shale_batch_free(ks->batch);
     ks->batch = NULL;
+    if (ks->sweep_at) {
+        for (int t = 0; t < SWEEP_TAGS; t++)
+            ks_key_free(&ks->sweep_at[t]);
+        free(ks->sweep_at);
+        ks->sweep_at = NULL;
+    }
     pthread_rwlock_destroy(&ks->engines_lock);
     return rc;
 }
@@ -1132,29 +1140,73 @@ static int expire_db(keyspace *ks, uint32_t phys, int budget, uint64_t now)
     return done;
 }
 
+/* Where the sweep of phys goes on in each tag's records: the last key an earlier tick
+   deleted (empty: from the start). NULL without memory. */
+static ks_key *sweep_resume(keyspace *ks, uint32_t phys)
+{
+    if (!ks->sweep_at) {
+        ks->sweep_at = malloc(SWEEP_TAGS * sizeof *ks->sweep_at);
+        if (!ks->sweep_at)
+            return NULL;
+        for (int t = 0; t < SWEEP_TAGS; t++)
+            ks_key_init(&ks->sweep_at[t]);
+    }
+    if (ks->sweep_phys != phys)
+        for (int t = 0; t < SWEEP_TAGS; t++)
+            ks->sweep_at[t].len = 0;
+    ks->sweep_phys = phys;
+    return ks->sweep_at;
+}
+
+/*
+ * Deletes up to budget records of one tag of a dropped physical id, from *at on (the last
+ * key deleted before), which it moves. What earlier ticks deleted stays as tombstones
+ * until compaction: seeking past them instead of walking them from the start keeps a
+ * sweep of N keys O(N), not O(N^2 / budget). On a failed write *at is forgotten, so the
+ * next tick starts over. Returns how many it deleted.
+ */
+static int sweep_tag(keyspace *ks, char tag, uint32_t phys, int budget, ks_key *at)
+{
+    ks_key p;
+    ks_range r;
+    int rc = prefixed(&p, tag, phys);
+    rc = rc ? rc : ks_range_open_ex(ks, p.p, p.len, true, KS_RANGE_UNPOSITIONED, &r);
+    ks_key_free(&p);
+    if (rc)
+        return 0;
+    shale_iter *it = r.it;
+    if (at->len)
+        shale_iter_seek(it, at->p, at->len);
+    else
+        shale_iter_seek_to_first(it);
+    shale_batch_clear(ks->batch);
+    int done = 0;
+    for (; done < budget && shale_iter_valid(it); shale_iter_next(it)) {
+        size_t kl;
+        const char *k = shale_iter_key(it, &kl);
+        if (shale_batch_delete(ks->batch, k, kl))
+            break;
+        at->len = 0;
+        if (ks_key_append(at, k, kl))
+            break;
+        done++;
+    }
+    if (shale_batch_count(ks->batch) && shale_write(ks->db, ks->batch))
+        at->len = 0;
+    shale_batch_clear(ks->batch);
+    ks_range_close(&r);
+    return done;
+}
+
 /* Deletes up to budget keys of a dropped physical id; returns -1 when it is empty. */
 static int sweep_db(keyspace *ks, uint32_t phys, int budget)
 {
-    static const char tags[] = {'m', 'h', 'x'};
+    ks_key *at = sweep_resume(ks, phys);
+    if (!at)
+        return 0;
     int done = 0;
-    for (size_t t = 0; t < sizeof tags && done < budget; t++) {
-        ks_range r;
-        if (open_range(ks, tags[t], phys, &r))
-            return done;
-        shale_iter *it = r.it;
-        shale_batch_clear(ks->batch);
-        for (; done < budget && shale_iter_valid(it); shale_iter_next(it)) {
-            size_t kl;
-            const char *k = shale_iter_key(it, &kl);
-            if (shale_batch_delete(ks->batch, k, kl))
-                break;
-            done++;
-        }
-        if (shale_batch_count(ks->batch))
-            shale_write(ks->db, ks->batch);
-        shale_batch_clear(ks->batch);
-        ks_range_close(&r);
-    }
+    for (int t = 0; t < SWEEP_TAGS && done < budget; t++)
+        done += sweep_tag(ks, sweep_tags[t], phys, budget - done, &at[t]);
     return done == 0 ? -1 : done;
 }
 

@@ -76,6 +76,8 @@ typedef struct keyspace {
     uint32_t next_phys;
     uint32_t dead[KS_MAX_DEAD]; /* physical ids whose keys the sweeper deletes */
     int ndead;
+    struct ks_key *sweep_at; /* per record tag, the last key swept of dead[0] (keyspace.c) */
+    uint32_t sweep_phys;     /* the id sweep_at belongs to */
     int64_t count[KS_DBS]; /* keys per logical database (DBSIZE) */
     int64_t expires[KS_DBS]; /* of which have a TTL (INFO keyspace) */
     uint64_t last_version;   /* the last collection version handed out */
