@@ -659,18 +659,24 @@ def compare_idle_after_writes(shale, redis):
     return diffs
 
 
-def main():
+def run_oracle(per_proto, after=None, extra_args=()):
+    """
+    Starts shale-server and redis-server side by side on free ports (extra_args given to
+    both), then for RESP2 and RESP3 runs per_proto(shale, redis, proto) on fresh
+    connections to both, flushed first, and finally after(shale_port, redis_port). Returns
+    the differences they counted; None when redis-server is missing (the test skips), or
+    -1 when a connection failed (shale's log is printed). Stops both servers.
+    """
     if not shutil.which("redis-server"):
         print("skip: redis-server missing")
-        return 77
+        return None
     tmp = tempfile.mkdtemp()
     sp, rp = free_port(), free_port()
     procs = [
-        subprocess.Popen([SERVER, "--port", str(sp), "--dir", tmp + "/shale",
-                          "--enable-debug-command", "yes"],
+        subprocess.Popen([SERVER, "--port", str(sp), "--dir", tmp + "/shale", *extra_args],
                          stderr=open(tmp + "/shale.log", "w")),
-        subprocess.Popen(["redis-server", "--port", str(rp), "--save", "", "--appendonly", "no", "--enable-debug-command", "yes",
-                          "--dir", tmp], stdout=subprocess.DEVNULL),
+        subprocess.Popen(["redis-server", "--port", str(rp), "--save", "", "--appendonly", "no",
+                          *extra_args, "--dir", tmp], stdout=subprocess.DEVNULL),
     ]
     try:
         for port in (sp, rp):
@@ -688,28 +694,38 @@ def main():
                 c.call("flushall")
                 if proto == 3:
                     c.call("hello", "3")
-            diffs += run_cases(shale, redis, proto)
-        diffs += compare_command_info_all(Conn(sp), Conn(rp))
-        diffs += compare_command_table(Conn(sp), Conn(rp))
-        diffs += compare_client_reply(Conn(sp), Conn(rp))
-        diffs += compare_client_list(Conn(sp), Conn(rp))
-        diffs += compare_slowlog(Conn(sp), Conn(rp))
-        diffs += compare_latency_histogram(Conn(sp), Conn(rp))
-        diffs += compare_latency_events(Conn(sp), Conn(rp))
-        diffs += compare_lcs_random(Conn(sp), Conn(rp))
-        diffs += compare_idle_after_writes(Conn(sp), Conn(rp))
-        diffs += compare_hit_counts(Conn(sp), Conn(rp))
-        diffs += compare_command_stats(Conn(sp), Conn(rp))
-        print("%d commands compared in RESP2 and RESP3, %d differences" % (len(CASES), diffs))
-        return 1 if diffs else 0
+            diffs += per_proto(shale, redis, proto)
+        if after:
+            diffs += after(sp, rp)
+        return diffs
     except (EOFError, OSError):
         print(open(tmp + "/shale.log").read())
-        return 1
+        return -1
     finally:
         for p in procs:
             p.kill()
             p.wait()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def oracle_exit(diffs, what):
+    """The exit status of an oracle test: 77 skipped, 1 on differences or a failure."""
+    if diffs is None:
+        return 77
+    if diffs >= 0:
+        print("%s compared in RESP2 and RESP3, %d differences" % (what, diffs))
+    return 0 if diffs == 0 else 1
+
+
+def main():
+    def after(sp, rp):
+        return (compare_command_info_all(Conn(sp), Conn(rp)) +
+                compare_hit_counts(Conn(sp), Conn(rp)) +
+                compare_command_stats(Conn(sp), Conn(rp)))
+
+    diffs = run_oracle(lambda shale, redis, proto: run_cases(shale, redis, proto), after,
+                       ("--enable-debug-command", "yes"))
+    return oracle_exit(diffs, "%d commands" % len(CASES))
 
 
 if __name__ == "__main__":

@@ -14,14 +14,10 @@ Exit 0 when no difference, 1 otherwise (each difference printed), 77 when a tool
 """
 import os
 import shlex
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_compare import SERVER, Conn, canon, free_port  # noqa: E402
+from server_compare import Conn, canon, oracle_exit, run_oracle  # noqa: E402
 
 BIG = " ".join(str(i) for i in range(600))  # past set-max-intset-entries
 INTS = " ".join(str(i) for i in range(0, 1000, 2))  # 500 integers: an intset
@@ -202,47 +198,10 @@ def compare_sscan_walk(shale, redis):
 
 
 def main():
-    if not shutil.which("redis-server"):
-        print("skip: redis-server missing")
-        return 77
-    tmp = tempfile.mkdtemp()
-    sp, rp = free_port(), free_port()
-    procs = [
-        subprocess.Popen([SERVER, "--port", str(sp), "--dir", tmp + "/shale"],
-                         stderr=open(tmp + "/shale.log", "w")),
-        subprocess.Popen(["redis-server", "--port", str(rp), "--save", "", "--appendonly", "no",
-                          "--dir", tmp], stdout=subprocess.DEVNULL),
-    ]
-    try:
-        for port in (sp, rp):
-            for _ in range(100):
-                try:
-                    if Conn(port).call("ping") == (b"+", b"PONG"):
-                        break
-                except (OSError, EOFError):
-                    pass
-                time.sleep(0.05)
-        diffs = 0
-        for proto in (2, 3):
-            shale, redis = Conn(sp), Conn(rp)
-            for c in (shale, redis):
-                c.call("flushall")
-                if proto == 3:
-                    c.call("hello", "3")
-            diffs += run_cases(shale, redis, proto)
-        diffs += compare_hit_counts(Conn(sp), Conn(rp))
-        diffs += compare_sscan_walk(Conn(sp), Conn(rp))
-        print("%d set commands compared in RESP2 and RESP3, %d differences" % (len(CASES), diffs))
-        return 1 if diffs else 0
-    except (EOFError, OSError):
-        print(open(tmp + "/shale.log").read())
-        return 1
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+    def after(sp, rp):
+        return compare_hit_counts(Conn(sp), Conn(rp)) + compare_sscan_walk(Conn(sp), Conn(rp))
 
+    return oracle_exit(run_oracle(run_cases, after), "%d set commands" % len(CASES))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,14 +9,10 @@ Exit 0 when no difference, 1 otherwise (each difference printed), 77 when a tool
 """
 import os
 import shlex
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_compare import SERVER, Conn, canon, free_port  # noqa: E402
+from server_compare import Conn, canon, oracle_exit, run_oracle  # noqa: E402
 
 SETUP = [
     "sadd s 3 1 2 10 -4 2.5", "sadd t b a c B", "sadd e ''", "sadd nums 1e3 0x10 ' 7' inf -inf",
@@ -116,55 +112,23 @@ def compare_hit_counts(shale, redis):
 
 
 def main():
-    if not shutil.which("redis-server"):
-        print("skip: redis-server missing")
-        return 77
-    tmp = tempfile.mkdtemp()
-    sp, rp = free_port(), free_port()
-    procs = [
-        subprocess.Popen([SERVER, "--port", str(sp), "--dir", tmp + "/shale"],
-                         stderr=open(tmp + "/shale.log", "w")),
-        subprocess.Popen(["redis-server", "--port", str(rp), "--save", "", "--appendonly", "no",
-                          "--dir", tmp], stdout=subprocess.DEVNULL),
-    ]
-    try:
-        for port in (sp, rp):
-            for _ in range(100):
-                try:
-                    if Conn(port).call("ping") == (b"+", b"PONG"):
-                        break
-                except (OSError, EOFError):
-                    pass
-                time.sleep(0.05)
-        # COMMAND INFO of an unknown command is a nil entry
-        has_lists = all(Conn(sp).call("command", "info", c)[1][0][1] is not None
-                        for c in ("lpush", "zadd"))
-        cases = CASES + (LIST_CASES if has_lists else [])
-        if not has_lists:
-            print("skip: %d list, sorted set and STORE cases (the server has no LPUSH/ZADD)" %
-                  len(LIST_CASES))
-        diffs = 0
-        for proto in (2, 3):
-            shale, redis = Conn(sp), Conn(rp)
-            for c in (shale, redis):
-                c.call("flushall")
-                if proto == 3:
-                    c.call("hello", "3")
-                for line in SETUP:
-                    c.call(*shlex.split(line))
-            diffs += run_cases(shale, redis, proto, cases)
-        diffs += compare_hit_counts(Conn(sp), Conn(rp))
-        print("%d SORT commands compared in RESP2 and RESP3, %d differences" % (len(cases), diffs))
-        return 1 if diffs else 0
-    except (EOFError, OSError):
-        print(open(tmp + "/shale.log").read())
-        return 1
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+    chosen = []
 
+    def per_proto(shale, redis, proto):
+        if not chosen:  # COMMAND INFO of an unknown command is a nil entry
+            has_lists = all(shale.call("command", "info", c)[1][0][1] is not None
+                            for c in ("lpush", "zadd"))
+            chosen.extend(CASES + (LIST_CASES if has_lists else []))
+            if not has_lists:
+                print("skip: %d list, sorted set and STORE cases (the server has no "
+                      "LPUSH/ZADD)" % len(LIST_CASES))
+        for c in (shale, redis):
+            for line in SETUP:
+                c.call(*shlex.split(line))
+        return run_cases(shale, redis, proto, chosen)
+
+    diffs = run_oracle(per_proto, lambda sp, rp: compare_hit_counts(Conn(sp), Conn(rp)))
+    return oracle_exit(diffs, "%d SORT commands" % len(chosen))
 
 if __name__ == "__main__":
     sys.exit(main())

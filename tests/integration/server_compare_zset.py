@@ -7,14 +7,10 @@ Exit 0 when no difference, 1 otherwise, 77 when redis-server is missing.
 """
 import os
 import shlex
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_compare import Conn, canon, free_port, SERVER  # noqa: E402
+from server_compare import Conn, canon, oracle_exit, run_oracle  # noqa: E402
 
 # (command, mode): mode "" = bytes equal, "set", "shape", "scan"
 CASES = [
@@ -260,46 +256,14 @@ def run(shale, redis, proto):
 
 
 def main():
-    if not shutil.which("redis-server"):
-        print("skip: redis-server missing")
-        return 77
-    tmp = tempfile.mkdtemp()
-    sp, rp = free_port(), free_port()
-    procs = [
-        subprocess.Popen([SERVER, "--port", str(sp), "--dir", tmp + "/shale"],
-                         stderr=open(tmp + "/shale.log", "w")),
-        subprocess.Popen(["redis-server", "--port", str(rp), "--save", "", "--appendonly", "no",
-                          "--dir", tmp], stdout=subprocess.DEVNULL),
-    ]
-    try:
-        for port in (sp, rp):
-            for _ in range(100):
-                try:
-                    if Conn(port).call("ping") == (b"+", b"PONG"):
-                        break
-                except (OSError, EOFError):
-                    pass
-                time.sleep(0.05)
-        diffs = n = 0
-        for proto in (2, 3):
-            shale, redis = Conn(sp), Conn(rp)
-            for c in (shale, redis):
-                c.call("flushall")
-                if proto == 3:
-                    c.call("hello", "3")
-            d, n = run(shale, redis, proto)
-            diffs += d
-        print("%d sorted-set commands compared in RESP2 and RESP3, %d differences" % (n, diffs))
-        return 1 if diffs else 0
-    except (EOFError, OSError):
-        print(open(tmp + "/shale.log").read())
-        return 1
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+    count = [0]
 
+    def per_proto(shale, redis, proto):
+        diffs, count[0] = run(shale, redis, proto)
+        return diffs
+
+    diffs = run_oracle(per_proto)
+    return oracle_exit(diffs, "%d sorted-set commands" % count[0])
 
 if __name__ == "__main__":
     sys.exit(main())
