@@ -78,6 +78,9 @@ static const option options[] = {
     {"l0-compaction-trigger", T_INT, F(l0_compaction_trigger), 1, 100000, 0, "l0_compaction_trigger"},
     {"l0-slowdown-trigger", T_INT, F(l0_slowdown_trigger), 1, 100000, 0, "l0_slowdown_trigger"},
     {"l0-stop-trigger", T_INT, F(l0_stop_trigger), 1, 100000, 0, "l0_stop_trigger"},
+    {"tombstone-compaction-ratio", T_INT, F(tombstone_compaction_ratio), 0, 100, 0, "tombstone_compaction_ratio"},
+    {"tombstone-compaction-min-entries", T_INT, F(tombstone_compaction_min_entries), 0, BIG, 0, "tombstone_compaction_min_entries"},
+    {"iter-skip-compaction-trigger", T_INT, F(iter_skip_compaction_trigger), 0, BIG, 0, "iter_skip_compaction_trigger"},
     {"compaction-style", T_STR, F(compaction_style), 0, 0, IMMUTABLE | SAME_OK, NULL},
     {"num-compactors", T_INT, F(num_compactors), 1, 64, IMMUTABLE | SAME_OK, NULL},
     {"value-threshold", T_MEM, F(value_threshold), 0, BIG, 0, "value_threshold"},
@@ -178,6 +181,9 @@ void config_default(server_config *cfg)
     cfg->l0_compaction_trigger = o.l0_compaction_trigger;
     cfg->l0_slowdown_trigger = o.l0_slowdown_trigger;
     cfg->l0_stop_trigger = o.l0_stop_trigger;
+    cfg->tombstone_compaction_ratio = o.tombstone_compaction_ratio;
+    cfg->tombstone_compaction_min_entries = (long long)o.tombstone_compaction_min_entries;
+    cfg->iter_skip_compaction_trigger = (long long)o.iter_skip_compaction_trigger;
     cfg->write_stall_timeout_ms = 1000; /* a stalled write gets -BUSY after a second */
     snprintf(cfg->compaction_style, sizeof cfg->compaction_style, "leveled");
     cfg->num_compactors = o.num_compactors;
@@ -221,6 +227,9 @@ void config_engine_options(const server_config *cfg, shale_options *o)
     o->l0_compaction_trigger = (int)cfg->l0_compaction_trigger;
     o->l0_slowdown_trigger = (int)cfg->l0_slowdown_trigger;
     o->l0_stop_trigger = (int)cfg->l0_stop_trigger;
+    o->tombstone_compaction_ratio = (int)cfg->tombstone_compaction_ratio;
+    o->tombstone_compaction_min_entries = (uint64_t)cfg->tombstone_compaction_min_entries;
+    o->iter_skip_compaction_trigger = (uint64_t)cfg->iter_skip_compaction_trigger;
     o->num_compactors = (int)cfg->num_compactors;
     o->value_threshold = (size_t)cfg->value_threshold;
     o->vlog_file_size = cfg->vlog_file_size;

@@ -42,6 +42,9 @@ typedef struct server_config {
     long long write_stall_timeout_ms;
     uint64_t memtable_size, block_cache_size, delayed_write_rate, compaction_rate_limit;
     long long l0_compaction_trigger, l0_slowdown_trigger, l0_stop_trigger;
+    /* the engine's tombstone-density triggers (shale_options) */
+    long long tombstone_compaction_ratio, tombstone_compaction_min_entries;
+    long long iter_skip_compaction_trigger;
     char compaction_style[16];
     long long num_compactors;
     uint64_t value_threshold, vlog_file_size; /* the value log */

@@ -102,6 +102,25 @@ def test_set_to_own_value(s):
                         b"can't set immutable config"), "CONFIG SET port 1: %r" % (got,))
 
 
+def test_tombstone_options(s):
+    """#17: the engine's tombstone-density triggers are server options: on the command
+    line, in CONFIG GET, set live with their ranges checked."""
+    _, _, t = start_server("tomb", "--tombstone-compaction-ratio", "30",
+                           "--iter-skip-compaction-trigger", "0")
+    check(t.call("config", "get", "tombstone-compaction-ratio")[1][1][1] == b"30",
+          "the command line's tombstone-compaction-ratio")
+    check(t.call("config", "get", "iter-skip-compaction-trigger")[1][1][1] == b"0",
+          "the command line's iter-skip-compaction-trigger")
+    for name, good, bad in (("tombstone-compaction-ratio", "0", "101"),
+                            ("tombstone-compaction-min-entries", "10", "-1"),
+                            ("iter-skip-compaction-trigger", "5000", "-1")):
+        got = s.call("config", "set", name, good)
+        check(got == (b"+", b"OK"), "CONFIG SET %s %s: %r" % (name, good, got))
+        check(s.call("config", "get", name)[1][1][1] == good.encode(), "CONFIG GET %s" % name)
+        got = s.call("config", "set", name, bad)
+        check(got[0] == b"-", "CONFIG SET %s %s refused: %r" % (name, bad, got))
+
+
 def test_encoding_options(s, r):
     """#17: Redis's encoding thresholds and their old ziplist names, as redis-server."""
     cases = [["get", "hash-max-ziplist-entries"], ["set", "hash-max-ziplist-entries", "77"],
@@ -191,7 +210,8 @@ def main():
         ("#15.25 CONFIG SET all or nothing", lambda: test_all_or_nothing(s, r)),
         ("#15.16 CONFIG REWRITE quoting and restart", test_rewrite_round_trip),
         ("#17 CONFIG SET of every option to its own value", lambda: test_set_to_own_value(s)),
-        ("#17 encoding thresholds as Redis's", lambda: test_encoding_options(s, r))])
+        ("#17 encoding thresholds as Redis's", lambda: test_encoding_options(s, r)),
+        ("#17 tombstone-density triggers", lambda: test_tombstone_options(s))])
 
 
 if __name__ == "__main__":
