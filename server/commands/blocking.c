@@ -291,6 +291,9 @@ static void release(blocking *bk, blocked *b)
     if (!b->unblock)
         bk->nblocked--;
     b->c->blocked = NULL;
+    /* the wait ends with a reply: an interaction, so the idle timeout (which spares a
+       blocked client) counts from now, not from the blocking command's arrival */
+    b->c->last_ms = ks_now_ms();
     free(b->argv);
     free(b->waiters);
     free(b);

@@ -287,6 +287,15 @@ def test_idle_timeout_spares_blocked_clients():
         check(blocked(admin) == 1, "the blocked client was closed as idle")
         admin.call("rpush", "k", "v")
         check(w.reply() == pair("k", "v"), "still served")
+        # served, it has just interacted: the idle clock starts again there (it was once
+        # closed by the next cron, its wait counted as idle time, at times before its
+        # reply was read)
+        time.sleep(0.5)
+        try:
+            alive = w.call("ping") == (b"+", b"PONG")
+        except (OSError, EOFError):
+            alive = False
+        check(alive, "the served client was closed as idle right after its wait")
         try:
             closed = idle.call("ping") is None
         except (OSError, EOFError):
