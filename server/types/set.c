@@ -616,7 +616,7 @@ static bool walk_step_wrap(set_walk *w)
  * ones, which SPOP leaves behind in numbers. Returns 1, 0 when the set turns out empty,
  * or an error.
  */
-static int pick_one(set_walk *w, uint64_t size)
+static int pick_one(set_walk *w, uint64_t size, uint64_t walk)
 {
     ks_key at;
     ks_key_init(&at);
@@ -630,7 +630,7 @@ static int pick_one(set_walk *w, uint64_t size)
     ks_key_free(&at);
     if (!walk_valid(w) && shale_iter_status(w->r.it) == 0)
         shale_iter_seek_to_first(w->r.it);
-    uint64_t steps = rng_below(size < SET_PICK_WALK ? (size ? size : 1) : SET_PICK_WALK);
+    uint64_t steps = rng_below(size < walk ? (size ? size : 1) : walk);
     bool ok = walk_valid(w);
     for (uint64_t i = 0; ok && i < steps; i++)
         ok = walk_step_wrap(w);
@@ -680,7 +680,7 @@ static bool drawn_add(drawn *d, const set_list *l, size_t i)
 
 /* count picks, distinct or not, by seeks (the set is much larger than count). */
 static int pick_many(keyspace *ks, int dbi, const set_ref *s, uint64_t count, bool distinct,
-                     set_list *out)
+                     uint64_t walk, set_list *out)
 {
     set_walk w;
     drawn d = {0};
@@ -689,7 +689,7 @@ static int pick_many(keyspace *ks, int dbi, const set_ref *s, uint64_t count, bo
         rc = drawn_init(&d, count);
     uint64_t tries = count * PICK_TRIES;
     for (uint64_t got = 0; rc == 0 && got < count && tries > 0; tries--) {
-        rc = pick_one(&w, s->m->size);
+        rc = pick_one(&w, s->m->size, walk);
         if (rc <= 0)
             break;
         size_t len;
@@ -738,7 +738,9 @@ static int pick_from_all(keyspace *ks, int dbi, const set_ref *s, uint64_t count
     return rc;
 }
 
-int set_random(keyspace *ks, int dbi, const set_ref *s, long long count, set_list *out)
+/* set_random with picks that walk up to `walk` members past their seek. */
+static int random_members(keyspace *ks, int dbi, const set_ref *s, long long count,
+                          uint64_t walk, set_list *out)
 {
     uint64_t size = s->m->type ? s->m->size : 0;
     if (size == 0 || count == 0)
@@ -752,7 +754,12 @@ int set_random(keyspace *ks, int dbi, const set_ref *s, long long count, set_lis
     }
     if (n > 1 && size / PICK_COST <= n)
         return pick_from_all(ks, dbi, s, n, distinct, out);
-    return pick_many(ks, dbi, s, n, distinct, out);
+    return pick_many(ks, dbi, s, n, distinct, walk, out);
+}
+
+int set_random(keyspace *ks, int dbi, const set_ref *s, long long count, set_list *out)
+{
+    return random_members(ks, dbi, s, count, SET_PICK_WALK, out);
 }
 
 /* ---- writes ---- */
@@ -903,7 +910,7 @@ int set_pop(keyspace *ks, int dbi, const set_ref *s, uint64_t count, set_list *o
         return rc ? rc : ks_del_key(ks, dbi, s->key, s->klen, s->m);
     }
     size_t from = out->n;
-    int rc = set_random(ks, dbi, s, (long long)count, out);
+    int rc = random_members(ks, dbi, s, (long long)count, SET_POP_WALK, out);
     set_keys sk = {0};
     rc = rc ? rc : keys_open(&sk, ks, dbi, s, s->m->version);
     for (size_t i = from; rc == 0 && i < out->n; i++) {
