@@ -21,17 +21,22 @@
 #include "glob.h"
 #include "resp.h"
 
-enum opt_type { T_BOOL, T_INT, T_MEM, T_STR, T_OUTBUF };
+/* T_MEM: bytes, its limits read as unsigned (as Redis's size_t and unsigned long long
+   options; max -1 is no limit). T_MEMPCT: bytes or "N%" (stored as -N), as Redis's
+   PERCENT_CONFIG memory options. */
+enum opt_type { T_BOOL, T_INT, T_MEM, T_MEMPCT, T_STR, T_OUTBUF };
 /* IMMUTABLE: CONFIG SET refuses it. SAME_OK: but accepts its current value (an option
    Redis can change and shale cannot, as port and bind, or one of shale's own), so a
    client that sets back what CONFIG GET gave succeeds. PROTECTED_CFG: refused as Redis
    refuses its protected configs (enable-protected-configs is no). ALIAS: another name of
    the option before it (Redis 7's old ziplist names); CONFIG GET shows both, CONFIG
-   REWRITE writes the option once. */
+   REWRITE writes the option once. HIDDEN: CONFIG GET shows it only when asked by its
+   exact name, never for a pattern (Redis's hidden debugging configs). */
 #define IMMUTABLE 1
 #define SAME_OK 2
 #define PROTECTED_CFG 4
 #define ALIAS 8
+#define HIDDEN 16
 
 typedef struct option {
     const char *name;
@@ -42,6 +47,9 @@ typedef struct option {
     int flags;
     const char *engine; /* shale_set_option name, when the engine applies it live */
 } option;
+
+/* Redis's CONFIG_REPL_BACKLOG_MIN_SIZE */
+#define REPL_BACKLOG_MIN (16 * 1024)
 
 #define F(field) offsetof(server_config, field), sizeof(((server_config *)0)->field)
 #define BIG (1ll << 62)
@@ -62,8 +70,10 @@ static const option options[] = {
     {"tcp-keepalive", T_INT, F(tcp_keepalive), 0, 2147483647, 0, NULL},
     {"io-threads", T_INT, F(io_threads), 1, 128, IMMUTABLE, NULL},
     {"enable-debug-command", T_STR, F(enable_debug_command), 0, 0, IMMUTABLE, NULL},
-    {"proto-max-bulk-len", T_MEM, F(proto_max_bulk_len), 1024 * 1024, BIG, 0, NULL},
-    {"client-query-buffer-limit", T_MEM, F(client_query_buffer_limit), 1024 * 1024, BIG, 0, NULL},
+    {"proto-max-bulk-len", T_MEM, F(proto_max_bulk_len), 1024 * 1024, LONG_MAX, 0, NULL},
+    {"client-query-buffer-limit", T_MEM, F(client_query_buffer_limit), 1024 * 1024, LONG_MAX, 0, NULL},
+    /* Redis's client eviction: -100 is 100% (accepted and reported, docs/commands.md) */
+    {"maxmemory-clients", T_MEMPCT, F(maxmemory_clients), -100, LLONG_MAX, 0, NULL},
     {"client-output-buffer-limit", T_OUTBUF, 0, 0, 0, 0, 0, NULL},
     {"dir", T_STR, F(dir), 0, 0, IMMUTABLE | PROTECTED_CFG, NULL},
     {"sync-writes", T_BOOL, F(sync_writes), 0, 0, 0, NULL},
@@ -91,7 +101,7 @@ static const option options[] = {
     {"latency-monitor-threshold", T_INT, F(latency_monitor_threshold), 0, BIG, 0, NULL},
     {"latency-tracking", T_BOOL, F(latency_tracking), 0, 0, 0, NULL},
     {"latency-tracking-info-percentiles", T_STR, F(latency_tracking_info_percentiles), 0, 0, 0, NULL},
-    {"maxmemory", T_MEM, F(maxmemory), 0, BIG, 0, NULL},
+    {"maxmemory", T_MEM, F(maxmemory), 0, -1, 0, NULL},
     {"maxdisk", T_MEM, F(maxdisk), 0, BIG, 0, NULL},
     {"maxmemory-policy", T_STR, F(maxmemory_policy), 0, 0, 0, NULL},
     {"maxmemory-samples", T_INT, F(maxmemory_samples), 1, 64, 0, NULL},
@@ -103,6 +113,10 @@ static const option options[] = {
     {"logfile", T_STR, F(logfile), 0, 0, IMMUTABLE, NULL},
     {"save", T_STR, F(save), 0, 0, 0, NULL},
     {"appendonly", T_BOOL, F(appendonly), 0, 0, 0, NULL},
+    /* replication, until shale has it (issue 20): accepted and reported (docs/commands.md) */
+    {"repl-backlog-size", T_MEM, F(repl_backlog_size), 1, LLONG_MAX, 0, NULL},
+    {"replicaof", T_STR, F(replicaof), 0, 0, IMMUTABLE, NULL},
+    {"slaveof", T_STR, F(replicaof), 0, 0, IMMUTABLE | ALIAS, NULL},
     {"daemonize", T_BOOL, F(daemonize), 0, 0, IMMUTABLE, NULL},
     /* Redis's encoding thresholds: accepted and reported, they change nothing in shale's
        layout (every collection is one engine key per member whatever its size) */
@@ -168,6 +182,7 @@ void config_default(server_config *cfg)
     cfg->io_threads = cores > 2 ? cores - 1 : 1;
     cfg->proto_max_bulk_len = 512ull * 1024 * 1024;
     cfg->client_query_buffer_limit = 1024ull * 1024 * 1024;
+    cfg->repl_backlog_size = 1024 * 1024; /* Redis's 1mb */
     snprintf(cfg->dir, sizeof cfg->dir, "./data");
     cfg->sync_writes = true;
     cfg->sync_interval_ms = 1000;
@@ -402,6 +417,30 @@ static bool valid_save(const char *list)
     return ok;
 }
 
+/* A memory or percent value as Redis parses one: bytes first (read as a signed number,
+   so that past LLONG_MAX it turns negative and is checked as a percentage, as in Redis),
+   else "N%" kept as -N. 0, or -1 with Redis's reason. */
+static int assign_mem_percent(const option *o, const char *v, long long *field, char *err,
+                              size_t errlen)
+{
+    uint64_t bytes;
+    long long n, len = (long long)strlen(v);
+    if (config_parse_memory(v, &bytes) == 0) {
+        n = (long long)bytes;
+    } else if (len > 1 && v[len - 1] == '%' && parse_ll(v, (size_t)len - 1, &n) && n >= 0) {
+        n = -n;
+    } else {
+        snprintf(err, errlen, "argument must be a memory or percent value");
+        return -1;
+    }
+    if (n < o->min) {
+        snprintf(err, errlen, "percentage argument must be less or equal to %lld", -o->min);
+        return -1;
+    }
+    *field = n;
+    return 0;
+}
+
 /* Parses value into the option's field. 0, or -1 with a reason. */
 static int assign(server_config *cfg, const option *o, int argc, char **argv, char *err,
                   size_t errlen)
@@ -487,13 +526,16 @@ static int assign(server_config *cfg, const option *o, int argc, char **argv, ch
             snprintf(err, errlen, "argument must be a memory value");
             return -1;
         }
-        if ((long long)n < o->min) {
-            snprintf(err, errlen, "argument must be at least %lld", o->min);
+        if (n < (uint64_t)o->min || n > (uint64_t)o->max) { /* Redis's words */
+            snprintf(err, errlen, "argument must be between %llu and %llu inclusive",
+                     (unsigned long long)o->min, (unsigned long long)o->max);
             return -1;
         }
         *(uint64_t *)field = n;
         return 0;
     }
+    case T_MEMPCT:
+        return assign_mem_percent(o, v, (long long *)field, err, errlen);
     case T_STR:
         if (strlen(v) >= o->size) {
             snprintf(err, errlen, "argument is too long");
@@ -581,6 +623,16 @@ int config_set(server_config *cfg, const char *name, int argc, char **argv, char
     if (!o) {
         snprintf(err, errlen, "Bad directive or wrong number of arguments");
         return -1;
+    }
+    if (strcmp(o->name, "replicaof") == 0 || strcmp(o->name, "slaveof") == 0) {
+        /* "no one" (Redis's word for a primary) or "" (what CONFIG REWRITE writes) */
+        bool primary = (argc == 1 && argv[0][0] == '\0') ||
+                       (argc == 2 && strcasecmp(argv[0], "no") == 0 &&
+                        strcasecmp(argv[1], "one") == 0);
+        if (!primary)
+            snprintf(err, errlen, "shale-server does not replicate yet: it runs as a primary "
+                                  "only ('replicaof no one')");
+        return primary ? 0 : -1;
     }
     if (strcmp(o->name, "daemonize") == 0 && argc == 1 && strcasecmp(argv[0], "yes") == 0) {
         snprintf(err, errlen, "shale-server does not daemonize; use a service manager");
@@ -716,6 +768,14 @@ static void format_value(const server_config *cfg, const option *o, char *buf, s
     case T_MEM:
         snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)field);
         break;
+    case T_MEMPCT: {
+        long long n = *(const long long *)field;
+        if (n < 0)
+            snprintf(buf, cap, "%lld%%", -n);
+        else
+            snprintf(buf, cap, "%lld", n);
+        break;
+    }
     case T_STR:
         snprintf(buf, cap, "%s", field);
         break;
@@ -727,16 +787,33 @@ static void format_value(const server_config *cfg, const option *o, char *buf, s
     }
 }
 
-void config_get(const server_config *cfg, const char *pattern, size_t plen,
-                void (*emit)(void *ctx, const char *name, const char *value), void *ctx)
+void config_get(const server_config *cfg, const char *pattern, size_t plen, config_emit_fn emit,
+                void *ctx)
 {
+    char buf[4200];
+    bool glob = false;
+    for (size_t i = 0; i < plen && !glob; i++)
+        glob = pattern[i] == '*' || pattern[i] == '?' || pattern[i] == '[';
+    if (!glob) { /* one name: found as Redis's lookupConfig finds it, hidden or not */
+        char name[128];
+        const option *o = NULL;
+        if (plen < sizeof name && !memchr(pattern, '\0', plen)) {
+            memcpy(name, pattern, plen);
+            name[plen] = '\0';
+            o = find(name);
+        }
+        if (o) {
+            format_value(cfg, o, buf, sizeof buf);
+            emit(ctx, o->name, name, buf);
+        }
+        return;
+    }
     for (size_t i = 0; i < NOPTIONS; i++) {
         const option *o = &options[i];
-        if (!glob_match(pattern, plen, o->name, strlen(o->name), true))
+        if ((o->flags & HIDDEN) || !glob_match(pattern, plen, o->name, strlen(o->name), true))
             continue;
-        char buf[4200];
         format_value(cfg, o, buf, sizeof buf);
-        emit(ctx, o->name, buf);
+        emit(ctx, o->name, o->name, buf);
     }
 }
 
@@ -767,7 +844,12 @@ int config_set_value(server_config *cfg, const char *name, const char *value, ch
         return -1;
     }
     char *argv[1] = {(char *)value};
-    return assign(cfg, o, 1, argv, err, errlen);
+    if (assign(cfg, o, 1, argv, err, errlen))
+        return -1;
+    /* Redis's apply step raises a live backlog to its 16k floor (a file's value stays) */
+    if (strcmp(o->name, "repl-backlog-size") == 0 && cfg->repl_backlog_size < REPL_BACKLOG_MIN)
+        cfg->repl_backlog_size = REPL_BACKLOG_MIN;
+    return 0;
 }
 
 int config_check(const server_config *cfg, char *err, size_t errlen)

@@ -30,9 +30,15 @@ typedef struct server_config {
     long long io_threads;
     char enable_debug_command[8]; /* no, local (loopback and unix socket) or yes */
     uint64_t proto_max_bulk_len;
-    uint64_t client_query_buffer_limit;
+    uint64_t client_query_buffer_limit; /* net_uring.c closes a client past it */
+    /* Redis's client eviction cap: bytes, or a percentage of maxmemory stored negated
+       (-50: 50%), as Redis keeps it. Accepted and reported: shale evicts no client */
+    long long maxmemory_clients;
     uint64_t output_hard_limit, output_soft_limit; /* client-output-buffer-limit normal */
     long long output_soft_seconds;
+    /* replication (accepted and reported until shale replicates: issue 20) */
+    uint64_t repl_backlog_size;
+    char replicaof[256]; /* "": not a replica (the only value shale takes) */
     /* durability and the engine */
     char dir[4096];
     bool sync_writes;
@@ -108,9 +114,14 @@ void config_engine_options(const server_config *cfg, shale_options *o);
 #define FIFO_BLOCK_CACHE (4u << 20)
 void config_fifo_options(const server_config *cfg, shale_options *o);
 
-/* CONFIG GET: calls emit for every option whose name matches the glob pattern. */
-void config_get(const server_config *cfg, const char *pattern, size_t plen,
-                void (*emit)(void *ctx, const char *name, const char *value), void *ctx);
+/* CONFIG GET, as Redis 7: a pattern with a glob character ('*', '?', '[') calls emit for
+   every option whose name matches it, except hidden ones; a plain name calls it for the
+   option of that name (any case, hidden or not), shown as the client spelled it. id is the
+   option's own name (one pointer per option, to tell repeats apart), shown the name to
+   reply with. */
+typedef void (*config_emit_fn)(void *ctx, const char *id, const char *shown, const char *value);
+void config_get(const server_config *cfg, const char *pattern, size_t plen, config_emit_fn emit,
+                void *ctx);
 /*
  * CONFIG SET on a running server, in steps so that several options are set all or
  * nothing (t_config.c): config_option_name tells whether the name exists (and its own

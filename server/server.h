@@ -311,6 +311,8 @@ COMMAND(swapdb); COMMAND(flushdb); COMMAND(flushall); COMMAND(time); COMMAND(las
 COMMAND(save); COMMAND(bgsave); COMMAND(shutdown); COMMAND(function); COMMAND(wait);
 COMMAND(debug); COMMAND(slowlog); COMMAND(latency); COMMAND(info); COMMAND(config);
 COMMAND(command); COMMAND(dbsize); COMMAND(object); COMMAND(memory); COMMAND(lolwut);
+/* cluster (disabled, as a Redis without cluster-enabled): t_cluster.c */
+COMMAND(cluster);
 /* strings: t_string.c */
 COMMAND(get); COMMAND(set); COMMAND(setnx); COMMAND(setex); COMMAND(psetex); COMMAND(getset);
 COMMAND(getdel); COMMAND(getex); COMMAND(mget); COMMAND(mset); COMMAND(msetnx); COMMAND(incr);

@@ -26,16 +26,16 @@ typedef struct get_ctx {
     const char *seen[GET_MAX];
 } get_ctx;
 
-static void emit(void *ctx, const char *name, const char *value)
+static void emit(void *ctx, const char *id, const char *shown, const char *value)
 {
     get_ctx *g = ctx;
     for (long long i = 0; i < g->n; i++) /* several patterns may match one name */
-        if (g->seen[i] == name)
+        if (g->seen[i] == id)
             return;
     if (g->n == GET_MAX)
         return;
-    g->seen[g->n] = name;
-    resp_bulk_cstr(&g->body, name);
+    g->seen[g->n] = id;
+    resp_bulk_cstr(&g->body, shown);
     resp_bulk_cstr(&g->body, value);
     g->n++;
 }
@@ -70,7 +70,7 @@ static void db_options_get(server *s, const char *pattern, size_t plen, get_ctx 
                 snprintf(v, sizeof v, "%s", f ? "fifo" : "default");
             else
                 snprintf(v, sizeof v, "%llu", f ? (unsigned long long)f->cap : 0ull);
-            emit(g, name, v);
+            emit(g, name, name, v);
         }
 }
 

@@ -420,11 +420,71 @@ static void client_unblock(server *s, client *c)
     resp_integer(&c->out, o && blocking_unblock(s, o, error) ? 1 : 0);
 }
 
+/* Redis 7.0's text, word for word (clients and people compare it with Redis's): it names
+   CACHING, GETREDIR, PAUSE, UNPAUSE, TRACKING and TRACKINGINFO, which shale does not have
+   yet (docs/commands.md). */
+static void client_help(client *c)
+{
+    static const char *const lines[] = {
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are:",
+        "    * ADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made from the specified address",
+        "    * LADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made to specified local address",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Kill connections by type.",
+        "    * USER <username>",
+        "      Kill connections authenticated by <username>.",
+        "    * SKIPME (YES|NO)",
+        "      Skip killing current connection (default: yes).",
+        "LIST [options ...]",
+        "    Return information about client connections. Options:",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Return clients of specified type.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect current client connection from eviction.",
+        "HELP",
+        "    Prints this help.",
+    };
+    reply_help(c, lines, sizeof lines / sizeof lines[0]);
+}
+
 void cmd_client(server *s, client *c)
 {
     resp_arg *a = c->cmd.argv;
     int argc = c->cmd.argc;
-    if (arg_is(&a[1], "id") && argc == 2) {
+    if (arg_is(&a[1], "help") && argc == 2) {
+        client_help(c);
+    } else if (arg_is(&a[1], "id") && argc == 2) {
         resp_integer(&c->out, (long long)c->id);
     } else if (arg_is(&a[1], "setname") && argc == 3) {
         if (!valid_name(&a[2])) {

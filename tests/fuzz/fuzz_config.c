@@ -26,11 +26,12 @@ typedef struct listing {
     int n;
 } listing;
 
-static void collect(void *ctx, const char *name, const char *value)
+static void collect(void *ctx, const char *id, const char *shown, const char *value)
 {
     listing *l = ctx;
+    (void)shown;
     if (l->n < MAX_OPTIONS) {
-        l->name[l->n] = name;
+        l->name[l->n] = id;
         snprintf(l->value[l->n], sizeof l->value[l->n], "%s", value);
         l->n++;
     }

@@ -9,6 +9,10 @@
 - #15.25 CONFIG SET of several options is all or nothing: an engine option given before
   a pair that fails is not applied (the engine keeps its value), duplicates and unknown
   names are refused first, and the l0 triggers may be raised together.
+- #17 the replication and client-eviction options shale reports (repl-backlog-size,
+  replicaof, maxmemory-clients) survive CONFIG REWRITE and a restart, and a replicaof
+  naming a primary refuses to start (shale does not replicate yet) instead of running as
+  a primary that was meant to be a replica;
 - #17 every option CONFIG GET * reports can be set to the value it reports, as Redis's
   own "CONFIG sanity" test asks (except the options Redis cannot change either), and the
   encoding thresholds and their old names answer as Redis's.
@@ -83,7 +87,8 @@ def test_all_or_nothing(s, r):
 
 # what Redis's CONFIG sanity test skips (options it cannot set either), as shale has them
 SANITY_SKIP = {"daemonize", "unixsocket", "databases", "io-threads", "logfile",
-               "unixsocketperm", "requirepass", "enable-debug-command", "dir"}
+               "unixsocketperm", "requirepass", "enable-debug-command", "dir", "replicaof",
+               "slaveof"}
 
 
 def test_set_to_own_value(s):
@@ -155,6 +160,35 @@ def test_encoding_options(s, r):
         check(a == b, "CONFIG %s: %r, redis %r" % (" ".join(case), a, b))
 
 
+def test_replication_options():
+    """#17: replicaof "no one" starts, a real primary is refused with why; the reported
+    options go through CONFIG REWRITE and back."""
+    p = spawn([SERVER, "--port", str(free_port()), "--dir", os.path.join(TMP, "repl"),
+               "--replicaof", "127.0.0.1", "6379"], "repl.log")
+    check(p.wait(timeout=20) != 0, "--replicaof 127.0.0.1 6379 started a server")
+    check("does not replicate" in open(os.path.join(TMP, "repl.log")).read(),
+          "--replicaof refused without saying why")
+    conf = os.path.join(TMP, "repl.conf")
+    port = free_port()
+    with open(conf, "w") as f:
+        f.write("port %d\ndir %s\nreplicaof no one\nrepl-backlog-size 1\n"
+                % (port, os.path.join(TMP, "repl-data")))
+    p, c = start_with_file(conf, port, log="repl.log")
+    check(config_get(c, "repl-backlog-size") == b"1", "a file's repl-backlog-size is kept")
+    check(config_get(c, "replicaof") == b"", "replicaof no one: %r" % config_get(c, "replicaof"))
+    check(c.call("config", "set", "repl-backlog-size", "1000", "maxmemory-clients", "7%") ==
+          (b"+", b"OK"), "CONFIG SET repl-backlog-size maxmemory-clients")
+    check(config_get(c, "repl-backlog-size") == b"16384", "CONFIG SET raises the backlog to 16k")
+    check(c.call("config", "rewrite") == (b"+", b"OK"), "CONFIG REWRITE")
+    p, c = restart(p, c, conf, port, None)
+    for name, value in (("repl-backlog-size", b"16384"), ("maxmemory-clients", b"7%"),
+                        ("replicaof", b""), ("slaveof", b"")):
+        check(config_get(c, name) == value, "%s after a rewrite and restart: %r"
+              % (name, config_get(c, name)))
+    p.terminate()
+    p.wait(timeout=20)
+
+
 def start_with_file(conf, port, password=None, log="conf.log"):
     p = spawn([SERVER, conf], log)
     return p, wait_up(port, password, log=log)
@@ -211,7 +245,8 @@ def main():
         ("#15.16 CONFIG REWRITE quoting and restart", test_rewrite_round_trip),
         ("#17 CONFIG SET of every option to its own value", lambda: test_set_to_own_value(s)),
         ("#17 encoding thresholds as Redis's", lambda: test_encoding_options(s, r)),
-        ("#17 tombstone-density triggers", lambda: test_tombstone_options(s))])
+        ("#17 tombstone-density triggers", lambda: test_tombstone_options(s)),
+        ("#17 replication and client-eviction options", test_replication_options)])
 
 
 if __name__ == "__main__":
