@@ -30,13 +30,12 @@ enum opt_type { T_BOOL, T_INT, T_MEM, T_MEMPCT, T_STR, T_OUTBUF };
    client that sets back what CONFIG GET gave succeeds. PROTECTED_CFG: refused as Redis
    refuses its protected configs (enable-protected-configs is no). ALIAS: another name of
    the option before it (Redis 7's old ziplist names); CONFIG GET shows both, CONFIG
-   REWRITE writes the option once. HIDDEN: CONFIG GET shows it only when asked by its
-   exact name, never for a pattern (Redis's hidden debugging configs). */
+   REWRITE writes the option once. (Redis also has hidden debugging configs, that CONFIG
+   GET shows for their exact name only: shale has none, docs/commands.md.) */
 #define IMMUTABLE 1
 #define SAME_OK 2
 #define PROTECTED_CFG 4
 #define ALIAS 8
-#define HIDDEN 16
 
 typedef struct option {
     const char *name;
@@ -810,7 +809,7 @@ void config_get(const server_config *cfg, const char *pattern, size_t plen, conf
     }
     for (size_t i = 0; i < NOPTIONS; i++) {
         const option *o = &options[i];
-        if ((o->flags & HIDDEN) || !glob_match(pattern, plen, o->name, strlen(o->name), true))
+        if (!glob_match(pattern, plen, o->name, strlen(o->name), true))
             continue;
         format_value(cfg, o, buf, sizeof buf);
         emit(ctx, o->name, o->name, buf);

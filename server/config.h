@@ -115,8 +115,8 @@ void config_engine_options(const server_config *cfg, shale_options *o);
 void config_fifo_options(const server_config *cfg, shale_options *o);
 
 /* CONFIG GET, as Redis 7: a pattern with a glob character ('*', '?', '[') calls emit for
-   every option whose name matches it, except hidden ones; a plain name calls it for the
-   option of that name (any case, hidden or not), shown as the client spelled it. id is the
+   every option whose name matches it; a plain name calls it for the option of that name
+   (any case), shown as the client spelled it. id is the
    option's own name (one pointer per option, to tell repeats apart), shown the name to
    reply with. */
 typedef void (*config_emit_fn)(void *ctx, const char *id, const char *shown, const char *value);
