@@ -21,7 +21,10 @@ Redis, Redis -> shale, shale -> shale. It covers
   migrate_cached_sockets;
 - a target that never replies (a listening socket): the IOERR reading error after the
   timeout, the key kept; a port nobody listens on: the IOERR writing error;
-- the slowlog shows AUTH's and AUTH2's secrets as "(redacted)".
+- the slowlog shows AUTH's and AUTH2's secrets as "(redacted)"; the source's keyspace
+  hits and misses (MIGRATE looks its keys up as a read does).
+The source shale runs with sync-writes yes (its deletions are synced before the reply),
+the target shale with no.
 The argument errors, NOKEY, COMMAND GETKEYS and GETKEYSANDFLAGS of both forms, COMMAND
 INFO and DOCS of MIGRATE are compared in RESP2 and RESP3. Last, a cached connection is
 closed after 10 s unused (INFO migrate_cached_sockets back to 0), as Redis's.
@@ -249,6 +252,8 @@ def scenario(src_port, dst_port):
     cache_part(src, dst, dst_port, rec)
     silent_part(src, rec)
     slowlog_part(src, dst_port, rec)
+    stats = src.call("info", "stats")[1].decode()
+    rec.add("source lookups", [x for x in stats.split("\r\n") if x.startswith("keyspace_")])
     return rec.seen
 
 
@@ -324,7 +329,7 @@ def check_cache_expiry(port):
 def main():
     _, r1, _ = start_redis()
     _, r2, _ = start_redis()
-    _, a, _ = start_server("a", "--sync-writes", "no")
+    _, a, _ = start_server("a", "--sync-writes", "yes")
     _, b, _ = start_server("b", "--sync-writes", "no")
     oracle = scenario(r1, r2)
     diffs = compare_args(a, r1)
