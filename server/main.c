@@ -101,6 +101,7 @@ int main(int argc, char **argv)
     int krc = ks_close(&srv.ks); /* the fifo databases' engines */
     if (krc)
         fprintf(stderr, "shale-server: closing a fifo database: %s\n", shale_strerror(krc));
+    migrate_cache_free(&srv.migrate);
     cursor_table_free(&srv.cursors);
     cmdstats_free(&srv.cmds);
     access_free(&srv.access);

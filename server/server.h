@@ -18,6 +18,7 @@
 #include "cursor.h"
 #include "keyspace.h"
 #include "latency_monitor.h"
+#include "migrate_cache.h"
 #include "resp.h"
 #include "shale.h"
 #include "slowlog.h"
@@ -143,6 +144,7 @@ typedef struct server {
     latency_monitor latency; /* LATENCY LATEST / HISTORY events */
     uint64_t ops_window[16], ops_window_ms[16]; /* instantaneous_ops_per_sec samples */
     int ops_window_i;
+    migrate_cache migrate; /* MIGRATE's connections to targets (lock held) */
 } server;
 
 /* Applies the file's db<N>-compaction-style and db<N>-fifo-max-size to the store (a style
@@ -356,6 +358,8 @@ COMMAND(sort); COMMAND(sort_ro);
 
 /* serialization: t_dump.c */
 COMMAND(dump); COMMAND(restore);
+/* moving keys to another server: t_migrate.c */
+COMMAND(migrate);
 
 #undef COMMAND
 

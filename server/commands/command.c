@@ -180,6 +180,7 @@ static const command commands[] = {
     /* serialization: t_dump.c */
     {"dump", 2, R, 1, 1, 1, "generic", "Returns a key's value in Redis's serialization.", cmd_dump},
     {"restore", -4, W|M, 1, 1, 1, "generic", "Creates a key from a DUMP payload.", cmd_restore},
+    {"migrate", -6, W, 3, 3, 1, "generic", "Moves keys to another server (DUMP, RESTORE there, DEL).", cmd_migrate},
 
     {"ping", -1, FAST, 0, 0, 0, "connection", "Returns PONG or the argument.", cmd_ping},
     {"echo", 2, FAST, 0, 0, 0, "connection", "Returns the argument.", cmd_echo},

@@ -638,4 +638,5 @@ void server_cron(server *s)
     int i = s->ops_window_i = (s->ops_window_i + 1) % 16;
     s->ops_window[i] = s->stats.commands_processed;
     s->ops_window_ms[i] = now;
+    migrate_cache_expire(&s->migrate, now);
 }
