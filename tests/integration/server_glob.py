@@ -76,8 +76,8 @@ def main():
         b = r.call("scan", "0", "match", bp, "count", "1000")
         check(as_set(a[1][1]) == as_set(b[1][1]), "SCAN MATCH %r: %r, redis %r" % (p, a, b))
     got = s.call("config", "get", "MAXMEM*")
-    check(sorted(x[1] for x in got[1][0::2]) == [b"maxmemory", b"maxmemory-policy",
-                                                  b"maxmemory-samples"],
+    check(sorted(x[1] for x in got[1][0::2]) == [b"maxmemory", b"maxmemory-clients",
+                                                  b"maxmemory-policy", b"maxmemory-samples"],
           "CONFIG GET MAXMEM* (case-insensitive): %r" % (got,))
     print("ok   glob patterns in KEYS, SCAN, HSCAN, CONFIG GET")
     return 0
