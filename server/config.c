@@ -175,6 +175,9 @@ void config_default(server_config *cfg)
     snprintf(cfg->enable_debug_command, sizeof cfg->enable_debug_command, "no"); /* Redis 7 */
     cfg->maxclients = 10000;
     cfg->tcp_keepalive = 300;
+    cfg->pubsub_hard_limit = 32ull << 20; /* Redis's pubsub class: 32mb 8mb 60 */
+    cfg->pubsub_soft_limit = 8ull << 20;
+    cfg->pubsub_soft_seconds = 60;
     /* One loop per core but one: that core is left to the engine's flush and compaction
        threads (on 2 cores, 2 loops measured 10-25 % slower than 1 on SET at P1). */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -370,7 +373,8 @@ static int split_spaces(char *v, char ***out)
     return n;
 }
 
-/* client-output-buffer-limit: "class hard soft seconds" groups; only normal's matter. */
+/* client-output-buffer-limit: "class hard soft seconds" groups; normal's and pubsub's are
+   applied (net_uring.c), replica's accepted until shale replicates. */
 static int assign_outbuf(server_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     if (argc % 4) {
@@ -389,8 +393,11 @@ static int assign_outbuf(server_config *cfg, int argc, char **argv, char *err, s
             cfg->output_hard_limit = hard;
             cfg->output_soft_limit = soft;
             cfg->output_soft_seconds = secs;
-        } else if (strcasecmp(argv[i], "replica") && strcasecmp(argv[i], "slave") &&
-                   strcasecmp(argv[i], "pubsub")) {
+        } else if (strcasecmp(argv[i], "pubsub") == 0) {
+            cfg->pubsub_hard_limit = hard;
+            cfg->pubsub_soft_limit = soft;
+            cfg->pubsub_soft_seconds = secs;
+        } else if (strcasecmp(argv[i], "replica") && strcasecmp(argv[i], "slave")) {
             snprintf(err, errlen, "Invalid client class specified in buffer limit configuration.");
             return -1;
         }
@@ -779,9 +786,11 @@ static void format_value(const server_config *cfg, const option *o, char *buf, s
         snprintf(buf, cap, "%s", field);
         break;
     case T_OUTBUF:
-        snprintf(buf, cap, "normal %llu %llu %lld slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        snprintf(buf, cap, "normal %llu %llu %lld slave 268435456 67108864 60 pubsub %llu %llu %lld",
                  (unsigned long long)cfg->output_hard_limit,
-                 (unsigned long long)cfg->output_soft_limit, cfg->output_soft_seconds);
+                 (unsigned long long)cfg->output_soft_limit, cfg->output_soft_seconds,
+                 (unsigned long long)cfg->pubsub_hard_limit,
+                 (unsigned long long)cfg->pubsub_soft_limit, cfg->pubsub_soft_seconds);
         break;
     }
 }

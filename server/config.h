@@ -36,6 +36,8 @@ typedef struct server_config {
     long long maxmemory_clients;
     uint64_t output_hard_limit, output_soft_limit; /* client-output-buffer-limit normal */
     long long output_soft_seconds;
+    uint64_t pubsub_hard_limit, pubsub_soft_limit; /* client-output-buffer-limit pubsub */
+    long long pubsub_soft_seconds;
     /* replication (accepted and reported until shale replicates: issue 20) */
     uint64_t repl_backlog_size;
     char replicaof[256]; /* "": not a replica (the only value shale takes) */

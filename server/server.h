@@ -69,6 +69,7 @@ typedef struct client {
     struct blocked *blocked;    /* waiting on keys (blocking.h), else NULL */
     bool resume_queued;         /* in its loop's list of unblocked clients */
     struct client *resume_next; /* that list (net_resume) */
+    struct ps_client *pubsub;   /* its subscriptions and inbox (pubsub.h), or NULL */
     struct client *round_next;
     uint64_t held_gen;          /* the writes its held replies depend on */
     struct client *held_next;   /* the loop's held clients, oldest first */
@@ -135,6 +136,7 @@ typedef struct server {
     bgsave_state bgsave;
     access_table access; /* LRU/LFU of keys (access.h) */
     struct blocking *blocking; /* clients blocked on keys (blocking.h) */
+    struct pubsub *pubsub;     /* channels, patterns, subscribers (pubsub.h) */
     int disk_error;           /* the engine refuses writes after this error (0: none) */
     int unsynced_error; /* sync-writes yes: a log write or sync failed, writes past
                            synced_gen may be lost, and commands that read or write data
@@ -303,6 +305,9 @@ int net_loop_index(const client *c);
 void net_join_round(client *c);
 void net_resume(client *c);
 void net_wake_loop(server *s, int idx);
+/* Whether the calling thread is the event loop that owns c (true for a client of no
+   loop): pub/sub writes to such a client's buffer directly (pubsub.c). */
+bool net_on_own_loop(const client *c);
 
 #define COMMAND(name) void cmd_##name(server *s, client *c)
 /* connection: t_conn.c */
@@ -352,6 +357,10 @@ COMMAND(bzpopmin); COMMAND(bzpopmax); COMMAND(bzmpop);
 COMMAND(geoadd); COMMAND(geopos); COMMAND(geodist); COMMAND(geohash); COMMAND(geosearch);
 COMMAND(geosearchstore); COMMAND(georadius); COMMAND(georadius_ro); COMMAND(georadiusbymember);
 COMMAND(georadiusbymember_ro);
+
+/* pub/sub: t_pubsub.c */
+COMMAND(subscribe); COMMAND(unsubscribe); COMMAND(psubscribe); COMMAND(punsubscribe);
+COMMAND(publish); COMMAND(pubsub); COMMAND(ssubscribe); COMMAND(sunsubscribe); COMMAND(spublish);
 
 /* sort: t_sort.c */
 COMMAND(sort); COMMAND(sort_ro);

@@ -18,6 +18,7 @@
 
 #include "args.h"
 #include "blocking.h"
+#include "pubsub.h"
 
 /* clang-format off */
 static const command commands[] = {
@@ -208,6 +209,15 @@ static const command commands[] = {
     {"command", -1, 0, 0, 0, 0, "server", "Returns information about commands.", cmd_command},
     {"lolwut", -1, R|FAST, 0, 0, 0, "server", "Draws computer art of shale's own.", cmd_lolwut},
     {"cluster", -2, 0, 0, 0, 0, "cluster", "Redis Cluster (disabled, as in a Redis without cluster-enabled).", cmd_cluster},
+    {"subscribe", -2, 0, 0, 0, 0, "pubsub", "Listens to channels.", cmd_subscribe},
+    {"unsubscribe", -1, 0, 0, 0, 0, "pubsub", "Stops listening to channels (all: none named).", cmd_unsubscribe},
+    {"psubscribe", -2, 0, 0, 0, 0, "pubsub", "Listens to the channels matching patterns.", cmd_psubscribe},
+    {"punsubscribe", -1, 0, 0, 0, 0, "pubsub", "Stops listening to patterns (all: none named).", cmd_punsubscribe},
+    {"publish", 3, FAST, 0, 0, 0, "pubsub", "Posts a message to a channel.", cmd_publish},
+    {"pubsub", -2, 0, 0, 0, 0, "pubsub", "Inspects the channels and their subscribers.", cmd_pubsub},
+    {"ssubscribe", -2, 0, 1, -1, 1, "pubsub", "Listens to shard channels.", cmd_ssubscribe},
+    {"sunsubscribe", -1, 0, 1, -1, 1, "pubsub", "Stops listening to shard channels (all: none named).", cmd_sunsubscribe},
+    {"spublish", 3, FAST, 1, 1, 1, "pubsub", "Posts a message to a shard channel.", cmd_spublish},
 };
 /* clang-format on */
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -301,6 +311,12 @@ static const command subcommands[] = {
     {"object|help", 2, 0, 0, 0, 0, "generic", "Lists the subcommands.", NULL},
     {"object|idletime", 3, R, 2, 2, 1, "generic", "Returns the seconds since the key was used.", NULL},
     {"object|refcount", 3, R, 2, 2, 1, "generic", "Returns 1 (values are not shared).", NULL},
+    {"pubsub|channels", -2, 0, 0, 0, 0, "pubsub", "Returns the channels with subscribers (matching a pattern).", NULL},
+    {"pubsub|help", 2, 0, 0, 0, 0, "pubsub", "Lists the subcommands.", NULL},
+    {"pubsub|numpat", 2, 0, 0, 0, 0, "pubsub", "Returns the number of patterns with subscribers.", NULL},
+    {"pubsub|numsub", -2, 0, 0, 0, 0, "pubsub", "Returns the subscribers of channels.", NULL},
+    {"pubsub|shardchannels", -2, 0, 0, 0, 0, "pubsub", "Returns the shard channels with subscribers.", NULL},
+    {"pubsub|shardnumsub", -2, 0, 0, 0, 0, "pubsub", "Returns the subscribers of shard channels.", NULL},
     {"slowlog|get", -2, ADMIN, 0, 0, 0, "server", "Returns the slowlog's entries.", NULL},
     {"slowlog|help", 2, 0, 0, 0, 0, "server", "Lists the subcommands.", NULL},
     {"slowlog|len", 2, ADMIN, 0, 0, 0, "server", "Returns the slowlog's length.", NULL},
@@ -568,6 +584,31 @@ static void reply_mode_after(client *c, size_t from)
 
 static void run(server *s, client *c, size_t from);
 
+/* RESP2's subscribed mode: a client that subscribes to anything may run only these, as
+   Redis 7.0 (RESP3 has no such limit: messages are pushes). */
+static bool allowed_subscribed(const command *cmd)
+{
+    return cmd->fn == cmd_ping || cmd->fn == cmd_subscribe || cmd->fn == cmd_ssubscribe ||
+           cmd->fn == cmd_unsubscribe || cmd->fn == cmd_sunsubscribe ||
+           cmd->fn == cmd_psubscribe || cmd->fn == cmd_punsubscribe || cmd->fn == cmd_quit ||
+           cmd->fn == cmd_reset;
+}
+
+/* Refuses cmd when c is in RESP2's subscribed mode. name: the row's full name ("config|get");
+   NULL for an unknown subcommand, which its handler refuses first (as Redis's lookup). */
+static bool admit_subscribed(client *c, const command *cmd, const char *name)
+{
+    if (c->proto != 2 || !name || allowed_subscribed(cmd) || !pubsub_client_subscribed(c))
+        return true;
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+             "RESET are allowed in this context",
+             name);
+    resp_error(&c->out, msg);
+    return false;
+}
+
 void command_dispatch(server *s, client *c)
 {
     if (c->cmd.argc == 0)
@@ -587,7 +628,8 @@ static void run(server *s, client *c, size_t from)
         return;
     }
     size_t slot = stats_slot(cmd, c), nslots = NCOMMANDS + NSUBS;
-    if (!admit(s, c, cmd)) {
+    const char *name = slot != SIZE_MAX ? command_table_name(slot) : NULL;
+    if (!admit(s, c, cmd) || !admit_subscribed(c, cmd, name)) {
         cmdstats_reject(&s->cmds, nslots, slot != SIZE_MAX ? slot : command_slot(cmd));
         count_error_reply(s, c, from);
         return;

@@ -7,12 +7,21 @@
 
 #include "args.h"
 #include "blocking.h"
+#include "pubsub.h"
 #include "server.h"
 
 void cmd_ping(server *s, client *c)
 {
     if (c->cmd.argc > 2) {
         resp_error(&c->out, "ERR wrong number of arguments for 'ping' command");
+        return;
+    }
+    if (c->proto == 2 && pubsub_client_subscribed(c)) {
+        /* a subscriber in RESP2 reads messages: PING answers as one, ["pong", arg] */
+        resp_array(&c->out, 2);
+        resp_bulk(&c->out, "pong", 4);
+        resp_bulk(&c->out, c->cmd.argc == 2 ? c->cmd.argv[1].p : "",
+                  c->cmd.argc == 2 ? c->cmd.argv[1].len : 0);
         return;
     }
     if (c->cmd.argc == 2)
@@ -166,6 +175,7 @@ void cmd_reset(server *s, client *c)
     c->proto = 2;
     c->name[0] = '\0';
     c->authenticated = !s->cfg.requirepass[0];
+    pubsub_reset_client(s, c);
     resp_simple(&c->out, "RESET");
 }
 
@@ -178,6 +188,8 @@ void cmd_reset(server *s, client *c)
 static void client_flags(const client *c, char *buf)
 {
     char *p = buf; /* in Redis's order */
+    if (pubsub_client_subscribed(c))
+        *p++ = 'P';
     if (blocking_is_blocked(c))
         *p++ = 'b';
     if (c->close_after_reply && !c->killed)
@@ -212,12 +224,14 @@ size_t client_info_line(server *s, client *c, char *buf, size_t cap)
     size_t tot = sizeof *c + c->in_cap + c->out.cap + c->sending.cap + argv_mem;
     int n = snprintf(buf, cap,
                      "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d "
-                     "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu "
+                     "sub=%lld psub=%lld ssub=%lld multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu "
                      "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s "
                      "cmd=%s user=default redir=-1 resp=%d",
                      (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name,
                      (unsigned long long)((now - c->created_ms) / 1000),
-                     (unsigned long long)((now - c->last_ms) / 1000), flags, c->db, qbuf,
+                     (unsigned long long)((now - c->last_ms) / 1000), flags, c->db,
+                     pubsub_client_count(c, PUBSUB_CHANNEL), pubsub_client_count(c, PUBSUB_PATTERN),
+                     pubsub_client_count(c, PUBSUB_SHARD), qbuf,
                      c->in_cap > c->in_len ? c->in_cap - c->in_len : 0, argv_mem, rbs, rbs, obl,
                      oll, omem, tot, c->send_armed ? "rw" : "r", c->last_cmd ? c->last_cmd : "NULL",
                      c->proto);

@@ -16,6 +16,7 @@
 
 #include "args.h"
 #include "blocking.h"
+#include "pubsub.h"
 #include "server.h"
 
 #define add server_out_printf
@@ -129,13 +130,15 @@ static void section_stats(server *s, resp_out *o)
            "instantaneous_ops_per_sec:%lld\r\ntotal_net_input_bytes:%llu\r\n"
            "total_net_output_bytes:%llu\r\nrejected_connections:%llu\r\nexpired_keys:%llu\r\n"
            "evicted_keys:%llu\r\nkeyspace_hits:%llu\r\nkeyspace_misses:%llu\r\n"
+           "pubsub_channels:%lld\r\npubsub_patterns:%lld\r\npubsubshard_channels:%lld\r\n"
            "migrate_cached_sockets:%zu\r\nwrite_stall_rejections:%llu\r\ntotal_error_replies:%llu\r\n\r\n",
         (unsigned long long)t->connections_received, (unsigned long long)t->commands_processed,
         ops_per_sec(s), (unsigned long long)t->net_input_bytes,
         (unsigned long long)t->net_output_bytes, (unsigned long long)t->rejected_connections,
         (unsigned long long)s->ks.expired_keys, (unsigned long long)s->evicted_keys,
         (unsigned long long)t->keyspace_hits,
-        (unsigned long long)t->keyspace_misses, s->migrate.n,
+        (unsigned long long)t->keyspace_misses, pubsub_count(s, PUBSUB_CHANNEL),
+        pubsub_count(s, PUBSUB_PATTERN), pubsub_count(s, PUBSUB_SHARD), s->migrate.n,
         (unsigned long long)(t->stall_rejections_l0 + t->stall_rejections_memtable),
         (unsigned long long)s->cmds.error_replies);
 }

@@ -51,6 +51,7 @@
 
 #include "blocking.h"
 #include "commit.h"
+#include "pubsub.h"
 #include "server.h"
 
 enum op {
@@ -115,6 +116,8 @@ typedef struct io_loop {
 /* The loops, while net_run runs them (net_wake_loop reaches them from any thread). */
 static io_loop *running_loops;
 static int running_nloops;
+/* The loop the calling thread runs (NULL on other threads). */
+static _Thread_local io_loop *current_loop;
 
 static uint64_t pack(void *p, enum op op)
 {
@@ -293,8 +296,9 @@ static size_t pending_output(const client *c)
 #define UNAUTH_OUTPUT_LIMIT 1024
 #define UNAUTH_QUERY_LIMIT (1u << 20)
 
-/* client-output-buffer-limit normal: over the hard limit at once, or over the soft limit
-   for longer than its seconds, as Redis applies them; an unauthenticated client over
+/* client-output-buffer-limit: over the hard limit at once, or over the soft limit for
+   longer than its seconds, as Redis applies them, with the limits of the client's class
+   (pubsub while it subscribes to anything, else normal); an unauthenticated client over
    UNAUTH_OUTPUT_LIMIT. Checked as replies are added (run_commands) and at the end of a
    round. */
 static bool over_output_limit(const server *s, client *c)
@@ -302,16 +306,20 @@ static bool over_output_limit(const server *s, client *c)
     size_t pending = pending_output(c);
     if (!c->authenticated && !c->http && pending > UNAUTH_OUTPUT_LIMIT)
         return true;
-    if (s->cfg.output_hard_limit && pending > s->cfg.output_hard_limit)
+    bool sub = pubsub_client_subscribed(c);
+    uint64_t hard = sub ? s->cfg.pubsub_hard_limit : s->cfg.output_hard_limit;
+    uint64_t soft = sub ? s->cfg.pubsub_soft_limit : s->cfg.output_soft_limit;
+    long long secs = sub ? s->cfg.pubsub_soft_seconds : s->cfg.output_soft_seconds;
+    if (hard && pending > hard)
         return true;
-    if (!s->cfg.output_soft_limit || pending <= s->cfg.output_soft_limit) {
+    if (!soft || pending <= soft) {
         c->soft_limit_since_ms = 0;
         return false;
     }
     uint64_t now = now_ms();
     if (!c->soft_limit_since_ms)
         c->soft_limit_since_ms = now;
-    return now - c->soft_limit_since_ms > (uint64_t)s->cfg.output_soft_seconds * 1000;
+    return now - c->soft_limit_since_ms > (uint64_t)secs * 1000;
 }
 
 /* ---- clients ---- */
@@ -505,6 +513,7 @@ static size_t run_commands(server *s, client *c, const char *data, size_t len)
         }
         c->cmd_qbuf = len - off; /* CLIENT LIST's qbuf while it runs */
         off += used;
+        pubsub_flush_inbox(s, c); /* messages published before it come before its reply */
         command_dispatch(s, c); /* a blocking command that blocks ends the loop: the
                                    commands after it wait in c->in until it is served */
         c->cmd_qbuf = 0;
@@ -821,6 +830,17 @@ static void run_blocking(io_loop *l)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* Moves messages published by other loops into this loop's subscribers' buffers (they
+   join the round). Cheap when there are none (one atomic load). */
+static void run_pubsub(io_loop *l)
+{
+    if (!pubsub_has_work(l->s, l->idx))
+        return;
+    pthread_mutex_lock(&l->s->lock);
+    pubsub_deliver(l->s, l->idx);
+    pthread_mutex_unlock(&l->s->lock);
+}
+
 /* Runs the commands that unblocked clients sent while they waited. */
 static void run_resumed(io_loop *l)
 {
@@ -843,9 +863,11 @@ static void end_rounds(io_loop *l)
     do {
         run_blocking(l);
         run_resumed(l);
+        run_pubsub(l);
         finish_round(l);
         release_held(l);
-    } while (l->round || l->resume || blocking_has_work(l->s, l->idx, now_ms()));
+    } while (l->round || l->resume || blocking_has_work(l->s, l->idx, now_ms()) ||
+             pubsub_has_work(l->s, l->idx));
 }
 
 int net_loop_index(const client *c)
@@ -871,6 +893,11 @@ void net_resume(client *c)
     else
         l->resume = c;
     l->resume_tail = c;
+}
+
+bool net_on_own_loop(const client *c)
+{
+    return !c->loop || c->loop == current_loop;
 }
 
 void net_wake_loop(server *s, int idx)
@@ -912,8 +939,10 @@ static void close_idle(server *s)
         }
     if (s->cfg.timeout <= 0)
         return;
-    for (client *c = s->clients; c; c = c->all_next) /* (a blocked client is not idle) */
-        if (!c->killed && !c->blocked && now - c->last_ms > (uint64_t)s->cfg.timeout * 1000) {
+    /* (a blocked client is not idle, nor is a subscriber: it waits for messages) */
+    for (client *c = s->clients; c; c = c->all_next)
+        if (!c->killed && !c->blocked && !pubsub_client_subscribed(c) &&
+            now - c->last_ms > (uint64_t)s->cfg.timeout * 1000) {
             c->killed = true;
             shutdown(c->fd, SHUT_RDWR);
         }
@@ -1090,6 +1119,7 @@ static void *loop_run(void *arg)
 {
     io_loop *l = arg;
     server *s = l->s;
+    current_loop = l;
     if (l->deferred) {
         /* io_uring_enable_rings is missing from Debian's liburing 2.3 library */
         int rc = (int)syscall(__NR_io_uring_register, l->ring.ring_fd,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pubsub.h"
 #include "server.h"
 
 void server_out_printf(resp_out *o, const char *fmt, ...)
@@ -238,12 +239,28 @@ static void resource_metrics(server *s, resp_out *o)
         (double)(ks_now_ms() - s->start_ms) / 1000.0);
 }
 
+/* Pub/sub: messages published, copies handed to subscribers, what is listened to. */
+static void pubsub_metrics(server *s, resp_out *o)
+{
+    one(o, "shale_pubsub_published_total", "counter",
+        "Messages published (PUBLISH, SPUBLISH, internal messages).", (double)pubsub_published(s));
+    one(o, "shale_pubsub_delivered_total", "counter",
+        "Messages handed to subscribers (one per subscriber and matching pattern).",
+        (double)pubsub_delivered(s));
+    family(o, "shale_pubsub_subscriptions", "gauge",
+           "Channels, patterns and shard channels with subscribers.");
+    P(o, "shale_pubsub_subscriptions{kind=\"channel\"} %lld\n", pubsub_count(s, PUBSUB_CHANNEL));
+    P(o, "shale_pubsub_subscriptions{kind=\"pattern\"} %lld\n", pubsub_count(s, PUBSUB_PATTERN));
+    P(o, "shale_pubsub_subscriptions{kind=\"shard_channel\"} %lld\n", pubsub_count(s, PUBSUB_SHARD));
+}
+
 void metrics_prometheus(server *s, resp_out *o)
 {
     command_metrics(s, o);
     keyspace_metrics(s, o);
     engine_metrics(s, o);
     resource_metrics(s, o);
+    pubsub_metrics(s, o);
 }
 
 /* ---- HTTP ---- */
