@@ -7,8 +7,10 @@
 #   bench/vs-redis.sh [--quick] [--only=REGEX] [-n N] [--io-threads=N] [--tsv=FILE]
 #
 # --quick runs 100000 requests per load instead of 400000 (a smoke run). --only keeps
-# the loads whose name matches REGEX (e.g. 'P16'). Raw CSV is kept in the results
+# the loads whose name matches REGEX (e.g. 'P16', 'pub'). Raw CSV is kept in the results
 # directory printed at the end; --tsv appends machine-readable rows for bench/scorecard.sh.
+# The PUBLISH loads (pub-*) also report messages delivered to subscribers per second
+# (bench/pubsub_count.py), with the p50 column giving messages received/expected.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
         shift
         ;;
     -h | --help)
-        sed -n '2,12p' "$0"
+        sed -n '2,14p' "$0"
         exit 0
         ;;
     *)
@@ -113,6 +115,47 @@ for l in "${loads[@]}"; do
                 "${rps//\"/}" "${p50//\"/}" "${p99//\"/}" >>"$tsv"
             [[ " ${tests_of[*]} " == *" $name/$t "* ]] || tests_of+=("$name/$t")
         done <"$out"
+    done
+done
+
+# PUBLISH loads: name | subscriber connections | channels | redis-benchmark arguments.
+# bench/pubsub_count.py subscribes first and counts the messages delivered (messages/s from
+# the first to the last): the row "<load>/delivered" (with messages got/expected), next to
+# the PUBLISH replies' rate. One channel: every message reaches every subscriber; 1000
+# channels (__rand_int__ with -r 1000): each reaches one.
+pub_loads=(
+    "pub-1ch-50sub|50|1|-c 1 -P 16"
+    "pub-1000ch-50sub|50|1000|-c 1 -P 16"
+)
+pub_msg=$(printf 'm%.0s' $(seq 1 32)) # 32 bytes
+for l in "${pub_loads[@]}"; do
+    IFS='|' read -r name nsubs nch args <<<"$l"
+    [ -n "$only" ] && ! [[ $name =~ $only ]] && continue
+    channel=ch
+    [ "$nch" -gt 1 ] && channel=ch:__rand_int__
+    fanout=$nsubs
+    [ "$nch" -gt 1 ] && fanout=1
+    for s in "${names[@]}"; do
+        out="$work/$name.$s.csv"
+        count="$work/$name.$s.count"
+        python3 "$here/pubsub_count.py" "${port[$s]}" "$nsubs" "$nch" ${#pub_msg} >"$count" &
+        counter=$!
+        for _ in $(seq 1 600); do grep -q ready "$count" 2>/dev/null && break; sleep 0.05; done
+        # shellcheck disable=SC2086
+        redis-benchmark -p "${port[$s]}" -n "$n" -r "$nch" $args --csv publish "$channel" \
+            "$pub_msg" >"$out" 2>/dev/null
+        wait "$counter"
+        while IFS=, read -r t rps avg min p50 p95 p99 max; do
+            t=${t//\"/}
+            [ "$t" = test ] && continue
+            res[$name/PUBLISH/$s]="${rps//\"/} ${p50//\"/} ${p99//\"/}"
+        done <"$out"
+        read -r msgs secs rate < <(tail -1 "$count")
+        res[$name/delivered/$s]="$rate $msgs/$((n * fanout)) -"
+        for t in PUBLISH delivered; do
+            [ -n "$tsv" ] && printf 'server\t%s\t%s\t%s\n' "$name/$t" "$s" "${res[$name/$t/$s]// /\t}" >>"$tsv"
+            [[ " ${tests_of[*]} " == *" $name/$t "* ]] || tests_of+=("$name/$t")
+        done
     done
 done
 

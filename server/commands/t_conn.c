@@ -238,14 +238,24 @@ size_t client_info_line(server *s, client *c, char *buf, size_t cap)
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
-/* The client types CLIENT LIST and KILL take: every shale client is "normal". */
+/* The client types CLIENT LIST and KILL take: 1 normal, 2 pubsub (a client subscribed to
+   anything, as Redis's class), 0 master and replica (shale has none), -1 unknown. */
 static int client_type(const resp_arg *a)
 {
     if (arg_is(a, "normal"))
         return 1;
-    if (arg_is(a, "master") || arg_is(a, "replica") || arg_is(a, "slave") || arg_is(a, "pubsub"))
+    if (arg_is(a, "pubsub"))
+        return 2;
+    if (arg_is(a, "master") || arg_is(a, "replica") || arg_is(a, "slave"))
         return 0;
     return -1;
+}
+
+/* Whether o is of client_type t (any when t < 0). */
+static bool of_type(const client *o, int t)
+{
+    return t < 0 || (t == 1 && !pubsub_client_subscribed(o)) ||
+           (t == 2 && pubsub_client_subscribed(o));
 }
 
 static void unknown_type(client *c, const resp_arg *a)
@@ -275,8 +285,9 @@ static void client_list(server *s, client *c)
             unknown_type(c, &a[3]);
             return;
         }
-        for (client *o = s->clients; t && o; o = o->all_next)
-            append_line(s, &body, o);
+        for (client *o = s->clients; o; o = o->all_next)
+            if (of_type(o, t))
+                append_line(s, &body, o);
     } else if (argc > 3 && arg_is(&a[2], "id")) {
         for (int j = 3; j < argc; j++) { /* in the order asked, as Redis */
             long long id;
@@ -378,7 +389,8 @@ static void client_kill(server *s, client *c)
         return;
     long long killed = 0;
     for (client *o = s->clients; o; o = o->all_next) {
-        if ((f.id && o->id != (uint64_t)f.id) || (f.skipme && o == c) || o->killed || f.type == 0)
+        if ((f.id && o->id != (uint64_t)f.id) || (f.skipme && o == c) || o->killed ||
+            !of_type(o, f.type))
             continue;
         if ((f.addr && !arg_equals(f.addr, o->addr)) || (f.laddr && !arg_equals(f.laddr, o->laddr)))
             continue;

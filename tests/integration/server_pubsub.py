@@ -249,6 +249,20 @@ def test_client_list_fields_and_no_timeout():
     c.reply()
     info = c.call("client", "info")[1].decode()
     check(" flags=P " in info and " sub=2 psub=1 ssub=1 " in info, "CLIENT INFO: %s" % info)
+    ids = lambda t: {ln.split(" ")[0] for ln in  # noqa: E731
+                     admin.call("client", "list", "type", t)[1].decode().splitlines()}
+    mine = c.call("client", "info")[1].decode().split(" ")[0].replace("txt:", "")
+    check(mine in ids("pubsub") and mine not in ids("normal"), "CLIENT LIST TYPE pubsub")
+    check(admin.call("client", "info")[1].decode().split(" ")[0] in ids("normal"),
+          "CLIENT LIST TYPE normal")
+    other = subscriber(port, 2, "psubscribe", "k*")  # noqa: F841 (kept open)
+    r = admin.call("client", "kill", "type", "pubsub", "skipme", "yes")
+    check(r == (b":", b"2"), "CLIENT KILL TYPE pubsub: %r" % (r,))
+    c = subscriber(port, 3, "subscribe", "x", "y")
+    send(c, "psubscribe", "z*")
+    c.reply()
+    send(c, "ssubscribe", "s")
+    c.reply()
     plain = Conn(port)
     check(" flags=N " in plain.call("client", "info")[1].decode() and
           " sub=0 psub=0 ssub=0 " in plain.call("client", "info")[1].decode(), "a plain client")
