@@ -155,8 +155,8 @@ static void client_remove(ps_client *pc, enum pubsub_kind kind, const ps_entry *
 int pubsub_subscribe(server *s, client *c, enum pubsub_kind kind, const char *name, size_t len)
 {
     pubsub *p = s->pubsub;
-    ps_client *pc = client_state(c, true);
-    if (!p || !pc)
+    ps_client *pc = p ? client_state(c, true) : NULL;
+    if (!pc)
         return -ENOMEM;
     ps_table *t = &p->tables[kind];
     ps_entry *e = ps_upsert(t, name, len);
