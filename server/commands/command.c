@@ -572,12 +572,19 @@ static bool admit(server *s, client *c, const command *cmd)
     return true;
 }
 
+static bool is_subscription(const command *cmd);
+
 /* After a command: CLIENT REPLY OFF or SKIP drop what it replied (errors too, as Redis),
-   and a SKIP given by this command silences the next one. */
+   but not the confirmations of a pub/sub subscription (pushes, which Redis sends
+   whatever the reply mode), and a SKIP given by this command silences the next one. */
 static void reply_mode_after(client *c, size_t from)
 {
-    if (c->reply_off || c->reply_skip)
-        c->out.len = from;
+    if (c->reply_off || c->reply_skip) {
+        const command *cmd = lookup(c->cmd.argv[0].p, c->cmd.argv[0].len);
+        bool confirmed = c->out.len > from && c->out.data[from] != '-';
+        if (!cmd || !is_subscription(cmd) || !confirmed)
+            c->out.len = from;
+    }
     c->reply_skip = c->reply_skip_next;
     c->reply_skip_next = false;
 }
@@ -586,11 +593,16 @@ static void run(server *s, client *c, size_t from);
 
 /* RESP2's subscribed mode: a client that subscribes to anything may run only these, as
    Redis 7.0 (RESP3 has no such limit: messages are pushes). */
+static bool is_subscription(const command *cmd)
+{
+    return cmd->fn == cmd_subscribe || cmd->fn == cmd_ssubscribe ||
+           cmd->fn == cmd_unsubscribe || cmd->fn == cmd_sunsubscribe ||
+           cmd->fn == cmd_psubscribe || cmd->fn == cmd_punsubscribe;
+}
+
 static bool allowed_subscribed(const command *cmd)
 {
-    return cmd->fn == cmd_ping || cmd->fn == cmd_subscribe || cmd->fn == cmd_ssubscribe ||
-           cmd->fn == cmd_unsubscribe || cmd->fn == cmd_sunsubscribe ||
-           cmd->fn == cmd_psubscribe || cmd->fn == cmd_punsubscribe || cmd->fn == cmd_quit ||
+    return is_subscription(cmd) || cmd->fn == cmd_ping || cmd->fn == cmd_quit ||
            cmd->fn == cmd_reset;
 }
 
