@@ -83,6 +83,17 @@ long long pubsub_client_count(const client *c, enum pubsub_kind kind)
     return pc ? (long long)pc->n[kind] : 0;
 }
 
+size_t pubsub_client_bytes(const client *c)
+{
+    const ps_client *pc = c->pubsub;
+    if (!pc)
+        return 0;
+    size_t n = sizeof *pc + pc->inbox.cap;
+    for (int k = 0; k < NKINDS; k++)
+        n += pc->cap[k] * sizeof *pc->names[k];
+    return n;
+}
+
 bool pubsub_client_subscribed(const client *c)
 {
     const ps_client *pc = c->pubsub;

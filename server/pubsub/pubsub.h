@@ -84,6 +84,8 @@ void pubsub_names(server *s, enum pubsub_kind kind, const char *pat, size_t plen
 
 /* What c subscribes to in kind's namespace. */
 long long pubsub_client_count(const client *c, enum pubsub_kind kind);
+/* Bytes c's subscriptions and waiting messages take (used_memory's clients). */
+size_t pubsub_client_bytes(const client *c);
 /* c subscribes to something (Redis's CLIENT_PUBSUB): its output class is pubsub, it never
    times out, and in RESP2 it may run only the subscribed-mode commands. */
 bool pubsub_client_subscribed(const client *c);

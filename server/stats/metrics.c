@@ -65,7 +65,7 @@ void server_memory_usage(server *s, server_memory *m)
     m->table_readers = server_engine_prop(s, "shale.table-readers-mem");
     m->clients = 0;
     for (client *c = s->clients; c; c = c->all_next)
-        m->clients += c->in_cap + c->out.cap + c->sending.cap;
+        m->clients += c->in_cap + c->out.cap + c->sending.cap + pubsub_client_bytes(c);
     m->tracking = s->access.bytes;
     m->total = m->memtables + m->block_cache + m->table_readers + m->clients + m->tracking;
 }
