@@ -1,6 +1,7 @@
 /*
- * pubsub.c - subscriptions, the fan-out of a message and its delivery across the event
- * loops (pubsub.h). Everything runs under the server's lock but pubsub_has_work.
+ * pubsub.c - subscriptions (pubsub.h): who listens to which channel, pattern and shard
+ * channel, the confirmations, the counts. Publishing and delivery are in ps_deliver.c.
+ * Everything runs under the server's lock.
  */
 #include "pubsub.h"
 
@@ -9,35 +10,7 @@
 #include <string.h>
 
 #include "glob.h"
-#include "ps_table.h"
-
-#define NKINDS 3
-
-/* What one client subscribes to, and the messages that wait for its loop. */
-typedef struct ps_client {
-    ps_entry **names[NKINDS]; /* per kind, in the order subscribed */
-    size_t n[NKINDS], cap[NKINDS];
-    resp_out inbox;       /* messages published by other loops, not yet in c->out */
-    bool queued;          /* in its loop's list of clients with an inbox to deliver */
-    struct client *next_queued;
-} ps_client;
-
-/* An event loop's clients with messages waiting. has_work is read without the lock. */
-typedef struct ps_loop {
-    client *head, *tail;
-    int has_work;
-} ps_loop;
-
-typedef struct pubsub {
-    ps_table tables[NKINDS];
-    ps_loop *loops;
-    int nloops;
-    resp_out frame, pframe; /* the message being published, built once per publish */
-    uint64_t published, delivered;
-} pubsub;
-
-/* An inbox grown past this is given back once delivered (as idle buffers are). */
-#define INBOX_KEEP (64u << 10)
+#include "ps_internal.h"
 
 int pubsub_init(server *s, int nloops)
 {
@@ -240,26 +213,6 @@ void pubsub_reset_client(server *s, client *c)
         leave_all(s, c, (enum pubsub_kind)k, false);
 }
 
-/* Takes c out of its loop's list of clients with messages waiting. */
-static void unqueue(pubsub *p, client *c)
-{
-    ps_client *pc = c->pubsub;
-    ps_loop *l = &p->loops[net_loop_index(c) % p->nloops];
-    client *prev = NULL;
-    for (client *q = l->head; q; prev = q, q = ((ps_client *)q->pubsub)->next_queued) {
-        if (q != c)
-            continue;
-        if (prev)
-            ((ps_client *)prev->pubsub)->next_queued = pc->next_queued;
-        else
-            l->head = pc->next_queued;
-        if (l->tail == c)
-            l->tail = prev;
-        break;
-    }
-    pc->queued = false;
-}
-
 void pubsub_forget(server *s, client *c)
 {
     ps_client *pc = c->pubsub;
@@ -267,7 +220,7 @@ void pubsub_forget(server *s, client *c)
         return;
     pubsub_reset_client(s, c);
     if (pc->queued && s->pubsub)
-        unqueue(s->pubsub, c);
+        ps_unqueue(s->pubsub, c);
     for (int k = 0; k < NKINDS; k++)
         free(pc->names[k]);
     resp_out_free(&pc->inbox);
@@ -296,153 +249,4 @@ void pubsub_names(server *s, enum pubsub_kind kind, const char *pat, size_t plen
     for (ps_entry *e = s->pubsub->tables[kind].first; e; e = e->next)
         if (!pat || glob_match(pat, plen, e->name, e->len, false))
             emit(ctx, e->name, e->len);
-}
-
-uint64_t pubsub_published(server *s)
-{
-    return s->pubsub ? s->pubsub->published : 0;
-}
-
-uint64_t pubsub_delivered(server *s)
-{
-    return s->pubsub ? s->pubsub->delivered : 0;
-}
-
-/* ---- delivery ---- */
-
-/* Moves c's inbox to its reply buffer, to go out with its loop's round (c's loop). */
-static void flush_inbox(client *c, ps_client *pc)
-{
-    if (!pc->inbox.len)
-        return;
-    net_join_round(c);
-    resp_raw(&c->out, pc->inbox.data, pc->inbox.len);
-    pc->inbox.len = 0;
-    if (pc->inbox.cap > INBOX_KEEP)
-        resp_out_free(&pc->inbox);
-}
-
-void pubsub_flush_inbox(server *s, client *c)
-{
-    (void)s;
-    if (c->pubsub)
-        flush_inbox(c, c->pubsub);
-}
-
-bool pubsub_has_work(server *s, int loop)
-{
-    pubsub *p = s->pubsub;
-    return p && loop < p->nloops && __atomic_load_n(&p->loops[loop].has_work, __ATOMIC_ACQUIRE);
-}
-
-void pubsub_deliver(server *s, int loop)
-{
-    pubsub *p = s->pubsub;
-    if (!p || loop >= p->nloops)
-        return;
-    ps_loop *l = &p->loops[loop];
-    __atomic_store_n(&l->has_work, 0, __ATOMIC_RELEASE);
-    while (l->head) {
-        client *c = l->head;
-        ps_client *pc = c->pubsub;
-        l->head = pc->next_queued;
-        pc->queued = false;
-        pc->next_queued = NULL;
-        if (c->closed)
-            pc->inbox.len = 0;
-        else
-            flush_inbox(c, pc);
-    }
-    l->tail = NULL;
-}
-
-/* Puts c in its loop's list and wakes the loop the first time it has work. */
-static void enqueue(server *s, client *c, ps_client *pc)
-{
-    pubsub *p = s->pubsub;
-    int idx = net_loop_index(c) % p->nloops;
-    ps_loop *l = &p->loops[idx];
-    if (!pc->queued) {
-        pc->queued = true;
-        pc->next_queued = NULL;
-        if (l->tail)
-            ((ps_client *)l->tail->pubsub)->next_queued = c;
-        else
-            l->head = c;
-        l->tail = c;
-    }
-    if (!__atomic_load_n(&l->has_work, __ATOMIC_RELAXED)) {
-        __atomic_store_n(&l->has_work, 1, __ATOMIC_RELEASE);
-        net_wake_loop(s, idx);
-    }
-}
-
-/* Hands one message (f: its RESP2 frame, an array) to c: straight into its reply buffer
-   when c belongs to this thread's loop and nothing waits before it, else into its inbox.
-   A subscriber past the pubsub hard limit is skipped: its loop closes it. Returns whether
-   the message was taken. */
-static bool hand_over(server *s, client *c, const resp_out *f)
-{
-    ps_client *pc = c->pubsub;
-    uint64_t hard = s->cfg.pubsub_hard_limit;
-    char lead = c->proto == 3 ? '>' : '*'; /* a push in RESP3 */
-    resp_out *to = &pc->inbox;
-    bool direct = pc->inbox.len == 0 && net_on_own_loop(c);
-    if (direct)
-        to = &c->out;
-    if (hard && to->len > hard)
-        return false;
-    if (direct)
-        net_join_round(c); /* before the bytes: they belong to this round */
-    resp_raw(to, &lead, 1);
-    resp_raw(to, f->data + 1, f->len - 1);
-    if (!direct)
-        enqueue(s, c, pc);
-    return true;
-}
-
-static void build_frame(resp_out *f, const char *type, const char *pat, size_t plen,
-                        const char *ch, size_t chlen, const char *msg, size_t msglen)
-{
-    f->len = 0;
-    resp_array(f, pat ? 4 : 3);
-    resp_bulk_cstr(f, type);
-    if (pat)
-        resp_bulk(f, pat, plen);
-    resp_bulk(f, ch, chlen);
-    resp_bulk(f, msg, msglen);
-}
-
-/* Sends frame f to every subscriber of e; the number reached. */
-static long long fan_out(server *s, const ps_entry *e, const resp_out *f)
-{
-    for (size_t i = 0; i < e->nsubs; i++)
-        s->pubsub->delivered += hand_over(s, e->subs[i], f);
-    return (long long)e->nsubs;
-}
-
-long long pubsub_publish(server *s, const char *channel, size_t chlen, const char *msg,
-                         size_t msglen, bool shard)
-{
-    pubsub *p = s->pubsub;
-    if (!p)
-        return 0;
-    p->published++;
-    long long receivers = 0;
-    enum pubsub_kind kind = shard ? PUBSUB_SHARD : PUBSUB_CHANNEL;
-    ps_entry *e = ps_find(&p->tables[kind], channel, chlen);
-    if (e) {
-        build_frame(&p->frame, shard ? "smessage" : "message", NULL, 0, channel, chlen, msg,
-                    msglen);
-        receivers += fan_out(s, e, &p->frame);
-    }
-    if (shard) /* shard channels have no patterns */
-        return receivers;
-    for (ps_entry *pe = p->tables[PUBSUB_PATTERN].first; pe; pe = pe->next) {
-        if (!glob_match(pe->name, pe->len, channel, chlen, false))
-            continue;
-        build_frame(&p->pframe, "pmessage", pe->name, pe->len, channel, chlen, msg, msglen);
-        receivers += fan_out(s, pe, &p->pframe);
-    }
-    return receivers;
 }

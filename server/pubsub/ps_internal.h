@@ -1,0 +1,43 @@
+/*
+ * ps_internal.h - what the pub/sub room's files share: the registry's state, a client's
+ * subscriptions and inbox, an event loop's list of clients with messages waiting.
+ * pubsub.c keeps the subscriptions, ps_deliver.c publishes and delivers.
+ */
+#ifndef SHALE_PS_INTERNAL_H
+#define SHALE_PS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ps_table.h"
+#include "pubsub.h"
+
+#define NKINDS 3
+
+/* What one client subscribes to, and the messages that wait for its loop. */
+typedef struct ps_client {
+    ps_entry **names[NKINDS]; /* per kind, in the order subscribed */
+    size_t n[NKINDS], cap[NKINDS];
+    resp_out inbox;       /* messages published by other loops, not yet in c->out */
+    bool queued;          /* in its loop's list of clients with an inbox to deliver */
+    struct client *next_queued;
+} ps_client;
+
+/* An event loop's clients with messages waiting. has_work is read without the lock. */
+typedef struct ps_loop {
+    client *head, *tail;
+    int has_work;
+} ps_loop;
+
+typedef struct pubsub {
+    ps_table tables[NKINDS];
+    ps_loop *loops;
+    int nloops;
+    resp_out frame, pframe; /* the message being published, built once per publish */
+    uint64_t published, delivered;
+} pubsub;
+
+/* Takes c out of its loop's list of clients with messages waiting (ps_deliver.c). */
+void ps_unqueue(pubsub *p, client *c);
+
+#endif
