@@ -51,6 +51,8 @@
 #define KS_MAX_DEAD 256 /* dropped physical ids waiting for the sweeper */
 
 struct ks_recount;
+typedef struct ks_txn ks_txn;   /* a transaction over several commands (ks_txn.c) */
+typedef struct ks_iter ks_iter; /* an engine iterator merged with it (ks_txn.c) */
 
 /* Told of a key that a write may have made a non-empty list or sorted set (blocking
    pops: server/commands/blocking.c), as the write joins the transaction; key NULL: any
@@ -97,6 +99,10 @@ typedef struct keyspace {
     shale_options fifo_options;    /* for fifo engines (style and cap set per engine) */
     ks_ready_fn ready_fn;          /* NULL: nobody waits for keys */
     void *ready_ctx;
+    ks_txn *txn; /* the transaction over several commands under way (ks_txn_begin), or NULL */
+    int64_t txn_delta[KS_DBS], txn_delta_expires[KS_DBS]; /* its commands' count changes,
+                                                             already in count[] */
+    int64_t txn_behind[KS_DBS], txn_behind_expires[KS_DBS]; /* delta_behind, held */
 } keyspace;
 
 /* A growable engine key. */
@@ -173,6 +179,30 @@ void ks_begin(keyspace *ks);
 int ks_commit(keyspace *ks);
 void ks_abort(keyspace *ks);
 
+/*
+ * Transactions over several commands (EXEC). Between ks_txn_begin and ks_txn_commit each
+ * command's ks_begin ... ks_commit writes nothing to the engine: ks_commit folds the
+ * command's writes into the transaction's index, where the key layer's reads (ks_read,
+ * ks_read_head, ks_get_raw, every ks_range and ks_iter) find them before the engine's
+ * entries; ks_abort drops only that command's writes. A command's own writes stay
+ * invisible to its own reads, as outside a transaction. The counts (DBSIZE) change at
+ * each command's ks_commit, and go back if the transaction aborts. ks_txn_commit writes
+ * the index's newest write of each key as one batch per engine, the main engine's first:
+ * atomic when the transaction touches one engine (the main one, or one fifo database's);
+ * a failure after the main engine's batch leaves it written without the fifo ones, as for
+ * one command. ks_txn_abort (or a failed ks_txn_commit) writes nothing of the index.
+ * Mapping changes (ks_flush, ks_swap, ks_set_fifo) are written at once, not with the
+ * batch; writes of a database flushed later in the transaction are dropped at commit.
+ * A key reaped on a read in a transaction is deleted with the transaction's batch.
+ */
+int ks_txn_begin(keyspace *ks); /* -EBUSY when one is under way, -ENOMEM */
+int ks_txn_commit(keyspace *ks);
+void ks_txn_abort(keyspace *ks);
+static inline bool ks_in_txn(const keyspace *ks)
+{
+    return ks->txn != NULL;
+}
+
 /* Writes (dbi, key)'s metadata record type|payload with expiry (0 = none); old is what
    ks_read returned for it (type 0 if new). */
 int ks_put_meta(keyspace *ks, int dbi, const void *key, size_t klen, const ks_meta *old, int type,
@@ -202,9 +232,28 @@ int ks_copy_value(keyspace *ks, int sdb, const void *skey, size_t sklen, const k
 int ks_put_raw(keyspace *ks, const ks_key *k, const void *val, size_t vlen);
 int ks_del_raw(keyspace *ks, const ks_key *k);
 
+/*
+ * The key layer's iterator: shale_iter's contract (shale.h), over the engine's entries
+ * merged with the writes of the transaction under way (a write hides the engine's entry
+ * of its key, a delete hides it). Outside a transaction it is the engine's iterator.
+ */
+int ks_iter_open(keyspace *ks, const shale_read_options *ro, ks_iter **out);
+void ks_iter_seek_to_first(ks_iter *it);
+void ks_iter_seek_to_last(ks_iter *it);
+void ks_iter_seek(ks_iter *it, const void *key, size_t klen);
+void ks_iter_seek_for_prev(ks_iter *it, const void *key, size_t klen);
+void ks_iter_next(ks_iter *it);
+void ks_iter_prev(ks_iter *it);
+int ks_iter_valid(const ks_iter *it);
+const void *ks_iter_key(const ks_iter *it, size_t *klen);
+const void *ks_iter_value(const ks_iter *it, size_t *vlen);
+uint64_t ks_iter_expire_at(const ks_iter *it);
+int ks_iter_status(const ks_iter *it);
+void ks_iter_free(ks_iter *it); /* NULL: no-op */
+
 /* An iterator over the engine keys that start with a prefix (it owns its bounds). */
 typedef struct ks_range {
-    shale_iter *it;
+    ks_iter *it;
     ks_key lo, hi;
 } ks_range;
 
