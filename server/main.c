@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "blocking.h"
+#include "multi.h"
 #include "config.h"
 #include "server.h"
 
@@ -76,7 +77,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
     }
-    if (blocking_init(&srv, (int)srv.cfg.io_threads)) {
+    if (multi_init(&srv) || blocking_init(&srv, (int)srv.cfg.io_threads)) {
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
     }
@@ -106,6 +107,7 @@ int main(int argc, char **argv)
     cmdstats_free(&srv.cmds);
     access_free(&srv.access);
     blocking_free(&srv);
+    multi_free(&srv);
     int crc = shale_close(srv.db);
     if (crc)
         fprintf(stderr, "shale-server: closing the engine: %s\n", shale_strerror(crc));

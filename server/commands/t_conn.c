@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "blocking.h"
+#include "multi.h"
 #include "server.h"
 
 void cmd_ping(server *s, client *c)
@@ -162,6 +163,7 @@ void cmd_hello(server *s, client *c)
 
 void cmd_reset(server *s, client *c)
 {
+    multi_client_gone(s, c); /* DISCARD and UNWATCH, as Redis's RESET */
     c->db = 0;
     c->proto = 2;
     c->name[0] = '\0';

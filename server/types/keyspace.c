@@ -106,11 +106,34 @@ static uint32_t phys_of_key(const void *key, size_t klen)
     return ks_be32(k + 1);
 }
 
+static int logical_of(const keyspace *ks, uint32_t phys);
+
+/* Tells the watchers (touch_fn) of the user key an engine key belongs to: a metadata
+   record ('m' | id | key) or a member ('h' | id | klen | key | version | sub). */
+static void touch_engine_key(keyspace *ks, const void *key, size_t klen, bool deleted)
+{
+    const char *k = key;
+    if (klen < 5 || (k[0] != 'm' && k[0] != 'h'))
+        return;
+    int dbi = logical_of(ks, ks_be32(k + 1));
+    if (dbi < 0)
+        return;
+    if (k[0] == 'm') {
+        ks->touch_fn(ks->touch_ctx, dbi, k + 5, klen - 5, deleted);
+        return;
+    }
+    if (klen < 9 || ks_be32(k + 5) > klen - 9)
+        return;
+    ks->touch_fn(ks->touch_ctx, dbi, k + 9, ks_be32(k + 5), false);
+}
+
 /* Every write of a command: into its engine's batch, or in a transaction over several
    commands into the command's part of it (ks_txn.c). */
 static int batch_put(keyspace *ks, const void *key, size_t klen, const void *val, size_t vlen,
                      uint64_t expire_at_ms)
 {
+    if (ks->touch_fn)
+        touch_engine_key(ks, key, klen, false);
     if (ks->txn)
         return ks_txn_put(ks->txn, key, klen, val, vlen, expire_at_ms);
     return shale_batch_put(batch_of_phys(ks, phys_of_key(key, klen)), key, klen, val, vlen,
@@ -119,6 +142,8 @@ static int batch_put(keyspace *ks, const void *key, size_t klen, const void *val
 
 static int batch_del(keyspace *ks, const void *key, size_t klen)
 {
+    if (ks->touch_fn)
+        touch_engine_key(ks, key, klen, true);
     if (ks->txn)
         return ks_txn_del(ks->txn, key, klen);
     return shale_batch_delete(batch_of_phys(ks, phys_of_key(key, klen)), key, klen);
@@ -357,6 +382,8 @@ int ks_read_raw_head(keyspace *ks, uint32_t phys, const void *key, size_t klen, 
 
 static int logical_of(const keyspace *ks, uint32_t phys)
 {
+    if (phys == UINT32_MAX)
+        return -1;
     for (int i = 0; i < KS_DBS; i++)
         if (ks->phys[i] == phys)
             return i;
@@ -378,6 +405,8 @@ static int reap(keyspace *ks, uint32_t phys, const void *key, size_t klen, uint6
         ks_key_free(&mk);
         return rc;
     }
+    if (record && ks->touch_fn)
+        touch_engine_key(ks, mk.p, mk.len, true);
     if (ks->txn) {
         /* with the transaction's batch, seen by its reads from now on */
         rc = record ? ks_txn_del_now(ks->txn, mk.p, mk.len) : 0;
@@ -440,6 +469,17 @@ static int read_live(keyspace *ks, int dbi, const void *key, size_t klen, bool w
        (a stale index entry). Only read errors are errors. */
     reap(ks, ks->phys[dbi], key, klen, exp, true);
     return 0;
+}
+
+int ks_peek(keyspace *ks, int dbi, const void *key, size_t klen, int *state)
+{
+    ks_meta m;
+    int rc = read_meta(ks, ks->phys[dbi], key, klen, false, &m);
+    *state = !m.type ? KS_ABSENT
+             : m.expire_at_ms && m.expire_at_ms <= ks_now_ms() ? KS_EXPIRED
+                                                               : KS_LIVE;
+    ks_meta_free(&m);
+    return rc;
 }
 
 int ks_read(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m)
@@ -506,6 +546,8 @@ int ks_commit(keyspace *ks)
         int rc = ks_txn_fold(ks->txn);
         if (rc == 0)
             apply_deltas(ks);
+        else if (!ks->txn_failed)
+            ks->txn_failed = rc; /* the index holds part of the command's writes */
         ks_begin(ks);
         return rc;
     }
@@ -530,6 +572,7 @@ int ks_txn_begin(keyspace *ks)
     int rc = ks_txn_new(&ks->txn);
     if (rc)
         return rc;
+    ks->txn_failed = 0;
     memset(ks->txn_delta, 0, sizeof ks->txn_delta);
     memset(ks->txn_delta_expires, 0, sizeof ks->txn_delta_expires);
     memset(ks->txn_behind, 0, sizeof ks->txn_behind);
@@ -582,7 +625,8 @@ int ks_txn_commit(keyspace *ks)
         return -EINVAL;
     ks_begin(ks); /* the batches are empty: a command left open is dropped */
     uint64_t booked = ks->last_version;
-    int rc = ks_txn_walk(ks->txn, batch_txn_entry, ks);
+    int rc = ks->txn_failed;
+    rc = rc ? rc : ks_txn_walk(ks->txn, batch_txn_entry, ks);
     rc = rc ? rc : book_version_ceiling(ks);
     rc = rc ? rc : shale_batch_count(ks->batch) ? shale_write(ks->db, ks->batch) : 0;
     if (rc == 0)
@@ -1022,6 +1066,8 @@ static int renew(keyspace *ks, int first, int last, int fifo, uint64_t cap)
 
 int ks_flush(keyspace *ks, int dbi)
 {
+    for (int i = dbi < 0 ? 0 : dbi; ks->db_touch_fn && i <= (dbi < 0 ? KS_DBS - 1 : dbi); i++)
+        ks->db_touch_fn(ks->touch_ctx, i, -1);
     return dbi < 0 ? renew(ks, 0, KS_DBS - 1, -1, 0) : renew(ks, dbi, dbi, -1, 0);
 }
 
@@ -1054,6 +1100,10 @@ static void swap_i64(int64_t *a, int64_t *b)
 
 int ks_swap(keyspace *ks, int a, int b)
 {
+    if (ks->db_touch_fn && a != b) {
+        ks->db_touch_fn(ks->touch_ctx, a, b);
+        ks->db_touch_fn(ks->touch_ctx, b, a);
+    }
     ks_mapping_write_begin(ks);
     uint32_t p = ks->phys[a];
     ks->phys[a] = ks->phys[b];

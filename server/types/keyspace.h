@@ -60,6 +60,16 @@ typedef struct ks_iter ks_iter; /* an engine iterator merged with it (ks_txn.c) 
    aborted later is a harmless false alarm. */
 typedef void (*ks_ready_fn)(void *ctx, int dbi, const void *key, size_t klen);
 
+/* Told of every write of a key of logical database dbi (WATCH: server/multi/watch.c) as
+   the write joins the command's batch: its metadata written (deleted true when it is
+   deleted, by a command or by expiry) or one of its members written. A write aborted
+   later is a false alarm. */
+typedef void (*ks_touch_fn)(void *ctx, int dbi, const void *key, size_t klen, bool deleted);
+/* Told before database dbi's keys all change at once: emptied (other -1: FLUSHDB,
+   FLUSHALL, a change of style), swapped with database other (SWAPDB: told for (a, b) and
+   (b, a)), or some of its keys dropped with a fifo engine's tables (other -2). */
+typedef void (*ks_db_touch_fn)(void *ctx, int dbi, int other);
+
 /* An engine that holds one fifo database's physical id. */
 typedef struct ks_fifo {
     uint32_t phys;
@@ -99,6 +109,10 @@ typedef struct keyspace {
     shale_options fifo_options;    /* for fifo engines (style and cap set per engine) */
     ks_ready_fn ready_fn;          /* NULL: nobody waits for keys */
     void *ready_ctx;
+    ks_touch_fn touch_fn;       /* NULL: nobody watches keys */
+    ks_db_touch_fn db_touch_fn; /* set with touch_fn */
+    void *touch_ctx;
+    int txn_failed; /* a command's writes could not join the transaction: its commit fails */
     ks_txn *txn; /* the transaction over several commands under way (ks_txn_begin), or NULL */
     int64_t txn_delta[KS_DBS], txn_delta_expires[KS_DBS]; /* its commands' count changes,
                                                              already in count[] */
@@ -159,6 +173,10 @@ int ks_read(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m);
    copying the record out or reading a value kept in the value log. */
 int ks_read_head(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m);
 void ks_meta_free(ks_meta *m);
+/* Whether (dbi, key) is there without reaping it: KS_ABSENT, KS_LIVE, or KS_EXPIRED (its
+   record is there, past its expiry). 0 or the engine's read error. */
+enum { KS_ABSENT, KS_LIVE, KS_EXPIRED };
+int ks_peek(keyspace *ks, int dbi, const void *key, size_t klen, int *state);
 
 /* Builds the metadata engine key of (dbi, key). */
 int ks_meta_key(const keyspace *ks, int dbi, const void *key, size_t klen, ks_key *out);

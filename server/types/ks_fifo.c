@@ -228,6 +228,8 @@ static int recount_start(keyspace *ks, ks_fifo *f, uint64_t dropped)
             dbi = i;
     if (dbi < 0)
         return 0;
+    if (ks->db_touch_fn) /* the dropped tables took keys with them, unseen */
+        ks->db_touch_fn(ks->touch_ctx, dbi, -2);
     ks_recount *rc = calloc(1, sizeof *rc);
     if (!rc)
         return -ENOMEM;
