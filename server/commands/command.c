@@ -557,7 +557,11 @@ static bool admit(server *s, client *c, const command *cmd)
         reply_unsynced_error(c, unsynced);
         return false;
     }
-    if ((cmd->flags & M) && (s->cfg.maxmemory || s->cfg.maxdisk) && !caps_admit(s, c))
+    /* inside MULTI every command but EXEC, DISCARD... is refused over the caps (the queue
+       takes memory), and EXEC when it would run one that may add data, as Redis */
+    bool may_add = (cmd->flags & M) || multi_queues(c, cmd) ||
+                   (cmd->fn == cmd_exec && (multi_queued_flags(c) & M));
+    if (may_add && (s->cfg.maxmemory || s->cfg.maxdisk) && !caps_admit(s, c))
         return false;
     if ((cmd->flags & W) && s->disk_error) {
         /* As Redis after a failed AOF write: writes are refused before they run, reads

@@ -46,6 +46,14 @@ void multi_flag_error(client *c)
         c->mx->dirty_exec = true;
 }
 
+int multi_queued_flags(const client *c)
+{
+    int flags = 0;
+    for (size_t i = 0; multi_active(c) && i < c->mx->n; i++)
+        flags |= c->mx->q[i].cmd->flags;
+    return flags;
+}
+
 bool multi_deny_blocking(const client *c)
 {
     return c->mx && c->mx->in_exec;
@@ -155,11 +163,8 @@ static void abort_with_reply_at(client *c, size_t from)
    writes may not be durable, or the disk refuses writes. True with the reply written. */
 static bool refused_by_disk(server *s, client *c)
 {
-    multi_client *mx = c->mx;
     int unsynced = __atomic_load_n(&s->unsynced_error, __ATOMIC_RELAXED);
-    int any = 0;
-    for (size_t i = 0; i < mx->n; i++)
-        any |= mx->q[i].cmd->flags;
+    int any = multi_queued_flags(c);
     size_t from = c->out.len;
     if (unsynced && (any & (R | W)))
         reply_unsynced_error(c, unsynced);

@@ -62,6 +62,8 @@ void multi_flag_error(client *c);
 /* EXEC was refused before it ran (arity, auth, disk...), its error replied at out offset
    from: the transaction is discarded and the error becomes EXECABORT's, as Redis's. */
 void multi_exec_refused(server *s, client *c, size_t from);
+/* The row flags of c's queued commands, or'ed (0 outside MULTI). */
+int multi_queued_flags(const client *c);
 /* Whether a blocking command must answer at once rather than block (inside EXEC). */
 bool multi_deny_blocking(const client *c);
 
