@@ -9,7 +9,7 @@ replies, errors at queue time (EXECABORT) and at run time (in the array), nestin
 the commands refused inside MULTI, blocking commands inside EXEC, reads of the
 transaction's own writes, and WATCH against a change by any command and type, expiry
 (live and already-expired keys), FLUSHDB, FLUSHALL, SWAPDB, RENAME, MOVE, COPY, RESTORE,
-UNWATCH, DISCARD and EXEC.
+UNWATCH, DISCARD and EXEC; CLIENT LIST's flags (x, d) and multi= field.
 Exit 0 when no difference, 1 otherwise (each difference printed), 77 when a tool is missing.
 """
 import os
@@ -194,8 +194,40 @@ def clear(c):
     c.call("unwatch")
 
 
+def client_fields(conns):
+    """A's flags= and multi= in B's CLIENT LIST: outside MULTI, inside with two commands
+    queued, and with a watched key changed."""
+    a, b = conns["A"], conns["B"]
+    aid = a.call("client", "id")[1]
+    out = []
+
+    def look():
+        text = b.call("client", "list")[1].decode()
+        for line in text[4:].splitlines() if text.startswith("txt:") else text.splitlines():
+            f = dict(x.split("=", 1) for x in line.split(" ") if "=" in x)
+            if f["id"] == aid.decode():
+                out.append((f["flags"], f["multi"]))
+    look()
+    a.call("set", "w", "1")
+    a.call("watch", "w")
+    a.call("multi")
+    a.call("ping")
+    a.call("ping")
+    look()
+    b.call("set", "w", "2")
+    look()
+    a.call("exec")
+    look()
+    return out
+
+
 def per_proto(shale_conns, redis_conns, proto):
     diffs = 0
+    got, want = client_fields(shale_conns), client_fields(redis_conns)
+    if got != want:
+        diffs += 1
+        print("DIFF (RESP%d) CLIENT LIST flags and multi\n  shale: %r\n  redis: %r" %
+              (proto, got, want))
     scenarios = dict(SCENARIOS)
     scenarios["watch_restore_payload"] = RESTORE_SCENARIO
     for name, steps in scenarios.items():

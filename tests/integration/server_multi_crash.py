@@ -15,7 +15,9 @@ yes); after each restart:
     minus what they move out (so the sum is unchanged, and no EXEC is half there: a
     marker without its balances, or balances without their marker, would not add up);
   - no balance is negative.
-SHALE_MULTI_SECONDS (default 15) is how long it runs; SEED picks the random choices.
+SHALE_MULTI_SECONDS (default 15) is how long it runs; SEED picks the random choices;
+SHALE_SERVER_ARGS adds server options (e.g. "--io-threads 2"). A sanitizer's report in
+the server's log fails the test.
 """
 import os
 import random
@@ -87,7 +89,8 @@ class Client(threading.Thread):
 
 def start(port, datadir, log, pipeline):
     p = subprocess.Popen([SERVER, "--port", str(port), "--dir", datadir, "--sync-writes", "yes",
-                          "--commit-pipeline", "yes" if pipeline else "no"], stderr=log)
+                          "--commit-pipeline", "yes" if pipeline else "no",
+                          *os.environ.get("SHALE_SERVER_ARGS", "").split()], stderr=log)
     for _ in range(400):
         try:
             if Conn(port).call("ping") == (b"+", b"PONG"):
@@ -176,6 +179,11 @@ def main():
               "and whole" % (rounds, SEED, len(acked), present))
         if rounds == 0 or not acked:
             print("FAIL: nothing was tested")
+            return 1
+        log.flush()
+        text = open(os.path.join(tmp, "shale.log")).read()
+        if "Sanitizer" in text or "runtime error" in text:
+            print("FAIL: the server's log has a sanitizer report:\n" + text[-5000:])
             return 1
         return 0
     finally:
