@@ -991,6 +991,7 @@ int ks_open(keyspace *ks, shale_db *db, const char *dir, const shale_options *fi
 int ks_close(keyspace *ks)
 {
     int rc = 0;
+    ks_txn_abort(ks); /* a transaction left open is dropped */
     while (ks->nfifo > 0) {
         int crc = ks_fifo_close_engine(ks, ks->nfifo - 1, false);
         rc = rc ? rc : crc;

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "file.h"
 #include "hash.h"
 #include "keyspace.h"
 #include "list.h"
@@ -637,6 +638,34 @@ static void test_txn_flush_inside(void **state)
     close_all(&f);
 }
 
+/* A batch the engine refuses (a failed log write): the commit fails, nothing of the
+   transaction is there and the counts are as before it. */
+static void test_txn_commit_failure_writes_nothing(void **state)
+{
+    fixture f;
+    open_all(&f);
+    char buf[64];
+    set_string(&f, 0, "pre", "o", 0);
+    assert_int_equal(ks_txn_begin(&f.ks), 0);
+    set_string(&f, 0, "a", "1", 0);
+    set_string(&f, 0, "b", "1", 0);
+    del_key(&f, 0, "pre");
+    assert_int_equal(f.ks.count[0], 2);
+    file_fault_arm(FILE_OP_WRITE, 1, -EIO, false, true);
+    int rc = ks_txn_commit(&f.ks);
+    file_fault_clear();
+    assert_int_not_equal(rc, 0);
+    assert_false(ks_in_txn(&f.ks));
+    assert_int_equal(f.ks.count[0], 1);
+    assert_string_equal(get_string(&f, 0, "pre", buf, sizeof buf), "o");
+    assert_string_equal(get_string(&f, 0, "a", buf, sizeof buf), "(nil)");
+    assert_false(engine_has(&f, f.db, 0, "a"));
+    assert_true(engine_has(&f, f.db, 0, "pre"));
+    ks_close(&f.ks);
+    shale_close(f.db); /* may report the failed write */
+    tu_rmdir_free(f.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -650,6 +679,7 @@ int main(void)
         cmocka_unit_test(test_txn_expiry_and_counts),
         cmocka_unit_test(test_txn_fifo_database),
         cmocka_unit_test(test_txn_flush_inside),
+        cmocka_unit_test(test_txn_commit_failure_writes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
