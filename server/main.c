@@ -11,6 +11,7 @@
 
 #include "blocking.h"
 #include "config.h"
+#include "multi.h"
 #include "pubsub.h"
 #include "server.h"
 
@@ -77,7 +78,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
     }
-    if (blocking_init(&srv, (int)srv.cfg.io_threads) || pubsub_init(&srv, (int)srv.cfg.io_threads)) {
+    if (multi_init(&srv) || blocking_init(&srv, (int)srv.cfg.io_threads) ||
+        pubsub_init(&srv, (int)srv.cfg.io_threads)) {
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
     }
@@ -108,6 +110,7 @@ int main(int argc, char **argv)
     access_free(&srv.access);
     blocking_free(&srv);
     pubsub_free(&srv);
+    multi_free(&srv);
     int crc = shale_close(srv.db);
     if (crc)
         fprintf(stderr, "shale-server: closing the engine: %s\n", shale_strerror(crc));

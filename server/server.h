@@ -67,6 +67,7 @@ typedef struct client {
     uint32_t redacted; /* the running command's arguments the slowlog must not show
                           (bit i: argv[i]; AUTH's password, CONFIG SET requirepass's value) */
     struct blocked *blocked;    /* waiting on keys (blocking.h), else NULL */
+    struct multi_client *mx;    /* MULTI and WATCH state (multi/multi.h), or NULL */
     bool resume_queued;         /* in its loop's list of unblocked clients */
     struct client *resume_next; /* that list (net_resume) */
     struct ps_client *pubsub;   /* its subscriptions and inbox (pubsub.h), or NULL */
@@ -147,6 +148,7 @@ typedef struct server {
     uint64_t ops_window[16], ops_window_ms[16]; /* instantaneous_ops_per_sec samples */
     int ops_window_i;
     migrate_cache migrate; /* MIGRATE's connections to targets (lock held) */
+    void *watches;         /* WATCH's table of watched keys (multi/watch.c) */
 } server;
 
 /* Applies the file's db<N>-compaction-style and db<N>-fifo-max-size to the store (a style
@@ -369,6 +371,8 @@ COMMAND(sort); COMMAND(sort_ro);
 COMMAND(dump); COMMAND(restore);
 /* moving keys to another server: t_migrate.c */
 COMMAND(migrate);
+/* transactions: t_multi.c */
+COMMAND(multi); COMMAND(exec); COMMAND(discard); COMMAND(watch); COMMAND(unwatch);
 
 #undef COMMAND
 

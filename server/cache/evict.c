@@ -316,9 +316,9 @@ static bool random_key(server *s, int dbi, bool vol, ks_key *out)
     if ((vol ? ks_range_open_expiries(&s->ks, dbi, &r) : ks_range_open_db(&s->ks, dbi, &r)))
         return false;
     bool ok = false;
-    if (ks_range_seek_random(&r, next_rand(s)) == 0 && shale_iter_valid(r.it)) {
+    if (ks_range_seek_random(&r, next_rand(s)) == 0 && ks_iter_valid(r.it)) {
         size_t kl;
-        const char *k = shale_iter_key(r.it, &kl);
+        const char *k = ks_iter_key(r.it, &kl);
         size_t skip = vol ? KS_EXPIRY_PREFIX : KS_META_PREFIX;
         ok = kl >= skip && ks_key_append(out, k + skip, kl - skip) == 0;
     }
@@ -333,9 +333,9 @@ static bool first_expiry(server *s, int dbi, uint64_t *at, ks_key *out)
     if (ks_range_open_expiries(&s->ks, dbi, &r))
         return false;
     bool ok = false;
-    if (shale_iter_valid(r.it)) {
+    if (ks_iter_valid(r.it)) {
         size_t kl;
-        const char *k = shale_iter_key(r.it, &kl);
+        const char *k = ks_iter_key(r.it, &kl);
         if (kl >= KS_EXPIRY_PREFIX) {
             *at = ks_be64(k + 5);
             ok = ks_key_append(out, k + KS_EXPIRY_PREFIX, kl - KS_EXPIRY_PREFIX) == 0;

@@ -14,6 +14,7 @@
 
 #include "args.h"
 #include "keyspace.h"
+#include "multi.h"
 
 #define UNBLOCKED_ERR "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 
@@ -353,6 +354,15 @@ void blocking_wait(server *s, client *c, int first, int nkeys, int type, uint64_
                    command_fn fn)
 {
     blocking *bk = s->blocking;
+    if (multi_deny_blocking(c)) {
+        /* inside EXEC: answered as a timeout at once, BLMOVE and BRPOPLPUSH with a null
+           bulk as Redis's (their timeout outside EXEC is a null array) */
+        if (fn == cmd_blmove || fn == cmd_brpoplpush)
+            resp_null(&c->out, c->proto);
+        else
+            resp_null_array(&c->out, c->proto);
+        return;
+    }
     if (c->blocked) { /* a run for a ready key found nothing: it waits on as it was */
         c->blocked->stay = true;
         return;

@@ -18,6 +18,7 @@
 
 #include "args.h"
 #include "blocking.h"
+#include "multi.h"
 #include "pubsub.h"
 
 /* clang-format off */
@@ -183,6 +184,13 @@ static const command commands[] = {
     {"restore", -4, W|M, 1, 1, 1, "generic", "Creates a key from a DUMP payload.", cmd_restore},
     {"migrate", -6, W, 3, 3, 1, "generic", "Moves keys to another server (DUMP, RESTORE there, DEL).", cmd_migrate},
 
+    /* transactions: t_multi.c, multi/ */
+    {"multi", 1, FAST, 0, 0, 0, "transactions", "Starts a transaction.", cmd_multi},
+    {"exec", 1, 0, 0, 0, 0, "transactions", "Runs the commands queued since MULTI.", cmd_exec},
+    {"discard", 1, FAST, 0, 0, 0, "transactions", "Drops the commands queued since MULTI.", cmd_discard},
+    {"watch", -2, FAST, 1, -1, 1, "transactions", "Makes the next EXEC fail if a key changes meanwhile.", cmd_watch},
+    {"unwatch", 1, FAST, 0, 0, 0, "transactions", "Forgets the watched keys.", cmd_unwatch},
+
     {"ping", -1, FAST, 0, 0, 0, "connection", "Returns PONG or the argument.", cmd_ping},
     {"echo", 2, FAST, 0, 0, 0, "connection", "Returns the argument.", cmd_echo},
     {"quit", -1, FAST|NOAUTH, 0, 0, 0, "connection", "Closes the connection.", cmd_quit},
@@ -196,9 +204,9 @@ static const command commands[] = {
     {"flushall", -1, W, 0, 0, 0, "server", "Deletes every key of every database.", cmd_flushall},
     {"time", 1, FAST, 0, 0, 0, "server", "Returns the server time.", cmd_time},
     {"lastsave", 1, FAST, 0, 0, 0, "server", "Returns the time of the last save.", cmd_lastsave},
-    {"save", 1, ADMIN, 0, 0, 0, "server", "Flushes memtables to tables synchronously.", cmd_save},
+    {"save", 1, ADMIN|NOMULTI, 0, 0, 0, "server", "Flushes memtables to tables synchronously.", cmd_save},
     {"bgsave", -1, ADMIN, 0, 0, 0, "server", "Flushes memtables to tables.", cmd_bgsave},
-    {"shutdown", -1, ADMIN, 0, 0, 0, "server", "Closes the store cleanly and stops.", cmd_shutdown},
+    {"shutdown", -1, ADMIN|NOMULTI, 0, 0, 0, "server", "Closes the store cleanly and stops.", cmd_shutdown},
     {"function", -2, 0, 0, 0, 0, "scripting", "Functions (FLUSH is accepted; none exist).", cmd_function},
     {"wait", 3, 0, 0, 0, 0, "generic", "Waits for replicas (there are none).", cmd_wait},
     {"debug", -2, ADMIN|PROTECTED, 0, 0, 0, "server", "Debugging commands (SLEEP).", cmd_debug},
@@ -552,6 +560,10 @@ static bool admit(server *s, client *c, const command *cmd)
                             "and then restart the server.");
         return false;
     }
+    if ((cmd->flags & NOMULTI) && multi_active(c)) {
+        resp_error(&c->out, "ERR Command not allowed inside a transaction");
+        return false;
+    }
     int unsynced = __atomic_load_n(&s->unsynced_error, __ATOMIC_RELAXED);
     if (unsynced && ((cmd->flags & (R | W)) || cmd->fn == cmd_ping)) {
         /* A log write or sync failed with sync-writes yes: the writes since the last good
@@ -561,7 +573,11 @@ static bool admit(server *s, client *c, const command *cmd)
         reply_unsynced_error(c, unsynced);
         return false;
     }
-    if ((cmd->flags & M) && (s->cfg.maxmemory || s->cfg.maxdisk) && !caps_admit(s, c))
+    /* inside MULTI every command but EXEC, DISCARD... is refused over the caps (the queue
+       takes memory), and EXEC when it would run one that may add data, as Redis */
+    bool may_add = (cmd->flags & M) || multi_queues(c, cmd) ||
+                   (cmd->fn == cmd_exec && (multi_queued_flags(c) & M));
+    if (may_add && (s->cfg.maxmemory || s->cfg.maxdisk) && !caps_admit(s, c))
         return false;
     if ((cmd->flags & W) && s->disk_error) {
         /* As Redis after a failed AOF write: writes are refused before they run, reads
@@ -636,16 +652,31 @@ static void run(server *s, client *c, size_t from)
     const command *cmd = lookup(c->cmd.argv[0].p, c->cmd.argv[0].len);
     if (!cmd) {
         unknown(c);
+        multi_flag_error(c);
         count_error_reply(s, c, from);
         return;
     }
     size_t slot = stats_slot(cmd, c), nslots = NCOMMANDS + NSUBS;
     const char *name = slot != SIZE_MAX ? command_table_name(slot) : NULL;
     if (!admit(s, c, cmd) || !admit_subscribed(c, cmd, name)) {
+        if (cmd->fn == cmd_exec) /* even outside MULTI, as Redis */
+            multi_exec_refused(s, c, from);
+        multi_flag_error(c);
         cmdstats_reject(&s->cmds, nslots, slot != SIZE_MAX ? slot : command_slot(cmd));
         count_error_reply(s, c, from);
         return;
     }
+    if (multi_queues(c, cmd)) {
+        multi_queue(c, cmd);
+        return;
+    }
+    command_call(s, c, cmd, from);
+    blocking_after_command(s, c); /* waiters of keys it made ready, after its commit */
+}
+
+void command_call(server *s, client *c, const command *cmd, size_t from)
+{
+    size_t slot = stats_slot(cmd, c), nslots = NCOMMANDS + NSUBS;
     c->last_cmd = slot != SIZE_MAX ? command_table_name(slot) : cmd->name;
     c->no_touch = cmd->flags & NOTOUCH;
     c->redacted = 0;
@@ -664,8 +695,8 @@ static void run(server *s, client *c, size_t from)
         cmdstats_record(&s->cmds, nslots, slot, ns, failed, s->cfg.latency_tracking);
     }
     s->stats.commands_processed++;
-    slowlog_maybe_add(s, c, us);
-    blocking_after_command(s, c); /* waiters of keys it made ready, after its commit */
+    if (cmd->fn != cmd_exec) /* EXEC's commands are logged, not EXEC (as Redis) */
+        slowlog_maybe_add(s, c, us);
     latency_maybe_add(s, cmd->flags & FAST ? "fast-command" : "command", (uint64_t)us);
 }
 

@@ -27,6 +27,7 @@ enum {
     M = 32,
     NOTOUCH = 64,
     PROTECTED = 128,
+    NOMULTI = 256, /* refused inside MULTI (Redis's no-multi) */
 };
 
 typedef struct command {
@@ -62,6 +63,10 @@ uint32_t command_acl(const command *cmd);
 /* Its key specs: its facts', else the one its first/last/step and flags imply (*tmp holds
    it). The count; *specs set. */
 size_t command_key_specs(const command *cmd, const key_spec **specs, key_spec *tmp);
+
+/* Runs cmd (admitted) on c->cmd: the handler, its statistics, slowlog and latency
+   events; its reply starts at out offset from. EXEC runs its queue through it. */
+void command_call(server *s, client *c, const command *cmd, size_t from);
 
 /* ---- where a call's keys are (command_keys.c) ---- */
 

@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "blocking.h"
+#include "multi.h"
 #include "pubsub.h"
 #include "server.h"
 
@@ -171,6 +172,7 @@ void cmd_hello(server *s, client *c)
 
 void cmd_reset(server *s, client *c)
 {
+    multi_client_gone(s, c); /* DISCARD and UNWATCH, as Redis's RESET */
     c->db = 0;
     c->proto = 2;
     c->name[0] = '\0';
@@ -183,15 +185,20 @@ void cmd_reset(server *s, client *c)
    as a list of blocks of this size (oll, omem). */
 #define REPLY_CHUNK 16384
 
-/* CLIENT LIST's flags: N, or the letters of what is set (U unix socket, c closing after
-   the reply, A closing as soon as possible, e no-evict). */
+/* CLIENT LIST's flags: N, or the letters of what is set (x in MULTI, b blocked, d a
+   watched key changed, U unix socket, c closing after the reply, A closing as soon as
+   possible, e no-evict). */
 static void client_flags(const client *c, char *buf)
 {
     char *p = buf; /* in Redis's order */
     if (pubsub_client_subscribed(c))
         *p++ = 'P';
+    if (multi_active(c))
+        *p++ = 'x';
     if (blocking_is_blocked(c))
         *p++ = 'b';
+    if (c->mx && c->mx->dirty_cas)
+        *p++ = 'd';
     if (c->close_after_reply && !c->killed)
         *p++ = 'c';
     if (c->killed)
@@ -208,7 +215,7 @@ static void client_flags(const client *c, char *buf)
 size_t client_info_line(server *s, client *c, char *buf, size_t cap)
 {
     uint64_t now = ks_now_ms();
-    char flags[8];
+    char flags[12];
     client_flags(c, flags);
     /* while its command runs (CLIENT LIST about itself): the command's bytes are still
        in the query buffer and its arguments in memory, as Redis counts them */
@@ -224,14 +231,15 @@ size_t client_info_line(server *s, client *c, char *buf, size_t cap)
     size_t tot = sizeof *c + c->in_cap + c->out.cap + c->sending.cap + argv_mem;
     int n = snprintf(buf, cap,
                      "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d "
-                     "sub=%lld psub=%lld ssub=%lld multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu "
+                     "sub=%lld psub=%lld ssub=%lld multi=%lld qbuf=%zu qbuf-free=%zu argv-mem=%zu "
                      "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s "
                      "cmd=%s user=default redir=-1 resp=%d",
                      (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name,
                      (unsigned long long)((now - c->created_ms) / 1000),
                      (unsigned long long)((now - c->last_ms) / 1000), flags, c->db,
                      pubsub_client_count(c, PUBSUB_CHANNEL), pubsub_client_count(c, PUBSUB_PATTERN),
-                     pubsub_client_count(c, PUBSUB_SHARD), qbuf,
+                     pubsub_client_count(c, PUBSUB_SHARD), multi_active(c) ? (long long)c->mx->n : -1LL,
+                     qbuf,
                      c->in_cap > c->in_len ? c->in_cap - c->in_len : 0, argv_mem, rbs, rbs, obl,
                      oll, omem, tot, c->send_armed ? "rw" : "r", c->last_cmd ? c->last_cmd : "NULL",
                      c->proto);

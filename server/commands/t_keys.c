@@ -268,9 +268,9 @@ void cmd_keys(server *s, client *c)
     /* the count is not known in advance: collect, then reply */
     resp_out body = {0};
     long long n = 0;
-    for (; shale_iter_valid(r.it); shale_iter_next(r.it)) {
+    for (; ks_iter_valid(r.it); ks_iter_next(r.it)) {
         size_t kl;
-        const char *k = shale_iter_key(r.it, &kl);
+        const char *k = ks_iter_key(r.it, &kl);
         k += KS_META_PREFIX;
         kl -= KS_META_PREFIX;
         if (all || (lit == pat->len ? kl == lit : glob_match(pat->p, pat->len, k, kl, false))) {
@@ -278,7 +278,7 @@ void cmd_keys(server *s, client *c)
             n++;
         }
     }
-    rc = shale_iter_status(r.it);
+    rc = ks_iter_status(r.it);
     ks_range_close(&r);
     if (rc || body.err) {
         reply_engine_error(c, rc ? rc : body.err);
@@ -308,14 +308,14 @@ int scan_range(server *s, client *c, ks_range *r, uint64_t cursor, long long cou
     if (rc == 0 && pl) {
         rc = ks_key_append(&at, pos, pl);
         if (rc == 0)
-            shale_iter_seek(r->it, at.p, at.len);
+            ks_iter_seek(r->it, at.p, at.len);
     }
     long long visited = 0;
-    for (; rc == 0 && shale_iter_valid(r->it) && visited < count;
-         shale_iter_next(r->it), visited++) {
+    for (; rc == 0 && ks_iter_valid(r->it) && visited < count;
+         ks_iter_next(r->it), visited++) {
         size_t kl, vl;
-        const char *k = shale_iter_key(r->it, &kl);
-        const char *v = shale_iter_value(r->it, &vl);
+        const char *k = ks_iter_key(r->it, &kl);
+        const char *v = ks_iter_value(r->it, &vl);
         emit(ctx, k, kl, v, vl);
         if (visited + 1 == count) { /* the last of this call: the next cursor starts after it */
             at.len = 0;
@@ -323,16 +323,16 @@ int scan_range(server *s, client *c, ks_range *r, uint64_t cursor, long long cou
         }
     }
     *next = 0;
-    if (rc == 0 && shale_iter_valid(r->it)) {
+    if (rc == 0 && ks_iter_valid(r->it)) {
         size_t kl, lo = r->lo.len;
-        const char *k = shale_iter_key(r->it, &kl);
+        const char *k = ks_iter_key(r->it, &kl);
         size_t n = cursor_position(at.p + lo, at.len - lo, k + lo, kl - lo);
         *next = cursor_encode(&s->cursors, k + lo, n);
         if (!*next)
             rc = -ENOMEM;
     }
     ks_key_free(&at);
-    return rc ? rc : shale_iter_status(r->it);
+    return rc ? rc : ks_iter_status(r->it);
 }
 
 bool parse_scan_cursor(const resp_arg *a, uint64_t *out)
@@ -461,11 +461,11 @@ void cmd_randomkey(server *s, client *c)
     }
     /* a random point between the database's first and last keys */
     rc = ks_range_seek_random(&r, (uint64_t)rand() << 31 ^ (uint64_t)rand());
-    if (rc == 0 && shale_iter_valid(r.it)) {
+    if (rc == 0 && ks_iter_valid(r.it)) {
         size_t kl;
-        const char *k = shale_iter_key(r.it, &kl);
+        const char *k = ks_iter_key(r.it, &kl);
         resp_bulk(&c->out, k + KS_META_PREFIX, kl - KS_META_PREFIX);
-    } else if (rc || (rc = shale_iter_status(r.it)) != 0) {
+    } else if (rc || (rc = ks_iter_status(r.it)) != 0) {
         reply_engine_error(c, rc);
     } else {
         resp_null(&c->out, c->proto);

@@ -128,11 +128,11 @@ static long long members_bytes(server *s, int dbi, const void *key, size_t klen,
     ks_range r;
     long long bytes = 0, seen = 0;
     if (ks_range_open_members(&s->ks, dbi, key, klen, m, &r) == 0) {
-        for (; shale_iter_valid(r.it) && (samples == 0 || seen < samples);
-             shale_iter_next(r.it)) {
+        for (; ks_iter_valid(r.it) && (samples == 0 || seen < samples);
+             ks_iter_next(r.it)) {
             size_t kl, vl;
-            shale_iter_key(r.it, &kl);
-            shale_iter_value(r.it, &vl);
+            ks_iter_key(r.it, &kl);
+            ks_iter_value(r.it, &vl);
             bytes += (long long)(kl + vl + ENTRY_OVERHEAD);
             seen++;
         }

@@ -16,6 +16,7 @@
 #include "args.h"
 #include "blocking.h"
 #include "command.h"
+#include "multi.h"
 #include "pubsub.h"
 
 void cmd_swapdb(server *s, client *c)
@@ -248,6 +249,7 @@ void server_client_remove(server *s, client *c)
 {
     blocking_forget(s, c);
     pubsub_forget(s, c);
+    multi_client_gone(s, c);
     if (c->all_prev)
         c->all_prev->all_next = c->all_next;
     else

@@ -63,21 +63,21 @@ bool hash_iter_next(hash_iter *it, const char **f, size_t *fl, const char **v, s
     if (!it->range.it)
         return false;
     if (it->started)
-        shale_iter_next(it->range.it);
+        ks_iter_next(it->range.it);
     it->started = true;
-    if (!shale_iter_valid(it->range.it))
+    if (!ks_iter_valid(it->range.it))
         return false;
     size_t kl;
-    const char *k = shale_iter_key(it->range.it, &kl);
+    const char *k = ks_iter_key(it->range.it, &kl);
     *f = k + it->range.lo.len;
     *fl = kl - it->range.lo.len;
-    *v = shale_iter_value(it->range.it, vl);
+    *v = ks_iter_value(it->range.it, vl);
     return true;
 }
 
 int hash_iter_close(hash_iter *it)
 {
-    int rc = it->range.it ? shale_iter_status(it->range.it) : 0;
+    int rc = it->range.it ? ks_iter_status(it->range.it) : 0;
     ks_range_close(&it->range);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* keyspace.c - Redis keys on engine keys (see keyspace.h for the layout). */
 #include "keyspace.h"
 #include "ks_internal.h"
+#include "ks_txn.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -105,13 +106,83 @@ static uint32_t phys_of_key(const void *key, size_t klen)
     return ks_be32(k + 1);
 }
 
+static int logical_of(const keyspace *ks, uint32_t phys);
+
+/* Tells the watchers (touch_fn) of the user key an engine key belongs to: a metadata
+   record ('m' | id | key) or a member ('h' | id | klen | key | version | sub). */
+static void touch_engine_key(keyspace *ks, const void *key, size_t klen, bool deleted)
+{
+    const char *k = key;
+    if (klen < 5 || (k[0] != 'm' && k[0] != 'h'))
+        return;
+    int dbi = logical_of(ks, ks_be32(k + 1));
+    if (dbi < 0)
+        return;
+    if (k[0] == 'm') {
+        ks->touch_fn(ks->touch_ctx, dbi, k + 5, klen - 5, deleted);
+        return;
+    }
+    if (klen < 9 || ks_be32(k + 5) > klen - 9)
+        return;
+    ks->touch_fn(ks->touch_ctx, dbi, k + 9, ks_be32(k + 5), false);
+}
+
+/* Every write of a command: into its engine's batch, or in a transaction over several
+   commands into the command's part of it (ks_txn.c). */
+static int batch_put(keyspace *ks, const void *key, size_t klen, const void *val, size_t vlen,
+                     uint64_t expire_at_ms)
+{
+    if (ks->touch_fn)
+        touch_engine_key(ks, key, klen, false);
+    if (ks->txn)
+        return ks_txn_put(ks->txn, key, klen, val, vlen, expire_at_ms);
+    return shale_batch_put(batch_of_phys(ks, phys_of_key(key, klen)), key, klen, val, vlen,
+                           expire_at_ms);
+}
+
+static int batch_del(keyspace *ks, const void *key, size_t klen)
+{
+    if (ks->touch_fn)
+        touch_engine_key(ks, key, klen, true);
+    if (ks->txn)
+        return ks_txn_del(ks->txn, key, klen);
+    return shale_batch_delete(batch_of_phys(ks, phys_of_key(key, klen)), key, klen);
+}
+
 shale_db *ks_engine_of_key(keyspace *ks, const void *key, size_t klen)
 {
     return ks_db_of_phys(ks, phys_of_key(key, klen));
 }
 
+/* A malloc'ed copy of v with a NUL after it, as shale_get gives. */
+static int copy_out(const void *v, size_t n, void **val, size_t *vlen)
+{
+    char *p = malloc(n + 1);
+    if (!p)
+        return -ENOMEM;
+    if (n)
+        memcpy(p, v, n);
+    p[n] = '\0';
+    *val = p;
+    *vlen = n;
+    return 0;
+}
+
 int ks_get_raw(keyspace *ks, const ks_key *k, void **val, size_t *vlen)
 {
+    if (ks->txn) {
+        const void *v;
+        size_t n;
+        uint64_t exp;
+        switch (ks_txn_lookup(ks->txn, k->p, k->len, &v, &n, &exp)) {
+        case KS_TXN_DELETED: return SHALE_ENOTFOUND;
+        case KS_TXN_PUT:
+            if (exp && exp <= ks_now_ms())
+                return SHALE_ENOTFOUND;
+            return copy_out(v, n, val, vlen);
+        default: break;
+        }
+    }
     return shale_get(ks_engine_of_key(ks, k->p, k->len), k->p, k->len, val, vlen);
 }
 
@@ -176,6 +247,13 @@ static int book_version_ceiling(keyspace *ks)
     return shale_batch_put(ks->batch, version_key, 1, v, sizeof v, 0);
 }
 
+/* The version ceiling booked by a commit that wrote versions up to booked. */
+static void note_version_ceiling(keyspace *ks, uint64_t booked)
+{
+    if (booked > ks->version_ceiling)
+        ks->version_ceiling = booked + VERSION_BLOCK;
+}
+
 /* Starts last_version at the persisted ceiling (count_db then raises it above every
    version the metadata names). */
 static int load_version_ceiling(keyspace *ks)
@@ -209,6 +287,7 @@ const char *ks_type_name(int type)
 }
 
 static int open_range(keyspace *ks, char tag, uint32_t phys, ks_range *r);
+static bool phys_mapped(const keyspace *ks, uint32_t phys);
 
 /* ---- metadata records ---- */
 
@@ -239,6 +318,27 @@ static int decode_meta(ks_meta *m)
     return 0;
 }
 
+/* shale_get_ex of a metadata record, expired or not, from the transaction's writes
+   first. */
+static int read_meta_record(keyspace *ks, uint32_t phys, const ks_key *k, bool with_record,
+                            void **v, size_t *n, uint64_t *expire_at_ms)
+{
+    if (ks->txn) {
+        const void *tv;
+        size_t tn;
+        switch (ks_txn_lookup(ks->txn, k->p, k->len, &tv, &tn, expire_at_ms)) {
+        case KS_TXN_DELETED: return SHALE_ENOTFOUND;
+        case KS_TXN_PUT: return with_record ? copy_out(tv, tn, v, n) : 0;
+        default: break;
+        }
+    }
+    shale_read_options ro;
+    shale_read_options_default(&ro);
+    ro.include_expired = 1;
+    return shale_get_ex(ks_db_of_phys(ks, phys), &ro, k->p, k->len, with_record ? v : NULL,
+                        with_record ? n : NULL, expire_at_ms);
+}
+
 /* Reads (phys, key)'s record as stored; with_record false: only whether it exists and
    its expiry (the engine then neither copies the value out nor follows a pointer). */
 static int read_meta(keyspace *ks, uint32_t phys, const void *key, size_t klen, bool with_record,
@@ -248,13 +348,9 @@ static int read_meta(keyspace *ks, uint32_t phys, const void *key, size_t klen, 
     ks_key k;
     if (meta_key_phys(phys, key, klen, &k))
         return -ENOMEM;
-    shale_read_options ro;
-    shale_read_options_default(&ro);
-    ro.include_expired = 1;
     void *v = NULL;
     size_t n = 0;
-    int rc = shale_get_ex(ks_db_of_phys(ks, phys), &ro, k.p, k.len, with_record ? &v : NULL,
-                          with_record ? &n : NULL, &m->expire_at_ms);
+    int rc = read_meta_record(ks, phys, &k, with_record, &v, &n, &m->expire_at_ms);
     ks_key_free(&k);
     if (rc == SHALE_ENOTFOUND) {
         m->expire_at_ms = 0;
@@ -286,6 +382,8 @@ int ks_read_raw_head(keyspace *ks, uint32_t phys, const void *key, size_t klen, 
 
 static int logical_of(const keyspace *ks, uint32_t phys)
 {
+    if (phys == UINT32_MAX)
+        return -1;
     for (int i = 0; i < KS_DBS; i++)
         if (ks->phys[i] == phys)
             return i;
@@ -307,12 +405,20 @@ static int reap(keyspace *ks, uint32_t phys, const void *key, size_t klen, uint6
         ks_key_free(&mk);
         return rc;
     }
-    shale_batch *b = batch_of_phys(ks, phys);
-    shale_batch_clear(b);
-    rc = record ? shale_batch_delete(b, mk.p, mk.len) : 0;
-    rc = rc ? rc : shale_batch_delete(b, xk.p, xk.len);
-    rc = rc ? rc : shale_write(ks_db_of_phys(ks, phys), b);
-    shale_batch_clear(b);
+    if (record && ks->touch_fn)
+        touch_engine_key(ks, mk.p, mk.len, true);
+    if (ks->txn) {
+        /* with the transaction's batch, seen by its reads from now on */
+        rc = record ? ks_txn_del_now(ks->txn, mk.p, mk.len) : 0;
+        rc = rc ? rc : ks_txn_del_now(ks->txn, xk.p, xk.len);
+    } else {
+        shale_batch *b = batch_of_phys(ks, phys);
+        shale_batch_clear(b);
+        rc = record ? shale_batch_delete(b, mk.p, mk.len) : 0;
+        rc = rc ? rc : shale_batch_delete(b, xk.p, xk.len);
+        rc = rc ? rc : shale_write(ks_db_of_phys(ks, phys), b);
+        shale_batch_clear(b);
+    }
     ks_key_free(&mk);
     ks_key_free(&xk);
     int dbi = logical_of(ks, phys);
@@ -320,8 +426,15 @@ static int reap(keyspace *ks, uint32_t phys, const void *key, size_t klen, uint6
         ks->count[dbi]--;
         ks->expires[dbi]--;
         ks->expired_keys++;
-        if (ks_fifo_behind(ks, dbi, key, klen))
+        bool behind = ks_fifo_behind(ks, dbi, key, klen);
+        if (ks->txn) {
+            ks->txn_delta[dbi]--;
+            ks->txn_delta_expires[dbi]--;
+            ks->txn_behind[dbi] -= behind;
+            ks->txn_behind_expires[dbi] -= behind;
+        } else if (behind) {
             ks_fifo_count_behind(ks, dbi, -1, -1);
+        }
     }
     return rc;
 }
@@ -358,6 +471,17 @@ static int read_live(keyspace *ks, int dbi, const void *key, size_t klen, bool w
     return 0;
 }
 
+int ks_peek(keyspace *ks, int dbi, const void *key, size_t klen, int *state)
+{
+    ks_meta m;
+    int rc = read_meta(ks, ks->phys[dbi], key, klen, false, &m);
+    *state = !m.type ? KS_ABSENT
+             : m.expire_at_ms && m.expire_at_ms <= ks_now_ms() ? KS_EXPIRED
+                                                               : KS_LIVE;
+    ks_meta_free(&m);
+    return rc;
+}
+
 int ks_read(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m)
 {
     return read_live(ks, dbi, key, klen, true, m);
@@ -372,6 +496,8 @@ int ks_read_head(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m
 
 void ks_begin(keyspace *ks)
 {
+    if (ks->txn)
+        ks_txn_drop_pending(ks->txn);
     shale_batch_clear(ks->batch);
     for (int i = 0; i < ks->nfifo; i++)
         shale_batch_clear(ks->fifo[i].batch);
@@ -386,37 +512,144 @@ void ks_abort(keyspace *ks)
     ks_begin(ks);
 }
 
-int ks_commit(keyspace *ks)
+/* A fifo database's part after the main one (atomic only within one engine). */
+static int write_fifo_batches(keyspace *ks)
 {
-    uint64_t booked = ks->last_version;
-    int rc = book_version_ceiling(ks);
-    rc = rc ? rc : shale_batch_count(ks->batch) ? shale_write(ks->db, ks->batch) : 0;
-    if (rc == 0 && booked > ks->version_ceiling)
-        ks->version_ceiling = booked + VERSION_BLOCK;
-    /* a fifo database's part after the main one (atomic only within one engine) */
+    int rc = 0;
     for (int i = 0; i < ks->nfifo && rc == 0; i++)
         if (shale_batch_count(ks->fifo[i].batch))
             rc = shale_write(ks->fifo[i].db, ks->fifo[i].batch);
-    if (rc == 0)
-        for (int i = 0; i < KS_DBS; i++) {
-            ks->count[i] += ks->delta[i];
-            ks->expires[i] += ks->delta_expires[i];
-            if (ks->delta_behind[i] || ks->delta_behind_expires[i])
-                ks_fifo_count_behind(ks, i, ks->delta_behind[i], ks->delta_behind_expires[i]);
+    return rc;
+}
+
+/* Applies the command's count changes (a transaction's command: remembered for an
+   abort, and the fifo recount's part held for the transaction's commit). */
+static void apply_deltas(keyspace *ks)
+{
+    for (int i = 0; i < KS_DBS; i++) {
+        ks->count[i] += ks->delta[i];
+        ks->expires[i] += ks->delta_expires[i];
+        if (ks->txn) {
+            ks->txn_delta[i] += ks->delta[i];
+            ks->txn_delta_expires[i] += ks->delta_expires[i];
+            ks->txn_behind[i] += ks->delta_behind[i];
+            ks->txn_behind_expires[i] += ks->delta_behind_expires[i];
+        } else if (ks->delta_behind[i] || ks->delta_behind_expires[i]) {
+            ks_fifo_count_behind(ks, i, ks->delta_behind[i], ks->delta_behind_expires[i]);
         }
+    }
+}
+
+int ks_commit(keyspace *ks)
+{
+    if (ks->txn) {
+        int rc = ks_txn_fold(ks->txn);
+        if (rc == 0)
+            apply_deltas(ks);
+        else if (!ks->txn_failed)
+            ks->txn_failed = rc; /* the index holds part of the command's writes */
+        ks_begin(ks);
+        return rc;
+    }
+    uint64_t booked = ks->last_version;
+    int rc = book_version_ceiling(ks);
+    rc = rc ? rc : shale_batch_count(ks->batch) ? shale_write(ks->db, ks->batch) : 0;
+    if (rc == 0)
+        note_version_ceiling(ks, booked);
+    rc = rc ? rc : write_fifo_batches(ks);
+    if (rc == 0)
+        apply_deltas(ks);
     ks_begin(ks);
+    return rc;
+}
+
+/* ---- transactions over several commands ---- */
+
+int ks_txn_begin(keyspace *ks)
+{
+    if (ks->txn)
+        return -EBUSY;
+    int rc = ks_txn_new(&ks->txn);
+    if (rc)
+        return rc;
+    ks->txn_failed = 0;
+    memset(ks->txn_delta, 0, sizeof ks->txn_delta);
+    memset(ks->txn_delta_expires, 0, sizeof ks->txn_delta_expires);
+    memset(ks->txn_behind, 0, sizeof ks->txn_behind);
+    memset(ks->txn_behind_expires, 0, sizeof ks->txn_behind_expires);
+    ks_begin(ks);
+    return 0;
+}
+
+/* Takes the transaction's count changes back out of the counts. */
+static void undo_txn_counts(keyspace *ks)
+{
+    for (int i = 0; i < KS_DBS; i++) {
+        ks->count[i] -= ks->txn_delta[i];
+        ks->expires[i] -= ks->txn_delta_expires[i];
+    }
+}
+
+static void end_txn(keyspace *ks)
+{
+    ks_txn_free(ks->txn);
+    ks->txn = NULL;
+    ks_begin(ks);
+}
+
+void ks_txn_abort(keyspace *ks)
+{
+    if (!ks->txn)
+        return;
+    undo_txn_counts(ks);
+    end_txn(ks);
+}
+
+/* ks_txn_walk's visitor: one key's newest write into its engine's batch; keys of an id
+   no database maps any more (flushed in the transaction) are dropped. */
+static int batch_txn_entry(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
+                           uint64_t expire_at_ms)
+{
+    keyspace *ks = ctx;
+    uint32_t phys = phys_of_key(key, klen);
+    if (phys != UINT32_MAX && !phys_mapped(ks, phys))
+        return 0;
+    shale_batch *b = batch_of_phys(ks, phys);
+    return val ? shale_batch_put(b, key, klen, val, vlen, expire_at_ms)
+               : shale_batch_delete(b, key, klen);
+}
+
+int ks_txn_commit(keyspace *ks)
+{
+    if (!ks->txn)
+        return -EINVAL;
+    ks_begin(ks); /* the batches are empty: a command left open is dropped */
+    uint64_t booked = ks->last_version;
+    int rc = ks->txn_failed;
+    rc = rc ? rc : ks_txn_walk(ks->txn, batch_txn_entry, ks);
+    rc = rc ? rc : book_version_ceiling(ks);
+    rc = rc ? rc : shale_batch_count(ks->batch) ? shale_write(ks->db, ks->batch) : 0;
+    if (rc == 0)
+        note_version_ceiling(ks, booked);
+    rc = rc ? rc : write_fifo_batches(ks);
+    if (rc)
+        undo_txn_counts(ks);
+    else
+        for (int i = 0; i < KS_DBS; i++)
+            if (ks->txn_behind[i] || ks->txn_behind_expires[i])
+                ks_fifo_count_behind(ks, i, ks->txn_behind[i], ks->txn_behind_expires[i]);
+    end_txn(ks);
     return rc;
 }
 
 int ks_put_raw(keyspace *ks, const ks_key *k, const void *val, size_t vlen)
 {
-    return shale_batch_put(batch_of_phys(ks, phys_of_key(k->p, k->len)), k->p, k->len, val,
-                           vlen, 0);
+    return batch_put(ks, k->p, k->len, val, vlen, 0);
 }
 
 int ks_del_raw(keyspace *ks, const ks_key *k)
 {
-    return shale_batch_delete(batch_of_phys(ks, phys_of_key(k->p, k->len)), k->p, k->len);
+    return batch_del(ks, k->p, k->len);
 }
 
 /* Moves the expiry-index entry from old_exp to new_exp (either may be 0: none). */
@@ -457,8 +690,7 @@ int ks_put_meta(keyspace *ks, int dbi, const void *key, size_t klen, const ks_me
         v[0] = (char)type;
         if (plen)
             memcpy(v + 1, payload, plen);
-        rc = shale_batch_put(batch_of_phys(ks, ks->phys[dbi]), k.p, k.len, v, plen + 1,
-                             expire_at_ms);
+        rc = batch_put(ks, k.p, k.len, v, plen + 1, expire_at_ms);
         if (v != small)
             free(v);
     }
@@ -550,16 +782,16 @@ int ks_copy_value(keyspace *ks, int sdb, const void *skey, size_t sklen, const k
     if (rc)
         return rc;
     rc = ks_range_open(ks, from.p, from.len, false, &r);
-    for (; rc == 0 && shale_iter_valid(r.it); shale_iter_next(r.it)) {
+    for (; rc == 0 && ks_iter_valid(r.it); ks_iter_next(r.it)) {
         size_t kl, vl;
-        const char *k = shale_iter_key(r.it, &kl);
-        const void *v = shale_iter_value(r.it, &vl);
+        const char *k = ks_iter_key(r.it, &kl);
+        const void *v = ks_iter_value(r.it, &vl);
         rc = ks_field_key(ks, ddb, dkey, dklen, version, k + from.len, kl - from.len, &to);
         rc = rc ? rc : ks_put_raw(ks, &to, v, vl);
         ks_key_free(&to);
     }
     if (r.it) {
-        rc = rc ? rc : shale_iter_status(r.it);
+        rc = rc ? rc : ks_iter_status(r.it);
         ks_range_close(&r);
     }
     ks_key_free(&from);
@@ -692,9 +924,9 @@ static int count_stale_entries(keyspace *ks, int dbi, uint64_t now)
     int rc = open_range(ks, 'x', ks->phys[dbi], &r);
     if (rc)
         return rc;
-    for (; rc == 0 && shale_iter_valid(r.it); shale_iter_next(r.it)) {
+    for (; rc == 0 && ks_iter_valid(r.it); ks_iter_next(r.it)) {
         size_t kl;
-        const char *k = shale_iter_key(r.it, &kl);
+        const char *k = ks_iter_key(r.it, &kl);
         if (kl < 13)
             continue;
         if (ks_be64(k + 5) > now)
@@ -706,7 +938,7 @@ static int count_stale_entries(keyspace *ks, int dbi, uint64_t now)
             ks->expires[dbi]++;
         }
     }
-    rc = rc ? rc : shale_iter_status(r.it);
+    rc = rc ? rc : ks_iter_status(r.it);
     ks_range_close(&r);
     return rc;
 }
@@ -719,16 +951,16 @@ static int count_db(keyspace *ks, int dbi)
     int rc = open_range(ks, 'm', ks->phys[dbi], &r);
     if (rc)
         return rc;
-    for (; shale_iter_valid(r.it); shale_iter_next(r.it)) {
+    for (; ks_iter_valid(r.it); ks_iter_next(r.it)) {
         ks->count[dbi]++;
-        if (shale_iter_expire_at(r.it))
+        if (ks_iter_expire_at(r.it))
             ks->expires[dbi]++;
         size_t vl;
-        const char *v = shale_iter_value(r.it, &vl);
+        const char *v = ks_iter_value(r.it, &vl);
         if (vl >= 17 && ks_is_collection((unsigned char)v[0]) && ks_be64(v + 1) > ks->last_version)
             ks->last_version = ks_be64(v + 1);
     }
-    rc = shale_iter_status(r.it);
+    rc = ks_iter_status(r.it);
     ks_range_close(&r);
     return rc ? rc : count_stale_entries(ks, dbi, ks_now_ms());
 }
@@ -759,6 +991,7 @@ int ks_open(keyspace *ks, shale_db *db, const char *dir, const shale_options *fi
 int ks_close(keyspace *ks)
 {
     int rc = 0;
+    ks_txn_abort(ks); /* a transaction left open is dropped */
     while (ks->nfifo > 0) {
         int crc = ks_fifo_close_engine(ks, ks->nfifo - 1, false);
         rc = rc ? rc : crc;
@@ -823,13 +1056,19 @@ static int renew(keyspace *ks, int first, int last, int fifo, uint64_t cap)
             ks_fifo_close_engine(ks, i, true);
     if (rc)
         return rc;
-    for (int i = first; i <= last; i++)
+    for (int i = first; i <= last; i++) {
         ks->count[i] = ks->expires[i] = 0;
+        /* a transaction's earlier writes there are gone with the old id */
+        ks->txn_delta[i] = ks->txn_delta_expires[i] = 0;
+        ks->txn_behind[i] = ks->txn_behind_expires[i] = 0;
+    }
     return 0;
 }
 
 int ks_flush(keyspace *ks, int dbi)
 {
+    for (int i = dbi < 0 ? 0 : dbi; ks->db_touch_fn && i <= (dbi < 0 ? KS_DBS - 1 : dbi); i++)
+        ks->db_touch_fn(ks->touch_ctx, i, -1);
     return dbi < 0 ? renew(ks, 0, KS_DBS - 1, -1, 0) : renew(ks, dbi, dbi, -1, 0);
 }
 
@@ -853,8 +1092,19 @@ int ks_set_fifo(keyspace *ks, int dbi, bool fifo, uint64_t cap)
     return rc;
 }
 
+static void swap_i64(int64_t *a, int64_t *b)
+{
+    int64_t t = *a;
+    *a = *b;
+    *b = t;
+}
+
 int ks_swap(keyspace *ks, int a, int b)
 {
+    if (ks->db_touch_fn && a != b) {
+        ks->db_touch_fn(ks->touch_ctx, a, b);
+        ks->db_touch_fn(ks->touch_ctx, b, a);
+    }
     ks_mapping_write_begin(ks);
     uint32_t p = ks->phys[a];
     ks->phys[a] = ks->phys[b];
@@ -872,6 +1122,10 @@ int ks_swap(keyspace *ks, int a, int b)
     ks->expires[a] = ks->expires[b];
     ks->count[b] = c;
     ks->expires[b] = e;
+    swap_i64(&ks->txn_delta[a], &ks->txn_delta[b]);
+    swap_i64(&ks->txn_delta_expires[a], &ks->txn_delta_expires[b]);
+    swap_i64(&ks->txn_behind[a], &ks->txn_behind[b]);
+    swap_i64(&ks->txn_behind_expires[a], &ks->txn_behind_expires[b]);
     if (ks->ready_fn) { /* each database now holds the other's keys */
         ks->ready_fn(ks->ready_ctx, a, NULL, 0);
         ks->ready_fn(ks->ready_ctx, b, NULL, 0);
@@ -995,11 +1249,11 @@ int ks_range_open_ex(keyspace *ks, const void *prefix, size_t plen, bool include
         ro.upper_bound = r->hi.p;
         ro.upper_bound_len = r->hi.len;
     }
-    rc = shale_iter_new(ks_engine_of_key(ks, prefix, plen), &ro, &r->it);
+    rc = ks_iter_open(ks, &ro, &r->it);
     if (rc)
         goto fail;
     if (!(flags & KS_RANGE_UNPOSITIONED))
-        shale_iter_seek_to_first(r->it);
+        ks_iter_seek_to_first(r->it);
     return 0;
 fail:
     ks_range_close(r);
@@ -1035,9 +1289,16 @@ int ks_range_open_members(keyspace *ks, int dbi, const void *key, size_t klen, c
     return rc;
 }
 
+int ks_iter_open(keyspace *ks, const shale_read_options *ro, ks_iter **out)
+{
+    shale_db *db = ro->lower_bound ? ks_engine_of_key(ks, ro->lower_bound, ro->lower_bound_len)
+                                   : ks->db;
+    return ks_iter_new(db, ks->txn, ro, ks_now_ms(), out);
+}
+
 void ks_range_close(ks_range *r)
 {
-    shale_iter_free(r->it);
+    ks_iter_free(r->it);
     r->it = NULL;
     ks_key_free(&r->lo);
     ks_key_free(&r->hi);
@@ -1066,21 +1327,21 @@ int ks_range_seek_random(ks_range *r, uint64_t rnd)
     enum { MAXK = 64 };
     unsigned char lo[MAXK], hi[MAXK], probe[MAXK];
     size_t lolen, hilen, n;
-    shale_iter *it = r->it;
+    ks_iter *it = r->it;
     /* (shale_sample_point draws by table size and is near uniform across key shapes,
        but after many evictions its points land among the evicted keys' tombstones, and
        each seek walks over them: eviction under load slowed to a crawl. Not used until
        sampling skips tombstones.) */
-    shale_iter_seek_to_first(it);
-    if (!shale_iter_valid(it))
-        return shale_iter_status(it);
-    const char *k = shale_iter_key(it, &n);
+    ks_iter_seek_to_first(it);
+    if (!ks_iter_valid(it))
+        return ks_iter_status(it);
+    const char *k = ks_iter_key(it, &n);
     lolen = n < MAXK ? n : MAXK;
     memcpy(lo, k, lolen);
-    shale_iter_seek_to_last(it);
-    if (!shale_iter_valid(it))
-        return shale_iter_status(it);
-    k = shale_iter_key(it, &n);
+    ks_iter_seek_to_last(it);
+    if (!ks_iter_valid(it))
+        return ks_iter_status(it);
+    k = ks_iter_key(it, &n);
     hilen = n < MAXK ? n : MAXK;
     memcpy(hi, k, hilen);
     size_t p = 0;
@@ -1105,10 +1366,10 @@ int ks_range_seek_random(ks_range *r, uint64_t rnd)
         unsigned b = i == p ? (p < hilen ? hi[p] : 255) : maxc;
         probe[i] = (unsigned char)(a + (unsigned)((rnd >> 33) % (b - a + 1)));
     }
-    shale_iter_seek(it, probe, len);
-    if (!shale_iter_valid(it) && shale_iter_status(it) == 0)
-        shale_iter_seek_to_first(it);
-    return shale_iter_status(it);
+    ks_iter_seek(it, probe, len);
+    if (!ks_iter_valid(it) && ks_iter_status(it) == 0)
+        ks_iter_seek_to_first(it);
+    return ks_iter_status(it);
 }
 
 /* Reaps up to budget expired keys of one physical database. */
@@ -1117,11 +1378,11 @@ static int expire_db(keyspace *ks, uint32_t phys, int budget, uint64_t now)
     ks_range r;
     if (open_range(ks, 'x', phys, &r))
         return 0;
-    shale_iter *it = r.it;
+    ks_iter *it = r.it;
     int done = 0;
-    for (; done < budget && shale_iter_valid(it); shale_iter_next(it)) {
+    for (; done < budget && ks_iter_valid(it); ks_iter_next(it)) {
         size_t kl;
-        const char *k = shale_iter_key(it, &kl);
+        const char *k = ks_iter_key(it, &kl);
         if (kl < 13)
             continue;
         uint64_t exp = ks_be64(k + 5);
@@ -1174,16 +1435,16 @@ static int sweep_tag(keyspace *ks, char tag, uint32_t phys, int budget, ks_key *
     ks_key_free(&p);
     if (rc)
         return 0;
-    shale_iter *it = r.it;
+    ks_iter *it = r.it;
     if (at->len)
-        shale_iter_seek(it, at->p, at->len);
+        ks_iter_seek(it, at->p, at->len);
     else
-        shale_iter_seek_to_first(it);
+        ks_iter_seek_to_first(it);
     shale_batch_clear(ks->batch);
     int done = 0;
-    for (; done < budget && shale_iter_valid(it); shale_iter_next(it)) {
+    for (; done < budget && ks_iter_valid(it); ks_iter_next(it)) {
         size_t kl;
-        const char *k = shale_iter_key(it, &kl);
+        const char *k = ks_iter_key(it, &kl);
         if (shale_batch_delete(ks->batch, k, kl))
             break;
         at->len = 0;

@@ -51,12 +51,24 @@
 #define KS_MAX_DEAD 256 /* dropped physical ids waiting for the sweeper */
 
 struct ks_recount;
+typedef struct ks_txn ks_txn;   /* a transaction over several commands (ks_txn.c) */
+typedef struct ks_iter ks_iter; /* an engine iterator merged with it (ks_txn.c) */
 
 /* Told of a key that a write may have made a non-empty list or sorted set (blocking
    pops: server/commands/blocking.c), as the write joins the transaction; key NULL: any
    key of database dbi (SWAPDB). The listener looks again after the command, so a write
    aborted later is a harmless false alarm. */
 typedef void (*ks_ready_fn)(void *ctx, int dbi, const void *key, size_t klen);
+
+/* Told of every write of a key of logical database dbi (WATCH: server/multi/watch.c) as
+   the write joins the command's batch: its metadata written (deleted true when it is
+   deleted, by a command or by expiry) or one of its members written. A write aborted
+   later is a false alarm. */
+typedef void (*ks_touch_fn)(void *ctx, int dbi, const void *key, size_t klen, bool deleted);
+/* Told before database dbi's keys all change at once: emptied (other -1: FLUSHDB,
+   FLUSHALL, a change of style), swapped with database other (SWAPDB: told for (a, b) and
+   (b, a)), or some of its keys dropped with a fifo engine's tables (other -2). */
+typedef void (*ks_db_touch_fn)(void *ctx, int dbi, int other);
 
 /* An engine that holds one fifo database's physical id. */
 typedef struct ks_fifo {
@@ -97,6 +109,14 @@ typedef struct keyspace {
     shale_options fifo_options;    /* for fifo engines (style and cap set per engine) */
     ks_ready_fn ready_fn;          /* NULL: nobody waits for keys */
     void *ready_ctx;
+    ks_touch_fn touch_fn;       /* NULL: nobody watches keys */
+    ks_db_touch_fn db_touch_fn; /* set with touch_fn */
+    void *touch_ctx;
+    int txn_failed; /* a command's writes could not join the transaction: its commit fails */
+    ks_txn *txn; /* the transaction over several commands under way (ks_txn_begin), or NULL */
+    int64_t txn_delta[KS_DBS], txn_delta_expires[KS_DBS]; /* its commands' count changes,
+                                                             already in count[] */
+    int64_t txn_behind[KS_DBS], txn_behind_expires[KS_DBS]; /* delta_behind, held */
 } keyspace;
 
 /* A growable engine key. */
@@ -153,6 +173,10 @@ int ks_read(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m);
    copying the record out or reading a value kept in the value log. */
 int ks_read_head(keyspace *ks, int dbi, const void *key, size_t klen, ks_meta *m);
 void ks_meta_free(ks_meta *m);
+/* Whether (dbi, key) is there without reaping it: KS_ABSENT, KS_LIVE, or KS_EXPIRED (its
+   record is there, past its expiry). 0 or the engine's read error. */
+enum { KS_ABSENT, KS_LIVE, KS_EXPIRED };
+int ks_peek(keyspace *ks, int dbi, const void *key, size_t klen, int *state);
 
 /* Builds the metadata engine key of (dbi, key). */
 int ks_meta_key(const keyspace *ks, int dbi, const void *key, size_t klen, ks_key *out);
@@ -172,6 +196,30 @@ uint64_t ks_new_version(keyspace *ks);
 void ks_begin(keyspace *ks);
 int ks_commit(keyspace *ks);
 void ks_abort(keyspace *ks);
+
+/*
+ * Transactions over several commands (EXEC). Between ks_txn_begin and ks_txn_commit each
+ * command's ks_begin ... ks_commit writes nothing to the engine: ks_commit folds the
+ * command's writes into the transaction's index, where the key layer's reads (ks_read,
+ * ks_read_head, ks_get_raw, every ks_range and ks_iter) find them before the engine's
+ * entries; ks_abort drops only that command's writes. A command's own writes stay
+ * invisible to its own reads, as outside a transaction. The counts (DBSIZE) change at
+ * each command's ks_commit, and go back if the transaction aborts. ks_txn_commit writes
+ * the index's newest write of each key as one batch per engine, the main engine's first:
+ * atomic when the transaction touches one engine (the main one, or one fifo database's);
+ * a failure after the main engine's batch leaves it written without the fifo ones, as for
+ * one command. ks_txn_abort (or a failed ks_txn_commit) writes nothing of the index.
+ * Mapping changes (ks_flush, ks_swap, ks_set_fifo) are written at once, not with the
+ * batch; writes of a database flushed later in the transaction are dropped at commit.
+ * A key reaped on a read in a transaction is deleted with the transaction's batch.
+ */
+int ks_txn_begin(keyspace *ks); /* -EBUSY when one is under way, -ENOMEM */
+int ks_txn_commit(keyspace *ks);
+void ks_txn_abort(keyspace *ks);
+static inline bool ks_in_txn(const keyspace *ks)
+{
+    return ks->txn != NULL;
+}
 
 /* Writes (dbi, key)'s metadata record type|payload with expiry (0 = none); old is what
    ks_read returned for it (type 0 if new). */
@@ -202,9 +250,28 @@ int ks_copy_value(keyspace *ks, int sdb, const void *skey, size_t sklen, const k
 int ks_put_raw(keyspace *ks, const ks_key *k, const void *val, size_t vlen);
 int ks_del_raw(keyspace *ks, const ks_key *k);
 
+/*
+ * The key layer's iterator: shale_iter's contract (shale.h), over the engine's entries
+ * merged with the writes of the transaction under way (a write hides the engine's entry
+ * of its key, a delete hides it). Outside a transaction it is the engine's iterator.
+ */
+int ks_iter_open(keyspace *ks, const shale_read_options *ro, ks_iter **out);
+void ks_iter_seek_to_first(ks_iter *it);
+void ks_iter_seek_to_last(ks_iter *it);
+void ks_iter_seek(ks_iter *it, const void *key, size_t klen);
+void ks_iter_seek_for_prev(ks_iter *it, const void *key, size_t klen);
+void ks_iter_next(ks_iter *it);
+void ks_iter_prev(ks_iter *it);
+int ks_iter_valid(const ks_iter *it);
+const void *ks_iter_key(const ks_iter *it, size_t *klen);
+const void *ks_iter_value(const ks_iter *it, size_t *vlen);
+uint64_t ks_iter_expire_at(const ks_iter *it);
+int ks_iter_status(const ks_iter *it);
+void ks_iter_free(ks_iter *it); /* NULL: no-op */
+
 /* An iterator over the engine keys that start with a prefix (it owns its bounds). */
 typedef struct ks_range {
-    shale_iter *it;
+    ks_iter *it;
     ks_key lo, hi;
 } ks_range;
 

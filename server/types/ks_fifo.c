@@ -228,6 +228,8 @@ static int recount_start(keyspace *ks, ks_fifo *f, uint64_t dropped)
             dbi = i;
     if (dbi < 0)
         return 0;
+    if (ks->db_touch_fn) /* the dropped tables took keys with them, unseen */
+        ks->db_touch_fn(ks->touch_ctx, dbi, -2);
     ks_recount *rc = calloc(1, sizeof *rc);
     if (!rc)
         return -ENOMEM;
@@ -278,9 +280,9 @@ static void repair_collection(keyspace *ks, int dbi, const char *key, size_t kle
     uint64_t members = 0;
     int rc = ks_range_open_members(ks, dbi, key, klen, &m, &r);
     if (rc == 0) {
-        for (; shale_iter_valid(r.it); shale_iter_next(r.it))
+        for (; ks_iter_valid(r.it); ks_iter_next(r.it))
             members++;
-        rc = shale_iter_status(r.it);
+        rc = ks_iter_status(r.it);
         ks_range_close(&r);
     }
     bool counted = m.type == KS_TYPE_HASH || m.type == KS_TYPE_SET;
@@ -335,19 +337,19 @@ static bool recount_step(keyspace *ks, ks_fifo *f, int budget, int *done)
     ks_key_free(&prefix);
     if (err)
         return true;
-    shale_iter *it = r.it;
+    ks_iter *it = r.it;
     if (rc->started) {
-        shale_iter_seek(it, rc->cursor.p, rc->cursor.len);
+        ks_iter_seek(it, rc->cursor.p, rc->cursor.len);
         size_t kl;
-        const char *k = shale_iter_valid(it) ? shale_iter_key(it, &kl) : NULL;
+        const char *k = ks_iter_valid(it) ? ks_iter_key(it, &kl) : NULL;
         if (k && kl == rc->cursor.len && memcmp(k, rc->cursor.p, kl) == 0)
-            shale_iter_next(it); /* counted by the last step */
+            ks_iter_next(it); /* counted by the last step */
     }
-    for (int n = 0; n < budget && shale_iter_valid(it); n++, shale_iter_next(it)) {
+    for (int n = 0; n < budget && ks_iter_valid(it); n++, ks_iter_next(it)) {
         size_t kl, vl;
-        const char *k = shale_iter_key(it, &kl);
-        const char *v = shale_iter_value(it, &vl);
-        uint64_t exp = shale_iter_expire_at(it);
+        const char *k = ks_iter_key(it, &kl);
+        const char *v = ks_iter_value(it, &vl);
+        uint64_t exp = ks_iter_expire_at(it);
         rc->cursor.len = 0;
         if (ks_key_append(&rc->cursor, k, kl)) {
             ks_range_close(&r);
@@ -368,8 +370,8 @@ static bool recount_step(keyspace *ks, ks_fifo *f, int budget, int *done)
         }
         (*done)++;
     }
-    bool more = shale_iter_valid(it);
-    bool ok = shale_iter_status(it) == 0;
+    bool more = ks_iter_valid(it);
+    bool ok = ks_iter_status(it) == 0;
     ks_range_close(&r);
     if (more || !ok)
         return !ok;

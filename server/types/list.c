@@ -123,42 +123,42 @@ static int scan(list *l, uint64_t version, uint64_t first, uint64_t count, bool 
     ro.upper_bound = bounds + klen;
     ro.upper_bound_len = klen;
     ro.fill_cache = count <= FILL_CACHE_MAX;
-    shale_iter *it;
-    int rc = shale_iter_new(ks_engine_of_key(l->ks, bounds, klen), &ro, &it);
+    ks_iter *it;
+    int rc = ks_iter_open(l->ks, &ro, &it);
     free(bounds);
     if (rc)
         return rc;
     if (reverse)
-        shale_iter_seek_to_last(it);
+        ks_iter_seek_to_last(it);
     else
-        shale_iter_seek_to_first(it);
+        ks_iter_seek_to_first(it);
     uint64_t want = reverse ? first + count - 1 : first, seen = 0;
-    while (rc == 0 && seen < count && shale_iter_valid(it)) {
+    while (rc == 0 && seen < count && ks_iter_valid(it)) {
         size_t kl, vl;
-        const char *k = shale_iter_key(it, &kl);
+        const char *k = ks_iter_key(it, &kl);
         if (kl != klen || ks_be64(k + kl - 8) != want) {
             rc = SHALE_ECORRUPT;
             break;
         }
-        const void *v = shale_iter_value(it, &vl);
+        const void *v = ks_iter_value(it, &vl);
         if (!v) /* a value-log read failed: the status says why */
             break;
         rc = visit(ctx, want, v, vl);
         seen++;
         want = reverse ? want - 1 : want + 1;
         if (reverse)
-            shale_iter_prev(it);
+            ks_iter_prev(it);
         else
-            shale_iter_next(it);
+            ks_iter_next(it);
     }
     if (rc > 0) {
         rc = 0; /* stopped by the visitor */
     } else if (rc == 0) {
-        rc = shale_iter_status(it);
+        rc = ks_iter_status(it);
         if (rc == 0 && seen < count)
             rc = SHALE_ECORRUPT; /* the metadata names elements that are not there */
     }
-    shale_iter_free(it);
+    ks_iter_free(it);
     return rc;
 }
 

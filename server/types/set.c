@@ -218,14 +218,14 @@ static int walk_open_for_picks(set_walk *w, keyspace *ks, int dbi, const set_ref
 
 static bool walk_valid(const set_walk *w)
 {
-    return shale_iter_valid(w->r.it);
+    return ks_iter_valid(w->r.it);
 }
 
 /* The current member's part of its engine key: hash | member. */
 static const char *walk_sub(const set_walk *w, size_t *len)
 {
     size_t kl;
-    const char *k = shale_iter_key(w->r.it, &kl);
+    const char *k = ks_iter_key(w->r.it, &kl);
     *len = kl - w->r.lo.len;
     return k + w->r.lo.len;
 }
@@ -241,7 +241,7 @@ static const char *walk_member(const set_walk *w, size_t *len)
 static int walk_close(set_walk *w, int rc)
 {
     if (w->open) {
-        rc = rc ? rc : shale_iter_status(w->r.it);
+        rc = rc ? rc : ks_iter_status(w->r.it);
         ks_range_close(&w->r);
         w->open = false;
     }
@@ -337,7 +337,7 @@ static int contains_sorted(keyspace *ks, int dbi, const set_ref *s, const named 
                     c = sub_cmp(sub + HASH_BYTES, sl - HASH_BYTES, nm->p[i], nm->len[i]);
                 if (c >= 0)
                     break;
-                shale_iter_next(w.r.it);
+                ks_iter_next(w.r.it);
             }
             found[i] = walk_valid(&w) && c == 0;
         }
@@ -377,7 +377,7 @@ int set_members(keyspace *ks, int dbi, const set_ref *s, set_emit_fn emit, void 
         return 0;
     set_walk w;
     int rc = walk_open(&w, ks, dbi, s);
-    for (; rc == 0 && walk_valid(&w); shale_iter_next(w.r.it)) {
+    for (; rc == 0 && walk_valid(&w); ks_iter_next(w.r.it)) {
         size_t len;
         const char *p = walk_member(&w, &len);
         rc = emit(ctx, p, len);
@@ -409,7 +409,7 @@ int set_inter(keyspace *ks, int dbi, const set_ref *sets, size_t n, uint64_t lim
     set_walk w = {0};
     rc = rc ? rc : walk_open(&w, ks, dbi, &sets[small]);
     uint64_t found = 0;
-    for (; rc == 0 && walk_valid(&w) && (!limit || found < limit); shale_iter_next(w.r.it)) {
+    for (; rc == 0 && walk_valid(&w) && (!limit || found < limit); ks_iter_next(w.r.it)) {
         size_t len;
         const char *p = walk_member(&w, &len);
         uint64_t h = member_hash(p, len);
@@ -487,9 +487,9 @@ int set_union(keyspace *ks, int dbi, const set_ref *sets, size_t n, set_emit_fn 
             size_t sl;
             const char *sub = walk_sub(&w[i], &sl);
             if (sub_cmp(sub, sl, min, minlen) == 0)
-                shale_iter_next(w[i].r.it);
+                ks_iter_next(w[i].r.it);
         }
-        shale_iter_next(w[at].r.it);
+        ks_iter_next(w[at].r.it);
     }
     return walks_close(w, n, rc);
 }
@@ -505,7 +505,7 @@ static bool walk_holds(set_walk *w, const char *sub, size_t sl)
             return true;
         if (c > 0)
             return false;
-        shale_iter_next(w->r.it);
+        ks_iter_next(w->r.it);
     }
     return false;
 }
@@ -533,7 +533,7 @@ int set_diff(keyspace *ks, int dbi, const set_ref *sets, size_t n, set_emit_fn e
     for (size_t i = 1; !walk && pk && i < n && rc == 0; i++)
         if (sets[i].m->type)
             rc = keys_open(&pk[i], ks, dbi, &sets[i], sets[i].m->version);
-    for (; rc == 0 && walk_valid(&w[0]); shale_iter_next(w[0].r.it)) {
+    for (; rc == 0 && walk_valid(&w[0]); ks_iter_next(w[0].r.it)) {
         size_t sl, len;
         const char *sub = walk_sub(&w[0], &sl);
         const char *p = walk_member(&w[0], &len);
@@ -598,9 +598,9 @@ static uint64_t rng_below(uint64_t n)
 /* Steps w on one member, back to the first after the last; false when the set is empty. */
 static bool walk_step_wrap(set_walk *w)
 {
-    shale_iter_next(w->r.it);
-    if (!walk_valid(w) && shale_iter_status(w->r.it) == 0)
-        shale_iter_seek_to_first(w->r.it);
+    ks_iter_next(w->r.it);
+    if (!walk_valid(w) && ks_iter_status(w->r.it) == 0)
+        ks_iter_seek_to_first(w->r.it);
     return walk_valid(w);
 }
 
@@ -626,15 +626,15 @@ static int pick_one(set_walk *w, uint64_t size, uint64_t walk)
         ks_key_free(&at);
         return rc;
     }
-    shale_iter_seek(w->r.it, at.p, at.len);
+    ks_iter_seek(w->r.it, at.p, at.len);
     ks_key_free(&at);
-    if (!walk_valid(w) && shale_iter_status(w->r.it) == 0)
-        shale_iter_seek_to_first(w->r.it);
+    if (!walk_valid(w) && ks_iter_status(w->r.it) == 0)
+        ks_iter_seek_to_first(w->r.it);
     uint64_t steps = rng_below(size < walk ? (size ? size : 1) : walk);
     bool ok = walk_valid(w);
     for (uint64_t i = 0; ok && i < steps; i++)
         ok = walk_step_wrap(w);
-    rc = shale_iter_status(w->r.it);
+    rc = ks_iter_status(w->r.it);
     return rc ? rc : ok;
 }
 
@@ -799,7 +799,7 @@ static int rewrite(keyspace *ks, int dbi, const set_ref *s, const set_list *gone
     set_walk w = {0};
     rc = rc ? rc : keys_open(&sk, ks, dbi, s, version);
     rc = rc ? rc : walk_open(&w, ks, dbi, s);
-    for (; rc == 0 && walk_valid(&w); shale_iter_next(w.r.it)) {
+    for (; rc == 0 && walk_valid(&w); ks_iter_next(w.r.it)) {
         size_t len, slot;
         const char *p = walk_member(&w, &len);
         if (drawn_has(&d, gone, p, len, &slot))

@@ -78,7 +78,7 @@ bool zset_present(const zset_ref *z)
 /* ---- cursors over one index ---- */
 
 typedef struct zidx {
-    shale_iter *it;
+    ks_iter *it;
     ks_key base; /* P | tag: every key of the index starts with it */
     ks_key end;  /* P | tag + 1, the exclusive upper bound */
     ks_key at;   /* seek targets */
@@ -87,7 +87,7 @@ typedef struct zidx {
 
 static void zidx_close(zidx *x)
 {
-    shale_iter_free(x->it);
+    ks_iter_free(x->it);
     x->it = NULL;
     ks_key_free(&x->base);
     ks_key_free(&x->end);
@@ -110,7 +110,7 @@ static int zidx_open(const zset_ref *z, char tag, zidx *x)
         ro.lower_bound_len = x->base.len;
         ro.upper_bound = x->end.p;
         ro.upper_bound_len = x->end.len;
-        rc = shale_iter_new(ks_engine_of_key(z->ks, x->base.p, x->base.len), &ro, &x->it);
+        rc = ks_iter_open(z->ks, &ro, &x->it);
     }
     if (rc)
         zidx_close(x);
@@ -131,7 +131,7 @@ static int zidx_seek(zidx *x, const void *a, size_t an, const void *b, size_t bn
 {
     int rc = zidx_target(x, a, an, b, bn);
     if (rc == 0)
-        shale_iter_seek(x->it, x->at.p, x->at.len);
+        ks_iter_seek(x->it, x->at.p, x->at.len);
     return rc;
 }
 
@@ -139,26 +139,26 @@ static int zidx_seek(zidx *x, const void *a, size_t an, const void *b, size_t bn
 static int zidx_seek_prev(zidx *x, const void *a, size_t an, const void *b, size_t bn)
 {
     if (an + bn == 0) {
-        shale_iter_seek_to_last(x->it);
+        ks_iter_seek_to_last(x->it);
         return 0;
     }
     int rc = zidx_target(x, a, an, b, bn);
     if (rc == 0)
-        shale_iter_seek_for_prev(x->it, x->at.p, x->at.len);
+        ks_iter_seek_for_prev(x->it, x->at.p, x->at.len);
     return rc;
 }
 
 static int zidx_status(const zidx *x)
 {
-    return x->bad ? x->bad : shale_iter_status(x->it);
+    return x->bad ? x->bad : ks_iter_status(x->it);
 }
 
 static void zidx_step(zidx *x, bool back)
 {
     if (back)
-        shale_iter_prev(x->it);
+        ks_iter_prev(x->it);
     else
-        shale_iter_next(x->it);
+        ks_iter_next(x->it);
 }
 
 /* A score-index entry: its key past P | tag is enc | member. */
@@ -174,10 +174,10 @@ typedef struct zent {
 /* The score-index entry under the cursor; false at the end or on a malformed entry. */
 static bool score_entry(zidx *x, zent *e)
 {
-    if (x->bad || !shale_iter_valid(x->it))
+    if (x->bad || !ks_iter_valid(x->it))
         return false;
     size_t kl;
-    const char *k = shale_iter_key(x->it, &kl);
+    const char *k = ks_iter_key(x->it, &kl);
     if (kl < x->base.len + 8) {
         x->bad = SHALE_ECORRUPT;
         return false;
@@ -423,7 +423,7 @@ static int seek_score_max(zidx *x, const zset_hint *hi, const zset_score_range *
                  : zidx_seek_prev(x, t, 8, NULL, 0);
     zent e;
     while (rc == 0 && score_entry(x, &e) && !score_lte_max(r, e.enc))
-        shale_iter_prev(x->it);
+        ks_iter_prev(x->it);
     return rc;
 }
 
@@ -493,7 +493,7 @@ int zset_rank(const zset_ref *z, const void *member, size_t n, bool rev, uint64_
             }
             fwd_on = c < 0;
             before++;
-            shale_iter_next(f.it);
+            ks_iter_next(f.it);
         } else {
             fwd_on = false;
         }
@@ -507,7 +507,7 @@ int zset_rank(const zset_ref *z, const void *member, size_t n, bool rev, uint64_
             }
             back_on = c > 0;
             after++;
-            shale_iter_prev(b.it);
+            ks_iter_prev(b.it);
         } else {
             back_on = false;
         }
@@ -547,7 +547,7 @@ int zset_count_score(const zset_ref *z, const zset_score_range *r, uint64_t *n)
     while (rc == 0) {
         if (score_entry(&in, &e) && score_lte_max(r, e.enc)) {
             inside++;
-            shale_iter_next(in.it);
+            ks_iter_next(in.it);
         } else {
             in_on = false;
             break;
@@ -568,7 +568,7 @@ int zset_count_score(const zset_ref *z, const zset_score_range *r, uint64_t *n)
         if (under_on) {
             if (score_entry(&below, &e) && !score_gte_min(r, e.enc)) {
                 under++;
-                shale_iter_next(below.it);
+                ks_iter_next(below.it);
             } else {
                 under_on = false;
             }
@@ -576,7 +576,7 @@ int zset_count_score(const zset_ref *z, const zset_score_range *r, uint64_t *n)
         if (over_on) {
             if (score_entry(&above, &e) && !score_lte_max(r, e.enc)) {
                 over++;
-                shale_iter_prev(above.it);
+                ks_iter_prev(above.it);
             } else {
                 over_on = false;
             }
@@ -686,14 +686,14 @@ int zset_range_lex(const zset_ref *z, const zset_lex_range *r, bool rev, uint64_
         else
             rc = seek_first(&x, &lo);
         while (rc == 0 && score_entry(&x, &e) && !zset_lex_gte_min(r, e.mem, e.len))
-            shale_iter_next(x.it);
+            ks_iter_next(x.it);
     } else {
         if (one_score && !r->max.inf)
             rc = zidx_seek_prev(&x, enc, 8, r->max.p, r->max.len);
         else
             rc = seek_last(&x, &hi);
         while (rc == 0 && score_entry(&x, &e) && !zset_lex_lte_max(r, e.mem, e.len))
-            shale_iter_prev(x.it);
+            ks_iter_prev(x.it);
     }
     /* Redis's walk: the first member past one end must be within the other, and the
        emission stops at the first that is not */
@@ -752,16 +752,16 @@ int zset_random(const zset_ref *z, uint64_t rnd, zset_emit_fn emit, void *ctx)
     rc = zidx_seek(&x, at, 8, NULL, 0);
     /* step a uniform number of places, wrapping around at the end */
     for (uint64_t pick = mix64(rnd ^ 0x9e3779b97f4a7c15ull) % window;; pick--) {
-        if (rc == 0 && !shale_iter_valid(x.it) && shale_iter_status(x.it) == 0)
+        if (rc == 0 && !ks_iter_valid(x.it) && ks_iter_status(x.it) == 0)
             rc = zidx_seek(&x, NULL, 0, NULL, 0);
-        if (rc || pick == 0 || !shale_iter_valid(x.it))
+        if (rc || pick == 0 || !ks_iter_valid(x.it))
             break;
-        shale_iter_next(x.it);
+        ks_iter_next(x.it);
     }
-    if (rc == 0 && shale_iter_valid(x.it)) {
+    if (rc == 0 && ks_iter_valid(x.it)) {
         size_t kl, vl;
-        const char *k = shale_iter_key(x.it, &kl);
-        const void *v = shale_iter_value(x.it, &vl);
+        const char *k = ks_iter_key(x.it, &kl);
+        const void *v = ks_iter_value(x.it, &vl);
         double score;
         if (kl < x.base.len + 8 || !zset_entry_score(v, vl, &score))
             rc = SHALE_ECORRUPT;

@@ -86,7 +86,7 @@ static int count_prefix(fixture *f, const char *prefix, size_t plen)
     ks_range r;
     assert_int_equal(ks_range_open(&f->ks, prefix, plen, true, &r), 0);
     int n = 0;
-    for (; shale_iter_valid(r.it); shale_iter_next(r.it))
+    for (; ks_iter_valid(r.it); ks_iter_next(r.it))
         n++;
     ks_range_close(&r);
     return n;
@@ -353,7 +353,7 @@ static void test_keyspace_fifo_database(void **state)
         char mp[5] = {'m', (char)(phys >> 24), (char)(phys >> 16), (char)(phys >> 8), (char)phys};
         assert_int_equal(ks_range_open(&f.ks, mp, sizeof mp, false, &r), 0);
         size_t kl;
-        const char *k = shale_iter_key(r.it, &kl);
+        const char *k = ks_iter_key(r.it, &kl);
         char key[64];
         snprintf(key, sizeof key, "%.*s", (int)(kl - KS_META_PREFIX), k + KS_META_PREFIX);
         ks_range_close(&r);
@@ -639,7 +639,7 @@ static void test_keyspace_versions_never_reused(void **state)
     ks_range r;
     assert_int_equal(ks_range_open_members(&f.ks, 0, "h", 1, &m, &r), 0);
     int n = 0;
-    for (; shale_iter_valid(r.it); shale_iter_next(r.it))
+    for (; ks_iter_valid(r.it); ks_iter_next(r.it))
         n++;
     ks_range_close(&r);
     assert_int_equal(n, 1); /* none of the deleted hash's three */
@@ -694,10 +694,10 @@ static void test_keyspace_collection_metadata(void **state)
     ks_range r;
     assert_int_equal(ks_range_open_members(&f.ks, 0, "l2", 2, &copy, &r), 0);
     int n = 0;
-    for (; shale_iter_valid(r.it); shale_iter_next(r.it), n++) {
+    for (; ks_iter_valid(r.it); ks_iter_next(r.it), n++) {
         size_t kl, vl;
-        const char *k = shale_iter_key(r.it, &kl);
-        const char *v = shale_iter_value(r.it, &vl);
+        const char *k = ks_iter_key(r.it, &kl);
+        const char *v = ks_iter_value(r.it, &vl);
         assert_int_equal(kl - r.lo.len, 8);
         assert_int_equal(k[kl - 1], n);
         assert_int_equal(v[0], "ab"[n]);
@@ -734,17 +734,17 @@ static void test_keyspace_range_unpositioned(void **state)
     assert_int_equal(ks_range_open_ex(&f.ks, p.p, p.len, false,
                                       KS_RANGE_UNPOSITIONED | KS_RANGE_FILL_CACHE, &r),
                      0);
-    assert_false(shale_iter_valid(r.it));
+    assert_false(ks_iter_valid(r.it));
     ks_key at;
     assert_int_equal(ks_field_key(&f.ks, 0, "h", 1, ver, "f00005", 6, &at), 0);
-    shale_iter_seek(r.it, at.p, at.len);
-    assert_true(shale_iter_valid(r.it));
+    ks_iter_seek(r.it, at.p, at.len);
+    assert_true(ks_iter_valid(r.it));
     size_t kl;
-    const char *k = shale_iter_key(r.it, &kl);
+    const char *k = ks_iter_key(r.it, &kl);
     assert_memory_equal(k + p.len, "f00005", 6);
     ks_range_close(&r);
     assert_int_equal(ks_range_open_ex(&f.ks, p.p, p.len, false, 0, &r), 0);
-    k = shale_iter_key(r.it, &kl);
+    k = ks_iter_key(r.it, &kl);
     assert_memory_equal(k + p.len, "f00000", 6);
     ks_range_close(&r);
     ks_key_free(&at);

@@ -145,7 +145,7 @@ static uint64_t stored_elements(fixture *f, const char *k)
     if (m.type) {
         ks_range r;
         assert_int_equal(ks_range_open_members(&f->ks, 0, k, strlen(k), &m, &r), 0);
-        for (; shale_iter_valid(r.it); shale_iter_next(r.it))
+        for (; ks_iter_valid(r.it); ks_iter_next(r.it))
             n++;
         ks_range_close(&r);
     }
@@ -450,7 +450,7 @@ static uint64_t keys_of_version(fixture *f, const char *k, uint64_t version)
     ks_range r;
     assert_int_equal(ks_range_open(&f->ks, p.p, p.len, false, &r), 0);
     uint64_t n = 0;
-    for (; shale_iter_valid(r.it); shale_iter_next(r.it))
+    for (; ks_iter_valid(r.it); ks_iter_next(r.it))
         n++;
     ks_range_close(&r);
     ks_key_free(&p);

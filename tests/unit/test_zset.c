@@ -173,7 +173,7 @@ static int engine_keys(fixture *f, const ks_meta *m)
     ks_range r;
     assert_int_equal(ks_range_open_members(&f->ks, 0, KEY, 1, m, &r), 0);
     int n = 0;
-    for (; shale_iter_valid(r.it); shale_iter_next(r.it))
+    for (; ks_iter_valid(r.it); ks_iter_next(r.it))
         n++;
     ks_range_close(&r);
     return n;

@@ -1,0 +1,198 @@
+#!/usr/bin/python3
+"""server_multi_crash.py - WATCH/MULTI/EXEC transfers under kill -9 with sync-writes yes:
+no acknowledged EXEC is lost and no EXEC is ever seen in part.
+
+100 accounts start at 1000 each. 8 clients each loop: WATCH two accounts, GET both,
+MULTI, SET both to their new balances (an amount moved from one to the other, never
+below 0), SET a marker key x:<client>:<seq> = "from to amount", EXEC; a null EXEC (the
+other clients moved money meanwhile) is retried. SET of values read before MULTI is only
+right if WATCH catches every change in between. The server is killed with SIGKILL every
+1 to 3 seconds and restarted on the same directory (commit-pipeline alternating no and
+yes); after each restart:
+  - every acknowledged EXEC's marker is there (none lost), and no marker of an EXEC never
+    sent;
+  - each account's balance is exactly 1000 plus what the markers present move in and
+    minus what they move out (so the sum is unchanged, and no EXEC is half there: a
+    marker without its balances, or balances without their marker, would not add up);
+  - no balance is negative.
+SHALE_MULTI_SECONDS (default 15) is how long it runs; SEED picks the random choices;
+SHALE_SERVER_ARGS adds server options (e.g. "--io-threads 2"). A sanitizer's report in
+the server's log fails the test.
+"""
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server_compare import Conn, free_port  # noqa: E402
+
+BUILD = os.environ.get("SHALE_BUILD", "build")
+SERVER = os.path.join(BUILD, "shale-server")
+SECONDS = float(os.environ.get("SHALE_MULTI_SECONDS", "15"))
+SEED = int(os.environ.get("SEED", str(int(time.time()))))
+ACCOUNTS = 100
+START = 1000
+CLIENTS = 8
+
+
+class Client(threading.Thread):
+    def __init__(self, port, cid, rng, next_seq):
+        super().__init__(daemon=True)
+        self.port, self.cid, self.rng = port, cid, rng
+        self.seq = next_seq  # markers' numbers go on across rounds
+        self.sent = {}       # seq -> (from, to, amount): EXEC sent
+        self.acked = set()   # seqs whose EXEC answered with the array
+        self.error = None
+
+    def transfer(self, c):
+        a, b = self.rng.sample(range(ACCOUNTS), 2)
+        ka, kb = "acct:%d" % a, "acct:%d" % b
+        while True:
+            if c.call("watch", ka, kb) != (b"+", b"OK"):
+                raise RuntimeError("WATCH failed")
+            ba = int(c.call("get", ka)[1])
+            bb = int(c.call("get", kb)[1])
+            amount = self.rng.randint(0, min(ba, 50))
+            seq = self.seq
+            self.seq += 1
+            c.call("multi")
+            c.call("set", ka, ba - amount)
+            c.call("set", kb, bb + amount)
+            c.call("set", "x:%d:%d" % (self.cid, seq), "%d %d %d" % (a, b, amount))
+            self.sent[seq] = (a, b, amount)
+            r = c.call("exec")
+            if r[0] == b"*" and r[1] is not None:
+                if [x for x in r[1] if x != (b"+", b"OK")]:
+                    raise RuntimeError("EXEC replied %r" % (r,))
+                self.acked.add(seq)
+                return
+            if r[0] not in (b"*", b"_"):
+                raise RuntimeError("EXEC replied %r" % (r,))
+            del self.sent[seq]  # EXEC answered nil: nothing of it ran
+
+    def run(self):
+        try:
+            c = Conn(self.port)
+            while True:
+                self.transfer(c)
+        except (OSError, EOFError, ValueError):
+            return  # the server was killed
+        except RuntimeError as e:
+            self.error = str(e)
+
+
+def start(port, datadir, log, pipeline):
+    p = subprocess.Popen([SERVER, "--port", str(port), "--dir", datadir, "--sync-writes", "yes",
+                          "--commit-pipeline", "yes" if pipeline else "no",
+                          *os.environ.get("SHALE_SERVER_ARGS", "").split()], stderr=log)
+    for _ in range(400):
+        try:
+            if Conn(port).call("ping") == (b"+", b"PONG"):
+                return p
+        except (OSError, EOFError):
+            pass
+        if p.poll() is not None:
+            raise RuntimeError("shale-server exited with %d" % p.returncode)
+        time.sleep(0.05)
+    raise RuntimeError("shale-server did not start")
+
+
+def check(port, sent, acked):
+    """The problems found in the store against what was sent and acknowledged."""
+    c = Conn(port)
+    bal = [int(v[1]) for v in c.call("mget", *["acct:%d" % i for i in range(ACCOUNTS)])[1]]
+    keys = [k[1].decode() for k in c.call("keys", "x:*")[1]]
+    vals = c.call("mget", *keys)[1] if keys else []
+    want = [START] * ACCOUNTS
+    problems = []
+    present = set()
+    for k, v in zip(keys, vals):
+        _, cid, seq = k.split(":")
+        key = (int(cid), int(seq))
+        present.add(key)
+        a, b, amount = (int(x) for x in v[1].split())
+        if sent.get(key) != (a, b, amount):
+            problems.append("marker %s = %r was never sent" % (k, v[1]))
+        want[a] -= amount
+        want[b] += amount
+    lost = acked - present
+    if lost:
+        problems.append("%d acknowledged EXECs lost, e.g. %r" % (len(lost), sorted(lost)[:5]))
+    if bal != want:
+        bad = [i for i in range(ACCOUNTS) if bal[i] != want[i]]
+        problems.append("balances differ from the markers' transfers at %d accounts (e.g. "
+                        "acct:%d = %d, markers say %d); sum %d" %
+                        (len(bad), bad[0], bal[bad[0]], want[bad[0]], sum(bal)))
+    if min(bal) < 0:
+        problems.append("a negative balance")
+    return problems, len(present)
+
+
+def main():
+    if not os.path.exists(SERVER):
+        print("skip: %s missing" % SERVER)
+        return 77
+    rng = random.Random(SEED)
+    tmp = tempfile.mkdtemp()
+    datadir = os.path.join(tmp, "data")
+    log = open(os.path.join(tmp, "shale.log"), "w")
+    port = free_port()
+    sent, acked = {}, set()
+    next_seq = [0] * CLIENTS
+    rounds = 0
+    proc = None
+    try:
+        proc = start(port, datadir, log, False)
+        c = Conn(port)
+        c.call("mset", *[x for i in range(ACCOUNTS) for x in ("acct:%d" % i, START)])
+        end = time.time() + SECONDS
+        while time.time() < end:
+            clients = [Client(port, i, random.Random(rng.random()), next_seq[i])
+                       for i in range(CLIENTS)]
+            for t in clients:
+                t.start()
+            time.sleep(rng.uniform(1.0, 3.0))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            for t in clients:
+                t.join(10)
+                if t.error:
+                    print("FAIL (seed %d): client %d: %s" % (SEED, t.cid, t.error))
+                    return 1
+                next_seq[t.cid] = t.seq
+                sent.update({(t.cid, s): v for s, v in t.sent.items()})
+                acked.update((t.cid, s) for s in t.acked)
+            rounds += 1
+            proc = start(port, datadir, log, rounds % 2 == 1)
+            problems, present = check(port, sent, acked)
+            if problems:
+                for p in problems:
+                    print("FAIL (seed %d, round %d): %s" % (SEED, rounds, p))
+                return 1
+        print("%d kill -9 rounds (seed %d): %d EXECs acknowledged, %d committed, all there "
+              "and whole" % (rounds, SEED, len(acked), present))
+        if rounds == 0 or not acked:
+            print("FAIL: nothing was tested")
+            return 1
+        log.flush()
+        text = open(os.path.join(tmp, "shale.log")).read()
+        if "Sanitizer" in text or "runtime error" in text:
+            print("FAIL: the server's log has a sanitizer report:\n" + text[-5000:])
+            return 1
+        return 0
+    finally:
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
