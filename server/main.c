@@ -11,6 +11,8 @@
 
 #include "blocking.h"
 #include "config.h"
+#include "monitor.h"
+#include "pause.h"
 #include "server.h"
 
 static server srv;
@@ -76,7 +78,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
     }
-    if (blocking_init(&srv, (int)srv.cfg.io_threads)) {
+    if (blocking_init(&srv, (int)srv.cfg.io_threads) ||
+        monitor_init(&srv, (int)srv.cfg.io_threads) || pause_init(&srv, (int)srv.cfg.io_threads)) {
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
     }
@@ -106,6 +109,8 @@ int main(int argc, char **argv)
     cmdstats_free(&srv.cmds);
     access_free(&srv.access);
     blocking_free(&srv);
+    monitor_free(&srv);
+    pause_free(&srv);
     int crc = shale_close(srv.db);
     if (crc)
         fprintf(stderr, "shale-server: closing the engine: %s\n", shale_strerror(crc));

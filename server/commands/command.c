@@ -18,6 +18,8 @@
 
 #include "args.h"
 #include "blocking.h"
+#include "monitor.h"
+#include "pause.h"
 
 /* clang-format off */
 static const command commands[] = {
@@ -190,6 +192,7 @@ static const command commands[] = {
     {"auth", -2, FAST|NOAUTH, 0, 0, 0, "connection", "Authenticates the connection.", cmd_auth},
     {"client", -2, 0, 0, 0, 0, "connection", "Manages client connections.", cmd_client},
     {"reset", 1, FAST|NOAUTH, 0, 0, 0, "connection", "Resets the connection.", cmd_reset},
+    {"monitor", 1, ADMIN, 0, 0, 0, "server", "Streams every command the server runs.", cmd_monitor},
     {"swapdb", 3, W|FAST, 0, 0, 0, "server", "Swaps two databases.", cmd_swapdb},
     {"flushdb", -1, W, 0, 0, 0, "server", "Deletes every key of the database.", cmd_flushdb},
     {"flushall", -1, W, 0, 0, 0, "server", "Deletes every key of every database.", cmd_flushall},
@@ -237,6 +240,8 @@ static const command subcommands[] = {
     {"client|info", 2, 0, 0, 0, 0, "connection", "Describes the connection.", NULL},
     {"client|kill", -3, ADMIN, 0, 0, 0, "connection", "Closes connections.", NULL},
     {"client|list", -2, ADMIN, 0, 0, 0, "connection", "Describes the connections.", NULL},
+    {"client|pause", -3, ADMIN, 0, 0, 0, "connection", "Holds clients' commands (all, or those that may write) for a time.", NULL},
+    {"client|unpause", 2, ADMIN, 0, 0, 0, "connection", "Ends CLIENT PAUSE.", NULL},
     {"client|no-evict", 3, ADMIN, 0, 0, 0, "connection", "Accepted; shale evicts no client.", NULL},
     {"client|reply", 3, 0, 0, 0, 0, "connection", "Turns the replies to the connection off, on, or off for one command.", NULL},
     {"client|setinfo", 4, 0, 0, 0, 0, "connection", "Accepted (Redis 7.2's library name and version).", NULL},
@@ -545,7 +550,10 @@ static bool admit(server *s, client *c, const command *cmd)
         reply_unsynced_error(c, unsynced);
         return false;
     }
-    if ((cmd->flags & M) && (s->cfg.maxmemory || s->cfg.maxdisk) && !caps_admit(s, c))
+    /* CLIENT PAUSE: Redis skips eviction while paused (no -OOM), refuses writes on a
+       disk error, then holds the command */
+    bool hold = pause_covers(s, c, cmd);
+    if (!hold && (cmd->flags & M) && (s->cfg.maxmemory || s->cfg.maxdisk) && !caps_admit(s, c))
         return false;
     if ((cmd->flags & W) && s->disk_error) {
         /* As Redis after a failed AOF write: writes are refused before they run, reads
@@ -553,7 +561,14 @@ static bool admit(server *s, client *c, const command *cmd)
         reply_disk_error(c, s->disk_error);
         return false;
     }
-    return true;
+    if (c->monitor && (pause_may_read(c, cmd) || pause_may_write(c, cmd))) {
+        /* Redis marks a monitor a replica, which may not touch the keyspace */
+        resp_error(&c->out, "ERR Replica can't interact with the keyspace");
+        return false;
+    }
+    if (hold)
+        pause_hold(s, c); /* not run: c's loop keeps it in c's input (c->paused) */
+    return !hold;
 }
 
 /* After a command: CLIENT REPLY OFF or SKIP drop what it replied (errors too, as Redis),
@@ -572,8 +587,11 @@ void command_dispatch(server *s, client *c)
 {
     if (c->cmd.argc == 0)
         return;
+    monitor_before_command(s, c);
     size_t from = c->out.len;
     run(s, c, from);
+    if (c->paused)
+        return; /* held by CLIENT PAUSE: it runs again, with CLIENT REPLY as it was */
     reply_mode_after(c, from);
 }
 
@@ -588,6 +606,8 @@ static void run(server *s, client *c, size_t from)
     }
     size_t slot = stats_slot(cmd, c), nslots = NCOMMANDS + NSUBS;
     if (!admit(s, c, cmd)) {
+        if (c->paused)
+            return;
         cmdstats_reject(&s->cmds, nslots, slot != SIZE_MAX ? slot : command_slot(cmd));
         count_error_reply(s, c, from);
         return;
@@ -606,8 +626,11 @@ static void run(server *s, client *c, size_t from)
         /* a subcommand's arity: Redis refuses it before running, so it is a rejection */
         if (slot != SIZE_MAX)
             cmdstats_reject(&s->cmds, nslots, slot);
+        if (!command_nsubs(cmd))
+            monitor_feed(s, c, cmd); /* (PING's own arity check: it ran, in Redis too) */
     } else if (slot != SIZE_MAX) {
         cmdstats_record(&s->cmds, nslots, slot, ns, failed, s->cfg.latency_tracking);
+        monitor_feed(s, c, cmd);
     }
     s->stats.commands_processed++;
     slowlog_maybe_add(s, c, us);

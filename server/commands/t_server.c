@@ -15,6 +15,8 @@
 
 #include "args.h"
 #include "blocking.h"
+#include "monitor.h"
+#include "pause.h"
 #include "command.h"
 
 void cmd_swapdb(server *s, client *c)
@@ -246,6 +248,8 @@ void server_client_add(server *s, client *c)
 void server_client_remove(server *s, client *c)
 {
     blocking_forget(s, c);
+    monitor_stop(s, c);
+    pause_forget(s, c);
     if (c->all_prev)
         c->all_prev->all_next = c->all_next;
     else
