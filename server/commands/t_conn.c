@@ -616,6 +616,9 @@ void cmd_client(server *s, client *c)
         client_unblock(s, c);
     } else if (arg_is(&a[1], "pause") && (argc == 3 || argc == 4)) {
         client_pause(s, c);
+    } else if (arg_is(&a[1], "pause")) { /* past its arity (-3): Redis's fallback error */
+        resp_error(&c->out, "ERR unknown subcommand or wrong number of arguments for 'pause'. "
+                            "Try CLIENT HELP.");
     } else if (arg_is(&a[1], "unpause") && argc == 2) {
         pause_end(s);
         resp_simple(&c->out, "OK");
