@@ -606,8 +606,10 @@ static void run(server *s, client *c, size_t from)
     }
     size_t slot = stats_slot(cmd, c), nslots = NCOMMANDS + NSUBS;
     if (!admit(s, c, cmd)) {
-        if (c->paused)
+        if (c->paused) { /* held: CLIENT LIST shows it waiting in it, as Redis */
+            c->last_cmd = slot != SIZE_MAX ? command_table_name(slot) : cmd->name;
             return;
+        }
         cmdstats_reject(&s->cmds, nslots, slot != SIZE_MAX ? slot : command_slot(cmd));
         count_error_reply(s, c, from);
         return;

@@ -106,7 +106,7 @@ bool pause_covers(server *s, const client *c, const command *cmd)
     int type = __atomic_load_n(&p->type, __ATOMIC_ACQUIRE);
     if (type == PAUSE_OFF)
         return false;
-    if (ks_now_ms() > __atomic_load_n(&p->end_ms, __ATOMIC_RELAXED)) {
+    if (ks_now_ms() > p->end_ms) {
         pause_end(s);
         return false;
     }
@@ -194,13 +194,19 @@ uint64_t pause_next_deadline(server *s)
     return __atomic_load_n(&p->end_ms, __ATOMIC_RELAXED) + 1; /* over once past end_ms */
 }
 
+void pause_expire(server *s, uint64_t now_ms)
+{
+    pause_state *p = s->pause;
+    if (p && p->type != PAUSE_OFF && now_ms > p->end_ms)
+        pause_end(s);
+}
+
 void pause_run(server *s, int loop, uint64_t now_ms)
 {
     pause_state *p = s->pause;
     if (!p)
         return;
-    if (p->type != PAUSE_OFF && now_ms > p->end_ms)
-        pause_end(s);
+    pause_expire(s, now_ms);
     if (loop < 0 || loop >= p->nloops || !__atomic_exchange_n(&p->release[loop], false,
                                                               __ATOMIC_ACQUIRE))
         return;

@@ -39,6 +39,9 @@ void pause_start(server *s, int type, uint64_t end_ms);
 /* CLIENT UNPAUSE, or the timeout: held clients go back to their loops. */
 void pause_end(server *s);
 
+/* Ends a pause whose time has passed (server_cron: a pause nobody's command ends lets
+   expiry go on). */
+void pause_expire(server *s, uint64_t now_ms);
 /* Whether c's command cmd waits for the pause's end (ending a pause that timed out). */
 bool pause_covers(server *s, const client *c, const command *cmd);
 /* Whether c's command cmd may write or be replicated (Redis's write and may_replicate

@@ -635,6 +635,7 @@ void server_cron(server *s)
     watch_disk(s, ks_now_ms());
     caps_refresh(s); /* cheap: a few property reads, no I/O */
     /* about 25 ms of expiry and sweeping per second at hz 10, as Redis's budget */
+    pause_expire(s, ks_now_ms()); /* (expiry waits while clients are paused) */
     uint64_t t0 = mono_us();
     ks_background(&s->ks, 200, ks_now_ms());
     latency_maybe_add(s, "expire-cycle", mono_us() - t0);

@@ -945,7 +945,7 @@ static void close_idle(server *s)
     if (s->cfg.timeout <= 0)
         return;
     for (client *c = s->clients; c; c = c->all_next) /* (a blocked client is not idle) */
-        if (!c->killed && !c->blocked && now - c->last_ms > (uint64_t)s->cfg.timeout * 1000) {
+        if (!c->killed && !c->blocked && !c->paused && now - c->last_ms > (uint64_t)s->cfg.timeout * 1000) {
             c->killed = true;
             shutdown(c->fd, SHUT_RDWR);
         }

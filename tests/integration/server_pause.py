@@ -84,6 +84,7 @@ def write_pause_holds_writes(port_of):
     flags = [ln for ln in r.call("client", "list")[1].decode().split("\n") if " cmd=" in ln
              and "flags=b" in ln]
     check(len(flags) == 1, "CLIENT LIST shows %d clients with flags=b" % len(flags))
+    check(" cmd=set " in flags[0], "the held client's cmd: %s" % flags[0])
     check(c.call("client", "unpause") == (b"+", b"OK"), "unpause")
     check(w.reply() == (b"+", b"OK"), "the held SET did not run")
     check(r.call("get", "k") == (b"$", b"new"), "the held SET did not write")
@@ -107,6 +108,23 @@ def all_pause_holds_everything(port_of):
     check(m.call("client", "unpause") == (b"+", b"OK"), "a monitor's unpause")
     check(r.reply() == (b"$", b"v") and p.reply() == (b"+", b"PONG"), "held commands")
     check(unpauser.call("ping") == (b"+", b"PONG"), "after the pause")
+
+
+def idle_timeout_spares_held(port_of):
+    """A held client is not idle (timeout closes idle clients, not waiting ones)."""
+    c = port_of()
+    c.call("config", "set", "timeout", "1")
+    try:
+        c.call("client", "pause", "100000", "write")
+        w = Conn(c.port)
+        send(w, "set", "k", "v")
+        for _ in range(6):  # the pausing client stays active
+            time.sleep(0.4)
+            c.call("ping")
+        c.call("client", "unpause")
+        check(w.reply() == (b"+", b"OK"), "the held client was closed as idle")
+    finally:
+        c.call("config", "set", "timeout", "0")
 
 
 def timeout_ends_pause(port_of):
@@ -171,6 +189,16 @@ def expiry_waits(port_of):
     check(info_field(c, "expired_keys") == before + 1, "the key never expired after the pause")
 
 
+def expiry_resumes_after_lapse(port_of):
+    """A pause that ends by its timeout, with no command to notice, lets expiry go on."""
+    c = port_of()
+    before = info_field(c, "expired_keys")
+    c.call("set", "e", "v", "px", "100")
+    c.call("client", "pause", "200", "write")
+    time.sleep(1.5)  # no command meanwhile: the cron ends the pause and expires the key
+    check(info_field(c, "expired_keys") == before + 1, "the key did not expire after the pause")
+
+
 def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -206,8 +234,11 @@ def make_checks():
             ("write_pause_holds_writes_t%d" % threads, lambda p=p: write_pause_holds_writes(p)),
             ("all_pause_holds_everything_t%d" % threads, lambda p=p: all_pause_holds_everything(p)),
             ("timeout_ends_pause_t%d" % threads, lambda p=p: timeout_ends_pause(p)),
+            ("idle_timeout_spares_held_t%d" % threads, lambda p=p: idle_timeout_spares_held(p)),
             ("held_all_clients_resume_t%d" % threads, lambda p=p: held_all_clients_resume(p)),
             ("expiry_waits_t%d" % threads, lambda p=p: expiry_waits(p)),
+            ("expiry_resumes_after_lapse_t%d" % threads,
+             lambda p=p: expiry_resumes_after_lapse(p)),
             ("no_spin_while_held_t%d" % threads,
              lambda p=p, t=threads: no_spin_while_held(p, server(t) and PROCS[t].pid)),
         ]
@@ -227,7 +258,9 @@ def redis_checks():
 
     return [("redis_" + f.__name__, lambda f=f: f(port_of)) for f in
             (write_pause_holds_writes, all_pause_holds_everything, timeout_ends_pause,
-             held_run_in_order, held_all_clients_resume, expiry_waits)]
+             idle_timeout_spares_held,
+             held_run_in_order, held_all_clients_resume, expiry_waits,
+             expiry_resumes_after_lapse)]
 
 
 def main():
