@@ -9,16 +9,21 @@ commands (timestamps and client addresses masked): quoting of binary bytes, (red
 passwords, SELECT's database, the commands Redis does not feed (admin, unknown, wrong
 arity, unknown subcommand); a monitor's own commands (its replies and lines
 interleaved, keyspace commands refused, a second MONITOR unanswered, flag O); RESET and
-QUIT ending it. RESET: database, name, protocol, CLIENT REPLY, authentication.
+QUIT ending it; a unix-socket client's lines ([db unix:path]). RESET: database, name,
+protocol, CLIENT REPLY, authentication.
 Exit 0 when no difference, 1 otherwise (each difference printed), 77 when a tool is missing.
 """
 import os
 import re
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_compare import Conn, encode, oracle_exit, run_oracle  # noqa: E402
+from server_compare import SERVER, Conn, encode, free_port, oracle_exit, run_oracle  # noqa: E402
 
 FED = [
     ("set", "a", b"b\x00\n\"\\\xc3\xa9\t\r\x07\x08 ~\x7f"), ("get", "a"), ("client", "id"),
@@ -230,8 +235,48 @@ def per_proto(shale, redis, proto):
             client_pause(shale, redis, proto))
 
 
+def unix_socket_lines():
+    """A unix-socket client's commands read [<db> unix:<socket path>] on both servers."""
+    tmp = tempfile.mkdtemp()
+    paths = [os.path.join(tmp, n) for n in ("shale.sock", "redis.sock")]
+    sp, rp = free_port(), free_port()
+    procs = [
+        subprocess.Popen([SERVER, "--port", str(sp), "--dir", tmp + "/shale", "--unixsocket",
+                          paths[0]], stderr=subprocess.DEVNULL),
+        subprocess.Popen(["redis-server", "--port", str(rp), "--save", "", "--appendonly", "no",
+                          "--dir", tmp, "--unixsocket", paths[1]], stdout=subprocess.DEVNULL),
+    ]
+    try:
+        out = []
+        for port, path in zip((sp, rp), paths):
+            for _ in range(100):
+                if os.path.exists(path):
+                    break
+                time.sleep(0.05)
+            m = Conn(port)
+            m.call("monitor")
+            u = Conn.__new__(Conn)
+            u.s, u.buf = socket.socket(socket.AF_UNIX), b""
+            u.s.connect(path)
+            u.s.settimeout(10)
+            u.call("select", "2")
+            u.call("echo", "END")
+            lines = []
+            while not lines or b"END" not in lines[-1]:
+                lines.append(TS.sub(b"T ", m.reply()[1]).replace(path.encode(), b"PATH"))
+            out.append(lines)
+        return compare("MONITOR of a unix-socket client", out[0], out[1])
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     diffs = run_oracle(per_proto, extra_args=("--io-threads", "2"))
+    if diffs is not None and diffs >= 0:
+        diffs += unix_socket_lines()
     return oracle_exit(diffs, "MONITOR, RESET, CLIENT KILL, CLIENT PAUSE")
 
 
