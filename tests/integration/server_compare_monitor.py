@@ -84,11 +84,12 @@ def compare(what, a, b):
 
 
 def monitor_feed(shale, redis, proto):
-    """The lines 4 monitors get for FED, run by another connection."""
+    """The lines 8 monitors get for FED, run by another connection (with two io threads
+    some monitors are on the other loop but for a chance of 1 in 256)."""
     out = []
     for c in (shale, redis):
         port = port_of(c)
-        mons = [new_conn(port, proto) for _ in range(4)]
+        mons = [new_conn(port, proto) for _ in range(8)]
         res = [m.call("monitor") for m in mons]
         w = new_conn(port, proto)
         # (ids, CLIENT LIST and HELLO's version differ between the servers: their shape)
