@@ -92,6 +92,16 @@ void monitor_stop(server *s, client *c)
     c->monitor = NULL;
 }
 
+/* The letter sdscatrepr escapes ch with (\n, \", ...), or 0. */
+static char escape_letter(unsigned char ch)
+{
+    static const char pairs[] = "\\\\\"\"\nn\rr\tt\aa\bb";
+    for (size_t i = 0; i + 1 < sizeof pairs; i += 2)
+        if ((unsigned char)pairs[i] == ch)
+            return pairs[i + 1];
+    return 0;
+}
+
 void monitor_repr(resp_out *o, const char *p, size_t n)
 {
     char buf[512];
@@ -103,20 +113,10 @@ void monitor_repr(resp_out *o, const char *p, size_t n)
             len = 0;
         }
         unsigned char ch = (unsigned char)p[i];
-        const char *esc = NULL;
-        switch (ch) {
-        case '\\': esc = "\\\\"; break;
-        case '"': esc = "\\\""; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        case '\a': esc = "\\a"; break;
-        case '\b': esc = "\\b"; break;
-        default: break;
-        }
+        char esc = escape_letter(ch);
         if (esc) {
-            buf[len++] = esc[0];
-            buf[len++] = esc[1];
+            buf[len++] = '\\';
+            buf[len++] = esc;
         } else if (ch >= 0x20 && ch < 0x7f) { /* isprint in the C locale */
             buf[len++] = (char)ch;
         } else {
@@ -150,8 +150,8 @@ static void format_line(server *s, const client *c, resp_out *o)
         n = snprintf(head, sizeof head, "+%ld.%06ld [%d unix:%s] ", (long)tv.tv_sec,
                      (long)tv.tv_usec, c->db, s->cfg.unixsocket);
     else
-        n = snprintf(head, sizeof head, "+%ld.%06ld [%d %s] ", (long)tv.tv_sec,
-                     (long)tv.tv_usec, c->db, c->addr);
+        n = snprintf(head, sizeof head, "+%ld.%06ld [%d %s] ", (long)tv.tv_sec, (long)tv.tv_usec,
+                     c->db, c->addr);
     resp_raw(o, head, n < 0 ? 0 : (size_t)n < sizeof head ? (size_t)n : sizeof head - 1);
     for (int i = 0; i < c->cmd.argc; i++) {
         if (i > 0)

@@ -6,8 +6,8 @@
 #include <string.h>
 
 typedef struct pause_state {
-    int type;        /* enum pause_type (atomic: the loops read it) */
-    uint64_t end_ms; /* a pause is over when the time is past it (atomic) */
+    int type;                 /* enum pause_type (atomic: the loops read it) */
+    uint64_t end_ms;          /* a pause is over when the time is past it (atomic) */
     client *held, *held_tail; /* held clients, oldest first (c->paused_next) */
     long long nheld;          /* (atomic) */
     int nloops;
@@ -79,8 +79,8 @@ void pause_end(server *s)
    pause. Those shale has not (yet) are named so that they are held once they land. */
 static bool may_replicate(const command *row)
 {
-    static const char *const names[] = {"publish", "spublish", "pfcount", "eval", "evalsha",
-                                        "fcall"};
+    static const char *const names[] = {"publish", "spublish", "pfcount",
+                                        "eval",    "evalsha",  "fcall"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(row->name, names[i]) == 0)
             return true;
@@ -207,8 +207,8 @@ void pause_run(server *s, int loop, uint64_t now_ms)
     if (!p)
         return;
     pause_expire(s, now_ms);
-    if (loop < 0 || loop >= p->nloops || !__atomic_exchange_n(&p->release[loop], false,
-                                                              __ATOMIC_ACQUIRE))
+    if (loop < 0 || loop >= p->nloops ||
+        !__atomic_exchange_n(&p->release[loop], false, __ATOMIC_ACQUIRE))
         return;
     client *prev = NULL, *c = p->held;
     while (c) {

@@ -944,8 +944,10 @@ static void close_idle(server *s)
         }
     if (s->cfg.timeout <= 0)
         return;
-    for (client *c = s->clients; c; c = c->all_next) /* (a blocked client is not idle) */
-        if (!c->killed && !c->blocked && !c->paused && now - c->last_ms > (uint64_t)s->cfg.timeout * 1000) {
+    /* (a blocked client, or one held by CLIENT PAUSE, is not idle) */
+    for (client *c = s->clients; c; c = c->all_next)
+        if (!c->killed && !c->blocked && !c->paused &&
+            now - c->last_ms > (uint64_t)s->cfg.timeout * 1000) {
             c->killed = true;
             shutdown(c->fd, SHUT_RDWR);
         }

@@ -24,13 +24,27 @@
 static void repr_byte(unsigned char ch, char *out)
 {
     switch (ch) {
-    case '\\': strcpy(out, "\\\\"); break;
-    case '"': strcpy(out, "\\\""); break;
-    case '\n': strcpy(out, "\\n"); break;
-    case '\r': strcpy(out, "\\r"); break;
-    case '\t': strcpy(out, "\\t"); break;
-    case '\a': strcpy(out, "\\a"); break;
-    case '\b': strcpy(out, "\\b"); break;
+    case '\\':
+        strcpy(out, "\\\\");
+        break;
+    case '"':
+        strcpy(out, "\\\"");
+        break;
+    case '\n':
+        strcpy(out, "\\n");
+        break;
+    case '\r':
+        strcpy(out, "\\r");
+        break;
+    case '\t':
+        strcpy(out, "\\t");
+        break;
+    case '\a':
+        strcpy(out, "\\a");
+        break;
+    case '\b':
+        strcpy(out, "\\b");
+        break;
     default:
         if (ch >= 0x20 && ch <= 0x7e)
             snprintf(out, 8, "%c", ch);
@@ -231,8 +245,8 @@ int main(void)
         cmocka_unit_test(test_monitor_repr_every_byte),
         cmocka_unit_test(test_monitor_repr_as_redis_server),
         cmocka_unit_test_setup_teardown(test_monitor_feeds_what_redis_feeds, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_monitor_own_command_takes_pending_lines_first,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_monitor_own_command_takes_pending_lines_first, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_pause_covers_as_redis, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
