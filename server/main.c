@@ -11,7 +11,9 @@
 
 #include "blocking.h"
 #include "config.h"
+#include "monitor.h"
 #include "multi.h"
+#include "pause.h"
 #include "pubsub.h"
 #include "server.h"
 
@@ -78,8 +80,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
     }
-    if (multi_init(&srv) || blocking_init(&srv, (int)srv.cfg.io_threads) ||
-        pubsub_init(&srv, (int)srv.cfg.io_threads)) {
+    int nloops = (int)srv.cfg.io_threads;
+    if (multi_init(&srv) || blocking_init(&srv, nloops) || pubsub_init(&srv, nloops) ||
+        monitor_init(&srv, nloops) || pause_init(&srv, nloops)) {
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
     }
@@ -111,6 +114,8 @@ int main(int argc, char **argv)
     blocking_free(&srv);
     pubsub_free(&srv);
     multi_free(&srv);
+    monitor_free(&srv);
+    pause_free(&srv);
     int crc = shale_close(srv.db);
     if (crc)
         fprintf(stderr, "shale-server: closing the engine: %s\n", shale_strerror(crc));

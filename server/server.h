@@ -74,6 +74,9 @@ typedef struct client {
     struct client *round_next;
     uint64_t held_gen;          /* the writes its held replies depend on */
     struct client *held_next;   /* the loop's held clients, oldest first */
+    struct monitor *monitor;    /* MONITOR: its pending lines (monitor.h), else NULL */
+    bool paused;                /* its next command waits for CLIENT PAUSE's end (pause.h) */
+    struct client *paused_next; /* the held clients, oldest first */
     struct client *all_prev, *all_next; /* the server's client list */
 } client;
 
@@ -138,6 +141,8 @@ typedef struct server {
     access_table access; /* LRU/LFU of keys (access.h) */
     struct blocking *blocking; /* clients blocked on keys (blocking.h) */
     struct pubsub *pubsub;     /* channels, patterns, subscribers (pubsub.h) */
+    struct monitors *monitors; /* MONITOR clients (monitor.h) */
+    struct pause_state *pause; /* CLIENT PAUSE (pause.h) */
     int disk_error;           /* the engine refuses writes after this error (0: none) */
     int unsynced_error; /* sync-writes yes: a log write or sync failed, writes past
                            synced_gen may be lost, and commands that read or write data
@@ -314,7 +319,7 @@ bool net_on_own_loop(const client *c);
 #define COMMAND(name) void cmd_##name(server *s, client *c)
 /* connection: t_conn.c */
 COMMAND(ping); COMMAND(echo); COMMAND(quit); COMMAND(select); COMMAND(hello); COMMAND(auth);
-COMMAND(client); COMMAND(reset);
+COMMAND(client); COMMAND(reset); COMMAND(monitor);
 /* server: t_server.c, t_info.c, t_config.c, command.c */
 COMMAND(swapdb); COMMAND(flushdb); COMMAND(flushall); COMMAND(time); COMMAND(lastsave);
 COMMAND(save); COMMAND(bgsave); COMMAND(shutdown); COMMAND(function); COMMAND(wait);

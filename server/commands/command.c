@@ -18,7 +18,9 @@
 
 #include "args.h"
 #include "blocking.h"
+#include "monitor.h"
 #include "multi.h"
+#include "pause.h"
 #include "pubsub.h"
 
 /* clang-format off */
@@ -199,6 +201,7 @@ static const command commands[] = {
     {"auth", -2, FAST|NOAUTH, 0, 0, 0, "connection", "Authenticates the connection.", cmd_auth},
     {"client", -2, 0, 0, 0, 0, "connection", "Manages client connections.", cmd_client},
     {"reset", 1, FAST|NOAUTH, 0, 0, 0, "connection", "Resets the connection.", cmd_reset},
+    {"monitor", 1, ADMIN, 0, 0, 0, "server", "Streams every command the server runs.", cmd_monitor},
     {"swapdb", 3, W|FAST, 0, 0, 0, "server", "Swaps two databases.", cmd_swapdb},
     {"flushdb", -1, W, 0, 0, 0, "server", "Deletes every key of the database.", cmd_flushdb},
     {"flushall", -1, W, 0, 0, 0, "server", "Deletes every key of every database.", cmd_flushall},
@@ -255,6 +258,8 @@ static const command subcommands[] = {
     {"client|info", 2, 0, 0, 0, 0, "connection", "Describes the connection.", NULL},
     {"client|kill", -3, ADMIN, 0, 0, 0, "connection", "Closes connections.", NULL},
     {"client|list", -2, ADMIN, 0, 0, 0, "connection", "Describes the connections.", NULL},
+    {"client|pause", -3, ADMIN, 0, 0, 0, "connection", "Holds clients' commands (all, or those that may write) for a time.", NULL},
+    {"client|unpause", 2, ADMIN, 0, 0, 0, "connection", "Ends CLIENT PAUSE.", NULL},
     {"client|no-evict", 3, ADMIN, 0, 0, 0, "connection", "Accepted; shale evicts no client.", NULL},
     {"client|reply", 3, 0, 0, 0, 0, "connection", "Turns the replies to the connection off, on, or off for one command.", NULL},
     {"client|setinfo", 4, 0, 0, 0, 0, "connection", "Accepted (Redis 7.2's library name and version).", NULL},
@@ -573,11 +578,14 @@ static bool admit(server *s, client *c, const command *cmd)
         reply_unsynced_error(c, unsynced);
         return false;
     }
+    /* CLIENT PAUSE: Redis skips eviction while paused (no -OOM), refuses writes on a
+       disk error, then holds the command */
+    bool hold = pause_covers(s, c, cmd);
     /* inside MULTI every command but EXEC, DISCARD... is refused over the caps (the queue
        takes memory), and EXEC when it would run one that may add data, as Redis */
     bool may_add = (cmd->flags & M) || multi_queues(c, cmd) ||
                    (cmd->fn == cmd_exec && (multi_queued_flags(c) & M));
-    if (may_add && (s->cfg.maxmemory || s->cfg.maxdisk) && !caps_admit(s, c))
+    if (!hold && may_add && (s->cfg.maxmemory || s->cfg.maxdisk) && !caps_admit(s, c))
         return false;
     if ((cmd->flags & W) && s->disk_error) {
         /* As Redis after a failed AOF write: writes are refused before they run, reads
@@ -585,7 +593,14 @@ static bool admit(server *s, client *c, const command *cmd)
         reply_disk_error(c, s->disk_error);
         return false;
     }
-    return true;
+    if (c->monitor && (pause_may_read(c, cmd) || pause_may_write(c, cmd))) {
+        /* Redis marks a monitor a replica, which may not touch the keyspace */
+        resp_error(&c->out, "ERR Replica can't interact with the keyspace");
+        return false;
+    }
+    if (hold)
+        pause_hold(s, c); /* not run: c's loop keeps it in c's input (c->paused) */
+    return !hold;
 }
 
 static bool is_subscription(const command *cmd);
@@ -641,8 +656,11 @@ void command_dispatch(server *s, client *c)
 {
     if (c->cmd.argc == 0)
         return;
+    monitor_before_command(s, c);
     size_t from = c->out.len;
     run(s, c, from);
+    if (c->paused)
+        return; /* held by CLIENT PAUSE: it runs again, with CLIENT REPLY as it was */
     reply_mode_after(c, from);
 }
 
@@ -659,6 +677,10 @@ static void run(server *s, client *c, size_t from)
     size_t slot = stats_slot(cmd, c), nslots = NCOMMANDS + NSUBS;
     const char *name = slot != SIZE_MAX ? command_table_name(slot) : NULL;
     if (!admit(s, c, cmd) || !admit_subscribed(c, cmd, name)) {
+        if (c->paused) { /* held: CLIENT LIST shows it waiting in it, as Redis */
+            c->last_cmd = slot != SIZE_MAX ? command_table_name(slot) : cmd->name;
+            return;
+        }
         if (cmd->fn == cmd_exec) /* even outside MULTI, as Redis */
             multi_exec_refused(s, c, from);
         multi_flag_error(c);
@@ -691,8 +713,11 @@ void command_call(server *s, client *c, const command *cmd, size_t from)
         /* a subcommand's arity: Redis refuses it before running, so it is a rejection */
         if (slot != SIZE_MAX)
             cmdstats_reject(&s->cmds, nslots, slot);
+        if (!command_nsubs(cmd))
+            monitor_feed(s, c, cmd); /* (PING's own arity check: it ran, in Redis too) */
     } else if (slot != SIZE_MAX) {
         cmdstats_record(&s->cmds, nslots, slot, ns, failed, s->cfg.latency_tracking);
+        monitor_feed(s, c, cmd);
     }
     s->stats.commands_processed++;
     if (cmd->fn != cmd_exec) /* EXEC's commands are logged, not EXEC (as Redis) */

@@ -1,4 +1,4 @@
-/* t_conn.c - connection commands: PING ECHO QUIT SELECT HELLO AUTH CLIENT RESET. */
+/* t_conn.c - connection commands: PING ECHO QUIT SELECT HELLO AUTH CLIENT RESET MONITOR. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,7 +7,9 @@
 
 #include "args.h"
 #include "blocking.h"
+#include "monitor.h"
 #include "multi.h"
+#include "pause.h"
 #include "pubsub.h"
 #include "server.h"
 
@@ -170,32 +172,66 @@ void cmd_hello(server *s, client *c)
     resp_array(&c->out, 0);
 }
 
+/*
+ * The state RESET clears that other families own (Redis's clearClientConnectionState
+ * calls, in its order): MULTI/WATCH's transaction and watches (discardTransaction, after
+ * the authentication reset), then every channel, shard channel and pattern unsubscribed
+ * without the unsubscribe replies (Redis passes notify 0). Tracking (CLIENT TRACKING,
+ * not built yet) will go first: Redis's disableTracking comes before the database and
+ * protocol reset.
+ */
+static void reset_family_state(server *s, client *c)
+{
+    multi_client_gone(s, c); /* DISCARD and UNWATCH */
+    pubsub_reset_client(s, c);
+}
+
+/* RESET, as Redis 7.0's resetCommand: no longer a monitor, database 0, RESP2, the
+   default user (authenticated only when no password is required), no name, CLIENT REPLY
+   ON (a SKIP already in force for this very command stays, as in Redis). */
 void cmd_reset(server *s, client *c)
 {
-    multi_client_gone(s, c); /* DISCARD and UNWATCH, as Redis's RESET */
+    monitor_stop(s, c);
     c->db = 0;
     c->proto = 2;
-    c->name[0] = '\0';
     c->authenticated = !s->cfg.requirepass[0];
-    pubsub_reset_client(s, c);
+    reset_family_state(s, c);
+    c->name[0] = '\0';
+    c->reply_off = c->reply_skip_next = false;
     resp_simple(&c->out, "RESET");
+}
+
+/* MONITOR: from now on c receives a line for every command (monitor.h). A second MONITOR
+   gets no reply, as in Redis. MULTI/EXEC (server/multi/): inside EXEC, Redis refuses it
+   with "MONITOR isn't allowed for DENY BLOCKING client". */
+void cmd_monitor(server *s, client *c)
+{
+    if (monitor_is(c))
+        return;
+    if (monitor_start(s, c)) {
+        reply_engine_error(c, -ENOMEM);
+        return;
+    }
+    resp_simple(&c->out, "OK");
 }
 
 /* Redis's reply buffer: replies up to this many bytes count as the buffer (obl), the rest
    as a list of blocks of this size (oll, omem). */
 #define REPLY_CHUNK 16384
 
-/* CLIENT LIST's flags: N, or the letters of what is set (x in MULTI, b blocked, d a
-   watched key changed, U unix socket, c closing after the reply, A closing as soon as
-   possible, e no-evict). */
+/* CLIENT LIST's flags: N, or the letters of what is set, in Redis's order (O monitor, P
+   subscribed, x in MULTI, b blocked or held by CLIENT PAUSE, d a watched key changed, c
+   closing after the reply, A closing as soon as possible, U unix socket, e no-evict). */
 static void client_flags(const client *c, char *buf)
 {
     char *p = buf; /* in Redis's order */
+    if (monitor_is(c))
+        *p++ = 'O';
     if (pubsub_client_subscribed(c))
         *p++ = 'P';
     if (multi_active(c))
         *p++ = 'x';
-    if (blocking_is_blocked(c))
+    if (blocking_is_blocked(c) || c->paused) /* (Redis blocks a paused client) */
         *p++ = 'b';
     if (c->mx && c->mx->dirty_cas)
         *p++ = 'd';
@@ -215,7 +251,7 @@ static void client_flags(const client *c, char *buf)
 size_t client_info_line(server *s, client *c, char *buf, size_t cap)
 {
     uint64_t now = ks_now_ms();
-    char flags[12];
+    char flags[16];
     client_flags(c, flags);
     /* while its command runs (CLIENT LIST about itself): the command's bytes are still
        in the query buffer and its arguments in memory, as Redis counts them */
@@ -246,24 +282,29 @@ size_t client_info_line(server *s, client *c, char *buf, size_t cap)
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
-/* The client types CLIENT LIST and KILL take: 1 normal, 2 pubsub (a client subscribed to
-   anything, as Redis's class), 0 master and replica (shale has none), -1 unknown. */
+/* Redis's client types (getClientType). shale has no replication: no client is a master
+   or a replica; a monitor is "normal", as Redis shows it. */
+enum client_type { TYPE_NORMAL, TYPE_REPLICA, TYPE_PUBSUB, TYPE_MASTER };
+
+/* A client subscribed to a channel, a pattern or a shard channel is of type pubsub
+   (Redis's CLIENT_PUBSUB). */
+static enum client_type client_type_of(const client *c)
+{
+    return pubsub_client_subscribed(c) ? TYPE_PUBSUB : TYPE_NORMAL;
+}
+
+/* The type CLIENT LIST and KILL name (any case), or -1. */
 static int client_type(const resp_arg *a)
 {
     if (arg_is(a, "normal"))
-        return 1;
+        return TYPE_NORMAL;
+    if (arg_is(a, "replica") || arg_is(a, "slave"))
+        return TYPE_REPLICA;
     if (arg_is(a, "pubsub"))
-        return 2;
-    if (arg_is(a, "master") || arg_is(a, "replica") || arg_is(a, "slave"))
-        return 0;
+        return TYPE_PUBSUB;
+    if (arg_is(a, "master"))
+        return TYPE_MASTER;
     return -1;
-}
-
-/* Whether o is of client_type t (any when t < 0). */
-static bool of_type(const client *o, int t)
-{
-    return t < 0 || (t == 1 && !pubsub_client_subscribed(o)) ||
-           (t == 2 && pubsub_client_subscribed(o));
 }
 
 static void unknown_type(client *c, const resp_arg *a)
@@ -294,7 +335,7 @@ static void client_list(server *s, client *c)
             return;
         }
         for (client *o = s->clients; o; o = o->all_next)
-            if (of_type(o, t))
+            if (client_type_of(o) == (enum client_type)t)
                 append_line(s, &body, o);
     } else if (argc > 3 && arg_is(&a[2], "id")) {
         for (int j = 3; j < argc; j++) { /* in the order asked, as Redis */
@@ -335,7 +376,7 @@ static void kill_client(client *self, client *o)
 typedef struct kill_filter {
     long long id;
     const resp_arg *addr, *laddr;
-    int type; /* -1: any; 1 normal (every client); 0 a type no client has */
+    int type; /* -1: any, else enum client_type */
     bool skipme;
 } kill_filter;
 
@@ -398,7 +439,7 @@ static void client_kill(server *s, client *c)
     long long killed = 0;
     for (client *o = s->clients; o; o = o->all_next) {
         if ((f.id && o->id != (uint64_t)f.id) || (f.skipme && o == c) || o->killed ||
-            !of_type(o, f.type))
+            (f.type >= 0 && client_type_of(o) != (enum client_type)f.type))
             continue;
         if ((f.addr && !arg_equals(f.addr, o->addr)) || (f.laddr && !arg_equals(f.laddr, o->laddr)))
             continue;
@@ -454,9 +495,38 @@ static void client_unblock(server *s, client *c)
     resp_integer(&c->out, o && blocking_unblock(s, o, error) ? 1 : 0);
 }
 
+/* CLIENT PAUSE timeout [WRITE|ALL] (pause.h): the mode is checked before the timeout, as
+   Redis does; a timeout of 0 pauses nothing. */
+static void client_pause(server *s, client *c)
+{
+    resp_arg *a = c->cmd.argv;
+    int type = PAUSE_ALL;
+    if (c->cmd.argc == 4) {
+        if (arg_is(&a[3], "write")) {
+            type = PAUSE_WRITE;
+        } else if (!arg_is(&a[3], "all")) {
+            resp_error(&c->out, "ERR CLIENT PAUSE mode must be WRITE or ALL");
+            return;
+        }
+    }
+    long long ms;
+    if (!arg_ll(&a[2], &ms)) {
+        resp_error(&c->out, "ERR timeout is not an integer or out of range");
+        return;
+    }
+    if (ms < 0) {
+        resp_error(&c->out, "ERR timeout is negative");
+        return;
+    }
+    uint64_t now = ks_now_ms();
+    uint64_t end = ms == 0 ? 0 : (uint64_t)ms > UINT64_MAX - now ? UINT64_MAX : now + (uint64_t)ms;
+    pause_start(s, type, end);
+    resp_simple(&c->out, "OK");
+}
+
 /* Redis 7.0's text, word for word (clients and people compare it with Redis's): it names
-   CACHING, GETREDIR, PAUSE, UNPAUSE, TRACKING and TRACKINGINFO, which shale does not have
-   yet (docs/commands.md). */
+   CACHING, GETREDIR, TRACKING and TRACKINGINFO, which shale does not have yet
+   (docs/commands.md). */
 static void client_help(client *c)
 {
     static const char *const lines[] = {
@@ -554,6 +624,14 @@ void cmd_client(server *s, client *c)
         resp_simple(&c->out, "OK");
     } else if (arg_is(&a[1], "unblock") && (argc == 3 || argc == 4)) {
         client_unblock(s, c);
+    } else if (arg_is(&a[1], "pause") && (argc == 3 || argc == 4)) {
+        client_pause(s, c);
+    } else if (arg_is(&a[1], "pause")) { /* past its arity (-3): Redis's fallback error */
+        resp_error(&c->out, "ERR unknown subcommand or wrong number of arguments for 'pause'. "
+                            "Try CLIENT HELP.");
+    } else if (arg_is(&a[1], "unpause") && argc == 2) {
+        pause_end(s);
+        resp_simple(&c->out, "OK");
     } else {
         reply_subcommand_error(c);
     }

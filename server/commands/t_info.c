@@ -16,6 +16,7 @@
 
 #include "args.h"
 #include "blocking.h"
+#include "pause.h"
 #include "pubsub.h"
 #include "server.h"
 
@@ -42,7 +43,7 @@ static void section_clients(server *s, resp_out *o)
 {
     add(o, "# Clients\r\nconnected_clients:%lld\r\nmaxclients:%lld\r\nblocked_clients:%lld\r\n"
            "tracking_clients:0\r\n\r\n",
-        s->nclients, s->cfg.maxclients, blocking_count(s));
+        s->nclients, s->cfg.maxclients, blocking_count(s) + pause_held_count(s));
 }
 
 /* Redis's bytesToHuman: 950B, 1.50K, 2.25M ... */

@@ -15,6 +15,8 @@
 
 #include "args.h"
 #include "blocking.h"
+#include "monitor.h"
+#include "pause.h"
 #include "command.h"
 #include "multi.h"
 #include "pubsub.h"
@@ -250,6 +252,8 @@ void server_client_remove(server *s, client *c)
     blocking_forget(s, c);
     pubsub_forget(s, c);
     multi_client_gone(s, c);
+    monitor_stop(s, c);
+    pause_forget(s, c);
     if (c->all_prev)
         c->all_prev->all_next = c->all_next;
     else
@@ -635,6 +639,7 @@ void server_cron(server *s)
     watch_disk(s, ks_now_ms());
     caps_refresh(s); /* cheap: a few property reads, no I/O */
     /* about 25 ms of expiry and sweeping per second at hz 10, as Redis's budget */
+    pause_expire(s, ks_now_ms()); /* (expiry waits while clients are paused) */
     uint64_t t0 = mono_us();
     ks_background(&s->ks, 200, ks_now_ms());
     latency_maybe_add(s, "expire-cycle", mono_us() - t0);

@@ -51,6 +51,8 @@
 
 #include "blocking.h"
 #include "commit.h"
+#include "monitor.h"
+#include "pause.h"
 #include "pubsub.h"
 #include "server.h"
 
@@ -497,7 +499,7 @@ static void on_accept(io_loop *l, int fd, bool unix_socket)
 static size_t run_commands(server *s, client *c, const char *data, size_t len)
 {
     size_t off = 0;
-    while (!c->close_after_reply && !c->blocked && off < len) {
+    while (!c->close_after_reply && !c->blocked && !c->paused && off < len) {
         size_t used;
         const char *err;
         uint64_t max_bulk = c->authenticated ? s->cfg.proto_max_bulk_len : RESP_UNAUTHENTICATED;
@@ -517,6 +519,10 @@ static size_t run_commands(server *s, client *c, const char *data, size_t len)
         command_dispatch(s, c); /* a blocking command that blocks ends the loop: the
                                    commands after it wait in c->in until it is served */
         c->cmd_qbuf = 0;
+        if (c->paused) { /* held by CLIENT PAUSE: kept, to run again (pause.h) */
+            off -= used;
+            break;
+        }
         if (over_output_limit(s, c)) {
             /* as Redis checks each reply it adds: a pipeline of large replies must not
                build up past the limit before the round ends (finish_round closes it) */
@@ -560,7 +566,7 @@ static void take_input(server *s, client *c, const char *data, size_t len)
     }
     s->stats.net_input_bytes += len;
     c->last_ms = now_ms();
-    if (c->in_len == c->in_off && !in_place && !c->held && !c->blocked) {
+    if (c->in_len == c->in_off && !in_place && !c->held && !c->blocked && !c->paused) {
         c->in_len = c->in_off = 0;
         size_t used = run_commands(s, c, data, len);
         data += used;
@@ -576,7 +582,7 @@ static void take_input(server *s, client *c, const char *data, size_t len)
         memcpy(c->in + c->in_len, data, len);
     }
     c->in_len += len;
-    if (!c->held && !c->blocked)
+    if (!c->held && !c->blocked && !c->paused)
         run_buffered(s, c);
     if (c->in_len > s->cfg.client_query_buffer_limit ||
         (!c->authenticated && c->in_len > UNAUTH_QUERY_LIMIT)) {
@@ -856,6 +862,30 @@ static void run_resumed(io_loop *l)
     }
 }
 
+/* MONITOR lines that commands of any loop fed to this loop's monitors join the round. */
+static void run_monitors(io_loop *l)
+{
+    if (!monitor_has_work(l->s, l->idx))
+        return;
+    pthread_mutex_lock(&l->s->lock);
+    monitor_run(l->s, l->idx);
+    pthread_mutex_unlock(&l->s->lock);
+}
+
+/* When CLIENT PAUSE ends (UNPAUSE on any loop, or its timeout, which this loop may be
+   the first to see): this loop's held clients run their kept input again, in the order
+   they were held, before anything received since (as Redis runs unblocked clients
+   before it reads). */
+static void run_unpaused(io_loop *l, uint64_t now)
+{
+    if (!pause_has_work(l->s, l->idx, now))
+        return;
+    pthread_mutex_lock(&l->s->lock);
+    pause_run(l->s, l->idx, now);
+    pthread_mutex_unlock(&l->s->lock);
+    run_resumed(l);
+}
+
 /* Ends the round, and the rounds that held clients' kept input, blocked clients' work
    and unblocked clients' kept input make. */
 static void end_rounds(io_loop *l)
@@ -864,10 +894,11 @@ static void end_rounds(io_loop *l)
         run_blocking(l);
         run_resumed(l);
         run_pubsub(l);
+        run_monitors(l);
         finish_round(l);
         release_held(l);
     } while (l->round || l->resume || blocking_has_work(l->s, l->idx, now_ms()) ||
-             pubsub_has_work(l->s, l->idx));
+             pubsub_has_work(l->s, l->idx) || monitor_has_work(l->s, l->idx));
 }
 
 int net_loop_index(const client *c)
@@ -939,9 +970,10 @@ static void close_idle(server *s)
         }
     if (s->cfg.timeout <= 0)
         return;
-    /* (a blocked client is not idle, nor is a subscriber: it waits for messages) */
+    /* (a blocked client, or one held by CLIENT PAUSE, is not idle, nor is a subscriber:
+       it waits for messages) */
     for (client *c = s->clients; c; c = c->all_next)
-        if (!c->killed && !c->blocked && !pubsub_client_subscribed(c) &&
+        if (!c->killed && !c->blocked && !c->paused && !pubsub_client_subscribed(c) &&
             now - c->last_ms > (uint64_t)s->cfg.timeout * 1000) {
             c->killed = true;
             shutdown(c->fd, SHUT_RDWR);
@@ -1146,6 +1178,9 @@ static void *loop_run(void *arg)
         struct io_uring_cqe *cqe;
         struct __kernel_timespec ts = {0, 50 * 1000 * 1000};
         uint64_t deadline = blocking_next_deadline(s, l->idx); /* a blocked client's timeout */
+        uint64_t pause_deadline = pause_next_deadline(s); /* CLIENT PAUSE's, clients held */
+        if (pause_deadline && (!deadline || pause_deadline < deadline))
+            deadline = pause_deadline;
         if (deadline) {
             uint64_t now = now_ms(), ms = deadline > now ? deadline - now : 0;
             if (ms < 50)
@@ -1158,6 +1193,7 @@ static void *loop_run(void *arg)
             s->stop = 1;
             break;
         }
+        run_unpaused(l, now_ms());
         unsigned head, seen = 0;
         io_uring_for_each_cqe(&l->ring, head, cqe)
         {

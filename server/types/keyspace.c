@@ -464,6 +464,8 @@ static int read_live(keyspace *ks, int dbi, const void *key, size_t klen, bool w
         return rc;
     uint64_t exp = m->expire_at_ms;
     ks_meta_free(m);
+    if (ks->reap_paused) /* the data set stays as it is while clients are paused */
+        return 0;
     /* The key reads as absent either way: a failed reap (the engine refusing writes)
        leaves it to the expiry cycle, which also handles a key written over it meanwhile
        (a stale index entry). Only read errors are errors. */
@@ -1474,7 +1476,7 @@ static int sweep_db(keyspace *ks, uint32_t phys, int budget)
 int ks_background(keyspace *ks, int budget, uint64_t now_ms)
 {
     int done = 0;
-    for (int i = 0; i < KS_DBS && done < budget; i++)
+    for (int i = 0; i < KS_DBS && done < budget && !ks->reap_paused; i++)
         if (ks->expires[i] > 0)
             done += expire_db(ks, ks->phys[i], budget - done, now_ms);
     while (ks->ndead > 0 && done < budget) {

@@ -95,6 +95,7 @@ typedef struct keyspace {
     uint64_t last_version;   /* the last collection version handed out */
     uint64_t version_ceiling; /* persisted: no version above it was handed out */
     uint64_t expired_keys;   /* reaped expiries, lazy and active */
+    bool reap_paused;        /* CLIENT PAUSE: expired keys read as absent, not deleted */
     shale_batch *batch;      /* the transaction being built */
     int ready;               /* the mapping is loaded: the compaction filter may judge */
     unsigned map_seq;        /* odd while the mapping changes (read by the filter) */
