@@ -219,6 +219,10 @@ void pause_run(server *s, int loop, uint64_t now_ms)
         client *next = c->paused_next;
         if (net_loop_index(c) == loop) {
             unlink_held(p, prev, c);
+            /* its wait was not idleness: without this the idle check could close it
+               between here and the run of its held command (server_pause.py's
+               idle_timeout_spares_held failed 2 runs in 3) */
+            c->last_ms = now_ms;
             net_resume(c); /* its kept input runs again, in this order */
         } else {
             prev = c;
