@@ -115,7 +115,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TEST_UTIL_OBJ) $(SERVER_LI
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -luring -lcmocka
 
 $(BUILD)/tests/unit/%.o: CPPFLAGS += -Itests/util $(SERVER_INC) -Iclient/include
-$(BUILD)/tests/util/%.o: CPPFLAGS += -Itests/util
+$(BUILD)/tests/util/%.o: CPPFLAGS += -Itests/util $(SERVER_INC)
 
 # The engine's kill -9 driver (tests/crash/crash_engine.c; make test runs a few rounds).
 $(CRASH_ENGINE): $(BUILD)/tests/crash/crash_engine.o $(LIBSHALE)

@@ -22,6 +22,7 @@
 
 #include "keyspace.h"
 #include "set.h"
+#include "ks_fixture.h"
 #include "testutil.h"
 
 typedef struct fixture {
@@ -33,18 +34,12 @@ typedef struct fixture {
 static void open_all(fixture *f)
 {
     f->dir = tu_tempdir("set");
-    shale_options o;
-    shale_options_default(&o);
-    o.compaction_filter = ks_compaction_filter;
-    o.compaction_filter_ctx = &f->ks;
-    assert_int_equal(shale_open(f->dir, &o, &f->db), 0);
-    assert_int_equal(ks_open(&f->ks, f->db, f->dir, NULL), 0);
+    ks_fixture_open(f->dir, &f->ks, &f->db);
 }
 
 static void close_all(fixture *f)
 {
-    ks_close(&f->ks);
-    assert_int_equal(shale_close(f->db), 0);
+    ks_fixture_close(&f->ks, f->db);
     tu_rmdir_free(f->dir);
 }
 
