@@ -383,11 +383,12 @@ static int cmp_base(const ks_iter *it, const ov_node *n)
     return key_cmp(n->key, n->klen, bk, bl);
 }
 
-/* Picks the current entry at or after the cursors: an index node hides the engine's
-   entry of the same key. */
-static void settle_forward(ks_iter *it)
+/* Picks the current entry at or after the cursors (at or before them going backward):
+   an index node hides the engine's entry of the same key. */
+static void settle(ks_iter *it, bool backward)
 {
-    it->backward = 0;
+    it->backward = backward;
+    int dir = backward ? -1 : 1;
     for (;;) {
         bool bv = shale_iter_valid(it->base);
         if (!bv && shale_iter_status(it->base)) {
@@ -400,9 +401,12 @@ static void settle_forward(ks_iter *it)
             return;
         }
         if (bv) {
-            int c = cmp_base(it, n);
+            int c = cmp_base(it, n) * dir; /* > 0: the engine's entry comes first */
             if (c == 0) {
-                shale_iter_next(it->base);
+                if (backward)
+                    shale_iter_prev(it->base);
+                else
+                    shale_iter_next(it->base);
                 continue;
             }
             if (c > 0) {
@@ -411,7 +415,7 @@ static void settle_forward(ks_iter *it)
             }
         }
         if (node_hidden(it, n)) {
-            it->on = n->next[0];
+            it->on = backward ? n->prev : n->next[0];
             continue;
         }
         it->cur = CUR_INDEX;
@@ -419,38 +423,14 @@ static void settle_forward(ks_iter *it)
     }
 }
 
+static void settle_forward(ks_iter *it)
+{
+    settle(it, false);
+}
+
 static void settle_backward(ks_iter *it)
 {
-    it->backward = 1;
-    for (;;) {
-        bool bv = shale_iter_valid(it->base);
-        if (!bv && shale_iter_status(it->base)) {
-            it->cur = CUR_NONE;
-            return;
-        }
-        ov_node *n = node_in_range(it, it->on) ? it->on : NULL;
-        if (!n) {
-            it->cur = bv ? CUR_BASE : CUR_NONE;
-            return;
-        }
-        if (bv) {
-            int c = cmp_base(it, n);
-            if (c == 0) {
-                shale_iter_prev(it->base);
-                continue;
-            }
-            if (c < 0) {
-                it->cur = CUR_BASE;
-                return;
-            }
-        }
-        if (node_hidden(it, n)) {
-            it->on = n->prev;
-            continue;
-        }
-        it->cur = CUR_INDEX;
-        return;
-    }
+    settle(it, true);
 }
 
 void ks_iter_seek_to_first(ks_iter *it)
