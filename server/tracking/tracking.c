@@ -109,7 +109,7 @@ static void send_message(server *s, client *c, const char *payload, size_t plen)
     tr_client *tc = c->tracking;
     client *to = c;
     if (tc->redirect_id) {
-        if (!tc->redir) {
+        if (!tc->redir || tc->redir->closed || tc->redir->close_after_reply) { /* gone, going */
             tc->broken_redir = true;
             if (c->proto == 3) {
                 char buf[96];
@@ -480,7 +480,7 @@ void tracking_call_end(server *s, client *c, const command *cmd)
     tracking *t = state_of(s);
     if (!t)
         return;
-    if (c->tracking && c->tracking->on && !c->tracking->bcast)
+    if (cmd && c->tracking && c->tracking->on && !c->tracking->bcast)
         remember_keys(s, c, cmd);
     if (--t->depth == 0 && !t->dispatching) {
         /* a command run outside the dispatcher (a blocked client served): its
@@ -688,7 +688,11 @@ long long tracking_redirect(const client *c)
 
 long long tracking_clients(server *s)
 {
-    return s->tracking ? (long long)s->tracking->nclients : 0;
+    tracking *t = state_of(s);
+    long long n = 0;
+    for (size_t i = 0; t && i < t->nclients; i++)
+        n += !t->clients[i]->close_after_reply; /* (QUIT: gone in Redis by now) */
+    return n;
 }
 
 long long tracking_total_keys(server *s)

@@ -44,8 +44,9 @@ void tracking_free(server *s);
 /* ---- for the dispatcher (command.c) ---- */
 
 /* Around one command's handler (nested: EXEC's commands inside EXEC's call): changes
-   made in between are gathered. After the handler of cmd (its row, argv in c->cmd): the
-   keys of a read-only command go into c's table entries. */
+   made in between are gathered. After the handler of cmd (its row, argv in c->cmd; NULL:
+   a blocked command served again, which reads nothing to track): the keys of a
+   read-only command go into c's table entries. */
 void tracking_call_begin(server *s, client *c);
 void tracking_call_end(server *s, client *c, const command *cmd);
 /* Around command_dispatch. After it (the command run, queued or refused, its reply final:
