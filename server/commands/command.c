@@ -666,12 +666,12 @@ void command_dispatch(server *s, client *c)
     size_t from = c->out.len;
     run(s, c, from);
     if (c->paused) {
-        tracking_after_command(s, c, NULL, false);
+        tracking_after_command(s, c, false);
         return; /* held by CLIENT PAUSE: it runs again, with CLIENT REPLY as it was */
     }
     reply_mode_after(c, from);
     /* after the reply and its mode: invalidations are pushes, sent whatever CLIENT REPLY */
-    tracking_after_command(s, c, lookup(c->cmd.argv[0].p, c->cmd.argv[0].len), true);
+    tracking_after_command(s, c, true);
 }
 
 /* Looks up, admits and runs c->cmd, with its statistics, slowlog and latency events. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "multi.h"
 #include "pubsub.h"
 #include "tr_internal.h"
@@ -497,7 +498,7 @@ void tracking_before_command(server *s, client *c)
         s->tracking->dispatching = true;
 }
 
-void tracking_after_command(server *s, client *c, const command *cmd, bool done)
+void tracking_after_command(server *s, client *c, bool done)
 {
     tracking *t = state_of(s);
     if (!t)
@@ -507,7 +508,8 @@ void tracking_after_command(server *s, client *c, const command *cmd, bool done)
     broadcast(s);
     /* CLIENT CACHING lasts for the next command, or the next transaction (Redis's
        resetClient), a CLIENT command in between keeping it */
-    if (done && c->tracking && !multi_active(c) && !(cmd && strcmp(cmd->name, "client") == 0))
+    if (done && c->tracking && c->tracking->caching && !multi_active(c) &&
+        !arg_is(&c->cmd.argv[0], "client"))
         c->tracking->caching = false;
     if (t->nclients)
         limit_table(s);

@@ -49,12 +49,12 @@ void tracking_free(server *s);
    read-only command go into c's table entries. */
 void tracking_call_begin(server *s, client *c);
 void tracking_call_end(server *s, client *c, const command *cmd);
-/* Around command_dispatch. After it (the command run, queued or refused, its reply final:
-   done; cmd NULL when unknown; not done: held by CLIENT PAUSE, to run again): sends what
+/* Around command_dispatch. After it (the command in c->cmd run, queued or refused, its
+   reply final: done; not done: held by CLIENT PAUSE, to run again): sends what
    it gathered, ends CLIENT CACHING's one-command effect, keeps the table's limit. A
    command run outside them (a blocked client served) sends its own at its call's end. */
 void tracking_before_command(server *s, client *c);
-void tracking_after_command(server *s, client *c, const command *cmd, bool done);
+void tracking_after_command(server *s, client *c, bool done);
 /* server_cron: the table's limit (Redis's trackingLimitUsedSlots). */
 void tracking_cron(server *s);
 
