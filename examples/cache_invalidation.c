@@ -56,8 +56,7 @@ static shale_client *connect_or_die(int resp3)
 
 static void die_reply(shale_client *c, shale_client_reply *r)
 {
-    fprintf(stderr, "cache_invalidation: %s\n",
-            r ? r->str : shale_client_errstr(c));
+    fprintf(stderr, "cache_invalidation: %s\n", r ? r->str : shale_client_errstr(c));
     exit(1);
 }
 
@@ -192,14 +191,14 @@ int main(int argc, char **argv)
             checked++;
             if (v < noted[k]) {
                 stale++;
-                fprintf(stderr, "stale: k%d served version %ld, %ld was acknowledged\n", k,
-                        v, noted[k]);
+                fprintf(stderr, "stale: k%d served version %ld, %ld was acknowledged\n", k, v,
+                        noted[k]);
             }
         }
     }
     pthread_join(w, NULL);
-    printf("reads %ld (hits %ld, misses %ld), invalidations %ld, flushes %ld, stale %ld\n",
-           checked, ca.hits, ca.misses, ca.invalidations, ca.flushes, stale);
+    printf("reads %ld (hits %ld, misses %ld), invalidations %ld, flushes %ld, stale %ld\n", checked,
+           ca.hits, ca.misses, ca.invalidations, ca.flushes, stale);
     for (int k = 0; k < NKEYS; k++)
         drop(&ca, k);
     shale_client_close(c);

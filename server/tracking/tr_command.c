@@ -168,8 +168,8 @@ static void client_tracking(server *s, client *c)
             free(o.prefixes);
             return;
         }
-        if (tr_enable(s, c, (uint64_t)o.redirect, o.redir, o.bcast, o.optin, o.optout,
-                      o.noloop, o.prefixes, o.n)) {
+        if (tr_enable(s, c, (uint64_t)o.redirect, o.redir, o.bcast, o.optin, o.optout, o.noloop,
+                      o.prefixes, o.n)) {
             free(o.prefixes);
             reply_engine_error(c, -12);
             return;

@@ -94,7 +94,7 @@ typedef struct tracking {
     uint64_t flush_call; /* the call that last sent a flush (FLUSHALL touches 16 dbs) */
     tr_pending *pending;
     size_t npending, pendcap;
-    unsigned limit_rounds; /* Redis's timeout_counter: effort grows while over the limit */
+    unsigned limit_rounds;  /* Redis's timeout_counter: effort grows while over the limit */
     ks_touch_fn prev_touch; /* the watch table's listeners, called first */
     ks_db_touch_fn prev_db_touch;
     void *prev_ctx;
@@ -103,8 +103,8 @@ typedef struct tracking {
 /* ---- tracking.c, for tr_command.c ---- */
 
 /* Turns c's tracking on with these options (checked already). 0 or -ENOMEM. */
-int tr_enable(server *s, client *c, uint64_t redirect_id, client *redir, bool bcast,
-              bool optin, bool optout, bool noloop, const tr_str *prefixes, size_t n);
+int tr_enable(server *s, client *c, uint64_t redirect_id, client *redir, bool bcast, bool optin,
+              bool optout, bool noloop, const tr_str *prefixes, size_t n);
 /* The tracking client of id, or NULL. */
 client *tr_client_by_id(tracking *t, uint64_t id);
 /* bytes order of two strings as Redis's radix tree sorts them. */

@@ -260,8 +260,8 @@ static void sort_changes(tr_prefix *p)
     size_t out = 0;
     for (size_t i = 0; i < p->nchanges; i++) {
         tr_change *ch = &p->changes[i];
-        if (out > 0 && tr_str_cmp(p->changes[out - 1].key.p, p->changes[out - 1].key.len,
-                                  ch->key.p, ch->key.len) == 0) {
+        if (out > 0 && tr_str_cmp(p->changes[out - 1].key.p, p->changes[out - 1].key.len, ch->key.p,
+                                  ch->key.len) == 0) {
             free(p->changes[out - 1].key.p);
             p->changes[out - 1] = *ch;
             continue;
@@ -597,8 +597,8 @@ static void bcast_remove(tracking *t, client *c, const tr_str *name)
     t->nprefixes--;
 }
 
-int tr_enable(server *s, client *c, uint64_t redirect_id, client *redir, bool bcast,
-              bool optin, bool optout, bool noloop, const tr_str *prefixes, size_t n)
+int tr_enable(server *s, client *c, uint64_t redirect_id, client *redir, bool bcast, bool optin,
+              bool optout, bool noloop, const tr_str *prefixes, size_t n)
 {
     tracking *t = state_of(s);
     if (!c->tracking && !(c->tracking = calloc(1, sizeof(tr_client))))
