@@ -46,6 +46,11 @@ SCENARIOS = {
         (0, "client tracking on bcast prefix a prefix ab", 1),
         (0, "client tracking on bcast prefix ab prefix a", 1),
         (0, "client tracking on bcast prefix", 1),
+        # Redis 7.0: an overlap found past the first prefix replies the error, and then
+        # still turns tracking on and replies +OK
+        (0, "client tracking on bcast prefix x prefix a prefix ab", 2),
+        (0, "client trackinginfo", 1),
+        (0, "client tracking off", 1),
         (0, "client tracking off redirect 999999", 1),
         (0, "client getredir", 1),
         (0, "client trackinginfo", 1),
