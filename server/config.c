@@ -63,6 +63,7 @@ static const option options[] = {
     {"protected-mode", T_BOOL, F(protected_mode), 0, 0, 0, NULL},
     {"requirepass", T_STR, F(requirepass), 0, 0, 0, NULL},
     {"maxclients", T_INT, F(maxclients), 1, 1000000, 0, NULL},
+    {"tracking-table-max-keys", T_INT, F(tracking_table_max_keys), 0, BIG, 0, NULL},
     {"max-open-files", T_INT, F(max_open_files), 16, 1000000, IMMUTABLE | SAME_OK, NULL},
     /* seconds, at most INT_MAX as in Redis (close_idle multiplies timeout by 1000) */
     {"timeout", T_INT, F(timeout), 0, 2147483647, 0, NULL},
@@ -176,6 +177,7 @@ void config_default(server_config *cfg)
     cfg->maxclients = 10000;
     cfg->tcp_keepalive = 300;
     cfg->pubsub_hard_limit = 32ull << 20; /* Redis's pubsub class: 32mb 8mb 60 */
+    cfg->tracking_table_max_keys = 1000000; /* Redis's default */
     cfg->pubsub_soft_limit = 8ull << 20;
     cfg->pubsub_soft_seconds = 60;
     /* One loop per core but one: that core is left to the engine's flush and compaction

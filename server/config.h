@@ -37,6 +37,7 @@ typedef struct server_config {
     uint64_t output_hard_limit, output_soft_limit; /* client-output-buffer-limit normal */
     long long output_soft_seconds;
     uint64_t pubsub_hard_limit, pubsub_soft_limit; /* client-output-buffer-limit pubsub */
+    long long tracking_table_max_keys; /* client tracking's table of keys (0: no limit) */
     long long pubsub_soft_seconds;
     /* replication (accepted and reported until shale replicates: issue 20) */
     uint64_t repl_backlog_size;

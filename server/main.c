@@ -15,6 +15,7 @@
 #include "multi.h"
 #include "pause.h"
 #include "pubsub.h"
+#include "tracking.h"
 #include "server.h"
 
 static server srv;
@@ -81,7 +82,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int nloops = (int)srv.cfg.io_threads;
-    if (multi_init(&srv) || blocking_init(&srv, nloops) || pubsub_init(&srv, nloops) ||
+    if (multi_init(&srv) || tracking_init(&srv) || blocking_init(&srv, nloops) || pubsub_init(&srv, nloops) ||
         monitor_init(&srv, nloops) || pause_init(&srv, nloops)) {
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
@@ -113,6 +114,7 @@ int main(int argc, char **argv)
     access_free(&srv.access);
     blocking_free(&srv);
     pubsub_free(&srv);
+    tracking_free(&srv);
     multi_free(&srv);
     monitor_free(&srv);
     pause_free(&srv);

@@ -71,6 +71,7 @@ typedef struct client {
     bool resume_queued;         /* in its loop's list of unblocked clients */
     struct client *resume_next; /* that list (net_resume) */
     struct ps_client *pubsub;   /* its subscriptions and inbox (pubsub.h), or NULL */
+    struct tr_client *tracking; /* CLIENT TRACKING state (tracking.h), or NULL */
     struct client *round_next;
     uint64_t held_gen;          /* the writes its held replies depend on */
     struct client *held_next;   /* the loop's held clients, oldest first */
@@ -154,6 +155,7 @@ typedef struct server {
     int ops_window_i;
     migrate_cache migrate; /* MIGRATE's connections to targets (lock held) */
     void *watches;         /* WATCH's table of watched keys (multi/watch.c) */
+    struct tracking *tracking; /* client tracking (tracking/tracking.h) */
 } server;
 
 /* Applies the file's db<N>-compaction-style and db<N>-fifo-max-size to the store (a style

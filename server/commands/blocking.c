@@ -15,6 +15,7 @@
 #include "args.h"
 #include "keyspace.h"
 #include "multi.h"
+#include "tracking.h"
 
 #define UNBLOCKED_ERR "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 
@@ -448,7 +449,9 @@ static bool rerun(blocking *bk, blocked *b, const bkey *k)
     b->serving = k;
     b->stay = false;
     size_t from = c->out.len;
+    tracking_call_begin(bk->s, c); /* its invalidations after its reply, as Redis's */
     b->fn(bk->s, c);
+    tracking_call_end(bk->s, c, NULL);
     b->serving = NULL;
     c->cmd.argv = argv;
     c->cmd.argc = argc;

@@ -22,6 +22,7 @@
 #include "multi.h"
 #include "pause.h"
 #include "pubsub.h"
+#include "tracking.h"
 
 /* clang-format off */
 static const command commands[] = {
@@ -252,7 +253,9 @@ static void unknown(client *c)
  */
 /* clang-format off */
 static const command subcommands[] = {
+    {"client|caching", 3, 0, 0, 0, 0, "connection", "Tracks, or not, the keys of the next command (OPTIN / OPTOUT tracking).", NULL},
     {"client|getname", 2, 0, 0, 0, 0, "connection", "Returns the connection's name.", NULL},
+    {"client|getredir", 2, 0, 0, 0, 0, "connection", "Returns the client id tracking's invalidations are redirected to.", NULL},
     {"client|help", 2, 0, 0, 0, 0, "connection", "Lists the subcommands.", NULL},
     {"client|id", 2, 0, 0, 0, 0, "connection", "Returns the connection's id.", NULL},
     {"client|info", 2, 0, 0, 0, 0, "connection", "Describes the connection.", NULL},
@@ -264,6 +267,8 @@ static const command subcommands[] = {
     {"client|reply", 3, 0, 0, 0, 0, "connection", "Turns the replies to the connection off, on, or off for one command.", NULL},
     {"client|setinfo", 4, 0, 0, 0, 0, "connection", "Accepted (Redis 7.2's library name and version).", NULL},
     {"client|setname", 3, 0, 0, 0, 0, "connection", "Names the connection.", NULL},
+    {"client|tracking", -3, 0, 0, 0, 0, "connection", "Turns client-side caching's key tracking on or off.", NULL},
+    {"client|trackinginfo", 2, 0, 0, 0, 0, "connection", "Describes the connection's tracking.", NULL},
     {"client|unblock", -3, ADMIN, 0, 0, 0, "connection", "Unblocks a client blocked by a blocking command.", NULL},
     {"cluster|addslots", -3, ADMIN, 0, 0, 0, "cluster", "Answers that cluster support is disabled.", NULL},
     {"cluster|addslotsrange", -4, ADMIN, 0, 0, 0, "cluster", "Answers that cluster support is disabled.", NULL},
@@ -657,11 +662,16 @@ void command_dispatch(server *s, client *c)
     if (c->cmd.argc == 0)
         return;
     monitor_before_command(s, c);
+    tracking_before_command(s, c);
     size_t from = c->out.len;
     run(s, c, from);
-    if (c->paused)
+    if (c->paused) {
+        tracking_after_command(s, c, false);
         return; /* held by CLIENT PAUSE: it runs again, with CLIENT REPLY as it was */
+    }
     reply_mode_after(c, from);
+    /* after the reply and its mode: invalidations are pushes, sent whatever CLIENT REPLY */
+    tracking_after_command(s, c, true);
 }
 
 /* Looks up, admits and runs c->cmd, with its statistics, slowlog and latency events. */
@@ -703,7 +713,9 @@ void command_call(server *s, client *c, const command *cmd, size_t from)
     c->no_touch = cmd->flags & NOTOUCH;
     c->redacted = 0;
     uint64_t t0 = mono_ns();
+    tracking_call_begin(s, c);
     cmd->fn(s, c);
+    tracking_call_end(s, c, cmd);
     uint64_t ns = mono_ns() - t0;
     long long us = (long long)(ns / 1000);
     bool failed = count_error_reply(s, c, from);

@@ -11,6 +11,7 @@
 #include "multi.h"
 #include "pause.h"
 #include "pubsub.h"
+#include "tracking.h"
 #include "server.h"
 
 void cmd_ping(server *s, client *c)
@@ -176,8 +177,8 @@ void cmd_hello(server *s, client *c)
  * The state RESET clears that other families own (Redis's clearClientConnectionState
  * calls, in its order): MULTI/WATCH's transaction and watches (discardTransaction, after
  * the authentication reset), then every channel, shard channel and pattern unsubscribed
- * without the unsubscribe replies (Redis passes notify 0). Tracking (CLIENT TRACKING,
- * not built yet) will go first: Redis's disableTracking comes before the database and
+ * without the unsubscribe replies (Redis passes notify 0). Tracking goes first (RESET
+ * calls it before the rest): Redis's disableTracking comes before the database and
  * protocol reset.
  */
 static void reset_family_state(server *s, client *c)
@@ -191,6 +192,7 @@ static void reset_family_state(server *s, client *c)
    ON (a SKIP already in force for this very command stays, as in Redis). */
 void cmd_reset(server *s, client *c)
 {
+    tracking_disable(s, c);
     monitor_stop(s, c);
     c->db = 0;
     c->proto = 2;
@@ -233,6 +235,7 @@ static void client_flags(const client *c, char *buf)
         *p++ = 'x';
     if (blocking_is_blocked(c) || c->paused) /* (Redis blocks a paused client) */
         *p++ = 'b';
+    p = tracking_flags(c, p); /* t R B */
     if (c->mx && c->mx->dirty_cas)
         *p++ = 'd';
     if (c->close_after_reply && !c->killed)
@@ -269,7 +272,7 @@ size_t client_info_line(server *s, client *c, char *buf, size_t cap)
                      "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d "
                      "sub=%lld psub=%lld ssub=%lld multi=%lld qbuf=%zu qbuf-free=%zu argv-mem=%zu "
                      "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s "
-                     "cmd=%s user=default redir=-1 resp=%d",
+                     "cmd=%s user=default redir=%lld resp=%d",
                      (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name,
                      (unsigned long long)((now - c->created_ms) / 1000),
                      (unsigned long long)((now - c->last_ms) / 1000), flags, c->db,
@@ -278,7 +281,7 @@ size_t client_info_line(server *s, client *c, char *buf, size_t cap)
                      qbuf,
                      c->in_cap > c->in_len ? c->in_cap - c->in_len : 0, argv_mem, rbs, rbs, obl,
                      oll, omem, tot, c->send_armed ? "rw" : "r", c->last_cmd ? c->last_cmd : "NULL",
-                     c->proto);
+                     tracking_redirect(c), c->proto);
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
@@ -629,6 +632,8 @@ void cmd_client(server *s, client *c)
     } else if (arg_is(&a[1], "pause")) { /* past its arity (-3): Redis's fallback error */
         resp_error(&c->out, "ERR unknown subcommand or wrong number of arguments for 'pause'. "
                             "Try CLIENT HELP.");
+    } else if (tracking_is_subcommand(c)) {
+        tracking_client_command(s, c);
     } else if (arg_is(&a[1], "unpause") && argc == 2) {
         pause_end(s);
         resp_simple(&c->out, "OK");

@@ -18,6 +18,7 @@
 #include "blocking.h"
 #include "pause.h"
 #include "pubsub.h"
+#include "tracking.h"
 #include "server.h"
 
 #define add server_out_printf
@@ -42,8 +43,9 @@ static void section_server(server *s, resp_out *o)
 static void section_clients(server *s, resp_out *o)
 {
     add(o, "# Clients\r\nconnected_clients:%lld\r\nmaxclients:%lld\r\nblocked_clients:%lld\r\n"
-           "tracking_clients:0\r\n\r\n",
-        s->nclients, s->cfg.maxclients, blocking_count(s) + pause_held_count(s));
+           "tracking_clients:%lld\r\n\r\n",
+        s->nclients, s->cfg.maxclients, blocking_count(s) + pause_held_count(s),
+        tracking_clients(s));
 }
 
 /* Redis's bytesToHuman: 950B, 1.50K, 2.25M ... */
@@ -132,7 +134,8 @@ static void section_stats(server *s, resp_out *o)
            "total_net_output_bytes:%llu\r\nrejected_connections:%llu\r\nexpired_keys:%llu\r\n"
            "evicted_keys:%llu\r\nkeyspace_hits:%llu\r\nkeyspace_misses:%llu\r\n"
            "pubsub_channels:%lld\r\npubsub_patterns:%lld\r\npubsubshard_channels:%lld\r\n"
-           "migrate_cached_sockets:%zu\r\nwrite_stall_rejections:%llu\r\ntotal_error_replies:%llu\r\n\r\n",
+           "migrate_cached_sockets:%zu\r\ntracking_total_keys:%lld\r\n"
+           "tracking_total_items:%lld\r\ntracking_total_prefixes:%lld\r\nwrite_stall_rejections:%llu\r\ntotal_error_replies:%llu\r\n\r\n",
         (unsigned long long)t->connections_received, (unsigned long long)t->commands_processed,
         ops_per_sec(s), (unsigned long long)t->net_input_bytes,
         (unsigned long long)t->net_output_bytes, (unsigned long long)t->rejected_connections,
@@ -140,6 +143,7 @@ static void section_stats(server *s, resp_out *o)
         (unsigned long long)t->keyspace_hits,
         (unsigned long long)t->keyspace_misses, pubsub_count(s, PUBSUB_CHANNEL),
         pubsub_count(s, PUBSUB_PATTERN), pubsub_count(s, PUBSUB_SHARD), s->migrate.n,
+        tracking_total_keys(s), tracking_total_items(s), tracking_total_prefixes(s),
         (unsigned long long)(t->stall_rejections_l0 + t->stall_rejections_memtable),
         (unsigned long long)s->cmds.error_replies);
 }

@@ -20,6 +20,7 @@
 #include "command.h"
 #include "multi.h"
 #include "pubsub.h"
+#include "tracking.h"
 
 void cmd_swapdb(server *s, client *c)
 {
@@ -250,6 +251,7 @@ void server_client_add(server *s, client *c)
 void server_client_remove(server *s, client *c)
 {
     blocking_forget(s, c);
+    tracking_client_gone(s, c); /* before pubsub_forget: its messages use c's inbox */
     pubsub_forget(s, c);
     multi_client_gone(s, c);
     monitor_stop(s, c);
@@ -648,4 +650,5 @@ void server_cron(server *s)
     s->ops_window[i] = s->stats.commands_processed;
     s->ops_window_ms[i] = now;
     migrate_cache_expire(&s->migrate, now);
+    tracking_cron(s);
 }

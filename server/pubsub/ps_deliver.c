@@ -112,15 +112,25 @@ static void enqueue(server *s, client *c, ps_client *pc)
     }
 }
 
+static bool hand_bytes(server *s, client *c, char lead, const char *rest, size_t rlen,
+                       uint64_t hard);
+
 /* Hands one message (f: its RESP2 frame, an array) to c: straight into its reply buffer
    when c belongs to this thread's loop and nothing waits before it, else into its inbox.
    A subscriber past the pubsub hard limit is skipped: its loop closes it. Returns whether
    the message was taken. */
 static bool hand_over(server *s, client *c, const resp_out *f)
 {
-    ps_client *pc = c->pubsub;
-    uint64_t hard = s->cfg.pubsub_hard_limit;
     char lead = c->proto == 3 ? '>' : '*'; /* a push in RESP3 */
+    return hand_bytes(s, c, lead, f->data + 1, f->len - 1, s->cfg.pubsub_hard_limit);
+}
+
+/* Hands lead then rest to c as one message (see hand_over); hard: the buffered bytes past
+   which it is refused (0: none). */
+static bool hand_bytes(server *s, client *c, char lead, const char *rest, size_t rlen,
+                       uint64_t hard)
+{
+    ps_client *pc = c->pubsub;
     resp_out *to = &pc->inbox;
     bool direct = pc->inbox.len == 0 && net_on_own_loop(c);
     if (direct)
@@ -130,10 +140,21 @@ static bool hand_over(server *s, client *c, const resp_out *f)
     if (direct)
         net_join_round(c); /* before the bytes: they belong to this round */
     resp_raw(to, &lead, 1);
-    resp_raw(to, f->data + 1, f->len - 1);
+    resp_raw(to, rest, rlen);
     if (!direct)
         enqueue(s, c, pc);
     return true;
+}
+
+bool pubsub_push(server *s, client *c, const char *frame, size_t len)
+{
+    if (!s->pubsub || len == 0)
+        return false;
+    if (!c->pubsub && !(c->pubsub = calloc(1, sizeof(ps_client))))
+        return false;
+    /* no pubsub limit of its own: an invalidation dropped would leave a stale cache; c's
+       class limit (normal, or pubsub when subscribed) is applied when its loop sends */
+    return hand_bytes(s, c, frame[0], frame + 1, len - 1, 0);
 }
 
 static void build_frame(resp_out *f, const char *type, const char *pat, size_t plen,

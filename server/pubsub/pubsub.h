@@ -60,6 +60,15 @@ void pubsub_reset_client(server *s, client *c);
 long long pubsub_publish(server *s, const char *channel, size_t chlen, const char *msg,
                          size_t msglen, bool shard);
 
+/*
+ * Hands c one message that is not a channel's (client tracking's invalidations): frame is
+ * a whole RESP frame, sent as it is, in order with c's messages and by the same path (its
+ * reply buffer now, or its inbox when c is another loop's). Not cut at the pubsub hard
+ * limit as messages are (a lost invalidation is a stale cache): c's output class limits
+ * apply when its loop sends. The lock held. Whether c took it (false: without memory).
+ */
+bool pubsub_push(server *s, client *c, const char *frame, size_t len);
+
 /* ---- for commands (t_pubsub.c) ---- */
 
 /* Subscribes c to name in kind's namespace and replies the confirmation (with c's count
