@@ -69,6 +69,23 @@ static inline void notify(server *s, int cls, const char *event, int dbi, const 
     if ((f & cls) && (f & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)))
         notify_queue(s, cls, event, dbi, key, klen);
 }
+/* Whether an event of class cls would be sent (for a command that must look further to
+   know which events it has). */
+static inline bool notify_wanted(const server *s, int cls)
+{
+    int f = (int)s->cfg.notify_keyspace_events;
+    return (f & cls) && (f & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT));
+}
+/* A STORE command's events (Redis's): event on dst when it wrote a non-empty result,
+   else "del" when the empty result deleted a key that was there. */
+static inline void notify_stored(server *s, int cls, const char *event, int dbi,
+                                 const resp_arg *dst, uint64_t size, bool existed)
+{
+    if (size)
+        notify(s, cls, event, dbi, dst->p, dst->len);
+    else if (existed)
+        notify(s, NOTIFY_GENERIC, "del", dbi, dst->p, dst->len);
+}
 static inline void notify_arg(server *s, int cls, const char *event, int dbi, const resp_arg *key)
 {
     notify(s, cls, event, dbi, key->p, key->len);
