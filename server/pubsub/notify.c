@@ -59,7 +59,7 @@ void notify_format_classes(int flags, char *buf, size_t cap)
 /* ---- the events waiting for their commit ---- */
 
 typedef struct pending_event {
-    const char *event; /* a static string */
+    const char *event; /* a static string; NULL: dropped (notify_drop_new) */
     int dbi;
     size_t key_off, klen; /* in keys */
 } pending_event;
@@ -109,6 +109,17 @@ void notify_mark(server *s)
 {
     if (s->notify)
         s->notify->mark = s->notify->n;
+}
+
+void notify_drop_new(server *s, int dbi, const void *key, size_t klen)
+{
+    struct notify_pending *q = s->notify;
+    for (size_t i = q ? q->mark : 0; q && i < q->n; i++) {
+        pending_event *e = &q->ev[i];
+        if (e->event != NULL && strcmp(e->event, "new") == 0 && e->dbi == dbi &&
+            e->klen == klen && memcmp(q->keys + e->key_off, key, klen) == 0)
+            e->event = NULL; /* skipped when published */
+    }
 }
 
 void notify_drop_command(server *s)
@@ -176,8 +187,9 @@ void notify_flush(server *s)
     int flags = (int)s->cfg.notify_keyspace_events;
     /* publishing runs no command, so nothing is queued meanwhile */
     for (size_t i = 0; i < q->n; i++)
-        publish_event(s, flags, q->ev[i].event, q->ev[i].dbi, q->keys + q->ev[i].key_off,
-                      q->ev[i].klen);
+        if (q->ev[i].event)
+            publish_event(s, flags, q->ev[i].event, q->ev[i].dbi, q->keys + q->ev[i].key_off,
+                          q->ev[i].klen);
     notify_drop_all(s);
 }
 

@@ -91,6 +91,9 @@ static inline void notify_arg(server *s, int cls, const char *event, int dbi, co
     notify(s, cls, event, dbi, key->p, key->len);
 }
 
+/* Forgets the "new" event of (dbi, key) the running command queued: a command that
+   deletes and writes again a key Redis overwrites (SORT STORE). */
+void notify_drop_new(server *s, int dbi, const void *key, size_t klen);
 /* A command starts (command_call): a failed commit drops its events from here on. */
 void notify_mark(server *s);
 /* The command's writes were dropped: so are its events. */
