@@ -86,6 +86,8 @@ void cmd_type(server *s, client *c)
     ks_meta m;
     if (!read_key(s, c, c->db, &c->cmd.argv[1], 0, false, &m))
         return;
+    if (!m.type) /* Redis's TYPE looks up as a read (without counting it here) */
+        notify_arg(s, NOTIFY_KEY_MISS, "keymiss", c->db, &c->cmd.argv[1]);
     resp_simple(&c->out, ks_type_name(m.type));
     ks_meta_free(&m);
 }

@@ -421,9 +421,14 @@ void cmd_smove(server *s, client *c)
         ks_begin(&s->ks);
         rc = rc ? rc : set_move(&s->ks, c->db, &src, &dst, member->p, member->len, &moved);
         if (moved) {
+            /* Redis's order: the source's events, then dst made (new), then its sadd */
+            if (!dm.type)
+                notify_drop_new(s, c->db, dst.key, dst.klen);
             notify_arg(s, NOTIFY_SET, "srem", c->db, &c->cmd.argv[1]);
             if (sm.size == 1)
                 notify_arg(s, NOTIFY_GENERIC, "del", c->db, &c->cmd.argv[1]);
+            if (!dm.type)
+                notify_arg(s, NOTIFY_NEW, "new", c->db, &c->cmd.argv[2]);
             if (!in_dst)
                 notify_arg(s, NOTIFY_SET, "sadd", c->db, &c->cmd.argv[2]);
         }

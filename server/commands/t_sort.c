@@ -398,8 +398,6 @@ static void store_items(server *s, client *c, const sort_opts *o, const sort_ite
         }
     }
     rc = rc ? rc : list_save(&l);
-    if (old.type) /* Redis overwrites the key: no "new" for it */
-        notify_drop_new(s, c->db, o->store->p, o->store->len);
     notify_stored(s, NOTIFY_LIST, "sortstore", c->db, o->store, list_len(&l), old.type != 0);
     if (ks_finish(s, c, rc))
         resp_integer(&c->out, (long long)list_len(&l));

@@ -25,6 +25,14 @@ static bool read_string(server *s, client *c, const resp_arg *key, bool counted,
     return read_key(s, c, c->db, key, KS_TYPE_STRING, counted, m);
 }
 
+/* GETSET GETDEL GETEX and SET ... GET read the old value as Redis's GET does: an absent
+   key is a keymiss event. */
+static void notify_get_miss(server *s, client *c, const resp_arg *key, const ks_meta *m)
+{
+    if (!m->type)
+        notify_arg(s, NOTIFY_KEY_MISS, "keymiss", c->db, key);
+}
+
 /* Stores a string (one-write transaction) and tells the keyspace event (cls, event);
    false when the error was replied. */
 static bool write_string(server *s, client *c, const resp_arg *key, const ks_meta *old,
@@ -137,6 +145,8 @@ void cmd_set(server *s, client *c)
         reply_engine_error(c, rc);
         return;
     }
+    if (o.get)
+        notify_get_miss(s, c, key, &old);
     if (o.get && old.type && old.type != KS_TYPE_STRING) {
         ks_meta_free(&old);
         resp_error(&c->out, WRONGTYPE_ERR);
@@ -241,6 +251,7 @@ void cmd_getset(server *s, client *c)
     resp_arg *key = &c->cmd.argv[1];
     if (!read_string(s, c, key, false, &old))
         return;
+    notify_get_miss(s, c, key, &old);
     if (write_string(s, c, key, &old, c->cmd.argv[2].p, c->cmd.argv[2].len, 0, NOTIFY_STRING,
                      "set")) {
         if (old.type)
@@ -257,6 +268,7 @@ void cmd_getdel(server *s, client *c)
     resp_arg *key = &c->cmd.argv[1];
     if (!read_string(s, c, key, false, &old))
         return;
+    notify_get_miss(s, c, key, &old);
     if (!old.type) {
         resp_null(&c->out, c->proto);
         return;
@@ -278,6 +290,7 @@ void cmd_getex(server *s, client *c)
     resp_arg *key = &c->cmd.argv[1];
     if (!read_string(s, c, key, false, &m))
         return;
+    notify_get_miss(s, c, key, &m);
     if (!m.type) {
         resp_null(&c->out, c->proto);
         return;
@@ -315,6 +328,8 @@ void cmd_mget(server *s, client *c)
             return;
         }
         server_count_lookup(s, m.type != 0);
+        if (!m.type)
+            notify_arg(s, NOTIFY_KEY_MISS, "keymiss", c->db, &c->cmd.argv[i]);
         if (m.type == KS_TYPE_STRING)
             resp_bulk(&c->out, m.val, m.vlen);
         else

@@ -76,16 +76,6 @@ static inline bool notify_wanted(const server *s, int cls)
     int f = (int)s->cfg.notify_keyspace_events;
     return (f & cls) && (f & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT));
 }
-/* A STORE command's events (Redis's): event on dst when it wrote a non-empty result,
-   else "del" when the empty result deleted a key that was there. */
-static inline void notify_stored(server *s, int cls, const char *event, int dbi,
-                                 const resp_arg *dst, uint64_t size, bool existed)
-{
-    if (size)
-        notify(s, cls, event, dbi, dst->p, dst->len);
-    else if (existed)
-        notify(s, NOTIFY_GENERIC, "del", dbi, dst->p, dst->len);
-}
 static inline void notify_arg(server *s, int cls, const char *event, int dbi, const resp_arg *key)
 {
     notify(s, cls, event, dbi, key->p, key->len);
@@ -94,6 +84,19 @@ static inline void notify_arg(server *s, int cls, const char *event, int dbi, co
 /* Forgets the "new" event of (dbi, key) the running command queued: a command that
    deletes and writes again a key Redis overwrites (SORT STORE). */
 void notify_drop_new(server *s, int dbi, const void *key, size_t klen);
+/* A STORE command's events (Redis's): event on dst when it wrote a non-empty result
+   (over a key that was there: an overwrite, no "new" for it), else "del" when the empty
+   result deleted a key that was there. */
+static inline void notify_stored(server *s, int cls, const char *event, int dbi,
+                                 const resp_arg *dst, uint64_t size, bool existed)
+{
+    if (size && existed)
+        notify_drop_new(s, dbi, dst->p, dst->len);
+    if (size)
+        notify(s, cls, event, dbi, dst->p, dst->len);
+    else if (existed)
+        notify(s, NOTIFY_GENERIC, "del", dbi, dst->p, dst->len);
+}
 /* A command starts (command_call): a failed commit drops its events from here on. */
 void notify_mark(server *s);
 /* The command's writes were dropped: so are its events. */
