@@ -142,16 +142,40 @@ def shale_only(sp, rp):
     if not read_until(sub, b"active", 3):
         diffs += 1
         print("DIFF no expired event from the expiry cycle")
-    w.call("flushall")
-    w.call("set", "victim", "v")
-    w.call("config", "set", "maxmemory-policy", "allkeys-lru")
-    w.call("config", "set", "maxmemory", "1")
-    w.call("set", "next", "v")  # a write: eviction runs before it
-    if not read_until(sub, b"victim", 3):
-        diffs += 1
-        print("DIFF no evicted event")
-    w.call("config", "set", "maxmemory", "0")
+    diffs += evictions(w, sub)
     return diffs
+
+
+def evictions(w, sub):
+    """Writes past maxdisk under allkeys-random: one evicted event per evicted key (INFO's
+    evicted_keys), each naming a key that is gone, in the database it was in."""
+    w.call("flushall")
+    w.call("config", "set", "maxmemory-policy", "allkeys-random")
+    w.call("config", "set", "maxdisk", "8mb")
+    i = 0
+    while b"evicted_keys:0\r" in w.call("info", "stats")[1] and i < 20000:
+        for j in range(32):
+            w.call("set", "k%d" % (i + j), os.urandom(4000))
+        i += 32
+    w.call("config", "set", "maxdisk", "0")
+    w.call("config", "set", "maxmemory-policy", "noeviction")
+    info = w.call("info", "stats")[1].decode()
+    evicted = int(info.split("evicted_keys:")[1].split("\r")[0])
+    got = []
+    sub.s.settimeout(1)
+    try:
+        while True:
+            got.append(sub.reply()[1])
+    except OSError:
+        pass
+    sub.s.settimeout(10)
+    names = [m[3][1] for m in got if m[2][1] == b"__keyevent@0__:evicted"]
+    live = [k for k in names if w.call("exists", k) != (b":", b"0")]
+    if evicted == 0 or len(names) != evicted or live:
+        print("DIFF evicted events: %d keys evicted, %d events, still there %r" %
+              (evicted, len(names), live[:3]))
+        return 1
+    return 0
 
 
 def main():
