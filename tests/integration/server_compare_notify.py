@@ -76,6 +76,10 @@ def run_script(writer, sub, setting, proto):
         mode = "set" if line.endswith(" #set") else ""
         words = [w if w != "''" else "" for w in line.split() if w != "#set"]
         replies.append(canon(writer.call(*words), mode))
+    payload = writer.call("dump", "after")[1]
+    for args in (("rs", "0", payload), ("rs", "0", payload), ("rs", "0", payload, "replace"),
+                 ("rs", "1", payload, "replace", "absttl"), ("rs2", "1", payload, "absttl")):
+        replies.append(canon(writer.call("restore", *args), ""))
     replies.append(canon(writer.call("set", "ex1", "v", "px", "30"), ""))
     time.sleep(0.35)  # reaped by the expiry cycle (or by the next read), on both
     replies.append(canon(writer.call("get", "ex1"), ""))
