@@ -208,10 +208,18 @@ void notify_free(server *s)
 
 static void on_key_event(void *ctx, int event, int dbi, const void *key, size_t klen)
 {
-    if (event == KS_KEY_EXPIRED)
-        notify((server *)ctx, NOTIFY_EXPIRED, "expired", dbi, key, klen);
-    else
-        notify((server *)ctx, NOTIFY_NEW, "new", dbi, key, klen);
+    server *s = ctx;
+    if (event == KS_KEY_CREATED) {
+        notify(s, NOTIFY_NEW, "new", dbi, key, klen);
+        return;
+    }
+    struct notify_pending *q = s->notify;
+    bool nothing_after_mark = !q || q->mark == q->n;
+    notify(s, NOTIFY_EXPIRED, "expired", dbi, key, klen);
+    /* Outside a transaction the reap is written already: its event stays even if the
+       command that read the key fails later (it is before the command's own events). */
+    if (!ks_in_txn(&s->ks) && nothing_after_mark && s->notify)
+        s->notify->mark = s->notify->n;
 }
 
 void notify_init(server *s)
