@@ -117,6 +117,14 @@ def per_proto(shale, redis, proto):
                     if xi != yi:
                         print("  first at %d\n  shale %r\n  redis %r" % (i, xi, yi))
                         break
+    for value in ("KEAq", "A ", "gKE", "$lshzxeKE", "KA", "EA", "mnAKE", "Km", "tdn"):
+        got = [(canon(c.call("config", "set", "notify-keyspace-events", value), ""),
+                canon(c.call("config", "get", "notify-keyspace-events"), ""))
+               for c in (shale, redis)]
+        if got[0] != got[1]:
+            diffs += 1
+            print("DIFF RESP%d CONFIG SET/GET notify-keyspace-events %r\n  shale %r\n  redis %r"
+                  % (proto, value, got[0], got[1]))
     for c in (shale, redis):
         c.call("config", "set", "notify-keyspace-events", "")
     return diffs
