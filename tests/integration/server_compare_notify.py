@@ -65,6 +65,7 @@ SCRIPT = [
     "type nosuch", "ttl nosuch", "flushdb", "set after v",
     "multi", "set t1 v", "lpush t2 a", "incr t1", "del t2", "exec",
     "watch w", "set w 1", "multi", "set t3 v", "exec",
+    "multi", "set t4 v", "lpush t4 x", "incr t4n", "exec",
 ]
 
 
@@ -76,6 +77,13 @@ def run_script(writer, sub, setting, proto):
         mode = "set" if line.endswith(" #set") else ""
         words = [w if w != "''" else "" for w in line.split() if w != "#set"]
         replies.append(canon(writer.call(*words), mode))
+    # a client blocked on a list, served by a push: the push's events, then the pop's
+    blocked = Conn(writer.s.getpeername()[1])
+    blocked.s.sendall(encode(["blpop", "bl", "0"]))
+    time.sleep(0.1)
+    replies.append(canon(writer.call("rpush", "bl", "x"), ""))
+    replies.append(canon(blocked.reply(), ""))
+    blocked.s.close()
     payload = writer.call("dump", "after")[1]
     for args in (("rs", "0", payload), ("rs", "0", payload), ("rs", "0", payload, "replace"),
                  ("rs", "1", payload, "replace", "absttl"), ("rs2", "1", payload, "absttl")):
