@@ -4,12 +4,12 @@
  */
 #include "multi.h"
 
-#include "notify.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "notify.h"
 
 int multi_init(server *s)
 {

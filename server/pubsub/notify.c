@@ -17,9 +17,9 @@ static const struct {
     int flag;
 } classes[] = {
     /* the order CONFIG GET shows them in (Redis's keyspaceEventsFlagsToString) */
-    {'g', NOTIFY_GENERIC}, {'$', NOTIFY_STRING},  {'l', NOTIFY_LIST},    {'s', NOTIFY_SET},
-    {'h', NOTIFY_HASH},    {'z', NOTIFY_ZSET},    {'x', NOTIFY_EXPIRED}, {'e', NOTIFY_EVICTED},
-    {'t', NOTIFY_STREAM},  {'d', NOTIFY_MODULE},  {'n', NOTIFY_NEW},     {'K', NOTIFY_KEYSPACE},
+    {'g', NOTIFY_GENERIC},  {'$', NOTIFY_STRING},   {'l', NOTIFY_LIST},    {'s', NOTIFY_SET},
+    {'h', NOTIFY_HASH},     {'z', NOTIFY_ZSET},     {'x', NOTIFY_EXPIRED}, {'e', NOTIFY_EVICTED},
+    {'t', NOTIFY_STREAM},   {'d', NOTIFY_MODULE},   {'n', NOTIFY_NEW},     {'K', NOTIFY_KEYSPACE},
     {'E', NOTIFY_KEYEVENT}, {'m', NOTIFY_KEY_MISS},
 };
 #define NCLASSES (sizeof classes / sizeof classes[0])
@@ -47,8 +47,8 @@ void notify_format_classes(int flags, char *buf, size_t cap)
         buf[n++] = 'A';
     for (size_t i = 0; i < NCLASSES && n + 1 < cap; i++) {
         /* with A Redis shows no other class letter: not even n, which A leaves out */
-        bool channel_or_miss = classes[i].flag & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT |
-                                                  NOTIFY_KEY_MISS);
+        bool channel_or_miss =
+            classes[i].flag & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT | NOTIFY_KEY_MISS);
         if ((flags & classes[i].flag) && (!all || channel_or_miss))
             buf[n++] = classes[i].letter;
     }
@@ -116,8 +116,8 @@ void notify_drop_new(server *s, int dbi, const void *key, size_t klen)
     struct notify_pending *q = s->notify;
     for (size_t i = q ? q->mark : 0; q && i < q->n; i++) {
         pending_event *e = &q->ev[i];
-        if (e->event != NULL && strcmp(e->event, "new") == 0 && e->dbi == dbi &&
-            e->klen == klen && memcmp(q->keys + e->key_off, key, klen) == 0)
+        if (e->event != NULL && strcmp(e->event, "new") == 0 && e->dbi == dbi && e->klen == klen &&
+            memcmp(q->keys + e->key_off, key, klen) == 0)
             e->event = NULL; /* skipped when published */
     }
 }
@@ -138,7 +138,7 @@ void notify_drop_all(server *s)
 }
 
 /* "<prefix><db>__:<name>" into buf (cap bytes) or, when longer, a malloc'ed copy in
-   *heap (freed by the caller). Its length, or 0 without memory. */
+ *heap (freed by the caller). Its length, or 0 without memory. */
 static size_t channel_name(const char *prefix, int dbi, const char *name, size_t len, char *buf,
                            size_t cap, char **heap)
 {

@@ -7,10 +7,9 @@
  * Commands call notify() where they know what happened; the events wait here until the
  * command's writes are committed (ks_finish) and are published then, in order, and are
  * dropped when its writes are (a failed commit). Inside EXEC they wait for the
- * transaction's commit (multi.c), and are all dropped when that fails. Expired keys are
- * and new keys are told by the key layer (keyspace.h key_event_fn), evicted ones by
- * evict.c. With
- * notifications off, notify() is one test of a flag word.
+ * transaction's commit (multi.c), and are all dropped when that fails. Expired keys and
+ * new keys are told by the key layer (keyspace.h key_event_fn), evicted ones by evict.c.
+ * With notifications off, notify() is one test of a flag word.
  *
  * Everything runs under the server's lock.
  */
@@ -38,8 +37,8 @@
 #define NOTIFY_KEY_MISS (1 << 11) /* m (not part of A, as in Redis) */
 #define NOTIFY_MODULE (1 << 13)   /* d (no modules: accepted, never sent) */
 #define NOTIFY_NEW (1 << 14)      /* n (not part of A, as in Redis) */
-#define NOTIFY_ALL                                                                          \
-    (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH | NOTIFY_ZSET | \
+#define NOTIFY_ALL                                                                                 \
+    (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH | NOTIFY_ZSET |       \
      NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE)
 
 /* notify-keyspace-events: the letters as flags (Redis's keyspaceEventsStringToFlags), -1
