@@ -15,6 +15,7 @@
 #include "args.h"
 #include "keyspace.h"
 #include "multi.h"
+#include "notify.h"
 
 #define UNBLOCKED_ERR "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 
@@ -448,7 +449,9 @@ static bool rerun(blocking *bk, blocked *b, const bkey *k)
     b->serving = k;
     b->stay = false;
     size_t from = c->out.len;
+    notify_mark(bk->s);
     b->fn(bk->s, c);
+    notify_flush(bk->s); /* what its reads told (an expiry reaped) */
     b->serving = NULL;
     c->cmd.argv = argv;
     c->cmd.argc = argc;
