@@ -19,12 +19,14 @@
 
 #include "args.h"
 #include "glob.h"
+#include "notify.h"
 #include "resp.h"
 
 /* T_MEM: bytes, its limits read as unsigned (as Redis's size_t and unsigned long long
    options; max -1 is no limit). T_MEMPCT: bytes or "N%" (stored as -N), as Redis's
    PERCENT_CONFIG memory options. */
-enum opt_type { T_BOOL, T_INT, T_MEM, T_MEMPCT, T_STR, T_OUTBUF };
+/* T_NOTIFY: notify-keyspace-events' class letters, kept as flags (notify.h). */
+enum opt_type { T_BOOL, T_INT, T_MEM, T_MEMPCT, T_STR, T_OUTBUF, T_NOTIFY };
 /* IMMUTABLE: CONFIG SET refuses it. SAME_OK: but accepts its current value (an option
    Redis can change and shale cannot, as port and bind, or one of shale's own), so a
    client that sets back what CONFIG GET gave succeeds. PROTECTED_CFG: refused as Redis
@@ -104,6 +106,7 @@ static const option options[] = {
     {"maxmemory", T_MEM, F(maxmemory), 0, -1, 0, NULL},
     {"maxdisk", T_MEM, F(maxdisk), 0, BIG, 0, NULL},
     {"maxmemory-policy", T_STR, F(maxmemory_policy), 0, 0, 0, NULL},
+    {"notify-keyspace-events", T_NOTIFY, F(notify_keyspace_events), 0, 0, 0, NULL},
     {"maxmemory-samples", T_INT, F(maxmemory_samples), 1, 64, 0, NULL},
     {"lfu-log-factor", T_INT, F(lfu_log_factor), 0, 1000000, 0, NULL},
     {"lfu-decay-time", T_INT, F(lfu_decay_time), 0, 1000000, 0, NULL},
@@ -544,6 +547,15 @@ static int assign(server_config *cfg, const option *o, int argc, char **argv, ch
     }
     case T_MEMPCT:
         return assign_mem_percent(o, v, (long long *)field, err, errlen);
+    case T_NOTIFY: {
+        int flags = notify_parse_classes(v);
+        if (flags < 0) {
+            snprintf(err, errlen, "%s", NOTIFY_CLASS_ERROR);
+            return -1;
+        }
+        *(int *)field = flags;
+        return 0;
+    }
     case T_STR:
         if (strlen(v) >= o->size) {
             snprintf(err, errlen, "argument is too long");
@@ -786,6 +798,9 @@ static void format_value(const server_config *cfg, const option *o, char *buf, s
     }
     case T_STR:
         snprintf(buf, cap, "%s", field);
+        break;
+    case T_NOTIFY:
+        notify_format_classes(*(const int *)field, buf, cap);
         break;
     case T_OUTBUF:
         snprintf(buf, cap, "normal %llu %llu %lld slave 268435456 67108864 60 pubsub %llu %llu %lld",

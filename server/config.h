@@ -62,6 +62,7 @@ typedef struct server_config {
     uint64_t maxmemory;          /* bytes counted as Redis's used_memory; 0: no cap */
     uint64_t maxdisk;            /* bytes of tables and value log; 0: no cap */
     char maxmemory_policy[24];   /* noeviction, allkeys-lru, volatile-ttl, ... */
+    int notify_keyspace_events;  /* keyspace notifications' classes (notify.h NOTIFY_*) */
     long long maxmemory_samples; /* keys sampled per eviction, as Redis */
     long long lfu_log_factor, lfu_decay_time;
     /* diagnostics */

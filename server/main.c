@@ -13,6 +13,7 @@
 #include "config.h"
 #include "monitor.h"
 #include "multi.h"
+#include "notify.h"
 #include "pause.h"
 #include "pubsub.h"
 #include "tracking.h"
@@ -87,6 +88,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
     }
+    notify_init(&srv);
     pthread_mutex_init(&srv.lock, NULL);
     caps_refresh(&srv);
     srv.start_ms = ks_now_ms();
@@ -115,6 +117,7 @@ int main(int argc, char **argv)
     blocking_free(&srv);
     pubsub_free(&srv);
     tracking_free(&srv);
+    notify_free(&srv);
     multi_free(&srv);
     monitor_free(&srv);
     pause_free(&srv);

@@ -155,7 +155,8 @@ typedef struct server {
     int ops_window_i;
     migrate_cache migrate; /* MIGRATE's connections to targets (lock held) */
     void *watches;         /* WATCH's table of watched keys (multi/watch.c) */
-    struct tracking *tracking; /* client tracking (tracking/tracking.h) */
+    struct tracking *tracking;     /* client tracking (tracking/tracking.h) */
+    struct notify_pending *notify; /* keyspace events waiting for their commit (notify.h) */
 } server;
 
 /* Applies the file's db<N>-compaction-style and db<N>-fifo-max-size to the store (a style

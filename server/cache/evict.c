@@ -28,6 +28,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "notify.h"
 #include "server.h"
 
 #define MAX_EVICT_PER_COMMAND 64 /* a write waits for at most this many evictions */
@@ -455,6 +456,8 @@ static bool evict(server *s, const candidate *v)
     k->pending_memory += k->releasable_memory / (uint64_t)(keys > 0 ? keys + 1 : 1);
     access_forget(&s->access, s->ks.phys[v->dbi], v->key.p, v->key.len);
     s->evicted_keys++;
+    notify(s, NOTIFY_EVICTED, "evicted", v->dbi, v->key.p, v->key.len);
+    notify_flush(s);
     return true;
 }
 

@@ -15,6 +15,7 @@
 #include "args.h"
 #include "keyspace.h"
 #include "multi.h"
+#include "notify.h"
 #include "tracking.h"
 
 #define UNBLOCKED_ERR "UNBLOCKED client unblocked via CLIENT UNBLOCK"
@@ -449,8 +450,10 @@ static bool rerun(blocking *bk, blocked *b, const bkey *k)
     b->serving = k;
     b->stay = false;
     size_t from = c->out.len;
+    notify_mark(bk->s);
     tracking_call_begin(bk->s, c); /* its invalidations after its reply, as Redis's */
     b->fn(bk->s, c);
+    notify_flush(bk->s); /* what its reads told (an expiry reaped) */
     tracking_call_end(bk->s, c, NULL);
     b->serving = NULL;
     c->cmd.argv = argv;

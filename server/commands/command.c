@@ -20,6 +20,7 @@
 #include "blocking.h"
 #include "monitor.h"
 #include "multi.h"
+#include "notify.h"
 #include "pause.h"
 #include "pubsub.h"
 #include "tracking.h"
@@ -713,8 +714,10 @@ void command_call(server *s, client *c, const command *cmd, size_t from)
     c->no_touch = cmd->flags & NOTOUCH;
     c->redacted = 0;
     uint64_t t0 = mono_ns();
+    notify_mark(s);
     tracking_call_begin(s, c);
     cmd->fn(s, c);
+    notify_flush(s); /* what a read told (an expiry it reaped); in EXEC, nothing yet */
     tracking_call_end(s, c, cmd);
     uint64_t ns = mono_ns() - t0;
     long long us = (long long)(ns / 1000);
@@ -813,11 +816,13 @@ bool ks_finish(server *s, client *c, int rc)
     if (rc == SHALE_EFAILED || rc == -ENOSPC || rc == -EIO || rc == -EDQUOT)
         s->last_write_error = rc == SHALE_EFAILED && s->disk_error ? s->disk_error : rc;
     if (rc) {
+        notify_drop_command(s);
         reply_engine_error(c, rc == SHALE_EFAILED && s->disk_error ? s->disk_error : rc);
         return false;
     }
     s->last_write_error = 0;
     server_wrote(s);
+    notify_flush(s); /* before the reply, as Redis sends them (in EXEC: after its commit) */
     return true;
 }
 

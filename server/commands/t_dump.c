@@ -9,6 +9,7 @@
 
 #include "args.h"
 #include "hash.h"
+#include "notify.h"
 #include "rdb.h"
 #include "server.h"
 #include "value.h"
@@ -140,8 +141,17 @@ void cmd_restore(server *s, client *c)
             rc = ks_del_key(&s->ks, c->db, key->p, key->len, &m);
         else
             rc = value_store(&s->ks, c->db, key->p, key->len, &m, &v, ttl ? (uint64_t)when : 0);
+        if (expired) {
+            notify_arg(s, NOTIFY_GENERIC, "del", c->db, key);
+        } else {
+            /* Redis deletes a replaced key and adds the restored one: always new */
+            notify_drop_new(s, c->db, key->p, key->len);
+            notify_arg(s, NOTIFY_NEW, "new", c->db, key);
+            notify_arg(s, NOTIFY_GENERIC, "restore", c->db, key);
+        }
         if (rc == SHALE_ENOTSUP) { /* a type this build cannot hold */
             ks_abort(&s->ks);
+            notify_drop_command(s);
             resp_error(&c->out, "ERR Bad data format");
         } else if (ks_finish(s, c, rc)) {
             if (!expired)

@@ -283,6 +283,7 @@ enum { SORT_NONE, SORT_ASC, SORT_DESC };
 typedef struct geo_req {
     geo_shape shape;
     const resp_arg *store; /* the destination (NULL: reply) */
+    const char *store_event; /* its keyspace event: geosearchstore or georadiusstore */
     bool storedist, withdist, withhash, withcoord, any;
     bool frommember, fromloc, byradius, bybox;
     int sort;
@@ -410,6 +411,7 @@ static void store_points(server *s, client *c, const geo_req *q, const geo_found
     }
     rc = rc ? rc : zset_writer_finish(&w);
     zset_writer_free(&w);
+    notify_stored(s, NOTIFY_ZSET, q->store_event, c->db, q->store, n, dm.type != 0);
     if (ks_finish(s, c, rc))
         resp_integer(&c->out, (long long)n);
     ks_meta_free(&dm);
@@ -548,7 +550,7 @@ static void georadius_generic(server *s, client *c, int src, int flags)
         return;
     zset_ref z = zset_ref_of(s, c, &c->cmd.argv[src], &m);
     const resp_arg *argv = c->cmd.argv;
-    geo_req q = {0};
+    geo_req q = {.store_event = (flags & SEARCH) ? "geosearchstore" : "georadiusstore"};
     int at = 2;
     bool ok = true;
     if (flags & BY_COORDS) {
@@ -570,7 +572,9 @@ static void georadius_generic(server *s, client *c, int src, int flags)
             ks_meta dm;
             if (read_key(s, c, c->db, q.store, 0, false, &dm)) {
                 ks_begin(&s->ks);
-                if (ks_finish(s, c, ks_del_key(&s->ks, c->db, q.store->p, q.store->len, &dm)))
+                int rc = ks_del_key(&s->ks, c->db, q.store->p, q.store->len, &dm);
+                notify_stored(s, NOTIFY_ZSET, q.store_event, c->db, q.store, 0, dm.type != 0);
+                if (ks_finish(s, c, rc))
                     resp_integer(&c->out, 0);
                 ks_meta_free(&dm);
             }

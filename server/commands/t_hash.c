@@ -15,6 +15,7 @@
 #include "glob.h"
 #include "hash.h"
 #include "keyspace.h"
+#include "notify.h"
 #include "server.h"
 
 /* Reads key as a hash (type 0 when absent); false with the error replied. counted: a
@@ -104,6 +105,8 @@ static long long set_fields(server *s, client *c, int first, bool nx)
     enc = encoding_sized(s, enc, size + (uint64_t)added);
     if (rc == 0 && (added || !m.type || enc != was))
         rc = put_hash_meta(s, c, key, &m, version, size + (uint64_t)added, enc);
+    if (!nx || added) /* HSET tells even a write that changed nothing, as Redis */
+        notify_arg(s, NOTIFY_HASH, "hset", c->db, key);
     bool ok = ks_finish(s, c, rc);
     if (ok && !m.type) /* a new hash: an existing one was touched when read */
         key_stored(s, c, c->db, key);
@@ -249,6 +252,10 @@ void cmd_hdel(server *s, client *c)
     if (rc == 0 && removed)
         rc = put_hash_meta(s, c, key, &m, m.version, m.size - (uint64_t)removed,
                            hash_encoding(s, &m));
+    if (removed)
+        notify_arg(s, NOTIFY_HASH, "hdel", c->db, key);
+    if (removed && (uint64_t)removed == m.size)
+        notify_arg(s, NOTIFY_GENERIC, "del", c->db, key);
     if (ks_finish(s, c, rc))
         resp_integer(&c->out, removed);
     ks_meta_free(&m);
@@ -312,7 +319,7 @@ void cmd_hvals(server *s, client *c)
 
 /* Writes one field's new value (the field may be new). */
 static bool put_field(server *s, client *c, const resp_arg *key, const ks_meta *m, bool is_new,
-                      const char *v, size_t vl)
+                      const char *v, size_t vl, const char *event)
 {
     uint64_t version = m->type ? m->version : ks_new_version(&s->ks);
     resp_arg *f = &c->cmd.argv[2];
@@ -323,6 +330,7 @@ static bool put_field(server *s, client *c, const resp_arg *key, const ks_meta *
     char enc = encoding_sized(s, encoding_with(s, was, f->len, vl), nfields);
     if (rc == 0 && (is_new || enc != was))
         rc = put_hash_meta(s, c, key, m, version, nfields, enc);
+    notify_arg(s, NOTIFY_HASH, event, c->db, key);
     if (!ks_finish(s, c, rc))
         return false;
     if (!m->type)
@@ -370,7 +378,7 @@ void cmd_hincrby(server *s, client *c)
         v += by;
         char buf[24];
         int n = snprintf(buf, sizeof buf, "%lld", v);
-        if (put_field(s, c, key, &m, !old, buf, (size_t)n))
+        if (put_field(s, c, key, &m, !old, buf, (size_t)n, "hincrby"))
             resp_integer(&c->out, v);
     }
     shale_free(old);
@@ -401,7 +409,7 @@ void cmd_hincrbyfloat(server *s, client *c)
     } else {
         char buf[5200];
         size_t n = format_ld_human(v + by, buf, sizeof buf);
-        if (put_field(s, c, key, &m, !old, buf, n))
+        if (put_field(s, c, key, &m, !old, buf, n, "hincrbyfloat"))
             resp_bulk(&c->out, buf, n);
     }
     shale_free(old);

@@ -12,6 +12,7 @@
 #include "args.h"
 #include "glob.h"
 #include "keyspace.h"
+#include "notify.h"
 #include "server.h"
 
 bool read_key(server *s, client *c, int dbi, const resp_arg *key, int type, bool counted,
@@ -24,6 +25,8 @@ bool read_key(server *s, client *c, int dbi, const resp_arg *key, int type, bool
     }
     if (counted)
         server_count_lookup(s, m->type != 0);
+    if (counted && !m->type) /* a read's miss, as Redis's lookupKeyRead tells it */
+        notify_arg(s, NOTIFY_KEY_MISS, "keymiss", dbi, key);
     if (m->type && !c->no_touch)
         access_touch(&s->access, s->ks.phys[dbi], key->p, key->len, ks_now_ms(),
                      s->cfg.lfu_log_factor, s->cfg.lfu_decay_time);
@@ -52,7 +55,9 @@ void cmd_del(server *s, client *c)
             return;
         if (m.type) {
             ks_begin(&s->ks);
-            bool ok = ks_finish(s, c, ks_del_key(&s->ks, c->db, k->p, k->len, &m));
+            int rc = ks_del_key(&s->ks, c->db, k->p, k->len, &m);
+            notify_arg(s, NOTIFY_GENERIC, "del", c->db, k);
+            bool ok = ks_finish(s, c, rc);
             ks_meta_free(&m);
             if (!ok)
                 return;
@@ -81,6 +86,8 @@ void cmd_type(server *s, client *c)
     ks_meta m;
     if (!read_key(s, c, c->db, &c->cmd.argv[1], 0, false, &m))
         return;
+    if (!m.type) /* Redis's TYPE looks up as a read (without counting it here) */
+        notify_arg(s, NOTIFY_KEY_MISS, "keymiss", c->db, &c->cmd.argv[1]);
     resp_simple(&c->out, ks_type_name(m.type));
     ks_meta_free(&m);
 }
@@ -115,6 +122,10 @@ static void rename_generic(server *s, client *c, bool nx)
         int rc = ks_copy_value(&s->ks, c->db, src->p, src->len, &sm, c->db, dst->p, dst->len, &dm,
                                sm.expire_at_ms);
         rc = rc ? rc : ks_del_key(&s->ks, c->db, src->p, src->len, &sm);
+        if (dm.type) /* Redis deletes the old one and adds the key anew */
+            notify_arg(s, NOTIFY_NEW, "new", c->db, dst);
+        notify_arg(s, NOTIFY_GENERIC, "rename_from", c->db, src);
+        notify_arg(s, NOTIFY_GENERIC, "rename_to", c->db, dst);
         if (ks_finish(s, c, rc)) {
             if (nx)
                 resp_integer(&c->out, 1);
@@ -176,9 +187,12 @@ void cmd_copy(server *s, client *c)
             resp_integer(&c->out, 0);
         } else {
             ks_begin(&s->ks);
-            if (ks_finish(s, c,
-                          ks_copy_value(&s->ks, c->db, src->p, src->len, &sm, ddb, dst->p,
-                                        dst->len, &dm, sm.expire_at_ms)))
+            int rc = ks_copy_value(&s->ks, c->db, src->p, src->len, &sm, ddb, dst->p, dst->len,
+                                   &dm, sm.expire_at_ms);
+            if (dm.type) /* replaced: Redis deletes it and adds the copy anew */
+                notify_arg(s, NOTIFY_NEW, "new", ddb, dst);
+            notify_arg(s, NOTIFY_GENERIC, "copy_to", ddb, dst);
+            if (ks_finish(s, c, rc))
                 resp_integer(&c->out, 1);
         }
     }
@@ -206,6 +220,8 @@ static bool move_key(server *s, client *c, const resp_arg *key, const ks_meta *s
         ks_begin(&s->ks);
     }
     rc = rc ? rc : ks_del_key(&s->ks, c->db, key->p, key->len, sm);
+    notify_arg(s, NOTIFY_GENERIC, "move_from", c->db, key);
+    notify_arg(s, NOTIFY_GENERIC, "move_to", ddb, key);
     return ks_finish(s, c, rc);
 }
 
@@ -543,10 +559,11 @@ static void expire_generic(server *s, client *c, const char *name, uint64_t unit
         resp_integer(&c->out, 0);
     } else {
         ks_begin(&s->ks);
-        int rc = when <= (long long)now
-                     ? ks_del_key(&s->ks, c->db, key->p, key->len, &m)
-                     : ks_put_meta(&s->ks, c->db, key->p, key->len, &m, m.type, m.val, m.vlen,
-                                   (uint64_t)when);
+        bool past = when <= (long long)now;
+        int rc = past ? ks_del_key(&s->ks, c->db, key->p, key->len, &m)
+                      : ks_put_meta(&s->ks, c->db, key->p, key->len, &m, m.type, m.val, m.vlen,
+                                    (uint64_t)when);
+        notify_arg(s, NOTIFY_GENERIC, past ? "del" : "expire", c->db, key);
         if (ks_finish(s, c, rc))
             resp_integer(&c->out, 1);
     }
@@ -622,7 +639,9 @@ void cmd_persist(server *s, client *c)
         resp_integer(&c->out, 0);
     } else {
         ks_begin(&s->ks);
-        if (ks_finish(s, c, ks_put_meta(&s->ks, c->db, key->p, key->len, &m, m.type, m.val, m.vlen, 0)))
+        int rc = ks_put_meta(&s->ks, c->db, key->p, key->len, &m, m.type, m.val, m.vlen, 0);
+        notify_arg(s, NOTIFY_GENERIC, "persist", c->db, key);
+        if (ks_finish(s, c, rc))
             resp_integer(&c->out, 1);
     }
     ks_meta_free(&m);

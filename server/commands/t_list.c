@@ -16,6 +16,7 @@
 #include "blocking.h"
 #include "keyspace.h"
 #include "list.h"
+#include "notify.h"
 #include "server.h"
 
 #define SYNTAX_ERR "ERR syntax error"
@@ -100,6 +101,15 @@ static void finish_with(server *s, client *c, int rc, resp_out *body)
     resp_out_free(body);
 }
 
+/* The keyspace events of a pop from key (left or right) that left l: "del" too when it
+   emptied the list (Redis's listElementsRemoved). */
+static void notify_popped(server *s, client *c, const resp_arg *key, bool left, list *l)
+{
+    notify_arg(s, NOTIFY_LIST, left ? "lpop" : "rpop", c->db, key);
+    if (list_len(l) == 0)
+        notify_arg(s, NOTIFY_GENERIC, "del", c->db, key);
+}
+
 /* ---- pushes ---- */
 
 /* LPUSH RPUSH LPUSHX RPUSHX: xx pushes only onto an existing list. */
@@ -118,6 +128,7 @@ static void push_generic(server *s, client *c, bool left, bool xx)
         for (int i = 2; i < c->cmd.argc && rc == 0; i++)
             rc = list_push(&l, left, c->cmd.argv[i].p, c->cmd.argv[i].len);
         rc = rc ? rc : list_save(&l);
+        notify_arg(s, NOTIFY_LIST, left ? "lpush" : "rpush", c->db, key);
         if (ks_finish(s, c, rc))
             resp_integer(&c->out, (long long)list_len(&l));
     }
@@ -172,6 +183,7 @@ static void pop_and_reply(server *s, client *c, const resp_arg *key, const ks_me
     ks_begin(&s->ks);
     int rc = list_pop(&l, left, n, emit_bulk, &body);
     rc = rc ? rc : list_save(&l);
+    notify_popped(s, c, key, left, &l);
     finish_with(s, c, rc, &body);
     list_close(&l);
 }
@@ -384,7 +396,9 @@ void cmd_lset(server *s, client *c)
             resp_error(&c->out, "ERR index out of range");
         } else {
             ks_begin(&s->ks);
-            if (ks_finish(s, c, list_set(&l, pos, c->cmd.argv[3].p, c->cmd.argv[3].len)))
+            int rc = list_set(&l, pos, c->cmd.argv[3].p, c->cmd.argv[3].len);
+            notify_arg(s, NOTIFY_LIST, "lset", c->db, key);
+            if (ks_finish(s, c, rc))
                 resp_simple(&c->out, "OK");
         }
     }
@@ -420,6 +434,7 @@ void cmd_linsert(server *s, client *c)
             resp_integer(&c->out, -1);
         } else {
             rc = rc ? rc : list_save(&l);
+            notify_arg(s, NOTIFY_LIST, "linsert", c->db, &a[1]);
             if (ks_finish(s, c, rc))
                 resp_integer(&c->out, (long long)list_len(&l));
         }
@@ -452,6 +467,9 @@ void cmd_lrem(server *s, client *c)
             resp_integer(&c->out, 0);
         } else {
             rc = rc ? rc : list_save(&l);
+            notify_arg(s, NOTIFY_LIST, "lrem", c->db, &a[1]);
+            if (list_len(&l) == 0)
+                notify_arg(s, NOTIFY_GENERIC, "del", c->db, &a[1]);
             if (ks_finish(s, c, rc))
                 resp_integer(&c->out, (long long)removed);
         }
@@ -480,9 +498,13 @@ void cmd_ltrim(server *s, client *c)
         int rc = list_trim(&l, start, stop);
         if (rc == 0 && !l.dirty) {
             ks_abort(&s->ks); /* nothing trimmed: no write to wait for */
+            notify_arg(s, NOTIFY_LIST, "ltrim", c->db, &a[1]); /* told anyway, as Redis */
             resp_simple(&c->out, "OK");
         } else {
             rc = rc ? rc : list_save(&l);
+            notify_arg(s, NOTIFY_LIST, "ltrim", c->db, &a[1]);
+            if (list_len(&l) == 0)
+                notify_arg(s, NOTIFY_GENERIC, "del", c->db, &a[1]);
             if (ks_finish(s, c, rc))
                 resp_simple(&c->out, "OK");
         }
@@ -515,6 +537,8 @@ static void move_and_reply(server *s, client *c, const resp_arg *src, const ks_m
         rc = rc ? rc : list_push(d, to_left, v.p, v.n);
         rc = rc ? rc : list_save(&sl);
         rc = rc || same ? rc : list_save(&dl);
+        notify_arg(s, NOTIFY_LIST, to_left ? "lpush" : "rpush", c->db, dst);
+        notify_popped(s, c, src, from_left, &sl);
         resp_out body = {0};
         resp_bulk(&body, v.p, v.n);
         finish_with(s, c, rc, &body);

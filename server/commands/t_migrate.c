@@ -14,6 +14,7 @@
 
 #include "args.h"
 #include "migrate_cache.h"
+#include "notify.h"
 #include "server.h"
 #include "value.h"
 
@@ -267,6 +268,13 @@ static int cmp_names(const void *x, const void *y)
 
 /* Deletes the acknowledged keys in one batch (a key named twice once). False with the
    engine's error replied. */
+/* By place among the arguments: the order Redis tells the deletions in. */
+static int cmp_places(const void *x, const void *y)
+{
+    const resp_arg *a = ((const migrate_key *)x)->name, *b = ((const migrate_key *)y)->name;
+    return a < b ? -1 : a > b;
+}
+
 static bool delete_acked(server *s, client *c, migrate_key *keys, int sent)
 {
     int n = 0;
@@ -284,6 +292,11 @@ static bool delete_acked(server *s, client *c, migrate_key *keys, int sent)
     for (int i = 0; i < n && rc == 0; i++)
         if (i == 0 || cmp_names(&keys[i - 1], &keys[i]) != 0)
             rc = ks_del_key(&s->ks, c->db, keys[i].name->p, keys[i].name->len, &keys[i].m);
+    if (notify_wanted(s, NOTIFY_GENERIC)) {
+        qsort(keys, (size_t)n, sizeof *keys, cmp_places);
+        for (int i = 0; i < n; i++) /* each key sent and acknowledged, as Redis */
+            notify_arg(s, NOTIFY_GENERIC, "del", c->db, keys[i].name);
+    }
     return ks_finish(s, c, rc);
 }
 

@@ -19,6 +19,7 @@
 #include "pause.h"
 #include "command.h"
 #include "multi.h"
+#include "notify.h"
 #include "pubsub.h"
 #include "tracking.h"
 
@@ -644,6 +645,7 @@ void server_cron(server *s)
     pause_expire(s, ks_now_ms()); /* (expiry waits while clients are paused) */
     uint64_t t0 = mono_us();
     ks_background(&s->ks, 200, ks_now_ms());
+    notify_flush(s); /* the keys it reaped */
     latency_maybe_add(s, "expire-cycle", mono_us() - t0);
     uint64_t now = ks_now_ms();
     int i = s->ops_window_i = (s->ops_window_i + 1) % 16;

@@ -15,6 +15,7 @@
 #include "args.h"
 #include "glob.h"
 #include "keyspace.h"
+#include "notify.h"
 #include "server.h"
 #include "set.h"
 
@@ -159,6 +160,10 @@ static void add_or_remove(server *s, client *c, bool add)
     ks_begin(&s->ks);
     int rc = add ? set_add(&s->ks, c->db, &ref, p, lens, count, &n)
                  : set_remove(&s->ks, c->db, &ref, p, lens, count, &n);
+    if (n)
+        notify_arg(s, NOTIFY_SET, add ? "sadd" : "srem", c->db, &c->cmd.argv[1]);
+    if (n && !add && n == m.size)
+        notify_arg(s, NOTIFY_GENERIC, "del", c->db, &c->cmd.argv[1]);
     if (ks_finish(s, c, rc))
         resp_integer(&c->out, (long long)n);
     free(p);
@@ -293,6 +298,10 @@ static void op_store(server *s, client *c, enum set_op op)
     rc = set_writer_begin(&w, &s->ks, c->db, &dst);
     rc = rc ? rc : run_op(s, c, op, refs, n, set_writer_emit, &w);
     rc = set_writer_end(&w, rc, &size);
+    static const char *const events[] = {[OP_INTER] = "sinterstore",
+                                         [OP_UNION] = "sunionstore",
+                                         [OP_DIFF] = "sdiffstore"};
+    notify_stored(s, NOTIFY_SET, events[op], c->db, dkey, size, dm.type != 0);
     if (ks_finish(s, c, rc))
         resp_integer(&c->out, (long long)size);
     ks_meta_free(&dm);
@@ -405,8 +414,24 @@ void cmd_smove(server *s, client *c)
             resp_integer(&c->out, in);
     } else {
         int moved = 0;
+        bool in_dst = false; /* Redis tells sadd only when dst did not hold it */
+        int rc = dm.type && notify_wanted(s, NOTIFY_SET)
+                     ? set_contains(&s->ks, c->db, &dst, mp, &member->len, 1, &in_dst)
+                     : 0;
         ks_begin(&s->ks);
-        int rc = set_move(&s->ks, c->db, &src, &dst, member->p, member->len, &moved);
+        rc = rc ? rc : set_move(&s->ks, c->db, &src, &dst, member->p, member->len, &moved);
+        if (moved) {
+            /* Redis's order: the source's events, then dst made (new), then its sadd */
+            if (!dm.type)
+                notify_drop_new(s, c->db, dst.key, dst.klen);
+            notify_arg(s, NOTIFY_SET, "srem", c->db, &c->cmd.argv[1]);
+            if (sm.size == 1)
+                notify_arg(s, NOTIFY_GENERIC, "del", c->db, &c->cmd.argv[1]);
+            if (!dm.type)
+                notify_arg(s, NOTIFY_NEW, "new", c->db, &c->cmd.argv[2]);
+            if (!in_dst)
+                notify_arg(s, NOTIFY_SET, "sadd", c->db, &c->cmd.argv[2]);
+        }
         if (ks_finish(s, c, rc))
             resp_integer(&c->out, moved);
     }
@@ -443,6 +468,9 @@ void cmd_spop(server *s, client *c)
     set_list l = {0};
     ks_begin(&s->ks);
     int rc = set_pop(&s->ks, c->db, &ref, (uint64_t)count, &l);
+    notify_arg(s, NOTIFY_SET, "spop", c->db, &c->cmd.argv[1]);
+    if (rc == 0 && l.n == m.size)
+        notify_arg(s, NOTIFY_GENERIC, "del", c->db, &c->cmd.argv[1]);
     if (ks_finish(s, c, rc)) {
         if (with_count) {
             reply_members(c, 0, &l, true);

@@ -19,6 +19,7 @@
 #include "hash.h"
 #include "keyspace.h"
 #include "list.h"
+#include "notify.h"
 #include "server.h"
 #include "set.h"
 #include "zset.h"
@@ -397,6 +398,7 @@ static void store_items(server *s, client *c, const sort_opts *o, const sort_ite
         }
     }
     rc = rc ? rc : list_save(&l);
+    notify_stored(s, NOTIFY_LIST, "sortstore", c->db, o->store, list_len(&l), old.type != 0);
     if (ks_finish(s, c, rc))
         resp_integer(&c->out, (long long)list_len(&l));
 out:

@@ -13,6 +13,7 @@
 #include "args.h"
 #include "keyspace.h"
 #include "lcs.h"
+#include "notify.h"
 #include "server.h"
 
 #define MAX_STRING (512ull * 1024 * 1024) /* Redis's string size limit */
@@ -24,12 +25,23 @@ static bool read_string(server *s, client *c, const resp_arg *key, bool counted,
     return read_key(s, c, c->db, key, KS_TYPE_STRING, counted, m);
 }
 
-/* Stores a string (one-write transaction); false when the error was replied. */
+/* GETSET GETDEL GETEX and SET ... GET read the old value as Redis's GET does: an absent
+   key is a keymiss event. */
+static void notify_get_miss(server *s, client *c, const resp_arg *key, const ks_meta *m)
+{
+    if (!m->type)
+        notify_arg(s, NOTIFY_KEY_MISS, "keymiss", c->db, key);
+}
+
+/* Stores a string (one-write transaction) and tells the keyspace event (cls, event);
+   false when the error was replied. */
 static bool write_string(server *s, client *c, const resp_arg *key, const ks_meta *old,
-                         const void *v, size_t vl, uint64_t expire_at)
+                         const void *v, size_t vl, uint64_t expire_at, int cls,
+                         const char *event)
 {
     ks_begin(&s->ks);
     int rc = ks_put_meta(&s->ks, c->db, key->p, key->len, old, KS_TYPE_STRING, v, vl, expire_at);
+    notify_arg(s, cls, event, c->db, key);
     if (!ks_finish(s, c, rc))
         return false;
     if (!old->type) /* an existing key was touched when read */
@@ -133,6 +145,8 @@ void cmd_set(server *s, client *c)
         reply_engine_error(c, rc);
         return;
     }
+    if (o.get)
+        notify_get_miss(s, c, key, &old);
     if (o.get && old.type && old.type != KS_TYPE_STRING) {
         ks_meta_free(&old);
         resp_error(&c->out, WRONGTYPE_ERR);
@@ -145,6 +159,9 @@ void cmd_set(server *s, client *c)
         ks_begin(&s->ks);
         rc = ks_put_meta(&s->ks, c->db, key->p, key->len, &old, KS_TYPE_STRING, val->p, val->len,
                          exp);
+        notify_arg(s, NOTIFY_STRING, "set", c->db, key);
+        if (o.has_expire)
+            notify_arg(s, NOTIFY_GENERIC, "expire", c->db, key);
         if (!ks_finish(s, c, rc)) {
             ks_meta_free(&old);
             return;
@@ -182,6 +199,9 @@ static void set_simple(server *s, client *c, const resp_arg *key, const resp_arg
     ks_begin(&s->ks);
     rc = ks_put_meta(&s->ks, c->db, key->p, key->len, &old, KS_TYPE_STRING, val->p, val->len,
                      expire_at);
+    notify_arg(s, NOTIFY_STRING, "set", c->db, key);
+    if (expire_at)
+        notify_arg(s, NOTIFY_GENERIC, "expire", c->db, key);
     ks_meta_free(&old);
     if (!ks_finish(s, c, rc))
         return;
@@ -231,7 +251,9 @@ void cmd_getset(server *s, client *c)
     resp_arg *key = &c->cmd.argv[1];
     if (!read_string(s, c, key, false, &old))
         return;
-    if (write_string(s, c, key, &old, c->cmd.argv[2].p, c->cmd.argv[2].len, 0)) {
+    notify_get_miss(s, c, key, &old);
+    if (write_string(s, c, key, &old, c->cmd.argv[2].p, c->cmd.argv[2].len, 0, NOTIFY_STRING,
+                     "set")) {
         if (old.type)
             resp_bulk(&c->out, old.val, old.vlen);
         else
@@ -246,12 +268,15 @@ void cmd_getdel(server *s, client *c)
     resp_arg *key = &c->cmd.argv[1];
     if (!read_string(s, c, key, false, &old))
         return;
+    notify_get_miss(s, c, key, &old);
     if (!old.type) {
         resp_null(&c->out, c->proto);
         return;
     }
     ks_begin(&s->ks);
-    if (ks_finish(s, c, ks_del_key(&s->ks, c->db, key->p, key->len, &old)))
+    int rc = ks_del_key(&s->ks, c->db, key->p, key->len, &old);
+    notify_arg(s, NOTIFY_GENERIC, "del", c->db, key);
+    if (ks_finish(s, c, rc))
         resp_bulk(&c->out, old.val, old.vlen);
     ks_meta_free(&old);
 }
@@ -265,6 +290,7 @@ void cmd_getex(server *s, client *c)
     resp_arg *key = &c->cmd.argv[1];
     if (!read_string(s, c, key, false, &m))
         return;
+    notify_get_miss(s, c, key, &m);
     if (!m.type) {
         resp_null(&c->out, c->proto);
         return;
@@ -276,9 +302,12 @@ void cmd_getex(server *s, client *c)
     bool ok = true;
     if (o.has_expire && o.expire_at <= ks_now_ms()) {
         ks_begin(&s->ks); /* an expiry in the past deletes the key, as in Redis */
-        ok = ks_finish(s, c, ks_del_key(&s->ks, c->db, key->p, key->len, &m));
+        int rc = ks_del_key(&s->ks, c->db, key->p, key->len, &m);
+        notify_arg(s, NOTIFY_GENERIC, "del", c->db, key);
+        ok = ks_finish(s, c, rc);
     } else if (o.has_expire || (o.persist && m.expire_at_ms)) {
-        ok = write_string(s, c, key, &m, m.val, m.vlen, o.persist ? 0 : o.expire_at);
+        ok = write_string(s, c, key, &m, m.val, m.vlen, o.persist ? 0 : o.expire_at,
+                          NOTIFY_GENERIC, o.persist ? "persist" : "expire");
     }
     if (ok)
         resp_bulk(&c->out, m.val, m.vlen);
@@ -299,6 +328,8 @@ void cmd_mget(server *s, client *c)
             return;
         }
         server_count_lookup(s, m.type != 0);
+        if (!m.type)
+            notify_arg(s, NOTIFY_KEY_MISS, "keymiss", c->db, &c->cmd.argv[i]);
         if (m.type == KS_TYPE_STRING)
             resp_bulk(&c->out, m.val, m.vlen);
         else
@@ -341,6 +372,7 @@ static void mset_generic(server *s, client *c, bool nx)
             if (arg_repeats(c->cmd.argv, 1, 1 + 2 * i, 2)) /* an earlier pair wrote it */
                 old = &written;
             rc = ks_put_meta(&s->ks, c->db, k->p, k->len, old, KS_TYPE_STRING, v->p, v->len, 0);
+            notify_arg(s, NOTIFY_STRING, "set", c->db, k);
         }
         if (ks_finish(s, c, rc)) {
             for (int i = 0; i < n; i++)
@@ -387,7 +419,7 @@ static void incr_generic(server *s, client *c, long long by)
     v += by;
     char buf[24];
     int n = snprintf(buf, sizeof buf, "%lld", v);
-    if (write_string(s, c, key, &m, buf, (size_t)n, m.expire_at_ms))
+    if (write_string(s, c, key, &m, buf, (size_t)n, m.expire_at_ms, NOTIFY_STRING, "incrby"))
         resp_integer(&c->out, v);
     ks_meta_free(&m);
 }
@@ -443,7 +475,7 @@ void cmd_incrbyfloat(server *s, client *c)
     }
     char buf[5200];
     size_t n = format_ld_human(v, buf, sizeof buf);
-    if (write_string(s, c, key, &m, buf, n, m.expire_at_ms))
+    if (write_string(s, c, key, &m, buf, n, m.expire_at_ms, NOTIFY_STRING, "incrbyfloat"))
         resp_bulk(&c->out, buf, n);
     ks_meta_free(&m);
 }
@@ -469,7 +501,7 @@ void cmd_append(server *s, client *c)
         memcpy(v, m.val, m.vlen);
     memcpy(v + m.vlen, add->p, add->len);
     size_t n = m.vlen + add->len;
-    if (write_string(s, c, key, &m, v, n, m.expire_at_ms))
+    if (write_string(s, c, key, &m, v, n, m.expire_at_ms, NOTIFY_STRING, "append"))
         resp_integer(&c->out, (long long)n);
     free(v);
     ks_meta_free(&m);
@@ -551,7 +583,7 @@ void cmd_setrange(server *s, client *c)
     if (m.vlen)
         memcpy(v, m.val, m.vlen);
     memcpy(v + off, val->p, val->len);
-    if (write_string(s, c, key, &m, v, n, m.expire_at_ms))
+    if (write_string(s, c, key, &m, v, n, m.expire_at_ms, NOTIFY_STRING, "setrange"))
         resp_integer(&c->out, (long long)n);
     free(v);
     ks_meta_free(&m);

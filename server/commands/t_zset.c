@@ -117,6 +117,8 @@ void zadd_members(server *s, client *c, int flags, const double *scores, const r
             resp_error(&c->out, ZSET_ERR_NAN);
             ok = false;
         } else {
+            if (t.added || t.updated)
+                notify_arg(s, NOTIFY_ZSET, (flags & ZADD_INCR) ? "zincr" : "zadd", c->db, key);
             ok = ks_finish(s, c, rc);
         }
         zset_writer_free(&w);
@@ -190,6 +192,10 @@ void cmd_zrem(server *s, client *c)
         }
         rc = rc ? rc : zset_writer_finish(&w);
         zset_writer_free(&w);
+        if (removed)
+            notify_arg(s, NOTIFY_ZSET, "zrem", c->db, key);
+        if (removed && (uint64_t)removed == m.size)
+            notify_arg(s, NOTIFY_GENERIC, "del", c->db, key);
         if (!ks_finish(s, c, rc)) {
             ks_meta_free(&m);
             return;
@@ -339,6 +345,9 @@ int zset_pop_reply(server *s, client *c, const resp_arg *keys, int nkeys, bool m
     zset_writer_free(&w);
     if (rc)
         c->out.len = from;
+    notify_arg(s, NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", c->db, key);
+    if ((uint64_t)n == m.size)
+        notify_arg(s, NOTIFY_GENERIC, "del", c->db, key);
     bool ok = ks_finish(s, c, rc);
     ks_meta_free(&m);
     return ok ? 1 : -1;

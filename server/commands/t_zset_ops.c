@@ -336,6 +336,11 @@ static void store_result(op_req *q, const resp_arg *dst, member_list *res)
     }
     rc = rc ? rc : zset_writer_finish(&w);
     zset_writer_free(&w);
+    notify_stored(s, NOTIFY_ZSET,
+                  q->op == OP_UNION   ? "zunionstore"
+                  : q->op == OP_INTER ? "zinterstore"
+                                      : "zdiffstore",
+                  c->db, dst, res->n, dm.type != 0);
     if (ks_finish(s, c, rc))
         resp_integer(&c->out, (long long)res->n);
     ks_meta_free(&dm);

@@ -143,6 +143,7 @@ static void zrange_store(server *s, client *c, const range_req *q, const zset_re
     rc = rc ? rc : zset_writer_finish(&w);
     uint64_t n = zset_writer_size(&w);
     zset_writer_free(&w);
+    notify_stored(s, NOTIFY_ZSET, "zrangestore", c->db, dst, n, dm.type != 0);
     if (ks_finish(s, c, rc))
         resp_integer(&c->out, (long long)n);
     ks_meta_free(&dm);
@@ -276,6 +277,15 @@ static void zremrange_generic(server *s, client *c, range_by by)
                               : zset_writer_remove_lex(&w, &lr, &removed);
     rc = rc ? rc : zset_writer_finish(&w);
     zset_writer_free(&w);
+    if (removed) {
+        notify_arg(s, NOTIFY_ZSET,
+                   by == BY_RANK    ? "zremrangebyrank"
+                   : by == BY_SCORE ? "zremrangebyscore"
+                                    : "zremrangebylex",
+                   c->db, &argv[1]);
+        if (removed == m.size)
+            notify_arg(s, NOTIFY_GENERIC, "del", c->db, &argv[1]);
+    }
     if (ks_finish(s, c, rc))
         resp_integer(&c->out, (long long)removed);
     ks_meta_free(&m);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "notify.h"
 #include "server.h"
 #include "zset.h"
 

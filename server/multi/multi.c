@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "notify.h"
+
 int multi_init(server *s)
 {
     return watch_table_new(s);
@@ -203,13 +205,13 @@ static void run_queue(server *s, client *c)
         /* nothing of the batch was written (or, across a fifo database and the main
            engine, see keyspace.h): the replies would describe writes that are not there */
         c->out.len = from;
+        notify_drop_all(s); /* the events of writes that are not there */
         ks_finish(s, c, rc);
         abort_with_reply_at(c, from);
         return;
     }
     server_wrote(s); /* the batch: with sync-writes yes the replies wait for its sync */
-    /* (keyspace notifications of the queued commands would be sent here, after the
-       commit, in order: pub/sub's part) */
+    notify_flush(s); /* the queued commands' events, in order, now that they are written */
 }
 
 void multi_exec_refused(server *s, client *c, size_t from)

@@ -426,6 +426,8 @@ static int reap(keyspace *ks, uint32_t phys, const void *key, size_t klen, uint6
         ks->count[dbi]--;
         ks->expires[dbi]--;
         ks->expired_keys++;
+        if (record && ks->key_event_fn)
+            ks->key_event_fn(ks->key_event_ctx, KS_KEY_EXPIRED, dbi, key, klen);
         bool behind = ks_fifo_behind(ks, dbi, key, klen);
         if (ks->txn) {
             ks->txn_delta[dbi]--;
@@ -702,6 +704,8 @@ int ks_put_meta(keyspace *ks, int dbi, const void *key, size_t klen, const ks_me
     if (rc == 0 && !old->type) {
         ks->delta[dbi]++;
         ks->delta_behind[dbi] += ks_fifo_behind(ks, dbi, key, klen);
+        if (ks->key_event_fn)
+            ks->key_event_fn(ks->key_event_ctx, KS_KEY_CREATED, dbi, key, klen);
     }
     return rc;
 }

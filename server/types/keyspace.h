@@ -69,6 +69,13 @@ typedef void (*ks_touch_fn)(void *ctx, int dbi, const void *key, size_t klen, bo
    FLUSHALL, a change of style), swapped with database other (SWAPDB: told for (a, b) and
    (b, a)), or some of its keys dropped with a fifo engine's tables (other -2). */
 typedef void (*ks_db_touch_fn)(void *ctx, int dbi, int other);
+/* Told of a key's life (keyspace notifications: server/pubsub/notify.h): KS_KEY_CREATED,
+   its record written where there was none (as the write joins the command's batch: an
+   aborted write is the caller's to forget); KS_KEY_EXPIRED, its expiry reaped (deleted by
+   a read that found it expired, or by the expiry cycle) as the delete is written or
+   joins the transaction. */
+enum { KS_KEY_CREATED, KS_KEY_EXPIRED };
+typedef void (*ks_key_event_fn)(void *ctx, int event, int dbi, const void *key, size_t klen);
 
 /* An engine that holds one fifo database's physical id. */
 typedef struct ks_fifo {
@@ -113,6 +120,8 @@ typedef struct keyspace {
     ks_touch_fn touch_fn;       /* NULL: nobody watches keys */
     ks_db_touch_fn db_touch_fn; /* set with touch_fn */
     void *touch_ctx;
+    ks_key_event_fn key_event_fn; /* NULL: nobody listens */
+    void *key_event_ctx;
     int txn_failed; /* a command's writes could not join the transaction: its commit fails */
     ks_txn *txn; /* the transaction over several commands under way (ks_txn_begin), or NULL */
     int64_t txn_delta[KS_DBS], txn_delta_expires[KS_DBS]; /* its commands' count changes,
