@@ -77,6 +77,22 @@ static void set_count(shale_batch *b, uint32_t count)
     encode_fixed32(b->rep.data + 8, count);
 }
 
+/* Writes a length-prefixed slice at p (room reserved by the caller); returns its end. */
+static char *put_slice(char *p, const void *data, size_t len)
+{
+    p = encode_varint32(p, (uint32_t)len);
+    if (len)
+        memcpy(p, data, len);
+    return p + len;
+}
+
+/* Ends a record written up to p: the batch's length and count take it in. */
+static void end_record(shale_batch *b, const char *p)
+{
+    b->rep.len = (size_t)(p - b->rep.data);
+    set_count(b, b->count + 1);
+}
+
 int shale_batch_put(shale_batch *b, const void *key, size_t klen, const void *val, size_t vlen,
                     uint64_t expire_at_ms)
 {
@@ -88,9 +104,7 @@ int shale_batch_put(shale_batch *b, const void *key, size_t klen, const void *va
         return rc;
     char *p = b->rep.data + b->rep.len;
     *p++ = (char)(expire_at_ms ? KIND_EXPIRING : KIND_VALUE);
-    p = encode_varint32(p, (uint32_t)klen);
-    memcpy(p, key, klen);
-    p += klen;
+    p = put_slice(p, key, klen);
     p = encode_varint32(p, (uint32_t)full);
     if (expire_at_ms) {
         encode_fixed64(p, expire_at_ms);
@@ -98,9 +112,7 @@ int shale_batch_put(shale_batch *b, const void *key, size_t klen, const void *va
     }
     if (vlen)
         memcpy(p, val, vlen);
-    p += vlen;
-    b->rep.len = (size_t)(p - b->rep.data);
-    set_count(b, b->count + 1);
+    end_record(b, p + vlen);
     return 0;
 }
 
@@ -113,11 +125,7 @@ int shale_batch_delete(shale_batch *b, const void *key, size_t klen)
         return rc;
     char *p = b->rep.data + b->rep.len;
     *p++ = (char)KIND_DELETE;
-    p = encode_varint32(p, (uint32_t)klen);
-    memcpy(p, key, klen);
-    p += klen;
-    b->rep.len = (size_t)(p - b->rep.data);
-    set_count(b, b->count + 1);
+    end_record(b, put_slice(p, key, klen));
     return 0;
 }
 
@@ -137,14 +145,8 @@ int shale_batch_delete_range(shale_batch *b, const void *begin, size_t blen, con
         return rc;
     char *p = b->rep.data + b->rep.len;
     *p++ = (char)KIND_RANGE_DELETE;
-    p = encode_varint32(p, (uint32_t)blen);
-    memcpy(p, begin, blen);
-    p += blen;
-    p = encode_varint32(p, (uint32_t)elen);
-    memcpy(p, end, elen);
-    p += elen;
-    b->rep.len = (size_t)(p - b->rep.data);
-    set_count(b, b->count + 1);
+    p = put_slice(p, begin, blen);
+    end_record(b, put_slice(p, end, elen));
     return 0;
 }
 
