@@ -106,6 +106,8 @@ typedef struct caps_state {
     uint64_t oom_logged_ms; /* the last -OOM under an evicting policy was logged then */
     uint64_t round_evict_ns;  /* eviction time in the event loop's current round (atomic:
                                  the loop resets it after each round, see caps_admit) */
+    bool evict_to_cap; /* CONFIG SET put maxmemory under the memory in use: server_cron
+                          evicts until under it or nothing is left (caps_maxmemory_set) */
 } caps_state;
 
 /* BGSAVE: one background flush at a time, joined before the store closes */
@@ -274,6 +276,12 @@ void caps_engine_options(server *s, shale_options *o);
    evicts keys by maxmemory-policy; false (with -OOM replied) when that cannot bring the
    store under the caps. */
 bool caps_admit(server *s, client *c);
+/* CONFIG SET changed maxmemory from old (figures refreshed): under the memory in use
+   it evicts by policy at once, and server_cron goes on until the memory is under the
+   cap or no key is left to evict, as Redis does. */
+void caps_maxmemory_set(server *s, uint64_t old);
+/* server_cron's eviction work (lock held). */
+void caps_cron(server *s);
 /* Waits for a background reclaim (before the engine closes). */
 void caps_stop(server *s);
 /* An event-loop round ended: the next one may evict for its own budget (any thread). */

@@ -22,6 +22,7 @@
  * compaction, then value-log GC) runs when much is pending, as RocksDB compacts files
  * full of deletes.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -470,6 +471,93 @@ static bool memory_beyond_keys(const server *s)
            k->used_memory - s->cfg.maxmemory > k->releasable_memory;
 }
 
+/*
+ * As Redis with its eviction time limit: evicts up to limit keys by policy p while a cap
+ * is still passed (beyond_keys: while any key is left, the cap being below what evicting
+ * every key could reach), for at most budget_ns and what is left of the loop round's
+ * budget.
+ * Returns how many went; *out_of_time when the time ran out first.
+ */
+static int evict_for_budget(server *s, enum policy p, int limit, bool beyond_keys,
+                            uint64_t budget_ns, bool *out_of_time)
+{
+    *out_of_time = false;
+    uint64_t spent = __atomic_load_n(&s->caps.round_evict_ns, __ATOMIC_RELAXED);
+    if (spent >= EVICT_ROUND_NS) {
+        *out_of_time = true; /* the round's budget is spent: the next round evicts */
+        return 0;
+    }
+    uint64_t t0 = mono_ns(), budget = EVICT_ROUND_NS - spent;
+    if (budget > budget_ns)
+        budget = budget_ns;
+    int evicted = 0;
+    /* picks that find a key gone already count against 2 * MAX_EVICT_PER_COMMAND */
+    for (int tries = 0; evicted < limit && tries - evicted < 2 * MAX_EVICT_PER_COMMAND &&
+                          (beyond_keys || still_over(s));
+         tries++) {
+        if (tries > 0 && mono_ns() - t0 >= budget) {
+            *out_of_time = true;
+            break;
+        }
+        candidate v;
+        pick(s, p, &v);
+        if (v.dbi < 0)
+            break;
+        evicted += evict(s, &v);
+        ks_key_free(&v.key);
+    }
+    __atomic_store_n(&s->caps.round_evict_ns, spent + (mono_ns() - t0), __ATOMIC_RELAXED);
+    reclaim_maybe_start(s);
+    return evicted;
+}
+
+/* ---- maxmemory lowered by CONFIG SET ---- */
+
+/*
+ * Redis evicts when CONFIG SET puts maxmemory under the memory in use (its config apply
+ * runs the eviction, then an eviction time event until the memory is under the cap or
+ * nothing is left), not at the next write. The operator asked for it, so here eviction
+ * does not stop at what evicting keys can give back (memory_beyond_keys, over_hard):
+ * below the server's own footprint (maxmemory 1) every evictable key goes, as in Redis.
+ */
+static void evict_to_cap(server *s)
+{
+    caps_state *k = &s->caps;
+    enum policy p = policy_of(s);
+    if (!k->evict_to_cap)
+        return;
+    bool out_of_time = false;
+    /* (what evictions book as freed says when the cap is reached; below what evicting
+       every key can give back, that is never) */
+    bool beyond = memory_beyond_keys(s);
+    int evicted = p == NOEVICTION || ks_in_txn(&s->ks)
+                      ? 0
+                      : evict_for_budget(s, p, INT_MAX, beyond, EVICT_ROUND_NS, &out_of_time);
+    /* done once under the cap, or when nothing (more) can be evicted */
+    if (!out_of_time && (evicted == 0 || (!beyond && !still_over(s))))
+        k->evict_to_cap = false;
+}
+
+void caps_maxmemory_set(server *s, uint64_t old)
+{
+    caps_state *k = &s->caps;
+    k->evict_to_cap = false;
+    if (!s->cfg.maxmemory || s->cfg.maxmemory == old || !k->over_memory)
+        return;
+    fprintf(stderr, "shale-server: WARNING: the new maxmemory value set via CONFIG SET (%llu) is "
+                    "smaller than the current memory usage (%llu). This will result in key "
+                    "eviction and/or the inability to accept new write commands depending on "
+                    "the maxmemory-policy.\n",
+            (unsigned long long)s->cfg.maxmemory, (unsigned long long)k->used_memory);
+    k->evict_to_cap = true;
+    evict_to_cap(s); /* the first round now; server_cron goes on with it */
+}
+
+void caps_cron(server *s)
+{
+    evict_to_cap(s);
+}
+
 bool caps_admit(server *s, client *c)
 {
     if (ks_fifo_of(&s->ks, c->db))
@@ -495,38 +583,14 @@ bool caps_admit(server *s, client *c)
     }
     enum policy p = policy_of(s);
     if (p != NOEVICTION && !memory_beyond_keys(s) && !over_hard(s)) {
-        /* As Redis with its eviction time limit: a bounded amount of eviction per
-           command; while evictions make progress the command goes on, and the next
-           commands go on evicting. */
-        int evicted = 0;
         /* With the booking at its cap, the accounts no longer say how much more to
            evict: one key per command then, as many as are written, until the real
            figures fall (more would empty the store for space still on its way back). */
         int limit = s->cfg.maxdisk && s->caps.pending_disk >= s->cfg.maxdisk / 8
                         ? 1
                         : MAX_EVICT_PER_COMMAND;
-        uint64_t spent = __atomic_load_n(&s->caps.round_evict_ns, __ATOMIC_RELAXED);
-        if (spent >= EVICT_ROUND_NS)
-            return true; /* the round's budget is spent: the next round evicts */
-        uint64_t t0 = mono_ns(), budget = EVICT_ROUND_NS - spent;
-        if (budget > EVICT_COMMAND_NS)
-            budget = EVICT_COMMAND_NS;
         bool out_of_time = false;
-        for (int tries = 0; tries < 2 * MAX_EVICT_PER_COMMAND && evicted < limit && still_over(s);
-             tries++) {
-            if (tries > 0 && mono_ns() - t0 >= budget) {
-                out_of_time = true;
-                break;
-            }
-            candidate v;
-            pick(s, p, &v);
-            if (v.dbi < 0)
-                break;
-            evicted += evict(s, &v);
-            ks_key_free(&v.key);
-        }
-        __atomic_store_n(&s->caps.round_evict_ns, spent + (mono_ns() - t0), __ATOMIC_RELAXED);
-        reclaim_maybe_start(s);
+        int evicted = evict_for_budget(s, p, limit, false, EVICT_COMMAND_NS, &out_of_time);
         if (evicted > 0 || out_of_time || !still_over(s))
             return true;
     }

@@ -366,8 +366,10 @@ static void config_set_cmd(server *s, client *c)
         engines_to(s, &x, &s->cfg, false);
     }
     if (rc == 0) {
+        uint64_t old_maxmemory = s->cfg.maxmemory;
         s->cfg = x.next; /* CONFIG GET shows it, CONFIG REWRITE writes it */
         caps_refresh(s); /* a new maxmemory or maxdisk holds from the next command on */
+        caps_maxmemory_set(s, old_maxmemory);
         resp_simple(&c->out, "OK");
     } else {
         if (x.culprit)

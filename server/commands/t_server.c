@@ -641,6 +641,7 @@ void server_cron(server *s)
 {
     watch_disk(s, ks_now_ms());
     caps_refresh(s); /* cheap: a few property reads, no I/O */
+    caps_cron(s);
     /* about 25 ms of expiry and sweeping per second at hz 10, as Redis's budget */
     pause_expire(s, ks_now_ms()); /* (expiry waits while clients are paused) */
     uint64_t t0 = mono_us();
