@@ -267,11 +267,12 @@ size_t client_info_line(server *s, client *c, char *buf, size_t cap)
     size_t over = pending - obl;
     size_t oll = (over + REPLY_CHUNK - 1) / REPLY_CHUNK, omem = oll * REPLY_CHUNK;
     size_t rbs = c->out.cap > REPLY_CHUNK ? c->out.cap : REPLY_CHUNK;
-    size_t tot = sizeof *c + c->in_cap + c->out.cap + c->sending.cap + argv_mem;
+    size_t tot = sizeof *c + c->in_cap + c->out.cap + c->sending.cap + argv_mem +
+                 multi_queued_bytes(c);
     int n = snprintf(buf, cap,
                      "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d "
                      "sub=%lld psub=%lld ssub=%lld multi=%lld qbuf=%zu qbuf-free=%zu argv-mem=%zu "
-                     "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s "
+                     "multi-mem=%zu rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s "
                      "cmd=%s user=default redir=%lld resp=%d",
                      (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name,
                      (unsigned long long)((now - c->created_ms) / 1000),
@@ -279,7 +280,8 @@ size_t client_info_line(server *s, client *c, char *buf, size_t cap)
                      pubsub_client_count(c, PUBSUB_CHANNEL), pubsub_client_count(c, PUBSUB_PATTERN),
                      pubsub_client_count(c, PUBSUB_SHARD), multi_active(c) ? (long long)c->mx->n : -1LL,
                      qbuf,
-                     c->in_cap > c->in_len ? c->in_cap - c->in_len : 0, argv_mem, rbs, rbs, obl,
+                     c->in_cap > c->in_len ? c->in_cap - c->in_len : 0, argv_mem,
+                     multi_queued_bytes(c), rbs, rbs, obl,
                      oll, omem, tot, c->send_armed ? "rw" : "r", c->last_cmd ? c->last_cmd : "NULL",
                      tracking_redirect(c), c->proto);
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;

@@ -100,6 +100,9 @@ void multi_queue(client *c, const command *cmd)
     if (!argv)
         goto oom;
     mx->q[mx->n++] = (multi_queued){cmd, c->cmd.argc, argv};
+    mx->argv_bytes += (size_t)c->cmd.argc * sizeof *argv;
+    for (int i = 0; i < c->cmd.argc; i++)
+        mx->argv_bytes += c->cmd.argv[i].len;
     resp_simple(&c->out, "QUEUED");
     return;
 oom:
@@ -125,6 +128,12 @@ static void free_queue(multi_client *mx)
     free(mx->q);
     mx->q = NULL;
     mx->n = mx->cap = 0;
+    mx->argv_bytes = 0;
+}
+
+size_t multi_queued_bytes(const client *c)
+{
+    return c->mx && c->mx->active ? c->mx->argv_bytes : 0;
 }
 
 void multi_discard(server *s, client *c)

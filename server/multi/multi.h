@@ -41,6 +41,7 @@ typedef struct multi_client {
     bool in_exec;    /* EXEC is running the queue */
     multi_queued *q;
     size_t n, cap;
+    size_t argv_bytes; /* the queued commands' arguments: bytes and their resp_args */
     struct watch_entry *watches; /* its watched keys (watch.c) */
     size_t nwatches;
 } multi_client;
@@ -73,6 +74,9 @@ bool multi_deny_blocking(const client *c);
 int multi_start(client *c);
 /* Whether c is between MULTI and EXEC. */
 bool multi_active(const client *c);
+/* Memory the queued commands' arguments take (CLIENT LIST's multi-mem, as Redis's
+   argv_len_sums); 0 outside MULTI. */
+size_t multi_queued_bytes(const client *c);
 /* Drops c's queue and its watches and leaves MULTI (DISCARD, EXEC, RESET). */
 void multi_discard(server *s, client *c);
 /* EXEC (c is in MULTI): replies and leaves MULTI. */

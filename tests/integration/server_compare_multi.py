@@ -195,8 +195,9 @@ def clear(c):
 
 
 def client_fields(conns):
-    """A's flags= and multi= in B's CLIENT LIST: outside MULTI, inside with two commands
-    queued, and with a watched key changed."""
+    """A's flags=, multi= and whether multi-mem= is above 0 (its bytes are each server's
+    own sizes) in B's CLIENT LIST: outside MULTI, watching a key, inside with two
+    commands queued, with a watched key changed, after EXEC."""
     a, b = conns["A"], conns["B"]
     aid = a.call("client", "id")[1]
     out = []
@@ -206,10 +207,11 @@ def client_fields(conns):
         for line in text[4:].splitlines() if text.startswith("txt:") else text.splitlines():
             f = dict(x.split("=", 1) for x in line.split(" ") if "=" in x)
             if f["id"] == aid.decode():
-                out.append((f["flags"], f["multi"]))
+                out.append((f["flags"], f["multi"], f["multi-mem"] != "0"))
     look()
     a.call("set", "w", "1")
     a.call("watch", "w")
+    look()
     a.call("multi")
     a.call("ping")
     a.call("ping")
