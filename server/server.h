@@ -39,7 +39,8 @@ typedef struct client {
     resp_cmd cmd;
     resp_out out;       /* replies accumulate here */
     resp_out sending;   /* replies handed to a send (the kernel may still read them) */
-    size_t sending_off; /* bytes of sending whose send completed */
+    size_t sending_off; /* bytes of sending whose send completed (atomic: c's loop adds
+                           to it outside the lock, CLIENT LIST on another loop reads it) */
     size_t round_out; /* where this round's replies start in out */
     uint64_t soft_limit_since_ms; /* over the soft output limit since (0: not over) */
     int proto;          /* 2 or 3 (HELLO) */
@@ -51,9 +52,12 @@ typedef struct client {
     uint64_t created_ms, last_ms;
     const char *last_cmd; /* the command table's name of the last command, or NULL */
     const char *stall_cause; /* "l0" or "memtable", for the -BUSY reply */
-    bool recv_armed, send_armed;
+    bool recv_armed;
+    bool send_armed; /* (atomic: c's loop sets and clears it outside the lock, CLIENT LIST
+                        on another loop reads it) */
     bool close_after_reply; /* QUIT, a protocol error, CLIENT KILL */
-    bool closed;
+    bool closed; /* (atomic: c's loop sets it outside the lock, other loops' commands read
+                    it through client_closed) */
     bool killed;
     bool in_round; /* queued for this round's sends */
     bool held;     /* its round ended; its replies wait for the sync of held_gen (sync-writes
@@ -117,8 +121,19 @@ typedef struct bgsave_state {
     int running;  /* atomic: the thread has not finished */
 } bgsave_state;
 
+/* The options the io loops read outside the lock (net_uring.c: the output limits,
+   checked as a round's replies go out; sync-writes, at a round's end). s->cfg is read
+   and written under the lock only, as CONFIG SET assigns it whole; net_config_publish
+   then copies these with atomic stores, and the loops read them with atomic loads. */
+typedef struct loop_config {
+    uint64_t output_hard_limit, output_soft_limit, pubsub_hard_limit, pubsub_soft_limit;
+    long long output_soft_seconds, pubsub_soft_seconds;
+    bool sync_writes;
+} loop_config;
+
 typedef struct server {
     server_config cfg;
+    loop_config loop_cfg; /* what of cfg the loops read outside the lock (atomic) */
     shale_db *db;
     keyspace ks;
     cursor_table cursors;
@@ -311,6 +326,15 @@ void metrics_http_input(server *s, client *c);
 
 /* Runs the event loops until s->stop. Returns 0 or -errno (io_uring unavailable...). */
 int net_run(server *s);
+/* Copies the options the loops read outside the lock from s->cfg into s->loop_cfg
+   (atomic stores): net_run at start, CONFIG SET after it changes s->cfg (lock held). */
+void net_config_publish(server *s);
+/* Whether c is closing: its loop sets c->closed outside the lock, so a command on
+   another loop (MONITOR's feed, a tracking redirect) reads it with an atomic load. */
+static inline bool client_closed(const client *c)
+{
+    return __atomic_load_n(&c->closed, __ATOMIC_RELAXED);
+}
 /*
  * The event loops' side of blocked clients (net_uring.c), for blocking.c; lock held.
  * net_loop_index: the loop c belongs to (0 for a client of no loop). net_join_round: c's

@@ -186,7 +186,7 @@ void monitor_feed(server *s, client *c, const command *cmd)
        commands' lines and "exec" after them, as Redis's execCommand does; it calls
        monitor_feed for each queued command with c->cmd set to it. */
     for (monitor *e = m->head; e; e = e->next) {
-        if (e->c->closed || e->c->killed || e->c->close_after_reply)
+        if (client_closed(e->c) || e->c->killed || e->c->close_after_reply)
             continue; /* (Redis adds nothing to a client closing after its reply) */
         resp_raw(&e->pending, line.data, line.len);
         flag_loop(s, e);

@@ -368,6 +368,7 @@ static void config_set_cmd(server *s, client *c)
     if (rc == 0) {
         uint64_t old_maxmemory = s->cfg.maxmemory;
         s->cfg = x.next; /* CONFIG GET shows it, CONFIG REWRITE writes it */
+        net_config_publish(s); /* what the loops read outside the lock */
         caps_refresh(s); /* a new maxmemory or maxdisk holds from the next command on */
         caps_maxmemory_set(s, old_maxmemory);
         resp_simple(&c->out, "OK");

@@ -262,7 +262,11 @@ size_t client_info_line(server *s, client *c, char *buf, size_t cap)
     size_t argv_mem = 0;
     for (int i = 0; c->cmd_qbuf && i < c->cmd.argc; i++)
         argv_mem += c->cmd.argv[i].len;
-    size_t pending = c->out.len + (c->sending.len - c->sending_off);
+    /* (c may belong to another loop, which sends outside the lock: sending_off and
+       send_armed are read atomically; the rest changes under the lock only) */
+    size_t sent = __atomic_load_n(&c->sending_off, __ATOMIC_RELAXED);
+    bool sending = __atomic_load_n(&c->send_armed, __ATOMIC_RELAXED);
+    size_t pending = c->out.len + (c->sending.len - sent);
     size_t obl = pending < REPLY_CHUNK ? pending : REPLY_CHUNK;
     size_t over = pending - obl;
     size_t oll = (over + REPLY_CHUNK - 1) / REPLY_CHUNK, omem = oll * REPLY_CHUNK;
@@ -282,7 +286,7 @@ size_t client_info_line(server *s, client *c, char *buf, size_t cap)
                      qbuf,
                      c->in_cap > c->in_len ? c->in_cap - c->in_len : 0, argv_mem,
                      multi_queued_bytes(c), rbs, rbs, obl,
-                     oll, omem, tot, c->send_armed ? "rw" : "r", c->last_cmd ? c->last_cmd : "NULL",
+                     oll, omem, tot, sending ? "rw" : "r", c->last_cmd ? c->last_cmd : "NULL",
                      tracking_redirect(c), c->proto);
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }

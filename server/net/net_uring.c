@@ -239,7 +239,7 @@ static void arm_recv(io_loop *l, client *c)
         bool ok = reserve_input(c, RECV_CHUNK);
         pthread_mutex_unlock(&l->s->lock);
         if (!ok) {
-            c->closed = true;
+            __atomic_store_n(&c->closed, true, __ATOMIC_RELAXED); /* (client_closed) */
             return;
         }
     }
@@ -253,6 +253,19 @@ static void arm_recv(io_loop *l, client *c)
     }
     io_uring_sqe_set_data64(sqe, pack(c, OP_RECV));
     c->recv_armed = true;
+}
+
+/* c->send_armed and c->sending_off change outside the lock, on c's loop only; CLIENT
+   LIST on another loop reads them (atomic loads, t_conn.c), so they are stored atomically.
+   This loop's own reads of them need nothing more. */
+static void set_send_armed(client *c, bool armed)
+{
+    __atomic_store_n(&c->send_armed, armed, __ATOMIC_RELAXED);
+}
+
+static void set_sending_off(client *c, size_t off)
+{
+    __atomic_store_n(&c->sending_off, off, __ATOMIC_RELAXED);
 }
 
 /*
@@ -272,7 +285,7 @@ static void arm_send(io_loop *l, client *c)
         resp_out next = c->sending; /* recycled: becomes the accumulating buffer */
         next.len = 0;
         c->sending = c->out;
-        c->sending_off = 0;
+        set_sending_off(c, 0);
         c->out = next;
         pthread_mutex_unlock(&l->s->lock);
     }
@@ -282,7 +295,7 @@ static void arm_send(io_loop *l, client *c)
     io_uring_prep_send(sqe, c->fd, c->sending.data + c->sending_off,
                        c->sending.len - c->sending_off, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, pack(c, OP_SEND));
-    c->send_armed = true;
+    set_send_armed(c, true);
 }
 
 /* Bytes of replies not yet taken by the kernel. */
@@ -302,16 +315,21 @@ static size_t pending_output(const client *c)
    longer than its seconds, as Redis applies them, with the limits of the client's class
    (pubsub while it subscribes to anything, else normal); an unauthenticated client over
    UNAUTH_OUTPUT_LIMIT. Checked as replies are added (run_commands) and at the end of a
-   round. */
+   round, outside the lock: the limits come from s->loop_cfg (a CONFIG SET on another loop
+   may change them meanwhile; a check with some old and some new values is harmless). */
 static bool over_output_limit(const server *s, client *c)
 {
     size_t pending = pending_output(c);
     if (!c->authenticated && !c->http && pending > UNAUTH_OUTPUT_LIMIT)
         return true;
     bool sub = pubsub_client_subscribed(c);
-    uint64_t hard = sub ? s->cfg.pubsub_hard_limit : s->cfg.output_hard_limit;
-    uint64_t soft = sub ? s->cfg.pubsub_soft_limit : s->cfg.output_soft_limit;
-    long long secs = sub ? s->cfg.pubsub_soft_seconds : s->cfg.output_soft_seconds;
+    const loop_config *lc = &s->loop_cfg;
+    uint64_t hard = __atomic_load_n(sub ? &lc->pubsub_hard_limit : &lc->output_hard_limit,
+                                    __ATOMIC_RELAXED);
+    uint64_t soft = __atomic_load_n(sub ? &lc->pubsub_soft_limit : &lc->output_soft_limit,
+                                    __ATOMIC_RELAXED);
+    long long secs = __atomic_load_n(sub ? &lc->pubsub_soft_seconds : &lc->output_soft_seconds,
+                                     __ATOMIC_RELAXED);
     if (hard && pending > hard)
         return true;
     if (!soft || pending <= soft) {
@@ -331,7 +349,7 @@ static bool over_output_limit(const server *s, client *c)
 static void close_client(client *c)
 {
     if (!c->closed) {
-        c->closed = true;
+        __atomic_store_n(&c->closed, true, __ATOMIC_RELAXED); /* (client_closed) */
         shutdown(c->fd, SHUT_RDWR);
     }
 }
@@ -454,6 +472,7 @@ static void on_accept(io_loop *l, int fd, bool unix_socket)
     s->stats.connections_received++;
     bool full = s->nclients >= s->cfg.maxclients;
     bool denied = s->cfg.protected_mode && !s->cfg.requirepass[0] && !loopback;
+    bool keepalive = s->cfg.tcp_keepalive > 0; /* (CONFIG SET may change it: lock held) */
     if (full || denied)
         s->stats.rejected_connections++;
     pthread_mutex_unlock(&s->lock);
@@ -476,7 +495,7 @@ static void on_accept(io_loop *l, int fd, bool unix_socket)
     if (!unix_socket) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (s->cfg.tcp_keepalive > 0)
+        if (keepalive)
             setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
     }
     c->fd = fd;
@@ -648,12 +667,12 @@ static void on_recv(io_loop *l, client *c, struct io_uring_cqe *cqe)
 
 static void on_send(io_loop *l, client *c, int res)
 {
-    c->send_armed = false;
+    set_send_armed(c, false);
     if (res < 0) {
         close_client(c);
     } else {
         l->net_out += (uint64_t)res; /* into s->stats when the loop next holds the lock */
-        c->sending_off += (size_t)res;
+        set_sending_off(c, c->sending_off + (size_t)res);
         arm_send(l, c); /* the rest of sending, or replies added meanwhile */
         if (!c->send_armed && c->close_after_reply && !c->in_round && !c->held &&
             pending_output(c) == 0)
@@ -671,12 +690,16 @@ static bool release_client(io_loop *l, client *c, int rc, bool unsynced)
 {
     if (!c->closed) {
         if (rc && c->out.len > c->round_out) { /* the writes may not be durable */
+            /* under the lock: other loops read c->out (CLIENT LIST, used_memory) and
+               close_after_reply (MONITOR, tracking) */
+            pthread_mutex_lock(&l->s->lock);
             c->out.len = c->round_out;
             if (unsynced)
                 reply_unsynced_error(c, rc);
             else
                 reply_engine_error(c, rc);
             c->close_after_reply = true;
+            pthread_mutex_unlock(&l->s->lock);
         }
         arm_send(l, c);
         if (over_output_limit(l->s, c))
@@ -777,9 +800,9 @@ static void finish_round(io_loop *l)
     uint64_t wgen = __atomic_load_n(&s->wgen, __ATOMIC_ACQUIRE);
     bool exposed = l->exposed || !__atomic_load_n(&s->unsynced_error, __ATOMIC_ACQUIRE);
     l->exposed = false;
-    bool must_sync = exposed && s->cfg.sync_writes && l->round &&
-                     wgen > __atomic_load_n(&s->synced_gen, __ATOMIC_ACQUIRE);
-    if (must_sync && s->cfg.commit_pipeline) {
+    bool must_sync = exposed && __atomic_load_n(&s->loop_cfg.sync_writes, __ATOMIC_RELAXED) &&
+                     l->round && wgen > __atomic_load_n(&s->synced_gen, __ATOMIC_ACQUIRE);
+    if (must_sync && l->commit) { /* commit-pipeline yes */
         hold_round(l, wgen);
         return;
     }
@@ -1005,7 +1028,7 @@ static void shrink_idle_buffers(io_loop *l)
             resp_out_free(&c->out);
         if (c->sending.cap > KEEP_BUFFER && !c->send_armed && c->sending_off == c->sending.len) {
             resp_out_free(&c->sending);
-            c->sending_off = 0;
+            set_sending_off(c, 0);
         }
     }
     pthread_mutex_unlock(&s->lock);
@@ -1068,7 +1091,7 @@ static void loop_drain(io_loop *l)
                     c->recv_armed = false;
                 break;
             case OP_SEND:
-                c->send_armed = false;
+                set_send_armed(c, false);
                 break;
             case OP_ACCEPT:
             case OP_ACCEPT_UNIX:
@@ -1252,10 +1275,10 @@ static void *loop_run(void *arg)
             shrink_idle_buffers(l);
         }
         if (l->idx == 0 && now >= next_cron) {
-            next_cron = now + (uint64_t)(1000 / s->cfg.hz);
             pthread_mutex_lock(&s->lock);
             server_cron(s);
             close_idle(s);
+            next_cron = now + (uint64_t)(1000 / s->cfg.hz); /* (CONFIG SET hz: lock held) */
             pthread_mutex_unlock(&s->lock);
         }
     }
@@ -1387,8 +1410,22 @@ static void loop_destroy(io_loop *l, bool busy)
     free(l->bufs);
 }
 
+void net_config_publish(server *s)
+{
+    loop_config *lc = &s->loop_cfg;
+    const server_config *cfg = &s->cfg;
+    __atomic_store_n(&lc->output_hard_limit, cfg->output_hard_limit, __ATOMIC_RELAXED);
+    __atomic_store_n(&lc->output_soft_limit, cfg->output_soft_limit, __ATOMIC_RELAXED);
+    __atomic_store_n(&lc->output_soft_seconds, cfg->output_soft_seconds, __ATOMIC_RELAXED);
+    __atomic_store_n(&lc->pubsub_hard_limit, cfg->pubsub_hard_limit, __ATOMIC_RELAXED);
+    __atomic_store_n(&lc->pubsub_soft_limit, cfg->pubsub_soft_limit, __ATOMIC_RELAXED);
+    __atomic_store_n(&lc->pubsub_soft_seconds, cfg->pubsub_soft_seconds, __ATOMIC_RELAXED);
+    __atomic_store_n(&lc->sync_writes, cfg->sync_writes, __ATOMIC_RELAXED);
+}
+
 int net_run(server *s)
 {
+    net_config_publish(s); /* before the loops start */
     int n = (int)s->cfg.io_threads;
     io_loop *loops = calloc((size_t)n, sizeof *loops);
     if (!loops)

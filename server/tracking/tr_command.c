@@ -23,7 +23,7 @@ typedef struct tracking_opts {
 static client *any_client_by_id(server *s, long long id)
 {
     for (client *o = s->clients; o; o = o->all_next)
-        if ((long long)o->id == id && !o->closed)
+        if ((long long)o->id == id && !client_closed(o))
             return o;
     return NULL;
 }

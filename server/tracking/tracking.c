@@ -110,7 +110,7 @@ static void send_message(server *s, client *c, const char *payload, size_t plen)
     tr_client *tc = c->tracking;
     client *to = c;
     if (tc->redirect_id) {
-        if (!tc->redir || tc->redir->closed || tc->redir->close_after_reply) { /* gone, going */
+        if (!tc->redir || client_closed(tc->redir) || tc->redir->close_after_reply) { /* gone, going */
             tc->broken_redir = true;
             if (c->proto == 3) {
                 char buf[96];
