@@ -112,7 +112,7 @@ void notify_queue(server *s, int cls, const char *event, int dbi, const void *ke
         return;
     if (klen)
         memcpy(q->keys + q->keys_len, key, klen);
-    size_t at = 0; /* where the running command's client gets it (unused without one) */
+    size_t at = SIZE_MAX; /* where the running command's client gets it */
     if (q->self)
         at = q->pin == SIZE_MAX ? SIZE_MAX : q->pin ? q->pin - 1 : q->self->out.len;
     q->ev[q->n++] = (pending_event){event, dbi, q->keys_len, klen, at};
@@ -148,7 +148,7 @@ void notify_reply_at(server *s, const client *c, size_t at)
 void notify_command_begin(server *s, client *c)
 {
     pubsub_aside_begin(s, c);
-    if (s->cfg.notify_keyspace_events && pending(s))
+    if (pending(s)) /* (even with notifications off: CONFIG SET in EXEC may turn them on) */
         s->notify->self = c;
 }
 
@@ -230,6 +230,7 @@ static void publish_event(server *s, int flags, const pending_event *e, const ch
             pubsub_publish(s, heap ? heap : buf, n, key, klen, false);
         free(heap);
     }
+    pubsub_aside_stop(s);
 }
 
 void notify_flush(server *s)

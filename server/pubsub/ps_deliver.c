@@ -125,8 +125,16 @@ void pubsub_aside_begin(server *s, client *c)
 
 void pubsub_aside_at(server *s, size_t at)
 {
-    if (s->pubsub)
+    if (s->pubsub) {
+        s->pubsub->aside.on = true;
         s->pubsub->aside.at = at;
+    }
+}
+
+void pubsub_aside_stop(server *s)
+{
+    if (s->pubsub)
+        s->pubsub->aside.on = false;
 }
 
 /* Keeps one message to the running command's client for pubsub_aside_place (the pubsub
@@ -172,6 +180,7 @@ void pubsub_aside_place(server *s, client *c)
         return;
     ps_aside *a = &p->aside;
     a->c = NULL;
+    a->on = false;
     size_t old = c->out.len, total = a->bytes.len;
     if (a->n) {
         net_join_round(c); /* before the bytes: they belong to this round */
@@ -208,7 +217,8 @@ void pubsub_aside_place(server *s, client *c)
 static bool hand_over(server *s, client *c, const resp_out *f)
 {
     char lead = c->proto == 3 ? '>' : '*'; /* a push in RESP3 */
-    if (c == s->pubsub->aside.c && !((ps_client *)c->pubsub)->inbox.len && net_on_own_loop(c))
+    const ps_aside *a = &s->pubsub->aside;
+    if (a->on && c == a->c && !((ps_client *)c->pubsub)->inbox.len && net_on_own_loop(c))
         return keep_aside(s, c, lead, f->data + 1, f->len - 1);
     return hand_bytes(s, c, lead, f->data + 1, f->len - 1, s->cfg.pubsub_hard_limit);
 }

@@ -33,7 +33,8 @@ typedef struct ps_loop {
    placed at its position in the client's reply buffer (pubsub_aside_place). */
 typedef struct ps_aside {
     struct client *c; /* NULL: none kept */
-    size_t at;        /* the position of what is published now */
+    bool on;          /* what is published now is kept (a notification of c's command) */
+    size_t at;        /* its position */
     resp_out bytes;   /* the messages, one after the other */
     struct ps_placed {
         size_t at, len;

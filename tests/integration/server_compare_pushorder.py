@@ -41,6 +41,12 @@ STEPS = [
     ["client reply off", "set r 1", "del r", "lpush rl x", "client reply on"],
     ["client reply skip", "set r 2"],
     ["multi", "set r 3", "del r", "exec"],
+    # its own PUBLISH to a channel it subscribes to: the message before the count
+    ["subscribe ch"], ["publish ch hi"], ["multi", "publish ch a", "set p 1", "exec"],
+    # notifications turned on inside EXEC: the events of the commands after it
+    ["config set notify-keyspace-events ''"],
+    ["multi", "set c0 1", "config set notify-keyspace-events KEA", "set c1 1", "lpush c2 x",
+     "exec"],
     # client tracking: the invalidation of its own write comes after the reply
     ["config set notify-keyspace-events ''"],
     ["client tracking on"], ["get t"], ["set t 1"], ["get t"],
