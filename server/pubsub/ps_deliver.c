@@ -164,8 +164,8 @@ static bool keep_aside(server *s, client *c, char lead, const char *rest, size_t
     return true;
 }
 
-/* Opens a gap of len bytes at `at` in o's first `end` bytes, whose tail (from at) moves
-   to end `dst`; returns the new dst (where the gap ends). */
+/* Moves o's bytes [at, end) to end at dst (dst >= end), leaving a gap that ends at the
+   returned offset (the moved bytes' new start). */
 static size_t open_gap(resp_out *o, size_t at, size_t end, size_t dst)
 {
     size_t tail = end - at;
@@ -202,7 +202,6 @@ void pubsub_aside_place(server *s, client *c)
             dst -= a->pos[i].len;
             memcpy(c->out.data + dst, a->bytes.data + boff, a->pos[i].len);
         }
-        p->delivered += a->n;
     }
     a->n = 0;
     a->bytes.len = 0;
