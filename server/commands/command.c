@@ -664,13 +664,17 @@ void command_dispatch(server *s, client *c)
         return;
     monitor_before_command(s, c);
     tracking_before_command(s, c);
+    notify_command_begin(s, c);
     size_t from = c->out.len;
     run(s, c, from);
     if (c->paused) {
+        notify_command_end(s, c);
         tracking_after_command(s, c, false);
         return; /* held by CLIENT PAUSE: it runs again, with CLIENT REPLY as it was */
     }
     reply_mode_after(c, from);
+    /* its own events where Redis writes them, kept even with CLIENT REPLY OFF (pushes) */
+    notify_command_end(s, c);
     /* after the reply and its mode: invalidations are pushes, sent whatever CLIENT REPLY */
     tracking_after_command(s, c, true);
 }

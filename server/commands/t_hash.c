@@ -105,6 +105,7 @@ static long long set_fields(server *s, client *c, int first, bool nx)
     enc = encoding_sized(s, enc, size + (uint64_t)added);
     if (rc == 0 && (added || !m.type || enc != was))
         rc = put_hash_meta(s, c, key, &m, version, size + (uint64_t)added, enc);
+    notify_reply_first(s); /* Redis replies, then tells ("new" stays before) */
     if (!nx || added) /* HSET tells even a write that changed nothing, as Redis */
         notify_arg(s, NOTIFY_HASH, "hset", c->db, key);
     bool ok = ks_finish(s, c, rc);
@@ -330,6 +331,7 @@ static bool put_field(server *s, client *c, const resp_arg *key, const ks_meta *
     char enc = encoding_sized(s, encoding_with(s, was, f->len, vl), nfields);
     if (rc == 0 && (is_new || enc != was))
         rc = put_hash_meta(s, c, key, m, version, nfields, enc);
+    notify_reply_first(s); /* Redis replies, then tells ("new" stays before) */
     notify_arg(s, NOTIFY_HASH, event, c->db, key);
     if (!ks_finish(s, c, rc))
         return false;

@@ -563,6 +563,8 @@ static void expire_generic(server *s, client *c, const char *name, uint64_t unit
         int rc = past ? ks_del_key(&s->ks, c->db, key->p, key->len, &m)
                       : ks_put_meta(&s->ks, c->db, key->p, key->len, &m, m.type, m.val, m.vlen,
                                     (uint64_t)when);
+        if (!past)
+            notify_reply_first(s); /* Redis tells "expire" after its reply ("del" before) */
         notify_arg(s, NOTIFY_GENERIC, past ? "del" : "expire", c->db, key);
         if (ks_finish(s, c, rc))
             resp_integer(&c->out, 1);

@@ -102,9 +102,10 @@ static void finish_with(server *s, client *c, int rc, resp_out *body)
 }
 
 /* The keyspace events of a pop from key (left or right) that left l: "del" too when it
-   emptied the list (Redis's listElementsRemoved). */
+   emptied the list (Redis's listElementsRemoved, after the popped values' reply). */
 static void notify_popped(server *s, client *c, const resp_arg *key, bool left, list *l)
 {
+    notify_reply_first(s);
     notify_arg(s, NOTIFY_LIST, left ? "lpop" : "rpop", c->db, key);
     if (list_len(l) == 0)
         notify_arg(s, NOTIFY_GENERIC, "del", c->db, key);
@@ -128,6 +129,7 @@ static void push_generic(server *s, client *c, bool left, bool xx)
         for (int i = 2; i < c->cmd.argc && rc == 0; i++)
             rc = list_push(&l, left, c->cmd.argv[i].p, c->cmd.argv[i].len);
         rc = rc ? rc : list_save(&l);
+        notify_reply_first(s); /* Redis replies the length first ("new" stays before) */
         notify_arg(s, NOTIFY_LIST, left ? "lpush" : "rpush", c->db, key);
         if (ks_finish(s, c, rc))
             resp_integer(&c->out, (long long)list_len(&l));
@@ -397,6 +399,7 @@ void cmd_lset(server *s, client *c)
         } else {
             ks_begin(&s->ks);
             int rc = list_set(&l, pos, c->cmd.argv[3].p, c->cmd.argv[3].len);
+            notify_reply_first(s); /* Redis replies +OK first */
             notify_arg(s, NOTIFY_LIST, "lset", c->db, key);
             if (ks_finish(s, c, rc))
                 resp_simple(&c->out, "OK");

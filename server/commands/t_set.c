@@ -301,6 +301,8 @@ static void op_store(server *s, client *c, enum set_op op)
     static const char *const events[] = {[OP_INTER] = "sinterstore",
                                          [OP_UNION] = "sunionstore",
                                          [OP_DIFF] = "sdiffstore"};
+    if (size) /* Redis replies before it tells a store ("del" of an empty one: after) */
+        notify_reply_first(s);
     notify_stored(s, NOTIFY_SET, events[op], c->db, dkey, size, dm.type != 0);
     if (ks_finish(s, c, rc))
         resp_integer(&c->out, (long long)size);
@@ -469,6 +471,8 @@ void cmd_spop(server *s, client *c)
     ks_begin(&s->ks);
     int rc = set_pop(&s->ks, c->db, &ref, (uint64_t)count, &l);
     notify_arg(s, NOTIFY_SET, "spop", c->db, &c->cmd.argv[1]);
+    if (!with_count) /* Redis replies the member, then deletes an emptied set */
+        notify_reply_first(s);
     if (rc == 0 && l.n == m.size)
         notify_arg(s, NOTIFY_GENERIC, "del", c->db, &c->cmd.argv[1]);
     if (ks_finish(s, c, rc)) {

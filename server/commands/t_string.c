@@ -156,6 +156,8 @@ void cmd_set(server *s, client *c)
     if (apply) {
         uint64_t exp = o.keepttl ? old.expire_at_ms : o.expire_at;
         /* a hash replaced by a string leaves its fields under a version nothing names */
+        if (o.get)
+            notify_reply_first(s); /* Redis replies the old value first */
         ks_begin(&s->ks);
         rc = ks_put_meta(&s->ks, c->db, key->p, key->len, &old, KS_TYPE_STRING, val->p, val->len,
                          exp);
@@ -252,6 +254,7 @@ void cmd_getset(server *s, client *c)
     if (!read_string(s, c, key, false, &old))
         return;
     notify_get_miss(s, c, key, &old);
+    notify_reply_first(s); /* Redis replies the old value, then writes */
     if (write_string(s, c, key, &old, c->cmd.argv[2].p, c->cmd.argv[2].len, 0, NOTIFY_STRING,
                      "set")) {
         if (old.type)
@@ -275,6 +278,7 @@ void cmd_getdel(server *s, client *c)
     }
     ks_begin(&s->ks);
     int rc = ks_del_key(&s->ks, c->db, key->p, key->len, &old);
+    notify_reply_first(s); /* Redis replies the value, then deletes */
     notify_arg(s, NOTIFY_GENERIC, "del", c->db, key);
     if (ks_finish(s, c, rc))
         resp_bulk(&c->out, old.val, old.vlen);
@@ -300,6 +304,7 @@ void cmd_getex(server *s, client *c)
         return;
     }
     bool ok = true;
+    notify_reply_first(s); /* Redis replies the value, then changes the key */
     if (o.has_expire && o.expire_at <= ks_now_ms()) {
         ks_begin(&s->ks); /* an expiry in the past deletes the key, as in Redis */
         int rc = ks_del_key(&s->ks, c->db, key->p, key->len, &m);

@@ -117,6 +117,7 @@ void zadd_members(server *s, client *c, int flags, const double *scores, const r
             resp_error(&c->out, ZSET_ERR_NAN);
             ok = false;
         } else {
+            notify_reply_first(s); /* Redis replies, then tells ("new" stays before) */
             if (t.added || t.updated)
                 notify_arg(s, NOTIFY_ZSET, (flags & ZADD_INCR) ? "zincr" : "zadd", c->db, key);
             ok = ks_finish(s, c, rc);
@@ -333,6 +334,7 @@ int zset_pop_reply(server *s, client *c, const resp_arg *keys, int nkeys, bool m
     } else {
         resp_array(&c->out, nested ? n : 2 * n);
     }
+    size_t head = c->out.len; /* Redis tells the pop here, before the members */
     pop_reply p = {.out = &c->out, .nested = nested, .proto = c->proto};
     zset_writer w;
     uint64_t popped;
@@ -345,7 +347,9 @@ int zset_pop_reply(server *s, client *c, const resp_arg *keys, int nkeys, bool m
     zset_writer_free(&w);
     if (rc)
         c->out.len = from;
+    notify_reply_at(s, c, head);
     notify_arg(s, NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", c->db, key);
+    notify_reply_first(s); /* and the "del" of an emptied set after the reply */
     if ((uint64_t)n == m.size)
         notify_arg(s, NOTIFY_GENERIC, "del", c->db, key);
     bool ok = ks_finish(s, c, rc);

@@ -336,6 +336,7 @@ static void store_result(op_req *q, const resp_arg *dst, member_list *res)
     }
     rc = rc ? rc : zset_writer_finish(&w);
     zset_writer_free(&w);
+    notify_reply_first(s); /* Redis replies, then tells (the store, or "del") */
     notify_stored(s, NOTIFY_ZSET,
                   q->op == OP_UNION   ? "zunionstore"
                   : q->op == OP_INTER ? "zinterstore"

@@ -143,6 +143,7 @@ static void zrange_store(server *s, client *c, const range_req *q, const zset_re
     rc = rc ? rc : zset_writer_finish(&w);
     uint64_t n = zset_writer_size(&w);
     zset_writer_free(&w);
+    notify_reply_first(s); /* Redis replies, then tells (the store, or "del") */
     notify_stored(s, NOTIFY_ZSET, "zrangestore", c->db, dst, n, dm.type != 0);
     if (ks_finish(s, c, rc))
         resp_integer(&c->out, (long long)n);

@@ -4,6 +4,7 @@
  */
 #include "notify.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@ typedef struct pending_event {
     const char *event; /* a static string; NULL: dropped (notify_drop_new) */
     int dbi;
     size_t key_off, klen; /* in keys */
+    size_t at; /* self's reply buffer length when told (SIZE_MAX: after the reply) */
 } pending_event;
 
 struct notify_pending {
@@ -70,6 +72,9 @@ struct notify_pending {
     char *keys;
     size_t keys_len, keys_cap;
     size_t mark; /* the running command's first event */
+    client *self; /* the client whose command runs (notify_command_begin), or NULL */
+    size_t pin; /* 0, or 1 + where the running command's events go from now on (SIZE_MAX:
+                   after its reply) */
 };
 
 /* Grows *p (elements of elem bytes, *cap of them) to hold need. False without memory. */
@@ -90,25 +95,70 @@ static bool reserve(void **p, size_t *cap, size_t need, size_t elem)
 
 /* Without memory the event is lost, as a message to a subscriber that was cut off would
    be: the write it describes stands. */
+/* The waiting events, created the first time (NULL without memory). */
+static struct notify_pending *pending(server *s)
+{
+    if (!s->notify)
+        s->notify = calloc(1, sizeof *s->notify);
+    return s->notify;
+}
+
 void notify_queue(server *s, int cls, const char *event, int dbi, const void *key, size_t klen)
 {
     (void)cls;
-    if (!s->notify)
-        s->notify = calloc(1, sizeof *s->notify);
-    struct notify_pending *q = s->notify;
+    struct notify_pending *q = pending(s);
     if (!q || !reserve((void **)&q->ev, &q->cap, q->n + 1, sizeof *q->ev) ||
         !reserve((void **)&q->keys, &q->keys_cap, q->keys_len + klen + 1, 1))
         return;
     if (klen)
         memcpy(q->keys + q->keys_len, key, klen);
-    q->ev[q->n++] = (pending_event){event, dbi, q->keys_len, klen};
+    size_t at = SIZE_MAX; /* where the running command's client gets it */
+    if (q->self)
+        at = q->pin == SIZE_MAX ? SIZE_MAX : q->pin ? q->pin - 1 : q->self->out.len;
+    q->ev[q->n++] = (pending_event){event, dbi, q->keys_len, klen, at};
     q->keys_len += klen;
 }
 
 void notify_mark(server *s)
 {
+    struct notify_pending *q = s->notify;
+    if (!q)
+        return;
+    /* in EXEC the previous command's reply ends here: its events that follow it go here */
+    for (size_t i = q->mark; q->self && i < q->n; i++)
+        if (q->ev[i].at == SIZE_MAX)
+            q->ev[i].at = q->self->out.len;
+    q->mark = q->n;
+    q->pin = 0;
+}
+
+void notify_reply_first(server *s)
+{
     if (s->notify)
-        s->notify->mark = s->notify->n;
+        s->notify->pin = SIZE_MAX;
+}
+
+void notify_reply_at(server *s, const client *c, size_t at)
+{
+    struct notify_pending *q = s->notify;
+    if (q) /* another client's reply (a blocked client served): after the running one's */
+        q->pin = c == q->self && at < SIZE_MAX - 1 ? at + 1 : SIZE_MAX;
+}
+
+void notify_command_begin(server *s, client *c)
+{
+    pubsub_aside_begin(s, c);
+    if (pending(s)) /* (even with notifications off: CONFIG SET in EXEC may turn them on) */
+        s->notify->self = c;
+}
+
+void notify_command_end(server *s, client *c)
+{
+    pubsub_aside_place(s, c);
+    if (s->notify) {
+        s->notify->self = NULL;
+        s->notify->pin = 0;
+    }
 }
 
 void notify_drop_new(server *s, int dbi, const void *key, size_t klen)
@@ -160,10 +210,13 @@ static size_t channel_name(const char *prefix, int dbi, const char *name, size_t
 
 /* Publishes one event on the channel kinds notify-keyspace-events selects (Redis's
    notifyKeyspaceEvent: the keyspace channel first). */
-static void publish_event(server *s, int flags, const char *event, int dbi, const char *key,
-                          size_t klen)
+static void publish_event(server *s, int flags, const pending_event *e, const char *key)
 {
+    const char *event = e->event;
+    int dbi = e->dbi;
+    size_t klen = e->klen;
     char buf[512], *heap;
+    pubsub_aside_at(s, e->at);
     size_t elen = strlen(event);
     if (flags & NOTIFY_KEYSPACE) {
         size_t n = channel_name("__keyspace@", dbi, key, klen, buf, sizeof buf, &heap);
@@ -177,6 +230,7 @@ static void publish_event(server *s, int flags, const char *event, int dbi, cons
             pubsub_publish(s, heap ? heap : buf, n, key, klen, false);
         free(heap);
     }
+    pubsub_aside_stop(s);
 }
 
 void notify_flush(server *s)
@@ -188,8 +242,7 @@ void notify_flush(server *s)
     /* publishing runs no command, so nothing is queued meanwhile */
     for (size_t i = 0; i < q->n; i++)
         if (q->ev[i].event)
-            publish_event(s, flags, q->ev[i].event, q->ev[i].dbi, q->keys + q->ev[i].key_off,
-                          q->ev[i].klen);
+            publish_event(s, flags, &q->ev[i], q->keys + q->ev[i].key_off);
     notify_drop_all(s);
 }
 

@@ -98,6 +98,23 @@ static inline void notify_stored(server *s, int cls, const char *event, int dbi,
 }
 /* A command starts (command_call): a failed commit drops its events from here on. */
 void notify_mark(server *s);
+/*
+ * Where the running command's own client, when subscribed, gets the events (Redis writes
+ * them to its subscribers when the command tells them, so in the middle of its reply):
+ * between notify_command_begin and notify_command_end (command_dispatch) an event goes to
+ * c at the length c->out had when it was told, or after the command's reply when the
+ * command called notify_reply_first before telling it (Redis's commands that reply
+ * before they tell: LPUSH, HSET, EXPIRE...; a "new" event told earlier stays before).
+ * Other subscribers get them when published, after the commit.
+ */
+void notify_command_begin(server *s, client *c);
+void notify_command_end(server *s, client *c);
+/* The running command's events told from now on go after its reply (where Redis's
+   command calls addReply before notifyKeyspaceEvent). */
+void notify_reply_first(server *s);
+/* The running command's events told from now on go at c->out's offset `at` (Redis's
+   ZPOPMIN tells between its reply's header and its members). */
+void notify_reply_at(server *s, const client *c, size_t at);
 /* The command's writes were dropped: so are its events. */
 void notify_drop_command(server *s);
 /* Publishes what waits, in order, unless a transaction (EXEC) is under way. */

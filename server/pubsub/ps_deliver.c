@@ -115,6 +115,100 @@ static void enqueue(server *s, client *c, ps_client *pc)
 static bool hand_bytes(server *s, client *c, char lead, const char *rest, size_t rlen,
                        uint64_t hard);
 
+/* ---- the running command's own notifications ---- */
+
+void pubsub_aside_begin(server *s, client *c)
+{
+    if (s->pubsub)
+        s->pubsub->aside.c = c;
+}
+
+void pubsub_aside_at(server *s, size_t at)
+{
+    if (s->pubsub) {
+        s->pubsub->aside.on = true;
+        s->pubsub->aside.at = at;
+    }
+}
+
+void pubsub_aside_stop(server *s)
+{
+    if (s->pubsub)
+        s->pubsub->aside.on = false;
+}
+
+/* Keeps one message to the running command's client for pubsub_aside_place (the pubsub
+   hard limit counts it as in c's buffer). Whether it was kept. */
+static bool keep_aside(server *s, client *c, char lead, const char *rest, size_t rlen)
+{
+    ps_aside *a = &s->pubsub->aside;
+    uint64_t hard = s->cfg.pubsub_hard_limit;
+    if (hard && c->out.len + a->bytes.len > hard)
+        return false;
+    if (a->n == a->cap) {
+        size_t ncap = a->cap ? a->cap * 2 : 8;
+        struct ps_placed *np = realloc(a->pos, ncap * sizeof *np);
+        if (!np)
+            return false;
+        a->pos = np;
+        a->cap = ncap;
+    }
+    size_t before = a->bytes.len;
+    resp_raw(&a->bytes, &lead, 1);
+    resp_raw(&a->bytes, rest, rlen);
+    if (a->bytes.len != before + 1 + rlen) { /* without memory */
+        a->bytes.len = before;
+        return false;
+    }
+    a->pos[a->n++] = (struct ps_placed){a->at, 1 + rlen};
+    return true;
+}
+
+/* Moves o's bytes [at, end) to end at dst (dst >= end), leaving a gap that ends at the
+   returned offset (the moved bytes' new start). */
+static size_t open_gap(resp_out *o, size_t at, size_t end, size_t dst)
+{
+    size_t tail = end - at;
+    memmove(o->data + dst - tail, o->data + at, tail);
+    return dst - tail;
+}
+
+void pubsub_aside_place(server *s, client *c)
+{
+    pubsub *p = s->pubsub;
+    if (!p || p->aside.c != c)
+        return;
+    ps_aside *a = &p->aside;
+    a->c = NULL;
+    a->on = false;
+    size_t old = c->out.len, total = a->bytes.len;
+    if (a->n) {
+        net_join_round(c); /* before the bytes: they belong to this round */
+        resp_raw(&c->out, a->bytes.data, total); /* room for them (moved below) */
+    }
+    if (a->n && c->out.len == old + total) {
+        /* positions never go back (a cut reply: clamped to the end), placed from the
+           last one so each byte moves once */
+        size_t prev = 0;
+        for (size_t i = 0; i < a->n; i++) {
+            size_t at = a->pos[i].at < old ? a->pos[i].at : old;
+            a->pos[i].at = prev = at > prev ? at : prev;
+        }
+        size_t end = old, dst = old + total, boff = total;
+        for (size_t i = a->n; i-- > 0;) {
+            dst = open_gap(&c->out, a->pos[i].at, end, dst);
+            end = a->pos[i].at;
+            boff -= a->pos[i].len;
+            dst -= a->pos[i].len;
+            memcpy(c->out.data + dst, a->bytes.data + boff, a->pos[i].len);
+        }
+    }
+    a->n = 0;
+    a->bytes.len = 0;
+    if (a->bytes.cap > INBOX_KEEP)
+        resp_out_free(&a->bytes);
+}
+
 /* Hands one message (f: its RESP2 frame, an array) to c: straight into its reply buffer
    when c belongs to this thread's loop and nothing waits before it, else into its inbox.
    A subscriber past the pubsub hard limit is skipped: its loop closes it. Returns whether
@@ -122,6 +216,9 @@ static bool hand_bytes(server *s, client *c, char lead, const char *rest, size_t
 static bool hand_over(server *s, client *c, const resp_out *f)
 {
     char lead = c->proto == 3 ? '>' : '*'; /* a push in RESP3 */
+    const ps_aside *a = &s->pubsub->aside;
+    if (a->on && c == a->c && !((ps_client *)c->pubsub)->inbox.len && net_on_own_loop(c))
+        return keep_aside(s, c, lead, f->data + 1, f->len - 1);
     return hand_bytes(s, c, lead, f->data + 1, f->len - 1, s->cfg.pubsub_hard_limit);
 }
 

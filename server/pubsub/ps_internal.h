@@ -29,11 +29,25 @@ typedef struct ps_loop {
     int has_work;
 } ps_loop;
 
+/* Messages to the client whose command runs, kept until its reply is written, each to be
+   placed at its position in the client's reply buffer (pubsub_aside_place). */
+typedef struct ps_aside {
+    struct client *c; /* NULL: none kept */
+    bool on;          /* what is published now is kept (a notification of c's command) */
+    size_t at;        /* its position */
+    resp_out bytes;   /* the messages, one after the other */
+    struct ps_placed {
+        size_t at, len;
+    } *pos;
+    size_t n, cap;
+} ps_aside;
+
 typedef struct pubsub {
     ps_table tables[NKINDS];
     ps_loop *loops;
     int nloops;
     resp_out frame, pframe; /* the message being published, built once per publish */
+    ps_aside aside;         /* the running command's own notifications (pubsub_aside_*) */
     uint64_t published, delivered;
 } pubsub;
 

@@ -36,6 +36,8 @@ void pubsub_free(server *s)
         ps_table_free(&p->tables[k]);
     resp_out_free(&p->frame);
     resp_out_free(&p->pframe);
+    resp_out_free(&p->aside.bytes);
+    free(p->aside.pos);
     free(p->loops);
     free(p);
     s->pubsub = NULL;
@@ -215,6 +217,8 @@ void pubsub_reset_client(server *s, client *c)
 
 void pubsub_forget(server *s, client *c)
 {
+    if (s->pubsub && s->pubsub->aside.c == c)
+        pubsub_aside_place(s, c); /* (nothing kept is sent: c is going) */
     ps_client *pc = c->pubsub;
     if (!pc)
         return;

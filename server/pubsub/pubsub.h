@@ -69,6 +69,22 @@ long long pubsub_publish(server *s, const char *channel, size_t chlen, const cha
  */
 bool pubsub_push(server *s, client *c, const char *frame, size_t len);
 
+/*
+ * The running command's own notifications (notify.c): Redis writes a keyspace event to
+ * its subscribers when the command tells it, so the command's client, when subscribed,
+ * gets it at that point of its reply (before a SET's +OK, inside EXEC's array). Between
+ * pubsub_aside_begin and pubsub_aside_place the channel messages published to c (on its
+ * own loop, its inbox empty) between pubsub_aside_at and pubsub_aside_stop are kept,
+ * each with the position in c->out given to pubsub_aside_at (SIZE_MAX: the end), and
+ * then placed there: past the buffer's end (a reply cut by CLIENT REPLY OFF/SKIP, or
+ * SIZE_MAX) means at the end. Other messages (c's own PUBLISH, pubsub_push's
+ * invalidations) go as always. The lock held, on c's loop.
+ */
+void pubsub_aside_begin(server *s, client *c);
+void pubsub_aside_at(server *s, size_t at);
+void pubsub_aside_stop(server *s);
+void pubsub_aside_place(server *s, client *c);
+
 /* ---- for commands (t_pubsub.c) ---- */
 
 /* Subscribes c to name in kind's namespace and replies the confirmation (with c's count
