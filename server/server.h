@@ -63,6 +63,7 @@ typedef struct client {
     /* CLIENT REPLY: OFF drops every reply; SKIP drops the next command's (skip_next is
        set by SKIP, skip while that next command runs) */
     bool reply_off, reply_skip_next, reply_skip;
+    bool in_script; /* the scripting client: redis.call's commands never block (as in EXEC) */
     bool no_evict; /* CLIENT NO-EVICT ON (shown in CLIENT LIST; shale evicts no client) */
     uint32_t redacted; /* the running command's arguments the slowlog must not show
                           (bit i: argv[i]; AUTH's password, CONFIG SET requirepass's value) */
@@ -159,6 +160,7 @@ typedef struct server {
     void *watches;         /* WATCH's table of watched keys (multi/watch.c) */
     struct tracking *tracking;     /* client tracking (tracking/tracking.h) */
     struct notify_pending *notify; /* keyspace events waiting for their commit (notify.h) */
+    struct script_vm *script;      /* Lua scripting (script/script.h) */
 } server;
 
 /* Applies the file's db<N>-compaction-style and db<N>-fifo-max-size to the store (a style
@@ -389,6 +391,8 @@ COMMAND(dump); COMMAND(restore);
 COMMAND(migrate);
 /* transactions: t_multi.c */
 COMMAND(multi); COMMAND(exec); COMMAND(discard); COMMAND(watch); COMMAND(unwatch);
+/* scripting: t_script.c */
+COMMAND(eval); COMMAND(evalsha); COMMAND(eval_ro); COMMAND(evalsha_ro); COMMAND(script);
 
 #undef COMMAND
 

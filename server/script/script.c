@@ -1,0 +1,250 @@
+/*
+ * script.c - the script cache and a script's run (script.h): compiled scripts live in a
+ * registry table of the Lua state, by id; a run sets KEYS and ARGV, calls the script
+ * under the error handler inside one key-layer transaction (EXEC's), and turns its
+ * result or error into the caller's reply.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "notify.h"
+#include "script_int.h"
+#include "sha1.h"
+
+int script_init(server *s)
+{
+    script_vm *vm = calloc(1, sizeof *vm);
+    if (!vm)
+        return -ENOMEM;
+    vm->s = s;
+    vm->fake.authenticated = true;
+    vm->fake.in_script = true;
+    vm->fake.proto = 2;
+    vm->fake.fd = -1;
+    snprintf(vm->fake.addr, sizeof vm->fake.addr, "lua");
+    vm->L = script_vm_open(vm);
+    if (!vm->L) {
+        free(vm);
+        return -ENOMEM;
+    }
+    s->script = vm;
+    return 0;
+}
+
+void script_free(server *s)
+{
+    script_vm *vm = s->script;
+    if (!vm)
+        return;
+    lua_close(vm->L);
+    resp_out_free(&vm->fake.out);
+    free(vm);
+    s->script = NULL;
+}
+
+int script_flush(server *s)
+{
+    script_vm *vm = s->script;
+    lua_State *L = script_vm_open(vm);
+    if (!L)
+        return -ENOMEM;
+    lua_close(vm->L);
+    vm->L = L;
+    vm->nscripts = 0;
+    return 0;
+}
+
+/* Pushes the cached function of sha (nil when none). */
+static void push_cached(lua_State *L, const char *sha)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_CACHE);
+    lua_getfield(L, -1, sha);
+    lua_remove(L, -2);
+}
+
+bool script_exists(server *s, const char *sha, size_t n)
+{
+    if (n != 40)
+        return false;
+    char lower[41];
+    for (size_t i = 0; i < 40; i++)
+        lower[i] = (char)tolower((unsigned char)sha[i]);
+    lower[40] = '\0';
+    lua_State *L = s->script->L;
+    push_cached(L, lower);
+    bool found = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    return found;
+}
+
+bool script_load(server *s, client *c, const char *body, size_t n, char sha[41])
+{
+    script_vm *vm = s->script;
+    lua_State *L = vm->L;
+    sha1_hex(body, n, sha);
+    push_cached(L, sha);
+    bool cached = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (cached)
+        return true;
+    if (luaL_loadbuffer(L, body, n, "@user_script")) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "Error compiling script (new function): %s",
+                 lua_tostring(L, -1));
+        lua_pop(L, 1);
+        size_t ml = strlen(msg);
+        char *full = malloc(ml + 5);
+        if (!full) {
+            reply_engine_error(c, -ENOMEM);
+            return false;
+        }
+        memcpy(full, "ERR ", 4);
+        memcpy(full + 4, msg, ml + 1);
+        script_reply_error(&c->out, full, ml + 4);
+        free(full);
+        return false;
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_CACHE);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, sha);
+    lua_pop(L, 1);
+    vm->nscripts++;
+    return true;
+}
+
+/* Sets global name (in the real globals) to an array of the strings v[0..n). */
+static void set_array(lua_State *L, const char *name, const resp_arg *v, int n)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_GLOBALS);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushlstring(L, v[i].p, v[i].len);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
+}
+
+/* The error a run ended with (on top of L) as Redis words it: the table's err, then
+   " script: <sha>, on <source>:<line>." when the handler found where. */
+static void reply_run_error(script_vm *vm, client *c)
+{
+    lua_State *L = vm->L;
+    char *msg = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&msg, &len);
+    if (!f) {
+        reply_engine_error(c, -ENOMEM);
+        return;
+    }
+    if (!lua_istable(L, -1)) {
+        const char *e = lua_isstring(L, -1) ? lua_tostring(L, -1) : "execution failure";
+        fprintf(f, "ERR Error running script %s, %.100s\n", vm->sha, e);
+    } else {
+        lua_getfield(L, -1, "err");
+        lua_getfield(L, -2, "source");
+        lua_getfield(L, -3, "line");
+        fputs(lua_isstring(L, -3) ? lua_tostring(L, -3) : "", f);
+        if (lua_isstring(L, -2) && lua_isstring(L, -1))
+            fprintf(f, " script: %s, on %s:%s.", vm->sha, lua_tostring(L, -2),
+                    lua_tostring(L, -1));
+        lua_pop(L, 3);
+    }
+    fclose(f);
+    script_reply_error(&c->out, msg, len);
+    free(msg);
+}
+
+/* Over maxmemory / maxdisk at the start (after eviction), as Redis's pre-command OOM
+   state: its denyoom commands are then refused until it has written. */
+static bool over_caps(server *s, client *c)
+{
+    if ((!s->cfg.maxmemory && !s->cfg.maxdisk) || ks_in_txn(&s->ks))
+        return false;
+    size_t from = c->out.len;
+    bool ok = caps_admit(s, c);
+    c->out.len = from;
+    return !ok;
+}
+
+/* Calls the script on top of L (its error handler under it); the reply to c. */
+static void call_script(script_vm *vm, client *c)
+{
+    lua_State *L = vm->L;
+    if (lua_pcall(L, 0, 1, -2))
+        reply_run_error(vm, c);
+    else
+        script_reply_value(L, &c->out, c->proto, vm->fake.proto);
+    lua_settop(L, 0);
+    static unsigned runs;
+    if (++runs % 50 == 0)
+        lua_gc(L, LUA_GCSTEP, 50); /* a little collection often, not a long one rarely */
+}
+
+void script_run(server *s, client *c, const char *sha, const resp_arg *keys, int nkeys,
+                const resp_arg *args, int nargs, bool ro)
+{
+    script_vm *vm = s->script;
+    lua_State *L = vm->L;
+    lua_settop(L, 0);
+    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_GLOBALS);
+    lua_getfield(L, -1, "__redis__err__handler");
+    lua_remove(L, -2);
+    push_cached(L, sha);
+    if (lua_isnil(L, -1)) {
+        lua_settop(L, 0);
+        resp_error(&c->out, "NOSCRIPT No matching script. Please use EVAL.");
+        return;
+    }
+    set_array(L, "KEYS", keys, nkeys);
+    set_array(L, "ARGV", args, nargs);
+    bool own_txn = !ks_in_txn(&s->ks);
+    vm->pre_oom = over_caps(s, c);
+    if (own_txn) {
+        int rc = ks_txn_begin(&s->ks);
+        if (rc) {
+            lua_settop(L, 0);
+            ks_finish(s, c, rc);
+            return;
+        }
+    }
+    vm->running = true;
+    vm->caller = c;
+    vm->sha = sha;
+    vm->read_only = ro;
+    vm->wrote = false;
+    vm->fake.db = c->db;
+    vm->fake.proto = 2;
+    size_t from = c->out.len;
+    call_script(vm, c);
+    vm->running = false;
+    vm->caller = NULL;
+    if (!own_txn)
+        return;
+    int rc = ks_txn_commit(&s->ks);
+    if (rc) {
+        /* nothing of the batch was written: its reply would describe writes that are not
+           there, and its events too */
+        c->out.len = from;
+        notify_drop_all(s);
+        ks_finish(s, c, rc);
+        return;
+    }
+    if (vm->wrote)
+        server_wrote(s); /* with sync-writes yes the reply waits for the batch's sync */
+    notify_flush(s);
+}
+
+size_t script_memory(const server *s)
+{
+    lua_State *L = s->script->L;
+    return (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB, 0);
+}
+
+size_t script_count(const server *s)
+{
+    return s->script->nscripts;
+}

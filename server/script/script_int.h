@@ -1,0 +1,57 @@
+/*
+ * script_int.h - what the files of the scripting room share: the state of the Lua VM and
+ * of the script being run, and each file's entry points. Not for other rooms (script.h).
+ */
+#ifndef SHALE_SCRIPT_INT_H
+#define SHALE_SCRIPT_INT_H
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdbool.h>
+
+#include "script.h"
+
+typedef struct script_vm {
+    lua_State *L;
+    server *s;
+    size_t nscripts; /* cached scripts */
+    client fake;     /* redis.call runs its commands as this client (Redis's lua client) */
+    /* the run under way (running false between runs) */
+    bool running;
+    client *caller;
+    const char *sha;
+    bool read_only;  /* EVAL_RO / EVALSHA_RO */
+    bool wrote;      /* a write command ran (later checks of the server state do not apply) */
+    bool pre_oom;    /* over maxmemory / maxdisk when it started: denyoom commands refused */
+    bool in_call;    /* inside redis.call (a hook calling it again is refused) */
+} script_vm;
+
+/* The registry key of the script_vm pointer, and of the real globals table. */
+#define SCRIPT_REG_VM "shale.vm"
+#define SCRIPT_REG_GLOBALS "shale.globals"
+#define SCRIPT_REG_CACHE "shale.scripts"
+
+/* script_vm.c: a new sandboxed state with the redis API (NULL without memory). */
+lua_State *script_vm_open(script_vm *vm);
+/* The script_vm a C function of L runs for. */
+script_vm *script_vm_of(lua_State *L);
+
+/* script_api.c: the redis table into the globals at the top of the stack's table. */
+void script_api_register(lua_State *L);
+
+/* script_conv.c: a RESP reply (whole, p[0..n)) as a Lua value pushed on L, by Redis's
+   conversion tables (RESP2 and RESP3). */
+void script_push_reply(lua_State *L, const char *p, size_t n);
+/* Pushes Redis's error table {err = "CODE msg"} for msg ("-CODE msg" or a bare "msg",
+   which gets "ERR"); a trailing CR/LF goes. */
+void script_push_error(lua_State *L, const char *msg, size_t n);
+/* Pops the Lua value on top of L and writes it as the reply to a client speaking proto;
+   script_resp is the script's redis.setresp (booleans differ). */
+void script_reply_value(lua_State *L, resp_out *o, int proto, int script_resp);
+/* Writes "-msg" with CR and LF as spaces (msg's own code kept; none added). */
+void script_reply_error(resp_out *o, const char *msg, size_t n);
+
+/* script_call.c: redis.call (raise true) and redis.pcall. */
+int script_call(lua_State *L, bool raise);
+
+#endif

@@ -1,0 +1,209 @@
+#!/usr/bin/python3
+"""server_compare_script.py - EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT, byte for byte, against
+redis-server 7.0 as the oracle (the same calls on both, RESP2 then RESP3): every function
+of the redis table, every error path Redis words (compile errors, runtime errors with
+their script line, redis.call's refusals, numkeys, NOSCRIPT, read-only scripts), the
+sandbox (globals, read-only tables, no bytecode, no os/io/print), and the conversions
+both ways (RESP2 and RESP3 replies into Lua, Lua values into replies, redis.setresp),
+scripts inside MULTI/EXEC, and reads of a script's own writes.
+Exit 0 when no difference, 1 otherwise (each difference printed), 77 when a tool is missing.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server_compare import Conn, oracle_exit, run_oracle  # noqa: E402
+
+
+def ev(script, *rest):
+    return ("eval", script, *[str(x) for x in rest]) if rest else ("eval", script, "0")
+
+
+CASES = [
+    # return values -> replies
+    ev("return 1"), ev("return 3.99"), ev("return -3.99"), ev("return 'x'"),
+    ev("return {1,2,3,'a',nil,5}"), ev("return {1,{2,{3}},'x'}"), ev("return true"),
+    ev("return false"), ev("return nil"), ev("return {ok='fine'}"), ev("return {err='My error'}"),
+    ev("return {err='-X bad\\r\\nline'}"), ev("return {ok='a\\r\\nb'}"), ev("return {}"),
+    ev("return 1e300"), ev("return 0/0"), ev("return {double=3.14}"), ev("return {double=1/0}"),
+    ev("return {big_number='123456789012345678901234567890'}"),
+    ev("return {verbatim_string={format='txt',string='hello'}}"),
+    ev("return {map={a=1}}"), ev("return {set={x=true}}"), ev("return {err=5, ok='y'}"),
+    ev("return function() end"), ev("return {1, function() end, 3}"),
+    ev("redis.setresp(3); return true"), ev("redis.setresp(3); return false"),
+    ev("redis.setresp(3); return {true,false,nil}"),
+    ev("return redis.status_reply('PONG')"), ev("return redis.error_reply('MY err')"),
+    ev("return redis.error_reply('-MY err')"), ev("return redis.error_reply(1)"),
+    ev("return redis.status_reply()"),
+    # KEYS and ARGV
+    ev("return {KEYS[1], KEYS[2], ARGV[1], ARGV[2], #KEYS, #ARGV}", 2, "k1", "k2", "a1", "a2"),
+    ev("return KEYS", 0), ("eval", "return 1", "x"), ("eval", "return 1", "3", "a"),
+    ("eval", "return 1", "-1"), ("eval", "return 1"), ("eval", "return 1", "1", "k"),
+    # redis.call and its conversions (RESP2 replies)
+    ev("return redis.call('set', KEYS[1], ARGV[1])", 1, "s", "v"),
+    ev("return redis.call('get', 's')"), ev("return redis.call('get', 'nokey')"),
+    ev("return type(redis.call('get', 'nokey'))"),
+    ev("return redis.call('incr', 'n')"), ev("return redis.call('incrbyfloat', 'f', 1.5)"),
+    ev("redis.call('rpush', 'l', 1, 2, 3); return redis.call('lrange', 'l', 0, -1)"),
+    ev("redis.call('hset', 'h', 'a', 1, 'b', 2); return redis.call('hgetall', 'h')"),
+    ev("return redis.call('ping')"), ev("return type(redis.call('ping'))"),
+    ev("return redis.call('ping').ok"),
+    ev("return redis.call('set', 'n2', 3.5)"), ev("return redis.call('get', 'n2')"),
+    ev("return redis.call('set', 'n3', 1e100)"), ev("return redis.call('get', 'n3')"),
+    ev("local t = redis.call('blpop', 'emptylist', 0); return type(t)"),
+    ev("return redis.call('exists', 'nokey', 's')"),
+    # RESP3 replies into Lua
+    ev("redis.setresp(3); return redis.call('hgetall', 'h')"),
+    ev("redis.setresp(3); local t = redis.call('hgetall', 'h'); return t.map.a"),
+    ev("redis.setresp(3); return redis.call('get', 'nokey')"),
+    ev("redis.setresp(3); return type(redis.call('get', 'nokey'))"),
+    ev("redis.setresp(3); redis.call('sadd', 'st', 'm'); return redis.call('smembers', 'st')"),
+    ev("redis.setresp(3); redis.call('zadd', 'z', 1.5, 'm'); return redis.call('zscore', 'z', 'm')"),
+    ev("redis.setresp(3); return redis.call('zscore', 'z', 'm').double"),
+    ev("redis.setresp(3); return redis.call('smismember', 'st', 'm', 'x')"),
+    ev("redis.setresp(2); return redis.call('zscore', 'z', 'm')"),
+    ev("redis.setresp(4)"), ev("redis.setresp()"),
+    # errors from commands
+    ev("return redis.call('incr', 's')"), ev("return redis.pcall('incr', 's')"),
+    ev("local r = redis.pcall('incr', 's'); return r.err"),
+    ev("return redis.call('nosuchcmd')"), ev("return redis.pcall('nosuchcmd')"),
+    ev("return redis.call('get')"), ev("return redis.pcall('get')"),
+    ev("return redis.call()"), ev("return redis.pcall()"),
+    ev("return redis.call('get', {})"), ev("return redis.pcall('get', {})"),
+    ev("return redis.call('multi')"), ev("return redis.call('eval', 'return 1', 0)"),
+    ev("return redis.call('config', 'nosuch')"), ev("return redis.call('object')"),
+    ev("return redis.call('lpush', 's', 'x')"),
+    ev("redis.call('lpush', 's', 'x')\nreturn 1"),
+    # Lua errors and their positions
+    ev("error('boom')"), ev("\n\nerror('boom')"), ev("error({err='ERR tbl'})"),
+    ev("error()"), ev("error(12)"), ev("local x = nil; return x.y"),
+    ev("return 1 +"), ev("return 'unterminated"), ev("return pcall(function() error('in') end)"),
+    ev("return {pcall(function() error({err='X tbl'}) end)}"),
+    ev("return {pcall(function() redis.call('nosuch') end)}"),
+    ev("return {redis.pcall('nosuch')}"),
+    ev("local function f() return redis.call('incr', 's') end\nreturn f()"),
+    # sandbox
+    ev("return a"), ev("a = 10"), ev("return _G.a"), ev("rawset(_G, 'a', 1)"),
+    ev("setmetatable(_G, {})"), ev("local g = getmetatable(_G); g.__index = {}"),
+    ev("redis = function() return 1 end"), ev("_G = {}"), ev("redis.call = function() end"),
+    ev("string.len = 1"), ev("math.x = 1"), ev("table.insert = nil"),
+    ev("return loadfile('x')"), ev("return dofile('x')"), ev("return print('x')"),
+    ev("return os.time()"), ev("return io.write('x')"), ev("return require('x')"),
+    ev("return loadstring(string.dump(function() return 1 end))()"),
+    ev("return loadstring('return 7')()"), ev("return type(load)"),
+    ev("local f = loadstring('x = 1'); return f()"),
+    ev("return debug"), ev("return type(coroutine)"), ev("return type(newproxy)"),
+    ev("return string.upper('abc') .. ('x'):rep(3)"), ev("return math.floor(3.7)"),
+    ev("return table.concat({'a','b'}, '-')"), ev("return #redis.sha1hex('x')"),
+    ev("local n = 0; for k, v in pairs(string) do n = n + 1 end; return n > 5"),
+    ev("local t = {}; for i, v in ipairs({1,2,3}) do t[i] = v * 2 end; return t"),
+    ev("return tostring(rawget(string, 'len') ~= nil)"),
+    ev("local t = {1}; setmetatable(t, {__index = function() return 5 end}); return t[9]"),
+    ev("return unpack({1,2})"), ev("return select('#', 1, 2, 3)"), ev("return type(_G)"),
+    ev("return _G.redis == redis"), ev("KEYS[1] = 'x'; return KEYS[1]"),
+    # the redis table
+    ev("return redis.sha1hex('')"), ev("return redis.sha1hex('Pizza & Mandolino')"),
+    ev("return redis.sha1hex()"), ev("return redis.sha1hex(123)"),
+    ev("return {redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING}"),
+    ev("return redis.log(redis.LOG_WARNING, 'from a script')"), ev("return redis.log(1)"),
+    ev("return redis.log('x', 'y')"), ev("return redis.log(9, 'y')"),
+    ev("return {redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL}"),
+    ev("return redis.set_repl(redis.REPL_ALL)"), ev("return redis.set_repl(99)"),
+    ev("return redis.set_repl()"), ev("return redis.replicate_commands()"),
+    ev("return redis.breakpoint()"), ev("return redis.debug('x')"),
+    ev("return redis.acl_check_cmd('get', 'x')"), ev("return redis.acl_check_cmd('nosuch')"),
+    ev("return type(redis.REDIS_VERSION_NUM)"),
+    # SCRIPT and EVALSHA
+    ("script", "load", "return 'loaded'"), ("evalsha", "2ffbf6ba6aa7f9cf15f5ba11fc74e11a8d3c3bfe", "0"),
+    ("evalsha", "2FFBF6BA6AA7F9CF15F5BA11FC74E11A8D3C3BFE", "0"),
+    ("script", "exists", "2ffbf6ba6aa7f9cf15f5ba11fc74e11a8d3c3bfe", "0000", "2FFBF6BA6AA7F9CF15F5BA11FC74E11A8D3C3BFE"),
+    ("evalsha", "ffffffffffffffffffffffffffffffffffffffff", "0"), ("evalsha", "abc", "0"),
+    ("evalsha", "abc", "x"), ("script", "load", "return +"), ("script", "load"),
+    ("script", "exists"), ("script", "flush", "bad"), ("script", "flush", "sync", "x"),
+    ("script", "nosuch"), ("script", "help"), ("script", "kill"),
+    ("script", "flush"), ("evalsha", "2ffbf6ba6aa7f9cf15f5ba11fc74e11a8d3c3bfe", "0"),
+    ("script", "flush", "async"), ("script", "flush", "SYNC"),
+    # read-only variants
+    ("eval_ro", "return redis.call('get', 's')", "0"),
+    ("eval_ro", "return redis.call('set', 's', 1)", "0"),
+    ("eval_ro", "return redis.pcall('set', 's', 1)", "0"),
+    ("eval_ro", "return redis.call('publish', 'c', 1)", "0"),
+    ("script", "load", "return redis.call('del', 'x')"),
+    ("evalsha_ro", "0e0d1f2e9c8c7ce0d3f0b6b9d1e4d1b2a1f1a0c0", "0"),
+    # own writes, atomic whole
+    ev("redis.call('set', 'w', 1); redis.call('incr', 'w'); return redis.call('get', 'w')"),
+    ev("redis.call('del', 'w'); return redis.call('exists', 'w')"),
+    ev("redis.call('set', 'p', 1); error('after a write')"), ("get", "p"),
+    ev("redis.call('select', 1); redis.call('set', 'in1', 'x'); return redis.call('get', 'in1')"),
+    ("get", "in1"), ("select", "1"), ("get", "in1"), ("select", "0"),
+    # MULTI and EXEC around scripts
+    ("multi",), ev("return redis.call('incr', 'mx')"), ev("return redis.call('get', 'mx')"),
+    ("incr", "mx"), ("exec",), ("get", "mx"),
+    ("multi",), ("eval", "return 1"), ("exec",),
+]
+
+
+def evalsha_of_del(shale, redis):
+    """EVALSHA_RO of a cached writing script (the id computed by each server)."""
+    diffs = 0
+    body = "return redis.call('del', 'x')"
+    for c in (shale, redis):
+        c.call("script", "load", body)
+    sha = shale.call("script", "load", body)[1].decode()
+    for args in (("evalsha_ro", sha, "0"), ("evalsha", sha, "0")):
+        a, b = shale.call(*args), redis.call(*args)
+        if a != b:
+            print("DIFF %r\n  shale %r\n  redis %r" % (args, a, b))
+            diffs += 1
+    return diffs
+
+
+def per_proto(shale, redis, proto):
+    diffs = 0
+    for args in CASES:
+        a, b = shale.call(*args), redis.call(*args)
+        if a != b:
+            print("DIFF (RESP%d) %r\n  shale %r\n  redis %r" % (proto, args, a, b))
+            diffs += 1
+    return diffs + evalsha_of_del(shale, redis)
+
+
+def monitor_lines(port, calls):
+    """MONITOR's lines (time stamps and client addresses out) and the keyspace events
+    while calls run."""
+    c = Conn(port)
+    c.call("config", "set", "notify-keyspace-events", "KEA")
+    m, sub = Conn(port), Conn(port)
+    m.call("monitor")
+    sub.call("psubscribe", "__key*__:*")
+    for args in calls:
+        c.call(*args)
+    c.call("config", "set", "notify-keyspace-events", "")
+    lines = [m.reply() for _ in range(7)]  # PSUBSCRIBE, 2 EVAL, their 4 commands
+    events = [sub.reply() for _ in range(6)]
+    canon = []
+    for t, line in lines:
+        stamp, _, rest = line.partition(b" [")
+        where, _, cmd = rest.partition(b"] ")
+        canon.append((where.split(b" ")[1] if where.endswith(b"lua") else b"client", cmd))
+    return canon, events
+
+
+def after(sp, rp):
+    """MONITOR shows EVAL, then its commands as the lua client; events of its writes."""
+    calls = [("eval", "redis.call('set','a','1'); redis.call('incr','a'); "
+              "return redis.pcall('lpush','a','x')", "0"),
+             ("eval", "redis.call('del', 'a')", "0")]
+    a, b = monitor_lines(sp, calls), monitor_lines(rp, calls)
+    if a != b:
+        print("DIFF monitor/events\n  shale %r\n  redis %r" % (a, b))
+        return 1
+    return 0
+
+
+def main():
+    return oracle_exit(run_oracle(per_proto, after), "scripting (%d calls)" % len(CASES))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
