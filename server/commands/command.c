@@ -530,7 +530,9 @@ static bool count_error_reply(server *s, client *c, size_t from)
 {
     if (c->out.len <= from || c->out.data[from] != '-')
         return false;
-    cmdstats_error_reply(&s->cmds, c->out.data + from + 1, c->out.len - from - 1);
+    if (!c->error_counted)
+        cmdstats_error_reply(&s->cmds, c->out.data + from + 1, c->out.len - from - 1);
+    c->error_counted = false;
     return true;
 }
 
@@ -726,6 +728,7 @@ void command_call(server *s, client *c, const command *cmd, size_t from)
     uint64_t t0 = mono_ns();
     notify_mark(s);
     tracking_call_begin(s, c);
+    c->error_counted = false;
     cmd->fn(s, c);
     notify_flush(s); /* what a read told (an expiry it reaped); in EXEC, nothing yet */
     tracking_call_end(s, c, cmd);

@@ -54,6 +54,7 @@ int script_flush(server *s)
     lua_close(vm->L);
     vm->L = L;
     vm->nscripts = 0;
+    vm->body_bytes = 0;
     return 0;
 }
 
@@ -80,6 +81,21 @@ bool script_exists(server *s, const char *sha, size_t n)
     return found;
 }
 
+/* Replies "ERR <msg>" (the compile and shebang errors). */
+static void reply_err(client *c, const char *msg)
+{
+    size_t ml = strlen(msg);
+    char *full = malloc(ml + 5);
+    if (!full) {
+        reply_engine_error(c, -ENOMEM);
+        return;
+    }
+    memcpy(full, "ERR ", 4);
+    memcpy(full + 4, msg, ml + 1);
+    script_reply_error(&c->out, full, ml + 4);
+    free(full);
+}
+
 bool script_load(server *s, client *c, const char *body, size_t n, char sha[41])
 {
     script_vm *vm = s->script;
@@ -90,29 +106,41 @@ bool script_load(server *s, client *c, const char *body, size_t n, char sha[41])
     lua_pop(L, 1);
     if (cached)
         return true;
-    if (luaL_loadbuffer(L, body, n, "@user_script")) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "Error compiling script (new function): %s",
+    uint32_t flags;
+    size_t skip;
+    char err[1024];
+    if (script_shebang_parse(body, n, &flags, &skip, err, sizeof err)) {
+        reply_err(c, err);
+        return false;
+    }
+    if (luaL_loadbuffer(L, body + skip, n - skip, "@user_script")) {
+        snprintf(err, sizeof err, "Error compiling script (new function): %s",
                  lua_tostring(L, -1));
         lua_pop(L, 1);
-        size_t ml = strlen(msg);
-        char *full = malloc(ml + 5);
-        if (!full) {
-            reply_engine_error(c, -ENOMEM);
-            return false;
-        }
-        memcpy(full, "ERR ", 4);
-        memcpy(full + 4, msg, ml + 1);
-        script_reply_error(&c->out, full, ml + 4);
-        free(full);
+        reply_err(c, err);
         return false;
     }
     lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_CACHE);
     lua_insert(L, -2);
     lua_setfield(L, -2, sha);
     lua_pop(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_FLAGS);
+    lua_pushnumber(L, flags);
+    lua_setfield(L, -2, sha);
+    lua_pop(L, 1);
     vm->nscripts++;
+    vm->body_bytes += n;
     return true;
+}
+
+/* The flags script sha was cached with. */
+static uint32_t cached_flags(lua_State *L, const char *sha)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_FLAGS);
+    lua_getfield(L, -1, sha);
+    uint32_t flags = (uint32_t)lua_tonumber(L, -1);
+    lua_pop(L, 2);
+    return flags;
 }
 
 /* Sets global name (in the real globals) to an array of the strings v[0..n). */
@@ -158,8 +186,8 @@ static void reply_run_error(script_vm *vm, client *c)
     free(msg);
 }
 
-/* Over maxmemory / maxdisk at the start (after eviction), as Redis's pre-command OOM
-   state: its denyoom commands are then refused until it has written. */
+/* Over maxmemory / maxdisk at the start (after eviction, as Redis evicts before every
+   command); inside EXEC, EXEC was admitted. */
 static bool over_caps(server *s, client *c)
 {
     if ((!s->cfg.maxmemory && !s->cfg.maxdisk) || ks_in_txn(&s->ks))
@@ -170,11 +198,51 @@ static bool over_caps(server *s, client *c)
     return !ok;
 }
 
+/* Redis's checks before a script with a shebang runs, from its declared flags (a script
+   without one is checked command by command). False with the error replied. */
+static bool admit_flags(server *s, client *c, uint32_t flags, bool over, bool ro)
+{
+    if (flags & SCRIPT_COMPAT)
+        return true;
+    if (over && !(flags & (SCRIPT_ALLOW_OOM | SCRIPT_NO_WRITES))) {
+        resp_error(&c->out, s->caps.over_disk && !s->caps.over_memory
+                                ? "OOM command not allowed when used disk > 'maxdisk'."
+                                : "OOM command not allowed when used memory > 'maxmemory'.");
+        return false;
+    }
+    if (flags & SCRIPT_NO_WRITES)
+        return true;
+    if (s->disk_error) {
+        reply_disk_error(c, s->disk_error);
+        return false;
+    }
+    if (ro) {
+        resp_error(&c->out, "ERR Can not execute a script with write flag using *_ro command.");
+        return false;
+    }
+    return true;
+}
+
+/* Whether the value on top is an error table whose error was counted already (raised by
+   a command the script called, as Redis marks it). */
+static bool counted_error(lua_State *L)
+{
+    if (!lua_istable(L, -1))
+        return false;
+    lua_getfield(L, -1, "ignore_error_stats_update");
+    lua_getfield(L, -2, "err");
+    bool yes = lua_toboolean(L, -2) && lua_isstring(L, -1);
+    lua_pop(L, 2);
+    return yes;
+}
+
 /* Calls the script on top of L (its error handler under it); the reply to c. */
 static void call_script(script_vm *vm, client *c)
 {
     lua_State *L = vm->L;
-    if (lua_pcall(L, 0, 1, -2))
+    int failed = lua_pcall(L, 0, 1, -2);
+    c->error_counted = counted_error(L);
+    if (failed)
         reply_run_error(vm, c);
     else
         script_reply_value(L, &c->out, c->proto, vm->fake.proto);
@@ -199,10 +267,18 @@ void script_run(server *s, client *c, const char *sha, const resp_arg *keys, int
         resp_error(&c->out, "NOSCRIPT No matching script. Please use EVAL.");
         return;
     }
+    uint32_t flags = cached_flags(L, sha);
+    bool over = over_caps(s, c);
+    if (!admit_flags(s, c, flags, over, ro)) {
+        lua_settop(L, 0);
+        return;
+    }
     set_array(L, "KEYS", keys, nkeys);
     set_array(L, "ARGV", args, nargs);
     bool own_txn = !ks_in_txn(&s->ks);
-    vm->pre_oom = over_caps(s, c);
+    /* a script without flags meets the OOM state command by command; with flags it
+       declared what it does, and was admitted for it */
+    vm->pre_oom = (flags & SCRIPT_COMPAT) && over;
     if (own_txn) {
         int rc = ks_txn_begin(&s->ks);
         if (rc) {
@@ -214,8 +290,9 @@ void script_run(server *s, client *c, const char *sha, const resp_arg *keys, int
     vm->running = true;
     vm->caller = c;
     vm->sha = sha;
-    vm->read_only = ro;
+    vm->read_only = ro || (flags & SCRIPT_NO_WRITES);
     vm->wrote = false;
+    vm->in_call = false;
     vm->fake.db = c->db;
     vm->fake.proto = 2;
     size_t from = c->out.len;
@@ -240,11 +317,18 @@ void script_run(server *s, client *c, const char *sha, const resp_arg *keys, int
 
 size_t script_memory(const server *s)
 {
+    if (!s->script)
+        return 0;
     lua_State *L = s->script->L;
     return (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB, 0);
 }
 
 size_t script_count(const server *s)
 {
-    return s->script->nscripts;
+    return s->script ? s->script->nscripts : 0;
+}
+
+size_t script_body_bytes(const server *s)
+{
+    return s->script ? s->script->body_bytes : 0;
 }

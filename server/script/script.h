@@ -35,9 +35,12 @@ int script_flush(server *s);
 void script_run(server *s, client *c, const char *sha, const resp_arg *keys, int nkeys,
                 const resp_arg *args, int nargs, bool ro);
 
-/* Bytes the Lua state uses (INFO memory's used_memory_lua). */
+/* Bytes the Lua state uses (INFO memory's used_memory_lua; counted in used_memory and so
+   against maxmemory). 0 without a scripting state. */
 size_t script_memory(const server *s);
-/* Cached scripts (INFO memory's number_of_cached_scripts). */
+/* Cached scripts (INFO memory's number_of_cached_scripts), and the bytes of their bodies
+   (used_memory_scripts_eval). 0 without a scripting state. */
 size_t script_count(const server *s);
+size_t script_body_bytes(const server *s);
 
 #endif

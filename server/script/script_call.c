@@ -4,6 +4,7 @@
  * read-only script, no denyoom command over the caps before the first write), the run
  * through the command table as the script's own client, and its reply as Lua values.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +21,12 @@ static void push_refusal(lua_State *L, const char *msg)
     lua_setfield(L, -2, "ignore_error_stats_update");
 }
 
-/* The arguments on L's stack (numbers formatted as Redis does, %.17g) into argv; false
-   (with the error table pushed) when one is neither a string nor a number. */
-static bool collect_args(lua_State *L, int argc, resp_arg *argv)
+/* The arguments on L's stack (numbers formatted as Redis does, %.17g) copied into one
+   malloc'ed block: the resp_arg array, then the bytes (*out; free it). 0; -1 when one is
+   neither a string nor a number; -ENOMEM. */
+static int collect_args(lua_State *L, int argc, resp_arg **out)
 {
+    size_t bytes = 0;
     for (int i = 1; i <= argc; i++) {
         if (lua_type(L, i) == LUA_TNUMBER) {
             char tmp[64];
@@ -31,12 +34,24 @@ static bool collect_args(lua_State *L, int argc, resp_arg *argv)
             lua_pushstring(L, tmp);
             lua_replace(L, i);
         } else if (lua_type(L, i) != LUA_TSTRING) {
-            push_refusal(L, "Lua redis lib command arguments must be strings or integers");
-            return false;
+            return -1;
         }
-        argv[i - 1].p = lua_tolstring(L, i, &argv[i - 1].len);
+        bytes += lua_objlen(L, i);
     }
-    return true;
+    resp_arg *argv = malloc((size_t)(unsigned)argc * sizeof *argv + bytes + 1);
+    if (!argv)
+        return -ENOMEM;
+    char *p = (char *)(argv + argc);
+    for (int i = 1; i <= argc; i++) {
+        size_t n;
+        const char *s = lua_tolstring(L, i, &n);
+        memcpy(p, s, n);
+        argv[i - 1].p = p;
+        argv[i - 1].len = n;
+        p += n;
+    }
+    *out = argv;
+    return 0;
 }
 
 /* Commands Redis 7.0 marks may-replicate (refused from read-only scripts as writes). */
@@ -73,22 +88,33 @@ static const command *find_row(const resp_arg *argv, int argc, const command **b
     return command_sub_lookup(cmd, argv[1].p, argv[1].len);
 }
 
-/* Runs the command as the script's client; its reply pushed as a Lua value. True when
-   the reply is an error. */
-static bool run_command(script_vm *vm, lua_State *L, const command *base, resp_arg *argv,
-                        int argc)
+/* A command refused before it ran counts as Redis counts it: a rejected call of the
+   command (when known), and its error in errorstats (once: the script's own error reply
+   is then not counted again). */
+static void count_refusal(server *s, const command *row, const char *why)
+{
+    if (row)
+        cmdstats_reject(&s->cmds, command_table_size(), command_slot(row));
+    char msg[256];
+    int n = why[0] == '-' ? snprintf(msg, sizeof msg, "%s", why + 1)
+                          : snprintf(msg, sizeof msg, "ERR %s", why);
+    cmdstats_error_reply(&s->cmds, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+}
+
+/* Runs the command as the script's client; its reply is left in the client's output.
+   Nothing here raises a Lua error (the recursion guard must be reset). */
+static void run_command(script_vm *vm, const command *base, resp_arg *argv, int argc)
 {
     server *s = vm->s;
     client *f = &vm->fake;
+    f->out.len = 0;
     if ((command_redis_flags(base) & CF_WRITE) || (base->flags & W))
         vm->wrote = true;
     if (s->disk_error && (base->flags & W)) {
-        f->out.len = 0;
         reply_disk_error(f, s->disk_error);
     } else {
         f->cmd.argv = argv;
         f->cmd.argc = argc;
-        f->out.len = 0;
         command_call(s, f, base, 0);
         f->cmd.argv = NULL;
         f->cmd.argc = 0;
@@ -96,12 +122,8 @@ static bool run_command(script_vm *vm, lua_State *L, const command *base, resp_a
     if (f->out.err) {
         f->out.err = 0;
         f->out.len = 0;
-        reply_engine_error(f, -12);
+        reply_engine_error(f, -ENOMEM);
     }
-    script_push_reply(L, f->out.data, f->out.len);
-    bool failed = f->out.len && f->out.data[0] == '-';
-    f->out.len = 0;
-    return failed;
 }
 
 int script_call(lua_State *L, bool raise)
@@ -116,11 +138,13 @@ int script_call(lua_State *L, bool raise)
         push_refusal(L, "Please specify at least one argument for this redis lib call");
         return raise ? lua_error(L) : 1;
     }
-    resp_arg *argv = malloc((size_t)argc * sizeof *argv);
-    if (!argv)
-        return luaL_error(L, "out of memory");
-    if (!collect_args(L, argc, argv)) {
-        free(argv);
+    resp_arg *argv = NULL;
+    int rc = collect_args(L, argc, &argv);
+    if (rc == -ENOMEM)
+        return luaL_error(L, "not enough memory");
+    lua_settop(L, 0); /* room for the reply, however many arguments there were */
+    if (rc) {
+        push_refusal(L, "Lua redis lib command arguments must be strings or integers");
         return raise ? lua_error(L) : 1;
     }
     if (vm->in_call) {
@@ -132,16 +156,21 @@ int script_call(lua_State *L, bool raise)
     const command *base;
     const command *row = find_row(argv, argc, &base);
     const char *why = row ? refusal(vm, row, argc) : "Unknown Redis command called from script";
-    bool failed;
     if (why) {
+        count_refusal(vm->s, row, why);
+        free(argv);
         push_refusal(L, why);
-        failed = true;
-    } else {
-        vm->in_call = true;
-        failed = run_command(vm, L, base, argv, argc);
-        vm->in_call = false;
+        return raise ? lua_error(L) : 1;
     }
+    vm->in_call = true;
+    run_command(vm, base, argv, argc);
+    vm->in_call = false;
     free(argv);
+    client *f = &vm->fake;
+    bool failed = f->out.len && f->out.data[0] == '-';
+    size_t len = f->out.len;
+    f->out.len = 0; /* (the buffer stays valid: nothing writes to it while converting) */
+    script_push_reply(L, f->out.data, len);
     if (failed && raise)
         return lua_error(L);
     return 1;

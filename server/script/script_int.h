@@ -14,7 +14,8 @@
 typedef struct script_vm {
     lua_State *L;
     server *s;
-    size_t nscripts; /* cached scripts */
+    size_t nscripts;   /* cached scripts */
+    size_t body_bytes; /* their bodies' bytes */
     client fake;     /* redis.call runs its commands as this client (Redis's lua client) */
     /* the run under way (running false between runs) */
     bool running;
@@ -26,10 +27,22 @@ typedef struct script_vm {
     bool in_call;    /* inside redis.call (a hook calling it again is refused) */
 } script_vm;
 
+/* A script's flags: its shebang's, or SCRIPT_COMPAT without one (Redis's eval mode of
+   older versions: no checks before it runs, the commands' own as they come). */
+enum {
+    SCRIPT_COMPAT = 1u << 0,
+    SCRIPT_NO_WRITES = 1u << 1,
+    SCRIPT_ALLOW_OOM = 1u << 2,
+    SCRIPT_ALLOW_STALE = 1u << 3,
+    SCRIPT_NO_CLUSTER = 1u << 4,
+    SCRIPT_ALLOW_CROSS_SLOT = 1u << 5,
+};
+
 /* The registry key of the script_vm pointer, and of the real globals table. */
 #define SCRIPT_REG_VM "shale.vm"
 #define SCRIPT_REG_GLOBALS "shale.globals"
-#define SCRIPT_REG_CACHE "shale.scripts"
+#define SCRIPT_REG_CACHE "shale.scripts"       /* id -> function */
+#define SCRIPT_REG_FLAGS "shale.script_flags" /* id -> its SCRIPT_* flags */
 
 /* script_vm.c: a new sandboxed state with the redis API (NULL without memory). */
 lua_State *script_vm_open(script_vm *vm);
@@ -50,6 +63,12 @@ void script_push_error(lua_State *L, const char *msg, size_t n);
 void script_reply_value(lua_State *L, resp_out *o, int proto, int script_resp);
 /* Writes "-msg" with CR and LF as spaces (msg's own code kept; none added). */
 void script_reply_error(resp_out *o, const char *msg, size_t n);
+
+/* script_shebang.c: the flags of body's "#!lua flags=..." line (SCRIPT_COMPAT without
+   one) and how many bytes the compiler skips (the line, not its newline). 0; -1 with
+   Redis's error (without "ERR ") in err. */
+int script_shebang_parse(const char *body, size_t n, uint32_t *flags, size_t *skip, char *err,
+                         size_t cap);
 
 /* script_call.c: redis.call (raise true) and redis.pcall. */
 int script_call(lua_State *L, bool raise);

@@ -361,6 +361,8 @@ static int open_protected(lua_State *L)
     lua_setfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_VM);
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_CACHE);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_FLAGS);
     lua_newtable(L); /* proxies, weak keys */
     lua_newtable(L);
     lua_pushstring(L, "k");

@@ -140,6 +140,20 @@ CASES = [
     ("multi",), ev("return redis.call('incr', 'mx')"), ev("return redis.call('get', 'mx')"),
     ("incr", "mx"), ("exec",), ("get", "mx"),
     ("multi",), ("eval", "return 1"), ("exec",),
+    # many arguments: the call's arguments leave Lua's stack before its reply is pushed
+    ev("local a = {} for i = 1, 7999 do a[i] = 1 end; return redis.call('lpush', 'big', unpack(a))"),
+    ev("return redis.call('llen', 'big')"),
+    # the shebang: flags, errors, the line numbers kept
+    ev("#!lua\nreturn 1"), ev("#!lua\nerror('on line 2')"), ev("#!lua flags=no-writes\nreturn 1"),
+    ev("#!lua flags=no-writes\nreturn redis.call('set', 'x', 1)"),
+    ev("#!lua flags=no-writes\nreturn redis.pcall('set', 'x', 1)"),
+    ev("#!lua flags=no-writes,allow-oom,allow-stale,no-cluster,allow-cross-slot-keys\nreturn 2"),
+    ev("#!lua flags=\nreturn 3"), ev("#!lua flags=bad\nreturn 1"), ev("#!lua flags=no-writes,\nreturn 1"),
+    ev("#!lua name=x\nreturn 1"), ev("#!python\nreturn 1"), ev("#!lua"), ev("#!\nreturn 1"),
+    ev("#!lua  flags=no-writes  \nreturn 4"), ev("#! lua\nreturn 1"),
+    ("eval_ro", "#!lua\nreturn 1", "0"), ("eval_ro", "#!lua flags=no-writes\nreturn redis.call('get', 's')", "0"),
+    ("script", "load", "#!lua flags=nope\nreturn 1"), ("script", "load", "#!lua\nreturn 5"),
+    ("evalsha", "a0c38691e6ba4d5f9a0a6c3d4c9d1e7b5b3a7b0e", "0"),
 ]
 
 
@@ -189,7 +203,97 @@ def monitor_lines(port, calls):
     return canon, events
 
 
+OOM_CASES = [
+    ev("return redis.call('get', 's')"), ev("return redis.call('set', 'x', 'y')"),
+    ev("return redis.pcall('set', 'x', 'y')"),
+    ev("local t = redis.pcall('set', 'x', 'y'); return t.err"),
+    ev("redis.call('del', 'nokey'); return redis.call('set', 'x', 'y')"),
+    ev("#!lua\nreturn 1"), ev("#!lua flags=no-writes\nreturn redis.call('get', 'x')"),
+    ev("#!lua flags=allow-oom\nreturn redis.call('set', 'x', 'z')"),
+    ("eval_ro", "return redis.call('get', 'x')", "0"),
+]
+
+
+def over_maxmemory(sp, rp):
+    """Scripts over maxmemory: Redis's OOM rules with and without a shebang."""
+    diffs = 0
+    shale, redis = Conn(sp), Conn(rp)
+    for c in (shale, redis):
+        c.call("flushall")
+        c.call("set", "s", "v")
+        c.call("config", "set", "maxmemory", "1")
+    for args in OOM_CASES:
+        a, b = shale.call(*args), redis.call(*args)
+        if a != b:
+            print("DIFF (maxmemory 1) %r\n  shale %r\n  redis %r" % (args, a, b))
+            diffs += 1
+    for c in (shale, redis):
+        c.call("config", "set", "maxmemory", "0")
+    return diffs
+
+
+STATS_CASES = [
+    # (maxmemory, call): each after CONFIG RESETSTAT
+    ("1", ev("return redis.call('set', 'x', 'y')")),
+    ("1", ev("local t = redis.pcall('set', 'x', 'y'); return 1")),
+    ("1", ev("return redis.pcall('set', 'x', 'y')")),
+    ("0", ev("return redis.call('select', 99)")),
+    ("0", ev("local t = redis.pcall('select', 99); return 1")),
+    ("0", ("eval_ro", "return redis.call('set', 'x', 'y')", "0")),
+    ("0", ("eval_ro", "local t = redis.pcall('set', 'x', 'y'); return 1", "0")),
+    ("0", ev("return redis.call('nosuch')")), ("0", ev("error('plain')")),
+    ("0", ev("return {err='OWN error'}")), ("0", ev("return redis.call('get')")),
+]
+
+
+def stat_lines(c):
+    """INFO errorstats and total_error_replies, and commandstats without times."""
+    out = []
+    for section in ("errorstats", "stats", "commandstats"):
+        for line in c.call("info", section)[1].decode().split("\r\n"):
+            if line.startswith(("errorstat_", "total_error_replies")):
+                out.append(line)
+            elif line.startswith("cmdstat_"):
+                name, _, fields = line.partition(":")
+                kept = [f for f in fields.split(",") if f.split("=")[0] in
+                        ("calls", "rejected_calls", "failed_calls")]
+                out.append(name + ":" + ",".join(kept))
+    return sorted(out)
+
+
+def stats(sp, rp):
+    """Error and command statistics of scripts' errors, as Redis counts each once."""
+    diffs = 0
+    shale, redis = Conn(sp), Conn(rp)
+    for maxmemory, args in STATS_CASES:
+        for c in (shale, redis):
+            c.call("config", "set", "maxmemory", maxmemory)
+            c.call("config", "resetstat")
+            c.call(*args)
+            c.call("config", "set", "maxmemory", "0")
+        a, b = stat_lines(shale), stat_lines(redis)
+        a = [x for x in a if not x.startswith("cmdstat_config")]
+        b = [x for x in b if not x.startswith("cmdstat_config")]
+        if a != b:
+            print("DIFF stats after %r\n  shale %r\n  redis %r" % (args, a, b))
+            diffs += 1
+    for c in (shale, redis):
+        c.call("script", "flush")
+        c.call("script", "load", "return 1")
+        c.call("script", "load", "return 2")
+    a, b = [[line for line in c.call("info", "memory")[1].decode().split("\r\n")
+             if line.startswith("number_of_cached_scripts")] for c in (shale, redis)]
+    if a != b or not a:
+        print("DIFF number_of_cached_scripts %r %r" % (a, b))
+        diffs += 1
+    return diffs
+
+
 def after(sp, rp):
+    return monitor_and_events(sp, rp) + over_maxmemory(sp, rp) + stats(sp, rp)
+
+
+def monitor_and_events(sp, rp):
     """MONITOR shows EVAL, then its commands as the lua client; events of its writes."""
     calls = [("eval", "redis.call('set','a','1'); redis.call('incr','a'); "
               "return redis.pcall('lpush','a','x')", "0"),
