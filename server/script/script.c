@@ -168,14 +168,24 @@ static void reply_run_error(script_vm *vm, client *c)
         reply_engine_error(c, -ENOMEM);
         return;
     }
-    if (!lua_istable(L, -1)) {
-        const char *e = lua_isstring(L, -1) ? lua_tostring(L, -1) : "execution failure";
+    bool table = lua_istable(L, -1);
+    if (table) {
+        lua_pushstring(L, "err");
+        lua_rawget(L, -2);
+        table = lua_isstring(L, -1);
+        lua_pop(L, 1);
+    }
+    if (!table) { /* not Redis's error table: what the error was, if a string */
+        const char *e = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "execution failure";
         fprintf(f, "ERR Error running script %s, %.100s\n", vm->sha, e);
     } else {
-        lua_getfield(L, -1, "err");
-        lua_getfield(L, -2, "source");
-        lua_getfield(L, -3, "line");
-        fputs(lua_isstring(L, -3) ? lua_tostring(L, -3) : "", f);
+        /* raw reads: outside the protected call a metamethod's error would abort */
+        static const char *const fields[] = {"err", "source", "line"};
+        for (int i = 0; i < 3; i++) {
+            lua_pushstring(L, fields[i]);
+            lua_rawget(L, -2 - i);
+        }
+        fputs(lua_tostring(L, -3), f);
         if (lua_isstring(L, -2) && lua_isstring(L, -1))
             fprintf(f, " script: %s, on %s:%s.", vm->sha, lua_tostring(L, -2),
                     lua_tostring(L, -1));
@@ -229,11 +239,48 @@ static bool counted_error(lua_State *L)
 {
     if (!lua_istable(L, -1))
         return false;
-    lua_getfield(L, -1, "ignore_error_stats_update");
-    lua_getfield(L, -2, "err");
+    lua_pushstring(L, "ignore_error_stats_update");
+    lua_rawget(L, -2);
+    lua_pushstring(L, "err");
+    lua_rawget(L, -3);
     bool yes = lua_toboolean(L, -2) && lua_isstring(L, -1);
     lua_pop(L, 2);
     return yes;
+}
+
+typedef struct reply_job {
+    resp_out *out;
+    int proto, script_resp;
+} reply_job;
+
+static int reply_protected(lua_State *L)
+{
+    reply_job *job = lua_touserdata(L, 1);
+    lua_remove(L, 1); /* the value alone on the stack */
+    script_reply_value(L, job->out, job->proto, job->script_resp);
+    return 0;
+}
+
+/* The script's result (on top) as c's reply, converted in a protected call: a metamethod
+   or an allocation failing in it is an error reply, not an abort of the server. */
+static void reply_value(script_vm *vm, client *c)
+{
+    lua_State *L = vm->L;
+    reply_job job = {&c->out, c->proto, vm->fake.proto};
+    size_t from = c->out.len;
+    lua_pushcfunction(L, reply_protected);
+    lua_insert(L, -2);
+    lua_pushlightuserdata(L, &job);
+    lua_insert(L, -2);
+    /* stack: function, job, value -> call with the job and the value as arguments */
+    if (lua_pcall(L, 2, 0, 0)) {
+        c->out.len = from;
+        const char *e = lua_tostring(L, -1);
+        char msg[512];
+        int n = snprintf(msg, sizeof msg, "ERR Error running script %s, %.100s", vm->sha,
+                         e ? e : "reply conversion failed");
+        script_reply_error(&c->out, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+    }
 }
 
 /* Calls the script on top of L (its error handler under it); the reply to c. */
@@ -245,7 +292,7 @@ static void call_script(script_vm *vm, client *c)
     if (failed)
         reply_run_error(vm, c);
     else
-        script_reply_value(L, &c->out, c->proto, vm->fake.proto);
+        reply_value(vm, c);
     lua_settop(L, 0);
     static unsigned runs;
     if (++runs % 50 == 0)
@@ -296,7 +343,9 @@ void script_run(server *s, client *c, const char *sha, const resp_arg *keys, int
     vm->fake.db = c->db;
     vm->fake.proto = 2;
     size_t from = c->out.len;
+    script_hook_begin(vm);
     call_script(vm, c);
+    script_hook_end(vm);
     vm->running = false;
     vm->caller = NULL;
     if (!own_txn)

@@ -35,6 +35,19 @@ int script_flush(server *s);
 void script_run(server *s, client *c, const char *sha, const resp_arg *keys, int nkeys,
                 const resp_arg *args, int nargs, bool ro);
 
+/*
+ * Scripts past busy-reply-threshold (lua-time-limit, ms; 0 never), for SCRIPT KILL and
+ * -BUSY (to be built on these): script_busy tells that a script is running and past the
+ * threshold; script_kill asks the running script to stop: 0 (it raises "Script killed by
+ * user with SCRIPT KILL..." at its next hook), -ENOENT when none runs (Redis's NOTBUSY),
+ * -EPERM when it has written (UNKILLABLE: only SHUTDOWN NOSAVE ends it). The busy handler
+ * is called from inside the running script, about every 100000 Lua instructions once it
+ * is past the threshold: where the network layer can serve other clients meanwhile.
+ */
+bool script_busy(const server *s);
+int script_kill(server *s);
+void script_set_busy_handler(server *s, void (*fn)(server *s));
+
 /* Bytes the Lua state uses (INFO memory's used_memory_lua; counted in used_memory and so
    against maxmemory). 0 without a scripting state. */
 size_t script_memory(const server *s);

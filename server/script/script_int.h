@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "script.h"
 
@@ -25,6 +26,10 @@ typedef struct script_vm {
     bool wrote;      /* a write command ran (later checks of the server state do not apply) */
     bool pre_oom;    /* over maxmemory / maxdisk when it started: denyoom commands refused */
     bool in_call;    /* inside redis.call (a hook calling it again is refused) */
+    uint64_t start_ms;          /* the run's start (monotonic clock) */
+    bool timed_out;             /* past busy-reply-threshold */
+    bool kill_requested;        /* SCRIPT KILL: the hook raises the kill error */
+    void (*busy_handler)(server *s); /* called from the hook while timed out (or NULL) */
 } script_vm;
 
 /* A script's flags: its shebang's, or SCRIPT_COMPAT without one (Redis's eval mode of
@@ -69,6 +74,10 @@ void script_reply_error(resp_out *o, const char *msg, size_t n);
    Redis's error (without "ERR ") in err. */
 int script_shebang_parse(const char *body, size_t n, uint32_t *flags, size_t *skip, char *err,
                          size_t cap);
+
+/* script_busy.c: the count hook of a run, set at its start and removed at its end. */
+void script_hook_begin(script_vm *vm);
+void script_hook_end(script_vm *vm);
 
 /* script_call.c: redis.call (raise true) and redis.pcall. */
 int script_call(lua_State *L, bool raise);

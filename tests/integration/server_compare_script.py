@@ -102,6 +102,9 @@ CASES = [
     ev("return unpack({1,2})"), ev("return select('#', 1, 2, 3)"), ev("return type(_G)"),
     ev("return _G.redis == redis"), ev("KEYS[1] = 'x'; return KEYS[1]"),
     # the redis table
+    ev("return _G"), ev("return {1, _G, 3}"),
+    ev("return setmetatable({}, {__index = function() error('mt') end})"),
+    ev("local t = setmetatable({}, {__index = function() return redis.call('ping') end}); return t"),
     ev("return redis.sha1hex('')"), ev("return redis.sha1hex('Pizza & Mandolino')"),
     ev("return redis.sha1hex()"), ev("return redis.sha1hex(123)"),
     ev("return {redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING}"),
@@ -289,8 +292,31 @@ def stats(sp, rp):
     return diffs
 
 
+# Scripts that make redis-server 7.0 abort or answer nonsense: shale answers an error and
+# goes on (not compared).
+HOSTILE = [
+    ev("error(setmetatable({}, {__index = function() error('x') end}))"),
+    ev("error(_G)"), ev("error(redis)"), ev("error(setmetatable({}, {__newindex = function() error('y') end}))"),
+    ev("return setmetatable({err = 1}, {__index = function() error('z') end})"),
+]
+
+
+def hostile(sp):
+    """Each hostile script gets a reply (an error one with its code) and the server stays up."""
+    c = Conn(sp)
+    bad = 0
+    for args in HOSTILE:
+        r = c.call(*args)
+        empty_error = r[0] == b"-" and not r[1][:1].isupper()
+        if r[0] not in (b"-", b"*", b"$", b":") or empty_error or c.call("ping") != (b"+", b"PONG"):
+            print("FAIL hostile %r: %r" % (args, r))
+            bad += 1
+    return bad
+
+
 def after(sp, rp):
-    return monitor_and_events(sp, rp) + over_maxmemory(sp, rp) + stats(sp, rp)
+    return (monitor_and_events(sp, rp) + over_maxmemory(sp, rp) + stats(sp, rp) +
+            hostile(sp))
 
 
 def monitor_and_events(sp, rp):

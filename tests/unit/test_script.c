@@ -1,6 +1,8 @@
 /* test_script.c - the scripting room's separable parts: SHA-1 against the standard's
-   vectors and lengths around the padding's block boundaries, and the conversions between
-   replies and Lua values (a reply into Lua and back gives the reply Redis gives). */
+   vectors and lengths around the padding's block boundaries, the conversions between
+   replies and Lua values (a reply into Lua and back gives the reply Redis gives), and a
+   busy script's hook: killed from the busy handler, even through a pcall. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -127,6 +129,80 @@ static void test_script_conv_numbers(void **state)
     lua_close(L);
 }
 
+/* ---- busy scripts and SCRIPT KILL's machinery ---- */
+
+static int busy_calls;
+
+static void kill_when_busy(server *s)
+{
+    busy_calls++;
+    assert_true(script_busy(s));
+    assert_int_equal(script_kill(s), 0);
+}
+
+/* Runs body as a script does (its error handler, the hook) with busy-reply-threshold
+   1 ms and a busy handler that kills it: the error message it ended with (static). */
+static const char *run_until_killed(server *s, const char *body)
+{
+    static char msg[256];
+    client c = {0};
+    char sha[41];
+    assert_true(script_load(s, &c, body, strlen(body), sha));
+    script_vm *vm = s->script;
+    lua_State *L = vm->L;
+    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_GLOBALS);
+    lua_getfield(L, -1, "__redis__err__handler");
+    lua_remove(L, -2);
+    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_CACHE);
+    lua_getfield(L, -1, sha);
+    lua_remove(L, -2);
+    vm->running = true;
+    vm->sha = sha;
+    vm->wrote = false;
+    busy_calls = 0;
+    script_hook_begin(vm);
+    int rc = lua_pcall(L, 0, 1, -2);
+    script_hook_end(vm);
+    vm->running = false;
+    assert_int_not_equal(rc, 0);
+    lua_getfield(L, -1, "err");
+    snprintf(msg, sizeof msg, "%s", lua_tostring(L, -1));
+    lua_settop(L, 0);
+    resp_out_free(&c.out);
+    assert_true(busy_calls >= 1);
+    return msg;
+}
+
+static void test_script_busy_script_killed(void **state)
+{
+    static server s;
+    memset(&s, 0, sizeof s);
+    s.cfg.busy_reply_threshold = 1;
+    assert_int_equal(script_init(&s), 0);
+    script_set_busy_handler(&s, kill_when_busy);
+    assert_string_equal(run_until_killed(&s, "local i = 0 while true do i = i + 1 end"),
+                        "ERR Script killed by user with SCRIPT KILL...");
+    /* a pcall in the script does not swallow the kill */
+    assert_string_equal(
+        run_until_killed(&s, "while true do pcall(function() while true do end end) end"),
+        "ERR Script killed by user with SCRIPT KILL...");
+    script_free(&s);
+}
+
+static void test_script_busy_kill_refusals(void **state)
+{
+    static server s;
+    memset(&s, 0, sizeof s);
+    assert_int_equal(script_init(&s), 0);
+    assert_false(script_busy(&s));
+    assert_int_equal(script_kill(&s), -ENOENT); /* NOTBUSY */
+    s.script->running = true;
+    s.script->wrote = true;
+    assert_int_equal(script_kill(&s), -EPERM); /* UNKILLABLE: it wrote */
+    s.script->running = false;
+    script_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +211,8 @@ int main(void)
         cmocka_unit_test(test_script_conv_resp2),
         cmocka_unit_test(test_script_conv_resp3),
         cmocka_unit_test(test_script_conv_numbers),
+        cmocka_unit_test(test_script_busy_script_killed),
+        cmocka_unit_test(test_script_busy_kill_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
