@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "command.h"
+#include "tracking.h"
 #include "script_int.h"
 
 /* Pushes Redis's error table for a check that refused the command, marked as counted. */
@@ -165,6 +166,8 @@ int script_call(lua_State *L, bool raise)
     vm->in_call = true;
     run_command(vm, base, argv, argc);
     vm->in_call = false;
+    if (command_redis_flags(row) & CF_READONLY)
+        tracking_script_read(vm->s, vm->caller);
     free(argv);
     client *f = &vm->fake;
     bool failed = f->out.len && f->out.data[0] == '-';
