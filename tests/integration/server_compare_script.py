@@ -157,6 +157,13 @@ CASES = [
     ("eval_ro", "#!lua\nreturn 1", "0"), ("eval_ro", "#!lua flags=no-writes\nreturn redis.call('get', 's')", "0"),
     ("script", "load", "#!lua flags=nope\nreturn 1"), ("script", "load", "#!lua\nreturn 5"),
     ("evalsha", "a0c38691e6ba4d5f9a0a6c3d4c9d1e7b5b3a7b0e", "0"),
+    # a script's write touches a watched key (the caller's own watch too); a read does not
+    ("watch", "wk"), ev("return redis.call('get', 'wk')"), ("multi",), ("ping",), ("exec",),
+    ("watch", "wk"), ev("return redis.call('set', 'wk', 1)"), ("multi",), ("ping",), ("exec",),
+    # the options
+    ("config", "get", "lua-time-limit"), ("config", "set", "busy-reply-threshold", "100"),
+    ("config", "get", "busy-reply-threshold"), ("config", "set", "lua-time-limit", "-1"),
+    ("config", "set", "lua-time-limit", "5000"), ("config", "get", "lua-time-limit"),
 ]
 
 
