@@ -157,6 +157,11 @@ CASES = [
     ("eval_ro", "#!lua\nreturn 1", "0"), ("eval_ro", "#!lua flags=no-writes\nreturn redis.call('get', 's')", "0"),
     ("script", "load", "#!lua flags=nope\nreturn 1"), ("script", "load", "#!lua\nreturn 5"),
     ("evalsha", "a0c38691e6ba4d5f9a0a6c3d4c9d1e7b5b3a7b0e", "0"),
+    # SORT BY a constant of a set is sorted for scripts (its order is no order)
+    ev("redis.call('sadd', 'myset', 'u', 'i', 'f', 'aa', 'd', 'z', 'b'); "
+       "return redis.call('sort', 'myset', 'by', '_')"),
+    ev("return redis.call('sort', 'myset', 'by', '_', 'get', '#', 'get', '_:*')"),
+    ev("redis.call('rpush', 'mylist', 'c', 'a', 'b'); return redis.call('sort', 'mylist', 'by', '_')"),
     # a script's write touches a watched key (the caller's own watch too); a read does not
     ("watch", "wk"), ev("return redis.call('get', 'wk')"), ("multi",), ("ping",), ("exec",),
     ("watch", "wk"), ev("return redis.call('set', 'wk', 1)"), ("multi",), ("ping",), ("exec",),
