@@ -111,7 +111,10 @@ static void run_command(script_vm *vm, const command *base, resp_arg *argv, int 
     f->out.len = 0;
     if ((command_redis_flags(base) & CF_WRITE) || (base->flags & W))
         vm->wrote = true;
-    if (s->disk_error && (base->flags & W)) {
+    int unsynced = __atomic_load_n(&s->unsynced_error, __ATOMIC_RELAXED);
+    if (unsynced && (base->flags & (R | W))) {
+        reply_unsynced_error(f, unsynced); /* as the dispatcher refuses data commands */
+    } else if (s->disk_error && (base->flags & W)) {
         reply_disk_error(f, s->disk_error);
     } else {
         f->cmd.argv = argv;
