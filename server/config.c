@@ -99,6 +99,8 @@ static const option options[] = {
     {"vlog-file-size", T_MEM, F(vlog_file_size), 1024 * 1024, BIG, 0, "vlog_file_size"},
     {"vlog-gc-interval", T_INT, F(vlog_gc_interval), 0, 1000000, 0, "vlog_gc_interval_s"},
     {"slowlog-log-slower-than", T_INT, F(slowlog_log_slower_than), -1, BIG, 0, NULL},
+    {"busy-reply-threshold", T_INT, F(busy_reply_threshold), 0, LLONG_MAX, 0, NULL},
+    {"lua-time-limit", T_INT, F(busy_reply_threshold), 0, LLONG_MAX, ALIAS, NULL},
     {"slowlog-max-len", T_INT, F(slowlog_max_len), 0, BIG, 0, NULL},
     {"latency-monitor-threshold", T_INT, F(latency_monitor_threshold), 0, BIG, 0, NULL},
     {"latency-tracking", T_BOOL, F(latency_tracking), 0, 0, 0, NULL},
@@ -213,6 +215,7 @@ void config_default(server_config *cfg)
     cfg->vlog_file_size = o.vlog_file_size;
     cfg->vlog_gc_interval = o.vlog_gc_interval_s;
     cfg->slowlog_log_slower_than = 10000;
+    cfg->busy_reply_threshold = 5000;
     cfg->slowlog_max_len = 128;
     cfg->hz = 10;
     snprintf(cfg->maxmemory_policy, sizeof cfg->maxmemory_policy, "noeviction");

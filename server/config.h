@@ -67,6 +67,7 @@ typedef struct server_config {
     long long lfu_log_factor, lfu_decay_time;
     /* diagnostics */
     long long slowlog_log_slower_than; /* microseconds; < 0 disables */
+    long long busy_reply_threshold;    /* ms a script runs before it counts as busy (0: never) */
     long long slowlog_max_len;
     long long latency_monitor_threshold;
     bool latency_tracking;                     /* per-command latency histograms */

@@ -16,6 +16,7 @@
 #include "notify.h"
 #include "pause.h"
 #include "pubsub.h"
+#include "script.h"
 #include "tracking.h"
 #include "server.h"
 
@@ -84,7 +85,7 @@ int main(int argc, char **argv)
     }
     int nloops = (int)srv.cfg.io_threads;
     if (multi_init(&srv) || tracking_init(&srv) || blocking_init(&srv, nloops) || pubsub_init(&srv, nloops) ||
-        monitor_init(&srv, nloops) || pause_init(&srv, nloops)) {
+        monitor_init(&srv, nloops) || pause_init(&srv, nloops) || script_init(&srv)) {
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
     }
@@ -119,6 +120,7 @@ int main(int argc, char **argv)
     tracking_free(&srv);
     notify_free(&srv);
     multi_free(&srv);
+    script_free(&srv);
     monitor_free(&srv);
     pause_free(&srv);
     int crc = shale_close(srv.db);

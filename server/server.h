@@ -67,6 +67,9 @@ typedef struct client {
     /* CLIENT REPLY: OFF drops every reply; SKIP drops the next command's (skip_next is
        set by SKIP, skip while that next command runs) */
     bool reply_off, reply_skip_next, reply_skip;
+    bool in_script; /* the scripting client: redis.call's commands never block (as in EXEC) */
+    bool error_counted; /* the running command's error reply was counted in errorstats
+                           already (a script's error raised by a command it called) */
     bool no_evict; /* CLIENT NO-EVICT ON (shown in CLIENT LIST; shale evicts no client) */
     uint32_t redacted; /* the running command's arguments the slowlog must not show
                           (bit i: argv[i]; AUTH's password, CONFIG SET requirepass's value) */
@@ -174,6 +177,7 @@ typedef struct server {
     void *watches;         /* WATCH's table of watched keys (multi/watch.c) */
     struct tracking *tracking;     /* client tracking (tracking/tracking.h) */
     struct notify_pending *notify; /* keyspace events waiting for their commit (notify.h) */
+    struct script_vm *script;      /* Lua scripting (script/script.h) */
 } server;
 
 /* Applies the file's db<N>-compaction-style and db<N>-fifo-max-size to the store (a style
@@ -314,7 +318,7 @@ void server_out_printf(resp_out *o, const char *fmt, ...) __attribute__((format(
 uint64_t server_engine_prop(server *s, const char *name); /* 0 when the engine has none */
 long server_rss_bytes(void);
 typedef struct server_memory {
-    uint64_t memtables, block_cache, table_readers, clients, tracking, total;
+    uint64_t memtables, block_cache, table_readers, clients, tracking, scripts, total;
 } server_memory;
 /* What counts against maxmemory, the way Redis's used_memory counts (lock held). */
 void server_memory_usage(server *s, server_memory *m);
@@ -413,6 +417,8 @@ COMMAND(dump); COMMAND(restore);
 COMMAND(migrate);
 /* transactions: t_multi.c */
 COMMAND(multi); COMMAND(exec); COMMAND(discard); COMMAND(watch); COMMAND(unwatch);
+/* scripting: t_script.c */
+COMMAND(eval); COMMAND(evalsha); COMMAND(eval_ro); COMMAND(evalsha_ro); COMMAND(script);
 
 #undef COMMAND
 

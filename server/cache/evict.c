@@ -213,7 +213,8 @@ void caps_refresh(server *s)
     }
     uint64_t cache = s->cfg.block_cache_size;
     if (s->cfg.maxmemory) {
-        uint64_t fixed = memtable * NUM_MEMTABLES + m.table_readers + m.clients + m.tracking;
+        uint64_t fixed = memtable * NUM_MEMTABLES + m.table_readers + m.clients + m.tracking +
+                         m.scripts;
         for (int i = 1; i < ks_engine_count(&s->ks); i++) /* fifo databases' engines */
             fixed += (uint64_t)FIFO_MEMTABLE * NUM_MEMTABLES + FIFO_BLOCK_CACHE;
         /* a 32nd of the cap kept free for what grows between two refreshes (indexes

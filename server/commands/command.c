@@ -212,6 +212,11 @@ static const command commands[] = {
     {"save", 1, ADMIN|NOMULTI, 0, 0, 0, "server", "Flushes memtables to tables synchronously.", cmd_save},
     {"bgsave", -1, ADMIN, 0, 0, 0, "server", "Flushes memtables to tables.", cmd_bgsave},
     {"shutdown", -1, ADMIN|NOMULTI, 0, 0, 0, "server", "Closes the store cleanly and stops.", cmd_shutdown},
+    {"eval", -3, 0, 0, 0, 0, "scripting", "Runs a Lua script, atomically.", cmd_eval},
+    {"evalsha", -3, 0, 0, 0, 0, "scripting", "Runs a cached Lua script by its SHA1, atomically.", cmd_evalsha},
+    {"eval_ro", -3, R, 0, 0, 0, "scripting", "Runs a Lua script that may not write.", cmd_eval_ro},
+    {"evalsha_ro", -3, R, 0, 0, 0, "scripting", "Runs a cached Lua script that may not write.", cmd_evalsha_ro},
+    {"script", -2, 0, 0, 0, 0, "scripting", "Manages the script cache.", cmd_script},
     {"function", -2, 0, 0, 0, 0, "scripting", "Functions (FLUSH is accepted; none exist).", cmd_function},
     {"wait", 3, 0, 0, 0, 0, "generic", "Waits for replicas (there are none).", cmd_wait},
     {"debug", -2, ADMIN|PROTECTED, 0, 0, 0, "server", "Debugging commands (SLEEP).", cmd_debug},
@@ -336,6 +341,11 @@ static const command subcommands[] = {
     {"pubsub|numsub", -2, 0, 0, 0, 0, "pubsub", "Returns the subscribers of channels.", NULL},
     {"pubsub|shardchannels", -2, 0, 0, 0, 0, "pubsub", "Returns the shard channels with subscribers.", NULL},
     {"pubsub|shardnumsub", -2, 0, 0, 0, 0, "pubsub", "Returns the subscribers of shard channels.", NULL},
+    {"script|exists", -3, 0, 0, 0, 0, "scripting", "Tells which scripts are cached.", NULL},
+    {"script|flush", -2, 0, 0, 0, 0, "scripting", "Empties the script cache.", NULL},
+    {"script|help", 2, 0, 0, 0, 0, "scripting", "Lists the subcommands.", NULL},
+    {"script|kill", 2, 0, 0, 0, 0, "scripting", "Answers NOTBUSY: no script runs while another command is served.", NULL},
+    {"script|load", 3, 0, 0, 0, 0, "scripting", "Caches a script without running it.", NULL},
     {"slowlog|get", -2, ADMIN, 0, 0, 0, "server", "Returns the slowlog's entries.", NULL},
     {"slowlog|help", 2, 0, 0, 0, 0, "server", "Lists the subcommands.", NULL},
     {"slowlog|len", 2, ADMIN, 0, 0, 0, "server", "Returns the slowlog's length.", NULL},
@@ -520,7 +530,9 @@ static bool count_error_reply(server *s, client *c, size_t from)
 {
     if (c->out.len <= from || c->out.data[from] != '-')
         return false;
-    cmdstats_error_reply(&s->cmds, c->out.data + from + 1, c->out.len - from - 1);
+    if (!c->error_counted)
+        cmdstats_error_reply(&s->cmds, c->out.data + from + 1, c->out.len - from - 1);
+    c->error_counted = false;
     return true;
 }
 
@@ -720,6 +732,7 @@ void command_call(server *s, client *c, const command *cmd, size_t from)
     uint64_t t0 = mono_ns();
     notify_mark(s);
     tracking_call_begin(s, c);
+    c->error_counted = false;
     cmd->fn(s, c);
     notify_flush(s); /* what a read told (an expiry it reaped); in EXEC, nothing yet */
     tracking_call_end(s, c, cmd);

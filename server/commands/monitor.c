@@ -177,8 +177,14 @@ static void flag_loop(server *s, monitor *e)
 
 void monitor_feed(server *s, client *c, const command *cmd)
 {
+    if (fed(c, cmd))
+        monitor_feed_line(s, c);
+}
+
+void monitor_feed_line(server *s, client *c)
+{
     monitors *m = s->monitors;
-    if (!m || !m->head || !fed(c, cmd))
+    if (!m || !m->head)
         return;
     resp_out line = {0};
     format_line(s, c, &line);

@@ -45,6 +45,9 @@ bool monitor_is(const client *c);
 /* After c's command cmd ran: its line to every monitor, unless Redis would not feed it
    (see above). */
 void monitor_feed(server *s, client *c, const command *cmd);
+/* Feeds c's command whatever its flags: EVAL and EVALSHA (skip-monitor in Redis) feed
+   themselves before their script's commands, as Redis's evalCommand does. */
+void monitor_feed_line(server *s, client *c);
 /* Before a monitor's own command runs (on its loop): the lines pending for it go first. */
 void monitor_before_command(server *s, client *c);
 

@@ -426,9 +426,9 @@ static void sort_generic(server *s, client *c, bool readonly)
         free(o.gets);
         return;
     }
-    /* As Redis: a set's own order is no order, so what is stored is sorted (ALPHA, by
-       the elements) to be the same wherever the command runs. */
-    if (o.dontsort && m.type == KS_TYPE_SET && o.store) {
+    /* As Redis: a set's own order is no order, so what is stored, or returned to a
+       script, is sorted (ALPHA, by the elements) to be the same wherever it runs. */
+    if (o.dontsort && m.type == KS_TYPE_SET && (o.store || c->in_script)) {
         o.dontsort = false;
         o.alpha = true;
         o.by = NULL;

@@ -58,7 +58,7 @@ int multi_queued_flags(const client *c)
 
 bool multi_deny_blocking(const client *c)
 {
-    return c->mx && c->mx->in_exec;
+    return (c->mx && c->mx->in_exec) || c->in_script;
 }
 
 /* A copy of argv[0..argc): the resp_arg array followed by the bytes (malloc'ed). */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "script.h"
 #include "pubsub.h"
 #include "server.h"
 
@@ -67,7 +68,9 @@ void server_memory_usage(server *s, server_memory *m)
     for (client *c = s->clients; c; c = c->all_next)
         m->clients += c->in_cap + c->out.cap + c->sending.cap + pubsub_client_bytes(c);
     m->tracking = s->access.bytes;
-    m->total = m->memtables + m->block_cache + m->table_readers + m->clients + m->tracking;
+    m->scripts = script_memory(s) + script_body_bytes(s); /* the Lua state, the bodies */
+    m->total = m->memtables + m->block_cache + m->table_readers + m->clients + m->tracking +
+               m->scripts;
 }
 
 /* ---- Prometheus text format ---- */
@@ -217,6 +220,7 @@ static void resource_metrics(server *s, resp_out *o)
     P(o, "shale_memory_bytes{use=\"clients\"} %llu\n", (unsigned long long)m.clients);
     P(o, "shale_memory_bytes{use=\"table_readers\"} %llu\n", (unsigned long long)m.table_readers);
     P(o, "shale_memory_bytes{use=\"access_tracking\"} %llu\n", (unsigned long long)m.tracking);
+    P(o, "shale_memory_bytes{use=\"scripts\"} %llu\n", (unsigned long long)m.scripts);
     one(o, "shale_maxmemory_bytes", "gauge", "The maxmemory cap (0: none).", (double)s->cfg.maxmemory);
     one(o, "shale_maxdisk_bytes", "gauge", "The maxdisk cap (0: none).", (double)s->cfg.maxdisk);
     one(o, "shale_memory_rss_bytes", "gauge", "Resident set size of the process.",

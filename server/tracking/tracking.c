@@ -450,13 +450,34 @@ void tracking_call_begin(server *s, client *c)
     t->calls++;
 }
 
-/* Redis's trackingRememberKeys: the keys of a read-only command (not a pub/sub one),
-   unless OPTIN without CACHING yes or OPTOUT with CACHING no. */
-static void remember_keys(server *s, client *c, const command *cmd)
+/* Redis's trackingRememberKeys: the keys of c's command (row, in c->cmd) into the table
+   for c, unless OPTIN without CACHING yes or OPTOUT with CACHING no. */
+static void remember_keys_of(server *s, client *c, const command *row)
 {
     tr_client *tc = c->tracking;
     if ((tc->optin && !tc->caching) || (tc->optout && tc->caching))
         return;
+    const resp_arg *argv = c->cmd.argv;
+    int argc = c->cmd.argc;
+    command_key *keys;
+    int n = command_keys(row, argv, argc, &keys);
+    for (int i = 0; i < n; i++) {
+        const resp_arg *k = &argv[keys[i].pos];
+        tr_keys_add(&state_of(s)->keys, k->p, k->len, c->id);
+    }
+    free(n > 0 ? keys : NULL);
+}
+
+/* Scripts are tracked by their reads (tracking_script_read), not as read-only commands
+   themselves, as Redis 7.0 leaves out EVAL_RO, EVALSHA_RO and FCALL_RO. */
+static bool is_script(const command *row)
+{
+    return row->fn == cmd_eval_ro || row->fn == cmd_evalsha_ro;
+}
+
+/* The keys of a read-only command (not a pub/sub one, not a script). */
+static void remember_keys(server *s, client *c, const command *cmd)
+{
     const resp_arg *argv = c->cmd.argv;
     int argc = c->cmd.argc;
     const command *row = cmd;
@@ -465,15 +486,18 @@ static void remember_keys(server *s, client *c, const command *cmd)
     if (!row)
         return;
     uint32_t f = command_redis_flags(row);
-    if (!(f & CF_READONLY) || (f & CF_PUBSUB))
+    if (!(f & CF_READONLY) || (f & CF_PUBSUB) || is_script(row))
         return;
-    command_key *keys;
-    int n = command_keys(row, argv, argc, &keys);
-    for (int i = 0; i < n; i++) {
-        const resp_arg *k = &argv[keys[i].pos];
-        tr_keys_add(&state_of(s)->keys, k->p, k->len, c->id);
-    }
-    free(n > 0 ? keys : NULL);
+    remember_keys_of(s, c, row);
+}
+
+void tracking_script_read(server *s, client *caller)
+{
+    if (!state_of(s) || !caller->tracking || !caller->tracking->on || caller->tracking->bcast)
+        return;
+    const command *row = command_lookup(caller->cmd.argv[0].p, caller->cmd.argv[0].len);
+    if (row)
+        remember_keys_of(s, caller, row);
 }
 
 void tracking_call_end(server *s, client *c, const command *cmd)

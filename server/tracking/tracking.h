@@ -49,6 +49,9 @@ void tracking_free(server *s);
    read-only command go into c's table entries. */
 void tracking_call_begin(server *s, client *c);
 void tracking_call_end(server *s, client *c, const command *cmd);
+/* A script run by caller (its EVAL in caller->cmd) ran a read-only command: as Redis
+   7.0, the keys the script declared go into caller's table entries. */
+void tracking_script_read(server *s, client *caller);
 /* Around command_dispatch. After it (the command in c->cmd run, queued or refused, its
    reply final: done; not done: held by CLIENT PAUSE, to run again): sends what
    it gathered, ends CLIENT CACHING's one-command effect, keeps the table's limit. A

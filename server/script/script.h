@@ -1,0 +1,59 @@
+/*
+ * script.h - Lua scripting as Redis 7.0's EVAL family does it: one Lua 5.1 state per
+ * server (the dialect Redis embeds), sandboxed as Redis's, a cache of compiled scripts
+ * named by the SHA-1 of their bodies, and a run of one script as one atomic unit: it runs
+ * under the server's lock, its redis.call commands go through the command table, and
+ * its writes commit as one engine batch (ks_txn, as EXEC). The commands are in
+ * commands/t_script.c; this room is the machinery. Lock held for every call.
+ */
+#ifndef SHALE_SCRIPT_H
+#define SHALE_SCRIPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "server.h"
+
+/* Makes the scripting state (s->script): 0 or -ENOMEM. script_free(NULL state) is a no-op. */
+int script_init(server *s);
+void script_free(server *s);
+
+/* Compiles body into the cache (an already cached one is not compiled again) and puts
+   its id in sha. True; false with the compile error replied to c (Redis's wording). */
+bool script_load(server *s, client *c, const char *body, size_t n, char sha[41]);
+/* Whether a script with this id (40 hex digits, any case) is cached. */
+bool script_exists(server *s, const char *sha, size_t n);
+/* Forgets every cached script: a new Lua state replaces the old one (SCRIPT FLUSH). */
+int script_flush(server *s);
+
+/*
+ * Runs the cached script sha (40 lower-case hex digits) for c with KEYS = keys[0..nkeys)
+ * and ARGV = args[0..nargs): its reply, or its error, goes to c->out. ro: EVAL_RO /
+ * EVALSHA_RO (write commands refused). Outside a transaction its writes commit as one
+ * batch; inside EXEC they join EXEC's.
+ */
+void script_run(server *s, client *c, const char *sha, const resp_arg *keys, int nkeys,
+                const resp_arg *args, int nargs, bool ro);
+
+/*
+ * Scripts past busy-reply-threshold (lua-time-limit, ms; 0 never), for SCRIPT KILL and
+ * -BUSY (to be built on these): script_busy tells that a script is running and past the
+ * threshold; script_kill asks the running script to stop: 0 (it raises "Script killed by
+ * user with SCRIPT KILL..." at its next hook), -ENOENT when none runs (Redis's NOTBUSY),
+ * -EPERM when it has written (UNKILLABLE: only SHUTDOWN NOSAVE ends it). The busy handler
+ * is called from inside the running script, about every 100000 Lua instructions once it
+ * is past the threshold: where the network layer can serve other clients meanwhile.
+ */
+bool script_busy(const server *s);
+int script_kill(server *s);
+void script_set_busy_handler(server *s, void (*fn)(server *s));
+
+/* Bytes the Lua state uses (INFO memory's used_memory_lua; counted in used_memory and so
+   against maxmemory). 0 without a scripting state. */
+size_t script_memory(const server *s);
+/* Cached scripts (INFO memory's number_of_cached_scripts), and the bytes of their bodies
+   (used_memory_scripts_eval). 0 without a scripting state. */
+size_t script_count(const server *s);
+size_t script_body_bytes(const server *s);
+
+#endif
