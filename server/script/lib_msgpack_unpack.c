@@ -130,27 +130,110 @@ static void decode_value(lua_State *L, msgpack_cur *c)
         return;
     }
     switch (t) {
-    case 0xc0: lua_pushnil(L); return;
-    case 0xc2: lua_pushboolean(L, 0); return;
-    case 0xc3: lua_pushboolean(L, 1); return;
-    case 0xca: { uint64_t v = cur_uint(c, 4); lua_pushnumber(L, as_float32(v)); return; }
-    case 0xcb: { uint64_t v = cur_uint(c, 8); lua_pushnumber(L, as_float64(v)); return; }
-    case 0xcc: { uint64_t v = cur_uint(c, 1); lua_pushnumber(L, (lua_Number)v); return; }
-    case 0xcd: { uint64_t v = cur_uint(c, 2); lua_pushnumber(L, (lua_Number)v); return; }
-    case 0xce: { uint64_t v = cur_uint(c, 4); lua_pushnumber(L, (lua_Number)v); return; }
-    case 0xcf: { uint64_t v = cur_uint(c, 8); lua_pushnumber(L, as_signed(v, 64)); return; }
-    case 0xd0: { uint64_t v = cur_uint(c, 1); lua_pushnumber(L, as_signed(v, 8)); return; }
-    case 0xd1: { uint64_t v = cur_uint(c, 2); lua_pushnumber(L, as_signed(v, 16)); return; }
-    case 0xd2: { uint64_t v = cur_uint(c, 4); lua_pushnumber(L, as_signed(v, 32)); return; }
-    case 0xd3: { uint64_t v = cur_uint(c, 8); lua_pushnumber(L, as_signed(v, 64)); return; }
-    case 0xd9: { uint64_t n = cur_uint(c, 1); if (!c->err) decode_string(L, c, n); return; }
-    case 0xda: { uint64_t n = cur_uint(c, 2); if (!c->err) decode_string(L, c, n); return; }
-    case 0xdb: { uint64_t n = cur_uint(c, 4); if (!c->err) decode_string(L, c, n); return; }
-    case 0xdc: { uint64_t n = cur_uint(c, 2); if (!c->err) decode_array(L, c, n); return; }
-    case 0xdd: { uint64_t n = cur_uint(c, 4); if (!c->err) decode_array(L, c, n); return; }
-    case 0xde: { uint64_t n = cur_uint(c, 2); if (!c->err) decode_map(L, c, n); return; }
-    case 0xdf: { uint64_t n = cur_uint(c, 4); if (!c->err) decode_map(L, c, n); return; }
-    default: c->err = CUR_BAD; return; /* 0xc1, bin, ext, fixext */
+    case 0xc0:
+        lua_pushnil(L);
+        return;
+    case 0xc2:
+        lua_pushboolean(L, 0);
+        return;
+    case 0xc3:
+        lua_pushboolean(L, 1);
+        return;
+    case 0xca: {
+        uint64_t v = cur_uint(c, 4);
+        lua_pushnumber(L, as_float32(v));
+        return;
+    }
+    case 0xcb: {
+        uint64_t v = cur_uint(c, 8);
+        lua_pushnumber(L, as_float64(v));
+        return;
+    }
+    case 0xcc: {
+        uint64_t v = cur_uint(c, 1);
+        lua_pushnumber(L, (lua_Number)v);
+        return;
+    }
+    case 0xcd: {
+        uint64_t v = cur_uint(c, 2);
+        lua_pushnumber(L, (lua_Number)v);
+        return;
+    }
+    case 0xce: {
+        uint64_t v = cur_uint(c, 4);
+        lua_pushnumber(L, (lua_Number)v);
+        return;
+    }
+    case 0xcf: {
+        uint64_t v = cur_uint(c, 8);
+        lua_pushnumber(L, as_signed(v, 64));
+        return;
+    }
+    case 0xd0: {
+        uint64_t v = cur_uint(c, 1);
+        lua_pushnumber(L, as_signed(v, 8));
+        return;
+    }
+    case 0xd1: {
+        uint64_t v = cur_uint(c, 2);
+        lua_pushnumber(L, as_signed(v, 16));
+        return;
+    }
+    case 0xd2: {
+        uint64_t v = cur_uint(c, 4);
+        lua_pushnumber(L, as_signed(v, 32));
+        return;
+    }
+    case 0xd3: {
+        uint64_t v = cur_uint(c, 8);
+        lua_pushnumber(L, as_signed(v, 64));
+        return;
+    }
+    case 0xd9: {
+        uint64_t n = cur_uint(c, 1);
+        if (!c->err)
+            decode_string(L, c, n);
+        return;
+    }
+    case 0xda: {
+        uint64_t n = cur_uint(c, 2);
+        if (!c->err)
+            decode_string(L, c, n);
+        return;
+    }
+    case 0xdb: {
+        uint64_t n = cur_uint(c, 4);
+        if (!c->err)
+            decode_string(L, c, n);
+        return;
+    }
+    case 0xdc: {
+        uint64_t n = cur_uint(c, 2);
+        if (!c->err)
+            decode_array(L, c, n);
+        return;
+    }
+    case 0xdd: {
+        uint64_t n = cur_uint(c, 4);
+        if (!c->err)
+            decode_array(L, c, n);
+        return;
+    }
+    case 0xde: {
+        uint64_t n = cur_uint(c, 2);
+        if (!c->err)
+            decode_map(L, c, n);
+        return;
+    }
+    case 0xdf: {
+        uint64_t n = cur_uint(c, 4);
+        if (!c->err)
+            decode_map(L, c, n);
+        return;
+    }
+    default:
+        c->err = CUR_BAD;
+        return; /* 0xc1, bin, ext, fixext */
     }
 }
 

@@ -65,19 +65,31 @@ static int read_size(lua_State *L, const char **fmt, int dflt)
 static size_t option_size(lua_State *L, char opt, const char **fmt)
 {
     switch (opt) {
-    case 'x': case 'b': case 'B': return 1;
-    case 'h': case 'H': return 2;
-    case 'l': case 'L': case 'T': case 'd': return 8;
-    case 'f': return 4;
-    case 'c': return (size_t)read_size(L, fmt, 1);
-    case 'i': case 'I': {
+    case 'x':
+    case 'b':
+    case 'B':
+        return 1;
+    case 'h':
+    case 'H':
+        return 2;
+    case 'l':
+    case 'L':
+    case 'T':
+    case 'd':
+        return 8;
+    case 'f':
+        return 4;
+    case 'c':
+        return (size_t)read_size(L, fmt, 1);
+    case 'i':
+    case 'I': {
         int n = read_size(L, fmt, 4);
         if (n > STRUCT_MAX_INT_SIZE)
-            luaL_error(L, "integral size %d is larger than limit of %d", n,
-                       STRUCT_MAX_INT_SIZE);
+            luaL_error(L, "integral size %d is larger than limit of %d", n, STRUCT_MAX_INT_SIZE);
         return (size_t)n;
     }
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -85,9 +97,14 @@ static size_t option_size(lua_State *L, char opt, const char **fmt)
 static bool layout_option(lua_State *L, char opt, const char **fmt, struct_layout *h)
 {
     switch (opt) {
-    case ' ': return true;
-    case '<': h->big_endian = false; return true;
-    case '>': h->big_endian = true; return true;
+    case ' ':
+        return true;
+    case '<':
+        h->big_endian = false;
+        return true;
+    case '>':
+        h->big_endian = true;
+        return true;
     case '!': {
         int a = read_size(L, fmt, STRUCT_NATIVE_ALIGN);
         if (a == 0 || (a & (a - 1)) != 0)
@@ -95,7 +112,8 @@ static bool layout_option(lua_State *L, char opt, const char **fmt, struct_layou
         h->max_align = a;
         return true;
     }
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -126,8 +144,9 @@ static int struct_size(lua_State *L)
             continue;
         size_t size = option_size(L, opt, &fmt);
         if (opt == 's' || (opt == 'c' && size == 0))
-            luaL_argerror(L, 1, opt == 's' ? "option 's' has no fixed size"
-                                           : "option 'c0' has no fixed size");
+            luaL_argerror(L, 1,
+                          opt == 's' ? "option 's' has no fixed size"
+                                     : "option 'c0' has no fixed size");
         pos += padding(pos, &h, opt, size) + size;
     }
     lua_pushnumber(L, (lua_Number)pos);
@@ -247,8 +266,7 @@ static int struct_pack(lua_State *L)
 /* ---- struct.unpack ---- */
 
 /* With a sign mask made as Redis's: ~0 shifted by (8 * size - 1) taken modulo 64. */
-static lua_Number get_integer(const unsigned char *p, size_t size, bool big_endian,
-                              bool is_signed)
+static lua_Number get_integer(const unsigned char *p, size_t size, bool big_endian, bool is_signed)
 {
     uint64_t v = 0;
     for (size_t i = 0; i < size; i++)

@@ -21,6 +21,7 @@
 
 #include "libs.h"
 #include "script_libs_golden.h"
+#include "testutil.h"
 
 /* A state with Lua's standard libraries (scripts have base, table, string and math) and
    ours. */
@@ -108,14 +109,12 @@ static void test_script_libs_random_first_values(void **state)
     char got[256];
     script_random_reset();
     lua_State *L = libs_state();
-    eval_expr(L, "J(math.random(1000000), math.random(1000000), math.random())", got,
-              sizeof got);
+    eval_expr(L, "J(math.random(1000000), math.random(1000000), math.random())", got, sizeof got);
     assert_string_equal(got, "396465|840486|0.35333609737146");
     lua_close(L);
     /* a new VM (SCRIPT FLUSH) continues the same sequence */
     L = libs_state();
-    eval_expr(L, "J(math.random(1000000), math.random(1000000), math.random())", got,
-              sizeof got);
+    eval_expr(L, "J(math.random(1000000), math.random(1000000), math.random())", got, sizeof got);
     assert_string_equal(got, "446584|318693|0.88642843341754");
     lua_close(L);
 }
@@ -124,8 +123,8 @@ static void test_script_libs_globals_registered(void **state)
 {
     char got[256];
     lua_State *L = libs_state();
-    eval_expr(L, "J(type(cjson), type(bit), type(struct), type(cmsgpack), type(cjson.safe))",
-              got, sizeof got);
+    eval_expr(L, "J(type(cjson), type(bit), type(struct), type(cmsgpack), type(cjson.safe))", got,
+              sizeof got);
     assert_string_equal(got, "table|table|table|table|nil");
     lua_close(L);
 }
@@ -152,6 +151,73 @@ static void test_script_libs_pack_error_midway(void **state)
     lua_close(L);
 }
 
+/*
+ * Random inputs (printed seed, SHALE_TEST_SEED to replay): cmsgpack.unpack and
+ * struct.unpack of random bytes, struct.pack of random formats, and cmsgpack round trips
+ * of random nested values (unpack(pack(v)) equal to v, member by member). Only pcall'd errors may
+ * come out; under ASan this is where an overread would show.
+ */
+static const char random_inputs_lua[] =
+    "local seed, rounds = ...\n"
+    "math.randomseed(seed)\n"
+    "local function bytes(n) local t = {} for i = 1, n do t[i] = string.char(math.random(0, 255)) "
+    "end"
+    " return table.concat(t) end\n"
+    "local opts = {'b','B','h','H','l','L','T','i','I','i3','I9','i16','f','d','s','c','c0','c2',"
+    "'x','<','>','!','!2','!4',' ','q'}\n"
+    "local function format(n) local t = {} for i = 1, n do t[i] = opts[math.random(#opts)] end"
+    " return table.concat(t) end\n"
+    "local function key() if math.random(2) == 1 then return bytes(math.random(0, 8)) end"
+    " return math.random(-5, 30) / math.random(1, 2) end\n"
+    "local function same(a, b)\n"
+    "  if type(a) ~= 'table' or type(b) ~= 'table' then return a == b end\n"
+    "  for k, v in pairs(a) do if not same(v, b[k]) then return false end end\n"
+    "  for k in pairs(b) do if a[k] == nil then return false end end\n"
+    "  return true\n"
+    "end\n"
+    "local function value(depth)\n"
+    "  local k = math.random(depth > 3 and 5 or 7)\n"
+    "  if k == 1 then return math.random(-2^40, 2^40) * (math.random(2) == 1 and 1 or 1.5) end\n"
+    "  if k == 2 then return bytes(math.random(0, 40)) end\n"
+    "  if k == 3 then return math.random(2) == 1 end\n"
+    "  if k == 4 then return (math.random() - 0.5) * 2^math.random(-60, 60) end\n"
+    "  if k == 5 then return math.random(-70000, 70000) end\n"
+    "  local t = {}\n"
+    "  for i = 1, math.random(0, 20) do\n"
+    "    if k == 6 then t[i] = value(depth + 1) else t[key()] = value(depth + 1) end\n"
+    "  end\n"
+    "  return t\n"
+    "end\n"
+    "for r = 1, rounds do\n"
+    "  pcall(cmsgpack.unpack, bytes(math.random(0, 64)))\n"
+    "  pcall(cmsgpack.unpack_limit, bytes(math.random(0, 64)), math.random(0, 3),"
+    " math.random(0, 8))\n"
+    "  local f = format(math.random(1, 8))\n"
+    "  pcall(struct.unpack, f, bytes(math.random(0, 64)), math.random(-2, 10))\n"
+    "  pcall(struct.pack, f, math.random(-1000, 1000), bytes(5), 2^70, 'x', 0/0)\n"
+    "  pcall(struct.size, f)\n"
+    "  local v = value(0)\n"
+    "  local ok, p = pcall(cmsgpack.pack, v)\n"
+    "  if ok then\n"
+    "    local ok2, u = pcall(cmsgpack.unpack, p)\n"
+    "    if not (ok2 and same(u, v)) then error('round trip changed at ' .. r) end\n"
+    "  end\n"
+    "end\n"
+    "return 'ok'\n";
+
+static void test_script_libs_random_inputs(void **state)
+{
+    uint64_t seed = tu_seed(); /* printed by tu_seed; SHALE_SEED replays it */
+    lua_State *L = libs_state();
+    assert_int_equal(luaL_loadbuffer(L, random_inputs_lua, strlen(random_inputs_lua), "=fuzz"), 0);
+    lua_pushinteger(L, (lua_Integer)(seed % 2147483647u));
+    lua_pushinteger(L, 3000);
+    if (lua_pcall(L, 2, 1, 0) != 0)
+        fail_msg("%s", lua_tostring(L, -1));
+    assert_string_equal(lua_tostring(L, -1), "ok");
+    lua_close(L);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_script_libs_globals_registered),
         cmocka_unit_test(test_script_libs_open_needs_math),
         cmocka_unit_test(test_script_libs_pack_error_midway),
+        cmocka_unit_test(test_script_libs_random_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
