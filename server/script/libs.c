@@ -7,14 +7,14 @@
  * cjson as Redis 7.0 has it: the module's defaults (encode_max_depth and decode_max_depth
  * 1000, encode_number_precision 14, sparse arrays refused past ratio 2 and safe 10, NaN
  * and Inf refused on encode, accepted on decode, cjson.null a NULL lightuserdata), no
- * cjson.decode_array_with_array_mt (Redis 7.2+) and no cjson.safe module as a global.
+ * cjson.decode_array_with_array_mt (Redis 7.2+) and no cjson.safe module as a global;
+ * encode and decode behind a size check (lib_cjson_guard.c).
  */
 #include "libs.h"
 
 #include <errno.h>
 #include <lauxlib.h>
 #include <lua-bitop.h>
-#include <lua-cjson.h>
 
 /* Calls a library's luaopen function and stores the table it returns as global `name`. */
 static void set_library(lua_State *L, const char *name, lua_CFunction open)
@@ -33,7 +33,7 @@ static int open_all(lua_State *L)
         return luaL_error(L, "the math library is not open");
     script_random_open(L);
     lua_pop(L, 1);
-    set_library(L, "cjson", luaopen_cjson);
+    set_library(L, "cjson", script_cjson_open);
     set_library(L, "bit", luaopen_bit);
     set_library(L, "struct", script_struct_open);
     set_library(L, "cmsgpack", script_msgpack_open);

@@ -2,7 +2,8 @@
  * libs.h - the libraries Redis 7.0 gives scripts: cjson, bit, struct, cmsgpack, and its own
  * math.random / math.randomseed. Not the sandbox, EVAL or the `redis` table (other files of
  * server/script/). One file per library: lib_random.c, lib_struct.c, lib_msgpack_pack.c,
- * lib_msgpack_unpack.c; cjson and bit are Debian's (lua-cjson-dev, lua-bitop-dev).
+ * lib_msgpack_unpack.c, lib_cjson_guard.c; cjson and bit are Debian's (lua-cjson-dev,
+ * lua-bitop-dev).
  */
 #ifndef SHALE_SCRIPT_LIBS_H
 #define SHALE_SCRIPT_LIBS_H
@@ -28,6 +29,7 @@ void script_random_reset(void); /* back to the start-up state: for tests */
 int script_random_open(lua_State *L);
 
 /* Each pushes its library's table (not yet a global). */
+int script_cjson_open(lua_State *L);
 int script_struct_open(lua_State *L);
 int script_msgpack_open(lua_State *L);
 

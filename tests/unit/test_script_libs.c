@@ -218,6 +218,40 @@ static void test_script_libs_random_inputs(void **state)
     lua_close(L);
 }
 
+/*
+ * Debian's lua-cjson 2.1.0 sizes its output buffer in int: a string of 358 MB (6 bytes
+ * reserved per input byte) or a JSON text past 1 GB overflows it and writes past the
+ * heap block (a segfault here before lib_cjson_guard.c; Redis 7.0.15 has the fix of
+ * CVE-2022-24834 in its bundled copy). The guard refuses such a text instead; errors of
+ * cjson itself keep Redis's wording and position ("user_script:1:" when a script calls).
+ */
+static void test_script_libs_cjson_huge_text_refused(void **state)
+{
+    char got[512];
+    lua_State *L = libs_state();
+    eval_expr(L, "J(pcall(cjson.encode, string.rep('a', 358000000)))", got, sizeof got);
+    assert_string_equal(got, "false|Cannot serialise, the JSON text could exceed 1 GB");
+    eval_expr(L,
+              "J(pcall(function() local s = string.rep('x', 2^20) local t = {} "
+              "for i = 1, 200 do t[i] = s end return cjson.new().encode(t) end))",
+              got, sizeof got);
+    assert_string_equal(got, "false|user_script:1: Cannot serialise, the JSON text could "
+                             "exceed 1 GB");
+    /* cjson's own errors and argument checks read as in Redis */
+    eval_expr(L, "J(pcall(function() return cjson.encode(0/0) end))", got, sizeof got);
+    assert_string_equal(got,
+                        "false|user_script:1: Cannot serialise number: must not be NaN or Inf");
+    eval_expr(L, "J(pcall(function() return cjson.encode() end))", got, sizeof got);
+    assert_string_equal(got,
+                        "false|user_script:1: bad argument #1 to 'encode' (expected 1 argument)");
+    eval_expr(L, "J(pcall(function() return cjson.decode('[') end))", got, sizeof got);
+    assert_string_equal(got, "false|user_script:1: Expected value but found T_END at character 2");
+    eval_expr(L, "J(pcall(function() return cjson.decode({}) end))", got, sizeof got);
+    assert_string_equal(got, "false|user_script:1: bad argument #1 to 'decode' (string "
+                             "expected, got table)");
+    lua_close(L);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_script_libs_open_needs_math),
         cmocka_unit_test(test_script_libs_pack_error_midway),
         cmocka_unit_test(test_script_libs_random_inputs),
+        cmocka_unit_test(test_script_libs_cjson_huge_text_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
