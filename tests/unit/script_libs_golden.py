@@ -117,6 +117,8 @@ CASES = [
      "(function() math.randomseed(42) local a, b = math.random(1000000), math.random() math.randomseed(0) pcall(math.random, 0) local c = math.random(1000000) math.randomseed(2^40) local d = math.random(1000) math.randomseed(-7.9) local e = math.random(1000) math.randomseed('10') return J(a, b, c, d, e, math.random(3, 5), math.random(-10, -5)) end)()"),
     ('random_errors',
      "J(pcall(math.random, 0)) .. ' ' .. J(pcall(math.random, 5, 3)) .. ' ' .. J(pcall(math.random, 1, 2, 3)) .. ' ' .. J(pcall(math.random, 'x')) .. ' ' .. J(pcall(math.randomseed))"),
+    ('libs_fields',
+     "(function() local o = {} for _, name in ipairs({'cjson', 'bit', 'struct', 'cmsgpack', 'math'}) do local t = {} for k, v in pairs(_G[name]) do t[#t + 1] = k .. ':' .. type(v) end table.sort(t) o[#o + 1] = name .. '=' .. table.concat(t, ',') end return table.concat(o, ' ') end)()"),
 ]
 
 

@@ -104,6 +104,12 @@ static void test_script_libs_random_as_redis(void **state)
  * "0.35333609737146", and the next EVAL goes on with 446584, 318693, "0.88642843341754":
  * not reseeded per script, one sequence for the process (SCRIPT FLUSH keeps it too).
  */
+/* The fields of each library table and of math, with their types, as in Redis. */
+static void test_script_libs_fields_as_redis(void **state)
+{
+    assert_int_equal(check_cases("libs_fields"), 1);
+}
+
 static void test_script_libs_random_first_values(void **state)
 {
     char got[256];
@@ -260,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_script_libs_cjson_as_redis),
         cmocka_unit_test(test_script_libs_bit_as_redis),
         cmocka_unit_test(test_script_libs_random_as_redis),
+        cmocka_unit_test(test_script_libs_fields_as_redis),
         cmocka_unit_test(test_script_libs_random_first_values),
         cmocka_unit_test(test_script_libs_globals_registered),
         cmocka_unit_test(test_script_libs_open_needs_math),
