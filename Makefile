@@ -12,10 +12,12 @@ OPT     ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -Wno-unknown-warning-option
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -pthread -MMD -MP
 CPPFLAGS += -Iengine/include -Iengine
-# Lua 5.1 (Debian's liblua5.1-0-dev), the dialect Redis embeds, for server/script/
-LUA_INC := -I/usr/include/lua5.1
-LUA_LIB := -llua5.1 -ldl
 LDLIBS  += -llz4 -lxxhash -pthread -lm
+# Lua 5.1 for scripting (server/script/): Debian's liblua5.1-0-dev, lua-cjson-dev and
+# lua-bitop-dev. cjson and bit are linked statically (their .so files are Lua modules meant
+# for require, which the script sandbox does not have); Lua itself is the shared library.
+LUA_INC  := -I/usr/include/lua5.1
+LUA_LIBS := -l:liblua5.1-cjson.a -l:liblua5.1-bitop.a -llua5.1 -ldl
 
 ENGINE_SRC := $(sort $(wildcard engine/*.c))
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
@@ -27,7 +29,7 @@ LIBSHALE   := $(BUILD)/libshale.a
 # the process itself in server/. Headers are included by name from every room.
 SERVER_DIRS := server server/net server/commands server/types server/cache server/stats server/pubsub \
                server/multi server/tracking server/script
-SERVER_INC := $(SERVER_DIRS:%=-I%)
+SERVER_INC := $(SERVER_DIRS:%=-I%) $(LUA_INC)
 SERVER_SRC := $(filter-out server/main.c,$(sort $(foreach d,$(SERVER_DIRS),$(wildcard $(d)/*.c))))
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 SERVER_LIB := $(BUILD)/libshale-server.a
@@ -95,10 +97,10 @@ $(SERVER_LIB): $(SERVER_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/server/%.o: CPPFLAGS += $(SERVER_INC) $(LUA_INC)
+$(BUILD)/server/%.o: CPPFLAGS += $(SERVER_INC)
 
 $(SERVER_BIN): $(BUILD)/server/main.o $(SERVER_LIB) $(LIBSHALE)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(LUA_LIB) -luring
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(LUA_LIBS) -luring
 
 $(BENCH_BIN): $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIBSHALE) $(LIBCLIENT)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
@@ -115,10 +117,10 @@ $(TOOL_BIN): $(TOOL_SRC:%.c=$(BUILD)/%.o) $(LIBSHALE)
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TEST_UTIL_OBJ) $(SERVER_LIB) $(LIBSHALE) $(LIBCLIENT)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(LUA_LIB) -luring -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(LUA_LIBS) -luring -lcmocka
 
-$(BUILD)/tests/unit/%.o: CPPFLAGS += -Itests/util $(SERVER_INC) $(LUA_INC) -Iclient/include
-$(BUILD)/tests/util/%.o: CPPFLAGS += -Itests/util $(SERVER_INC) $(LUA_INC)
+$(BUILD)/tests/unit/%.o: CPPFLAGS += -Itests/util $(SERVER_INC) -Iclient/include
+$(BUILD)/tests/util/%.o: CPPFLAGS += -Itests/util $(SERVER_INC)
 
 # The engine's kill -9 driver (tests/crash/crash_engine.c; make test runs a few rounds).
 $(CRASH_ENGINE): $(BUILD)/tests/crash/crash_engine.o $(LIBSHALE)
@@ -131,11 +133,11 @@ $(FAIL_FSYNC): tests/shim/fail_fsync.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 -g -fPIC -shared $(WARN) $< -o $@ -ldl
 
-$(BUILD)/tests/fuzz/%.o: CPPFLAGS += $(SERVER_INC) $(LUA_INC) -Iclient/include -Itests/fuzz -Itests/util
+$(BUILD)/tests/fuzz/%.o: CPPFLAGS += $(SERVER_INC) -Iclient/include -Itests/fuzz -Itests/util
 
 $(BUILD)/tests/fuzz-replay/%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(SERVER_LIB) $(LIBSHALE) $(LIBCLIENT)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(LUA_LIB) -luring
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(LUA_LIBS) -luring
 
 # libFuzzer builds (clang; build/fuzz), then each target for FUZZ_SECONDS seconds. New
 # inputs go to build/fuzz/corpus/NAME, crashes to build/fuzz/crash-NAME-*: copy a crash
@@ -156,7 +158,7 @@ fuzz: deps
 	done; echo "fuzz: no finding"
 
 $(BUILD)/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(SERVER_LIB) $(LIBSHALE) $(LIBCLIENT)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LDLIBS) $(LUA_LIB) -luring
+	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LDLIBS) $(LUA_LIBS) -luring
 
 # Runs every unit test, then prints one summary line; non-zero exit on any failure.
 check: all

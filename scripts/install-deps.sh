@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config liburing-dev liblz4-dev libxxhash-dev libcmocka-dev \
 redis-server redis-tools python3-redis rocksdb-tools libhiredis-dev prometheus \
-liblua5.1-0-dev lua-cjson-dev lua-bitop-dev lua-messagepack"
+liblua5.1-0-dev lua-cjson-dev lua-bitop-dev"
 
 missing=""
 for p in $PKGS; do

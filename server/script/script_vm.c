@@ -16,6 +16,7 @@
 
 #include <lualib.h>
 
+#include "libs.h"
 #include "script_int.h"
 
 /* The registry's weak map proxy -> real table. */
@@ -377,8 +378,10 @@ static int open_protected(lua_State *L)
     lua_pushvalue(L, LUA_GLOBALSINDEX); /* the real globals, on top from here */
     install_sandbox_functions(L);
     script_api_register(L);
-    /* MERGE: the lead calls script_libs_open(L) here (cjson, bit, struct, cmsgpack,
-       Redis's math.random), before the tables are made read-only. */
+    /* cjson, bit, struct, cmsgpack and Redis's math.random, before the tables are made
+       read-only (so theirs are too, as in Redis) */
+    if (script_libs_open(L) != 0)
+        return luaL_error(L, "cannot open the script libraries");
 
     protect_fields(L);
     lua_pushvalue(L, -1);
