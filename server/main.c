@@ -3,6 +3,7 @@
  * over it, runs the event loops until SIGTERM/SIGINT or SHUTDOWN, then closes the engine
  * cleanly (memtables flushed, WAL synced).
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "notify.h"
 #include "pause.h"
 #include "pubsub.h"
+#include "functions.h"
 #include "script.h"
 #include "tracking.h"
 #include "server.h"
@@ -89,6 +91,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
     }
+    rc = functions_init(&srv); /* after ks_open: the libraries are stored with the data */
+    if (rc) {
+        fprintf(stderr, "shale-server: cannot load the function libraries: %s\n",
+                rc == -EINVAL ? "a library does not load" : shale_strerror(rc));
+        return 1;
+    }
     notify_init(&srv);
     pthread_mutex_init(&srv.lock, NULL);
     caps_refresh(&srv);
@@ -120,6 +128,7 @@ int main(int argc, char **argv)
     tracking_free(&srv);
     notify_free(&srv);
     multi_free(&srv);
+    functions_free(&srv);
     script_free(&srv);
     monitor_free(&srv);
     pause_free(&srv);

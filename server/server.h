@@ -178,6 +178,7 @@ typedef struct server {
     struct tracking *tracking;     /* client tracking (tracking/tracking.h) */
     struct notify_pending *notify; /* keyspace events waiting for their commit (notify.h) */
     struct script_vm *script;      /* Lua scripting (script/script.h) */
+    struct fn_engine *functions;   /* function libraries (script/functions.h) */
 } server;
 
 /* Applies the file's db<N>-compaction-style and db<N>-fifo-max-size to the store (a style
@@ -419,6 +420,7 @@ COMMAND(migrate);
 COMMAND(multi); COMMAND(exec); COMMAND(discard); COMMAND(watch); COMMAND(unwatch);
 /* scripting: t_script.c */
 COMMAND(eval); COMMAND(evalsha); COMMAND(eval_ro); COMMAND(evalsha_ro); COMMAND(script);
+COMMAND(fcall); COMMAND(fcall_ro); /* and function: t_function.c */
 
 #undef COMMAND
 

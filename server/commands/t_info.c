@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "functions.h"
 #include "script.h"
 #include "args.h"
 #include "blocking.h"
@@ -88,12 +89,18 @@ static void section_memory(server *s, resp_out *o)
         (unsigned long long)m.memtables, (unsigned long long)m.block_cache,
         (unsigned long long)m.table_readers, (unsigned long long)m.clients,
         (unsigned long long)prop(s, "shale.block-cache-capacity"));
-    char h7[32];
+    char h7[32], h8[32], h9[32];
     size_t lua = script_memory(s), bodies = script_body_bytes(s);
+    size_t fvm = functions_vm_memory(s), fmem = functions_memory(s);
     add(o, "used_memory_lua:%zu\r\nused_memory_vm_eval:%zu\r\nused_memory_lua_human:%s\r\n"
            "used_memory_scripts_eval:%zu\r\nnumber_of_cached_scripts:%zu\r\n"
-           "used_memory_scripts:%zu\r\n",
-        lua, lua, human(lua, h7, sizeof h7), bodies, script_count(s), bodies);
+           "number_of_functions:%zu\r\nnumber_of_libraries:%zu\r\n"
+           "used_memory_vm_functions:%zu\r\nused_memory_vm_total:%zu\r\n"
+           "used_memory_vm_total_human:%s\r\nused_memory_functions:%zu\r\n"
+           "used_memory_scripts:%zu\r\nused_memory_scripts_human:%s\r\n",
+        lua, lua, human(lua, h7, sizeof h7), bodies, script_count(s), functions_count(s),
+        functions_library_count(s), fvm, lua + fvm, human(lua + fvm, h8, sizeof h8), fmem,
+        bodies + fmem, human(bodies + fmem, h9, sizeof h9));
     add(o, "maxmemory:%llu\r\nmaxmemory_human:%s\r\nmaxmemory_policy:%s\r\n"
            "mem_allocator:libc\r\n",
         (unsigned long long)s->cfg.maxmemory, human(s->cfg.maxmemory, h4, sizeof h4),

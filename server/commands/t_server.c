@@ -177,21 +177,6 @@ void cmd_shutdown(server *s, client *c)
     c->close_after_reply = true;
 }
 
-void cmd_function(server *s, client *c)
-{
-    resp_arg *a = c->cmd.argv;
-    if (arg_is(&a[1], "flush") && c->cmd.argc <= 3) {
-        if (c->cmd.argc == 3 && !arg_is(&a[2], "async") && !arg_is(&a[2], "sync"))
-            resp_error(&c->out, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
-        else
-            resp_simple(&c->out, "OK");
-    } else if (arg_is(&a[1], "list")) {
-        resp_array(&c->out, 0);
-    } else {
-        reply_subcommand_error(c);
-    }
-}
-
 void cmd_wait(server *s, client *c)
 {
     long long n, timeout;

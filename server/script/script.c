@@ -283,11 +283,12 @@ static void reply_value(script_vm *vm, client *c)
     }
 }
 
-/* Calls the script on top of L (its error handler under it); the reply to c. */
-static void call_script(script_vm *vm, client *c)
+/* Calls the function at index 2 of L with its nargs arguments above it (the error
+   handler at index 1); the reply to c. */
+static void call_script(script_vm *vm, client *c, int nargs)
 {
     lua_State *L = vm->L;
-    int failed = lua_pcall(L, 0, 1, -2);
+    int failed = lua_pcall(L, nargs, 1, 1);
     c->error_counted = counted_error(L);
     if (failed)
         reply_run_error(vm, c);
@@ -299,15 +300,21 @@ static void call_script(script_vm *vm, client *c)
         lua_gc(L, LUA_GCSTEP, 50); /* a little collection often, not a long one rarely */
 }
 
+/* Pushes the error handler of L's sandbox. */
+void script_push_handler(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_GLOBALS);
+    lua_getfield(L, -1, "__redis__err__handler");
+    lua_remove(L, -2);
+}
+
 void script_run(server *s, client *c, const char *sha, const resp_arg *keys, int nkeys,
                 const resp_arg *args, int nargs, bool ro)
 {
     script_vm *vm = s->script;
     lua_State *L = vm->L;
     lua_settop(L, 0);
-    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_GLOBALS);
-    lua_getfield(L, -1, "__redis__err__handler");
-    lua_remove(L, -2);
+    script_push_handler(L);
     push_cached(L, sha);
     if (lua_isnil(L, -1)) {
         lua_settop(L, 0);
@@ -315,17 +322,33 @@ void script_run(server *s, client *c, const char *sha, const resp_arg *keys, int
         return;
     }
     uint32_t flags = cached_flags(L, sha);
-    bool over = over_caps(s, c);
-    if (!admit_flags(s, c, flags, over, ro)) {
+    if (!script_admit(s, c, flags, ro)) {
         lua_settop(L, 0);
         return;
     }
     set_array(L, "KEYS", keys, nkeys);
     set_array(L, "ARGV", args, nargs);
-    bool own_txn = !ks_in_txn(&s->ks);
+    script_run_prepared(vm, c, sha, flags, 0, ro);
+}
+
+bool script_admit(server *s, client *c, uint32_t flags, bool ro)
+{
+    bool over = over_caps(s, c);
+    if (!admit_flags(s, c, flags, over, ro))
+        return false;
     /* a script without flags meets the OOM state command by command; with flags it
        declared what it does, and was admitted for it */
-    vm->pre_oom = (flags & SCRIPT_COMPAT) && over;
+    s->script->pre_oom = (flags & SCRIPT_COMPAT) && over;
+    return true;
+}
+
+void script_run_prepared(script_vm *vm, client *c, const char *name, uint32_t flags, int nargs,
+                         bool ro)
+{
+    server *s = vm->s;
+    lua_State *L = vm->L;
+    bool own_txn = !ks_in_txn(&s->ks);
+    vm->pre_oom = s->script->pre_oom;
     if (own_txn) {
         int rc = ks_txn_begin(&s->ks);
         if (rc) {
@@ -336,15 +359,17 @@ void script_run(server *s, client *c, const char *sha, const resp_arg *keys, int
     }
     vm->running = true;
     vm->caller = c;
-    vm->sha = sha;
+    vm->sha = name;
     vm->read_only = ro || (flags & SCRIPT_NO_WRITES);
     vm->wrote = false;
     vm->in_call = false;
     vm->fake.db = c->db;
     vm->fake.proto = 2;
+    if (vm != s->script)
+        vm->busy_handler = s->script->busy_handler;
     size_t from = c->out.len;
     script_hook_begin(vm);
-    call_script(vm, c);
+    call_script(vm, c, nargs);
     script_hook_end(vm);
     vm->running = false;
     vm->caller = NULL;

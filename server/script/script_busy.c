@@ -62,14 +62,24 @@ void script_hook_end(script_vm *vm)
     lua_sethook(vm->L, NULL, 0, 0);
 }
 
+/* The state whose script or function is running (EVAL's or the functions'), or NULL. */
+static script_vm *running_vm(const server *s)
+{
+    if (s->script && s->script->running)
+        return s->script;
+    script_vm *f = functions_vm(s);
+    return f && f->running ? f : NULL;
+}
+
 bool script_busy(const server *s)
 {
-    return s->script && s->script->running && s->script->timed_out;
+    script_vm *vm = running_vm(s);
+    return vm && vm->timed_out;
 }
 
 int script_kill(server *s)
 {
-    script_vm *vm = s->script;
+    script_vm *vm = running_vm(s);
     if (!vm || !vm->running)
         return -ENOENT;
     if (vm->wrote)

@@ -79,6 +79,25 @@ int script_shebang_parse(const char *body, size_t n, uint32_t *flags, size_t *sk
 void script_hook_begin(script_vm *vm);
 void script_hook_end(script_vm *vm);
 
+/* script.c, for functions (functions.c) as for EVAL: the checks before a run of a script
+   with these flags (false with the error replied), and the run of the function at index 2
+   of vm's stack with its nargs arguments above it and script_push_handler's handler at
+   index 1, as one atomic batch; name is what errors call it. */
+bool script_admit(server *s, client *c, uint32_t flags, bool ro);
+void script_run_prepared(script_vm *vm, client *c, const char *name, uint32_t flags, int nargs,
+                         bool ro);
+void script_push_handler(lua_State *L);
+
+/* script_vm.c, for FUNCTION LOAD: pushes a read-only proxy of the table at idx whose
+   missing fields raise Redis's "nonexistent global variable" error table; and points the
+   globals of L at the table at idx (a script's globals are then read from it: a load's
+   restricted ones, load true, or the real globals again, load false). */
+void script_push_strict_proxy(lua_State *L, int idx);
+void script_set_globals_source(lua_State *L, int idx, bool load);
+
+/* functions.c: the functions' Lua state (NULL without one), for the busy checks. */
+script_vm *functions_vm(const server *s);
+
 /* script_call.c: redis.call (raise true) and redis.pcall. */
 int script_call(lua_State *L, bool raise);
 

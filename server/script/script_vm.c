@@ -398,6 +398,54 @@ static int open_protected(lua_State *L)
     return 0;
 }
 
+/* global_index for FUNCTION LOAD's globals: the error is Redis's error table, as Redis
+   raises it there (a library load has no error handler to make one). */
+static int load_global_index(lua_State *L)
+{
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+    if (!lua_isnil(L, -1))
+        return 1;
+    const char *name = lua_tostring(L, 2);
+    luaL_where(L, 1);
+    lua_pushfstring(L, "Script attempted to access nonexistent global variable '%s'",
+                    name ? name : "?");
+    lua_concat(L, 2);
+    size_t n;
+    const char *msg = lua_tolstring(L, -1, &n);
+    script_push_error(L, msg, n);
+    return lua_error(L);
+}
+
+/* readonly_error for FUNCTION LOAD's globals: Redis's error table. */
+static int load_readonly_error(lua_State *L)
+{
+    luaL_where(L, 1);
+    lua_pushstring(L, "Attempt to modify a readonly table");
+    lua_concat(L, 2);
+    size_t n;
+    const char *msg = lua_tolstring(L, -1, &n);
+    script_push_error(L, msg, n);
+    return lua_error(L);
+}
+
+void script_push_strict_proxy(lua_State *L, int idx)
+{
+    push_proxy(L, idx, load_global_index);
+}
+
+void script_set_globals_source(lua_State *L, int idx, bool load)
+{
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    lua_getmetatable(L, LUA_GLOBALSINDEX);
+    lua_pushvalue(L, idx);
+    lua_pushcclosure(L, load ? load_global_index : global_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, load ? load_readonly_error : readonly_error);
+    lua_setfield(L, -2, "__newindex");
+    lua_pop(L, 1);
+}
+
 lua_State *script_vm_open(script_vm *vm)
 {
     lua_State *L = luaL_newstate();

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "functions.h"
 #include "script.h"
 #include "pubsub.h"
 #include "server.h"
@@ -68,7 +69,9 @@ void server_memory_usage(server *s, server_memory *m)
     for (client *c = s->clients; c; c = c->all_next)
         m->clients += c->in_cap + c->out.cap + c->sending.cap + pubsub_client_bytes(c);
     m->tracking = s->access.bytes;
-    m->scripts = script_memory(s) + script_body_bytes(s); /* the Lua state, the bodies */
+    /* the Lua states, the bodies, the function libraries */
+    m->scripts = script_memory(s) + script_body_bytes(s) + functions_vm_memory(s) +
+                 functions_memory(s);
     m->total = m->memtables + m->block_cache + m->table_readers + m->clients + m->tracking +
                m->scripts;
 }

@@ -105,4 +105,18 @@ int rdb_check(const void *p, size_t n);
    payload's encoding (COMPACT or BIG; AUTO for strings and lists). */
 int rdb_decode(const void *p, size_t n, rdb_value *v);
 
+/*
+ * FUNCTION DUMP / RESTORE payloads: for each library RDB_OPCODE_FUNCTION2 and its code as
+ * an RDB string, then the version and CRC as above. rdb_encode_functions writes the
+ * codes[0..n) (malloc'ed *out); rdb_decode_functions checks the payload and gives each
+ * code to fn (whose nonzero return stops it and is returned): 0, RDB_ECHECKSUM, -ENOMEM,
+ * or RDB_EFORMAT with Redis's error in *err.
+ */
+#define RDB_OPCODE_FUNCTION2 245
+int rdb_encode_functions(const char *const *codes, const size_t *lens, size_t n, char **out,
+                         size_t *outlen);
+typedef int (*rdb_function_fn)(void *ctx, const char *code, size_t n);
+int rdb_decode_functions(const void *p, size_t n, rdb_function_fn fn, void *ctx,
+                         const char **err);
+
 #endif

@@ -480,3 +480,32 @@ int rdb_decode(const void *p, size_t n, rdb_value *v)
     v->enc = payload_encoding(t[0]);
     return rc ? rc : v->err;
 }
+
+int rdb_decode_functions(const void *p, size_t n, rdb_function_fn fn, void *ctx,
+                         const char **err)
+{
+    int rc = rdb_check(p, n);
+    if (rc)
+        return rc;
+    reader r = {p, (const unsigned char *)p + n - FOOTER};
+    while (rc == 0 && left(&r) > 0) {
+        const unsigned char *t;
+        if (read_bytes(&r, 1, &t)) {
+            *err = "can not read data type";
+            return RDB_EFORMAT;
+        }
+        if (t[0] != RDB_OPCODE_FUNCTION2) {
+            *err = "given type is not a function";
+            return RDB_EFORMAT;
+        }
+        rstring code;
+        if (read_string(&r, &code)) {
+            rstring_free(&code);
+            *err = "Failed loading library payload";
+            return RDB_EFORMAT;
+        }
+        rc = fn(ctx, code.p, code.n);
+        rstring_free(&code);
+    }
+    return rc;
+}

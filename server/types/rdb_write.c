@@ -310,3 +310,23 @@ int rdb_encode(const rdb_value *v, char **out, size_t *outlen)
     *outlen = b.len;
     return 0;
 }
+
+int rdb_encode_functions(const char *const *codes, const size_t *lens, size_t n, char **out,
+                         size_t *outlen)
+{
+    rdb_buf b = {0};
+    for (size_t i = 0; i < n; i++) {
+        rdb_buf_byte(&b, RDB_OPCODE_FUNCTION2);
+        put_string(&b, codes[i], lens[i]);
+    }
+    rdb_buf_le(&b, RDB_VERSION, 2);
+    rdb_buf_le(&b, crc64_jones(0, b.p, b.len), 8);
+    if (b.err) {
+        int rc = b.err;
+        rdb_buf_free(&b);
+        return rc;
+    }
+    *out = b.p;
+    *outlen = b.len;
+    return 0;
+}
