@@ -400,7 +400,7 @@ static int open_protected(lua_State *L)
 
 lua_State *script_vm_open(script_vm *vm)
 {
-    lua_State *L = luaL_newstate();
+    lua_State *L = script_state_new(vm);
     if (!L)
         return NULL;
     if (lua_cpcall(L, open_protected, vm) != 0) {
