@@ -50,7 +50,7 @@ FAIL_FSYNC := $(BUILD)/tests/libfail_fsync.so
 
 # Fuzz targets (tests/fuzz/fuzz_<name>.c): replayed over their corpora by make test,
 # fuzzed with libFuzzer by make fuzz.
-FUZZ_TARGETS := resp dispatch client_reader wal table manifest glob config rdb
+FUZZ_TARGETS := resp dispatch client_reader wal table manifest glob config rdb script
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz-replay/%)
 FUZZ_SECONDS ?= 60
 

@@ -8,7 +8,7 @@
 #
 # --quick runs 100000 requests per load instead of 400000 (a smoke run). --only keeps
 # the loads whose name matches REGEX (e.g. 'P16', 'pub'). Raw CSV is kept in the results
-# directory printed at the end; --tsv appends machine-readable rows for bench/scorecard.sh.
+# directory printed at the end (--only=script: the script loads alone); --tsv appends machine-readable rows for bench/scorecard.sh.
 # The PUBLISH loads (pub-*) also report messages delivered to subscribers per second
 # (bench/pubsub_count.py), with the p50 column giving messages received/expected.
 set -u
@@ -114,6 +114,37 @@ for l in "${loads[@]}"; do
             [ -n "$tsv" ] && printf 'server\t%s\t%s\t%s\t%s\t%s\n' "$name/$t" "$s" \
                 "${rps//\"/}" "${p50//\"/}" "${p99//\"/}" >>"$tsv"
             [[ " ${tests_of[*]} " == *" $name/$t "* ]] || tests_of+=("$name/$t")
+        done <"$out"
+    done
+done
+
+# Script loads (issue 19). script-evalsha5: EVALSHA of a script doing five commands on its
+# two keys (INCR, GET, SET, EXPIRE, GET), loaded first on each server with SCRIPT LOAD;
+# script-load: SCRIPT LOAD of a one-line script, -n 100000 as the issue states it.
+script5="redis.call('incr',KEYS[1]) redis.call('get',KEYS[1]) redis.call('set',KEYS[2],ARGV[1]) redis.call('expire',KEYS[2],100) return redis.call('get',KEYS[2])"
+script_load_body="redis.call('set','foo','bar')"
+script_value=$(printf 'v%.0s' $(seq 1 100)) # 100 bytes
+for name in script-evalsha5-c50 script-load-c50; do
+    [ -n "$only" ] && ! [[ $name =~ $only ]] && continue
+    for s in "${names[@]}"; do
+        out="$work/$name.$s.csv"
+        if [ "$name" = script-load-c50 ]; then
+            redis-benchmark -p "${port[$s]}" -n 100000 -c 50 --csv script load \
+                "$script_load_body" >"$out" 2>/dev/null
+        else
+            sha=$(redis-cli -p "${port[$s]}" script load "$script5")
+            redis-benchmark -p "${port[$s]}" -n "$n" -r 1000000 -c 50 --csv evalsha "$sha" 2 \
+                "k:__rand_int__" "s:__rand_int__" "$script_value" >"$out" 2>/dev/null
+        fi
+        # the test's name (the command line) may hold commas: the last seven fields
+        while IFS=, read -r -a f; do
+            k=${#f[@]}
+            [ "${f[0]}" = '"test"' ] && continue
+            rps=${f[k - 7]} p50=${f[k - 4]} p99=${f[k - 2]}
+            res[$name/script/$s]="${rps//\"/} ${p50//\"/} ${p99//\"/}"
+            [ -n "$tsv" ] && printf 'server\t%s\t%s\t%s\t%s\t%s\n' "$name/script" "$s" \
+                "${rps//\"/}" "${p50//\"/}" "${p99//\"/}" >>"$tsv"
+            [[ " ${tests_of[*]} " == *" $name/script "* ]] || tests_of+=("$name/script")
         done <"$out"
     done
 done

@@ -101,6 +101,7 @@ static const option options[] = {
     {"slowlog-log-slower-than", T_INT, F(slowlog_log_slower_than), -1, BIG, 0, NULL},
     {"busy-reply-threshold", T_INT, F(busy_reply_threshold), 0, LLONG_MAX, 0, NULL},
     {"lua-time-limit", T_INT, F(busy_reply_threshold), 0, LLONG_MAX, ALIAS, NULL},
+    {"lua-memory-limit", T_MEM, F(lua_memory_limit), 0, BIG, 0, NULL},
     {"slowlog-max-len", T_INT, F(slowlog_max_len), 0, BIG, 0, NULL},
     {"latency-monitor-threshold", T_INT, F(latency_monitor_threshold), 0, BIG, 0, NULL},
     {"latency-tracking", T_BOOL, F(latency_tracking), 0, 0, 0, NULL},
@@ -216,6 +217,7 @@ void config_default(server_config *cfg)
     cfg->vlog_gc_interval = o.vlog_gc_interval_s;
     cfg->slowlog_log_slower_than = 10000;
     cfg->busy_reply_threshold = 5000;
+    cfg->lua_memory_limit = 256ull * 1024 * 1024;
     cfg->slowlog_max_len = 128;
     cfg->hz = 10;
     snprintf(cfg->maxmemory_policy, sizeof cfg->maxmemory_policy, "noeviction");

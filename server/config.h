@@ -68,6 +68,7 @@ typedef struct server_config {
     /* diagnostics */
     long long slowlog_log_slower_than; /* microseconds; < 0 disables */
     long long busy_reply_threshold;    /* ms a script runs before it counts as busy (0: never) */
+    uint64_t lua_memory_limit;         /* bytes a script may grow the Lua heap to (0: no cap) */
     long long slowlog_max_len;
     long long latency_monitor_threshold;
     bool latency_tracking;                     /* per-command latency histograms */

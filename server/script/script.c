@@ -113,7 +113,12 @@ bool script_load(server *s, client *c, const char *body, size_t n, char sha[41])
         reply_err(c, err);
         return false;
     }
-    if (luaL_loadbuffer(L, body + skip, n - skip, "@user_script")) {
+    script_mem_arm(vm);
+    int failed = luaL_loadbuffer(L, body + skip, n - skip, "@user_script");
+    bool refused = script_mem_disarm(vm);
+    if (failed) {
+        if (refused)
+            script_mem_trim(vm, true);
         snprintf(err, sizeof err, "Error compiling script (new function): %s",
                  lua_tostring(L, -1));
         lua_pop(L, 1);
@@ -283,14 +288,29 @@ static void reply_value(script_vm *vm, client *c)
     }
 }
 
+/* The error of a run that failed once the Lua heap reached lua-memory-limit (Lua's own
+   "not enough memory" says neither which limit nor that the server is fine). */
+static void reply_memory_error(script_vm *vm, client *c)
+{
+    char msg[256];
+    int n = snprintf(msg, sizeof msg,
+                     "ERR Error running script %s, Lua memory past lua-memory-limit (%llu bytes)",
+                     vm->sha, (unsigned long long)vm->s->cfg.lua_memory_limit);
+    script_reply_error(&c->out, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+}
+
 /* Calls the function at index 2 of L with its nargs arguments above it (the error
    handler at index 1); the reply to c. */
 static void call_script(script_vm *vm, client *c, int nargs)
 {
     lua_State *L = vm->L;
+    script_mem_arm(vm);
     int failed = lua_pcall(L, nargs, 1, 1);
-    c->error_counted = counted_error(L);
-    if (failed)
+    bool refused = script_mem_disarm(vm);
+    c->error_counted = !refused && counted_error(L);
+    if (failed && refused)
+        reply_memory_error(vm, c);
+    else if (failed)
         reply_run_error(vm, c);
     else
         reply_value(vm, c);
@@ -298,6 +318,7 @@ static void call_script(script_vm *vm, client *c, int nargs)
     static unsigned runs;
     if (++runs % 50 == 0)
         lua_gc(L, LUA_GCSTEP, 50); /* a little collection often, not a long one rarely */
+    script_mem_trim(vm, refused);
 }
 
 /* Pushes the error handler of L's sandbox. */

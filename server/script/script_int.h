@@ -30,6 +30,9 @@ typedef struct script_vm {
     bool timed_out;             /* past busy-reply-threshold */
     bool kill_requested;        /* SCRIPT KILL: the hook raises the kill error */
     void (*busy_handler)(server *s); /* called from the hook while timed out (or NULL) */
+    size_t lua_bytes; /* held by the Lua states of this vm (script_mem.c) */
+    bool mem_armed;   /* lua-memory-limit applies (inside a protected call) */
+    bool mem_refused; /* an allocation was refused since armed */
 } script_vm;
 
 /* A script's flags: its shebang's, or SCRIPT_COMPAT without one (Redis's eval mode of
@@ -74,6 +77,17 @@ void script_reply_error(resp_out *o, const char *msg, size_t n);
    Redis's error (without "ERR ") in err. */
 int script_shebang_parse(const char *body, size_t n, uint32_t *flags, size_t *skip, char *err,
                          size_t cap);
+
+/* script_mem.c: the allocator of the vm's Lua states (ud: the vm), counting and capping
+   at lua-memory-limit while armed; a new state using it (NULL without memory). */
+void *script_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+lua_State *script_state_new(script_vm *vm);
+/* Arms the cap around a protected call; disarm says whether an allocation was refused. */
+void script_mem_arm(script_vm *vm);
+bool script_mem_disarm(script_vm *vm);
+/* After a run (L's stack empty): a full collection when one was refused, or when the
+   heap passed half the limit. */
+void script_mem_trim(script_vm *vm, bool refused);
 
 /* script_busy.c: the count hook of a run, set at its start and removed at its end. */
 void script_hook_begin(script_vm *vm);

@@ -448,7 +448,7 @@ void script_set_globals_source(lua_State *L, int idx, bool load)
 
 lua_State *script_vm_open(script_vm *vm)
 {
-    lua_State *L = luaL_newstate();
+    lua_State *L = script_state_new(vm);
     if (!L)
         return NULL;
     if (lua_cpcall(L, open_protected, vm) != 0) {
