@@ -99,6 +99,12 @@ CASES = [
     ("eval", "return redis.call('function', 'list')", "0"),
     ("eval", "redis.register_function('x', function() end)", "0"),
     ("multi",), ("fcall", "set1", "1", "mk", "mv"), ("fcall", "get2", "1", "mk"), ("exec",),
+    # over maxmemory: LOAD and RESTORE refused (denyoom), functions by their flags
+    ("config", "set", "maxmemory", "1"),
+    load("#!lua name=oom\nredis.register_function('oomf', function() return 1 end)"),
+    ("function", "restore", "junk"), ("fcall", "set1", "1", "ok1", "v"),
+    ("fcall", "w3", "1", "ok3"), ("fcall", "get2", "1", "ok1"), ("fcall_ro", "get2", "1", "ok1"),
+    ("fcall", "f4", "1", "ok4"), ("config", "set", "maxmemory", "0"),
     # DELETE, FLUSH, the rest
     ("function", "delete", "lib5"), ("function", "delete", "lib5"), ("fcall", "err5", "0"),
     ("function", "delete"), ("function", "delete", "a", "b"), ("function", "stats"),
