@@ -499,7 +499,7 @@ static int make_load_env(lua_State *L)
     return 0;
 }
 
-int functions_init(server *s)
+int fn_engine_open(server *s)
 {
     fn_engine *e = calloc(1, sizeof *e);
     if (!e)
@@ -519,7 +519,13 @@ int functions_init(server *s)
         return -ENOMEM;
     }
     s->functions = e;
-    int rc = fn_store_load_all(s);
+    return 0;
+}
+
+int functions_init(server *s)
+{
+    int rc = fn_engine_open(s);
+    rc = rc ? rc : fn_store_load_all(s);
     if (rc)
         functions_free(s);
     return rc;

@@ -161,6 +161,20 @@ def restore_cases(shale, redis, proto):
         for step in (("function", "restore", payload), ("function", "restore", payload, "replace"),
                      ("function", "restore", payload[:-1] + b"x")):
             diffs += call_both(shale, redis, step, proto)
+    # Redis compresses a long repetitive code (an LZF string in its payload)
+    long_lib = "#!lua name=longlib\n-- " + "abcdefgh" * 200 + \
+        "\nredis.register_function('lf', function() return 'long' end)"
+    for c in (shale, redis):
+        c.call("function", "flush")
+    redis.call("function", "load", long_lib)
+    payload = dump_payload(redis)
+    if b"abcdefgh" * 20 in payload:
+        print("the long library was not compressed by Redis")
+        diffs += 1
+    redis.call("function", "flush")
+    for step in (("function", "restore", payload), ("function", "list", "withcode"),
+                 ("fcall", "lf", "0")):
+        diffs += call_both(shale, redis, step, proto)
     # an empty payload
     for c in (shale, redis):
         c.call("function", "flush")
