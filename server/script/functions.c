@@ -28,6 +28,11 @@ script_vm *functions_vm(const server *s)
     return s->functions ? &s->functions->vm : NULL;
 }
 
+bool functions_running(const server *s)
+{
+    return s->functions && s->functions->vm.running;
+}
+
 bool fn_name_valid(const char *p, size_t n)
 {
     if (n == 0)

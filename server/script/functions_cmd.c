@@ -243,3 +243,24 @@ void functions_call(server *s, client *c, bool ro)
     push_array(L, a + 3 + nkeys, c->cmd.argc - 3 - nkeys);
     script_run_prepared(&e->vm, c, f->name, f->flags, 2, ro);
 }
+
+void functions_kill(server *s, client *c)
+{
+    const script_vm *eval = s->script;
+    const script_vm *fn = &s->functions->vm;
+    const script_vm *vm = eval && eval->running ? eval : fn->running ? fn : NULL;
+    if (!vm)
+        resp_error(&c->out, "NOTBUSY No scripts in execution right now.");
+    else if (vm->wrote)
+        resp_error(&c->out, "UNKILLABLE Sorry the script already executed write commands "
+                            "against the dataset. You can either wait the script termination "
+                            "or kill the server in a hard way using the SHUTDOWN NOSAVE "
+                            "command.");
+    else if (vm == eval) /* SCRIPT KILL's to end, as Redis answers */
+        resp_error(&c->out, "BUSY Redis is busy running a script. You can only call SCRIPT "
+                            "KILL or SHUTDOWN NOSAVE.");
+    else if (script_kill(s) == 0)
+        resp_simple(&c->out, "OK");
+    else
+        resp_error(&c->out, "NOTBUSY No scripts in execution right now.");
+}

@@ -183,11 +183,33 @@ def restore_cases(shale, redis, proto):
     return diffs
 
 
+def info_memory(conn):
+    """INFO memory's scripting fields: the names in order, and the counts' values."""
+    lines = conn.call("info", "memory")[1].decode().split("\r\n")
+    fields = [ln.split(":")[0] for ln in lines
+              if any(w in ln for w in ("lua", "script", "function", "librar", "_vm_"))]
+    counts = [ln for ln in lines if ln.startswith(("number_of_functions", "number_of_libraries"))]
+    return fields, counts
+
+
+def info_cases(shale, redis):
+    diffs = 0
+    for c in (shale, redis):
+        c.call("function", "flush")
+        c.call("function", "load", LIB1)
+        c.call("function", "load", LIB5)
+    a, b = info_memory(shale), info_memory(redis)
+    if a != b:
+        print("DIFF INFO memory\n  shale %r\n  redis %r" % (a, b))
+        diffs += 1
+    return diffs
+
+
 def per_proto(shale, redis, proto):
     diffs = 0
     for args in CASES:
         diffs += call_both(shale, redis, args, proto)
-    return diffs + restore_cases(shale, redis, proto)
+    return diffs + restore_cases(shale, redis, proto) + info_cases(shale, redis)
 
 
 def main():

@@ -167,12 +167,48 @@ static void test_functions_dump_payload_round_trip(void **state)
     free(out);
 }
 
+static const char *kill_reply(server *s)
+{
+    static char buf[256];
+    client c = {0};
+    functions_kill(s, &c);
+    snprintf(buf, sizeof buf, "%.*s", (int)c.out.len, c.out.data);
+    resp_out_free(&c.out);
+    return buf;
+}
+
+/* FUNCTION KILL's answers by what runs (as the busy handler would serve it). */
+static void test_functions_kill_replies(void **state)
+{
+    static server s;
+    memset(&s, 0, sizeof s);
+    assert_int_equal(script_init(&s), 0);
+    assert_int_equal(fn_engine_open(&s), 0);
+    assert_string_equal(kill_reply(&s), "-NOTBUSY No scripts in execution right now.\r\n");
+    s.script->running = true; /* an EVAL script */
+    assert_string_equal(kill_reply(&s), "-BUSY Redis is busy running a script. You can only "
+                                        "call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n");
+    assert_false(s.script->kill_requested);
+    s.script->running = false;
+    s.functions->vm.running = true; /* a function */
+    assert_true(functions_running(&s));
+    s.functions->vm.wrote = true;
+    assert_memory_equal(kill_reply(&s), "-UNKILLABLE ", 12);
+    s.functions->vm.wrote = false;
+    assert_string_equal(kill_reply(&s), "+OK\r\n");
+    assert_true(s.functions->vm.kill_requested);
+    s.functions->vm.running = false;
+    functions_free(&s);
+    script_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_functions_busy_function_killed_and_listed),
         cmocka_unit_test(test_functions_globals_restored_after_failed_load),
         cmocka_unit_test(test_functions_dump_payload_round_trip),
+        cmocka_unit_test(test_functions_kill_replies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
