@@ -575,6 +575,17 @@ static bool arity_ok(client *c, const command *cmd)
     return true;
 }
 
+/* The row flags of the known subcommand c names (0 for none): a subcommand that may add
+   data (FUNCTION LOAD) is refused over the caps as Redis's denyoom subcommands, and one
+   that writes (FUNCTION LOAD, DELETE...) on a disk error as a write command. */
+static int sub_flags(const client *c, const command *cmd)
+{
+    if (c->cmd.argc < 2 || !command_nsubs(cmd))
+        return 0;
+    const command *sub = command_sub_lookup(cmd, c->cmd.argv[1].p, c->cmd.argv[1].len);
+    return sub ? sub->flags : 0;
+}
+
 /* Checks that come before the handler: authentication, arity, a disk that refuses
    writes. False when one refused the command (the reply is written). */
 static bool admit(server *s, client *c, const command *cmd)
@@ -610,11 +621,12 @@ static bool admit(server *s, client *c, const command *cmd)
     bool hold = pause_covers(s, c, cmd);
     /* inside MULTI every command but EXEC, DISCARD... is refused over the caps (the queue
        takes memory), and EXEC when it would run one that may add data, as Redis */
-    bool may_add = (cmd->flags & M) || multi_queues(c, cmd) ||
+    int flags = cmd->flags | sub_flags(c, cmd);
+    bool may_add = (flags & M) || multi_queues(c, cmd) ||
                    (cmd->fn == cmd_exec && (multi_queued_flags(c) & M));
     if (!hold && may_add && (s->cfg.maxmemory || s->cfg.maxdisk) && !caps_admit(s, c))
         return false;
-    if ((cmd->flags & W) && s->disk_error) {
+    if ((flags & W) && s->disk_error) {
         /* As Redis after a failed AOF write: writes are refused before they run, reads
            go on; server_cron lifts this once the engine can write again. */
         reply_disk_error(c, s->disk_error);

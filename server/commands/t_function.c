@@ -2,7 +2,6 @@
  * t_function.c - FUNCTION and FCALL / FCALL_RO: the arguments and errors of Redis 7.0's
  * commands (what they do: script/functions.h).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -173,16 +172,7 @@ void cmd_function(server *s, client *c)
     } else if (argc >= 3 && arg_is(sub, "restore")) {
         restore_cmd(s, c);
     } else if (argc == 2 && arg_is(sub, "kill")) {
-        int rc = script_kill(s);
-        if (rc == -ENOENT)
-            resp_error(&c->out, "NOTBUSY No scripts in execution right now.");
-        else if (rc == -EPERM)
-            resp_error(&c->out, "UNKILLABLE Sorry the script already executed write commands "
-                                "against the dataset. You can either wait the script termination "
-                                "or kill the server in a hard way using the SHUTDOWN NOSAVE "
-                                "command.");
-        else
-            resp_simple(&c->out, "OK");
+        functions_kill(s, c);
     } else {
         reply_subcommand_error(c);
     }

@@ -28,6 +28,11 @@ script_vm *functions_vm(const server *s)
     return s->functions ? &s->functions->vm : NULL;
 }
 
+bool functions_running(const server *s)
+{
+    return s->functions && s->functions->vm.running;
+}
+
 bool fn_name_valid(const char *p, size_t n)
 {
     if (n == 0)
@@ -499,7 +504,7 @@ static int make_load_env(lua_State *L)
     return 0;
 }
 
-int functions_init(server *s)
+int fn_engine_open(server *s)
 {
     fn_engine *e = calloc(1, sizeof *e);
     if (!e)
@@ -519,7 +524,13 @@ int functions_init(server *s)
         return -ENOMEM;
     }
     s->functions = e;
-    int rc = fn_store_load_all(s);
+    return 0;
+}
+
+int functions_init(server *s)
+{
+    int rc = fn_engine_open(s);
+    rc = rc ? rc : fn_store_load_all(s);
     if (rc)
         functions_free(s);
     return rc;

@@ -30,6 +30,13 @@ void functions_dump(server *s, client *c);
 /* policy: 'F' flush, 'A' append, 'R' replace */
 void functions_restore(server *s, client *c, const resp_arg *payload, int policy);
 void functions_call(server *s, client *c, bool ro);
+/* FUNCTION KILL: stops a running function that has not written; NOTBUSY, UNKILLABLE, or
+   -BUSY when what runs is an EVAL script (SCRIPT KILL's), as Redis. (SCRIPT KILL on a
+   running function answers -BUSY "...You can only call FUNCTION KILL...": the network
+   layer's, with functions_running.) */
+void functions_kill(server *s, client *c);
+/* Whether the running script is a function (FCALL), not an EVAL script. */
+bool functions_running(const server *s);
 
 /* INFO memory: the functions' Lua state's bytes (used_memory_vm_functions), the bytes of
    the libraries' bookkeeping (used_memory_functions), and the counts. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "args.h"
 #include "glob.h"
@@ -153,12 +154,41 @@ void functions_flush(server *s, client *c)
     resp_simple(&c->out, "OK");
 }
 
+/* FUNCTION STATS's running_script: null, or (when the busy handler serves STATS while a
+   function runs) its name, its caller's command and how long it has run. */
+static void reply_running(server *s, client *c)
+{
+    const script_vm *vm = &s->functions->vm;
+    if (!vm->running) {
+        resp_null(&c->out, c->proto);
+        return;
+    }
+    resp_map(&c->out, 3, c->proto);
+    resp_bulk_cstr(&c->out, "name");
+    resp_bulk_cstr(&c->out, vm->sha);
+    resp_bulk_cstr(&c->out, "command");
+    const resp_cmd *cmd = &vm->caller->cmd;
+    resp_array(&c->out, cmd->argc);
+    for (int i = 0; i < cmd->argc; i++)
+        resp_bulk(&c->out, cmd->argv[i].p, cmd->argv[i].len);
+    resp_bulk_cstr(&c->out, "duration_ms");
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    resp_integer(&c->out, (long long)(now - vm->start_ms));
+}
+
 void functions_stats(server *s, client *c)
 {
     const fn_engine *e = s->functions;
+    if (s->script && s->script->running) { /* an EVAL script, as Redis answers */
+        resp_error(&c->out, "BUSY Redis is busy running a script. You can only call SCRIPT "
+                            "KILL or SHUTDOWN NOSAVE.");
+        return;
+    }
     resp_map(&c->out, 2, c->proto);
     resp_bulk_cstr(&c->out, "running_script");
-    resp_null(&c->out, c->proto); /* a function runs under the lock: none while this runs */
+    reply_running(s, c);
     resp_bulk_cstr(&c->out, "engines");
     resp_map(&c->out, 1, c->proto);
     resp_bulk_cstr(&c->out, "LUA");
@@ -212,4 +242,25 @@ void functions_call(server *s, client *c, bool ro)
     push_array(L, a + 3, nkeys);
     push_array(L, a + 3 + nkeys, c->cmd.argc - 3 - nkeys);
     script_run_prepared(&e->vm, c, f->name, f->flags, 2, ro);
+}
+
+void functions_kill(server *s, client *c)
+{
+    const script_vm *eval = s->script;
+    const script_vm *fn = &s->functions->vm;
+    const script_vm *vm = eval && eval->running ? eval : fn->running ? fn : NULL;
+    if (!vm)
+        resp_error(&c->out, "NOTBUSY No scripts in execution right now.");
+    else if (vm->wrote)
+        resp_error(&c->out, "UNKILLABLE Sorry the script already executed write commands "
+                            "against the dataset. You can either wait the script termination "
+                            "or kill the server in a hard way using the SHUTDOWN NOSAVE "
+                            "command.");
+    else if (vm == eval) /* SCRIPT KILL's to end, as Redis answers */
+        resp_error(&c->out, "BUSY Redis is busy running a script. You can only call SCRIPT "
+                            "KILL or SHUTDOWN NOSAVE.");
+    else if (script_kill(s) == 0)
+        resp_simple(&c->out, "OK");
+    else
+        resp_error(&c->out, "NOTBUSY No scripts in execution right now.");
 }

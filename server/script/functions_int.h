@@ -36,6 +36,9 @@ typedef struct fn_engine {
 } fn_engine;
 
 /* functions.c */
+/* The state without any library (s->functions): 0 or -ENOMEM (functions_init then loads
+   the stored libraries). */
+int fn_engine_open(server *s);
 bool fn_name_valid(const char *p, size_t n);
 /* Compiles and runs a library's code: 0 with *out (not linked; the index of the library
    it replaces in *old, -1 for none), or -1 with Redis's error (without "ERR ") in err.

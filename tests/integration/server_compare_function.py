@@ -99,6 +99,12 @@ CASES = [
     ("eval", "return redis.call('function', 'list')", "0"),
     ("eval", "redis.register_function('x', function() end)", "0"),
     ("multi",), ("fcall", "set1", "1", "mk", "mv"), ("fcall", "get2", "1", "mk"), ("exec",),
+    # over maxmemory: LOAD and RESTORE refused (denyoom), functions by their flags
+    ("config", "set", "maxmemory", "1"),
+    load("#!lua name=oom\nredis.register_function('oomf', function() return 1 end)"),
+    ("function", "restore", "junk"), ("fcall", "set1", "1", "ok1", "v"),
+    ("fcall", "w3", "1", "ok3"), ("fcall", "get2", "1", "ok1"), ("fcall_ro", "get2", "1", "ok1"),
+    ("fcall", "f4", "1", "ok4"), ("config", "set", "maxmemory", "0"),
     # DELETE, FLUSH, the rest
     ("function", "delete", "lib5"), ("function", "delete", "lib5"), ("fcall", "err5", "0"),
     ("function", "delete"), ("function", "delete", "a", "b"), ("function", "stats"),
@@ -155,6 +161,20 @@ def restore_cases(shale, redis, proto):
         for step in (("function", "restore", payload), ("function", "restore", payload, "replace"),
                      ("function", "restore", payload[:-1] + b"x")):
             diffs += call_both(shale, redis, step, proto)
+    # Redis compresses a long repetitive code (an LZF string in its payload)
+    long_lib = "#!lua name=longlib\n-- " + "abcdefgh" * 200 + \
+        "\nredis.register_function('lf', function() return 'long' end)"
+    for c in (shale, redis):
+        c.call("function", "flush")
+    redis.call("function", "load", long_lib)
+    payload = dump_payload(redis)
+    if b"abcdefgh" * 20 in payload:
+        print("the long library was not compressed by Redis")
+        diffs += 1
+    redis.call("function", "flush")
+    for step in (("function", "restore", payload), ("function", "list", "withcode"),
+                 ("fcall", "lf", "0")):
+        diffs += call_both(shale, redis, step, proto)
     # an empty payload
     for c in (shale, redis):
         c.call("function", "flush")
@@ -163,11 +183,33 @@ def restore_cases(shale, redis, proto):
     return diffs
 
 
+def info_memory(conn):
+    """INFO memory's scripting fields: the names in order, and the counts' values."""
+    lines = conn.call("info", "memory")[1].decode().split("\r\n")
+    fields = [ln.split(":")[0] for ln in lines
+              if any(w in ln for w in ("lua", "script", "function", "librar", "_vm_"))]
+    counts = [ln for ln in lines if ln.startswith(("number_of_functions", "number_of_libraries"))]
+    return fields, counts
+
+
+def info_cases(shale, redis):
+    diffs = 0
+    for c in (shale, redis):
+        c.call("function", "flush")
+        c.call("function", "load", LIB1)
+        c.call("function", "load", LIB5)
+    a, b = info_memory(shale), info_memory(redis)
+    if a != b:
+        print("DIFF INFO memory\n  shale %r\n  redis %r" % (a, b))
+        diffs += 1
+    return diffs
+
+
 def per_proto(shale, redis, proto):
     diffs = 0
     for args in CASES:
         diffs += call_both(shale, redis, args, proto)
-    return diffs + restore_cases(shale, redis, proto)
+    return diffs + restore_cases(shale, redis, proto) + info_cases(shale, redis)
 
 
 def main():

@@ -122,6 +122,14 @@ def run(sync):
         for k in rnd.sample(sorted(acked), 50):
             check(c.call("get", k) == (b"$", acked[k]), "GET %r on a full disk" % k)
         check(c.call("dbsize")[0] == b":", "DBSIZE on a full disk")
+        # a function library is written with the data: refused as a write (MISCONF, and
+        # then not loaded), or written when its small record still fits
+        r = c.call("function", "load",
+                   "#!lua name=full\nredis.register_function('full', function() return 1 end)")
+        listed = c.call("function", "list")[1]
+        check((r[0] == b"-" and r[1].startswith(b"MISCONF") and listed == []) or
+              (r == (b"$", b"full") and len(listed) == 1),
+              "FUNCTION LOAD on a full disk: %r, then %d libraries" % (r, len(listed)))
         print("ok   reads served on a full disk")
 
         # 2. Space returns: writes go on without a restart.

@@ -64,9 +64,24 @@ def check_restart(hard):
     p.wait()
 
 
+def check_large_library():
+    """A library of 1 MB of code (its record past the value-log threshold) loads again."""
+    p, port, c = start_server("large", "--sync-writes", "yes")
+    code = lib("big", "bigf", "return 'big'") + "\n-- " + "x" * (1 << 20)
+    check(c.call("function", "load", code) == (b"$", b"big"), "LOAD a large library")
+    for hard in (False, True):
+        p, port, c = restart(p, "large", hard)
+        check(c.call("fcall", "bigf", "0") == (b"$", b"big"), "FCALL after restart")
+        listed = c.call("function", "list", "withcode")[1][0][1][7][1]
+        check(listed == code.encode(), "the code kept whole")
+    p.terminate()
+    p.wait()
+
+
 def main():
     return run_checks([("clean_restart", lambda: check_restart(False)),
-                       ("kill9", lambda: check_restart(True))], os.environ.get("SHALE_TEST_FILTER"))
+                       ("kill9", lambda: check_restart(True)),
+                       ("large_library", check_large_library)], os.environ.get("SHALE_TEST_FILTER"))
 
 
 if __name__ == "__main__":
