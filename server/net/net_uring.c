@@ -1302,7 +1302,10 @@ static void handle_cqe(io_loop *l, struct io_uring_cqe *cqe)
     }
 }
 
-/* Reaps and handles every completion ready in the ring, one at a time. */
+/* Reaps and handles every completion ready in the ring, one at a time: each is copied
+   and its slot handed back before it is handled, so that a busy script's poll, from
+   inside a handler, reaps the ones after it (a batch taken ahead would hide them from
+   the poll until the script ends). */
 static void reap(io_loop *l)
 {
     struct io_uring_cqe *cqe;
