@@ -689,9 +689,29 @@ static bool allowed_busy(const client *c, const command *cmd)
  * as EXECABORT. What it allows runs bare: without the dispatcher's hooks (notifications,
  * tracking, MONITOR), whose pending state is the script's command's.
  */
-static void dispatch_busy(server *s, client *c)
+/* Redis's checks before its busy one (as admit's), then that: false when cmd may run. */
+static bool busy_refuses(server *s, client *c, const command *cmd, const char *name)
 {
-    size_t from = c->out.len;
+    if (!c->authenticated && !(cmd->flags & NOAUTH)) {
+        resp_error(&c->out, "NOAUTH Authentication required.");
+        return true;
+    }
+    if (!arity_ok(c, cmd))
+        return true;
+    if ((cmd->flags & NOMULTI) && multi_active(c)) {
+        resp_error(&c->out, "ERR Command not allowed inside a transaction");
+        return true;
+    }
+    if (!admit_subscribed(c, cmd, name))
+        return true;
+    if (allowed_busy(c, cmd))
+        return false;
+    resp_error(&c->out, script_busy_error(s));
+    return true;
+}
+
+static void run_busy(server *s, client *c, size_t from)
+{
     const command *cmd = lookup(c->cmd.argv[0].p, c->cmd.argv[0].len);
     if (!cmd) {
         unknown(c);
@@ -700,14 +720,8 @@ static void dispatch_busy(server *s, client *c)
         return;
     }
     size_t slot = stats_slot(cmd, c), nslots = NCOMMANDS + NSUBS;
-    bool admitted = false;
-    if (!c->authenticated && !(cmd->flags & NOAUTH))
-        resp_error(&c->out, "NOAUTH Authentication required.");
-    else if (arity_ok(c, cmd) && !allowed_busy(c, cmd))
-        resp_error(&c->out, script_busy_error(s));
-    else
-        admitted = c->out.len == from; /* (arity_ok replied when it refused) */
-    if (!admitted) {
+    const char *name = slot != SIZE_MAX ? command_table_name(slot) : NULL;
+    if (busy_refuses(s, c, cmd, name)) {
         if (cmd->fn == cmd_exec)
             multi_exec_refused(s, c, from);
         multi_flag_error(c);
@@ -730,7 +744,9 @@ void command_dispatch(server *s, client *c)
     if (c->cmd.argc == 0)
         return;
     if (script_busy(s)) {
-        dispatch_busy(s, c);
+        size_t from = c->out.len;
+        run_busy(s, c, from);
+        reply_mode_after(c, from); /* CLIENT REPLY OFF silences -BUSY too */
         return;
     }
     monitor_before_command(s, c);

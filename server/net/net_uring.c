@@ -1318,7 +1318,7 @@ static void reap(io_loop *l)
 
 /*
  * The loop's clients while its own thread runs a busy script (on_script_busy): what came
- * in is handled as usual (other clients' commands meet dispatch_busy: -BUSY, or SCRIPT
+ * in is handled as usual (other clients' commands meet run_busy: -BUSY, or SCRIPT
  * KILL and the few Redis allows), but the running client's input is kept aside
  * (stash_input). The clients this poll made part of a round are released at once: their
  * replies read nothing the script wrote. One already in the round the script runs in
@@ -1345,7 +1345,7 @@ static void serve_own_loop(io_loop *l)
 /*
  * The busy handler (script.h): called from inside a script past busy-reply-threshold,
  * with the lock held, every 100000 Lua instructions or so. The lock is lent: other loops
- * waiting for it take it in turn (their commands meet dispatch_busy), and this loop's own
+ * waiting for it take it in turn (their commands meet run_busy), and this loop's own
  * ring is polled; then the script takes it back and goes on. Nothing else that takes the
  * lock may change data meanwhile (the cron and blocked clients wait, see loop_run).
  */

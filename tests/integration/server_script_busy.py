@@ -54,6 +54,8 @@ def busy_session(port):
     c = Conn(port)
     c.call("config", "set", "lua-time-limit", "50")
     c.call("set", "k", "v")
+    sub = Conn(port)
+    sub.call("subscribe", "ch")
     a = Conn(port)
     send(a, "eval", LOOP, "0")
     b = wait_busy(port)
@@ -65,6 +67,11 @@ def busy_session(port):
                 ["exec"], ["client", "setname", "x"], ["select", "1"]):
         r = b.call(*cmd)
         out.append((cmd, r[0] if cmd[0] == "hello" else r))  # (versions and ids differ)
+    b.call("multi")
+    out.append(("watch in multi", b.call("watch", "k")))
+    out.append(("exec after", b.call("exec")))
+    for cmd in (["get", "k"], ["ping"], ["subscribe", "ch2"], ["quit"]):
+        out.append((cmd, sub.call(*cmd)))  # RESP2's subscribed mode is checked first
     out.append(("kill", b.call("script", "kill")))
     out.append(("caller", a.reply()))
     out.append(("kill after", b.call("script", "kill")))
