@@ -1317,15 +1317,39 @@ static void reap(io_loop *l)
 }
 
 /*
+ * Ends the round the busy script runs in for its other clients: their commands ran
+ * before the script, so their replies go now, after the writes they depend on are
+ * flushed (or synced, or held for the commit thread: finish_round), not when the script
+ * ends. The running client stays in the round, alone: its reply waits for its command.
+ */
+static void finish_round_but_running(io_loop *l)
+{
+    client **p = &l->round, *running = NULL;
+    while (*p && *p != l->running)
+        p = &(*p)->round_next;
+    if (*p) { /* unlinked: it stays in_round */
+        running = *p;
+        *p = running->round_next;
+        running->round_next = NULL;
+    }
+    if (l->round) {
+        bool exposed = l->exposed; /* (the running client's round still needs it) */
+        finish_round(l);
+        l->exposed = exposed;
+    }
+    l->round = running;
+}
+
+/*
  * The loop's clients while its own thread runs a busy script (on_script_busy): what came
- * in is handled as usual (other clients' commands meet run_busy: -BUSY, or SCRIPT
- * KILL and the few Redis allows), but the running client's input is kept aside
+ * in is handled as usual (other clients' commands meet run_busy: -BUSY, or SCRIPT KILL
+ * and the few Redis allows), but the running client's input is kept aside
  * (stash_input). The clients this poll made part of a round are released at once: their
- * replies read nothing the script wrote. One already in the round the script runs in
- * (with replies that may wait for a sync) answers with that round.
+ * replies read nothing the script wrote, nor depend on a write.
  */
 static void serve_own_loop(io_loop *l)
 {
+    finish_round_but_running(l);
     client *round = l->round;
     l->round = NULL;
     io_uring_submit_and_get_events(&l->ring);

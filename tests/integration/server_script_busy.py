@@ -144,6 +144,34 @@ def check_own_pipeline_waits():
     p.wait()
 
 
+def check_round_mate_answered():
+    """A client whose command ran in the same round of the loop as the script's, just
+    before it, is answered while the script is busy (its SET's reply after its write is
+    flushed, then -BUSY), not only when the script ends. CLIENT PAUSE puts both in one
+    round: they are resumed together by the UNPAUSE."""
+    p, port, c = start_server("mate", "--lua-time-limit", "50")
+    c.call("client", "pause", "10000", "write")
+    x, a = Conn(port), Conn(port)
+    send(x, "set", "x", "1")
+    time.sleep(0.1)
+    send(a, "eval", LOOP, "0")
+    time.sleep(0.1)
+    send(c, "client", "unpause")
+    time.sleep(0.3)
+    x.s.settimeout(2)
+    try:
+        check(x.reply() == (b"+", b"OK"), "SET")
+        r = x.call("ping")
+        check(r[0] == b"-" and r[1].startswith(b"BUSY"), repr(r))
+    finally:
+        x.s.settimeout(10)
+        check(Conn(port).call("script", "kill") == (b"+", b"OK"), "SCRIPT KILL")
+    check(c.reply() == (b"+", b"OK"), "UNPAUSE")
+    check(a.reply()[0] == b"-", "the script's error")
+    p.kill()
+    p.wait()
+
+
 def check_shutdown_nosave_drops_the_batch():
     """A script that wrote, then loops: UNKILLABLE, and SHUTDOWN NOSAVE ends the server
     without its batch; after a restart its writes are absent and earlier ones present.
@@ -205,6 +233,7 @@ def main():
         ("busy_one_loop", check_busy_on_every_loop("1")),
         ("busy_two_loops", check_busy_on_every_loop("2")),
         ("own_pipeline_waits", check_own_pipeline_waits),
+        ("round_mate_answered", check_round_mate_answered),
         ("shutdown_nosave_drops_the_batch", check_shutdown_nosave_drops_the_batch),
         ("script_in_exec_killed", check_script_in_exec_killed),
     ], os.environ.get("SHALE_TEST_FILTER"))
