@@ -144,6 +144,49 @@ def check_own_pipeline_waits():
     p.wait()
 
 
+def check_busy_under_load():
+    """Clients on both loops keep sending while scripts go busy and are killed, five
+    times over: every reply is an INCR's count or -BUSY, and no INCR is lost or doubled
+    (each client checks its own counter)."""
+    import threading
+    p, port, c = start_server("load", "--io-threads", "2", "--lua-time-limit", "20")
+    stop, errors, busy = threading.Event(), [], [0]
+
+    def worker(i):
+        w = Conn(port)
+        n = 0
+        while not stop.is_set():
+            r = w.call("incr", "n%d" % i)
+            if r[0] == b":":
+                n += 1
+                if int(r[1]) != n:
+                    errors.append((i, n, r))
+                    return
+            elif r[1].startswith(b"BUSY"):
+                busy[0] += 1
+            else:
+                errors.append((i, r))
+                return
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for _ in range(5):
+        a = Conn(port)
+        send(a, "eval", LOOP, "0")
+        k = wait_busy(port)
+        time.sleep(0.1)
+        check(k.call("script", "kill") == (b"+", b"OK"), "SCRIPT KILL")
+        check(a.reply()[0] == b"-", "the script's error")
+    stop.set()
+    for t in threads:
+        t.join()
+    check(not errors, "bad replies: %r" % errors[:3])
+    check(busy[0] > 0, "no -BUSY seen")
+    p.kill()
+    p.wait()
+
+
 def check_round_mate_answered():
     """A client whose command ran in the same round of the loop as the script's, just
     before it, is answered while the script is busy (its SET's reply after its write is
@@ -234,6 +277,7 @@ def main():
         ("busy_two_loops", check_busy_on_every_loop("2")),
         ("own_pipeline_waits", check_own_pipeline_waits),
         ("round_mate_answered", check_round_mate_answered),
+        ("busy_under_load", check_busy_under_load),
         ("shutdown_nosave_drops_the_batch", check_shutdown_nosave_drops_the_batch),
         ("script_in_exec_killed", check_script_in_exec_killed),
     ], os.environ.get("SHALE_TEST_FILTER"))
