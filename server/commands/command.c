@@ -23,6 +23,7 @@
 #include "notify.h"
 #include "pause.h"
 #include "pubsub.h"
+#include "script.h"
 #include "tracking.h"
 
 /* clang-format off */
@@ -353,7 +354,7 @@ static const command subcommands[] = {
     {"script|exists", -3, 0, 0, 0, 0, "scripting", "Tells which scripts are cached.", NULL},
     {"script|flush", -2, 0, 0, 0, 0, "scripting", "Empties the script cache.", NULL},
     {"script|help", 2, 0, 0, 0, 0, "scripting", "Lists the subcommands.", NULL},
-    {"script|kill", 2, 0, 0, 0, 0, "scripting", "Answers NOTBUSY: no script runs while another command is served.", NULL},
+    {"script|kill", 2, 0, 0, 0, 0, "scripting", "Stops a script past busy-reply-threshold that has not written.", NULL},
     {"script|load", 3, 0, 0, 0, 0, "scripting", "Caches a script without running it.", NULL},
     {"slowlog|get", -2, ADMIN, 0, 0, 0, "server", "Returns the slowlog's entries.", NULL},
     {"slowlog|help", 2, 0, 0, 0, 0, "server", "Lists the subcommands.", NULL},
@@ -691,10 +692,84 @@ static bool admit_subscribed(client *c, const command *cmd, const char *name)
     return false;
 }
 
+/* The commands Redis 7.0 serves while a script is busy (its allow-busy flag: SCRIPT KILL,
+   SHUTDOWN, MULTI, AUTH...), a subcommand by its own row. */
+static bool allowed_busy(const client *c, const command *cmd)
+{
+    const command *sub = c->cmd.argc >= 2 && command_nsubs(cmd)
+                             ? command_sub_lookup(cmd, c->cmd.argv[1].p, c->cmd.argv[1].len)
+                             : NULL;
+    const command_facts *f = command_facts_of(sub ? sub : cmd);
+    return f && (f->flags & CF_ALLOW_BUSY) && (sub || !command_nsubs(cmd));
+}
+
+/*
+ * A command while a script runs past busy-reply-threshold (script.h): the script's own
+ * command is under way on some loop, lending the lock from its hook. Redis's checks that
+ * come first (unknown command, NOAUTH, arity), then -BUSY for what Redis refuses, EXEC
+ * as EXECABORT. What it allows runs bare: without the dispatcher's hooks (notifications,
+ * tracking, MONITOR), whose pending state is the script's command's.
+ */
+/* Redis's checks before its busy one (as admit's), then that: false when cmd may run. */
+static bool busy_refuses(server *s, client *c, const command *cmd, const char *name)
+{
+    if (!c->authenticated && !(cmd->flags & NOAUTH)) {
+        resp_error(&c->out, "NOAUTH Authentication required.");
+        return true;
+    }
+    if (!arity_ok(c, cmd))
+        return true;
+    if ((cmd->flags & NOMULTI) && multi_active(c)) {
+        resp_error(&c->out, "ERR Command not allowed inside a transaction");
+        return true;
+    }
+    if (!admit_subscribed(c, cmd, name))
+        return true;
+    if (allowed_busy(c, cmd))
+        return false;
+    resp_error(&c->out, script_busy_error(s));
+    return true;
+}
+
+static void run_busy(server *s, client *c, size_t from)
+{
+    const command *cmd = lookup(c->cmd.argv[0].p, c->cmd.argv[0].len);
+    if (!cmd) {
+        unknown(c);
+        multi_flag_error(c);
+        count_error_reply(s, c, from);
+        return;
+    }
+    size_t slot = stats_slot(cmd, c), nslots = NCOMMANDS + NSUBS;
+    const char *name = slot != SIZE_MAX ? command_table_name(slot) : NULL;
+    if (busy_refuses(s, c, cmd, name)) {
+        if (cmd->fn == cmd_exec)
+            multi_exec_refused(s, c, from);
+        multi_flag_error(c);
+        cmdstats_reject(&s->cmds, nslots, slot != SIZE_MAX ? slot : command_slot(cmd));
+        count_error_reply(s, c, from);
+        return;
+    }
+    if (multi_queues(c, cmd)) {
+        multi_queue(c, cmd);
+        return;
+    }
+    c->last_cmd = slot != SIZE_MAX ? command_table_name(slot) : cmd->name;
+    cmd->fn(s, c);
+    s->stats.commands_processed++;
+    count_error_reply(s, c, from);
+}
+
 void command_dispatch(server *s, client *c)
 {
     if (c->cmd.argc == 0)
         return;
+    if (script_busy(s)) {
+        size_t from = c->out.len;
+        run_busy(s, c, from);
+        reply_mode_after(c, from); /* CLIENT REPLY OFF silences -BUSY too */
+        return;
+    }
     monitor_before_command(s, c);
     tracking_before_command(s, c);
     notify_command_begin(s, c);

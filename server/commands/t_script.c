@@ -3,6 +3,7 @@
  * Redis 7.0's scripting commands (the machinery: script/script.h).
  */
 #include <ctype.h>
+#include <errno.h>
 #include <string.h>
 
 #include "args.h"
@@ -105,6 +106,23 @@ static void script_flush_cmd(server *s, client *c)
         resp_simple(&c->out, "OK");
 }
 
+/* SCRIPT KILL: served only while a script is busy (it lends the lock from its hook,
+   script.h); otherwise none runs. A function's run is FUNCTION KILL's to stop, as Redis. */
+static void script_kill_cmd(server *s, client *c)
+{
+    int rc = script_kill_run(s, false);
+    if (rc == -EXDEV)
+        resp_error(&c->out, script_busy_error(s));
+    else if (rc == -ENOENT)
+        resp_error(&c->out, "NOTBUSY No scripts in execution right now.");
+    else if (rc == -EPERM)
+        resp_error(&c->out, "UNKILLABLE Sorry the script already executed write commands "
+                            "against the dataset. You can either wait the script termination "
+                            "or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+    else
+        resp_simple(&c->out, "OK");
+}
+
 void cmd_script(server *s, client *c)
 {
     const resp_arg *sub = &c->cmd.argv[1];
@@ -122,9 +140,7 @@ void cmd_script(server *s, client *c)
         if (script_load(s, c, c->cmd.argv[2].p, c->cmd.argv[2].len, sha))
             resp_bulk(&c->out, sha, 40);
     } else if (argc == 2 && arg_is(sub, "kill")) {
-        /* a script runs under the server's lock from start to end: none is ever running
-           when another command is served */
-        resp_error(&c->out, "NOTBUSY No scripts in execution right now.");
+        script_kill_cmd(s, c);
     } else {
         reply_subcommand_error(c);
     }

@@ -21,6 +21,7 @@
 #include "multi.h"
 #include "notify.h"
 #include "pubsub.h"
+#include "script.h"
 #include "tracking.h"
 
 void cmd_swapdb(server *s, client *c)
@@ -170,6 +171,16 @@ void cmd_shutdown(server *s, client *c)
             resp_error(&c->out, "ERR syntax error");
             return;
         }
+    }
+    if (script_busy(s)) { /* only NOSAVE ends a busy script, dropping its batch (script.h) */
+        bool nosave = false;
+        for (int i = 1; i < c->cmd.argc; i++)
+            nosave |= arg_is(&c->cmd.argv[i], "nosave");
+        if (!nosave) {
+            resp_error(&c->out, script_busy_error(s));
+            return;
+        }
+        script_abandon(s);
     }
     /* every acknowledged write is already in the WAL: NOSAVE and SAVE both close cleanly */
     fprintf(stderr, "shale-server: SHUTDOWN by client %llu\n", (unsigned long long)c->id);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "notify.h"
+#include "script.h"
 
 int multi_init(server *s)
 {
@@ -209,6 +210,13 @@ static void run_queue(server *s, client *c)
     }
     mx->in_exec = false;
     c->cmd = saved;
+    if (script_abandoned(s)) { /* SHUTDOWN NOSAVE during its busy script: nothing commits */
+        ks_txn_abort(&s->ks);
+        notify_drop_all(s);
+        c->out.len = from;
+        c->close_after_reply = true;
+        return;
+    }
     rc = ks_txn_commit(&s->ks);
     if (rc) {
         /* nothing of the batch was written (or, across a fifo database and the main

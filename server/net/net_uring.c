@@ -36,6 +36,7 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,7 @@
 #include "monitor.h"
 #include "pause.h"
 #include "pubsub.h"
+#include "script.h"
 #include "server.h"
 
 enum op {
@@ -112,6 +114,10 @@ typedef struct io_loop {
     int block_fd;                  /* eventfd: another loop has blocking work for this one */
     uint64_t block_buf;            /* its read lands here */
     client *resume, *resume_tail;  /* unblocked clients whose kept input runs next */
+    client *running;               /* the client whose command runs now (lock held) */
+    char *stash;                   /* input `running` sent while its script was busy, */
+    size_t stash_len, stash_cap;   /* kept aside to run after that command (take_stashed) */
+    client *stash_for;             /* whose it is (NULL: none) */
     int rc;
 } io_loop;
 
@@ -120,6 +126,17 @@ static io_loop *running_loops;
 static int running_nloops;
 /* The loop the calling thread runs (NULL on other threads). */
 static _Thread_local io_loop *current_loop;
+
+/* Loop threads waiting for the server's lock, counted so that a busy script lending the
+   lock from its hook (on_script_busy) waits for them to take it. */
+static int lock_waiters;
+
+static void lock_server(server *s)
+{
+    __atomic_add_fetch(&lock_waiters, 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&s->lock);
+    __atomic_sub_fetch(&lock_waiters, 1, __ATOMIC_RELAXED);
+}
 
 static uint64_t pack(void *p, enum op op)
 {
@@ -235,7 +252,7 @@ static void arm_recv(io_loop *l, client *c)
 {
     if (!l->ms_recv) {
         /* under the lock: server_memory_usage reads the buffers' sizes */
-        pthread_mutex_lock(&l->s->lock);
+        lock_server(l->s);
         bool ok = reserve_input(c, RECV_CHUNK);
         pthread_mutex_unlock(&l->s->lock);
         if (!ok) {
@@ -281,7 +298,7 @@ static void arm_send(io_loop *l, client *c)
         return;
     if (c->sending_off == c->sending.len && c->out.len > 0 && !c->in_round && !c->held) {
         /* under the lock: server_memory_usage (another loop's cron) reads both buffers */
-        pthread_mutex_lock(&l->s->lock);
+        lock_server(l->s);
         resp_out next = c->sending; /* recycled: becomes the accumulating buffer */
         next.len = 0;
         c->sending = c->out;
@@ -394,7 +411,7 @@ static bool maybe_free(io_loop *l, client *c)
     if (!c->closed || c->recv_armed || c->send_armed || c->in_round || c->held ||
         c->resume_queued)
         return false;
-    pthread_mutex_lock(&l->s->lock);
+    lock_server(l->s);
     if (c->http) {
         http_list_remove(l->s, c);
         l->s->nhttp--;
@@ -440,7 +457,7 @@ static void refuse(int fd, const char *msg)
    it sends one HTTP request and gets one response. */
 static void on_accept_http(io_loop *l, int fd)
 {
-    pthread_mutex_lock(&l->s->lock);
+    lock_server(l->s);
     bool busy = l->s->nhttp >= HTTP_MAX_CONNS;
     pthread_mutex_unlock(&l->s->lock);
     client *c = busy ? NULL : calloc(1, sizeof *c);
@@ -452,7 +469,7 @@ static void on_accept_http(io_loop *l, int fd)
     c->loop = l;
     c->http = true;
     c->created_ms = c->last_ms = now_ms();
-    pthread_mutex_lock(&l->s->lock);
+    lock_server(l->s);
     l->s->nhttp++;
     c->all_next = l->s->http_clients;
     if (c->all_next)
@@ -468,7 +485,7 @@ static void on_accept(io_loop *l, int fd, bool unix_socket)
     char addr[64];
     format_addr(fd, true, addr, sizeof addr);
     bool loopback = unix_socket || strncmp(addr, "127.", 4) == 0 || strncmp(addr, "::1:", 4) == 0;
-    pthread_mutex_lock(&s->lock);
+    lock_server(s);
     s->stats.connections_received++;
     bool full = s->nclients >= s->cfg.maxclients;
     bool denied = s->cfg.protected_mode && !s->cfg.requirepass[0] && !loopback;
@@ -505,7 +522,7 @@ static void on_accept(io_loop *l, int fd, bool unix_socket)
     c->created_ms = c->last_ms = now_ms();
     snprintf(c->addr, sizeof c->addr, "%s", addr);
     format_addr(fd, false, c->laddr, sizeof c->laddr);
-    pthread_mutex_lock(&s->lock);
+    lock_server(s);
     c->id = ++s->next_client_id;
     c->authenticated = !s->cfg.requirepass[0];
     server_client_add(s, c);
@@ -535,8 +552,13 @@ static size_t run_commands(server *s, client *c, const char *data, size_t len)
         c->cmd_qbuf = len - off; /* CLIENT LIST's qbuf while it runs */
         off += used;
         pubsub_flush_inbox(s, c); /* messages published before it come before its reply */
+        client *outer = c->loop ? c->loop->running : NULL; /* (a busy script's, see below) */
+        if (c->loop)
+            c->loop->running = c;
         command_dispatch(s, c); /* a blocking command that blocks ends the loop: the
                                    commands after it wait in c->in until it is served */
+        if (c->loop)
+            c->loop->running = outer;
         c->cmd_qbuf = 0;
         if (c->paused) { /* held by CLIENT PAUSE: kept, to run again (pause.h) */
             off -= used;
@@ -627,6 +649,52 @@ static void return_buffer(io_loop *l, unsigned bid)
     io_uring_buf_ring_advance(l->br, 1);
 }
 
+/*
+ * Input of the client whose command is running a busy script, received by the loop's
+ * poll from inside that script (serve_own_loop): it is kept aside, not run (its command is
+ * not over, and its parser may be reading c->in), and runs after it (take_stashed), as
+ * Redis keeps the running client's further pipelined commands waiting. A single-shot
+ * receive is not armed again here (that may grow c->in under the parser): run_held_input
+ * or on_recv arms it once the command is over.
+ */
+static void stash_input(io_loop *l, client *c, const char *data, size_t n)
+{
+    if (l->stash_cap - l->stash_len < n) {
+        size_t cap = l->stash_cap ? l->stash_cap : RECV_CHUNK;
+        while (cap - l->stash_len < n)
+            cap *= 2;
+        char *p = realloc(l->stash, cap);
+        if (!p) {
+            close_client(c);
+            return;
+        }
+        l->stash = p;
+        l->stash_cap = cap;
+    }
+    memcpy(l->stash + l->stash_len, data, n);
+    l->stash_len += n;
+    l->stash_for = c;
+}
+
+/* Runs the input stash_input kept for c once c's command is over (and what a busy script
+   of that input keeps again meanwhile). Lock held. */
+static void take_stashed(io_loop *l, client *c)
+{
+    if (c != l->stash_for || c == l->running)
+        return;
+    l->stash_for = NULL;
+    while (l->stash_len && !c->closed) {
+        char *data = l->stash;
+        size_t n = l->stash_len;
+        l->stash = NULL;
+        l->stash_len = l->stash_cap = 0;
+        take_input(l->s, c, data, n);
+        free(data);
+        l->stash_for = NULL;
+    }
+    l->stash_len = 0; /* (a closed client's input goes) */
+}
+
 static void on_recv(io_loop *l, client *c, struct io_uring_cqe *cqe)
 {
     int res = cqe->res;
@@ -639,15 +707,24 @@ static void on_recv(io_loop *l, client *c, struct io_uring_cqe *cqe)
         if (provided)
             bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         const char *data = provided ? l->bufs + (size_t)bid * RECV_CHUNK : c->in + c->in_len;
+        if (c == l->running) { /* polled from inside its busy script */
+            stash_input(l, c, data, (size_t)res);
+            if (provided)
+                return_buffer(l, bid);
+            if (!c->recv_armed && l->ms_recv && !c->closed)
+                arm_recv(l, c);
+            return;
+        }
         if (!c->closed) {
             if (!c->held) /* first: the round's replies start before this input's */
                 join_round(l, c);
-            pthread_mutex_lock(&l->s->lock);
+            lock_server(l->s);
             l->s->stats.net_output_bytes += l->net_out;
             l->net_out = 0;
             if (!__atomic_load_n(&l->s->unsynced_error, __ATOMIC_RELAXED))
                 l->exposed = true;
             take_input(l->s, c, data, (size_t)res);
+            take_stashed(l, c);
             pthread_mutex_unlock(&l->s->lock);
         }
         if (provided)
@@ -692,7 +769,7 @@ static bool release_client(io_loop *l, client *c, int rc, bool unsynced)
         if (rc && c->out.len > c->round_out) { /* the writes may not be durable */
             /* under the lock: other loops read c->out (CLIENT LIST, used_memory) and
                close_after_reply (MONITOR, tracking) */
-            pthread_mutex_lock(&l->s->lock);
+            lock_server(l->s);
             c->out.len = c->round_out;
             if (unsynced)
                 reply_unsynced_error(c, rc);
@@ -736,11 +813,14 @@ static void hold_round(io_loop *l, uint64_t gen)
 static void run_held_input(io_loop *l, client *c)
 {
     join_round(l, c);
-    pthread_mutex_lock(&l->s->lock);
+    lock_server(l->s);
     if (!__atomic_load_n(&l->s->unsynced_error, __ATOMIC_RELAXED))
         l->exposed = true;
     run_buffered(l->s, c);
+    take_stashed(l, c);
     pthread_mutex_unlock(&l->s->lock);
+    if (!c->recv_armed && !c->closed && !c->close_after_reply)
+        arm_recv(l, c); /* (a single-shot receive its busy script's poll took) */
 }
 
 /*
@@ -821,7 +901,7 @@ static void finish_round(io_loop *l)
     }
     bool unsynced = false;
     if (rc) {
-        pthread_mutex_lock(&s->lock);
+        lock_server(s);
         s->stats.sync_failures++;
         unsynced = s->cfg.sync_writes;
         if (unsynced && !s->unsynced_error)
@@ -850,9 +930,9 @@ static void run_blocking(io_loop *l)
 {
     server *s = l->s;
     uint64_t now = now_ms();
-    if (!blocking_has_work(s, l->idx, now))
-        return;
-    pthread_mutex_lock(&s->lock);
+    if (script_busy(s) || !blocking_has_work(s, l->idx, now))
+        return; /* (a busy script lends the lock: nothing may pop meanwhile) */
+    lock_server(s);
     if (!__atomic_load_n(&s->unsynced_error, __ATOMIC_RELAXED))
         l->exposed = true; /* a woken client's command runs */
     blocking_run(s, l->idx, now);
@@ -865,7 +945,7 @@ static void run_pubsub(io_loop *l)
 {
     if (!pubsub_has_work(l->s, l->idx))
         return;
-    pthread_mutex_lock(&l->s->lock);
+    lock_server(l->s);
     pubsub_deliver(l->s, l->idx);
     pthread_mutex_unlock(&l->s->lock);
 }
@@ -890,7 +970,7 @@ static void run_monitors(io_loop *l)
 {
     if (!monitor_has_work(l->s, l->idx))
         return;
-    pthread_mutex_lock(&l->s->lock);
+    lock_server(l->s);
     monitor_run(l->s, l->idx);
     pthread_mutex_unlock(&l->s->lock);
 }
@@ -903,7 +983,7 @@ static void run_unpaused(io_loop *l, uint64_t now)
 {
     if (!pause_has_work(l->s, l->idx, now))
         return;
-    pthread_mutex_lock(&l->s->lock);
+    lock_server(l->s);
     pause_run(l->s, l->idx, now);
     pthread_mutex_unlock(&l->s->lock);
     run_resumed(l);
@@ -920,7 +1000,8 @@ static void end_rounds(io_loop *l)
         run_monitors(l);
         finish_round(l);
         release_held(l);
-    } while (l->round || l->resume || blocking_has_work(l->s, l->idx, now_ms()) ||
+    } while (l->round || l->resume ||
+             (!script_busy(l->s) && blocking_has_work(l->s, l->idx, now_ms())) ||
              pubsub_has_work(l->s, l->idx) || monitor_has_work(l->s, l->idx));
 }
 
@@ -1013,7 +1094,7 @@ static void close_idle(server *s)
 static void shrink_idle_buffers(io_loop *l)
 {
     server *s = l->s;
-    pthread_mutex_lock(&s->lock);
+    lock_server(s);
     s->stats.net_output_bytes += l->net_out;
     l->net_out = 0;
     for (client *c = s->clients; c; c = c->all_next) {
@@ -1039,7 +1120,7 @@ static int in_flight(io_loop *l)
 {
     server *s = l->s;
     int n = 0;
-    pthread_mutex_lock(&s->lock);
+    lock_server(s);
     for (client *c = s->clients; c; c = c->all_next)
         n += c->loop == l && (c->recv_armed || c->send_armed);
     for (client *c = s->http_clients; c; c = c->all_next)
@@ -1061,7 +1142,7 @@ static int in_flight(io_loop *l)
 static void loop_drain(io_loop *l)
 {
     server *s = l->s;
-    pthread_mutex_lock(&s->lock);
+    lock_server(s);
     for (client *c = s->clients; c; c = c->all_next)
         if (c->loop == l)
             shutdown(c->fd, SHUT_RDWR);
@@ -1144,7 +1225,7 @@ static void refuse_backlog(io_loop *l, int lfd, enum op op)
     if (l->spare_fd < 0) /* taken meanwhile (by the engine): the next back-off tries again */
         l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (op != OP_ACCEPT_HTTP && refused) {
-        pthread_mutex_lock(&s->lock);
+        lock_server(s);
         s->stats.connections_received += (uint64_t)refused;
         s->stats.rejected_connections += (uint64_t)refused;
         pthread_mutex_unlock(&s->lock);
@@ -1168,6 +1249,141 @@ static void accept_later(io_loop *l, int lfd, enum op op, int res)
     struct io_uring_sqe *sqe = get_sqe(l);
     io_uring_prep_timeout(sqe, &backoff, 0, 0);
     io_uring_sqe_set_data64(sqe, (uint64_t)lfd << 6 | (uint64_t)op << 3 | OP_ACCEPT_RETRY);
+}
+
+/* What one completion of the loop's ring means. The completion is a copy: the ring's
+   slot was handed back first, for a busy script's poll may reap the ring meanwhile. */
+static void handle_cqe(io_loop *l, struct io_uring_cqe *cqe)
+{
+    uint64_t data = io_uring_cqe_get_data64(cqe);
+    enum op op = (enum op)(data & OP_MASK);
+    client *c = (client *)(uintptr_t)(data & ~OP_MASK);
+    switch (op) {
+    case OP_ACCEPT:
+    case OP_ACCEPT_UNIX:
+    case OP_ACCEPT_HTTP: {
+        int lfd = (int)(data >> 3);
+        if (cqe->res >= 0 && op == OP_ACCEPT_HTTP)
+            on_accept_http(l, cqe->res);
+        else if (cqe->res >= 0)
+            on_accept(l, cqe->res, op == OP_ACCEPT_UNIX);
+        else if (cqe->res == -EINVAL && l->ms_accept)
+            l->ms_accept = false;
+        if (l->ms_accept && (cqe->flags & IORING_CQE_F_MORE))
+            break; /* the multishot accept goes on */
+        if (out_of_descriptors(cqe->res))
+            accept_later(l, lfd, op, cqe->res);
+        else
+            arm_accept(l, lfd, op);
+        break;
+    }
+    case OP_ACCEPT_RETRY:
+        arm_accept(l, (int)(data >> 6), (enum op)(data >> 3 & OP_MASK));
+        break;
+    case OP_RECV:
+        on_recv(l, c, cqe);
+        break;
+    case OP_SEND:
+        on_send(l, c, cqe->res);
+        break;
+    case OP_WAKE:
+        if (data >> 3 == WAKE_BLOCKING) { /* blocking_has_work says what */
+            if (cqe->res >= 0)
+                arm_block_wake(l);
+            break;
+        }
+        l->asked_gen = 0; /* the thread forgot the request: release_held asks again */
+        if (cqe->res >= 0)
+            arm_wake(l);
+        else /* never seen; the 50 ms wait still releases held replies */
+            fprintf(stderr, "shale-server: reading the commit thread's wake-up: %s\n",
+                    strerror(-cqe->res));
+        break;
+    }
+}
+
+/* Reaps and handles every completion ready in the ring, one at a time: each is copied
+   and its slot handed back before it is handled, so that a busy script's poll, from
+   inside a handler, reaps the ones after it (a batch taken ahead would hide them from
+   the poll until the script ends). */
+static void reap(io_loop *l)
+{
+    struct io_uring_cqe *cqe;
+    while (io_uring_peek_cqe(&l->ring, &cqe) == 0) {
+        struct io_uring_cqe copy = *cqe;
+        io_uring_cqe_seen(&l->ring, cqe);
+        handle_cqe(l, &copy);
+    }
+}
+
+/*
+ * Ends the round the busy script runs in for its other clients: their commands ran
+ * before the script, so their replies go now, after the writes they depend on are
+ * flushed (or synced, or held for the commit thread: finish_round), not when the script
+ * ends. The running client stays in the round, alone: its reply waits for its command.
+ */
+static void finish_round_but_running(io_loop *l)
+{
+    client **p = &l->round, *running = NULL;
+    while (*p && *p != l->running)
+        p = &(*p)->round_next;
+    if (*p) { /* unlinked: it stays in_round */
+        running = *p;
+        *p = running->round_next;
+        running->round_next = NULL;
+    }
+    if (l->round) {
+        bool exposed = l->exposed; /* (the running client's round still needs it) */
+        finish_round(l);
+        l->exposed = exposed;
+    }
+    l->round = running;
+}
+
+/*
+ * The loop's clients while its own thread runs a busy script (on_script_busy): what came
+ * in is handled as usual (other clients' commands meet run_busy: -BUSY, or SCRIPT KILL
+ * and the few Redis allows), but the running client's input is kept aside
+ * (stash_input). The clients this poll made part of a round are released at once: their
+ * replies read nothing the script wrote, nor depend on a write.
+ */
+static void serve_own_loop(io_loop *l)
+{
+    finish_round_but_running(l);
+    client *round = l->round;
+    l->round = NULL;
+    io_uring_submit_and_get_events(&l->ring);
+    reap(l);
+    while (l->round) {
+        client *c = l->round;
+        l->round = c->round_next;
+        c->in_round = false;
+        release_client(l, c, 0, false);
+    }
+    io_uring_submit(&l->ring);
+    l->round = round;
+}
+
+#define LEND_MS 2 /* at most this long the lock is lent to other loops per hook */
+
+/*
+ * The busy handler (script.h): called from inside a script past busy-reply-threshold,
+ * with the lock held, every 100000 Lua instructions or so. The lock is lent: other loops
+ * waiting for it take it in turn (their commands meet run_busy), and this loop's own
+ * ring is polled; then the script takes it back and goes on. Nothing else that takes the
+ * lock may change data meanwhile (the cron and blocked clients wait, see loop_run).
+ */
+static void on_script_busy(server *s)
+{
+    io_loop *l = current_loop;
+    if (!l)
+        return; /* not on a loop's thread: nothing to serve */
+    pthread_mutex_unlock(&s->lock);
+    serve_own_loop(l);
+    uint64_t until = now_ms() + LEND_MS;
+    while (__atomic_load_n(&lock_waiters, __ATOMIC_RELAXED) > 0 && now_ms() < until)
+        sched_yield();
+    pthread_mutex_lock(&s->lock);
 }
 
 static void *loop_run(void *arg)
@@ -1217,57 +1433,7 @@ static void *loop_run(void *arg)
             break;
         }
         run_unpaused(l, now_ms());
-        unsigned head, seen = 0;
-        io_uring_for_each_cqe(&l->ring, head, cqe)
-        {
-            seen++;
-            uint64_t data = io_uring_cqe_get_data64(cqe);
-            enum op op = (enum op)(data & OP_MASK);
-            client *c = (client *)(uintptr_t)(data & ~OP_MASK);
-            switch (op) {
-            case OP_ACCEPT:
-            case OP_ACCEPT_UNIX:
-            case OP_ACCEPT_HTTP: {
-                int lfd = (int)(data >> 3);
-                if (cqe->res >= 0 && op == OP_ACCEPT_HTTP)
-                    on_accept_http(l, cqe->res);
-                else if (cqe->res >= 0)
-                    on_accept(l, cqe->res, op == OP_ACCEPT_UNIX);
-                else if (cqe->res == -EINVAL && l->ms_accept)
-                    l->ms_accept = false;
-                if (l->ms_accept && (cqe->flags & IORING_CQE_F_MORE))
-                    break; /* the multishot accept goes on */
-                if (out_of_descriptors(cqe->res))
-                    accept_later(l, lfd, op, cqe->res);
-                else
-                    arm_accept(l, lfd, op);
-                break;
-            }
-            case OP_ACCEPT_RETRY:
-                arm_accept(l, (int)(data >> 6), (enum op)(data >> 3 & OP_MASK));
-                break;
-            case OP_RECV:
-                on_recv(l, c, cqe);
-                break;
-            case OP_SEND:
-                on_send(l, c, cqe->res);
-                break;
-            case OP_WAKE:
-                if (data >> 3 == WAKE_BLOCKING) { /* blocking_has_work says what */
-                    if (cqe->res >= 0)
-                        arm_block_wake(l);
-                    break;
-                }
-                l->asked_gen = 0; /* the thread forgot the request: release_held asks again */
-                if (cqe->res >= 0)
-                    arm_wake(l);
-                else /* never seen; the 50 ms wait still releases held replies */
-                    fprintf(stderr, "shale-server: reading the commit thread's wake-up: %s\n",
-                            strerror(-cqe->res));
-                break;
-            }
-        }
-        io_uring_cq_advance(&l->ring, seen);
+        reap(l);
         end_rounds(l);
         uint64_t now = now_ms();
         if (now >= next_shrink) {
@@ -1275,9 +1441,11 @@ static void *loop_run(void *arg)
             shrink_idle_buffers(l);
         }
         if (l->idx == 0 && now >= next_cron) {
-            pthread_mutex_lock(&s->lock);
-            server_cron(s);
-            close_idle(s);
+            lock_server(s);
+            if (!script_busy(s)) { /* it lends the lock: the cron may not expire keys */
+                server_cron(s);
+                close_idle(s);
+            }
             next_cron = now + (uint64_t)(1000 / s->cfg.hz); /* (CONFIG SET hz: lock held) */
             pthread_mutex_unlock(&s->lock);
         }
@@ -1395,6 +1563,7 @@ static void loop_destroy(io_loop *l, bool busy)
         close(l->spare_fd);
     if (l->s && l->block_fd >= 0)
         close(l->block_fd);
+    free(l->stash);
     for (int i = 0; i < l->nlfd; i++)
         close(l->lfd[i]);
     for (int i = 0; i < l->nmfd; i++)
@@ -1453,12 +1622,13 @@ int net_run(server *s)
                 loops[0].deferred ? "yes" : "no");
         running_loops = loops;
         running_nloops = n;
+        script_set_busy_handler(s, on_script_busy);
         for (int i = 0; i < n; i++)
             if (pthread_create(&loops[i].thread, NULL, loop_run, &loops[i]) == 0)
                 started++;
         for (int i = 0; i < started; i++)
             pthread_join(loops[i].thread, NULL);
-        pthread_mutex_lock(&s->lock);
+        lock_server(s);
         running_loops = NULL; /* (net_wake_loop runs under the lock) */
         pthread_mutex_unlock(&s->lock);
         /* held replies of a stopped loop are never sent: the sync in flight ends first */
@@ -1473,7 +1643,7 @@ int net_run(server *s)
     commit_stop(&commit);
     for (int i = 0; i < inited; i++)
         loop_close_ring(&loops[i]);
-    pthread_mutex_lock(&s->lock);
+    lock_server(s);
     int busy = 0;
     while (s->clients) {
         client *c = s->clients;

@@ -394,6 +394,14 @@ void script_run_prepared(script_vm *vm, client *c, const char *name, uint32_t fl
     script_hook_end(vm);
     vm->running = false;
     vm->caller = NULL;
+    if (vm->abandoned) { /* SHUTDOWN NOSAVE: nothing of it is committed (EXEC's: multi.c) */
+        c->out.len = from;
+        c->close_after_reply = true;
+        notify_drop_all(s);
+        if (own_txn)
+            ks_txn_abort(&s->ks);
+        return;
+    }
     if (!own_txn)
         return;
     int rc = ks_txn_commit(&s->ks);

@@ -36,16 +36,32 @@ void script_run(server *s, client *c, const char *sha, const resp_arg *keys, int
                 const resp_arg *args, int nargs, bool ro);
 
 /*
- * Scripts past busy-reply-threshold (lua-time-limit, ms; 0 never), for SCRIPT KILL and
- * -BUSY (to be built on these): script_busy tells that a script is running and past the
- * threshold; script_kill asks the running script to stop: 0 (it raises "Script killed by
- * user with SCRIPT KILL..." at its next hook), -ENOENT when none runs (Redis's NOTBUSY),
- * -EPERM when it has written (UNKILLABLE: only SHUTDOWN NOSAVE ends it). The busy handler
- * is called from inside the running script, about every 100000 Lua instructions once it
- * is past the threshold: where the network layer can serve other clients meanwhile.
+ * Scripts past busy-reply-threshold (lua-time-limit, ms; 0 never), as Redis 7.0: the
+ * script holds the server's lock from start to end, and once past the threshold the busy
+ * handler (installed by the network layer) is called from inside it, about every 100000
+ * Lua instructions: there the lock is lent to the other loops and the script's own loop
+ * is polled, so other clients are answered while only what Redis allows during a busy
+ * script runs (command.c: -BUSY for the rest).
+ * - script_busy: a script runs past the threshold. Any thread, lock or not (an atomic).
+ * - script_busy_error: the -BUSY text for it (without the '-'): SCRIPT KILL's for EVAL,
+ *   FUNCTION KILL's for FCALL.
+ * - script_running_function: the running script is a function's (FCALL).
+ * - script_kill: asks the running script to stop: 0 (it raises "Script killed by user
+ *   with SCRIPT KILL..." at its next hook), -ENOENT when none runs (Redis's NOTBUSY),
+ *   -EPERM when it has written (UNKILLABLE: only SHUTDOWN NOSAVE ends it). Lock held.
+ * - script_abandon: SHUTDOWN NOSAVE during a busy script: it raises at its next hook
+ *   whatever it wrote, and its batch (or its EXEC's) is dropped, never committed: none of
+ *   its writes becomes visible or durable. script_abandoned tells EXEC. Lock held.
  */
 bool script_busy(const server *s);
+const char *script_busy_error(const server *s);
+bool script_running_function(const server *s);
 int script_kill(server *s);
+/* script_kill for SCRIPT KILL (function false) or FUNCTION KILL (true): -EXDEV when the
+   running script is of the other kind (and has not written), as Redis refuses it then. */
+int script_kill_run(server *s, bool function);
+void script_abandon(server *s);
+bool script_abandoned(const server *s);
 void script_set_busy_handler(server *s, void (*fn)(server *s));
 
 /* Bytes the Lua state uses (INFO memory's used_memory_lua; counted in used_memory and so

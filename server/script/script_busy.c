@@ -32,6 +32,7 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     uint64_t elapsed = now_ms() - vm->start_ms;
     if (!vm->timed_out && limit > 0 && elapsed >= (uint64_t)limit) {
         vm->timed_out = true;
+        __atomic_store_n(&vm->busy, 1, __ATOMIC_RELEASE);
         fprintf(stderr,
                 "shale-server: slow script detected: still in execution after %llu "
                 "milliseconds. You can try killing the script using the SCRIPT KILL command. "
@@ -40,9 +41,11 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     }
     if (vm->timed_out && vm->busy_handler)
         vm->busy_handler(vm->s);
-    if (vm->kill_requested) {
+    if (vm->kill_requested || vm->abandoned) {
         lua_sethook(L, count_hook, LUA_MASKLINE, 0);
-        const char *msg = "Script killed by user with SCRIPT KILL...";
+        /* (Redis words a kill so for FUNCTION KILL too) */
+        const char *msg = vm->abandoned ? "Script stopped by SHUTDOWN NOSAVE..."
+                                        : "Script killed by user with SCRIPT KILL...";
         script_push_error(L, msg, strlen(msg));
         lua_error(L);
     }
@@ -52,7 +55,7 @@ void script_hook_begin(script_vm *vm)
 {
     vm->start_ms = now_ms();
     vm->timed_out = false;
-    vm->kill_requested = false;
+    vm->kill_requested = false; /* (abandoned stays: the server is stopping) */
     if (vm->s->cfg.busy_reply_threshold > 0)
         lua_sethook(vm->L, count_hook, LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
 }
@@ -60,6 +63,8 @@ void script_hook_begin(script_vm *vm)
 void script_hook_end(script_vm *vm)
 {
     lua_sethook(vm->L, NULL, 0, 0);
+    vm->timed_out = false;
+    __atomic_store_n(&vm->busy, 0, __ATOMIC_RELEASE);
 }
 
 /* The state whose script or function is running (EVAL's or the functions'), or NULL. */
@@ -71,19 +76,61 @@ static script_vm *running_vm(const server *s)
     return f && f->running ? f : NULL;
 }
 
+/* Whether vm (lock held, or its busy flag only) is the functions' state: FCALL's run. */
+static bool is_function(const server *s, const script_vm *vm)
+{
+    return vm && vm == functions_vm(s);
+}
+
 bool script_busy(const server *s)
 {
+    /* (s->script and s->functions are made at start and stay: safe without the lock) */
+    const script_vm *f = functions_vm(s);
+    return (s->script && __atomic_load_n(&s->script->busy, __ATOMIC_ACQUIRE)) ||
+           (f && __atomic_load_n(&f->busy, __ATOMIC_ACQUIRE));
+}
+
+const char *script_busy_error(const server *s)
+{
+    return script_running_function(s)
+               ? "BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                 "SHUTDOWN NOSAVE."
+               : "BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
+                 "SHUTDOWN NOSAVE.";
+}
+
+bool script_running_function(const server *s)
+{
+    return is_function(s, running_vm(s));
+}
+
+void script_abandon(server *s)
+{
     script_vm *vm = running_vm(s);
-    return vm && vm->timed_out;
+    if (vm)
+        vm->abandoned = true;
+}
+
+bool script_abandoned(const server *s)
+{
+    const script_vm *f = functions_vm(s);
+    return (s->script && s->script->abandoned) || (f && f->abandoned);
 }
 
 int script_kill(server *s)
+{
+    return script_kill_run(s, script_running_function(s));
+}
+
+int script_kill_run(server *s, bool function)
 {
     script_vm *vm = running_vm(s);
     if (!vm || !vm->running)
         return -ENOENT;
     if (vm->wrote)
         return -EPERM;
+    if (is_function(s, vm) != function)
+        return -EXDEV;
     vm->kill_requested = true;
     return 0;
 }

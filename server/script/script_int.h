@@ -29,6 +29,8 @@ typedef struct script_vm {
     uint64_t start_ms;          /* the run's start (monotonic clock) */
     bool timed_out;             /* past busy-reply-threshold */
     bool kill_requested;        /* SCRIPT KILL: the hook raises the kill error */
+    bool abandoned;             /* SHUTDOWN NOSAVE while busy: raised, batch not committed */
+    int busy;                   /* timed_out, read without the lock (script_busy) */
     void (*busy_handler)(server *s); /* called from the hook while timed out (or NULL) */
     size_t lua_bytes; /* held by the Lua states of this vm (script_mem.c) */
     bool mem_armed;   /* lua-memory-limit applies (inside a protected call) */
