@@ -9,7 +9,9 @@
  * Left out on purpose: DEBUG SLEEP (it would only make the fuzzer time out) and MIGRATE
  * (it would connect to whatever host and port the input names, and wait up to its
  * timeout; tests/integration/server_migrate.py covers it). A blocking command that
- * blocks ends its input (the client waits; it is forgotten at the end).
+ * blocks ends its input (the client waits; it is forgotten at the end). Scripts and
+ * functions run as in the server (their states made at set-up); one that runs past
+ * 100 ms is stopped from the busy hook, even after writing (fuzz_script.c fuzzes them).
  */
 #include <ftw.h>
 #include <stdint.h>
@@ -21,7 +23,10 @@
 #include <unistd.h>
 
 #include "blocking.h"
+#include "functions.h"
 #include "pubsub.h"
+#include "script.h"
+#include "script_int.h"
 #include "server.h"
 #include "shale_client.h"
 
@@ -48,12 +53,25 @@ static void teardown(void)
     caps_stop(&srv);
     blocking_free(&srv);
     pubsub_free(&srv);
+    functions_free(&srv);
+    script_free(&srv);
     ks_close(&srv.ks);
     cursor_table_free(&srv.cursors);
     cmdstats_free(&srv.cmds);
     access_free(&srv.access);
     shale_close(srv.db);
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The busy hook of a script or function past busy-reply-threshold: stop it (the CPU
+   limit of an input; a kill the script cannot catch, written or not). */
+static void stop_busy(server *s)
+{
+    script_vm *f = functions_vm(s);
+    if (s->script && s->script->running)
+        s->script->kill_requested = true;
+    if (f && f->running)
+        f->kill_requested = true;
 }
 
 /* One server for the whole run, its data in /dev/shm when there is one (cheap fsync). */
@@ -68,6 +86,7 @@ static void setup(void)
     srv.cfg.memtable_size = 256 << 10; /* flushes and compactions happen during a run */
     /* DEBUG is off by default (issue 15 #20); its argument checks are fuzzed too */
     snprintf(srv.cfg.enable_debug_command, sizeof srv.cfg.enable_debug_command, "yes");
+    srv.cfg.busy_reply_threshold = 100;
     shale_options o;
     shale_options_default(&o);
     config_engine_options(&srv.cfg, &o);
@@ -78,8 +97,9 @@ static void setup(void)
     config_fifo_options(&srv.cfg, &fifo);
     if (shale_open(dir, &o, &srv.db) || ks_open(&srv.ks, srv.db, dir, &fifo) ||
         access_init(&srv.access, ks_now_ms()) || blocking_init(&srv, 1) ||
-        pubsub_init(&srv, 1))
+        pubsub_init(&srv, 1) || script_init(&srv) || functions_init(&srv))
         abort();
+    script_set_busy_handler(&srv, stop_busy);
     srv.caps.cache_applied = srv.cfg.block_cache_size;
     srv.caps.memtable_applied = srv.cfg.memtable_size;
     srv.caps.vlog_file_applied = srv.cfg.vlog_file_size;
