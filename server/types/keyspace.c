@@ -154,9 +154,12 @@ shale_db *ks_engine_of_key(keyspace *ks, const void *key, size_t klen)
     return ks_db_of_phys(ks, phys_of_key(key, klen));
 }
 
-/* A malloc'ed copy of v with a NUL after it, as shale_get gives. */
+/* A malloc'ed copy of v with a NUL after it, as shale_get gives; val NULL: an existence
+   probe, as shale_get takes it (nothing copied). */
 static int copy_out(const void *v, size_t n, void **val, size_t *vlen)
 {
+    if (!val)
+        return 0;
     char *p = malloc(n + 1);
     if (!p)
         return -ENOMEM;

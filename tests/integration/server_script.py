@@ -80,8 +80,29 @@ def check_atomic_and_durable():
     p.wait()
 
 
+def check_own_set_member():
+    """SISMEMBER of a member the same script (or EXEC) added to a set stored member by
+    member: the lookup finds it among the transaction's writes (the server crashed there
+    on a NULL value pointer, found by tests/fuzz/fuzz_script.c)."""
+    p, port, c = start_server("members")
+    c.call("sadd", "big", *[str(i) for i in range(300)])
+    r = c.call("eval", "redis.call('sadd', KEYS[1], 'new') return {redis.call('sismember', "
+               "KEYS[1], 'new'), redis.call('sismember', KEYS[1], '7'), "
+               "redis.call('smismember', KEYS[1], 'new', 'none')}", "1", "big")
+    check(r == (b"*", [(b":", b"1"), (b":", b"1"), (b"*", [(b":", b"1"), (b":", b"0")])]),
+          "in a script: %r" % (r,))
+    for cmd in (("multi",), ("sadd", "big", "other"), ("sismember", "big", "other")):
+        c.call(*cmd)
+    r = c.call("exec")
+    check(r == (b"*", [(b":", b"1"), (b":", b"1")]), "in EXEC: %r" % (r,))
+    check(c.call("ping") == (b"+", b"PONG"), "the server answers")
+    p.kill()
+    p.wait()
+
+
 def main():
-    return run_checks([("atomic_and_durable", check_atomic_and_durable)])
+    return run_checks([("atomic_and_durable", check_atomic_and_durable),
+                       ("own_set_member", check_own_set_member)])
 
 
 if __name__ == "__main__":
