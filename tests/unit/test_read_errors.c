@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "file.h"
+#include "notify.h"
 #include "server.h"
 #include "testutil.h"
 
@@ -62,6 +63,7 @@ static int teardown(void **state)
     cursor_table_free(&s->cursors);
     cmdstats_free(&s->cmds);
     access_free(&s->access);
+    notify_free(s); /* the dispatcher's pending events (made at its first command) */
     assert_int_equal(shale_close(s->db), 0);
     pthread_mutex_destroy(&s->lock);
     resp_cmd_free(&f->c.cmd);
