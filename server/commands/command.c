@@ -731,6 +731,18 @@ static bool busy_refuses(server *s, client *c, const command *cmd, const char *n
     return true;
 }
 
+/* cmd (its statistics slot) was refused before it ran, its error written at from: EXEC
+   refused ends the transaction (even outside MULTI, as Redis), a command refused inside
+   MULTI makes EXEC fail, and the rejection is counted. */
+static void refused(server *s, client *c, const command *cmd, size_t slot, size_t from)
+{
+    if (cmd->fn == cmd_exec)
+        multi_exec_refused(s, c, from);
+    multi_flag_error(c);
+    cmdstats_reject(&s->cmds, NCOMMANDS + NSUBS, slot != SIZE_MAX ? slot : command_slot(cmd));
+    count_error_reply(s, c, from);
+}
+
 static void run_busy(server *s, client *c, size_t from)
 {
     const command *cmd = lookup(c->cmd.argv[0].p, c->cmd.argv[0].len);
@@ -740,14 +752,10 @@ static void run_busy(server *s, client *c, size_t from)
         count_error_reply(s, c, from);
         return;
     }
-    size_t slot = stats_slot(cmd, c), nslots = NCOMMANDS + NSUBS;
+    size_t slot = stats_slot(cmd, c);
     const char *name = slot != SIZE_MAX ? command_table_name(slot) : NULL;
     if (busy_refuses(s, c, cmd, name)) {
-        if (cmd->fn == cmd_exec)
-            multi_exec_refused(s, c, from);
-        multi_flag_error(c);
-        cmdstats_reject(&s->cmds, nslots, slot != SIZE_MAX ? slot : command_slot(cmd));
-        count_error_reply(s, c, from);
+        refused(s, c, cmd, slot, from);
         return;
     }
     if (multi_queues(c, cmd)) {
@@ -797,18 +805,14 @@ static void run(server *s, client *c, size_t from)
         count_error_reply(s, c, from);
         return;
     }
-    size_t slot = stats_slot(cmd, c), nslots = NCOMMANDS + NSUBS;
+    size_t slot = stats_slot(cmd, c);
     const char *name = slot != SIZE_MAX ? command_table_name(slot) : NULL;
     if (!admit(s, c, cmd) || !admit_subscribed(c, cmd, name)) {
         if (c->paused) { /* held: CLIENT LIST shows it waiting in it, as Redis */
             c->last_cmd = slot != SIZE_MAX ? command_table_name(slot) : cmd->name;
             return;
         }
-        if (cmd->fn == cmd_exec) /* even outside MULTI, as Redis */
-            multi_exec_refused(s, c, from);
-        multi_flag_error(c);
-        cmdstats_reject(&s->cmds, nslots, slot != SIZE_MAX ? slot : command_slot(cmd));
-        count_error_reply(s, c, from);
+        refused(s, c, cmd, slot, from);
         return;
     }
     if (multi_queues(c, cmd)) {
