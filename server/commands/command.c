@@ -743,15 +743,24 @@ static void refused(server *s, client *c, const command *cmd, size_t slot, size_
     count_error_reply(s, c, from);
 }
 
-static void run_busy(server *s, client *c, size_t from)
+/* c->cmd's row; NULL, with Redis's unknown-command error replied and counted (and EXEC
+   then failing inside MULTI), when shale has none. */
+static const command *lookup_or_refuse(server *s, client *c, size_t from)
 {
     const command *cmd = lookup(c->cmd.argv[0].p, c->cmd.argv[0].len);
     if (!cmd) {
         unknown(c);
         multi_flag_error(c);
         count_error_reply(s, c, from);
-        return;
     }
+    return cmd;
+}
+
+static void run_busy(server *s, client *c, size_t from)
+{
+    const command *cmd = lookup_or_refuse(s, c, from);
+    if (!cmd)
+        return;
     size_t slot = stats_slot(cmd, c);
     const char *name = slot != SIZE_MAX ? command_table_name(slot) : NULL;
     if (busy_refuses(s, c, cmd, name)) {
@@ -798,13 +807,9 @@ void command_dispatch(server *s, client *c)
 /* Looks up, admits and runs c->cmd, with its statistics, slowlog and latency events. */
 static void run(server *s, client *c, size_t from)
 {
-    const command *cmd = lookup(c->cmd.argv[0].p, c->cmd.argv[0].len);
-    if (!cmd) {
-        unknown(c);
-        multi_flag_error(c);
-        count_error_reply(s, c, from);
+    const command *cmd = lookup_or_refuse(s, c, from);
+    if (!cmd)
         return;
-    }
     size_t slot = stats_slot(cmd, c);
     const char *name = slot != SIZE_MAX ? command_table_name(slot) : NULL;
     if (!admit(s, c, cmd) || !admit_subscribed(c, cmd, name)) {
