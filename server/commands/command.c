@@ -633,7 +633,7 @@ static bool admit(server *s, client *c, const command *cmd)
         reply_disk_error(c, s->disk_error);
         return false;
     }
-    if (c->monitor && (pause_may_read(c, cmd) || pause_may_write(c, cmd))) {
+    if (c->monitor && (pause_may_read(c, cmd) || pause_may_write(s, c, cmd))) {
         /* Redis marks a monitor a replica, which may not touch the keyspace */
         resp_error(&c->out, "ERR Replica can't interact with the keyspace");
         return false;
@@ -768,7 +768,7 @@ static void run_busy(server *s, client *c, size_t from)
         return;
     }
     if (multi_queues(c, cmd)) {
-        multi_queue(c, cmd);
+        multi_queue(c, cmd, pause_may_write(s, c, cmd));
         return;
     }
     c->last_cmd = slot != SIZE_MAX ? command_table_name(slot) : cmd->name;
@@ -821,7 +821,7 @@ static void run(server *s, client *c, size_t from)
         return;
     }
     if (multi_queues(c, cmd)) {
-        multi_queue(c, cmd);
+        multi_queue(c, cmd, pause_may_write(s, c, cmd));
         return;
     }
     command_call(s, c, cmd, from);

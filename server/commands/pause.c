@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "functions.h"
 #include "multi.h"
+#include "script.h"
 
 typedef struct pause_state {
     int type;                 /* enum pause_type (atomic: the loops read it) */
@@ -89,6 +91,25 @@ static bool may_replicate(const command *row)
     return false;
 }
 
+/* A script call as Redis flags it before the run (scriptFlagsToCmdFlags): one whose
+   script declares flags may write unless it declares no-writes, and is no longer
+   may_replicate; one that declares none (no shebang, an unknown SHA or function) keeps
+   its command's flags (EVAL's may_replicate, EVAL_RO's readonly). -1: not a script call. */
+static int script_call_may_write(server *s, const client *c, const command *row)
+{
+    bool fcall = row->fn == cmd_fcall || row->fn == cmd_fcall_ro;
+    bool by_sha = row->fn == cmd_evalsha || row->fn == cmd_evalsha_ro;
+    bool eval = by_sha || row->fn == cmd_eval || row->fn == cmd_eval_ro;
+    if ((!fcall && !eval) || c->cmd.argc < 2)
+        return -1;
+    const resp_arg *name = &c->cmd.argv[1];
+    uint32_t flags = fcall ? functions_declared_flags(s, name->p, name->len)
+                           : script_declared_flags(s, name->p, name->len, by_sha);
+    if (flags & SCRIPT_COMPAT)
+        return -1;
+    return !(flags & SCRIPT_NO_WRITES);
+}
+
 /* The row whose flags Redis reads: the subcommand's for a container. */
 static const command *effective_row(const client *c, const command *cmd)
 {
@@ -112,16 +133,19 @@ bool pause_covers(server *s, const client *c, const command *cmd)
         pause_end(s);
         return false;
     }
-    return type == PAUSE_ALL || pause_may_write(c, cmd);
+    return type == PAUSE_ALL || pause_may_write(s, c, cmd);
 }
 
-bool pause_may_write(const client *c, const command *cmd)
+bool pause_may_write(server *s, const client *c, const command *cmd)
 {
-    const command *row = effective_row(c, cmd);
     /* EXEC may write when a queued command may, as Redis reads the transaction's flags
-       (mstate.cmd_flags; shale's W flag: a queued PUBLISH does not count here) */
-    if (cmd->fn == cmd_exec && (multi_queued_flags(c) & W))
+       (mstate.cmd_flags, as they were when each command was queued) */
+    if (cmd->fn == cmd_exec && multi_queued_may_write(c))
         return true;
+    const command *row = effective_row(c, cmd);
+    int script = script_call_may_write(s, c, row);
+    if (script >= 0)
+        return script;
     return (row->flags & W) || (command_redis_flags(row) & CF_WRITE) || may_replicate(row);
 }
 

@@ -3,8 +3,9 @@
  *
  * While a pause lasts, a command it covers is held before it runs: ALL covers every
  * command, WRITE the ones that may write or be replicated (Redis's write commands, and
- * PUBLISH, SPUBLISH, PFCOUNT, EVAL, EVALSHA, FCALL, whose flags say may_replicate; EXEC
- * of a transaction that queued one, when MULTI lands: see pause_covers). The checks that
+ * PUBLISH, SPUBLISH, PFCOUNT, EVAL, EVALSHA, FCALL, whose flags say may_replicate, but
+ * not a script call whose script declares no-writes; EXEC of a transaction that queued
+ * one of these, as flagged when it was queued). The checks that
  * come first still answer at once (unknown command, wrong arity, NOAUTH, -MISCONF); a
  * monitor is never held. A held command is not consumed: it stays in its client's input
  * with what the client sent after it, the client shows flag b and counts in INFO
@@ -45,9 +46,10 @@ void pause_expire(server *s, uint64_t now_ms);
 /* Whether c's command cmd waits for the pause's end (ending a pause that timed out). */
 bool pause_covers(server *s, const client *c, const command *cmd);
 /* Whether c's command cmd may write or be replicated (Redis's write and may_replicate
-   flags, read on the subcommand's row), or may read (readonly): what a WRITE pause holds,
-   and what a monitor may not run. */
-bool pause_may_write(const client *c, const command *cmd);
+   flags, read on the subcommand's row; for a script call, its script's declared flags;
+   for EXEC, its queue's), or may read (readonly): what a WRITE pause holds, and what a
+   monitor may not run. */
+bool pause_may_write(server *s, const client *c, const command *cmd);
 bool pause_may_read(const client *c, const command *cmd);
 /* Holds c (pause_covers said so): c->paused, in the held list. */
 void pause_hold(server *s, client *c);

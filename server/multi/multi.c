@@ -57,6 +57,11 @@ int multi_queued_flags(const client *c)
     return flags;
 }
 
+bool multi_queued_may_write(const client *c)
+{
+    return multi_active(c) && c->mx->may_write;
+}
+
 bool multi_deny_blocking(const client *c)
 {
     return (c->mx && c->mx->in_exec) || c->in_script;
@@ -82,7 +87,7 @@ static resp_arg *copy_args(const resp_arg *argv, int argc)
     return out;
 }
 
-void multi_queue(client *c, const command *cmd)
+void multi_queue(client *c, const command *cmd, bool may_write)
 {
     multi_client *mx = c->mx;
     if (mx->dirty_exec) { /* EXEC fails anyway: keep no memory for it (as Redis) */
@@ -101,6 +106,7 @@ void multi_queue(client *c, const command *cmd)
     if (!argv)
         goto oom;
     mx->q[mx->n++] = (multi_queued){cmd, c->cmd.argc, argv};
+    mx->may_write |= may_write;
     mx->argv_bytes += (size_t)c->cmd.argc * sizeof *argv;
     for (int i = 0; i < c->cmd.argc; i++)
         mx->argv_bytes += c->cmd.argv[i].len;
@@ -143,7 +149,7 @@ void multi_discard(server *s, client *c)
     if (!mx)
         return;
     free_queue(mx);
-    mx->active = mx->dirty_exec = mx->dirty_cas = false;
+    mx->active = mx->dirty_exec = mx->dirty_cas = mx->may_write = false;
     watch_forget_all(s, c);
 }
 

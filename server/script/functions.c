@@ -33,6 +33,12 @@ bool functions_running(const server *s)
     return s->functions && s->functions->vm.running;
 }
 
+uint32_t functions_declared_flags(server *s, const char *name, size_t n)
+{
+    const fn_function *f = s->functions ? fn_find(s->functions, name, n) : NULL;
+    return f ? f->flags : SCRIPT_COMPAT;
+}
+
 bool fn_name_valid(const char *p, size_t n)
 {
     if (n == 0)

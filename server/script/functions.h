@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "server.h"
 
@@ -35,6 +36,10 @@ void functions_call(server *s, client *c, bool ro);
    running function answers -BUSY "...You can only call FUNCTION KILL...": the network
    layer's, with functions_running.) */
 void functions_kill(server *s, client *c);
+/* The flags function name declares (SCRIPT_*, script.h), read before FCALL runs as
+   Redis's fcallGetCommandFlags does; SCRIPT_COMPAT for an unknown function (FCALL's own
+   flags apply). */
+uint32_t functions_declared_flags(server *s, const char *name, size_t n);
 /* Whether the running script is a function (FCALL), not an EVAL script. */
 bool functions_running(const server *s);
 

@@ -148,6 +148,37 @@ static uint32_t cached_flags(lua_State *L, const char *sha)
     return flags;
 }
 
+uint32_t script_declared_flags(server *s, const char *arg, size_t n, bool by_sha)
+{
+    char sha[41];
+    if (by_sha) {
+        if (n != 40)
+            return SCRIPT_COMPAT;
+        for (size_t i = 0; i < 40; i++)
+            sha[i] = (char)tolower((unsigned char)arg[i]);
+        sha[40] = '\0';
+    } else {
+        sha1_hex(arg, n, sha);
+    }
+    if (!s->script)
+        return SCRIPT_COMPAT;
+    lua_State *L = s->script->L;
+    lua_getfield(L, LUA_REGISTRYINDEX, SCRIPT_REG_FLAGS);
+    lua_getfield(L, -1, sha);
+    bool cached = !lua_isnil(L, -1);
+    uint32_t flags = (uint32_t)lua_tonumber(L, -1);
+    lua_pop(L, 2);
+    if (cached)
+        return flags;
+    if (by_sha)
+        return SCRIPT_COMPAT;
+    size_t skip;
+    char err[160];
+    if (script_shebang_parse(arg, n, &flags, &skip, err, sizeof err) < 0)
+        return SCRIPT_COMPAT; /* the run answers the error */
+    return flags;
+}
+
 /* Sets global name (in the real globals) to an array of the strings v[0..n). */
 static void set_array(lua_State *L, const char *name, const resp_arg *v, int n)
 {

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "server.h"
 
@@ -25,6 +26,24 @@ bool script_load(server *s, client *c, const char *body, size_t n, char sha[41])
 bool script_exists(server *s, const char *sha, size_t n);
 /* Forgets every cached script: a new Lua state replaces the old one (SCRIPT FLUSH). */
 int script_flush(server *s);
+
+/* A script's flags: its shebang's, or SCRIPT_COMPAT without one (Redis's eval mode of
+   older versions: no checks before it runs, the commands' own as they come). */
+enum {
+    SCRIPT_COMPAT = 1u << 0,
+    SCRIPT_NO_WRITES = 1u << 1,
+    SCRIPT_ALLOW_OOM = 1u << 2,
+    SCRIPT_ALLOW_STALE = 1u << 3,
+    SCRIPT_NO_CLUSTER = 1u << 4,
+    SCRIPT_ALLOW_CROSS_SLOT = 1u << 5,
+};
+
+/* The flags the script an EVAL-family call names declares, read before it runs as Redis's
+   evalGetCommandFlags does (CLIENT PAUSE WRITE holds a call by them): arg is the body
+   (by_sha false: the cached script's flags, or else its shebang's) or the SHA (true: the
+   cached script's). SCRIPT_COMPAT when it declares none (no shebang, a bad one, an
+   unknown SHA): the command's own flags apply then. */
+uint32_t script_declared_flags(server *s, const char *arg, size_t n, bool by_sha);
 
 /*
  * Runs the cached script sha (40 lower-case hex digits) for c with KEYS = keys[0..nkeys)

@@ -37,17 +37,6 @@ typedef struct script_vm {
     bool mem_refused; /* an allocation was refused since armed */
 } script_vm;
 
-/* A script's flags: its shebang's, or SCRIPT_COMPAT without one (Redis's eval mode of
-   older versions: no checks before it runs, the commands' own as they come). */
-enum {
-    SCRIPT_COMPAT = 1u << 0,
-    SCRIPT_NO_WRITES = 1u << 1,
-    SCRIPT_ALLOW_OOM = 1u << 2,
-    SCRIPT_ALLOW_STALE = 1u << 3,
-    SCRIPT_NO_CLUSTER = 1u << 4,
-    SCRIPT_ALLOW_CROSS_SLOT = 1u << 5,
-};
-
 /* The registry key of the script_vm pointer, and of the real globals table. */
 #define SCRIPT_REG_VM "shale.vm"
 #define SCRIPT_REG_GLOBALS "shale.globals"

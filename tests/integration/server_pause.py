@@ -110,6 +110,71 @@ def write_pause_holds_exec_of_writes(port_of):
     check(c.call("get", "k") == (b"$", b"new"), "the held EXEC did not write")
 
 
+RO_BODY = "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])"
+LIB = ("#!lua name=pauselib\n"
+       "redis.register_function{function_name='ro', callback=function(k) "
+       "return redis.call('get', k[1]) end, flags={'no-writes'}}\n"
+       "redis.register_function('rw', function(k, a) return redis.call('set', k[1], a[1]) end)")
+
+
+def write_pause_scripts(port_of):
+    """Redis reads a script's declared flags before it runs (evalGetCommandFlags,
+    fcallGetCommandFlags): a WRITE pause lets run the read-only calls (EVAL of a
+    no-writes shebang, EVALSHA of a cached one, the _RO commands, FCALL of a no-writes
+    function) and holds the rest: EVAL without a shebang (may replicate), a shebang
+    without no-writes, an unknown SHA, FCALL of a function that may write, and EXEC of
+    a queue holding any of these or a PUBLISH."""
+    c = port_of()
+    c.call("set", "k", "v")
+    c.call("function", "load", "replace", LIB)
+    ro_sha = c.call("script", "load", RO_BODY)[1]
+    plain_sha = c.call("script", "load", "return redis.call('get', KEYS[1])")[1]
+    writing = [("eval", "return redis.call('get', KEYS[1])", "1", "k"),
+               ("eval", "#!lua\nreturn redis.call('get', KEYS[1])", "1", "k"),
+               ("evalsha", plain_sha, "1", "k"),
+               ("evalsha", "f" * 40, "1", "k"),
+               ("fcall", "rw", "1", "w", "x")]
+    queued = [[("publish", "ch", "m")], [("eval", "return 1", "0")],
+              [("get", "k"), ("fcall", "rw", "1", "w", "y")]]
+    tx = []
+    for cmds in queued:
+        t = Conn(c.port)
+        t.call("multi")
+        for cmd in cmds:
+            check(t.call(*cmd) == (b"+", b"QUEUED"), "queued %r" % (cmd,))
+        tx.append(t)
+    check(c.call("client", "pause", "100000", "write") == (b"+", b"OK"), "pause write")
+    r = Conn(c.port)
+    v = (b"$", b"v")
+    check(r.call("eval", RO_BODY, "1", "k") == v, "EVAL of a no-writes script was held")
+    check(r.call("evalsha", ro_sha, "1", "k") == v, "EVALSHA of a no-writes script was held")
+    check(r.call("eval_ro", "return redis.call('get', KEYS[1])", "1", "k") == v, "EVAL_RO")
+    check(r.call("evalsha_ro", plain_sha, "1", "k") == v, "EVALSHA_RO was held")
+    check(r.call("fcall_ro", "ro", "1", "k") == v, "FCALL_RO was held")
+    check(r.call("fcall", "ro", "1", "k") == v, "FCALL of a no-writes function was held")
+    ro_tx = Conn(c.port)
+    ro_tx.call("multi")
+    ro_tx.call("eval", RO_BODY, "1", "k")
+    ro_tx.call("fcall", "ro", "1", "k")
+    check(ro_tx.call("exec") == (b"*", [v, v]), "EXEC of no-writes scripts was held")
+    held = []
+    for cmd in writing:
+        w = Conn(c.port)
+        send(w, *cmd)
+        held.append(w)
+    for t in tx:
+        send(t, "exec")
+    wait_blocked(c, len(writing) + len(tx))
+    check(not any(pending(w, 0.1) for w in held + tx), "a call that may write ran")
+    check(c.call("client", "unpause") == (b"+", b"OK"), "unpause")
+    want = [v, v, v, (b"-", b"NOSCRIPT No matching script. Please use EVAL."), (b"+", b"OK")]
+    for w, cmd, exp in zip(held, writing, want):
+        got = w.reply()
+        check(got == exp, "held %r answered %r" % (cmd[:2], got))
+    for t in tx:
+        check(t.reply()[0] == b"*", "a held EXEC")
+
+
 def all_pause_holds_everything(port_of):
     c = port_of()
     c.call("set", "k", "v")
@@ -254,6 +319,7 @@ def make_checks():
             ("all_pause_holds_everything_t%d" % threads, lambda p=p: all_pause_holds_everything(p)),
             ("write_pause_holds_exec_of_writes_t%d" % threads,
              lambda p=p: write_pause_holds_exec_of_writes(p)),
+            ("write_pause_scripts_t%d" % threads, lambda p=p: write_pause_scripts(p)),
             ("timeout_ends_pause_t%d" % threads, lambda p=p: timeout_ends_pause(p)),
             ("idle_timeout_spares_held_t%d" % threads, lambda p=p: idle_timeout_spares_held(p)),
             ("held_all_clients_resume_t%d" % threads, lambda p=p: held_all_clients_resume(p)),
@@ -278,7 +344,7 @@ def redis_checks():
         return c
 
     return [("redis_" + f.__name__, lambda f=f: f(port_of)) for f in
-            (write_pause_holds_writes, write_pause_holds_exec_of_writes,
+            (write_pause_holds_writes, write_pause_holds_exec_of_writes, write_pause_scripts,
              all_pause_holds_everything, timeout_ends_pause,
              idle_timeout_spares_held,
              held_run_in_order, held_all_clients_resume, expiry_waits,
