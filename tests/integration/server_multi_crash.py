@@ -20,20 +20,13 @@ SHALE_SERVER_ARGS adds server options (e.g. "--io-threads 2"). A sanitizer's rep
 the server's log fails the test.
 """
 import os
-import random
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_compare import Conn, free_port  # noqa: E402
+from server_compare import Conn  # noqa: E402
+from lib.crash import SERVER, CrashRun, Writer  # noqa: E402
 
-BUILD = os.environ.get("SHALE_BUILD", "build")
-SERVER = os.path.join(BUILD, "shale-server")
 SECONDS = float(os.environ.get("SHALE_MULTI_SECONDS", "15"))
 SEED = int(os.environ.get("SEED", str(int(time.time()))))
 ACCOUNTS = 100
@@ -41,16 +34,10 @@ START = 1000
 CLIENTS = 8
 
 
-class Client(threading.Thread):
-    def __init__(self, port, cid, rng, next_seq):
-        super().__init__(daemon=True)
-        self.port, self.cid, self.rng = port, cid, rng
-        self.seq = next_seq  # markers' numbers go on across rounds
-        self.sent = {}       # seq -> (from, to, amount): EXEC sent
-        self.acked = set()   # seqs whose EXEC answered with the array
-        self.error = None
+class Client(Writer):
+    """sent: seq -> (from, to, amount) for an EXEC sent; acked: EXEC answered the array."""
 
-    def transfer(self, c):
+    def step(self, c):
         a, b = self.rng.sample(range(ACCOUNTS), 2)
         ka, kb = "acct:%d" % a, "acct:%d" % b
         while True:
@@ -75,32 +62,6 @@ class Client(threading.Thread):
             if r[0] not in (b"*", b"_"):
                 raise RuntimeError("EXEC replied %r" % (r,))
             del self.sent[seq]  # EXEC answered nil: nothing of it ran
-
-    def run(self):
-        try:
-            c = Conn(self.port)
-            while True:
-                self.transfer(c)
-        except (OSError, EOFError, ValueError):
-            return  # the server was killed
-        except RuntimeError as e:
-            self.error = str(e)
-
-
-def start(port, datadir, log, pipeline):
-    p = subprocess.Popen([SERVER, "--port", str(port), "--dir", datadir, "--sync-writes", "yes",
-                          "--commit-pipeline", "yes" if pipeline else "no",
-                          *os.environ.get("SHALE_SERVER_ARGS", "").split()], stderr=log)
-    for _ in range(400):
-        try:
-            if Conn(port).call("ping") == (b"+", b"PONG"):
-                return p
-        except (OSError, EOFError):
-            pass
-        if p.poll() is not None:
-            raise RuntimeError("shale-server exited with %d" % p.returncode)
-        time.sleep(0.05)
-    raise RuntimeError("shale-server did not start")
 
 
 def check(port, sent, acked):
@@ -138,60 +99,30 @@ def main():
     if not os.path.exists(SERVER):
         print("skip: %s missing" % SERVER)
         return 77
-    rng = random.Random(SEED)
-    tmp = tempfile.mkdtemp()
-    datadir = os.path.join(tmp, "data")
-    log = open(os.path.join(tmp, "shale.log"), "w")
-    port = free_port()
-    sent, acked = {}, set()
-    next_seq = [0] * CLIENTS
-    rounds = 0
-    proc = None
+    run = CrashRun(SEED, CLIENTS)
     try:
-        proc = start(port, datadir, log, False)
-        c = Conn(port)
-        c.call("mset", *[x for i in range(ACCOUNTS) for x in ("acct:%d" % i, START)])
-        end = time.time() + SECONDS
-        while time.time() < end:
-            clients = [Client(port, i, random.Random(rng.random()), next_seq[i])
-                       for i in range(CLIENTS)]
-            for t in clients:
-                t.start()
-            time.sleep(rng.uniform(1.0, 3.0))
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            for t in clients:
-                t.join(10)
-                if t.error:
-                    print("FAIL (seed %d): client %d: %s" % (SEED, t.cid, t.error))
-                    return 1
-                next_seq[t.cid] = t.seq
-                sent.update({(t.cid, s): v for s, v in t.sent.items()})
-                acked.update((t.cid, s) for s in t.acked)
-            rounds += 1
-            proc = start(port, datadir, log, rounds % 2 == 1)
-            problems, present = check(port, sent, acked)
-            if problems:
-                for p in problems:
-                    print("FAIL (seed %d, round %d): %s" % (SEED, rounds, p))
-                return 1
+        run.start()
+        Conn(run.port).call("mset", *[x for i in range(ACCOUNTS) for x in ("acct:%d" % i, START)])
+        found = [0]
+
+        def verify():
+            problems, found[0] = check(run.port, run.sent, run.acked)
+            return problems
+
+        if not run.run(SECONDS, Client, verify):
+            return 1
         print("%d kill -9 rounds (seed %d): %d EXECs acknowledged, %d committed, all there "
-              "and whole" % (rounds, SEED, len(acked), present))
-        if rounds == 0 or not acked:
+              "and whole" % (run.rounds, SEED, len(run.acked), found[0]))
+        if run.rounds == 0 or not run.acked:
             print("FAIL: nothing was tested")
             return 1
-        log.flush()
-        text = open(os.path.join(tmp, "shale.log")).read()
-        if "Sanitizer" in text or "runtime error" in text:
-            print("FAIL: the server's log has a sanitizer report:\n" + text[-5000:])
+        report = run.sanitizer_report()
+        if report:
+            print("FAIL: the server's log has a sanitizer report:\n" + report)
             return 1
         return 0
     finally:
-        if proc and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        run.close()
 
 
 if __name__ == "__main__":
