@@ -28,7 +28,7 @@ LIBSHALE   := $(BUILD)/libshale.a
 # command means), types/ (Redis types on engine keys), cache/ (eviction), stats/, and
 # the process itself in server/. Headers are included by name from every room.
 SERVER_DIRS := server server/net server/commands server/types server/cache server/stats server/pubsub \
-               server/multi server/tracking server/script
+               server/multi server/tracking server/script server/repl
 SERVER_INC := $(SERVER_DIRS:%=-I%) $(LUA_INC)
 SERVER_SRC := $(filter-out server/main.c,$(sort $(foreach d,$(SERVER_DIRS),$(wildcard $(d)/*.c))))
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)

@@ -121,6 +121,10 @@ static const option options[] = {
     {"appendonly", T_BOOL, F(appendonly), 0, 0, 0, NULL},
     /* replication, until shale has it (issue 20): accepted and reported (docs/commands.md) */
     {"repl-backlog-size", T_MEM, F(repl_backlog_size), 1, LLONG_MAX, 0, NULL},
+    {"min-replicas-to-write", T_INT, F(min_replicas_to_write), 0, INT_MAX, 0, NULL},
+    {"min-slaves-to-write", T_INT, F(min_replicas_to_write), 0, INT_MAX, ALIAS, NULL},
+    {"min-replicas-max-lag", T_INT, F(min_replicas_max_lag), 0, INT_MAX, 0, NULL},
+    {"min-slaves-max-lag", T_INT, F(min_replicas_max_lag), 0, INT_MAX, ALIAS, NULL},
     {"replicaof", T_STR, F(replicaof), 0, 0, IMMUTABLE, NULL},
     {"slaveof", T_STR, F(replicaof), 0, 0, IMMUTABLE | ALIAS, NULL},
     {"daemonize", T_BOOL, F(daemonize), 0, 0, IMMUTABLE, NULL},
@@ -193,6 +197,7 @@ void config_default(server_config *cfg)
     cfg->proto_max_bulk_len = 512ull * 1024 * 1024;
     cfg->client_query_buffer_limit = 1024ull * 1024 * 1024;
     cfg->repl_backlog_size = 1024 * 1024; /* Redis's 1mb */
+    cfg->min_replicas_max_lag = 10;         /* Redis's */
     snprintf(cfg->dir, sizeof cfg->dir, "./data");
     cfg->sync_writes = true;
     cfg->sync_interval_ms = 1000;

@@ -41,6 +41,8 @@ typedef struct server_config {
     long long pubsub_soft_seconds;
     /* replication (accepted and reported until shale replicates: issue 20) */
     uint64_t repl_backlog_size;
+    long long min_replicas_to_write; /* writes refused below this many good replicas */
+    long long min_replicas_max_lag;  /* seconds since its last ack for a replica to be good */
     char replicaof[256]; /* "": not a replica (the only value shale takes) */
     /* durability and the engine */
     char dir[4096];

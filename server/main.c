@@ -16,6 +16,7 @@
 #include "multi.h"
 #include "notify.h"
 #include "pause.h"
+#include "repl.h"
 #include "pubsub.h"
 #include "functions.h"
 #include "script.h"
@@ -87,7 +88,8 @@ int main(int argc, char **argv)
     }
     int nloops = (int)srv.cfg.io_threads;
     if (multi_init(&srv) || tracking_init(&srv) || blocking_init(&srv, nloops) || pubsub_init(&srv, nloops) ||
-        monitor_init(&srv, nloops) || pause_init(&srv, nloops) || script_init(&srv)) {
+        monitor_init(&srv, nloops) || pause_init(&srv, nloops) || script_init(&srv) ||
+        repl_init(&srv)) {
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
     }
@@ -132,6 +134,7 @@ int main(int argc, char **argv)
     script_free(&srv);
     monitor_free(&srv);
     pause_free(&srv);
+    repl_free(&srv);
     int crc = shale_close(srv.db);
     if (crc)
         fprintf(stderr, "shale-server: closing the engine: %s\n", shale_strerror(crc));

@@ -179,6 +179,7 @@ typedef struct server {
     struct notify_pending *notify; /* keyspace events waiting for their commit (notify.h) */
     struct script_vm *script;      /* Lua scripting (script/script.h) */
     struct fn_engine *functions;   /* function libraries (script/functions.h) */
+    struct repl_state *repl;       /* replication (repl/repl.h) */
 } server;
 
 /* Applies the file's db<N>-compaction-style and db<N>-fifo-max-size to the store (a style
@@ -367,6 +368,8 @@ COMMAND(debug); COMMAND(slowlog); COMMAND(latency); COMMAND(info); COMMAND(confi
 COMMAND(command); COMMAND(dbsize); COMMAND(object); COMMAND(memory); COMMAND(lolwut);
 /* cluster (disabled, as a Redis without cluster-enabled): t_cluster.c */
 COMMAND(cluster);
+/* replication: t_repl.c */
+COMMAND(role);
 /* strings: t_string.c */
 COMMAND(get); COMMAND(set); COMMAND(setnx); COMMAND(setex); COMMAND(psetex); COMMAND(getset);
 COMMAND(getdel); COMMAND(getex); COMMAND(mget); COMMAND(mset); COMMAND(msetnx); COMMAND(incr);

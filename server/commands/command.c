@@ -22,6 +22,7 @@
 #include "multi.h"
 #include "notify.h"
 #include "pause.h"
+#include "repl.h"
 #include "pubsub.h"
 #include "script.h"
 #include "tracking.h"
@@ -222,6 +223,8 @@ static const command commands[] = {
     {"fcall", -3, 0, 0, 0, 0, "scripting", "Runs a function, atomically.", cmd_fcall},
     {"fcall_ro", -3, R, 0, 0, 0, "scripting", "Runs a function that may not write.", cmd_fcall_ro},
     {"wait", 3, 0, 0, 0, 0, "generic", "Waits for replicas (there are none).", cmd_wait},
+    /* replication: t_repl.c */
+    {"role", 1, FAST, 0, 0, 0, "server", "Returns the node's replication role.", cmd_role},
     {"debug", -2, ADMIN|PROTECTED, 0, 0, 0, "server", "Debugging commands (SLEEP).", cmd_debug},
     {"slowlog", -2, ADMIN, 0, 0, 0, "server", "The slow command log.", cmd_slowlog},
     {"latency", -2, ADMIN, 0, 0, 0, "server", "Latency monitoring.", cmd_latency},
@@ -633,7 +636,11 @@ static bool admit(server *s, client *c, const command *cmd)
         reply_disk_error(c, s->disk_error);
         return false;
     }
-    if (c->monitor && (pause_may_read(c, cmd) || pause_may_write(s, c, cmd))) {
+    if (!repl_enough_good_replicas(s) && command_writes(s, c, cmd)) {
+        resp_error(&c->out, REPL_NOREPLICAS);
+        return false;
+    }
+    if (c->monitor && (pause_may_read(c, cmd) || command_may_replicate(s, c, cmd))) {
         /* Redis marks a monitor a replica, which may not touch the keyspace */
         resp_error(&c->out, "ERR Replica can't interact with the keyspace");
         return false;
@@ -768,7 +775,7 @@ static void run_busy(server *s, client *c, size_t from)
         return;
     }
     if (multi_queues(c, cmd)) {
-        multi_queue(c, cmd, pause_may_write(s, c, cmd));
+        multi_queue(c, cmd, command_writes(s, c, cmd), command_may_replicate(s, c, cmd));
         return;
     }
     c->last_cmd = slot != SIZE_MAX ? command_table_name(slot) : cmd->name;
@@ -821,7 +828,7 @@ static void run(server *s, client *c, size_t from)
         return;
     }
     if (multi_queues(c, cmd)) {
-        multi_queue(c, cmd, pause_may_write(s, c, cmd));
+        multi_queue(c, cmd, command_writes(s, c, cmd), command_may_replicate(s, c, cmd));
         return;
     }
     command_call(s, c, cmd, from);

@@ -64,6 +64,17 @@ uint32_t command_acl(const command *cmd);
    it). The count; *specs set. */
 size_t command_key_specs(const command *cmd, const key_spec **specs, key_spec *tmp);
 
+/* command_flags.c - a command's flags as Redis reads them before it runs
+   (getCommandFlags). The row Redis reads them on: a container's subcommand's. */
+const command *command_row_of(const client *c, const command *cmd);
+/* Whether it is a write (Redis's CMD_WRITE): the row's flag, a script call's by the flags
+   its script declares (script_call_writes), EXEC's by its queue's (as flagged when each
+   command was queued). Lock held. */
+bool command_writes(server *s, const client *c, const command *cmd);
+/* Whether it may write or be replicated: the writes, and what Redis flags may_replicate
+   (PUBLISH; EVAL, EVALSHA and FCALL of a script that declares no flags). Lock held. */
+bool command_may_replicate(server *s, const client *c, const command *cmd);
+
 /* Runs cmd (admitted) on c->cmd: the handler, its statistics, slowlog and latency
    events; its reply starts at out offset from. EXEC runs its queue through it. */
 void command_call(server *s, client *c, const command *cmd, size_t from);

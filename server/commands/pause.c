@@ -5,9 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "functions.h"
 #include "multi.h"
-#include "script.h"
 
 typedef struct pause_state {
     int type;                 /* enum pause_type (atomic: the loops read it) */
@@ -79,48 +77,6 @@ void pause_end(server *s)
     }
 }
 
-/* Redis 7.0's commands flagged may_replicate besides the write ones: held by a WRITE
-   pause. Those shale has not (yet) are named so that they are held once they land. */
-static bool may_replicate(const command *row)
-{
-    static const char *const names[] = {"publish", "spublish", "pfcount",
-                                        "eval",    "evalsha",  "fcall"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(row->name, names[i]) == 0)
-            return true;
-    return false;
-}
-
-/* A script call as Redis flags it before the run (scriptFlagsToCmdFlags): one whose
-   script declares flags may write unless it declares no-writes, and is no longer
-   may_replicate; one that declares none (no shebang, an unknown SHA or function) keeps
-   its command's flags (EVAL's may_replicate, EVAL_RO's readonly). -1: not a script call. */
-static int script_call_may_write(server *s, const client *c, const command *row)
-{
-    bool fcall = row->fn == cmd_fcall || row->fn == cmd_fcall_ro;
-    bool by_sha = row->fn == cmd_evalsha || row->fn == cmd_evalsha_ro;
-    bool eval = by_sha || row->fn == cmd_eval || row->fn == cmd_eval_ro;
-    if ((!fcall && !eval) || c->cmd.argc < 2)
-        return -1;
-    const resp_arg *name = &c->cmd.argv[1];
-    uint32_t flags = fcall ? functions_declared_flags(s, name->p, name->len)
-                           : script_declared_flags(s, name->p, name->len, by_sha);
-    if (flags & SCRIPT_COMPAT)
-        return -1;
-    return !(flags & SCRIPT_NO_WRITES);
-}
-
-/* The row whose flags Redis reads: the subcommand's for a container. */
-static const command *effective_row(const client *c, const command *cmd)
-{
-    if (command_nsubs(cmd) && c->cmd.argc >= 2) {
-        const command *sub = command_sub_lookup(cmd, c->cmd.argv[1].p, c->cmd.argv[1].len);
-        if (sub)
-            return sub;
-    }
-    return cmd;
-}
-
 bool pause_covers(server *s, const client *c, const command *cmd)
 {
     pause_state *p = s->pause;
@@ -133,25 +89,12 @@ bool pause_covers(server *s, const client *c, const command *cmd)
         pause_end(s);
         return false;
     }
-    return type == PAUSE_ALL || pause_may_write(s, c, cmd);
-}
-
-bool pause_may_write(server *s, const client *c, const command *cmd)
-{
-    /* EXEC may write when a queued command may, as Redis reads the transaction's flags
-       (mstate.cmd_flags, as they were when each command was queued) */
-    if (cmd->fn == cmd_exec && multi_queued_may_write(c))
-        return true;
-    const command *row = effective_row(c, cmd);
-    int script = script_call_may_write(s, c, row);
-    if (script >= 0)
-        return script;
-    return (row->flags & W) || (command_redis_flags(row) & CF_WRITE) || may_replicate(row);
+    return type == PAUSE_ALL || command_may_replicate(s, c, cmd);
 }
 
 bool pause_may_read(const client *c, const command *cmd)
 {
-    const command *row = effective_row(c, cmd);
+    const command *row = command_row_of(c, cmd);
     return (row->flags & R) || (command_redis_flags(row) & CF_READONLY);
 }
 

@@ -45,11 +45,9 @@ void pause_end(server *s);
 void pause_expire(server *s, uint64_t now_ms);
 /* Whether c's command cmd waits for the pause's end (ending a pause that timed out). */
 bool pause_covers(server *s, const client *c, const command *cmd);
-/* Whether c's command cmd may write or be replicated (Redis's write and may_replicate
-   flags, read on the subcommand's row; for a script call, its script's declared flags;
-   for EXEC, its queue's), or may read (readonly): what a WRITE pause holds, and what a
-   monitor may not run. */
-bool pause_may_write(server *s, const client *c, const command *cmd);
+/* Whether c's command cmd may read (Redis's readonly flag, read on the subcommand's row):
+   with command_may_replicate, what a monitor may not run. (A WRITE pause holds what
+   command_may_replicate says.) */
 bool pause_may_read(const client *c, const command *cmd);
 /* Holds c (pause_covers said so): c->paused, in the held list. */
 void pause_hold(server *s, client *c);

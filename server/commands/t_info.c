@@ -20,6 +20,7 @@
 #include "blocking.h"
 #include "pause.h"
 #include "pubsub.h"
+#include "repl.h"
 #include "tracking.h"
 #include "server.h"
 
@@ -33,11 +34,11 @@ static void section_server(server *s, resp_out *o)
     uint64_t up = (ks_now_ms() - s->start_ms) / 1000;
     add(o, "# Server\r\nredis_version:%s\r\nshale_version:%s\r\nredis_mode:standalone\r\n"
            "os:%s %s %s\r\narch_bits:%d\r\nmultiplexing_api:io_uring\r\nprocess_id:%ld\r\n"
-           "tcp_port:%lld\r\nserver_time_usec:%lld\r\nuptime_in_seconds:%llu\r\n"
+           "run_id:%s\r\ntcp_port:%lld\r\nserver_time_usec:%lld\r\nuptime_in_seconds:%llu\r\n"
            "uptime_in_days:%llu\r\nhz:%lld\r\nio_threads_active:%d\r\nexecutable:shale-server\r\n"
            "config_file:%s\r\n\r\n",
         SHALE_REDIS_COMPAT_VERSION, SHALE_VERSION_STRING, u.sysname, u.release, u.machine,
-        (int)(sizeof(void *) * 8), (long)getpid(), s->cfg.port,
+        (int)(sizeof(void *) * 8), (long)getpid(), repl_run_id(s), s->cfg.port,
         (long long)ks_now_ms() * 1000, (unsigned long long)up, (unsigned long long)up / 86400,
         s->cfg.hz, s->cfg.io_threads > 1, s->cfg.config_file);
 }
@@ -164,7 +165,7 @@ static void section_stats(server *s, resp_out *o)
 
 static void section_replication(server *s, resp_out *o)
 {
-    add(o, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n\r\n");
+    repl_info(s, o);
 }
 
 static void section_cpu(server *s, resp_out *o)

@@ -57,9 +57,14 @@ int multi_queued_flags(const client *c)
     return flags;
 }
 
-bool multi_queued_may_write(const client *c)
+bool multi_queued_writes(const client *c)
 {
-    return multi_active(c) && c->mx->may_write;
+    return multi_active(c) && c->mx->writes;
+}
+
+bool multi_queued_may_replicate(const client *c)
+{
+    return multi_active(c) && c->mx->may_replicate;
 }
 
 bool multi_deny_blocking(const client *c)
@@ -87,7 +92,7 @@ static resp_arg *copy_args(const resp_arg *argv, int argc)
     return out;
 }
 
-void multi_queue(client *c, const command *cmd, bool may_write)
+void multi_queue(client *c, const command *cmd, bool writes, bool may_replicate)
 {
     multi_client *mx = c->mx;
     if (mx->dirty_exec) { /* EXEC fails anyway: keep no memory for it (as Redis) */
@@ -106,7 +111,8 @@ void multi_queue(client *c, const command *cmd, bool may_write)
     if (!argv)
         goto oom;
     mx->q[mx->n++] = (multi_queued){cmd, c->cmd.argc, argv};
-    mx->may_write |= may_write;
+    mx->writes |= writes;
+    mx->may_replicate |= may_replicate;
     mx->argv_bytes += (size_t)c->cmd.argc * sizeof *argv;
     for (int i = 0; i < c->cmd.argc; i++)
         mx->argv_bytes += c->cmd.argv[i].len;
@@ -149,7 +155,7 @@ void multi_discard(server *s, client *c)
     if (!mx)
         return;
     free_queue(mx);
-    mx->active = mx->dirty_exec = mx->dirty_cas = mx->may_write = false;
+    mx->active = mx->dirty_exec = mx->dirty_cas = mx->writes = mx->may_replicate = false;
     watch_forget_all(s, c);
 }
 

@@ -39,7 +39,8 @@ typedef struct multi_client {
     bool dirty_exec; /* a command was refused while queueing: EXEC answers EXECABORT */
     bool dirty_cas;  /* a watched key changed: EXEC answers a null array */
     bool in_exec;    /* EXEC is running the queue */
-    bool may_write;  /* a queued command may write or be replicated (multi_queue) */
+    bool writes;        /* a queued command writes (multi_queue) */
+    bool may_replicate; /* a queued command may write or be replicated */
     multi_queued *q;
     size_t n, cap;
     size_t argv_bytes; /* the queued commands' arguments: bytes and their resp_args */
@@ -57,9 +58,9 @@ void multi_free(server *s);
    EXEC, DISCARD, MULTI, WATCH, QUIT and RESET). */
 bool multi_queues(const client *c, const command *cmd);
 /* Queues c->cmd (cmd's row) and replies +QUEUED; without memory replies the error and
-   flags the transaction. may_write: the command may write or be replicated, as CLIENT
-   PAUSE reads it now (pause_may_write), for EXEC (multi_queued_may_write). */
-void multi_queue(client *c, const command *cmd, bool may_write);
+   flags the transaction. writes, may_replicate: the command's flags as Redis reads them
+   when it is queued (command_writes, command_may_replicate), EXEC's then. */
+void multi_queue(client *c, const command *cmd, bool writes, bool may_replicate);
 /* A command was refused before it ran: inside MULTI, EXEC will answer EXECABORT. */
 void multi_flag_error(client *c);
 /* EXEC was refused before it ran (arity, auth, disk...), its error replied at out offset
@@ -67,8 +68,10 @@ void multi_flag_error(client *c);
 void multi_exec_refused(server *s, client *c, size_t from);
 /* The row flags of c's queued commands, or'ed (0 outside MULTI). */
 int multi_queued_flags(const client *c);
-/* Whether one of c's queued commands may write or be replicated (false outside MULTI). */
-bool multi_queued_may_write(const client *c);
+/* Whether one of c's queued commands writes, or may write or be replicated, as flagged
+   when queued (false outside MULTI). */
+bool multi_queued_writes(const client *c);
+bool multi_queued_may_replicate(const client *c);
 /* Whether a blocking command must answer at once rather than block (inside EXEC). */
 bool multi_deny_blocking(const client *c);
 

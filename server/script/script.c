@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "command.h"
+#include "functions.h"
 #include "notify.h"
 #include "script_int.h"
 #include "sha1.h"
@@ -177,6 +179,21 @@ uint32_t script_declared_flags(server *s, const char *arg, size_t n, bool by_sha
     if (script_shebang_parse(arg, n, &flags, &skip, err, sizeof err) < 0)
         return SCRIPT_COMPAT; /* the run answers the error */
     return flags;
+}
+
+int script_call_writes(server *s, const client *c, const command *row)
+{
+    bool fcall = row->fn == cmd_fcall || row->fn == cmd_fcall_ro;
+    bool by_sha = row->fn == cmd_evalsha || row->fn == cmd_evalsha_ro;
+    bool eval = by_sha || row->fn == cmd_eval || row->fn == cmd_eval_ro;
+    if ((!fcall && !eval) || c->cmd.argc < 2)
+        return -1;
+    const resp_arg *name = &c->cmd.argv[1];
+    uint32_t flags = fcall ? functions_declared_flags(s, name->p, name->len)
+                           : script_declared_flags(s, name->p, name->len, by_sha);
+    if (flags & SCRIPT_COMPAT)
+        return -1;
+    return !(flags & SCRIPT_NO_WRITES);
 }
 
 /* Sets global name (in the real globals) to an array of the strings v[0..n). */

@@ -15,6 +15,8 @@
 
 #include "server.h"
 
+struct command;
+
 /* Makes the scripting state (s->script): 0 or -ENOMEM. script_free(NULL state) is a no-op. */
 int script_init(server *s);
 void script_free(server *s);
@@ -44,6 +46,12 @@ enum {
    cached script's). SCRIPT_COMPAT when it declares none (no shebang, a bad one, an
    unknown SHA): the command's own flags apply then. */
 uint32_t script_declared_flags(server *s, const char *arg, size_t n, bool by_sha);
+/* A script call as Redis flags it before it runs (scriptFlagsToCmdFlags): for c's command
+   (row: EVAL, EVALSHA, their _RO forms, FCALL, FCALL_RO), 1 when its script or function
+   declares flags without no-writes (a write), 0 with no-writes (neither a write nor
+   may_replicate), -1 when it declares none or row is no script call (the row's own flags
+   apply). */
+int script_call_writes(server *s, const client *c, const struct command *row);
 
 /*
  * Runs the cached script sha (40 lower-case hex digits) for c with KEYS = keys[0..nkeys)

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "command.h"
+#include "repl.h"
 #include "tracking.h"
 #include "script_int.h"
 
@@ -72,6 +73,10 @@ static const char *refusal(script_vm *vm, const command *row, int argc)
     bool writes = (flags & CF_WRITE) || (row->flags & W);
     if (vm->read_only && (writes || may_replicate(row)))
         return "Write commands are not allowed from read-only scripts.";
+    /* (a script that declares flags was refused before it ran; once it has written, a
+       later write is not refused: it cannot be undone) */
+    if (writes && !vm->wrote && !repl_enough_good_replicas(vm->s))
+        return "-" REPL_NOREPLICAS;
     if (!vm->wrote && vm->pre_oom && (flags & CF_DENYOOM))
         return "-OOM command not allowed when used memory > 'maxmemory'.";
     return NULL;
