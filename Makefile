@@ -52,6 +52,9 @@ FAIL_FSYNC := $(BUILD)/tests/libfail_fsync.so
 # fuzzed with libFuzzer by make fuzz.
 FUZZ_TARGETS := resp dispatch client_reader wal table manifest glob config rdb script
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz-replay/%)
+# What targets share (tests/fuzz/fuzz_server.c: the in-process server of dispatch and
+# script), an archive linked into every target: only those that use it pull it in.
+FUZZ_HARNESS := $(BUILD)/tests/fuzz/libfuzz-harness.a
 FUZZ_SECONDS ?= 60
 
 EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
@@ -135,7 +138,10 @@ $(FAIL_FSYNC): tests/shim/fail_fsync.c
 
 $(BUILD)/tests/fuzz/%.o: CPPFLAGS += $(SERVER_INC) -Iclient/include -Itests/fuzz -Itests/util
 
-$(BUILD)/tests/fuzz-replay/%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(SERVER_LIB) $(LIBSHALE) $(LIBCLIENT)
+$(FUZZ_HARNESS): $(BUILD)/tests/fuzz/fuzz_server.o
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/fuzz-replay/%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(FUZZ_HARNESS) $(SERVER_LIB) $(LIBSHALE) $(LIBCLIENT)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(LUA_LIBS) -luring
 
@@ -157,7 +163,7 @@ fuzz: deps
 	    [ $$rc -eq 0 ] || { echo "fuzz $$t: libFuzzer exited with $$rc, see build/fuzz/$$t.log"; exit 1; }; \
 	done; echo "fuzz: no finding"
 
-$(BUILD)/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(SERVER_LIB) $(LIBSHALE) $(LIBCLIENT)
+$(BUILD)/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_HARNESS) $(SERVER_LIB) $(LIBSHALE) $(LIBCLIENT)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LDLIBS) $(LUA_LIBS) -luring
 
 # Runs every unit test, then prints one summary line; non-zero exit on any failure.

@@ -6,6 +6,7 @@ set -u
 build=${SHALE_BUILD:-build}
 fail=0
 for src in tests/fuzz/fuzz_*.c; do
+    grep -q LLVMFuzzerTestOneInput "$src" || continue # shared harness code, not a target
     t=${src#tests/fuzz/fuzz_}
     t=${t%.c}
     out=$("$build/tests/fuzz-replay/$t" "tests/fuzz/corpus/$t" 2>&1) || { echo "FAIL $t: $out"; fail=1; continue; }
