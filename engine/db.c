@@ -761,6 +761,23 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
     return rc;
 }
 
+int db_write_barrier(shale_db *db, int (*fn)(shale_db *db, void *arg), void *arg)
+{
+    writer w = {0}; /* no batch: a leader gathering followers stops before it */
+    pthread_cond_init(&w.cv, NULL);
+    pthread_mutex_lock(&db->mu);
+    int rc = 0;
+    if (writer_wait_turn(db, &w)) {
+        rc = fn(db, arg);
+        writer_finish_group(db, &w, &w, rc);
+    } else {
+        rc = w.status; /* not reached: nobody gathers a writer without a batch */
+    }
+    pthread_mutex_unlock(&db->mu);
+    pthread_cond_destroy(&w.cv);
+    return rc;
+}
+
 static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
 {
     return db_write_ex(db, batch, force_switch, NULL, NULL);
@@ -1520,6 +1537,7 @@ static void db_free(shale_db *db)
     pthread_mutex_destroy(&db->rl_mu);
     pthread_mutex_destroy(&db->gc_mu);
     free(db->gc_pending);
+    free(db->deferred_logs);
     pthread_spin_destroy(&db->sv_lock);
     pthread_cond_destroy(&db->bg_cv);
     pthread_cond_destroy(&db->work_cv);

@@ -181,6 +181,12 @@ struct shale_db {
     bool gc_thread_started;
     bool gc_stopping; /* close is stopping GC before it touches the log (atomic loads) */
 
+    /* checkpoints (checkpoint.c): while pinned, no file is deleted; logs a flush
+       freed meanwhile wait in deferred_logs (mu) */
+    int deletions_pinned;
+    uint64_t *deferred_logs;
+    int n_deferred_logs, cap_deferred_logs;
+
     db_stats stats;
 };
 
@@ -238,6 +244,17 @@ bool db_vptr_reclaimed(const version *v, const struct vptr *p);
 int db_read_pointer(shale_db *db, const version *v, slice raw, char **out, size_t *len);
 /* Deletes tables that no version references any more. */
 void db_delete_obsolete(shale_db *db);
+/*
+ * File deletions pinned (RocksDB's DisableFileDeletions): between pin and unpin no table,
+ * log or segment is deleted, so a checkpoint can list files and then link them. Calls
+ * nest. unpin deletes what waited. mu not held for either.
+ */
+void db_pin_file_deletions(shale_db *db);
+void db_unpin_file_deletions(shale_db *db);
+/* Runs fn(db, arg) with mu held as the write leader: every write queued before it has
+   reached the log (buffered records are flushed by fn if it needs them in the file) and
+   is visible, and none after it starts until fn returns. Returns fn's result. */
+int db_write_barrier(shale_db *db, int (*fn)(shale_db *db, void *arg), void *arg);
 /* Waits until background compaction has nothing to do (for tests and compact_range). */
 int db_compact_range(shale_db *db, const slice *begin, const slice *end);
 /*

@@ -399,6 +399,24 @@ int file_unlink(const char *path)
     return rc;
 }
 
+/* Not modelled by the power-loss table (links and directories are made only by
+   checkpoints, which sync everything they make before the rename that publishes it). */
+int file_link(const char *from, const char *to)
+{
+    int rc = fault_check(FILE_OP_OPEN, NULL); /* it creates a name, as an open may */
+    if (rc)
+        return rc;
+    return link(from, to) == 0 ? 0 : -errno;
+}
+
+int file_rmdir(const char *path)
+{
+    int rc = fault_check(FILE_OP_UNLINK, NULL);
+    if (rc)
+        return rc;
+    return rmdir(path) == 0 ? 0 : -errno;
+}
+
 int file_exists(const char *path)
 {
     struct stat st;

@@ -55,6 +55,11 @@ void file_advise_dontneed(int fd, uint64_t off, uint64_t len);
 int file_rename(const char *from, const char *to);
 int file_unlink(const char *path);
 int file_exists(const char *path); /* 1, 0 or -errno */
+/* A hard link to from named to (-EXDEV across file systems, -EPERM where the file
+   system has no links). Counts as a FILE_OP_OPEN for fault injection. */
+int file_link(const char *from, const char *to);
+/* Removes an empty directory. Counts as a FILE_OP_UNLINK. */
+int file_rmdir(const char *path);
 int file_mkdir(const char *path);  /* 0 also when it exists as a directory */
 
 /*

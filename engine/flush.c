@@ -321,6 +321,20 @@ static void maybe_delete_log(shale_db *db, uint64_t number)
 {
     if (number >= db->vs->log_number || version_segment(db->vs->current, number))
         return;
+    if (db->deletions_pinned) {
+        /* a checkpoint may be about to link it: db_unpin_file_deletions comes back */
+        uint64_t *p = db->deferred_logs;
+        if (db->n_deferred_logs == db->cap_deferred_logs) {
+            int cap = db->cap_deferred_logs ? 2 * db->cap_deferred_logs : 8;
+            p = realloc(p, (size_t)cap * sizeof *p);
+            if (!p)
+                return; /* left for the next open's sweep, as after a crash */
+            db->deferred_logs = p;
+            db->cap_deferred_logs = cap;
+        }
+        p[db->n_deferred_logs++] = number;
+        return;
+    }
     char path[PATH_MAX];
     if (file_name_log(path, sizeof path, db->dir, number) > 0) {
         pthread_mutex_unlock(&db->mu);
@@ -443,6 +457,11 @@ void *db_flush_thread(void *arg)
 
 void db_delete_obsolete(shale_db *db)
 {
+    pthread_mutex_lock(&db->mu);
+    bool pinned = db->deletions_pinned > 0;
+    pthread_mutex_unlock(&db->mu);
+    if (pinned)
+        return; /* the lists wait in the version set for the unpin */
     uint64_t *numbers;
     int n;
     version_set_take_obsolete(db->vs, &numbers, &n);
@@ -460,6 +479,25 @@ void db_delete_obsolete(shale_db *db)
             db_log(db, "deleted value-log segment %06" PRIu64, numbers[i]);
     }
     free(numbers);
+}
+
+void db_pin_file_deletions(shale_db *db)
+{
+    pthread_mutex_lock(&db->mu);
+    db->deletions_pinned++;
+    pthread_mutex_unlock(&db->mu);
+}
+
+void db_unpin_file_deletions(shale_db *db)
+{
+    pthread_mutex_lock(&db->mu);
+    if (--db->deletions_pinned == 0) {
+        /* maybe_delete_log checks again: a log is deleted only if still unneeded */
+        while (db->n_deferred_logs > 0 && !db->deletions_pinned)
+            maybe_delete_log(db, db->deferred_logs[--db->n_deferred_logs]);
+    }
+    pthread_mutex_unlock(&db->mu);
+    db_delete_obsolete(db);
 }
 
 /* ---- rate limiter: a token bucket refilled at compaction_rate_limit bytes/s ---- */

@@ -308,6 +308,37 @@ static int write_snapshot_of(version_set *vs, version *v, const version_edit *pe
     return 0;
 }
 
+int version_set_write_manifest_in(version_set *vs, version *v, const char *dir, uint64_t number,
+                                  uint64_t log_number, uint64_t log_offset, uint64_t last_seq)
+{
+    char path[PATH_MAX], cur[PATH_MAX], tmp[PATH_MAX];
+    if (file_name_manifest(path, sizeof path, dir, number) < 0 ||
+        file_name_current(cur, sizeof cur, dir) < 0 ||
+        file_name_temp(tmp, sizeof tmp, dir, number) < 0)
+        return -ENAMETOOLONG;
+    buf rec = {0};
+    int rc = snapshot_edit(vs, v, NULL, log_number, log_offset, last_seq, &rec);
+    if (rc)
+        return rc;
+    wal_writer *w;
+    rc = wal_writer_open(path, number, 0, &w);
+    if (rc == 0) {
+        slice part = buf_slice(&rec);
+        rc = wal_writer_append(w, &part, 1);
+        if (rc == 0)
+            rc = wal_writer_sync(w);
+        int crc = wal_writer_close(w);
+        if (rc == 0)
+            rc = crc;
+    }
+    buf_free(&rec);
+    char content[64];
+    int clen = snprintf(content, sizeof content, "MANIFEST-%06llu\n", (unsigned long long)number);
+    if (rc == 0)
+        rc = file_replace_atomic(cur, tmp, content, (size_t)clen, NULL);
+    return rc;
+}
+
 int version_set_write_snapshot(version_set *vs)
 {
     return write_snapshot_of(vs, vs->current, NULL, vs->log_number, vs->log_offset, vs->last_seq);

@@ -177,6 +177,11 @@ void version_set_free(version_set *vs);
 int version_set_recover(version_set *vs, char *why, size_t whylen);
 /* Writes a new manifest holding the whole current state and points CURRENT at it. */
 int version_set_write_snapshot(version_set *vs);
+/* Writes manifest `number` holding v's state with the given log position and last
+   sequence, and a CURRENT naming it, into dir (another store's directory: a checkpoint),
+   both synced, the directory too. vs is not changed. Errors: -errno, -ENOMEM. */
+int version_set_write_manifest_in(version_set *vs, version *v, const char *dir, uint64_t number,
+                                  uint64_t log_number, uint64_t log_offset, uint64_t last_seq);
 /*
  * Applies e to the current version: writes and syncs the manifest record, then installs
  * the new version as current. Called with *mu (the db mutex, which guards `current`)

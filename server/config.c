@@ -78,6 +78,7 @@ static const option options[] = {
     {"maxmemory-clients", T_MEMPCT, F(maxmemory_clients), -100, LLONG_MAX, 0, NULL},
     {"client-output-buffer-limit", T_OUTBUF, 0, 0, 0, 0, 0, NULL},
     {"dir", T_STR, F(dir), 0, 0, IMMUTABLE | PROTECTED_CFG, NULL},
+    {"backup-dir", T_STR, F(backup_dir), 0, 0, IMMUTABLE | PROTECTED_CFG, NULL},
     {"sync-writes", T_BOOL, F(sync_writes), 0, 0, 0, NULL},
     {"commit-pipeline", T_BOOL, F(commit_pipeline), 0, 0, IMMUTABLE | SAME_OK, NULL},
     {"sync-interval-ms", T_INT, F(sync_interval_ms), 0, 3600000, 0, "sync_interval_ms"},

@@ -46,6 +46,7 @@ typedef struct server_config {
     char replicaof[256]; /* "": not a replica (the only value shale takes) */
     /* durability and the engine */
     char dir[4096];
+    char backup_dir[4096]; /* BGSAVE's checkpoint; "": <dir>.backup (backup.c) */
     bool sync_writes;
     bool commit_pipeline; /* sync-writes yes: sync on the commit thread while the loops
                              run on (commit.c), instead of on the loop at each round */

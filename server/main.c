@@ -104,6 +104,9 @@ int main(int argc, char **argv)
     caps_refresh(&srv);
     srv.start_ms = ks_now_ms();
     srv.lastsave_s = (uint64_t)time(NULL);
+    srv.bgsave.last_time_sec = -1;
+    srv.bgsave.last_ok = 1;
+    srv.bgsave.seq_at_save = ks_engines_writes(&srv.ks);
     srand((unsigned)srv.start_ms);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -122,6 +122,12 @@ typedef struct bgsave_state {
     pthread_t thread;
     bool started; /* thread is joinable */
     int running;  /* atomic: the thread has not finished */
+    /* for INFO persistence (atomics): Redis 7.0's rdb_* fields */
+    uint64_t started_s;     /* when the running one began */
+    int64_t last_time_sec;  /* the last one's duration, -1: none yet */
+    int last_ok;            /* the last one succeeded (1 before any) */
+    uint64_t saves;         /* successful saves (rdb_saves) */
+    uint64_t seq_at_save;   /* engine writes counted at the last save */
 } bgsave_state;
 
 /* The options the io loops read outside the lock (net_uring.c: the output limits,

@@ -383,6 +383,29 @@ int shale_property_int(shale_db *db, const char *name, uint64_t *out);
  */
 int shale_set_option(shale_db *db, const char *name, const char *value);
 
+/* ---- Checkpoints (backups, replication's full sync) ------------------------------- */
+
+/*
+ * Makes dest, a directory that must not exist, hold an openable copy of the store with
+ * every write that returned before the call began (and none that began after it took its
+ * moment): tables and closed logs are hard-linked (copied where the file system has no
+ * links, e.g. dest on another one), the active log copied up to its last whole record, a
+ * fresh manifest written. The copy is built in "<dest>.checkpoint-tmp" (removed first if
+ * a crash left it), every file and directory synced, then renamed to dest: after a crash
+ * dest is absent or whole. Reads, writes, flushes, compactions and value-log GC go on
+ * meanwhile; file deletions wait until the files are linked. Opening dest gives the store
+ * as of the checkpoint, and *seq is the last sequence number it holds (what the store's
+ * last sequence was at that moment). A hard link shares the file with the store: dest
+ * must not be written to while the store also runs (open it elsewhere after a copy, or
+ * open it in place: a store never changes an existing table or closed log).
+ * Errors: -EEXIST (dest exists), -EINVAL, SHALE_EFAILED (the store refuses writes after a
+ * failed log write: shale_resume first), SHALE_ECORRUPT (a log shorter than what was
+ * written to it), -ENAMETOOLONG, -ENOMEM, -errno (dest is then absent, except when only
+ * the final sync of dest's parent directory failed: dest is whole but may not survive a
+ * power cut). *seq is 0 on failure.
+ */
+int shale_checkpoint(shale_db *db, const char *dest, uint64_t *seq);
+
 /* Frees a buffer returned by shale_get or shale_property. NULL: no-op. */
 void shale_free(void *p);
 

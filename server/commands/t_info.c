@@ -117,13 +117,21 @@ static void section_memory(server *s, resp_out *o)
 
 static void section_persistence(server *s, resp_out *o)
 {
-    add(o, "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:0\r\n"
-           "rdb_bgsave_in_progress:%d\r\nrdb_last_save_time:%llu\r\nrdb_last_bgsave_status:ok\r\n"
+    const bgsave_state *b = &s->bgsave;
+    uint64_t writes = ks_engines_writes(&s->ks), at_save = __atomic_load_n(&b->seq_at_save, __ATOMIC_RELAXED);
+    int running = __atomic_load_n(&b->running, __ATOMIC_RELAXED);
+    long long current = running ? (long long)((uint64_t)time(NULL) - __atomic_load_n(&b->started_s, __ATOMIC_RELAXED)) : -1;
+    add(o, "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:%llu\r\n"
+           "rdb_bgsave_in_progress:%d\r\nrdb_last_save_time:%llu\r\nrdb_last_bgsave_status:%s\r\n"
+           "rdb_last_bgsave_time_sec:%lld\r\nrdb_current_bgsave_time_sec:%lld\r\nrdb_saves:%llu\r\n"
            "aof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:%s\r\n"
            "shale_sync_writes:%s\r\nshale_wal_syncs:%llu\r\nshale_sync_failures:%llu\r\n"
            "shale_disk_error:%s\r\n\r\n",
-        __atomic_load_n(&s->bgsave.running, __ATOMIC_RELAXED),
+        (unsigned long long)(writes > at_save ? writes - at_save : 0), running,
         (unsigned long long)__atomic_load_n(&s->lastsave_s, __ATOMIC_RELAXED),
+        __atomic_load_n(&b->last_ok, __ATOMIC_RELAXED) ? "ok" : "err",
+        (long long)__atomic_load_n(&b->last_time_sec, __ATOMIC_RELAXED), current,
+        (unsigned long long)__atomic_load_n(&b->saves, __ATOMIC_RELAXED),
         s->disk_error || s->last_write_error ? "err" : "ok",
         s->cfg.sync_writes ? "yes" : "no", (unsigned long long)prop(s, "shale.wal-syncs"),
         (unsigned long long)s->stats.sync_failures,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "backup.h"
 #include "blocking.h"
 #include "monitor.h"
 #include "pause.h"
@@ -113,16 +114,35 @@ void cmd_save(server *s, client *c)
         reply_engine_error(c, rc);
         return;
     }
+    /* the store itself is durable (no backup is made: that is BGSAVE's, docs/server.md) */
+    __atomic_store_n(&s->bgsave.seq_at_save, ks_engines_writes(&s->ks), __ATOMIC_RELAXED);
+    __atomic_add_fetch(&s->bgsave.saves, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&s->lastsave_s, (uint64_t)time(NULL), __ATOMIC_RELAXED);
     resp_simple(&c->out, "OK");
 }
 
+/* A checkpoint of the data directory into backup-dir (backup.c), outside the command
+   lock: the engines take their own. */
 static void *bgsave_thread(void *arg)
 {
     server *s = arg;
-    if (ks_engines_flush(&s->ks) == 0)
-        __atomic_store_n(&s->lastsave_s, (uint64_t)time(NULL), __ATOMIC_RELAXED);
-    __atomic_store_n(&s->bgsave.running, 0, __ATOMIC_RELEASE);
+    uint64_t writes = 0;
+    int rc = backup_make(s, &writes);
+    uint64_t now = (uint64_t)time(NULL);
+    bgsave_state *b = &s->bgsave;
+    __atomic_store_n(&b->last_time_sec, (int64_t)(now - b->started_s), __ATOMIC_RELAXED);
+    __atomic_store_n(&b->last_ok, rc == 0, __ATOMIC_RELAXED);
+    if (rc == 0) {
+        __atomic_store_n(&b->seq_at_save, writes, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&b->saves, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->lastsave_s, now, __ATOMIC_RELAXED);
+    } else {
+        char dest[4096];
+        backup_dir_of(s, dest, sizeof dest);
+        fprintf(stderr, "shale-server: background save to %s failed: %s\n", dest,
+                shale_strerror(rc));
+    }
+    __atomic_store_n(&b->running, 0, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -150,6 +170,7 @@ void cmd_bgsave(server *s, client *c)
     }
     server_bgsave_wait(s); /* the last one has finished: its thread returns at once */
     __atomic_store_n(&s->bgsave.running, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->bgsave.started_s, (uint64_t)time(NULL), __ATOMIC_RELAXED);
     if (pthread_create(&s->bgsave.thread, NULL, bgsave_thread, s)) {
         __atomic_store_n(&s->bgsave.running, 0, __ATOMIC_RELAXED);
         resp_error(&c->out, "ERR cannot start the background save");

@@ -208,6 +208,42 @@ int ks_engines_flush(keyspace *ks)
     return each_engine(ks, shale_flush);
 }
 
+int ks_engines_checkpoint(keyspace *ks, const char *dest, uint64_t *writes)
+{
+    uint64_t seq = 0, sum = 0;
+    pthread_rwlock_rdlock(&ks->engines_lock);
+    int rc = shale_checkpoint(ks->db, dest, &seq);
+    sum += seq;
+    for (int i = 0; i < ks->nfifo && rc == 0; i++) {
+        char sub[4096 + 32];
+        int n = snprintf(sub, sizeof sub, "%s/" FIFO_DIR_PREFIX "%" PRIu32, dest, ks->fifo[i].phys);
+        rc = n < 0 || (size_t)n >= sizeof sub ? -ENAMETOOLONG
+                                              : shale_checkpoint(ks->fifo[i].db, sub, &seq);
+        sum += seq;
+    }
+    pthread_rwlock_unlock(&ks->engines_lock);
+    if (writes)
+        *writes = sum;
+    return rc;
+}
+
+static uint64_t engine_writes(shale_db *db)
+{
+    uint64_t seq = 0;
+    shale_property_int(db, "shale.last-sequence", &seq);
+    return seq;
+}
+
+uint64_t ks_engines_writes(keyspace *ks)
+{
+    pthread_rwlock_rdlock(&ks->engines_lock);
+    uint64_t sum = engine_writes(ks->db);
+    for (int i = 0; i < ks->nfifo; i++)
+        sum += engine_writes(ks->fifo[i].db);
+    pthread_rwlock_unlock(&ks->engines_lock);
+    return sum;
+}
+
 int ks_engines_resume(keyspace *ks)
 {
     return each_engine(ks, shale_resume);

@@ -87,7 +87,7 @@ def test_all_or_nothing(s, r):
 
 # what Redis's CONFIG sanity test skips (options it cannot set either), as shale has them
 SANITY_SKIP = {"daemonize", "unixsocket", "databases", "io-threads", "logfile",
-               "unixsocketperm", "requirepass", "enable-debug-command", "dir", "replicaof",
+               "unixsocketperm", "requirepass", "enable-debug-command", "dir", "backup-dir", "replicaof",
                "slaveof"}
 
 
