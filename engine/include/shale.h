@@ -43,6 +43,8 @@ extern "C" {
 #define SHALE_ENOREWRITE -4102 /* value-log GC found no segment worth rewriting */
 #define SHALE_ECLOSING -4103   /* the database is being closed */
 #define SHALE_ENOTSUP -4104    /* the option or operation is not supported */
+#define SHALE_ESEQ -4105       /* shale_write_at: the record's first sequence is not above
+                                  the store's last one (applied already, or another writer) */
 
 /* Names an error code (shale's own or -errno). Never returns NULL; the string is static. */
 const char *shale_strerror(int code);
@@ -144,6 +146,23 @@ typedef struct shale_options {
     uint32_t vlog_gc_interval_s;  /* 300: background GC runs this often; 0 turns it off */
     double vlog_gc_discard_ratio; /* 0.7: background GC rewrites a segment only when at
                                      least this fraction of it is garbage */
+    int vlog_gc_rewrite;          /* 1: GC rewrites live values (they take sequence
+                                     numbers); 0 (reclaim only, for a replica): GC never
+                                     writes and deletes only segments with no live value */
+
+    /* Replication hooks (docs/tuning.md "Replication hooks"; fixed at open).
+       NULL (none): called by the write leader for every log record it writes (user
+       writes, value-log GC's rewrites, shale_write_at's records), in sequence order,
+       with the record's write batch as encoded before compression (docs/format.md
+       "Write batch": fixed64 first sequence | fixed32 count | entries; count > 0), after
+       the record is in the log (with sync_writes, after it is durable) and before its
+       writes become visible to reads. rep is valid during the call only. It runs while
+       every other write waits: it must be cheap (copy the bytes and return) and must not
+       call any shale_* function on this db (a write would deadlock). A record whose
+       write fails before it is in the log (or, with sync_writes, durable) is not passed;
+       the store then refuses writes (shale_background_error). */
+    void (*commit_tap)(void *ctx, const void *rep, size_t len);
+    void *commit_tap_ctx;
 } shale_options;
 
 /* Fills *opts with the documented defaults. */
@@ -355,6 +374,11 @@ int shale_compact_range(shale_db *db, const void *begin, size_t blen, const void
  * the last older snapshot is released). Reads and writes go on meanwhile; GC's writes
  * wait while foreground writes are stalled. The discard figures come from compactions
  * (shale_compact_range first refreshes them all) and from expiry.
+ * With vlog_gc_rewrite 0 (reclaim only) GC never writes (takes no sequence number): it
+ * picks only segments whose live bytes are 0 (every value overwritten, deleted or
+ * expired, as compactions and expiry counted them), checks while streaming that no value
+ * is still live (else the segment stays and the call returns SHALE_ENOREWRITE) and
+ * deletes them as above.
  * Errors: SHALE_ENOREWRITE, -EINVAL, SHALE_ECORRUPT (the segment; nothing is deleted),
  * SHALE_EFAILED, SHALE_ECLOSING, -errno.
  */
@@ -377,7 +401,7 @@ int shale_property_int(shale_db *db, const char *name, uint64_t *out);
  * sync_writes, sync_interval_ms, fifo_max_size, block_cache_size,
  * tombstone_compaction_ratio, tombstone_compaction_min_entries,
  * iter_skip_compaction_trigger, value_threshold, vlog_file_size, vlog_gc_interval_s,
- * vlog_gc_discard_ratio (value as decimal text,
+ * vlog_gc_discard_ratio, vlog_gc_rewrite (value as decimal text,
  * sizes may end in k, m or g; booleans as yes/no/1/0). Errors: -ENOENT (unknown or not
  * changeable at run time), -EINVAL (bad value).
  */
@@ -405,6 +429,34 @@ int shale_set_option(shale_db *db, const char *name, const char *value);
  * power cut). *seq is 0 on failure.
  */
 int shale_checkpoint(shale_db *db, const char *dest, uint64_t *seq);
+
+/* ---- Replication ------------------------------------------------------------------ */
+
+/*
+ * The last sequence number visible to reads: the last entry of the last record written
+ * (or applied with shale_write_at). Sequence numbers only grow; after a reopen this is
+ * the last sequence recovered. 0 for an empty store (or db NULL).
+ */
+uint64_t shale_last_seq(shale_db *db);
+
+/*
+ * Applies an encoded write batch as the commit tap gave it (rep, len bytes: fixed64 first
+ * sequence | fixed32 count | entries, docs/format.md), with ITS sequence numbers: entry i
+ * gets first + i, and shale_last_seq becomes first + count - 1. first must be above
+ * shale_last_seq; it may be more than one above (the sequences between are skipped, and
+ * a reopen keeps them skipped). The record goes through the normal write path (the log,
+ * sync_writes, stalls) alone, never merged with another writer's batch, so it is durable
+ * as any write and a reopen recovers it with the same sequences; a crash keeps a prefix
+ * of the applied records. A store that takes shale_write_at records must take no other
+ * writes (a replica only applies; run its value-log GC with vlog_gc_rewrite 0, since GC's
+ * rewrites take sequence numbers): a record whose sequences another write has taken
+ * meanwhile fails with SHALE_ESEQ. rep is not modified and is not kept after the call.
+ * Errors: SHALE_ESEQ (first <= shale_last_seq), -EINVAL (db or rep NULL, a rep that does
+ * not decode, a count of 0, a compressed value, a key or value over the limits, a last
+ * sequence past 2^56 - 1), and shale_write's (SHALE_ESTALL, SHALE_EFAILED, SHALE_ECLOSING,
+ * -errno, -ENOMEM).
+ */
+int shale_write_at(shale_db *db, const void *rep, size_t len);
 
 /* Frees a buffer returned by shale_get or shale_property. NULL: no-op. */
 void shale_free(void *p);
