@@ -89,33 +89,29 @@ static int put_log(const char *name, void *arg)
     return link_or_copy(from, to); /* closed: finished at its roll */
 }
 
+/* Links (or copies) the store's table or log `number` into the checkpoint. */
+static int put_numbered(ckpt_job *j, uint64_t number, bool table)
+{
+    char from[PATH_MAX], to[PATH_MAX];
+    int (*name)(char *, size_t, const char *, uint64_t) = table ? file_name_table : file_name_log;
+    if (name(from, sizeof from, j->db->dir, number) < 0 ||
+        name(to, sizeof to, j->tmp, number) < 0)
+        return -ENAMETOOLONG;
+    return link_or_copy(from, to);
+}
+
 /* The version's tables, and its segments older than the logs put_log takes. */
 static int put_version_files(ckpt_job *j)
 {
     const version *v = j->plan->v;
-    char from[PATH_MAX], to[PATH_MAX];
-    for (int l = 0; l < v->num_levels; l++)
-        for (int i = 0; i < v->nfiles[l]; i++) {
-            uint64_t number = v->files[l][i]->number;
-            if (file_name_table(from, sizeof from, j->db->dir, number) < 0 ||
-                file_name_table(to, sizeof to, j->tmp, number) < 0)
-                return -ENAMETOOLONG;
-            int rc = link_or_copy(from, to);
-            if (rc)
-                return rc;
-        }
-    for (int i = 0; i < v->nsegs; i++) {
-        uint64_t number = v->segs[i]->number;
-        if (number >= j->plan->log_number)
-            continue;
-        if (file_name_log(from, sizeof from, j->db->dir, number) < 0 ||
-            file_name_log(to, sizeof to, j->tmp, number) < 0)
-            return -ENAMETOOLONG;
-        int rc = link_or_copy(from, to);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    int rc = 0;
+    for (int l = 0; l < v->num_levels && rc == 0; l++)
+        for (int i = 0; i < v->nfiles[l] && rc == 0; i++)
+            rc = put_numbered(j, v->files[l][i]->number, true);
+    for (int i = 0; i < v->nsegs && rc == 0; i++)
+        if (v->segs[i]->number < j->plan->log_number)
+            rc = put_numbered(j, v->segs[i]->number, false);
+    return rc;
 }
 
 /* Fills tmp with the store as of the barrier; *seq its last sequence. */

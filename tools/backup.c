@@ -79,14 +79,11 @@ static int vanished(const engine_copy *e, int rc)
 static int put_file(engine_copy *e, uint64_t number, bool table)
 {
     char from[PATH_MAX], to[PATH_MAX];
-    int rc = table ? file_name_table(from, sizeof from, e->src, number)
-                   : file_name_log(from, sizeof from, e->src, number);
-    int rc2 = table ? file_name_table(to, sizeof to, e->dst, number)
-                    : file_name_log(to, sizeof to, e->dst, number);
-    if (rc < 0 || rc2 < 0)
+    int (*name)(char *, size_t, const char *, uint64_t) = table ? file_name_table : file_name_log;
+    if (name(from, sizeof from, e->src, number) < 0 || name(to, sizeof to, e->dst, number) < 0)
         return -ENAMETOOLONG;
     uint64_t size = 0;
-    rc = file_size_path(from, &size);
+    int rc = file_size_path(from, &size);
     if (rc == 0)
         rc = file_link_or_copy(from, to, on_bytes, e);
     if (rc == 1) { /* linked: no bytes copied, but that much backed up */
