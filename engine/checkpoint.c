@@ -55,50 +55,12 @@ static int take_plan(shale_db *db, void *arg)
     return 0;
 }
 
-#define COPY_CHUNK (1u << 20)
-
-/* Copies the first len bytes of from into a new file to (not synced: sync_files does). */
-static int copy_prefix(const char *from, const char *to, uint64_t len)
-{
-    int in, out;
-    int rc = file_open_read(from, &in);
-    if (rc)
-        return rc;
-    rc = file_open_write(to, true, &out);
-    if (rc) {
-        file_close(in);
-        return rc;
-    }
-    char *chunk = malloc(COPY_CHUNK);
-    if (!chunk)
-        rc = -ENOMEM;
-    for (uint64_t off = 0; rc == 0 && off < len;) {
-        size_t want = len - off < COPY_CHUNK ? (size_t)(len - off) : COPY_CHUNK;
-        ssize_t n = file_pread(in, chunk, want, off);
-        if (n < 0)
-            rc = (int)n;
-        else if (n == 0 && len != UINT64_MAX)
-            rc = SHALE_ECORRUPT; /* shorter than what was written to it */
-        else if (n == 0)
-            break;
-        else
-            rc = file_write(out, chunk, (size_t)n);
-        off += n > 0 ? (uint64_t)n : 0;
-    }
-    free(chunk);
-    file_close(in);
-    int crc = file_close(out);
-    return rc ? rc : crc;
-}
-
 /* A hard link, or a whole copy where the file system has none to give. */
 static int link_or_copy(const char *from, const char *to)
 {
     SYNC_POINT("checkpoint:file");
-    int rc = file_link(from, to);
-    if (rc == -EXDEV || rc == -EPERM || rc == -EMLINK || rc == -ENOTSUP || rc == -ENOSYS)
-        rc = copy_prefix(from, to, UINT64_MAX);
-    return rc;
+    int rc = file_link_or_copy(from, to, NULL, NULL);
+    return rc < 0 ? rc : 0;
 }
 
 typedef struct ckpt_job {
@@ -122,79 +84,34 @@ static int put_log(const char *name, void *arg)
         return -ENAMETOOLONG;
     if (number == j->plan->active_log) {
         SYNC_POINT("checkpoint:file");
-        return copy_prefix(from, to, j->plan->active_size);
+        return file_copy_prefix(from, to, j->plan->active_size, NULL, NULL);
     }
     return link_or_copy(from, to); /* closed: finished at its roll */
+}
+
+/* Links (or copies) the store's table or log `number` into the checkpoint. */
+static int put_numbered(ckpt_job *j, uint64_t number, bool table)
+{
+    char from[PATH_MAX], to[PATH_MAX];
+    int (*name)(char *, size_t, const char *, uint64_t) = table ? file_name_table : file_name_log;
+    if (name(from, sizeof from, j->db->dir, number) < 0 ||
+        name(to, sizeof to, j->tmp, number) < 0)
+        return -ENAMETOOLONG;
+    return link_or_copy(from, to);
 }
 
 /* The version's tables, and its segments older than the logs put_log takes. */
 static int put_version_files(ckpt_job *j)
 {
     const version *v = j->plan->v;
-    char from[PATH_MAX], to[PATH_MAX];
-    for (int l = 0; l < v->num_levels; l++)
-        for (int i = 0; i < v->nfiles[l]; i++) {
-            uint64_t number = v->files[l][i]->number;
-            if (file_name_table(from, sizeof from, j->db->dir, number) < 0 ||
-                file_name_table(to, sizeof to, j->tmp, number) < 0)
-                return -ENAMETOOLONG;
-            int rc = link_or_copy(from, to);
-            if (rc)
-                return rc;
-        }
-    for (int i = 0; i < v->nsegs; i++) {
-        uint64_t number = v->segs[i]->number;
-        if (number >= j->plan->log_number)
-            continue;
-        if (file_name_log(from, sizeof from, j->db->dir, number) < 0 ||
-            file_name_log(to, sizeof to, j->tmp, number) < 0)
-            return -ENAMETOOLONG;
-        int rc = link_or_copy(from, to);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-typedef struct dir_op {
-    const char *dir;
-    int (*fn)(const char *path);
-} dir_op;
-
-static int on_each(const char *name, void *arg)
-{
-    const dir_op *d = arg;
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s/%s", d->dir, name) >= (int)sizeof path)
-        return -ENAMETOOLONG;
-    return d->fn(path);
-}
-
-static int sync_file(const char *path)
-{
-    int fd;
-    int rc = file_open_read(path, &fd);
-    if (rc)
-        return rc;
-    rc = file_fsync(fd); /* a link shares the inode: this syncs the store's file too */
-    int crc = file_close(fd);
-    return rc ? rc : crc;
-}
-
-/* Makes every file of dir and dir's entries durable. */
-static int sync_files(const char *dir)
-{
-    dir_op d = {dir, sync_file};
-    int rc = file_list_dir(dir, on_each, &d);
-    return rc ? rc : file_sync_dir(dir);
-}
-
-/* Removes a directory of plain files (a temporary checkpoint). -ENOENT when absent. */
-static int remove_tree(const char *dir)
-{
-    dir_op d = {dir, file_unlink};
-    int rc = file_list_dir(dir, on_each, &d);
-    return rc ? rc : file_rmdir(dir);
+    int rc = 0;
+    for (int l = 0; l < v->num_levels && rc == 0; l++)
+        for (int i = 0; i < v->nfiles[l] && rc == 0; i++)
+            rc = put_numbered(j, v->files[l][i]->number, true);
+    for (int i = 0; i < v->nsegs && rc == 0; i++)
+        if (v->segs[i]->number < j->plan->log_number)
+            rc = put_numbered(j, v->segs[i]->number, false);
+    return rc;
 }
 
 /* Fills tmp with the store as of the barrier; *seq its last sequence. */
@@ -217,7 +134,7 @@ static int fill(shale_db *db, const char *tmp, uint64_t *seq)
                                            plan.manifest_last_seq);
     version_unref(plan.v);
     if (rc == 0)
-        rc = sync_files(tmp);
+        rc = file_sync_tree(tmp);
     if (rc == 0)
         *seq = plan.last_seq;
     return rc;
@@ -246,7 +163,7 @@ int shale_checkpoint(shale_db *db, const char *dest, uint64_t *seq)
     int rc = file_exists(dest);
     if (rc)
         return rc > 0 ? -EEXIST : rc;
-    rc = remove_tree(tmp); /* left by a crash during an earlier checkpoint */
+    rc = file_remove_tree(tmp); /* left by a crash during an earlier checkpoint */
     if (rc && rc != -ENOENT)
         return rc;
     rc = file_mkdir(tmp);
@@ -258,7 +175,7 @@ int shale_checkpoint(shale_db *db, const char *dest, uint64_t *seq)
     if (rc == 0)
         rc = file_rename(tmp, dest);
     if (rc) {
-        remove_tree(tmp);
+        file_remove_tree(tmp);
         return rc;
     }
     SYNC_POINT("checkpoint:renamed");

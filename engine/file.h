@@ -62,6 +62,22 @@ int file_link(const char *from, const char *to);
 int file_rmdir(const char *path);
 int file_mkdir(const char *path);  /* 0 also when it exists as a directory */
 
+/* Whole files and trees (file_copy.c). on_bytes (may be NULL) hears of every chunk
+   copied: a progress display. */
+typedef void (*file_progress_fn)(void *arg, uint64_t bytes);
+/* Copies the first len bytes of from into a new file to (UINT64_MAX: all of it), not
+   synced. SHALE_ECORRUPT when from is shorter than len. */
+int file_copy_prefix(const char *from, const char *to, uint64_t len, file_progress_fn on_bytes,
+                     void *arg);
+/* A hard link to from named to, or a whole copy where the file system has no link to give
+   (another file system, or none at all): 1 linked, 0 copied, or -errno. */
+int file_link_or_copy(const char *from, const char *to, file_progress_fn on_bytes, void *arg);
+/* fsyncs every file below dir, then every directory after its entries (dir may also be
+   a plain file: it is synced). */
+int file_sync_tree(const char *dir);
+/* Removes dir and everything below it (or a plain file): -ENOENT when absent. */
+int file_remove_tree(const char *dir);
+
 /*
  * Calls fn(name, arg) for each entry of dir except "." and "..". fn returns 0 to go on
  * or a code to stop (returned). The names are not sorted.

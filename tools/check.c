@@ -1,10 +1,11 @@
 /*
- * check.c - shale-tool check DIR: reads every file of a store, verifying every checksum,
- * without opening (and so without changing) the store: CURRENT and the manifest it
- * names, every table (footer, index, filter, each data block), every write-ahead log
- * and value-log segment (each record), and every value pointer a table holds (the value
- * it points to is read and its checksum verified). Prints one line per problem with the
- * file and, where known, the offset; exits 1 when anything is damaged.
+ * check.c - shale-tool check DIR: reads every file of a store (and of each fifo-<id>
+ * database below it), verifying every checksum, without opening (and so without
+ * changing) the store: CURRENT and the manifest it names, every table (footer, index,
+ * filter, each data block), every write-ahead log and value-log segment (each record),
+ * and every value pointer a table holds (the value it points to is read and its
+ * checksum verified). Prints one line per problem with the file and, where known, the
+ * offset; exits 1 when anything is damaged.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -189,19 +190,12 @@ static void check_manifest(checker *ck)
     }
 }
 
-int tool_check(int argc, char **argv)
+/* check of one engine's directory (the usage's exit codes). */
+static int check_store(const char *dir)
 {
-    int rc = tool_usage(argc, argv,
-                        "usage: shale-tool check DIR\n"
-                        "Reads every file of the store without changing it and verifies every\n"
-                        "checksum; prints 'DAMAGED file: what' per problem. Exit 0 when all is\n"
-                        "well, 1 when something is damaged, 3 when the store is in use, 4 when\n"
-                        "the directory cannot be read.\n");
-    if (rc >= 0)
-        return rc;
-    checker ck = {.dir = argv[1]};
+    checker ck = {.dir = dir};
     int lfd;
-    rc = tool_lock(ck.dir, &lfd);
+    int rc = tool_lock(ck.dir, &lfd);
     if (rc)
         return rc;
     DIR *d = opendir(ck.dir);
@@ -256,4 +250,43 @@ int tool_check(int argc, char **argv)
            "%s\n", ck.dir, tables, logs, ck.pointers, ck.damaged ? "checked" : "ok",
            ck.damaged ? "DAMAGED" : "no damage found");
     return ck.damaged ? TOOL_DAMAGED : TOOL_OK;
+}
+
+typedef struct tree_check {
+    const char *dir;
+    int worst;
+} tree_check;
+
+/* Each fifo-<id> database below the main one: a store of its own. */
+static int check_fifo(const char *name, void *arg)
+{
+    tree_check *t = arg;
+    char sub[PATH_MAX];
+    if (strncmp(name, TOOL_FIFO_PREFIX, strlen(TOOL_FIFO_PREFIX)) != 0 ||
+        snprintf(sub, sizeof sub, "%s/%s", t->dir, name) >= (int)sizeof sub ||
+        tool_is_store(sub) != 1)
+        return 0;
+    int rc = check_store(sub);
+    if (rc > t->worst)
+        t->worst = rc; /* TOOL_DAMAGED < TOOL_BUSY < TOOL_FAILED */
+    return 0;
+}
+
+int tool_check_tree(const char *dir)
+{
+    tree_check t = {dir, check_store(dir)};
+    if (t.worst == TOOL_OK || t.worst == TOOL_DAMAGED)
+        file_list_dir(dir, check_fifo, &t);
+    return t.worst;
+}
+
+int tool_check(int argc, char **argv)
+{
+    int rc = tool_usage(argc, argv,
+                        "usage: shale-tool check DIR\n"
+                        "Reads every file of the store (and of each fifo-<id> database below it)\n"
+                        "without changing it and verifies every checksum; prints 'DAMAGED file:\n"
+                        "what' per problem. Exit 0 when all is well, 1 when something is\n"
+                        "damaged, 3 when the store is in use, 4 when a directory cannot be read.\n");
+    return rc >= 0 ? rc : tool_check_tree(argv[1]);
 }

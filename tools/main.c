@@ -1,6 +1,7 @@
 /*
  * main.c - shale-tool: offline operations on a store's directory (check, stats, compact,
- * gc, dump, repair). Refuses to work on a directory that a server (or any process) has open.
+ * gc, dump, repair), which it refuses while a server (or any process) has it open, and
+ * copies of it (backup, which also works while a server runs; restore).
  */
 #include <errno.h>
 #include <limits.h>
@@ -24,6 +25,8 @@ static const struct {
     {"gc", tool_gc, "value-log GC until no segment reaches the ratio [--ratio R]"},
     {"dump", tool_dump, "print keys and values [--keys-only] [--from K] [--to K] [--hex]"},
     {"repair", tool_repair, "rebuild the manifest from the tables that can be read"},
+    {"backup", tool_backup, "copy a store, also while a server runs on it: backup DIR DEST"},
+    {"restore", tool_restore, "verify a backup and put it in place [--force] [--link] BACKUP DIR"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -65,6 +68,23 @@ int tool_lock(const char *dir, int *fd)
         return TOOL_FAILED;
     }
     return TOOL_OK;
+}
+
+int tool_is_store(const char *dir)
+{
+    char cur[PATH_MAX];
+    if (file_name_current(cur, sizeof cur, dir) < 0)
+        return -ENAMETOOLONG;
+    return file_exists(cur);
+}
+
+int tool_parent_dir(const char *path, char *out, size_t n)
+{
+    const char *s = strrchr(path, '/');
+    int len = s == path ? snprintf(out, n, "/")
+              : s       ? snprintf(out, n, "%.*s", (int)(s - path), path)
+                        : snprintf(out, n, ".");
+    return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
 }
 
 int tool_usage(int argc, char **argv, const char *usage)

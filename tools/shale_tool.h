@@ -7,6 +7,7 @@
 #define SHALE_TOOL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Exit codes (docs/tools.md). */
@@ -37,6 +38,19 @@ int tool_compact(int argc, char **argv);
 int tool_gc(int argc, char **argv);
 int tool_dump(int argc, char **argv);
 int tool_repair(int argc, char **argv);
+int tool_backup(int argc, char **argv);
+int tool_restore(int argc, char **argv);
+
+/* A fifo database's engine lives in <dir>/fifo-<id> (server/types/ks_fifo.c). */
+#define TOOL_FIFO_PREFIX "fifo-"
+
+/* 1 when dir holds a store (a CURRENT file), 0 when not, or -errno. */
+int tool_is_store(const char *dir);
+/* The directory holding path ("." for a bare name) into out: 0 or -ENAMETOOLONG. */
+int tool_parent_dir(const char *path, char *out, size_t n);
+/* Runs check's checks on the store in dir and on every fifo-<id> store below it, printing
+   what check prints: TOOL_OK, TOOL_DAMAGED, TOOL_BUSY or TOOL_FAILED (check.c). */
+int tool_check_tree(const char *dir);
 
 /* Takes dir's lock as the server does: TOOL_OK with *fd set (release with file_unlock),
    or an exit code after printing why (TOOL_BUSY when a server holds it). */
