@@ -11,10 +11,15 @@ tail dropped); every acknowledged write must be on the new primary, and every no
 content (SCAN + DUMP) must equal the primary's once their offsets meet.
 
 Environment: SHALE_FAILOVER_ROUNDS (default 2), SHALE_FAILOVER_NODES=shale|redis
-(redis: the same scenario on redis-server 7.0, to check the harness itself).
-Exit 0 passed, 1 failed, 77 when redis-sentinel or python3-redis is missing.
+(redis: the same scenario on redis-server 7.0, to check the harness itself),
+SHALE_FAILOVER_CLIENT=redis-py|ioredis (ioredis: the writer is tests/sentinel/writer.js
+under node, with ioredis 6 installed by npm into $SHALE_NPM_CACHE, default
+~/.cache/shale-npm). Exit 0 passed, 1 failed, 77 when redis-sentinel, python3-redis or
+(for ioredis) node/npm is missing.
 """
 import os
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -27,6 +32,8 @@ from lib.sentinel import (Node, Sentinel, content, have_sentinel, offset_of,  # 
 
 ROUNDS = int(os.environ.get("SHALE_FAILOVER_ROUNDS", "2"))
 KIND = os.environ.get("SHALE_FAILOVER_NODES", "shale")
+CLIENT = os.environ.get("SHALE_FAILOVER_CLIENT", "redis-py")
+NPM_CACHE = os.environ.get("SHALE_NPM_CACHE", os.path.expanduser("~/.cache/shale-npm"))
 SWITCH_LIMIT = 15.0
 
 
@@ -60,6 +67,54 @@ class Writer(threading.Thread):
     def acked_count(self):
         with self.lock:
             return len(self.acked)
+
+
+class NodeWriter(threading.Thread):
+    """The same writer in node with ioredis (tests/sentinel/writer.js): reads its
+    "ack <n>" and "err" lines."""
+
+    def __init__(self, sentinel_ports):
+        super().__init__(daemon=True)
+        here = os.path.dirname(os.path.abspath(__file__))
+        env = dict(os.environ, NODE_PATH=os.path.join(NPM_CACHE, "node_modules"))
+        from lib.harness import spawn
+        self.proc = spawn(["node", os.path.join(here, "writer.js"),
+                           ",".join(map(str, sentinel_ports))], "writer.log",
+                          stdout=subprocess.PIPE, env=env)
+        self.acked, self.errors = [], 0
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self):
+        for line in self.proc.stdout:
+            if self.stop.is_set():
+                break
+            if line.startswith(b"ack "):
+                with self.lock:
+                    self.acked.append(int(line[4:]))
+            else:
+                self.errors += 1
+
+    def join(self, timeout=None):
+        self.stop.set()
+        self.proc.kill()
+        super().join(timeout)
+
+    def acked_count(self):
+        with self.lock:
+            return len(self.acked)
+
+
+def have_ioredis():
+    """ioredis 6 under NPM_CACHE (installed with npm when missing)."""
+    if not shutil.which("node") or not shutil.which("npm"):
+        return False
+    if not os.path.isdir(os.path.join(NPM_CACHE, "node_modules", "ioredis")):
+        os.makedirs(NPM_CACHE, exist_ok=True)
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", NPM_CACHE,
+                        "ioredis@6"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=300)
+    return os.path.isdir(os.path.join(NPM_CACHE, "node_modules", "ioredis"))
 
 
 class Switches(threading.Thread):
@@ -135,8 +190,8 @@ def check_data(primary, nodes, writer):
             got = content(n)
             check(got == want, "%s differs from the primary: %d keys against %d" %
                   (n.name, len(got), len(want)))
-    print("%d writes acknowledged, %d errors while failing over, all on the primary; "
-          "%d keys equal on every node" % (len(acked), writer.errors, len(want)))
+    print("%s: %d writes acknowledged, %d errors while failing over, all on the primary; "
+          "%d keys equal on every node" % (CLIENT, len(acked), writer.errors, len(want)))
 
 
 def main():
@@ -147,6 +202,9 @@ def main():
         return 77
     if not have_sentinel():
         print("skip: redis-sentinel missing")
+        return 77
+    if CLIENT == "ioredis" and not have_ioredis():
+        print("skip: node, npm or ioredis missing")
         return 77
     nodes = [Node(KIND, "n%d" % i) for i in range(3)]
     nodes[0].start()
@@ -159,7 +217,8 @@ def main():
              60, "sentinels see 2 replicas and each other")
     switches = Switches(sentinels[0].port)
     switches.start()
-    writer = Writer([s.port for s in sentinels])
+    ports = [s.port for s in sentinels]
+    writer = NodeWriter(ports) if CLIENT == "ioredis" else Writer(ports)
     writer.start()
     primary = nodes[0]
     for rnd in range(1, ROUNDS + 1):
