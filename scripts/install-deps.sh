@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config liburing-dev liblz4-dev libxxhash-dev libcmocka-dev \
 redis-server redis-tools python3-redis rocksdb-tools libhiredis-dev prometheus \
-liblua5.1-0-dev lua-cjson-dev lua-bitop-dev"
+liblua5.1-0-dev lua-cjson-dev lua-bitop-dev redis-sentinel"
 
 missing=""
 for p in $PKGS; do
@@ -39,6 +39,15 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-ser
 fi
 if command -v service >/dev/null 2>&1; then
     $SUDO service redis-server stop >/dev/null 2>&1 || true
+fi
+# redis-sentinel is here for the failover tests, which start their own sentinels on
+# free ports; the packaged one on 26379 is not needed.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-sentinel 2>/dev/null; then
+    $SUDO systemctl stop redis-sentinel >/dev/null 2>&1 || true
+    $SUDO systemctl disable redis-sentinel >/dev/null 2>&1 || true
+fi
+if command -v service >/dev/null 2>&1; then
+    $SUDO service redis-sentinel stop >/dev/null 2>&1 || true
 fi
 # prometheus is here for promtool (the metrics endpoint's test); its server is not needed.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
