@@ -75,6 +75,8 @@ int wire_write(repl_wire *w, const void *p, size_t n)
 static size_t take_pre(repl_wire *w, char *p, size_t n)
 {
     size_t k = n < w->pre_len ? n : w->pre_len;
+    if (k == 0)
+        return 0; /* (pre may be NULL) */
     memcpy(p, w->pre, k);
     w->pre += k;
     w->pre_len -= k;
