@@ -6,11 +6,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "dirs.h"
 #include "keyspace.h"
 #include "server.h"
 
@@ -21,23 +21,6 @@ int backup_dir_of(const server *s, char *out, size_t n)
     return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path) == 0 || errno == ENOENT ? 0 : -errno;
-}
-
-/* Removes a directory tree; absent is fine. */
-static int remove_tree(const char *dir)
-{
-    if (access(dir, F_OK) != 0)
-        return errno == ENOENT ? 0 : -errno;
-    int rc = nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-    return rc < 0 ? -errno : rc;
-}
-
 static int sync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
@@ -46,17 +29,6 @@ static int sync_dir(const char *dir)
     int rc = fsync(fd) == 0 ? 0 : -errno;
     close(fd);
     return rc;
-}
-
-static void parent_of(const char *path, char *out, size_t n)
-{
-    const char *slash = strrchr(path, '/');
-    if (slash == path)
-        snprintf(out, n, "/");
-    else if (slash)
-        snprintf(out, n, "%.*s", (int)(slash - path), path);
-    else
-        snprintf(out, n, ".");
 }
 
 /* Puts tmp in dest's place; the old dest (if any) ends up under tmp's name. */
@@ -72,7 +44,7 @@ static int swap_in(const char *tmp, const char *dest)
        old backup under "<backup-dir>.old" and the new one under its temporary name. */
     char old[4096 + 8];
     snprintf(old, sizeof old, "%s.old", dest);
-    int rc = remove_tree(old);
+    int rc = dirs_remove_tree(old);
     if (rc == 0 && rename(dest, old) != 0)
         rc = -errno;
     if (rc == 0 && rename(tmp, dest) != 0)
@@ -89,14 +61,14 @@ int backup_make(server *s, uint64_t *writes)
     if (rc)
         return rc;
     snprintf(tmp, sizeof tmp, "%s.tmp", dest);
-    parent_of(dest, parent, sizeof parent);
-    rc = remove_tree(tmp); /* an interrupted run's, or the backup before the last */
+    dirs_parent_of(dest, parent, sizeof parent);
+    rc = dirs_remove_tree(tmp); /* an interrupted run's, or the backup before the last */
     if (rc == 0)
         rc = ks_engines_checkpoint(&s->ks, tmp, writes);
     if (rc == 0)
         rc = swap_in(tmp, dest);
     if (rc == 0)
         rc = sync_dir(parent);
-    remove_tree(tmp); /* the previous backup, or what a failure left */
+    dirs_remove_tree(tmp); /* the previous backup, or what a failure left */
     return rc;
 }

@@ -17,6 +17,8 @@
 #include "notify.h"
 #include "pause.h"
 #include "repl.h"
+#include "repl_swap.h"
+#include "store.h"
 #include "pubsub.h"
 #include "functions.h"
 #include "script.h"
@@ -54,21 +56,23 @@ int main(int argc, char **argv)
     }
     if (rc > 0)
         fprintf(stderr, "shale-server: %s\n", err);
-    shale_options o;
-    shale_options_default(&o);
-    config_engine_options(&srv.cfg, &o);
-    caps_engine_options(&srv, &o);
-    o.compaction_filter = ks_compaction_filter; /* stale hash fields, flushed databases */
-    o.compaction_filter_ctx = &srv.ks;
+    shale_options o, fifo;
+    server_store_options(&srv, &o, &fifo);
+    const char *recovered;
+    rc = repl_swap_recover(srv.cfg.dir, &recovered); /* a full sync's swap a crash cut */
+    if (rc) {
+        fprintf(stderr, "shale-server: cannot recover an interrupted full sync beside '%s': %s\n",
+                srv.cfg.dir, shale_strerror(rc));
+        return 1;
+    }
+    if (*recovered)
+        fprintf(stderr, "shale-server: %s\n", recovered);
     rc = shale_open(srv.cfg.dir, &o, &srv.db);
     if (rc) {
         fprintf(stderr, "shale-server: cannot open the data directory '%s': %s\n", srv.cfg.dir,
                 shale_strerror(rc));
         return 1;
     }
-    shale_options fifo;
-    shale_options_default(&fifo);
-    config_fifo_options(&srv.cfg, &fifo);
     /* until it returns, the filter keeps everything */
     rc = ks_open(&srv.ks, srv.db, srv.cfg.dir, &fifo);
     if (rc) {

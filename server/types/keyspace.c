@@ -974,6 +974,19 @@ static int count_db(keyspace *ks, int dbi)
     return rc ? rc : count_stale_entries(ks, dbi, ks_now_ms());
 }
 
+/* Reads what the keyspace keeps of the store in ks->db: the mapping, the version
+   ceiling, the fifo engines, every database's counts. */
+static int ks_load(keyspace *ks)
+{
+    int rc = shale_batch_new(&ks->batch);
+    rc = rc ? rc : load_mapping(ks);
+    rc = rc ? rc : load_version_ceiling(ks);
+    rc = rc ? rc : ks_fifo_remove_strays(ks);
+    for (int i = 0; i < KS_DBS && rc == 0; i++)
+        rc = count_db(ks, i);
+    return rc;
+}
+
 int ks_open(keyspace *ks, shale_db *db, const char *dir, const shale_options *fifo_options)
 {
     memset(ks, 0, sizeof *ks);
@@ -984,14 +997,76 @@ int ks_open(keyspace *ks, shale_db *db, const char *dir, const shale_options *fi
         ks->fifo_options = *fifo_options;
     else
         shale_options_default(&ks->fifo_options);
-    int rc = shale_batch_new(&ks->batch);
-    rc = rc ? rc : load_mapping(ks);
-    rc = rc ? rc : load_version_ceiling(ks);
-    rc = rc ? rc : ks_fifo_remove_strays(ks);
-    for (int i = 0; i < KS_DBS && rc == 0; i++)
-        rc = count_db(ks, i);
+    int rc = ks_load(ks);
     if (rc)
         ks_close(ks);
+    else
+        __atomic_store_n(&ks->ready, 1, __ATOMIC_RELEASE);
+    return rc;
+}
+
+/* Frees what ks_load built (the fifo engines are closed already). */
+static void ks_unload(keyspace *ks)
+{
+    shale_batch_free(ks->batch);
+    ks->batch = NULL;
+    if (ks->sweep_at) {
+        for (int t = 0; t < SWEEP_TAGS; t++)
+            ks_key_free(&ks->sweep_at[t]);
+        free(ks->sweep_at);
+        ks->sweep_at = NULL;
+    }
+}
+
+int ks_detach(keyspace *ks)
+{
+    __atomic_store_n(&ks->ready, 0, __ATOMIC_RELEASE); /* the filter keeps everything */
+    ks_txn_abort(ks);
+    int rc = 0;
+    while (ks->nfifo > 0) {
+        int crc = ks_fifo_close_engine(ks, ks->nfifo - 1, false);
+        rc = rc ? rc : crc;
+    }
+    pthread_rwlock_wrlock(&ks->engines_lock);
+    ks->db = NULL; /* the loops' and the commit thread's syncs see no engine */
+    pthread_rwlock_unlock(&ks->engines_lock);
+    ks_unload(ks);
+    return rc;
+}
+
+/* Zeroes what ks_load fills (field by field: other threads take engines_lock meanwhile,
+   and the listeners, directory, options and expiry statistics outlive a store). */
+static void ks_reset_loaded(keyspace *ks)
+{
+    memset(ks->phys, 0, sizeof ks->phys);
+    ks->next_phys = 0;
+    memset(ks->dead, 0, sizeof ks->dead);
+    ks->ndead = 0;
+    ks->sweep_phys = 0;
+    memset(ks->count, 0, sizeof ks->count);
+    memset(ks->expires, 0, sizeof ks->expires);
+    ks->last_version = ks->version_ceiling = 0;
+    memset(ks->delta, 0, sizeof ks->delta);
+    memset(ks->delta_expires, 0, sizeof ks->delta_expires);
+    memset(ks->delta_behind, 0, sizeof ks->delta_behind);
+    memset(ks->delta_behind_expires, 0, sizeof ks->delta_behind_expires);
+    memset(ks->fifo, 0, sizeof ks->fifo);
+    ks->txn_failed = 0;
+    memset(ks->txn_delta, 0, sizeof ks->txn_delta);
+    memset(ks->txn_delta_expires, 0, sizeof ks->txn_delta_expires);
+    memset(ks->txn_behind, 0, sizeof ks->txn_behind);
+    memset(ks->txn_behind_expires, 0, sizeof ks->txn_behind_expires);
+}
+
+int ks_attach(keyspace *ks, shale_db *db)
+{
+    ks_reset_loaded(ks);
+    pthread_rwlock_wrlock(&ks->engines_lock);
+    ks->db = db;
+    pthread_rwlock_unlock(&ks->engines_lock);
+    int rc = ks_load(ks);
+    if (rc)
+        ks_detach(ks);
     else
         __atomic_store_n(&ks->ready, 1, __ATOMIC_RELEASE);
     return rc;
@@ -1005,14 +1080,7 @@ int ks_close(keyspace *ks)
         int crc = ks_fifo_close_engine(ks, ks->nfifo - 1, false);
         rc = rc ? rc : crc;
     }
-    shale_batch_free(ks->batch);
-    ks->batch = NULL;
-    if (ks->sweep_at) {
-        for (int t = 0; t < SWEEP_TAGS; t++)
-            ks_key_free(&ks->sweep_at[t]);
-        free(ks->sweep_at);
-        ks->sweep_at = NULL;
-    }
+    ks_unload(ks);
     pthread_rwlock_destroy(&ks->engines_lock);
     return rc;
 }

@@ -173,6 +173,18 @@ const char *ks_type_name(int type);
 int ks_open(keyspace *ks, shale_db *db, const char *dir, const shale_options *fifo_options);
 /* Closes the fifo engines (the main engine is the caller's). 0 or the first error. */
 int ks_close(keyspace *ks);
+/*
+ * A replica's full sync replaces the store under a live keyspace (repl_swap.h), whose
+ * lock other threads use and whose listeners (WATCH, tracking, blocking, notifications)
+ * stay. ks_detach drops the open transaction, closes the fifo engines, lets go of the
+ * main engine (the caller's to close: from then on ks_engines_* see no engine and the
+ * compaction filter keeps everything) and frees what the keyspace read of the store; 0
+ * or the first close error (the engines are closed either way). ks_attach reads a store
+ * again over db, as ks_open does, keeping the lock, directory, options and listeners; on
+ * failure the keyspace is detached again. Lock held; both only after ks_open.
+ */
+int ks_detach(keyspace *ks);
+int ks_attach(keyspace *ks, shale_db *db);
 
 /* Reads a key's metadata; an expired key is reaped (deleted, counted; left to the
    expiry cycle if that write fails) and reads as absent. Returns 0 or the engine's read

@@ -184,7 +184,7 @@ shale_db *ks_engine_at(keyspace *ks, int i)
 static int each_engine(keyspace *ks, int (*fn)(shale_db *))
 {
     pthread_rwlock_rdlock(&ks->engines_lock);
-    int rc = fn(ks->db);
+    int rc = ks->db ? fn(ks->db) : 0; /* none while a full sync swaps the store */
     for (int i = 0; i < ks->nfifo; i++) {
         int frc = fn(ks->fifo[i].db);
         rc = rc ? rc : frc;
@@ -212,7 +212,7 @@ int ks_engines_checkpoint(keyspace *ks, const char *dest, uint64_t *writes)
 {
     uint64_t seq = 0, sum = 0;
     pthread_rwlock_rdlock(&ks->engines_lock);
-    int rc = shale_checkpoint(ks->db, dest, &seq);
+    int rc = ks->db ? shale_checkpoint(ks->db, dest, &seq) : -ESHUTDOWN;
     sum += seq;
     for (int i = 0; i < ks->nfifo && rc == 0; i++) {
         char sub[4096 + 32];
@@ -237,7 +237,7 @@ static uint64_t engine_writes(shale_db *db)
 uint64_t ks_engines_writes(keyspace *ks)
 {
     pthread_rwlock_rdlock(&ks->engines_lock);
-    uint64_t sum = engine_writes(ks->db);
+    uint64_t sum = ks->db ? engine_writes(ks->db) : 0;
     for (int i = 0; i < ks->nfifo; i++)
         sum += engine_writes(ks->fifo[i].db);
     pthread_rwlock_unlock(&ks->engines_lock);
