@@ -166,34 +166,6 @@ static int recv_file(receiver *r)
     return rc ? rc : check_sum(r);
 }
 
-/* Copies from to `to` (where a hard link is refused). */
-static int copy_file(receiver *r, const char *from, const char *to)
-{
-    int in, out;
-    int rc = file_open_read(from, &in);
-    if (rc)
-        return rc;
-    rc = file_open_write(to, true, &out);
-    if (rc) {
-        file_close(in);
-        return rc;
-    }
-    for (uint64_t off = 0;;) {
-        ssize_t k = file_pread(in, r->buf, RECV_CHUNK, off);
-        if (k <= 0) {
-            rc = (int)k;
-            break;
-        }
-        if ((rc = file_write(out, r->buf, (size_t)k)) != 0)
-            break;
-        off += (uint64_t)k;
-    }
-    rc = rc ? rc : file_fsync(out);
-    file_close(in);
-    int crc = file_close(out);
-    return rc ? rc : crc;
-}
-
 /* "keep <name>": the replica's own copy, linked in, must still be what it listed. */
 static int recv_keep(receiver *r)
 {
@@ -210,10 +182,10 @@ static int recv_keep(receiver *r)
     snprintf(to, sizeof to, "%s/%s", r->tmp, name);
     if (file_exists(to) != 0)
         return -EPROTO;
-    rc = file_link(from, to);
-    if (rc == -EXDEV || rc == -EPERM || rc == -EMLINK)
-        rc = copy_file(r, from, to);
-    if (rc)
+    rc = file_link_or_copy(from, to, NULL, NULL);
+    if (rc == 0) /* copied, not linked: the copy must be as durable as a received file */
+        rc = file_sync_tree(to);
+    if (rc < 0)
         return rc == -ENOENT ? -ESTALE : rc;
     uint64_t size, fp;
     rc = repl_fingerprint_path(to, &size, &fp);
