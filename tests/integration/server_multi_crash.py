@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_compare import Conn  # noqa: E402
-from lib.crash import SERVER, CrashRun, Writer  # noqa: E402
+from lib.crash import Writer, crash_main, markers  # noqa: E402
 
 SECONDS = float(os.environ.get("SHALE_MULTI_SECONDS", "15"))
 SEED = int(os.environ.get("SEED", str(int(time.time()))))
@@ -68,21 +68,16 @@ def check(port, sent, acked):
     """The problems found in the store against what was sent and acknowledged."""
     c = Conn(port)
     bal = [int(v[1]) for v in c.call("mget", *["acct:%d" % i for i in range(ACCOUNTS)])[1]]
-    keys = [k[1].decode() for k in c.call("keys", "x:*")[1]]
-    vals = c.call("mget", *keys)[1] if keys else []
+    present = markers(c)
     want = [START] * ACCOUNTS
     problems = []
-    present = set()
-    for k, v in zip(keys, vals):
-        _, cid, seq = k.split(":")
-        key = (int(cid), int(seq))
-        present.add(key)
-        a, b, amount = (int(x) for x in v[1].split())
+    for key, (k, v) in present.items():
+        a, b, amount = (int(x) for x in v.split())
         if sent.get(key) != (a, b, amount):
-            problems.append("marker %s = %r was never sent" % (k, v[1]))
+            problems.append("marker %s = %r was never sent" % (k, v))
         want[a] -= amount
         want[b] += amount
-    lost = acked - present
+    lost = acked - set(present)
     if lost:
         problems.append("%d acknowledged EXECs lost, e.g. %r" % (len(lost), sorted(lost)[:5]))
     if bal != want:
@@ -95,35 +90,24 @@ def check(port, sent, acked):
     return problems, len(present)
 
 
-def main():
-    if not os.path.exists(SERVER):
-        print("skip: %s missing" % SERVER)
-        return 77
-    run = CrashRun(SEED, CLIENTS)
-    try:
-        run.start()
-        Conn(run.port).call("mset", *[x for i in range(ACCOUNTS) for x in ("acct:%d" % i, START)])
-        found = [0]
+def body(run):
+    run.start()
+    Conn(run.port).call("mset", *[x for i in range(ACCOUNTS) for x in ("acct:%d" % i, START)])
+    found = [0]
 
-        def verify():
-            problems, found[0] = check(run.port, run.sent, run.acked)
-            return problems
+    def verify():
+        problems, found[0] = check(run.port, run.sent, run.acked)
+        return problems
 
-        if not run.run(SECONDS, Client, verify):
-            return 1
-        print("%d kill -9 rounds (seed %d): %d EXECs acknowledged, %d committed, all there "
-              "and whole" % (run.rounds, SEED, len(run.acked), found[0]))
-        if run.rounds == 0 or not run.acked:
-            print("FAIL: nothing was tested")
-            return 1
-        report = run.sanitizer_report()
-        if report:
-            print("FAIL: the server's log has a sanitizer report:\n" + report)
-            return 1
-        return 0
-    finally:
-        run.close()
+    if not run.run(SECONDS, Client, verify):
+        return 1
+    print("%d kill -9 rounds (seed %d): %d EXECs acknowledged, %d committed, all there "
+          "and whole" % (run.rounds, SEED, len(run.acked), found[0]))
+    if run.rounds == 0 or not run.acked:
+        print("FAIL: nothing was tested")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(crash_main(SEED, CLIENTS, body))

@@ -32,7 +32,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_compare import Conn, encode  # noqa: E402
-from lib.crash import SERVER, CrashRun, Writer  # noqa: E402
+from lib.crash import Writer, crash_main, markers  # noqa: E402
 
 SECONDS = float(os.environ.get("SHALE_SCRIPT_CRASH_SECONDS", "15"))
 SEED = int(os.environ.get("SEED", str(int(time.time()))))
@@ -150,24 +150,19 @@ def check_store(c, sent, acked):
     """The problems found in the data against what was sent and acknowledged, and how
     many markers are there."""
     strings, fields = balances(c)
-    keys = [k[1].decode() for k in c.call("keys", "x:*")[1]]
-    vals = c.call("mget", *keys)[1] if keys else []
+    present = markers(c)
     want = {"s": [START] * ACCOUNTS, "h": [START] * ACCOUNTS}
     problems = []
-    present = set()
-    for k, v in zip(keys, vals):
-        _, cid, seq = k.split(":")
-        key = (int(cid), int(seq))
-        present.add(key)
-        kind, a, b, amount = v[1].decode().split()
+    for key, (k, v) in present.items():
+        kind, a, b, amount = v.decode().split()
         a, b, amount = int(a), int(b), int(amount)
         if sent.get(key) == REFUSED:
-            problems.append("marker %s = %r of a refused call" % (k, v[1]))
+            problems.append("marker %s = %r of a refused call" % (k, v))
         elif sent.get(key) != (kind, a, b, amount):
-            problems.append("marker %s = %r was never sent" % (k, v[1]))
+            problems.append("marker %s = %r was never sent" % (k, v))
         want[kind][a] -= amount
         want[kind][b] += amount
-    lost = acked - present
+    lost = acked - set(present)
     if lost:
         problems.append("%d acknowledged calls lost, e.g. %r" % (len(lost), sorted(lost)[:5]))
     problems += compare("strings", strings, want["s"]) + compare("hash fields", fields, want["h"])
@@ -209,11 +204,7 @@ def setup(port):
     Client.sha = c.call("script", "load", MOVE)[1].decode()
 
 
-def main():
-    if not os.path.exists(SERVER):
-        print("skip: %s missing" % SERVER)
-        return 77
-    run = CrashRun(SEED, CLIENTS)
+def body(run):
     writers = []
     busy_problems = []
     found = [0]
@@ -233,30 +224,23 @@ def main():
         store, found[0] = check_store(c, run.sent, run.acked)
         return problems + store
 
-    try:
-        run.start()
-        setup(run.port)
-        if not run.run(SECONDS, make_writer, verify, during):
-            return 1
-        refused = sum(1 for v in run.sent.values() if v == REFUSED)
-        by_way = {w: sum(x.by_way[w] for x in writers) for w in ("evalsha", "fcall")}
-        busy_rounds = sum(1 for r in range(run.rounds) if r % BUSY_EVERY == 1)
-        print("%d kill -9 rounds (seed %d), %d of them during a busy script: %d calls "
-              "acknowledged (%d EVALSHA, %d FCALL), %d refused by the script, %d -BUSY, "
-              "%d committed, all there and whole" %
-              (run.rounds, SEED, busy_rounds, len(run.acked), by_way["evalsha"],
-               by_way["fcall"], refused, sum(x.busy for x in writers), found[0]))
-        if run.rounds < 2 or not busy_rounds or min(by_way.values()) == 0 or not refused:
-            print("FAIL: not everything was tested")
-            return 1
-        report = run.sanitizer_report()
-        if report:
-            print("FAIL: the server's log has a sanitizer report:\n" + report)
-            return 1
-        return 0
-    finally:
-        run.close()
+    run.start()
+    setup(run.port)
+    if not run.run(SECONDS, make_writer, verify, during):
+        return 1
+    refused = sum(1 for v in run.sent.values() if v == REFUSED)
+    by_way = {w: sum(x.by_way[w] for x in writers) for w in ("evalsha", "fcall")}
+    busy_rounds = sum(1 for r in range(run.rounds) if r % BUSY_EVERY == 1)
+    print("%d kill -9 rounds (seed %d), %d of them during a busy script: %d calls "
+          "acknowledged (%d EVALSHA, %d FCALL), %d refused by the script, %d -BUSY, "
+          "%d committed, all there and whole" %
+          (run.rounds, SEED, busy_rounds, len(run.acked), by_way["evalsha"],
+           by_way["fcall"], refused, sum(x.busy for x in writers), found[0]))
+    if run.rounds < 2 or not busy_rounds or min(by_way.values()) == 0 or not refused:
+        print("FAIL: not everything was tested")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(crash_main(SEED, CLIENTS, body))

@@ -39,18 +39,21 @@ static void ckpt_options(shale_options *o)
     o->vlog_gc_interval_s = 0; /* the tests run GC themselves */
 }
 
-static shale_db *open_db(const char *dir, const shale_options *o)
+/* A test's directories: the source store's (returned) and *out for its checkpoints, with
+   dest (when not NULL, PATH_MAX bytes) set to the path of one checkpoint there. */
+static char *make_dirs(char **out, char *dest)
 {
-    shale_db *db = tu_open(dir, o);
-    assert_non_null(db);
-    return db;
+    char *dir = tu_tempdir("ckpt-src");
+    *out = tu_tempdir("ckpt-out");
+    if (dest)
+        snprintf(dest, PATH_MAX, "%s/c", *out);
+    return dir;
 }
 
-static uint64_t prop(shale_db *db, const char *name)
+static void free_dirs(char *dir, char *out)
 {
-    uint64_t v = 0;
-    assert_int_equal(shale_property_int(db, name, &v), 0);
-    return v;
+    tu_rmdir_free(dir);
+    tu_rmdir_free(out);
 }
 
 static bool exists(const char *path)
@@ -190,8 +193,8 @@ static void verify_checkpoint(const char *dest, const uint64_t *acked_before,
     shale_options o;
     ckpt_options(&o);
     o.create_if_missing = false;
-    shale_db *db = open_db(dest, &o);
-    assert_int_equal(prop(db, "shale.last-sequence"), seq);
+    shale_db *db = tu_open_ok(dest, &o);
+    assert_int_equal(tu_prop(db, "shale.last-sequence"), seq);
     for (int t = 0; t < WRITERS; t++) {
         bool found = false;
         for (uint64_t n = acked_before[t]; n <= started_after[t] && !found; n++)
@@ -207,11 +210,11 @@ static void verify_checkpoint(const char *dest, const uint64_t *acked_before,
 static void test_checkpoint_holds_the_state_of_the_call(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("ckpt-src");
-    char *out = tu_tempdir("ckpt-out");
+    char *out;
+    char *dir = make_dirs(&out, NULL);
     shale_options o;
     ckpt_options(&o);
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     atomic_bool stop = false;
     writer_state ws[WRITERS];
     pthread_t wt[WRITERS], ct;
@@ -255,13 +258,12 @@ static void test_checkpoint_holds_the_state_of_the_call(void **state)
         assert_true(seqs[r] >= seqs[r - 1]);
 
     /* The source reopens unharmed by the links its files share. */
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     for (int t = 0; t < WRITERS; t++)
         assert_true(writer_state_matches(db, t, ws[t].acked));
     assert_int_equal(shale_close(db), 0);
     tool_check(dir);
-    tu_rmdir_free(dir);
-    tu_rmdir_free(out);
+    free_dirs(dir, out);
 }
 
 /* A store with tables, segments, closed logs and an active log. */
@@ -269,7 +271,7 @@ static shale_db *store_with_everything(const char *dir, uint64_t writes)
 {
     shale_options o;
     ckpt_options(&o);
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     char k[32], v[1024];
     for (uint64_t g = 0; g < writes; g++) {
         op_key(0, g, k, sizeof k);
@@ -286,20 +288,18 @@ static shale_db *store_with_everything(const char *dir, uint64_t writes)
 static void test_checkpoint_opens_as_an_independent_store(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("ckpt-src");
-    char *out = tu_tempdir("ckpt-out");
-    char dest[PATH_MAX];
-    snprintf(dest, sizeof dest, "%s/c", out);
+    char *out, dest[PATH_MAX];
+    char *dir = make_dirs(&out, dest);
     shale_options o;
     ckpt_options(&o);
     shale_db *db = store_with_everything(dir, 3000);
     uint64_t seq = 0;
     assert_int_equal(shale_checkpoint(db, dest, &seq), 0);
-    assert_int_equal(seq, prop(db, "shale.last-sequence"));
+    assert_int_equal(seq, tu_prop(db, "shale.last-sequence"));
     assert_int_equal(shale_checkpoint(db, dest, &seq), -EEXIST);
     assert_int_equal(seq, 0);
 
-    shale_db *copy = open_db(dest, &o);
+    shale_db *copy = tu_open_ok(dest, &o);
     assert_true(writer_state_matches(copy, 0, 3000));
     assert_int_equal(shale_put(copy, "only-in-copy", 12, "1", 1, 0), 0);
     assert_int_equal(shale_compact_range(copy, NULL, 0, NULL, 0), 0);
@@ -312,11 +312,10 @@ static void test_checkpoint_opens_as_an_independent_store(void **state)
     assert_true(writer_state_matches(db, 0, 3000));
     assert_int_equal(shale_close(db), 0);
     tool_check(dir);
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     assert_true(writer_state_matches(db, 0, 3000));
     assert_int_equal(shale_close(db), 0);
-    tu_rmdir_free(dir);
-    tu_rmdir_free(out);
+    free_dirs(dir, out);
 }
 
 static void flush_now(const char *name, void *arg)
@@ -342,14 +341,12 @@ static int count_logs(const char *dir)
 static void test_checkpoint_pins_file_deletions(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("ckpt-src");
-    char *out = tu_tempdir("ckpt-out");
-    char dest[PATH_MAX];
-    snprintf(dest, sizeof dest, "%s/c", out);
+    char *out, dest[PATH_MAX];
+    char *dir = make_dirs(&out, dest);
     shale_options o;
     ckpt_options(&o);
     o.value_threshold = 0; /* no segments: a flushed log is deleted at once */
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     for (int i = 0; i < 500; i++) {
         char k[32];
         snprintf(k, sizeof k, "k%04d", i);
@@ -365,18 +362,14 @@ static void test_checkpoint_pins_file_deletions(void **state)
     assert_int_equal(count_logs(dir), 1); /* the flushed log went after the unpin */
     assert_int_equal(shale_close(db), 0);
     tool_check(dest);
-    db = open_db(dest, &o);
+    db = tu_open_ok(dest, &o);
     for (int i = 0; i < 500; i++) {
         char k[32];
         snprintf(k, sizeof k, "k%04d", i);
-        void *got = NULL;
-        size_t len;
-        assert_int_equal(shale_get(db, k, strlen(k), &got, &len), 0);
-        shale_free(got);
+        tu_expect_found(db, k);
     }
     assert_int_equal(shale_close(db), 0);
-    tu_rmdir_free(dir);
-    tu_rmdir_free(out);
+    free_dirs(dir, out);
 }
 
 /* dest after a failed or interrupted checkpoint: absent, or a whole store. */
@@ -388,7 +381,7 @@ static void expect_none_or_whole(const char *dest, uint64_t writes)
     shale_options o;
     ckpt_options(&o);
     o.create_if_missing = false;
-    shale_db *db = open_db(dest, &o);
+    shale_db *db = tu_open_ok(dest, &o);
     assert_true(writer_state_matches(db, 0, writes));
     assert_int_equal(shale_close(db), 0);
 }
@@ -398,8 +391,8 @@ static void expect_none_or_whole(const char *dest, uint64_t writes)
 static void test_checkpoint_fault_sweep(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("ckpt-src");
-    char *out = tu_tempdir("ckpt-out");
+    char *out;
+    char *dir = make_dirs(&out, NULL);
     const uint64_t writes = 2000;
     shale_db *db = store_with_everything(dir, writes);
     /* quiet: no background work takes the armed faults */
@@ -435,8 +428,7 @@ static void test_checkpoint_fault_sweep(void **state)
     print_message("%d injected failures\n", failures);
     assert_true(failures > 10);
     assert_int_equal(shale_close(db), 0);
-    tu_rmdir_free(dir);
-    tu_rmdir_free(out);
+    free_dirs(dir, out);
 }
 
 static atomic_int crash_countdown;
@@ -455,8 +447,8 @@ static void crash_here(const char *name, void *arg)
 static void test_checkpoint_crash_leaves_no_half_dest(void **state)
 {
     (void)state;
-    char *dir = tu_tempdir("ckpt-src");
-    char *out = tu_tempdir("ckpt-out");
+    char *out;
+    char *dir = make_dirs(&out, NULL);
     const uint64_t writes = 2000;
     shale_db *db = store_with_everything(dir, writes);
     assert_int_equal(shale_close(db), 0);
@@ -494,7 +486,7 @@ static void test_checkpoint_crash_leaves_no_half_dest(void **state)
                 /* the next checkpoint to dest clears the crash's temporary directory */
                 shale_options o;
                 ckpt_options(&o);
-                db = open_db(dir, &o);
+                db = tu_open_ok(dir, &o);
                 uint64_t seq;
                 assert_int_equal(shale_checkpoint(db, dest, &seq), 0);
                 assert_int_equal(shale_close(db), 0);
@@ -504,8 +496,7 @@ static void test_checkpoint_crash_leaves_no_half_dest(void **state)
     }
     print_message("%d crashes, %d left a whole dest\n", crashes, whole);
     assert_true(crashes >= 5);
-    tu_rmdir_free(dir);
-    tu_rmdir_free(out);
+    free_dirs(dir, out);
 }
 
 int main(int argc, char **argv)

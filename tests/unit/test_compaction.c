@@ -28,21 +28,12 @@
 #include "table_cache.h"
 #include "testutil.h"
 
-static uint64_t prop(shale_db *db, const char *name)
-{
-    uint64_t v = 0;
-    assert_int_equal(shale_property_int(db, name, &v), 0);
-    return v;
-}
-
+/* The small store's tables, L1 and cache, with smaller memtables and levels 4x apart. */
 static void opts(shale_options *o)
 {
-    shale_options_default(o);
+    tu_small_options(o);
     o->memtable_size = 128 * 1024;
-    o->table_size = 128 * 1024;
-    o->base_level_size = 512 * 1024;
     o->level_size_multiplier = 4;
-    o->block_cache_size = 1 << 20;
 }
 
 static void fill(shale_db *db, int n, int stride, int gen)
@@ -75,9 +66,9 @@ static void check(shale_db *db, int n, int gen)
 static void settle(shale_db *db)
 {
     for (int i = 0; i < 400; i++) {
-        if (prop(db, "shale.running-compactions") == 0 &&
-            prop(db, "shale.num-files-at-level0") < 4 &&
-            prop(db, "shale.num-immutable-memtables") == 0)
+        if (tu_prop(db, "shale.running-compactions") == 0 &&
+            tu_prop(db, "shale.num-files-at-level0") < 4 &&
+            tu_prop(db, "shale.num-immutable-memtables") == 0)
             return;
         usleep(50 * 1000);
     }
@@ -99,14 +90,14 @@ static void test_compaction_leveled_moves_data_down(void **state)
     for (int l = 1; l < 7; l++) {
         char name[64];
         snprintf(name, sizeof name, "shale.num-files-at-level%d", l);
-        below += prop(db, name);
+        below += tu_prop(db, name);
     }
     assert_true(below > 0);
-    assert_true(prop(db, "shale.compaction-count") > 0);
-    assert_true(prop(db, "shale.dropped-shadowed") > 0);
+    assert_true(tu_prop(db, "shale.compaction-count") > 0);
+    assert_true(tu_prop(db, "shale.dropped-shadowed") > 0);
     check(db, n, 2);
     /* every level's size is tracked */
-    assert_true(prop(db, "shale.total-table-bytes") > 0);
+    assert_true(tu_prop(db, "shale.total-table-bytes") > 0);
     shale_close(db);
     tu_rmdir_free(dir);
 }
@@ -126,7 +117,7 @@ static void test_compaction_sequential_load_moves_tables(void **state)
     }
     assert_int_equal(shale_flush(db), 0);
     settle(db);
-    assert_true(prop(db, "shale.trivial-moves") > 0);
+    assert_true(tu_prop(db, "shale.trivial-moves") > 0);
     shale_close(db);
     tu_rmdir_free(dir);
 }
@@ -149,8 +140,8 @@ static void test_compaction_l0_slowdown_is_counted(void **state)
     assert_int_equal(shale_set_option(db, "l0_stop_trigger", "100"), 0);
     fill(db, 3000, 1, 2);
     check(db, 3000, 2);
-    uint64_t c = prop(db, "shale.stall-count-l0_slowdown");
-    uint64_t us = prop(db, "shale.stall-micros-l0_slowdown");
+    uint64_t c = tu_prop(db, "shale.stall-count-l0_slowdown");
+    uint64_t us = tu_prop(db, "shale.stall-micros-l0_slowdown");
     printf("l0 slowdown: %llu delays, %llu us\n", (unsigned long long)c, (unsigned long long)us);
     assert_true(c > 0 && us > 0);
     char *s;
@@ -178,7 +169,7 @@ static void test_compaction_rate_limit_slows_writes_to_disk(void **state)
     assert_int_equal(shale_open(dir, &o, &db), 0);
     fill(db, 20000, 7919, 1);
     assert_int_equal(shale_flush(db), 0);
-    uint64_t bytes = prop(db, "shale.total-table-bytes");
+    uint64_t bytes = tu_prop(db, "shale.total-table-bytes");
     /* a full compaction at 4x the data's size per second takes at least ~1/4 s */
     char rate[32];
     snprintf(rate, sizeof rate, "%llu", (unsigned long long)(bytes * 4));
@@ -211,13 +202,13 @@ static void test_compaction_fifo_drops_expired_tables(void **state)
         assert_int_equal(shale_put(db, k, strlen(k), "cached-value", 12, soon), 0);
     }
     assert_int_equal(shale_flush(db), 0);
-    assert_true(prop(db, "shale.num-files-at-level0") >= 1);
+    assert_true(tu_prop(db, "shale.num-files-at-level0") >= 1);
     usleep(400 * 1000);
     /* the picker runs at least every second */
-    for (int i = 0; i < 60 && prop(db, "shale.num-files-at-level0") > 0; i++)
+    for (int i = 0; i < 60 && tu_prop(db, "shale.num-files-at-level0") > 0; i++)
         usleep(50 * 1000);
-    assert_int_equal(prop(db, "shale.num-files-at-level0"), 0);
-    assert_true(prop(db, "shale.fifo-deleted-bytes") > 0);
+    assert_int_equal(tu_prop(db, "shale.num-files-at-level0"), 0);
+    assert_true(tu_prop(db, "shale.fifo-deleted-bytes") > 0);
     shale_close(db);
     tu_rmdir_free(dir);
 }
@@ -274,7 +265,7 @@ static void test_compaction_vlog_pointer_no_expiry(void **state)
     o.compaction_style = SHALE_COMPACTION_FIFO;
     assert_int_equal(shale_open(dir, &o, &db), 0);
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0); /* runs the fifo picker */
-    assert_int_equal(prop(db, "shale.fifo-deleted-bytes"), 0);
+    assert_int_equal(tu_prop(db, "shale.fifo-deleted-bytes"), 0);
     want_value(db, "big", big);
     shale_close(db);
     tu_rmdir_free(dir);
@@ -303,7 +294,7 @@ static void test_compaction_fifo_ignores_zero_expiry_of_old_tables(void **state)
     db->vs->current->files[0][0]->max_expire_at_ms = 0;
     pthread_mutex_unlock(&db->mu);
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
-    assert_int_equal(prop(db, "shale.fifo-deleted-bytes"), 0);
+    assert_int_equal(tu_prop(db, "shale.fifo-deleted-bytes"), 0);
     want_value(db, "big", big);
     shale_close(db);
     tu_rmdir_free(dir);
@@ -379,12 +370,12 @@ static void test_compaction_fifo_drops_expired_prefix_and_unshadowing(void **sta
     put_str(db, "b", "new", soon); /* expired, but shadows b=old: kept */
     put_str(db, "z", "x", soon);
     assert_int_equal(shale_flush(db), 0);
-    assert_int_equal(prop(db, "shale.num-files-at-level0"), 4);
+    assert_int_equal(tu_prop(db, "shale.num-files-at-level0"), 4);
     while (tu_now_ms() <= soon + 50)
         usleep(20 * 1000);
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
     usleep(1200 * 1000); /* the background picker too */
-    assert_int_equal(prop(db, "shale.num-files-at-level0"), 2);
+    assert_int_equal(tu_prop(db, "shale.num-files-at-level0"), 2);
     want_absent(db, "b");
     want_absent(db, "a1");
     want_absent(db, "c");
@@ -404,7 +395,7 @@ static void test_compaction_tiered_keeps_tombstone_over_lower_levels(void **stat
     assert_int_equal(shale_open(dir, &o, &db), 0);
     put_str(db, "k", "old", 0);
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
-    assert_int_equal(prop(db, "shale.num-files-at-level0"), 0); /* k is below L0 */
+    assert_int_equal(tu_prop(db, "shale.num-files-at-level0"), 0); /* k is below L0 */
     shale_close(db);
     o.compaction_style = SHALE_COMPACTION_TIERED;
     assert_int_equal(shale_open(dir, &o, &db), 0);
@@ -493,8 +484,8 @@ static void idle(shale_db *db)
 {
     for (int i = 0; i < 200; i++) {
         usleep(50 * 1000);
-        if (prop(db, "shale.running-compactions") == 0 &&
-            prop(db, "shale.num-immutable-memtables") == 0)
+        if (tu_prop(db, "shale.running-compactions") == 0 &&
+            tu_prop(db, "shale.num-immutable-memtables") == 0)
             return;
     }
 }
@@ -570,7 +561,7 @@ static void style_change(shale_compaction_style from, shale_compaction_style to)
         snprintf(s, sizeof s, "%llu", (unsigned long long)cap);
         assert_int_equal(shale_set_option(db, "fifo_max_size", s), 0);
         assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
-        uint64_t bytes = prop(db, "shale.total-table-bytes");
+        uint64_t bytes = tu_prop(db, "shale.total-table-bytes");
         if (bytes > cap)
             fail_msg("%s: %llu table bytes over fifo's cap of %llu", when,
                      (unsigned long long)bytes, (unsigned long long)cap);
@@ -580,8 +571,8 @@ static void style_change(shale_compaction_style from, shale_compaction_style to)
            go with them, so their segments hold no live bytes (GC may take them) */
         assert_int_equal(shale_set_option(db, "fifo_max_size", "1"), 0);
         assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
-        assert_int_equal(prop(db, "shale.total-table-bytes"), 0);
-        assert_int_equal(prop(db, "shale.vlog-live-bytes"), 0);
+        assert_int_equal(tu_prop(db, "shale.total-table-bytes"), 0);
+        assert_int_equal(tu_prop(db, "shale.vlog-live-bytes"), 0);
         assert_int_equal(shale_vlog_gc(db, 0.5), 0);
         style_check(db, m, false, when);
     } else {
@@ -616,12 +607,12 @@ static void test_compaction_tiered_run_tables_are_bounded(void **state)
     assert_int_equal(shale_flush(db), 0);
     idle(db);
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
-    uint64_t bytes = prop(db, "shale.total-table-bytes");
+    uint64_t bytes = tu_prop(db, "shale.total-table-bytes");
     uint64_t tables = 0;
     for (int l = 0; l < o.num_levels; l++) {
         char name[64];
         snprintf(name, sizeof name, "shale.num-files-at-level%d", l);
-        tables += prop(db, name);
+        tables += tu_prop(db, name);
     }
     printf("%llu table bytes in %llu tables\n", (unsigned long long)bytes,
            (unsigned long long)tables);
@@ -631,7 +622,7 @@ static void test_compaction_tiered_run_tables_are_bounded(void **state)
     assert_true(tables >= bytes / bound);
     char name[64];
     snprintf(name, sizeof name, "shale.num-files-at-level%d", o.num_levels - 1);
-    assert_int_equal(prop(db, name), tables); /* one sorted run, in the last level */
+    assert_int_equal(tu_prop(db, name), tables); /* one sorted run, in the last level */
     style_check(db, m, true, "after the full merge");
     shale_close(db);
     /* every table file on disk is within the bound */
@@ -822,7 +813,7 @@ static void test_compaction_pinned_tables_close_when_deleted(void **state)
         fill(db, n, 7919, t);
         assert_int_equal(shale_flush(db), 0);
     }
-    assert_int_equal(prop(db, "shale.num-files-at-level0"), 12);
+    assert_int_equal(tu_prop(db, "shale.num-files-at-level0"), 12);
     check(db, n, 11); /* found in the newest table */
     char k[32];
     for (int i = 0; i < 3000; i++) {
@@ -835,7 +826,7 @@ static void test_compaction_pinned_tables_close_when_deleted(void **state)
     check(db, n, 11); /* reads past the pin budget */
     assert_int_equal(deleted_tables_open(), 0);
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
-    assert_int_equal(prop(db, "shale.num-files-at-level0"), 0);
+    assert_int_equal(tu_prop(db, "shale.num-files-at-level0"), 0);
     assert_int_equal(table_cache_pinned(db->tc), 0); /* the old tables' pins went */
     assert_int_equal(deleted_tables_open(), 0);
     check(db, n, 11);

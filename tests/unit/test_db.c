@@ -25,18 +25,6 @@
 #include "sync_point.h"
 #include "testutil.h"
 
-static shale_db *open_db(const char *dir, const shale_options *o)
-{
-    shale_db *db = tu_open(dir, o);
-    assert_non_null(db);
-    return db;
-}
-
-static void put_str(shale_db *db, const char *k, const char *v)
-{
-    assert_int_equal(shale_put(db, k, strlen(k), v, strlen(v), 0), 0);
-}
-
 /* Asserts key reads as v (NULL: absent). */
 static void expect(shale_db *db, const char *k, const char *v)
 {
@@ -71,13 +59,13 @@ static void value_of(char *out, size_t n, int i, int gen)
 static void test_db_put_get_delete(void **state)
 {
     char *dir = tu_tempdir("db");
-    shale_db *db = open_db(dir, NULL);
-    put_str(db, "a", "1");
-    put_str(db, "b", "2");
+    shale_db *db = tu_open_ok(dir, NULL);
+    tu_put_str(db, "a", "1");
+    tu_put_str(db, "b", "2");
     expect(db, "a", "1");
     expect(db, "b", "2");
     expect(db, "c", NULL);
-    put_str(db, "a", "3");
+    tu_put_str(db, "a", "3");
     expect(db, "a", "3");
     assert_int_equal(shale_delete(db, "a", 1), 0);
     expect(db, "a", NULL);
@@ -95,17 +83,17 @@ static void test_db_put_get_delete(void **state)
 static void test_db_reopen_recovers_wal(void **state)
 {
     char *dir = tu_tempdir("db");
-    shale_db *db = open_db(dir, NULL);
+    shale_db *db = tu_open_ok(dir, NULL);
     char k[32], v[128];
     for (int i = 0; i < 1000; i++) {
         key_of(k, sizeof k, i);
         value_of(v, sizeof v, i, 0);
-        put_str(db, k, v);
+        tu_put_str(db, k, v);
     }
     shale_delete(db, "key00000007", 11);
     assert_int_equal(shale_close(db), 0);
     for (int round = 0; round < 2; round++) {
-        db = open_db(dir, NULL);
+        db = tu_open_ok(dir, NULL);
         for (int i = 0; i < 1000; i++) {
             key_of(k, sizeof k, i);
             value_of(v, sizeof v, i, 0);
@@ -121,14 +109,14 @@ static void test_db_flush_compact_and_read(void **state)
     char *dir = tu_tempdir("db");
     shale_options o;
     tu_small_options(&o);
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     char k[32], v[128];
     const int n = 20000;
     for (int gen = 0; gen < 3; gen++)
         for (int i = 0; i < n; i++) {
             key_of(k, sizeof k, (i * 7919) % n);
             value_of(v, sizeof v, (i * 7919) % n, gen);
-            put_str(db, k, v);
+            tu_put_str(db, k, v);
         }
     for (int i = 0; i < n; i += 3) {
         key_of(k, sizeof k, i);
@@ -153,7 +141,7 @@ static void test_db_flush_compact_and_read(void **state)
         expect(db, k, i % 3 == 0 ? NULL : v);
     }
     assert_int_equal(shale_close(db), 0);
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     for (int i = 0; i < n; i++) {
         key_of(k, sizeof k, i);
         value_of(v, sizeof v, i, 2);
@@ -171,7 +159,7 @@ static void test_db_flush_compact_and_read(void **state)
 static void test_db_batch_is_atomic_and_ordered(void **state)
 {
     char *dir = tu_tempdir("db");
-    shale_db *db = open_db(dir, NULL);
+    shale_db *db = tu_open_ok(dir, NULL);
     shale_batch *b;
     assert_int_equal(shale_batch_new(&b), 0);
     assert_int_equal(shale_batch_put(b, "x", 1, "1", 1, 0), 0);
@@ -188,7 +176,7 @@ static void test_db_batch_is_atomic_and_ordered(void **state)
     assert_int_equal(shale_write(db, b), 0);
     shale_batch_free(b);
     assert_int_equal(shale_close(db), 0);
-    db = open_db(dir, NULL);
+    db = tu_open_ok(dir, NULL);
     expect(db, "x", NULL);
     expect(db, "y", "2");
     expect(db, "z", "3");
@@ -201,12 +189,12 @@ static void test_db_snapshot_sees_the_past(void **state)
     char *dir = tu_tempdir("db");
     shale_options o;
     tu_small_options(&o);
-    shale_db *db = open_db(dir, &o);
-    put_str(db, "k", "old");
-    put_str(db, "gone", "here");
+    shale_db *db = tu_open_ok(dir, &o);
+    tu_put_str(db, "k", "old");
+    tu_put_str(db, "gone", "here");
     const shale_snapshot *snap;
     assert_int_equal(shale_snapshot_new(db, &snap), 0);
-    put_str(db, "k", "new");
+    tu_put_str(db, "k", "new");
     shale_delete(db, "gone", 4);
     shale_read_options ro;
     shale_read_options_default(&ro);
@@ -253,13 +241,6 @@ static void collect(shale_iter *it, bool backward, char *out, size_t cap)
     assert_int_equal(shale_iter_status(it), 0);
 }
 
-static uint64_t prop(shale_db *db, const char *name)
-{
-    uint64_t v = 0;
-    assert_int_equal(shale_property_int(db, name, &v), 0);
-    return v;
-}
-
 /* An iterator with bounds reads only the tables whose keys can meet them: four L0 tables
    and a level table of disjoint ranges, a range inside one of them, and the block cache
    sees that one table's blocks only (each table's seek used to read a block of its own),
@@ -272,25 +253,26 @@ static void test_db_bounded_iterator_skips_other_tables(void **state)
     o.l0_compaction_trigger = 100; /* the tables stay in L0 */
     o.l0_slowdown_trigger = 200;
     o.l0_stop_trigger = 300;
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     char k[32];
     for (int t = 0; t < 5; t++) {
         for (int i = 0; i < 100; i++) {
             snprintf(k, sizeof k, "t%d-%03d", t, i);
-            put_str(db, k, "value");
+            tu_put_str(db, k, "value");
         }
         assert_int_equal(shale_flush(db), 0);
         if (t == 0) /* the first table goes down a level */
             assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
     }
-    assert_int_equal(prop(db, "shale.num-files-at-level0"), 4);
+    assert_int_equal(tu_prop(db, "shale.num-files-at-level0"), 4);
     shale_read_options ro;
     shale_read_options_default(&ro);
     ro.lower_bound = "t2-010";
     ro.lower_bound_len = 6;
     ro.upper_bound = "t2-013";
     ro.upper_bound_len = 6;
-    uint64_t before = prop(db, "shale.block-cache-hits") + prop(db, "shale.block-cache-misses");
+    uint64_t before =
+        tu_prop(db, "shale.block-cache-hits") + tu_prop(db, "shale.block-cache-misses");
     shale_iter *it;
     char got[256];
     assert_int_equal(shale_iter_new(db, &ro, &it), 0);
@@ -301,12 +283,12 @@ static void test_db_bounded_iterator_skips_other_tables(void **state)
     collect(it, true, got, sizeof got);
     assert_string_equal(got, "t2-012,t2-011,t2-010");
     shale_iter_free(it);
-    uint64_t blocks = prop(db, "shale.block-cache-hits") + prop(db, "shale.block-cache-misses") -
-                      before;
+    uint64_t blocks =
+        tu_prop(db, "shale.block-cache-hits") + tu_prop(db, "shale.block-cache-misses") - before;
     assert_in_range(blocks, 1, 2); /* one table's data block (and its index's, maybe) */
     ro.lower_bound = "t2-100";
     ro.upper_bound = "t2-200"; /* between two tables */
-    before = prop(db, "shale.block-cache-hits") + prop(db, "shale.block-cache-misses");
+    before = tu_prop(db, "shale.block-cache-hits") + tu_prop(db, "shale.block-cache-misses");
     assert_int_equal(shale_iter_new(db, &ro, &it), 0);
     shale_iter_seek_to_first(it);
     assert_false(shale_iter_valid(it));
@@ -314,8 +296,8 @@ static void test_db_bounded_iterator_skips_other_tables(void **state)
     assert_false(shale_iter_valid(it));
     assert_int_equal(shale_iter_status(it), 0);
     shale_iter_free(it);
-    assert_int_equal(prop(db, "shale.block-cache-hits") + prop(db, "shale.block-cache-misses"),
-                     before);
+    assert_int_equal(
+        tu_prop(db, "shale.block-cache-hits") + tu_prop(db, "shale.block-cache-misses"), before);
     assert_int_equal(shale_close(db), 0);
     tu_rmdir_free(dir);
 }
@@ -329,7 +311,7 @@ static void test_db_bounded_iterators_match_a_model(void **state)
     tu_small_options(&o);
     o.table_size = 64 * 1024; /* the smallest: values of 300 bytes fill several per level */
     o.compression = SHALE_COMPRESSION_NONE;
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     uint64_t rng = tu_seed();
     enum { N = 600 };
     int model[N]; /* value version per key, 0: absent */
@@ -347,7 +329,7 @@ static void test_db_bounded_iterators_match_a_model(void **state)
                 for (; n < 300; n++)
                     v[n] = (char)('a' + tu_rand_below(&rng, 26));
                 v[n] = '\0';
-                put_str(db, k, v);
+                tu_put_str(db, k, v);
                 model[key] = round;
             }
         }
@@ -359,11 +341,11 @@ static void test_db_bounded_iterators_match_a_model(void **state)
     char name[64];
     for (int l = 0; l < 7; l++) {
         snprintf(name, sizeof name, "shale.num-files-at-level%d", l);
-        files += prop(db, name);
+        files += tu_prop(db, name);
     }
-    if (files < 4 || prop(db, "shale.num-files-at-level0") < 1)
+    if (files < 4 || tu_prop(db, "shale.num-files-at-level0") < 1)
         fail_msg("%" PRIu64 " tables, %" PRIu64 " in L0", files,
-                 prop(db, "shale.num-files-at-level0"));
+                 tu_prop(db, "shale.num-files-at-level0"));
     for (int q = 0; q < 300; q++) {
         int lo = (int)tu_rand_below(&rng, N + 10), hi = lo + (int)tu_rand_below(&rng, 80);
         char lk[16], hk[16];
@@ -404,15 +386,15 @@ static void test_db_bounded_iterators_match_a_model(void **state)
 static void test_db_iterator_both_ways_with_bounds(void **state)
 {
     char *dir = tu_tempdir("db");
-    shale_db *db = open_db(dir, NULL);
+    shale_db *db = tu_open_ok(dir, NULL);
     const char *keys[] = {"a", "b", "c", "d", "e", "f"};
     for (int i = 0; i < 6; i++)
-        put_str(db, keys[i], "v");
+        tu_put_str(db, keys[i], "v");
     shale_delete(db, "c", 1);
     assert_int_equal(shale_flush(db), 0);
-    put_str(db, "b", "v2");
+    tu_put_str(db, "b", "v2");
     shale_delete(db, "e", 1);
-    put_str(db, "g", "v");
+    tu_put_str(db, "g", "v");
     char got[256];
     shale_iter *it;
     assert_int_equal(shale_iter_new(db, NULL, &it), 0);
@@ -464,12 +446,12 @@ static void test_db_iterator_both_ways_with_bounds(void **state)
 static void test_db_expiry_hides_and_compaction_drops(void **state)
 {
     char *dir = tu_tempdir("db");
-    shale_db *db = open_db(dir, NULL);
+    shale_db *db = tu_open_ok(dir, NULL);
     uint64_t past = tu_now_ms() - 1000, soon = tu_now_ms() + 300, later = tu_now_ms() + 3600 * 1000;
     assert_int_equal(shale_put(db, "dead", 4, "x", 1, past), 0);
     assert_int_equal(shale_put(db, "soon", 4, "y", 1, soon), 0);
     assert_int_equal(shale_put(db, "live", 4, "z", 1, later), 0);
-    put_str(db, "old", "base");
+    tu_put_str(db, "old", "base");
     assert_int_equal(shale_flush(db), 0);
     /* an expiring overwrite must hide the older plain value once expired */
     assert_int_equal(shale_put(db, "old", 3, "temp", 4, soon), 0);
@@ -560,7 +542,7 @@ static void expect_first(shale_db *db, int n)
 static void reopen_and_check(shale_db *db, char *dir, const shale_options *o, int written)
 {
     assert_int_equal(shale_close(db), 0);
-    db = open_db(dir, o);
+    db = tu_open_ok(dir, o);
     expect_first(db, written);
     expect(db, "after", "ok");
     assert_int_equal(shale_close(db), 0);
@@ -574,7 +556,7 @@ static void test_db_stall_times_out_then_recovers(void **state)
     tu_small_options(&o);
     o.memtable_size = 64 * 1024;
     o.write_stall_timeout_ms = 200;
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     /* Flushes crawl (16 KiB/s against 64 KiB memtables): the memtables fill up. */
     assert_int_equal(shale_set_option(db, "compaction_rate_limit", "16384"), 0);
     int rc;
@@ -602,7 +584,7 @@ static void test_db_failing_flush_fails_writes_then_recovers(void **state)
     o.memtable_size = 64 * 1024;
     o.write_stall_timeout_ms = 60000; /* an error must come long before this */
     o.sync_interval_ms = 0; /* no background WAL sync to trip over the fault */
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     file_fault_arm(FILE_OP_SYNC, 1, ENOSPC, false, true); /* every flush fails */
     int rc;
     uint64_t t0 = tu_now_ms();
@@ -619,18 +601,18 @@ static void test_db_failing_flush_fails_writes_then_recovers(void **state)
 static void test_db_wal_write_failure_is_sticky(void **state)
 {
     char *dir = tu_tempdir("db");
-    shale_db *db = open_db(dir, NULL);
-    put_str(db, "before", "1");
+    shale_db *db = tu_open_ok(dir, NULL);
+    tu_put_str(db, "before", "1");
     file_fault_arm(FILE_OP_WRITE, 1, EIO, false, false);
     assert_int_equal(shale_put(db, "lost", 4, "2", 1, 0), -EIO);
     file_fault_clear();
     assert_int_equal(shale_put(db, "after", 5, "3", 1, 0), SHALE_EFAILED);
     expect(db, "before", "1");
     shale_close(db);
-    db = open_db(dir, NULL);
+    db = tu_open_ok(dir, NULL);
     expect(db, "before", "1");
     expect(db, "after", NULL);
-    put_str(db, "after", "3");
+    tu_put_str(db, "after", "3");
     expect(db, "after", "3");
     assert_int_equal(shale_close(db), 0);
     tu_rmdir_free(dir);
@@ -639,7 +621,7 @@ static void test_db_wal_write_failure_is_sticky(void **state)
 static void test_db_second_open_is_busy(void **state)
 {
     char *dir = tu_tempdir("db");
-    shale_db *db = open_db(dir, NULL);
+    shale_db *db = tu_open_ok(dir, NULL);
     shale_db *db2 = NULL;
     assert_int_equal(shale_open(dir, NULL, &db2), SHALE_EBUSY);
     assert_null(db2);
@@ -684,13 +666,13 @@ static void test_db_corrupt_table_never_returns_wrong_value(void **state)
     shale_options o;
     shale_options_default(&o);
     o.compression = SHALE_COMPRESSION_NONE;
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     char k[32], v[128];
     const int n = 3000;
     for (int i = 0; i < n; i++) {
         key_of(k, sizeof k, i);
         value_of(v, sizeof v, i, 0);
-        put_str(db, k, v);
+        tu_put_str(db, k, v);
     }
     assert_int_equal(shale_flush(db), 0);
     shale_close(db);
@@ -699,7 +681,7 @@ static void test_db_corrupt_table_never_returns_wrong_value(void **state)
     int64_t size = tu_file_size(sst);
     assert_true(size > 20000);
     assert_int_equal(tu_flip_byte(sst, (uint64_t)size / 3), 0);
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     int corrupt = 0;
     for (int i = 0; i < n; i++) {
         key_of(k, sizeof k, i);
@@ -743,12 +725,12 @@ static void test_db_corrupt_wal_and_manifest_fail_open(void **state)
     /* A crash image: the records are only in the log (a clean close would flush them,
        and a log's flushed prefix is never read again). */
     char *live = tu_tempdir("db");
-    shale_db *db = open_db(live, NULL);
+    shale_db *db = tu_open_ok(live, NULL);
     char k[32], v[128];
     for (int i = 0; i < 200; i++) {
         key_of(k, sizeof k, i);
         value_of(v, sizeof v, i, 0);
-        put_str(db, k, v);
+        tu_put_str(db, k, v);
     }
     assert_int_equal(shale_sync(db), 0);
     char *dir = crash_image(live);
@@ -764,7 +746,7 @@ static void test_db_corrupt_wal_and_manifest_fail_open(void **state)
     shale_db *db2 = NULL;
     assert_int_equal(shale_open(dir, NULL, &db2), SHALE_ECORRUPT);
     assert_int_equal(rename(copy, wal), 0);
-    db = open_db(dir, NULL);
+    db = tu_open_ok(dir, NULL);
     value_of(v, sizeof v, 199, 0);
     expect(db, "key00000199", v);
     shale_close(db);
@@ -803,7 +785,7 @@ static void test_db_recovery_stops_at_gap_between_logs(void **state)
     o.value_threshold = 64 * 1024; /* no value pointers: a flush's only sync is its table's */
     o.sync_interval_ms = 0;
     o.vlog_gc_interval_s = 0;
-    shale_db *db = open_db(live, &o);
+    shale_db *db = tu_open_ok(live, &o);
     file_fault_arm(FILE_OP_SYNC, 1, ENOSPC, false, true); /* every flush fails */
     const int n = 7000; /* about 1.6 MB of records: a second log */
     char k[32], v[512];
@@ -813,7 +795,7 @@ static void test_db_recovery_stops_at_gap_between_logs(void **state)
         size_t l = strlen(v);
         memset(v + l, 'x', 120);
         v[l + 120] = '\0';
-        put_str(db, k, v);
+        tu_put_str(db, k, v);
     }
     char *dir = crash_image(live);
     file_fault_clear();
@@ -840,7 +822,7 @@ static void test_db_recovery_stops_at_gap_between_logs(void **state)
     for (int i = 0; i < nlogs; i++)
         free(logs[i]);
 
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     int first_missing = -1;
     for (int i = 0; i < n; i++) {
         key_of(k, sizeof k, i);
@@ -857,17 +839,14 @@ static void test_db_recovery_stops_at_gap_between_logs(void **state)
     }
     assert_true(first_missing > 0); /* the cut took the older log's last records */
     /* the store goes on from the prefix, and the next open agrees */
-    put_str(db, "after", "gap");
+    tu_put_str(db, "after", "gap");
     assert_int_equal(shale_close(db), 0);
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     expect(db, "after", "gap");
     key_of(k, sizeof k, first_missing);
     expect(db, k, NULL);
     key_of(k, sizeof k, first_missing - 1);
-    void *got = NULL;
-    size_t len;
-    assert_int_equal(shale_get(db, k, strlen(k), &got, &len), 0);
-    shale_free(got);
+    tu_expect_found(db, k);
     assert_int_equal(shale_close(db), 0);
     tu_rmdir_free(dir);
 }
@@ -881,18 +860,18 @@ static void test_db_failed_write_leaves_no_sequence_gap(void **state)
     shale_options o;
     shale_options_default(&o);
     o.sync_interval_ms = 0;
-    shale_db *db = open_db(live, &o);
-    put_str(db, "before", "1");
+    shale_db *db = tu_open_ok(live, &o);
+    tu_put_str(db, "before", "1");
     file_fault_arm(FILE_OP_WRITE, 1, EIO, false, false);
     assert_int_equal(shale_put(db, "lost", 4, "2", 1, 0), -EIO);
     file_fault_clear();
     assert_int_equal(shale_resume(db), 0);
-    put_str(db, "after", "3");
-    put_str(db, "later", "4");
+    tu_put_str(db, "after", "3");
+    tu_put_str(db, "later", "4");
     char *dir = crash_image(live); /* the records are only in the log */
     shale_close(db);
     tu_rmdir_free(live);
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     expect(db, "before", "1");
     expect(db, "lost", NULL);
     expect(db, "after", "3");
@@ -913,12 +892,12 @@ static void test_db_recovery_log_shorter_than_flushed_position(void **state)
     shale_options_default(&o);
     o.sync_interval_ms = 0;
     o.value_threshold = 64 * 1024; /* no pointers: the flush syncs no log */
-    shale_db *db = open_db(live, &o);
+    shale_db *db = tu_open_ok(live, &o);
     char k[32], v[128];
     for (int i = 0; i < 500; i++) {
         key_of(k, sizeof k, i);
         value_of(v, sizeof v, i, 0);
-        put_str(db, k, v);
+        tu_put_str(db, k, v);
     }
     assert_int_equal(shale_flush(db), 0); /* the log goes on after the flushed records */
     char *dir = crash_image(live);
@@ -927,7 +906,7 @@ static void test_db_recovery_log_shorter_than_flushed_position(void **state)
     char wal[PATH_MAX];
     assert_true(find_file(dir, ".log", wal, sizeof wal));
     assert_int_equal(tu_truncate(wal, 1000), 0); /* the unsynced log mostly lost */
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     for (int i = 0; i < 500; i++) {
         key_of(k, sizeof k, i);
         value_of(v, sizeof v, i, 0);
@@ -994,7 +973,7 @@ static void test_db_power_cut_keeps_new_logs_and_tables(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     file_powerloss_stats st;
     file_powerloss_apply(shm, shm_len, dir, FILE_POWERLOSS_WORST, 1, &st);
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     assert_true(*acked < 0);
     *acked = -*acked;
     void *got = NULL;
@@ -1037,10 +1016,10 @@ static void test_db_manual_wal_flush(void **state)
     o.l0_compaction_trigger = 1000;
     o.l0_slowdown_trigger = 1000;
     o.l0_stop_trigger = 1000;
-    shale_db *db = open_db(dir, &o);
-    put_str(db, "k1", "v1");
+    shale_db *db = tu_open_ok(dir, &o);
+    tu_put_str(db, "k1", "v1");
     assert_int_equal(shale_flush_wal(db), 0);
-    put_str(db, "k2", "v2"); /* buffered only */
+    tu_put_str(db, "k2", "v2"); /* buffered only */
     expect(db, "k2", "v2");
     char *img1 = crash_image(dir);
     assert_int_equal(shale_sync(db), 0);
@@ -1049,7 +1028,7 @@ static void test_db_manual_wal_flush(void **state)
     for (int i = 0; i < 5000; i++) {
         key_of(k, sizeof k, i);
         value_of(v, sizeof v, i, 0);
-        put_str(db, k, v);
+        tu_put_str(db, k, v);
     }
     /* the older memtables' flushes finish (they delete their logs as they go), then the
        last log's buffered records are flushed and the store is copied as it stands */
@@ -1064,14 +1043,14 @@ static void test_db_manual_wal_flush(void **state)
     char *img3 = crash_image(dir);
     shale_close(db);
 
-    shale_db *c = open_db(img1, NULL);
+    shale_db *c = tu_open_ok(img1, NULL);
     expect(c, "k1", "v1");
     expect(c, "k2", NULL);
     shale_close(c);
-    c = open_db(img2, NULL);
+    c = tu_open_ok(img2, NULL);
     expect(c, "k2", "v2");
     shale_close(c);
-    c = open_db(img3, NULL); /* every write flushed before the image, across log switches */
+    c = tu_open_ok(img3, NULL); /* every write flushed before the image, across log switches */
     for (int i = 0; i < 5000; i += 7) {
         key_of(k, sizeof k, i);
         value_of(v, sizeof v, i, 0);
@@ -1153,7 +1132,7 @@ static void test_db_many_threads_write_and_read(void **state)
     shale_options o;
     tu_small_options(&o);
     o.num_compactors = 2;
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     enum { W = 4, R = 4, N = 5000 };
     pthread_t th[W + R];
     thread_arg args[W + R];
@@ -1172,7 +1151,7 @@ static void test_db_many_threads_write_and_read(void **state)
         expect(db, k, v);
     }
     shale_close(db);
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     for (int i = 0; i < W * N; i += 7) {
         key_of(k, sizeof k, i);
         value_of(v, sizeof v, i, 0);
@@ -1188,7 +1167,7 @@ static void test_db_sync_writes_share_fsyncs(void **state)
     shale_options o;
     shale_options_default(&o);
     o.sync_writes = 1;
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     enum { W = 8, N = 100 };
     pthread_t th[W];
     thread_arg args[W];
@@ -1223,10 +1202,10 @@ static void test_db_explicit_sync_commits_earlier_writes(void **state)
     shale_options o;
     shale_options_default(&o);
     o.sync_interval_ms = 0;
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     uint64_t before = 0, after = 0;
-    put_str(db, "a", "1");
-    put_str(db, "b", "2");
+    tu_put_str(db, "a", "1");
+    tu_put_str(db, "b", "2");
     shale_property_int(db, "shale.wal-syncs", &before);
     assert_int_equal(shale_sync(db), 0);
     shale_property_int(db, "shale.wal-syncs", &after);
@@ -1235,7 +1214,7 @@ static void test_db_explicit_sync_commits_earlier_writes(void **state)
     shale_property_int(db, "shale.wal-syncs", &before);
     assert_int_equal(before, after);
     file_fault_arm(FILE_OP_SYNC, 1, EIO, false, false);
-    put_str(db, "c", "3");
+    tu_put_str(db, "c", "3");
     assert_int_equal(shale_sync(db), -EIO);
     file_fault_clear();
     assert_int_equal(shale_put(db, "d", 1, "4", 1, 0), SHALE_EFAILED);
@@ -1253,13 +1232,13 @@ static void test_db_tiered_and_fifo_styles(void **state)
         o.compaction_style = (shale_compaction_style)style;
         o.memtable_size = 64 * 1024;
         o.fifo_max_size = 1 << 20;
-        shale_db *db = open_db(dir, &o);
+        shale_db *db = tu_open_ok(dir, &o);
         char k[32], v[128];
         const int n = 30000;
         for (int i = 0; i < n; i++) {
             key_of(k, sizeof k, i % 5000);
             value_of(v, sizeof v, i % 5000, i / 5000);
-            put_str(db, k, v);
+            tu_put_str(db, k, v);
         }
         assert_int_equal(shale_flush(db), 0);
         usleep(200 * 1000);
@@ -1315,7 +1294,7 @@ static void overwrite_flush_compact(const char *name, void *arg)
     race *r = arg;
     if (r->fired++)
         return;
-    put_str(r->db, "k", "new");
+    tu_put_str(r->db, "k", "new");
     assert_int_equal(shale_flush(r->db), 0);
     assert_int_equal(shale_compact_range(r->db, NULL, 0, NULL, 0), 0);
 }
@@ -1328,8 +1307,8 @@ static void test_db_get_sees_key_through_flush_and_compaction(void **state)
     char *dir = tu_tempdir("getrace");
     shale_options o;
     tu_small_options(&o);
-    shale_db *db = open_db(dir, &o);
-    put_str(db, "k", "old");
+    shale_db *db = tu_open_ok(dir, &o);
+    tu_put_str(db, "k", "old");
     assert_int_equal(shale_flush(db), 0);
     race r = {.db = db};
     assert_int_equal(sync_point_set("shale_get_ex:view", overwrite_flush_compact, &r), 0);
@@ -1355,7 +1334,7 @@ static void test_db_large_batch_scratch_is_released(void **state)
     char *dir = tu_tempdir("scratch");
     shale_options o;
     tu_small_options(&o); /* lz4, values of 512 bytes and more go to the value log */
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     size_t big = 16u << 20;
     char *v = malloc(big);
     assert_non_null(v);
@@ -1387,7 +1366,7 @@ static void test_db_large_batch_scratch_is_released(void **state)
     }
     free(v);
     assert_int_equal(shale_close(db), 0);
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     void *got = NULL;
     size_t len = 0;
     assert_int_equal(shale_get(db, "big", 3, &got, &len), 0);

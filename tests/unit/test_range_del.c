@@ -28,13 +28,6 @@
 #include "shale.h"
 #include "testutil.h"
 
-static uint64_t prop(shale_db *db, const char *name)
-{
-    uint64_t v = 0;
-    assert_int_equal(shale_property_int(db, name, &v), 0);
-    return v;
-}
-
 static void key(char *out, size_t cap, int i)
 {
     snprintf(out, cap, "key%06d", i);
@@ -334,16 +327,16 @@ static void test_range_del_reads_everywhere(void **state)
     check_all(db, NULL, NK, want);
     check_all(db, snap, NK, before);
     /* the snapshot kept them; without it a full compaction leaves none */
-    assert_true(prop(db, "shale.table-range-deletions") > 0);
+    assert_true(tu_prop(db, "shale.table-range-deletions") > 0);
     shale_snapshot_release(db, snap);
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
     check_all(db, NULL, NK, want);
-    assert_int_equal(prop(db, "shale.table-range-deletions"), 0);
-    assert_true(prop(db, "shale.dropped-range-deleted") > 0);
+    assert_int_equal(tu_prop(db, "shale.table-range-deletions"), 0);
+    assert_true(tu_prop(db, "shale.dropped-range-deleted") > 0);
     uint64_t live = 0;
     for (int i = 0; i < NK; i++)
         live += want[i] != NULL;
-    assert_int_equal(prop(db, "shale.table-entries"), live);
+    assert_int_equal(tu_prop(db, "shale.table-entries"), live);
     shale_close(db);
     db = tu_open(dir, &o);
     check_all(db, NULL, NK, want);
@@ -450,7 +443,7 @@ static void test_range_del_cut_among_outputs(void **state)
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
     check_levels_disjoint(db);
     check_all(db, NULL, N, want);
-    uint64_t kept = prop(db, "shale.table-range-deletions");
+    uint64_t kept = tu_prop(db, "shale.table-range-deletions");
     assert_true(kept > 1); /* cut among the outputs */
     shale_snapshot_release(db, snap);
     shale_close(db);
@@ -459,7 +452,7 @@ static void test_range_del_cut_among_outputs(void **state)
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
     check_levels_disjoint(db);
     check_all(db, NULL, N, want);
-    assert_int_equal(prop(db, "shale.table-range-deletions"), 0);
+    assert_int_equal(tu_prop(db, "shale.table-range-deletions"), 0);
     shale_close(db);
     free(want);
     tu_rmdir_free(dir);
@@ -481,17 +474,17 @@ static void test_range_del_compacted_away_without_writes(void **state)
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
     del_range(db, 0, 4900);
     assert_int_equal(shale_flush(db), 0); /* an L0 table of one range tombstone */
-    assert_int_equal(prop(db, "shale.table-range-deletions"), 1);
-    for (int t = 0; t < 200 && prop(db, "shale.table-range-deletions"); t++)
+    assert_int_equal(tu_prop(db, "shale.table-range-deletions"), 1);
+    for (int t = 0; t < 200 && tu_prop(db, "shale.table-range-deletions"); t++)
         usleep(50 * 1000);
-    assert_int_equal(prop(db, "shale.table-range-deletions"), 0);
-    assert_int_equal(prop(db, "shale.table-entries"), 100);
+    assert_int_equal(tu_prop(db, "shale.table-range-deletions"), 0);
+    assert_int_equal(tu_prop(db, "shale.table-entries"), 100);
     shale_iter *it;
     assert_int_equal(shale_iter_new(db, NULL, &it), 0);
-    uint64_t skipped = prop(db, "shale.iter-skipped-entries");
+    uint64_t skipped = tu_prop(db, "shale.iter-skipped-entries");
     shale_iter_seek_to_first(it);
     assert_true(shale_iter_valid(it));
-    assert_int_equal(prop(db, "shale.iter-skipped-entries"), skipped);
+    assert_int_equal(tu_prop(db, "shale.iter-skipped-entries"), skipped);
     shale_iter_free(it);
     shale_close(db);
     tu_rmdir_free(dir);
@@ -589,10 +582,10 @@ static void test_range_del_values_are_vlog_garbage(void **state)
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
     /* the even ones by a range deletion still in the memtable */
     del_range(db, 0, N);
-    uint64_t before = prop(db, "shale.vlog-gc-rewritten-bytes");
+    uint64_t before = tu_prop(db, "shale.vlog-gc-rewritten-bytes");
     int rc = shale_vlog_gc(db, 0.3);
     assert_int_equal(rc, 0);
-    assert_int_equal(prop(db, "shale.vlog-gc-rewritten-bytes"), before);
+    assert_int_equal(tu_prop(db, "shale.vlog-gc-rewritten-bytes"), before);
     for (int i = 0; i < N; i += 97)
         assert_null(get_tag(db, NULL, i, v));
     shale_close(db);

@@ -113,18 +113,6 @@ static void small_options(shale_options *o, tape *t)
     }
 }
 
-static shale_db *open_db(const char *dir, const shale_options *o)
-{
-    shale_db *db = tu_open(dir, o);
-    assert_non_null(db);
-    return db;
-}
-
-static void put_str(shale_db *db, const char *k, const char *v)
-{
-    assert_int_equal(shale_put(db, k, strlen(k), v, strlen(v), 0), 0);
-}
-
 /* ---- shale_last_seq ---- */
 
 static void test_repl_last_seq_counts_entries(void **state)
@@ -132,10 +120,10 @@ static void test_repl_last_seq_counts_entries(void **state)
     char *dir = tu_tempdir("repl");
     shale_options o;
     small_options(&o, NULL);
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     assert_int_equal(shale_last_seq(db), 0);
     assert_int_equal(shale_last_seq(NULL), 0);
-    put_str(db, "a", "1");
+    tu_put_str(db, "a", "1");
     assert_int_equal(shale_last_seq(db), 1);
     shale_batch *b;
     assert_int_equal(shale_batch_new(&b), 0);
@@ -149,7 +137,7 @@ static void test_repl_last_seq_counts_entries(void **state)
     assert_int_equal(shale_last_seq(db), 4);
     shale_batch_free(b);
     assert_int_equal(shale_close(db), 0);
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     assert_int_equal(shale_last_seq(db), 4);
     assert_int_equal(shale_close(db), 0);
     tu_rmdir_free(dir);
@@ -207,7 +195,7 @@ static void test_repl_tap_sees_every_record_in_order(void **state)
         shale_options o;
         small_options(&o, &t);
         o.sync_writes = sync;
-        shale_db *db = open_db(dir, &o);
+        shale_db *db = tu_open_ok(dir, &o);
         t.db = db;
         pthread_t th[TAP_THREADS];
         tap_writer w[TAP_THREADS];
@@ -240,7 +228,7 @@ static void test_repl_tap_sees_gc_rewrites(void **state)
     tape_init(&t);
     shale_options o;
     small_options(&o, &t);
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     t.db = db;
     char k[32], v[1000];
     for (int gen = 0; gen < 3; gen++)
@@ -317,7 +305,7 @@ static shale_db *open_source(char **dir, tape *t)
     tape_init(t);
     shale_options o;
     small_options(&o, t);
-    shale_db *src = open_db(*dir, &o);
+    shale_db *src = tu_open_ok(*dir, &o);
     source_workload(src);
     check_tape_contiguous(t, 1, shale_last_seq(src));
     return src;
@@ -386,7 +374,7 @@ static void test_repl_write_at_replica_matches_source(void **state)
     shale_db *src = open_source(&sdir, &t);
     shale_options ro;
     replica_options(&ro);
-    shale_db *rep = open_db(rdir, &ro);
+    shale_db *rep = tu_open_ok(rdir, &ro);
     apply_tape(rep, &t, 0, t.n);
     assert_int_equal(shale_last_seq(rep), shale_last_seq(src));
     expect_same_content(src, rep);
@@ -400,7 +388,7 @@ static void test_repl_write_at_replica_matches_source(void **state)
     assert_int_equal(shale_last_seq(rep), shale_last_seq(src));
     expect_same_content(src, rep);
     assert_int_equal(shale_close(rep), 0);
-    rep = open_db(rdir, &ro);
+    rep = tu_open_ok(rdir, &ro);
     assert_int_equal(shale_last_seq(rep), shale_last_seq(src));
     expect_same_content(src, rep);
     assert_int_equal(shale_close(rep), 0);
@@ -439,7 +427,7 @@ static void test_repl_write_at_gaps_survive_reopen(void **state)
     shale_options ro;
     replica_options(&ro);
     tape_with_gaps(&t, &g, 1000);
-    shale_db *rep = open_db(rdir, &ro);
+    shale_db *rep = tu_open_ok(rdir, &ro);
     size_t half = g.n / 2;
     apply_tape(rep, &g, 0, half);
     assert_int_equal(shale_last_seq(rep), rep_last(&g.recs[half - 1]));
@@ -449,13 +437,13 @@ static void test_repl_write_at_gaps_survive_reopen(void **state)
     assert_int_equal(shale_close(rep), 0);
     tu_rmdir_free(rdir);
     rdir = img;
-    rep = open_db(rdir, &ro);
+    rep = tu_open_ok(rdir, &ro);
     assert_int_equal(shale_last_seq(rep), rep_last(&g.recs[half - 1]));
     apply_tape(rep, &g, half, g.n);
     assert_int_equal(shale_last_seq(rep), rep_last(&g.recs[g.n - 1]));
     expect_same_content(src, rep);
     assert_int_equal(shale_close(rep), 0);
-    rep = open_db(rdir, &ro);
+    rep = tu_open_ok(rdir, &ro);
     assert_int_equal(shale_last_seq(rep), rep_last(&g.recs[g.n - 1]));
     expect_same_content(src, rep);
     assert_int_equal(shale_close(rep), 0);
@@ -477,7 +465,7 @@ static int write_at_str(shale_db *db, uint64_t seq, const char *k, const char *v
     shale_options o;
     small_options(&o, &t);
     char *dir = tu_tempdir("replone");
-    shale_db *src = open_db(dir, &o);
+    shale_db *src = tu_open_ok(dir, &o);
     assert_int_equal(shale_write(src, b), 0);
     assert_int_equal(shale_close(src), 0);
     encode_fixed64(t.recs[0].rep, seq);
@@ -495,7 +483,7 @@ static void test_repl_write_at_refuses_old_seq(void **state)
     char *dir = tu_tempdir("replica");
     shale_options o;
     replica_options(&o);
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     assert_int_equal(write_at_str(db, 10, "a", "1"), 0);
     assert_int_equal(shale_last_seq(db), 10);
     assert_int_equal(write_at_str(db, 10, "a", "2"), SHALE_ESEQ);
@@ -508,7 +496,7 @@ static void test_repl_write_at_refuses_old_seq(void **state)
     shale_free(got);
     assert_int_equal(write_at_str(db, 11, "b", "1"), 0);
     /* a normal write takes 12: a record that starts there collides */
-    put_str(db, "c", "1");
+    tu_put_str(db, "c", "1");
     assert_int_equal(shale_last_seq(db), 12);
     assert_int_equal(write_at_str(db, 12, "d", "1"), SHALE_ESEQ);
     assert_int_equal(write_at_str(db, 13, "d", "1"), 0);
@@ -529,7 +517,7 @@ static void test_repl_write_at_refuses_old_seq(void **state)
     assert_int_equal(shale_write_at(db, NULL, 17), -EINVAL);
     assert_int_equal(shale_last_seq(db), 100);
     assert_int_equal(shale_close(db), 0);
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     assert_int_equal(shale_last_seq(db), 100);
     assert_int_equal(shale_get(db, "x", 1, &got, &len), 0);
     assert_memory_equal(got, "y", 1);
@@ -572,7 +560,7 @@ static void powerloss_round(const tape *g, int sync, enum file_powerloss_mode mo
     file_powerloss_stats st;
     file_powerloss_apply(shm, shm_len, rdir, mode, seed, &st);
     munmap(shm, shm_len);
-    shale_db *db = open_db(rdir, &o);
+    shale_db *db = tu_open_ok(rdir, &o);
     uint64_t last = shale_last_seq(db);
     size_t k = 0; /* records wholly at or below last */
     while (k < g->n && rep_last(&g->recs[k]) <= last)
@@ -590,7 +578,7 @@ static void powerloss_round(const tape *g, int sync, enum file_powerloss_mode mo
     char *edir = tu_tempdir("replexp");
     shale_options eo;
     replica_options(&eo);
-    shale_db *exp = open_db(edir, &eo);
+    shale_db *exp = tu_open_ok(edir, &eo);
     apply_tape(exp, g, 0, k);
     if (k > 0)
         expect_same_content(exp, db);
@@ -620,13 +608,6 @@ static void test_repl_write_at_power_cut_keeps_a_prefix(void **state)
 }
 
 /* ---- reclaim-only value-log GC ---- */
-
-static uint64_t prop(shale_db *db, const char *name)
-{
-    uint64_t v = 0;
-    assert_int_equal(shale_property_int(db, name, &v), 0);
-    return v;
-}
 
 /* Keys prefix+i for i = first, first + step, ... below n, 1000-byte values of gen. */
 static void put_big(shale_db *db, const char *prefix, int first, int n, int step, int gen)
@@ -663,7 +644,7 @@ static void test_repl_reclaim_only_gc(void **state)
     shale_options o;
     small_options(&o, NULL);
     o.vlog_gc_rewrite = 0;
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     put_big(db, "a", 0, 2500, 1, 1); /* segments of a-keys only */
     assert_int_equal(shale_flush(db), 0);
     put_big(db, "b", 0, 2500, 1, 1); /* segments of b-keys only */
@@ -671,23 +652,23 @@ static void test_repl_reclaim_only_gc(void **state)
     put_big(db, "a", 0, 2500, 1, 2); /* every a-key: its old segments hold nothing live */
     put_big(db, "b", 0, 2500, 2, 2); /* half the b-keys: theirs stay half live */
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
-    uint64_t last = shale_last_seq(db), segs = prop(db, "shale.vlog-segments");
+    uint64_t last = shale_last_seq(db), segs = tu_prop(db, "shale.vlog-segments");
     int runs = 0, rc;
     while ((rc = shale_vlog_gc(db, 0.3)) == 0)
         runs++;
     assert_int_equal(rc, SHALE_ENOREWRITE);
     fprintf(stderr, "# reclaim only: %d runs, %" PRIu64 " -> %" PRIu64 " segments\n", runs,
-            segs, prop(db, "shale.vlog-segments"));
+            segs, tu_prop(db, "shale.vlog-segments"));
     assert_true(runs >= 2); /* the a-keys' first generation filled more than two */
     assert_int_equal(shale_last_seq(db), last);
-    assert_int_equal(prop(db, "shale.vlog-gc-rewritten-bytes"), 0);
-    assert_int_equal(prop(db, "shale.vlog-gc-deleted-segments"), (uint64_t)runs);
-    assert_int_equal(prop(db, "shale.vlog-segments"), segs - (uint64_t)runs);
+    assert_int_equal(tu_prop(db, "shale.vlog-gc-rewritten-bytes"), 0);
+    assert_int_equal(tu_prop(db, "shale.vlog-gc-deleted-segments"), (uint64_t)runs);
+    assert_int_equal(tu_prop(db, "shale.vlog-segments"), segs - (uint64_t)runs);
     expect_big(db, "a", 0, 2500, 1, 2);
     expect_big(db, "b", 0, 2500, 2, 2);
     expect_big(db, "b", 1, 2500, 2, 1); /* still in the half-live segments */
     assert_int_equal(shale_close(db), 0);
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     assert_int_equal(shale_last_seq(db), last);
     expect_big(db, "a", 0, 2500, 1, 2);
     /* rewriting again: the half-live b segments are worth it, and rewrites take seqs */

@@ -26,13 +26,6 @@
 #define N 20000    /* keys written */
 #define DEAD 18000 /* of which the first are deleted */
 
-static uint64_t prop(shale_db *db, const char *name)
-{
-    uint64_t v = 0;
-    assert_int_equal(shale_property_int(db, name, &v), 0);
-    return v;
-}
-
 /* Small tables and levels; a memtable holds all the deletes (one L0 table of them). */
 static void opts(shale_options *o)
 {
@@ -65,7 +58,7 @@ static void write_then_delete(shale_db *db)
         assert_int_equal(shale_put(db, k, strlen(k), v, strlen(v), 0), 0);
     }
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
-    assert_int_equal(prop(db, "shale.table-tombstones"), 0);
+    assert_int_equal(tu_prop(db, "shale.table-tombstones"), 0);
     for (int i = 0; i < DEAD; i++) {
         key(k, sizeof k, i);
         assert_int_equal(shale_delete(db, k, strlen(k)), 0);
@@ -77,11 +70,12 @@ static void write_then_delete(shale_db *db)
 static bool wait_tombstones_gone(shale_db *db, int ms)
 {
     for (int t = 0; t < ms; t += 50) {
-        if (prop(db, "shale.table-tombstones") == 0 && prop(db, "shale.running-compactions") == 0)
+        if (tu_prop(db, "shale.table-tombstones") == 0 &&
+            tu_prop(db, "shale.running-compactions") == 0)
             return true;
         usleep(50 * 1000);
     }
-    return prop(db, "shale.table-tombstones") == 0;
+    return tu_prop(db, "shale.table-tombstones") == 0;
 }
 
 /* Seeks to the range's start: lands on the first live key; returns the hidden table
@@ -90,7 +84,7 @@ static uint64_t seek_head(shale_db *db)
 {
     shale_iter *it;
     assert_int_equal(shale_iter_new(db, NULL, &it), 0);
-    uint64_t before = prop(db, "shale.iter-skipped-entries");
+    uint64_t before = tu_prop(db, "shale.iter-skipped-entries");
     shale_iter_seek(it, "q", 1);
     assert_true(shale_iter_valid(it));
     size_t len;
@@ -99,7 +93,7 @@ static uint64_t seek_head(shale_db *db)
     key(want, sizeof want, DEAD);
     assert_int_equal(len, strlen(want));
     assert_memory_equal(k, want, len);
-    uint64_t skipped = prop(db, "shale.iter-skipped-entries") - before;
+    uint64_t skipped = tu_prop(db, "shale.iter-skipped-entries") - before;
     shale_iter_free(it);
     return skipped;
 }
@@ -126,7 +120,7 @@ static void run_trigger(shale_compaction_style style)
     write_then_delete(db);
     /* no further write: the compaction thread finds the dense table on its own */
     assert_true(wait_tombstones_gone(db, 10000));
-    assert_true(prop(db, "shale.tombstone-compactions") >= 1);
+    assert_true(tu_prop(db, "shale.tombstone-compactions") >= 1);
     assert_int_equal(seek_head(db), 0);
     check_live(db);
     shale_close(db);
@@ -156,8 +150,8 @@ static void test_tombstone_compaction_off_keeps_tombstones(void **state)
     assert_non_null(db);
     write_then_delete(db);
     usleep(1500 * 1000); /* the compaction thread wakes at least once a second */
-    assert_int_equal(prop(db, "shale.table-tombstones"), DEAD);
-    assert_int_equal(prop(db, "shale.tombstone-compactions"), 0);
+    assert_int_equal(tu_prop(db, "shale.table-tombstones"), DEAD);
+    assert_int_equal(tu_prop(db, "shale.tombstone-compactions"), 0);
     assert_true(seek_head(db) >= 2 * DEAD);
     /* the trigger set at run time does the work */
     assert_int_equal(shale_set_option(db, "tombstone_compaction_ratio", "101"), -EINVAL);
@@ -195,11 +189,11 @@ static void test_tombstone_compaction_waits_for_snapshot(void **state)
     }
     assert_int_equal(shale_flush(db), 0);
     usleep(2500 * 1000);
-    uint64_t jobs = prop(db, "shale.tombstone-compactions");
+    uint64_t jobs = tu_prop(db, "shale.tombstone-compactions");
     assert_true(jobs >= 1); /* down to the bottom, and nothing after */
     usleep(1500 * 1000);
-    assert_int_equal(prop(db, "shale.tombstone-compactions"), jobs);
-    assert_int_equal(prop(db, "shale.table-tombstones"), DEAD);
+    assert_int_equal(tu_prop(db, "shale.tombstone-compactions"), jobs);
+    assert_int_equal(tu_prop(db, "shale.table-tombstones"), DEAD);
     shale_read_options ro;
     shale_read_options_default(&ro);
     ro.snapshot = snap;
@@ -230,15 +224,15 @@ static void test_tombstone_compaction_read_triggered(void **state)
     assert_non_null(db);
     write_then_delete(db);
     usleep(1500 * 1000);
-    assert_int_equal(prop(db, "shale.table-tombstones"), DEAD); /* nothing picked it */
+    assert_int_equal(tu_prop(db, "shale.table-tombstones"), DEAD); /* nothing picked it */
     assert_true(seek_head(db) >= 2 * DEAD);
-    assert_int_equal(prop(db, "shale.iter-skip-hints"), 1);
+    assert_int_equal(tu_prop(db, "shale.iter-skip-hints"), 1);
     /* each compaction takes the tombstones a level down, to the next reader's notice,
        until they meet the values they delete */
     int rounds = 0;
     while (!wait_tombstones_gone(db, 1000) && rounds++ < 20)
         seek_head(db);
-    assert_int_equal(prop(db, "shale.table-tombstones"), 0);
+    assert_int_equal(tu_prop(db, "shale.table-tombstones"), 0);
     assert_int_equal(seek_head(db), 0);
     check_live(db);
     shale_close(db);
@@ -290,8 +284,8 @@ static void test_tombstone_compaction_store_before_issue17(void **state)
     }
     /* the old table's recorded tombstone count drives the trigger */
     assert_true(wait_tombstones_gone(db, 10000));
-    assert_true(prop(db, "shale.tombstone-compactions") >= 1);
-    assert_int_equal(prop(db, "shale.table-entries"), 200);
+    assert_true(tu_prop(db, "shale.tombstone-compactions") >= 1);
+    assert_int_equal(tu_prop(db, "shale.table-entries"), 200);
     shale_iter *it;
     assert_int_equal(shale_iter_new(db, NULL, &it), 0);
     shale_iter_seek_to_first(it);
@@ -305,7 +299,7 @@ static void test_tombstone_compaction_store_before_issue17(void **state)
     shale_close(db);
     db = tu_open(dir, &o);
     assert_non_null(db);
-    assert_int_equal(prop(db, "shale.table-entries"), 200);
+    assert_int_equal(tu_prop(db, "shale.table-entries"), 200);
     assert_int_equal(shale_get(db, "q01999", 6, NULL, NULL), 0);
     assert_int_equal(shale_get(db, "q01799", 6, NULL, NULL), SHALE_ENOTFOUND);
     shale_close(db);

@@ -35,20 +35,6 @@ static void vlog_options(shale_options *o)
     o->vlog_gc_interval_s = 0; /* tests run GC themselves */
 }
 
-static shale_db *open_db(const char *dir, const shale_options *o)
-{
-    shale_db *db = tu_open(dir, o);
-    assert_non_null(db);
-    return db;
-}
-
-static uint64_t prop(shale_db *db, const char *name)
-{
-    uint64_t v = 0;
-    assert_int_equal(shale_property_int(db, name, &v), 0);
-    return v;
-}
-
 /* Key i's value in generation gen: 20..1999 bytes (most above the threshold). */
 static size_t make_value(int i, int gen, char *out)
 {
@@ -106,31 +92,31 @@ static void test_values_through_pointers(void **state)
     char *dir = tu_tempdir("vlog");
     shale_options o;
     vlog_options(&o);
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     put_gen(db, 3000, 1);
     assert_int_equal(shale_flush(db), 0);
-    assert_true(prop(db, "shale.vlog-segments") >= 2); /* 3000 x ~1 KiB over 1 MiB segments */
-    uint64_t live1 = prop(db, "shale.vlog-live-bytes");
+    assert_true(tu_prop(db, "shale.vlog-segments") >= 2); /* 3000 x ~1 KiB over 1 MiB segments */
+    uint64_t live1 = tu_prop(db, "shale.vlog-live-bytes");
     assert_true(live1 > 2000 * 900);
     check_gen(db, 3000, 1);
     assert_int_equal(shale_close(db), 0);
 
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     check_gen(db, 3000, 1);
-    assert_int_equal(prop(db, "shale.vlog-live-bytes"), live1); /* counters persisted */
+    assert_int_equal(tu_prop(db, "shale.vlog-live-bytes"), live1); /* counters persisted */
     /* Overwrite everything; a full compaction drops the old pointers: their bytes are
        discarded and live bytes are the new generation's only. */
     put_gen(db, 3000, 2);
     assert_int_equal(shale_flush(db), 0);
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
     check_gen(db, 3000, 2);
-    uint64_t live2 = prop(db, "shale.vlog-live-bytes");
+    uint64_t live2 = tu_prop(db, "shale.vlog-live-bytes");
     assert_true(live2 < live1 + live1 / 4);
     assert_true(live2 > live1 - live1 / 4);
     assert_int_equal(shale_close(db), 0);
 
-    db = open_db(dir, &o);
-    assert_int_equal(prop(db, "shale.vlog-live-bytes"), live2);
+    db = tu_open_ok(dir, &o);
+    assert_int_equal(tu_prop(db, "shale.vlog-live-bytes"), live2);
     check_gen(db, 3000, 2);
     char *report = NULL;
     assert_int_equal(shale_property(db, "shale.vlog-segments", &report), 0);
@@ -175,7 +161,7 @@ static void test_corrupt_value_is_reported(void **state)
     char *dir = tu_tempdir("vlogcorrupt");
     shale_options o;
     vlog_options(&o);
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     char big[600];
     tu_random_bytes(big, sizeof big, 42);
     memcpy(big, "MARKER-of-the-value", 19);
@@ -188,7 +174,7 @@ static void test_corrupt_value_is_reported(void **state)
     assert_true(find_in_logs(dir, "MARKER-of-the-value", 19, path, &off));
     assert_int_equal(tu_flip_byte(path, off + 300), 0);
 
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     void *v = NULL;
     size_t vlen;
     assert_int_equal(shale_get(db, "k", 1, &v, &vlen), SHALE_ECORRUPT);
@@ -211,7 +197,7 @@ static void test_expired_values_are_discardable(void **state)
     char *dir = tu_tempdir("vlogttl");
     shale_options o;
     vlog_options(&o);
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     char val[1000];
     tu_random_bytes(val, sizeof val, 7);
     uint64_t exp = tu_now_ms() + 400;
@@ -222,10 +208,10 @@ static void test_expired_values_are_discardable(void **state)
     }
     assert_int_equal(shale_put(db, "keep", 4, val, sizeof val, 0), 0);
     assert_int_equal(shale_flush(db), 0);
-    assert_true(prop(db, "shale.vlog-live-bytes") >= 501 * 1000);
+    assert_true(tu_prop(db, "shale.vlog-live-bytes") >= 501 * 1000);
     usleep(500 * 1000);
     /* No compaction ran, yet the expired values count as garbage. */
-    assert_int_equal(prop(db, "shale.vlog-live-bytes"), 1000);
+    assert_int_equal(tu_prop(db, "shale.vlog-live-bytes"), 1000);
     void *v = NULL;
     size_t vlen;
     assert_int_equal(shale_get(db, "t0001", 5, &v, &vlen), SHALE_ENOTFOUND);
@@ -265,7 +251,7 @@ static void test_compressed_values(void **state)
     char *dir = tu_tempdir("vloglz4");
     shale_options o;
     vlog_options(&o);
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     char val[4000], key[32];
     for (int i = 0; i < 2000; i++) {
         snprintf(key, sizeof key, "c%05d", i);
@@ -273,7 +259,7 @@ static void test_compressed_values(void **state)
         assert_int_equal(shale_put(db, key, strlen(key), val, len, i % 3 ? 0 : tu_now_ms() + 3600000), 0);
     }
     assert_int_equal(shale_close(db), 0);
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     uint64_t raw = 0;
     for (int i = 0; i < 2000; i++) {
         uint64_t exp = 0;
@@ -281,7 +267,7 @@ static void test_compressed_values(void **state)
         expect_text(db, i, &exp);
         assert_true((i % 3 == 0) == (exp != 0));
     }
-    uint64_t bytes = prop(db, "shale.vlog-bytes");
+    uint64_t bytes = tu_prop(db, "shale.vlog-bytes");
     fprintf(stderr, "# %.2f MiB of values take %.2f MiB of value log\n", raw / 1048576.0,
             bytes / 1048576.0);
     assert_true(bytes < raw / 4);
@@ -342,7 +328,7 @@ static void test_gc_space_after_three_overwrites(void **state)
     char *dir = tu_tempdir("vloggc");
     shale_options o;
     vlog_options(&o);
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     for (int gen = 1; gen <= 4; gen++)
         put_gen(db, 3000, gen);
     assert_int_equal(shale_flush(db), 0);
@@ -358,9 +344,9 @@ static void test_gc_space_after_three_overwrites(void **state)
     fprintf(stderr, "# %d GC runs: %.2f MiB -> %.2f MiB, live %.2f MiB (%.2fx)\n", runs,
             before / 1048576.0, after / 1048576.0, live / 1048576.0, (double)after / live);
     assert_true(after <= live + live / 2);
-    assert_true(prop(db, "shale.vlog-gc-deleted-segments") >= (uint64_t)runs);
+    assert_true(tu_prop(db, "shale.vlog-gc-deleted-segments") >= (uint64_t)runs);
     assert_int_equal(shale_close(db), 0);
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     check_gen(db, 3000, 4);
     assert_int_equal(shale_close(db), 0);
     tu_rmdir_free(dir);
@@ -371,14 +357,14 @@ static void test_gc_all_live_is_no_rewrite(void **state)
     char *dir = tu_tempdir("vloglive");
     shale_options o;
     vlog_options(&o);
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     put_gen(db, 3000, 1);
     assert_int_equal(shale_flush(db), 0);
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
     assert_int_equal(shale_vlog_gc(db, 0.5), SHALE_ENOREWRITE);
     assert_int_equal(shale_vlog_gc(db, 0.0), -EINVAL);
     assert_int_equal(shale_vlog_gc(db, 1.0), -EINVAL);
-    assert_int_equal(prop(db, "shale.vlog-gc-runs"), 0);
+    assert_int_equal(tu_prop(db, "shale.vlog-gc-runs"), 0);
     check_gen(db, 3000, 1);
     assert_int_equal(shale_close(db), 0);
     tu_rmdir_free(dir);
@@ -389,7 +375,7 @@ static void test_gc_reclaims_expired_values(void **state)
     char *dir = tu_tempdir("vloggcttl");
     shale_options o;
     vlog_options(&o);
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     char val[1000];
     tu_random_bytes(val, sizeof val, 8);
     uint64_t exp = tu_now_ms() + 300;
@@ -400,12 +386,12 @@ static void test_gc_reclaims_expired_values(void **state)
     }
     put_gen(db, 200, 1); /* a few that stay */
     assert_int_equal(shale_flush(db), 0);
-    uint64_t before = prop(db, "shale.vlog-bytes");
+    uint64_t before = tu_prop(db, "shale.vlog-bytes");
     usleep(400 * 1000);
     /* No compaction: the expiry alone makes the segments garbage. */
     int runs = gc_until_done(db, 0.5);
     assert_true(runs >= 2);
-    uint64_t after = prop(db, "shale.vlog-bytes");
+    uint64_t after = tu_prop(db, "shale.vlog-bytes");
     fprintf(stderr, "# expired: value log %.2f MiB -> %.2f MiB after %d GC runs\n",
             before / 1048576.0, after / 1048576.0, runs);
     assert_true(after < before / 2);
@@ -419,7 +405,7 @@ static void test_gc_waits_for_snapshots(void **state)
     char *dir = tu_tempdir("vloggcsnap");
     shale_options o;
     vlog_options(&o);
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     put_gen(db, 3000, 1);
     assert_int_equal(shale_flush(db), 0);
     const shale_snapshot *snap;
@@ -429,7 +415,7 @@ static void test_gc_waits_for_snapshots(void **state)
     put_gen(db, 3000, 2);
     assert_int_equal(shale_flush(db), 0);
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
-    uint64_t segs = prop(db, "shale.vlog-segments");
+    uint64_t segs = tu_prop(db, "shale.vlog-segments");
     /* gen 1's segments: the snapshot keeps their pointers, so nothing is garbage yet */
     assert_int_equal(shale_vlog_gc(db, 0.5), SHALE_ENOREWRITE);
     shale_snapshot_release(db, snap);
@@ -449,7 +435,7 @@ static void test_gc_waits_for_snapshots(void **state)
     assert_int_equal(i, 3000);
     shale_iter_free(it);
     check_gen(db, 3000, 2);
-    assert_true(prop(db, "shale.vlog-segments") < segs);
+    assert_true(tu_prop(db, "shale.vlog-segments") < segs);
     assert_int_equal(shale_close(db), 0);
     tu_rmdir_free(dir);
 }
@@ -468,13 +454,13 @@ static int reset_hooks(void **state)
    log is another segment), so that GC can reclaim the segment once exp has passed. */
 static shale_db *put_expiring_alone(const char *dir, const shale_options *o, uint64_t exp)
 {
-    shale_db *db = open_db(dir, o);
+    shale_db *db = tu_open_ok(dir, o);
     char val[4096];
     tu_random_bytes(val, sizeof val, 11);
     assert_int_equal(shale_put(db, "k", 1, val, sizeof val, exp), 0);
     assert_int_equal(shale_put(db, "small", 5, "tiny", 4, 0), 0);
     assert_int_equal(shale_close(db), 0);
-    return open_db(dir, o);
+    return tu_open_ok(dir, o);
 }
 
 /* Reads k every way a caller can; each must say "expired", none "corrupt". */
@@ -522,10 +508,10 @@ static void test_vlog_gc_reclaimed_expired_reads_as_expired(void **state)
     shale_db *db = put_expiring_alone(dir, &o, tu_now_ms() + 800);
     usleep(2000 * 1000);
     assert_int_equal(shale_vlog_gc(db, 0.5), 0);
-    assert_int_equal(prop(db, "shale.vlog-gc-deleted-segments"), 1);
+    assert_int_equal(tu_prop(db, "shale.vlog-gc-deleted-segments"), 1);
     expect_reclaimed(db);
     assert_int_equal(shale_close(db), 0);
-    db = open_db(dir, &o); /* the manifest no longer lists the segment */
+    db = tu_open_ok(dir, &o); /* the manifest no longer lists the segment */
     expect_reclaimed(db);
     /* and a compaction drops the expired pointer as usual */
     assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
@@ -544,11 +530,11 @@ static void test_vlog_gc_reclaimed_expired_clock_step_back(void **state)
     shale_db *db = put_expiring_alone(dir, &o, tu_now_ms() + 60 * 1000);
     sync_point_shift_clock_ms(120 * 1000); /* the clock runs two minutes ahead... */
     assert_int_equal(shale_vlog_gc(db, 0.5), 0);
-    assert_int_equal(prop(db, "shale.vlog-gc-deleted-segments"), 1);
+    assert_int_equal(tu_prop(db, "shale.vlog-gc-deleted-segments"), 1);
     sync_point_shift_clock_ms(0); /* ...and is put right: k has not expired by it */
     expect_reclaimed(db);
     assert_int_equal(shale_close(db), 0);
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     expect_reclaimed(db);
     assert_int_equal(shale_close(db), 0);
     tu_rmdir_free(dir);
@@ -569,7 +555,7 @@ static void test_vlog_missing_segment_without_expiry_is_corrupt(void **state)
     tu_random_bytes(val, sizeof val, 11);
     assert_true(find_in_logs(dir, val, 64, path, &off));
     assert_int_equal(unlink(path), 0);
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     void *v = NULL;
     size_t vlen;
     assert_int_equal(shale_get(db, "k", 1, &v, &vlen), SHALE_ECORRUPT);
@@ -650,7 +636,7 @@ static void test_gc_with_concurrent_writers_and_readers(void **state)
     shale_options o;
     vlog_options(&o);
     model *m = calloc(1, sizeof *m);
-    m->db = open_db(dir, &o);
+    m->db = tu_open_ok(dir, &o);
     m->seed = (int)tu_seed();
     pthread_t w, r1, r2;
     pthread_create(&w, NULL, model_writer, m);
@@ -676,7 +662,7 @@ static void test_gc_with_concurrent_writers_and_readers(void **state)
     assert_true(runs > 0);
     /* After a reopen every key holds its last acknowledged version. */
     assert_int_equal(shale_close(m->db), 0);
-    m->db = open_db(dir, &o);
+    m->db = tu_open_ok(dir, &o);
     char key[16], val[2048];
     for (int i = 0; i < MODEL_KEYS; i++) {
         int ver = atomic_load(&m->version[i]);
@@ -801,7 +787,7 @@ static void test_vlog_gc_thread_stops_before_close_cuts_the_log(void **state)
     shale_options o;
     vlog_options(&o);
     o.vlog_gc_discard_ratio = 0.3;
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     char key[32], val[1000];
     for (int i = 0; i < 300; i++) {
         snprintf(key, sizeof key, "junk%03d", i);
@@ -814,7 +800,7 @@ static void test_vlog_gc_thread_stops_before_close_cuts_the_log(void **state)
         assert_int_equal(shale_put(db, key, strlen(key), val, sizeof val, 0), 0);
     }
     assert_int_equal(shale_close(db), 0);
-    db = open_db(dir, &o); /* that log is now a segment GC may take */
+    db = tu_open_ok(dir, &o); /* that log is now a segment GC may take */
     for (int i = 0; i < 300; i++) {
         snprintf(key, sizeof key, "junk%03d", i);
         assert_int_equal(shale_delete(db, key, strlen(key)), 0);
@@ -832,7 +818,7 @@ static void test_vlog_gc_thread_stops_before_close_cuts_the_log(void **state)
     assert_int_equal(shale_close(db), 0);
     sync_point_clear_all();
 
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     for (int i = 0; i < 10; i++) {
         snprintf(key, sizeof key, "live%02d", i);
         tu_random_bytes(val, sizeof val, (uint64_t)i);
@@ -897,7 +883,7 @@ static void test_vlog_segment_fds_within_max_open_files(void **state)
     vlog_options(&o);
     o.max_open_files = 16;                  /* the least allowed */
     for (int i = 0; i < FD_SEGMENTS; i++) { /* each open starts a log: one segment a value */
-        shale_db *db = open_db(dir, &o);
+        shale_db *db = tu_open_ok(dir, &o);
         char key[16], val[1000];
         snprintf(key, sizeof key, "seg%02d", i);
         tu_random_bytes(val, sizeof val, (uint64_t)i + 500);
@@ -905,8 +891,8 @@ static void test_vlog_segment_fds_within_max_open_files(void **state)
         assert_int_equal(shale_close(db), 0);
     }
     int before = open_fds();
-    shale_db *db = open_db(dir, &o);
-    assert_true(prop(db, "shale.vlog-segments") >= FD_SEGMENTS);
+    shale_db *db = tu_open_ok(dir, &o);
+    assert_true(tu_prop(db, "shale.vlog-segments") >= FD_SEGMENTS);
     assert_int_equal(read_fd_keys(db), 0);
     assert_int_equal(read_fd_keys(db), 0);
     int during = open_fds();
@@ -949,7 +935,7 @@ static void test_gc_crash_at_every_step(void **state)
     vlog_options(&o);
     for (int step = 1; step <= 5; step++) {
         char *dir = tu_tempdir("vloggccrash");
-        shale_db *db = open_db(dir, &o);
+        shale_db *db = tu_open_ok(dir, &o);
         put_gen(db, 3000, 1);
         /* even keys get generation 2: every segment of generation 1 is half garbage,
            half values GC must carry over */
@@ -980,7 +966,7 @@ static void test_gc_crash_at_every_step(void **state)
         if (WEXITSTATUS(status) != VLOG_GC_CRASH_EXIT)
             fail_msg("step %d: the child exited with %d", step, WEXITSTATUS(status));
 
-        db = open_db(dir, &o);
+        db = tu_open_ok(dir, &o);
         for (int i = 0; i < 3000; i++) {
             snprintf(key, sizeof key, "key%06d", i);
             size_t len = make_value(i, i % 2 == 0 ? 2 : 1, val);
@@ -1115,9 +1101,9 @@ static void test_flushed_log_of_small_values_is_deleted(void **state)
     tu_small_options(&o); /* default value_threshold (512) and vlog_file_size (256 MiB) */
     o.vlog_gc_interval_s = 0;
     uint64_t reserve = o.memtable_size + o.memtable_size / 8; /* one fresh log */
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     put_small(db, 8000, 1); /* ~1.2 MB of records: several memtables */
-    uint64_t written = prop(db, "shale.wal-bytes");
+    uint64_t written = tu_prop(db, "shale.wal-bytes");
     assert_true(written > 3 * o.memtable_size);
     assert_int_equal(shale_flush(db), 0);
     log_usage after = logs_after_flush(dir, 1);
@@ -1127,12 +1113,12 @@ static void test_flushed_log_of_small_values_is_deleted(void **state)
     assert_int_equal(after.files, 1);
     assert_true(after.blocks <= reserve + 4096);
     assert_true(after.blocks < written / 2);
-    assert_int_equal(prop(db, "shale.vlog-segments"), 0);
+    assert_int_equal(tu_prop(db, "shale.vlog-segments"), 0);
     assert_int_equal(check_small(db, 8000, 1), 0);
     assert_int_equal(shale_close(db), 0);
     /* close cuts the new log to what it holds: nothing */
     assert_int_equal(logs_in(dir).bytes, 0);
-    db = open_db(dir, &o);
+    db = tu_open_ok(dir, &o);
     assert_int_equal(check_small(db, 8000, 1), 0);
     assert_int_equal(shale_close(db), 0);
     tu_rmdir_free(dir);
@@ -1147,18 +1133,18 @@ static void test_log_with_pointers_is_kept(void **state)
     shale_options o;
     tu_small_options(&o);
     o.vlog_gc_interval_s = 0;
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     put_small(db, 6000, 1);      /* logs of small values only: deleted once flushed */
     put_gen(db, 600, 1);         /* mostly large values: a segment */
     put_small(db, 3000, 2);      /* small values after them, in the same log at first */
     assert_int_equal(shale_flush(db), 0);
-    uint64_t segments = prop(db, "shale.vlog-segments");
+    uint64_t segments = tu_prop(db, "shale.vlog-segments");
     assert_true(segments >= 1);
     log_usage u = logs_after_flush(dir, (int)segments + 1);
     assert_true(u.files <= (int)segments + 1); /* the segments and perhaps a new log */
     get_gen(db, 600, 1);
     assert_int_equal(check_small(db, 3000, 2), 0);
-    uint64_t written = prop(db, "shale.wal-bytes");
+    uint64_t written = tu_prop(db, "shale.wal-bytes");
     assert_int_equal(shale_close(db), 0);
     /* Cut to their records at close, the logs left do not hold those of the first 6000
        small values (about 147 bytes each), but for the last memtable of them, which
@@ -1168,8 +1154,8 @@ static void test_log_with_pointers_is_kept(void **state)
             segments, written, u.bytes);
     assert_true(u.bytes + 4000 * 140 <= written);
 
-    db = open_db(dir, &o);
-    assert_int_equal(prop(db, "shale.vlog-segments"), segments);
+    db = tu_open_ok(dir, &o);
+    assert_int_equal(tu_prop(db, "shale.vlog-segments"), segments);
     get_gen(db, 600, 1);
     assert_int_equal(check_small(db, 3000, 2), 0);
     char key[32], val[100];
@@ -1200,16 +1186,16 @@ static void test_threshold_lowered_before_flush_keeps_log(void **state)
     tu_small_options(&o);
     o.vlog_gc_interval_s = 0;
     o.value_threshold = 4096; /* the values below stay in tables... */
-    shale_db *db = open_db(dir, &o);
+    shale_db *db = tu_open_ok(dir, &o);
     assert_int_equal(sync_point_set("flush:start", lower_threshold, db), 0);
     put_gen(db, 1500, 1); /* ...until the first flush starts */
     assert_int_equal(shale_flush(db), 0);
     sync_point_clear_all();
-    assert_true(prop(db, "shale.vlog-segments") >= 1);
+    assert_true(tu_prop(db, "shale.vlog-segments") >= 1);
     check_gen(db, 1500, 1);
     assert_int_equal(shale_close(db), 0);
-    db = open_db(dir, &o);
-    assert_true(prop(db, "shale.vlog-segments") >= 1);
+    db = tu_open_ok(dir, &o);
+    assert_true(tu_prop(db, "shale.vlog-segments") >= 1);
     check_gen(db, 1500, 1);
     assert_int_equal(shale_close(db), 0);
     tu_rmdir_free(dir);
@@ -1255,7 +1241,7 @@ static void test_crash_between_flush_and_log_delete(void **state)
         if (WEXITSTATUS(status) != LOG_CRASH_EXIT)
             fail_msg("%s: the child exited with %d", points[p], WEXITSTATUS(status));
         log_usage crashed = logs_in(dir);
-        shale_db *db = open_db(dir, &o);
+        shale_db *db = tu_open_ok(dir, &o);
         assert_int_equal(check_small(db, 2000, 3), 0);
         char key[32], val[100];
         for (int i = 2000; i < 4000; i++) { /* generation 1 where 3 did not overwrite */
@@ -1269,7 +1255,7 @@ static void test_crash_between_flush_and_log_delete(void **state)
             free(got);
         }
         get_gen(db, 10, 1);
-        uint64_t segments = prop(db, "shale.vlog-segments");
+        uint64_t segments = tu_prop(db, "shale.vlog-segments");
         assert_int_equal(segments, 1);
         log_usage reopened = logs_in(dir);
         fprintf(stderr, "# crash at %s: %d logs after the crash, %d after the open\n", points[p],

@@ -17,6 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
 char *tu_tempdir(const char *tag)
 {
     const char *base = getenv("TMPDIR");
@@ -172,6 +177,33 @@ shale_db *tu_open(const char *dir, const shale_options *o)
     if (rc)
         fprintf(stderr, "shale_open(%s): %s\n", dir, shale_strerror(rc));
     return rc ? NULL : db;
+}
+
+shale_db *tu_open_ok(const char *dir, const shale_options *o)
+{
+    shale_db *db = tu_open(dir, o);
+    assert_non_null(db);
+    return db;
+}
+
+uint64_t tu_prop(shale_db *db, const char *name)
+{
+    uint64_t v = 0;
+    assert_int_equal(shale_property_int(db, name, &v), 0);
+    return v;
+}
+
+void tu_put_str(shale_db *db, const char *k, const char *v)
+{
+    assert_int_equal(shale_put(db, k, strlen(k), v, strlen(v), 0), 0);
+}
+
+void tu_expect_found(shale_db *db, const char *k)
+{
+    void *got = NULL;
+    size_t len;
+    assert_int_equal(shale_get(db, k, strlen(k), &got, &len), 0);
+    shale_free(got);
 }
 
 /* Copies dir's files into img in the order that keeps the copy usable while background

@@ -1,7 +1,8 @@
 /*
  * testutil.h - helpers shared by the cmocka unit tests: temporary directories, seeded
- * randomness (the seed is printed and taken from SHALE_SEED), file byte surgery, and
- * small stores (options that make flushes and compactions happen on little data).
+ * randomness (the seed is printed and taken from SHALE_SEED), file byte surgery, small
+ * stores (options that make flushes and compactions happen on little data), and opens,
+ * properties, puts and gets that fail the running test when they fail.
  */
 #ifndef SHALE_TESTUTIL_H
 #define SHALE_TESTUTIL_H
@@ -48,5 +49,15 @@ struct shale_db;
 void tu_small_options(struct shale_options *o);
 /* Opens dir; prints why and returns NULL when it fails. */
 struct shale_db *tu_open(const char *dir, const struct shale_options *o);
+
+/* The cmocka helpers below fail the running test instead of returning an error. */
+/* Opens dir (tu_open), failing the test when it cannot. */
+struct shale_db *tu_open_ok(const char *dir, const struct shale_options *o);
+/* The integer property name (shale_property_int). */
+uint64_t tu_prop(struct shale_db *db, const char *name);
+/* Puts key k with value v, both strings, without expiry. */
+void tu_put_str(struct shale_db *db, const char *k, const char *v);
+/* Key k (a string) reads back, whatever its value. */
+void tu_expect_found(struct shale_db *db, const char *k);
 
 #endif

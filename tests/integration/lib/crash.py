@@ -5,8 +5,9 @@ restarted on the same directory, commit-pipeline alternating no and yes; after e
 restart the test checks the store against what was sent and acknowledged.
 
 A test subclasses Writer (step() sends one operation and records it in sent, and in acked
-once answered), makes a CrashRun and calls its run(). Not a test itself: tests/run.sh
-runs only tests/integration/*.py.
+once answered) and exits with crash_main(seed, clients, body), where body(run) starts
+the CrashRun, calls its run() and checks that something was tested. Not a test
+itself: tests/run.sh runs only tests/integration/*.py.
 """
 import os
 import random
@@ -149,3 +150,38 @@ class CrashRun:
             self.proc.wait()
         self.log.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def markers(c):
+    """The markers in the store: each operation of a crash test writes, with its data, a
+    key x:<client>:<seq> saying what it did. A dict (client, seq) -> (key, value bytes),
+    in the order KEYS listed them."""
+    keys = [k[1].decode() for k in c.call("keys", "x:*")[1]]
+    vals = c.call("mget", *keys)[1] if keys else []
+    found = {}
+    for k, v in zip(keys, vals):
+        _, cid, seq = k.split(":")
+        found[(int(cid), int(seq))] = (k, v[1])
+    return found
+
+
+def crash_main(seed, clients, body):
+    """What every crash test does around its own part: returns 77 (skip) when the
+    server is not built; makes a CrashRun and returns body(run), its exit code (0 when it
+    passed), except that a passed run whose server log holds a sanitizer's report fails
+    (1); the run is closed however it ends."""
+    if not os.path.exists(SERVER):
+        print("skip: %s missing" % SERVER)
+        return 77
+    run = CrashRun(seed, clients)
+    try:
+        rc = body(run)
+        if rc != 0:
+            return rc
+        report = run.sanitizer_report()
+        if report:
+            print("FAIL: the server's log has a sanitizer report:\n" + report)
+            return 1
+        return 0
+    finally:
+        run.close()
