@@ -11,6 +11,7 @@
 #include "blocking.h"
 #include "functions.h"
 #include "pubsub.h"
+#include "repl.h"
 #include "script.h"
 #include "shale_client.h"
 
@@ -34,6 +35,7 @@ static void teardown(void)
     pubsub_free(&srv);
     functions_free(&srv);
     script_free(&srv);
+    repl_free(&srv);
     ks_close(&srv.ks);
     cursor_table_free(&srv.cursors);
     cmdstats_free(&srv.cmds);
@@ -69,7 +71,7 @@ static void open_modules(void)
     config_fifo_options(&srv.cfg, &fifo);
     if (shale_open(dir, &o, &srv.db) || ks_open(&srv.ks, srv.db, dir, &fifo) ||
         access_init(&srv.access, ks_now_ms()) || blocking_init(&srv, 1) || pubsub_init(&srv, 1) ||
-        script_init(&srv) || functions_init(&srv))
+        script_init(&srv) || functions_init(&srv) || repl_init(&srv))
         abort();
 }
 
