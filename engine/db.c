@@ -702,6 +702,12 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
             rc = db_wal_sync_all(db);
         if (sync) /* read by the next leader under mu */
             __atomic_store_n(&db->last_sync_us, db_now_us() - sync_start, __ATOMIC_RELAXED);
+        if (rc == 0 && db->opts.commit_tap) {
+            /* In the log (durable with sync) and not yet visible: the tap sees records in
+               sequence order, never one that a reopen would not bring back. */
+            slice tapped = batch_rep(pb);
+            db->opts.commit_tap(db->opts.commit_tap_ctx, tapped.data, tapped.len);
+        }
         if (rc == 0) {
             /* values from the batch as written, positions from the log's copy */
             rc = rep.data == batch_rep(pb).data

@@ -144,6 +144,20 @@ typedef struct shale_options {
     uint32_t vlog_gc_interval_s;  /* 300: background GC runs this often; 0 turns it off */
     double vlog_gc_discard_ratio; /* 0.7: background GC rewrites a segment only when at
                                      least this fraction of it is garbage */
+
+    /* Replication hooks (docs/tuning.md "Replication hooks"; fixed at open).
+       NULL (none): called by the write leader for every log record it writes (user
+       writes, value-log GC's rewrites, shale_write_at's records), in sequence order,
+       with the record's write batch as encoded before compression (docs/format.md
+       "Write batch": fixed64 first sequence | fixed32 count | entries; count > 0), after
+       the record is in the log (with sync_writes, after it is durable) and before its
+       writes become visible to reads. rep is valid during the call only. It runs while
+       every other write waits: it must be cheap (copy the bytes and return) and must not
+       call any shale_* function on this db (a write would deadlock). A record whose
+       write fails before it is in the log (or, with sync_writes, durable) is not passed;
+       the store then refuses writes (shale_background_error). */
+    void (*commit_tap)(void *ctx, const void *rep, size_t len);
+    void *commit_tap_ctx;
 } shale_options;
 
 /* Fills *opts with the documented defaults. */
@@ -405,6 +419,15 @@ int shale_set_option(shale_db *db, const char *name, const char *value);
  * power cut). *seq is 0 on failure.
  */
 int shale_checkpoint(shale_db *db, const char *dest, uint64_t *seq);
+
+/* ---- Replication ------------------------------------------------------------------ */
+
+/*
+ * The last sequence number visible to reads: the last entry of the last record written
+ * (or applied with shale_write_at). Sequence numbers only grow; after a reopen this is
+ * the last sequence recovered. 0 for an empty store (or db NULL).
+ */
+uint64_t shale_last_seq(shale_db *db);
 
 /* Frees a buffer returned by shale_get or shale_property. NULL: no-op. */
 void shale_free(void *p);
