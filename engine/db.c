@@ -605,12 +605,39 @@ static void writer_finish_group(shale_db *db, writer *leader, writer *last, int 
         pthread_cond_signal(&db->w_head->cv);
 }
 
+/* A write_at leader's check: its first sequence is above every one handed out (mu held,
+   leader). */
+static int check_write_at(shale_db *db, const shale_batch *batch)
+{
+    uint64_t first;
+    uint32_t count;
+    int rc = batch_rep_header(batch_rep(batch), &first, &count);
+    if (rc == 0 && first <= db->alloc_seq)
+        rc = SHALE_ESEQ;
+    return rc;
+}
+
+/* Appends a skip record for the sequences from first to last (a write_at record's gap).
+   The leader, mu not held. */
+static int append_skip(shale_db *db, wal_file *wf, uint64_t first, uint64_t last)
+{
+    char skip[BATCH_SKIP_SIZE];
+    batch_encode_skip(skip, first, last);
+    slice part = slice_make(skip, sizeof skip);
+    int rc = wal_writer_append(wf->w, &part, 1);
+    if (rc == 0)
+        atomic_fetch_add_explicit(&db->stats.wal_bytes, sizeof skip + WAL_HEADER_SIZE,
+                                  memory_order_relaxed);
+    return rc;
+}
+
 static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch,
-                       db_write_filter filter, void *filter_arg)
+                       db_write_filter filter, void *filter_arg, bool at)
 {
     writer w;
     w.batch = batch;
     w.filtered = filter != NULL;
+    w.at = at;
     w.sync = __atomic_load_n(&db->opts.sync_writes, __ATOMIC_RELAXED) != 0;
     pthread_cond_init(&w.cv, NULL);
 
@@ -624,8 +651,10 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
     /* Leader. */
     size_t bytes = batch ? shale_batch_size(batch) : 0;
     int rc = make_room(db, bytes, force_switch);
-    if (rc == 0 && w.sync && batch && !filter)
+    if (rc == 0 && w.sync && batch && !filter && !at)
         wait_for_group(db);
+    if (rc == 0 && at)
+        rc = check_write_at(db, batch);
     writer *last = &w;
     const shale_batch *payload = batch;
     bool sync = w.sync;
@@ -639,14 +668,15 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
         pthread_mutex_lock(&db->mu);
     }
     uint32_t count = batch ? batch->count : 0;
-    if (rc == 0 && batch && !filter) {
+    if (rc == 0 && batch && !filter && !at) {
         /* Gather followers into one group (one WAL record, one sync). */
         size_t max = max_group_bytes(bytes), total = bytes;
         bool merged = false;
         for (writer *f = w.next; f; f = f->next) {
-            if (!f->batch || (f->sync && !sync) || f->filtered)
+            if (!f->batch || (f->sync && !sync) || f->filtered || f->at)
                 break; /* a sync follower needs its own sync; a NULL batch is a flush;
-                          a filtered batch goes alone */
+                          a filtered batch goes alone, and so does one with its own
+                          sequences */
             if (total + shale_batch_size(f->batch) > max)
                 break;
             if (!merged) {
@@ -666,15 +696,19 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
     }
 
     if (rc == 0 && payload && count > 0) {
-        uint64_t seq = db->alloc_seq + 1;
-        db->alloc_seq += count;
+        uint64_t prev_seq = db->alloc_seq;
+        uint64_t seq = prev_seq + 1;
+        if (at) /* its own sequences, above prev_seq (check_write_at) */
+            batch_rep_header(batch_rep(batch), &seq, &count);
+        db->alloc_seq = seq + count - 1;
         wal_file *wf = db->wal;
         memtable *mem = db->mem;
         pthread_mutex_unlock(&db->mu);
 
         /* The group's batch is the leader's or db->group; only the leader touches either. */
         shale_batch *pb = (shale_batch *)payload;
-        batch_set_seq(pb, seq);
+        if (!at) /* (a write_at batch is the caller's and holds its sequence already) */
+            batch_set_seq(pb, seq);
         slice rep = batch_rep(pb);
         size_t user_len = rep.len;
         /* Large values go to the log (the value log) lz4-compressed where that pays. */
@@ -689,6 +723,13 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
                 rep = buf_slice(&db->wal_rep);
             else if (n < 0)
                 rc = n;
+        }
+        /* Sequences a write_at record skips are recorded first, so that recovery tells
+           them from lost records. */
+        bool skipped = false;
+        if (rc == 0 && seq > prev_seq + 1) {
+            rc = append_skip(db, wf, prev_seq + 1, seq - 1);
+            skipped = rc == 0;
         }
         /* The leader is the log's only appender: the record starts at the current size. */
         uint64_t rep_pos = wal_writer_size(wf->w) + WAL_HEADER_SIZE;
@@ -737,8 +778,11 @@ static int db_write_ex(shale_db *db, const shale_batch *batch, bool force_switch
         pthread_mutex_lock(&db->mu);
         if (rc && !appended) {
             /* These numbers never reached the log: the next write takes them, so the log's
-               sequence stays without gaps (recovery reads a gap as lost records). */
-            db->alloc_seq = seq - 1;
+               sequence stays without gaps (recovery reads a gap as lost records). A skip
+               record that did reach it moved the sequence on by itself. */
+            db->alloc_seq = skipped ? seq - 1 : prev_seq;
+            if (skipped)
+                atomic_store_explicit(&db->last_seq, seq - 1, memory_order_release);
         }
         if (rc) {
             if (!atomic_load(&db->bg_error)) {
@@ -786,14 +830,19 @@ int db_write_barrier(shale_db *db, int (*fn)(shale_db *db, void *arg), void *arg
 
 static int db_write(shale_db *db, const shale_batch *batch, bool force_switch)
 {
-    return db_write_ex(db, batch, force_switch, NULL, NULL);
+    return db_write_ex(db, batch, force_switch, NULL, NULL, false);
 }
 
 int db_write_filtered(shale_db *db, shale_batch *batch, db_write_filter filter, void *arg)
 {
     if (batch->count == 0)
         return 0;
-    return db_write_ex(db, batch, false, filter, arg);
+    return db_write_ex(db, batch, false, filter, arg, false);
+}
+
+int db_write_at(shale_db *db, const shale_batch *batch)
+{
+    return db_write_ex(db, batch, false, NULL, NULL, true);
 }
 
 /* After a failed log write or sync: the first error sticks and writes are refused
@@ -1337,17 +1386,22 @@ static int replay_log(shale_db *db, uint64_t number, uint64_t from, version_edit
             gap_at = off;
             break;
         }
-        if (rc == 0)
+        /* a skip record (write_at's gap) moves the sequence on without entries */
+        uint64_t last = seq + count - 1;
+        int skip = rc == 0 && count == 0 ? batch_rep_skip(rec, &last) : 0;
+        if (skip < 0)
+            rc = skip;
+        if (rc == 0 && !skip)
             rc = batch_rep_insert(rec, m, off + WAL_HEADER_SIZE);
         if (rc) {
             snprintf(why, whylen, "%s: undecodable write batch at offset %" PRIu64, path, off);
             break;
         }
         records++;
-        if (count && seq + count - 1 > *max_seq)
-            *max_seq = seq + count - 1;
-        if (count)
-            *next_seq = seq + count;
+        if ((count || skip) && last > *max_seq)
+            *max_seq = last;
+        if (count || skip)
+            *next_seq = last + 1;
         if (memtable_memory_usage(m) > __atomic_load_n(&db->opts.memtable_size, __ATOMIC_RELAXED)) {
             rc = recover_flush(db, m, edit);
             memtable_unref(m);
@@ -1356,7 +1410,7 @@ static int replay_log(shale_db *db, uint64_t number, uint64_t from, version_edit
                 rc = memtable_new(&m);
             if (rc)
                 break;
-            memtable_set_log_position(m, number, off, seq + count - 1);
+            memtable_set_log_position(m, number, off, last);
         }
     }
     uint64_t valid_end = *gap ? gap_at : wal_reader_valid_end(r);

@@ -55,6 +55,7 @@ typedef struct writer {
     const shale_batch *batch; /* NULL: a sync request without data */
     bool sync;
     bool filtered; /* db_write_filtered: goes as a group of its own */
+    bool at;       /* db_write_at: its own sequences, a group of its own */
     bool done;
     int status;
     pthread_cond_t cv;
@@ -221,6 +222,10 @@ int db_write_l0_table(shale_db *db, memtable *m, uint64_t smallest_snapshot, fil
  */
 typedef int (*db_write_filter)(shale_db *db, super_version *sv, shale_batch *batch, void *arg);
 int db_write_filtered(shale_db *db, shale_batch *batch, db_write_filter filter, void *arg);
+/* Writes batch (count > 0, not modified) with the sequences its header holds
+   (shale_write_at, repl.c). SHALE_ESEQ when its first is not above the last one handed
+   out; a first more than one above is preceded by a skip record. Errors as shale_write. */
+int db_write_at(shale_db *db, const shale_batch *batch);
 /* The newest entry of key (any sequence) in sv: 1 with its kind and raw value copied
    into *value, 0 when there is none. Errors: SHALE_ECORRUPT, -errno, -ENOMEM. */
 int db_get_newest(shale_db *db, super_version *sv, slice key, int *kind, buf *value);

@@ -27,6 +27,8 @@ const char *shale_strerror(int code)
         return "the database is closing";
     case SHALE_ENOTSUP:
         return "not supported";
+    case SHALE_ESEQ:
+        return "the record's first sequence is not above the store's last sequence";
     }
     if (code < 0 && code > -4096)
         return strerror(-code); /* glibc: thread-safe for known codes, static strings */

@@ -174,6 +174,26 @@ int batch_rep_header(slice rep, uint64_t *seq, uint32_t *count)
     return 0;
 }
 
+void batch_encode_skip(char *out, uint64_t first, uint64_t last)
+{
+    encode_fixed64(out, first);
+    encode_fixed32(out + 8, 0);
+    encode_fixed64(out + BATCH_HEADER_SIZE, last);
+}
+
+int batch_rep_skip(slice rep, uint64_t *last)
+{
+    uint64_t first;
+    uint32_t count;
+    int rc = batch_rep_header(rep, &first, &count);
+    if (rc || count > 0)
+        return rc;
+    if (rep.len != BATCH_SKIP_SIZE)
+        return SHALE_ECORRUPT;
+    *last = decode_fixed64(rep.data + BATCH_HEADER_SIZE);
+    return *last >= first ? 1 : SHALE_ECORRUPT;
+}
+
 /* decode false: a compressed value is not decoded (its entry's value is empty; stored
    and stored_len still say where it is). */
 static int iterate(slice rep, bool decode, int (*fn)(void *arg, const batch_entry *e), void *arg)
@@ -183,6 +203,9 @@ static int iterate(slice rep, bool decode, int (*fn)(void *arg, const batch_entr
     int rc = batch_rep_header(rep, &seq, &count);
     if (rc)
         return rc;
+    uint64_t skip_last;
+    if (count == 0 && rep.len > BATCH_HEADER_SIZE)
+        return batch_rep_skip(rep, &skip_last) == 1 ? 0 : SHALE_ECORRUPT; /* no entries */
     const char *p = rep.data + BATCH_HEADER_SIZE, *end = rep.data + rep.len;
     uint32_t n = 0;
     buf scratch = {0}; /* decompressed values */

@@ -49,6 +49,19 @@ int batch_append(shale_batch *dst, const shale_batch *src);
 int batch_rep_header(slice rep, uint64_t *seq, uint32_t *count);
 
 /*
+ * A sequence skip record (docs/format.md): a batch of no entries whose header is followed
+ * by fixed64 last. It says that the sequences from its first to last were skipped (a
+ * replica applied a record whose first sequence was past its last + 1, shale_write_at):
+ * the next record starts at last + 1. Its first sequence is the one expected after the
+ * record before it, so recovery still sees a record lost before it as a gap.
+ */
+#define BATCH_SKIP_SIZE (BATCH_HEADER_SIZE + 8)
+void batch_encode_skip(char *out, uint64_t first, uint64_t last); /* BATCH_SKIP_SIZE bytes */
+/* 1 with *last for a skip record, 0 for a batch with entries, SHALE_ECORRUPT for another
+   record of no entries (too short or long, or a last below its first). */
+int batch_rep_skip(slice rep, uint64_t *last);
+
+/*
  * Calls fn for each entry of an encoded batch, with its sequence. fn returns 0 to go on.
  * Returns 0, fn's code, or SHALE_ECORRUPT (malformed, or the count does not match).
  */

@@ -43,6 +43,8 @@ extern "C" {
 #define SHALE_ENOREWRITE -4102 /* value-log GC found no segment worth rewriting */
 #define SHALE_ECLOSING -4103   /* the database is being closed */
 #define SHALE_ENOTSUP -4104    /* the option or operation is not supported */
+#define SHALE_ESEQ -4105       /* shale_write_at: the record's first sequence is not above
+                                  the store's last one (applied already, or another writer) */
 
 /* Names an error code (shale's own or -errno). Never returns NULL; the string is static. */
 const char *shale_strerror(int code);
@@ -428,6 +430,25 @@ int shale_checkpoint(shale_db *db, const char *dest, uint64_t *seq);
  * the last sequence recovered. 0 for an empty store (or db NULL).
  */
 uint64_t shale_last_seq(shale_db *db);
+
+/*
+ * Applies an encoded write batch as the commit tap gave it (rep, len bytes: fixed64 first
+ * sequence | fixed32 count | entries, docs/format.md), with ITS sequence numbers: entry i
+ * gets first + i, and shale_last_seq becomes first + count - 1. first must be above
+ * shale_last_seq; it may be more than one above (the sequences between are skipped, and
+ * a reopen keeps them skipped). The record goes through the normal write path (the log,
+ * sync_writes, stalls) alone, never merged with another writer's batch, so it is durable
+ * as any write and a reopen recovers it with the same sequences; a crash keeps a prefix
+ * of the applied records. A store that takes shale_write_at records must take no other
+ * writes (a replica only applies; run its value-log GC with vlog_gc_rewrite 0, since GC's
+ * rewrites take sequence numbers): a record whose sequences another write has taken
+ * meanwhile fails with SHALE_ESEQ. rep is not modified and is not kept after the call.
+ * Errors: SHALE_ESEQ (first <= shale_last_seq), -EINVAL (db or rep NULL, a rep that does
+ * not decode, a count of 0, a compressed value, a key or value over the limits, a last
+ * sequence past 2^56 - 1), and shale_write's (SHALE_ESTALL, SHALE_EFAILED, SHALE_ECLOSING,
+ * -errno, -ENOMEM).
+ */
+int shale_write_at(shale_db *db, const void *rep, size_t len);
 
 /* Frees a buffer returned by shale_get or shale_property. NULL: no-op. */
 void shale_free(void *p);
