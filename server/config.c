@@ -120,8 +120,9 @@ static const option options[] = {
     {"logfile", T_STR, F(logfile), 0, 0, IMMUTABLE, NULL},
     {"save", T_STR, F(save), 0, 0, 0, NULL},
     {"appendonly", T_BOOL, F(appendonly), 0, 0, 0, NULL},
-    /* replication, until shale has it (issue 20): accepted and reported (docs/commands.md) */
+    /* replication (repl/, docs/server.md "Replication") */
     {"repl-backlog-size", T_MEM, F(repl_backlog_size), 1, LLONG_MAX, 0, NULL},
+    {"repl-timeout", T_INT, F(repl_timeout), 1, INT_MAX, 0, NULL},
     {"min-replicas-to-write", T_INT, F(min_replicas_to_write), 0, INT_MAX, 0, NULL},
     {"min-slaves-to-write", T_INT, F(min_replicas_to_write), 0, INT_MAX, ALIAS, NULL},
     {"min-replicas-max-lag", T_INT, F(min_replicas_max_lag), 0, INT_MAX, 0, NULL},
@@ -199,6 +200,7 @@ void config_default(server_config *cfg)
     cfg->client_query_buffer_limit = 1024ull * 1024 * 1024;
     cfg->repl_backlog_size = 1024 * 1024; /* Redis's 1mb */
     cfg->min_replicas_max_lag = 10;         /* Redis's */
+    cfg->repl_timeout = 60;                 /* Redis's */
     snprintf(cfg->dir, sizeof cfg->dir, "./data");
     cfg->sync_writes = true;
     cfg->sync_interval_ms = 1000;

@@ -39,8 +39,9 @@ typedef struct server_config {
     uint64_t pubsub_hard_limit, pubsub_soft_limit; /* client-output-buffer-limit pubsub */
     long long tracking_table_max_keys; /* client tracking's table of keys (0: no limit) */
     long long pubsub_soft_seconds;
-    /* replication (accepted and reported until shale replicates: issue 20) */
+    /* replication (repl/) */
     uint64_t repl_backlog_size;
+    long long repl_timeout; /* seconds of silence that drop a link (Redis's repl-timeout) */
     long long min_replicas_to_write; /* writes refused below this many good replicas */
     long long min_replicas_max_lag;  /* seconds since its last ack for a replica to be good */
     char replicaof[256]; /* "": not a replica (the only value shale takes) */

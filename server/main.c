@@ -17,6 +17,8 @@
 #include "notify.h"
 #include "pause.h"
 #include "repl.h"
+#include "repl_backlog.h"
+#include "repl_primary.h"
 #include "pubsub.h"
 #include "functions.h"
 #include "script.h"
@@ -60,6 +62,12 @@ int main(int argc, char **argv)
     caps_engine_options(&srv, &o);
     o.compaction_filter = ks_compaction_filter; /* stale hash fields, flushed databases */
     o.compaction_filter_ctx = &srv.ks;
+    if (repl_init(&srv)) { /* before the engine opens: its commit tap feeds the backlog */
+        fprintf(stderr, "shale-server: out of memory\n");
+        return 1;
+    }
+    o.commit_tap = repl_backlog_tap;
+    o.commit_tap_ctx = repl_backlog_of(&srv);
     rc = shale_open(srv.cfg.dir, &o, &srv.db);
     if (rc) {
         fprintf(stderr, "shale-server: cannot open the data directory '%s': %s\n", srv.cfg.dir,
@@ -88,8 +96,7 @@ int main(int argc, char **argv)
     }
     int nloops = (int)srv.cfg.io_threads;
     if (multi_init(&srv) || tracking_init(&srv) || blocking_init(&srv, nloops) || pubsub_init(&srv, nloops) ||
-        monitor_init(&srv, nloops) || pause_init(&srv, nloops) || script_init(&srv) ||
-        repl_init(&srv)) {
+        monitor_init(&srv, nloops) || pause_init(&srv, nloops) || script_init(&srv)) {
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
     }
@@ -120,6 +127,7 @@ int main(int argc, char **argv)
     rc = net_run(&srv);
     fprintf(stderr, "shale-server: stopping, closing the store\n");
     server_bgsave_wait(&srv);
+    repl_primary_free(&srv); /* the replicas' threads, before what they wake goes */
     caps_stop(&srv);
     int krc = ks_close(&srv.ks); /* the fifo databases' engines */
     if (krc)
@@ -137,8 +145,8 @@ int main(int argc, char **argv)
     script_free(&srv);
     monitor_free(&srv);
     pause_free(&srv);
-    repl_free(&srv);
     int crc = shale_close(srv.db);
+    repl_free(&srv); /* the backlog, after the engine that feeds it */
     if (crc)
         fprintf(stderr, "shale-server: closing the engine: %s\n", shale_strerror(crc));
     return rc || crc || krc ? 1 : 0;

@@ -222,9 +222,11 @@ static const command commands[] = {
     {"function", -2, 0, 0, 0, 0, "scripting", "Manages the function libraries.", cmd_function},
     {"fcall", -3, 0, 0, 0, 0, "scripting", "Runs a function, atomically.", cmd_fcall},
     {"fcall_ro", -3, R, 0, 0, 0, "scripting", "Runs a function that may not write.", cmd_fcall_ro},
-    {"wait", 3, 0, 0, 0, 0, "generic", "Waits for replicas (there are none).", cmd_wait},
     /* replication: t_repl.c */
+    {"wait", 3, 0, 0, 0, 0, "generic", "Waits until replicas acknowledged the client's writes.", cmd_wait},
     {"role", 1, FAST, 0, 0, 0, "server", "Returns the node's replication role.", cmd_role},
+    {"replconf", -1, ADMIN, 0, 0, 0, "server", "A replica tells its primary about itself (internal).", cmd_replconf},
+    {"psync", -3, ADMIN|NOMULTI, 0, 0, 0, "server", "A replica asks for the replication stream (internal).", cmd_psync},
     {"debug", -2, ADMIN|PROTECTED, 0, 0, 0, "server", "Debugging commands (SLEEP).", cmd_debug},
     {"slowlog", -2, ADMIN, 0, 0, 0, "server", "The slow command log.", cmd_slowlog},
     {"latency", -2, ADMIN, 0, 0, 0, "server", "Latency monitoring.", cmd_latency},
@@ -845,7 +847,10 @@ void command_call(server *s, client *c, const command *cmd, size_t from)
     notify_mark(s);
     tracking_call_begin(s, c);
     c->error_counted = false;
+    uint64_t wgen = __atomic_load_n(&s->wgen, __ATOMIC_RELAXED);
     cmd->fn(s, c);
+    if (__atomic_load_n(&s->wgen, __ATOMIC_RELAXED) != wgen)
+        c->woff = shale_last_seq(s->db); /* what WAIT waits for */
     notify_flush(s); /* what a read told (an expiry it reaped); in EXEC, nothing yet */
     tracking_call_end(s, c, cmd);
     uint64_t ns = mono_ns() - t0;

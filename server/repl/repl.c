@@ -7,15 +7,10 @@
 #include <sys/random.h>
 
 #include "keyspace.h"
+#include "repl_internal.h"
+#include "repl_primary.h"
 #include "resp.h"
 
-struct repl_state {
-    char run_id[41];
-    char replid[41];  /* this history's id */
-    char replid2[41]; /* the id of the history it continues (all zeros: none) */
-    long long second_offset; /* where replid2's history ends here (-1: none) */
-    int good_replicas; /* replicas acknowledged within min-replicas-max-lag */
-};
 
 /* 40 random hex digits (Redis's getRandomHexChars; /dev/urandom through getrandom). */
 static void random_hex(char out[41])
@@ -49,14 +44,64 @@ int repl_init(server *s)
     memset(r->replid2, '0', 40);
     r->replid2[40] = '\0';
     r->second_offset = -1;
+    r->backlog = repl_backlog_new(s->cfg.repl_backlog_size);
     s->repl = r;
+    if (!r->backlog || repl_primary_init(s)) {
+        repl_free(s);
+        return -ENOMEM;
+    }
     return 0;
 }
 
 void repl_free(server *s)
 {
+    if (!s->repl)
+        return;
+    repl_primary_free(s);
+    repl_backlog_free(s->repl->backlog);
     free(s->repl);
     s->repl = NULL;
+}
+
+void repl_config_changed(server *s)
+{
+    repl_backlog_set_limit(s->repl->backlog, s->cfg.repl_backlog_size);
+}
+
+bool repl_can_serve_replicas(server *s)
+{
+    (void)s;
+    return true;
+}
+
+repl_backlog *repl_backlog_of(server *s)
+{
+    return s->repl->backlog;
+}
+
+const char *repl_replid(const server *s)
+{
+    return s->repl->replid;
+}
+
+/* Whether (replid, seq) names a point of this node's history: its own id, or the id it
+   continues up to where that one ended here. */
+static bool in_history(const repl_state *r, const char *replid, long long seq)
+{
+    if (strcmp(replid, r->replid) == 0)
+        return true;
+    return r->second_offset >= 0 && strcmp(replid, r->replid2) == 0 && seq <= r->second_offset;
+}
+
+bool repl_psync_continues(server *s, const char *replid, long long seq)
+{
+    repl_state *r = s->repl;
+    uint64_t last = repl_offset(s);
+    if (strcmp(replid, "?") == 0) /* an empty replica: continues a primary from its start */
+        return seq <= 0 && repl_backlog_can_continue(r->backlog, 0, last);
+    if (seq < 0 || (uint64_t)seq > last || !in_history(r, replid, seq))
+        return false;
+    return repl_backlog_can_continue(r->backlog, (uint64_t)seq, last);
 }
 
 const char *repl_run_id(const server *s)
@@ -77,25 +122,37 @@ static bool min_replicas_on(const server *s)
     return s->cfg.min_replicas_to_write > 0 && s->cfg.min_replicas_max_lag > 0;
 }
 
-bool repl_enough_good_replicas(const server *s)
+bool repl_enough_good_replicas(server *s)
 {
-    return !min_replicas_on(s) || s->repl->good_replicas >= s->cfg.min_replicas_to_write;
+    if (!min_replicas_on(s))
+        return true;
+    s->repl->good_replicas = repl_count_good(s, s->cfg.min_replicas_max_lag);
+    return s->repl->good_replicas >= s->cfg.min_replicas_to_write;
 }
 
 void repl_info(server *s, resp_out *o)
 {
     repl_state *r = s->repl;
-    server_out_printf(o, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
-    if (min_replicas_on(s))
+    server_out_printf(o, "# Replication\r\nrole:master\r\nconnected_slaves:%d\r\n",
+                      repl_count_replicas(s));
+    if (min_replicas_on(s)) {
+        r->good_replicas = repl_count_good(s, s->cfg.min_replicas_max_lag);
         server_out_printf(o, "min_slaves_good_slaves:%d\r\n", r->good_replicas);
+    }
+    repl_primary_info(s, o);
+    uint64_t n, first, bytes, last = repl_offset(s);
+    repl_backlog_stats(r->backlog, &n, &first, &bytes);
+    /* the backlog always collects (a replica's too); an empty one starts after the last
+       sequence, as Redis's starts at master_repl_offset + 1 */
     server_out_printf(o,
                       "master_failover_state:no-failover\r\nmaster_replid:%s\r\n"
                       "master_replid2:%s\r\nmaster_repl_offset:%llu\r\n"
-                      "second_repl_offset:%lld\r\nrepl_backlog_active:0\r\n"
-                      "repl_backlog_size:%llu\r\nrepl_backlog_first_byte_offset:0\r\n"
-                      "repl_backlog_histlen:0\r\n\r\n",
-                      r->replid, r->replid2, (unsigned long long)repl_offset(s),
-                      r->second_offset, (unsigned long long)s->cfg.repl_backlog_size);
+                      "second_repl_offset:%lld\r\nrepl_backlog_active:1\r\n"
+                      "repl_backlog_size:%llu\r\nrepl_backlog_first_byte_offset:%llu\r\n"
+                      "repl_backlog_histlen:%llu\r\n\r\n",
+                      r->replid, r->replid2, (unsigned long long)last, r->second_offset,
+                      (unsigned long long)s->cfg.repl_backlog_size,
+                      (unsigned long long)(n ? first : last + 1), (unsigned long long)bytes);
 }
 
 void repl_role(server *s, client *c)
@@ -103,5 +160,5 @@ void repl_role(server *s, client *c)
     resp_array(&c->out, 3);
     resp_bulk_cstr(&c->out, "master");
     resp_integer(&c->out, (long long)repl_offset(s));
-    resp_array(&c->out, 0); /* its replicas: none yet */
+    repl_primary_role(s, &c->out);
 }
