@@ -1882,6 +1882,12 @@ int shale_set_option(shale_db *db, const char *name, const char *value)
         __atomic_store_n(&db->opts.sync_writes, b, __ATOMIC_RELAXED);
         goto changed;
     }
+    if (strcmp(name, "vlog_gc_rewrite") == 0) {
+        if (options_parse_bool(value, &b))
+            return -EINVAL;
+        __atomic_store_n(&db->opts.vlog_gc_rewrite, b, __ATOMIC_RELAXED);
+        goto changed;
+    }
     if (strcmp(name, "block_cache_size") == 0) {
         if (options_parse_size(value, &v))
             return -EINVAL;

@@ -50,6 +50,7 @@ void shale_options_default(shale_options *o)
     o->vlog_file_size = 256 * MIB;
     o->vlog_gc_interval_s = 300;
     o->vlog_gc_discard_ratio = 0.7;
+    o->vlog_gc_rewrite = 1;
 }
 
 void shale_read_options_default(shale_read_options *ro)
@@ -98,6 +99,7 @@ int options_validate(const shale_options *o, const char **why)
     CHECK(o->vlog_file_size >= 1 << 20, "vlog_file_size must be at least 1 MiB");
     CHECK(o->vlog_gc_discard_ratio > 0 && o->vlog_gc_discard_ratio < 1,
           "vlog_gc_discard_ratio must be between 0 and 1");
+    CHECK(o->vlog_gc_rewrite == 0 || o->vlog_gc_rewrite == 1, "vlog_gc_rewrite must be 0 or 1");
 #undef CHECK
     return 0;
 }

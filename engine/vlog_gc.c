@@ -12,6 +12,11 @@
  *  5. the file is deleted when the last version holding it goes (db_delete_obsolete).
  * A crash before 4 leaves the segment and the rewrites (newer copies of the same
  * values); after 4, the open's directory sweep deletes a file no version lists.
+ *
+ * Reclaim only (vlog_gc_rewrite 0, a replica's GC: nothing may take sequence numbers
+ * there but the primary's records): step 1 picks only segments with no live bytes, and
+ * step 2 writes nothing; it only checks that no value is still live (the counters come
+ * from compactions and could lag behind a table), else the segment stays.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -144,6 +149,7 @@ static int gc_submit(shale_db *db, gc_batch *gb)
 
 typedef struct stream_ctx {
     shale_db *db;
+    bool reclaim_only; /* count live values, write nothing */
     gc_batch *gb;
     super_version *sv;
     uint64_t payload_pos; /* file offset of the record's payload */
@@ -168,6 +174,8 @@ static int stream_one(void *arg, const batch_entry *e)
     if (live <= 0)
         return live;
     c->candidates++;
+    if (c->reclaim_only)
+        return 0;
     int rc = shale_batch_put(c->gb->batch, key.data, key.len, payload.data, payload.len,
                              entry_expiry(kind, value));
     if (rc)
@@ -185,8 +193,8 @@ static int stream_one(void *arg, const batch_entry *e)
     return rc;
 }
 
-/* Steps 2 and 3: rewrites the live values of segment s. */
-static int rewrite_segment(shale_db *db, vlog_segment *s, uint64_t *live_found)
+/* Steps 2 and 3: rewrites the live values of segment s (reclaim_only: counts them). */
+static int rewrite_segment(shale_db *db, vlog_segment *s, bool reclaim_only, uint64_t *live_found)
 {
     wal_reader *r;
     int rc = wal_reader_open(s->path, s->number, &r);
@@ -199,7 +207,7 @@ static int rewrite_segment(shale_db *db, vlog_segment *s, uint64_t *live_found)
         return -ENOMEM;
     }
     gb->segment = s->number;
-    stream_ctx c = {.db = db, .gb = gb, .sv = db_sv_acquire(db)};
+    stream_ctx c = {.db = db, .reclaim_only = reclaim_only, .gb = gb, .sv = db_sv_acquire(db)};
     slice rec;
     int n;
     while ((n = wal_reader_next(r, &rec)) > 0) {
@@ -219,9 +227,9 @@ static int rewrite_segment(shale_db *db, vlog_segment *s, uint64_t *live_found)
         db_log(db, "value-log GC: %s in segment %06" PRIu64 " at offset %" PRIu64
                "; segment kept", shale_strerror(rc), s->number, wal_reader_offset(r));
     }
-    if (rc == 0)
+    if (rc == 0 && !reclaim_only)
         rc = gc_submit(db, gb);
-    if (rc == 0)
+    if (rc == 0 && !reclaim_only)
         rc = db_wal_sync_all(db);
     db_sv_release(c.sv);
     wal_reader_close(r);
@@ -307,8 +315,9 @@ version *db_vlog_view(shale_db *db, uint64_t *log_number)
 }
 
 /* Step 1: the flushed segment with the most garbage, referenced; NULL when none reaches
-   ratio (gc_mu held). */
-static vlog_segment *pick_segment(shale_db *db, double ratio, double *found_ratio)
+   ratio (gc_mu held). reclaim_only: among segments with no live bytes only. */
+static vlog_segment *pick_segment(shale_db *db, double ratio, bool reclaim_only,
+                                  double *found_ratio)
 {
     uint64_t log_number;
     version *v = db_vlog_view(db, &log_number);
@@ -321,7 +330,7 @@ static vlog_segment *pick_segment(shale_db *db, double ratio, double *found_rati
             continue; /* still needed to recover unflushed writes, or already emptied */
         uint64_t size, live;
         double r = vlog_segment_garbage(s, now, &size, &live);
-        if (size == 0)
+        if (size == 0 || (reclaim_only && live > 0))
             continue;
         if (r > best_ratio) {
             best_ratio = r;
@@ -346,15 +355,21 @@ int shale_vlog_gc(shale_db *db, double discard_ratio)
     pthread_mutex_lock(&db->gc_mu);
     int rc = db->n_gc_pending ? reap_locked(db) : 0;
     double r;
-    vlog_segment *s = rc ? NULL : pick_segment(db, discard_ratio, &r);
+    bool reclaim_only = !__atomic_load_n(&db->opts.vlog_gc_rewrite, __ATOMIC_RELAXED);
+    vlog_segment *s = rc ? NULL : pick_segment(db, discard_ratio, reclaim_only, &r);
     if (!s) {
         pthread_mutex_unlock(&db->gc_mu);
         return rc ? rc : SHALE_ENOREWRITE;
     }
     crash_point(1);
     uint64_t start = db_now_us(), live = 0, size = vlog_segment_file_size(s);
-    rc = rewrite_segment(db, s, &live);
+    rc = rewrite_segment(db, s, reclaim_only, &live);
     crash_point(3);
+    if (rc == 0 && reclaim_only && live > 0) {
+        db_log(db, "value-log GC (reclaim only): segment %06" PRIu64 " still holds %" PRIu64
+               " live values; kept", s->number, live);
+        rc = SHALE_ENOREWRITE;
+    }
     if (rc == 0) {
         struct gc_pending *p = realloc(db->gc_pending, (size_t)(db->n_gc_pending + 1) * sizeof *p);
         if (!p) {
@@ -366,8 +381,9 @@ int shale_vlog_gc(shale_db *db, double discard_ratio)
             atomic_fetch_add_explicit(&db->stats.vlog_gc_runs, 1, memory_order_relaxed);
             db_log(db,
                    "value-log GC: segment %06" PRIu64 " (%" PRIu64 " bytes, %.0f%% garbage): "
-                   "%" PRIu64 " live values rewritten in %" PRIu64 " ms",
-                   s->number, size, r * 100, live, (db_now_us() - start) / 1000);
+                   "%" PRIu64 " live values rewritten in %" PRIu64 " ms%s",
+                   s->number, size, r * 100, live, (db_now_us() - start) / 1000,
+                   reclaim_only ? " (reclaim only)" : "");
             rc = reap_locked(db);
         }
     }

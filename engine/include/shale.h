@@ -146,6 +146,9 @@ typedef struct shale_options {
     uint32_t vlog_gc_interval_s;  /* 300: background GC runs this often; 0 turns it off */
     double vlog_gc_discard_ratio; /* 0.7: background GC rewrites a segment only when at
                                      least this fraction of it is garbage */
+    int vlog_gc_rewrite;          /* 1: GC rewrites live values (they take sequence
+                                     numbers); 0 (reclaim only, for a replica): GC never
+                                     writes and deletes only segments with no live value */
 
     /* Replication hooks (docs/tuning.md "Replication hooks"; fixed at open).
        NULL (none): called by the write leader for every log record it writes (user
@@ -371,6 +374,11 @@ int shale_compact_range(shale_db *db, const void *begin, size_t blen, const void
  * the last older snapshot is released). Reads and writes go on meanwhile; GC's writes
  * wait while foreground writes are stalled. The discard figures come from compactions
  * (shale_compact_range first refreshes them all) and from expiry.
+ * With vlog_gc_rewrite 0 (reclaim only) GC never writes (takes no sequence number): it
+ * picks only segments whose live bytes are 0 (every value overwritten, deleted or
+ * expired, as compactions and expiry counted them), checks while streaming that no value
+ * is still live (else the segment stays and the call returns SHALE_ENOREWRITE) and
+ * deletes them as above.
  * Errors: SHALE_ENOREWRITE, -EINVAL, SHALE_ECORRUPT (the segment; nothing is deleted),
  * SHALE_EFAILED, SHALE_ECLOSING, -errno.
  */
@@ -393,7 +401,7 @@ int shale_property_int(shale_db *db, const char *name, uint64_t *out);
  * sync_writes, sync_interval_ms, fifo_max_size, block_cache_size,
  * tombstone_compaction_ratio, tombstone_compaction_min_entries,
  * iter_skip_compaction_trigger, value_threshold, vlog_file_size, vlog_gc_interval_s,
- * vlog_gc_discard_ratio (value as decimal text,
+ * vlog_gc_discard_ratio, vlog_gc_rewrite (value as decimal text,
  * sizes may end in k, m or g; booleans as yes/no/1/0). Errors: -ENOENT (unknown or not
  * changeable at run time), -EINVAL (bad value).
  */

@@ -120,18 +120,6 @@ static shale_db *open_db(const char *dir, const shale_options *o)
     return db;
 }
 
-/* Bytes lz4 cannot shrink, from a seed, so values fill the value log as written. */
-static void random_bytes(char *out, size_t len, uint64_t seed)
-{
-    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-    for (size_t j = 0; j < len; j++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out[j] = (char)(x >> 32);
-    }
-}
-
 static void put_str(shale_db *db, const char *k, const char *v)
 {
     assert_int_equal(shale_put(db, k, strlen(k), v, strlen(v), 0), 0);
@@ -258,7 +246,7 @@ static void test_repl_tap_sees_gc_rewrites(void **state)
     for (int gen = 0; gen < 3; gen++)
         for (int i = 0; i < 1500; i++) {
             snprintf(k, sizeof k, "g%05d", i);
-            random_bytes(v, sizeof v, (uint64_t)(gen * 100000 + i));
+            tu_random_bytes(v, sizeof v, (uint64_t)(gen * 100000 + i));
             /* the first generation's odd keys stay: GC must rewrite them */
             if (gen == 0 || i % 2 == 0)
                 assert_int_equal(shale_put(db, k, strlen(k), v, sizeof v, 0), 0);
@@ -291,7 +279,7 @@ static void source_workload(shale_db *db)
         for (int i = 0; i < 1200; i++) {
             snprintf(k, sizeof k, "k%05d", i);
             size_t vlen = (size_t)(20 + (i * 131 + gen * 17) % 1100);
-            random_bytes(v, vlen, (uint64_t)(gen * 100000 + i));
+            tu_random_bytes(v, vlen, (uint64_t)(gen * 100000 + i));
             uint64_t exp = i % 11 == 0 ? now + 3600 * 1000 : i % 13 == 0 ? now - 1000 : 0;
             if (gen == 0 || i % 3 != 0)
                 assert_int_equal(shale_put(db, k, strlen(k), v, vlen, exp), 0);
@@ -319,6 +307,20 @@ static void source_workload(shale_db *db)
         snprintf(k, sizeof k, "k%05d", i * 4);
         assert_int_equal(shale_put(db, k, strlen(k), "late", 4, 0), 0);
     }
+}
+
+/* Opens a source store in a new directory (*dir) with its tap on t (initialised here)
+   and runs the workload on it. */
+static shale_db *open_source(char **dir, tape *t)
+{
+    *dir = tu_tempdir("replsrc");
+    tape_init(t);
+    shale_options o;
+    small_options(&o, t);
+    shale_db *src = open_db(*dir, &o);
+    source_workload(src);
+    check_tape_contiguous(t, 1, shale_last_seq(src));
+    return src;
 }
 
 /* Applies records [from, to) of the tape. */
@@ -372,23 +374,29 @@ static void expect_same_content(shale_db *a, shale_db *b)
 static void replica_options(shale_options *o)
 {
     small_options(o, NULL);
+    o->vlog_gc_rewrite = 0; /* nothing takes sequences on a replica but applied records */
 }
 
 /* A replica fed every tapped record ends with the source's content and last sequence,
    and keeps both across a reopen. */
 static void test_repl_write_at_replica_matches_source(void **state)
 {
-    char *sdir = tu_tempdir("replsrc"), *rdir = tu_tempdir("replica");
+    char *sdir, *rdir = tu_tempdir("replica");
     tape t;
-    tape_init(&t);
-    shale_options so, ro;
-    small_options(&so, &t);
+    shale_db *src = open_source(&sdir, &t);
+    shale_options ro;
     replica_options(&ro);
-    shale_db *src = open_db(sdir, &so);
-    source_workload(src);
-    check_tape_contiguous(&t, 1, shale_last_seq(src));
     shale_db *rep = open_db(rdir, &ro);
     apply_tape(rep, &t, 0, t.n);
+    assert_int_equal(shale_last_seq(rep), shale_last_seq(src));
+    expect_same_content(src, rep);
+    /* the replica's own GC reclaims what the applied overwrites and rewrites left dead,
+       and takes no sequence */
+    assert_int_equal(shale_compact_range(rep, NULL, 0, NULL, 0), 0);
+    int runs = 0;
+    while (shale_vlog_gc(rep, 0.3) == 0)
+        runs++;
+    assert_true(runs > 0);
     assert_int_equal(shale_last_seq(rep), shale_last_seq(src));
     expect_same_content(src, rep);
     assert_int_equal(shale_close(rep), 0);
@@ -425,14 +433,11 @@ static uint64_t rep_last(const record *r)
    record's (recovery tells the skips from lost records), and records go on from there. */
 static void test_repl_write_at_gaps_survive_reopen(void **state)
 {
-    char *sdir = tu_tempdir("replsrc"), *rdir = tu_tempdir("replica");
+    char *sdir, *rdir = tu_tempdir("replica");
     tape t, g;
-    tape_init(&t);
-    shale_options so, ro;
-    small_options(&so, &t);
+    shale_db *src = open_source(&sdir, &t);
+    shale_options ro;
     replica_options(&ro);
-    shale_db *src = open_db(sdir, &so);
-    source_workload(src);
     tape_with_gaps(&t, &g, 1000);
     shale_db *rep = open_db(rdir, &ro);
     size_t half = g.n / 2;
@@ -600,13 +605,9 @@ static void powerloss_round(const tape *g, int sync, enum file_powerloss_mode mo
 
 static void test_repl_write_at_power_cut_keeps_a_prefix(void **state)
 {
-    char *sdir = tu_tempdir("replsrc");
+    char *sdir;
     tape t, g;
-    tape_init(&t);
-    shale_options so;
-    small_options(&so, &t);
-    shale_db *src = open_db(sdir, &so);
-    source_workload(src);
+    shale_db *src = open_source(&sdir, &t);
     assert_int_equal(shale_close(src), 0);
     tape_with_gaps(&t, &g, 50);
     powerloss_round(&g, 1, FILE_POWERLOSS_WORST, 1);
@@ -616,6 +617,88 @@ static void test_repl_write_at_power_cut_keeps_a_prefix(void **state)
     tape_free(&t);
     tape_free(&g);
     tu_rmdir_free(sdir);
+}
+
+/* ---- reclaim-only value-log GC ---- */
+
+static uint64_t prop(shale_db *db, const char *name)
+{
+    uint64_t v = 0;
+    assert_int_equal(shale_property_int(db, name, &v), 0);
+    return v;
+}
+
+/* Keys prefix+i for i = first, first + step, ... below n, 1000-byte values of gen. */
+static void put_big(shale_db *db, const char *prefix, int first, int n, int step, int gen)
+{
+    char k[32], v[1000];
+    for (int i = first; i < n; i += step) {
+        snprintf(k, sizeof k, "%s%05d", prefix, i);
+        tu_random_bytes(v, sizeof v, (uint64_t)(gen * 1000003 + i) ^ (uint64_t)prefix[0]);
+        assert_int_equal(shale_put(db, k, strlen(k), v, sizeof v, 0), 0);
+    }
+}
+
+static void expect_big(shale_db *db, const char *prefix, int first, int n, int step, int gen)
+{
+    char k[32], v[1000];
+    for (int i = first; i < n; i += step) {
+        snprintf(k, sizeof k, "%s%05d", prefix, i);
+        tu_random_bytes(v, sizeof v, (uint64_t)(gen * 1000003 + i) ^ (uint64_t)prefix[0]);
+        void *got = NULL;
+        size_t len;
+        assert_int_equal(shale_get(db, k, strlen(k), &got, &len), 0);
+        assert_int_equal(len, sizeof v);
+        assert_memory_equal(got, v, len);
+        shale_free(got);
+    }
+}
+
+/* With vlog_gc_rewrite 0, GC deletes the segments that hold nothing live (their keys
+   overwritten and compacted), leaves a segment with live values alone, and never writes:
+   the last sequence does not move. Turned back on, GC rewrites the half-live segments. */
+static void test_repl_reclaim_only_gc(void **state)
+{
+    char *dir = tu_tempdir("replgc");
+    shale_options o;
+    small_options(&o, NULL);
+    o.vlog_gc_rewrite = 0;
+    shale_db *db = open_db(dir, &o);
+    put_big(db, "a", 0, 2500, 1, 1); /* segments of a-keys only */
+    assert_int_equal(shale_flush(db), 0);
+    put_big(db, "b", 0, 2500, 1, 1); /* segments of b-keys only */
+    assert_int_equal(shale_flush(db), 0);
+    put_big(db, "a", 0, 2500, 1, 2); /* every a-key: its old segments hold nothing live */
+    put_big(db, "b", 0, 2500, 2, 2); /* half the b-keys: theirs stay half live */
+    assert_int_equal(shale_compact_range(db, NULL, 0, NULL, 0), 0);
+    uint64_t last = shale_last_seq(db), segs = prop(db, "shale.vlog-segments");
+    int runs = 0, rc;
+    while ((rc = shale_vlog_gc(db, 0.3)) == 0)
+        runs++;
+    assert_int_equal(rc, SHALE_ENOREWRITE);
+    fprintf(stderr, "# reclaim only: %d runs, %" PRIu64 " -> %" PRIu64 " segments\n", runs,
+            segs, prop(db, "shale.vlog-segments"));
+    assert_true(runs >= 2); /* the a-keys' first generation filled more than two */
+    assert_int_equal(shale_last_seq(db), last);
+    assert_int_equal(prop(db, "shale.vlog-gc-rewritten-bytes"), 0);
+    assert_int_equal(prop(db, "shale.vlog-gc-deleted-segments"), (uint64_t)runs);
+    assert_int_equal(prop(db, "shale.vlog-segments"), segs - (uint64_t)runs);
+    expect_big(db, "a", 0, 2500, 1, 2);
+    expect_big(db, "b", 0, 2500, 2, 2);
+    expect_big(db, "b", 1, 2500, 2, 1); /* still in the half-live segments */
+    assert_int_equal(shale_close(db), 0);
+    db = open_db(dir, &o);
+    assert_int_equal(shale_last_seq(db), last);
+    expect_big(db, "a", 0, 2500, 1, 2);
+    /* rewriting again: the half-live b segments are worth it, and rewrites take seqs */
+    assert_int_equal(shale_set_option(db, "vlog_gc_rewrite", "maybe"), -EINVAL);
+    assert_int_equal(shale_set_option(db, "vlog_gc_rewrite", "1"), 0);
+    assert_int_equal(shale_vlog_gc(db, 0.3), 0);
+    assert_true(shale_last_seq(db) > last);
+    expect_big(db, "b", 0, 2500, 2, 2);
+    expect_big(db, "b", 1, 2500, 2, 1);
+    assert_int_equal(shale_close(db), 0);
+    tu_rmdir_free(dir);
 }
 
 int main(void)
@@ -628,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_repl_write_at_gaps_survive_reopen),
         cmocka_unit_test(test_repl_write_at_refuses_old_seq),
         cmocka_unit_test(test_repl_write_at_power_cut_keeps_a_prefix),
+        cmocka_unit_test(test_repl_reclaim_only_gc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,23 +49,11 @@ static uint64_t prop(shale_db *db, const char *name)
     return v;
 }
 
-/* Bytes lz4 cannot shrink, from a seed: the sizes these tests count stay as written. */
-static void random_bytes(char *out, size_t len, uint64_t seed)
-{
-    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-    for (size_t j = 0; j < len; j++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out[j] = (char)(x >> 32);
-    }
-}
-
 /* Key i's value in generation gen: 20..1999 bytes (most above the threshold). */
 static size_t make_value(int i, int gen, char *out)
 {
     size_t len = 20 + (size_t)((i * 7919 + gen * 104729) % 1980);
-    random_bytes(out, len, (uint64_t)i * 1000 + (uint64_t)gen);
+    tu_random_bytes(out, len, (uint64_t)i * 1000 + (uint64_t)gen);
     int n = snprintf(out, len, "%d:%d:", i, gen);
     out[n] = '#';
     return len;
@@ -189,7 +177,7 @@ static void test_corrupt_value_is_reported(void **state)
     vlog_options(&o);
     shale_db *db = open_db(dir, &o);
     char big[600];
-    random_bytes(big, sizeof big, 42);
+    tu_random_bytes(big, sizeof big, 42);
     memcpy(big, "MARKER-of-the-value", 19);
     assert_int_equal(shale_put(db, "k", 1, big, sizeof big, 0), 0);
     assert_int_equal(shale_put(db, "small", 5, "tiny", 4, 0), 0);
@@ -225,7 +213,7 @@ static void test_expired_values_are_discardable(void **state)
     vlog_options(&o);
     shale_db *db = open_db(dir, &o);
     char val[1000];
-    random_bytes(val, sizeof val, 7);
+    tu_random_bytes(val, sizeof val, 7);
     uint64_t exp = tu_now_ms() + 400;
     for (int i = 0; i < 500; i++) {
         char key[16];
@@ -403,7 +391,7 @@ static void test_gc_reclaims_expired_values(void **state)
     vlog_options(&o);
     shale_db *db = open_db(dir, &o);
     char val[1000];
-    random_bytes(val, sizeof val, 8);
+    tu_random_bytes(val, sizeof val, 8);
     uint64_t exp = tu_now_ms() + 300;
     for (int i = 0; i < 4000; i++) {
         char key[16];
@@ -482,7 +470,7 @@ static shale_db *put_expiring_alone(const char *dir, const shale_options *o, uin
 {
     shale_db *db = open_db(dir, o);
     char val[4096];
-    random_bytes(val, sizeof val, 11);
+    tu_random_bytes(val, sizeof val, 11);
     assert_int_equal(shale_put(db, "k", 1, val, sizeof val, exp), 0);
     assert_int_equal(shale_put(db, "small", 5, "tiny", 4, 0), 0);
     assert_int_equal(shale_close(db), 0);
@@ -578,7 +566,7 @@ static void test_vlog_missing_segment_without_expiry_is_corrupt(void **state)
     char path[PATH_MAX];
     uint64_t off;
     char val[4096];
-    random_bytes(val, sizeof val, 11);
+    tu_random_bytes(val, sizeof val, 11);
     assert_true(find_in_logs(dir, val, 64, path, &off));
     assert_int_equal(unlink(path), 0);
     db = open_db(dir, &o);
@@ -604,7 +592,7 @@ typedef struct model {
 static size_t model_value(int i, int ver, char *out)
 {
     size_t len = 200 + (size_t)((i * 31 + ver * 17) % 1200);
-    random_bytes(out, len, (uint64_t)i * 100000 + (uint64_t)ver);
+    tu_random_bytes(out, len, (uint64_t)i * 100000 + (uint64_t)ver);
     snprintf(out, len, "%d:%d:", i, ver);
     return len;
 }
@@ -817,12 +805,12 @@ static void test_vlog_gc_thread_stops_before_close_cuts_the_log(void **state)
     char key[32], val[1000];
     for (int i = 0; i < 300; i++) {
         snprintf(key, sizeof key, "junk%03d", i);
-        random_bytes(val, sizeof val, (uint64_t)i + 1000);
+        tu_random_bytes(val, sizeof val, (uint64_t)i + 1000);
         assert_int_equal(shale_put(db, key, strlen(key), val, sizeof val, 0), 0);
     }
     for (int i = 0; i < 10; i++) { /* few enough for one batch of rewrites */
         snprintf(key, sizeof key, "live%02d", i);
-        random_bytes(val, sizeof val, (uint64_t)i);
+        tu_random_bytes(val, sizeof val, (uint64_t)i);
         assert_int_equal(shale_put(db, key, strlen(key), val, sizeof val, 0), 0);
     }
     assert_int_equal(shale_close(db), 0);
@@ -847,7 +835,7 @@ static void test_vlog_gc_thread_stops_before_close_cuts_the_log(void **state)
     db = open_db(dir, &o);
     for (int i = 0; i < 10; i++) {
         snprintf(key, sizeof key, "live%02d", i);
-        random_bytes(val, sizeof val, (uint64_t)i);
+        tu_random_bytes(val, sizeof val, (uint64_t)i);
         void *v = NULL;
         size_t vlen;
         int rc = shale_get(db, key, strlen(key), &v, &vlen);
@@ -886,7 +874,7 @@ static int read_fd_keys(shale_db *db)
     for (int i = 0; i < FD_SEGMENTS; i++) {
         char key[16], val[1000];
         snprintf(key, sizeof key, "seg%02d", i);
-        random_bytes(val, sizeof val, (uint64_t)i + 500);
+        tu_random_bytes(val, sizeof val, (uint64_t)i + 500);
         void *v = NULL;
         size_t vlen;
         int rc = shale_get(db, key, strlen(key), &v, &vlen);
@@ -912,7 +900,7 @@ static void test_vlog_segment_fds_within_max_open_files(void **state)
         shale_db *db = open_db(dir, &o);
         char key[16], val[1000];
         snprintf(key, sizeof key, "seg%02d", i);
-        random_bytes(val, sizeof val, (uint64_t)i + 500);
+        tu_random_bytes(val, sizeof val, (uint64_t)i + 500);
         assert_int_equal(shale_put(db, key, strlen(key), val, sizeof val, 0), 0);
         assert_int_equal(shale_close(db), 0);
     }
@@ -1065,7 +1053,7 @@ static void small_key(char *key, size_t cap, int i)
 /* Key i's small value (100 bytes, below the default threshold of 512). */
 static void small_value(char *val, int i, int gen)
 {
-    random_bytes(val, 100, (uint64_t)i * 7 + (uint64_t)gen);
+    tu_random_bytes(val, 100, (uint64_t)i * 7 + (uint64_t)gen);
     snprintf(val, 100, "%d:%d:", i, gen);
 }
 

@@ -138,6 +138,17 @@ int tu_copy_file(const char *src, const char *dst)
     return rc;
 }
 
+void tu_random_bytes(char *out, size_t len, uint64_t seed)
+{
+    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+    for (size_t j = 0; j < len; j++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out[j] = (char)(x >> 32);
+    }
+}
+
 uint64_t tu_now_ms(void)
 {
     struct timespec ts;

@@ -35,6 +35,10 @@ int tu_copy_file(const char *src, const char *dst);
    when it cannot be made. */
 char *tu_crash_image(const char *dir);
 
+/* len bytes that lz4 cannot shrink, from a seed (the same seed gives the same bytes): a
+   value's size in the value log stays as written. */
+void tu_random_bytes(char *out, size_t len, uint64_t seed);
+
 /* Wall-clock milliseconds (what expiry times are measured in). */
 uint64_t tu_now_ms(void);
 
