@@ -19,6 +19,7 @@
 #include "repl.h"
 #include "repl_backlog.h"
 #include "repl_primary.h"
+#include "repl_replica.h"
 #include "pubsub.h"
 #include "functions.h"
 #include "script.h"
@@ -31,6 +32,19 @@ static void on_signal(int sig)
 {
     (void)sig;
     srv.stop = 1;
+}
+
+/* replicaof host port in the configuration: the node starts as that primary's replica. */
+static int start_replica(server *s)
+{
+    char host[300];
+    int port;
+    if (sscanf(s->cfg.replicaof, "%299s %d", host, &port) != 2 ||
+        repl_replica_follow(s, host, port)) {
+        fprintf(stderr, "shale-server: cannot start replicating '%s'\n", s->cfg.replicaof);
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -100,6 +114,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
     }
+    rc = repl_load_ids(&srv); /* the history this store follows */
+    if (rc)
+        fprintf(stderr, "shale-server: the replication id in %s cannot be saved: %s\n",
+                srv.cfg.dir, shale_strerror(rc));
     rc = functions_init(&srv); /* after ks_open: the libraries are stored with the data */
     if (rc) {
         fprintf(stderr, "shale-server: cannot load the function libraries: %s\n",
@@ -124,9 +142,12 @@ int main(int argc, char **argv)
     fprintf(stderr, "shale-server %s ready on %s:%lld%s%s, data in %s, sync-writes %s\n",
             SHALE_VERSION_STRING, srv.cfg.bind, srv.cfg.port, srv.cfg.unixsocket[0] ? " and " : "",
             srv.cfg.unixsocket, srv.cfg.dir, srv.cfg.sync_writes ? "yes" : "no");
+    if (srv.cfg.replicaof[0] && start_replica(&srv))
+        return 1;
     rc = net_run(&srv);
     fprintf(stderr, "shale-server: stopping, closing the store\n");
     server_bgsave_wait(&srv);
+    repl_replica_stop(&srv); /* the link to a primary, before what it writes to goes */
     repl_primary_free(&srv); /* the replicas' threads, before what they wake goes */
     caps_stop(&srv);
     int krc = ks_close(&srv.ks); /* the fifo databases' engines */

@@ -23,6 +23,7 @@
 #include "notify.h"
 #include "pause.h"
 #include "repl.h"
+#include "repl_replica.h"
 #include "pubsub.h"
 #include "script.h"
 #include "tracking.h"
@@ -227,6 +228,8 @@ static const command commands[] = {
     {"role", 1, FAST, 0, 0, 0, "server", "Returns the node's replication role.", cmd_role},
     {"replconf", -1, ADMIN, 0, 0, 0, "server", "A replica tells its primary about itself (internal).", cmd_replconf},
     {"psync", -3, ADMIN|NOMULTI, 0, 0, 0, "server", "A replica asks for the replication stream (internal).", cmd_psync},
+    {"replicaof", 3, ADMIN, 0, 0, 0, "server", "Follows a primary (host port), or becomes one (NO ONE).", cmd_replicaof},
+    {"slaveof", 3, ADMIN, 0, 0, 0, "server", "REPLICAOF's old name.", cmd_replicaof},
     {"debug", -2, ADMIN|PROTECTED, 0, 0, 0, "server", "Debugging commands (SLEEP).", cmd_debug},
     {"slowlog", -2, ADMIN, 0, 0, 0, "server", "The slow command log.", cmd_slowlog},
     {"latency", -2, ADMIN, 0, 0, 0, "server", "Latency monitoring.", cmd_latency},
@@ -636,6 +639,11 @@ static bool admit(server *s, client *c, const command *cmd)
         /* As Redis after a failed AOF write: writes are refused before they run, reads
            go on; server_cron lifts this once the engine can write again. */
         reply_disk_error(c, s->disk_error);
+        return false;
+    }
+    if (repl_is_replica(s) && command_writes(s, c, cmd)) {
+        /* a write would take a sequence number the primary's records need */
+        resp_error(&c->out, REPL_READONLY);
         return false;
     }
     if (!repl_enough_good_replicas(s) && command_writes(s, c, cmd)) {

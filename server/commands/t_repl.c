@@ -10,6 +10,7 @@
 #include "multi.h"
 #include "repl.h"
 #include "repl_primary.h"
+#include "repl_replica.h"
 #include "server.h"
 
 #define REPLCONF_IP_MAX 256 /* Redis's NET_HOST_STR_LEN */
@@ -24,6 +25,13 @@ void cmd_role(server *s, client *c)
 void cmd_wait(server *s, client *c)
 {
     long long n, timeout;
+    if (repl_is_replica(s)) {
+        resp_error(&c->out, "ERR WAIT cannot be used with replica instances. Please also note "
+                            "that since Redis 4.0 if a replica is configured to be writable "
+                            "(which is not the default) writes to replicas are just local and "
+                            "are not propagated.");
+        return;
+    }
     if (!arg_ll(&c->cmd.argv[1], &n)) {
         resp_error(&c->out, "ERR value is not an integer or out of range");
         return;
@@ -180,4 +188,39 @@ void cmd_psync(server *s, client *c)
     snprintf(l->replid, sizeof l->replid, "%s", repl_replid(s));
     l->timeout_s = s->cfg.repl_timeout;
     c->handoff = true; /* its loop hands the connection to a sender thread */
+}
+
+/* ---- REPLICAOF / SLAVEOF ---- */
+
+void cmd_replicaof(server *s, client *c)
+{
+    resp_arg *a = c->cmd.argv;
+    if (arg_is(&a[1], "no") && arg_is(&a[2], "one")) {
+        if (repl_is_replica(s))
+            repl_replica_promote(s);
+        resp_simple(&c->out, "OK");
+        return;
+    }
+    long long port;
+    if (!arg_ll(&a[2], &port) || port < 0 || port > 65535) {
+        resp_error(&c->out, "ERR Invalid master port");
+        return;
+    }
+    if (a[1].len >= 256) {
+        resp_error(&c->out, "ERR Invalid master host");
+        return;
+    }
+    char host[256];
+    memcpy(host, a[1].p, a[1].len);
+    host[a[1].len] = '\0';
+    if (repl_is_replica(s) && repl_following(s, host, (int)port)) {
+        resp_simple(&c->out, "OK Already connected to specified master");
+        return;
+    }
+    int rc = repl_replica_follow(s, host, (int)port);
+    if (rc) {
+        reply_engine_error(c, rc);
+        return;
+    }
+    resp_simple(&c->out, "OK");
 }

@@ -2,18 +2,22 @@
 #include "repl.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "keyspace.h"
 #include "repl_internal.h"
 #include "repl_primary.h"
+#include "repl_replica.h"
 #include "resp.h"
 
 
 /* 40 random hex digits (Redis's getRandomHexChars; /dev/urandom through getrandom). */
-static void random_hex(char out[41])
+void repl_random_hex(char out[41])
 {
     static const char digits[] = "0123456789abcdef";
     unsigned char raw[20];
@@ -39,8 +43,8 @@ int repl_init(server *s)
     repl_state *r = calloc(1, sizeof *r);
     if (!r)
         return -ENOMEM;
-    random_hex(r->run_id);
-    random_hex(r->replid);
+    repl_random_hex(r->run_id);
+    repl_random_hex(r->replid);
     memset(r->replid2, '0', 40);
     r->replid2[40] = '\0';
     r->second_offset = -1;
@@ -70,8 +74,78 @@ void repl_config_changed(server *s)
 
 bool repl_can_serve_replicas(server *s)
 {
-    (void)s;
+    return !repl_is_replica(s) || repl_replica_link_up(s);
+}
+
+/* ---- the ids on disk: dir/repl-id ---- */
+
+static void ids_path(const server *s, char *path, size_t cap, bool tmp)
+{
+    snprintf(path, cap, "%s/repl-id%s", s->cfg.dir, tmp ? ".tmp" : "");
+}
+
+static int sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+int repl_save_ids(server *s)
+{
+    repl_state *r = s->repl;
+    char path[4200], tmp[4200], line[160];
+    ids_path(s, path, sizeof path, false);
+    ids_path(s, tmp, sizeof tmp, true);
+    int n = snprintf(line, sizeof line, "%s %s %lld\n", r->replid, r->replid2, r->second_offset);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int rc = write(fd, line, (size_t)n) == n ? 0 : -EIO;
+    if (rc == 0 && fsync(fd))
+        rc = -errno;
+    close(fd);
+    if (rc == 0 && rename(tmp, path))
+        rc = -errno;
+    if (rc) {
+        unlink(tmp);
+        return rc;
+    }
+    return sync_dir(s->cfg.dir);
+}
+
+static bool hex40(const char *p)
+{
+    if (strlen(p) != 40)
+        return false;
+    for (; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
     return true;
+}
+
+int repl_load_ids(server *s)
+{
+    repl_state *r = s->repl;
+    char path[4200], a[64], b[64];
+    long long off;
+    ids_path(s, path, sizeof path, false);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? repl_save_ids(s) : -errno;
+    int got = fscanf(f, "%63s %63s %lld", a, b, &off);
+    fclose(f);
+    if (got != 3 || !hex40(a) || !hex40(b)) {
+        fprintf(stderr, "shale-server: %s is damaged: a new replication history starts\n", path);
+        return repl_save_ids(s);
+    }
+    memcpy(r->replid, a, 41);
+    memcpy(r->replid2, b, 41);
+    r->second_offset = off;
+    return 0;
 }
 
 repl_backlog *repl_backlog_of(server *s)
@@ -133,8 +207,12 @@ bool repl_enough_good_replicas(server *s)
 void repl_info(server *s, resp_out *o)
 {
     repl_state *r = s->repl;
-    server_out_printf(o, "# Replication\r\nrole:master\r\nconnected_slaves:%d\r\n",
-                      repl_count_replicas(s));
+    server_out_printf(o, "# Replication\r\n");
+    if (r->replica)
+        repl_replica_info(s, o);
+    else
+        server_out_printf(o, "role:master\r\n");
+    server_out_printf(o, "connected_slaves:%d\r\n", repl_count_replicas(s));
     if (min_replicas_on(s)) {
         r->good_replicas = repl_count_good(s, s->cfg.min_replicas_max_lag);
         server_out_printf(o, "min_slaves_good_slaves:%d\r\n", r->good_replicas);
@@ -157,6 +235,10 @@ void repl_info(server *s, resp_out *o)
 
 void repl_role(server *s, client *c)
 {
+    if (s->repl->replica) {
+        repl_replica_role(s, &c->out);
+        return;
+    }
     resp_array(&c->out, 3);
     resp_bulk_cstr(&c->out, "master");
     resp_integer(&c->out, (long long)repl_offset(s));

@@ -28,6 +28,11 @@ typedef struct repl_state repl_state;
 int repl_init(server *s);
 void repl_free(server *s);
 
+/* Reads the history's ids from dir/repl-id (after the engine opened), or writes the new
+   ones there when there is none, so that a restarted node continues its history. 0 or
+   -errno. */
+int repl_load_ids(server *s);
+
 /* INFO server's run_id: 40 hex digits, new at every start (Sentinel sees a restart). */
 const char *repl_run_id(const server *s);
 /* The offset of the node's history: the main engine's last sequence number. */
@@ -60,5 +65,6 @@ const char *repl_replid(const server *s);
    -1 (an empty replica) and the backlog holds this history from its first record. */
 bool repl_psync_continues(server *s, const char *replid, long long seq);
 #define REPL_NOREPLICAS "NOREPLICAS Not enough good replicas to write."
+#define REPL_READONLY "READONLY You can't write against a read only replica."
 
 #endif
