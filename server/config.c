@@ -542,6 +542,12 @@ static int assign(server_config *cfg, const option *o, int argc, char **argv, ch
             snprintf(err, errlen, "argument must be 'yes' or 'no'");
             return -1;
         }
+        if (field == (char *)&cfg->replica_read_only && strcasecmp(v, "no") == 0) {
+            snprintf(err, errlen, "shale's replicas are always read-only: a write on a replica "
+                                  "would take a sequence number its primary's records need "
+                                  "(docs/server.md, Replication)");
+            return -1;
+        }
         *(bool *)field = strcasecmp(v, "yes") == 0;
         return 0;
     case T_INT: {
@@ -675,13 +681,7 @@ int config_set(server_config *cfg, const char *name, int argc, char **argv, char
     }
     if (strcmp(o->name, "replicaof") == 0 || strcmp(o->name, "slaveof") == 0)
         return assign_replicaof(cfg, argc, argv, err, errlen);
-    if (strcmp(o->name, "replica-read-only") == 0 && argc == 1 &&
-        strcasecmp(argv[0], "no") == 0) {
-        snprintf(err, errlen, "shale's replicas are always read-only: a write on a replica "
-                              "would take a sequence number its primary's records need "
-                              "(docs/server.md, Replication)");
-        return -1;
-    }
+
     if (strcmp(o->name, "daemonize") == 0 && argc == 1 && strcasecmp(argv[0], "yes") == 0) {
         snprintf(err, errlen, "shale-server does not daemonize; use a service manager");
         return -1;
