@@ -419,13 +419,16 @@ static bool maybe_handoff(io_loop *l, client *c)
     server_client_remove(l->s, c);
     pthread_mutex_unlock(&l->s->lock);
     resp_out pending = {0};
-    resp_raw(&pending, c->sending.data + c->sending_off, c->sending.len - c->sending_off);
-    resp_raw(&pending, c->out.data, c->out.len);
+    if (c->sending.len > c->sending_off)
+        resp_raw(&pending, c->sending.data + c->sending_off, c->sending.len - c->sending_off);
+    if (c->out.len)
+        resp_raw(&pending, c->out.data, c->out.len);
     if (pending.err) {
         close_client(c);
     } else {
+        size_t in_n = c->in_len - c->in_off;
         repl_primary_adopt(l->s, c->fd, c->repl_link, c->addr, pending.data, pending.len,
-                           c->in + c->in_off, c->in_len - c->in_off);
+                           in_n ? c->in + c->in_off : NULL, in_n);
         c->repl_link = NULL; /* both the replication module's now */
         c->fd = -1;
     }

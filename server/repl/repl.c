@@ -185,10 +185,7 @@ const char *repl_run_id(const server *s)
 
 uint64_t repl_offset(server *s)
 {
-    uint64_t seq = 0;
-    if (s->ks.db)
-        shale_property_int(s->ks.db, "shale.last-sequence", &seq);
-    return seq;
+    return shale_last_seq(s->ks.db);
 }
 
 static bool min_replicas_on(const server *s)

@@ -11,6 +11,8 @@
 #include "blocking.h"
 #include "functions.h"
 #include "pubsub.h"
+#include "repl.h"
+#include "repl_backlog.h"
 #include "script.h"
 #include "shale_client.h"
 
@@ -39,6 +41,7 @@ static void teardown(void)
     cmdstats_free(&srv.cmds);
     access_free(&srv.access);
     shale_close(srv.db);
+    repl_free(&srv);
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -67,6 +70,10 @@ static void open_modules(void)
     shale_options fifo;
     shale_options_default(&fifo);
     config_fifo_options(&srv.cfg, &fifo);
+    if (repl_init(&srv)) /* the backlog the tap feeds, the replicas' registry */
+        abort();
+    o.commit_tap = repl_backlog_tap;
+    o.commit_tap_ctx = repl_backlog_of(&srv);
     if (shale_open(dir, &o, &srv.db) || ks_open(&srv.ks, srv.db, dir, &fifo) ||
         access_init(&srv.access, ks_now_ms()) || blocking_init(&srv, 1) || pubsub_init(&srv, 1) ||
         script_init(&srv) || functions_init(&srv))
