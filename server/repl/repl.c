@@ -38,6 +38,11 @@ void repl_random_hex(char out[41])
     out[40] = '\0';
 }
 
+uint64_t repl_now_ms(void)
+{
+    return ks_now_ms();
+}
+
 int repl_init(server *s)
 {
     repl_state *r = calloc(1, sizeof *r);

@@ -134,10 +134,9 @@ static int ring_reserve(repl_backlog *b)
     return 0;
 }
 
-/* The header of an encoded batch: fixed64 first sequence | fixed32 count (little endian,
-   docs/format.md "Write batch"). */
-static bool read_header(const unsigned char *p, size_t len, uint64_t *first, uint32_t *count)
+bool repl_rep_range(const void *rep, size_t len, uint64_t *first, uint64_t *last)
 {
+    const unsigned char *p = rep;
     if (len < 12)
         return false;
     uint64_t f = 0;
@@ -147,16 +146,15 @@ static bool read_header(const unsigned char *p, size_t len, uint64_t *first, uin
     for (int i = 11; i >= 8; i--)
         n = n << 8 | p[i];
     *first = f;
-    *count = n;
-    return true;
+    *last = f + n - 1;
+    return n > 0;
 }
 
 void repl_backlog_tap(void *ctx, const void *rep, size_t len)
 {
     repl_backlog *b = ctx;
-    uint64_t first;
-    uint32_t count;
-    if (!read_header(rep, len, &first, &count) || count == 0)
+    uint64_t first, last;
+    if (!repl_rep_range(rep, len, &first, &last))
         return; /* (the engine passes only records with entries) */
     repl_record *r = malloc(sizeof *r + len);
     pthread_mutex_lock(&b->mu);
@@ -166,11 +164,11 @@ void repl_backlog_tap(void *ctx, const void *rep, size_t len)
     }
     if (!r || ring_reserve(b)) {
         drop_all(b); /* readers past this point fall out and sync again */
-        b->floor = first + count - 1;
+        b->floor = last;
         free(r);
     } else {
         r->first = first;
-        r->last = first + count - 1;
+        r->last = last;
         r->len = len;
         r->refs = 1;
         memcpy(r->rep, rep, len);

@@ -31,6 +31,10 @@ typedef struct repl_record {
 
 typedef struct repl_backlog repl_backlog;
 
+/* The sequences an encoded batch covers, from its header (fixed64 first | fixed32
+   count, docs/format.md "Write batch"): false when it is too short or has no entries. */
+bool repl_rep_range(const void *rep, size_t len, uint64_t *first, uint64_t *last);
+
 /* A backlog keeping up to limit bytes of records. NULL without memory. */
 repl_backlog *repl_backlog_new(uint64_t limit);
 /* Frees the backlog (records still referenced by readers live until unreferenced).

@@ -34,6 +34,8 @@ struct repl_state {
 /* Writes the ids to dir/repl-id (atomically: a temporary file synced, renamed, the
    directory synced). 0 or -errno. repl.c. */
 int repl_save_ids(server *s);
+/* The wall clock in ms (INFO's ages, acks' times, timeouts). repl.c. */
+uint64_t repl_now_ms(void);
 /* 40 random hex digits and a NUL. repl.c. */
 void repl_random_hex(char out[41]);
 

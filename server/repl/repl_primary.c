@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -56,13 +55,6 @@ struct repl_replicas {
     pthread_mutex_t mu;
     replica *list; /* newest last, as Redis lists its slaves */
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- REPLCONF's state ---- */
 
@@ -172,7 +164,7 @@ static bool read_input(replica *r);
    reading for repl-timeout, or the thread is asked to stop. */
 static bool send_all(replica *r, const char *p, size_t n)
 {
-    uint64_t progress_ms = now_ms();
+    uint64_t progress_ms = repl_now_ms();
     while (n) {
         if (__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE))
             return false;
@@ -180,14 +172,14 @@ static bool send_all(replica *r, const char *p, size_t n)
         if (w > 0) {
             p += w;
             n -= (size_t)w;
-            progress_ms = now_ms();
+            progress_ms = repl_now_ms();
             continue;
         }
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             return false;
-        if (now_ms() - progress_ms > (uint64_t)r->timeout_ms)
+        if (repl_now_ms() - progress_ms > (uint64_t)r->timeout_ms)
             return false;
         if (!repl_backlog_holds_after(r->backlog, r->pos)) {
             /* what it lacks after this send is gone: better now than after the send */
@@ -251,7 +243,7 @@ static void on_ack(replica *r, uint64_t seq)
     uint64_t old = __atomic_load_n(&r->ack, __ATOMIC_ACQUIRE);
     if (seq > old)
         __atomic_store_n(&r->ack, seq, __ATOMIC_RELEASE);
-    __atomic_store_n(&r->ack_ms, now_ms(), __ATOMIC_RELEASE);
+    __atomic_store_n(&r->ack_ms, repl_now_ms(), __ATOMIC_RELEASE);
     if (seq > old)
         blocking_acks_changed(r->s); /* WAIT's waiters look again */
 }
@@ -303,7 +295,7 @@ static bool take_input(replica *r, const char *p, size_t n)
     }
     memcpy(r->in + r->in_len, p, n);
     r->in_len += n;
-    r->last_input_ms = now_ms();
+    r->last_input_ms = repl_now_ms();
     return parse_input(r);
 }
 
@@ -328,7 +320,7 @@ static bool read_input(replica *r)
 /* Waits until a record comes, the replica writes, or the ping is due. */
 static void wait_for_work(replica *r, uint64_t last_send_ms)
 {
-    uint64_t now = now_ms();
+    uint64_t now = repl_now_ms();
     int ms = now - last_send_ms >= PING_MS ? 0 : (int)(PING_MS - (now - last_send_ms));
     if (ms == 0 || !repl_backlog_arm(r->backlog, r->pos, &r->wait))
         return;
@@ -368,7 +360,7 @@ static bool start_stream(replica *r)
         r->pos = r->link->start;
     }
     __atomic_store_n(&r->ack, r->pos, __ATOMIC_RELEASE);
-    __atomic_store_n(&r->ack_ms, now_ms(), __ATOMIC_RELEASE);
+    __atomic_store_n(&r->ack_ms, repl_now_ms(), __ATOMIC_RELEASE);
     __atomic_store_n(&r->state, STATE_ONLINE, __ATOMIC_RELEASE);
     return true;
 }
@@ -377,16 +369,16 @@ static void *sender_main(void *arg)
 {
     replica *r = arg;
     resp_out o = {0};
-    r->last_input_ms = now_ms();
+    r->last_input_ms = repl_now_ms();
     bool ok = start_stream(r) && (r->in_len == 0 || parse_input(r));
     if (ok)
         fprintf(stderr, "shale-server: replica %s:%lld online from sequence %llu\n", r->ip,
                 r->port, (unsigned long long)r->pos);
-    uint64_t last_send_ms = now_ms();
+    uint64_t last_send_ms = repl_now_ms();
     while (ok && !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
         if (!read_input(r))
             break;
-        if (now_ms() - r->last_input_ms > (uint64_t)r->timeout_ms) {
+        if (repl_now_ms() - r->last_input_ms > (uint64_t)r->timeout_ms) {
             fprintf(stderr, "shale-server: replica %s:%lld silent for %lld s: dropped\n",
                     r->ip, r->port, r->timeout_ms / 1000);
             break;
@@ -394,7 +386,7 @@ static void *sender_main(void *arg)
         int rc = send_records(r, &o);
         if (rc < 0)
             break;
-        uint64_t now = now_ms();
+        uint64_t now = repl_now_ms();
         if (rc > 0) {
             last_send_ms = now;
             continue;
@@ -503,7 +495,7 @@ int repl_count_good(server *s, long long max_lag_s)
     if (!s->repl)
         return 0; /* (a server without replication: unit tests) */
     struct repl_replicas *rs = s->repl->replicas;
-    uint64_t now = now_ms();
+    uint64_t now = repl_now_ms();
     int n = 0;
     pthread_mutex_lock(&rs->mu);
     for (replica *r = rs->list; r; r = r->next) {
@@ -532,7 +524,7 @@ int repl_count_replicas(server *s)
 void repl_primary_info(server *s, resp_out *o)
 {
     struct repl_replicas *rs = s->repl->replicas;
-    uint64_t now = now_ms();
+    uint64_t now = repl_now_ms();
     int i = 0;
     pthread_mutex_lock(&rs->mu);
     for (replica *r = rs->list; r; r = r->next) {

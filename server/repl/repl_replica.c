@@ -8,7 +8,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "functions.h"
@@ -60,13 +59,6 @@ typedef struct link_conf {
     char replid[41];
     uint64_t last_seq;
 } link_conf;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void set_state(repl_follow *f, int state)
 {
@@ -271,7 +263,7 @@ static int read_some(repl_follow *f, int fd, int ms)
     if (got < 0)
         return errno == EINTR || errno == EAGAIN ? 0 : -errno;
     f->len += (size_t)got;
-    __atomic_store_n(&f->last_io_ms, now_ms(), __ATOMIC_RELEASE);
+    __atomic_store_n(&f->last_io_ms, repl_now_ms(), __ATOMIC_RELEASE);
     return 1;
 }
 
@@ -308,16 +300,10 @@ static int parse_frames(repl_follow *f, frame *out, int cap)
     return n;
 }
 
-static uint64_t rep_last(const char *rep)
+static uint64_t rep_last(const char *rep, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)rep;
-    uint64_t first = 0;
-    uint32_t count = 0;
-    for (int i = 7; i >= 0; i--)
-        first = first << 8 | p[i];
-    for (int i = 11; i >= 8; i--)
-        count = count << 8 | p[i];
-    return first + count - 1;
+    uint64_t first, last;
+    return repl_rep_range(rep, len, &first, &last) ? last : 0;
 }
 
 /* Applies the frames under the lock. The frames applied (f->off moves past them), or an
@@ -334,8 +320,8 @@ static int apply_frames(repl_follow *f, const frame *fr, int n)
     for (; done < n; done++) {
         if (!fr[done].rep)
             continue;
-        __atomic_store_n(&f->read_seq, rep_last(fr[done].rep), __ATOMIC_RELEASE);
-        if (f->fresh && rep_last(fr[done].rep) <= shale_last_seq(s->db))
+        __atomic_store_n(&f->read_seq, rep_last(fr[done].rep, fr[done].len), __ATOMIC_RELEASE);
+        if (f->fresh && rep_last(fr[done].rep, fr[done].len) <= shale_last_seq(s->db))
             continue; /* the creation's mapping record, which this store has too */
         int changed = 0;
         rc = ks_apply_record(&s->ks, fr[done].rep, fr[done].len, &changed);
@@ -378,7 +364,7 @@ static int stream(repl_follow *f, int fd, long long timeout_ms)
 {
     frame fr[APPLY_BATCH];
     uint64_t last_ack = 0;
-    __atomic_store_n(&f->last_io_ms, now_ms(), __ATOMIC_RELEASE);
+    __atomic_store_n(&f->last_io_ms, repl_now_ms(), __ATOMIC_RELEASE);
     while (!stopped(f)) {
         int n = parse_frames(f, fr, APPLY_BATCH);
         if (n < 0)
@@ -387,7 +373,7 @@ static int stream(repl_follow *f, int fd, long long timeout_ms)
         if (applied < 0)
             return applied;
         bool more = f->off < f->len && applied == n && n > 0;
-        uint64_t now = now_ms();
+        uint64_t now = repl_now_ms();
         if ((applied > 0 && !more) || now - last_ack >= ACK_MS) {
             int rc = send_ack(f, fd);
             if (rc)
@@ -399,7 +385,7 @@ static int stream(repl_follow *f, int fd, long long timeout_ms)
         int rc = read_some(f, fd, applied < n ? 10 : 100); /* (a stall: try again soon) */
         if (rc < 0)
             return rc;
-        if (now_ms() - __atomic_load_n(&f->last_io_ms, __ATOMIC_ACQUIRE) > (uint64_t)timeout_ms) {
+        if (repl_now_ms() - __atomic_load_n(&f->last_io_ms, __ATOMIC_ACQUIRE) > (uint64_t)timeout_ms) {
             fprintf(stderr, "shale-server: primary %s:%d silent for %lld s: the link is dropped\n",
                     f->host, f->port, timeout_ms / 1000);
             return -ETIMEDOUT;
@@ -457,7 +443,7 @@ static bool run_link(repl_follow *f)
     __atomic_store_n(&f->fd, -1, __ATOMIC_RELEASE);
     close(fd);
     if (up && !stopped(f)) {
-        __atomic_store_n(&f->s->repl->down_since_ms, now_ms(), __ATOMIC_RELEASE);
+        __atomic_store_n(&f->s->repl->down_since_ms, repl_now_ms(), __ATOMIC_RELEASE);
         fprintf(stderr, "shale-server: lost the link to primary %s:%d\n", f->host, f->port);
     }
     return up;
@@ -579,7 +565,7 @@ void repl_replica_info(server *s, resp_out *o)
     repl_state *r = s->repl;
     repl_follow *f = r->follow;
     bool up = repl_replica_link_up(s);
-    uint64_t now = now_ms();
+    uint64_t now = repl_now_ms();
     uint64_t io = f ? __atomic_load_n(&f->last_io_ms, __ATOMIC_ACQUIRE) : 0;
     int state = f ? __atomic_load_n(&f->state, __ATOMIC_ACQUIRE) : LINK_CONNECT;
     uint64_t read = f ? __atomic_load_n(&f->read_seq, __ATOMIC_ACQUIRE) : 0;

@@ -18,17 +18,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_compare import Conn, free_port  # noqa: E402
+from lib.repl import info, wait_for  # noqa: E402
 from lib.harness import (TMP, check, run_checks, run_main, spawn, start_server,  # noqa: E402
                          wait_up)
 
 
-def info(c, section="replication"):
-    out = {}
-    for line in c.call("info", section)[1].decode().split("\r\n"):
-        if ":" in line and not line.startswith("#"):
-            k, v = line.split(":", 1)
-            out[k] = v
-    return out
 
 
 def info_names(c):
@@ -36,13 +30,6 @@ def info_names(c):
             if ":" in line]
 
 
-def wait_for(fn, what, timeout=15):
-    end = time.time() + timeout
-    while time.time() < end:
-        if fn():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out: " + what)
 
 
 def offset(c):

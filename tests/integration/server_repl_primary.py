@@ -18,17 +18,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_compare import Conn, encode  # noqa: E402
+from lib.repl import info, wait_for  # noqa: E402
 from lib.harness import check, run_checks, run_main, start_redis, start_server  # noqa: E402
 
 
-def info(c, section="replication"):
-    r = c.call("info", section)
-    out = {}
-    for line in r[1].decode().split("\r\n"):
-        if ":" in line and not line.startswith("#"):
-            k, v = line.split(":", 1)
-            out[k] = v
-    return out
 
 
 class FakeReplica:
@@ -81,13 +74,6 @@ class FakeReplica:
         self.c.s.close()
 
 
-def wait_for(fn, what, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
-        if fn():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out: " + what)
 
 
 def main():
