@@ -633,7 +633,10 @@ static bool admit(server *s, client *c, const command *cmd)
     int flags = cmd->flags | sub_flags(c, cmd);
     bool may_add = (flags & M) || multi_queues(c, cmd) ||
                    (cmd->fn == cmd_exec && (multi_queued_flags(c) & M));
-    if (!hold && may_add && (s->cfg.maxmemory || s->cfg.maxdisk) && !caps_admit(s, c))
+    /* (a replica neither evicts nor refuses for memory, as Redis's replica-ignore-maxmemory:
+       its writes are refused below, and its primary evicts for it) */
+    if (!hold && may_add && (s->cfg.maxmemory || s->cfg.maxdisk) && !repl_is_replica(s) &&
+        !caps_admit(s, c))
         return false;
     if ((flags & W) && s->disk_error) {
         /* As Redis after a failed AOF write: writes are refused before they run, reads

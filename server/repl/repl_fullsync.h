@@ -40,8 +40,10 @@ int repl_fullsync_receive(server *s, int fd, struct sync_reader *rd, const char 
 
 /* What REPLCONF have lists before PSYNC (the files a replica holds), one argument string
    each into argv (up to cap, as "name" "size" "fingerprint" triples): the number written,
-   0 when the replica keeps nothing (the stub), or a negative error. The strings are the
-   callee's (static or owned by it until the next call). */
+   0 when the replica keeps nothing (the stub), or a negative error. Called on the
+   replication thread with the server lock held; the strings are the callee's and must
+   stay valid after the lock is released, until the next call (the thread sends them
+   without the lock). */
 int repl_fullsync_have(server *s, const char **argv, int cap);
 
 #endif

@@ -139,23 +139,21 @@ static int handshake(repl_follow *f, int fd, sync_reader *rd, const link_conf *l
     return rc;
 }
 
-/* The files this store holds, for a full sync to keep (the seam's list). */
+/* The files this store holds, for a full sync to keep (the seam's list, taken under the
+   lock, sent without it). */
 static int send_have(repl_follow *f, int fd, sync_reader *rd)
 {
     const char *argv[2 + 3 * 64];
-    int n;
     pthread_mutex_lock(&f->s->lock);
-    n = repl_fullsync_have(f->s, argv + 2, 3 * 64);
-    if (n > 0) { /* (sent under the lock: the seam's strings are its own until then) */
-        argv[0] = "REPLCONF";
-        argv[1] = "have";
-        n = send_command(fd, 2 + n, argv);
-    }
+    int n = repl_fullsync_have(f->s, argv + 2, 3 * 64);
     pthread_mutex_unlock(&f->s->lock);
     if (n <= 0)
         return n;
+    argv[0] = "REPLCONF";
+    argv[1] = "have";
+    int rc = send_command(fd, 2 + n, argv);
     char line[256];
-    long got = sync_read_line(rd, line, sizeof line, HANDSHAKE_TIMEOUT_MS);
+    long got = rc ? rc : sync_read_line(rd, line, sizeof line, HANDSHAKE_TIMEOUT_MS);
     return got < 0 ? (int)got : expect_ok(f, "REPLCONF have", line);
 }
 

@@ -223,6 +223,12 @@ def main():
         for case in cases:
             a, b = r1.call(*case), rr.call(*case)
             check(a == b, "%r: shale %r, redis %r" % (case, a, b))
+        for conn in (r1, rr):  # a replica ignores maxmemory (its primary evicts for it)
+            check(conn.call("config", "set", "maxmemory", "1") == (b"+", b"OK"), "maxmemory 1")
+        a, b = r1.call("set", "a", "1"), rr.call("set", "a", "1")
+        check(a == b, "SET over maxmemory on a replica: shale %r, redis %r" % (a, b))
+        for conn in (r1, rr):
+            conn.call("config", "set", "maxmemory", "0")
         for conn in (r1, rr):
             conn.call("multi")
         for case in [("set", "a", "1"), ("get", "a")]:
