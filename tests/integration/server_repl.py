@@ -236,6 +236,10 @@ def main():
             check(a == b, "in MULTI %r: shale %r, redis %r" % (case, a, b))
         a, b = r1.call("exec"), rr.call("exec")
         check(a == b, "EXEC: shale %r, redis %r" % (a, b))
+        def hello_role(conn):
+            r = conn.call("hello", "2")[1]
+            return r[[x[1] for x in r].index(b"role") + 1]
+        check(hello_role(r1) == hello_role(rr) == (b"$", b"replica"), "HELLO's role")
         names = [n for n in info_names(rr)
                  if not n.startswith("master_sync_") or n == "master_sync_in_progress"]
         mine = info_names(r1)
