@@ -327,8 +327,7 @@ static int apply_frames(repl_follow *f, const frame *fr, int n)
             break;
         server_wrote(s);
         if (changed & KS_APPLIED_FUNCTIONS) {
-            functions_free(s);
-            int frc = functions_init(s);
+            int frc = functions_reload(s);
             if (frc)
                 fprintf(stderr, "shale-server: loading the function libraries the primary "
                                 "wrote: %s\n", shale_strerror(frc));
