@@ -56,6 +56,7 @@ typedef struct repl_follow {
 typedef struct link_conf {
     char auth[512], user[256], announce_ip[256];
     long long port, timeout_ms;
+    bool sync; /* sync-writes: acks follow a sync */
     char replid[41];
     uint64_t last_seq;
 } link_conf;
@@ -347,17 +348,29 @@ static int apply_frames(repl_follow *f, const frame *fr, int n)
     return done;
 }
 
-static int send_ack(repl_follow *f, int fd)
+/* Acknowledges what it applied. First that reaches the kernel (a crash of this process
+   keeps it) or, with sync-writes yes, the disk: one sync for every record applied since
+   the last ack, the replica's group commit, so that WAIT's count means durable copies. */
+static int send_ack(repl_follow *f, int fd, bool sync)
 {
-    /* what it acknowledges reaches the kernel first: a crash of this process keeps it */
-    ks_engines_flush_wal(&f->s->ks);
+    server *s = f->s;
+    uint64_t wgen = __atomic_load_n(&s->wgen, __ATOMIC_ACQUIRE);
+    int rc = sync ? ks_engines_sync(&s->ks) : ks_engines_flush_wal(&s->ks);
+    if (rc) {
+        fprintf(stderr, "shale-server: %s the applied records failed (%s): not acknowledged\n",
+                sync ? "syncing" : "writing", shale_strerror(rc));
+        return rc;
+    }
+    server_raise_gen(&s->flushed_gen, wgen);
+    if (sync)
+        server_raise_gen(&s->synced_gen, wgen);
     char seq[32];
     snprintf(seq, sizeof seq, "%llu", (unsigned long long)shale_last_seq(f->s->db));
     const char *argv[] = {"REPLCONF", "ACK", seq};
     return send_command(fd, 3, argv);
 }
 
-static int stream(repl_follow *f, int fd, long long timeout_ms)
+static int stream(repl_follow *f, int fd, long long timeout_ms, bool sync)
 {
     frame fr[APPLY_BATCH];
     uint64_t last_ack = 0;
@@ -372,7 +385,7 @@ static int stream(repl_follow *f, int fd, long long timeout_ms)
         bool more = f->off < f->len && applied == n && n > 0;
         uint64_t now = repl_now_ms();
         if ((applied > 0 && !more) || now - last_ack >= ACK_MS) {
-            int rc = send_ack(f, fd);
+            int rc = send_ack(f, fd, sync);
             if (rc)
                 return rc;
             last_ack = now;
@@ -402,6 +415,7 @@ static void read_conf(repl_follow *f, link_conf *lc)
     snprintf(lc->announce_ip, sizeof lc->announce_ip, "%s", s->cfg.replica_announce_ip);
     lc->port = s->cfg.replica_announce_port ? s->cfg.replica_announce_port : s->cfg.port;
     lc->timeout_ms = s->cfg.repl_timeout * 1000;
+    lc->sync = s->cfg.sync_writes;
     snprintf(lc->replid, sizeof lc->replid, "%s", s->repl->replid);
     lc->last_seq = shale_last_seq(s->db);
     pthread_mutex_unlock(&s->lock);
@@ -434,7 +448,7 @@ static bool run_link(repl_follow *f)
         }
         set_state(f, LINK_CONNECTED);
         fprintf(stderr, "shale-server: replicating primary %s:%d\n", f->host, f->port);
-        stream(f, fd, lc.timeout_ms);
+        stream(f, fd, lc.timeout_ms, lc.sync);
     }
     set_state(f, LINK_CONNECT);
     __atomic_store_n(&f->fd, -1, __ATOMIC_RELEASE);
