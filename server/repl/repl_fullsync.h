@@ -30,9 +30,13 @@ int repl_fullsync_send(server *s, int fd, const repl_link *link, uint64_t *seq);
  * Replica side, on the replication thread, without the server lock: the primary answered
  * `+FULLRESYNC <replid> <seq>` (the line given); receives the checkpoint from fd (rd
  * holds bytes read past that line) and swaps it in for the node's data (taking the server
- * lock for the swap). After it, shale_last_seq(s->db) is seq and the replica follows
- * replid. 0, -ENOTSUP (no full sync in this build), or a negative error (the replica
- * drops the link and tries again).
+ * lock for the swap). After it, shale_last_seq(s->db) is seq, s->db and s->ks are the
+ * received store's (its engine opened with the same commit tap: repl_backlog_tap,
+ * repl_backlog_of(s); the key layer's counts, mapping and function libraries loaded
+ * from it), and the caller (repl_replica.c) then adopts replid, saves it, resets the
+ * backlog to start after seq and streams the records from seq + 1. 0, -ENOTSUP (no full
+ * sync in this build), or a negative error (the replica drops the link and tries
+ * again; the node's data must then be the old store, whole, or the new one, whole).
  */
 struct sync_reader;
 int repl_fullsync_receive(server *s, int fd, struct sync_reader *rd, const char *replid,

@@ -207,6 +207,7 @@ static int psync(repl_follow *f, int fd, sync_reader *rd, const link_conf *lc)
         if (rc == 0) {
             pthread_mutex_lock(&f->s->lock);
             adopt_replid(f->s, id, true); /* the data was replaced whole */
+            repl_backlog_reset(f->s->repl->backlog, at); /* its history starts there */
             pthread_mutex_unlock(&f->s->lock);
             f->fresh = false;
         } else {
