@@ -19,6 +19,8 @@
 
 /* A silent link gets a ping after this long (docs/server.md, the link). */
 #define PING_MS 1000
+/* A replica's input is read at least this often while records are sent (ms). */
+#define READ_MS 10
 /* Records gathered into one send, at most. */
 #define SEND_CHUNK (1u << 20)
 /* The replica's input kept at most (acks are a few dozen bytes each). */
@@ -318,18 +320,23 @@ static bool read_input(replica *r)
 /* ---- the sender thread ---- */
 
 /* Waits until a record comes, the replica writes, or the ping is due. */
-static void wait_for_work(replica *r, uint64_t last_send_ms)
+/* Waits until a record comes, the replica writes, or the ping is due. Whether the
+   replica wrote (its input is to be read). */
+static bool wait_for_work(replica *r, uint64_t last_send_ms)
 {
     uint64_t now = repl_now_ms();
     int ms = now - last_send_ms >= PING_MS ? 0 : (int)(PING_MS - (now - last_send_ms));
     if (ms == 0 || !repl_backlog_arm(r->backlog, r->pos, &r->wait))
-        return;
+        return false;
     struct pollfd pf[2] = {{.fd = r->fd, .events = POLLIN}, {.fd = r->wait.fd, .events = POLLIN}};
     poll(pf, 2, ms);
     repl_backlog_disarm(r->backlog, &r->wait);
-    uint64_t drained;
-    ssize_t n = read(r->wait.fd, &drained, sizeof drained);
-    (void)n; /* (nonblocking: nothing to drain is fine) */
+    if (pf[1].revents & POLLIN) {
+        uint64_t drained;
+        ssize_t n = read(r->wait.fd, &drained, sizeof drained);
+        (void)n; /* (nonblocking: a wake-up read already is fine) */
+    }
+    return pf[0].revents != 0;
 }
 
 /* Starts the stream: +CONTINUE, or the full sync (the seam). False when it failed. */
@@ -374,10 +381,17 @@ static void *sender_main(void *arg)
     if (ok)
         fprintf(stderr, "shale-server: replica %s:%lld online from sequence %llu\n", r->ip,
                 r->port, (unsigned long long)r->pos);
-    uint64_t last_send_ms = repl_now_ms();
+    uint64_t last_send_ms = repl_now_ms(), last_read_ms = 0;
+    bool readable = true;
     while (ok && !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
-        if (!read_input(r))
-            break;
+        /* its input when poll said so, and while records keep it from polling, every
+           READ_MS (a read that finds nothing is a system call per record saved) */
+        if (readable || repl_now_ms() - last_read_ms >= READ_MS) {
+            if (!read_input(r))
+                break;
+            last_read_ms = repl_now_ms();
+            readable = false;
+        }
         if (repl_now_ms() - r->last_input_ms > (uint64_t)r->timeout_ms) {
             fprintf(stderr, "shale-server: replica %s:%lld silent for %lld s: dropped\n",
                     r->ip, r->port, r->timeout_ms / 1000);
@@ -397,7 +411,7 @@ static void *sender_main(void *arg)
                 break;
             last_send_ms = now;
         }
-        wait_for_work(r, last_send_ms);
+        readable = wait_for_work(r, last_send_ms);
     }
     resp_out_free(&o);
     shutdown(r->fd, SHUT_RDWR);
