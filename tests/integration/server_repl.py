@@ -4,7 +4,8 @@
 kind (strings with TTLs, hashes, lists, sets, sorted sets, values in the value log,
 EVAL, MULTI, FLUSHDB, SWAPDB, FUNCTION LOAD, keys expired by the primary): equal offsets,
 equal content key by key (SCAN + DUMP + PTTL in every database), equal DBSIZE and INFO
-keyspace; WAIT counting both replicas; WATCH on a replica seeing the primary's writes;
+keyspace; WAIT counting both replicas; WATCH on a replica seeing the primary's writes,
+client tracking on a replica invalidated by them;
 -READONLY and INFO replication's field names compared with a redis-server replica (the
 oracle); a replica killed with -9 mid-stream continuing by partial sync; REPLICAOF NO ONE
 promoting a replica that its sibling then follows by partial sync.
@@ -198,6 +199,18 @@ def main():
         w.call("get", "wk")
         check(w.call("exec") == (b"*", None), "EXEC after the primary wrote a watched key")
 
+    def tracking_on_replica():
+        t = Conn(r1port)
+        t.call("hello", "3")
+        t.call("client", "tracking", "on")
+        p.call("set", "tk", "1")
+        wait_for(lambda: caught_up(p, [r1]), "caught up")
+        check(t.call("get", "tk") == (b"$", b"1"), "GET on the replica")
+        p.call("set", "tk", "2")
+        t.s.settimeout(5)
+        check(t.reply() == (b">", [(b"$", b"invalidate"), (b"*", [(b"$", b"tk")])]),
+              "the primary's write invalidates the replica's tracked key")
+
     def readonly_like_redis():
         rm_port = free_port()
         spawn(["redis-server", "--port", str(rm_port), "--save", "", "--appendonly", "no",
@@ -303,6 +316,7 @@ def main():
     checks = [("replicas_follow", replicas_follow),
               ("every_kind_replicated", every_kind_replicated),
               ("watch_on_replica", watch_on_replica),
+              ("tracking_on_replica", tracking_on_replica),
               ("readonly_like_redis", readonly_like_redis),
               ("killed_replica_resumes", killed_replica_resumes),
               ("promotion", promotion)]
