@@ -120,14 +120,26 @@ static const option options[] = {
     {"logfile", T_STR, F(logfile), 0, 0, IMMUTABLE, NULL},
     {"save", T_STR, F(save), 0, 0, 0, NULL},
     {"appendonly", T_BOOL, F(appendonly), 0, 0, 0, NULL},
-    /* replication, until shale has it (issue 20): accepted and reported (docs/commands.md) */
+    /* replication (repl/, docs/server.md "Replication") */
     {"repl-backlog-size", T_MEM, F(repl_backlog_size), 1, LLONG_MAX, 0, NULL},
+    {"repl-timeout", T_INT, F(repl_timeout), 1, INT_MAX, 0, NULL},
     {"min-replicas-to-write", T_INT, F(min_replicas_to_write), 0, INT_MAX, 0, NULL},
     {"min-slaves-to-write", T_INT, F(min_replicas_to_write), 0, INT_MAX, ALIAS, NULL},
     {"min-replicas-max-lag", T_INT, F(min_replicas_max_lag), 0, INT_MAX, 0, NULL},
     {"min-slaves-max-lag", T_INT, F(min_replicas_max_lag), 0, INT_MAX, ALIAS, NULL},
     {"replicaof", T_STR, F(replicaof), 0, 0, IMMUTABLE, NULL},
     {"slaveof", T_STR, F(replicaof), 0, 0, IMMUTABLE | ALIAS, NULL},
+    {"replica-priority", T_INT, F(replica_priority), 0, INT_MAX, 0, NULL},
+    {"slave-priority", T_INT, F(replica_priority), 0, INT_MAX, ALIAS, NULL},
+    {"replica-read-only", T_BOOL, F(replica_read_only), 0, 0, 0, NULL},
+    {"slave-read-only", T_BOOL, F(replica_read_only), 0, 0, ALIAS, NULL},
+    {"replica-announce-ip", T_STR, F(replica_announce_ip), 0, 0, 0, NULL},
+    {"slave-announce-ip", T_STR, F(replica_announce_ip), 0, 0, ALIAS, NULL},
+    {"replica-announce-port", T_INT, F(replica_announce_port), 0, 65535, 0, NULL},
+    {"slave-announce-port", T_INT, F(replica_announce_port), 0, 65535, ALIAS, NULL},
+    {"replica-announced", T_BOOL, F(replica_announced), 0, 0, 0, NULL},
+    {"masterauth", T_STR, F(masterauth), 0, 0, 0, NULL},
+    {"masteruser", T_STR, F(masteruser), 0, 0, 0, NULL},
     {"daemonize", T_BOOL, F(daemonize), 0, 0, IMMUTABLE, NULL},
     /* Redis's encoding thresholds: accepted and reported, they change nothing in shale's
        layout (every collection is one engine key per member whatever its size) */
@@ -199,6 +211,10 @@ void config_default(server_config *cfg)
     cfg->client_query_buffer_limit = 1024ull * 1024 * 1024;
     cfg->repl_backlog_size = 1024 * 1024; /* Redis's 1mb */
     cfg->min_replicas_max_lag = 10;         /* Redis's */
+    cfg->repl_timeout = 60;                 /* Redis's */
+    cfg->replica_priority = 100;
+    cfg->replica_read_only = true;
+    cfg->replica_announced = true;
     snprintf(cfg->dir, sizeof cfg->dir, "./data");
     cfg->sync_writes = true;
     cfg->sync_interval_ms = 1000;
@@ -464,6 +480,8 @@ static int assign_mem_percent(const option *o, const char *v, long long *field, 
 }
 
 /* Parses value into the option's field. 0, or -1 with a reason. */
+static int assign_replicaof(server_config *cfg, int argc, char **argv, char *err, size_t errlen);
+
 static int assign(server_config *cfg, const option *o, int argc, char **argv, char *err,
                   size_t errlen)
 {
@@ -522,6 +540,12 @@ static int assign(server_config *cfg, const option *o, int argc, char **argv, ch
     case T_BOOL:
         if (strcasecmp(v, "yes") && strcasecmp(v, "no")) {
             snprintf(err, errlen, "argument must be 'yes' or 'no'");
+            return -1;
+        }
+        if (field == (char *)&cfg->replica_read_only && strcasecmp(v, "no") == 0) {
+            snprintf(err, errlen, "shale's replicas are always read-only: a write on a replica "
+                                  "would take a sequence number its primary's records need "
+                                  "(docs/server.md, Replication)");
             return -1;
         }
         *(bool *)field = strcasecmp(v, "yes") == 0;
@@ -655,21 +679,34 @@ int config_set(server_config *cfg, const char *name, int argc, char **argv, char
         snprintf(err, errlen, "Bad directive or wrong number of arguments");
         return -1;
     }
-    if (strcmp(o->name, "replicaof") == 0 || strcmp(o->name, "slaveof") == 0) {
-        /* "no one" (Redis's word for a primary) or "" (what CONFIG REWRITE writes) */
-        bool primary = (argc == 1 && argv[0][0] == '\0') ||
-                       (argc == 2 && strcasecmp(argv[0], "no") == 0 &&
-                        strcasecmp(argv[1], "one") == 0);
-        if (!primary)
-            snprintf(err, errlen, "shale-server does not replicate yet: it runs as a primary "
-                                  "only ('replicaof no one')");
-        return primary ? 0 : -1;
-    }
+    if (strcmp(o->name, "replicaof") == 0 || strcmp(o->name, "slaveof") == 0)
+        return assign_replicaof(cfg, argc, argv, err, errlen);
+
     if (strcmp(o->name, "daemonize") == 0 && argc == 1 && strcasecmp(argv[0], "yes") == 0) {
         snprintf(err, errlen, "shale-server does not daemonize; use a service manager");
         return -1;
     }
     return assign(cfg, o, argc, argv, err, errlen);
+}
+
+/* replicaof host port (a primary's address: this node replicates it), "no one" (Redis's
+   word for a primary) or "" (what CONFIG REWRITE writes for a primary). */
+static int assign_replicaof(server_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    if ((argc == 1 && argv[0][0] == '\0') ||
+        (argc == 2 && strcasecmp(argv[0], "no") == 0 && strcasecmp(argv[1], "one") == 0)) {
+        cfg->replicaof[0] = '\0';
+        return 0;
+    }
+    char *end;
+    long port = argc == 2 ? strtol(argv[1], &end, 10) : -1;
+    if (argc != 2 || !argv[0][0] || *end || port <= 0 || port > 65535 ||
+        strlen(argv[0]) > 255) {
+        snprintf(err, errlen, "Invalid master port");
+        return -1;
+    }
+    snprintf(cfg->replicaof, sizeof cfg->replicaof, "%s %ld", argv[0], port);
+    return 0;
 }
 
 /*
@@ -970,6 +1007,7 @@ static void write_option(FILE *f, const server_config *cfg, const option *o)
     format_value(cfg, o, buf, sizeof buf);
     bool list = o->type == T_OUTBUF || strcmp(o->name, "save") == 0 ||
                 strcmp(o->name, "bind") == 0 || strcmp(o->name, "metrics-bind") == 0 ||
+                strcmp(o->name, "replicaof") == 0 ||
                 strcmp(o->name, "latency-tracking-info-percentiles") == 0;
     fputs(o->name, f);
     char *save = NULL, *w = list ? strtok_r(buf, " ", &save) : NULL;

@@ -39,11 +39,18 @@ typedef struct server_config {
     uint64_t pubsub_hard_limit, pubsub_soft_limit; /* client-output-buffer-limit pubsub */
     long long tracking_table_max_keys; /* client tracking's table of keys (0: no limit) */
     long long pubsub_soft_seconds;
-    /* replication (accepted and reported until shale replicates: issue 20) */
+    /* replication (repl/) */
     uint64_t repl_backlog_size;
+    long long repl_timeout; /* seconds of silence that drop a link (Redis's repl-timeout) */
     long long min_replicas_to_write; /* writes refused below this many good replicas */
     long long min_replicas_max_lag;  /* seconds since its last ack for a replica to be good */
-    char replicaof[256]; /* "": not a replica (the only value shale takes) */
+    char replicaof[300]; /* "host port" of its primary; "": a primary */
+    long long replica_priority;   /* Sentinel's preference (0: never promoted) */
+    bool replica_read_only;       /* always yes (a replica's writes would take sequences) */
+    char replica_announce_ip[256]; /* told to the primary instead of the address */
+    long long replica_announce_port; /* told instead of port (0: port) */
+    bool replica_announced;        /* shown to Sentinel */
+    char masterauth[512], masteruser[256]; /* AUTH on the link to the primary */
     /* durability and the engine */
     char dir[4096];
     char backup_dir[4096]; /* BGSAVE's checkpoint; "": <dir>.backup (backup.c) */

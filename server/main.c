@@ -17,6 +17,9 @@
 #include "notify.h"
 #include "pause.h"
 #include "repl.h"
+#include "repl_backlog.h"
+#include "repl_primary.h"
+#include "repl_replica.h"
 #include "repl_swap.h"
 #include "store.h"
 #include "pubsub.h"
@@ -31,6 +34,19 @@ static void on_signal(int sig)
 {
     (void)sig;
     srv.stop = 1;
+}
+
+/* replicaof host port in the configuration: the node starts as that primary's replica. */
+static int start_replica(server *s)
+{
+    char host[300];
+    int port;
+    if (sscanf(s->cfg.replicaof, "%299s %d", host, &port) != 2 ||
+        repl_replica_follow(s, host, port)) {
+        fprintf(stderr, "shale-server: cannot start replicating '%s'\n", s->cfg.replicaof);
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -56,6 +72,10 @@ int main(int argc, char **argv)
     }
     if (rc > 0)
         fprintf(stderr, "shale-server: %s\n", err);
+    if (repl_init(&srv)) { /* before the engine opens: its commit tap feeds the backlog */
+        fprintf(stderr, "shale-server: out of memory\n");
+        return 1;
+    }
     shale_options o, fifo;
     server_store_options(&srv, &o, &fifo);
     const char *recovered;
@@ -92,11 +112,14 @@ int main(int argc, char **argv)
     }
     int nloops = (int)srv.cfg.io_threads;
     if (multi_init(&srv) || tracking_init(&srv) || blocking_init(&srv, nloops) || pubsub_init(&srv, nloops) ||
-        monitor_init(&srv, nloops) || pause_init(&srv, nloops) || script_init(&srv) ||
-        repl_init(&srv)) {
+        monitor_init(&srv, nloops) || pause_init(&srv, nloops) || script_init(&srv)) {
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
     }
+    rc = repl_load_ids(&srv); /* the history this store follows */
+    if (rc)
+        fprintf(stderr, "shale-server: the replication id in %s cannot be saved: %s\n",
+                srv.cfg.dir, shale_strerror(rc));
     rc = functions_init(&srv); /* after ks_open: the libraries are stored with the data */
     if (rc) {
         fprintf(stderr, "shale-server: cannot load the function libraries: %s\n",
@@ -121,9 +144,13 @@ int main(int argc, char **argv)
     fprintf(stderr, "shale-server %s ready on %s:%lld%s%s, data in %s, sync-writes %s\n",
             SHALE_VERSION_STRING, srv.cfg.bind, srv.cfg.port, srv.cfg.unixsocket[0] ? " and " : "",
             srv.cfg.unixsocket, srv.cfg.dir, srv.cfg.sync_writes ? "yes" : "no");
+    if (srv.cfg.replicaof[0] && start_replica(&srv))
+        return 1;
     rc = net_run(&srv);
     fprintf(stderr, "shale-server: stopping, closing the store\n");
     server_bgsave_wait(&srv);
+    repl_replica_stop(&srv); /* the link to a primary, before what it writes to goes */
+    repl_primary_free(&srv); /* the replicas' threads, before what they wake goes */
     caps_stop(&srv);
     int krc = ks_close(&srv.ks); /* the fifo databases' engines */
     if (krc)
@@ -141,8 +168,8 @@ int main(int argc, char **argv)
     script_free(&srv);
     monitor_free(&srv);
     pause_free(&srv);
-    repl_free(&srv);
     int crc = shale_close(srv.db);
+    repl_free(&srv); /* the backlog, after the engine that feeds it */
     if (crc)
         fprintf(stderr, "shale-server: closing the engine: %s\n", shale_strerror(crc));
     return rc || crc || krc ? 1 : 0;

@@ -86,6 +86,10 @@ typedef struct client {
     bool paused;                /* its next command waits for CLIENT PAUSE's end (pause.h) */
     struct client *paused_next; /* the held clients, oldest first */
     struct client *all_prev, *all_next; /* the server's client list */
+    uint64_t woff;               /* the main engine's last sequence after its last write (WAIT) */
+    struct repl_link *repl_link; /* what it said with REPLCONF (repl/repl_primary.h), or NULL */
+    bool handoff; /* its PSYNC decided: its loop hands the connection to the replication
+                     module (repl_primary_adopt) and frees the client */
 } client;
 
 typedef struct server_stats {
@@ -375,7 +379,7 @@ COMMAND(command); COMMAND(dbsize); COMMAND(object); COMMAND(memory); COMMAND(lol
 /* cluster (disabled, as a Redis without cluster-enabled): t_cluster.c */
 COMMAND(cluster);
 /* replication: t_repl.c */
-COMMAND(role);
+COMMAND(role); COMMAND(replconf); COMMAND(psync); COMMAND(replicaof);
 /* strings: t_string.c */
 COMMAND(get); COMMAND(set); COMMAND(setnx); COMMAND(setex); COMMAND(psetex); COMMAND(getset);
 COMMAND(getdel); COMMAND(getex); COMMAND(mget); COMMAND(mset); COMMAND(msetnx); COMMAND(incr);

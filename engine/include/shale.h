@@ -237,6 +237,27 @@ size_t shale_batch_size(const shale_batch *b);
 /* NULL: no-op. */
 void shale_batch_free(shale_batch *b);
 
+/* What an entry of an encoded write batch does (shale_batch_rep_iterate). */
+typedef enum shale_entry_kind {
+    SHALE_ENTRY_DELETE = 0,       /* key deleted (value empty) */
+    SHALE_ENTRY_PUT = 1,          /* key set to value, with expire_at_ms (0: none) */
+    SHALE_ENTRY_RANGE_DELETE = 4, /* keys from key (inclusive) to value (exclusive) deleted */
+} shale_entry_kind;
+
+/*
+ * Reads an encoded write batch as the commit tap gives it (rep, len bytes: docs/format.md
+ * "Write batch"): calls fn for each entry in order, with its sequence number, kind, key
+ * and value (valid during the call only) and expiry. fn returns 0 to go on. For a
+ * replica that must know what a record changes before it applies it (shale_write_at).
+ * Returns 0, fn's non-zero code, -EINVAL (rep NULL) or SHALE_ECORRUPT (it does not
+ * decode). -ENOMEM when a compressed value cannot be decoded for want of memory.
+ */
+int shale_batch_rep_iterate(const void *rep, size_t len,
+                            int (*fn)(void *arg, uint64_t seq, shale_entry_kind kind,
+                                      const void *key, size_t klen, const void *val,
+                                      size_t vlen, uint64_t expire_at_ms),
+                            void *arg);
+
 /* Applies the batch atomically. Errors as shale_put. The batch is not modified. */
 int shale_write(shale_db *db, const shale_batch *b);
 

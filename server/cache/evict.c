@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "notify.h"
+#include "repl_replica.h"
 #include "server.h"
 
 #define MAX_EVICT_PER_COMMAND 64 /* a write waits for at most this many evictions */
@@ -556,7 +557,8 @@ void caps_maxmemory_set(server *s, uint64_t old)
 
 void caps_cron(server *s)
 {
-    evict_to_cap(s);
+    if (!repl_is_replica(s)) /* a replica applies its primary's evictions */
+        evict_to_cap(s);
 }
 
 bool caps_admit(server *s, client *c)

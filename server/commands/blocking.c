@@ -16,6 +16,7 @@
 #include "keyspace.h"
 #include "multi.h"
 #include "notify.h"
+#include "repl_primary.h"
 #include "tracking.h"
 
 #define UNBLOCKED_ERR "UNBLOCKED client unblocked via CLIENT UNBLOCK"
@@ -62,6 +63,12 @@ struct blocked {
     bool stay;           /* that run found nothing to pop */
     int unblock;         /* CLIENT UNBLOCK asked for this reply; out of every queue */
     blocked *pending_next;
+    /* WAIT: no keys; served when wait_n replicas acknowledged wait_seq */
+    bool is_wait;   /* a WAIT */
+    bool wait_acks; /* in its loop's list of WAITs */
+    uint64_t wait_seq;
+    long long wait_n;
+    blocked *wait_prev, *wait_next; /* its loop's WAITs */
 };
 
 /* One event loop's share. */
@@ -71,6 +78,8 @@ typedef struct bloop {
     uint64_t next_deadline; /* heap[0]'s (atomic; 0: none) */
     int work;               /* atomic: keys were handed to it, or unblocks are pending */
     blocked *pending;       /* unblocks of its clients, asked from any loop */
+    blocked *waits;         /* its clients in WAIT */
+    int nwaits;             /* how many (atomic: blocking_acks_changed reads it) */
 } bloop;
 
 struct blocking {
@@ -263,6 +272,32 @@ static void heap_remove(bloop *l, blocked *b)
     heap_publish(l);
 }
 
+/* ---- WAIT's clients ---- */
+
+static void waits_add(bloop *l, blocked *b)
+{
+    b->wait_prev = NULL;
+    b->wait_next = l->waits;
+    if (l->waits)
+        l->waits->wait_prev = b;
+    l->waits = b;
+    __atomic_add_fetch(&l->nwaits, 1, __ATOMIC_RELEASE);
+}
+
+static void waits_remove(bloop *l, blocked *b)
+{
+    if (!b->wait_acks)
+        return;
+    b->wait_acks = false;
+    if (b->wait_prev)
+        b->wait_prev->wait_next = b->wait_next;
+    else
+        l->waits = b->wait_next;
+    if (b->wait_next)
+        b->wait_next->wait_prev = b->wait_prev;
+    __atomic_sub_fetch(&l->nwaits, 1, __ATOMIC_RELEASE);
+}
+
 /* ---- blocked clients ---- */
 
 /* Takes b out of its keys' queues and its loop's heap. */
@@ -285,6 +320,8 @@ static void detach(blocking *bk, blocked *b)
     }
     b->nwaiters = 0;
     heap_remove(&bk->loops[b->loop], b);
+    if (b->wait_acks)
+        waits_remove(&bk->loops[b->loop], b);
 }
 
 /* Ends b: c no longer waits. */
@@ -397,6 +434,44 @@ void blocking_wait(server *s, client *c, int first, int nkeys, int type, uint64_
     }
     c->blocked = b;
     bk->nblocked++;
+}
+
+void blocking_wait_acks(server *s, client *c, long long n, uint64_t seq, uint64_t deadline_ms)
+{
+    blocking *bk = s->blocking;
+    blocked *b = bk ? calloc(1, sizeof *b) : NULL;
+    if (!b) {
+        resp_integer(&c->out, repl_count_acked(s, seq));
+        return;
+    }
+    b->c = c;
+    b->loop = net_loop_index(c);
+    b->deadline_ms = deadline_ms;
+    b->heap_at = SIZE_MAX;
+    b->wait_seq = seq;
+    b->wait_n = n;
+    if (deadline_ms && heap_push(&bk->loops[b->loop], b)) {
+        free(b);
+        resp_integer(&c->out, repl_count_acked(s, seq));
+        return;
+    }
+    b->is_wait = b->wait_acks = true;
+    waits_add(&bk->loops[b->loop], b);
+    c->blocked = b;
+    bk->nblocked++;
+}
+
+void blocking_acks_changed(server *s)
+{
+    blocking *bk = s->blocking;
+    if (!bk)
+        return;
+    for (int i = 0; i < bk->nloops; i++) {
+        if (!__atomic_load_n(&bk->loops[i].nwaits, __ATOMIC_ACQUIRE))
+            continue;
+        __atomic_store_n(&bk->loops[i].work, 1, __ATOMIC_RELEASE);
+        net_wake_loop(s, i);
+    }
 }
 
 bool blocking_may_serve(const client *c, const resp_arg *key)
@@ -542,6 +617,30 @@ static void serve_ready(blocking *bk, int me)
     bk->serving = false;
 }
 
+/* The reply to a wait that timed out: a null array, WAIT's count of replicas. */
+static void reply_timeout(blocking *bk, blocked *b)
+{
+    if (b->is_wait)
+        resp_integer(&b->c->out, repl_count_acked(bk->s, b->wait_seq));
+    else
+        resp_null_array(&b->c->out, b->c->proto);
+}
+
+/* Loop me's WAITs that enough replicas acknowledged: their counts. */
+static void serve_waits(blocking *bk, int me)
+{
+    bloop *l = &bk->loops[me];
+    for (blocked *b = l->waits, *next; b; b = next) {
+        next = b->wait_next;
+        long long n = repl_count_acked(bk->s, b->wait_seq);
+        if (n < b->wait_n)
+            continue;
+        net_join_round(b->c);
+        resp_integer(&b->c->out, n);
+        finish(bk, b);
+    }
+}
+
 /* The unblocks asked for loop me's clients: their replies. */
 static void run_unblocks(blocking *bk, int me)
 {
@@ -555,7 +654,7 @@ static void run_unblocks(blocking *bk, int me)
             resp_error(&c->out, UNBLOCKED_ERR);
             cmdstats_error_reply(&bk->s->cmds, UNBLOCKED_ERR, strlen(UNBLOCKED_ERR));
         } else {
-            resp_null_array(&c->out, c->proto);
+            reply_timeout(bk, b);
         }
         finish(bk, b);
     }
@@ -566,6 +665,8 @@ static void run_work(blocking *bk, int me)
     __atomic_store_n(&bk->loops[me].work, 0, __ATOMIC_RELEASE);
     run_unblocks(bk, me);
     serve_ready(bk, me);
+    if (bk->loops[me].waits)
+        serve_waits(bk, me);
 }
 
 /* Replies the timeout to loop me's clients whose deadline is at or before now. */
@@ -575,7 +676,7 @@ static void expire(blocking *bk, int me, uint64_t now)
     while (l->n && l->heap[0]->deadline_ms <= now) {
         blocked *b = l->heap[0];
         net_join_round(b->c);
-        resp_null_array(&b->c->out, b->c->proto);
+        reply_timeout(bk, b);
         finish(bk, b);
     }
 }

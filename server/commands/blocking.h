@@ -73,6 +73,14 @@ bool blocking_may_serve(const client *c, const resp_arg *key);
 void blocking_wait(server *s, client *c, int first, int nkeys, int type, uint64_t deadline_ms,
                    command_fn fn);
 
+/* WAIT: blocks c until n replicas acknowledged seq (repl_count_acked), or until
+   deadline_ms (0: forever), whose reply is the count then (also to CLIENT UNBLOCK ...
+   TIMEOUT). Nothing is replied now (the count at once without memory). */
+void blocking_wait_acks(server *s, client *c, long long n, uint64_t seq, uint64_t deadline_ms);
+/* A replica's acknowledgement moved (any thread, no lock): the loops with clients in
+   WAIT look again. */
+void blocking_acks_changed(server *s);
+
 /* ---- for the server ---- */
 
 /* Creates the table for nloops event loops and listens to the key layer. 0 or -ENOMEM. */

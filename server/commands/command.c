@@ -23,6 +23,7 @@
 #include "notify.h"
 #include "pause.h"
 #include "repl.h"
+#include "repl_replica.h"
 #include "pubsub.h"
 #include "script.h"
 #include "tracking.h"
@@ -222,9 +223,13 @@ static const command commands[] = {
     {"function", -2, 0, 0, 0, 0, "scripting", "Manages the function libraries.", cmd_function},
     {"fcall", -3, 0, 0, 0, 0, "scripting", "Runs a function, atomically.", cmd_fcall},
     {"fcall_ro", -3, R, 0, 0, 0, "scripting", "Runs a function that may not write.", cmd_fcall_ro},
-    {"wait", 3, 0, 0, 0, 0, "generic", "Waits for replicas (there are none).", cmd_wait},
     /* replication: t_repl.c */
+    {"wait", 3, 0, 0, 0, 0, "generic", "Waits until replicas acknowledged the client's writes.", cmd_wait},
     {"role", 1, FAST, 0, 0, 0, "server", "Returns the node's replication role.", cmd_role},
+    {"replconf", -1, ADMIN, 0, 0, 0, "server", "A replica tells its primary about itself (internal).", cmd_replconf},
+    {"psync", -3, ADMIN|NOMULTI, 0, 0, 0, "server", "A replica asks for the replication stream (internal).", cmd_psync},
+    {"replicaof", 3, ADMIN, 0, 0, 0, "server", "Follows a primary (host port), or becomes one (NO ONE).", cmd_replicaof},
+    {"slaveof", 3, ADMIN, 0, 0, 0, "server", "REPLICAOF's old name.", cmd_replicaof},
     {"debug", -2, ADMIN|PROTECTED, 0, 0, 0, "server", "Debugging commands (SLEEP).", cmd_debug},
     {"slowlog", -2, ADMIN, 0, 0, 0, "server", "The slow command log.", cmd_slowlog},
     {"latency", -2, ADMIN, 0, 0, 0, "server", "Latency monitoring.", cmd_latency},
@@ -628,12 +633,20 @@ static bool admit(server *s, client *c, const command *cmd)
     int flags = cmd->flags | sub_flags(c, cmd);
     bool may_add = (flags & M) || multi_queues(c, cmd) ||
                    (cmd->fn == cmd_exec && (multi_queued_flags(c) & M));
-    if (!hold && may_add && (s->cfg.maxmemory || s->cfg.maxdisk) && !caps_admit(s, c))
+    /* (a replica neither evicts nor refuses for memory, as Redis's replica-ignore-maxmemory:
+       its writes are refused below, and its primary evicts for it) */
+    if (!hold && may_add && (s->cfg.maxmemory || s->cfg.maxdisk) && !repl_is_replica(s) &&
+        !caps_admit(s, c))
         return false;
     if ((flags & W) && s->disk_error) {
         /* As Redis after a failed AOF write: writes are refused before they run, reads
            go on; server_cron lifts this once the engine can write again. */
         reply_disk_error(c, s->disk_error);
+        return false;
+    }
+    if (repl_is_replica(s) && command_writes(s, c, cmd)) {
+        /* a write would take a sequence number the primary's records need */
+        resp_error(&c->out, REPL_READONLY);
         return false;
     }
     if (!repl_enough_good_replicas(s) && command_writes(s, c, cmd)) {
@@ -845,7 +858,10 @@ void command_call(server *s, client *c, const command *cmd, size_t from)
     notify_mark(s);
     tracking_call_begin(s, c);
     c->error_counted = false;
+    uint64_t wgen = __atomic_load_n(&s->wgen, __ATOMIC_RELAXED);
     cmd->fn(s, c);
+    if (__atomic_load_n(&s->wgen, __ATOMIC_RELAXED) != wgen)
+        c->woff = shale_last_seq(s->db); /* what WAIT waits for */
     notify_flush(s); /* what a read told (an expiry it reaped); in EXEC, nothing yet */
     tracking_call_end(s, c, cmd);
     uint64_t ns = mono_ns() - t0;

@@ -15,6 +15,7 @@
 
 #include "args.h"
 #include "glob.h"
+#include "repl.h"
 #include "server.h"
 
 /* CONFIG GET's reply so far; every option and per-database option once at most (many
@@ -369,6 +370,7 @@ static void config_set_cmd(server *s, client *c)
         uint64_t old_maxmemory = s->cfg.maxmemory;
         s->cfg = x.next; /* CONFIG GET shows it, CONFIG REWRITE writes it */
         net_config_publish(s); /* what the loops read outside the lock */
+        repl_config_changed(s);
         caps_refresh(s); /* a new maxmemory or maxdisk holds from the next command on */
         caps_maxmemory_set(s, old_maxmemory);
         resp_simple(&c->out, "OK");

@@ -12,6 +12,7 @@
 #include "pause.h"
 #include "pubsub.h"
 #include "tracking.h"
+#include "repl_replica.h"
 #include "server.h"
 
 void cmd_ping(server *s, client *c)
@@ -168,7 +169,7 @@ void cmd_hello(server *s, client *c)
     resp_bulk_cstr(&c->out, "mode");
     resp_bulk_cstr(&c->out, "standalone");
     resp_bulk_cstr(&c->out, "role");
-    resp_bulk_cstr(&c->out, "master");
+    resp_bulk_cstr(&c->out, repl_is_replica(s) ? "replica" : "master");
     resp_bulk_cstr(&c->out, "modules");
     resp_array(&c->out, 0);
 }

@@ -1,8 +1,226 @@
-/* t_repl.c - the replication commands a client sends (repl/repl.h does the work). */
+/* t_repl.c - the replication commands a client sends: ROLE, WAIT, and a replica's
+   REPLCONF and PSYNC (repl/ does the work: repl.h, repl_primary.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "blocking.h"
+#include "multi.h"
 #include "repl.h"
+#include "repl_primary.h"
+#include "repl_replica.h"
 #include "server.h"
+
+#define REPLCONF_IP_MAX 256 /* Redis's NET_HOST_STR_LEN */
 
 void cmd_role(server *s, client *c)
 {
     repl_role(s, c);
+}
+
+/* ---- WAIT ---- */
+
+void cmd_wait(server *s, client *c)
+{
+    long long n, timeout;
+    if (repl_is_replica(s)) {
+        resp_error(&c->out, "ERR WAIT cannot be used with replica instances. Please also note "
+                            "that since Redis 4.0 if a replica is configured to be writable "
+                            "(which is not the default) writes to replicas are just local and "
+                            "are not propagated.");
+        return;
+    }
+    if (!arg_ll(&c->cmd.argv[1], &n)) {
+        resp_error(&c->out, "ERR value is not an integer or out of range");
+        return;
+    }
+    if (!arg_ll(&c->cmd.argv[2], &timeout)) {
+        resp_error(&c->out, "ERR timeout is not an integer or out of range");
+        return;
+    }
+    if (timeout < 0) {
+        resp_error(&c->out, "ERR timeout is negative");
+        return;
+    }
+    long long acked = repl_count_acked(s, c->woff);
+    /* as Redis: enough already, or inside EXEC (which never blocks): the count now */
+    if (acked >= n || multi_deny_blocking(c)) {
+        resp_integer(&c->out, acked);
+        return;
+    }
+    blocking_wait_acks(s, c, n, c->woff, timeout ? ks_now_ms() + (uint64_t)timeout : 0);
+}
+
+/* ---- REPLCONF ---- */
+
+/* REPLCONF have <name> <size> <fingerprint> ...: the files a replica holds, for a full
+   sync to keep (repl_fullsync.h). */
+static void replconf_have(client *c, repl_link *l)
+{
+    int n = (c->cmd.argc - 2) / 3;
+    if ((c->cmd.argc - 2) % 3 != 0 || n == 0) {
+        resp_error(&c->out, "ERR syntax error");
+        return;
+    }
+    repl_have *have = realloc(l->have, (size_t)(l->nhave + n) * sizeof *have);
+    if (!have) {
+        reply_engine_error(c, -ENOMEM);
+        return;
+    }
+    l->have = have;
+    for (int i = 0; i < n; i++) {
+        const resp_arg *a = &c->cmd.argv[2 + 3 * i];
+        long long size;
+        if (!arg_ll(&a[1], &size) || size < 0) {
+            resp_error(&c->out, "ERR value is not an integer or out of range");
+            return;
+        }
+        repl_have *h = &have[l->nhave];
+        h->name = strndup(a[0].p, a[0].len);
+        h->fingerprint = strndup(a[2].p, a[2].len);
+        h->size = (uint64_t)size;
+        if (!h->name || !h->fingerprint) {
+            free(h->name);
+            free(h->fingerprint);
+            reply_engine_error(c, -ENOMEM);
+            return;
+        }
+        l->nhave++;
+    }
+    resp_simple(&c->out, "OK");
+}
+
+/* One option of REPLCONF; false when it replied (an error, or nothing for ACK/GETACK). */
+static bool replconf_option(client *c, repl_link *l, const resp_arg *opt, const resp_arg *val)
+{
+    long long v;
+    if (arg_is(opt, "listening-port")) {
+        if (!arg_ll(val, &v)) {
+            resp_error(&c->out, "ERR value is not an integer or out of range");
+            return false;
+        }
+        l->listening_port = v;
+    } else if (arg_is(opt, "ip-address")) {
+        if (val->len >= REPLCONF_IP_MAX) {
+            char msg[128];
+            snprintf(msg, sizeof msg,
+                     "ERR REPLCONF ip-address provided by replica instance is too long: %zu "
+                     "bytes", val->len);
+            resp_error(&c->out, msg);
+            return false;
+        }
+        memcpy(l->ip, val->p, val->len);
+        l->ip[val->len] = '\0';
+    } else if (arg_is(opt, "capa")) {
+        if (arg_is(val, "shale"))
+            l->capa_shale = true; /* eof, psync2: Redis's, nothing to do here */
+    } else if (arg_is(opt, "ack") || arg_is(opt, "getack")) {
+        /* a replica's acks are read by its sender thread; on a client connection, as
+           Redis from a non-replica, they get no reply */
+        return false;
+    } else if (arg_is(opt, "rdb-only")) {
+        if (!arg_ll(val, &v) || v < 0 || v > 1) {
+            resp_error(&c->out, !arg_ll(val, &v) ? "ERR value is not an integer or out of range"
+                                                 : "ERR value is out of range, value must "
+                                                   "between 0 and 1");
+            return false;
+        }
+    } else {
+        char msg[256];
+        snprintf(msg, sizeof msg, "ERR Unrecognized REPLCONF option: %.*s", (int)opt->len,
+                 opt->p);
+        resp_error(&c->out, msg);
+        return false;
+    }
+    return true;
+}
+
+void cmd_replconf(server *s, client *c)
+{
+    (void)s;
+    repl_link *l = repl_link_of(c);
+    if (!l) {
+        reply_engine_error(c, -ENOMEM);
+        return;
+    }
+    if (c->cmd.argc >= 2 && arg_is(&c->cmd.argv[1], "have")) {
+        replconf_have(c, l);
+        return;
+    }
+    if (c->cmd.argc % 2 == 0) {
+        resp_error(&c->out, "ERR syntax error");
+        return;
+    }
+    for (int i = 1; i < c->cmd.argc; i += 2)
+        if (!replconf_option(c, l, &c->cmd.argv[i], &c->cmd.argv[i + 1]))
+            return;
+    resp_simple(&c->out, "OK");
+}
+
+/* ---- PSYNC ---- */
+
+#define NOT_SHALE_ERR                                                                         \
+    "ERR shale replicates only to shale nodes: a replica says REPLCONF capa shale before "    \
+    "PSYNC (a Redis replica cannot follow a shale primary, docs/server.md)"
+
+void cmd_psync(server *s, client *c)
+{
+    repl_link *l = c->repl_link;
+    if (!l || !l->capa_shale) {
+        resp_error(&c->out, NOT_SHALE_ERR);
+        return;
+    }
+    if (!repl_can_serve_replicas(s)) {
+        resp_error(&c->out, "NOMASTERLINK Can't SYNC while not connected with my master");
+        return;
+    }
+    long long seq;
+    if (!arg_ll(&c->cmd.argv[2], &seq)) {
+        resp_error(&c->out, "ERR value is not an integer or out of range");
+        return;
+    }
+    char replid[41];
+    snprintf(replid, sizeof replid, "%.*s", (int)c->cmd.argv[1].len, c->cmd.argv[1].p);
+    l->full = !repl_psync_continues(s, replid, seq);
+    l->start = seq > 0 ? (uint64_t)seq : 0;
+    snprintf(l->replid, sizeof l->replid, "%s", repl_replid(s));
+    l->timeout_s = s->cfg.repl_timeout;
+    c->handoff = true; /* its loop hands the connection to a sender thread */
+}
+
+/* ---- REPLICAOF / SLAVEOF ---- */
+
+void cmd_replicaof(server *s, client *c)
+{
+    resp_arg *a = c->cmd.argv;
+    if (arg_is(&a[1], "no") && arg_is(&a[2], "one")) {
+        if (repl_is_replica(s))
+            repl_replica_promote(s);
+        resp_simple(&c->out, "OK");
+        return;
+    }
+    long long port;
+    if (!arg_ll(&a[2], &port) || port < 0 || port > 65535) {
+        resp_error(&c->out, "ERR Invalid master port");
+        return;
+    }
+    if (a[1].len >= 256) {
+        resp_error(&c->out, "ERR Invalid master host");
+        return;
+    }
+    char host[256];
+    memcpy(host, a[1].p, a[1].len);
+    host[a[1].len] = '\0';
+    if (repl_is_replica(s) && repl_following(s, host, (int)port)) {
+        resp_simple(&c->out, "OK Already connected to specified master");
+        return;
+    }
+    int rc = repl_replica_follow(s, host, (int)port);
+    if (rc) {
+        reply_engine_error(c, rc);
+        return;
+    }
+    resp_simple(&c->out, "OK");
 }

@@ -209,24 +209,6 @@ void cmd_shutdown(server *s, client *c)
     c->close_after_reply = true;
 }
 
-void cmd_wait(server *s, client *c)
-{
-    long long n, timeout;
-    if (!arg_ll(&c->cmd.argv[1], &n)) {
-        resp_error(&c->out, "ERR value is not an integer or out of range");
-        return;
-    }
-    if (!arg_ll(&c->cmd.argv[2], &timeout)) {
-        resp_error(&c->out, "ERR timeout is not an integer or out of range");
-        return;
-    }
-    if (timeout < 0) {
-        resp_error(&c->out, "ERR timeout is negative");
-        return;
-    }
-    resp_integer(&c->out, 0); /* no replicas */
-}
-
 /* DEBUG SLEEP's ceiling: a year, far below what a timespec holds. The command is for
    tests, and off unless enable-debug-command allows it. */
 #define DEBUG_SLEEP_MAX_S (365.0L * 24 * 3600)

@@ -55,6 +55,7 @@
 #include "monitor.h"
 #include "pause.h"
 #include "pubsub.h"
+#include "repl_primary.h"
 #include "script.h"
 #include "server.h"
 
@@ -374,7 +375,9 @@ static void close_client(client *c)
 /* Releases everything a client owns (it is out of every list). */
 static void client_destroy(client *c)
 {
-    close(c->fd);
+    if (c->fd >= 0)
+        close(c->fd);
+    repl_link_free(c->repl_link);
     free(c->in);
     resp_cmd_free(&c->cmd);
     resp_out_free(&c->out);
@@ -405,9 +408,52 @@ static void http_list_remove(server *s, client *c)
         c->all_next->all_prev = c->all_prev;
 }
 
+/* Hands a replica's connection to the replication module once no operation of the loop
+   uses it (its receive cancelled, its replies' send done) and frees the client; returns
+   whether it did. Replies not yet sent and input not yet run go with the connection. */
+static bool maybe_handoff(io_loop *l, client *c)
+{
+    if (c->recv_armed || c->send_armed || c->in_round || c->held || c->resume_queued)
+        return false;
+    lock_server(l->s);
+    server_client_remove(l->s, c);
+    pthread_mutex_unlock(&l->s->lock);
+    resp_out pending = {0};
+    if (c->sending.len > c->sending_off)
+        resp_raw(&pending, c->sending.data + c->sending_off, c->sending.len - c->sending_off);
+    if (c->out.len)
+        resp_raw(&pending, c->out.data, c->out.len);
+    if (pending.err) {
+        close_client(c);
+    } else {
+        size_t in_n = c->in_len - c->in_off;
+        repl_primary_adopt(l->s, c->fd, c->repl_link, c->addr, pending.data, pending.len,
+                           in_n ? c->in + c->in_off : NULL, in_n);
+        c->repl_link = NULL; /* both the replication module's now */
+        c->fd = -1;
+    }
+    resp_out_free(&pending);
+    client_destroy(c);
+    return true;
+}
+
+/* After a command of c ran: a PSYNC that decided ends its receive, so that its loop can
+   hand the connection over (maybe_handoff). */
+static void start_handoff(io_loop *l, client *c)
+{
+    if (!c->handoff || !c->recv_armed || c->closed)
+        return;
+    struct io_uring_sqe *sqe = get_sqe(l);
+    io_uring_prep_cancel64(sqe, pack(c, OP_RECV), 0);
+    io_uring_sqe_set_data64(sqe, 0); /* op 0: nothing to do (the receive's own completion
+                                        says when it ended) */
+}
+
 /* Frees c when it is closed and nothing refers to it any more; returns whether it did. */
 static bool maybe_free(io_loop *l, client *c)
 {
+    if (c->handoff && !c->closed)
+        return maybe_handoff(l, c);
     if (!c->closed || c->recv_armed || c->send_armed || c->in_round || c->held ||
         c->resume_queued)
         return false;
@@ -535,7 +581,7 @@ static void on_accept(io_loop *l, int fd, bool unix_socket)
 static size_t run_commands(server *s, client *c, const char *data, size_t len)
 {
     size_t off = 0;
-    while (!c->close_after_reply && !c->blocked && !c->paused && off < len) {
+    while (!c->close_after_reply && !c->blocked && !c->paused && !c->handoff && off < len) {
         size_t used;
         const char *err;
         uint64_t max_bulk = c->authenticated ? s->cfg.proto_max_bulk_len : RESP_UNAUTHENTICATED;
@@ -726,14 +772,17 @@ static void on_recv(io_loop *l, client *c, struct io_uring_cqe *cqe)
             take_input(l->s, c, data, (size_t)res);
             take_stashed(l, c);
             pthread_mutex_unlock(&l->s->lock);
+            start_handoff(l, c);
         }
         if (provided)
             return_buffer(l, bid);
-        if (!c->recv_armed && !c->closed && !c->close_after_reply)
+        if (!c->recv_armed && !c->closed && !c->close_after_reply && !c->handoff)
             arm_recv(l, c);
+    } else if (c->handoff && !c->closed && (res == -ECANCELED || res == -ENOBUFS)) {
+        /* its receive ended for the hand-over (maybe_handoff) */
     } else if (res == -ENOBUFS && !c->closed) {
         arm_recv(l, c); /* every buffer was in use: try again */
-    } else if (res == -EINVAL && l->ms_recv && !c->closed) {
+    } else if (res == -EINVAL && l->ms_recv && !c->closed && !c->handoff) {
         l->ms_recv = false; /* the kernel refused multishot recv: single shots from now on */
         arm_recv(l, c);
     } else {
@@ -819,7 +868,8 @@ static void run_held_input(io_loop *l, client *c)
     run_buffered(l->s, c);
     take_stashed(l, c);
     pthread_mutex_unlock(&l->s->lock);
-    if (!c->recv_armed && !c->closed && !c->close_after_reply)
+    start_handoff(l, c);
+    if (!c->recv_armed && !c->closed && !c->close_after_reply && !c->handoff)
         arm_recv(l, c); /* (a single-shot receive its busy script's poll took) */
 }
 

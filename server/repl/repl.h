@@ -21,10 +21,17 @@
 
 typedef struct repl_state repl_state;
 
-/* s->repl: a new run id and replication id (random, 40 hex digits). 0 or -ENOMEM.
-   repl_free(NULL state) is a no-op. */
+/* s->repl: a new run id and replication id (random, 40 hex digits), the backlog (sized
+   by s->cfg.repl_backlog_size: call it before the engine opens, whose commit tap feeds
+   it) and the replicas' registry. 0 or -ENOMEM. repl_free(NULL state) is a no-op and
+   stops every replica's thread. */
 int repl_init(server *s);
 void repl_free(server *s);
+
+/* Reads the history's ids from dir/repl-id (after the engine opened), or writes the new
+   ones there when there is none, so that a restarted node continues its history. 0 or
+   -errno. */
+int repl_load_ids(server *s);
 
 /* INFO server's run_id: 40 hex digits, new at every start (Sentinel sees a restart). */
 const char *repl_run_id(const server *s);
@@ -39,7 +46,25 @@ void repl_role(server *s, client *c);
 /* Whether enough replicas are good for a write: min-replicas-to-write and
    min-replicas-max-lag both set on a primary ask for that many replicas whose last
    acknowledgement is at most max-lag seconds old (Redis's checkGoodReplicasStatus). */
-bool repl_enough_good_replicas(const server *s);
+bool repl_enough_good_replicas(server *s);
+
+/* CONFIG SET changed s->cfg: the backlog takes its new repl-backlog-size. */
+void repl_config_changed(server *s);
+
+/* Whether this node serves PSYNC now: a primary always, a replica while its link to
+   its primary is up (else -NOMASTERLINK, as Redis). */
+bool repl_can_serve_replicas(server *s);
+
+/* The backlog the main engine's commit tap feeds (repl_backlog.h). */
+struct repl_backlog *repl_backlog_of(server *s);
+/* This history's replication id (40 hex digits). */
+const char *repl_replid(const server *s);
+/* PSYNC <replid> <seq>: whether the replica continues from the backlog (+CONTINUE):
+   replid is this history's id, or the one it continues with seq at most where that one
+   ended here, and the backlog holds what comes after seq; or replid is "?" with seq 0 or
+   -1 (an empty replica) and the backlog holds this history from its first record. */
+bool repl_psync_continues(server *s, const char *replid, long long seq);
 #define REPL_NOREPLICAS "NOREPLICAS Not enough good replicas to write."
+#define REPL_READONLY "READONLY You can't write against a read only replica."
 
 #endif

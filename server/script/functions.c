@@ -542,6 +542,16 @@ int functions_init(server *s)
     return rc;
 }
 
+int functions_reload(server *s)
+{
+    fn_engine *e = s->functions;
+    if (!e)
+        return functions_init(s);
+    while (e->nlibs) /* the engine and its Lua state stay: the loops read them (script_busy) */
+        fn_library_free(e, fn_unlink(e, e->nlibs - 1));
+    return fn_store_load_all(s);
+}
+
 void functions_free(server *s)
 {
     fn_engine *e = s->functions;

@@ -20,6 +20,10 @@
    stderr). functions_free(NULL state) is a no-op. */
 int functions_init(server *s);
 void functions_free(server *s);
+/* The libraries compiled again from the store, in the same functions' state (a replica
+   applied a record that wrote one): 0, or functions_init's errors (a library that does
+   not load is left out, told on stderr). */
+int functions_reload(server *s);
 
 /* The FUNCTION subcommands and FCALL / FCALL_RO (t_function.c parses, these reply). */
 void functions_load(server *s, client *c, const char *code, size_t n, bool replace);

@@ -12,6 +12,7 @@
 
 #include "command.h"
 #include "repl.h"
+#include "repl_replica.h"
 #include "tracking.h"
 #include "script_int.h"
 
@@ -75,6 +76,8 @@ static const char *refusal(script_vm *vm, const command *row, int argc)
         return "Write commands are not allowed from read-only scripts.";
     /* (a script that declares flags was refused before it ran; once it has written, a
        later write is not refused: it cannot be undone) */
+    if (writes && repl_is_replica(vm->s))
+        return "-" REPL_READONLY;
     if (writes && !vm->wrote && !repl_enough_good_replicas(vm->s))
         return "-" REPL_NOREPLICAS;
     if (!vm->wrote && vm->pre_oom && (flags & CF_DENYOOM))

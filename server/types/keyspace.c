@@ -127,6 +127,12 @@ static void touch_engine_key(keyspace *ks, const void *key, size_t klen, bool de
     ks->touch_fn(ks->touch_ctx, dbi, k + 9, ks_be32(k + 5), false);
 }
 
+void ks_touch_engine_key(keyspace *ks, const void *key, size_t klen, bool deleted)
+{
+    if (ks->touch_fn)
+        touch_engine_key(ks, key, klen, deleted);
+}
+
 /* Every write of a command: into its engine's batch, or in a transaction over several
    commands into the command's part of it (ks_txn.c). */
 static int batch_put(keyspace *ks, const void *key, size_t klen, const void *val, size_t vlen,
@@ -383,6 +389,11 @@ int ks_read_raw_head(keyspace *ks, uint32_t phys, const void *key, size_t klen, 
     return read_meta(ks, phys, key, klen, false, m);
 }
 
+int ks_logical_of(const keyspace *ks, uint32_t phys)
+{
+    return logical_of(ks, phys);
+}
+
 static int logical_of(const keyspace *ks, uint32_t phys)
 {
     if (phys == UINT32_MAX)
@@ -469,7 +480,8 @@ static int read_live(keyspace *ks, int dbi, const void *key, size_t klen, bool w
         return rc;
     uint64_t exp = m->expire_at_ms;
     ks_meta_free(m);
-    if (ks->reap_paused) /* the data set stays as it is while clients are paused */
+    if (ks->reap_paused || ks->replica) /* the data set stays as it is while clients are
+                                            paused, and on a replica */
         return 0;
     /* The key reads as absent either way: a failed reap (the engine refusing writes)
        leaves it to the expiry cycle, which also handles a key written over it meanwhile
@@ -868,8 +880,9 @@ int ks_save_mapping(keyspace *ks)
     return shale_put(ks->db, MAPPING_KEY, 1, buf, n, 0);
 }
 
-/* Parses the record into ks and opens the fifo engines it lists. */
-static int parse_mapping(keyspace *ks, const unsigned char *p, size_t n)
+/* Parses the record into ks and opens the fifo engines it lists (open_fifo; else they
+   are left as they are). */
+static int parse_mapping(keyspace *ks, const unsigned char *p, size_t n, bool open_fifo)
 {
     if (n < 1 + 4 * (KS_DBS + 2) || (p[0] != MAPPING_FORMAT && p[0] != MAPPING_FORMAT_FIFO))
         return SHALE_ECORRUPT;
@@ -891,7 +904,7 @@ static int parse_mapping(keyspace *ks, const unsigned char *p, size_t n)
     at += 4;
     if (nf > KS_DBS || n != at + 12 * (size_t)nf)
         return SHALE_ECORRUPT;
-    for (uint32_t i = 0; i < nf; i++, at += 12) {
+    for (uint32_t i = 0; open_fifo && i < nf; i++, at += 12) {
         uint32_t phys = ks_be32(p + at);
         if (!phys_mapped(ks, phys) || ks_fifo_by_phys(ks, phys))
             return SHALE_ECORRUPT;
@@ -916,8 +929,31 @@ static int load_mapping(keyspace *ks)
     }
     if (rc)
         return rc;
-    rc = parse_mapping(ks, v, n);
+    rc = parse_mapping(ks, v, n, true);
     shale_free(v);
+    return rc;
+}
+
+int ks_reload_mapping(keyspace *ks)
+{
+    void *v;
+    size_t n;
+    int rc = shale_get(ks->db, MAPPING_KEY, 1, &v, &n);
+    if (rc)
+        return rc == SHALE_ENOTFOUND ? SHALE_ECORRUPT : rc;
+    ks_mapping_write_begin(ks);
+    rc = parse_mapping(ks, v, n, false);
+    ks_mapping_write_end(ks);
+    shale_free(v);
+    return rc;
+}
+
+int ks_reload_version_ceiling(keyspace *ks)
+{
+    uint64_t last = ks->last_version;
+    int rc = load_version_ceiling(ks);
+    if (ks->last_version < last)
+        ks->last_version = last;
     return rc;
 }
 
@@ -985,6 +1021,12 @@ static int ks_load(keyspace *ks)
     for (int i = 0; i < KS_DBS && rc == 0; i++)
         rc = count_db(ks, i);
     return rc;
+}
+
+int ks_recount_db(keyspace *ks, int dbi)
+{
+    ks->count[dbi] = ks->expires[dbi] = 0;
+    return count_db(ks, dbi);
 }
 
 int ks_open(keyspace *ks, shale_db *db, const char *dir, const shale_options *fifo_options)
@@ -1551,6 +1593,8 @@ static int sweep_db(keyspace *ks, uint32_t phys, int budget)
 int ks_background(keyspace *ks, int budget, uint64_t now_ms)
 {
     int done = 0;
+    if (ks->replica) /* the primary expires and sweeps; its deletes come as records */
+        return ks_fifo_check(ks, budget);
     for (int i = 0; i < KS_DBS && done < budget && !ks->reap_paused; i++)
         if (ks->expires[i] > 0)
             done += expire_db(ks, ks->phys[i], budget - done, now_ms);

@@ -103,6 +103,8 @@ typedef struct keyspace {
     uint64_t version_ceiling; /* persisted: no version above it was handed out */
     uint64_t expired_keys;   /* reaped expiries, lazy and active */
     bool reap_paused;        /* CLIENT PAUSE: expired keys read as absent, not deleted */
+    bool replica; /* a replica: expired keys read as absent, not deleted, and neither expiry
+                     nor the sweeper runs (its primary's deletes arrive as records) */
     shale_batch *batch;      /* the transaction being built */
     int ready;               /* the mapping is loaded: the compaction filter may judge */
     unsigned map_seq;        /* odd while the mapping changes (read by the filter) */

@@ -20,6 +20,17 @@ int ks_save_mapping(keyspace *ks);
 void ks_mapping_write_begin(keyspace *ks);
 void ks_mapping_write_end(keyspace *ks);
 
+/* For ks_apply.c: the logical database of a physical id (-1: none); the watchers of the
+   user key an engine key belongs to told of its write (nothing without a touch_fn);
+   dbi's counts recounted from its keys; the mapping record read again (its fifo
+   engines are left as they are); the version ceiling read again (last_version never
+   goes down). */
+int ks_logical_of(const keyspace *ks, uint32_t phys);
+void ks_touch_engine_key(keyspace *ks, const void *key, size_t klen, bool deleted);
+int ks_recount_db(keyspace *ks, int dbi);
+int ks_reload_mapping(keyspace *ks);
+int ks_reload_version_ceiling(keyspace *ks);
+
 /* ---- ks_fifo.c ---- */
 
 /* The fifo engine of a physical id, or NULL. */

@@ -6,9 +6,10 @@
  * well-formed reply (checked with the client's reply reader), or none when CLIENT REPLY
  * silenced it; ASan/UBSan catch the rest.
  *
- * Left out on purpose: DEBUG SLEEP (it would only make the fuzzer time out) and MIGRATE
+ * Left out on purpose: DEBUG SLEEP (it would only make the fuzzer time out), MIGRATE
  * (it would connect to whatever host and port the input names, and wait up to its
- * timeout; tests/integration/server_migrate.py covers it). A blocking command that
+ * timeout; tests/integration/server_migrate.py covers it) and REPLICAOF/SLAVEOF with an
+ * address (a thread would connect there; tests/integration/server_repl*.py cover them). A blocking command that
  * blocks ends its input (the client waits; it is forgotten at the end). Scripts and
  * functions run as in the server (their states made at set-up); one that runs past
  * 100 ms is stopped from the busy hook, even after writing (fuzz_script.c fuzzes them).
@@ -61,6 +62,16 @@ static bool is_migrate(const resp_cmd *cmd)
            strncasecmp(cmd->argv[0].p, "migrate", 7) == 0;
 }
 
+/* REPLICAOF / SLAVEOF naming a primary (NO ONE stays in) */
+static bool is_replicaof_address(const resp_cmd *cmd)
+{
+    const resp_arg *a = cmd->argv;
+    if (cmd->argc != 3 || !((a[0].len == 9 && strncasecmp(a[0].p, "replicaof", 9) == 0) ||
+                            (a[0].len == 7 && strncasecmp(a[0].p, "slaveof", 7) == 0)))
+        return false;
+    return !(cmd->argv[1].len == 2 && strncasecmp(cmd->argv[1].p, "no", 2) == 0);
+}
+
 /* The pub/sub commands that confirm each name they are given (or each the client had):
    one reply per name, not one per command. */
 static bool is_subscription(const resp_cmd *cmd)
@@ -111,7 +122,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc <= 0)
             break;
         at += used;
-        if (c.cmd.argc == 0 || is_debug_sleep(&c.cmd) || is_migrate(&c.cmd))
+        if (c.cmd.argc == 0 || is_debug_sleep(&c.cmd) || is_migrate(&c.cmd) ||
+            is_replicaof_address(&c.cmd))
             continue;
         /* CLIENT REPLY OFF and SKIP silence replies: none is then right too */
         bool silenced = c.reply_off || c.reply_skip;

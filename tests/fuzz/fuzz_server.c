@@ -12,6 +12,8 @@
 #include "functions.h"
 #include "pubsub.h"
 #include "repl.h"
+#include "repl_backlog.h"
+#include "store.h"
 #include "script.h"
 #include "shale_client.h"
 
@@ -35,12 +37,12 @@ static void teardown(void)
     pubsub_free(&srv);
     functions_free(&srv);
     script_free(&srv);
-    repl_free(&srv);
     ks_close(&srv.ks);
     cursor_table_free(&srv.cursors);
     cmdstats_free(&srv.cmds);
     access_free(&srv.access);
     shale_close(srv.db);
+    repl_free(&srv);
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -61,17 +63,13 @@ static void configure(const fuzz_server_options *o)
    (scripting and functions included: commands reach them from any input). */
 static void open_modules(void)
 {
-    shale_options o;
-    shale_options_default(&o);
-    config_engine_options(&srv.cfg, &o);
-    o.compaction_filter = ks_compaction_filter;
-    o.compaction_filter_ctx = &srv.ks;
-    shale_options fifo;
-    shale_options_default(&fifo);
-    config_fifo_options(&srv.cfg, &fifo);
+    if (repl_init(&srv)) /* the backlog the tap feeds, the replicas' registry */
+        abort();
+    shale_options o, fifo;
+    server_store_options(&srv, &o, &fifo);
     if (shale_open(dir, &o, &srv.db) || ks_open(&srv.ks, srv.db, dir, &fifo) ||
         access_init(&srv.access, ks_now_ms()) || blocking_init(&srv, 1) || pubsub_init(&srv, 1) ||
-        script_init(&srv) || functions_init(&srv) || repl_init(&srv))
+        script_init(&srv) || functions_init(&srv))
         abort();
 }
 

@@ -10,9 +10,9 @@
   a pair that fails is not applied (the engine keeps its value), duplicates and unknown
   names are refused first, and the l0 triggers may be raised together.
 - #17 the replication and client-eviction options shale reports (repl-backlog-size,
-  replicaof, maxmemory-clients) survive CONFIG REWRITE and a restart, and a replicaof
-  naming a primary refuses to start (shale does not replicate yet) instead of running as
-  a primary that was meant to be a replica;
+  replicaof, maxmemory-clients) survive CONFIG REWRITE and a restart (REPLICAOF's address
+  too: the node restarts as a replica), a replicaof with a bad port refuses to start,
+  replica-read-only no is refused;
 - #17 every option CONFIG GET * reports can be set to the value it reports, as Redis's
   own "CONFIG sanity" test asks (except the options Redis cannot change either), and the
   encoding thresholds and their old names answer as Redis's.
@@ -161,12 +161,13 @@ def test_encoding_options(s, r):
 
 
 def test_replication_options():
-    """#17: replicaof "no one" starts, a real primary is refused with why; the reported
-    options go through CONFIG REWRITE and back."""
+    """#17: replicaof host port starts a replica (a bad port refuses to start, saying
+    why), "no one" a primary; the options go through CONFIG REWRITE and back, REPLICAOF's
+    address too."""
     p = spawn([SERVER, "--port", str(free_port()), "--dir", os.path.join(TMP, "repl"),
-               "--replicaof", "127.0.0.1", "6379"], "repl.log")
-    check(p.wait(timeout=20) != 0, "--replicaof 127.0.0.1 6379 started a server")
-    check("does not replicate" in open(os.path.join(TMP, "repl.log")).read(),
+               "--replicaof", "127.0.0.1", "0x"], "repl.log")
+    check(p.wait(timeout=20) != 0, "--replicaof 127.0.0.1 0x started a server")
+    check("Invalid master port" in open(os.path.join(TMP, "repl.log")).read(),
           "--replicaof refused without saying why")
     conf = os.path.join(TMP, "repl.conf")
     port = free_port()
@@ -179,12 +180,21 @@ def test_replication_options():
     check(c.call("config", "set", "repl-backlog-size", "1000", "maxmemory-clients", "7%") ==
           (b"+", b"OK"), "CONFIG SET repl-backlog-size maxmemory-clients")
     check(config_get(c, "repl-backlog-size") == b"16384", "CONFIG SET raises the backlog to 16k")
+    check(c.call("config", "set", "replica-read-only", "no")[0] == b"-",
+          "replica-read-only no is refused")
     check(c.call("config", "rewrite") == (b"+", b"OK"), "CONFIG REWRITE")
     p, c = restart(p, c, conf, port, None)
     for name, value in (("repl-backlog-size", b"16384"), ("maxmemory-clients", b"7%"),
                         ("replicaof", b""), ("slaveof", b"")):
         check(config_get(c, name) == value, "%s after a rewrite and restart: %r"
               % (name, config_get(c, name)))
+    nowhere = free_port()  # a primary that is not there: the replica waits for it
+    check(c.call("replicaof", "127.0.0.1", str(nowhere)) == (b"+", b"OK"), "REPLICAOF")
+    check(c.call("config", "rewrite") == (b"+", b"OK"), "CONFIG REWRITE of a replica")
+    p, c = restart(p, c, conf, port, None)
+    addr = b"127.0.0.1 %d" % nowhere
+    check(config_get(c, "replicaof") == addr, "replicaof kept: %r" % config_get(c, "replicaof"))
+    check(c.call("role")[1][0] == (b"$", b"slave"), "a replica after the restart")
     p.terminate()
     p.wait(timeout=20)
 

@@ -1,0 +1,79 @@
+/*
+ * repl_primary.h - a primary's replicas: what a connection says about itself before
+ * PSYNC (REPLCONF), and, once PSYNC has decided, the sender thread that serves it
+ * (docs/server.md, "Replication", the link).
+ *
+ * After PSYNC the connection leaves its event loop (net_uring.c hands its descriptor
+ * over) for a thread of its own, which writes +CONTINUE (or runs the full sync, the seam
+ * in repl_fullsync.h), then every record from the backlog as it comes (`*2 $3 rec
+ * $<len> <batch>`), `*1 $4 ping` after a second without one, and reads the replica's
+ * `REPLCONF ACK <seq>` from the same socket. A replica that falls out of the backlog (its
+ * next record was overwritten), that stays silent for repl-timeout seconds, or whose
+ * socket fails is dropped: it connects again and asks for what it lacks.
+ *
+ * The acknowledged offsets feed INFO (slaveN:, min_slaves_good_slaves), ROLE, WAIT and
+ * min-replicas-to-write. The list of replicas has its own mutex: the sender threads never
+ * take the server's lock.
+ */
+#ifndef SHALE_REPL_PRIMARY_H
+#define SHALE_REPL_PRIMARY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server.h"
+
+/* A file the replica holds (REPLCONF have), for a full sync to keep instead of sending. */
+typedef struct repl_have {
+    char *name;
+    uint64_t size;
+    char *fingerprint;
+} repl_have;
+
+/* What a connection told with REPLCONF, and what its PSYNC decided (c->repl_link). */
+typedef struct repl_link {
+    long long listening_port; /* 0: not told */
+    char ip[256];             /* REPLCONF ip-address ("": the peer's address) */
+    bool capa_shale;          /* REPLCONF capa shale: a shale replica */
+    repl_have *have;
+    int nhave;
+    /* set by PSYNC */
+    bool full;          /* a full sync (the seam), else +CONTINUE */
+    char replid[41];    /* the history the replica continues (or receives) */
+    uint64_t start;     /* continue after this sequence */
+    long long timeout_s; /* repl-timeout then */
+} repl_link;
+
+/* c's link state, made at its first REPLCONF. NULL without memory. */
+repl_link *repl_link_of(client *c);
+void repl_link_free(repl_link *l);
+
+/* The replicas' registry (in s->repl). 0 or -ENOMEM. */
+int repl_primary_init(server *s);
+/* Drops every replica and joins its thread (at shutdown; lock not held). */
+void repl_primary_free(server *s);
+/* Drops every replica (REPLICAOF host port: the node follows another one; lock held). */
+void repl_primary_drop_all(server *s);
+
+/*
+ * Takes over the connection of a client whose PSYNC decided (net_uring.c, without the
+ * lock): fd (now the sender thread's, which closes it), link (ownership passes too), the
+ * client's replies not yet sent (pending, n bytes, copied) and input received after
+ * PSYNC (copied: the replica's first acks). addr: the peer's "ip:port". A thread that
+ * cannot start closes the connection (the replica tries again).
+ */
+void repl_primary_adopt(server *s, int fd, repl_link *link, const char *addr,
+                        const char *pending, size_t n, const char *input, size_t in_n);
+
+/* Replicas online that acknowledged seq or more (WAIT). Any thread. */
+long long repl_count_acked(server *s, uint64_t seq);
+/* Online replicas whose last ack is at most max_lag_s old (min-replicas-to-write). */
+int repl_count_good(server *s, long long max_lag_s);
+/* Replicas connected (INFO connected_slaves). */
+int repl_count_replicas(server *s);
+/* INFO's slaveN: lines. */
+void repl_primary_info(server *s, resp_out *o);
+/* ROLE's list of replicas: [ip, port, offset] each (an array header first). */
+void repl_primary_role(server *s, resp_out *o);
+
+#endif

@@ -1,0 +1,327 @@
+#!/usr/bin/python3
+"""server_repl.py - replication between shale nodes end to end (docs/server.md,
+"Replication"): a primary and two replicas (replicaof at startup) under writes of every
+kind (strings with TTLs, hashes, lists, sets, sorted sets, values in the value log,
+EVAL, MULTI, FLUSHDB, SWAPDB, FUNCTION LOAD, keys expired by the primary): equal offsets,
+equal content key by key (SCAN + DUMP + PTTL in every database), equal DBSIZE and INFO
+keyspace; WAIT counting both replicas; WATCH on a replica seeing the primary's writes,
+client tracking on a replica invalidated by them;
+-READONLY and INFO replication's field names compared with a redis-server replica (the
+oracle); a replica killed with -9 mid-stream continuing by partial sync; REPLICAOF NO ONE
+promoting a replica that its sibling then follows by partial sync.
+"""
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server_compare import Conn, free_port  # noqa: E402
+from lib.repl import info, wait_for  # noqa: E402
+from lib.harness import (TMP, check, run_checks, run_main, spawn, start_server,  # noqa: E402
+                         wait_up)
+
+
+
+
+def info_names(c):
+    return [line.split(":", 1)[0] for line in c.call("info", "replication")[1].decode().split("\r\n")
+            if ":" in line]
+
+
+
+
+def offset(c):
+    return int(info(c)["master_repl_offset"])
+
+
+def caught_up(p, replicas):
+    want = offset(p)
+    return all(int(info(r).get("slave_repl_offset", -1)) == want for r in replicas)
+
+
+def content(c):
+    """Every database's keys with their DUMP and whether they have a TTL (and the TTL to
+    the second), plus DBSIZE."""
+    out = {}
+    for db in range(16):
+        c.call("select", db)
+        keys, cur = set(), b"0"
+        while True:
+            r = c.call("scan", cur, "count", "500")
+            cur = r[1][0][1]
+            keys.update(k[1] for k in r[1][1][1])
+            if cur == b"0":
+                break
+        dump = {}
+        for k in sorted(keys):
+            ttl = int(c.call("pttl", k)[1])
+            d = c.call("dump", k)[1]
+            if d is not None:  # (an expired key SCAN still lists reads as absent)
+                dump[k] = (d, ttl if ttl < 0 else ttl // 2000)
+        out[db] = (dump, int(c.call("dbsize")[1]))
+    c.call("select", 0)
+    return out
+
+
+def differences(p, replicas):
+    """What differs between the primary's content and the replicas' (None: nothing),
+    read once the replicas have what the primary's reads may have reaped."""
+    want = content(p)
+    wait_for(lambda: caught_up(p, replicas), "caught up after reading the primary")
+    for r in replicas:
+        got = content(r)
+        for db in range(16):
+            if got[db] != want[db]:
+                diff = [k for k in set(want[db][0]) | set(got[db][0])
+                        if want[db][0].get(k) != got[db][0].get(k)]
+                return "db %d differs: dbsize %d vs %d, keys %r" % (
+                    db, want[db][1], got[db][1], diff[:5])
+    ks = info(p, "keyspace")
+    for r in replicas:
+        if info(r, "keyspace") != ks:
+            return "INFO keyspace: %r vs %r" % (info(r, "keyspace"), ks)
+    return None
+
+
+def same_content(p, replicas):
+    """Equal content, after the primary's expiry has settled (a TTL read near a second's
+    edge, or a key the primary reaps meanwhile, may differ for a moment)."""
+    for _ in range(10):
+        why = differences(p, replicas)
+        if why is None:
+            return
+        time.sleep(0.5)
+    raise AssertionError(why)
+
+
+LIB = ("#!lua name=rlib\n"
+       "redis.register_function('bump', function(k, a) return redis.call('incrby', k[1], a[1]) end)")
+
+
+def workload(c, rnd, n=300):
+    """Writes of every kind on connection c."""
+    for i in range(n):
+        k = "k%d" % rnd.randrange(60)
+        op = rnd.randrange(16)
+        if op == 0:
+            c.call("set", k, "v%d" % i, "ex", str(rnd.randrange(50, 500)))
+        elif op == 1:
+            c.call("hset", "h" + k, "f%d" % rnd.randrange(10), "x" * rnd.randrange(1, 50))
+        elif op == 2:
+            c.call("rpush", "l" + k, *("e%d" % j for j in range(rnd.randrange(1, 5))))
+        elif op == 3:
+            c.call("lpop", "l" + k)
+        elif op == 4:
+            c.call("sadd", "s" + k, *("m%d" % rnd.randrange(20) for _ in range(3)))
+        elif op == 5:
+            c.call("zadd", "z" + k, str(rnd.random()), "m%d" % rnd.randrange(20))
+        elif op == 6:
+            c.call("del", k, "h" + k)
+        elif op == 7:
+            c.call("set", "big" + k, os.urandom(rnd.randrange(600, 3000)))  # value log
+        elif op == 8:
+            c.call("eval", "redis.call('incr', KEYS[1]); return redis.call('hincrby', KEYS[2], 'n', 1)",
+                   "2", "cnt", "hcnt")
+        elif op == 9:
+            c.call("multi")
+            c.call("incrby", "m" + k, "3")
+            c.call("sadd", "sm", k)
+            c.call("expire", "sm", "1000")
+            c.call("exec")
+        elif op == 10:
+            c.call("select", "2")
+            c.call("set", k, "in2")
+            c.call("select", "0")
+        elif op == 11:
+            c.call("fcall", "bump", "1", "f" + k, "2")
+        elif op == 12:
+            c.call("set", "short" + k, "gone", "px", "50")  # the primary expires it
+        elif op == 13:
+            c.call("zrem", "z" + k, "m%d" % rnd.randrange(20))
+        elif op == 14:
+            c.call("persist", k)
+        else:
+            c.call("srem", "s" + k, "m%d" % rnd.randrange(20))
+
+
+def start_replica(name, pport, *args):
+    return start_server(name, "--sync-writes", "no", "--replicaof", "127.0.0.1", str(pport), *args)
+
+
+def link_up(r):
+    return info(r).get("master_link_status") == "up"
+
+
+def main():
+    rnd = random.Random(int(os.environ.get("SEED", "0")) or None)
+    pp, pport, p = start_server("primary", "--sync-writes", "no", "--hz", "50")
+    r1p, r1port, r1 = start_replica("r1", pport)
+    r2p, r2port, r2 = start_replica("r2", pport)
+    nodes = {"r1": [r1p, r1port, r1]}
+
+    def replicas_follow():
+        wait_for(lambda: link_up(r1) and link_up(r2), "links up")
+        inf = info(p)
+        check(inf["connected_slaves"] == "2", inf)
+        ports = sorted(int(inf["slave%d" % i].split(",")[1].split("=")[1]) for i in range(2))
+        check(ports == sorted([r1port, r2port]), "listening ports: %r" % inf)
+        check(r1.call("role")[1][0] == (b"$", b"slave"), "ROLE slave")
+        check(r1.call("role")[1][3] == (b"$", b"connected"), "ROLE connected")
+
+    def every_kind_replicated():
+        check(p.call("function", "load", LIB)[0] == b"$", "FUNCTION LOAD")
+        workload(p, rnd)
+        p.call("select", "3")
+        for i in range(20):
+            p.call("set", "gone%d" % i, "x")
+        p.call("flushdb")
+        p.call("set", "after-flush", "1")
+        p.call("select", "0")
+        p.call("swapdb", "2", "4")
+        workload(p, rnd, 100)
+        check(p.call("wait", "2", "5000") == (b":", b"2"), "WAIT 2")
+        time.sleep(0.5)  # the primary reaps what expired (hz 50)
+        p.call("set", "last", "1")
+        wait_for(lambda: caught_up(p, [r1, r2]), "offsets equal")
+        check(r1.call("fcall_ro", "bump", "1", "x", "1")[0] == b"-", "a write function on a replica")
+        check(r1.call("function", "list")[1] == p.call("function", "list")[1], "FUNCTION LIST")
+        same_content(p, [r1, r2])
+
+    def watch_on_replica():
+        w = Conn(r1port)
+        w.call("watch", "wk")
+        p.call("set", "wk", "changed")
+        wait_for(lambda: caught_up(p, [r1]), "caught up")
+        w.call("multi")
+        w.call("get", "wk")
+        check(w.call("exec") == (b"*", None), "EXEC after the primary wrote a watched key")
+
+    def tracking_on_replica():
+        t = Conn(r1port)
+        t.call("hello", "3")
+        t.call("client", "tracking", "on")
+        p.call("set", "tk", "1")
+        wait_for(lambda: caught_up(p, [r1]), "caught up")
+        check(t.call("get", "tk") == (b"$", b"1"), "GET on the replica")
+        p.call("set", "tk", "2")
+        t.s.settimeout(5)
+        check(t.reply() == (b">", [(b"$", b"invalidate"), (b"*", [(b"$", b"tk")])]),
+              "the primary's write invalidates the replica's tracked key")
+
+    def readonly_like_redis():
+        rm_port = free_port()
+        spawn(["redis-server", "--port", str(rm_port), "--save", "", "--appendonly", "no",
+               "--dir", TMP], stdout=subprocess.DEVNULL)
+        rm = wait_up(rm_port)
+        rr_port = free_port()
+        spawn(["redis-server", "--port", str(rr_port), "--save", "", "--appendonly", "no",
+               "--dir", TMP, "--replicaof", "127.0.0.1", str(rm_port)], stdout=subprocess.DEVNULL)
+        rr = wait_up(rr_port)
+        rm.call("function", "load", LIB)
+        wait_for(lambda: info(rr).get("master_link_status") == "up", "redis replica up")
+        wait_for(lambda: rr.call("function", "list")[1], "redis replica has the library")
+        cases = [("set", "a", "1"), ("incr", "n"), ("del", "a"), ("lpush", "l", "x"),
+                 ("get", "a"), ("eval", "return redis.call('set', KEYS[1], 'x')", "1", "a"),
+                 ("eval", "return redis.pcall('set', KEYS[1], 'x')", "1", "a"),
+                 ("eval", "#!lua\nreturn redis.call('set', KEYS[1], 'x')", "1", "a"),
+                 ("eval", "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", "1", "a"),
+                 ("eval", "#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], 'x')", "1", "a"),
+                 ("eval_ro", "return redis.call('get', KEYS[1])", "1", "a"),
+                 ("fcall", "bump", "1", "a", "1"), ("fcall_ro", "bump", "1", "a", "1"),
+                 ("publish", "ch", "m"), ("wait", "1", "10"), ("flushall",),
+                 ("config", "set", "replica-read-only", "yes")]
+        for case in cases:
+            a, b = r1.call(*case), rr.call(*case)
+            check(a == b, "%r: shale %r, redis %r" % (case, a, b))
+        for conn in (r1, rr):  # a replica ignores maxmemory (its primary evicts for it)
+            check(conn.call("config", "set", "maxmemory", "1") == (b"+", b"OK"), "maxmemory 1")
+        a, b = r1.call("set", "a", "1"), rr.call("set", "a", "1")
+        check(a == b, "SET over maxmemory on a replica: shale %r, redis %r" % (a, b))
+        for conn in (r1, rr):
+            conn.call("config", "set", "maxmemory", "0")
+        for conn in (r1, rr):
+            conn.call("multi")
+        for case in [("set", "a", "1"), ("get", "a")]:
+            a, b = r1.call(*case), rr.call(*case)
+            check(a == b, "in MULTI %r: shale %r, redis %r" % (case, a, b))
+        a, b = r1.call("exec"), rr.call("exec")
+        check(a == b, "EXEC: shale %r, redis %r" % (a, b))
+        def hello_role(conn):
+            r = conn.call("hello", "2")[1]
+            return r[[x[1] for x in r].index(b"role") + 1]
+        check(hello_role(r1) == hello_role(rr) == (b"$", b"replica"), "HELLO's role")
+        names = [n for n in info_names(rr)
+                 if not n.startswith("master_sync_") or n == "master_sync_in_progress"]
+        mine = info_names(r1)
+        check(mine == names, "INFO replication names: shale %r, redis %r" % (mine, names))
+        check(r1.call("replicaof", "127.0.0.1", str(pport)) == rr.call("replicaof", "127.0.0.1", str(rm_port)),
+              "REPLICAOF the same primary")
+        for case in [("replicaof", "127.0.0.1", "x"), ("replicaof", "127.0.0.1", "70000"),
+                     ("slaveof", "a")]:
+            a, b = r1.call(*case), rr.call(*case)
+            check(a == b, "%r: shale %r, redis %r" % (case, a, b))
+
+    def killed_replica_resumes():
+        stop = threading.Event()
+        w = Conn(pport)
+
+        def writer():
+            i = 0
+            while not stop.is_set():
+                w.call("set", "kw%d" % (i % 500), "v%d" % i)
+                w.call("hset", "kh", "f%d" % (i % 50), i)
+                i += 1
+        t = threading.Thread(target=writer)
+        t.start()
+        time.sleep(0.5)
+        r1p.kill()
+        r1p.wait()
+        time.sleep(0.5)
+        np, _, nc = start_server("r1", "--sync-writes", "no", "--replicaof", "127.0.0.1",
+                                 str(pport), port=r1port)
+        nodes["r1"] = [np, r1port, nc]
+        wait_for(lambda: link_up(nc), "r1 back")
+        time.sleep(0.5)
+        stop.set()
+        t.join()
+        wait_for(lambda: caught_up(p, [nc, r2]), "offsets equal after the restart")
+        log = open(os.path.join(TMP, "r1.log")).read()
+        check(log.count("partial sync with primary") >= 2, "resumed by partial sync")
+        check("full sync" not in log, "no full sync")
+        same_content(p, [nc, r2])
+
+    def promotion():
+        r1c = nodes["r1"][2]
+        wait_for(lambda: caught_up(p, [r1c, r2]), "caught up")
+        old = info(p)["master_replid"]
+        pp.terminate()
+        pp.wait()
+        check(r1c.call("replicaof", "no", "one") == (b"+", b"OK"), "NO ONE")
+        inf = info(r1c)
+        check(inf["role"] == "master" and inf["master_replid2"] == old, inf)
+        check(int(inf["second_repl_offset"]) == offset(r1c), inf)
+        check(r2.call("replicaof", "127.0.0.1", str(r1port)) == (b"+", b"OK"), "r2 follows r1")
+        wait_for(lambda: link_up(r2), "r2 up with r1")
+        workload(r1c, rnd, 100)
+        check(r1c.call("wait", "1", "5000") == (b":", b"1"), "WAIT on the new primary")
+        wait_for(lambda: caught_up(r1c, [r2]), "r2 caught up with r1")
+        check(info(r2)["master_replid"] == info(r1c)["master_replid"], "r2 follows r1's history")
+        log = open(os.path.join(TMP, "r2.log")).read()
+        check("full sync" not in log, "r2 continued by partial sync")
+        same_content(r1c, [r2])
+
+    checks = [("replicas_follow", replicas_follow),
+              ("every_kind_replicated", every_kind_replicated),
+              ("watch_on_replica", watch_on_replica),
+              ("tracking_on_replica", tracking_on_replica),
+              ("readonly_like_redis", readonly_like_redis),
+              ("killed_replica_resumes", killed_replica_resumes),
+              ("promotion", promotion)]
+    return run_checks(checks, os.environ.get("ONLY"))
+
+
+if __name__ == "__main__":
+    run_main(main)
