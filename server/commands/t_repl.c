@@ -59,37 +59,13 @@ void cmd_wait(server *s, client *c)
    sync to keep (repl_fullsync.h). */
 static void replconf_have(client *c, repl_link *l)
 {
-    int n = (c->cmd.argc - 2) / 3;
-    if ((c->cmd.argc - 2) % 3 != 0 || n == 0) {
+    int rc = repl_have_parse(&c->cmd.argv[2], (size_t)(c->cmd.argc - 2), &l->have);
+    if (rc == -EINVAL)
         resp_error(&c->out, "ERR syntax error");
-        return;
-    }
-    repl_have *have = realloc(l->have, (size_t)(l->nhave + n) * sizeof *have);
-    if (!have) {
-        reply_engine_error(c, -ENOMEM);
-        return;
-    }
-    l->have = have;
-    for (int i = 0; i < n; i++) {
-        const resp_arg *a = &c->cmd.argv[2 + 3 * i];
-        long long size;
-        if (!arg_ll(&a[1], &size) || size < 0) {
-            resp_error(&c->out, "ERR value is not an integer or out of range");
-            return;
-        }
-        repl_have *h = &have[l->nhave];
-        h->name = strndup(a[0].p, a[0].len);
-        h->fingerprint = strndup(a[2].p, a[2].len);
-        h->size = (uint64_t)size;
-        if (!h->name || !h->fingerprint) {
-            free(h->name);
-            free(h->fingerprint);
-            reply_engine_error(c, -ENOMEM);
-            return;
-        }
-        l->nhave++;
-    }
-    resp_simple(&c->out, "OK");
+    else if (rc)
+        reply_engine_error(c, rc);
+    else
+        resp_simple(&c->out, "OK");
 }
 
 /* One option of REPLCONF; false when it replied (an error, or nothing for ACK/GETACK). */

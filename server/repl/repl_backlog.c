@@ -19,6 +19,8 @@ struct repl_backlog {
     uint64_t floor;
     bool floor_known;
     uint64_t wake_gen; /* repl_backlog_wake's: ends the waits in progress */
+    int holds;           /* full syncs in progress (repl_backlog_hold) */
+    uint64_t hold_limit; /* what the backlog may keep while one is */
     repl_waiter *armed; /* readers polling for the next record */
 };
 
@@ -62,11 +64,31 @@ static void drop_oldest(repl_backlog *b)
     repl_record_unref(r);
 }
 
-/* Keeps the newest records within the limit, and always the newest one. mu held. */
+/* Keeps the newest records within the limit (the hold's while a full sync runs), and
+   always the newest one. mu held. */
 static void trim(repl_backlog *b)
 {
-    while (b->n > 1 && b->bytes > b->limit)
+    uint64_t limit = b->holds && b->hold_limit > b->limit ? b->hold_limit : b->limit;
+    while (b->n > 1 && b->bytes > limit)
         drop_oldest(b);
+}
+
+void repl_backlog_hold(repl_backlog *b, uint64_t limit)
+{
+    pthread_mutex_lock(&b->mu);
+    b->holds++;
+    if (limit > b->hold_limit)
+        b->hold_limit = limit;
+    pthread_mutex_unlock(&b->mu);
+}
+
+void repl_backlog_release(repl_backlog *b)
+{
+    pthread_mutex_lock(&b->mu);
+    if (--b->holds == 0)
+        b->hold_limit = 0;
+    trim(b);
+    pthread_mutex_unlock(&b->mu);
 }
 
 static void drop_all(repl_backlog *b)

@@ -40,6 +40,12 @@ repl_backlog *repl_backlog_new(uint64_t limit);
 /* Frees the backlog (records still referenced by readers live until unreferenced).
    NULL: no-op. Wakes nobody: stop the readers first. */
 void repl_backlog_free(repl_backlog *b);
+/* A full sync starts (hold) or ends (release): while one runs, the backlog keeps up to
+   limit bytes (when above repl-backlog-size), so that the records after its checkpoint
+   are still there when its files have been sent, as Redis keeps a syncing replica's
+   output up to client-output-buffer-limit's replica limit. */
+void repl_backlog_hold(repl_backlog *b, uint64_t limit);
+void repl_backlog_release(repl_backlog *b);
 /* repl-backlog-size changed: the oldest records go until the rest fits. */
 void repl_backlog_set_limit(repl_backlog *b, uint64_t limit);
 

@@ -2,10 +2,10 @@
  * repl_fullsync.h - THE FULL-SYNC SEAM: where the transfer of a checkpoint over the link
  * plugs into the replication stream (docs/server.md, "Replication", the link, step 2).
  *
- * The stream (repl_primary.c, repl_replica.c) calls these; repl_fullsync_stub.c answers
- * -ENOTSUP until the full sync is built (branch replfull), which replaces that file.
- * Meanwhile a replica that needs a full sync gets "-ERR full sync failed: ..." from its
- * primary, drops the link and tries again later.
+ * The stream (repl_primary.c, repl_replica.c) calls these; repl_fullsync.c does them
+ * with the checkpoint (ks_engines_checkpoint), the transfer (repl_sync.h) and the swap
+ * (repl_swap.h). A full sync that fails answers "-ERR full sync failed: ..." to the
+ * replica, which drops the link and tries again later.
  */
 #ifndef SHALE_REPL_FULLSYNC_H
 #define SHALE_REPL_FULLSYNC_H
@@ -22,7 +22,8 @@
  * poll it), keeping the files link->have lists, then `*1 $3 end`. The checkpoint must be
  * taken so that the backlog (repl_backlog_of(s)) holds the records from seq + 1 on
  * (repl_backlog_can_continue(b, seq, ...)): the stream continues from there. 0 with *seq
- * set, -ENOTSUP (no full sync in this build), or a negative error (the link is dropped).
+ * set and the backlog held (repl_backlog_hold: the caller releases it once it has caught
+ * up), or a negative error (nothing held; the link is dropped).
  */
 int repl_fullsync_send(server *s, int fd, const repl_link *link, uint64_t *seq);
 
@@ -42,12 +43,14 @@ struct sync_reader;
 int repl_fullsync_receive(server *s, int fd, struct sync_reader *rd, const char *replid,
                           uint64_t seq);
 
-/* What REPLCONF have lists before PSYNC (the files a replica holds), one argument string
-   each into argv (up to cap, as "name" "size" "fingerprint" triples): the number written,
-   0 when the replica keeps nothing (the stub), or a negative error. Called on the
-   replication thread with the server lock held; the strings are the callee's and must
-   stay valid after the lock is released, until the next call (the thread sends them
-   without the lock). */
-int repl_fullsync_have(server *s, const char **argv, int cap);
+/* While a receive runs: the bytes it will read (0 until the primary said) and has read,
+   for INFO's master_sync_* fields. Any thread. */
+void repl_fullsync_progress(uint64_t *total, uint64_t *read);
+
+/* REPLCONF have's command (RESP, *cmd malloc'ed, the caller's to free; NULL when the
+   store has no file to keep) listing the files this store holds, before PSYNC; the list
+   is kept for repl_fullsync_receive (one replication thread at a time calls these).
+   0 or a negative error. */
+int repl_fullsync_have(server *s, char **cmd, size_t *len);
 
 #endif

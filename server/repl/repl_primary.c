@@ -43,6 +43,7 @@ typedef struct replica {
     size_t in_len, in_cap;
     resp_cmd cmd;
     uint64_t pos;          /* the last sequence sent */
+    bool holding;          /* its full sync holds the backlog until it has caught up */
     uint64_t last_input_ms;
     uint64_t ack;    /* atomic: the last sequence it acknowledged */
     uint64_t ack_ms; /* atomic: when (Unix ms) */
@@ -71,11 +72,7 @@ void repl_link_free(repl_link *l)
 {
     if (!l)
         return;
-    for (int i = 0; i < l->nhave; i++) {
-        free(l->have[i].name);
-        free(l->have[i].fingerprint);
-    }
-    free(l->have);
+    repl_files_free(&l->have);
     free(l);
 }
 
@@ -349,8 +346,7 @@ static bool start_stream(replica *r)
         uint64_t seq = 0;
         int rc = repl_fullsync_send(r->s, r->fd, r->link, &seq);
         if (rc) {
-            const char *why = rc == -ENOTSUP ? "this build has no full sync yet"
-                                             : shale_strerror(rc);
+            const char *why = shale_strerror(rc);
             char msg[256];
             int n = snprintf(msg, sizeof msg, "-ERR full sync failed: %s\r\n", why);
             fprintf(stderr, "shale-server: replica %s:%lld needs a full sync, which failed: %s\n",
@@ -359,6 +355,7 @@ static bool start_stream(replica *r)
             return false;
         }
         r->pos = seq;
+        r->holding = true;
     } else {
         char line[64];
         int n = snprintf(line, sizeof line, "+CONTINUE %s\r\n", r->link->replid);
@@ -400,6 +397,10 @@ static void *sender_main(void *arg)
         int rc = send_records(r, &o);
         if (rc < 0)
             break;
+        if (rc == 0 && r->holding) { /* caught up since its full sync */
+            repl_backlog_release(r->backlog);
+            r->holding = false;
+        }
         uint64_t now = repl_now_ms();
         if (rc > 0) {
             last_send_ms = now;
@@ -414,6 +415,8 @@ static void *sender_main(void *arg)
         readable = wait_for_work(r, last_send_ms);
     }
     resp_out_free(&o);
+    if (r->holding)
+        repl_backlog_release(r->backlog);
     shutdown(r->fd, SHUT_RDWR);
     __atomic_store_n(&r->state, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);

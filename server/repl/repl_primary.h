@@ -21,22 +21,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "repl_sync.h"
 #include "server.h"
-
-/* A file the replica holds (REPLCONF have), for a full sync to keep instead of sending. */
-typedef struct repl_have {
-    char *name;
-    uint64_t size;
-    char *fingerprint;
-} repl_have;
 
 /* What a connection told with REPLCONF, and what its PSYNC decided (c->repl_link). */
 typedef struct repl_link {
     long long listening_port; /* 0: not told */
     char ip[256];             /* REPLCONF ip-address ("": the peer's address) */
     bool capa_shale;          /* REPLCONF capa shale: a shale replica */
-    repl_have *have;
-    int nhave;
+    repl_files have; /* REPLCONF have: the files the replica holds, for a full sync to keep */
     /* set by PSYNC */
     bool full;          /* a full sync (the seam), else +CONTINUE */
     char replid[41];    /* the history the replica continues (or receives) */

@@ -140,19 +140,18 @@ static int handshake(repl_follow *f, int fd, sync_reader *rd, const link_conf *l
     return rc;
 }
 
-/* The files this store holds, for a full sync to keep (the seam's list, taken under the
-   lock, sent without it). */
+/* The files this store holds, for a full sync to keep (the seam lists them, without the
+   lock: a file that goes meanwhile makes the sync fail with -ESTALE, and it is tried
+   again). */
 static int send_have(repl_follow *f, int fd, sync_reader *rd)
 {
-    const char *argv[2 + 3 * 64];
-    pthread_mutex_lock(&f->s->lock);
-    int n = repl_fullsync_have(f->s, argv + 2, 3 * 64);
-    pthread_mutex_unlock(&f->s->lock);
-    if (n <= 0)
-        return n;
-    argv[0] = "REPLCONF";
-    argv[1] = "have";
-    int rc = send_command(fd, 2 + n, argv);
+    char *cmd;
+    size_t len;
+    int rc = repl_fullsync_have(f->s, &cmd, &len);
+    if (rc || !cmd)
+        return rc;
+    rc = sync_write(fd, cmd, len, HANDSHAKE_TIMEOUT_MS);
+    free(cmd);
     char line[256];
     long got = rc ? rc : sync_read_line(rd, line, sizeof line, HANDSHAKE_TIMEOUT_MS);
     return got < 0 ? (int)got : expect_ok(f, "REPLCONF have", line);
@@ -179,6 +178,8 @@ static void adopt_replid(server *s, const char *id, bool fresh)
     if (rc)
         fprintf(stderr, "shale-server: cannot save the replication id: %s\n", shale_strerror(rc));
 }
+
+static void set_duties(server *s, bool replica);
 
 /* PSYNC and its answer; 0 when the records follow. */
 static int psync(repl_follow *f, int fd, sync_reader *rd, const link_conf *lc)
@@ -208,11 +209,12 @@ static int psync(repl_follow *f, int fd, sync_reader *rd, const link_conf *lc)
             pthread_mutex_lock(&f->s->lock);
             adopt_replid(f->s, id, true); /* the data was replaced whole */
             repl_backlog_reset(f->s->repl->backlog, at); /* its history starts there */
+            set_duties(f->s, true); /* on the engine the swap opened */
             pthread_mutex_unlock(&f->s->lock);
             f->fresh = false;
         } else {
             fprintf(stderr, "shale-server: full sync from primary %s:%d failed: %s\n", f->host,
-                    f->port, rc == -ENOTSUP ? "not in this build" : shale_strerror(rc));
+                    f->port, shale_strerror(rc));
         }
         return rc;
     }

@@ -366,9 +366,10 @@ int ks_engines_resume(keyspace *ks);
    main engine's in dest, each fifo engine's in dest/fifo-<id>, under the table's read
    lock (no fifo database opens or closes meanwhile; may run outside the command lock).
    Each engine's checkpoint is of its own moment, as a transaction across engines is not
-   atomic either. *writes (may be NULL): the engines' sequences summed. 0 or the first
+   atomic either. *writes (may be NULL): the engines' sequences summed; *main_seq (may be
+   NULL): the main engine's (where a replica's stream goes on from). 0 or the first
    error (dest then may hold part of it: the caller removes it). */
-int ks_engines_checkpoint(keyspace *ks, const char *dest, uint64_t *writes);
+int ks_engines_checkpoint(keyspace *ks, const char *dest, uint64_t *writes, uint64_t *main_seq);
 /* The engines' last sequences summed: a count of writes, for rdb_changes_since_last_save. */
 uint64_t ks_engines_writes(keyspace *ks);
 /* The first engine's background error (shale_background_error), 0 when none has one. */

@@ -208,11 +208,13 @@ int ks_engines_flush(keyspace *ks)
     return each_engine(ks, shale_flush);
 }
 
-int ks_engines_checkpoint(keyspace *ks, const char *dest, uint64_t *writes)
+int ks_engines_checkpoint(keyspace *ks, const char *dest, uint64_t *writes, uint64_t *main_seq)
 {
     uint64_t seq = 0, sum = 0;
     pthread_rwlock_rdlock(&ks->engines_lock);
     int rc = ks->db ? shale_checkpoint(ks->db, dest, &seq) : -ESHUTDOWN;
+    if (main_seq)
+        *main_seq = seq;
     sum += seq;
     for (int i = 0; i < ks->nfifo && rc == 0; i++) {
         char sub[4096 + 32];

@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""server_repl_fullsync.py - full syncs (docs/server.md, "Replication"): a replica whose
+position the primary's backlog no longer holds gets a checkpoint of the primary's files,
+then the records after it.
+
+- fresh_replica_after_backlog: a primary with a 16 KiB backlog and tables, value-log
+  segments and every kind of key; a new replica reaches it by full sync (its log says
+  so), then follows it: equal content (SCAN + DUMP + PTTL of every database, DBSIZE,
+  INFO keyspace), equal offsets.
+- under_writes: the same while a writer keeps writing during the transfer; every write
+  acknowledged is on the replica once it caught up.
+- replica_back_after_backlog: a replica killed with -9, the primary writing past its
+  backlog meanwhile: it resyncs in full on restart and keeps the files it had
+  (`REPLCONF have`: the primary's log counts them).
+- killed_mid_sync: a replica killed with -9 while a full sync's files arrive restarts,
+  syncs again and ends equal; nothing half-received is left beside its data directory.
+"""
+import glob
+import os
+import random
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib.harness import TMP, check, run_checks, run_main, start_server  # noqa: E402
+from lib.repl import (caught_up, info, link_up, same_content, start_replica,  # noqa: E402
+                      wait_for, workload)
+
+SMALL = ("--repl-backlog-size", "16384", "--memtable-size", "262144", "--sync-writes", "no")
+
+
+def log_of(name):
+    with open(os.path.join(TMP, name + ".log"), errors="replace") as f:
+        return f.read()
+
+
+def fill(c, rnd, rounds=8):
+    for _ in range(rounds):
+        workload(c, rnd, 400)
+    for i in range(3000):  # tables and value-log segments, far past the backlog
+        c.call("set", "fill:%d" % i, os.urandom(700 if i % 3 == 0 else 40))
+
+
+def primary(name):
+    pp, port, c = start_server(name, *SMALL)
+    return pp, port, c
+
+
+def fresh_replica_after_backlog():
+    rnd = random.Random(1)
+    _, port, p = primary("p1")
+    fill(p, rnd)
+    _, _, r = start_replica("r1", port, *SMALL[2:])
+    wait_for(lambda: link_up(r) and caught_up(p, [r]), "the replica caught up", 60)
+    check("full sync" in log_of("r1").lower(), "the replica's log tells no full sync")
+    workload(p, rnd, 300)  # then the stream
+    wait_for(lambda: caught_up(p, [r]), "caught up after the full sync", 30)
+    same_content(p, [r])
+
+
+def under_writes():
+    rnd = random.Random(2)
+    _, port, p = primary("p2")
+    fill(p, rnd)
+    acked, stop = [], threading.Event()
+
+    def writer():
+        from server_compare import Conn
+        w = Conn(port)
+        n = 0
+        while not stop.is_set():
+            n += 1
+            if w.call("set", "w:%d" % n, os.urandom(300)) == (b"+", b"OK"):
+                acked.append(n)
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    _, _, r = start_replica("r2", port, *SMALL[2:])
+    wait_for(lambda: link_up(r), "the link up", 60)
+    time.sleep(0.5)
+    stop.set()
+    t.join(10)
+    wait_for(lambda: caught_up(p, [r]), "caught up", 60)
+    missing = [n for n in acked if r.call("exists", "w:%d" % n) != (b":", b"1")]
+    check(not missing, "%d acknowledged writes missing on the replica, e.g. %r" %
+          (len(missing), missing[:5]))
+    check(len(acked) > 100, "only %d writes during the sync" % len(acked))
+    same_content(p, [r])
+
+
+def replica_back_after_backlog():
+    rnd = random.Random(3)
+    _, port, p = primary("p3")
+    fill(p, rnd, 2)
+    rp, rport, r = start_replica("r3", port, *SMALL[2:])
+    wait_for(lambda: link_up(r) and caught_up(p, [r]), "first sync", 60)
+    rp.kill()
+    rp.wait()
+    for i in range(2000):  # past the 16 KiB backlog
+        p.call("set", "after:%d" % i, os.urandom(100))
+    before = log_of("p3").count("full sync")
+    _, _, r = start_replica("r3", port, *SMALL[2:], port=rport)
+    wait_for(lambda: link_up(r) and caught_up(p, [r]), "resynced", 60)
+    check(log_of("p3").count("full sync") > before, "no full sync after the backlog moved on")
+    kept = log_of("p3").split("full sync")[-1]
+    check("listed 0 files" not in kept, "the replica listed no file to keep")
+    same_content(p, [r])
+
+
+def killed_mid_sync():
+    rnd = random.Random(4)
+    _, port, p = primary("p4")
+    fill(p, rnd, 4)
+    for i in range(4000):  # a few MB to send
+        p.call("set", "bulk:%d" % i, os.urandom(2000))
+    rp, rport, r = start_replica("r4", port, *SMALL[2:])
+    time.sleep(0.05)  # inside the handshake or the transfer
+    rp.kill()
+    rp.wait()
+    _, _, r = start_replica("r4", port, *SMALL[2:], port=rport)
+    wait_for(lambda: link_up(r) and caught_up(p, [r]), "synced after the kill", 90)
+    same_content(p, [r])
+    data = os.path.join(TMP, "r4")
+    left = [d for d in glob.glob(data + ".*") if not d.endswith(".log")]
+    check(not left, "left beside the data directory: %r" % left)
+
+
+def main():
+    return run_checks([
+        ("fresh_replica_after_backlog", fresh_replica_after_backlog),
+        ("under_writes", under_writes),
+        ("replica_back_after_backlog", replica_back_after_backlog),
+        ("killed_mid_sync", killed_mid_sync),
+    ], sys.argv[1] if len(sys.argv) > 1 else None)
+
+
+if __name__ == "__main__":
+    run_main(main)
