@@ -150,7 +150,16 @@ int repl_load_ids(server *s)
     memcpy(r->replid, a, 41);
     memcpy(r->replid2, b, 41);
     r->second_offset = off;
-    return 0;
+    if (s->cfg.replicaof[0])
+        return 0; /* a replica's store is a prefix of its primary's history: it goes on */
+    /* A primary starts a new history that continues the old one up to what its store
+       holds now: a replica ahead of that (records this store lost to a power cut with
+       sync-writes no, or an older copy of the directory put back) is then fully
+       resynced instead of continuing on top of records the primary no longer has. */
+    memcpy(r->replid2, r->replid, 41);
+    r->second_offset = (long long)shale_last_seq(s->ks.db);
+    repl_random_hex(r->replid);
+    return repl_save_ids(s);
 }
 
 repl_backlog *repl_backlog_of(server *s)

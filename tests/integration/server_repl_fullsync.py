@@ -12,6 +12,11 @@ then the records after it.
 - replica_back_after_backlog: a replica killed with -9, the primary writing past its
   backlog meanwhile: it resyncs in full on restart and keeps the files it had
   (`REPLCONF have`: the primary's log counts them).
+- primary_went_back: a primary restarted on an older copy of its data directory (repl-id
+  file included, as a restore or a power cut with sync-writes no can leave it) while its
+  replica holds records the primary no longer has; the primary then writes past that
+  point. The replica's PSYNC names a point that is not in the primary's history any
+  more: it must be fully resynced (its tail dropped), never continued on top of it.
 - killed_mid_sync: a replica killed with -9 while a full sync's files arrive restarts,
   syncs again and ends equal; nothing half-received is left beside its data directory.
 """
@@ -108,6 +113,41 @@ def replica_back_after_backlog():
     same_content(p, [r])
 
 
+def primary_went_back():
+    import shutil
+    from server_compare import Conn
+    pp, port, p = primary("p5")
+    rp, rport, r = start_replica("r5", port, *SMALL[2:])
+    for i in range(200):
+        p.call("set", "a:%d" % i, "1")
+    wait_for(lambda: link_up(r) and caught_up(p, [r]), "first sync", 60)
+    try:
+        p.call("shutdown")
+    except (OSError, EOFError):
+        pass  # (SHUTDOWN closes the connection)
+    pp.wait()
+    older = os.path.join(TMP, "p5.older")
+    shutil.copytree(os.path.join(TMP, "p5"), older)
+    pp, _, p = start_server("p5", *SMALL, port=port)
+    wait_for(lambda: link_up(r), "link back", 30)
+    for i in range(200):
+        p.call("set", "b:%d" % i, "1")  # the records the primary will lose
+    wait_for(lambda: caught_up(p, [r]), "b caught up", 60)
+    rp.kill()
+    rp.wait()
+    pp.kill()
+    pp.wait()
+    shutil.rmtree(os.path.join(TMP, "p5"))
+    shutil.copytree(older, os.path.join(TMP, "p5"))
+    pp, _, p = start_server("p5", *SMALL, port=port)
+    for i in range(600):  # past where the replica is
+        p.call("set", "c:%d" % i, "1")
+    _, _, r = start_replica("r5", port, *SMALL[2:], port=rport)
+    wait_for(lambda: link_up(r) and caught_up(p, [r]), "synced again", 60)
+    check(Conn(rport).call("exists", "b:0") == (b":", b"0"), "the replica kept the lost tail")
+    same_content(p, [r])
+
+
 def killed_mid_sync():
     rnd = random.Random(4)
     _, port, p = primary("p4")
@@ -131,6 +171,7 @@ def main():
         ("fresh_replica_after_backlog", fresh_replica_after_backlog),
         ("under_writes", under_writes),
         ("replica_back_after_backlog", replica_back_after_backlog),
+        ("primary_went_back", primary_went_back),
         ("killed_mid_sync", killed_mid_sync),
     ], sys.argv[1] if len(sys.argv) > 1 else None)
 
