@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""failover.py - failover under Debian's redis-sentinel with redis-py's Sentinel client.
+"""server_failover.py - failover under Debian's redis-sentinel with redis-py's Sentinel client.
 
 Three data nodes (one primary, two replicas) and three redis-sentinel processes on
 loopback ports. A writer goes through redis-py's Sentinel client (python3-redis):
@@ -12,7 +12,7 @@ content (SCAN + DUMP) must equal the primary's once their offsets meet.
 
 Environment: SHALE_FAILOVER_ROUNDS (default 2), SHALE_FAILOVER_NODES=shale|redis
 (redis: the same scenario on redis-server 7.0, to check the harness itself),
-SHALE_FAILOVER_CLIENT=redis-py|ioredis (ioredis: the writer is tests/sentinel/writer.js
+SHALE_FAILOVER_CLIENT=redis-py|ioredis (ioredis: the writer is lib/failover_writer.js
 under node, with ioredis 6 installed by npm into $SHALE_NPM_CACHE, default
 ~/.cache/shale-npm). Exit 0 passed, 1 failed, 77 when redis-sentinel, python3-redis or
 (for ioredis) node/npm is missing.
@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_compare import Conn  # noqa: E402
 from lib.harness import check, run_main  # noqa: E402
 from lib.sentinel import (Node, Sentinel, content, have_sentinel, offset_of,  # noqa: E402
@@ -70,7 +70,7 @@ class Writer(threading.Thread):
 
 
 class NodeWriter(threading.Thread):
-    """The same writer in node with ioredis (tests/sentinel/writer.js): reads its
+    """The same writer in node with ioredis (lib/failover_writer.js): reads its
     "ack <n>" and "err" lines."""
 
     def __init__(self, sentinel_ports):
@@ -78,7 +78,7 @@ class NodeWriter(threading.Thread):
         here = os.path.dirname(os.path.abspath(__file__))
         env = dict(os.environ, NODE_PATH=os.path.join(NPM_CACHE, "node_modules"))
         from lib.harness import spawn
-        self.proc = spawn(["node", os.path.join(here, "writer.js"),
+        self.proc = spawn(["node", os.path.join(here, "lib", "failover_writer.js"),
                            ",".join(map(str, sentinel_ports))], "writer.log",
                           stdout=subprocess.PIPE, env=env)
         self.acked, self.errors = [], 0

@@ -1,7 +1,7 @@
-// writer.js - the failover test's writer through ioredis's Sentinel support:
+// failover_writer.js - server_failover.py's writer through ioredis's Sentinel support:
 // SET w:<n> n then WAIT 1 1000, forever; prints "ack <n>" for each write a replica
 // acknowledged and "err" for each error. Argument: the sentinels' ports, comma-separated.
-// NODE_PATH must hold ioredis (tests/sentinel/failover.py installs it with npm).
+// NODE_PATH must hold ioredis (server_failover.py installs it with npm).
 const Redis = require("ioredis");
 
 const ports = process.argv[2].split(",").map(Number);
