@@ -152,12 +152,23 @@ def killed_mid_sync():
     rnd = random.Random(4)
     _, port, p = primary("p4")
     fill(p, rnd, 4)
-    for i in range(4000):  # a few MB to send
+    for i in range(20000):  # some 40 MB to send: the transfer lasts long enough to be cut
         p.call("set", "bulk:%d" % i, os.urandom(2000))
-    rp, rport, r = start_replica("r4", port, *SMALL[2:])
-    time.sleep(0.05)  # inside the handshake or the transfer
-    rp.kill()
-    rp.wait()
+    rport, cut = None, False
+    for _ in range(3):  # until a kill lands while the files arrive
+        rp, rport, r = start_replica("r4", port, *SMALL[2:], **({"port": rport} if rport else {}))
+        end = time.time() + 30
+        while time.time() < end and not cut:
+            state = info(r)
+            if state.get("master_sync_in_progress") == "1":
+                cut = True
+            elif state.get("master_link_status") == "up":
+                break
+        rp.kill()
+        rp.wait()
+        if cut:
+            break
+    check(cut, "no kill landed during a full sync's transfer")
     _, _, r = start_replica("r4", port, *SMALL[2:], port=rport)
     wait_for(lambda: link_up(r) and caught_up(p, [r]), "synced after the kill", 90)
     same_content(p, [r])
