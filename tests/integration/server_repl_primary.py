@@ -6,8 +6,8 @@ capa shale`, `PSYNC ? -1` continuing from a fresh primary's backlog, every recor
 order (`*2 $3 rec <batch>`, first sequences contiguous, the last one master_repl_offset),
 pings after a second of silence, INFO replication's slave0 line and backlog figures, ROLE's
 replica list, WAIT blocking until an ack (and its timeout), a replica that falls out of
-the backlog or stays silent past repl-timeout dropped, a stale position refused (full sync
-not built yet: an error).
+the backlog or stays silent past repl-timeout dropped, a stale position (or another
+history) answered +FULLRESYNC.
 """
 import os
 import socket
