@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_compare import Conn, encode  # noqa: E402
 from lib.repl import info, link_up, same_content, start_replica, wait_for  # noqa: E402
-from lib.harness import (check, run_checks, run_main, spawn, start_redis,  # noqa: E402
+from lib.harness import (TMP, check, run_checks, run_main, spawn, start_redis,  # noqa: E402
                          start_server, wait_up)
 from server_compare import free_port  # noqa: E402
 
@@ -70,12 +70,22 @@ def held_set(port, key):
     return c
 
 
+def failover_to_stopped(p, r, *opts):
+    """Stops replica r (SIGSTOP), writes what it then lacks, sends FAILOVER TO r with
+    opts: the connection of a SET held by the wait."""
+    r[0].send_signal(signal.SIGSTOP)
+    p[2].call("set", "behind", "1")
+    check(p[2].call("failover", "to", "127.0.0.1", str(r[1]), *opts) == (b"+", b"OK"),
+          "FAILOVER TO a stopped replica %r" % (opts,))
+    return held_set(p[1], "held")
+
+
 def redis_pair():
     """redis-server primary and replica (the oracle): (primary, replica) as start_redis."""
     rm = start_redis()
     port = free_port()
     proc = spawn(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
-                  "--replicaof", "127.0.0.1", str(rm[1])], stdout=subprocess.DEVNULL)
+                  "--replicaof", "127.0.0.1", str(rm[1]), "--dir", TMP], stdout=subprocess.DEVNULL)
     rr = (proc, port, wait_up(port))
     wait_for(lambda: link_up(rr[2]), "redis replica up")
     wait_for(lambda: info(rm[2])["connected_slaves"] == "1", "redis replica online")
@@ -208,12 +218,8 @@ def main():
     def timeout_aborts():
         p, r1, r2 = trio("to")
         try:
-            r1[0].send_signal(signal.SIGSTOP)
-            p[2].call("set", "behind", "1")
             t0 = time.time()
-            check(p[2].call("failover", "to", "127.0.0.1", str(r1[1]), "timeout", "500") ==
-                  (b"+", b"OK"), "FAILOVER TIMEOUT")
-            held = held_set(p[1], "held")
+            held = failover_to_stopped(p, r1, "timeout", "500")
             check(held.reply() == (b"+", b"OK"), "the held SET ran after the timeout")
             check(time.time() - t0 >= 0.45, "held until the timeout")
             check(state(p[2]) == "no-failover" and role(p[2]) == "master", "aborted")
@@ -226,11 +232,7 @@ def main():
     def force_promotes():
         p, r1, r2 = trio("force")
         try:
-            r1[0].send_signal(signal.SIGSTOP)
-            p[2].call("set", "behind", "1")
-            check(p[2].call("failover", "to", "127.0.0.1", str(r1[1]), "timeout", "300",
-                            "force") == (b"+", b"OK"), "FAILOVER FORCE")
-            held = held_set(p[1], "held")
+            held = failover_to_stopped(p, r1, "timeout", "300", "force")
             time.sleep(0.5)  # past the timeout: the hand-over waits for r1's answer
             check(state(p[2]) == "failover-in-progress", "in progress: %s" % state(p[2]))
             r1[0].send_signal(signal.SIGCONT)
