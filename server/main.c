@@ -18,6 +18,7 @@
 #include "pause.h"
 #include "repl.h"
 #include "repl_backlog.h"
+#include "repl_failover.h"
 #include "repl_primary.h"
 #include "repl_replica.h"
 #include "repl_swap.h"
@@ -149,6 +150,7 @@ int main(int argc, char **argv)
     rc = net_run(&srv);
     fprintf(stderr, "shale-server: stopping, closing the store\n");
     server_bgsave_wait(&srv);
+    repl_failover_stop(&srv); /* a failover's thread, before the links it changes */
     repl_replica_stop(&srv); /* the link to a primary, before what it writes to goes */
     repl_primary_free(&srv); /* the replicas' threads, before what they wake goes */
     caps_stop(&srv);

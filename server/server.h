@@ -379,7 +379,7 @@ COMMAND(command); COMMAND(dbsize); COMMAND(object); COMMAND(memory); COMMAND(lol
 /* cluster (disabled, as a Redis without cluster-enabled): t_cluster.c */
 COMMAND(cluster);
 /* replication: t_repl.c */
-COMMAND(role); COMMAND(replconf); COMMAND(psync); COMMAND(replicaof);
+COMMAND(role); COMMAND(replconf); COMMAND(psync); COMMAND(replicaof); COMMAND(failover);
 /* strings: t_string.c */
 COMMAND(get); COMMAND(set); COMMAND(setnx); COMMAND(setex); COMMAND(psetex); COMMAND(getset);
 COMMAND(getdel); COMMAND(getex); COMMAND(mget); COMMAND(mset); COMMAND(msetnx); COMMAND(incr);

@@ -229,6 +229,7 @@ static const command commands[] = {
     {"replconf", -1, ADMIN, 0, 0, 0, "server", "A replica tells its primary about itself (internal).", cmd_replconf},
     {"psync", -3, ADMIN|NOMULTI, 0, 0, 0, "server", "A replica asks for the replication stream (internal).", cmd_psync},
     {"replicaof", 3, ADMIN, 0, 0, 0, "server", "Follows a primary (host port), or becomes one (NO ONE).", cmd_replicaof},
+    {"failover", -1, ADMIN, 0, 0, 0, "server", "Hands the primary's role over to a replica, losing no write.", cmd_failover},
     {"slaveof", 3, ADMIN, 0, 0, 0, "server", "REPLICAOF's old name.", cmd_replicaof},
     {"debug", -2, ADMIN|PROTECTED, 0, 0, 0, "server", "Debugging commands (SLEEP).", cmd_debug},
     {"slowlog", -2, ADMIN, 0, 0, 0, "server", "The slow command log.", cmd_slowlog},

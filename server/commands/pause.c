@@ -12,6 +12,7 @@ typedef struct pause_state {
     uint64_t end_ms;          /* a pause is over when the time is past it (atomic) */
     client *held, *held_tail; /* held clients, oldest first (c->paused_next) */
     long long nheld;          /* (atomic) */
+    bool failover;            /* FAILOVER's own pause of writes, no end time (atomic) */
     int nloops;
     bool *release; /* per loop: its held clients were released (atomic) */
 } pause_state;
@@ -62,13 +63,10 @@ void pause_start(server *s, int type, uint64_t end_ms)
     /* ALL -> WRITE (never: the stricter mode stays) would release the reads */
 }
 
-void pause_end(server *s)
+/* Wakes the loops of the held clients: they run their input again (a command a pause
+   of the other purpose still covers is held again, in the same order). */
+static void release_held(server *s, pause_state *p)
 {
-    pause_state *p = s->pause;
-    if (!p)
-        return;
-    __atomic_store_n(&p->type, PAUSE_OFF, __ATOMIC_RELEASE);
-    s->ks.reap_paused = false;
     for (client *c = p->held; c; c = c->paused_next) {
         int idx = net_loop_index(c);
         if (idx >= 0 && idx < p->nloops &&
@@ -77,18 +75,52 @@ void pause_end(server *s)
     }
 }
 
+static bool failover_on(const pause_state *p)
+{
+    return __atomic_load_n(&p->failover, __ATOMIC_ACQUIRE);
+}
+
+void pause_end(server *s)
+{
+    pause_state *p = s->pause;
+    if (!p)
+        return;
+    __atomic_store_n(&p->type, PAUSE_OFF, __ATOMIC_RELEASE);
+    s->ks.reap_paused = failover_on(p);
+    release_held(s, p);
+}
+
+void pause_failover_start(server *s)
+{
+    pause_state *p = s->pause;
+    if (!p)
+        return;
+    __atomic_store_n(&p->failover, true, __ATOMIC_RELEASE);
+    s->ks.reap_paused = true;
+}
+
+void pause_failover_end(server *s)
+{
+    pause_state *p = s->pause;
+    if (!p || !failover_on(p))
+        return;
+    __atomic_store_n(&p->failover, false, __ATOMIC_RELEASE);
+    s->ks.reap_paused = __atomic_load_n(&p->type, __ATOMIC_ACQUIRE) != PAUSE_OFF;
+    release_held(s, p);
+}
+
 bool pause_covers(server *s, const client *c, const command *cmd)
 {
     pause_state *p = s->pause;
     if (!p || c->monitor)
         return false;
     int type = __atomic_load_n(&p->type, __ATOMIC_ACQUIRE);
-    if (type == PAUSE_OFF)
-        return false;
-    if (ks_now_ms() > p->end_ms) {
+    if (type != PAUSE_OFF && ks_now_ms() > p->end_ms) {
         pause_end(s);
-        return false;
+        type = PAUSE_OFF;
     }
+    if (type == PAUSE_OFF && !failover_on(p))
+        return false;
     return type == PAUSE_ALL || command_may_replicate(s, c, cmd);
 }
 

@@ -40,6 +40,13 @@ void pause_start(server *s, int type, uint64_t end_ms);
 /* CLIENT UNPAUSE, or the timeout: held clients go back to their loops. */
 void pause_end(server *s);
 
+/* FAILOVER's pause (Redis's PAUSE_DURING_FAILOVER purpose): writes are held as by CLIENT
+   PAUSE WRITE, with no end time, until pause_failover_end; CLIENT UNPAUSE and a CLIENT
+   PAUSE's timeout do not end it (the clients they release are held again), and its end
+   does not end a CLIENT PAUSE. Expiry waits while either lasts. */
+void pause_failover_start(server *s);
+void pause_failover_end(server *s);
+
 /* Ends a pause whose time has passed (server_cron: a pause nobody's command ends lets
    expiry go on). */
 void pause_expire(server *s, uint64_t now_ms);
@@ -63,6 +70,13 @@ long long pause_held_count(server *s);
 bool pause_has_work(server *s, int loop, uint64_t now_ms);
 /* When the pause ends (Unix ms) while clients are held, else 0. Any thread. */
 uint64_t pause_next_deadline(server *s);
+/* FAILOVER's pause (Redis's PAUSE_DURING_FAILOVER purpose): writes are held as by CLIENT
+   PAUSE WRITE, with no end time, until pause_failover_end; CLIENT UNPAUSE and a CLIENT
+   PAUSE's timeout do not end it (the clients they release are held again), and its end
+   does not end a CLIENT PAUSE. Expiry waits while either lasts. */
+void pause_failover_start(server *s);
+void pause_failover_end(server *s);
+
 /* Ends a pause whose time has passed, and hands this loop's released clients to
    net_resume in the order they were held (lock held, on the loop's thread). */
 void pause_run(server *s, int loop, uint64_t now_ms);

@@ -9,6 +9,7 @@
 #include "blocking.h"
 #include "multi.h"
 #include "repl.h"
+#include "repl_failover.h"
 #include "repl_primary.h"
 #include "repl_replica.h"
 #include "server.h"
@@ -148,6 +149,10 @@ void cmd_psync(server *s, client *c)
         resp_error(&c->out, NOT_SHALE_ERR);
         return;
     }
+    if (repl_failover_active(s)) { /* (Redis's text, its "-" doubled as Redis sends it) */
+        resp_error(&c->out, "-NOMASTERLINK Can't SYNC while failing over");
+        return;
+    }
     if (!repl_can_serve_replicas(s)) {
         resp_error(&c->out, "NOMASTERLINK Can't SYNC while not connected with my master");
         return;
@@ -171,6 +176,10 @@ void cmd_psync(server *s, client *c)
 void cmd_replicaof(server *s, client *c)
 {
     resp_arg *a = c->cmd.argv;
+    if (repl_failover_active(s)) {
+        resp_error(&c->out, "ERR REPLICAOF not allowed while failing over.");
+        return;
+    }
     if (arg_is(&a[1], "no") && arg_is(&a[2], "one")) {
         if (repl_is_replica(s))
             repl_replica_promote(s);
@@ -199,4 +208,63 @@ void cmd_replicaof(server *s, client *c)
         return;
     }
     resp_simple(&c->out, "OK");
+}
+
+/* ---- FAILOVER ---- */
+
+/* FAILOVER's options, parsed as Redis's failoverCommand: TIMEOUT and TO at most once
+   each (a second is a syntax error), FORCE once; an integer that does not parse is
+   Redis's "not an integer" error. False when it replied. */
+static bool failover_parse(client *c, repl_failover_req *req)
+{
+    resp_arg *a = c->cmd.argv;
+    int argc = c->cmd.argc;
+    memset(req, 0, sizeof *req);
+    for (int j = 1; j < argc; j++) {
+        if (arg_is(&a[j], "timeout") && j + 1 < argc && req->timeout_ms == 0) {
+            if (!arg_ll(&a[j + 1], &req->timeout_ms)) {
+                resp_error(&c->out, "ERR value is not an integer or out of range");
+                return false;
+            }
+            if (req->timeout_ms <= 0) {
+                resp_error(&c->out, "ERR FAILOVER timeout must be greater than 0");
+                return false;
+            }
+            j++;
+        } else if (arg_is(&a[j], "to") && j + 2 < argc && !req->to) {
+            if (!arg_ll(&a[j + 2], &req->port)) {
+                resp_error(&c->out, "ERR value is not an integer or out of range");
+                return false;
+            }
+            req->to = true;
+            /* a longer name names no replica (their addresses are shorter) */
+            snprintf(req->host, sizeof req->host, "%.*s", (int)a[j + 1].len, a[j + 1].p);
+            if (a[j + 1].len >= sizeof req->host)
+                req->host[0] = '\0';
+            j += 2;
+        } else if (arg_is(&a[j], "force") && !req->force) {
+            req->force = true;
+        } else {
+            resp_error(&c->out, "ERR syntax error");
+            return false;
+        }
+    }
+    return true;
+}
+
+void cmd_failover(server *s, client *c)
+{
+    const char *err;
+    if (c->cmd.argc == 2 && arg_is(&c->cmd.argv[1], "abort")) {
+        err = repl_failover_abort(s);
+    } else {
+        repl_failover_req req;
+        if (!failover_parse(c, &req))
+            return;
+        err = repl_failover_start(s, &req);
+    }
+    if (err)
+        resp_error(&c->out, err);
+    else
+        resp_simple(&c->out, "OK");
 }

@@ -10,6 +10,7 @@
 #include <sys/random.h>
 
 #include "keyspace.h"
+#include "repl_failover.h"
 #include "repl_internal.h"
 #include "repl_primary.h"
 #include "repl_replica.h"
@@ -66,6 +67,7 @@ void repl_free(server *s)
 {
     if (!s->repl)
         return;
+    repl_failover_stop(s);
     repl_primary_free(s);
     repl_backlog_free(s->repl->backlog);
     free(s->repl);
@@ -234,12 +236,12 @@ void repl_info(server *s, resp_out *o)
     /* the backlog always collects (a replica's too); an empty one starts after the last
        sequence, as Redis's starts at master_repl_offset + 1 */
     server_out_printf(o,
-                      "master_failover_state:no-failover\r\nmaster_replid:%s\r\n"
+                      "master_failover_state:%s\r\nmaster_replid:%s\r\n"
                       "master_replid2:%s\r\nmaster_repl_offset:%llu\r\n"
                       "second_repl_offset:%lld\r\nrepl_backlog_active:1\r\n"
                       "repl_backlog_size:%llu\r\nrepl_backlog_first_byte_offset:%llu\r\n"
                       "repl_backlog_histlen:%llu\r\n\r\n",
-                      r->replid, r->replid2, (unsigned long long)last, r->second_offset,
+                      repl_failover_state(s), r->replid, r->replid2, (unsigned long long)last, r->second_offset,
                       (unsigned long long)s->cfg.repl_backlog_size,
                       (unsigned long long)(n ? first : last + 1), (unsigned long long)bytes);
 }

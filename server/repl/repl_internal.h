@@ -13,6 +13,7 @@
 
 struct repl_replicas; /* repl_primary.c */
 struct repl_follow;   /* repl_replica.c: one link to a primary */
+struct repl_failover; /* repl_failover.c: FAILOVER under way */
 
 struct repl_state {
     char run_id[41];
@@ -29,6 +30,8 @@ struct repl_state {
     struct repl_follow *follow;    /* the link now (NULL: a primary) */
     struct repl_follow *retired;   /* links asked to end, joined at shutdown */
     uint64_t down_since_ms;        /* the link went down then (0: never up) */
+    struct repl_failover *failover; /* FAILOVER under way (NULL: none) */
+    int failover_threads;           /* FAILOVER's threads not yet ended */
 };
 
 /* Writes the ids to dir/repl-id (atomically: a temporary file synced, renamed, the

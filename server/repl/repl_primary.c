@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -578,4 +579,38 @@ void repl_primary_role(server *s, resp_out *o)
         resp_bulk_cstr(o, off);
     }
     pthread_mutex_unlock(&rs->mu);
+}
+
+/* ---- FAILOVER's choice of a replica ---- */
+
+int repl_primary_find(server *s, const char *host, long long port, uint64_t *ack)
+{
+    struct repl_replicas *rs = s->repl->replicas;
+    int found = -1;
+    pthread_mutex_lock(&rs->mu);
+    for (replica *r = rs->list; r && found < 0; r = r->next) {
+        if (__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) || r->port != port ||
+            strcasecmp(r->ip, host) != 0)
+            continue;
+        found = online(r);
+        *ack = __atomic_load_n(&r->ack, __ATOMIC_ACQUIRE);
+    }
+    pthread_mutex_unlock(&rs->mu);
+    return found;
+}
+
+bool repl_primary_caught_up(server *s, uint64_t seq, char *host, size_t cap, long long *port)
+{
+    struct repl_replicas *rs = s->repl->replicas;
+    bool found = false;
+    pthread_mutex_lock(&rs->mu);
+    for (replica *r = rs->list; r && !found; r = r->next) {
+        if (!online(r) || __atomic_load_n(&r->ack, __ATOMIC_ACQUIRE) < seq)
+            continue;
+        snprintf(host, cap, "%s", r->ip);
+        *port = r->port;
+        found = true;
+    }
+    pthread_mutex_unlock(&rs->mu);
+    return found;
 }

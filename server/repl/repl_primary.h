@@ -64,6 +64,14 @@ long long repl_count_acked(server *s, uint64_t seq);
 int repl_count_good(server *s, long long max_lag_s);
 /* Replicas connected (INFO connected_slaves). */
 int repl_count_replicas(server *s);
+/* FAILOVER TO host port: the replica at host:port (its INFO address, host compared
+   without case, as Redis's findReplica): -1 none, 0 not online, 1 online, with *ack its
+   last acknowledged sequence. Any thread. */
+int repl_primary_find(server *s, const char *host, long long port, uint64_t *ack);
+/* FAILOVER without TO: an online replica that acknowledged seq (the first connected, as
+   Redis takes the first of its list), its address in host (cap bytes) and *port; false
+   when none has. Any thread. */
+bool repl_primary_caught_up(server *s, uint64_t seq, char *host, size_t cap, long long *port);
 /* INFO's slaveN: lines. */
 void repl_primary_info(server *s, resp_out *o);
 /* ROLE's list of replicas: [ip, port, offset] each (an array header first). */
