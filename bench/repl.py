@@ -9,7 +9,12 @@
    redis-benchmark SET load: its lag in seconds, sampled every 100 ms (how long ago the
    primary was at the offset the replica reports), max and p99 (bar: within 1 s).
 
-    bench/repl.py [--quick] [--fill-gb G] [-n N] [--skip-redis]
+    bench/repl.py [--quick] [--fill-gb G] [-n N] [--skip-redis] [--pin]
+
+--pin (a machine of 2 cores or more): the primary runs on CPU 0, and redis-benchmark and
+the replicas on the other CPUs, alone and with replicas alike, so that the ratio is the
+primary's own cost of feeding replicas (the tap's copies, the sender threads), not the
+replicas' CPU taken from it on a machine too small to hold them apart.
 
 Servers are stopped by their PIDs at the end. Needs redis-server, redis-benchmark.
 """
@@ -28,6 +33,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", os.path.join(TOP, "build"))
 SERVER = os.path.join(BUILD, "shale-server")
 PROCS = []
+PIN = {"primary": [], "other": []}  # taskset prefixes (--pin)
 
 
 def free_port():
@@ -55,7 +61,7 @@ def wait_ping(port):
     raise RuntimeError("server on %d did not start" % port)
 
 
-def start(kind, work, name, replicaof=None):
+def start(kind, work, name, replicaof=None, role="other"):
     port = free_port()
     d = os.path.join(work, name)
     os.makedirs(d, exist_ok=True)
@@ -67,7 +73,7 @@ def start(kind, work, name, replicaof=None):
                 "--appendonly", "yes", "--appendfsync", "everysec"]
     if replicaof:
         argv += ["--replicaof", "127.0.0.1", str(replicaof)]
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+    p = subprocess.Popen(PIN[role] + argv, stdout=subprocess.DEVNULL,
                          stderr=open(os.path.join(work, name + ".log"), "w"))
     PROCS.append(p)
     wait_ping(port)
@@ -99,7 +105,7 @@ def wait_synced(primary, replicas, timeout=3600):
 
 
 def bench_set(port, n, extra=()):
-    out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", "set", "-n", str(n),
+    out = subprocess.run(PIN["other"] + ["redis-benchmark", "-p", str(port), "-t", "set", "-n", str(n),
                           "-c", "50", "-d", "100", "-r", "1000000", "-q", "--csv"] + list(extra),
                          capture_output=True, text=True)
     for line in out.stdout.splitlines():
@@ -109,9 +115,9 @@ def bench_set(port, n, extra=()):
 
 
 def throughput(kind, work, n):
-    _, p = start(kind, work, kind + "-alone")
+    _, p = start(kind, work, kind + "-alone", role="primary")
     alone = bench_set(p, n)
-    _, pp = start(kind, work, kind + "-primary")
+    _, pp = start(kind, work, kind + "-primary", role="primary")
     reps = [start(kind, work, "%s-replica%d" % (kind, i), replicaof=pp)[1] for i in range(2)]
     wait_synced(pp, reps, 120)
     with_reps = bench_set(pp, n)
@@ -162,7 +168,15 @@ def main():
     ap.add_argument("--fill-gb", type=float, default=1.0)
     ap.add_argument("-n", type=int, default=400000)
     ap.add_argument("--skip-redis", action="store_true")
+    ap.add_argument("--pin", action="store_true")
     a = ap.parse_args()
+    if a.pin:
+        ncpu = os.cpu_count() or 1
+        if ncpu < 2 or not shutil.which("taskset"):
+            print("repl.py: --pin needs 2 CPUs and taskset")
+            return 2
+        PIN["primary"] = ["taskset", "-c", "0"]
+        PIN["other"] = ["taskset", "-c", "1-%d" % (ncpu - 1)]
     if a.quick:
         a.n, a.fill_gb = 100000, min(a.fill_gb, 0.1)
     for tool in ("redis-server", "redis-benchmark", "redis-cli"):
