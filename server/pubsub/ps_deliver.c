@@ -60,8 +60,9 @@ static void flush_inbox(client *c, ps_client *pc)
 void pubsub_flush_inbox(server *s, client *c)
 {
     (void)s;
-    if (c->pubsub)
-        flush_inbox(c, c->pubsub);
+    ps_client *pc = ps_client_of(c);
+    if (pc)
+        flush_inbox(c, pc);
 }
 
 bool pubsub_has_work(server *s, int loop)
@@ -247,7 +248,7 @@ bool pubsub_push(server *s, client *c, const char *frame, size_t len)
 {
     if (!s->pubsub || len == 0)
         return false;
-    if (!c->pubsub && !(c->pubsub = calloc(1, sizeof(ps_client))))
+    if (!ps_client_make(c))
         return false;
     /* no pubsub limit of its own: an invalidation dropped would leave a stale cache; c's
        class limit (normal, or pubsub when subscribed) is applied when its loop sends */

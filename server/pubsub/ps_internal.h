@@ -23,6 +23,16 @@ typedef struct ps_client {
     struct client *next_queued;
 } ps_client;
 
+/* c's state, NULL before its first subscription or push. Made under the server's lock by
+   whatever thread first needs it (a push may come from another loop or the replication
+   thread) and read by c's own loop without the lock: published with release, read with
+   acquire. ps_client_make: made if missing (NULL without memory). */
+static inline ps_client *ps_client_of(const client *c)
+{
+    return __atomic_load_n(&c->pubsub, __ATOMIC_ACQUIRE);
+}
+ps_client *ps_client_make(client *c);
+
 /* An event loop's clients with messages waiting. has_work is read without the lock. */
 typedef struct ps_loop {
     client *head, *tail;

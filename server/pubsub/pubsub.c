@@ -47,9 +47,16 @@ void pubsub_free(server *s)
 
 static ps_client *client_state(client *c, bool create)
 {
-    if (!c->pubsub && create)
-        c->pubsub = calloc(1, sizeof(ps_client));
-    return c->pubsub;
+    ps_client *pc = ps_client_of(c);
+    return pc || !create ? pc : ps_client_make(c);
+}
+
+ps_client *ps_client_make(client *c)
+{
+    ps_client *pc = ps_client_of(c);
+    if (!pc && (pc = calloc(1, sizeof *pc)) != NULL)
+        __atomic_store_n(&c->pubsub, pc, __ATOMIC_RELEASE);
+    return pc;
 }
 
 long long pubsub_client_count(const client *c, enum pubsub_kind kind)
@@ -71,7 +78,7 @@ size_t pubsub_client_bytes(const client *c)
 
 bool pubsub_client_subscribed(const client *c)
 {
-    const ps_client *pc = c->pubsub;
+    const ps_client *pc = ps_client_of(c);
     return pc && pc->n[0] + pc->n[1] + pc->n[2] > 0;
 }
 

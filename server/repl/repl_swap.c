@@ -173,10 +173,8 @@ static int open_store(server *s)
         return rc;
     s->db = db;
     rc = ks_attach(&s->ks, db);
-    if (rc == 0) {
-        functions_free(s);
-        rc = functions_init(s);
-    }
+    if (rc == 0) /* in the same functions' state: the loops read it without the lock */
+        rc = functions_reload(s);
     if (rc) {
         close_store(s);
         return rc;
