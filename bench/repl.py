@@ -11,7 +11,7 @@
 
     bench/repl.py [--quick] [--fill-gb G] [-n N] [--skip-redis] [--pin]
 
---pin (a machine of 2 cores or more): the primary runs on CPU 0, and redis-benchmark and
+--pin (a machine of 2 cores or more): the primary and redis-benchmark run on CPU 0 and
 the replicas on the other CPUs, alone and with replicas alike, so that the ratio is the
 primary's own cost of feeding replicas (the tap's copies, the sender threads), not the
 replicas' CPU taken from it on a machine too small to hold them apart.
@@ -33,7 +33,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", os.path.join(TOP, "build"))
 SERVER = os.path.join(BUILD, "shale-server")
 PROCS = []
-PIN = {"primary": [], "other": []}  # taskset prefixes (--pin)
+PIN = {"primary": [], "other": [], "bench": []}  # taskset prefixes (--pin)
 
 
 def free_port():
@@ -105,7 +105,7 @@ def wait_synced(primary, replicas, timeout=3600):
 
 
 def bench_set(port, n, extra=()):
-    out = subprocess.run(PIN["other"] + ["redis-benchmark", "-p", str(port), "-t", "set", "-n", str(n),
+    out = subprocess.run(PIN["bench"] + ["redis-benchmark", "-p", str(port), "-t", "set", "-n", str(n),
                           "-c", "50", "-d", "100", "-r", "1000000", "-q", "--csv"] + list(extra),
                          capture_output=True, text=True)
     for line in out.stdout.splitlines():
@@ -175,7 +175,7 @@ def main():
         if ncpu < 2 or not shutil.which("taskset"):
             print("repl.py: --pin needs 2 CPUs and taskset")
             return 2
-        PIN["primary"] = ["taskset", "-c", "0"]
+        PIN["primary"] = PIN["bench"] = ["taskset", "-c", "0"]
         PIN["other"] = ["taskset", "-c", "1-%d" % (ncpu - 1)]
     if a.quick:
         a.n, a.fill_gb = 100000, min(a.fill_gb, 0.1)
