@@ -7,7 +7,6 @@
  * sendfile(2): the checksum needs them read anyway, and a checkpoint's files are in the
  * page cache (links of the store's own files, or just copied).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "file.h"
 #include "repl_sync.h"
 #include "repl_wire.h"
 
@@ -66,40 +66,43 @@ static int plan_add(send_plan *p, const char *name, uint64_t size, int keep)
     return 0;
 }
 
+/* A walk of one directory level of a checkpoint (plan_level). */
+typedef struct plan_walk {
+    const char *dir, *sub;
+    const repl_files *have;
+    send_plan *p;
+} plan_walk;
+
+static int plan_level(const char *dir, const char *sub, const repl_files *have, send_plan *p);
+
+/* One entry of the level: a file is planned, a directory at the top walked. */
+static int plan_entry(const char *entry, void *arg)
+{
+    plan_walk *w = arg;
+    char name[REPL_NAME_MAX + 2];
+    int n = snprintf(name, sizeof name, "%s%s%s", w->sub, *w->sub ? "/" : "", entry);
+    if (n < 0 || !repl_name_valid(name, (size_t)n))
+        return -ENAMETOOLONG;
+    char file[4096 + 2 * REPL_NAME_MAX + 4];
+    snprintf(file, sizeof file, "%s/%s", w->dir, name);
+    struct stat st;
+    if (stat(file, &st) != 0)
+        return -errno;
+    if (S_ISDIR(st.st_mode) && !*w->sub)
+        return plan_level(w->dir, name, w->have, w->p);
+    if (S_ISREG(st.st_mode))
+        return plan_add(w->p, name, (uint64_t)st.st_size,
+                        replica_has(w->have, name, file, (uint64_t)st.st_size));
+    return -EINVAL; /* a checkpoint holds files and one level of directories */
+}
+
 /* Adds the regular files of dir/sub (and, at the top, of its subdirectories) to p. */
 static int plan_level(const char *dir, const char *sub, const repl_files *have, send_plan *p)
 {
     char path[4096 + REPL_NAME_MAX + 2];
     snprintf(path, sizeof path, "%s%s%s", dir, *sub ? "/" : "", sub);
-    DIR *d = opendir(path);
-    if (!d)
-        return -errno;
-    int rc = 0;
-    struct dirent *e;
-    while (rc == 0 && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char name[REPL_NAME_MAX + 2];
-        int n = snprintf(name, sizeof name, "%s%s%s", sub, *sub ? "/" : "", e->d_name);
-        if (n < 0 || !repl_name_valid(name, (size_t)n)) {
-            rc = -ENAMETOOLONG;
-            break;
-        }
-        char file[sizeof path + REPL_NAME_MAX + 2];
-        snprintf(file, sizeof file, "%s/%s", dir, name);
-        struct stat st;
-        if (stat(file, &st) != 0)
-            rc = -errno;
-        else if (S_ISDIR(st.st_mode) && !*sub)
-            rc = plan_level(dir, name, have, p);
-        else if (S_ISREG(st.st_mode))
-            rc = plan_add(p, name, (uint64_t)st.st_size,
-                          replica_has(have, name, file, (uint64_t)st.st_size));
-        else
-            rc = -EINVAL; /* a checkpoint holds files and one level of directories */
-    }
-    closedir(d);
-    return rc;
+    plan_walk w = {dir, sub, have, p};
+    return file_list_dir(path, plan_entry, &w);
 }
 
 static int send_header(repl_wire *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
