@@ -70,7 +70,7 @@ static void put_round(shale_db *db, int round, int n)
 static void *writer_main(void *arg)
 {
     source *s = arg;
-    for (int round = 100; !s->stop; round++)
+    for (int round = 100; !__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE); round++)
         put_round(s->db, round, 200);
     return NULL;
 }
@@ -106,7 +106,7 @@ static void source_open(source *s)
 
 static void source_close(source *s)
 {
-    s->stop = 1;
+    __atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
     pthread_join(s->writer, NULL);
     assert_int_equal(shale_close(s->db), 0);
     assert_int_equal(shale_close(s->fifo_db), 0);
