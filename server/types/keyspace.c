@@ -4,6 +4,7 @@
 #include "ks_txn.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1031,7 +1032,12 @@ int ks_recount_db(keyspace *ks, int dbi)
 
 int ks_open(keyspace *ks, shale_db *db, const char *dir, const shale_options *fifo_options)
 {
-    memset(ks, 0, sizeof *ks);
+    /* everything but ready: the engine's compaction threads, started by shale_open, may
+       call the filter (ctx ks) already, and it reads ready with an atomic load */
+    size_t at = offsetof(keyspace, ready), end = at + sizeof ks->ready;
+    memset(ks, 0, at);
+    memset((char *)ks + end, 0, sizeof *ks - end);
+    __atomic_store_n(&ks->ready, 0, __ATOMIC_RELEASE);
     ks->db = db;
     pthread_rwlock_init(&ks->engines_lock, NULL);
     snprintf(ks->dir, sizeof ks->dir, "%s", dir);
