@@ -9,7 +9,9 @@
    redis-benchmark SET load: its lag in seconds, sampled every 100 ms (how long ago the
    primary was at the offset the replica reports), max and p99 (bar: within 1 s).
 
-    bench/repl.py [--quick] [--fill-gb G] [-n N] [--skip-redis] [--pin]
+    bench/repl.py [--quick] [--fill-gb G] [-n N] [--rounds R] [--skip-redis] [--pin]
+
+The throughputs are medians of R runs each (default 3), alone and with replicas in turns.
 
 --pin (a machine of 2 cores or more): the primary and redis-benchmark run on CPU 0 and
 the replicas on the other CPUs, alone and with replicas alike, so that the ratio is the
@@ -114,15 +116,25 @@ def bench_set(port, n, extra=()):
     raise RuntimeError("redis-benchmark: %s" % out.stderr)
 
 
-def throughput(kind, work, n):
+def throughput(kind, work, n, rounds):
+    """Medians of `rounds` runs alone and with replicas, taken in turns (a run of a few
+    seconds on a shared machine varies by 10-20 %: one pair decides nothing)."""
     _, p = start(kind, work, kind + "-alone", role="primary")
-    alone = bench_set(p, n)
     _, pp = start(kind, work, kind + "-primary", role="primary")
     reps = [start(kind, work, "%s-replica%d" % (kind, i), replicaof=pp)[1] for i in range(2)]
     wait_synced(pp, reps, 120)
-    with_reps = bench_set(pp, n)
-    wait_synced(pp, reps, 600)
-    return alone, with_reps
+    alone, with_reps = [], []
+    for _ in range(rounds):
+        alone.append(bench_set(p, n))
+        with_reps.append(bench_set(pp, n))
+        wait_synced(pp, reps, 600)
+    return median(alone), median(with_reps), alone, with_reps
+
+
+def median(xs):
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
 
 
 def catch_up(work, fill_gb, n):
@@ -169,6 +181,7 @@ def main():
     ap.add_argument("-n", type=int, default=400000)
     ap.add_argument("--skip-redis", action="store_true")
     ap.add_argument("--pin", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
     if a.pin:
         ncpu = os.cpu_count() or 1
@@ -187,12 +200,13 @@ def main():
     try:
         rows = []
         for kind in (["shale"] if a.skip_redis else ["shale", "redis"]):
-            alone, with_reps = throughput(kind, work, a.n)
-            rows.append((kind, alone, with_reps))
-        print("| server | SET ops/s alone | with 2 replicas | ratio |")
-        print("| --- | --- | --- | --- |")
-        for kind, alone, with_reps in rows:
-            print("| %s | %.0f | %.0f | %.2fx |" % (kind, alone, with_reps, with_reps / alone))
+            rows.append((kind,) + throughput(kind, work, a.n, a.rounds))
+        print("| server | SET ops/s alone | with 2 replicas | ratio | runs alone / with |")
+        print("| --- | --- | --- | --- | --- |")
+        for kind, alone, with_reps, runs_alone, runs_with in rows:
+            print("| %s | %.0f | %.0f | %.2fx | %s / %s |" % (
+                kind, alone, with_reps, with_reps / alone,
+                " ".join("%.0f" % x for x in runs_alone), " ".join("%.0f" % x for x in runs_with)))
         fill_s, sync_s, lag_max, lag_p99, samples = catch_up(work, a.fill_gb, a.n)
         print("\ncatch-up: %.2f GB filled in %.0f s; an empty replica reached the primary by "
               "full sync in %.1f s; under a SET load its lag was %.2f s at most, %.2f s at "

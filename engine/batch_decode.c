@@ -1,6 +1,6 @@
 /*
  * batch_decode.c - the public reader of an encoded write batch (shale_batch_rep_iterate,
- * shale.h): write_batch.c's decoder with the engine's kinds turned into the public ones
+ * shale_batch_rep_range, shale.h): write_batch.c's decoder with the engine's kinds turned into the public ones
  * and an expiring value's expiry taken off its front.
  */
 #include <errno.h>
@@ -48,4 +48,15 @@ int shale_batch_rep_iterate(const void *rep, size_t len,
         return -EINVAL;
     decode_ctx d = {fn, arg};
     return batch_rep_iterate_entries((slice){.data = rep, .len = len}, one_entry, &d);
+}
+
+int shale_batch_rep_range(const void *rep, size_t len, uint64_t *first, uint64_t *last)
+{
+    uint64_t seq;
+    uint32_t count;
+    if (!rep || batch_rep_header((slice){.data = rep, .len = len}, &seq, &count) || count == 0)
+        return 0;
+    *first = seq;
+    *last = seq + count - 1;
+    return 1;
 }

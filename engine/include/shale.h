@@ -258,6 +258,10 @@ int shale_batch_rep_iterate(const void *rep, size_t len,
                                       size_t vlen, uint64_t expire_at_ms),
                             void *arg);
 
+/* The sequences an encoded batch covers, from its header (docs/format.md "Write batch"):
+   1 with *first and *last, 0 when it is too short or has no entries. */
+int shale_batch_rep_range(const void *rep, size_t len, uint64_t *first, uint64_t *last);
+
 /* Applies the batch atomically. Errors as shale_put. The batch is not modified. */
 int shale_write(shale_db *db, const shale_batch *b);
 

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shale.h"
+
 struct repl_backlog {
     pthread_mutex_t mu;
     pthread_cond_t grew; /* a record was added (or repl_backlog_wake) */
@@ -156,27 +158,11 @@ static int ring_reserve(repl_backlog *b)
     return 0;
 }
 
-bool repl_rep_range(const void *rep, size_t len, uint64_t *first, uint64_t *last)
-{
-    const unsigned char *p = rep;
-    if (len < 12)
-        return false;
-    uint64_t f = 0;
-    uint32_t n = 0;
-    for (int i = 7; i >= 0; i--)
-        f = f << 8 | p[i];
-    for (int i = 11; i >= 8; i--)
-        n = n << 8 | p[i];
-    *first = f;
-    *last = f + n - 1;
-    return n > 0;
-}
-
 void repl_backlog_tap(void *ctx, const void *rep, size_t len)
 {
     repl_backlog *b = ctx;
     uint64_t first, last;
-    if (!repl_rep_range(rep, len, &first, &last))
+    if (!shale_batch_rep_range(rep, len, &first, &last))
         return; /* (the engine passes only records with entries) */
     repl_record *r = malloc(sizeof *r + len);
     pthread_mutex_lock(&b->mu);
@@ -297,6 +283,27 @@ int repl_backlog_next(repl_backlog *b, uint64_t after, int timeout_ms, repl_reco
     }
     pthread_mutex_unlock(&b->mu);
     return rc;
+}
+
+int repl_backlog_next_many(repl_backlog *b, uint64_t after, repl_record **out, int max,
+                           size_t max_bytes)
+{
+    pthread_mutex_lock(&b->mu);
+    int n = 0;
+    if (fell_out(b, after)) {
+        n = -ERANGE;
+    } else {
+        size_t bytes = 0;
+        for (size_t i = b->floor_known ? first_above(b, after) : 0;
+             i < b->n && n < max && (n == 0 || bytes < max_bytes); i++) {
+            repl_record *r = at(b, i);
+            __atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
+            out[n++] = r;
+            bytes += r->len;
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+    return n;
 }
 
 void repl_backlog_wake(repl_backlog *b)

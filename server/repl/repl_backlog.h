@@ -31,10 +31,6 @@ typedef struct repl_record {
 
 typedef struct repl_backlog repl_backlog;
 
-/* The sequences an encoded batch covers, from its header (fixed64 first | fixed32
-   count, docs/format.md "Write batch"): false when it is too short or has no entries. */
-bool repl_rep_range(const void *rep, size_t len, uint64_t *first, uint64_t *last);
-
 /* A backlog keeping up to limit bytes of records. NULL without memory. */
 repl_backlog *repl_backlog_new(uint64_t limit);
 /* Frees the backlog (records still referenced by readers live until unreferenced).
@@ -76,6 +72,12 @@ bool repl_backlog_holds_after(repl_backlog *b, uint64_t after);
  * reader fell behind) or the backlog went past after + 1 without such a record.
  */
 int repl_backlog_next(repl_backlog *b, uint64_t after, int timeout_ms, repl_record **out);
+/* Up to max records from after + 1 on, in order, without waiting: those that add up to
+   max_bytes (at least one when any is there). Returns how many (each a reference the
+   caller drops), 0 when none has come yet, -ERANGE as repl_backlog_next. One lock for
+   them all: a sender under load takes what came since its last send at once. */
+int repl_backlog_next_many(repl_backlog *b, uint64_t after, repl_record **out, int max,
+                           size_t max_bytes);
 /* Drops every record: the store now holds everything up to seq and the backlog starts
    after it (a full sync put another store in place). */
 void repl_backlog_reset(repl_backlog *b, uint64_t seq);

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -24,6 +25,14 @@
 #define READ_MS 10
 /* Records gathered into one send, at most. */
 #define SEND_CHUNK (1u << 20)
+/* Records taken from the backlog under one lock, at most. */
+#define SEND_BATCH 256
+/* A sender that just sent waits this long before it looks again (us), so that the
+   records of the commits meanwhile go in one send: under load, a wake-up and a send per
+   commit and replica would cost the primary's CPU more than the sends themselves. A
+   sender that found nothing waits on the backlog's wake-up instead, so that a write
+   after a quiet time (a WAIT's) goes out at once. */
+#define COALESCE_US 1000
 /* The replica's input kept at most (acks are a few dozen bytes each). */
 #define INPUT_MAX (1u << 20)
 
@@ -212,22 +221,23 @@ static int send_records(replica *r, resp_out *o)
     int sent = 0;
     for (;;) {
         o->len = 0;
-        repl_record *rec;
-        int rc = 0;
-        while (o->len < SEND_CHUNK && (rc = repl_backlog_next(r->backlog, r->pos, 0, &rec)) == 1) {
-            int frc = frame_record(o, rec);
-            uint64_t last = rec->last;
-            repl_record_unref(rec);
-            if (frc)
-                return -1;
-            r->pos = last;
-        }
-        if (rc < 0) {
+        repl_record *recs[SEND_BATCH];
+        int n = repl_backlog_next_many(r->backlog, r->pos, recs, SEND_BATCH, SEND_CHUNK);
+        if (n < 0) {
             fprintf(stderr, "shale-server: replica %s:%lld fell out of the backlog after "
                             "sequence %llu: dropped (it syncs again)\n",
                     r->ip, r->port, (unsigned long long)r->pos);
             return -1;
         }
+        int frc = 0;
+        for (int i = 0; i < n; i++) {
+            frc = frc ? frc : frame_record(o, recs[i]);
+            if (!frc)
+                r->pos = recs[i]->last;
+            repl_record_unref(recs[i]);
+        }
+        if (frc)
+            return -1;
         if (o->len == 0)
             return sent;
         if (!send_all(r, o->data, o->len))
@@ -317,7 +327,6 @@ static bool read_input(replica *r)
 
 /* ---- the sender thread ---- */
 
-/* Waits until a record comes, the replica writes, or the ping is due. */
 /* Waits until a record comes, the replica writes, or the ping is due. Whether the
    replica wrote (its input is to be read). */
 static bool wait_for_work(replica *r, uint64_t last_send_ms)
@@ -335,6 +344,19 @@ static bool wait_for_work(replica *r, uint64_t last_send_ms)
         (void)n; /* (nonblocking: a wake-up read already is fine) */
     }
     return pf[0].revents != 0;
+}
+
+/* The pause after a send, while the next records gather: COALESCE_US, or less when
+   repl_primary_hurry woke it (a WAIT waits). */
+static void gather(replica *r)
+{
+    struct pollfd pf = {.fd = r->wait.fd, .events = POLLIN};
+    struct timespec nap = {0, COALESCE_US * 1000L};
+    if (ppoll(&pf, 1, &nap, NULL) > 0) {
+        uint64_t drained;
+        ssize_t n = read(r->wait.fd, &drained, sizeof drained);
+        (void)n;
+    }
 }
 
 /* Starts the stream: +CONTINUE, or the full sync (the seam). False when it failed. */
@@ -405,6 +427,8 @@ static void *sender_main(void *arg)
         uint64_t now = repl_now_ms();
         if (rc > 0) {
             last_send_ms = now;
+            gather(r);
+            readable = true; /* (the acks to what it sent came meanwhile) */
             continue;
         }
         if (now - last_send_ms >= PING_MS) {
@@ -487,6 +511,20 @@ void repl_primary_adopt(server *s, int fd, repl_link *link, const char *addr,
 }
 
 /* ---- what clients see ---- */
+
+void repl_primary_hurry(server *s)
+{
+    if (!s->repl)
+        return;
+    struct repl_replicas *rs = s->repl->replicas;
+    pthread_mutex_lock(&rs->mu);
+    for (replica *r = rs->list; r; r = r->next) {
+        uint64_t one = 1;
+        ssize_t n = write(r->wait.fd, &one, sizeof one);
+        (void)n; /* (a full counter wakes it all the same) */
+    }
+    pthread_mutex_unlock(&rs->mu);
+}
 
 static bool online(const replica *r)
 {

@@ -58,6 +58,9 @@ void repl_primary_drop_all(server *s);
 void repl_primary_adopt(server *s, int fd, repl_link *link, const char *addr,
                         const char *pending, size_t n, const char *input, size_t in_n);
 
+/* A WAIT began to wait: senders pausing to gather records (COALESCE_US) send what
+   they have now. Any thread. */
+void repl_primary_hurry(server *s);
 /* Replicas online that acknowledged seq or more (WAIT). Any thread. */
 long long repl_count_acked(server *s, uint64_t seq);
 /* Online replicas whose last ack is at most max_lag_s old (min-replicas-to-write). */

@@ -305,7 +305,7 @@ static int parse_frames(repl_follow *f, frame *out, int cap)
 static uint64_t rep_last(const char *rep, size_t len)
 {
     uint64_t first, last;
-    return repl_rep_range(rep, len, &first, &last) ? last : 0;
+    return shale_batch_rep_range(rep, len, &first, &last) ? last : 0;
 }
 
 /* Applies the frames under the lock. The frames applied (f->off moves past them), or an

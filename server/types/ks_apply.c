@@ -18,16 +18,22 @@ typedef struct key_state {
     uint32_t phys;
     bool existed, had_ttl; /* before the record */
     bool exists, has_ttl;  /* after the entries so far */
-    struct key_state *next;
+    struct key_state *next; /* in its bucket */
+    struct key_state *all;  /* every state of the record, newest first */
     size_t len;
     char key[];
 } key_state;
 
-#define NBUCKETS 1024
+/* Buckets: a power of two near the record's entries (most records are a few writes: a
+   fixed large table would be cleared and walked for each). */
+#define MIN_BUCKETS 16
+#define MAX_BUCKETS 65536
 
 typedef struct apply_ctx {
     keyspace *ks;
-    key_state *buckets[NBUCKETS];
+    key_state **buckets;
+    size_t nbuckets;
+    key_state *all;
     int changed;
     bool recount[KS_DBS]; /* a range delete of metadata: count again */
     bool version;         /* the version ceiling 'V' was written */
@@ -46,7 +52,7 @@ static uint64_t hash_key(uint32_t phys, const char *p, size_t n)
    or a read error (ctx->rc). */
 static key_state *state_of(apply_ctx *a, uint32_t phys, const char *key, size_t klen)
 {
-    key_state **b = &a->buckets[hash_key(phys, key, klen) % NBUCKETS];
+    key_state **b = &a->buckets[hash_key(phys, key, klen) & (a->nbuckets - 1)];
     for (key_state *s = *b; s; s = s->next)
         if (s->phys == phys && s->len == klen && memcmp(s->key, key, klen) == 0)
             return s;
@@ -66,16 +72,18 @@ static key_state *state_of(apply_ctx *a, uint32_t phys, const char *key, size_t 
     memcpy(s->key, key, klen);
     s->next = *b;
     *b = s;
+    s->all = a->all;
+    a->all = s;
     return s;
 }
 
 static void free_states(apply_ctx *a)
 {
-    for (int i = 0; i < NBUCKETS; i++)
-        for (key_state *s = a->buckets[i], *next; s; s = next) {
-            next = s->next;
-            free(s);
-        }
+    for (key_state *s = a->all, *next; s; s = next) {
+        next = s->all;
+        free(s);
+    }
+    free(a->buckets);
 }
 
 /* A range delete over metadata records: the databases whose ids it covers are counted
@@ -135,14 +143,13 @@ static int index_of(const phys_counts *pc, uint32_t phys)
 /* The counts per id after the record: before + the keys' differences. */
 static void add_differences(apply_ctx *a, phys_counts *pc)
 {
-    for (int i = 0; i < NBUCKETS; i++)
-        for (key_state *s = a->buckets[i]; s; s = s->next) {
-            int at = index_of(pc, s->phys);
-            if (at < 0)
-                continue; /* a dropped database's key (the sweeper's deletes) */
-            pc->count[at] += (int64_t)s->exists - (int64_t)s->existed;
-            pc->expires[at] += (int64_t)s->has_ttl - (int64_t)s->had_ttl;
-        }
+    for (key_state *s = a->all; s; s = s->all) {
+        int at = index_of(pc, s->phys);
+        if (at < 0)
+            continue; /* a dropped database's key (the sweeper's deletes) */
+        pc->count[at] += (int64_t)s->exists - (int64_t)s->existed;
+        pc->expires[at] += (int64_t)s->has_ttl - (int64_t)s->had_ttl;
+    }
 }
 
 /* Puts the counts on the databases of the mapping now; a database whose id is new (or
@@ -169,9 +176,17 @@ static int place_counts(apply_ctx *a, const phys_counts *pc)
 int ks_apply_record(keyspace *ks, const void *rep, size_t len, int *changed)
 {
     *changed = 0;
+    uint64_t first, last;
+    uint64_t entries = shale_batch_rep_range(rep, len, &first, &last) ? last - first + 1 : 0;
     apply_ctx *a = calloc(1, sizeof *a);
-    if (!a)
+    a->nbuckets = MIN_BUCKETS;
+    while (a && a->nbuckets < entries && a->nbuckets < MAX_BUCKETS)
+        a->nbuckets *= 2;
+    a->buckets = a ? calloc(a->nbuckets, sizeof *a->buckets) : NULL;
+    if (!a || !a->buckets) {
+        free(a);
         return -ENOMEM;
+    }
     a->ks = ks;
     phys_counts pc;
     for (int i = 0; i < KS_DBS; i++) {

@@ -163,6 +163,23 @@ static void test_ks_apply_counts_follow_the_primary(void **state)
     del_key(&f->p, 1, "m3");
     put_string(&f->p, 1, "m4", later);
     assert_int_equal(ks_commit(&f->p), 0);
+    /* one record of 300 keys (the apply's table grows past its smallest), written by a
+       transaction of commands that put, delete and put again */
+    assert_int_equal(ks_txn_begin(&f->p), 0);
+    for (int i = 0; i < 300; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "n%d", i);
+        commit_one(&f->p, 2, k, i % 5 ? 0 : later);
+        if (i % 7 == 0) {
+            ks_begin(&f->p);
+            del_key(&f->p, 2, k);
+            assert_int_equal(ks_commit(&f->p), 0);
+        }
+        if (i % 14 == 0)
+            commit_one(&f->p, 2, k, later);
+    }
+    assert_int_equal(ks_txn_commit(&f->p), 0);
+    assert_int_equal(f->p.count[2], 16 + 300 - 43 + 22);
     f->touched = 0;
     catch_up(f);
     assert_true(f->touched >= 2); /* WATCH heard the keys */
