@@ -10,12 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "blocking.h"
 #include "config.h"
-#include "monitor.h"
-#include "multi.h"
-#include "notify.h"
-#include "pause.h"
+#include "modules.h"
 #include "repl.h"
 #include "repl_backlog.h"
 #include "repl_failover.h"
@@ -23,10 +19,6 @@
 #include "repl_replica.h"
 #include "repl_swap.h"
 #include "store.h"
-#include "pubsub.h"
-#include "functions.h"
-#include "script.h"
-#include "tracking.h"
 #include "server.h"
 
 static server srv;
@@ -107,13 +99,7 @@ int main(int argc, char **argv)
         shale_close(srv.db);
         return 1;
     }
-    if (access_init(&srv.access, ks_now_ms())) {
-        fprintf(stderr, "shale-server: out of memory\n");
-        return 1;
-    }
-    int nloops = (int)srv.cfg.io_threads;
-    if (multi_init(&srv) || tracking_init(&srv) || blocking_init(&srv, nloops) || pubsub_init(&srv, nloops) ||
-        monitor_init(&srv, nloops) || pause_init(&srv, nloops) || script_init(&srv)) {
+    if (server_modules_init(&srv, (int)srv.cfg.io_threads)) {
         fprintf(stderr, "shale-server: out of memory\n");
         return 1;
     }
@@ -121,14 +107,12 @@ int main(int argc, char **argv)
     if (rc)
         fprintf(stderr, "shale-server: the replication id in %s cannot be saved: %s\n",
                 srv.cfg.dir, shale_strerror(rc));
-    rc = functions_init(&srv); /* after ks_open: the libraries are stored with the data */
+    rc = server_modules_load(&srv); /* the function libraries, stored with the data */
     if (rc) {
         fprintf(stderr, "shale-server: cannot load the function libraries: %s\n",
                 rc == -EINVAL ? "a library does not load" : shale_strerror(rc));
         return 1;
     }
-    notify_init(&srv);
-    pthread_mutex_init(&srv.lock, NULL);
     caps_refresh(&srv);
     srv.start_ms = ks_now_ms();
     srv.lastsave_s = (uint64_t)time(NULL);
@@ -157,19 +141,7 @@ int main(int argc, char **argv)
     int krc = ks_close(&srv.ks); /* the fifo databases' engines */
     if (krc)
         fprintf(stderr, "shale-server: closing a fifo database: %s\n", shale_strerror(krc));
-    migrate_cache_free(&srv.migrate);
-    cursor_table_free(&srv.cursors);
-    cmdstats_free(&srv.cmds);
-    access_free(&srv.access);
-    blocking_free(&srv);
-    pubsub_free(&srv);
-    tracking_free(&srv);
-    notify_free(&srv);
-    multi_free(&srv);
-    functions_free(&srv);
-    script_free(&srv);
-    monitor_free(&srv);
-    pause_free(&srv);
+    server_modules_free(&srv);
     int crc = shale_close(srv.db);
     repl_free(&srv); /* the backlog, after the engine that feeds it */
     if (crc)

@@ -8,9 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blocking.h"
-#include "functions.h"
-#include "pubsub.h"
+#include "modules.h"
 #include "repl.h"
 #include "repl_backlog.h"
 #include "store.h"
@@ -33,14 +31,8 @@ static void teardown(void)
         return;
     server_bgsave_wait(&srv);
     caps_stop(&srv);
-    blocking_free(&srv);
-    pubsub_free(&srv);
-    functions_free(&srv);
-    script_free(&srv);
     ks_close(&srv.ks);
-    cursor_table_free(&srv.cursors);
-    cmdstats_free(&srv.cmds);
-    access_free(&srv.access);
+    server_modules_free(&srv);
     shale_close(srv.db);
     repl_free(&srv);
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -68,8 +60,7 @@ static void open_modules(void)
     shale_options o, fifo;
     server_store_options(&srv, &o, &fifo);
     if (shale_open(dir, &o, &srv.db) || ks_open(&srv.ks, srv.db, dir, &fifo) ||
-        access_init(&srv.access, ks_now_ms()) || blocking_init(&srv, 1) || pubsub_init(&srv, 1) ||
-        script_init(&srv) || functions_init(&srv))
+        server_modules_init(&srv, 1) || server_modules_load(&srv))
         abort();
 }
 
@@ -87,7 +78,6 @@ server *fuzz_server(const fuzz_server_options *o)
     srv.caps.cache_applied = srv.cfg.block_cache_size;
     srv.caps.memtable_applied = srv.cfg.memtable_size;
     srv.caps.vlog_file_applied = srv.cfg.vlog_file_size;
-    pthread_mutex_init(&srv.lock, NULL);
     srv.start_ms = ks_now_ms();
     srv.lastsave_s = (uint64_t)time(NULL);
     ready = true;

@@ -19,19 +19,13 @@
 
 #include <cmocka.h>
 
-#include "blocking.h"
-#include "functions.h"
-#include "multi.h"
-#include "notify.h"
-#include "pubsub.h"
+#include "modules.h"
 #include "repl_swap.h"
 #include "repl_sync.h"
-#include "script.h"
 #include "server.h"
 #include "store.h"
 #include "sync_point.h"
 #include "testutil.h"
-#include "tracking.h"
 
 static bool exists(const char *path)
 {
@@ -54,15 +48,8 @@ static void server_open(const char *dir)
     assert_int_equal(repl_swap_recover(dir, NULL), 0);
     assert_int_equal(shale_open(dir, &o, &srv.db), 0);
     assert_int_equal(ks_open(&srv.ks, srv.db, dir, &fifo), 0);
-    assert_int_equal(access_init(&srv.access, ks_now_ms()), 0);
-    assert_int_equal(multi_init(&srv), 0);
-    assert_int_equal(tracking_init(&srv), 0);
-    assert_int_equal(blocking_init(&srv, 1), 0);
-    assert_int_equal(pubsub_init(&srv, 1), 0);
-    assert_int_equal(script_init(&srv), 0);
-    assert_int_equal(functions_init(&srv), 0);
-    notify_init(&srv);
-    pthread_mutex_init(&srv.lock, NULL);
+    assert_int_equal(server_modules_init(&srv, 1), 0);
+    assert_int_equal(server_modules_load(&srv), 0);
     srv.start_ms = ks_now_ms();
 }
 
@@ -71,16 +58,7 @@ static void server_close(void)
     server_bgsave_wait(&srv);
     caps_stop(&srv);
     ks_close(&srv.ks);
-    cursor_table_free(&srv.cursors);
-    cmdstats_free(&srv.cmds);
-    access_free(&srv.access);
-    blocking_free(&srv);
-    pubsub_free(&srv);
-    tracking_free(&srv);
-    notify_free(&srv);
-    multi_free(&srv);
-    functions_free(&srv);
-    script_free(&srv);
+    server_modules_free(&srv);
     assert_int_equal(shale_close(srv.db), 0);
 }
 
