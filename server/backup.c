@@ -64,7 +64,7 @@ int backup_make(server *s, uint64_t *writes)
     dirs_parent_of(dest, parent, sizeof parent);
     rc = dirs_remove_tree(tmp); /* an interrupted run's, or the backup before the last */
     if (rc == 0)
-        rc = ks_engines_checkpoint(&s->ks, tmp, writes, NULL);
+        rc = ks_engines_checkpoint(&s->ks, tmp, true, writes, NULL);
     if (rc == 0)
         rc = swap_in(tmp, dest);
     if (rc == 0)

@@ -56,7 +56,7 @@ static int checkpoint_dir(server *s, char *out, size_t cap)
 /* The checkpoint at *seq, and +FULLRESYNC naming it. */
 static int start(server *s, int fd, const char *dir, int timeout_ms, uint64_t *seq)
 {
-    int rc = ks_engines_checkpoint(&s->ks, dir, NULL, seq);
+    int rc = ks_engines_checkpoint(&s->ks, dir, false, NULL, seq);
     if (rc)
         return rc;
     if (!repl_backlog_can_continue(repl_backlog_of(s), *seq, shale_last_seq(s->ks.db)))

@@ -501,7 +501,9 @@ static void retire(server *s)
 }
 
 /* The node's own duties that a replica leaves to its primary (expiry, sweeping, eviction,
-   value-log GC's rewrites): off on a replica, on on a primary. */
+   value-log GC's rewrites): off on a replica, on on a primary. A node that becomes a
+   replica also empties its fifo databases: no record of its primary reaches them, and
+   a copy kept would serve values the primary overwrites or deletes (docs/server.md). */
 static void set_duties(server *s, bool replica)
 {
     s->ks.replica = replica;
@@ -509,6 +511,12 @@ static void set_duties(server *s, bool replica)
     if (rc)
         fprintf(stderr, "shale-server: setting value-log GC to %s: %s\n",
                 replica ? "reclaim only" : "rewrite", shale_strerror(rc));
+    if (replica && s->ks.nfifo) {
+        rc = ks_fifo_empty_all(&s->ks);
+        fprintf(stderr, "shale-server: a replica: its %d fifo database%s emptied%s%s\n",
+                s->ks.nfifo, s->ks.nfifo == 1 ? "" : "s", rc ? ", with an error: " : "",
+                rc ? shale_strerror(rc) : "");
+    }
 }
 
 bool repl_following(const server *s, const char *host, int port)

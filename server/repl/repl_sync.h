@@ -92,7 +92,8 @@ void repl_progress_read(const repl_progress *p, uint64_t *total, uint64_t *read)
 
 /*
  * The primary's side: sends every file of checkpoint directory dir (made by
- * ks_engines_checkpoint: its files and those of its fifo-<id> subdirectories), in the
+ * ks_engines_checkpoint: its files and those of any fifo-<id> subdirectory; a full
+ * sync's checkpoint has none, as fifo databases are not replicated), in the
  * full sync's framing: "total", then per file "file" + the bytes + "sum", or "keep" for a
  * file that `have` (the replica's REPLCONF have; may be NULL) lists with the same size
  * and fingerprint, then "end". The bytes go with sendfile(2). timeout_ms: the longest the

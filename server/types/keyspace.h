@@ -348,6 +348,13 @@ int ks_swap(keyspace *ks, int a, int b);
 int ks_set_fifo(keyspace *ks, int dbi, bool fifo, uint64_t cap);
 /* dbi's fifo engine, or NULL when it lives in the main engine. */
 ks_fifo *ks_fifo_of(keyspace *ks, int dbi);
+/* Empties every fifo database here only: each engine is destroyed and opened again empty
+   with the same id and cap, and its databases count no key. Writes nothing to the main
+   engine (the mapping stays): for a node that becomes a replica, whose fifo databases
+   no record of its primary's reaches (docs/server.md, "Replication"). Command lock
+   held. 0 or the first error (an engine that did not open again is told to the log and
+   its database reads as empty until the next start). */
+int ks_fifo_empty_all(keyspace *ks);
 /* The engine that holds an engine key (by the physical id in it). */
 shale_db *ks_engine_of_key(keyspace *ks, const void *key, size_t klen);
 /* Reads an engine key (a hash field) from its engine: shale_get's contract. */
@@ -367,9 +374,12 @@ int ks_engines_resume(keyspace *ks);
    lock (no fifo database opens or closes meanwhile; may run outside the command lock).
    Each engine's checkpoint is of its own moment, as a transaction across engines is not
    atomic either. *writes (may be NULL): the engines' sequences summed; *main_seq (may be
-   NULL): the main engine's (where a replica's stream goes on from). 0 or the first
-   error (dest then may hold part of it: the caller removes it). */
-int ks_engines_checkpoint(keyspace *ks, const char *dest, uint64_t *writes, uint64_t *main_seq);
+   NULL): the main engine's (where a replica's stream goes on from). with_fifo false:
+   the main engine's only (a full sync: fifo databases are not replicated, and a copy
+   that no later write reaches would serve stale values). 0 or the first error (dest
+   then may hold part of it: the caller removes it). */
+int ks_engines_checkpoint(keyspace *ks, const char *dest, bool with_fifo, uint64_t *writes,
+                          uint64_t *main_seq);
 /* The engines' last sequences summed: a count of writes, for rdb_changes_since_last_save. */
 uint64_t ks_engines_writes(keyspace *ks);
 /* The first engine's background error (shale_background_error), 0 when none has one. */

@@ -123,6 +123,35 @@ int ks_fifo_close_engine(keyspace *ks, int i, bool destroy)
     return rc;
 }
 
+int ks_fifo_empty_all(keyspace *ks)
+{
+    int n = ks->nfifo;
+    uint32_t phys[KS_MAX_FIFO];
+    uint64_t cap[KS_MAX_FIFO];
+    for (int i = 0; i < n; i++) {
+        phys[i] = ks->fifo[i].phys;
+        cap[i] = ks->fifo[i].cap;
+    }
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < ks->nfifo; j++)
+            if (ks->fifo[j].phys == phys[i]) {
+                int crc = ks_fifo_close_engine(ks, j, true);
+                rc = rc ? rc : crc;
+                break;
+            }
+        int orc = ks_fifo_open_engine(ks, phys[i], cap[i], NULL);
+        if (orc)
+            fprintf(stderr, "shale-server: cannot open the emptied fifo database %" PRIu32
+                            " again: %s\n", phys[i], shale_strerror(orc));
+        rc = rc ? rc : orc;
+        for (int dbi = 0; dbi < KS_DBS; dbi++)
+            if (ks->phys[dbi] == phys[i])
+                ks->count[dbi] = ks->expires[dbi] = 0;
+    }
+    return rc;
+}
+
 static void remove_stray(keyspace *ks, const char *name)
 {
     size_t n = strlen(FIFO_DIR_PREFIX);
@@ -208,7 +237,8 @@ int ks_engines_flush(keyspace *ks)
     return each_engine(ks, shale_flush);
 }
 
-int ks_engines_checkpoint(keyspace *ks, const char *dest, uint64_t *writes, uint64_t *main_seq)
+int ks_engines_checkpoint(keyspace *ks, const char *dest, bool with_fifo, uint64_t *writes,
+                          uint64_t *main_seq)
 {
     uint64_t seq = 0, sum = 0;
     pthread_rwlock_rdlock(&ks->engines_lock);
@@ -216,7 +246,7 @@ int ks_engines_checkpoint(keyspace *ks, const char *dest, uint64_t *writes, uint
     if (main_seq)
         *main_seq = seq;
     sum += seq;
-    for (int i = 0; i < ks->nfifo && rc == 0; i++) {
+    for (int i = 0; with_fifo && i < ks->nfifo && rc == 0; i++) {
         char sub[4096 + 32];
         int n = snprintf(sub, sizeof sub, "%s/" FIFO_DIR_PREFIX "%" PRIu32, dest, ks->fifo[i].phys);
         rc = n < 0 || (size_t)n >= sizeof sub ? -ENAMETOOLONG

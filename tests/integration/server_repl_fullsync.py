@@ -19,6 +19,13 @@ then the records after it.
   more: it must be fully resynced (its tail dropped), never continued on top of it.
 - killed_mid_sync: a replica killed with -9 while a full sync's files arrive restarts,
   syncs again and ends equal; nothing half-received is left beside its data directory.
+- fifo_not_copied: fifo databases are not replicated (docs/server.md), so a full sync
+  must not copy them either: a copy would never see the primary's later writes and a
+  replica (or, after a failover, the new primary) would serve values the primary has
+  since overwritten or deleted. The replica's fifo database is empty and stays so while
+  the primary's is written; it is a fifo database still, and a promoted replica writes
+  to it; every other database is equal. The old primary then follows the promoted one
+  (a partial sync): its fifo database is emptied too.
 """
 import glob
 import os
@@ -177,6 +184,52 @@ def killed_mid_sync():
     check(not left, "left beside the data directory: %r" % left)
 
 
+def fifo_not_copied():
+    rnd = random.Random(5)
+    _, port, p = primary("p6")
+    check(p.call("config", "set", "db3-compaction-style", "fifo")[0] == b"+", "db3 fifo")
+    p.call("select", "3")
+    for i in range(200):
+        p.call("set", "cache:%d" % i, "old%d" % i)
+    p.call("select", "0")
+    fill(p, rnd, 2)
+    _, _, r = start_replica("r6", port, *SMALL[2:])
+    wait_for(lambda: link_up(r) and caught_up(p, [r]), "the replica caught up", 60)
+    check("full sync" in log_of("r6").lower(), "the replica's log tells no full sync")
+    p.call("select", "3")
+    p.call("set", "cache:1", "new1")
+    p.call("del", "cache:2")
+    p.call("select", "0")
+    workload(p, rnd, 100)
+    wait_for(lambda: caught_up(p, [r]), "caught up", 30)
+    r.call("select", "3")
+    for k in ("cache:0", "cache:1", "cache:2"):
+        got = r.call("get", k)[1]
+        check(got is None, "the replica serves %s=%r from a fifo database's copy" % (k, got))
+    check(int(r.call("dbsize")[1]) == 0, "the replica's fifo database is not empty")
+    r.call("select", "0")
+    style = r.call("config", "get", "db3-compaction-style")[1]
+    check(style[1][1] == b"fifo", "db3 on the replica: %r" % (style,))
+    same_content(p, [r], skip_dbs=(3,))
+    check(r.call("replicaof", "no", "one")[0] == b"+", "promotion")
+    r.call("select", "3")
+    check(r.call("set", "cache:9", "x")[0] == b"+", "a write to the promoted fifo database")
+    check(r.call("get", "cache:9")[1] == b"x", "read back")
+    r.call("select", "0")
+    # the old primary follows the promoted replica, by partial sync (nothing diverged):
+    # its own fifo copy would go stale as well, so a node that becomes a replica empties
+    # its fifo databases
+    rport = int(info(r, "server")["tcp_port"])
+    check(p.call("replicaof", "127.0.0.1", str(rport))[0] == b"+", "the old primary follows")
+    wait_for(lambda: link_up(p) and caught_up(r, [p]), "the old primary caught up", 60)
+    check("partial sync with primary" in log_of("p6"), "the old primary synced in full")
+    p.call("select", "3")
+    got = p.call("get", "cache:0")[1]
+    check(got is None, "the old primary, now a replica, serves cache:0=%r" % (got,))
+    check(int(p.call("dbsize")[1]) == 0, "the old primary's fifo database is not empty")
+    p.call("select", "0")
+
+
 def main():
     return run_checks([
         ("fresh_replica_after_backlog", fresh_replica_after_backlog),
@@ -184,6 +237,7 @@ def main():
         ("replica_back_after_backlog", replica_back_after_backlog),
         ("primary_went_back", primary_went_back),
         ("killed_mid_sync", killed_mid_sync),
+        ("fifo_not_copied", fifo_not_copied),
     ], sys.argv[1] if len(sys.argv) > 1 else None)
 
 

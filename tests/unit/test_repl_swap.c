@@ -126,7 +126,7 @@ static void make_sync_then_old_data(client *c, const char *sync)
     assert_string_equal(RUN(c, "SET", "in3", "x"), "+OK\r\n");
     assert_string_equal(RUN(c, "SELECT", "0"), "+OK\r\n");
     assert_non_null(strstr(RUN(c, "FUNCTION", "LOAD", NEWLIB), "newlib"));
-    assert_int_equal(ks_engines_checkpoint(&srv.ks, sync, NULL, NULL), 0);
+    assert_int_equal(ks_engines_checkpoint(&srv.ks, sync, false, NULL, NULL), 0);
     assert_string_equal(RUN(c, "FLUSHALL"), "+OK\r\n");
     assert_string_equal(RUN(c, "FUNCTION", "FLUSH"), "+OK\r\n");
     assert_string_equal(RUN(c, "SET", "old", "1"), "+OK\r\n");
