@@ -158,7 +158,7 @@ static void hand_over(server *s, struct repl_failover *fo)
     pthread_mutex_unlock(&s->lock);
     char why[600];
     int rc = promote_target(s, fo, &tc, why, sizeof why);
-    pthread_mutex_lock(&s->lock);
+    script_lock_idle(s); /* (following empties fifo databases: not under a busy script) */
     if (fo->abort)
         return; /* aborted before REPLICAOF NO ONE was sent: done already */
     if (rc) {

@@ -19,6 +19,7 @@
 #include "repl_backlog.h"
 #include "repl_swap.h"
 #include "repl_sync.h"
+#include "script.h"
 #include "shale.h"
 #include "sync_conn.h"
 
@@ -125,7 +126,7 @@ int repl_fullsync_receive(server *s, int fd, sync_reader *rd, const char *replid
     fprintf(stderr, "shale-server: full sync: received a checkpoint at sequence %llu "
                     "(%llu bytes sent, the rest kept), swapping it in\n",
             (unsigned long long)seq, (unsigned long long)read);
-    pthread_mutex_lock(&s->lock);
+    script_lock_idle(s); /* (a busy script lends the lock: not under its reads) */
     rc = repl_swap(s);
     uint64_t got = rc ? 0 : shale_last_seq(s->ks.db);
     pthread_mutex_unlock(&s->lock);

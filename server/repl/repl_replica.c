@@ -18,6 +18,7 @@
 #include "repl_internal.h"
 #include "repl_primary.h"
 #include "resp.h"
+#include "script.h"
 #include "sync_conn.h"
 
 #define HANDSHAKE_TIMEOUT_MS 5000
@@ -206,7 +207,7 @@ static int psync(repl_follow *f, int fd, sync_reader *rd, const link_conf *lc)
         set_state(f, LINK_SYNC);
         rc = repl_fullsync_receive(f->s, fd, rd, id, at);
         if (rc == 0) {
-            pthread_mutex_lock(&f->s->lock);
+            script_lock_idle(f->s); /* (set_duties may empty fifo databases) */
             adopt_replid(f->s, id, true); /* the data was replaced whole */
             repl_backlog_reset(f->s->repl->backlog, at); /* its history starts there */
             set_duties(f->s, true); /* on the engine the swap opened */
@@ -309,7 +310,9 @@ static uint64_t rep_last(const char *rep, size_t len)
 }
 
 /* Applies the frames under the lock. The frames applied (f->off moves past them), or an
-   error that drops the link. A write stall keeps the rest for the next try. */
+   error that drops the link. A write stall keeps the rest for the next try, and so does
+   a busy script: it lends the lock to serve -BUSY, and a script is atomic on a replica
+   too (its reads must not see a record land midway). */
 static int apply_frames(repl_follow *f, const frame *fr, int n)
 {
     server *s = f->s;
@@ -318,6 +321,10 @@ static int apply_frames(repl_follow *f, const frame *fr, int n)
     if (stopped(f)) { /* retired while it read: the node follows another history now */
         pthread_mutex_unlock(&s->lock);
         return -ECANCELED;
+    }
+    if (script_busy(s)) {
+        pthread_mutex_unlock(&s->lock);
+        return 0;
     }
     for (; done < n; done++) {
         if (!fr[done].rep)

@@ -81,6 +81,10 @@ void script_run(server *s, client *c, const char *sha, const resp_arg *keys, int
  *   its writes becomes visible or durable. script_abandoned tells EXEC. Lock held.
  */
 bool script_busy(const server *s);
+/* Takes s->lock at a moment no script is busy: a busy script lends the lock to serve
+   -BUSY, and a thread other than the event loops that changes data (a replica's full
+   sync swapping its store in) must not take it then. Waits, polling every 10 ms. */
+void script_lock_idle(server *s);
 const char *script_busy_error(const server *s);
 bool script_running_function(const server *s);
 int script_kill(server *s);

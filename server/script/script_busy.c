@@ -140,3 +140,15 @@ void script_set_busy_handler(server *s, void (*fn)(server *s))
     if (s->script)
         s->script->busy_handler = fn;
 }
+
+void script_lock_idle(server *s)
+{
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        if (!script_busy(s))
+            return;
+        pthread_mutex_unlock(&s->lock);
+        struct timespec nap = {0, 10 * 1000000L};
+        nanosleep(&nap, NULL);
+    }
+}

@@ -7,7 +7,8 @@ equal content key by key (SCAN + DUMP + PTTL in every database), equal DBSIZE an
 keyspace; WAIT counting both replicas; WATCH on a replica seeing the primary's writes,
 client tracking on a replica invalidated by them;
 -READONLY and INFO replication's field names compared with a redis-server replica (the
-oracle); a replica killed with -9 mid-stream continuing by partial sync; REPLICAOF NO ONE
+oracle); a busy read-only script on a replica not seeing the primary's records midway;
+a replica killed with -9 mid-stream continuing by partial sync; REPLICAOF NO ONE
 promoting a replica that its sibling then follows by partial sync.
 """
 import os
@@ -143,6 +144,30 @@ def main():
             a, b = r1.call(*case), rr.call(*case)
             check(a == b, "%r: shale %r, redis %r" % (case, a, b))
 
+    def busy_script_on_replica():
+        # A script is atomic on a replica too: while a read-only script runs past
+        # busy-reply-threshold (and lends the lock to serve -BUSY), the primary's records
+        # wait; its two reads of one key see the same value.
+        p.call("set", "bk", "old")
+        wait_for(lambda: caught_up(p, [r2]), "caught up")
+        r2.call("config", "set", "busy-reply-threshold", "100")
+        spin = ("local a = redis.call('get', KEYS[1]) "
+                "local t = redis.call('time') local start = t[1] * 1000 + t[2] / 1000 "
+                "repeat t = redis.call('time') until t[1] * 1000 + t[2] / 1000 - start > 1500 "
+                "return {a, redis.call('get', KEYS[1])}")
+        s = Conn(r2port)
+        out = []
+        t = threading.Thread(target=lambda: out.append(s.call("eval_ro", spin, "1", "bk")))
+        t.start()
+        time.sleep(0.5)
+        p.call("set", "bk", "new")
+        t.join()
+        r2.call("config", "set", "busy-reply-threshold", "5000")
+        check(out[0] == (b"*", [(b"$", b"old"), (b"$", b"old")]),
+              "a script on the replica saw the primary's write midway: %r" % (out,))
+        wait_for(lambda: caught_up(p, [r2]), "caught up after the script")
+        check(r2.call("get", "bk") == (b"$", b"new"), "the write applied after the script")
+
     def killed_replica_resumes():
         stop = threading.Event()
         w = Conn(pport)
@@ -197,6 +222,7 @@ def main():
               ("watch_on_replica", watch_on_replica),
               ("tracking_on_replica", tracking_on_replica),
               ("readonly_like_redis", readonly_like_redis),
+              ("busy_script_on_replica", busy_script_on_replica),
               ("killed_replica_resumes", killed_replica_resumes),
               ("promotion", promotion)]
     return run_checks(checks, os.environ.get("ONLY"))

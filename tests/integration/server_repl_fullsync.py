@@ -26,6 +26,8 @@ then the records after it.
   the primary's is written; it is a fifo database still, and a promoted replica writes
   to it; every other database is equal. The old primary then follows the promoted one
   (a partial sync): its fifo database is emptied too.
+- swap_waits_for_busy_script: a full sync that arrives while a read-only script runs
+  past busy-reply-threshold on the replica is swapped in after the script, not under it.
 """
 import glob
 import os
@@ -230,6 +232,40 @@ def fifo_not_copied():
     p.call("select", "0")
 
 
+def swap_waits_for_busy_script():
+    """A full sync's swap closes the store: not while a script runs past
+    busy-reply-threshold on the replica (it lends the lock to serve -BUSY, and its reads
+    would meet a closed engine, or the new data midway). A primary's data is written and
+    the primary stopped; the replica is started towards its port, a read-only script
+    spins on it for 4 s, and the primary starts again on that data meanwhile: the
+    replica's full sync arrives during the script. The script's two reads agree, the
+    replica lives and ends equal to the primary."""
+    pp, pport, p = primary("p7")
+    p.call("set", "k", "v")
+    fill(p, random.Random(7), 1)
+    pp.terminate()
+    pp.wait()
+    _, _, r = start_replica("r7", pport, *SMALL[2:], "--busy-reply-threshold", "100")
+    spin = ("local a = redis.call('get', KEYS[1]) "
+            "local t = redis.call('time') local start = t[1] * 1000 + t[2] / 1000 "
+            "repeat redis.call('get', KEYS[1]) t = redis.call('time') "
+            "until t[1] * 1000 + t[2] / 1000 - start > 4000 "
+            "return {a, redis.call('get', KEYS[1])}")
+    out = []
+    t = threading.Thread(target=lambda: out.append(r.call("eval_ro", spin, "1", "k")))
+    t.start()
+    time.sleep(0.3)
+    _, _, p = start_server("p7", *SMALL, port=pport)
+    t.join()
+    check(out and out[0][1][0] == out[0][1][1],
+          "the script saw the full sync land midway: %r" % (out,))
+    wait_for(lambda: link_up(r) and caught_up(p, [r]), "the replica caught up", 60)
+    log = log_of("r7")
+    check("full sync" in log.lower(), "no full sync")
+    check(log.index("slow script detected") < log.index("swapping it in"), "the order")
+    same_content(p, [r])
+
+
 def main():
     return run_checks([
         ("fresh_replica_after_backlog", fresh_replica_after_backlog),
@@ -238,6 +274,7 @@ def main():
         ("primary_went_back", primary_went_back),
         ("killed_mid_sync", killed_mid_sync),
         ("fifo_not_copied", fifo_not_copied),
+        ("swap_waits_for_busy_script", swap_waits_for_busy_script),
     ], sys.argv[1] if len(sys.argv) > 1 else None)
 
 
