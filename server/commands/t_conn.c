@@ -12,6 +12,7 @@
 #include "pause.h"
 #include "pubsub.h"
 #include "tracking.h"
+#include "repl.h"
 #include "repl_replica.h"
 #include "server.h"
 
@@ -292,8 +293,9 @@ size_t client_info_line(server *s, client *c, char *buf, size_t cap)
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
-/* Redis's client types (getClientType). shale has no replication: no client is a master
-   or a replica; a monitor is "normal", as Redis shows it. */
+/* Redis's client types (getClientType); a monitor is "normal", as Redis shows it. Replicas
+   and the link to a primary are no clients of the event loops: they are repl_peers
+   (repl.h), listed after the clients. */
 enum client_type { TYPE_NORMAL, TYPE_REPLICA, TYPE_PUBSUB, TYPE_MASTER };
 
 /* A client subscribed to a channel, a pattern or a shard channel is of type pubsub
@@ -332,6 +334,48 @@ static void append_line(server *s, resp_out *body, client *o)
     resp_raw(body, "\n", 1);
 }
 
+static enum client_type peer_type(const repl_peer *p)
+{
+    return p->master ? TYPE_MASTER : TYPE_REPLICA;
+}
+
+/* A replication link's line: Redis's fields, flags S (replica) or M (master), and the
+   buffers' figures 0 (its records never pass through a client's buffers). Redis's
+   master client runs as no user: "(superuser)". */
+static void append_peer_line(resp_out *body, const repl_peer *p)
+{
+    uint64_t now = ks_now_ms();
+    char line[1024];
+    int n = snprintf(line, sizeof line,
+                     "id=%llu addr=%s laddr=%s fd=%d name= age=%llu idle=%llu flags=%s db=0 "
+                     "sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 "
+                     "rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=%s "
+                     "redir=-1 resp=2\n",
+                     (unsigned long long)p->id, p->addr, p->laddr, p->fd,
+                     (unsigned long long)(now > p->created_ms ? (now - p->created_ms) / 1000 : 0),
+                     (unsigned long long)(now > p->last_ms ? (now - p->last_ms) / 1000 : 0),
+                     p->master ? "M" : "S", p->cmd ? p->cmd : "NULL",
+                     p->master ? "(superuser)" : "default");
+    if (n > 0)
+        resp_raw(body, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+/* What CLIENT LIST asks of the links: a type (-1: any), or an id (0: any). */
+typedef struct peer_query {
+    resp_out *body;
+    int type;
+    long long id;
+} peer_query;
+
+static bool list_peer(const repl_peer *p, void *arg)
+{
+    peer_query *q = arg;
+    if ((q->type < 0 || peer_type(p) == (enum client_type)q->type) &&
+        (!q->id || p->id == (uint64_t)q->id))
+        append_peer_line(q->body, p);
+    return false; /* listed, not dropped */
+}
+
 /* CLIENT LIST [TYPE normal|master|replica|pubsub] | CLIENT LIST ID id ... */
 static void client_list(server *s, client *c)
 {
@@ -347,6 +391,7 @@ static void client_list(server *s, client *c)
         for (client *o = s->clients; o; o = o->all_next)
             if (client_type_of(o) == (enum client_type)t)
                 append_line(s, &body, o);
+        repl_peers_visit(s, list_peer, &(peer_query){&body, t, 0});
     } else if (argc > 3 && arg_is(&a[2], "id")) {
         for (int j = 3; j < argc; j++) { /* in the order asked, as Redis */
             long long id;
@@ -358,6 +403,8 @@ static void client_list(server *s, client *c)
             for (client *o = s->clients; o; o = o->all_next)
                 if ((long long)o->id == id)
                     append_line(s, &body, o);
+            if (id > 0)
+                repl_peers_visit(s, list_peer, &(peer_query){&body, -1, id});
         }
     } else if (argc != 2) {
         resp_error(&c->out, "ERR syntax error");
@@ -365,6 +412,7 @@ static void client_list(server *s, client *c)
     } else {
         for (client *o = s->clients; o; o = o->all_next)
             append_line(s, &body, o);
+        repl_peers_visit(s, list_peer, &(peer_query){&body, -1, 0});
     }
     resp_verbatim(&c->out, body.data ? body.data : "", body.len, c->proto);
     resp_out_free(&body);
@@ -388,6 +436,7 @@ typedef struct kill_filter {
     const resp_arg *addr, *laddr;
     int type; /* -1: any, else enum client_type */
     bool skipme;
+    bool user; /* USER default: Redis's master client, which has no user, is not it */
 } kill_filter;
 
 /* Parses CLIENT KILL's option pairs as Redis does, left to right. False with the error
@@ -419,6 +468,7 @@ static bool parse_kill(client *c, kill_filter *f)
                 resp_error(&c->out, msg);
                 return false;
             }
+            f->user = true;
         } else if (arg_is(&a[i], "skipme") && more && arg_is(&a[i + 1], "yes")) {
             f->skipme = true;
         } else if (arg_is(&a[i], "skipme") && more && arg_is(&a[i + 1], "no")) {
@@ -434,6 +484,18 @@ static bool parse_kill(client *c, kill_filter *f)
 static bool arg_equals(const resp_arg *a, const char *s)
 {
     return strlen(s) == a->len && memcmp(s, a->p, a->len) == 0;
+}
+
+/* Whether CLIENT KILL's filter takes the link p (SKIPME never does: a link is not the
+   caller). Dropped, it connects again by partial sync, as Redis's replicas do. */
+static bool kill_peer(const repl_peer *p, void *arg)
+{
+    const kill_filter *f = arg;
+    if ((f->id && p->id != (uint64_t)f->id) || (f->user && p->master) ||
+        (f->type >= 0 && peer_type(p) != (enum client_type)f->type))
+        return false;
+    return (!f->addr || arg_equals(f->addr, p->addr)) &&
+           (!f->laddr || arg_equals(f->laddr, p->laddr));
 }
 
 /* CLIENT KILL addr (may kill the caller; -ERR No such client) | CLIENT KILL [ID id]
@@ -456,6 +518,7 @@ static void client_kill(server *s, client *c)
         kill_client(c, o);
         killed++;
     }
+    killed += repl_peers_visit(s, kill_peer, &f);
     if (!old_form)
         resp_integer(&c->out, killed);
     else if (killed)

@@ -21,6 +21,7 @@
 #include "pause.h"
 #include "pubsub.h"
 #include "repl.h"
+#include "repl_replica.h"
 #include "tracking.h"
 #include "server.h"
 
@@ -43,11 +44,20 @@ static void section_server(server *s, resp_out *o)
         s->cfg.hz, s->cfg.io_threads > 1, s->cfg.config_file);
 }
 
+/* Redis 7.0's connected_clients counts a replica's master client, not a primary's
+   replicas (listLength(clients) - listLength(slaves)): shale's replicas left the client
+   list already, and its link to a primary was never in it. */
+static long long master_link_counted(server *s)
+{
+    return repl_is_replica(s) && repl_replica_link_up(s);
+}
+
 static void section_clients(server *s, resp_out *o)
 {
     add(o, "# Clients\r\nconnected_clients:%lld\r\nmaxclients:%lld\r\nblocked_clients:%lld\r\n"
            "tracking_clients:%lld\r\n\r\n",
-        s->nclients, s->cfg.maxclients, blocking_count(s) + pause_held_count(s),
+        s->nclients + master_link_counted(s), s->cfg.maxclients,
+        blocking_count(s) + pause_held_count(s),
         tracking_clients(s));
 }
 

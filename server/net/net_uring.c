@@ -58,6 +58,7 @@
 #include "repl_primary.h"
 #include "script.h"
 #include "server.h"
+#include "sync_conn.h"
 
 enum op {
     OP_ACCEPT = 1,
@@ -427,7 +428,7 @@ static bool maybe_handoff(io_loop *l, client *c)
         close_client(c);
     } else {
         size_t in_n = c->in_len - c->in_off;
-        repl_primary_adopt(l->s, c->fd, c->repl_link, c->addr, pending.data, pending.len,
+        repl_primary_adopt(l->s, c, c->fd, c->repl_link, pending.data, pending.len,
                            in_n ? c->in + c->in_off : NULL, in_n);
         c->repl_link = NULL; /* both the replication module's now */
         c->fd = -1;
@@ -468,29 +469,6 @@ static bool maybe_free(io_loop *l, client *c)
     return true;
 }
 
-static void format_addr(int fd, bool peer, char *buf, size_t cap)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    int rc = peer ? getpeername(fd, (struct sockaddr *)&ss, &len)
-                  : getsockname(fd, (struct sockaddr *)&ss, &len);
-    char host[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (rc == 0 && ss.ss_family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-        port = ntohs(a->sin_port);
-    } else if (rc == 0 && ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-        port = ntohs(a->sin6_port);
-    } else if (rc == 0 && ss.ss_family == AF_UNIX) {
-        snprintf(buf, cap, "/unixsocket:0");
-        return;
-    }
-    snprintf(buf, cap, "%s:%d", host, port);
-}
-
 /* Refuses a connection with a one-line error (a blocking send: the socket is new). */
 static void refuse(int fd, const char *msg)
 {
@@ -529,7 +507,7 @@ static void on_accept(io_loop *l, int fd, bool unix_socket)
 {
     server *s = l->s;
     char addr[64];
-    format_addr(fd, true, addr, sizeof addr);
+    sync_format_addr(fd, true, addr, sizeof addr);
     bool loopback = unix_socket || strncmp(addr, "127.", 4) == 0 || strncmp(addr, "::1:", 4) == 0;
     lock_server(s);
     s->stats.connections_received++;
@@ -567,7 +545,7 @@ static void on_accept(io_loop *l, int fd, bool unix_socket)
     c->unix_socket = unix_socket;
     c->created_ms = c->last_ms = now_ms();
     snprintf(c->addr, sizeof c->addr, "%s", addr);
-    format_addr(fd, false, c->laddr, sizeof c->laddr);
+    sync_format_addr(fd, false, c->laddr, sizeof c->laddr);
     lock_server(s);
     c->id = ++s->next_client_id;
     c->authenticated = !s->cfg.requirepass[0];

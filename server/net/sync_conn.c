@@ -5,6 +5,7 @@
  */
 #include "sync_conn.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -131,4 +132,27 @@ long sync_read_line(sync_reader *r, char *line, size_t cap, long long timeout_ms
         n--;
     line[n] = '\0';
     return (long)n;
+}
+
+void sync_format_addr(int fd, bool peer, char *buf, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int rc = peer ? getpeername(fd, (struct sockaddr *)&ss, &len)
+                  : getsockname(fd, (struct sockaddr *)&ss, &len);
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (rc == 0 && ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        port = ntohs(a->sin_port);
+    } else if (rc == 0 && ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        port = ntohs(a->sin6_port);
+    } else if (rc == 0 && ss.ss_family == AF_UNIX) {
+        snprintf(buf, cap, "/unixsocket:0");
+        return;
+    }
+    snprintf(buf, cap, "%s:%d", host, port);
 }

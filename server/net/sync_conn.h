@@ -8,6 +8,7 @@
 #ifndef SHALE_SYNC_CONN_H
 #define SHALE_SYNC_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Buffered reads of one connection: bytes read past a line stay for the next line. */
@@ -37,5 +38,10 @@ int sync_write(int fd, const void *p, size_t n, long long timeout_ms);
  * -ETIMEDOUT, -ECONNRESET when the peer closed, or the read's -errno.
  */
 long sync_read_line(sync_reader *r, char *line, size_t cap, long long timeout_ms);
+
+/* fd's peer address (peer) or its own, as "ip:port" ("/unixsocket:0" for a unix
+   socket, "?:0" when unknown), into buf (cap bytes). Also the event loops' clients'
+   addr and laddr, so that a link and a client read alike in CLIENT LIST. */
+void sync_format_addr(int fd, bool peer, char *buf, size_t cap);
 
 #endif

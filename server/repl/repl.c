@@ -84,6 +84,13 @@ bool repl_can_serve_replicas(server *s)
     return !repl_is_replica(s) || repl_replica_link_up(s);
 }
 
+long long repl_peers_visit(server *s, repl_peer_fn fn, void *arg)
+{
+    if (!s->repl)
+        return 0; /* (a server without replication: unit tests) */
+    return repl_replica_visit(s, fn, arg) + repl_primary_visit(s, fn, arg);
+}
+
 /* ---- the ids on disk: dir/repl-id ---- */
 
 static void ids_path(const server *s, char *path, size_t cap, bool tmp)

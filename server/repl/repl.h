@@ -64,6 +64,31 @@ const char *repl_replid(const server *s);
    ended here, and the backlog holds what comes after seq; or replid is "?" with seq 0 or
    -1 (an empty replica) and the backlog holds this history from its first record. */
 bool repl_psync_continues(server *s, const char *replid, long long seq);
+/*
+ * A replication link as CLIENT LIST and CLIENT KILL see it: Redis's clients of type
+ * replica (flag S: a replica's connection to this primary) and master (flag M: this
+ * replica's link to its primary). Neither is a client of the event loops (the link runs
+ * on a thread of its own), so they are read from the replication module. The strings
+ * belong to the module and last for the call of the visitor only.
+ */
+typedef struct repl_peer {
+    uint64_t id;              /* a replica keeps its client's id from before PSYNC */
+    const char *addr, *laddr; /* "ip:port" of the peer and of this node's side */
+    int fd;
+    uint64_t created_ms, last_ms; /* connected, last bytes from the peer (Unix ms) */
+    const char *cmd;              /* its last command as CLIENT LIST names it */
+    bool master;                  /* this node's link to its primary, else a replica */
+} repl_peer;
+
+/* Called for each link; true drops it (its connection is shut down: a replica connects
+   again, a link to the primary reconnects; both then continue by partial sync). */
+typedef bool (*repl_peer_fn)(const repl_peer *p, void *arg);
+
+/* Calls fn for every link of this node: its link to its primary while up (not during
+   the handshake or a full sync, as Redis has no master client then), then its replicas
+   in the order they connected (not those already dropped). The number fn dropped. */
+long long repl_peers_visit(server *s, repl_peer_fn fn, void *arg);
+
 #define REPL_NOREPLICAS "NOREPLICAS Not enough good replicas to write."
 #define REPL_READONLY "READONLY You can't write against a read only replica."
 

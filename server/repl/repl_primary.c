@@ -46,6 +46,10 @@ typedef struct replica {
     repl_link *link;
     char ip[256];
     long long port;
+    /* the client it was, as CLIENT LIST shows it (repl_primary_visit) */
+    uint64_t id;
+    char addr[64], laddr[64];
+    uint64_t created_ms;
     long long timeout_ms; /* repl-timeout when it connected */
     char *prefix;         /* replies of its client not yet sent when it was handed over */
     size_t prefix_len;
@@ -54,7 +58,8 @@ typedef struct replica {
     resp_cmd cmd;
     uint64_t pos;          /* the last sequence sent */
     bool holding;          /* its full sync holds the backlog until it has caught up */
-    uint64_t last_input_ms;
+    uint64_t last_input_ms; /* atomic (CLIENT LIST's idle) */
+    int acked;       /* atomic: an ack came (CLIENT LIST's cmd: replconf, else psync) */
     uint64_t ack;    /* atomic: the last sequence it acknowledged */
     uint64_t ack_ms; /* atomic: when (Unix ms) */
     int state;       /* atomic: 0 before its sync starts */
@@ -126,15 +131,21 @@ static void reap(struct repl_replicas *rs)
     }
 }
 
-/* Asks every replica's thread to end: its socket is shut down, its wait woken. */
+/* Asks r's thread to end: its socket is shut down (its wait is woken by the caller,
+   repl_backlog_wake). rs->mu held. */
+static void stop_one(replica *r)
+{
+    __atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
+    shutdown(r->fd, SHUT_RDWR);
+}
+
+/* Asks every replica's thread to end. */
 static void stop_all(server *s)
 {
     struct repl_replicas *rs = s->repl->replicas;
     pthread_mutex_lock(&rs->mu);
-    for (replica *r = rs->list; r; r = r->next) {
-        __atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
-        shutdown(r->fd, SHUT_RDWR);
-    }
+    for (replica *r = rs->list; r; r = r->next)
+        stop_one(r);
     pthread_mutex_unlock(&rs->mu);
     repl_backlog_wake(s->repl->backlog);
 }
@@ -250,6 +261,7 @@ static int send_records(replica *r, resp_out *o)
 
 static void on_ack(replica *r, uint64_t seq)
 {
+    __atomic_store_n(&r->acked, 1, __ATOMIC_RELAXED);
     uint64_t old = __atomic_load_n(&r->ack, __ATOMIC_ACQUIRE);
     if (seq > old)
         __atomic_store_n(&r->ack, seq, __ATOMIC_RELEASE);
@@ -305,7 +317,7 @@ static bool take_input(replica *r, const char *p, size_t n)
     }
     memcpy(r->in + r->in_len, p, n);
     r->in_len += n;
-    r->last_input_ms = repl_now_ms();
+    __atomic_store_n(&r->last_input_ms, repl_now_ms(), __ATOMIC_RELAXED);
     return parse_input(r);
 }
 
@@ -396,7 +408,7 @@ static void *sender_main(void *arg)
 {
     replica *r = arg;
     resp_out o = {0};
-    r->last_input_ms = repl_now_ms();
+    __atomic_store_n(&r->last_input_ms, repl_now_ms(), __ATOMIC_RELAXED);
     bool ok = start_stream(r) && (r->in_len == 0 || parse_input(r));
     if (ok)
         fprintf(stderr, "shale-server: replica %s:%lld online from sequence %llu\n", r->ip,
@@ -412,7 +424,8 @@ static void *sender_main(void *arg)
             last_read_ms = repl_now_ms();
             readable = false;
         }
-        if (repl_now_ms() - r->last_input_ms > (uint64_t)r->timeout_ms) {
+        if (repl_now_ms() - __atomic_load_n(&r->last_input_ms, __ATOMIC_RELAXED) >
+            (uint64_t)r->timeout_ms) {
             fprintf(stderr, "shale-server: replica %s:%lld silent for %lld s: dropped\n",
                     r->ip, r->port, r->timeout_ms / 1000);
             break;
@@ -472,7 +485,16 @@ static bool copy_bytes(char **dst, const char *src, size_t n)
     return *dst != NULL;
 }
 
-void repl_primary_adopt(server *s, int fd, repl_link *link, const char *addr,
+/* Who the replica was as a client (CLIENT LIST). */
+static void take_identity(replica *r, const client *c)
+{
+    r->id = c->id;
+    snprintf(r->addr, sizeof r->addr, "%s", c->addr);
+    snprintf(r->laddr, sizeof r->laddr, "%s", c->laddr);
+    r->created_ms = c->created_ms;
+}
+
+void repl_primary_adopt(server *s, const client *c, int fd, repl_link *link,
                         const char *pending, size_t n, const char *input, size_t in_n)
 {
     struct repl_replicas *rs = s->repl->replicas;
@@ -489,7 +511,8 @@ void repl_primary_adopt(server *s, int fd, repl_link *link, const char *addr,
     r->port = link->listening_port;
     r->timeout_ms = link->timeout_s * 1000;
     r->wait.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    replica_ip(r, addr);
+    replica_ip(r, c->addr);
+    take_identity(r, c);
     bool ok = r->wait.fd >= 0 && copy_bytes(&r->prefix, pending, n) &&
               copy_bytes(&r->in, input, in_n);
     r->prefix_len = n;
@@ -524,6 +547,33 @@ void repl_primary_hurry(server *s)
         (void)n; /* (a full counter wakes it all the same) */
     }
     pthread_mutex_unlock(&rs->mu);
+}
+
+long long repl_primary_visit(server *s, repl_peer_fn fn, void *arg)
+{
+    struct repl_replicas *rs = s->repl->replicas;
+    long long dropped = 0;
+    pthread_mutex_lock(&rs->mu);
+    for (replica *r = rs->list; r; r = r->next) {
+        if (__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) ||
+            __atomic_load_n(&r->stop, __ATOMIC_ACQUIRE))
+            continue; /* (dropped already: Redis's list has it no more) */
+        repl_peer p = {.id = r->id,
+                       .addr = r->addr,
+                       .laddr = r->laddr,
+                       .fd = r->fd,
+                       .created_ms = r->created_ms,
+                       .last_ms = __atomic_load_n(&r->last_input_ms, __ATOMIC_RELAXED),
+                       .cmd = __atomic_load_n(&r->acked, __ATOMIC_RELAXED) ? "replconf" : "psync"};
+        if (fn(&p, arg)) {
+            stop_one(r);
+            dropped++;
+        }
+    }
+    pthread_mutex_unlock(&rs->mu);
+    if (dropped)
+        repl_backlog_wake(s->repl->backlog);
+    return dropped;
 }
 
 static bool online(const replica *r)

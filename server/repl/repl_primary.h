@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "repl.h"
 #include "repl_sync.h"
 #include "server.h"
 
@@ -52,10 +53,12 @@ void repl_primary_drop_all(server *s);
  * Takes over the connection of a client whose PSYNC decided (net_uring.c, without the
  * lock): fd (now the sender thread's, which closes it), link (ownership passes too), the
  * client's replies not yet sent (pending, n bytes, copied) and input received after
- * PSYNC (copied: the replica's first acks). addr: the peer's "ip:port". A thread that
- * cannot start closes the connection (the replica tries again).
+ * PSYNC (copied: the replica's first acks). c: the client it was (read only, during the
+ * call): its id, addresses and start stay the replica's in CLIENT LIST, as Redis's
+ * replica is the client that sent PSYNC. A thread that cannot start closes the
+ * connection (the replica tries again).
  */
-void repl_primary_adopt(server *s, int fd, repl_link *link, const char *addr,
+void repl_primary_adopt(server *s, const client *c, int fd, repl_link *link,
                         const char *pending, size_t n, const char *input, size_t in_n);
 
 /* A WAIT began to wait: senders pausing to gather records (COALESCE_US) send what
@@ -75,6 +78,10 @@ int repl_primary_find(server *s, const char *host, long long port, uint64_t *ack
    Redis takes the first of its list), its address in host (cap bytes) and *port; false
    when none has. Any thread. */
 bool repl_primary_caught_up(server *s, uint64_t seq, char *host, size_t cap, long long *port);
+/* CLIENT LIST / KILL: fn on each replica not yet dropped, in the order they connected
+   (repl.h, repl_peers_visit). The number fn dropped: each is stopped as
+   repl_primary_drop_all stops them all, and connects again. */
+long long repl_primary_visit(server *s, repl_peer_fn fn, void *arg);
 /* INFO's slaveN: lines. */
 void repl_primary_info(server *s, resp_out *o);
 /* ROLE's list of replicas: [ip, port, offset] each (an array header first). */

@@ -41,7 +41,10 @@ typedef struct repl_follow {
     int port;
     pthread_t thread;
     int stop;           /* atomic: retired (another REPLICAOF, promotion, shutdown) */
-    int fd;             /* atomic: the socket (-1: none), shut down to stop the thread */
+    int fd;             /* atomic: the socket (-1: none), shut down to stop the thread
+                           (or, by CLIENT KILL, to reconnect); set to -1 under the server
+                           lock before it is closed, so a command never shuts down a
+                           descriptor reused meanwhile */
     int state;          /* atomic: LINK_* */
     uint64_t last_io_ms; /* atomic: the primary's last bytes */
     uint64_t read_seq;   /* atomic: the last sequence read from the link */
@@ -50,6 +53,11 @@ typedef struct repl_follow {
     char *buf;           /* the stream's bytes not yet applied */
     size_t len, cap, off;
     resp_cmd cmd;
+    /* the link as CLIENT LIST shows it (Redis's master client), set under the lock when
+       it comes up: a new client id per connection */
+    uint64_t id;
+    char addr[64], laddr[64];
+    uint64_t up_ms;
     struct repl_follow *next; /* s->repl->retired */
 } repl_follow;
 
@@ -431,6 +439,20 @@ static void read_conf(repl_follow *f, link_conf *lc)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* The link is up: what CLIENT LIST shows of it (a client id of its own, as Redis's
+   master client has), then its state. */
+static void show_link(repl_follow *f, int fd)
+{
+    server *s = f->s;
+    pthread_mutex_lock(&s->lock);
+    f->id = ++s->next_client_id;
+    sync_format_addr(fd, true, f->addr, sizeof f->addr);
+    sync_format_addr(fd, false, f->laddr, sizeof f->laddr);
+    f->up_ms = repl_now_ms();
+    set_state(f, LINK_CONNECTED);
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* One connection: handshake, PSYNC, the stream until it fails. Whether it was up. */
 static bool run_link(repl_follow *f)
 {
@@ -451,17 +473,19 @@ static bool run_link(repl_follow *f)
     rc = rc ? rc : psync(f, fd, &rd, &lc);
     bool up = rc == 0;
     if (up) {
+        show_link(f, fd);
         f->off = f->len = 0;
         if (rd.len > rd.off && grow(f, rd.len - rd.off) == 0) { /* records read with the line */
             memcpy(f->buf, rd.buf + rd.off, rd.len - rd.off);
             f->len = rd.len - rd.off;
         }
-        set_state(f, LINK_CONNECTED);
         fprintf(stderr, "shale-server: replicating primary %s:%d\n", f->host, f->port);
         stream(f, fd, lc.timeout_ms, lc.sync);
     }
+    pthread_mutex_lock(&f->s->lock);
     set_state(f, LINK_CONNECT);
     __atomic_store_n(&f->fd, -1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&f->s->lock);
     close(fd);
     if (up && !stopped(f)) {
         __atomic_store_n(&f->s->repl->down_since_ms, repl_now_ms(), __ATOMIC_RELEASE);
@@ -587,6 +611,25 @@ bool repl_replica_link_up(server *s)
 {
     repl_follow *f = s->repl->follow;
     return f && __atomic_load_n(&f->state, __ATOMIC_ACQUIRE) == LINK_CONNECTED;
+}
+
+long long repl_replica_visit(server *s, repl_peer_fn fn, void *arg)
+{
+    repl_follow *f = s->repl->follow;
+    if (!repl_replica_link_up(s))
+        return 0;
+    /* (the lock keeps the link's fields and descriptor: run_link changes them under it) */
+    repl_peer p = {.id = f->id,
+                   .addr = f->addr,
+                   .laddr = f->laddr,
+                   .fd = __atomic_load_n(&f->fd, __ATOMIC_ACQUIRE),
+                   .created_ms = f->up_ms,
+                   .last_ms = __atomic_load_n(&f->last_io_ms, __ATOMIC_ACQUIRE),
+                   .master = true};
+    if (!fn(&p, arg))
+        return 0;
+    shutdown(p.fd, SHUT_RDWR); /* not retired: the thread connects again */
+    return 1;
 }
 
 void repl_replica_info(server *s, resp_out *o)

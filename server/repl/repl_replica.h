@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 
+#include "repl.h"
 #include "server.h"
 
 /* Whether this node is a replica (refuses writes, does not expire, evict or sweep). */
@@ -34,6 +35,9 @@ bool repl_replica_link_up(server *s);
 void repl_replica_info(server *s, resp_out *o);
 /* ROLE's slave form. */
 void repl_replica_role(server *s, resp_out *o);
+/* CLIENT LIST / KILL: fn on the link to the primary while it is up (repl.h,
+   repl_peers_visit); 1 when fn dropped it (the link reconnects), else 0. */
+long long repl_replica_visit(server *s, repl_peer_fn fn, void *arg);
 /* At shutdown (lock not held): ends every link's thread and joins it. */
 void repl_replica_stop(server *s);
 

@@ -9,7 +9,11 @@ client tracking on a replica invalidated by them;
 -READONLY and INFO replication's field names compared with a redis-server replica (the
 oracle); a busy read-only script on a replica not seeing the primary's records midway;
 a replica killed with -9 mid-stream continuing by partial sync; REPLICAOF NO ONE
-promoting a replica that its sibling then follows by partial sync.
+promoting a replica that its sibling then follows by partial sync; the links in CLIENT
+LIST (type replica, flags=S, on the primary; type master, flags=M, on a replica) and
+dropped by CLIENT KILL TYPE / ID / ADDR (they come back by partial sync), not by TYPE
+normal, with the reply shapes and INFO connected_clients compared with a redis-server
+primary and replica.
 """
 import os
 import random
@@ -33,6 +37,37 @@ def info_names(c):
             if ":" in line]
 
 
+
+
+def client_lines(c, *args):
+    """CLIENT LIST [args] as a list of {field: value} (and the field names in order)."""
+    body = c.call("client", "list", *args)[1].decode()
+    return [dict(f.split("=", 1) for f in line.split(" ")) for line in body.split("\n") if line]
+
+
+def field_names(c, *args):
+    body = c.call("client", "list", *args)[1].decode()
+    return [f.split("=", 1)[0] for f in body.split("\n")[0].split(" ")]
+
+
+def partial_syncs(name):
+    return open(os.path.join(TMP, name + ".log")).read().count("partial sync with primary")
+
+
+def redis_pair():
+    """A redis-server primary and one replica (the oracle), the link up: (primary,
+    replica, primary's port)."""
+    rm_port = free_port()
+    spawn(["redis-server", "--port", str(rm_port), "--save", "", "--appendonly", "no",
+           "--repl-diskless-sync-delay", "0", "--dir", TMP], stdout=subprocess.DEVNULL)
+    rm = wait_up(rm_port)
+    rr_port = free_port()
+    spawn(["redis-server", "--port", str(rr_port), "--save", "", "--appendonly", "no",
+           "--dir", TMP, "--replicaof", "127.0.0.1", str(rm_port)], stdout=subprocess.DEVNULL)
+    rr = wait_up(rr_port)
+    wait_for(lambda: info(rr).get("master_link_status") == "up", "redis replica up")
+    wait_for(lambda: client_lines(rr, "type", "master"), "redis's master client")
+    return rm, rr, rm_port
 
 
 def main():
@@ -168,6 +203,97 @@ def main():
         wait_for(lambda: caught_up(p, [r2]), "caught up after the script")
         check(r2.call("get", "bk") == (b"$", b"new"), "the write applied after the script")
 
+    def links_in_client_list():
+        rm, rr, rm_port = redis_pair()
+        wait_for(lambda: link_up(r1) and link_up(r2) and caught_up(p, [r1, r2]), "links up")
+        lines = client_lines(p, "type", "replica")
+        check(len(lines) == 2 and all(x["flags"] == "S" for x in lines),
+              "CLIENT LIST TYPE replica on the primary: %r" % lines)
+        check([x["id"] for x in client_lines(p, "type", "slave")] == [x["id"] for x in lines],
+              "TYPE slave lists the same")
+        masters = [client_lines(r, "type", "master") for r in (r1, r2)]
+        check(all(len(m) == 1 and m[0]["flags"] == "M" and m[0]["addr"] == "127.0.0.1:%d" % pport
+                  for m in masters), "CLIENT LIST TYPE master on the replicas: %r" % masters)
+        check(sorted(x["addr"] for x in lines) == sorted(m[0]["laddr"] for m in masters),
+              "the replicas' addresses: %r, %r" % (lines, masters))
+        check(all(x["laddr"] == "127.0.0.1:%d" % pport for x in lines), lines)
+        check(not [x for x in client_lines(p, "type", "normal") if x["flags"] == "S"],
+              "TYPE normal lists no replica")
+        check(client_lines(p, "type", "master") == [] and client_lines(r1, "type", "replica") == [],
+              "a primary has no master, these replicas no replicas")
+        everyone = client_lines(p)
+        check(len([x for x in everyone if x["flags"] == "S"]) == 2, "CLIENT LIST: %r" % everyone)
+        for name, conn, other in (("primary", p, rm), ("replica", r1, rr)):
+            t = "replica" if conn is p else "master"
+            a, b = field_names(conn, "type", t), field_names(other, "type", t)
+            check(a == b, "%s's field names: shale %r, redis %r" % (name, a, b))
+            # connected_clients: the replicas are not counted, a master link is (Redis 7.0)
+            n = len(client_lines(conn)) - (2 if conn is p else 0)
+            m = len(client_lines(other)) - (1 if other is rm else 0)
+            check(int(info(conn, "clients")["connected_clients"]) == n and
+                  int(info(other, "clients")["connected_clients"]) == m,
+                  "%s's connected_clients: shale %r (%d), redis %r (%d)" % (
+                      name, info(conn, "clients"), n, info(other, "clients"), m))
+        # TYPE normal and pubsub (Sentinel's failover sends both) leave the links
+        for t in ("normal", "pubsub"):
+            a, b = p.call("client", "kill", "type", t), rm.call("client", "kill", "type", t)
+            check(a[0] == b[0] == b":", "KILL TYPE %s: shale %r, redis %r" % (t, a, b))
+        check([x["id"] for x in client_lines(p, "type", "replica")] == [x["id"] for x in lines],
+              "the replicas stay after KILL TYPE normal")
+        check(link_up(r1) and link_up(r2), "links stay up")
+        check(r1.call("client", "kill", "type", "normal")[0] == b":", "KILL TYPE normal on r1")
+        check(len(client_lines(r1, "type", "master")) == 1, "r1's master link stays")
+
+        def comes_back(names, before, conns):
+            wait_for(lambda: all(link_up(r) for r in conns), "links up again")
+            for n, b in zip(names, before):
+                wait_for(lambda: partial_syncs(n) > b, n + " back by partial sync")
+            p.call("set", "after-kill", "1")
+            wait_for(lambda: caught_up(p, [r1, r2]), "offsets equal after the kill")
+            for n in names:
+                check("full sync" not in open(os.path.join(TMP, n + ".log")).read(),
+                      n + " needed no full sync")
+
+        # TYPE replica (and slave): both dropped, both back by partial sync
+        before = [partial_syncs("r1"), partial_syncs("r2")]
+        a, b = p.call("client", "kill", "type", "replica"), rm.call("client", "kill", "type", "slave")
+        check(a == (b":", b"2") and b == (b":", b"1"), "KILL TYPE replica: shale %r, redis %r" % (a, b))
+        comes_back(["r1", "r2"], before, [r1, r2])
+        wait_for(lambda: len(client_lines(p, "type", "replica")) == 2, "two replicas listed again")
+        wait_for(lambda: client_lines(rr, "type", "master"), "redis's link again")
+        # TYPE master on a replica: its link, back by partial sync; on a primary: none
+        before = [partial_syncs("r1")]
+        a, b = r1.call("client", "kill", "type", "master"), rr.call("client", "kill", "type", "master")
+        check(a == b == (b":", b"1"), "KILL TYPE master: shale %r, redis %r" % (a, b))
+        a, b = p.call("client", "kill", "type", "master"), rm.call("client", "kill", "type", "master")
+        check(a == b == (b":", b"0"), "KILL TYPE master on a primary: shale %r, redis %r" % (a, b))
+        comes_back(["r1"], before, [r1])
+        wait_for(lambda: len(client_lines(r1, "type", "master")) == 1, "r1's link listed again")
+        # ID: that replica only
+        wait_for(lambda: len(client_lines(p, "type", "replica")) == 2, "two replicas")
+        r2_addr = client_lines(r2, "type", "master")[0]["laddr"]
+        one = [x for x in client_lines(p, "type", "replica") if x["addr"] == r2_addr][0]
+        check([x["id"] for x in client_lines(p, "id", one["id"])] == [one["id"]], "CLIENT LIST ID")
+        before = [partial_syncs("r2")]
+        r1_log = partial_syncs("r1")
+        check(p.call("client", "kill", "id", one["id"]) == (b":", b"1"), "KILL ID of r2's link")
+        comes_back(["r2"], before, [r2])
+        check(partial_syncs("r1") == r1_log, "r1 was not dropped")
+        # ADDR, and the old form (+OK as Redis's)
+        wait_for(lambda: len(client_lines(p, "type", "replica")) == 2, "two replicas")
+        r1_addr = client_lines(r1, "type", "master")[0]["laddr"]
+        before = [partial_syncs("r1")]
+        check(p.call("client", "kill", "addr", r1_addr) == (b":", b"1"), "KILL ADDR of r1's link")
+        comes_back(["r1"], before, [r1])
+        wait_for(lambda: len(client_lines(rr, "type", "master")) == 1, "redis's link")
+        wait_for(lambda: len(client_lines(p, "type", "replica")) == 2, "two replicas")
+        rr_addr = client_lines(rr, "type", "master")[0]["laddr"]
+        r1_addr = client_lines(r1, "type", "master")[0]["laddr"]
+        before = [partial_syncs("r1")]
+        a, b = p.call("client", "kill", r1_addr), rm.call("client", "kill", rr_addr)
+        check(a == b == (b"+", b"OK"), "CLIENT KILL addr: shale %r, redis %r" % (a, b))
+        comes_back(["r1"], before, [r1])
+
     def killed_replica_resumes():
         stop = threading.Event()
         w = Conn(pport)
@@ -223,6 +349,7 @@ def main():
               ("tracking_on_replica", tracking_on_replica),
               ("readonly_like_redis", readonly_like_redis),
               ("busy_script_on_replica", busy_script_on_replica),
+              ("links_in_client_list", links_in_client_list),
               ("killed_replica_resumes", killed_replica_resumes),
               ("promotion", promotion)]
     return run_checks(checks, os.environ.get("ONLY"))
