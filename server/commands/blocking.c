@@ -459,6 +459,11 @@ void blocking_wait_acks(server *s, client *c, long long n, uint64_t seq, uint64_
     waits_add(&bk->loops[b->loop], b);
     c->blocked = b;
     bk->nblocked++;
+    /* An ack read after WAIT counted but before waits_add saw no waiter and woke nobody:
+       count once more after the command (blocking_after_command). The fence pairs with
+       blocking_acks_changed's: either it sees this waiter, or this count sees its ack. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    __atomic_store_n(&bk->loops[b->loop].work, 1, __ATOMIC_RELEASE);
 }
 
 void blocking_acks_changed(server *s)
@@ -466,6 +471,7 @@ void blocking_acks_changed(server *s)
     blocking *bk = s->blocking;
     if (!bk)
         return;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* (the ack stored before; blocking_wait_acks) */
     for (int i = 0; i < bk->nloops; i++) {
         if (!__atomic_load_n(&bk->loops[i].nwaits, __ATOMIC_ACQUIRE))
             continue;

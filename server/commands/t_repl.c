@@ -51,8 +51,8 @@ void cmd_wait(server *s, client *c)
         resp_integer(&c->out, acked);
         return;
     }
-    repl_primary_hurry(s);
     blocking_wait_acks(s, c, n, c->woff, timeout ? ks_now_ms() + (uint64_t)timeout : 0);
+    repl_primary_hurry(s); /* (after: the ack it brings on finds the waiter) */
 }
 
 /* ---- REPLCONF ---- */

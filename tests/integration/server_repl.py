@@ -4,7 +4,7 @@
 kind (strings with TTLs, hashes, lists, sets, sorted sets, values in the value log,
 EVAL, MULTI, FLUSHDB, SWAPDB, FUNCTION LOAD, keys expired by the primary): equal offsets,
 equal content key by key (SCAN + DUMP + PTTL in every database), equal DBSIZE and INFO
-keyspace; WAIT counting both replicas; WATCH on a replica seeing the primary's writes,
+keyspace; WAIT counting both replicas, and woken by each ack; WATCH on a replica seeing the primary's writes,
 client tracking on a replica invalidated by them;
 -READONLY and INFO replication's field names compared with a redis-server replica (the
 oracle); a busy read-only script on a replica not seeing the primary's records midway;
@@ -85,6 +85,16 @@ def main():
         check(ports == sorted([r1port, r2port]), "listening ports: %r" % inf)
         check(r1.call("role")[1][0] == (b"$", b"slave"), "ROLE slave")
         check(r1.call("role")[1][3] == (b"$", b"connected"), "ROLE connected")
+
+    def wait_wakes_on_ack():
+        # WAIT 1 0 (no timeout) after each write must end when the replica's ack comes:
+        # an ack the sender read between WAIT's count and its registration was lost, and
+        # the WAIT hung (until its timeout; here for ever: no later ack moves)
+        w = Conn(pport)
+        w.s.settimeout(5)
+        for i in range(200):
+            w.call("set", "wk%d" % i, "v")
+            check(w.call("wait", "1", "0") in ((b":", b"1"), (b":", b"2")), "WAIT 1 0")
 
     def every_kind_replicated():
         check(p.call("function", "load", LIB)[0] == b"$", "FUNCTION LOAD")
@@ -344,6 +354,7 @@ def main():
         same_content(r1c, [r2])
 
     checks = [("replicas_follow", replicas_follow),
+              ("wait_wakes_on_ack", wait_wakes_on_ack),
               ("every_kind_replicated", every_kind_replicated),
               ("watch_on_replica", watch_on_replica),
               ("tracking_on_replica", tracking_on_replica),
