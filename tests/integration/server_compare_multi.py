@@ -38,7 +38,7 @@ SCENARIOS = {
                    "A rpush l 1 2 3", "A lpop l", "A lrange l 0 -1", "A lindex l -1",
                    "A zadd z 1 a 2 b 3 c", "A zincrby z 5 a", "A zrange z 0 -1 withscores",
                    "A zrangebyscore z 2 10", "A zrank z a", "A dbsize", "A del s",
-                   "A exists s", "A dbsize", "A set t v px 100000", "A pttl t",
+                   "A exists s", "A dbsize", "A set t v ex 100", "A ttl t",
                    "A persist t", "A ttl t", "A rename t t2", "A get t2", "A get t",
                    "A copy t2 t3", "A get t3", "A exec", "A dbsize",
                    "A zrange z 0 -1 withscores", "A lrange l 0 -1", "A get t3"],
