@@ -11,10 +11,10 @@
 #include "multi.h"
 #include "pause.h"
 #include "pubsub.h"
-#include "tracking.h"
 #include "repl.h"
 #include "repl_replica.h"
 #include "server.h"
+#include "tracking.h"
 
 void cmd_ping(server *s, client *c)
 {
