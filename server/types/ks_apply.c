@@ -24,15 +24,17 @@ typedef struct key_state {
     char key[];
 } key_state;
 
-/* Buckets: a power of two near the record's entries (most records are a few writes: a
-   fixed large table would be cleared and walked for each). */
-#define MIN_BUCKETS 16
+/* Buckets: a power of two near the record's entries. Most records are a few writes: their
+   table is the context's own (on the stack), and only a larger record allocates one (a
+   fixed large table would be cleared and walked for each record). */
+#define SMALL_BUCKETS 16
 #define MAX_BUCKETS 65536
 
 typedef struct apply_ctx {
     keyspace *ks;
-    key_state **buckets;
+    key_state **buckets; /* small, or allocated */
     size_t nbuckets;
+    key_state *small[SMALL_BUCKETS];
     key_state *all;
     int changed;
     bool recount[KS_DBS]; /* a range delete of metadata: count again */
@@ -83,7 +85,8 @@ static void free_states(apply_ctx *a)
         next = s->all;
         free(s);
     }
-    free(a->buckets);
+    if (a->buckets != a->small)
+        free(a->buckets);
 }
 
 /* A range delete over metadata records: the databases whose ids it covers are counted
@@ -178,16 +181,12 @@ int ks_apply_record(keyspace *ks, const void *rep, size_t len, int *changed)
     *changed = 0;
     uint64_t first, last;
     uint64_t entries = shale_batch_rep_range(rep, len, &first, &last) ? last - first + 1 : 0;
-    apply_ctx *a = calloc(1, sizeof *a);
-    a->nbuckets = MIN_BUCKETS;
-    while (a && a->nbuckets < entries && a->nbuckets < MAX_BUCKETS)
+    apply_ctx ctx = {.ks = ks, .nbuckets = SMALL_BUCKETS}, *a = &ctx;
+    a->buckets = a->small;
+    while (a->nbuckets < entries && a->nbuckets < MAX_BUCKETS)
         a->nbuckets *= 2;
-    a->buckets = a ? calloc(a->nbuckets, sizeof *a->buckets) : NULL;
-    if (!a || !a->buckets) {
-        free(a);
+    if (a->nbuckets > SMALL_BUCKETS && !(a->buckets = calloc(a->nbuckets, sizeof *a->buckets)))
         return -ENOMEM;
-    }
-    a->ks = ks;
     phys_counts pc;
     for (int i = 0; i < KS_DBS; i++) {
         pc.phys[i] = ks->phys[i];
@@ -209,6 +208,5 @@ int ks_apply_record(keyspace *ks, const void *rep, size_t len, int *changed)
         }
     }
     free_states(a);
-    free(a);
     return rc;
 }
