@@ -5,14 +5,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "shale.h"
 
 struct repl_backlog {
     pthread_mutex_t mu;
-    pthread_cond_t grew; /* a record was added (or repl_backlog_wake) */
     repl_record **ring;  /* oldest at head; n of cap slots used */
     size_t cap, head, n;
     uint64_t bytes, limit;
@@ -20,7 +18,6 @@ struct repl_backlog {
        that record; known once a record came or a reset said so */
     uint64_t floor;
     bool floor_known;
-    uint64_t wake_gen; /* repl_backlog_wake's: ends the waits in progress */
     int holds;           /* full syncs in progress (repl_backlog_hold) */
     uint64_t hold_limit; /* what the backlog may keep while one is */
     repl_waiter *armed; /* readers polling for the next record */
@@ -40,11 +37,6 @@ repl_backlog *repl_backlog_new(uint64_t limit)
     if (!b)
         return NULL;
     pthread_mutex_init(&b->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&b->grew, &ca);
-    pthread_condattr_destroy(&ca);
     b->limit = limit;
     return b;
 }
@@ -105,7 +97,6 @@ void repl_backlog_free(repl_backlog *b)
         return;
     drop_all(b);
     free(b->ring);
-    pthread_cond_destroy(&b->grew);
     pthread_mutex_destroy(&b->mu);
     free(b);
 }
@@ -124,7 +115,6 @@ void repl_backlog_reset(repl_backlog *b, uint64_t seq)
     drop_all(b);
     b->floor = seq;
     b->floor_known = true;
-    pthread_cond_broadcast(&b->grew);
     wake_armed(b);
     pthread_mutex_unlock(&b->mu);
 }
@@ -185,7 +175,6 @@ void repl_backlog_tap(void *ctx, const void *rep, size_t len)
         b->bytes += len;
         trim(b);
     }
-    pthread_cond_broadcast(&b->grew);
     wake_armed(b);
     pthread_mutex_unlock(&b->mu);
 }
@@ -246,47 +235,8 @@ bool repl_backlog_holds_after(repl_backlog *b, uint64_t after)
     return !out;
 }
 
-static void deadline_after(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
-int repl_backlog_next(repl_backlog *b, uint64_t after, int timeout_ms, repl_record **out)
-{
-    *out = NULL;
-    struct timespec until;
-    deadline_after(&until, timeout_ms);
-    pthread_mutex_lock(&b->mu);
-    uint64_t gen = b->wake_gen;
-    int rc = 0;
-    for (;;) {
-        if (fell_out(b, after)) {
-            rc = -ERANGE; /* overwritten, or never a boundary */
-            break;
-        }
-        size_t i = b->floor_known ? first_above(b, after) : 0;
-        if (i < b->n) {
-            *out = at(b, i);
-            __atomic_add_fetch(&(*out)->refs, 1, __ATOMIC_RELAXED);
-            rc = 1;
-            break;
-        }
-        if (timeout_ms <= 0 || gen != b->wake_gen ||
-            pthread_cond_timedwait(&b->grew, &b->mu, &until) == ETIMEDOUT)
-            break;
-    }
-    pthread_mutex_unlock(&b->mu);
-    return rc;
-}
-
-int repl_backlog_next_many(repl_backlog *b, uint64_t after, repl_record **out, int max,
-                           size_t max_bytes)
+int repl_backlog_next(repl_backlog *b, uint64_t after, repl_record **out, int max,
+                      size_t max_bytes)
 {
     pthread_mutex_lock(&b->mu);
     int n = 0;
@@ -309,8 +259,6 @@ int repl_backlog_next_many(repl_backlog *b, uint64_t after, repl_record **out, i
 void repl_backlog_wake(repl_backlog *b)
 {
     pthread_mutex_lock(&b->mu);
-    b->wake_gen++;
-    pthread_cond_broadcast(&b->grew);
     wake_armed(b);
     pthread_mutex_unlock(&b->mu);
 }

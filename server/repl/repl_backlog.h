@@ -8,8 +8,8 @@
  * newest records whose bytes add up to at most repl-backlog-size, as Redis's backlog
  * keeps its newest bytes; the newest record is always kept, even when it alone is larger.
  *
- * Records are reference counted: a reader takes one (repl_backlog_next), sends it without
- * any lock, and drops it (repl_record_unref); the ring may drop it meanwhile.
+ * Records are reference counted: a reader takes them (repl_backlog_next), sends them
+ * without any lock, and drops it (repl_record_unref); the ring may drop it meanwhile.
  *
  * Not here: what the records mean (the replica's side, server/types/ks_apply.c), who
  * reads them (repl_primary.c).
@@ -66,23 +66,19 @@ bool repl_backlog_can_continue(repl_backlog *b, uint64_t seq, uint64_t last_seq)
 bool repl_backlog_holds_after(repl_backlog *b, uint64_t after);
 
 /*
- * The record that starts at after + 1, waiting up to timeout_ms for it (0: do not wait).
- * Returns 1 with *out (a reference the caller drops with repl_record_unref), 0 when none
- * came in time, -ERANGE when the backlog no longer holds it (it was overwritten: the
- * reader fell behind) or the backlog went past after + 1 without such a record.
+ * Up to max records from after + 1 on, in order, without waiting: those that add up to
+ * max_bytes (at least one when any is there), under one lock (a sender under load takes
+ * what came since its last send at once). Returns how many, each a reference the caller
+ * drops with repl_record_unref; 0 when none has come yet (wait with repl_backlog_arm);
+ * -ERANGE when the backlog no longer holds after + 1 (it was overwritten: the reader fell
+ * behind) or went past it without such a record.
  */
-int repl_backlog_next(repl_backlog *b, uint64_t after, int timeout_ms, repl_record **out);
-/* Up to max records from after + 1 on, in order, without waiting: those that add up to
-   max_bytes (at least one when any is there). Returns how many (each a reference the
-   caller drops), 0 when none has come yet, -ERANGE as repl_backlog_next. One lock for
-   them all: a sender under load takes what came since its last send at once. */
-int repl_backlog_next_many(repl_backlog *b, uint64_t after, repl_record **out, int max,
-                           size_t max_bytes);
+int repl_backlog_next(repl_backlog *b, uint64_t after, repl_record **out, int max,
+                      size_t max_bytes);
 /* Drops every record: the store now holds everything up to seq and the backlog starts
    after it (a full sync put another store in place). */
 void repl_backlog_reset(repl_backlog *b, uint64_t seq);
-/* Wakes every reader waiting in repl_backlog_next (their wait ends with 0), and every
-   armed waiter. */
+/* Wakes every armed waiter (their readers are asked to stop). */
 void repl_backlog_wake(repl_backlog *b);
 
 /* A reader that waits in poll() for a record and for its socket at once: an eventfd the

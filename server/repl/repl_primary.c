@@ -233,7 +233,7 @@ static int send_records(replica *r, resp_out *o)
     for (;;) {
         o->len = 0;
         repl_record *recs[SEND_BATCH];
-        int n = repl_backlog_next_many(r->backlog, r->pos, recs, SEND_BATCH, SEND_CHUNK);
+        int n = repl_backlog_next(r->backlog, r->pos, recs, SEND_BATCH, SEND_CHUNK);
         if (n < 0) {
             fprintf(stderr, "shale-server: replica %s:%lld fell out of the backlog after "
                             "sequence %llu: dropped (it syncs again)\n",
@@ -339,6 +339,14 @@ static bool read_input(replica *r)
 
 /* ---- the sender thread ---- */
 
+/* Empties the wake-up counter (nonblocking: one already read is fine). */
+static void drain_wakeups(replica *r)
+{
+    uint64_t drained;
+    ssize_t n = read(r->wait.fd, &drained, sizeof drained);
+    (void)n;
+}
+
 /* Waits until a record comes, the replica writes, or the ping is due. Whether the
    replica wrote (its input is to be read). */
 static bool wait_for_work(replica *r, uint64_t last_send_ms)
@@ -350,11 +358,8 @@ static bool wait_for_work(replica *r, uint64_t last_send_ms)
     struct pollfd pf[2] = {{.fd = r->fd, .events = POLLIN}, {.fd = r->wait.fd, .events = POLLIN}};
     poll(pf, 2, ms);
     repl_backlog_disarm(r->backlog, &r->wait);
-    if (pf[1].revents & POLLIN) {
-        uint64_t drained;
-        ssize_t n = read(r->wait.fd, &drained, sizeof drained);
-        (void)n; /* (nonblocking: a wake-up read already is fine) */
-    }
+    if (pf[1].revents & POLLIN)
+        drain_wakeups(r);
     return pf[0].revents != 0;
 }
 
@@ -364,11 +369,8 @@ static void gather(replica *r)
 {
     struct pollfd pf = {.fd = r->wait.fd, .events = POLLIN};
     struct timespec nap = {0, COALESCE_US * 1000L};
-    if (ppoll(&pf, 1, &nap, NULL) > 0) {
-        uint64_t drained;
-        ssize_t n = read(r->wait.fd, &drained, sizeof drained);
-        (void)n;
-    }
+    if (ppoll(&pf, 1, &nap, NULL) > 0)
+        drain_wakeups(r);
 }
 
 /* Starts the stream: +CONTINUE, or the full sync (the seam). False when it failed. */

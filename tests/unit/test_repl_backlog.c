@@ -4,7 +4,7 @@
  * record from a boundary, a reader whose next record was dropped told so (-ERANGE), a
  * floor before the first record tapped, reset after a full sync, a reader woken through
  * its eventfd once, and a reader thread that sees every record of a tapping thread in
- * order.
+ * order, taking them in batches and waiting armed as a sender does.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -63,6 +64,14 @@ static void test_repl_backlog_keeps_newest_within_limit(void **state)
     repl_backlog_free(b);
 }
 
+/* The record after `after`, alone: repl_backlog_next's count (1, 0 or -ERANGE), *r NULL
+   unless 1. */
+static int next_one(repl_backlog *b, uint64_t after, repl_record **r)
+{
+    *r = NULL;
+    return repl_backlog_next(b, after, r, 1, 1);
+}
+
 static void test_repl_backlog_readers_continue_and_fall_out(void **state)
 {
     (void)state;
@@ -74,25 +83,25 @@ static void test_repl_backlog_readers_continue_and_fall_out(void **state)
     assert_true(repl_backlog_can_continue(b, 7, 10));
     assert_false(repl_backlog_can_continue(b, 6, 10));
     repl_record *r;
-    assert_int_equal(repl_backlog_next(b, 7, 0, &r), 1);
+    assert_int_equal(next_one(b, 7, &r), 1);
     assert_int_equal(r->first, 8);
     assert_int_equal(r->last, 9);
     repl_record_unref(r);
-    assert_int_equal(repl_backlog_next(b, 9, 0, &r), 1);
+    assert_int_equal(next_one(b, 9, &r), 1);
     assert_int_equal(r->first, 10);
     repl_backlog_set_limit(b, 1); /* drops record 8-9 while r is held */
     assert_int_equal(r->len, 22);
     repl_record_unref(r);
-    assert_int_equal(repl_backlog_next(b, 10, 0, &r), 0); /* nothing yet */
+    assert_int_equal(next_one(b, 10, &r), 0); /* nothing yet */
     assert_null(r);
-    assert_int_equal(repl_backlog_next(b, 7, 0, &r), -ERANGE);
+    assert_int_equal(next_one(b, 7, &r), -ERANGE);
     assert_false(repl_backlog_holds_after(b, 7));
     assert_true(repl_backlog_holds_after(b, 9));
     repl_backlog_reset(b, 500);
     assert_true(repl_backlog_can_continue(b, 500, 500));
-    assert_int_equal(repl_backlog_next(b, 10, 0, &r), -ERANGE);
+    assert_int_equal(next_one(b, 10, &r), -ERANGE);
     tap(b, 501, 1, 0);
-    assert_int_equal(repl_backlog_next(b, 500, 0, &r), 1);
+    assert_int_equal(next_one(b, 500, &r), 1);
     repl_record_unref(r);
     repl_backlog_free(b);
 }
@@ -138,19 +147,30 @@ static void test_repl_backlog_reader_sees_every_record(void **state)
     tapper t = {b, 20000};
     pthread_t th;
     pthread_create(&th, NULL, tap_many, &t);
+    repl_waiter w = {.fd = eventfd(0, EFD_NONBLOCK)};
     uint64_t pos = 0;
     while (pos < t.n) {
-        repl_record *r;
-        int rc = repl_backlog_next(b, pos, 1000, &r);
-        assert_true(rc >= 0);
-        if (rc == 0)
+        repl_record *r[64];
+        int n = repl_backlog_next(b, pos, r, 64, 1 << 20);
+        assert_true(n >= 0);
+        if (n == 0) { /* as a sender waits: armed, then on its eventfd */
+            if (repl_backlog_arm(b, pos, &w)) {
+                struct pollfd pf = {.fd = w.fd, .events = POLLIN};
+                assert_int_equal(poll(&pf, 1, 5000), 1); /* a lost wake-up hangs here */
+                uint64_t v;
+                assert_int_equal(read(w.fd, &v, sizeof v), 8);
+            }
             continue;
-        assert_int_equal(r->first, pos + 1);
-        assert_int_equal(r->len, 12 + r->first % 50);
-        pos = r->last;
-        repl_record_unref(r);
+        }
+        for (int i = 0; i < n; i++) {
+            assert_int_equal(r[i]->first, pos + 1);
+            assert_int_equal(r[i]->len, 12 + r[i]->first % 50);
+            pos = r[i]->last;
+            repl_record_unref(r[i]);
+        }
     }
     pthread_join(th, NULL);
+    close(w.fd);
     repl_backlog_free(b);
 }
 
